@@ -1,0 +1,5 @@
+import sys
+
+from dosimetry.cli.main import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""Command-line interface. Each module in :mod:`dosimetry.cli.commands` adds one sub-command."""

@@ -1,0 +1,1 @@
+"""Batch orchestration built on the :mod:`dosimetry` library."""
