@@ -1,0 +1,1 @@
+"""DICOM input and output."""

@@ -1,0 +1,289 @@
+"""Write a :class:`~dosimetry.dose.DoseGrid` as a DICOM RT Dose file.
+
+The file is what a treatment planning system exports: RT Dose Storage
+(1.2.840.10008.5.1.4.1.1.481.2), explicit VR little endian, one multi-frame image whose frames
+are the z planes of the canonical grid (ImageOrientationPatient ``1\\0\\0\\0\\1\\0``,
+ImagePositionPatient = centre of the first voxel, GridFrameOffsetVector = z of each frame minus
+z of the first, which allows non-uniform slice spacing). Pixel data are 32-bit unsigned integers;
+DoseGridScaling is chosen so that the maximum dose maps to about 4e9, i.e. the quantisation error
+of any voxel is at most DoseGridScaling / 2, about 1.2e-10 of the maximum dose.
+
+Nothing here reads the wall clock: dates and times come from :class:`DicomIdentity`, so the same
+inputs (with given UIDs) give the same bytes.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pydicom
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.sequence import Sequence
+from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+from pydicom.valuerep import format_number_as_ds
+
+from dosimetry.dose import DoseGrid, DoseSummationType
+from dosimetry.errors import ArgumentError, GeometryError, OutputError
+
+logger = logging.getLogger(__name__)
+
+RT_DOSE_STORAGE = "1.2.840.10008.5.1.4.1.1.481.2"
+RT_PLAN_STORAGE = "1.2.840.10008.5.1.4.1.1.481.5"
+RT_ION_PLAN_STORAGE = "1.2.840.10008.5.1.4.1.1.481.8"
+
+#: The maximum dose is stored as about this many DoseGridScaling units (below 2**32 - 1).
+TARGET_MAX_PIXEL_VALUE = 4.0e9
+UINT32_MAX = 2**32 - 1
+
+
+@dataclass(frozen=True)
+class DicomIdentity:
+    """Patient, study and equipment attributes shared by every object of one course.
+
+    Dates are DICOM DA strings (``YYYYMMDD``) and times TM strings (``HHMMSS``); empty strings
+    are written as empty (type 2) attributes. ``content_date``/``content_time`` default to the
+    study date and time when empty.
+    """
+
+    patient_id: str
+    patient_name: str
+    study_instance_uid: str
+    patient_birth_date: str = ""
+    patient_sex: str = ""
+    study_id: str = ""
+    study_date: str = ""
+    study_time: str = ""
+    study_description: str = ""
+    accession_number: str = ""
+    referring_physician_name: str = ""
+    content_date: str = ""
+    content_time: str = ""
+    manufacturer: str = "dosimetry"
+    manufacturer_model_name: str = ""
+    software_versions: str = ""
+    institution_name: str = ""
+    station_name: str = ""
+    operators_name: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.patient_id:
+            raise ArgumentError("DicomIdentity.patient_id must not be empty (DICOM PatientID)")
+        if not self.study_instance_uid:
+            raise ArgumentError("DicomIdentity.study_instance_uid must not be empty (DICOM StudyInstanceUID)")
+        for name in ("patient_birth_date", "study_date", "content_date"):
+            value = getattr(self, name)
+            if value and not (len(value) == 8 and value.isdigit()):
+                raise ArgumentError(f"DicomIdentity.{name} must be a DICOM date YYYYMMDD, got {value!r}")
+        for name in ("study_time", "content_time"):
+            value = getattr(self, name)
+            if value and not (len(value) >= 2 and value.replace(".", "").isdigit()):
+                raise ArgumentError(f"DicomIdentity.{name} must be a DICOM time HHMMSS, got {value!r}")
+        if self.patient_sex not in ("", "M", "F", "O"):
+            raise ArgumentError(f"DicomIdentity.patient_sex must be '', 'M', 'F' or 'O', got {self.patient_sex!r}")
+
+
+def apply_identity(ds: Dataset, identity: DicomIdentity) -> None:
+    """Set the Patient, General Study and General Equipment attributes of ``ds`` from ``identity``."""
+    ds.PatientName = identity.patient_name
+    ds.PatientID = identity.patient_id
+    ds.PatientBirthDate = identity.patient_birth_date
+    ds.PatientSex = identity.patient_sex
+    ds.StudyInstanceUID = identity.study_instance_uid
+    ds.StudyDate = identity.study_date
+    ds.StudyTime = identity.study_time
+    ds.StudyID = identity.study_id
+    ds.AccessionNumber = identity.accession_number
+    ds.ReferringPhysicianName = identity.referring_physician_name
+    if identity.study_description:
+        ds.StudyDescription = identity.study_description
+    ds.Manufacturer = identity.manufacturer
+    if identity.institution_name:
+        ds.InstitutionName = identity.institution_name
+    if identity.station_name:
+        ds.StationName = identity.station_name
+    if identity.manufacturer_model_name:
+        ds.ManufacturerModelName = identity.manufacturer_model_name
+    if identity.software_versions:
+        ds.SoftwareVersions = identity.software_versions
+    if identity.operators_name:
+        ds.OperatorsName = identity.operators_name
+
+
+def new_file_dataset(sop_class_uid: str, sop_instance_uid: str) -> Dataset:
+    """An empty dataset with file meta information for explicit VR little endian."""
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = sop_class_uid
+    meta.MediaStorageSOPInstanceUID = sop_instance_uid
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    meta.ImplementationClassUID = pydicom.uid.PYDICOM_IMPLEMENTATION_UID
+    meta.ImplementationVersionName = "DOSIMETRY"
+    ds = Dataset()
+    ds.file_meta = meta
+    ds.preamble = b"\x00" * 128
+    ds.SpecificCharacterSet = "ISO_IR 192"
+    ds.SOPClassUID = sop_class_uid
+    ds.SOPInstanceUID = sop_instance_uid
+    return ds
+
+
+def save_dataset(ds: Dataset, path: Path | str) -> Path:
+    """Write ``ds`` as a DICOM file (preamble + meta), raising :class:`OutputError` on failure."""
+    target = Path(path)
+    try:
+        ds.save_as(target, enforce_file_format=True)
+    except OSError as exc:
+        raise OutputError(f"cannot write DICOM file {target}: {exc}") from exc
+    return target
+
+
+def ds_str(value: float) -> str:
+    """``value`` as a DICOM DS string of at most 16 characters."""
+    return format_number_as_ds(float(value))
+
+
+def dose_grid_scaling(max_dose_gy: float) -> float:
+    """The DoseGridScaling (Gy per pixel unit) used for a grid whose maximum is ``max_dose_gy``.
+
+    It is the smallest 16-character DS value at or above ``max_dose_gy / 4e9`` (1.0 for an
+    all-zero grid), so every voxel is stored within DoseGridScaling / 2 of its value.
+    """
+    if not math.isfinite(max_dose_gy) or max_dose_gy < 0:
+        raise ArgumentError(f"maximum dose must be finite and >= 0, got {max_dose_gy}")
+    if max_dose_gy == 0:
+        return 1.0
+    raw = max_dose_gy / TARGET_MAX_PIXEL_VALUE
+    exponent = math.floor(math.log10(raw))
+    mantissa_digits = 9  # "d.ddddddddde-XX" is 15 characters
+    step = 10.0 ** (exponent - mantissa_digits)
+    scaling = math.ceil(raw / step) * step
+    scaling = float(ds_str(scaling))
+    if scaling < raw:  # formatting rounded down: go one step up
+        scaling = float(ds_str(scaling + step))
+    return scaling
+
+
+def write_rt_dose(
+    dose: DoseGrid,
+    path: Path | str,
+    *,
+    identity: DicomIdentity,
+    referenced_plan_uid: str | None,
+    series_description: str,
+    dose_comment: str = "",
+    sop_instance_uid: str | None = None,
+    series_instance_uid: str | None = None,
+    referenced_plan_sop_class_uid: str = RT_PLAN_STORAGE,
+    series_number: int = 1,
+    instance_number: int = 1,
+) -> str:
+    """Write ``dose`` to ``path`` as RT Dose and return its SOP Instance UID.
+
+    The SOP Instance UID is ``sop_instance_uid``, else ``dose.sop_instance_uid``, else a new
+    random UID; the Series Instance UID is ``series_instance_uid`` or a new random UID (give
+    both for reproducible bytes). When ``referenced_plan_uid`` is given the file carries a
+    ReferencedRTPlanSequence item of class ``referenced_plan_sop_class_uid`` (RT Plan by default;
+    :data:`RT_ION_PLAN_STORAGE` for an RT Ion Plan) and, when ``dose.referenced_beam_number`` is
+    set, the beam it refers to. Doses must be >= 0 (unsigned pixel data).
+    """
+    if not dose.frame_of_reference_uid:
+        raise ArgumentError("cannot write RT Dose: DoseGrid.frame_of_reference_uid is empty (FrameOfReferenceUID)")
+    dose_gy = np.asarray(dose.dose_gy, dtype=np.float64)
+    if dose_gy.min() < 0:
+        raise ArgumentError(
+            f"cannot write RT Dose: negative dose {dose_gy.min():.6g} Gy (pixel data are unsigned)"
+        )
+    grid = dose.grid
+    nz, ny, nx = grid.shape_zyx
+    if nx < 2 or ny < 2:
+        raise GeometryError(f"cannot write RT Dose: a frame needs at least 2 x 2 voxels, got {ny} x {nx}")
+
+    uid = sop_instance_uid or dose.sop_instance_uid or generate_uid()
+    series_uid = series_instance_uid or generate_uid()
+
+    scaling = dose_grid_scaling(float(dose_gy.max()))
+    pixels = np.rint(dose_gy / scaling)
+    if pixels.max() > UINT32_MAX:
+        raise ArgumentError(f"internal: DoseGridScaling {scaling} overflows 32-bit pixels")
+    pixels_u32 = pixels.astype("<u4")
+
+    ds = new_file_dataset(RT_DOSE_STORAGE, uid)
+    apply_identity(ds, identity)
+    if identity.content_date or identity.study_date:
+        ds.InstanceCreationDate = identity.content_date or identity.study_date
+        ds.InstanceCreationTime = identity.content_time or identity.study_time
+    ds.ContentDate = identity.content_date or identity.study_date
+    ds.ContentTime = identity.content_time or identity.study_time
+
+    # RT Series
+    ds.Modality = "RTDOSE"
+    ds.SeriesInstanceUID = series_uid
+    ds.SeriesNumber = int(series_number)
+    ds.SeriesDescription = series_description
+    ds.OperatorsName = identity.operators_name
+
+    # Frame of Reference
+    ds.FrameOfReferenceUID = dose.frame_of_reference_uid
+    ds.PositionReferenceIndicator = ""
+
+    # General Image
+    ds.InstanceNumber = int(instance_number)
+
+    # Image Plane (canonical grid: rows along +y, columns along +x, frames along +z)
+    ds.ImagePositionPatient = [ds_str(grid.x_mm[0]), ds_str(grid.y_mm[0]), ds_str(grid.z_mm[0])]
+    ds.ImageOrientationPatient = ["1", "0", "0", "0", "1", "0"]
+    ds.PixelSpacing = [ds_str(grid.spacing_y_mm), ds_str(grid.spacing_x_mm)]
+    if nz == 1:
+        ds.SliceThickness = ds_str(grid.slice_thickness_mm[0])
+    elif grid.z_is_uniform:
+        ds.SliceThickness = ds_str(float(grid.z_mm[1] - grid.z_mm[0]))
+    else:
+        ds.SliceThickness = ""  # type 2: no single thickness for non-uniform frames
+
+    # Image Pixel + Multi-frame
+    ds.SamplesPerPixel = 1
+    ds.PhotometricInterpretation = "MONOCHROME2"
+    ds.NumberOfFrames = nz
+    ds.FrameIncrementPointer = pydicom.tag.Tag(0x3004, 0x000C)
+    ds.Rows = ny
+    ds.Columns = nx
+    ds.BitsAllocated = 32
+    ds.BitsStored = 32
+    ds.HighBit = 31
+    ds.PixelRepresentation = 0
+
+    # RT Dose
+    ds.DoseUnits = "GY"
+    ds.DoseType = str(dose.dose_type)
+    ds.DoseSummationType = str(dose.summation_type)
+    if dose_comment:
+        ds.DoseComment = dose_comment
+    ds.GridFrameOffsetVector = [ds_str(z - grid.z_mm[0]) for z in grid.z_mm]
+    ds.DoseGridScaling = ds_str(scaling)
+    ds.TissueHeterogeneityCorrection = "IMAGE"
+    if referenced_plan_uid:
+        item = Dataset()
+        item.ReferencedSOPClassUID = referenced_plan_sop_class_uid
+        item.ReferencedSOPInstanceUID = referenced_plan_uid
+        if dose.referenced_beam_number is not None and dose.summation_type in (
+            DoseSummationType.BEAM,
+            DoseSummationType.BEAM_SESSION,
+            DoseSummationType.CONTROL_POINT,
+        ):
+            beam = Dataset()
+            beam.ReferencedBeamNumber = int(dose.referenced_beam_number)
+            group = Dataset()
+            group.ReferencedFractionGroupNumber = 1
+            group.ReferencedBeamSequence = Sequence([beam])
+            item.ReferencedFractionGroupSequence = Sequence([group])
+        ds.ReferencedRTPlanSequence = Sequence([item])
+    else:
+        logger.debug("RT Dose %s written without ReferencedRTPlanSequence (no plan UID given)", uid)
+
+    ds.PixelData = pixels_u32.tobytes()
+    save_dataset(ds, path)
+    logger.info("wrote RT Dose %s (%d x %d x %d, max %.4f Gy) to %s", uid, nz, ny, nx, dose_gy.max(), path)
+    return str(uid)

@@ -1,0 +1,137 @@
+"""RT Dose writer: read back with pydicom (no force) and compare values, geometry and tags."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pydicom
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dosimetry.dose import DoseGrid, DoseSummationType, DoseType
+from dosimetry.errors import ArgumentError
+from dosimetry.grid import RectilinearGrid
+from dosimetry.io.rtdose_writer import (
+    RT_DOSE_STORAGE,
+    RT_ION_PLAN_STORAGE,
+    DicomIdentity,
+    dose_grid_scaling,
+    write_rt_dose,
+)
+
+IDENTITY = DicomIdentity(
+    patient_id="RTD001",
+    patient_name="Writer^Test",
+    study_instance_uid="1.2.826.0.1.3680043.8.498.1",
+    study_date="20240102",
+    study_time="093000",
+)
+
+
+def _dose(z_mm: np.ndarray, dose_type: DoseType = DoseType.EFFECTIVE) -> DoseGrid:
+    grid = RectilinearGrid(np.arange(-30.0, 30.1, 2.5), np.arange(-20.0, 20.1, 2.0), z_mm)
+    z, y, x = np.meshgrid(grid.z_mm, grid.y_mm, grid.x_mm, indexing="ij")
+    dose_gy = 55.0 * np.exp(-((x - 3.0) ** 2 + y**2 + (z - 4.0) ** 2) / 300.0)
+    return DoseGrid(grid, dose_gy, dose_type, DoseSummationType.PLAN, "1.2.826.0.1.3680043.8.498.2")
+
+
+def _to_gy(ds: pydicom.Dataset) -> np.ndarray:
+    return ds.pixel_array.astype(np.float64) * float(ds.DoseGridScaling)
+
+
+def test_round_trip_values_geometry_and_tags(tmp_path: Path) -> None:
+    z_mm = np.array([-5.0, -2.5, 0.0, 5.0, 7.5, 12.5])  # non-uniform frames
+    dose = _dose(z_mm)
+    path = tmp_path / "RD.dcm"
+    uid = write_rt_dose(
+        dose,
+        path,
+        identity=IDENTITY,
+        referenced_plan_uid="1.2.826.0.1.3680043.8.498.3",
+        referenced_plan_sop_class_uid=RT_ION_PLAN_STORAGE,
+        series_description="test dose",
+        dose_comment="round trip",
+        sop_instance_uid="1.2.826.0.1.3680043.8.498.4",
+        series_instance_uid="1.2.826.0.1.3680043.8.498.5",
+    )
+    assert uid == "1.2.826.0.1.3680043.8.498.4"
+    ds = pydicom.dcmread(path)  # no force
+    assert ds.file_meta.TransferSyntaxUID == pydicom.uid.ExplicitVRLittleEndian
+    assert ds.SOPClassUID == RT_DOSE_STORAGE
+    assert ds.SOPInstanceUID == uid
+    assert ds.SeriesInstanceUID == "1.2.826.0.1.3680043.8.498.5"
+    assert ds.Modality == "RTDOSE"
+    assert ds.PatientID == "RTD001" and ds.StudyInstanceUID == IDENTITY.study_instance_uid
+    assert ds.FrameOfReferenceUID == dose.frame_of_reference_uid
+    assert (ds.DoseUnits, ds.DoseType, ds.DoseSummationType) == ("GY", "EFFECTIVE", "PLAN")
+    assert ds.DoseComment == "round trip"
+    assert ds.BitsAllocated == 32 and ds.PixelRepresentation == 0
+    assert int(ds.NumberOfFrames) == 6 and ds.Rows == 21 and ds.Columns == 25
+    assert [float(v) for v in ds.ImageOrientationPatient] == [1, 0, 0, 0, 1, 0]
+    assert [float(v) for v in ds.ImagePositionPatient] == [-30.0, -20.0, -5.0]
+    assert [float(v) for v in ds.PixelSpacing] == [2.0, 2.5]  # row spacing (y), column spacing (x)
+    np.testing.assert_allclose([float(v) for v in ds.GridFrameOffsetVector], z_mm - z_mm[0])
+    assert ds.SliceThickness in ("", None)  # non-uniform frames have no single thickness
+    ref = ds.ReferencedRTPlanSequence[0]
+    assert ref.ReferencedSOPInstanceUID == "1.2.826.0.1.3680043.8.498.3"
+    assert ref.ReferencedSOPClassUID == RT_ION_PLAN_STORAGE
+    scaling = float(ds.DoseGridScaling)
+    values = _to_gy(ds)
+    assert values.shape == dose.grid.shape_zyx
+    assert np.abs(values - dose.dose_gy).max() <= scaling / 2 * (1 + 1e-9)
+    assert scaling / 2 < 1e-6 * dose.max_gy
+
+
+def test_uniform_grid_slice_thickness_and_physical(tmp_path: Path) -> None:
+    dose = _dose(np.array([0.0, 3.0, 6.0, 9.0]), DoseType.PHYSICAL)
+    path = tmp_path / "RD.dcm"
+    write_rt_dose(dose, path, identity=IDENTITY, referenced_plan_uid=None, series_description="x")
+    ds = pydicom.dcmread(path)
+    assert float(ds.SliceThickness) == 3.0
+    assert ds.DoseType == "PHYSICAL"
+    assert "ReferencedRTPlanSequence" not in ds
+
+
+def test_same_inputs_same_bytes(tmp_path: Path) -> None:
+    dose = _dose(np.array([0.0, 2.5, 5.0]))
+    kwargs = dict(
+        identity=IDENTITY,
+        referenced_plan_uid="1.2.3",
+        series_description="d",
+        sop_instance_uid="1.2.3.4",
+        series_instance_uid="1.2.3.5",
+    )
+    write_rt_dose(dose, tmp_path / "a.dcm", **kwargs)
+    write_rt_dose(dose, tmp_path / "b.dcm", **kwargs)
+    assert (tmp_path / "a.dcm").read_bytes() == (tmp_path / "b.dcm").read_bytes()
+
+
+def test_negative_dose_is_refused(tmp_path: Path) -> None:
+    dose = _dose(np.array([0.0, 2.5]))
+    bad = dose.with_dose(dose.dose_gy - 1.0, description="negative")
+    with pytest.raises(ArgumentError, match="negative dose"):
+        write_rt_dose(bad, tmp_path / "x.dcm", identity=IDENTITY, referenced_plan_uid=None, series_description="x")
+
+
+def test_missing_frame_of_reference_is_refused(tmp_path: Path) -> None:
+    dose = _dose(np.array([0.0, 2.5]))
+    bad = DoseGrid(dose.grid, dose.dose_gy, dose.dose_type, dose.summation_type, "")
+    with pytest.raises(ArgumentError, match="FrameOfReferenceUID"):
+        write_rt_dose(bad, tmp_path / "x.dcm", identity=IDENTITY, referenced_plan_uid=None, series_description="x")
+
+
+def test_identity_validates_dates() -> None:
+    with pytest.raises(ArgumentError, match="study_date"):
+        DicomIdentity(patient_id="p", patient_name="n", study_instance_uid="1.2", study_date="2024-01-01")
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.floats(min_value=1e-6, max_value=1e5, allow_nan=False, allow_infinity=False))
+def test_scaling_keeps_quantisation_small(max_dose_gy: float) -> None:
+    scaling = dose_grid_scaling(max_dose_gy)
+    assert len(str(scaling)) <= 16 or len(pydicom.valuerep.format_number_as_ds(scaling)) <= 16
+    assert scaling >= max_dose_gy / 4.0e9
+    assert round(max_dose_gy / scaling) <= 2**32 - 1
+    assert scaling / 2 < 1e-6 * max_dose_gy
