@@ -1,0 +1,70 @@
+"""Value objects describing a report independently of how it is rendered."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from dosimetry.errors import ArgumentError
+
+
+class Status(StrEnum):
+    """Row status shown with a colour in tables."""
+
+    NONE = ""
+    PASS = "pass"
+    FAIL = "fail"
+    WARN = "warn"
+    NOT_EVALUABLE = "not-evaluable"
+
+
+@dataclass(frozen=True)
+class Paragraph:
+    text: str
+
+
+@dataclass(frozen=True)
+class Table:
+    title: str
+    columns: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+    row_status: tuple[Status, ...] = ()
+    note: str = ""
+
+    def __post_init__(self) -> None:
+        for i, row in enumerate(self.rows):
+            if len(row) != len(self.columns):
+                raise ArgumentError(
+                    f"table {self.title!r}: row {i} has {len(row)} cells, expected {len(self.columns)}"
+                )
+        if self.row_status and len(self.row_status) != len(self.rows):
+            raise ArgumentError(f"table {self.title!r}: row_status must have one entry per row")
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A PNG figure; ``figure_id`` becomes the HTML id (used by tests and links)."""
+
+    figure_id: str
+    title: str
+    png: bytes
+    caption: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.png.startswith(b"\x89PNG\r\n\x1a\n"):
+            raise ArgumentError(f"figure {self.figure_id!r}: png must be PNG bytes")
+
+
+@dataclass(frozen=True)
+class Section:
+    heading: str
+    items: tuple[Paragraph | Table | Figure, ...]
+    section_id: str = ""
+
+
+@dataclass(frozen=True)
+class Report:
+    title: str
+    subtitle: str
+    sections: tuple[Section, ...]
+    warnings: tuple[str, ...] = field(default=())
