@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 SAMPLE := sample_data/patient01
 
-.PHONY: demo test setup baseline benchmark clean
+.PHONY: demo test setup baseline browser benchmark clean
 
 setup: $(VENV)/.installed
 
@@ -24,7 +24,14 @@ baseline: .venv-baseline/.installed
 demo: setup
 	$(BIN)/dosimetry inspect $(SAMPLE)
 
-test: setup baseline
+# The report test renders the HTML in Debian's headless Chromium; install it when missing.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "make test needs Chromium: run 'sudo apt-get install chromium'" >&2; exit 1; fi; }
+
+test: setup baseline browser
 	$(BIN)/python -m pytest
 
 benchmark: setup baseline
