@@ -1,0 +1,158 @@
+"""Linear-quadratic (LQ) model: BED and EQD2 for a dose given in ``n`` equal fractions.
+
+With ``D`` the total dose of a course (Gy, or GyE for RBE-weighted dose), ``n`` its fraction
+count and ``d = D / n`` the dose per fraction:
+
+* ``BED  = D (1 + d / (alpha/beta))``
+* ``EQD2 = BED / (1 + 2 / (alpha/beta))`` (the dose in 2 Gy fractions with the same BED)
+
+Applied voxel by voxel, ``d`` is each voxel's own dose per fraction (its total dose divided by the
+fraction count), not the prescription's. The array functions work in place on one output array
+(``out``): ``out = D * k; out += c; out *= D`` so they never hold more than the input and the
+output in memory.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import numpy.typing as npt
+
+from dosimetry.errors import RadiobiologyError
+
+FloatArray = npt.NDArray[np.float64]
+
+#: Reference dose per fraction of EQD2, Gy.
+EQD2_REFERENCE_DOSE_PER_FRACTION_GY = 2.0
+
+
+def check_alpha_beta(alpha_beta_gy: float, *, argument: str = "alpha_beta_gy") -> float:
+    """The alpha/beta ratio as a float, or a :class:`RadiobiologyError` naming ``argument``."""
+    try:
+        value = float(alpha_beta_gy)
+    except (TypeError, ValueError) as exc:
+        raise RadiobiologyError(f"{argument} must be a number of Gy > 0, got {alpha_beta_gy!r}") from exc
+    if not math.isfinite(value) or value <= 0.0:
+        raise RadiobiologyError(f"{argument} must be a finite alpha/beta ratio > 0 Gy, got {alpha_beta_gy!r}")
+    return value
+
+
+def check_fractions(fractions: int, *, argument: str = "fractions") -> int:
+    """The fraction count as an int >= 1, or a :class:`RadiobiologyError` naming ``argument``."""
+    if isinstance(fractions, bool) or not isinstance(fractions, (int, np.integer)):
+        if isinstance(fractions, float) and fractions.is_integer():
+            fractions = int(fractions)
+        else:
+            raise RadiobiologyError(f"{argument} must be a whole number of fractions >= 1, got {fractions!r}")
+    if fractions < 1:
+        raise RadiobiologyError(f"{argument} must be a whole number of fractions >= 1, got {fractions!r}")
+    return int(fractions)
+
+
+def check_dose(dose_gy: float, *, argument: str = "dose_gy") -> float:
+    """A scalar dose as a float >= 0, or a :class:`RadiobiologyError` naming ``argument``."""
+    try:
+        value = float(dose_gy)
+    except (TypeError, ValueError) as exc:
+        raise RadiobiologyError(f"{argument} must be a dose in Gy >= 0, got {dose_gy!r}") from exc
+    if not math.isfinite(value) or value < 0.0:
+        raise RadiobiologyError(f"{argument} must be a finite dose >= 0 Gy, got {dose_gy!r}")
+    return value
+
+
+def _check_dose_array(dose_gy: FloatArray, argument: str) -> None:
+    if dose_gy.size == 0:
+        raise RadiobiologyError(f"{argument} is empty")
+    low = float(np.min(dose_gy))
+    if not math.isfinite(low) or low < 0.0:
+        raise RadiobiologyError(f"{argument} must hold finite doses >= 0 Gy, its minimum is {low!r}")
+    if not math.isfinite(float(np.max(dose_gy))):
+        raise RadiobiologyError(f"{argument} contains non-finite doses")
+
+
+def eqd2_per_bed(alpha_beta_gy: float) -> float:
+    """``EQD2 / BED = 1 / (1 + 2 / (alpha/beta))``."""
+    ab = check_alpha_beta(alpha_beta_gy)
+    return 1.0 / (1.0 + EQD2_REFERENCE_DOSE_PER_FRACTION_GY / ab)
+
+
+def bed_gy(total_dose_gy: float, fractions: int, alpha_beta_gy: float) -> float:
+    """BED of ``total_dose_gy`` given in ``fractions`` equal fractions."""
+    dose = check_dose(total_dose_gy, argument="total_dose_gy")
+    n = check_fractions(fractions)
+    ab = check_alpha_beta(alpha_beta_gy)
+    return dose * (1.0 + (dose / n) / ab)
+
+
+def eqd2_gy(total_dose_gy: float, fractions: int, alpha_beta_gy: float) -> float:
+    """EQD2 of ``total_dose_gy`` given in ``fractions`` equal fractions."""
+    return bed_gy(total_dose_gy, fractions, alpha_beta_gy) * eqd2_per_bed(alpha_beta_gy)
+
+
+def bed_from_eqd2_gy(eqd2: float, alpha_beta_gy: float) -> float:
+    """BED with the same effect as ``eqd2`` (same alpha/beta)."""
+    return float(eqd2) / eqd2_per_bed(alpha_beta_gy)
+
+
+def _lq_array(
+    dose_gy: npt.ArrayLike, fractions: int, alpha_beta_gy: float, scale: float, out: FloatArray | None, argument: str
+) -> FloatArray:
+    dose = np.asarray(dose_gy, dtype=np.float64)
+    _check_dose_array(dose, argument)
+    n = check_fractions(fractions)
+    ab = check_alpha_beta(alpha_beta_gy)
+    if out is None:
+        out = np.empty_like(dose)
+    elif out.shape != dose.shape or out.dtype != np.float64:
+        raise RadiobiologyError(f"out must be a float64 array of shape {dose.shape}, got {out.dtype} {out.shape}")
+    # scale * D * (1 + D / (n ab)) = D * (D * k + scale), k = scale / (n ab); three in-place passes.
+    np.multiply(dose, scale / (n * ab), out=out)
+    out += scale
+    out *= dose
+    return out
+
+
+def bed_array(
+    dose_gy: npt.ArrayLike, fractions: int, alpha_beta_gy: float, *, out: FloatArray | None = None
+) -> FloatArray:
+    """Voxel-wise BED of a total-dose array given in ``fractions`` fractions.
+
+    ``out`` may be a preallocated float64 array of the same shape (it may be the input itself).
+    """
+    return _lq_array(dose_gy, fractions, alpha_beta_gy, 1.0, out, "dose_gy")
+
+
+def eqd2_array(
+    dose_gy: npt.ArrayLike, fractions: int, alpha_beta_gy: float, *, out: FloatArray | None = None
+) -> FloatArray:
+    """Voxel-wise EQD2 of a total-dose array given in ``fractions`` fractions (see :func:`bed_array`)."""
+    return _lq_array(dose_gy, fractions, alpha_beta_gy, eqd2_per_bed(alpha_beta_gy), out, "dose_gy")
+
+
+def bed_array_variable_alpha_beta(
+    dose_gy: npt.ArrayLike, fractions: int, alpha_beta_gy: npt.ArrayLike
+) -> FloatArray:
+    """Voxel-wise BED where each voxel has its own alpha/beta (same shape as the dose)."""
+    dose = np.asarray(dose_gy, dtype=np.float64)
+    _check_dose_array(dose, "dose_gy")
+    n = check_fractions(fractions)
+    ab = np.asarray(alpha_beta_gy, dtype=np.float64)
+    if ab.shape != dose.shape:
+        raise RadiobiologyError(f"alpha_beta_gy map shape {ab.shape} differs from the dose shape {dose.shape}")
+    if not np.all(np.isfinite(ab)) or float(ab.min()) <= 0.0:
+        raise RadiobiologyError("alpha_beta_gy map must hold finite ratios > 0 Gy")
+    out = dose / (n * ab)
+    out += 1.0
+    out *= dose
+    return out
+
+
+def eqd2_array_variable_alpha_beta(
+    dose_gy: npt.ArrayLike, fractions: int, alpha_beta_gy: npt.ArrayLike
+) -> FloatArray:
+    """Voxel-wise EQD2 where each voxel has its own alpha/beta (same shape as the dose)."""
+    out = bed_array_variable_alpha_beta(dose_gy, fractions, alpha_beta_gy)
+    ab = np.asarray(alpha_beta_gy, dtype=np.float64)
+    out /= 1.0 + EQD2_REFERENCE_DOSE_PER_FRACTION_GY / ab
+    return out

@@ -1,0 +1,202 @@
+"""Per-voxel BED and EQD2 maps of a dose distribution.
+
+Input dose rules (the LQ model needs photon-equivalent dose):
+
+* ``EFFECTIVE`` dose (RBE-weighted, GyE; for carbon ions as the planning system computed it) is
+  used as is; giving an RBE as well is an error.
+* ``PHYSICAL`` dose of photons or electrons is used as is (RBE 1); giving an RBE is an error.
+* ``PHYSICAL`` dose of protons needs a constant RBE supplied by the user (for example 1.1); the
+  map then records it and carries a warning.
+* ``PHYSICAL`` dose of carbon or other ions is always refused: the RBE of ions depends on the
+  planning system's biological model and is never assumed.
+* ``PHYSICAL`` dose whose radiation type is unknown (no plan given) is taken as photon dose and
+  every map carries a warning saying so (with an RBE given, that RBE is applied, also with a warning).
+* ``ERROR`` dose is refused.
+
+Fraction counts come from the plan or are given explicitly; when both are given and differ, that
+is a :class:`~dosimetry.errors.ConsistencyError` naming the argument and the plan's value.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+import numpy as np
+import numpy.typing as npt
+
+from dosimetry.dose import DoseGrid, DoseType
+from dosimetry.errors import ArgumentError, ConsistencyError, RadiobiologyError
+from dosimetry.plan import Plan, RadiationType
+from dosimetry.radiobiology.lq import bed_array, check_alpha_beta, check_fractions, eqd2_array
+
+logger = logging.getLogger(__name__)
+
+FloatArray = npt.NDArray[np.float64]
+
+
+class Quantity(StrEnum):
+    BED = "BED"
+    EQD2 = "EQD2"
+
+
+def resolve_fractions(*, plan: Plan | None, fractions: int | None, argument: str = "fractions") -> int:
+    """The fraction count: ``fractions`` if given (checked against the plan), else the plan's."""
+    if fractions is not None:
+        n = check_fractions(fractions, argument=argument)
+        if plan is not None:
+            planned = plan.fractions_planned
+            if planned != n:
+                where = f" {plan.source_path}" if plan.source_path else f" {plan.sop_instance_uid}"
+                raise ConsistencyError(
+                    f"{argument}={n} disagrees with the plan{where}, which plans {planned} fractions "
+                    "(NumberOfFractionsPlanned (300A,0078)); omit the argument or correct it"
+                )
+        return n
+    if plan is None:
+        raise ArgumentError(f"the fraction count is unknown: give a plan or {argument}")
+    return plan.fractions_planned
+
+
+@dataclass(frozen=True, eq=False)
+class PhotonEquivalentDose:
+    """Dose ready for the LQ model (Gy or GyE) with the RBE applied, if any, and warnings."""
+
+    dose_gy: FloatArray
+    rbe: float | None
+    source_dose_type: DoseType
+    warnings: tuple[str, ...] = ()
+
+
+def photon_equivalent_dose(
+    dose: DoseGrid,
+    *,
+    radiation_types: frozenset[RadiationType] | None = None,
+    rbe: float | None = None,
+) -> PhotonEquivalentDose:
+    """Apply the module's input rules to ``dose`` (radiation types usually from the plan)."""
+    where = f" ({dose.source_path})" if dose.source_path else ""
+    if rbe is not None:
+        if not math.isfinite(float(rbe)) or float(rbe) <= 0:
+            raise RadiobiologyError(f"rbe must be a finite factor > 0, got {rbe!r}")
+        rbe = float(rbe)
+    if dose.dose_type is DoseType.ERROR:
+        raise RadiobiologyError(f"dose{where} has DoseType ERROR (3004,0004); BED/EQD2 need a dose, not a dose error")
+    if dose.dose_type is DoseType.EFFECTIVE:
+        if rbe is not None:
+            raise RadiobiologyError(
+                f"rbe={rbe:g} given but the dose{where} is already EFFECTIVE (RBE-weighted, DoseType (3004,0004)); "
+                "omit rbe"
+            )
+        return PhotonEquivalentDose(dose.dose_gy, None, dose.dose_type, dose.warnings)
+    types = radiation_types or frozenset()
+    if RadiationType.ION in types:
+        raise RadiobiologyError(
+            f"the dose{where} is PHYSICAL (DoseType (3004,0004)) and the plan delivers ions: an RBE of carbon ions "
+            "depends on the planning system's biological model and is never assumed; export the RBE-weighted "
+            "(EFFECTIVE) dose from the planning system"
+        )
+    if RadiationType.PROTON in types or RadiationType.NEUTRON in types:
+        kind = "protons" if RadiationType.PROTON in types else "neutrons"
+        if rbe is None:
+            raise RadiobiologyError(
+                f"the dose{where} is PHYSICAL dose of {kind}: give a constant rbe (for example 1.1 for protons) "
+                "or an EFFECTIVE dose"
+            )
+        warning = f"PHYSICAL {kind} dose multiplied by a constant RBE of {rbe:g} supplied by the user"
+        return PhotonEquivalentDose(dose.dose_gy * rbe, rbe, dose.dose_type, dose.warnings + (warning,))
+    if types:  # photons / electrons
+        if rbe is not None:
+            raise RadiobiologyError(
+                f"rbe={rbe:g} given for a {'/'.join(sorted(types))} dose{where}; an RBE applies only to proton dose"
+            )
+        return PhotonEquivalentDose(dose.dose_gy, None, dose.dose_type, dose.warnings)
+    if rbe is not None:
+        warning = f"radiation type unknown (no plan): PHYSICAL dose multiplied by the user's RBE {rbe:g}"
+        return PhotonEquivalentDose(dose.dose_gy * rbe, rbe, dose.dose_type, dose.warnings + (warning,))
+    warning = "radiation type unknown (no plan): PHYSICAL dose taken as photon dose (RBE 1)"
+    logger.warning("%s%s", warning, where)
+    return PhotonEquivalentDose(dose.dose_gy, None, dose.dose_type, dose.warnings + (warning,))
+
+
+@dataclass(frozen=True, eq=False)
+class LqMap:
+    """A BED or EQD2 map on the dose grid (``dose.dose_type`` is EFFECTIVE)."""
+
+    quantity: Quantity
+    alpha_beta_gy: float
+    fractions: int
+    dose: DoseGrid
+    rbe: float | None = None
+    warnings: tuple[str, ...] = field(default=())
+
+    @property
+    def description(self) -> str:
+        return self.dose.description
+
+
+def describe_map(quantity: Quantity, alpha_beta_gy: float, fractions: int, rbe: float | None = None) -> str:
+    text = f"{quantity.value} a/b {alpha_beta_gy:g} Gy, {fractions} fx, voxel LQ d=D/n"
+    if rbe is not None:
+        text += f", RBE {rbe:g}"
+    return text
+
+
+def lq_array(
+    dose_gy: npt.ArrayLike, quantity: Quantity, fractions: int, alpha_beta_gy: float, *, out: FloatArray | None = None
+) -> FloatArray:
+    """BED or EQD2 of a total-dose array (``out``: optional preallocated result, may be the input)."""
+    if Quantity(quantity) is Quantity.BED:
+        return bed_array(dose_gy, fractions, alpha_beta_gy, out=out)
+    return eqd2_array(dose_gy, fractions, alpha_beta_gy, out=out)
+
+
+def lq_map(
+    dose: DoseGrid,
+    *,
+    quantity: Quantity,
+    alpha_beta_gy: float,
+    fractions: int | None = None,
+    plan: Plan | None = None,
+    rbe: float | None = None,
+) -> LqMap:
+    """The ``quantity`` map of ``dose`` for one alpha/beta; fractions from ``plan`` or ``fractions``."""
+    return lq_maps(dose, quantities=(quantity,), alpha_betas_gy=(alpha_beta_gy,), fractions=fractions, plan=plan, rbe=rbe)[0]
+
+
+def lq_maps(
+    dose: DoseGrid,
+    *,
+    quantities: Sequence[Quantity] = (Quantity.BED, Quantity.EQD2),
+    alpha_betas_gy: Sequence[float] = (2.0, 9.0),
+    fractions: int | None = None,
+    plan: Plan | None = None,
+    rbe: float | None = None,
+) -> tuple[LqMap, ...]:
+    """Maps for every (alpha/beta, quantity) pair over the whole grid (BED2, EQD2_2, BED9, EQD2_9 by default)."""
+    n = resolve_fractions(plan=plan, fractions=fractions)
+    abs_gy = [check_alpha_beta(ab) for ab in alpha_betas_gy]
+    if not abs_gy:
+        raise ArgumentError("alpha_betas_gy must name at least one alpha/beta ratio")
+    if not quantities:
+        raise ArgumentError("quantities must name BED and/or EQD2")
+    source = photon_equivalent_dose(dose, radiation_types=plan.radiation_types if plan else None, rbe=rbe)
+    maps: list[LqMap] = []
+    for ab in abs_gy:
+        for quantity in quantities:
+            values = lq_array(source.dose_gy, Quantity(quantity), n, ab)
+            grid = DoseGrid(
+                grid=dose.grid,
+                dose_gy=values,
+                dose_type=DoseType.EFFECTIVE,
+                summation_type=dose.summation_type,
+                frame_of_reference_uid=dose.frame_of_reference_uid,
+                referenced_plan_uid=plan.sop_instance_uid if plan else dose.referenced_plan_uid,
+                description=describe_map(Quantity(quantity), ab, n, source.rbe),
+                warnings=source.warnings,
+            )
+            maps.append(LqMap(Quantity(quantity), ab, n, grid, source.rbe, source.warnings))
+    return tuple(maps)
