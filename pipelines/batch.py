@@ -1,0 +1,639 @@
+"""The batch runner: every patient under ROOT through a :data:`PatientAnalysis`, in parallel.
+
+:func:`run_batch` is the whole of ``dosimetry batch``:
+
+1. takes an exclusive lock on ``OUT`` (``OUT/.batch.lock``; two batches never share an output
+   folder) and removes what a killed run left in ``OUT/.staging`` / ``OUT/.trash``;
+2. finds the patients (:func:`pipelines.discovery.discover_patients`, ``OUT`` excluded);
+3. runs :func:`analyse_patient` for each: in this process (``workers=0``), in a local process pool
+   (``workers >= 1``, spawn start method), or on a Dask distributed cluster
+   (``scheduler_address``). Each task computes the patient's run key; when
+   ``OUT/patients/<key>/batch_result.json`` already holds the same key the patient is *skipped*.
+   Otherwise the analysis writes into a private staging folder which is published atomically;
+4. records each outcome in the cohort database as it arrives (only this process writes to it),
+   shows progress (a tqdm bar on a terminal, one plain line per patient otherwise), then writes
+   ``OUT/metrics.csv`` and ``OUT/batch_summary.json`` atomically.
+
+One bad patient never stops the batch: a :class:`DosimetryError` is recorded with its one-line
+message, any other exception as ``internal error: Type: message``, and a worker process that dies
+(segfault, ``os._exit``, out of memory) is detected: the unfinished patients are retried one at a
+time in a fresh single-worker pool, so the patient that kills its worker is the one marked failed
+(``worker process died while analysing this patient``). A failed patient's earlier published
+outputs and database rows are removed: they would not match its current inputs.
+
+Resumability: a run killed at any point leaves only complete patient folders (see
+:mod:`pipelines.atomic`), database transactions that either happened or not, and a ``runs`` row
+still ``running`` that the next run marks ``interrupted``. The rerun skips every patient already
+published with the same key and re-synchronises its database rows from ``batch_result.json``.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import contextlib
+import io
+import json
+import logging
+import multiprocessing
+import os
+import pickle
+import shutil
+import socket
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import IO, Any
+
+from dosimetry import __version__
+from dosimetry.errors import ArgumentError, DosimetryError, OutputError
+from pipelines import atomic
+from pipelines.analysis import AnalysisParameters, PatientAnalysis, PatientInputs, PatientResult, analysis_identity
+from pipelines.csv_out import METRICS_CSV_NAME, write_metrics_csv
+from pipelines.discovery import CohortDiscovery, discover_patients
+from pipelines.hashing import parameters_document, run_key
+from pipelines.paths import inside
+from pipelines.store import CohortStore, default_url
+
+logger = logging.getLogger(__name__)
+
+PATIENTS_DIR_NAME = "patients"
+MANIFEST_NAME = "batch_result.json"
+SUMMARY_NAME = "batch_summary.json"
+LOCK_NAME = ".batch.lock"
+MANIFEST_SCHEMA_VERSION = 1
+
+
+class PatientStatus(StrEnum):
+    SUCCEEDED = "succeeded"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+
+
+class ProgressMode(StrEnum):
+    AUTO = "auto"  # bar when the stream is a terminal, lines otherwise
+    BAR = "bar"
+    LINES = "lines"
+    OFF = "off"
+
+
+@dataclass(frozen=True)
+class PatientTask:
+    """Everything a worker needs for one patient (picklable)."""
+
+    inputs: PatientInputs
+    parameters: AnalysisParameters
+    out_dir: Path
+    analysis: PatientAnalysis
+    analysis_id: str
+    software_version: str
+    force: bool = False
+
+
+@dataclass(frozen=True)
+class PatientOutcome:
+    """What happened to one patient. ``result`` is None for failures.
+
+    ``peak_rss_mib``: the worker process's peak resident memory (``getrusage`` ru_maxrss) when
+    the task ended; None on platforms without :mod:`resource`.
+    """
+
+    key: str
+    patient_id: str
+    status: PatientStatus
+    error: str | None
+    run_key: str | None
+    inputs_sha256: str | None
+    file_sha256: tuple[tuple[str, str], ...]
+    result: PatientResult | None
+    duration_s: float
+    worker: str
+    peak_rss_mib: float | None
+
+
+@dataclass(frozen=True)
+class PatientSummary:
+    key: str
+    patient_id: str
+    status: PatientStatus
+    error: str | None
+    duration_s: float
+    worker: str
+    peak_rss_mib: float | None
+
+
+@dataclass(frozen=True)
+class BatchSummary:
+    """The result of :func:`run_batch`."""
+
+    run_id: str
+    root: Path
+    out_dir: Path
+    database: str
+    total: int
+    succeeded: int
+    skipped: int
+    failed: int
+    metrics_rows: int
+    skipped_files: int
+    duration_s: float
+    patients: tuple[PatientSummary, ...]
+    warnings: tuple[str, ...] = field(default=())
+
+    @property
+    def failures(self) -> tuple[PatientSummary, ...]:
+        return tuple(p for p in self.patients if p.status is PatientStatus.FAILED)
+
+    @property
+    def exit_code(self) -> int:
+        """0 when no patient failed, 1 otherwise."""
+        return 1 if self.failed else 0
+
+    def summary_line(self) -> str:
+        return (
+            f"{self.total} patients: {self.succeeded} analysed, {self.skipped} unchanged (skipped), "
+            f"{self.failed} failed; {self.metrics_rows} metric rows in {self.out_dir / METRICS_CSV_NAME}"
+        )
+
+    def to_json_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "root": str(self.root),
+            "out_dir": str(self.out_dir),
+            "database": self.database,
+            "total": self.total,
+            "succeeded": self.succeeded,
+            "skipped": self.skipped,
+            "failed": self.failed,
+            "metrics_rows": self.metrics_rows,
+            "skipped_files": self.skipped_files,
+            "duration_s": self.duration_s,
+            "warnings": list(self.warnings),
+            "patients": [
+                {
+                    "key": p.key,
+                    "patient_id": p.patient_id,
+                    "status": str(p.status),
+                    "error": p.error,
+                    "duration_s": p.duration_s,
+                    "worker": p.worker,
+                    "peak_rss_mib": p.peak_rss_mib,
+                }
+                for p in self.patients
+            ],
+        }
+
+
+# ------------------------------------------------------------------------------------------
+# The worker side
+# ------------------------------------------------------------------------------------------
+
+
+def one_line_reason(exc: BaseException) -> str:
+    """The failure reason recorded for a patient: the project error's message, or
+    ``internal error: Type: message`` for anything unexpected; always a single line."""
+    text = " ".join(str(exc).split())
+    if isinstance(exc, DosimetryError):
+        return text or type(exc).__name__
+    return f"internal error: {type(exc).__name__}: {text}" if text else f"internal error: {type(exc).__name__}"
+
+
+def _peak_rss_mib() -> float | None:
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - Windows
+        return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024.0 * 1024.0) if sys.platform == "darwin" else peak / 1024.0
+
+
+def _worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def patient_dir(out_dir: Path, key: str) -> Path:
+    """The published output folder of a patient, guaranteed inside ``out_dir``."""
+    return inside(out_dir, PATIENTS_DIR_NAME, key)
+
+
+def read_manifest(folder: Path) -> dict[str, Any] | None:
+    """The ``batch_result.json`` of a published patient folder, or None when absent or unreadable
+    (an unreadable manifest only means the patient is analysed again)."""
+    path = folder / MANIFEST_NAME
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("schema_version") != MANIFEST_SCHEMA_VERSION:
+        return None
+    return data
+
+
+def _check_result(result: object, staging: Path) -> PatientResult:
+    if not isinstance(result, PatientResult):
+        raise TypeError(f"the patient analysis returned {type(result).__name__}, expected PatientResult")
+    for name in result.output_files:
+        if name == MANIFEST_NAME:
+            raise OutputError(f"the patient analysis must not write {MANIFEST_NAME} (reserved for the batch runner)")
+        path = inside(staging, name)
+        if not path.is_file():
+            raise OutputError(f"the patient analysis lists output file {name!r} but did not write it")
+    return result
+
+
+def analyse_patient(task: PatientTask) -> PatientOutcome:
+    """Run one patient (in a worker): skip when up to date, else analyse and publish atomically."""
+    started = time.perf_counter()
+    inputs = task.inputs
+    key_info = None
+
+    def outcome(status: PatientStatus, error: str | None, result: PatientResult | None) -> PatientOutcome:
+        return PatientOutcome(
+            key=inputs.key,
+            patient_id=inputs.patient_id,
+            status=status,
+            error=error,
+            run_key=None if key_info is None else key_info.key,
+            inputs_sha256=None if key_info is None else key_info.inputs_sha256,
+            file_sha256=() if key_info is None else key_info.file_sha256,
+            result=result,
+            duration_s=time.perf_counter() - started,
+            worker=_worker_name(),
+            peak_rss_mib=_peak_rss_mib(),
+        )
+
+    target = patient_dir(task.out_dir, inputs.key)
+    staging: Path | None = None
+    try:
+        key_info = run_key(inputs, task.parameters, task.analysis_id, task.software_version)
+        if not task.force:
+            manifest = read_manifest(target)
+            if manifest is not None and manifest.get("run_key") == key_info.key:
+                return outcome(PatientStatus.SKIPPED, None, PatientResult.from_json_dict(manifest["result"]))
+        staging = atomic.make_staging_dir(task.out_dir, inputs.key)
+        result = _check_result(task.analysis(inputs, task.parameters, staging), staging)
+        manifest = {
+            "schema_version": MANIFEST_SCHEMA_VERSION,
+            "patient_key": inputs.key,
+            "patient_id": inputs.patient_id,
+            "run_key": key_info.key,
+            "inputs_sha256": key_info.inputs_sha256,
+            "input_files": [{"relative_path": rel, "sha256": sha} for rel, sha in key_info.file_sha256],
+            "analysis_id": task.analysis_id,
+            "software_version": task.software_version,
+            "parameters": parameters_document(task.parameters),
+            "result": result.to_json_dict(),
+        }
+        atomic.write_text(staging / MANIFEST_NAME, json.dumps(manifest, indent=1, sort_keys=True))
+        atomic.publish_dir(task.out_dir, staging, target)
+        staging = None
+        return outcome(PatientStatus.SUCCEEDED, None, result)
+    except (Exception, SystemExit) as exc:  # noqa: BLE001 - one bad patient never stops the batch
+        reason = one_line_reason(exc)
+        logger.debug("patient %s failed", inputs.key, exc_info=True)
+        with contextlib.suppress(OSError):
+            atomic.remove_dir(task.out_dir, target)  # its old outputs no longer match its inputs
+        return outcome(PatientStatus.FAILED, reason, None)
+    finally:
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+# ------------------------------------------------------------------------------------------
+# Executors: each yields PatientOutcomes as they complete
+# ------------------------------------------------------------------------------------------
+
+_WORKER_DIED = "worker process died while analysing this patient"
+
+
+def _died(task: PatientTask, detail: str) -> PatientOutcome:
+    return PatientOutcome(
+        key=task.inputs.key,
+        patient_id=task.inputs.patient_id,
+        status=PatientStatus.FAILED,
+        error=f"{_WORKER_DIED} ({detail})",
+        run_key=None,
+        inputs_sha256=None,
+        file_sha256=(),
+        result=None,
+        duration_s=0.0,
+        worker="",
+        peak_rss_mib=None,
+    )
+
+
+def _run_in_process(tasks: Sequence[PatientTask]) -> Iterator[PatientOutcome]:
+    for task in tasks:
+        yield analyse_patient(task)
+
+
+def _run_process_pool(tasks: Sequence[PatientTask], workers: int) -> Iterator[PatientOutcome]:
+    context = multiprocessing.get_context("spawn")
+    unfinished: list[PatientTask] = []
+    with cf.ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        futures = {pool.submit(analyse_patient, task): task for task in tasks}
+        try:
+            for future in cf.as_completed(futures):
+                try:
+                    yield future.result()
+                except cf.process.BrokenProcessPool:
+                    unfinished.append(futures[future])
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
+    if not unfinished:
+        return
+    logger.warning("a worker process died; retrying %d unfinished patients one at a time", len(unfinished))
+    pool = cf.ProcessPoolExecutor(max_workers=1, mp_context=context)
+    try:
+        for task in sorted(unfinished, key=lambda t: t.inputs.key):
+            try:
+                yield pool.submit(analyse_patient, task).result()
+            except cf.process.BrokenProcessPool as exc:
+                yield _died(task, type(exc).__name__)
+                pool.shutdown(wait=True, cancel_futures=True)
+                pool = cf.ProcessPoolExecutor(max_workers=1, mp_context=context)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _run_dask(tasks: Sequence[PatientTask], scheduler_address: str) -> Iterator[PatientOutcome]:
+    try:
+        from distributed import Client, as_completed
+    except ImportError as exc:  # pragma: no cover - dependency declared in the batch extra
+        raise ArgumentError("--scheduler needs the 'distributed' package (pip install 'dosimetry[batch]')") from exc
+    try:
+        client = Client(scheduler_address, timeout="20s", set_as_default=False)
+    except (OSError, TimeoutError) as exc:
+        raise ArgumentError(f"cannot connect to the Dask scheduler at {scheduler_address}: {exc}") from exc
+    try:
+        futures = {
+            client.submit(analyse_patient, task, key=f"patient-{task.inputs.key}-{uuid.uuid4().hex}", pure=False): task
+            for task in tasks
+        }
+        try:
+            for future in as_completed(list(futures)):
+                task = futures[future]
+                try:
+                    yield future.result()
+                except Exception as exc:  # noqa: BLE001 - KilledWorker and friends: the worker died
+                    yield _died(task, one_line_reason(exc).removeprefix("internal error: "))
+        except BaseException:
+            client.cancel(list(futures))
+            raise
+    finally:
+        client.close()
+
+
+# ------------------------------------------------------------------------------------------
+# Progress
+# ------------------------------------------------------------------------------------------
+
+
+class _Progress:
+    def __init__(self, total: int, mode: ProgressMode, stream: IO[str]) -> None:
+        self.total = total
+        self.done = 0
+        self.counts = {status: 0 for status in PatientStatus}
+        self.stream = stream
+        self.bar = None
+        if mode is ProgressMode.AUTO:
+            mode = ProgressMode.BAR if _isatty(stream) else ProgressMode.LINES
+        self.mode = mode
+        if mode is ProgressMode.BAR:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, file=stream, unit="patient", dynamic_ncols=True)
+
+    def update(self, outcome: PatientOutcome) -> None:
+        self.done += 1
+        self.counts[outcome.status] += 1
+        summary = ", ".join(f"{self.counts[s]} {s}" for s in PatientStatus)
+        if self.bar is not None:
+            self.bar.set_postfix_str(summary, refresh=False)
+            self.bar.update(1)
+        elif self.mode is ProgressMode.LINES:
+            detail = f": {outcome.error}" if outcome.error else ""
+            self.stream.write(
+                f"batch: {self.done}/{self.total} ({summary}) {outcome.key} {outcome.status}{detail}\n"
+            )
+            self.stream.flush()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _isatty(stream: IO[str]) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError, io.UnsupportedOperation):
+        return False
+
+
+# ------------------------------------------------------------------------------------------
+# The coordinator
+# ------------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _out_lock(out_dir: Path) -> Iterator[None]:
+    if os.name != "posix":  # pragma: no cover - no advisory lock on Windows: one batch per OUT by convention
+        yield
+        return
+    import fcntl
+
+    handle = open(out_dir / LOCK_NAME, "a+")  # noqa: SIM115 - held for the whole batch
+    try:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            raise OutputError(f"another batch is already writing to {out_dir} ({LOCK_NAME} is locked)") from exc
+        yield
+    finally:
+        handle.close()
+
+
+def _redacted(url: str) -> str:
+    import sqlalchemy as sa
+
+    try:
+        return sa.engine.make_url(url).render_as_string(hide_password=True)
+    except sa.exc.ArgumentError:
+        return url
+
+
+def _default_analysis() -> PatientAnalysis:
+    from pipelines.default_analysis import dvh_analysis
+
+    return dvh_analysis
+
+
+def run_batch(
+    root: Path,
+    out_dir: Path,
+    *,
+    analysis: PatientAnalysis | None = None,
+    parameters: AnalysisParameters | None = None,
+    workers: int = 1,
+    scheduler_address: str | None = None,
+    db_url: str | None = None,
+    force: bool = False,
+    progress: ProgressMode = ProgressMode.AUTO,
+    progress_stream: IO[str] | None = None,
+    on_outcome: Callable[[PatientOutcome], None] | None = None,
+) -> BatchSummary:
+    """Analyse every patient under ``root`` into ``out_dir`` (see the module docstring).
+
+    ``analysis`` defaults to :func:`pipelines.default_analysis.dvh_analysis`; with ``workers >= 1``
+    (process pool) it must be picklable (a module-level function or an instance of a module-level
+    class). ``workers=0`` runs in this process. ``scheduler_address`` (e.g. ``tcp://host:8786``)
+    sends the patients to a Dask distributed cluster instead; ``OUT`` must then be on a file system
+    the workers share. ``db_url`` is an SQLAlchemy URL (default ``sqlite:///OUT/cohort.sqlite``).
+    ``force`` analyses every patient even when unchanged. ``on_outcome`` is called in this process
+    after each patient is recorded.
+    """
+    started = time.perf_counter()
+    analysis = _default_analysis() if analysis is None else analysis
+    parameters = AnalysisParameters() if parameters is None else parameters
+    if workers < 0:
+        raise ArgumentError(f"--workers must be 0 (in this process) or a positive number, got {workers}")
+    if scheduler_address is None and workers >= 1:
+        try:
+            pickle.dumps(analysis)
+        except (pickle.PicklingError, AttributeError, TypeError) as exc:
+            raise ArgumentError(
+                f"the patient analysis {analysis!r} cannot be sent to worker processes ({exc}); "
+                "use a module-level function or workers=0"
+            ) from exc
+    root = Path(root)
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise OutputError(f"--out {out_dir} exists and is not a folder")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = out_dir.resolve()
+    if root.resolve() != out_dir and out_dir.is_relative_to(root.resolve()):
+        logger.info("output folder %s lies inside ROOT; it is excluded from discovery", out_dir)
+    stream = sys.stderr if progress_stream is None else progress_stream
+    url = default_url(out_dir) if db_url is None else db_url
+    analysis_id = analysis_identity(analysis)
+
+    with _out_lock(out_dir):
+        leftovers = atomic.clean_work_dirs(out_dir)
+        if leftovers:
+            logger.info("removed %d leftovers of an interrupted run in %s", leftovers, out_dir)
+        discovery: CohortDiscovery = discover_patients(root, exclude=(out_dir,))
+        store = CohortStore.open(url)
+        run_id = str(uuid.uuid4())
+        parameters_json = json.dumps(parameters_document(parameters), sort_keys=True)
+        store.start_run(
+            run_id,
+            parameters_json=parameters_json,
+            analysis_id=analysis_id,
+            software_version=__version__,
+            out_dir=out_dir,
+        )
+        tasks = [
+            PatientTask(
+                inputs=patient,
+                parameters=parameters,
+                out_dir=out_dir,
+                analysis=analysis,
+                analysis_id=analysis_id,
+                software_version=__version__,
+                force=force,
+            )
+            for patient in discovery.patients
+        ]
+        by_key = {p.key: p for p in discovery.patients}
+        summaries: list[PatientSummary] = []
+        bar = _Progress(len(tasks), progress, stream)
+        status = "interrupted"
+        error: str | None = "the run stopped before it finished (killed or interrupted)"
+        try:
+            if scheduler_address:
+                outcomes = _run_dask(tasks, scheduler_address)
+            elif workers == 0:
+                outcomes = _run_in_process(tasks)
+            else:
+                outcomes = _run_process_pool(tasks, workers)
+            for outcome in outcomes:
+                _record(store, run_id, by_key[outcome.key], outcome)
+                summaries.append(
+                    PatientSummary(
+                        key=outcome.key,
+                        patient_id=outcome.patient_id,
+                        status=outcome.status,
+                        error=outcome.error,
+                        duration_s=outcome.duration_s,
+                        worker=outcome.worker,
+                        peak_rss_mib=outcome.peak_rss_mib,
+                    )
+                )
+                bar.update(outcome)
+                if on_outcome is not None:
+                    on_outcome(outcome)
+            metrics_rows = write_metrics_csv(out_dir / METRICS_CSV_NAME, store.metric_rows())
+            counts = {s: sum(1 for p in summaries if p.status is s) for s in PatientStatus}
+            summary = BatchSummary(
+                run_id=run_id,
+                root=discovery.root,
+                out_dir=out_dir,
+                database=_redacted(url),
+                total=len(summaries),
+                succeeded=counts[PatientStatus.SUCCEEDED],
+                skipped=counts[PatientStatus.SKIPPED],
+                failed=counts[PatientStatus.FAILED],
+                metrics_rows=metrics_rows,
+                skipped_files=len(discovery.skipped),
+                duration_s=time.perf_counter() - started,
+                patients=tuple(sorted(summaries, key=lambda p: p.key)),
+                warnings=discovery.warnings,
+            )
+            document = summary.to_json_dict()
+            document["skipped_files"] = [{"path": str(s.path), "reason": s.reason} for s in discovery.skipped]
+            atomic.write_text(out_dir / SUMMARY_NAME, json.dumps(document, indent=1))
+            status = "completed_with_failures" if summary.failed else "completed"
+            error = None
+            return summary
+        except Exception as exc:
+            status, error = "failed", one_line_reason(exc)
+            raise
+        finally:
+            bar.close()
+            counts_now = {s: sum(1 for p in summaries if p.status is s) for s in PatientStatus}
+            with contextlib.suppress(Exception):
+                store.finish_run(
+                    run_id,
+                    status=status,
+                    error=error,
+                    total=len(tasks),
+                    succeeded=counts_now[PatientStatus.SUCCEEDED],
+                    skipped=counts_now[PatientStatus.SKIPPED],
+                    failed=counts_now[PatientStatus.FAILED],
+                )
+            store.close()
+
+
+def _record(store: CohortStore, run_id: str, inputs: PatientInputs, outcome: PatientOutcome) -> None:
+    if outcome.status is PatientStatus.FAILED:
+        store.record_failure(run_id, inputs, error=outcome.error or "failed", run_key=outcome.run_key, duration_s=outcome.duration_s)
+        return
+    assert outcome.result is not None and outcome.run_key is not None and outcome.inputs_sha256 is not None
+    if outcome.status is PatientStatus.SKIPPED and store.patient_run_key(inputs.key) == outcome.run_key:
+        store.record_skip(run_id, inputs.key, run_key=outcome.run_key)
+        return
+    store.record_success(
+        run_id,
+        inputs,
+        run_key=outcome.run_key,
+        inputs_sha256=outcome.inputs_sha256,
+        file_sha256=outcome.file_sha256,
+        result=outcome.result,
+        skipped=outcome.status is PatientStatus.SKIPPED,
+        duration_s=outcome.duration_s,
+    )

@@ -1,0 +1,442 @@
+"""The cohort database (SQLAlchemy Core): SQLite at ``OUT/cohort.sqlite`` by default, or any URL.
+
+Only the batch coordinator writes (workers return results to it), so SQLite's single writer is
+no limit. Every per-patient write is one transaction that replaces the patient's rows (delete, then
+insert, plus an ``INSERT .. ON CONFLICT DO UPDATE`` upsert of the patient row on SQLite and
+PostgreSQL), so a rerun after a kill converges to the same rows and never duplicates any: the
+primary keys below forbid duplicates anyway.
+
+Schema (all doses in Gy, volumes in cc; ``patient_key`` is the sanitised output folder name under
+``OUT/patients/`` and the join key of every table):
+
+``runs``  one row per ``dosimetry batch`` invocation
+    run_id (PK, uuid4 text), started_utc, finished_utc, status (``running``, ``completed``,
+    ``completed_with_failures``, ``interrupted``: the process died or was stopped before the end,
+    ``failed``: the batch itself failed), error (one line), parameters_json, analysis_id,
+    software_version, out_dir, patients_total, succeeded, skipped, failed.
+``patients``  the latest state of each patient
+    patient_key (PK), patient_id (raw DICOM PatientID), layout (``folder``/``grouped``), source
+    (folder or ROOT), status (``succeeded``/``failed``), error (one line, failures only), run_key
+    and inputs_sha256 (see :mod:`pipelines.hashing`), last_run_id, updated_utc, warnings_json.
+``patient_runs``  what each batch run did with each patient
+    (run_id, patient_key) PK, status (``succeeded``/``skipped``/``failed``), error, run_key,
+    duration_s.
+``input_files``  provenance: (patient_key, relative_path) PK, sha256, modality, sop_instance_uid.
+``courses``  (patient_key, label) PK, plan_sop_instance_uid, radiation_type, fractions,
+    prescription_dose_gy, frame_of_reference_uid.
+``rois``  (patient_key, name) PK, interpreted_type, volume_cc.
+``metrics``  (patient_key, roi, quantity, metric) PK, value, unit; indexed by (roi, quantity,
+    metric) for cohort queries such as "Brainstem D0.03cc on EQD2_cumulative for every patient".
+``constraint_results``  (patient_key, roi, quantity, metric, comparator, limit_value) PK, value,
+    unit, passed (boolean), description.
+
+A failed patient keeps no metrics, ROIs, courses or constraint rows (stale numbers from an earlier
+input would mislead a toxicity analysis); its ``patients.error`` says why.
+
+Example (toxicity correlation)::
+
+    SELECT p.patient_id, m.value AS brainstem_d003cc_eqd2_gy
+    FROM metrics m JOIN patients p USING (patient_key)
+    WHERE m.roi = 'Brainstem' AND m.quantity = 'EQD2_cumulative' AND m.metric = 'D0.03cc[Gy]'
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from dosimetry.errors import ArgumentError, OutputError
+from pipelines.analysis import PatientInputs, PatientResult
+
+logger = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+DEFAULT_DB_NAME = "cohort.sqlite"
+
+metadata = sa.MetaData()
+
+runs = sa.Table(
+    "runs",
+    metadata,
+    sa.Column("run_id", sa.String(36), primary_key=True),
+    sa.Column("started_utc", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("finished_utc", sa.DateTime(timezone=True)),
+    sa.Column("status", sa.String(32), nullable=False),
+    sa.Column("error", sa.Text),
+    sa.Column("parameters_json", sa.Text, nullable=False),
+    sa.Column("analysis_id", sa.Text, nullable=False),
+    sa.Column("software_version", sa.String(64), nullable=False),
+    sa.Column("out_dir", sa.Text, nullable=False),
+    sa.Column("patients_total", sa.Integer),
+    sa.Column("succeeded", sa.Integer),
+    sa.Column("skipped", sa.Integer),
+    sa.Column("failed", sa.Integer),
+)
+
+patients = sa.Table(
+    "patients",
+    metadata,
+    sa.Column("patient_key", sa.String(64), primary_key=True),
+    sa.Column("patient_id", sa.Text, nullable=False),
+    sa.Column("layout", sa.String(16), nullable=False),
+    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("error", sa.Text),
+    sa.Column("run_key", sa.String(64)),
+    sa.Column("inputs_sha256", sa.String(64)),
+    sa.Column("last_run_id", sa.String(36), nullable=False),
+    sa.Column("updated_utc", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("warnings_json", sa.Text, nullable=False),
+)
+
+patient_runs = sa.Table(
+    "patient_runs",
+    metadata,
+    sa.Column("run_id", sa.String(36), primary_key=True),
+    sa.Column("patient_key", sa.String(64), primary_key=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("error", sa.Text),
+    sa.Column("run_key", sa.String(64)),
+    sa.Column("duration_s", sa.Float),
+)
+
+input_files = sa.Table(
+    "input_files",
+    metadata,
+    sa.Column("patient_key", sa.String(64), primary_key=True),
+    sa.Column("relative_path", sa.Text, primary_key=True),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("modality", sa.String(16), nullable=False),
+    sa.Column("sop_instance_uid", sa.String(64), nullable=False),
+)
+
+courses = sa.Table(
+    "courses",
+    metadata,
+    sa.Column("patient_key", sa.String(64), primary_key=True),
+    sa.Column("label", sa.String(64), primary_key=True),
+    sa.Column("plan_sop_instance_uid", sa.String(64), nullable=False),
+    sa.Column("radiation_type", sa.String(32), nullable=False),
+    sa.Column("fractions", sa.Integer),
+    sa.Column("prescription_dose_gy", sa.Float),
+    sa.Column("frame_of_reference_uid", sa.String(64), nullable=False),
+)
+
+rois = sa.Table(
+    "rois",
+    metadata,
+    sa.Column("patient_key", sa.String(64), primary_key=True),
+    sa.Column("name", sa.String(128), primary_key=True),
+    sa.Column("interpreted_type", sa.String(32), nullable=False),
+    sa.Column("volume_cc", sa.Float, nullable=False),
+)
+
+metrics = sa.Table(
+    "metrics",
+    metadata,
+    sa.Column("patient_key", sa.String(64), primary_key=True),
+    sa.Column("roi", sa.String(128), primary_key=True),
+    sa.Column("quantity", sa.String(64), primary_key=True),
+    sa.Column("metric", sa.String(64), primary_key=True),
+    sa.Column("value", sa.Float, nullable=False),
+    sa.Column("unit", sa.String(16), nullable=False),
+    sa.Index("ix_metrics_roi_quantity_metric", "roi", "quantity", "metric"),
+)
+
+constraint_results = sa.Table(
+    "constraint_results",
+    metadata,
+    sa.Column("patient_key", sa.String(64), primary_key=True),
+    sa.Column("roi", sa.String(128), primary_key=True),
+    sa.Column("quantity", sa.String(64), primary_key=True),
+    sa.Column("metric", sa.String(64), primary_key=True),
+    sa.Column("comparator", sa.String(8), primary_key=True),
+    sa.Column("limit_value", sa.Float, primary_key=True),
+    sa.Column("value", sa.Float, nullable=False),
+    sa.Column("unit", sa.String(16), nullable=False),
+    sa.Column("passed", sa.Boolean, nullable=False),
+    sa.Column("description", sa.Text, nullable=False),
+)
+
+schema_info = sa.Table(
+    "schema_info",
+    metadata,
+    sa.Column("name", sa.String(32), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+
+_PATIENT_CHILD_TABLES = (input_files, courses, rois, metrics, constraint_results)
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+def default_url(out_dir: Path) -> str:
+    return f"sqlite:///{(Path(out_dir) / DEFAULT_DB_NAME).resolve().as_posix()}"
+
+
+class CohortStore:
+    """Writes and reads the cohort database. Create with :meth:`open`."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @classmethod
+    def open(cls, url: str) -> CohortStore:
+        """Connect to ``url`` (an SQLAlchemy URL) and create the tables if needed."""
+        try:
+            engine = sa.create_engine(url, future=True)
+        except (sa.exc.ArgumentError, ImportError) as exc:
+            raise ArgumentError(f"--db {url!r} is not a usable SQLAlchemy database URL: {exc}") from exc
+        try:
+            metadata.create_all(engine)
+            with engine.begin() as conn:
+                _upsert(conn, schema_info, {"name": "schema_version", "value": str(SCHEMA_VERSION)}, ("name",))
+        except sa.exc.SQLAlchemyError as exc:
+            engine.dispose()
+            raise OutputError(f"cannot open the cohort database {engine.url!r}: {_one_line(exc)}") from exc
+        return cls(engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- runs -------------------------------------------------------------------------------
+    def start_run(self, run_id: str, *, parameters_json: str, analysis_id: str, software_version: str, out_dir: Path) -> None:
+        with self._begin() as conn:
+            conn.execute(
+                runs.update()
+                .where(runs.c.status == "running", runs.c.out_dir == str(out_dir))
+                .values(status="interrupted", error="the run stopped before it finished (killed or interrupted)")
+            )
+            conn.execute(
+                runs.insert().values(
+                    run_id=run_id,
+                    started_utc=now_utc(),
+                    status="running",
+                    parameters_json=parameters_json,
+                    analysis_id=analysis_id,
+                    software_version=software_version,
+                    out_dir=str(out_dir),
+                )
+            )
+
+    def finish_run(self, run_id: str, *, status: str, error: str | None, total: int, succeeded: int, skipped: int, failed: int) -> None:
+        with self._begin() as conn:
+            conn.execute(
+                runs.update()
+                .where(runs.c.run_id == run_id)
+                .values(
+                    finished_utc=now_utc(),
+                    status=status,
+                    error=error,
+                    patients_total=total,
+                    succeeded=succeeded,
+                    skipped=skipped,
+                    failed=failed,
+                )
+            )
+
+    # -- patients ---------------------------------------------------------------------------
+    def patient_run_key(self, patient_key: str) -> str | None:
+        """The run key of the patient's last success recorded in the database, else None."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(patients.c.run_key, patients.c.status).where(patients.c.patient_key == patient_key)
+            ).first()
+        if row is None or row.status != "succeeded":
+            return None
+        return row.run_key
+
+    def record_success(
+        self,
+        run_id: str,
+        inputs: PatientInputs,
+        *,
+        run_key: str,
+        inputs_sha256: str,
+        file_sha256: Sequence[tuple[str, str]],
+        result: PatientResult,
+        skipped: bool,
+        duration_s: float,
+    ) -> None:
+        """Replace the patient's rows by ``result`` (one transaction)."""
+        sha_of = dict(file_sha256)
+        with self._begin() as conn:
+            _upsert(
+                conn,
+                patients,
+                {
+                    "patient_key": inputs.key,
+                    "patient_id": inputs.patient_id,
+                    "layout": str(inputs.layout),
+                    "source": inputs.source_label,
+                    "status": "succeeded",
+                    "error": None,
+                    "run_key": run_key,
+                    "inputs_sha256": inputs_sha256,
+                    "last_run_id": run_id,
+                    "updated_utc": now_utc(),
+                    "warnings_json": json.dumps(list(inputs.warnings) + list(result.warnings)),
+                },
+                ("patient_key",),
+            )
+            self._delete_children(conn, inputs.key)
+            _insert_many(
+                conn,
+                input_files,
+                [
+                    {
+                        "patient_key": inputs.key,
+                        "relative_path": f.relative_path,
+                        "sha256": sha_of[f.relative_path],
+                        "modality": f.modality,
+                        "sop_instance_uid": f.sop_instance_uid,
+                    }
+                    for f in inputs.files
+                ],
+            )
+            _insert_many(conn, courses, [{"patient_key": inputs.key, **vars(c)} for c in result.courses])
+            _insert_many(conn, rois, [{"patient_key": inputs.key, **vars(r)} for r in result.rois])
+            _insert_many(conn, metrics, [{"patient_key": inputs.key, **vars(m)} for m in result.metrics])
+            _insert_many(
+                conn,
+                constraint_results,
+                [
+                    {
+                        "patient_key": inputs.key,
+                        "roi": c.roi,
+                        "quantity": c.quantity,
+                        "metric": c.metric,
+                        "comparator": c.comparator,
+                        "limit_value": c.limit,
+                        "value": c.value,
+                        "unit": c.unit,
+                        "passed": c.passed,
+                        "description": c.description,
+                    }
+                    for c in result.constraints
+                ],
+            )
+            self._patient_run(conn, run_id, inputs.key, "skipped" if skipped else "succeeded", None, run_key, duration_s)
+
+    def record_skip(self, run_id: str, patient_key: str, *, run_key: str) -> None:
+        """Note that this run found the patient up to date in the database."""
+        with self._begin() as conn:
+            conn.execute(
+                patients.update().where(patients.c.patient_key == patient_key).values(last_run_id=run_id)
+            )
+            self._patient_run(conn, run_id, patient_key, "skipped", None, run_key, 0.0)
+
+    def record_failure(self, run_id: str, inputs: PatientInputs, *, error: str, run_key: str | None, duration_s: float) -> None:
+        """Mark the patient failed with a one-line ``error`` and drop its stale result rows."""
+        with self._begin() as conn:
+            _upsert(
+                conn,
+                patients,
+                {
+                    "patient_key": inputs.key,
+                    "patient_id": inputs.patient_id,
+                    "layout": str(inputs.layout),
+                    "source": inputs.source_label,
+                    "status": "failed",
+                    "error": error,
+                    "run_key": run_key,
+                    "inputs_sha256": None,
+                    "last_run_id": run_id,
+                    "updated_utc": now_utc(),
+                    "warnings_json": json.dumps(list(inputs.warnings)),
+                },
+                ("patient_key",),
+            )
+            self._delete_children(conn, inputs.key)
+            self._patient_run(conn, run_id, inputs.key, "failed", error, run_key, duration_s)
+
+    # -- reading ----------------------------------------------------------------------------
+    def metric_rows(self) -> Iterator[Mapping[str, Any]]:
+        """Every metric row joined with its patient's PatientID, in a stable order."""
+        query = (
+            sa.select(
+                metrics.c.patient_key,
+                patients.c.patient_id,
+                metrics.c.roi,
+                metrics.c.quantity,
+                metrics.c.metric,
+                metrics.c.value,
+                metrics.c.unit,
+            )
+            .select_from(metrics.join(patients, metrics.c.patient_key == patients.c.patient_key))
+            .order_by(metrics.c.patient_key, metrics.c.roi, metrics.c.quantity, metrics.c.metric)
+        )
+        with self.engine.connect() as conn:
+            for row in conn.execute(query):
+                yield row._mapping
+
+    def count(self, table: sa.Table) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one())
+
+    # -- helpers ----------------------------------------------------------------------------
+    def _begin(self) -> Any:
+        return self.engine.begin()
+
+    @staticmethod
+    def _delete_children(conn: Connection, patient_key: str) -> None:
+        for table in _PATIENT_CHILD_TABLES:
+            conn.execute(table.delete().where(table.c.patient_key == patient_key))
+
+    @staticmethod
+    def _patient_run(
+        conn: Connection, run_id: str, patient_key: str, status: str, error: str | None, run_key: str | None, duration_s: float
+    ) -> None:
+        _upsert(
+            conn,
+            patient_runs,
+            {
+                "run_id": run_id,
+                "patient_key": patient_key,
+                "status": status,
+                "error": error,
+                "run_key": run_key,
+                "duration_s": duration_s,
+            },
+            ("run_id", "patient_key"),
+        )
+
+
+def _insert_many(conn: Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        conn.execute(table.insert(), rows)
+
+
+def _upsert(conn: Connection, table: sa.Table, row: dict[str, Any], key_columns: tuple[str, ...]) -> None:
+    """INSERT .. ON CONFLICT DO UPDATE on SQLite/PostgreSQL; delete + insert elsewhere (same transaction)."""
+    dialect = conn.dialect.name
+    if dialect in ("sqlite", "postgresql"):
+        if dialect == "sqlite":
+            from sqlalchemy.dialects.sqlite import insert
+        else:
+            from sqlalchemy.dialects.postgresql import insert
+        statement = insert(table).values(**row)
+        updates = {k: statement.excluded[k] for k in row if k not in key_columns}
+        if updates:
+            statement = statement.on_conflict_do_update(index_elements=list(key_columns), set_=updates)
+        else:
+            statement = statement.on_conflict_do_nothing(index_elements=list(key_columns))
+        conn.execute(statement)
+        return
+    condition = sa.and_(*[table.c[k] == row[k] for k in key_columns])
+    conn.execute(table.delete().where(condition))
+    conn.execute(table.insert().values(**row))
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
