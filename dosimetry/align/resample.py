@@ -103,7 +103,7 @@ def _resample_sitk(prior_image: sitk.Image, target: RectilinearGrid, transform: 
     resampler.SetOutputSpacing((*spacing_xy, 1.0))
     for k, z in enumerate(target.z_mm):
         resampler.SetOutputOrigin((float(target.x_mm[0]), float(target.y_mm[0]), float(z)))
-        out[k] = sitk.GetArrayViewFromImage(resampler.Execute(prior_image))[0]
+        out[k] = sitk.GetArrayFromImage(resampler.Execute(prior_image))[0]
     return out
 
 

@@ -8,8 +8,8 @@ count and ``d = D / n`` the dose per fraction:
 
 Applied voxel by voxel, ``d`` is each voxel's own dose per fraction (its total dose divided by the
 fraction count), not the prescription's. The array functions work in place on one output array
-(``out``): ``out = D * k; out += c; out *= D`` so they never hold more than the input and the
-output in memory.
+(``out``, which may be the input itself), chunk by chunk through a 2 MB scratch buffer
+(``t = D * k; t += c; out = t * D``), so they never hold more than the input and the output.
 """
 
 from __future__ import annotations
@@ -22,6 +22,9 @@ import numpy.typing as npt
 from dosimetry.errors import RadiobiologyError
 
 FloatArray = npt.NDArray[np.float64]
+
+#: Voxels per chunk of the array functions (scratch memory: 8 bytes each).
+_CHUNK = 1 << 18
 
 #: Reference dose per fraction of EQD2, Gy.
 EQD2_REFERENCE_DOSE_PER_FRACTION_GY = 2.0
@@ -106,10 +109,23 @@ def _lq_array(
         out = np.empty_like(dose)
     elif out.shape != dose.shape or out.dtype != np.float64:
         raise RadiobiologyError(f"out must be a float64 array of shape {dose.shape}, got {out.dtype} {out.shape}")
-    # scale * D * (1 + D / (n ab)) = D * (D * k + scale), k = scale / (n ab); three in-place passes.
-    np.multiply(dose, scale / (n * ab), out=out)
-    out += scale
-    out *= dose
+    # scale * D * (1 + D / (n ab)) = D * (D * k + scale), k = scale / (n ab), computed in chunks
+    # through a small scratch buffer so that ``out`` may be ``dose`` itself.
+    k = scale / (n * ab)
+    if not (dose.flags.c_contiguous and out.flags.c_contiguous):
+        np.multiply(dose, k, out=(scratch := np.empty_like(dose)))
+        scratch += scale
+        np.multiply(scratch, dose, out=out)
+        return out
+    flat_dose = dose.reshape(-1)
+    flat_out = out.reshape(-1)
+    scratch = np.empty(min(_CHUNK, flat_dose.size), dtype=np.float64)
+    for start in range(0, flat_dose.size, _CHUNK):
+        d = flat_dose[start : start + _CHUNK]
+        t = scratch[: d.size]
+        np.multiply(d, k, out=t)
+        t += scale
+        np.multiply(t, d, out=flat_out[start : start + _CHUNK])
     return out
 
 

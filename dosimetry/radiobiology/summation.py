@@ -85,7 +85,8 @@ def cumulative_array(
         prior_term = lq_array(prior, quantity, n_prior, ab)
         prior_term *= r
     else:
-        prior_term = prior * r
+        prior_term = np.array(prior, dtype=np.float64, copy=True)
+        prior_term *= r
         lq_array(prior_term, quantity, n_prior, ab, out=prior_term)
     result += prior_term
     return result
