@@ -1,0 +1,266 @@
+"""Reading one DICOM file safely: every failure becomes a project error naming the file.
+
+The loaders never call :func:`pydicom.dcmread` directly; they go through :func:`read_dicom`, which
+turns "not DICOM", "truncated" and "wrong kind of object" into one readable
+:class:`~dosimetry.errors.InputFileError` / :class:`~dosimetry.errors.DicomContentError` line, and
+through :func:`require` / :func:`optional_float` / :func:`required_int`, which name the missing or
+malformed tag.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import warnings
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import pydicom
+from pydicom.dataset import Dataset
+from pydicom.datadict import dictionary_VR, dictionary_has_tag, keyword_for_tag, tag_for_keyword
+from pydicom.dataelem import RawDataElement
+from pydicom.errors import InvalidDicomError
+from pydicom.tag import Tag
+
+from dosimetry.errors import DicomContentError, InputFileError
+
+LOGGER = logging.getLogger(__name__)
+
+UNDEFINED_LENGTH = 0xFFFFFFFF
+
+# SOP Class UIDs (PS3.4 B.5)
+CT_IMAGE = "1.2.840.10008.5.1.4.1.1.2"
+ENHANCED_CT_IMAGE = "1.2.840.10008.5.1.4.1.1.2.1"
+RT_DOSE = "1.2.840.10008.5.1.4.1.1.481.2"
+RT_STRUCTURE_SET = "1.2.840.10008.5.1.4.1.1.481.3"
+RT_PLAN = "1.2.840.10008.5.1.4.1.1.481.5"
+RT_ION_PLAN = "1.2.840.10008.5.1.4.1.1.481.8"
+SPATIAL_REGISTRATION = "1.2.840.10008.5.1.4.1.1.66.1"
+DEFORMABLE_SPATIAL_REGISTRATION = "1.2.840.10008.5.1.4.1.1.66.3"
+
+SOP_CLASS_NAMES: dict[str, str] = {
+    CT_IMAGE: "CT Image",
+    ENHANCED_CT_IMAGE: "Enhanced CT Image",
+    RT_DOSE: "RT Dose",
+    RT_STRUCTURE_SET: "RT Structure Set",
+    RT_PLAN: "RT Plan",
+    RT_ION_PLAN: "RT Ion Plan",
+    SPATIAL_REGISTRATION: "Spatial Registration",
+    DEFORMABLE_SPATIAL_REGISTRATION: "Deformable Spatial Registration",
+}
+
+#: Modality (0008,0060) that goes with each SOP class, used when a file lacks SOPClassUID.
+MODALITY_OF_SOP_CLASS: dict[str, str] = {
+    CT_IMAGE: "CT",
+    ENHANCED_CT_IMAGE: "CT",
+    RT_DOSE: "RTDOSE",
+    RT_STRUCTURE_SET: "RTSTRUCT",
+    RT_PLAN: "RTPLAN",
+    RT_ION_PLAN: "RTPLAN",
+    SPATIAL_REGISTRATION: "REG",
+    DEFORMABLE_SPATIAL_REGISTRATION: "REG",
+}
+
+
+def tag_label(keyword: str) -> str:
+    """``"(3004,000E) DoseGridScaling"`` for a keyword (or the keyword alone if unknown)."""
+    tag = tag_for_keyword(keyword)
+    if tag is None or not dictionary_has_tag(tag):
+        return keyword
+    t = Tag(tag)
+    return f"({t.group:04X},{t.element:04X}) {keyword}"
+
+
+def read_dicom(path: str | Path, *, stop_before_pixels: bool = False) -> Dataset:
+    """Read ``path`` as a DICOM Part 10 file (no ``force``); raise InputFileError on any failure."""
+    p = Path(path)
+    if not p.exists():
+        raise InputFileError(f"{p}: no such file")
+    if p.is_dir():
+        raise InputFileError(f"{p}: is a directory, expected a DICOM file")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ds = pydicom.dcmread(p, stop_before_pixels=stop_before_pixels)
+    except InvalidDicomError:
+        ds = _read_without_preamble(p, stop_before_pixels)
+    except (EOFError, OSError, ValueError, KeyError, IndexError, TypeError, AttributeError, NotImplementedError) as exc:
+        raise InputFileError(f"{p}: cannot be read as DICOM, the file is truncated or corrupt ({type(exc).__name__}: {exc})") from None
+    _check_complete(ds, p)
+    return ds
+
+
+def _read_without_preamble(path: Path, stop_before_pixels: bool) -> Dataset:
+    """Old exports may lack the 128-byte preamble and file meta: accept them only when the forced
+    read yields a dataset with a SOP Class UID and a SOP Instance UID that look like UIDs."""
+    not_dicom = InputFileError(f"{path}: not a DICOM file (no DICM preamble or recognisable DICOM header)")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ds = pydicom.dcmread(path, force=True, stop_before_pixels=stop_before_pixels)
+            sop_class = str(ds.get("SOPClassUID", ""))
+            sop_instance = str(ds.get("SOPInstanceUID", ""))
+    except Exception:  # noqa: BLE001 - any failure of a forced read means "not DICOM"
+        raise not_dicom from None
+    uid = re.compile(r"^[0-9]+(\.[0-9]+)+$")
+    if not (uid.match(sop_class) and uid.match(sop_instance)):
+        raise not_dicom
+    LOGGER.info("%s: no DICOM preamble/file meta; read as a raw dataset", path)
+    return ds
+
+
+def _check_complete(ds: Dataset, path: Path) -> None:
+    """Find truncation here rather than later: pydicom stops silently at end of file, leaving the
+    last value (or sequence) shorter than its declared length. Also decodes every element once."""
+    truncated = InputFileError  # alias for the messages below
+
+    def walk(dataset: Dataset) -> None:
+        for tag in list(dataset.keys()):
+            raw = dataset.get_item(tag)
+            if isinstance(raw, RawDataElement) and raw.length != UNDEFINED_LENGTH and raw.value is not None:
+                if len(raw.value) < raw.length:
+                    t = Tag(tag)
+                    keyword = keyword_for_tag(t) or ""
+                    raise truncated(
+                        f"{path}: truncated file: ({t.group:04X},{t.element:04X}) {keyword} holds {len(raw.value)} "
+                        f"of its {raw.length} declared bytes"
+                    )
+            try:
+                elem = dataset[tag]
+            except (ValueError, TypeError, OverflowError) as exc:
+                t = Tag(tag)
+                value = raw.value if isinstance(raw, RawDataElement) else None
+                shown = value.decode("latin-1", errors="replace").strip() if isinstance(value, bytes) else value
+                raise DicomContentError(
+                    f"{path}: ({t.group:04X},{t.element:04X}) {keyword_for_tag(t) or ''} has the invalid value "
+                    f"{shown!r} for its VR {getattr(raw, 'VR', None) or dictionary_VR_or_unknown(t)} ({exc})"
+                ) from None
+            if elem.VR == "SQ":
+                for item in elem.value:
+                    walk(item)
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            walk(ds)
+    except (InputFileError, DicomContentError):
+        raise
+    except (EOFError, OSError, ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
+        raise InputFileError(f"{path}: cannot be read as DICOM, the file is truncated or corrupt ({type(exc).__name__}: {exc})") from None
+
+
+def dictionary_VR_or_unknown(tag: Tag) -> str:
+    try:
+        return str(dictionary_VR(tag))
+    except KeyError:
+        return "unknown"
+
+
+def sop_class_uid(ds: Dataset) -> str:
+    """The SOP Class UID from the dataset, else from the file meta information ("" when neither)."""
+    value = ds.get("SOPClassUID")
+    if value:
+        return str(value)
+    meta = getattr(ds, "file_meta", None)
+    if meta is not None and meta.get("MediaStorageSOPClassUID"):
+        return str(meta.MediaStorageSOPClassUID)
+    return ""
+
+
+def describe_sop_class(uid: str) -> str:
+    return SOP_CLASS_NAMES.get(uid, f"SOP class {uid or '(none)'}")
+
+
+def expect_sop_class(ds: Dataset, path: Path, allowed: Iterable[str]) -> str:
+    """Return the SOP Class UID when it is one of ``allowed``; else DicomContentError naming both."""
+    allowed = tuple(allowed)
+    uid = sop_class_uid(ds)
+    if uid in allowed:
+        return uid
+    if not uid:
+        modality = str(ds.get("Modality", ""))
+        matching = [a for a in allowed if MODALITY_OF_SOP_CLASS.get(a) == modality]
+        if len(matching) == 1:
+            return matching[0]
+    wanted = " or ".join(describe_sop_class(a) for a in allowed)
+    modality = ds.get("Modality", "")
+    raise DicomContentError(
+        f"{path}: {tag_label('SOPClassUID')} is {describe_sop_class(uid)} (Modality {modality or 'absent'}), expected {wanted}"
+    )
+
+
+def require(ds: Dataset, keyword: str, path: Path, *, context: str = "") -> Any:
+    """The value of ``keyword``; DicomContentError when absent or empty."""
+    value = ds.get(keyword)
+    if value is None or (isinstance(value, (str, bytes, list, tuple)) and len(value) == 0) or (
+        hasattr(value, "__len__") and not isinstance(value, (str, bytes)) and len(value) == 0
+    ):
+        where = f" in {context}" if context else ""
+        raise DicomContentError(f"{path}: required tag {tag_label(keyword)} is missing or empty{where}")
+    return value
+
+
+def _raw_text(value: Any) -> str:
+    return str(value).strip()
+
+
+def as_float(value: Any, keyword: str, path: Path, *, context: str = "") -> float:
+    where = f" in {context}" if context else ""
+    try:
+        result = float(value)
+    except (TypeError, ValueError):
+        raise DicomContentError(f"{path}: {tag_label(keyword)}{where} is {_raw_text(value)!r}, expected a number") from None
+    if result != result or result in (float("inf"), float("-inf")):
+        raise DicomContentError(f"{path}: {tag_label(keyword)}{where} is {result}, expected a finite number")
+    return result
+
+
+def as_int(value: Any, keyword: str, path: Path, *, context: str = "") -> int:
+    where = f" in {context}" if context else ""
+    text = _raw_text(value)
+    try:
+        number = float(text) if not isinstance(value, int) else value
+    except (TypeError, ValueError):
+        raise DicomContentError(f"{path}: {tag_label(keyword)}{where} is {text!r}, expected an integer") from None
+    if number != int(number):
+        raise DicomContentError(f"{path}: {tag_label(keyword)}{where} is {text!r}, expected an integer")
+    return int(number)
+
+
+def required_float(ds: Dataset, keyword: str, path: Path, *, context: str = "") -> float:
+    return as_float(require(ds, keyword, path, context=context), keyword, path, context=context)
+
+
+def required_int(ds: Dataset, keyword: str, path: Path, *, context: str = "") -> int:
+    return as_int(require(ds, keyword, path, context=context), keyword, path, context=context)
+
+
+def optional_float(ds: Dataset, keyword: str, path: Path, *, context: str = "") -> float | None:
+    value = ds.get(keyword)
+    if value is None or value == "":
+        return None
+    return as_float(value, keyword, path, context=context)
+
+
+def optional_int(ds: Dataset, keyword: str, path: Path, *, context: str = "") -> int | None:
+    value = ds.get(keyword)
+    if value is None or value == "":
+        return None
+    return as_int(value, keyword, path, context=context)
+
+
+def float_vector(ds: Dataset, keyword: str, path: Path, length: int | None = None, *, context: str = "") -> list[float]:
+    """A required multi-valued numeric tag as floats (checks the number of values when given)."""
+    value = require(ds, keyword, path, context=context)
+    items = list(value) if not isinstance(value, (str, bytes, int, float)) else [value]
+    numbers = [as_float(v, keyword, path, context=context) for v in items]
+    if length is not None and len(numbers) != length:
+        where = f" in {context}" if context else ""
+        raise DicomContentError(f"{path}: {tag_label(keyword)}{where} has {len(numbers)} values, expected {length}")
+    return numbers
+
+
+def text(ds: Dataset, keyword: str) -> str:
+    value = ds.get(keyword)
+    return "" if value is None else str(value).strip()
