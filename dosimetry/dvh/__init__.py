@@ -1,0 +1,32 @@
+"""DVH engine: exact partial-volume rasterisation of RT Structure Set ROIs on the dose grid,
+trilinear sub-voxel dose sampling, DVH curves and TG-263 metrics.
+
+Public API::
+
+    from dosimetry.dvh import (compute_dvh, evaluate_metric, parse_metric, rasterise_roi, Dvh,
+                               RoiOccupancy, EndCapConvention, roi_dose_samples, DoseSamples,
+                               volume_at_or_above)
+"""
+
+from dosimetry.dvh.compute import compute_dvh
+from dosimetry.dvh.curve import Dvh
+from dosimetry.dvh.endcaps import EndCapConvention
+from dosimetry.dvh.metrics import GRAMMAR, Metric, MetricKind, evaluate_metric, parse_metric
+from dosimetry.dvh.rasterise import RoiOccupancy, rasterise_roi
+from dosimetry.dvh.sampling import DoseSamples, roi_dose_samples, volume_at_or_above
+
+__all__ = [
+    "GRAMMAR",
+    "DoseSamples",
+    "Dvh",
+    "EndCapConvention",
+    "Metric",
+    "MetricKind",
+    "RoiOccupancy",
+    "compute_dvh",
+    "evaluate_metric",
+    "parse_metric",
+    "rasterise_roi",
+    "roi_dose_samples",
+    "volume_at_or_above",
+]

@@ -1,0 +1,198 @@
+"""The dose-volume histogram value object."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from dosimetry.dvh.endcaps import EndCapConvention
+from dosimetry.dvh.sampling import DoseSamples, cumulative_volume
+from dosimetry.errors import ArgumentError, GeometryError, MetricError
+
+FloatArray = npt.NDArray[np.float64]
+
+#: Relative tolerance for volume queries at the ends of the curve.
+VOLUME_RTOL = 1e-9
+
+
+@dataclass(frozen=True, eq=False)
+class Dvh:
+    """Cumulative and differential DVH of one ROI.
+
+    ``bin_edges_gy`` (length B+1, multiples of the bin width) and ``cumulative_cc`` (volume with
+    dose >= each edge) define the curve; it is linear between edges. ``volume_cc`` is the ROI volume
+    from its contours under ``end_cap``; relative volumes refer to ``volume_in_dose_grid_cc`` (the
+    dose outside the grid is unknown; ``volume_outside_dose_grid_cc`` says how much that is).
+    ``min_gy``, ``max_gy``, ``mean_gy`` and ``median_gy`` are computed from the dose samples, not
+    from the bins. Doses are Gy (GyE for an EFFECTIVE dose).
+    """
+
+    roi_name: str
+    roi_number: int
+    bin_edges_gy: FloatArray
+    cumulative_cc: FloatArray
+    volume_cc: float
+    volume_in_dose_grid_cc: float
+    volume_outside_dose_grid_cc: float
+    min_gy: float
+    max_gy: float
+    mean_gy: float
+    median_gy: float
+    end_cap: EndCapConvention
+    supersample: int
+    dose_type: str = ""
+    warnings: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        for name in ("bin_edges_gy", "cumulative_cc"):
+            arr = np.array(getattr(self, name), dtype=np.float64)
+            arr.flags.writeable = False
+            object.__setattr__(self, name, arr)
+        if self.bin_edges_gy.shape != self.cumulative_cc.shape or self.bin_edges_gy.size < 2:
+            raise ArgumentError("a DVH needs matching bin edges and cumulative volumes (at least 2)")
+
+    # --- derived curves -------------------------------------------------------------------
+    @property
+    def bin_width_gy(self) -> float:
+        return float(self.bin_edges_gy[1] - self.bin_edges_gy[0])
+
+    @property
+    def bin_centres_gy(self) -> FloatArray:
+        return 0.5 * (self.bin_edges_gy[1:] + self.bin_edges_gy[:-1])
+
+    @property
+    def differential_cc(self) -> FloatArray:
+        """Volume (cc) with dose in each bin [edge_i, edge_i+1) (length B)."""
+        return np.clip(self.cumulative_cc[:-1] - self.cumulative_cc[1:], 0.0, None)
+
+    @property
+    def differential_cc_per_gy(self) -> FloatArray:
+        return self.differential_cc / self.bin_width_gy
+
+    @property
+    def cumulative_percent(self) -> FloatArray:
+        return 100.0 * self.cumulative_cc / self.volume_in_dose_grid_cc
+
+    @property
+    def differential_percent(self) -> FloatArray:
+        return 100.0 * self.differential_cc / self.volume_in_dose_grid_cc
+
+    # --- queries --------------------------------------------------------------------------
+    def volume_at_dose_cc(self, dose_gy: float) -> float:
+        """Volume (cc) receiving at least ``dose_gy`` (linear between bin edges)."""
+        if not math.isfinite(dose_gy):
+            raise MetricError(f"dose {dose_gy!r} is not finite")
+        if dose_gy <= self.bin_edges_gy[0]:
+            return float(self.cumulative_cc[0])
+        return float(np.interp(dose_gy, self.bin_edges_gy, self.cumulative_cc, right=0.0))
+
+    def dose_at_volume_cc(self, volume_cc: float, *, label: str = "") -> float:
+        """Minimum dose (Gy) to the hottest ``volume_cc`` (linear between bin edges).
+
+        Raises :class:`MetricError` when the volume is negative or larger than the ROI volume
+        inside the dose grid: the curve has no value there.
+        """
+        total = self.volume_in_dose_grid_cc
+        what = label or f"dose at {volume_cc} cc"
+        if not math.isfinite(volume_cc) or volume_cc < 0:
+            raise MetricError(f"{what}: volume {volume_cc!r} cc must be finite and >= 0")
+        if volume_cc > total * (1 + VOLUME_RTOL):
+            raise MetricError(
+                f"{what}: asks for {volume_cc:.6g} cc but ROI {self.roi_name!r} has only {total:.6g} cc "
+                "inside the dose grid"
+            )
+        if volume_cc >= total * (1 - VOLUME_RTOL):
+            return self.min_gy
+        if volume_cc <= 0:
+            return self.max_gy
+        cum = self.cumulative_cc
+        # last index i with cum[i] >= volume (cum is non-increasing)
+        i = cum.size - int(np.searchsorted(cum[::-1], volume_cc, side="left")) - 1
+        i = min(max(i, 0), cum.size - 2)
+        drop = cum[i] - cum[i + 1]
+        frac = 0.0 if drop <= 0 else (cum[i] - volume_cc) / drop
+        dose = self.bin_edges_gy[i] + frac * (self.bin_edges_gy[i + 1] - self.bin_edges_gy[i])
+        return float(min(max(dose, self.min_gy), self.max_gy))
+
+    def dose_at_volume_percent(self, percent: float, *, label: str = "") -> float:
+        if not math.isfinite(percent) or percent < 0 or percent > 100:
+            raise MetricError(f"{label or 'dose at volume'}: percentage {percent!r} must be within 0..100")
+        return self.dose_at_volume_cc(percent / 100.0 * self.volume_in_dose_grid_cc, label=label)
+
+
+def edges_for(min_gy: float, max_gy: float, bin_width_gy: float) -> FloatArray:
+    """Bin edges: multiples of the bin width from min(0, min) to one bin past the maximum."""
+    if not (math.isfinite(bin_width_gy) and bin_width_gy > 0):
+        raise ArgumentError(f"bin width must be a positive number of Gy, got {bin_width_gy!r}")
+    first = min(0, math.floor(min_gy / bin_width_gy))
+    last = math.floor(max_gy / bin_width_gy) + 1
+    if last - first > 10_000_000:
+        raise ArgumentError(
+            f"bin width {bin_width_gy} Gy gives {last - first} bins for doses up to {max_gy:.4g} Gy; use a wider bin"
+        )
+    return np.arange(first, last + 1, dtype=np.float64) * bin_width_gy
+
+
+def exact_dose_at_volume(samples: DoseSamples, volume_cc: float, bracket: tuple[float, float]) -> float:
+    """Dose at which the sample distribution's cumulative volume equals ``volume_cc``, exactly.
+
+    The cumulative volume of the samples is piecewise linear between the sample breakpoints
+    (dose - spread/2, dose + spread/2, point doses); ``bracket`` (lo, hi) must contain the
+    answer. All breakpoints inside the bracket are evaluated, so the interpolation is exact.
+    """
+    lo, hi = bracket
+    d, s = samples.dose_gy, samples.spread_gy
+    pts = np.concatenate([d[s == 0], d[s > 0] - 0.5 * s[s > 0], d[s > 0] + 0.5 * s[s > 0]])
+    pts = pts[(pts > lo) & (pts < hi)]
+    levels = np.unique(np.concatenate([[lo, hi], pts]))
+    vol = cumulative_volume(samples, levels)
+    i = vol.size - int(np.searchsorted(vol[::-1], volume_cc, side="left")) - 1
+    i = min(max(i, 0), vol.size - 2)
+    drop = vol[i] - vol[i + 1]
+    frac = 0.0 if drop <= 0 else (vol[i] - volume_cc) / drop
+    return float(levels[i] + frac * (levels[i + 1] - levels[i]))
+
+
+def dvh_from_samples(
+    samples: DoseSamples,
+    *,
+    roi_name: str,
+    roi_number: int,
+    bin_width_gy: float = 0.01,
+    dose_type: str = "",
+) -> Dvh:
+    """Bin ``samples`` into a :class:`Dvh` (raises GeometryError when no volume is in the grid)."""
+    if samples.weight_cc.size == 0 or samples.volume_in_grid_cc <= 0:
+        raise GeometryError(
+            f"ROI {roi_name!r} (number {roi_number}) has no volume inside the dose grid "
+            f"(contour volume {samples.volume_cc:.4g} cc); no DVH"
+        )
+    edges = edges_for(samples.min_gy, samples.max_gy, bin_width_gy)
+    cumulative = cumulative_volume(samples, edges)
+    total = samples.volume_in_grid_cc
+    cumulative[edges <= samples.min_gy] = total
+    cumulative[-1] = 0.0
+    half = 0.5 * total
+    i = cumulative.size - int(np.searchsorted(cumulative[::-1], half, side="left")) - 1
+    i = min(max(i, 0), cumulative.size - 2)
+    median = exact_dose_at_volume(samples, half, (float(edges[i]), float(edges[i + 1])))
+    return Dvh(
+        roi_name=roi_name,
+        roi_number=roi_number,
+        bin_edges_gy=edges,
+        cumulative_cc=cumulative,
+        volume_cc=samples.volume_cc,
+        volume_in_dose_grid_cc=total,
+        volume_outside_dose_grid_cc=samples.volume_outside_grid_cc,
+        min_gy=samples.min_gy,
+        max_gy=samples.max_gy,
+        mean_gy=samples.mean_gy,
+        median_gy=median,
+        end_cap=samples.end_cap,
+        supersample=samples.supersample,
+        dose_type=dose_type,
+        warnings=samples.warnings,
+    )

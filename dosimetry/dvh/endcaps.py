@@ -1,0 +1,125 @@
+"""End-cap conventions: how far the solid described by a stack of planar contours extends in z.
+
+An RT Structure Set stores an ROI as closed polygons on discrete planes. Turning them into a solid
+needs a rule for the thickness each plane stands for:
+
+``HALF_SLAB`` (default)
+    Each contour plane stands for a slab one contour spacing thick, half a spacing above and half
+    below the plane (between two planes the boundary is half-way). The outermost planes therefore
+    extend half a spacing beyond themselves. This is the convention of most planning systems and of
+    the Nelms et al. (Med Phys 2015) analytic DVH benchmark.
+``TRUNCATED``
+    No end-cap extension: the solid stops exactly at the first and last contour planes (interior
+    boundaries still half-way between planes). A single-plane ROI has zero volume.
+
+A gap between consecutive planes larger than 1.5 times the ROI's nominal contour spacing (the
+median spacing) is treated as a break between separate parts; each side of the gap is capped by the
+same rule as the outermost planes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+import numpy as np
+import numpy.typing as npt
+
+from dosimetry.errors import ArgumentError, GeometryError
+
+FloatArray = npt.NDArray[np.float64]
+
+#: Gaps larger than this multiple of the nominal contour spacing separate disjoint parts.
+GAP_FACTOR = 1.5
+
+
+class EndCapConvention(StrEnum):
+    """How far the solid extends beyond its outermost contour planes (see module docstring)."""
+
+    HALF_SLAB = "half-slab"
+    TRUNCATED = "truncated"
+
+    @classmethod
+    def parse(cls, text: str | EndCapConvention) -> EndCapConvention:
+        if isinstance(text, EndCapConvention):
+            return text
+        try:
+            return cls(str(text).strip().lower())
+        except ValueError:
+            raise ArgumentError(
+                f"end-cap convention {text!r} is not one of {[c.value for c in cls]}"
+            ) from None
+
+
+@dataclass(frozen=True)
+class SlabStack:
+    """z extent (lower, upper) of the slab each contour plane stands for, mm."""
+
+    planes_mm: FloatArray
+    lower_mm: FloatArray
+    upper_mm: FloatArray
+    nominal_spacing_mm: float
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def thickness_mm(self) -> FloatArray:
+        return self.upper_mm - self.lower_mm
+
+
+def slab_stack(
+    planes_mm: FloatArray,
+    convention: EndCapConvention,
+    *,
+    single_plane_thickness_mm: float | None = None,
+    roi_label: str = "ROI",
+) -> SlabStack:
+    """Slab bounds for sorted, unique contour planes under ``convention``.
+
+    ``single_plane_thickness_mm`` is needed only when the ROI has a single plane (its spacing is
+    then undefined); without it a :class:`GeometryError` is raised for HALF_SLAB.
+    """
+    planes = np.asarray(planes_mm, dtype=np.float64)
+    if planes.ndim != 1 or planes.size == 0:
+        raise GeometryError(f"{roi_label} has no closed planar contours")
+    if planes.size > 1 and not np.all(np.diff(planes) > 0):
+        raise GeometryError(f"{roi_label}: contour planes must be sorted and unique")
+    warnings: list[str] = []
+    if planes.size == 1:
+        if single_plane_thickness_mm is None or not single_plane_thickness_mm > 0:
+            raise GeometryError(
+                f"{roi_label} has a single contour plane at z={planes[0]:.2f} mm; its slab thickness is "
+                "undefined (give single_plane_thickness_mm)"
+            )
+        spacing = float(single_plane_thickness_mm)
+        warnings.append(
+            f"{roi_label} has a single contour plane; assumed slab thickness {spacing:.3g} mm"
+        )
+        gaps = np.zeros(0)
+    else:
+        gaps = np.diff(planes)
+        spacing = float(np.median(gaps))
+    half = 0.5 * spacing
+    lower = np.empty_like(planes)
+    upper = np.empty_like(planes)
+    joined = gaps <= GAP_FACTOR * spacing  # between plane i and i+1
+    if np.any(~joined):
+        warnings.append(
+            f"{roi_label} has {int(np.sum(~joined))} gap(s) larger than {GAP_FACTOR} x its contour "
+            f"spacing {spacing:.3g} mm; treated as separate parts, each capped as the ends"
+        )
+    mids = 0.5 * (planes[1:] + planes[:-1])
+    cap = half if convention is EndCapConvention.HALF_SLAB else 0.0
+    # A boundary below plane i: midpoint if joined to plane i-1, otherwise an end cap.
+    lower[0] = planes[0] - cap
+    upper[-1] = planes[-1] + cap
+    if planes.size > 1:
+        lower[1:] = np.where(joined, mids, planes[1:] - cap)
+        upper[:-1] = np.where(joined, mids, planes[:-1] + cap)
+    return SlabStack(planes, lower, upper, spacing, tuple(warnings))
+
+
+def overlap_matrix(lower_a: FloatArray, upper_a: FloatArray, lower_b: FloatArray, upper_b: FloatArray) -> FloatArray:
+    """Length of overlap (mm) of every interval a (rows) with every interval b (columns)."""
+    lo = np.maximum(lower_a[:, None], lower_b[None, :])
+    hi = np.minimum(upper_a[:, None], upper_b[None, :])
+    return np.clip(hi - lo, 0.0, None)

@@ -1,0 +1,157 @@
+"""An ROI's contours organised as a stack of planar sections with slab extents (LPS mm).
+
+:func:`roi_geometry` groups the closed planar contours of an :class:`~dosimetry.structures.Roi` by
+plane, decides holes by the even-odd rule (a contour nested inside an odd number of other contours
+of the same plane is a hole), and attaches the slab each plane stands for under an
+:class:`~dosimetry.dvh.endcaps.EndCapConvention`. The ROI volume is the exact volume of that
+stacked-slab solid: sum over planes of (section area x slab thickness).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from dosimetry.dvh.endcaps import EndCapConvention, SlabStack, slab_stack
+from dosimetry.dvh.planar import nesting_depths, point_in_polygon, signed_area
+from dosimetry.errors import GeometryError
+from dosimetry.structures import Roi
+
+FloatArray = npt.NDArray[np.float64]
+logger = logging.getLogger(__name__)
+
+#: Contours whose points spread more than this in z are not axial (not supported).
+PLANARITY_TOLERANCE_MM = 0.05
+#: Contour z values closer than this belong to the same plane.
+PLANE_MERGE_TOLERANCE_MM = 0.01
+
+
+@dataclass(frozen=True, eq=False)
+class PlaneSection:
+    """The contours of one plane: polygons (x_mm, y_mm) with +1 (solid) or -1 (hole) signs."""
+
+    z_mm: float
+    polygons: tuple[tuple[FloatArray, FloatArray], ...]
+    signs: tuple[int, ...]
+    area_mm2: float
+
+
+@dataclass(frozen=True, eq=False)
+class RoiGeometry:
+    name: str
+    number: int
+    sections: tuple[PlaneSection, ...]
+    slabs: SlabStack
+    end_cap: EndCapConvention
+    bounds_xy_mm: tuple[float, float, float, float]  # x_min, x_max, y_min, y_max
+    volume_cc: float
+    warnings: tuple[str, ...]
+
+    @property
+    def z_range_mm(self) -> tuple[float, float]:
+        return float(self.slabs.lower_mm.min()), float(self.slabs.upper_mm.max())
+
+
+def _label(roi: Roi) -> str:
+    return f"ROI {roi.name!r} (number {roi.number})"
+
+
+def roi_geometry(
+    roi: Roi,
+    end_cap: EndCapConvention = EndCapConvention.HALF_SLAB,
+    *,
+    single_plane_thickness_mm: float | None = None,
+) -> RoiGeometry:
+    """Planar sections and slabs of ``roi``; raises :class:`GeometryError` when it has no closed
+    planar contour or a contour is not axial."""
+    label = _label(roi)
+    warnings: list[str] = []
+    closed = roi.closed_planar_contours
+    if len(closed) < len(roi.contours):
+        warnings.append(
+            f"{label}: {len(roi.contours) - len(closed)} contour(s) that are not CLOSED_PLANAR were ignored"
+        )
+    if not closed:
+        raise GeometryError(f"{label} has no CLOSED_PLANAR contours; it has no volume")
+    by_plane: dict[float, list[tuple[FloatArray, FloatArray]]] = {}
+    plane_keys: list[float] = []
+    skipped = 0
+    for contour in closed:
+        pts = contour.points_mm
+        z_spread = float(pts[:, 2].max() - pts[:, 2].min())
+        if z_spread > PLANARITY_TOLERANCE_MM:
+            raise GeometryError(
+                f"{label}: a contour spans {z_spread:.3f} mm in z; only axial contours are supported"
+            )
+        if pts.shape[0] < 3:
+            skipped += 1
+            continue
+        z = contour.z_mm
+        key = next((k for k in plane_keys if abs(k - z) <= PLANE_MERGE_TOLERANCE_MM), None)
+        if key is None:
+            key = z
+            plane_keys.append(z)
+            by_plane[key] = []
+        by_plane[key].append((pts[:, 0].copy(), pts[:, 1].copy()))
+    if skipped:
+        warnings.append(f"{label}: {skipped} contour(s) with fewer than 3 points were ignored")
+    if not by_plane:
+        raise GeometryError(f"{label} has no contour with at least 3 points")
+    planes = np.array(sorted(by_plane))
+    slabs = slab_stack(
+        planes, end_cap, single_plane_thickness_mm=single_plane_thickness_mm, roi_label=label
+    )
+    warnings.extend(slabs.warnings)
+    sections = []
+    x_min = y_min = np.inf
+    x_max = y_max = -np.inf
+    volume_mm3 = 0.0
+    overlapping = 0
+    for z, thickness in zip(planes, slabs.thickness_mm, strict=True):
+        polygons = by_plane[float(z)]
+        depths = nesting_depths(polygons)
+        signs = [1 if d % 2 == 0 else -1 for d in depths]
+        areas = [abs(signed_area(x, y)) for x, y in polygons]
+        area = float(sum(s * a for s, a in zip(signs, areas, strict=True)))
+        if sum(1 for d in depths if d == 0) > 1 and _outer_contours_overlap(polygons, depths):
+            overlapping += 1
+        for x, y in polygons:
+            x_min, x_max = min(x_min, float(x.min())), max(x_max, float(x.max()))
+            y_min, y_max = min(y_min, float(y.min())), max(y_max, float(y.max()))
+        sections.append(PlaneSection(float(z), tuple(polygons), tuple(signs), area))
+        volume_mm3 += area * float(thickness)
+    if overlapping:
+        warnings.append(
+            f"{label}: on {overlapping} plane(s) solid contours overlap without nesting; the overlap "
+            "is counted once in the occupancy but twice in the contour volume"
+        )
+    return RoiGeometry(
+        name=roi.name,
+        number=roi.number,
+        sections=tuple(sections),
+        slabs=slabs,
+        end_cap=end_cap,
+        bounds_xy_mm=(x_min, x_max, y_min, y_max),
+        volume_cc=volume_mm3 / 1000.0,
+        warnings=tuple(warnings),
+    )
+
+
+def _outer_contours_overlap(polygons: list[tuple[FloatArray, FloatArray]], depths: list[int]) -> bool:
+    """Do two outermost contours of a plane cross (a sampled vertex of one inside the other)?"""
+    solids = [p for p, d in zip(polygons, depths, strict=True) if d == 0]
+    for i in range(len(solids)):
+        for j in range(len(solids)):
+            if i == j:
+                continue
+            ui, vi = solids[i]
+            uj, vj = solids[j]
+            if ui.max() < uj.min() or uj.max() < ui.min() or vi.max() < vj.min() or vj.max() < vi.min():
+                continue
+            step = max(1, ui.size // 64)
+            if any(point_in_polygon(float(a), float(b), uj, vj) for a, b in zip(ui[::step], vi[::step], strict=True)):
+                return True
+    return False

@@ -1,0 +1,297 @@
+"""Dose samples with volume weights inside an ROI: the input of the DVH and of isodose volumes.
+
+Dose values of an RT Dose grid are defined at voxel centres. Between centres the dose is the
+trilinear interpolant (outside the outermost centres it is held constant). An ROI is sampled as
+follows:
+
+* voxels entirely inside the ROI give one sample at the voxel centre, weight = voxel volume;
+* voxels the ROI boundary crosses are split into ``n x n x n`` sub-voxels; each gives a sample at
+  its centre (trilinear dose) weighted by the exact volume of the sub-voxel inside the ROI.
+
+Each sample also carries a dose *spread*: the dose within its (sub-)voxel is taken as uniformly
+distributed over ``[dose - spread/2, dose + spread/2]`` where ``spread = sqrt(sum_i (g_i h_i)^2)``,
+``g`` the local dose gradient and ``h`` the (sub-)voxel size. For a linear dose along one axis
+this is exact (the dose over a box is then uniform between its face values); otherwise it matches
+the variance of the dose over the box. It removes the staircase a point-sampled DVH shows when a
+voxel spans several bins, without the cost of sampling every voxel finely.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from dosimetry.dose import DoseGrid
+from dosimetry.dvh.endcaps import EndCapConvention
+from dosimetry.dvh.geometry import RoiGeometry
+from dosimetry.dvh.rasterise import geometry_for_grid, iter_fine_occupancy
+from dosimetry.errors import ArgumentError
+from dosimetry.grid import RectilinearGrid
+from dosimetry.structures import Roi
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+logger = logging.getLogger(__name__)
+
+#: Target sub-voxel edge length (mm) of the automatic supersampling factor.
+AUTO_SUBVOXEL_MM = 1.0
+#: Bounds of the automatic supersampling factor.
+AUTO_MIN, AUTO_MAX = 2, 4
+
+
+def auto_supersample(grid: RectilinearGrid) -> int:
+    """Sub-voxels per axis for boundary voxels: enough for ~1 mm sub-voxels, between 2 and 4."""
+    largest = max(grid.spacing_x_mm, grid.spacing_y_mm, float(grid.slice_thickness_mm.max()))
+    return int(min(max(math.ceil(largest / AUTO_SUBVOXEL_MM - 1e-9), AUTO_MIN), AUTO_MAX))
+
+
+@dataclass(frozen=True, eq=False)
+class DoseSamples:
+    """Dose samples (Gy) with the ROI volume (cc) each stands for and its dose spread (Gy).
+
+    ``volume_cc`` is the ROI volume from its contours (end-cap convention applied);
+    ``volume_in_grid_cc`` = sum of the weights; ``volume_outside_grid_cc`` the rest.
+    """
+
+    dose_gy: FloatArray
+    weight_cc: FloatArray
+    spread_gy: FloatArray
+    volume_cc: float
+    volume_in_grid_cc: float
+    volume_outside_grid_cc: float
+    end_cap: EndCapConvention
+    supersample: int
+    warnings: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        for name in ("dose_gy", "weight_cc", "spread_gy"):
+            getattr(self, name).flags.writeable = False
+
+    def volume_at_or_above(self, level_gy: float) -> float:
+        """ROI volume (cc, inside the dose grid) receiving at least ``level_gy``."""
+        return float(cumulative_volume(self, np.array([float(level_gy)]))[0])
+
+    @property
+    def min_gy(self) -> float:
+        return float(np.min(self.dose_gy - 0.5 * self.spread_gy))
+
+    @property
+    def max_gy(self) -> float:
+        return float(np.max(self.dose_gy + 0.5 * self.spread_gy))
+
+    @property
+    def mean_gy(self) -> float:
+        return float(np.dot(self.dose_gy, self.weight_cc) / self.weight_cc.sum())
+
+
+def cumulative_volume(samples: DoseSamples, levels_gy: FloatArray) -> FloatArray:
+    """Volume (cc) with dose >= each level, for sorted increasing ``levels_gy``.
+
+    Samples with a spread contribute ``w * clip((d + s/2 - L) / s, 0, 1)``, point samples
+    ``w * [d >= L]``. Computed exactly with suffix sums over the levels.
+    """
+    levels = np.asarray(levels_gy, dtype=np.float64)
+    if levels.size > 1 and np.any(np.diff(levels) < 0):
+        raise ArgumentError("levels_gy must be sorted increasing")
+    d, w, s = samples.dose_gy, samples.weight_cc, samples.spread_gy
+    n = levels.size
+    shift = float(levels[0]) if n else 0.0
+    lv = levels - shift
+    spread = s > 0
+    out = np.zeros(n)
+    # Point samples: d >= L_i  <=>  i < searchsorted(levels, d, 'right').
+    if np.any(~spread):
+        b = np.searchsorted(levels, d[~spread], side="right")
+        counts = np.bincount(b, weights=w[~spread], minlength=n + 1)
+        out += np.cumsum(counts[::-1])[::-1][1:] if n else 0.0
+    if np.any(spread):
+        c = w[spread] / s[spread]
+        for sign, p in ((1.0, d[spread] + 0.5 * s[spread]), (-1.0, d[spread] - 0.5 * s[spread])):
+            # sum over p > L_i of c * (p - L_i)
+            b = np.searchsorted(levels, p, side="left")  # number of levels < p
+            s0 = np.bincount(b, weights=c, minlength=n + 1)
+            s1 = np.bincount(b, weights=c * (p - shift), minlength=n + 1)
+            suf0 = np.cumsum(s0[::-1])[::-1][1:]
+            suf1 = np.cumsum(s1[::-1])[::-1][1:]
+            out += sign * (suf1 - lv * suf0)
+    total = float(w.sum())
+    return np.clip(out, 0.0, total)
+
+
+def trilinear(dose: DoseGrid, x_mm: FloatArray, y_mm: FloatArray, z_mm: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    """Trilinear dose at points and its gradient (Gy/mm) along x, y, z.
+
+    Points beyond the outermost voxel centres get the value at the nearest centre plane (and a
+    zero gradient along that axis). At a voxel centre the gradient is that of the cell on the
+    positive side.
+    """
+    grid = dose.grid
+    parts = []
+    for coords, p in ((grid.z_mm, z_mm), (grid.y_mm, y_mm), (grid.x_mm, x_mm)):
+        m = coords.size
+        if m == 1:
+            parts.append((np.zeros(p.size, np.int64), np.zeros(p.size, np.int64), np.zeros(p.size), np.zeros(p.size)))
+            continue
+        f = np.interp(p, coords, np.arange(m, dtype=np.float64))
+        i0 = np.minimum(np.floor(f).astype(np.int64), m - 2)
+        t = f - i0
+        inv = 1.0 / (coords[i0 + 1] - coords[i0])
+        inv = np.where((p > coords[0]) & (p < coords[-1]), inv, 0.0)
+        parts.append((i0, i0 + 1, t, inv))
+    (z0, z1, tz, iz), (y0, y1, ty, iy), (x0, x1, tx, ix) = parts
+    arr = dose.dose_gy
+    c000 = arr[z0, y0, x0]
+    c001 = arr[z0, y0, x1]
+    c010 = arr[z0, y1, x0]
+    c011 = arr[z0, y1, x1]
+    c100 = arr[z1, y0, x0]
+    c101 = arr[z1, y0, x1]
+    c110 = arr[z1, y1, x0]
+    c111 = arr[z1, y1, x1]
+    # interpolate along x
+    c00 = c000 + tx * (c001 - c000)
+    c01 = c010 + tx * (c011 - c010)
+    c10 = c100 + tx * (c101 - c100)
+    c11 = c110 + tx * (c111 - c110)
+    c0 = c00 + ty * (c01 - c00)
+    c1 = c10 + ty * (c11 - c10)
+    value = c0 + tz * (c1 - c0)
+    gz = (c1 - c0) * iz
+    gy = ((1 - tz) * (c01 - c00) + tz * (c11 - c10)) * iy
+    dx0 = (1 - ty) * (c001 - c000) + ty * (c011 - c010)
+    dx1 = (1 - ty) * (c101 - c100) + ty * (c111 - c110)
+    gx = ((1 - tz) * dx0 + tz * dx1) * ix
+    return value, gx, gy, gz
+
+
+def _centre_gradient(dose: DoseGrid, k: IntArray, j: IntArray, i: IntArray) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Central-difference dose gradient at voxel centres (one-sided at the grid border)."""
+    grid = dose.grid
+    arr = dose.dose_gy
+    out = []
+    for axis, coords in ((0, grid.z_mm), (1, grid.y_mm), (2, grid.x_mm)):
+        m = coords.size
+        idx = (k, j, i)[axis]
+        if m == 1:
+            out.append(np.zeros(idx.size))
+            continue
+        lo = np.maximum(idx - 1, 0)
+        hi = np.minimum(idx + 1, m - 1)
+        a = [k, j, i]
+        b = [k, j, i]
+        a[axis] = lo
+        b[axis] = hi
+        out.append((arr[tuple(b)] - arr[tuple(a)]) / (coords[hi] - coords[lo]))
+    gz, gy, gx = out
+    return gx, gy, gz
+
+
+def roi_dose_samples(
+    dose: DoseGrid,
+    roi: Roi,
+    *,
+    end_cap: EndCapConvention | str = EndCapConvention.HALF_SLAB,
+    supersample: int | None = None,
+    spread: bool = True,
+    single_plane_thickness_mm: float | None = None,
+    geometry: RoiGeometry | None = None,
+) -> DoseSamples:
+    """Dose samples and volume weights (cc) covering ``roi`` inside the dose grid.
+
+    ``supersample``: sub-voxels per axis for voxels the ROI boundary crosses (default
+    :func:`auto_supersample`). ``spread=False`` gives plain point samples (for comparison).
+    """
+    convention = EndCapConvention.parse(end_cap)
+    grid = dose.grid
+    n = auto_supersample(grid) if supersample is None else int(supersample)
+    if n < 1:
+        raise ArgumentError(f"supersample must be >= 1, got {supersample}")
+    if geometry is None:
+        geometry = geometry_for_grid(roi, grid, convention, single_plane_thickness_mm)
+    xe, ye, ze = grid.x_edges_mm, grid.y_edges_mm, grid.z_edges_mm
+    dx, dy = grid.spacing_x_mm, grid.spacing_y_mm
+    vox_cc = grid.voxel_volume_cc()
+    doses, weights, spreads = [], [], []
+    sub = (np.arange(n) + 0.5) / n
+    for piece in iter_fine_occupancy(geometry, grid, n):
+        k = piece.z_index
+        blocks = piece.blocks()  # (ny, nx, n, n, n)
+        flat = blocks.reshape(blocks.shape[0], blocks.shape[1], -1)
+        full = flat.min(axis=2) >= 1.0
+        partial = (flat.max(axis=2) > 0.0) & ~full
+        thickness = ze[k + 1] - ze[k]
+        # interior voxels: one sample at the centre
+        jj, ii = np.nonzero(full)
+        if jj.size:
+            jg, ig = jj + piece.y_start, ii + piece.x_start
+            kg = np.full(jg.size, k)
+            doses.append(dose.dose_gy[kg, jg, ig])
+            weights.append(np.full(jg.size, vox_cc[k]))
+            if spread:
+                gx, gy, gz = _centre_gradient(dose, kg, jg, ig)
+                spreads.append(np.sqrt((gx * dx) ** 2 + (gy * dy) ** 2 + (gz * thickness) ** 2))
+            else:
+                spreads.append(np.zeros(jg.size))
+        jj, ii = np.nonzero(partial)
+        if jj.size:
+            occ = flat[jj, ii]  # (m, n^3) in order (sz, sy, sx)
+            m_idx, s_idx = np.nonzero(occ > 0)
+            sz, rem = np.divmod(s_idx, n * n)
+            sy, sx = np.divmod(rem, n)
+            jg = jj[m_idx] + piece.y_start
+            ig = ii[m_idx] + piece.x_start
+            px = xe[ig] + sub[sx] * dx
+            py = ye[jg] + sub[sy] * dy
+            pz = np.full(px.size, ze[k]) + sub[sz] * thickness
+            value, gx, gy, gz = trilinear(dose, px, py, pz)
+            doses.append(value)
+            weights.append(occ[m_idx, s_idx] * (vox_cc[k] / n**3))
+            if spread:
+                spreads.append(np.sqrt((gx * dx / n) ** 2 + (gy * dy / n) ** 2 + (gz * thickness / n) ** 2))
+            else:
+                spreads.append(np.zeros(px.size))
+    if doses:
+        d = np.concatenate(doses)
+        w = np.concatenate(weights)
+        s = np.concatenate(spreads)
+    else:
+        d = w = s = np.zeros(0)
+    # Spreads far below any bin width are numerically points.
+    s = np.where(s < 1e-9, 0.0, s)
+    in_grid = float(w.sum())
+    outside = geometry.volume_cc - in_grid
+    outside = outside if outside > 1e-9 * max(1.0, geometry.volume_cc) else 0.0
+    warnings = list(geometry.warnings)
+    if outside > 0:
+        warnings.append(
+            f"ROI {roi.name!r}: {outside:.4g} cc of {geometry.volume_cc:.4g} cc lies outside the dose grid"
+        )
+    return DoseSamples(
+        dose_gy=d,
+        weight_cc=w,
+        spread_gy=s,
+        volume_cc=geometry.volume_cc,
+        volume_in_grid_cc=in_grid,
+        volume_outside_grid_cc=outside,
+        end_cap=convention,
+        supersample=n,
+        warnings=tuple(warnings),
+    )
+
+
+def volume_at_or_above(
+    dose: DoseGrid,
+    roi: Roi,
+    level_gy: float,
+    *,
+    end_cap: EndCapConvention | str = EndCapConvention.HALF_SLAB,
+    supersample: int | None = None,
+) -> float:
+    """Volume (cc) of ``roi`` inside the dose grid receiving at least ``level_gy`` (partial-volume
+    isodose volume), consistent with :func:`~dosimetry.dvh.compute.compute_dvh`."""
+    samples = roi_dose_samples(dose, roi, end_cap=end_cap, supersample=supersample)
+    return samples.volume_at_or_above(level_gy)
