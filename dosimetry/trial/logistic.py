@@ -1,0 +1,242 @@
+"""End-of-trial two-parameter logistic regression of pDLT on dose (protocol, phase I analysis).
+
+Model: ``logit pDLT(x) = a + b (x - x_c)`` where ``x`` is the dose of the patient's level (by
+default the total RBE-weighted dose of Table 1 in GyE, 52.5 ... 65) and ``x_c`` the mean dose of the
+patients (centring only improves the conditioning; ``a`` is the log-odds at ``x_c``).
+
+Likelihood: the usual binomial one, generalised as in the TITE-CRM so that patients who became
+un-evaluable before the end of the window count with their observed fraction ``w`` (protocol:
+"weighted by the proportion of the observation period for which they were evaluable")::
+
+    L = prod_{DLT} p(x) * prod_{no DLT} (1 - w p(x))            (w = 1: ordinary logistic regression)
+
+The maximum-likelihood estimate is found by Newton-Raphson with the analytic gradient and Hessian.
+Confidence intervals are **Wald intervals on the logit scale**: for level k,
+``eta_k = a + b (x_k - x_c)``, ``se_k^2 = [1, x_k - x_c] C [1, x_k - x_c]^T`` with ``C`` the inverse
+observed information, and the interval ``expit(eta_k +/- z se_k)`` (so it stays inside (0, 1)).
+With the small samples of a phase I trial these intervals are approximate.
+
+Degenerate data are refused with :class:`TrialDesignError` rather than returning an infinite or
+arbitrary slope: no DLT at all, no patient without DLT, fewer than two distinct doses, or
+(quasi-)complete separation (every DLT at doses >= every non-DLT dose, or the reverse), for which
+the maximum-likelihood estimate does not exist. This is common in dose-escalation data; the
+TITE-CRM estimate (one-parameter model) remains available then.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import special, stats
+
+from dosimetry.errors import TrialDesignError
+
+logger = logging.getLogger(__name__)
+
+#: Total dose (GyE) of dose levels 1-6 (Table 1: 2.5 GyE x 21..26 fractions).
+PROTOCOL_TOTAL_DOSE_GYE: tuple[float, ...] = (52.5, 55.0, 57.5, 60.0, 62.5, 65.0)
+
+_MAX_ITER = 100
+
+
+@dataclass(frozen=True)
+class LevelEstimate:
+    level: int
+    dose_gye: float
+    n_patients: int
+    n_dlt: int
+    pdlt: float
+    ci_lower: float
+    ci_upper: float
+
+
+@dataclass(frozen=True)
+class LogisticFit:
+    """Maximum-likelihood fit of ``logit p = a + b (dose - dose_centre_gye)``."""
+
+    intercept_at_centre: float
+    slope_per_gye: float
+    dose_centre_gye: float
+    covariance: tuple[tuple[float, float], tuple[float, float]]
+    confidence_level: float
+    levels: tuple[LevelEstimate, ...]
+    #: dose (GyE) where the fitted pDLT equals ``target``, when asked for and inside the fitted range.
+    dose_at_target_gye: float | None
+    target: float | None
+    iterations: int
+    interval_method: str = "Wald on the logit scale (inverse observed information)"
+    warnings: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "model": "logit pDLT = a + b (dose_gye - dose_centre_gye)",
+            "intercept_at_centre": self.intercept_at_centre,
+            "slope_per_gye": self.slope_per_gye,
+            "dose_centre_gye": self.dose_centre_gye,
+            "covariance": [list(r) for r in self.covariance],
+            "confidence_level": self.confidence_level,
+            "interval_method": self.interval_method,
+            "levels": [vars(lv) for lv in self.levels],
+            "target": self.target,
+            "dose_at_target_gye": self.dose_at_target_gye,
+            "iterations": self.iterations,
+            "warnings": list(self.warnings),
+        }
+
+
+def _loglik_grad_hess(
+    theta: np.ndarray, xc: np.ndarray, y: np.ndarray, w: np.ndarray
+) -> tuple[float, np.ndarray, np.ndarray]:
+    eta = theta[0] + theta[1] * xc
+    p = special.expit(eta)
+    q = special.expit(-eta)  # 1 - p without cancellation
+    one_minus_wp = np.where(y, 1.0, 1.0 - w * p)
+    ll = float(np.sum(np.where(y, special.log_expit(eta), np.log1p(-w * p))))
+    # d l / d eta and d2 l / d eta2 (see module docstring for the likelihood)
+    d1 = np.where(y, q, -w * p * q / one_minus_wp)
+    d2 = np.where(
+        y,
+        -p * q,
+        -w * p * q * ((1.0 - 2.0 * p) * one_minus_wp + w * p * q) / one_minus_wp**2,
+    )
+    design = np.stack([np.ones_like(xc), xc], axis=1)
+    grad = design.T @ d1
+    hess = (design * d2[:, None]).T @ design
+    return ll, grad, hess
+
+
+def fit_logistic(
+    levels: Sequence[int],
+    dlt: Sequence[bool],
+    *,
+    dose_gye_per_level: Sequence[float] = PROTOCOL_TOTAL_DOSE_GYE,
+    weights: Sequence[float] | None = None,
+    confidence_level: float = 0.95,
+    target: float | None = None,
+) -> LogisticFit:
+    """Fit the two-parameter logistic model to per-patient (level, DLT[, weight]) data."""
+    n = len(levels)
+    if len(dlt) != n:
+        raise TrialDesignError(f"logistic fit: {n} dose levels but {len(dlt)} DLT indicators")
+    if weights is not None and len(weights) != n:
+        raise TrialDesignError(f"logistic fit: {n} patients but {len(weights)} weights")
+    if not 0.0 < confidence_level < 1.0:
+        raise TrialDesignError(f"confidence_level: expected a value in (0, 1), got {confidence_level!r}")
+    doses = tuple(float(d) for d in dose_gye_per_level)
+    if any(b <= a for a, b in zip(doses, doses[1:])):
+        raise TrialDesignError(f"dose_gye_per_level: expected strictly increasing doses, got {list(doses)}")
+    for i, lev in enumerate(levels, start=1):
+        if not 1 <= lev <= len(doses):
+            raise TrialDesignError(f"logistic fit: patient {i} dose level {lev} outside 1..{len(doses)}")
+    y = np.asarray(dlt, dtype=bool)
+    w = np.ones(n) if weights is None else np.asarray(weights, dtype=float)
+    if np.any((w < 0.0) | (w > 1.0)):
+        raise TrialDesignError("logistic fit: weights must lie in [0, 1]")
+    x = np.asarray([doses[lev - 1] for lev in levels], dtype=float)
+
+    informative = y | (w > 0.0)
+    x1 = x[y]
+    x0 = x[~y & informative]
+    if x1.size == 0:
+        raise TrialDesignError(
+            "logistic fit: no DLT observed - the maximum-likelihood pDLT is 0 at every dose and the two-parameter "
+            "logistic model cannot be estimated"
+        )
+    if x0.size == 0:
+        raise TrialDesignError(
+            "logistic fit: every evaluable patient had a DLT - the two-parameter logistic model cannot be estimated"
+        )
+    if np.unique(x[informative]).size < 2:
+        raise TrialDesignError("logistic fit: all patients were treated at one dose - the slope is not identifiable")
+    if x0.max() <= x1.min():
+        raise TrialDesignError(
+            f"logistic fit: (quasi-)complete separation - every DLT occurred at a dose >= {x1.min():g} GyE and every "
+            f"patient without DLT at a dose <= {x0.max():g} GyE, so the maximum-likelihood slope is infinite; the "
+            "two-parameter logistic estimate does not exist for these data (use the TITE-CRM estimate)"
+        )
+    if x1.max() <= x0.min():
+        raise TrialDesignError(
+            f"logistic fit: (quasi-)complete separation with DLTs only at the lower doses (<= {x1.max():g} GyE); the "
+            "maximum-likelihood slope is -infinity and the estimate does not exist"
+        )
+
+    centre = float(np.mean(x[informative]))
+    xc = x - centre
+    theta = np.array([0.0, 0.0])
+    ll, grad, hess = _loglik_grad_hess(theta, xc, y, w)
+    for iteration in range(1, _MAX_ITER + 1):
+        try:
+            step = np.linalg.solve(hess, -grad)
+        except np.linalg.LinAlgError as exc:
+            raise TrialDesignError(f"logistic fit: singular information matrix at iteration {iteration}") from exc
+        t = 1.0
+        while True:
+            cand = theta + t * step
+            ll_new, g_new, h_new = _loglik_grad_hess(cand, xc, y, w)
+            if ll_new >= ll - 1e-12 or t < 1e-8:
+                break
+            t /= 2.0
+        converged = abs(ll_new - ll) < 1e-13 and float(np.max(np.abs(g_new))) < 1e-9
+        theta, ll, grad, hess = cand, ll_new, g_new, h_new
+        if converged or float(np.max(np.abs(grad))) < 1e-12:
+            break
+    else:
+        raise TrialDesignError(f"logistic fit: Newton-Raphson did not converge in {_MAX_ITER} iterations")
+
+    info = -hess
+    if not np.all(np.linalg.eigvalsh(info) > 0.0):
+        raise TrialDesignError("logistic fit: the observed information is not positive definite at the estimate")
+    cov = np.linalg.inv(info)
+    z = float(stats.norm.ppf(0.5 + confidence_level / 2.0))
+
+    estimates = []
+    for k, dose in enumerate(doses, start=1):
+        v = np.array([1.0, dose - centre])
+        eta = float(theta[0] + theta[1] * v[1])
+        se = math.sqrt(float(v @ cov @ v))
+        at = [i for i, lev in enumerate(levels) if lev == k]
+        estimates.append(
+            LevelEstimate(
+                level=k,
+                dose_gye=dose,
+                n_patients=len(at),
+                n_dlt=int(sum(bool(dlt[i]) for i in at)),
+                pdlt=float(special.expit(eta)),
+                ci_lower=float(special.expit(eta - z * se)),
+                ci_upper=float(special.expit(eta + z * se)),
+            )
+        )
+
+    warnings: list[str] = []
+    if theta[1] <= 0.0:
+        warnings.append(f"fitted slope {theta[1]:.4g} per GyE is not positive: pDLT does not increase with dose")
+    dose_at_target: float | None = None
+    if target is not None:
+        if not 0.0 < target < 1.0:
+            raise TrialDesignError(f"target: expected a pDLT in (0, 1), got {target!r}")
+        if theta[1] != 0.0:
+            d = centre + (float(special.logit(target)) - theta[0]) / theta[1]
+            if doses[0] <= d <= doses[-1]:
+                dose_at_target = float(d)
+            else:
+                warnings.append(
+                    f"the fitted pDLT reaches the target {target:g} at {d:.2f} GyE, outside the studied doses "
+                    f"{doses[0]:g}-{doses[-1]:g} GyE (not reported)"
+                )
+    logger.info("logistic fit: a=%.4f b=%.4f per GyE after %d iterations", theta[0], theta[1], iteration)
+    return LogisticFit(
+        intercept_at_centre=float(theta[0]),
+        slope_per_gye=float(theta[1]),
+        dose_centre_gye=centre,
+        covariance=((float(cov[0, 0]), float(cov[0, 1])), (float(cov[1, 0]), float(cov[1, 1]))),
+        confidence_level=confidence_level,
+        levels=tuple(estimates),
+        dose_at_target_gye=dose_at_target,
+        target=target,
+        iterations=iteration,
+        warnings=tuple(warnings),
+    )
