@@ -206,6 +206,20 @@ class PatientResult:
     warnings: tuple[str, ...] = ()
     output_files: tuple[str, ...] = ()
 
+    def __post_init__(self) -> None:
+        for what, keys in (
+            ("metric", [(m.roi, m.quantity, m.metric) for m in self.metrics]),
+            ("constraint", [(c.roi, c.quantity, c.metric, c.comparator, c.limit) for c in self.constraints]),
+            ("course", [c.label for c in self.courses]),
+            ("ROI", [r.name for r in self.rois]),
+            ("output file", list(self.output_files)),
+        ):
+            seen: set[object] = set()
+            for key in keys:
+                if key in seen:
+                    raise ArgumentError(f"PatientResult lists the {what} {key!r} twice")
+                seen.add(key)
+
     def to_json_dict(self) -> dict[str, Any]:
         return {
             "metrics": [vars(m) for m in self.metrics],
@@ -242,3 +256,28 @@ def analysis_identity(analysis: PatientAnalysis) -> str:
     version = getattr(analysis, "analysis_version", "")
     return f"{name}@{version}" if version else str(name)
 
+
+
+#: The analysis ``dosimetry batch`` runs unless ``--analysis`` names another.
+DEFAULT_ANALYSIS_SPEC = "pipelines.default_analysis:dvh_analysis"
+
+
+def load_analysis(spec: str) -> PatientAnalysis:
+    """The callable named ``"package.module:attribute"`` (e.g. :data:`DEFAULT_ANALYSIS_SPEC`)."""
+    import importlib
+
+    module_name, sep, attribute = spec.partition(":")
+    if not sep or not module_name or not attribute:
+        raise ArgumentError(f"--analysis {spec!r} must have the form package.module:callable")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ArgumentError(f"--analysis {spec!r}: cannot import module {module_name!r} ({exc})") from exc
+    target: object = module
+    for part in attribute.split("."):
+        if not hasattr(target, part):
+            raise ArgumentError(f"--analysis {spec!r}: {module_name!r} has no attribute {attribute!r}")
+        target = getattr(target, part)
+    if not callable(target):
+        raise ArgumentError(f"--analysis {spec!r} is not callable")
+    return target  # type: ignore[return-value]

@@ -1,0 +1,90 @@
+"""``dosimetry batch ROOT --out OUT``: every patient under ROOT, in parallel, resumable.
+
+This module only parses arguments; the orchestration lives in :mod:`pipelines.batch`.
+Exit codes: 0 when every patient succeeded (or was unchanged), 1 when any patient failed (the
+summary says how many) or the batch could not run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "batch",
+        help="analyse every patient under a folder (process pool or Dask cluster), resumable",
+        description=(
+            "Find every patient under ROOT (a folder per patient, or files grouped by PatientID), analyse each "
+            "into OUT/patients/<patient>/, and collect OUT/metrics.csv and a cohort database (SQLite "
+            "OUT/cohort.sqlite unless --db). A rerun skips patients whose inputs and parameters are unchanged. "
+            "One failing patient does not stop the batch; exit code 1 when any failed."
+        ),
+    )
+    parser.add_argument("root", type=Path, metavar="ROOT", help="folder holding the patients' DICOM files")
+    parser.add_argument("--out", type=Path, required=True, metavar="OUT", help="output folder")
+    parser.add_argument(
+        "--workers", type=int, default=1, metavar="N",
+        help="worker processes (default 1; 0 runs in this process)",
+    )
+    parser.add_argument(
+        "--scheduler", metavar="ADDRESS", default=None,
+        help="Dask distributed scheduler address (e.g. tcp://10.0.0.5:8786); OUT must be on a shared file system",
+    )
+    parser.add_argument("--db", metavar="URL", default=None, help="SQLAlchemy database URL (default: sqlite:///OUT/cohort.sqlite)")
+    parser.add_argument(
+        "--residual", type=float, default=0.3, metavar="FRACTION",
+        help="fraction of the prior course's dose still counted for OARs (protocol: 0.3)",
+    )
+    parser.add_argument("--alpha-beta-late", type=float, default=2.0, metavar="GY", help="alpha/beta of late-responding tissue, Gy (default 2)")
+    parser.add_argument("--alpha-beta-tumour", type=float, default=9.0, metavar="GY", help="alpha/beta of the tumour, Gy (default 9)")
+    parser.add_argument("--protocol", type=Path, default=None, metavar="FILE", help="constraint protocol file passed to the analysis")
+    parser.add_argument(
+        "--analysis", default=None, metavar="MODULE:CALLABLE",
+        help="per-patient analysis to run (default: pipelines.default_analysis:dvh_analysis)",
+    )
+    parser.add_argument("--force", action="store_true", help="analyse every patient even when unchanged")
+    parser.add_argument(
+        "--progress", choices=("auto", "bar", "lines", "off"), default="auto",
+        help="progress display on stderr (auto: a bar on a terminal, one line per patient otherwise)",
+    )
+    parser.add_argument("--json", action="store_true", help="print the batch summary as JSON")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from pipelines.analysis import DEFAULT_ANALYSIS_SPEC, AnalysisParameters, load_analysis
+    from pipelines.batch import ProgressMode, run_batch
+
+    parameters = AnalysisParameters(
+        residual_fraction=args.residual,
+        alpha_beta_tumour_gy=args.alpha_beta_tumour,
+        alpha_beta_late_gy=args.alpha_beta_late,
+        protocol_path=args.protocol,
+    )
+    summary = run_batch(
+        args.root,
+        args.out,
+        analysis=load_analysis(args.analysis or DEFAULT_ANALYSIS_SPEC),
+        parameters=parameters,
+        workers=args.workers,
+        scheduler_address=args.scheduler,
+        db_url=args.db,
+        force=args.force,
+        progress=ProgressMode(args.progress),
+    )
+    out = sys.stdout
+    if args.json:
+        json.dump(summary.to_json_dict(), out, indent=2)
+        out.write("\n")
+    else:
+        for failure in summary.failures:
+            out.write(f"FAILED {failure.key} (PatientID {failure.patient_id!r}): {failure.error}\n")
+        for warning in summary.warnings:
+            out.write(f"warning: {warning}\n")
+        out.write(summary.summary_line() + "\n")
+    return summary.exit_code
