@@ -25,10 +25,18 @@ the body (the External ROI). Without an External the whole dose grid is used and
 A target reaching the level in more volume than the body isodose volume holds (a target outside
 the External) is a :class:`~dosimetry.errors.ConsistencyError` beyond a small partial-volume slack.
 
-Degenerate cases (each documented in :mod:`dosimetry.indices.definitions` and carried as warnings):
-no isodose volume (the level is above the maximum dose: Paddick, van't Riet, Lomax-Scheib and the
-gradient index are undefined, RTOG CI and coverage are 0), a target without dose (ICRU 83 HI
-undefined, coverage 0), an empty target (raised by the volume layer).
+Degenerate cases (each carried as a warning; undefined indices are
+:class:`~dosimetry.indices.definitions.IndexValue` objects with an ``undefined_reason``):
+
+- no isodose volume (the level is above the maximum dose in the body): Paddick, van't Riet,
+  Lomax-Scheib and the gradient index are undefined; RTOG CI, target coverage and coverage are 0;
+- a target without dose: ICRU 83 HI undefined (D50% = 0), RTOG HI 0, coverage 0, Paddick 0 when
+  there is an isodose volume elsewhere;
+- a target partly outside the dose grid: TV is the full contour volume, the outside part is never
+  counted as covered (its dose is unknown), and the DVH doses describe the in-grid part; a warning
+  gives the volume outside;
+- a target entirely outside the grid or without contours: :class:`~dosimetry.errors.GeometryError`
+  (raised by the DVH engine or the volume layer).
 """
 
 from __future__ import annotations
@@ -39,11 +47,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-import numpy as np
-import numpy.typing as npt
-
 from dosimetry.dose import DoseGrid
-from dosimetry.errors import ArgumentError, ConsistencyError, GeometryError
+from dosimetry.dvh import Dvh, evaluate_metric, roi_dose_samples
+from dosimetry.dvh.curve import dvh_from_samples
+from dosimetry.errors import ArgumentError, ConsistencyError
 from dosimetry.indices.definitions import (
     CTV_COVERAGE_RULE,
     PTV_COVERAGE_RULE,
@@ -61,7 +68,6 @@ from dosimetry.indices.definitions import (
     vant_riet_conformation_number,
 )
 from dosimetry.indices.volumes import (
-    DEFAULT_GRID_SUBDIVISIONS,
     RegionVolumes,
     body_volumes,
     volumes_from_samples,
@@ -289,6 +295,13 @@ def compute_indices(
             f"{body.max_gy:.4g} Gy in {body.description}: there is no isodose volume (PIV = 0); indices dividing "
             "by PIV are undefined"
         )
+    outside_cc = target.total_cc - target.in_grid_cc
+    if outside_cc > 0.0:
+        notes.append(
+            f"{outside_cc:.4g} cc of target {target_name!r} ({100 * outside_cc / target.total_cc:.1f} % of its "
+            f"{target.total_cc:.4g} cc) lies outside the dose grid: it counts in TV but, its dose being unknown, "
+            "never in TV_PIV or coverage (conservative); D2%, D50%, D98% and Dmax describe the part inside the grid"
+        )
     if statistics.dmax_gy == 0.0:
         notes.append(f"target {target_name!r} receives no dose: homogeneity indices of a zero dose are undefined")
 
@@ -331,27 +344,15 @@ def compute_indices(
     )
 
 
-def statistics_from_samples(dose_gy: npt.ArrayLike, volume_cc: npt.ArrayLike) -> TargetDoseStatistics:
-    """Dmax, D2%, D50%, D98% from the target's weighted dose samples.
-
-    ``Dx%`` is the highest dose ``d`` such that the volume receiving at least ``d`` is at least
-    x % of the target (read off the cumulative DVH of the samples, no interpolation between
-    samples; with sub-voxel samples the step is far below the dose resolution of the grid).
-    """
-    dose = np.asarray(dose_gy, dtype=np.float64).ravel()
-    volume = np.asarray(volume_cc, dtype=np.float64).ravel()
-    total = float(volume.sum())
-    if dose.size == 0 or not total > 0.0:
-        raise GeometryError("the target has no volume on the dose grid")
-    order = np.argsort(dose)[::-1]  # descending
-    sorted_dose = dose[order]
-    cumulative = np.cumsum(volume[order])
-
-    def d_at(percent: float) -> float:
-        index = int(np.searchsorted(cumulative, percent / 100.0 * total * (1.0 - 1e-12), side="left"))
-        return float(sorted_dose[min(index, sorted_dose.size - 1)])
-
-    return TargetDoseStatistics(dmax_gy=float(sorted_dose[0]), d2_gy=d_at(2.0), d50_gy=d_at(50.0), d98_gy=d_at(98.0))
+def statistics_from_dvh(dvh: Dvh) -> TargetDoseStatistics:
+    """Dmax, D2%, D50%, D98% of the target from its DVH (the DVH engine's TG-263 metrics; relative
+    volumes refer to the part of the target inside the dose grid)."""
+    return TargetDoseStatistics(
+        dmax_gy=evaluate_metric(dvh, "Max[Gy]"),
+        d2_gy=evaluate_metric(dvh, "D2%[Gy]"),
+        d50_gy=evaluate_metric(dvh, "D50%[Gy]"),
+        d98_gy=evaluate_metric(dvh, "D98%[Gy]"),
+    )
 
 
 def evaluate_target(
@@ -363,24 +364,19 @@ def evaluate_target(
     isodose_pct: float = 100.0,
     gradient_fractions: Sequence[float] = DEFAULT_GRADIENT_FRACTIONS,
     coverage_rules: Sequence[CoverageRule] | None = None,
-    grid_subdivisions: int = DEFAULT_GRID_SUBDIVISIONS,
 ) -> TargetIndices:
     """Every index of ``target`` on ``dose`` (a map in ``reference.quantity``) at ``isodose_pct``.
 
     ``body`` is the External ROI (see :func:`~dosimetry.indices.volumes.find_body`) or None for the
     whole grid (with a warning). ``coverage_rules`` None means :func:`protocol_coverage_rules`.
     """
-    from dosimetry.dvh import roi_dose_samples
-
     rules = protocol_coverage_rules(target, reference.quantity) if coverage_rules is None else tuple(coverage_rules)
     levels = required_levels(reference, isodose_pct, gradient_fractions, rules)
     samples = roi_dose_samples(dose, target)
-    sample_warnings = tuple(getattr(samples, "warnings", ()))
-    target_volumes = volumes_from_samples(
-        f"ROI {target.name!r}", samples.dose_gy, samples.volume_cc, levels, warnings=sample_warnings
-    )
-    statistics = statistics_from_samples(samples.dose_gy, samples.volume_cc)
-    body_region = body_volumes(dose, body, levels, subdivisions=grid_subdivisions)
+    target_volumes = volumes_from_samples(f"ROI {target.name!r}", samples, levels)
+    dvh = dvh_from_samples(samples, roi_name=target.name, roi_number=target.number, dose_type=str(dose.dose_type))
+    statistics = statistics_from_dvh(dvh)
+    body_region = body_volumes(dose, body, levels)
     return compute_indices(
         target_name=target.name,
         reference=reference,
@@ -420,7 +416,6 @@ def evaluate_quantity(
     isodose_pct: float = 100.0,
     gradient_fractions: Sequence[float] = DEFAULT_GRADIENT_FRACTIONS,
     coverage_rules: Sequence[CoverageRule] | None = None,
-    grid_subdivisions: int = DEFAULT_GRID_SUBDIVISIONS,
 ) -> TargetIndices:
     """:func:`evaluate_target` on physical dose, or on its BED/EQD2 map with the reference level
     ``BED(prescription)`` / ``EQD2(prescription)`` for ``fractions`` and ``alpha_beta_gy``."""
@@ -440,5 +435,4 @@ def evaluate_quantity(
         isodose_pct=isodose_pct,
         gradient_fractions=gradient_fractions,
         coverage_rules=coverage_rules,
-        grid_subdivisions=grid_subdivisions,
     )

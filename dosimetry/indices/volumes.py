@@ -3,9 +3,10 @@
 Volumes inside an ROI come from the DVH engine's dose samples (:func:`dosimetry.dvh.roi_dose_samples`:
 fractional ROI occupancy on the dose grid and sub-voxel trilinear dose samples), so an isodose volume
 here has the same partial-volume accuracy as a DVH. The body region is the External ROI (RT ROI
-Interpreted Type EXTERNAL). When the structure set has none, the whole dose grid is the body: it is
-sampled the same way (``subdivisions``^3 trilinear sub-voxel samples per voxel, dose held constant
-beyond the outermost voxel centres) and a warning names the volume used.
+Interpreted Type EXTERNAL), counted where it lies inside the dose grid (a body outline usually extends
+beyond the grid; that is not a warning). When the structure set has none, the whole dose grid is the
+body: the engine samples it as the interior of a box enclosing the grid, and a warning names the
+volume used.
 """
 
 from __future__ import annotations
@@ -19,15 +20,13 @@ import numpy as np
 import numpy.typing as npt
 
 from dosimetry.dose import DoseGrid
+from dosimetry.dvh import DoseSamples, roi_dose_samples
 from dosimetry.errors import ArgumentError, ConsistencyError, GeometryError
-from dosimetry.structures import Roi, StructureSet
+from dosimetry.structures import Contour, ContourGeometricType, Roi, StructureSet
 
 logger = logging.getLogger(__name__)
 
 FloatArray = npt.NDArray[np.float64]
-
-#: Sub-voxel samples per axis when the whole dose grid is the body (no External ROI).
-DEFAULT_GRID_SUBDIVISIONS = 4
 
 #: Names taken as the body outline when no ROI has the interpreted type EXTERNAL.
 BODY_NAMES = ("EXTERNAL", "BODY", "SKIN", "OUTLINE")
@@ -43,6 +42,7 @@ class RegionVolumes:
 
     description: str
     total_cc: float
+    in_grid_cc: float
     max_gy: float
     levels_gy: tuple[float, ...]
     volumes_cc: tuple[float, ...]
@@ -70,120 +70,64 @@ def _check_levels(levels_gy: Sequence[float]) -> tuple[float, ...]:
     return levels
 
 
-def volumes_from_samples(
-    description: str,
-    dose_gy: npt.ArrayLike,
-    volume_cc: npt.ArrayLike,
-    levels_gy: Sequence[float],
-    *,
-    warnings: Sequence[str] = (),
-) -> RegionVolumes:
-    """Volumes at or above each level from weighted dose samples (``volume_cc`` per sample).
+def volumes_from_samples(description: str, samples: DoseSamples, levels_gy: Sequence[float]) -> RegionVolumes:
+    """Volumes at or above each level from the DVH engine's samples of one ROI.
 
-    An empty region (no samples or zero total volume) is a :class:`GeometryError`: no index of an
-    empty target or body is meaningful.
+    ``total_cc`` is the ROI volume from its contours, ``in_grid_cc`` the part inside the dose grid
+    (the only part whose dose is known). Each volume is the engine's partial-volume
+    ``volume_at_or_above`` (sub-voxel samples with their dose spread), so it agrees with the DVH.
+    An ROI with no volume inside the grid is a :class:`GeometryError`.
     """
     levels = _check_levels(levels_gy)
-    dose = np.asarray(dose_gy, dtype=np.float64).ravel()
-    volume = np.asarray(volume_cc, dtype=np.float64).ravel()
-    if dose.shape != volume.shape:
-        raise ArgumentError(f"dose and volume samples differ in length: {dose.shape} vs {volume.shape}")
-    total = float(volume.sum())
-    if dose.size == 0 or not total > 0.0:
-        raise GeometryError(f"{description} has no volume on the dose grid")
-    order = np.argsort(dose)  # ascending
-    sorted_dose = dose[order]
-    # volume at or above sorted_dose[i] = sum of volume[order[i:]]
-    tail = np.concatenate([np.cumsum(volume[order][::-1])[::-1], [0.0]])
-    at_or_above = tuple(float(tail[np.searchsorted(sorted_dose, level, side="left")]) for level in levels)
+    if samples.weight_cc.size == 0 or not samples.volume_in_grid_cc > 0.0:
+        raise GeometryError(
+            f"{description} has no volume inside the dose grid (contour volume {samples.volume_cc:.4g} cc)"
+        )
     return RegionVolumes(
         description=description,
-        total_cc=total,
-        max_gy=float(sorted_dose[-1]),
+        total_cc=float(samples.volume_cc),
+        in_grid_cc=float(samples.volume_in_grid_cc),
+        max_gy=samples.max_gy,
         levels_gy=levels,
-        volumes_cc=at_or_above,
-        warnings=tuple(warnings),
+        volumes_cc=tuple(samples.volume_at_or_above(level) for level in levels),
+        warnings=tuple(samples.warnings),
     )
 
 
 def roi_volumes(dose: DoseGrid, roi: Roi, levels_gy: Sequence[float]) -> RegionVolumes:
-    """Volumes of ``roi`` at or above each level, from the DVH engine's partial-volume samples."""
-    from dosimetry.dvh import roi_dose_samples
-
-    samples = roi_dose_samples(dose, roi)
-    warnings = tuple(getattr(samples, "warnings", ()))
-    return volumes_from_samples(f"ROI {roi.name!r}", samples.dose_gy, samples.volume_cc, levels_gy, warnings=warnings)
+    """Volumes of ``roi`` at or above each level (see :func:`volumes_from_samples`)."""
+    return volumes_from_samples(f"ROI {roi.name!r}", roi_dose_samples(dose, roi), levels_gy)
 
 
-def _axis_samples(centres_mm: FloatArray, edges_mm: FloatArray, subdivisions: int) -> tuple[npt.NDArray[np.intp], FloatArray]:
-    """Lower neighbour index and weight of the upper neighbour for each sub-voxel sample."""
-    n = centres_mm.size
-    offsets = (np.arange(subdivisions) + 0.5) / subdivisions
-    points = (edges_mm[:-1, None] + np.diff(edges_mm)[:, None] * offsets[None, :]).ravel()
-    if n == 1:
-        return np.zeros(points.size, dtype=np.intp), np.zeros(points.size)
-    fractional = np.interp(points, centres_mm, np.arange(n, dtype=np.float64))  # clamps beyond the ends
-    lower = np.minimum(np.floor(fractional).astype(np.intp), n - 2)
-    return lower, fractional - lower
-
-
-def _interpolate_axis(array: FloatArray, lower: npt.NDArray[np.intp], weight: FloatArray, axis: int) -> FloatArray:
-    upper = np.minimum(lower + 1, array.shape[axis] - 1)
-    a = np.take(array, lower, axis=axis)
-    b = np.take(array, upper, axis=axis)
-    shape = [1] * array.ndim
-    shape[axis] = weight.size
-    w = weight.reshape(shape)
-    return a * (1.0 - w) + b * w
-
-
-def grid_volumes(
-    dose: DoseGrid, levels_gy: Sequence[float], *, subdivisions: int = DEFAULT_GRID_SUBDIVISIONS
-) -> RegionVolumes:
-    """Volumes of the whole dose grid at or above each level, with sub-voxel trilinear sampling.
-
-    Each voxel is split into ``subdivisions``^3 equal sub-voxels whose dose is the trilinear
-    interpolation of the voxel-centre doses at the sub-voxel centre (constant beyond the outermost
-    centres). Processed one sub-plane at a time, so memory stays at a few planes.
-    """
-    levels = _check_levels(levels_gy)
-    if not (isinstance(subdivisions, int) and 1 <= subdivisions <= 16):
-        raise ArgumentError(f"subdivisions must be an integer in [1, 16], got {subdivisions!r}")
+def grid_box_roi(dose: DoseGrid) -> Roi:
+    """A box ROI enclosing the whole dose grid with a margin, so that the DVH engine sees every
+    voxel as fully inside it (planes uniformly spaced at the finest slice spacing, 1 mm beyond the
+    grid in x and y and one plane spacing beyond it in z)."""
     grid = dose.grid
-    zl, zw = _axis_samples(grid.z_mm, grid.z_edges_mm, subdivisions)
-    yl, yw = _axis_samples(grid.y_mm, grid.y_edges_mm, subdivisions)
-    xl, xw = _axis_samples(grid.x_mm, grid.x_edges_mm, subdivisions)
-    sub_volume_cc = np.repeat(grid.voxel_volume_cc(), subdivisions) / subdivisions**3
-    level_array = np.asarray(levels)
-    counts = np.zeros((zl.size, level_array.size))
-    cache: dict[int, FloatArray] = {}
+    (x0, x1), (y0, y1), (z0, z1) = grid.bounds_mm()
+    step = float(grid.slice_thickness_mm.min())
+    planes = np.arange(z0 - step, z1 + 1.5 * step, step)
+    corners = np.array([[x0 - 1.0, y0 - 1.0], [x1 + 1.0, y0 - 1.0], [x1 + 1.0, y1 + 1.0], [x0 - 1.0, y1 + 1.0]])
+    contours = tuple(
+        Contour(np.column_stack([corners, np.full(4, z)]), ContourGeometricType.CLOSED_PLANAR) for z in planes
+    )
+    return Roi(number=-1, name="whole dose grid", interpreted_type="", contours=contours)
 
-    def plane(index: int) -> FloatArray:
-        if index not in cache:
-            if len(cache) > 4:
-                cache.pop(min(cache))
-            xy = _interpolate_axis(dose.dose_gy[index], yl, yw, axis=0)
-            cache[index] = _interpolate_axis(xy, xl, xw, axis=1)
-        return cache[index]
 
-    dmax = 0.0
-    nz = grid.shape_zyx[0]
-    for k in range(zl.size):
-        lower = int(zl[k])
-        upper = min(lower + 1, nz - 1)
-        w = float(zw[k])
-        values = plane(lower) * (1.0 - w) + plane(upper) * w if w > 0.0 else plane(lower)
-        dmax = max(dmax, float(values.max()))
-        counts[k] = (values[..., None] >= level_array).sum(axis=(0, 1))
-    volumes = (counts * sub_volume_cc[:, None]).sum(axis=0)
-    total = grid.total_volume_cc()
-    description = f"the whole dose grid ({total:.1f} cc)"
+def grid_volumes(dose: DoseGrid, levels_gy: Sequence[float]) -> RegionVolumes:
+    """Volumes of the whole dose grid at or above each level, sampled by the DVH engine exactly as an
+    ROI interior (voxel-centre samples with their dose spread), so that they are consistent with the
+    ROI volumes they are compared with."""
+    samples = roi_dose_samples(dose, grid_box_roi(dose))
+    total = float(samples.volume_in_grid_cc)
+    levels = _check_levels(levels_gy)
     return RegionVolumes(
-        description=description,
+        description=f"the whole dose grid ({total:.1f} cc)",
         total_cc=total,
-        max_gy=dmax,
+        in_grid_cc=total,
+        max_gy=samples.max_gy,
         levels_gy=levels,
-        volumes_cc=tuple(float(v) for v in volumes),
+        volumes_cc=tuple(samples.volume_at_or_above(level) for level in levels),
     )
 
 
@@ -216,13 +160,23 @@ def body_volumes(
     dose: DoseGrid,
     body: Roi | None,
     levels_gy: Sequence[float],
-    *,
-    subdivisions: int = DEFAULT_GRID_SUBDIVISIONS,
 ) -> RegionVolumes:
-    """Isodose volumes inside ``body``, or in the whole dose grid with a warning when it is None."""
+    """Isodose volumes inside ``body`` (its part inside the dose grid, where the dose is known), or
+    in the whole dose grid with a warning when ``body`` is None."""
     if body is not None:
-        return roi_volumes(dose, body, levels_gy)
-    whole = grid_volumes(dose, levels_gy, subdivisions=subdivisions)
+        samples = roi_dose_samples(dose, body)
+        region = volumes_from_samples(f"ROI {body.name!r}", samples, levels_gy)
+        if samples.volume_outside_grid_cc > 0.0:
+            # Normal for a body outline: the dose grid covers the irradiated part only.
+            description = (
+                f"ROI {body.name!r} inside the dose grid ({samples.volume_in_grid_cc:.1f} of "
+                f"{samples.volume_cc:.1f} cc)"
+            )
+            notes = tuple(w for w in samples.warnings if "outside the dose grid" not in w)
+            return RegionVolumes(description, region.total_cc, region.in_grid_cc, region.max_gy,
+                                 region.levels_gy, region.volumes_cc, notes)
+        return region
+    whole = grid_volumes(dose, levels_gy)
     warning = (
         f"no External (body) ROI: isodose volumes (PIV) are counted in {whole.description}, which may include "
         "air and couch"
@@ -231,6 +185,7 @@ def body_volumes(
     return RegionVolumes(
         description=whole.description,
         total_cc=whole.total_cc,
+        in_grid_cc=whole.in_grid_cc,
         max_gy=whole.max_gy,
         levels_gy=whole.levels_gy,
         volumes_cc=whole.volumes_cc,
