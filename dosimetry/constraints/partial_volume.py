@@ -68,6 +68,9 @@ def interpolate_tolerance(points: tuple[tuple[float, float], ...], x: float) -> 
     if not x > 0:
         raise ConstraintError(f"partial-volume axis value must be positive, got {x}")
     xs = [p for p, _ in points]
+    for point, value in points:  # on a tabulated point (up to summation round-off): its value exactly
+        if abs(x - point) <= 1e-9 * point:
+            return value
     if x <= xs[0]:
         return points[0][1]
     if x > xs[-1] * (1 + 1e-9):
