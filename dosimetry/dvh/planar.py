@@ -66,6 +66,33 @@ def pixel_coverage(
     Each polygon is a pair of vertex arrays (u, v) in pixel units, implicitly closed; its
     orientation does not matter (the weight applies to its unsigned area).
     """
+    return _accumulate(polygons, weights, n_cols, n_rows, moments=False)[0]
+
+
+def pixel_moments(
+    polygons: list[tuple[FloatArray, FloatArray]],
+    weights: list[float],
+    n_cols: int,
+    n_rows: int,
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]:
+    """Area and moments of (polygons n pixel) about each pixel centre, each (n_rows, n_cols).
+
+    Returns (A, Mu, Mv, Muu, Mvv): the integrals of 1, xi, eta, xi^2 and eta^2 over the covered
+    part of each pixel, with (xi, eta) the offsets from the pixel centre in pixel units. The
+    centroid of the covered part is (Mu/A, Mv/A), its variances Muu/A - (Mu/A)^2 and so on.
+    """
+    a, mu, mv, muu, mvv = _accumulate(polygons, weights, n_cols, n_rows, moments=True)
+    return a, mu, mv, muu, mvv
+
+
+def _accumulate(
+    polygons: list[tuple[FloatArray, FloatArray]],
+    weights: list[float],
+    n_cols: int,
+    n_rows: int,
+    *,
+    moments: bool,
+) -> list[FloatArray]:
     starts_u, starts_v, ends_u, ends_v, seg_w = [], [], [], [], []
     for (u, v), w in zip(polygons, weights, strict=True):
         if u.size < 3:
@@ -79,9 +106,10 @@ def pixel_coverage(
         ends_v.append(np.roll(v, -1))
         # Counter-clockwise edges accumulate negative area with the convention below.
         seg_w.append(np.full(u.size, -float(w) * orientation))
-    diff = np.zeros((n_rows, n_cols + 1))
+    n_out = 5 if moments else 1
+    diffs = [np.zeros((n_rows, n_cols + 1)) for _ in range(n_out)]
     if not starts_u:
-        return diff[:, :n_cols]
+        return [d[:, :n_cols] for d in diffs]
     u0 = np.concatenate(starts_u)
     v0 = np.concatenate(starts_v)
     u1 = np.concatenate(ends_u)
@@ -93,7 +121,7 @@ def pixel_coverage(
     keep &= ~((u0 >= n_cols) & (u1 >= n_cols))
     u0, v0, u1, v1, w = u0[keep], v0[keep], u1[keep], v1[keep], w[keep]
     if u0.size == 0:
-        return diff[:, :n_cols]
+        return [d[:, :n_cols] for d in diffs]
     # Clip v to the window band: the parts outside rows [0, n_rows) are discarded anyway, and
     # clipping in v along the segment keeps the in-window part exact.
     du = u1 - u0
@@ -150,7 +178,8 @@ def pixel_coverage(
     pv_a = a_v[s] + ta_ * (b_v[s] - a_v[s])
     pu_b = a_u[s] + tb_ * (b_u[s] - a_u[s])
     pv_b = a_v[s] + tb_ * (b_v[s] - a_v[s])
-    height = (pv_b - pv_a) * w[s]
+    w_s = w[s]
+    dv = pv_b - pv_a
     um = 0.5 * (pu_a + pu_b)
     vm = 0.5 * (pv_a + pv_b)
     col = np.floor(um).astype(np.int64)
@@ -158,12 +187,46 @@ def pixel_coverage(
     inside_rows = (row >= 0) & (row < n_rows)
     left = inside_rows & (col < 0)
     mid = inside_rows & (col >= 0) & (col < n_cols)
-    flat = diff.reshape(-1)
     stride = n_cols + 1
-    # Pieces left of the window: full height in every column.
-    flat += np.bincount(row[left] * stride, weights=height[left], minlength=flat.size)
-    a = height[mid] * (col[mid] + 1 - um[mid])
+    size = n_rows * stride
+    # Local coordinates about the pixel centre: xi in [-0.5, 0.5] (columns), eta likewise (rows).
+    eta_a = pv_a - row - 0.5
+    eta_b = pv_b - row - 0.5
+    eta_m = 0.5 * (eta_a + eta_b)
+    xi_a = pu_a - col - 0.5
+    xi_b = pu_b - col - 0.5
+    xi_m = 0.5 * (xi_a + xi_b)
+    # Contribution of a full-width strip over the piece's eta range (the same in every column),
+    # and of the region between the piece and the right border of its own pixel; polynomials of
+    # degree <= 3 along the piece, integrated exactly by Simpson's rule.
+    def simpson(fa: FloatArray, fm: FloatArray, fb: FloatArray) -> FloatArray:
+        return dv * (fa + 4.0 * fm + fb) / 6.0
+
+    strips = [dv]
+    owns = [simpson(0.5 - xi_a, 0.5 - xi_m, 0.5 - xi_b)]
+    if moments:
+        strips += [
+            np.zeros_like(dv),
+            simpson(eta_a, eta_m, eta_b),
+            dv / 12.0,
+            simpson(eta_a**2, eta_m**2, eta_b**2),
+        ]
+        owns += [
+            simpson((0.25 - xi_a**2) / 2, (0.25 - xi_m**2) / 2, (0.25 - xi_b**2) / 2),
+            simpson(eta_a * (0.5 - xi_a), eta_m * (0.5 - xi_m), eta_b * (0.5 - xi_b)),
+            simpson((0.125 - xi_a**3) / 3, (0.125 - xi_m**3) / 3, (0.125 - xi_b**3) / 3),
+            simpson(eta_a**2 * (0.5 - xi_a), eta_m**2 * (0.5 - xi_m), eta_b**2 * (0.5 - xi_b)),
+        ]
     base = row[mid] * stride + col[mid]
-    flat += np.bincount(base, weights=a, minlength=flat.size)
-    flat += np.bincount(base + 1, weights=height[mid] - a, minlength=flat.size)
-    return np.cumsum(diff, axis=1)[:, :n_cols]
+    left_index = row[left] * stride
+    out = []
+    for diff, strip, own in zip(diffs, strips, owns, strict=True):
+        flat = diff.reshape(-1)
+        strip = strip * w_s
+        own = own * w_s
+        # Pieces left of the window: a full strip in every column.
+        flat += np.bincount(left_index, weights=strip[left], minlength=size)
+        flat += np.bincount(base, weights=own[mid], minlength=size)
+        flat += np.bincount(base + 1, weights=strip[mid] - own[mid], minlength=size)
+        out.append(np.cumsum(diff, axis=1)[:, :n_cols])
+    return out

@@ -87,7 +87,7 @@ class FineSlice:
         return self.occupancy.reshape(n, ny, n, nx, n).transpose(1, 3, 0, 2, 4)
 
 
-def _window(geometry: RoiGeometry, grid: RectilinearGrid) -> tuple[int, int, int, int] | None:
+def fine_window(geometry: RoiGeometry, grid: RectilinearGrid) -> tuple[int, int, int, int] | None:
     """Coarse index range [y0, y1) x [x0, x1) of the grid touched by the ROI's xy bounds."""
     x_min, x_max, y_min, y_max = geometry.bounds_xy_mm
     xe, ye = grid.x_edges_mm, grid.y_edges_mm
@@ -108,7 +108,7 @@ def iter_fine_occupancy(geometry: RoiGeometry, grid: RectilinearGrid, n: int) ->
     """
     if n < 1:
         raise GeometryError(f"supersampling factor must be >= 1, got {n}")
-    window = _window(geometry, grid)
+    window = fine_window(geometry, grid)
     if window is None:
         return
     y0, y1, x0, x1 = window

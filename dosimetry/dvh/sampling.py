@@ -5,14 +5,16 @@ trilinear interpolant (outside the outermost centres it is held constant). An RO
 follows:
 
 * voxels entirely inside the ROI give one sample at the voxel centre, weight = voxel volume;
-* voxels the ROI boundary crosses are split into ``n x n x n`` sub-voxels; each gives a sample at
-  its centre (trilinear dose) weighted by the exact volume of the sub-voxel inside the ROI.
+* voxels the ROI boundary crosses are split into ``n x n`` fine pixels in plane and ``n`` sub-slabs
+  in z, the sub-slabs also cut at the ROI's slab boundaries; each covered piece gives a sample at
+  the centroid of its covered part (trilinear dose there), weighted by the exact covered volume.
 
-Each sample also carries a dose *spread*: the dose within its (sub-)voxel is taken as uniformly
-distributed over ``[dose - spread/2, dose + spread/2]`` where ``spread = sqrt(sum_i (g_i h_i)^2)``,
-``g`` the local dose gradient and ``h`` the (sub-)voxel size. For a linear dose along one axis
-this is exact (the dose over a box is then uniform between its face values); otherwise it matches
-the variance of the dose over the box. It removes the staircase a point-sampled DVH shows when a
+Each sample also carries a dose *spread*: the dose over the covered part of its (sub-)voxel is
+taken as uniformly distributed over ``[dose - spread/2, dose + spread/2]`` with ``spread =
+sqrt(12 var)``, ``var = sum_i g_i^2 var_i`` (``g`` the local dose gradient, ``var_i`` the variance
+of coordinate i over the covered part; h^2/12 for a full box of edge h). For a linear dose along
+one axis over a box this is exact (the dose is then uniform between the face values); otherwise
+it matches the variance. It removes the staircase a point-sampled DVH shows when a
 voxel spans several bins, without the cost of sampling every voxel finely.
 """
 
@@ -28,7 +30,8 @@ import numpy.typing as npt
 from dosimetry.dose import DoseGrid
 from dosimetry.dvh.endcaps import EndCapConvention
 from dosimetry.dvh.geometry import RoiGeometry
-from dosimetry.dvh.rasterise import geometry_for_grid, iter_fine_occupancy
+from dosimetry.dvh.planar import pixel_moments
+from dosimetry.dvh.rasterise import SNAP, fine_window, geometry_for_grid
 from dosimetry.errors import ArgumentError
 from dosimetry.grid import RectilinearGrid
 from dosimetry.structures import Roi
@@ -190,6 +193,47 @@ def _centre_gradient(dose: DoseGrid, k: IntArray, j: IntArray, i: IntArray) -> t
     return gx, gy, gz
 
 
+@dataclass(frozen=True, eq=False)
+class _PlaneStats:
+    """Fine-pixel area fraction, centroid offsets (mm) and variances (mm^2) of one plane's
+    coverage, plus per coarse voxel whether all its fine pixels are full / any is covered."""
+
+    area: FloatArray
+    cx: FloatArray
+    cy: FloatArray
+    vx: FloatArray
+    vy: FloatArray
+    full: npt.NDArray[np.bool_]
+    any: npt.NDArray[np.bool_]
+
+
+def _plane_stats(
+    geometry: RoiGeometry, p: int, origin_mm: tuple[float, float], fine_mm: tuple[float, float], shape: tuple[int, int], n: int
+) -> _PlaneStats:
+    ny, nx = shape
+    fdx, fdy = fine_mm
+    section = geometry.sections[p]
+    polys = [((x - origin_mm[0]) / fdx, (y - origin_mm[1]) / fdy) for x, y in section.polygons]
+    a, mu, mv, muu, mvv = pixel_moments(polys, list(section.signs), nx * n, ny * n)
+    a = np.clip(a, 0.0, 1.0)
+    a[a < SNAP] = 0.0
+    a[a > 1.0 - SNAP] = 1.0
+    safe = np.where(a > 0, a, 1.0)
+    cx, cy = mu / safe, mv / safe
+    vx = np.clip(muu / safe - cx**2, 0.0, None)
+    vy = np.clip(mvv / safe - cy**2, 0.0, None)
+    blocks = a.reshape(ny, n, nx, n)
+    return _PlaneStats(
+        area=a,
+        cx=cx * fdx,
+        cy=cy * fdy,
+        vx=vx * fdx**2,
+        vy=vy * fdy**2,
+        full=blocks.min(axis=(1, 3)) >= 1.0,
+        any=blocks.max(axis=(1, 3)) > 0.0,
+    )
+
+
 def roi_dose_samples(
     dose: DoseGrid,
     roi: Roi,
@@ -202,8 +246,9 @@ def roi_dose_samples(
 ) -> DoseSamples:
     """Dose samples and volume weights (cc) covering ``roi`` inside the dose grid.
 
-    ``supersample``: sub-voxels per axis for voxels the ROI boundary crosses (default
-    :func:`auto_supersample`). ``spread=False`` gives plain point samples (for comparison).
+    See the module docstring. ``supersample``: ``n`` (default :func:`auto_supersample`).
+    ``spread=False`` gives point samples (for comparison). ``geometry`` may pass a precomputed
+    :func:`~dosimetry.dvh.geometry.roi_geometry` matching ``roi`` and ``end_cap``.
     """
     convention = EndCapConvention.parse(end_cap)
     grid = dose.grid
@@ -212,48 +257,91 @@ def roi_dose_samples(
         raise ArgumentError(f"supersample must be >= 1, got {supersample}")
     if geometry is None:
         geometry = geometry_for_grid(roi, grid, convention, single_plane_thickness_mm)
-    xe, ye, ze = grid.x_edges_mm, grid.y_edges_mm, grid.z_edges_mm
+    ze = grid.z_edges_mm
     dx, dy = grid.spacing_x_mm, grid.spacing_y_mm
+    fdx, fdy = dx / n, dy / n
     vox_cc = grid.voxel_volume_cc()
-    doses, weights, spreads = [], [], []
-    sub = (np.arange(n) + 0.5) / n
-    for piece in iter_fine_occupancy(geometry, grid, n):
-        k = piece.z_index
-        blocks = piece.blocks()  # (ny, nx, n, n, n)
-        flat = blocks.reshape(blocks.shape[0], blocks.shape[1], -1)
-        full = flat.min(axis=2) >= 1.0
-        partial = (flat.max(axis=2) > 0.0) & ~full
-        thickness = ze[k + 1] - ze[k]
-        # interior voxels: one sample at the centre
-        jj, ii = np.nonzero(full)
-        if jj.size:
-            jg, ig = jj + piece.y_start, ii + piece.x_start
-            kg = np.full(jg.size, k)
-            doses.append(dose.dose_gy[kg, jg, ig])
-            weights.append(np.full(jg.size, vox_cc[k]))
-            if spread:
-                gx, gy, gz = _centre_gradient(dose, kg, jg, ig)
-                spreads.append(np.sqrt((gx * dx) ** 2 + (gy * dy) ** 2 + (gz * thickness) ** 2))
-            else:
-                spreads.append(np.zeros(jg.size))
-        jj, ii = np.nonzero(partial)
-        if jj.size:
-            occ = flat[jj, ii]  # (m, n^3) in order (sz, sy, sx)
-            m_idx, s_idx = np.nonzero(occ > 0)
-            sz, rem = np.divmod(s_idx, n * n)
-            sy, sx = np.divmod(rem, n)
-            jg = jj[m_idx] + piece.y_start
-            ig = ii[m_idx] + piece.x_start
-            px = xe[ig] + sub[sx] * dx
-            py = ye[jg] + sub[sy] * dy
-            pz = np.full(px.size, ze[k]) + sub[sz] * thickness
-            value, gx, gy, gz = trilinear(dose, px, py, pz)
-            doses.append(value)
-            weights.append(occ[m_idx, s_idx] * (vox_cc[k] / n**3))
-            if spread:
-                spreads.append(np.sqrt((gx * dx / n) ** 2 + (gy * dy / n) ** 2 + (gz * thickness / n) ** 2))
-            else:
-                spreads.append(np.zeros(px.size))
+    doses: list[FloatArray] = []
+    weights: list[FloatArray] = []
+    spreads: list[FloatArray] = []
+    window = fine_window(geometry, grid)
+    slabs = geometry.slabs
+    if window is not None:
+        y0, y1, x0, x1 = window
+        ny, nx = y1 - y0, x1 - x0
+        x_origin = float(grid.x_edges_mm[x0])
+        y_origin = float(grid.y_edges_mm[y0])
+        cache: dict[int, _PlaneStats] = {}
+
+        def stats(p: int) -> _PlaneStats:
+            if p not in cache:
+                cache[p] = _plane_stats(geometry, p, (x_origin, y_origin), (fdx, fdy), (ny, nx), n)
+            return cache[p]
+
+        z_lo, z_hi = geometry.z_range_mm
+        k_first = max(int(np.searchsorted(ze, z_lo, side="right")) - 1, 0)
+        k_last = min(int(np.searchsorted(ze, z_hi, side="left")), grid.z_mm.size)
+        bounds = np.unique(np.concatenate([slabs.lower_mm, slabs.upper_mm]))
+        for k in range(k_first, k_last):
+            z0, z1 = float(ze[k]), float(ze[k + 1])
+            thickness = z1 - z0
+            cuts = np.concatenate([z0 + thickness * np.arange(n + 1) / n, bounds[(bounds > z0) & (bounds < z1)]])
+            cuts = np.unique(cuts)
+            mids = 0.5 * (cuts[1:] + cuts[:-1])
+            plane_of = np.searchsorted(slabs.lower_mm, mids, side="right") - 1
+            valid = (plane_of >= 0) & (mids < slabs.upper_mm[np.clip(plane_of, 0, None)])
+            plane_of = np.where(valid, plane_of, -1)
+            if not np.any(valid):
+                continue
+            first_used = int(plane_of[valid].min())
+            for stale in [p for p in cache if p < first_used]:
+                del cache[stale]
+            used = sorted({int(p) for p in plane_of if p >= 0})
+            interior = np.full((ny, nx), bool(np.all(valid)))
+            touched = np.zeros((ny, nx), dtype=bool)
+            for p in used:
+                st = stats(p)
+                interior &= st.full
+                touched |= st.any
+            partial = touched & ~interior
+            jj, ii = np.nonzero(interior)
+            if jj.size:
+                jg, ig = jj + y0, ii + x0
+                kg = np.full(jg.size, k)
+                doses.append(dose.dose_gy[kg, jg, ig])
+                weights.append(np.full(jg.size, vox_cc[k]))
+                if spread:
+                    gx, gy, gz = _centre_gradient(dose, kg, jg, ig)
+                    spreads.append(np.sqrt((gx * dx) ** 2 + (gy * dy) ** 2 + (gz * thickness) ** 2))
+                else:
+                    spreads.append(np.zeros(jg.size))
+            if not np.any(partial):
+                continue
+            pj, pi = np.nonzero(partial)
+            # fine pixels of the partial voxels
+            sub = np.arange(n)
+            fr = (pj[:, None, None] * n + sub[None, :, None] + 0 * sub[None, None, :]).reshape(-1)
+            fc = (pi[:, None, None] * n + 0 * sub[None, :, None] + sub[None, None, :]).reshape(-1)
+            for za, zb, p in zip(cuts[:-1], cuts[1:], plane_of, strict=True):
+                if p < 0:
+                    continue
+                st = stats(int(p))
+                a = st.area[fr, fc]
+                sel = a > 0
+                if not np.any(sel):
+                    continue
+                r, c = fr[sel], fc[sel]
+                px = x_origin + (c + 0.5) * fdx + st.cx[r, c]
+                py = y_origin + (r + 0.5) * fdy + st.cy[r, c]
+                pz = np.full(px.size, 0.5 * (za + zb))
+                value, gx, gy, gz = trilinear(dose, px, py, pz)
+                doses.append(value)
+                weights.append(a[sel] * (fdx * fdy * (zb - za) / 1000.0))
+                if spread:
+                    var = gx**2 * st.vx[r, c] + gy**2 * st.vy[r, c] + gz**2 * (zb - za) ** 2 / 12.0
+                    spreads.append(np.sqrt(12.0 * var))
+                else:
+                    spreads.append(np.zeros(px.size))
     if doses:
         d = np.concatenate(doses)
         w = np.concatenate(weights)
