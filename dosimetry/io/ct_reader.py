@@ -1,0 +1,186 @@
+"""CT image series: geometry and slice order (and, on request, the HU volume).
+
+Slices are grouped by SeriesInstanceUID, checked for a common orientation, pixel spacing, matrix
+size, in-plane position and frame of reference, and ordered along the slice normal into a
+canonical :class:`~dosimetry.grid.RectilinearGrid`. Unevenly spaced slices are kept (the grid's z
+may be non-uniform) and reported as a warning; repeated slice positions are an error.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from dosimetry.errors import ArgumentError, ConsistencyError, GeometryError, InputFileError, UnsupportedDataError
+from dosimetry.grid import RectilinearGrid
+from dosimetry.io.dicom_file import (
+    CT_IMAGE,
+    expect_sop_class,
+    float_vector,
+    optional_float,
+    read_dicom,
+    require,
+    required_int,
+    tag_label,
+    text,
+)
+from dosimetry.io.orientation import CanonicalLayout, axis_map, canonical_layout, orientation_name
+
+LOGGER = logging.getLogger(__name__)
+
+#: Relative deviation of a slice gap from the median gap reported as inconsistent spacing.
+SPACING_RTOL = 0.01
+
+
+@dataclass(frozen=True, eq=False)
+class CtSeries:
+    """Geometry of a CT series; ``slice_paths`` / ``sop_instance_uids`` follow ``grid.z_mm``."""
+
+    series_instance_uid: str
+    study_instance_uid: str
+    frame_of_reference_uid: str
+    patient_id: str
+    grid: RectilinearGrid
+    slice_paths: tuple[Path, ...]
+    sop_instance_uids: tuple[str, ...]
+    orientation: str
+    layout: CanonicalLayout = field(repr=False)
+    description: str = ""
+    warnings: tuple[str, ...] = field(default=())
+
+    @property
+    def n_slices(self) -> int:
+        return len(self.slice_paths)
+
+
+def _expand(paths: str | Path | Iterable[str | Path]) -> list[Path]:
+    if isinstance(paths, (str, Path)):
+        p = Path(paths)
+        if p.is_dir():
+            return sorted(q for q in p.rglob("*") if q.is_file())
+        return [p]
+    return [Path(q) for q in paths]
+
+
+def load_ct_series(paths: str | Path | Sequence[str | Path], *, series_instance_uid: str | None = None) -> CtSeries:
+    """Read the geometry of one CT series from files or a folder.
+
+    Non-CT files in a folder are ignored; when several CT series are present,
+    ``series_instance_uid`` must name one.
+    """
+    files = _expand(paths)
+    if not files:
+        raise InputFileError(f"{paths}: no files")
+    folder_scan = isinstance(paths, (str, Path)) and Path(paths).is_dir()
+    headers = []
+    for path in files:
+        if folder_scan:
+            try:
+                ds = read_dicom(path, stop_before_pixels=True)
+            except InputFileError:
+                continue
+            if str(ds.get("SOPClassUID", "")) != CT_IMAGE:
+                continue
+        else:
+            ds = read_dicom(path, stop_before_pixels=True)
+            expect_sop_class(ds, path, [CT_IMAGE])
+        headers.append((path, ds))
+    if not headers:
+        raise InputFileError(f"{paths}: no CT Image files found")
+    series = sorted({str(require(ds, "SeriesInstanceUID", p)) for p, ds in headers})
+    if series_instance_uid is None:
+        if len(series) > 1:
+            raise ArgumentError(f"{paths}: {len(series)} CT series found {series}; give series_instance_uid")
+        series_instance_uid = series[0]
+    headers = [(p, ds) for p, ds in headers if str(ds.SeriesInstanceUID) == series_instance_uid]
+    if not headers:
+        raise ArgumentError(f"{paths}: no CT slice of series {series_instance_uid}")
+    first_path, first = headers[0]
+    iop = float_vector(first, "ImageOrientationPatient", first_path, 6)
+    spacing = float_vector(first, "PixelSpacing", first_path, 2)
+    rows = required_int(first, "Rows", first_path)
+    columns = required_int(first, "Columns", first_path)
+    frame = str(require(first, "FrameOfReferenceUID", first_path))
+    amap = axis_map(iop, first_path)
+    positions = []
+    for p, ds in headers:
+        if not np.allclose(float_vector(ds, "ImageOrientationPatient", p, 6), iop, atol=1e-4):
+            raise ConsistencyError(f"{p}: {tag_label('ImageOrientationPatient')} differs from {first_path.name} in series {series_instance_uid}")
+        if not np.allclose(float_vector(ds, "PixelSpacing", p, 2), spacing, atol=1e-4):
+            raise ConsistencyError(f"{p}: {tag_label('PixelSpacing')} differs from {first_path.name} in series {series_instance_uid}")
+        if required_int(ds, "Rows", p) != rows or required_int(ds, "Columns", p) != columns:
+            raise ConsistencyError(f"{p}: image size differs from {first_path.name} in series {series_instance_uid}")
+        if str(require(ds, "FrameOfReferenceUID", p)) != frame:
+            raise ConsistencyError(f"{p}: {tag_label('FrameOfReferenceUID')} differs from {first_path.name} in series {series_instance_uid}")
+        positions.append(float_vector(ds, "ImagePositionPatient", p, 3))
+    pos = np.asarray(positions)
+    in_plane = [a for a in range(3) if a != amap.frame_axis]
+    if not np.allclose(pos[:, in_plane], pos[0, in_plane], atol=0.01):
+        raise UnsupportedDataError(
+            f"{first_path}: slices of series {series_instance_uid} are shifted in-plane ({tag_label('ImagePositionPatient')} varies "
+            "across slices: gantry tilt or a sheared stack); only straight stacks are supported"
+        )
+    order = np.argsort(pos[:, amap.frame_axis] * amap.frame_sign)
+    pos = pos[order]
+    headers = [headers[i] for i in order]
+    along = pos[:, amap.frame_axis]
+    if np.any(np.abs(np.diff(along)) < 1e-3):
+        dup = along[np.argmin(np.abs(np.diff(along)))]
+        raise ConsistencyError(f"series {series_instance_uid}: two slices at the same position {dup:g} mm ({tag_label('ImagePositionPatient')})")
+    warnings: list[str] = []
+    thickness = None
+    if len(headers) == 1:
+        thickness = optional_float(first, "SliceThickness", first_path)
+        if thickness is None or thickness <= 0:
+            raise GeometryError(f"{first_path}: a one-slice CT series needs a positive {tag_label('SliceThickness')}")
+    else:
+        gaps = np.abs(np.diff(along))
+        median = float(np.median(gaps))
+        bad = np.flatnonzero(np.abs(gaps - median) > SPACING_RTOL * median)
+        if bad.size:
+            warnings.append(
+                f"CT series {series_instance_uid}: inconsistent slice spacing: median {median:.3g} mm, "
+                f"{bad.size} gap(s) differ (e.g. {gaps[bad[0]]:.3g} mm between {along[bad[0]]:.3g} and {along[bad[0] + 1]:.3g} mm; missing slices?)"
+            )
+    layout = canonical_layout(
+        (len(headers), rows, columns),
+        position_mm=list(pos[0]),
+        pixel_spacing_mm=spacing,
+        frame_positions_mm=along,
+        amap=amap,
+        path=first_path,
+        single_slice_thickness_mm=thickness,
+    )
+    return CtSeries(
+        series_instance_uid=series_instance_uid,
+        study_instance_uid=text(first, "StudyInstanceUID"),
+        frame_of_reference_uid=frame,
+        patient_id=text(first, "PatientID"),
+        grid=layout.grid,
+        slice_paths=tuple(p for p, _ in headers),
+        sop_instance_uids=tuple(text(ds, "SOPInstanceUID") for _, ds in headers),
+        orientation=orientation_name(iop),
+        layout=layout,
+        description=text(first, "SeriesDescription"),
+        warnings=tuple(warnings),
+    )
+
+
+def load_ct_volume(series: CtSeries) -> npt.NDArray[np.float64]:
+    """The series' voxel values in HU (RescaleSlope/Intercept applied), canonical (z, y, x)."""
+    slices = []
+    for p in series.slice_paths:
+        ds = read_dicom(p)
+        try:
+            pixels = ds.pixel_array.astype(np.float64)
+        except (ValueError, RuntimeError, NotImplementedError, AttributeError) as exc:
+            raise UnsupportedDataError(f"{p}: cannot decode {tag_label('PixelData')}: {exc}") from None
+        slope = optional_float(ds, "RescaleSlope", p) or 1.0
+        intercept = optional_float(ds, "RescaleIntercept", p) or 0.0
+        slices.append(pixels * slope + intercept)
+    return series.layout.apply(np.stack(slices))
