@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import logging
 import os
+import re
+import warnings
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +39,7 @@ from pipelines.paths import unique_keys
 
 logger = logging.getLogger(__name__)
 
+_UID = re.compile(r"^[0-9]+(\.[0-9]+)+$")
 _HEADER_TAGS = [
     "SOPClassUID",
     "SOPInstanceUID",
@@ -65,10 +68,18 @@ class CohortDiscovery:
 def read_header(path: Path, relative_path: str) -> DicomFileInfo:
     """Header facts of one file; ``InputFileError`` when it is not a readable DICOM file."""
     try:
-        dataset = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=_HEADER_TAGS)
-    except InvalidDicomError as exc:
-        raise InputFileError(f"{path}: not a DICOM file ({exc})") from exc
-    except (OSError, EOFError, ValueError, TypeError, KeyError, AttributeError) as exc:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                dataset = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=_HEADER_TAGS)
+            except InvalidDicomError:
+                # old exports without preamble/file meta: accept only when the UIDs look like UIDs
+                dataset = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=_HEADER_TAGS, force=True)
+                if not (_UID.match(str(dataset.get("SOPClassUID", ""))) and _UID.match(str(dataset.get("SOPInstanceUID", "")))):
+                    raise InputFileError(f"{path}: not a DICOM file (no DICM preamble or recognisable header)") from None
+    except InputFileError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - pydicom raises many types on arbitrary bytes
         raise InputFileError(f"{path}: unreadable DICOM header ({type(exc).__name__}: {exc})") from exc
     sop_class = str(dataset.get("SOPClassUID", "") or "")
     modality = str(dataset.get("Modality", "") or "")
@@ -121,7 +132,7 @@ def discover_patients(root: Path, *, exclude: tuple[Path, ...] = ()) -> CohortDi
     root = root.resolve()
     excluded = tuple(Path(p).resolve() for p in exclude)
     skipped: list[SkippedFile] = []
-    warnings: list[str] = []
+    notes: list[str] = []
 
     headers: list[tuple[str | None, DicomFileInfo]] = []  # (top-level folder or None, header)
     for path in _walk_files(root, excluded, skipped):
@@ -153,7 +164,7 @@ def discover_patients(root: Path, *, exclude: tuple[Path, ...] = ()) -> CohortDi
             rebased = [_rebase(i, source) for i in infos]
             found.append((ids[0] or folder, f"folder:{folder}", ids[0], Layout.FOLDER, source, rebased))
         else:
-            warnings.append(
+            notes.append(
                 f"folder {root / folder} mixes {len(ids)} PatientIDs; its files are grouped by PatientID"
             )
             for info in infos:
@@ -189,7 +200,7 @@ def discover_patients(root: Path, *, exclude: tuple[Path, ...] = ()) -> CohortDi
         )
     patients.sort(key=lambda p: p.key)
     logger.info("found %d patients under %s (%d files skipped)", len(patients), root, len(skipped))
-    return CohortDiscovery(root=root, patients=tuple(patients), skipped=tuple(skipped), warnings=tuple(warnings))
+    return CohortDiscovery(root=root, patients=tuple(patients), skipped=tuple(skipped), warnings=tuple(notes))
 
 
 def _rebase(info: DicomFileInfo, source: Path) -> DicomFileInfo:
