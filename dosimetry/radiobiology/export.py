@@ -1,0 +1,145 @@
+"""Write BED / EQD2 / cumulative maps as RT Dose files a planning system can load.
+
+Every file gets new SOP Instance and Series Instance UIDs, references the current plan (RT Plan or
+RT Ion Plan SOP class as appropriate), has DoseType EFFECTIVE, and states in SeriesDescription and
+DoseComment (each a DICOM LO, at most 64 characters) the quantity, alpha/beta, fraction counts, the
+residual and the summation method. Patient and study attributes are copied from the current
+course's RT Dose file so the maps land in the same patient and study.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import pydicom
+
+from dosimetry.dose import DoseGrid, DoseSummationType, DoseType
+from dosimetry.errors import ArgumentError, DicomContentError, InputFileError, OutputError
+from dosimetry.io.rtdose_writer import RT_ION_PLAN_STORAGE, RT_PLAN_STORAGE, DicomIdentity, write_rt_dose
+from dosimetry.plan import Plan, PlanKind
+from dosimetry.radiobiology.maps import LqMap
+from dosimetry.radiobiology.summation import CumulativeMap
+
+logger = logging.getLogger(__name__)
+
+#: Maximum length of a DICOM LO value (SeriesDescription, DoseComment).
+LO_MAX_CHARS = 64
+
+
+def identity_from_dicom(path: Path | str) -> DicomIdentity:
+    """Patient, study and dates of an existing DICOM file (usually the current RT Dose)."""
+    source = Path(path)
+    try:
+        ds = pydicom.dcmread(source, stop_before_pixels=True)
+    except (OSError, pydicom.errors.InvalidDicomError) as exc:
+        raise InputFileError(f"cannot read patient and study attributes from {source}: {exc}") from exc
+
+    def get(keyword: str) -> str:
+        value = ds.get(keyword, "")
+        return "" if value is None else str(value)
+
+    if not get("PatientID") or not get("StudyInstanceUID"):
+        raise DicomContentError(f"{source}: PatientID (0010,0020) and StudyInstanceUID (0020,000D) are needed to export maps")
+    date = get("StudyDate")
+    return DicomIdentity(
+        patient_id=get("PatientID"),
+        patient_name=get("PatientName"),
+        study_instance_uid=get("StudyInstanceUID"),
+        patient_birth_date=get("PatientBirthDate") if len(get("PatientBirthDate")) == 8 else "",
+        patient_sex=get("PatientSex"),
+        study_id=get("StudyID"),
+        study_date=date if len(date) == 8 else "",
+        study_time=get("StudyTime"),
+        study_description=get("StudyDescription"),
+        accession_number=get("AccessionNumber"),
+        referring_physician_name=get("ReferringPhysicianName"),
+        manufacturer="dosimetry",
+        manufacturer_model_name="dosimetry radiobiology",
+    )
+
+
+@dataclass(frozen=True)
+class ExportedMap:
+    path: Path
+    sop_instance_uid: str
+    series_description: str
+    dose_comment: str
+
+
+def _lo(text: str, what: str) -> str:
+    if len(text) > LO_MAX_CHARS:
+        raise ArgumentError(f"{what} {text!r} is longer than {LO_MAX_CHARS} characters (DICOM LO)")
+    return text
+
+
+def _plan_class(plan: Plan | None) -> str:
+    return RT_ION_PLAN_STORAGE if plan is not None and plan.kind is PlanKind.RT_ION_PLAN else RT_PLAN_STORAGE
+
+
+def _write(
+    dose: DoseGrid,
+    path: Path,
+    *,
+    identity: DicomIdentity,
+    plan: Plan | None,
+    series_description: str,
+    dose_comment: str,
+    summation_type: DoseSummationType,
+) -> ExportedMap:
+    target = Path(path)
+    if not target.parent.is_dir():
+        raise OutputError(f"cannot write {target}: folder {target.parent} does not exist")
+    effective = DoseGrid(
+        grid=dose.grid,
+        dose_gy=dose.dose_gy,
+        dose_type=DoseType.EFFECTIVE,
+        summation_type=summation_type,
+        frame_of_reference_uid=dose.frame_of_reference_uid,
+        referenced_plan_uid=plan.sop_instance_uid if plan else dose.referenced_plan_uid,
+        description=dose.description,
+        warnings=dose.warnings,
+    )
+    uid = write_rt_dose(
+        effective,
+        target,
+        identity=identity,
+        referenced_plan_uid=effective.referenced_plan_uid,
+        referenced_plan_sop_class_uid=_plan_class(plan),
+        series_description=_lo(series_description, "SeriesDescription"),
+        dose_comment=_lo(dose_comment, "DoseComment"),
+    )
+    logger.info("exported %s to %s", series_description, target)
+    return ExportedMap(target, uid, series_description, dose_comment)
+
+
+def export_lq_map(lq: LqMap, path: Path | str, *, identity: DicomIdentity, plan: Plan | None) -> ExportedMap:
+    """Write a single-course BED/EQD2 map."""
+    comment = f"{lq.quantity.value} a/b {lq.alpha_beta_gy:g} Gy; {lq.fractions} fx; residual n/a; single course"
+    return _write(
+        lq.dose,
+        Path(path),
+        identity=identity,
+        plan=plan,
+        series_description=lq.description,
+        dose_comment=comment,
+        summation_type=DoseSummationType.PLAN,
+    )
+
+
+def export_cumulative_map(cum: CumulativeMap, path: Path | str, *, identity: DicomIdentity, plan: Plan | None) -> ExportedMap:
+    """Write a cumulative map (DoseSummationType MULTI_PLAN, referencing the current plan)."""
+    comment = f"r={cum.residual:g} x prior, {cum.method.value}; targets use current only"
+    return _write(
+        cum.dose,
+        Path(path),
+        identity=identity,
+        plan=plan,
+        series_description=cum.description,
+        dose_comment=comment,
+        summation_type=DoseSummationType.MULTI_PLAN,
+    )
+
+
+__all__ = ["ExportedMap", "export_cumulative_map", "export_lq_map", "identity_from_dicom"]
