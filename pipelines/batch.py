@@ -376,7 +376,7 @@ def _run_dask(tasks: Sequence[PatientTask], scheduler_address: str) -> Iterator[
             for task in tasks
         }
         try:
-            for future in as_completed(list(futures)):
+            for future in as_completed(list(futures), loop=client.loop):
                 task = futures[future]
                 try:
                     yield future.result()
