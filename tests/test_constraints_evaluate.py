@@ -127,3 +127,23 @@ def test_user_mapping_feeds_evaluation() -> None:
     report = evaluate({Quantity.EQD2_CUMULATIVE: {"Hirnstamm": DoseSamples.uniform(52.0, 20.0)}}, ["Hirnstamm"], mapper=mapper)
     assert report.organs[0].mapping.organ is Organ.BRAIN_STEM
     assert report.organs[0].endpoints[0].status is Status.FAIL
+
+
+def test_samples_from_a_dvh_curve() -> None:
+    from dataclasses import dataclass as _dc
+
+    @_dc(frozen=True)
+    class _Dvh:  # the attributes DoseSamples.from_dvh reads (as dosimetry.dvh.Dvh has them)
+        bin_centres_gy: np.ndarray
+        differential_cc: np.ndarray
+        min_gy: float
+        max_gy: float
+        roi_name: str = "Parotid_L"
+
+    # bins [20, 21), [21, 22), [22, 23): 2 cc, 0 cc, 1 cc; exact sample extremes 20.2 and 22.3 Gy
+    dvh = _Dvh(np.array([20.5, 21.5, 22.5]), np.array([2.0, 0.0, 1.0]), 20.2, 22.3)
+    samples = DoseSamples.from_dvh(dvh)
+    assert samples.label == "Parotid_L"
+    assert samples.max_gy == 22.3 and samples.min_gy == 20.5
+    assert samples.total_volume_cc == pytest.approx(3.0)
+    assert samples.dose_to_volume_cc(1.0) == 22.3

@@ -16,6 +16,7 @@ the near-maximum dose.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -26,6 +27,22 @@ FloatArray = npt.NDArray[np.float64]
 
 #: Relative tolerance on accumulated volumes (summation round-off).
 VOLUME_RTOL = 1e-9
+
+
+class DifferentialDvh(Protocol):
+    """What :meth:`DoseSamples.from_dvh` needs of a DVH (e.g. :class:`dosimetry.dvh.Dvh`)."""
+
+    @property
+    def bin_centres_gy(self) -> FloatArray: ...
+
+    @property
+    def differential_cc(self) -> FloatArray: ...
+
+    @property
+    def min_gy(self) -> float: ...
+
+    @property
+    def max_gy(self) -> float: ...
 
 
 @dataclass(frozen=True, eq=False)
@@ -66,6 +83,17 @@ class DoseSamples:
     @classmethod
     def uniform(cls, dose_gy: float, volume_cc: float, label: str = "") -> DoseSamples:
         return cls(np.array([dose_gy]), np.array([volume_cc]), label)
+
+    @classmethod
+    def from_dvh(cls, dvh: DifferentialDvh, label: str = "") -> DoseSamples:
+        """Samples from a DVH's differential curve: one sample per bin at the bin centre.
+
+        Doses read from these samples are resolved to the DVH bin width: the dose of a sample is
+        its bin centre, clipped to the DVH's exact minimum and maximum (so the hottest sample is
+        the exact maximum dose and a uniform dose stays exact).
+        """
+        centres = np.clip(np.asarray(dvh.bin_centres_gy, dtype=np.float64), dvh.min_gy, dvh.max_gy)
+        return cls(centres, np.asarray(dvh.differential_cc), label or str(getattr(dvh, "roi_name", "")))
 
     @property
     def total_volume_cc(self) -> float:

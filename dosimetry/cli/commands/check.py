@@ -1,0 +1,313 @@
+"""``dosimetry check PATIENT_DIR``: organ-at-risk checks on the cumulative EQD2 (Emami, LKB NTCP, protocol).
+
+Inputs: the current course in PATIENT_DIR (RT Dose + RT (Ion) Plan + RT Structure Set; when
+PATIENT_DIR holds sub-folders ``current`` and ``prior`` and --prior is not given, those are the two
+courses) and optionally the prior course (--prior DIR: RT Dose + RT Plan). The prior dose is
+brought onto the current dose grid (same frame; a Spatial Registration from --registration or
+found in either folder; or --assume-same-position), both courses are converted voxel by voxel to
+EQD2 with alpha/beta = --alpha-beta (default 2 Gy) and added as current + r x prior
+(r = --residual, default 0.3). DVHs of the organs come from the DVH engine on that map.
+
+Exit code 0 when nothing fails, 2 when any Emami check or protocol constraint FAILs, 1 on errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dosimetry.constraints.evaluate import ConstraintReport, OrganExtent, evaluate
+from dosimetry.constraints.naming import NameMapper, RoiCategory, load_name_mapping
+from dosimetry.constraints.partial_volume import Status
+from dosimetry.constraints.protocol import Protocol, load_protocol
+from dosimetry.constraints.quantities import Quantity
+from dosimetry.constraints.samples import DoseSamples
+from dosimetry.constraints.tables import VolumeAxis, load_emami
+from dosimetry.dose import DoseGrid
+from dosimetry.errors import ArgumentError, ConsistencyError, GeometryError, InputFileError
+from dosimetry.structures import Roi, StructureSet
+
+EXIT_FAIL = 2
+DVH_BIN_WIDTH_GY = 0.01
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = subparsers.add_parser(
+        "check",
+        help="check organs at risk on the cumulative EQD2 against Emami 1991, LKB NTCP and a protocol",
+        description=__doc__.split("\n\n", 1)[1] if __doc__ else None,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("patient_dir", type=Path, metavar="PATIENT_DIR", help="current course folder (or folder with current/ and prior/)")
+    parser.add_argument("--prior", type=Path, metavar="DIR", help="prior course folder (RT Dose + RT Plan)")
+    how = parser.add_mutually_exclusive_group()
+    how.add_argument("--registration", type=Path, metavar="REG.dcm", help="Spatial Registration linking the two frames")
+    how.add_argument(
+        "--assume-same-position",
+        action="store_true",
+        help="frames differ and no registration: assume the patient did not move (the report carries a warning)",
+    )
+    parser.add_argument("--protocol", type=Path, metavar="FILE", help="protocol file (.yaml/.toml) of TG-263 constraints")
+    parser.add_argument("--mapping", type=Path, metavar="FILE", help="ROI name -> organ mapping file (.yaml/.toml)")
+    parser.add_argument("--residual", type=float, default=None, metavar="R", help="residual fraction of the prior dose (default 0.3)")
+    parser.add_argument("--alpha-beta", type=float, default=2.0, metavar="GY", help="alpha/beta of the EQD2 maps (default 2 Gy)")
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.set_defaults(handler=run)
+
+
+@dataclass(frozen=True)
+class _Folders:
+    current: Path
+    prior: Path | None
+    how: str
+
+
+def _folders(patient_dir: Path, prior: Path | None) -> _Folders:
+    if not patient_dir.is_dir():
+        raise InputFileError(f"PATIENT_DIR {patient_dir} is not a folder")
+    if prior is not None:
+        if not prior.is_dir():
+            raise InputFileError(f"--prior {prior} is not a folder")
+        return _Folders(patient_dir, prior, "PATIENT_DIR and --prior")
+    subdirs = {p.name.casefold(): p for p in patient_dir.iterdir() if p.is_dir()}
+    if "current" in subdirs:
+        found_prior = subdirs.get("prior")
+        how = "sub-folders current/ and prior/ of PATIENT_DIR" if found_prior else "sub-folder current/ of PATIENT_DIR"
+        return _Folders(subdirs["current"], found_prior, how)
+    return _Folders(patient_dir, None, "PATIENT_DIR (no prior course)")
+
+
+def _structure_set(folder: Path, frame_uid: str) -> StructureSet:
+    from dosimetry.io import discover
+
+    discovery = discover(folder)
+    course = discovery.course_of_frame(frame_uid)
+    if course is None or course.structure_set is None:
+        found = [str(c.structure_set.source_path) for c in discovery.courses if c.structure_set is not None]
+        raise ConsistencyError(
+            f"no RT Structure Set in frame of reference {frame_uid} (the current dose's) under {folder}"
+            + (f"; found structure sets in other frames: {', '.join(found)}" if found else "")
+        )
+    return course.structure_set
+
+
+def _length_cm(roi: Roi) -> float | None:
+    """Contoured length along z: span of the contour planes plus one plane spacing (cm)."""
+    planes = roi.contour_planes_mm()
+    if planes.size < 2:
+        return None
+    spacing = float(np.median(np.diff(planes)))
+    return (float(planes[-1] - planes[0]) + spacing) / 10.0
+
+
+def _report_text(report: ConstraintReport, context: dict[str, Any]) -> str:
+    lines = [
+        f"Organ-at-risk checks on {report.quantity.value} (alpha/beta {report.alpha_beta_gy:g} Gy); "
+        f"residual {context['residual']:g} of the prior course" if context["prior"] else
+        f"Organ-at-risk checks on {report.quantity.value} (alpha/beta {report.alpha_beta_gy:g} Gy); no prior course",
+        f"Rule: {report.rule_description}",
+        f"Tables: {report.emami_version}, {report.burman_version}",
+        "",
+        f"{'ROI':<22}{'organ':<20}{'endpoint':<28}{'status':<15}{'Dmax':>8}{'limit':>8}{'margin':>8}{'D1/3':>8}{'D2/3':>8}{'D3/3':>8}{'Dmean':>8}{'NTCP':>8}",
+    ]
+    for organ in report.organs:
+        s = organ.summary
+        for e in organ.endpoints:
+            def f(v: float | None) -> str:
+                return "-" if v is None else f"{v:.2f}"
+
+            ntcp = "-" if e.ntcp is None else f"{100 * e.ntcp:.1f}%" + ("!" if e.ntcp_flagged else "")
+            lines.append(
+                f"{organ.mapping.roi_name[:21]:<22}{e.organ.value[:19]:<20}{e.endpoint_id[:27]:<28}{e.status.value:<15}"
+                f"{f(e.max_dose_gy):>8}{f(e.limit_gy):>8}{f(e.margin_gy):>8}"
+                f"{f(s.d_hottest_third_gy if s else None):>8}{f(s.d_hottest_two_thirds_gy if s else None):>8}"
+                f"{f(s.d_whole_gy if s else None):>8}{f(s.mean_gy if s else None):>8}{ntcp:>8}"
+            )
+            if e.status is not Status.PASS:
+                lines.append(f"{'':<22}  {e.reason}")
+    if report.protocol:
+        lines += ["", f"Protocol {report.protocol_source}:"]
+        for p in report.protocol:
+            value = "-" if p.value is None else f"{p.value:.3g} {p.unit}"
+            lines.append(f"  line {p.line}: {p.structure} ({p.roi_name or 'absent'}) {p.constraint} on {p.quantity.value}: {p.status.value} [{value}] {p.reason}")
+    if report.unmapped:
+        lines += ["", "ROIs not checked (not mapped to an Emami organ):"]
+        lines += [f"  {m.roi_name}: {m.reason}" for m in report.unmapped]
+    if report.non_organs:
+        lines += ["", "Non-organ ROIs: " + ", ".join(f"{m.roi_name} ({m.category.value})" for m in report.non_organs)]
+    if report.warnings:
+        lines += ["", "Warnings:"] + [f"  {w}" for w in report.warnings]
+    lines += ["", "NTCP marked ! is above 5 %. Exit code 2 when any check FAILs."]
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    from dosimetry.align import align_prior_dose
+    from dosimetry.dvh import compute_dvh
+    from dosimetry.io import load_registrations
+    from dosimetry.radiobiology import DEFAULT_RESIDUAL, Quantity as LqQuantity, accumulate, lq_map
+    from dosimetry.radiobiology.course import find_registration, load_course
+    from dosimetry.radiobiology.summation import check_residual
+
+    residual = check_residual(DEFAULT_RESIDUAL if args.residual is None else args.residual, argument="--residual")
+    if not args.alpha_beta > 0:
+        raise ArgumentError(f"--alpha-beta must be > 0 Gy, got {args.alpha_beta}")
+    folders = _folders(args.patient_dir, args.prior)
+    if folders.prior is None and (args.registration is not None or args.assume_same_position or args.residual is not None):
+        raise ArgumentError("--registration, --assume-same-position and --residual need a prior course (--prior DIR)")
+    protocol: Protocol | None = load_protocol(args.protocol) if args.protocol is not None else None
+    mapper = load_name_mapping(args.mapping) if args.mapping is not None else NameMapper()
+
+    current = load_course(folders.current, argument="PATIENT_DIR")
+    frame = current.dose.frame_of_reference_uid
+    structure_set = _structure_set(folders.current, frame)
+    warnings: list[str] = list(current.warnings) + list(structure_set.warnings)
+
+    eqd2_current = lq_map(current.dose, quantity=LqQuantity.EQD2, alpha_beta_gy=args.alpha_beta, plan=current.plan)
+    warnings.extend(eqd2_current.warnings)
+    maps: dict[Quantity, Callable[[], DoseGrid]] = {
+        Quantity.DOSE_CURRENT: lambda: current.dose,
+        Quantity.EQD2_CURRENT: lambda: eqd2_current.dose,
+    }
+    context: dict[str, Any] = {
+        "folders": folders.how,
+        "current": {
+            "folder": str(folders.current),
+            "dose": [str(p) for p in current.dose_paths],
+            "plan": str(current.plan.source_path),
+            "fractions": current.plan.fractions_planned,
+            "dose_type": current.dose.dose_type.value,
+            "structure_set": str(structure_set.source_path),
+            "frame_of_reference_uid": frame,
+        },
+        "prior": None,
+        "residual": residual,
+    }
+    if folders.prior is not None:
+        prior = load_course(folders.prior, argument="--prior")
+        prior_frame = prior.dose.frame_of_reference_uid
+        registration = None
+        source = "none"
+        if args.registration is not None:
+            registration = find_registration(load_registrations(args.registration), current_frame_uid=frame, prior_frame_uid=prior_frame)
+            if registration is None:
+                raise ConsistencyError(f"--registration {args.registration} does not link the prior frame {prior_frame} and the current frame {frame}")
+            source = str(args.registration)
+        elif not args.assume_same_position and prior_frame != frame:
+            registration = find_registration(current.registrations + prior.registrations, current_frame_uid=frame, prior_frame_uid=prior_frame)
+            if registration is not None:
+                source = f"found in course folder: {registration.source_path}"
+        aligned = align_prior_dose(
+            prior.dose, current.dose.grid, frame, registration=registration, assume_same_position=args.assume_same_position
+        )
+        cumulative = accumulate(
+            current.dose,
+            aligned.dose,
+            alpha_beta_gy=args.alpha_beta,
+            current_plan=current.plan,
+            prior_plan=prior.plan,
+            residual=residual,
+            quantity=LqQuantity.EQD2,
+            warnings=aligned.warnings,
+        )
+        warnings += [f"prior: {w}" for w in prior.warnings] + list(cumulative.warnings)
+        maps[Quantity.EQD2_CUMULATIVE] = lambda: cumulative.dose
+        maps[Quantity.DOSE_PRIOR] = lambda: aligned.dose
+        maps[Quantity.EQD2_PRIOR] = lambda: lq_map(aligned.dose, quantity=LqQuantity.EQD2, alpha_beta_gy=args.alpha_beta, plan=prior.plan).dose
+        context["prior"] = {
+            "folder": str(folders.prior),
+            "dose": [str(p) for p in prior.dose_paths],
+            "plan": str(prior.plan.source_path),
+            "fractions": prior.plan.fractions_planned,
+            "dose_type": prior.dose.dose_type.value,
+            "frame_of_reference_uid": prior_frame,
+            "alignment": aligned.method.value,
+            "transform": aligned.transform_description,
+            "registration_source": source,
+            "uncovered_volume_cc": aligned.uncovered_volume_cc,
+            "summation_method": cumulative.method.value,
+        }
+    else:
+        maps[Quantity.EQD2_CUMULATIVE] = lambda: eqd2_current.dose
+        warnings.append("no prior course: eqd2_cumulative is the current course's EQD2 alone")
+
+    # Which ROIs need dose samples, on which quantities.
+    names: list[str] = []
+    rois: dict[str, Roi] = {}
+    for roi in structure_set.rois:
+        if roi.name in rois:
+            warnings.append(f"ROI name {roi.name!r} appears twice in {structure_set.source_path}; ROI number {roi.number} ignored")
+            continue
+        rois[roi.name] = roi
+        names.append(roi.name)
+    mappings = {m.roi_name: m for m in mapper.map_all(names)}
+    needed: dict[Quantity, set[str]] = {Quantity.EQD2_CUMULATIVE: {n for n, m in mappings.items() if m.category is RoiCategory.ORGAN}}
+    if protocol is not None:
+        for item in protocol.constraints:
+            key = mapper.map(item.structure).match_key
+            needed.setdefault(item.quantity, set()).update(n for n, m in mappings.items() if m.match_key == key)
+
+    samples: dict[Quantity, dict[str, DoseSamples]] = {}
+    failures: dict[str, str] = {}
+    for quantity, roi_names in needed.items():
+        if quantity not in maps:
+            continue  # reported per constraint as "quantity not computed"
+        dose_map = maps[quantity]()
+        per_roi: dict[str, DoseSamples] = {}
+        for name in sorted(roi_names):
+            roi = rois[name]
+            if not roi.closed_planar_contours:
+                failures[name] = f"ROI {name!r} has no closed planar contours"
+                continue
+            try:
+                dvh = compute_dvh(dose_map, roi, bin_width_gy=DVH_BIN_WIDTH_GY)
+            except GeometryError as exc:
+                failures[name] = f"ROI {name!r}: {exc}"
+                continue
+            if dvh.volume_outside_dose_grid_cc > 0:
+                warnings.append(
+                    f"ROI {name!r}: {dvh.volume_outside_dose_grid_cc:.2f} cc of {dvh.volume_cc:.2f} cc lie outside the dose grid; "
+                    "volume fractions refer to the part inside"
+                )
+            warnings.extend(dvh.warnings)
+            per_roi[name] = DoseSamples.from_dvh(dvh, name)
+        samples[quantity] = per_roi
+
+    extents: dict[str, OrganExtent] = {}
+    length_organs = {e.organ for e in load_emami().entries if e.axis is VolumeAxis.LENGTH_CM}
+    for name, mapping in mappings.items():
+        if mapping.organ in length_organs:
+            length = _length_cm(rois[name])
+            if length is not None:
+                extents[name] = OrganExtent(length_cm=length, source="contoured length: contour-plane span plus one plane spacing")
+
+    report = evaluate(
+        samples,
+        names,
+        mapper=mapper,
+        extents=extents,
+        roi_failures=failures,
+        protocol=protocol,
+        alpha_beta_gy=args.alpha_beta,
+        warnings=tuple(dict.fromkeys(warnings)),
+    )
+    if args.json:
+        data = report.to_dict()
+        data["inputs"] = context
+        data["parameters"] = {
+            "alpha_beta_gy": args.alpha_beta,
+            "residual": residual,
+            "dvh_bin_width_gy": DVH_BIN_WIDTH_GY,
+            "name_mapping": str(args.mapping) if args.mapping else "built-in TG-263 synonyms",
+            "protocol": str(args.protocol) if args.protocol else None,
+        }
+        print(json.dumps(data, indent=2))
+    else:
+        print(_report_text(report, context))
+    return EXIT_FAIL if report.any_fail else 0
