@@ -170,6 +170,7 @@ class TargetDoseStatistics:
     d2_gy: float
     d50_gy: float
     d98_gy: float
+    warnings: tuple[str, ...] = field(default=())
 
 
 @dataclass(frozen=True)
@@ -273,7 +274,7 @@ def compute_indices(
 ) -> TargetIndices:
     """Assemble every index from region volumes already computed at :func:`required_levels`."""
     level = isodose_level_gy(reference, isodose_pct)
-    notes = list(warnings) + list(target.warnings) + list(body.warnings)
+    notes = list(warnings) + list(target.warnings) + list(body.warnings) + list(statistics.warnings)
     tv = target.total_cc
     piv = body.at(level)
     tv_piv = target.at(level)
@@ -346,13 +347,24 @@ def compute_indices(
 
 def statistics_from_dvh(dvh: Dvh) -> TargetDoseStatistics:
     """Dmax, D2%, D50%, D98% of the target from its DVH (the DVH engine's TG-263 metrics; relative
-    volumes refer to the part of the target inside the dose grid)."""
-    return TargetDoseStatistics(
-        dmax_gy=evaluate_metric(dvh, "Max[Gy]"),
-        d2_gy=evaluate_metric(dvh, "D2%[Gy]"),
-        d50_gy=evaluate_metric(dvh, "D50%[Gy]"),
-        d98_gy=evaluate_metric(dvh, "D98%[Gy]"),
-    )
+    volumes refer to the part of the target inside the dose grid).
+
+    The engine spreads each voxel's dose over an interval; next to a zero-dose region that interval
+    can reach slightly below 0 Gy. Such a negative dose is not physical: it is reported as 0 Gy with
+    a warning giving the engine's value.
+    """
+    notes: list[str] = []
+    doses: dict[str, float] = {}
+    for key, metric in (("dmax_gy", "Max[Gy]"), ("d2_gy", "D2%[Gy]"), ("d50_gy", "D50%[Gy]"), ("d98_gy", "D98%[Gy]")):
+        value = evaluate_metric(dvh, metric)
+        if value < 0.0:
+            notes.append(
+                f"{metric} of ROI {dvh.roi_name!r} from the DVH engine is {value:.3g} Gy (the voxel dose spread "
+                "reaches below 0 Gy next to a zero-dose region); reported as 0 Gy"
+            )
+            value = 0.0
+        doses[key] = value
+    return TargetDoseStatistics(**doses, warnings=tuple(notes))
 
 
 def evaluate_target(
