@@ -19,6 +19,7 @@ import numpy as np
 import numpy.typing as npt
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence as DicomSequence
+from pydicom.valuerep import format_number_as_ds
 from pydicom.uid import (
     ExplicitVRBigEndian,
     ExplicitVRLittleEndian,
@@ -55,6 +56,11 @@ TRANSFER_SYNTAXES = {
     "explicit_be": ExplicitVRBigEndian,
     "rle": RLELossless,
 }
+
+
+def ds_text(value: float) -> str:
+    """A Decimal String of at most 16 characters for ``value``."""
+    return format_number_as_ds(float(value))
 
 
 def uid(seed: str) -> str:
@@ -512,7 +518,7 @@ def rigid_matrix(angle_z_deg: float = 0.0, translation_mm: Sequence[float] = (0.
 def _matrix_item(matrix: npt.NDArray[np.float64], matrix_type: str = "RIGID") -> Dataset:
     m = Dataset()
     m.FrameOfReferenceTransformationMatrixType = matrix_type
-    m.FrameOfReferenceTransformationMatrix = [f"{v:.12g}" for v in np.asarray(matrix, dtype=np.float64).ravel()]
+    m.FrameOfReferenceTransformationMatrix = [ds_text(v) for v in np.asarray(matrix, dtype=np.float64).ravel()]
     reg = Dataset()
     reg.MatrixSequence = DicomSequence([m])
     return reg
@@ -596,7 +602,7 @@ def make_deformable_reg(
 def _pre(matrix: npt.NDArray[np.float64]) -> Dataset:
     d = Dataset()
     d.FrameOfReferenceTransformationMatrixType = "RIGID"
-    d.FrameOfReferenceTransformationMatrix = [f"{v:.12g}" for v in np.asarray(matrix, dtype=np.float64).ravel()]
+    d.FrameOfReferenceTransformationMatrix = [ds_text(v) for v in np.asarray(matrix, dtype=np.float64).ravel()]
     return d
 
 
@@ -645,3 +651,44 @@ def make_ct_series(
         ds.PixelData = hu.tobytes()
         paths.append(_save(ds, Path(directory) / f"{prefix}{k:03d}.dcm", ExplicitVRLittleEndian))
     return paths
+
+
+@dataclass(frozen=True)
+class TwoCourseExport:
+    """What :func:`make_two_course_export` wrote (paths and identities)."""
+
+    root: Path
+    current: Identity
+    prior: Identity
+    current_plan: Path
+    current_dose: Path
+    current_struct: Path
+    prior_plan: Path
+    prior_dose: Path
+    prior_struct: Path
+    registration: Path | None
+    prior_to_current: npt.NDArray[np.float64]
+
+
+def make_two_course_export(directory: Path, *, with_registration: bool = True) -> TwoCourseExport:
+    """A small export like the sample patient: a current carbon course (CT, RS, RT Ion Plan 22 x 2.5
+    GyE, EFFECTIVE dose) and a prior photon course in another frame (CT, RS, RT Plan 33 fx, PHYSICAL
+    dose) with a Spatial Registration mapping the prior frame onto the current one."""
+    root = Path(directory)
+    cur = Identity(frame_of_reference_uid=uid("cur-frame"), study_instance_uid=uid("cur-study"))
+    pri = Identity(frame_of_reference_uid=uid("pri-frame"), study_instance_uid=uid("pri-study"))
+    z = (-6.0, -3.0, 0.0, 3.0, 6.0)
+    dose_kw = dict(shape_frc=(7, 12, 12), pixel_spacing_mm=(3.0, 3.0), position_mm=(-16.5, -16.5, -9.0), offsets_mm=[3.0 * k for k in range(7)])
+    make_ct_series(root / "current" / "CT", identity=cur, series_instance_uid=uid("cur-ct"), seed="cur-ct", z_positions_mm=z, rows=16, columns=16, origin_xy_mm=(-15, -15))
+    rois = [box_roi(1, "GTV", (0, 0), 5, (-3, 0, 3), "GTV"), box_roi(2, "PTV", (0, 0), 8, (-3, 0, 3), "PTV"), box_roi(3, "BrainStem", (0, 10), 3, (-3, 0, 3))]
+    cur_ss = make_rt_struct(root / "current", filename="RS.cur.dcm", identity=cur, rois=rois, referenced_series_uid=uid("cur-ct"), seed="cur-ss", label="CURRENT")
+    cur_plan = make_rt_ion_plan(root / "current", identity=cur, structure_set_uid=uid("cur-ss-sop"), seed="cur-plan")
+    cur_dose = make_rt_dose(root / "current", filename="RD.cur.dcm", identity=cur, dose_type="EFFECTIVE", referenced_plan_uid=uid("cur-plan-sop"), seed="cur-dose", **dose_kw)  # type: ignore[arg-type]
+    make_ct_series(root / "prior" / "CT", identity=pri, series_instance_uid=uid("pri-ct"), seed="pri-ct", z_positions_mm=z, rows=16, columns=16, origin_xy_mm=(-15, -15))
+    pri_ss = make_rt_struct(root / "prior", filename="RS.pri.dcm", identity=pri, rois=[box_roi(1, "PTV_70", (0, 0), 8, (-3, 0, 3), "PTV")], referenced_series_uid=uid("pri-ct"), seed="pri-ss", label="PRIOR")
+    pri_plan = make_rt_plan(root / "prior", identity=pri, fractions=33, structure_set_uid=uid("pri-ss-sop"), seed="pri-plan",
+                            beams=(BeamSpec(1, "A", "PHOTON", 1.0), BeamSpec(2, "B", "PHOTON", 1.0 + 2.0 / 30)))
+    pri_dose = make_rt_dose(root / "prior", filename="RD.pri.dcm", identity=pri, referenced_plan_uid=uid("pri-plan-sop"), seed="pri-dose", **dose_kw)  # type: ignore[arg-type]
+    matrix = rigid_matrix(3.0, (2.0, -1.0, 4.0))
+    reg = make_reg(root / "prior", identity=cur, source_frame_uid=pri.frame_of_reference_uid, matrix=matrix) if with_registration else None
+    return TwoCourseExport(root, cur, pri, cur_plan, cur_dose, cur_ss, pri_plan, pri_dose, pri_ss, reg, matrix)

@@ -12,7 +12,8 @@ from __future__ import annotations
 import logging
 import re
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -72,9 +73,34 @@ def tag_label(keyword: str) -> str:
     return f"({t.group:04X},{t.element:04X}) {keyword}"
 
 
+@contextmanager
+def _quiet_pydicom() -> Iterator[None]:
+    """pydicom reports value-representation oddities (for example a UID component with a leading
+    zero) through its logger and warnings; they are harmless for reading, so they are kept out of
+    the command's stderr and logged at debug level by the caller instead."""
+    logger = logging.getLogger("pydicom")
+    previous = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        logger.setLevel(previous)
+
+
 def read_dicom(path: str | Path, *, stop_before_pixels: bool = False) -> Dataset:
-    """Read ``path`` as a DICOM Part 10 file (no ``force``); raise InputFileError on any failure."""
-    p = Path(path)
+    """Read ``path`` as a DICOM Part 10 file; raise InputFileError on any failure.
+
+    Files without the 128-byte preamble are accepted only when they parse into a dataset with
+    SOP Class and SOP Instance UIDs (older exports). Every element is decoded once here.
+    """
+    with _quiet_pydicom():
+        return _read_dicom(Path(path), stop_before_pixels)
+
+
+def _read_dicom(path: Path, stop_before_pixels: bool) -> Dataset:
+    p = path
     if not p.exists():
         raise InputFileError(f"{p}: no such file")
     if p.is_dir():
@@ -177,6 +203,12 @@ def expect_sop_class(ds: Dataset, path: Path, allowed: Iterable[str]) -> str:
     allowed = tuple(allowed)
     uid = sop_class_uid(ds)
     if uid in allowed:
+        modality = str(ds.get("Modality", "")).strip()
+        expected = MODALITY_OF_SOP_CLASS[uid]
+        if modality and modality != expected:
+            raise DicomContentError(
+                f"{path}: {tag_label('Modality')} is {modality!r} but the SOP class is {describe_sop_class(uid)}; expected Modality {expected}"
+            )
         return uid
     if not uid:
         modality = str(ds.get("Modality", ""))

@@ -24,6 +24,7 @@ unscaled integers). What is handled here, so the rest of the code never sees it:
 from __future__ import annotations
 
 import logging
+import warnings as warnings_module
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -241,7 +242,9 @@ def _pixels(ds: Dataset, path: Path, shape_frc: tuple[int, int, int]) -> npt.NDA
     if "PixelData" not in ds:
         raise DicomContentError(f"{path}: required tag {tag_label('PixelData')} is missing")
     try:
-        array = ds.pixel_array
+        with warnings_module.catch_warnings():
+            warnings_module.simplefilter("ignore")
+            array = ds.pixel_array
     except (ValueError, RuntimeError, NotImplementedError, AttributeError, TypeError, KeyError, IndexError) as exc:
         ts = ds.file_meta.get("TransferSyntaxUID", "unknown") if hasattr(ds, "file_meta") else "unknown"
         name = getattr(ts, "name", str(ts))

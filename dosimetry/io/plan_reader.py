@@ -88,6 +88,7 @@ def load_plan(path: str | Path) -> Plan:
     kind = PlanKind.RT_ION_PLAN if sop_class == RT_ION_PLAN else PlanKind.RT_PLAN
     warnings: list[str] = []
     sop_uid = str(require(ds, "SOPInstanceUID", p))
+    require(ds, "RTPlanLabel", p, context="the RT General Plan module (type 1; is the file incomplete?)")
     beams = _beams(ds, kind, p, warnings)
     groups: list[FractionGroup] = []
     fg_seq = ds.get("FractionGroupSequence")
