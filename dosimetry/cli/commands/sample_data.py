@@ -1,0 +1,93 @@
+"""``dosimetry sample-data``: write the synthetic sample patient or a synthetic cohort.
+
+Without ``--patients`` it regenerates the committed reference patient ``patient01`` (byte-identical
+for the default seed): ``dosimetry sample-data --out sample_data --overwrite``. With
+``--patients N`` it writes a cohort ``DIR/NPC001 ... DIR/NPCnnn`` spread over the protocol's six
+dose levels plus ``DIR/outcomes.csv`` drawn from the documented dose-response model
+(:mod:`dosimetry.sampledata.outcomes`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from dosimetry.sampledata.cohort import generate_cohort
+from dosimetry.sampledata.patient import GeneratedPatient, generate_patient, reference_patient_spec
+
+DEFAULT_SEED = 2026
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = subparsers.add_parser(
+        "sample-data",
+        help="write the synthetic sample patient or a synthetic cohort (DICOM + outcomes.csv)",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--patients",
+        type=int,
+        default=None,
+        metavar="N",
+        help="number of cohort patients; omit to write the reference patient patient01",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="output folder (default: sample_data for patient01; required with --patients)",
+    )
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"random seed (default {DEFAULT_SEED})")
+    parser.add_argument("--overwrite", action="store_true", help="replace patients already generated in DIR")
+    parser.add_argument("--json", action="store_true", help="print a JSON summary")
+    parser.set_defaults(handler=run)
+
+
+def _summary(patient: GeneratedPatient) -> dict[str, object]:
+    spec = patient.spec
+    return {
+        "patient_id": spec.patient_id,
+        "folder": str(patient.folder),
+        "dose_level": spec.dose_level,
+        "fractions": spec.fractions,
+        "prescription_gye": spec.prescription_gy,
+        "current_dose": str(patient.current.dose),
+        "prior_dose": str(patient.prior.dose),
+        "registration": str(patient.prior.registration),
+    }
+
+
+def run(args: argparse.Namespace) -> int:
+    from dosimetry.errors import ArgumentError
+
+    if args.patients is None:
+        out = args.out if args.out is not None else Path("sample_data")
+        patients = [generate_patient(reference_patient_spec(args.seed), out, overwrite=args.overwrite)]
+        outcomes_csv = None
+    else:
+        if args.out is None:
+            raise ArgumentError("--out DIR is required with --patients")
+        cohort = generate_cohort(args.patients, args.out, seed=args.seed, overwrite=args.overwrite)
+        patients = list(cohort.patients)
+        outcomes_csv = cohort.outcomes_csv
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "seed": args.seed,
+                    "patients": [_summary(p) for p in patients],
+                    "outcomes_csv": str(outcomes_csv) if outcomes_csv else None,
+                },
+                indent=2,
+            )
+        )
+    else:
+        for p in patients:
+            s = p.spec
+            print(f"{s.patient_id}: {p.folder} (dose level {s.dose_level}: {s.fractions} x 2.5 GyE = {s.prescription_gy:g} GyE)")
+        if outcomes_csv:
+            print(f"outcomes: {outcomes_csv}")
+    return 0
