@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import contextlib
+import dataclasses
 import io
 import json
 import logging
@@ -47,6 +48,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import IO, Any
+
+import sqlalchemy as sa
 
 from dosimetry import __version__
 from dosimetry.errors import ArgumentError, DosimetryError, OutputError
@@ -272,7 +275,9 @@ def analyse_patient(task: PatientTask) -> PatientOutcome:
         if not task.force:
             manifest = read_manifest(target)
             if manifest is not None and manifest.get("run_key") == key_info.key:
-                return outcome(PatientStatus.SKIPPED, None, PatientResult.from_json_dict(manifest["result"]))
+                previous = PatientResult.from_json_dict(manifest["result"])
+                if all((target / name).is_file() for name in previous.output_files):
+                    return outcome(PatientStatus.SKIPPED, None, previous)
         staging = atomic.make_staging_dir(task.out_dir, inputs.key)
         result = _check_result(task.analysis(inputs, task.parameters, staging), staging)
         manifest = {
@@ -459,8 +464,6 @@ def _out_lock(out_dir: Path) -> Iterator[None]:
 
 
 def _redacted(url: str) -> str:
-    import sqlalchemy as sa
-
     try:
         return sa.engine.make_url(url).render_as_string(hide_password=True)
     except sa.exc.ArgumentError:
@@ -562,7 +565,7 @@ def run_batch(
             else:
                 outcomes = _run_process_pool(tasks, workers)
             for outcome in outcomes:
-                _record(store, run_id, by_key[outcome.key], outcome)
+                outcome = _record(store, run_id, by_key[outcome.key], outcome, out_dir)
                 summaries.append(
                     PatientSummary(
                         key=outcome.key,
@@ -577,7 +580,7 @@ def run_batch(
                 bar.update(outcome)
                 if on_outcome is not None:
                     on_outcome(outcome)
-            metrics_rows = write_metrics_csv(out_dir / METRICS_CSV_NAME, store.metric_rows())
+            metrics_rows = write_metrics_csv(out_dir / METRICS_CSV_NAME, store.metric_rows(run_id))
             counts = {s: sum(1 for p in summaries if p.status is s) for s in PatientStatus}
             summary = BatchSummary(
                 run_id=run_id,
@@ -619,7 +622,23 @@ def run_batch(
             store.close()
 
 
-def _record(store: CohortStore, run_id: str, inputs: PatientInputs, outcome: PatientOutcome) -> None:
+def _record(store: CohortStore, run_id: str, inputs: PatientInputs, outcome: PatientOutcome, out_dir: Path) -> PatientOutcome:
+    """Write ``outcome`` to the database; a result the database refuses fails that patient only."""
+    try:
+        _write_outcome(store, run_id, inputs, outcome)
+        return outcome
+    except sa.exc.SQLAlchemyError as exc:
+        if outcome.status is PatientStatus.FAILED:
+            raise OutputError(f"cannot record patient {inputs.key} in the cohort database: {one_line_reason(exc)}") from exc
+        reason = "cannot store the results in the cohort database: " + " ".join(str(exc.orig if hasattr(exc, "orig") else exc).split())
+    logger.warning("patient %s: %s", inputs.key, reason)
+    store.record_failure(run_id, inputs, error=reason, run_key=outcome.run_key, duration_s=outcome.duration_s)
+    with contextlib.suppress(OSError):
+        atomic.remove_dir(out_dir, patient_dir(out_dir, inputs.key))
+    return dataclasses.replace(outcome, status=PatientStatus.FAILED, error=reason, result=None)
+
+
+def _write_outcome(store: CohortStore, run_id: str, inputs: PatientInputs, outcome: PatientOutcome) -> None:
     if outcome.status is PatientStatus.FAILED:
         store.record_failure(run_id, inputs, error=outcome.error or "failed", run_key=outcome.run_key, duration_s=outcome.duration_s)
         return

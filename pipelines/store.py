@@ -30,6 +30,9 @@ Schema (all doses in Gy, volumes in cc; ``patient_key`` is the sanitised output 
 ``constraint_results``  (patient_key, roi, quantity, metric, comparator, limit_value) PK, value,
     unit, passed (boolean), description.
 
+Patients that vanish from ROOT keep their rows; ``patients.last_run_id`` tells which run last saw
+them, and ``metrics.csv`` holds only the patients of the run that wrote it.
+
 A failed patient keeps no metrics, ROIs, courses or constraint rows (stale numbers from an earlier
 input would mislead a toxicity analysis); its ``patients.error`` says why.
 
@@ -113,28 +116,28 @@ input_files = sa.Table(
     sa.Column("patient_key", sa.String(64), primary_key=True),
     sa.Column("relative_path", sa.Text, primary_key=True),
     sa.Column("sha256", sa.String(64), nullable=False),
-    sa.Column("modality", sa.String(16), nullable=False),
-    sa.Column("sop_instance_uid", sa.String(64), nullable=False),
+    sa.Column("modality", sa.Text, nullable=False),
+    sa.Column("sop_instance_uid", sa.Text, nullable=False),
 )
 
 courses = sa.Table(
     "courses",
     metadata,
     sa.Column("patient_key", sa.String(64), primary_key=True),
-    sa.Column("label", sa.String(64), primary_key=True),
-    sa.Column("plan_sop_instance_uid", sa.String(64), nullable=False),
-    sa.Column("radiation_type", sa.String(32), nullable=False),
+    sa.Column("label", sa.Text, primary_key=True),
+    sa.Column("plan_sop_instance_uid", sa.Text, nullable=False),
+    sa.Column("radiation_type", sa.Text, nullable=False),
     sa.Column("fractions", sa.Integer),
     sa.Column("prescription_dose_gy", sa.Float),
-    sa.Column("frame_of_reference_uid", sa.String(64), nullable=False),
+    sa.Column("frame_of_reference_uid", sa.Text, nullable=False),
 )
 
 rois = sa.Table(
     "rois",
     metadata,
     sa.Column("patient_key", sa.String(64), primary_key=True),
-    sa.Column("name", sa.String(128), primary_key=True),
-    sa.Column("interpreted_type", sa.String(32), nullable=False),
+    sa.Column("name", sa.Text, primary_key=True),
+    sa.Column("interpreted_type", sa.Text, nullable=False),
     sa.Column("volume_cc", sa.Float, nullable=False),
 )
 
@@ -142,11 +145,11 @@ metrics = sa.Table(
     "metrics",
     metadata,
     sa.Column("patient_key", sa.String(64), primary_key=True),
-    sa.Column("roi", sa.String(128), primary_key=True),
-    sa.Column("quantity", sa.String(64), primary_key=True),
-    sa.Column("metric", sa.String(64), primary_key=True),
+    sa.Column("roi", sa.Text, primary_key=True),
+    sa.Column("quantity", sa.Text, primary_key=True),
+    sa.Column("metric", sa.Text, primary_key=True),
     sa.Column("value", sa.Float, nullable=False),
-    sa.Column("unit", sa.String(16), nullable=False),
+    sa.Column("unit", sa.Text, nullable=False),
     sa.Index("ix_metrics_roi_quantity_metric", "roi", "quantity", "metric"),
 )
 
@@ -154,13 +157,13 @@ constraint_results = sa.Table(
     "constraint_results",
     metadata,
     sa.Column("patient_key", sa.String(64), primary_key=True),
-    sa.Column("roi", sa.String(128), primary_key=True),
-    sa.Column("quantity", sa.String(64), primary_key=True),
-    sa.Column("metric", sa.String(64), primary_key=True),
-    sa.Column("comparator", sa.String(8), primary_key=True),
+    sa.Column("roi", sa.Text, primary_key=True),
+    sa.Column("quantity", sa.Text, primary_key=True),
+    sa.Column("metric", sa.Text, primary_key=True),
+    sa.Column("comparator", sa.Text, primary_key=True),
     sa.Column("limit_value", sa.Float, primary_key=True),
     sa.Column("value", sa.Float, nullable=False),
-    sa.Column("unit", sa.String(16), nullable=False),
+    sa.Column("unit", sa.Text, nullable=False),
     sa.Column("passed", sa.Boolean, nullable=False),
     sa.Column("description", sa.Text, nullable=False),
 )
@@ -360,8 +363,9 @@ class CohortStore:
             self._patient_run(conn, run_id, inputs.key, "failed", error, run_key, duration_s)
 
     # -- reading ----------------------------------------------------------------------------
-    def metric_rows(self) -> Iterator[Mapping[str, Any]]:
-        """Every metric row joined with its patient's PatientID, in a stable order."""
+    def metric_rows(self, run_id: str | None = None) -> Iterator[Mapping[str, Any]]:
+        """Metric rows joined with the patient's PatientID, in a stable order: every row, or with
+        ``run_id`` those of the patients that run saw (analysed, skipped or failed)."""
         query = (
             sa.select(
                 metrics.c.patient_key,
@@ -375,6 +379,8 @@ class CohortStore:
             .select_from(metrics.join(patients, metrics.c.patient_key == patients.c.patient_key))
             .order_by(metrics.c.patient_key, metrics.c.roi, metrics.c.quantity, metrics.c.metric)
         )
+        if run_id is not None:
+            query = query.where(patients.c.last_run_id == run_id)
         with self.engine.connect() as conn:
             for row in conn.execute(query):
                 yield row._mapping

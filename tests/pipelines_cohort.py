@@ -180,3 +180,13 @@ def dying_analysis(inputs: PatientInputs, parameters: AnalysisParameters, out_di
 
 
 dying_analysis.analysis_id = "tests.header_analysis"  # type: ignore[attr-defined]
+
+
+def unstorable_analysis(inputs: PatientInputs, parameters: AnalysisParameters, out_dir: Path) -> PatientResult:
+    """A result the database refuses (NULL unit) for P02 only."""
+    result = header_analysis(inputs, parameters, out_dir)
+    if inputs.patient_id != "P02":
+        return result
+    bad = MetricRow("ALL", "physical", "Mean[Gy]", 1.0, "Gy")
+    object.__setattr__(bad, "unit", None)
+    return PatientResult(metrics=(bad,), output_files=result.output_files)

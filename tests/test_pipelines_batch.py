@@ -273,3 +273,17 @@ def test_cli_exit_codes_and_summary(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert "residual fraction must be within [0, 1]" in capsys.readouterr().err
     assert cli_main.main([*args[:-1], "nowhere:nothing"]) == 1
     assert "cannot import module" in capsys.readouterr().err
+
+
+def test_result_refused_by_the_database_fails_only_that_patient(tmp_path: Path) -> None:
+    from tests.pipelines_cohort import unstorable_analysis
+
+    make_cohort(tmp_path / "root", bad=False, hostile=False, valid=3)
+    out = tmp_path / "out"
+    summary = run_batch(tmp_path / "root", out, analysis=unstorable_analysis, workers=0, progress=ProgressMode.OFF)
+    status = {p.patient_id: (p.status, p.error) for p in summary.patients}
+    assert status["P02"][0] is PatientStatus.FAILED
+    assert status["P02"][1].startswith("cannot store the results in the cohort database: NOT NULL constraint failed")
+    assert (summary.succeeded, summary.failed) == (2, 1)
+    assert sorted(p.name for p in (out / "patients").iterdir()) == ["P01", "P03"]
+    assert {r["patient_id"] for r in read_metrics_csv(out / "metrics.csv")} == {"P01", "P03"}
