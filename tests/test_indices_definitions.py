@@ -150,6 +150,9 @@ def test_coverage_rules_of_the_protocol() -> None:
     short = check_coverage(CTV_COVERAGE_RULE, 20.0, 19.8)
     assert short.status is CoverageStatus.FAIL and short.covered_pct == pytest.approx(99.0)
     assert "99.00 % < required 100 %" in short.reason
+    # Partial-volume noise of a fully covered target (99.995 %) passes; 99.98 % does not.
+    assert check_coverage(CTV_COVERAGE_RULE, 20.0, 20.0 * 0.99995).status is CoverageStatus.PASS
+    assert check_coverage(CTV_COVERAGE_RULE, 20.0, 20.0 * 0.9998).status is CoverageStatus.FAIL
     relaxed = CoverageRule("CTV 98 %", isodose_pct=95.0, required_volume_pct=98.0)
     assert check_coverage(relaxed, 20.0, 19.8).status is CoverageStatus.PASS
 

@@ -373,9 +373,11 @@ class CoverageRule:
         return f"V{self.isodose_pct:g}%"
 
 
-#: Tolerance (percentage points) on the covered volume when comparing with the required volume:
-#: a partial-volume DVH of a fully covered target gives 100 % only to rounding.
-COVERAGE_TOLERANCE_PCT = 1e-6
+#: Tolerance (percentage points) on the covered volume when comparing with the required volume.
+#: A partial-volume DVH of a target lying wholly inside the isodose reads 99.995-100 % (the dose
+#: spread of boundary sub-voxels, measured at 1-2.5 mm grids); 0.01 points absorbs that and is far
+#: below any clinically meaningful difference. Reports show the covered % itself.
+COVERAGE_TOLERANCE_PCT = 0.01
 
 CTV_COVERAGE_RULE = CoverageRule(name="CTV covered by the 95 % isodose", isodose_pct=95.0)
 PTV_COVERAGE_RULE = CoverageRule(name="PTV covered by the 90 % isodose", isodose_pct=90.0)
