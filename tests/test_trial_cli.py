@@ -116,3 +116,15 @@ def test_final_estimate_separation_is_an_error(tmp_path: Path, capsys: pytest.Ca
     path = _csv(tmp_path, "P1,1,6,0\nP2,2,6,0\nP3,3,6,1\n")
     code, _, err = _run(["trial", "final-estimate", "--patients", str(path), "--window-months", "6"], capsys)
     assert code == 1 and "separation" in err
+
+
+def test_max_level_defaults_to_six_or_fewer_levels(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = _csv(tmp_path, "P1,2,7,0\n")
+    base = ["trial", "next-dose", "--patients", str(path), "--window-months", "6", "--json"]
+    assert json.loads(_run(base, capsys)[1])["max_level"] == 6
+    five = json.loads(_run([*base, "--skeleton", "0.05", "0.1", "0.2", "0.3", "0.4"], capsys)[1])
+    assert five["max_level"] == 5 and len(five["pdlt"]) == 5
+    seven = json.loads(_run([*base, "--skeleton", "0.05", "0.1", "0.2", "0.3", "0.4", "0.5", "0.6"], capsys)[1])
+    assert seven["max_level"] == 6
+    code, _, err = _run([*base, "--max-level", "7"], capsys)
+    assert code == 1 and "--max-level 7" in err

@@ -23,6 +23,10 @@ def test_same_seed_same_result() -> None:
 def test_averages_are_consistent() -> None:
     res = simulate_trials(TRUTH, TiteCrmDesign(window_months=6), n_patients=15, accrual_per_month=4, runs=50, seed=3)
     assert sum(res.selection_probability) == pytest.approx(1.0)
+    assert sum(res.uncapped_selection_probability) == pytest.approx(1.0)
+    # the cap at the highest level given only moves selections down
+    for k in range(6):
+        assert sum(res.selection_probability[k:]) <= sum(res.uncapped_selection_probability[k:]) + 1e-12
     assert sum(res.mean_patients_per_level) == pytest.approx(15.0)
     assert res.mean_total_dlts == pytest.approx(sum(res.mean_dlts_per_level))
     assert all(d <= n for d, n in zip(res.mean_dlts_per_level, res.mean_patients_per_level))

@@ -51,6 +51,8 @@ class SimulationResult:
     #: level chosen by the selection rule from the true pDLT (the "correct" MTD).
     true_mtd_level: int
     selection_probability: tuple[float, ...]
+    #: the model's choice from the complete data without the cap at the highest level given.
+    uncapped_selection_probability: tuple[float, ...]
     mean_patients_per_level: tuple[float, ...]
     mean_dlts_per_level: tuple[float, ...]
     mean_total_dlts: float
@@ -74,6 +76,7 @@ class SimulationResult:
             "escalation_reference": d.rules.escalation_reference.value,
             "true_mtd_level": self.true_mtd_level,
             "selection_probability": list(self.selection_probability),
+            "uncapped_selection_probability": list(self.uncapped_selection_probability),
             "mean_patients_per_level": list(self.mean_patients_per_level),
             "mean_dlts_per_level": list(self.mean_dlts_per_level),
             "mean_total_dlts": self.mean_total_dlts,
@@ -122,6 +125,7 @@ def simulate_trials(
     window = sim_design.window_months
     rng = np.random.default_rng(seed)
     selected = np.zeros(k_levels)
+    selected_uncapped = np.zeros(k_levels)
     patients_per_level = np.zeros(k_levels)
     dlts_per_level = np.zeros(k_levels)
     durations = np.zeros(runs)
@@ -150,6 +154,7 @@ def simulate_trials(
         obs = TiteObservations(tuple(levels), tuple(dlt), tuple(1.0 for _ in levels))
         post = posterior(sim_design.model, obs, IntegrationMethod.GAUSS_HERMITE)
         mtd, _ = select_level(post.pdlt_plugin, sim_design.target, sim_design.selection_rule)
+        selected_uncapped[min(mtd, sim_design.rules.max_level) - 1] += 1
         mtd = min(mtd, sim_design.rules.max_level, max(levels))
         selected[mtd - 1] += 1
         for lev, y in zip(levels, dlt):
@@ -168,6 +173,7 @@ def simulate_trials(
         design=design,
         true_mtd_level=true_mtd,
         selection_probability=tuple(float(v) for v in selected / runs),
+        uncapped_selection_probability=tuple(float(v) for v in selected_uncapped / runs),
         mean_patients_per_level=tuple(float(v) for v in patients_per_level / runs),
         mean_dlts_per_level=tuple(float(v) for v in dlts_per_level / runs),
         mean_total_dlts=float(dlts_per_level.sum() / runs),

@@ -55,21 +55,22 @@ def _add_design_arguments(p: argparse.ArgumentParser) -> None:
                         "or from the highest level tried")
     p.add_argument("--start-level", type=int, default=PROTOCOL_START_LEVEL, help="default %(default)s")
     p.add_argument("--start-cohort-size", type=int, default=PROTOCOL_START_COHORT_SIZE, help="default %(default)s")
-    p.add_argument("--max-level", type=int, default=PROTOCOL_MAX_LEVEL, help="default %(default)s")
+    p.add_argument("--max-level", type=int, default=None,
+                   help=f"highest level ever given (default: {PROTOCOL_MAX_LEVEL}, the protocol's 65 GyE, or the number "
+                        "of skeleton levels if fewer)")
     p.add_argument("--no-full-window-rule", action="store_true",
                    help="drop the rule 'escalate only after a patient at the level below completed the window "
                         "without DLT' (the protocol requires it; for comparison only)")
 
 
 def _design(args: argparse.Namespace, integration: IntegrationMethod) -> TiteCrmDesign:
-    if args.max_level > len(args.skeleton):
-        raise ArgumentError(
-            f"--max-level {args.max_level} exceeds the {len(args.skeleton)} levels given by --skeleton"
-        )
+    max_level = min(PROTOCOL_MAX_LEVEL, len(args.skeleton)) if args.max_level is None else args.max_level
+    if max_level > len(args.skeleton):
+        raise ArgumentError(f"--max-level {max_level} exceeds the {len(args.skeleton)} levels given by --skeleton")
     rules = SafetyRules(
         start_level=args.start_level,
         start_cohort_size=args.start_cohort_size,
-        max_level=args.max_level,
+        max_level=max_level,
         escalation_reference=EscalationReference(args.escalation_reference),
         require_full_window_before_escalation=not args.no_full_window_rule,
     )
@@ -142,6 +143,7 @@ def _run_simulate(args: argparse.Namespace) -> int:
             f"{res.mean_dlts_per_level[i]:9.2f}"
             for i in range(k)
         ],
+        "P(select) without capping the MTD at the highest level given: " + _fmt(res.uncapped_selection_probability),
         f"mean total DLTs: {res.mean_total_dlts:.2f}",
         f"mean trial duration: {res.mean_duration_months:.2f} months (sd {res.sd_duration_months:.2f})",
         "mean number of assignments per trial where a rule bound: "
