@@ -345,3 +345,89 @@ def test_exported_map_reads_in_dicompyler_core(
     assert answer["dosemax_gy"] == pytest.approx(ours.max_gy, rel=1e-8)
     assert answer["plane_max_gy"] == pytest.approx(float(ours.dose_gy[2].max()), rel=1e-8)  # z = 0 is the third plane
     assert "r=0.3" in answer["comment"]
+
+
+RT_STRUCTURE_SET = "1.2.840.10008.5.1.4.1.1.481.3"
+
+
+def write_structure_set(path: Path, boxes: list[tuple[str, str, tuple[float, float, float, float], tuple[float, ...]]]) -> None:
+    """ROIs as axis-aligned rectangles (x0, x1, y0, y1) on the given z planes."""
+    ds = new_file_dataset(RT_STRUCTURE_SET, generate_uid())
+    apply_identity(ds, IDENTITY)
+    ds.Modality = "RTSTRUCT"
+    ds.SeriesInstanceUID = generate_uid()
+    ds.StructureSetLabel = "RB"
+    ref_frame = Dataset()
+    ref_frame.FrameOfReferenceUID = CURRENT_FRAME
+    ds.ReferencedFrameOfReferenceSequence = Sequence([ref_frame])
+    rois, contours, observations = [], [], []
+    for number, (name, kind, (x0, x1, y0, y1), planes) in enumerate(boxes, start=1):
+        roi = Dataset()
+        roi.ROINumber = number
+        roi.ReferencedFrameOfReferenceUID = CURRENT_FRAME
+        roi.ROIName = name
+        rois.append(roi)
+        obs = Dataset()
+        obs.ObservationNumber = number
+        obs.ReferencedROINumber = number
+        obs.RTROIInterpretedType = kind
+        observations.append(obs)
+        items = []
+        for z in planes:
+            c = Dataset()
+            c.ContourGeometricType = "CLOSED_PLANAR"
+            c.NumberOfContourPoints = 4
+            c.ContourData = [f"{v:g}" for p in ((x0, y0), (x1, y0), (x1, y1), (x0, y1)) for v in (*p, z)]
+            items.append(c)
+        rc = Dataset()
+        rc.ReferencedROINumber = number
+        rc.ROIDisplayColor = [255, 0, 0]
+        rc.ContourSequence = Sequence(items)
+        contours.append(rc)
+    ds.StructureSetROISequence = Sequence(rois)
+    ds.ROIContourSequence = Sequence(contours)
+    ds.RTROIObservationsSequence = Sequence(observations)
+    save_dataset(ds, path)
+
+
+def test_accumulate_composite_and_roi_evaluation(
+    current_course: tuple[Path, str], prior_course: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder, _ = current_course
+    write_structure_set(
+        folder / "RS.dcm",
+        [
+            ("GTV", "GTV", (-18.0, -6.0, -10.0, 10.0), (-5.0, 0.0, 5.0)),
+            ("BrainStem", "ORGAN", (6.0, 14.0, -10.0, 10.0), (-5.0, 0.0, 5.0)),
+            ("BODY", "EXTERNAL", (-22.0, 22.0, -22.0, 22.0), (-10.0, -5.0, 0.0, 5.0, 10.0)),
+        ],
+    )
+    out = tmp_path / "out"
+    code, stdout, _ = _run(
+        [
+            "accumulate", "--current", str(folder), "--prior", str(prior_course), "--out", str(out), "--json",
+            "--composite", "--evaluate-rois", "--roi-alpha-beta", "BrainStem=3",
+        ],
+        capsys,
+    )
+    assert code == 0
+    summary = json.loads(stdout)
+    by_roi = {e["roi"]: e for e in summary["roi_evaluation"]}
+    # GTV: current course only, alpha/beta 9: 55 GyE in 22 fx -> EQD2_9 = 57.5
+    assert by_roi["GTV"]["basis"] == "current course" and by_roi["GTV"]["alpha_beta_gy"] == 9.0
+    assert by_roi["GTV"]["metrics_gy"]["D95%[Gy]"] == pytest.approx(57.5, abs=0.02)
+    # BrainStem: cumulative with its override 3 Gy: 11 GyE/22 fx -> 7.7, prior 70 Gy/35 fx -> 70 x 0.3 = 21
+    assert by_roi["BrainStem"]["alpha_beta_gy"] == 3.0 and by_roi["BrainStem"]["basis"].startswith("cumulative (r=0.3")
+    assert by_roi["BrainStem"]["metrics_gy"]["Max[Gy]"] == pytest.approx(28.7, abs=0.02)
+    # BODY (EXTERNAL) is evaluated with the OAR ratio on the cumulative map
+    assert by_roi["BODY"]["alpha_beta_gy"] == 2.0
+    composite = load_dose(out / "RD_cumEQD2_composite.dcm").dose_gy
+    # z = 0 (index 2), y = 0 (index 5): x = -12 in the GTV (a/b 9): 57.5 + 0.3 x 70; x = -20 outside ROIs (a/b 2): 61.875 + 21
+    assert composite[2, 5, 2] == pytest.approx(57.5 + 21.0, rel=1e-8)
+    assert composite[2, 5, 0] == pytest.approx(61.875 + 21.0, rel=1e-8)
+    # x = 8 and 12 in the BrainStem (override 3): 7.7 + 21
+    assert composite[2, 5, 7] == pytest.approx(28.7, rel=1e-8)
+    ds = pydicom.dcmread(out / "RD_cumEQD2_composite.dcm")
+    assert "a/b T9/O2+ovr" in ds.SeriesDescription
+    current_composite = load_dose(out / "RD_EQD2_composite.dcm").dose_gy
+    assert current_composite[2, 5, 2] == pytest.approx(57.5, rel=1e-8)

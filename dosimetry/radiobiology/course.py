@@ -16,15 +16,17 @@ import pydicom
 
 from dosimetry.dose import DoseGrid, DoseSummationType
 from dosimetry.errors import ConsistencyError, InputFileError
-from dosimetry.io import load_beam_doses, load_dose, load_plan, load_registrations, read_dose_header
+from dosimetry.io import load_beam_doses, load_dose, load_plan, load_registrations, load_structure_set, read_dose_header
 from dosimetry.plan import Plan
 from dosimetry.registration import RigidRegistration
+from dosimetry.structures import StructureSet
 
 logger = logging.getLogger(__name__)
 
 RT_DOSE_STORAGE = "1.2.840.10008.5.1.4.1.1.481.2"
 RT_PLAN_CLASSES = ("1.2.840.10008.5.1.4.1.1.481.5", "1.2.840.10008.5.1.4.1.1.481.8")
 SPATIAL_REGISTRATION_STORAGE = "1.2.840.10008.5.1.4.1.1.66.1"
+RT_STRUCTURE_SET_STORAGE = "1.2.840.10008.5.1.4.1.1.481.3"
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,7 @@ class CourseFiles:
     doses: tuple[Path, ...]
     plans: tuple[Path, ...]
     registrations: tuple[Path, ...]
+    structure_sets: tuple[Path, ...] = ()
     skipped: tuple[str, ...] = ()
 
 
@@ -43,7 +46,16 @@ class Course:
     dose_paths: tuple[Path, ...]
     plan: Plan
     registrations: tuple[RigidRegistration, ...] = ()
+    structure_set_paths: tuple[Path, ...] = ()
     warnings: tuple[str, ...] = field(default=())
+
+    def structure_set(self, *, argument: str) -> StructureSet:
+        """The course's one RT Structure Set (an error naming ``argument`` when none or several)."""
+        if len(self.structure_set_paths) != 1:
+            raise ConsistencyError(
+                f"{argument} {self.folder}: expected one RT Structure Set, found {len(self.structure_set_paths)}"
+            )
+        return load_structure_set(self.structure_set_paths[0])
 
 
 PER_SESSION_SUMMATION = frozenset(
@@ -68,6 +80,7 @@ def scan_course_folder(folder: Path | str, *, argument: str) -> CourseFiles:
     doses: list[Path] = []
     plans: list[Path] = []
     regs: list[Path] = []
+    structure_sets: list[Path] = []
     skipped: list[str] = []
     for path in sorted(p for p in root.rglob("*") if p.is_file()):
         try:
@@ -82,11 +95,13 @@ def scan_course_folder(folder: Path | str, *, argument: str) -> CourseFiles:
             plans.append(path)
         elif sop_class == SPATIAL_REGISTRATION_STORAGE:
             regs.append(path)
+        elif sop_class == RT_STRUCTURE_SET_STORAGE:
+            structure_sets.append(path)
         else:
             skipped.append(f"{path}: SOP class {sop_class or 'missing'} not used here")
     for line in skipped:
         logger.debug("skipped %s", line)
-    return CourseFiles(root, tuple(doses), tuple(plans), tuple(regs), tuple(skipped))
+    return CourseFiles(root, tuple(doses), tuple(plans), tuple(regs), tuple(structure_sets), tuple(skipped))
 
 
 def load_course(folder: Path | str, *, argument: str) -> Course:
@@ -121,7 +136,7 @@ def load_course(folder: Path | str, *, argument: str) -> Course:
     for path in files.registrations:
         registrations.extend(load_registrations(path))
     warnings = tuple(dict.fromkeys(plan.warnings + dose.warnings))
-    return Course(files.folder, dose, files.doses, plan, tuple(registrations), warnings)
+    return Course(files.folder, dose, files.doses, plan, tuple(registrations), files.structure_sets, warnings)
 
 
 def find_registration(

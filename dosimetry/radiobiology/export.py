@@ -19,7 +19,7 @@ from dosimetry.dose import DoseGrid, DoseSummationType, DoseType
 from dosimetry.errors import ArgumentError, DicomContentError, InputFileError, OutputError
 from dosimetry.io.rtdose_writer import RT_ION_PLAN_STORAGE, RT_PLAN_STORAGE, DicomIdentity, write_rt_dose
 from dosimetry.plan import Plan, PlanKind
-from dosimetry.radiobiology.maps import LqMap
+from dosimetry.radiobiology.maps import CompositeLqMap, LqMap
 from dosimetry.radiobiology.summation import CumulativeMap
 
 logger = logging.getLogger(__name__)
@@ -114,9 +114,10 @@ def _write(
     return ExportedMap(target, uid, series_description, dose_comment)
 
 
-def export_lq_map(lq: LqMap, path: Path | str, *, identity: DicomIdentity, plan: Plan | None) -> ExportedMap:
-    """Write a single-course BED/EQD2 map."""
-    comment = f"{lq.quantity.value} a/b {lq.alpha_beta_gy:g} Gy; {lq.fractions} fx; residual n/a; single course"
+def export_lq_map(lq: LqMap | CompositeLqMap, path: Path | str, *, identity: DicomIdentity, plan: Plan | None) -> ExportedMap:
+    """Write a single-course BED/EQD2 map (one alpha/beta or composite)."""
+    ab = f"{lq.alpha_beta_gy:g} Gy" if isinstance(lq, LqMap) else lq.alpha_beta_rule
+    comment = f"{lq.quantity.value} a/b {ab}; {lq.fractions} fx; residual n/a; single course"
     return _write(
         lq.dose,
         Path(path),
@@ -130,7 +131,7 @@ def export_lq_map(lq: LqMap, path: Path | str, *, identity: DicomIdentity, plan:
 
 def export_cumulative_map(cum: CumulativeMap, path: Path | str, *, identity: DicomIdentity, plan: Plan | None) -> ExportedMap:
     """Write a cumulative map (DoseSummationType MULTI_PLAN, referencing the current plan)."""
-    comment = f"r={cum.residual:g} x prior, {cum.method.value}; targets use current only"
+    comment = f"r={cum.residual:.3g} x prior, {cum.method.value}; targets use current only"
     return _write(
         cum.dose,
         Path(path),

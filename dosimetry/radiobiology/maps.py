@@ -31,7 +31,14 @@ import numpy.typing as npt
 from dosimetry.dose import DoseGrid, DoseType
 from dosimetry.errors import ArgumentError, ConsistencyError, RadiobiologyError
 from dosimetry.plan import Plan, RadiationType
-from dosimetry.radiobiology.lq import bed_array, check_alpha_beta, check_fractions, eqd2_array
+from dosimetry.radiobiology.lq import (
+    bed_array,
+    bed_array_variable_alpha_beta,
+    check_alpha_beta,
+    check_fractions,
+    eqd2_array,
+    eqd2_array_variable_alpha_beta,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -152,6 +159,68 @@ def lq_array(
     if Quantity(quantity) is Quantity.BED:
         return bed_array(dose_gy, fractions, alpha_beta_gy, out=out)
     return eqd2_array(dose_gy, fractions, alpha_beta_gy, out=out)
+
+
+def lq_array_variable(
+    dose_gy: npt.ArrayLike, quantity: Quantity, fractions: int, alpha_beta_map_gy: npt.ArrayLike
+) -> FloatArray:
+    """BED or EQD2 of a total-dose array with one alpha/beta per voxel."""
+    if Quantity(quantity) is Quantity.BED:
+        return bed_array_variable_alpha_beta(dose_gy, fractions, alpha_beta_map_gy)
+    return eqd2_array_variable_alpha_beta(dose_gy, fractions, alpha_beta_map_gy)
+
+
+@dataclass(frozen=True, eq=False)
+class CompositeLqMap:
+    """A BED/EQD2 map whose alpha/beta varies by voxel (``alpha_beta_rule`` says how it was chosen)."""
+
+    quantity: Quantity
+    fractions: int
+    alpha_beta_rule: str
+    alpha_beta_map_gy: FloatArray
+    dose: DoseGrid
+    rbe: float | None = None
+    warnings: tuple[str, ...] = field(default=())
+
+    @property
+    def description(self) -> str:
+        return self.dose.description
+
+
+def composite_lq_map(
+    dose: DoseGrid,
+    *,
+    quantity: Quantity,
+    alpha_beta_map_gy: npt.ArrayLike,
+    alpha_beta_rule: str,
+    fractions: int | None = None,
+    plan: Plan | None = None,
+    rbe: float | None = None,
+) -> CompositeLqMap:
+    """A single map with a per-voxel alpha/beta (for example from
+    :func:`dosimetry.radiobiology.alpha_beta.composite_alpha_beta_map`); ``alpha_beta_rule`` is a
+    short label (at most about 20 characters) that goes into the description."""
+    n = resolve_fractions(plan=plan, fractions=fractions)
+    ab_map = np.asarray(alpha_beta_map_gy, dtype=np.float64)
+    if ab_map.shape != dose.grid.shape_zyx:
+        raise RadiobiologyError(f"alpha_beta_map_gy has shape {ab_map.shape}, expected the dose grid's {dose.grid.shape_zyx}")
+    source = photon_equivalent_dose(dose, radiation_types=plan.radiation_types if plan else None, rbe=rbe)
+    values = lq_array_variable(source.dose_gy, quantity, n, ab_map)
+    text = f"{Quantity(quantity).value} a/b {alpha_beta_rule}, {n} fx, voxel LQ d=D/n"
+    if source.rbe is not None:
+        text += f", RBE {source.rbe:g}"
+    grid = DoseGrid(
+        grid=dose.grid,
+        dose_gy=values,
+        dose_type=DoseType.EFFECTIVE,
+        summation_type=dose.summation_type,
+        frame_of_reference_uid=dose.frame_of_reference_uid,
+        referenced_plan_uid=plan.sop_instance_uid if plan else dose.referenced_plan_uid,
+        description=text,
+        warnings=source.warnings,
+    )
+    ab_map.flags.writeable = False
+    return CompositeLqMap(Quantity(quantity), n, alpha_beta_rule, ab_map, grid, source.rbe, source.warnings)
 
 
 def lq_map(

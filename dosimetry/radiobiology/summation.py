@@ -31,7 +31,7 @@ from dosimetry.dose import DoseGrid, DoseType
 from dosimetry.errors import ArgumentError, GeometryError
 from dosimetry.plan import Plan
 from dosimetry.radiobiology.lq import check_alpha_beta, check_fractions
-from dosimetry.radiobiology.maps import Quantity, lq_array, photon_equivalent_dose, resolve_fractions
+from dosimetry.radiobiology.maps import Quantity, lq_array, lq_array_variable, photon_equivalent_dose, resolve_fractions
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -65,14 +65,14 @@ def cumulative_array(
     prior_gy: npt.ArrayLike,
     prior_fractions: int,
     *,
-    alpha_beta_gy: float,
+    alpha_beta_gy: float | FloatArray,
     residual: float = DEFAULT_RESIDUAL,
     method: SummationMethod = SummationMethod.BED_SPACE,
     quantity: Quantity = Quantity.EQD2,
 ) -> FloatArray:
-    """Cumulative BED or EQD2 of two photon-equivalent total-dose arrays on the same grid."""
+    """Cumulative BED or EQD2 of two photon-equivalent total-dose arrays on the same grid
+    (``alpha_beta_gy``: one ratio, or one per voxel)."""
     r = check_residual(residual)
-    ab = check_alpha_beta(alpha_beta_gy)
     n_cur = check_fractions(current_fractions, argument="current_fractions")
     n_prior = check_fractions(prior_fractions, argument="prior_fractions")
     current = np.asarray(current_gy, dtype=np.float64)
@@ -80,14 +80,25 @@ def cumulative_array(
     if current.shape != prior.shape:
         raise GeometryError(f"prior dose shape {prior.shape} differs from the current dose shape {current.shape}")
     method = SummationMethod(method)
-    result = lq_array(current, quantity, n_cur, ab)
+    if np.ndim(alpha_beta_gy) == 0:
+        ab = check_alpha_beta(float(alpha_beta_gy))  # type: ignore[arg-type]
+
+        def convert(values: FloatArray, n: int) -> FloatArray:
+            return lq_array(values, quantity, n, ab)
+    else:
+        ab_map = np.asarray(alpha_beta_gy, dtype=np.float64)
+
+        def convert(values: FloatArray, n: int) -> FloatArray:
+            return lq_array_variable(values, quantity, n, ab_map)
+
+    result = convert(current, n_cur)
     if method is SummationMethod.BED_SPACE:
-        prior_term = lq_array(prior, quantity, n_prior, ab)
+        prior_term = convert(prior, n_prior)
         prior_term *= r
     else:
-        prior_term = np.array(prior, dtype=np.float64, copy=True)
-        prior_term *= r
-        lq_array(prior_term, quantity, n_prior, ab, out=prior_term)
+        discounted = np.array(prior, dtype=np.float64, copy=True)
+        discounted *= r
+        prior_term = convert(discounted, n_prior)
     result += prior_term
     return result
 
@@ -97,7 +108,7 @@ class CumulativeMap:
     """A cumulative BED/EQD2 map on the current grid and how it was made."""
 
     quantity: Quantity
-    alpha_beta_gy: float
+    alpha_beta_gy: float | None  # None for a composite map (see alpha_beta_rule)
     residual: float
     method: SummationMethod
     current_fractions: int
@@ -105,6 +116,7 @@ class CumulativeMap:
     dose: DoseGrid
     target_metrics_note: str = TARGET_METRICS_NOTE
     warnings: tuple[str, ...] = field(default=())
+    alpha_beta_rule: str = ""
 
     @property
     def description(self) -> str:
@@ -112,11 +124,12 @@ class CumulativeMap:
 
 
 def describe_cumulative(
-    quantity: Quantity, alpha_beta_gy: float, current_fractions: int, prior_fractions: int, residual: float, method: SummationMethod
+    quantity: Quantity, alpha_beta: str, current_fractions: int, prior_fractions: int, residual: float, method: SummationMethod
 ) -> str:
+    """``alpha_beta``: "2 Gy" or a composite rule label."""
     return (
-        f"cum {quantity.value} a/b {alpha_beta_gy:g} Gy: {current_fractions} fx + "
-        f"{residual:g} x prior {prior_fractions} fx, {method.value}"
+        f"cum {quantity.value} a/b {alpha_beta}: {current_fractions} fx + "
+        f"{residual:.3g} x prior {prior_fractions} fx, {method.value}"
     )
 
 
@@ -124,7 +137,9 @@ def accumulate(
     current: DoseGrid,
     prior_on_current_grid: DoseGrid,
     *,
-    alpha_beta_gy: float,
+    alpha_beta_gy: float | None = None,
+    alpha_beta_map_gy: FloatArray | None = None,
+    alpha_beta_rule: str = "",
     current_plan: Plan | None = None,
     prior_plan: Plan | None = None,
     current_fractions: int | None = None,
@@ -140,8 +155,25 @@ def accumulate(
 
     Each course's dose passes the input rules of :mod:`dosimetry.radiobiology.maps` with its own
     plan (radiation types, fraction count). ``warnings`` (for example from the alignment) are
-    carried into the result.
+    carried into the result. Give either ``alpha_beta_gy`` or a per-voxel ``alpha_beta_map_gy``
+    with a short ``alpha_beta_rule`` label (a composite map).
     """
+    if (alpha_beta_gy is None) == (alpha_beta_map_gy is None):
+        raise ArgumentError("give exactly one of alpha_beta_gy and alpha_beta_map_gy")
+    ab: float | None
+    ab_values: float | FloatArray
+    if alpha_beta_map_gy is not None:
+        ab_values = np.asarray(alpha_beta_map_gy, dtype=np.float64)
+        if ab_values.shape != current.grid.shape_zyx:
+            raise GeometryError(f"alpha_beta_map_gy shape {ab_values.shape} differs from the grid's {current.grid.shape_zyx}")
+        if not alpha_beta_rule:
+            raise ArgumentError("a composite map needs alpha_beta_rule (how the per-voxel ratios were chosen)")
+        ab = None
+        ab_label = alpha_beta_rule
+    else:
+        ab = check_alpha_beta(alpha_beta_gy)  # type: ignore[arg-type]
+        ab_values = ab
+        ab_label = f"{ab:g} Gy"
     if not current.grid.same_as(prior_on_current_grid.grid):
         raise GeometryError("the prior dose must be resampled onto the current dose grid first (dosimetry.align)")
     n_cur = resolve_fractions(plan=current_plan, fractions=current_fractions, argument="current_fractions")
@@ -153,10 +185,9 @@ def accumulate(
     r = check_residual(residual)
     method = SummationMethod(method)
     values = cumulative_array(
-        cur.dose_gy, n_cur, pri.dose_gy, n_prior, alpha_beta_gy=alpha_beta_gy, residual=r, method=method, quantity=quantity
+        cur.dose_gy, n_cur, pri.dose_gy, n_prior, alpha_beta_gy=ab_values, residual=r, method=method, quantity=quantity
     )
     all_warnings = tuple(dict.fromkeys(cur.warnings + tuple(f"prior: {w}" for w in pri.warnings) + tuple(warnings)))
-    ab = check_alpha_beta(alpha_beta_gy)
     grid = DoseGrid(
         grid=current.grid,
         dose_gy=values,
@@ -164,7 +195,9 @@ def accumulate(
         summation_type=current.summation_type,
         frame_of_reference_uid=current.frame_of_reference_uid,
         referenced_plan_uid=current_plan.sop_instance_uid if current_plan else current.referenced_plan_uid,
-        description=describe_cumulative(quantity, ab, n_cur, n_prior, r, method),
+        description=describe_cumulative(quantity, ab_label, n_cur, n_prior, r, method),
         warnings=all_warnings,
     )
-    return CumulativeMap(quantity, ab, r, method, n_cur, n_prior, grid, TARGET_METRICS_NOTE, all_warnings)
+    return CumulativeMap(
+        quantity, ab, r, method, n_cur, n_prior, grid, TARGET_METRICS_NOTE, all_warnings, alpha_beta_rule if ab is None else ""
+    )

@@ -12,13 +12,20 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from dosimetry.align import align_prior_dose
-from dosimetry.errors import ArgumentError, ConsistencyError, OutputError
+from dosimetry.dvh import rasterise_roi
+from dosimetry.errors import ArgumentError, ConsistencyError, DosimetryError, OutputError
+from dosimetry.grid import RectilinearGrid
+from dosimetry.structures import Roi, StructureSet
+from dosimetry.radiobiology.alpha_beta import AlphaBetaPolicy, RoiRole, composite_alpha_beta_map, roi_role
+from dosimetry.radiobiology.evaluation import evaluate_rois
 from dosimetry.io import load_registrations
 from dosimetry.radiobiology.lq import check_alpha_beta
 from dosimetry.radiobiology.course import find_registration, load_course
 from dosimetry.radiobiology.export import export_cumulative_map, export_lq_map, identity_from_dicom
-from dosimetry.radiobiology.maps import Quantity, lq_maps
+from dosimetry.radiobiology.maps import Quantity, composite_lq_map, lq_maps
 from dosimetry.radiobiology.summation import (
     DEFAULT_RESIDUAL,
     TARGET_METRICS_NOTE,
@@ -60,6 +67,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.add_argument(
         "--method", choices=[m.value for m in SummationMethod], default=SummationMethod.BED_SPACE.value, help="default bed-space"
     )
+    parser.add_argument(
+        "--composite",
+        action="store_true",
+        help="also write composite EQD2 maps (per-voxel alpha/beta from the current RT Structure Set: overrides, then "
+        "organs at risk, then targets, else the OAR ratio)",
+    )
+    parser.add_argument(
+        "--evaluate-rois",
+        action="store_true",
+        help="EQD2 metrics per ROI of the current RT Structure Set: targets on the current course (target alpha/beta), "
+        "other ROIs on the cumulative map (their alpha/beta)",
+    )
+    parser.add_argument("--target-alpha-beta", type=float, default=9.0, metavar="GY", help="alpha/beta of GTV/CTV/PTV ROIs (default 9)")
+    parser.add_argument("--oar-alpha-beta", type=float, default=2.0, metavar="GY", help="alpha/beta of other ROIs (default 2)")
+    parser.add_argument(
+        "--roi-alpha-beta", action="append", default=[], metavar="NAME=GY", help="alpha/beta of one ROI by name (repeatable)"
+    )
     parser.add_argument("--prior-rbe", type=float, metavar="R", help="constant RBE of a PHYSICAL proton prior dose")
     parser.add_argument("--current-rbe", type=float, metavar="R", help="constant RBE of a PHYSICAL proton current dose")
     parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder (created if absent)")
@@ -78,6 +102,41 @@ def _output_paths(out: Path, alpha_betas: list[float]) -> dict[tuple[str, float]
     return paths
 
 
+COMPOSITE_FILES = {"EQD2": "RD_EQD2_composite.dcm", "cumEQD2": "RD_cumEQD2_composite.dcm"}
+
+
+def _policy(args: argparse.Namespace) -> AlphaBetaPolicy:
+    overrides: dict[str, float] = {}
+    for item in args.roi_alpha_beta:
+        name, sep, value = item.rpartition("=")
+        if not sep or not name.strip():
+            raise ArgumentError(f"--roi-alpha-beta expects NAME=GY, got {item!r}")
+        try:
+            number = float(value)
+        except ValueError as exc:
+            raise ArgumentError(f"--roi-alpha-beta {item!r}: {value!r} is not a number of Gy") from exc
+        overrides[name.strip()] = number
+    return AlphaBetaPolicy(args.target_alpha_beta, args.oar_alpha_beta, overrides)
+
+
+def _composite_label(policy: AlphaBetaPolicy) -> str:
+    label = f"T{policy.target_alpha_beta_gy:g}/O{policy.oar_alpha_beta_gy:g}"
+    return label + ("+ovr" if policy.overrides else "")
+
+
+def _composite_ab_map(structures: StructureSet, grid: RectilinearGrid, policy: AlphaBetaPolicy) -> tuple[np.ndarray, list[str]]:
+    masks: dict[str, tuple[Roi, np.ndarray]] = {}
+    warnings: list[str] = []
+    for roi in structures.rois:
+        if roi_role(roi) is RoiRole.OTHER and policy.override_for(roi.name) is None:
+            continue
+        try:
+            masks[roi.name] = (roi, rasterise_roi(roi, grid).occupancy)
+        except DosimetryError as exc:
+            warnings.append(f"ROI {roi.name!r} left out of the composite alpha/beta map: {exc}")
+    return composite_alpha_beta_map(grid.shape_zyx, masks, policy), warnings
+
+
 def run(args: argparse.Namespace) -> int:
     check_residual(args.residual, argument="--residual")
     for ab in args.alpha_beta:
@@ -86,13 +145,16 @@ def run(args: argparse.Namespace) -> int:
         raise ArgumentError(f"--alpha-beta lists a ratio twice: {args.alpha_beta}")
     if args.out.exists() and not args.out.is_dir():
         raise OutputError(f"--out {args.out} exists and is not a folder")
+    policy = _policy(args)
     paths = _output_paths(args.out, args.alpha_beta)
-    existing = [p for p in [*paths.values(), args.out / SUMMARY_FILE] if p.exists()]
+    composite_paths = [args.out / name for name in COMPOSITE_FILES.values()] if args.composite else []
+    existing = [p for p in [*paths.values(), *composite_paths, args.out / SUMMARY_FILE] if p.exists()]
     if existing and not args.overwrite:
         raise OutputError(f"--out {args.out} already holds {existing[0].name}; give --overwrite to replace")
 
     current = load_course(args.current, argument="--current")
     prior = load_course(args.prior, argument="--prior")
+    structures = current.structure_set(argument="--current") if (args.composite or args.evaluate_rois) else None
     cur_frame = current.dose.frame_of_reference_uid
     prior_frame = prior.dose.frame_of_reference_uid
     registration = None
@@ -174,6 +236,69 @@ def run(args: argparse.Namespace) -> int:
                 "dose_comment": exported.dose_comment,
             }
         )
+    if args.composite and structures is not None:
+        ab_map, map_warnings = _composite_ab_map(structures, current.dose.grid, policy)
+        warnings.extend(map_warnings)
+        label = _composite_label(policy)
+        comp = composite_lq_map(
+            current.dose, quantity=Quantity.EQD2, alpha_beta_map_gy=ab_map, alpha_beta_rule=label, plan=current.plan, rbe=args.current_rbe
+        )
+        cum = accumulate(
+            current.dose,
+            aligned.dose,
+            alpha_beta_map_gy=ab_map,
+            alpha_beta_rule=label,
+            current_plan=current.plan,
+            prior_plan=prior.plan,
+            residual=args.residual,
+            method=method,
+            current_rbe=args.current_rbe,
+            prior_rbe=args.prior_rbe,
+            warnings=aligned.warnings,
+        )
+        for kind, grid_map, writer in (
+            ("EQD2", comp, export_lq_map),
+            ("cumEQD2", cum, export_cumulative_map),
+        ):
+            exported = writer(grid_map, args.out / COMPOSITE_FILES[kind], identity=identity, plan=current.plan)  # type: ignore[operator]
+            outputs.append(
+                {
+                    "file": exported.path.name,
+                    "quantity": "EQD2",
+                    "course": "current" if kind == "EQD2" else "cumulative",
+                    "alpha_beta_gy": "composite: " + policy.describe(),
+                    "max_gy": grid_map.dose.max_gy,
+                    "sop_instance_uid": exported.sop_instance_uid,
+                    "series_description": exported.series_description,
+                    "dose_comment": exported.dose_comment,
+                }
+            )
+    evaluation: list[dict[str, Any]] = []
+    if args.evaluate_rois and structures is not None:
+        result = evaluate_rois(
+            current.dose,
+            aligned.dose,
+            structures.rois,
+            policy=policy,
+            current_plan=current.plan,
+            prior_plan=prior.plan,
+            residual=args.residual,
+            method=method,
+            current_rbe=args.current_rbe,
+            prior_rbe=args.prior_rbe,
+        )
+        warnings.extend(result.warnings)
+        evaluation = [
+            {
+                "roi": e.roi_name,
+                "role": e.role.value,
+                "alpha_beta_gy": e.alpha_beta_gy,
+                "basis": e.basis,
+                "quantity": e.quantity.value,
+                "metrics_gy": dict(e.metrics_gy),
+            }
+            for e in result.rois
+        ]
     summary: dict[str, Any] = {
         "current": {
             "dose": [str(p) for p in current.dose_paths],
@@ -199,7 +324,9 @@ def run(args: argparse.Namespace) -> int:
         "residual": args.residual,
         "summation_method": method.value,
         "target_metrics": TARGET_METRICS_NOTE,
+        "alpha_beta_policy": policy.describe(),
         "outputs": outputs,
+        "roi_evaluation": evaluation,
         "warnings": list(dict.fromkeys(warnings)),
     }
     (args.out / SUMMARY_FILE).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
@@ -211,6 +338,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"cumulative = current + {args.residual:g} x prior, method {method.value}; {TARGET_METRICS_NOTE}")
         for item in outputs:
             print(f"  {item['file']}: {item['series_description']} (max {item['max_gy']:.2f} Gy)")
+        for e in evaluation:
+            metrics = ", ".join(f"{k} {v:.2f}" for k, v in e["metrics_gy"].items())
+            print(f"  ROI {e['roi']} ({e['role']}, a/b {e['alpha_beta_gy']:g} Gy, {e['basis']}): {metrics}")
         for warning in summary["warnings"]:
             print(f"  warning: {warning}")
         print(f"summary: {args.out / SUMMARY_FILE}")
