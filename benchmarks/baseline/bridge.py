@@ -50,6 +50,33 @@ def dicompyler_dvh(
         "get_dvh_kwargs": get_dvh_kwargs or {},
         "dose_metrics": dose_metrics or [],
     }
+    return _run_worker(request, timeout_s)
+
+
+def dicompyler_dvh_cases(
+    cases: list[tuple[Path, Path]],
+    *,
+    get_dvh_kwargs: dict[str, Any] | None = None,
+    dose_metrics: list[str] | None = None,
+    timeout_s: float = 3600.0,
+) -> list[dict[str, Any]]:
+    """:func:`dicompyler_dvh` for many (rtdose, rtstruct) pairs in one worker process (all ROIs)."""
+    request = {
+        "cases": [
+            {
+                "rtdose": str(Path(rd).resolve()),
+                "rtstruct": str(Path(rs).resolve()),
+                "rois": None,
+                "get_dvh_kwargs": get_dvh_kwargs or {},
+                "dose_metrics": dose_metrics or [],
+            }
+            for rd, rs in cases
+        ]
+    }
+    return list(_run_worker(request, timeout_s)["cases"])
+
+
+def _run_worker(request: dict[str, Any], timeout_s: float) -> dict[str, Any]:
     proc = subprocess.run(
         [str(baseline_python()), str(WORKER)],
         input=json.dumps(request),

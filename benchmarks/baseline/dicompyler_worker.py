@@ -7,6 +7,9 @@ and writes one JSON object on stdout:
     {"dicompyler_core": VERSION, "pydicom": VERSION,
      "structures": [{"name", "number", "volume_cc", "min_gy", "max_gy", "mean_gy",
                      "metrics": {"D95": gy, ...}, "seconds": s}], "total_seconds": s}
+A request {"cases": [REQUEST, ...]} runs several such requests in one process and answers
+{"dicompyler_core": VERSION, "pydicom": VERSION, "cases": [ANSWER, ...]} (each ANSWER as above
+without the version fields).
 Errors are written as {"error": "..."} with exit code 1.
 """
 
@@ -19,6 +22,16 @@ def main():
     request = json.load(sys.stdin)
     import dicompylercore
     import pydicom
+
+    versions = {"dicompyler_core": dicompylercore.__version__, "pydicom": pydicom.__version__}
+    if "cases" in request:
+        answers = [run_case(case) for case in request["cases"]]
+        json.dump(dict(versions, cases=answers), sys.stdout)
+        return
+    json.dump(dict(versions, **run_case(request)), sys.stdout)
+
+
+def run_case(request):
     from dicompylercore import dicomparser, dvhcalc
 
     rtss = dicomparser.DicomParser(request["rtstruct"])
@@ -51,15 +64,7 @@ def main():
                 }
             )
         out.append(entry)
-    json.dump(
-        {
-            "dicompyler_core": dicompylercore.__version__,
-            "pydicom": pydicom.__version__,
-            "structures": out,
-            "total_seconds": time.perf_counter() - started,
-        },
-        sys.stdout,
-    )
+    return {"structures": out, "total_seconds": time.perf_counter() - started}
 
 
 if __name__ == "__main__":

@@ -15,15 +15,18 @@ Several polygons combine with signed weights (+1 for a solid, -1 for a hole): se
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import numpy as np
 import numpy.typing as npt
 
 FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
 
 
 def signed_area(u: FloatArray, v: FloatArray) -> float:
     """Shoelace area of a closed polygon (positive when counter-clockwise in (u, v))."""
-    return 0.5 * float(np.dot(u, np.roll(v, -1)) - np.dot(np.roll(u, -1), v))
+    return 0.5 * float(np.dot(u[:-1], v[1:]) - np.dot(u[1:], v[:-1]) + u[-1] * v[0] - u[0] * v[-1])
 
 
 def point_in_polygon(pu: float, pv: float, u: FloatArray, v: FloatArray) -> bool:
@@ -66,7 +69,7 @@ def pixel_coverage(
     Each polygon is a pair of vertex arrays (u, v) in pixel units, implicitly closed; its
     orientation does not matter (the weight applies to its unsigned area).
     """
-    return _accumulate(polygons, weights, n_cols, n_rows, moments=False)[0]
+    return edge_pieces(polygons, weights, n_cols, n_rows, moments=False).dense()[0]
 
 
 def pixel_moments(
@@ -81,20 +84,86 @@ def pixel_moments(
     part of each pixel, with (xi, eta) the offsets from the pixel centre in pixel units. The
     centroid of the covered part is (Mu/A, Mv/A), its variances Muu/A - (Mu/A)^2 and so on.
     """
-    a, mu, mv, muu, mvv = _accumulate(polygons, weights, n_cols, n_rows, moments=True)
+    a, mu, mv, muu, mvv = edge_pieces(polygons, weights, n_cols, n_rows, moments=True).dense()
     return a, mu, mv, muu, mvv
 
 
-def _accumulate(
+@dataclass(frozen=True, eq=False)
+class EdgePieces:
+    """Polygon edges cut at pixel boundaries, with what each piece adds to its own pixel (``own``)
+    and to every pixel right of it in its row (``strip``); quantities along axis 0 (area, or
+    area and the four moments). ``col`` is -1 for pieces left of the window."""
+
+    n_cols: int
+    n_rows: int
+    row: IntArray
+    col: IntArray
+    strip: FloatArray
+    own: FloatArray
+    _keys: IntArray = field(init=False, repr=False)
+    _strip_prefix: FloatArray = field(init=False, repr=False)
+    _own_prefix: FloatArray = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        keys = self.row * (self.n_cols + 2) + (self.col + 1)
+        order = np.argsort(keys, kind="stable")
+        zero = np.zeros((self.strip.shape[0], 1))
+        object.__setattr__(self, "_keys", keys[order])
+        object.__setattr__(self, "_strip_prefix", np.concatenate([zero, np.cumsum(self.strip[:, order], axis=1)], axis=1))
+        object.__setattr__(self, "_own_prefix", np.concatenate([zero, np.cumsum(self.own[:, order], axis=1)], axis=1))
+
+    @classmethod
+    def empty(cls, n_cols: int, n_rows: int, moments: bool) -> EdgePieces:
+        k = 5 if moments else 1
+        none = np.zeros(0, dtype=np.int64)
+        return cls(n_cols, n_rows, none, none, np.zeros((k, 0)), np.zeros((k, 0)))
+
+    def dense(self) -> list[FloatArray]:
+        """Every quantity on the whole window, each (n_rows, n_cols)."""
+        stride = self.n_cols + 1
+        size = self.n_rows * stride
+        left = self.col < 0
+        base = self.row[~left] * stride + self.col[~left]
+        left_index = self.row[left] * stride
+        out = []
+        for strip, own in zip(self.strip, self.own, strict=True):
+            flat = np.zeros(size)
+            flat += np.bincount(left_index, weights=strip[left], minlength=size)
+            flat += np.bincount(base, weights=own[~left], minlength=size)
+            flat += np.bincount(base + 1, weights=strip[~left] - own[~left], minlength=size)
+            out.append(np.cumsum(flat.reshape(self.n_rows, stride), axis=1)[:, : self.n_cols])
+        return out
+
+    def at(self, rows: IntArray, cols: IntArray) -> FloatArray:
+        """Every quantity at the pixels (rows, cols) only, shape (k, len(rows))."""
+        base = rows * (self.n_cols + 2)
+        key = base + cols + 1
+        lo = np.searchsorted(self._keys, base, side="left")
+        mid = np.searchsorted(self._keys, key, side="left")
+        hi = np.searchsorted(self._keys, key, side="right")
+        sp, op = self._strip_prefix, self._own_prefix
+        return (sp[:, mid] - sp[:, lo]) + (op[:, hi] - op[:, mid])
+
+
+def edge_pieces(
     polygons: list[tuple[FloatArray, FloatArray]],
     weights: list[float],
     n_cols: int,
     n_rows: int,
     *,
     moments: bool,
-) -> list[FloatArray]:
-    starts_u, starts_v, ends_u, ends_v, seg_w = [], [], [], [], []
-    for (u, v), w in zip(polygons, weights, strict=True):
+    layers: list[int] | None = None,
+    n_layers: int = 1,
+) -> EdgePieces:
+    """Cut the polygons' edges at pixel boundaries (see the module docstring).
+
+    With ``layers`` (one index per polygon, 0 <= index < ``n_layers``) the polygons lie on
+    separate windows stacked along the rows: layer L occupies rows [L n_rows, (L + 1) n_rows) of
+    the result, so many planes are processed in one vectorised pass.
+    """
+    starts_u, starts_v, ends_u, ends_v, seg_w, seg_layer = [], [], [], [], [], []
+    layer_list = layers if layers is not None else [0] * len(polygons)
+    for (u, v), w, layer in zip(polygons, weights, layer_list, strict=True):
         if u.size < 3:
             continue
         orientation = np.sign(signed_area(u, v))
@@ -102,26 +171,27 @@ def _accumulate(
             continue
         starts_u.append(u)
         starts_v.append(v)
-        ends_u.append(np.roll(u, -1))
-        ends_v.append(np.roll(v, -1))
+        ends_u.append(np.concatenate([u[1:], u[:1]]))
+        ends_v.append(np.concatenate([v[1:], v[:1]]))
         # Counter-clockwise edges accumulate negative area with the convention below.
         seg_w.append(np.full(u.size, -float(w) * orientation))
-    n_out = 5 if moments else 1
-    diffs = [np.zeros((n_rows, n_cols + 1)) for _ in range(n_out)]
+        seg_layer.append(np.full(u.size, layer, dtype=np.int64))
+    total_rows = n_rows * n_layers
     if not starts_u:
-        return [d[:, :n_cols] for d in diffs]
+        return EdgePieces.empty(n_cols, total_rows, moments)
     u0 = np.concatenate(starts_u)
     v0 = np.concatenate(starts_v)
     u1 = np.concatenate(ends_u)
     v1 = np.concatenate(ends_v)
     w = np.concatenate(seg_w)
+    lay = np.concatenate(seg_layer)
     # Drop edges entirely above or below the window: they touch no pixel of it.
     keep = ~(((v0 <= 0) & (v1 <= 0)) | ((v0 >= n_rows) & (v1 >= n_rows)))
     # Edges entirely right of the window contribute nothing either.
     keep &= ~((u0 >= n_cols) & (u1 >= n_cols))
-    u0, v0, u1, v1, w = u0[keep], v0[keep], u1[keep], v1[keep], w[keep]
+    u0, v0, u1, v1, w, lay = u0[keep], v0[keep], u1[keep], v1[keep], w[keep], lay[keep]
     if u0.size == 0:
-        return [d[:, :n_cols] for d in diffs]
+        return EdgePieces.empty(n_cols, total_rows, moments)
     # Clip v to the window band: the parts outside rows [0, n_rows) are discarded anyway, and
     # clipping in v along the segment keeps the in-window part exact.
     du = u1 - u0
@@ -136,7 +206,7 @@ def _accumulate(
     t_lo = np.maximum(t_lo, t_enter)
     t_hi = np.minimum(t_hi, t_exit)
     ok = t_hi > t_lo
-    u0, v0, du, dv, w, t_lo, t_hi = u0[ok], v0[ok], du[ok], dv[ok], w[ok], t_lo[ok], t_hi[ok]
+    u0, v0, du, dv, w, t_lo, t_hi, lay = u0[ok], v0[ok], du[ok], dv[ok], w[ok], t_lo[ok], t_hi[ok], lay[ok]
     a_u, a_v = u0 + t_lo * du, v0 + t_lo * dv
     b_u, b_v = u0 + t_hi * du, v0 + t_hi * dv
     # Also clip u from the left: a piece left of the window contributes its full height to every
@@ -187,8 +257,6 @@ def _accumulate(
     inside_rows = (row >= 0) & (row < n_rows)
     left = inside_rows & (col < 0)
     mid = inside_rows & (col >= 0) & (col < n_cols)
-    stride = n_cols + 1
-    size = n_rows * stride
     # Local coordinates about the pixel centre: xi in [-0.5, 0.5] (columns), eta likewise (rows).
     eta_a = pv_a - row - 0.5
     eta_b = pv_b - row - 0.5
@@ -217,16 +285,13 @@ def _accumulate(
             simpson((0.125 - xi_a**3) / 3, (0.125 - xi_m**3) / 3, (0.125 - xi_b**3) / 3),
             simpson(eta_a**2 * (0.5 - xi_a), eta_m**2 * (0.5 - xi_m), eta_b**2 * (0.5 - xi_b)),
         ]
-    base = row[mid] * stride + col[mid]
-    left_index = row[left] * stride
-    out = []
-    for diff, strip, own in zip(diffs, strips, owns, strict=True):
-        flat = diff.reshape(-1)
-        strip = strip * w_s
-        own = own * w_s
-        # Pieces left of the window: a full strip in every column.
-        flat += np.bincount(left_index, weights=strip[left], minlength=size)
-        flat += np.bincount(base, weights=own[mid], minlength=size)
-        flat += np.bincount(base + 1, weights=strip[mid] - own[mid], minlength=size)
-        out.append(np.cumsum(diff, axis=1)[:, :n_cols])
-    return out
+    keep = mid | left
+    col = np.where(left, -1, col)
+    return EdgePieces(
+        n_cols,
+        total_rows,
+        row[keep] + lay[s][keep] * n_rows,
+        col[keep],
+        np.array(strips)[:, keep] * w_s[keep],
+        np.array(owns)[:, keep] * w_s[keep],
+    )

@@ -30,7 +30,7 @@ import numpy.typing as npt
 from dosimetry.dose import DoseGrid
 from dosimetry.dvh.endcaps import EndCapConvention
 from dosimetry.dvh.geometry import RoiGeometry
-from dosimetry.dvh.planar import pixel_moments
+from dosimetry.dvh.planar import EdgePieces, edge_pieces
 from dosimetry.dvh.rasterise import SNAP, fine_window, geometry_for_grid
 from dosimetry.errors import ArgumentError
 from dosimetry.grid import RectilinearGrid
@@ -195,42 +195,36 @@ def _centre_gradient(dose: DoseGrid, k: IntArray, j: IntArray, i: IntArray) -> t
 
 @dataclass(frozen=True, eq=False)
 class _PlaneStats:
-    """Fine-pixel area fraction, centroid offsets (mm) and variances (mm^2) of one plane's
-    coverage, plus per coarse voxel whether all its fine pixels are full / any is covered."""
+    """Coverage of all planes of an ROI on its window: per plane and coarse voxel whether it is
+    full / touched (shape (planes, ny, nx)), and the edge pieces on the fine grid (planes stacked
+    along the rows) for exact moments of any fine pixel."""
 
-    area: FloatArray
-    cx: FloatArray
-    cy: FloatArray
-    vx: FloatArray
-    vy: FloatArray
     full: npt.NDArray[np.bool_]
     any: npt.NDArray[np.bool_]
+    fine: EdgePieces
+    fine_rows: int
 
 
 def _plane_stats(
-    geometry: RoiGeometry, p: int, origin_mm: tuple[float, float], fine_mm: tuple[float, float], shape: tuple[int, int], n: int
+    geometry: RoiGeometry, origin_mm: tuple[float, float], coarse_mm: tuple[float, float], shape: tuple[int, int], n: int
 ) -> _PlaneStats:
     ny, nx = shape
-    fdx, fdy = fine_mm
-    section = geometry.sections[p]
-    polys = [((x - origin_mm[0]) / fdx, (y - origin_mm[1]) / fdy) for x, y in section.polygons]
-    a, mu, mv, muu, mvv = pixel_moments(polys, list(section.signs), nx * n, ny * n)
-    a = np.clip(a, 0.0, 1.0)
-    a[a < SNAP] = 0.0
-    a[a > 1.0 - SNAP] = 1.0
-    safe = np.where(a > 0, a, 1.0)
-    cx, cy = mu / safe, mv / safe
-    vx = np.clip(muu / safe - cx**2, 0.0, None)
-    vy = np.clip(mvv / safe - cy**2, 0.0, None)
-    blocks = a.reshape(ny, n, nx, n)
+    dx, dy = coarse_mm
+    polys, signs, layers = [], [], []
+    for p, section in enumerate(geometry.sections):
+        for (x, y), sign in zip(section.polygons, section.signs, strict=True):
+            polys.append(((x - origin_mm[0]) / dx, (y - origin_mm[1]) / dy))
+            signs.append(float(sign))
+            layers.append(p)
+    n_planes = len(geometry.sections)
+    area = edge_pieces(polys, signs, nx, ny, moments=False, layers=layers, n_layers=n_planes).dense()[0]
+    area = area.reshape(n_planes, ny, nx)
+    fine_polys = [(u * n, v * n) for u, v in polys]
     return _PlaneStats(
-        area=a,
-        cx=cx * fdx,
-        cy=cy * fdy,
-        vx=vx * fdx**2,
-        vy=vy * fdy**2,
-        full=blocks.min(axis=(1, 3)) >= 1.0,
-        any=blocks.max(axis=(1, 3)) > 0.0,
+        full=area >= 1.0 - SNAP,
+        any=area > SNAP,
+        fine=edge_pieces(fine_polys, signs, nx * n, ny * n, moments=True, layers=layers, n_layers=n_planes),
+        fine_rows=ny * n,
     )
 
 
@@ -271,12 +265,7 @@ def roi_dose_samples(
         ny, nx = y1 - y0, x1 - x0
         x_origin = float(grid.x_edges_mm[x0])
         y_origin = float(grid.y_edges_mm[y0])
-        cache: dict[int, _PlaneStats] = {}
-
-        def stats(p: int) -> _PlaneStats:
-            if p not in cache:
-                cache[p] = _plane_stats(geometry, p, (x_origin, y_origin), (fdx, fdy), (ny, nx), n)
-            return cache[p]
+        stats = _plane_stats(geometry, (x_origin, y_origin), (dx, dy), (ny, nx), n)
 
         z_lo, z_hi = geometry.z_range_mm
         k_first = max(int(np.searchsorted(ze, z_lo, side="right")) - 1, 0)
@@ -285,7 +274,7 @@ def roi_dose_samples(
         for k in range(k_first, k_last):
             z0, z1 = float(ze[k]), float(ze[k + 1])
             thickness = z1 - z0
-            cuts = np.concatenate([z0 + thickness * np.arange(n + 1) / n, bounds[(bounds > z0) & (bounds < z1)]])
+            cuts = np.concatenate([[z0, z1], bounds[(bounds > z0) & (bounds < z1)]])
             cuts = np.unique(cuts)
             mids = 0.5 * (cuts[1:] + cuts[:-1])
             plane_of = np.searchsorted(slabs.lower_mm, mids, side="right") - 1
@@ -293,16 +282,12 @@ def roi_dose_samples(
             plane_of = np.where(valid, plane_of, -1)
             if not np.any(valid):
                 continue
-            first_used = int(plane_of[valid].min())
-            for stale in [p for p in cache if p < first_used]:
-                del cache[stale]
             used = sorted({int(p) for p in plane_of if p >= 0})
             interior = np.full((ny, nx), bool(np.all(valid)))
             touched = np.zeros((ny, nx), dtype=bool)
             for p in used:
-                st = stats(p)
-                interior &= st.full
-                touched |= st.any
+                interior &= stats.full[p]
+                touched |= stats.any[p]
             partial = touched & ~interior
             jj, ii = np.nonzero(interior)
             if jj.size:
@@ -325,20 +310,23 @@ def roi_dose_samples(
             for za, zb, p in zip(cuts[:-1], cuts[1:], plane_of, strict=True):
                 if p < 0:
                     continue
-                st = stats(int(p))
-                a = st.area[fr, fc]
-                sel = a > 0
+                area, mu, mv, muu, mvv = stats.fine.at(fr + int(p) * stats.fine_rows, fc)
+                sel = area > SNAP
                 if not np.any(sel):
                     continue
+                a = np.minimum(area[sel], 1.0)
                 r, c = fr[sel], fc[sel]
-                px = x_origin + (c + 0.5) * fdx + st.cx[r, c]
-                py = y_origin + (r + 0.5) * fdy + st.cy[r, c]
+                cx, cy = mu[sel] / a, mv[sel] / a
+                px = x_origin + (c + 0.5 + cx) * fdx
+                py = y_origin + (r + 0.5 + cy) * fdy
                 pz = np.full(px.size, 0.5 * (za + zb))
                 value, gx, gy, gz = trilinear(dose, px, py, pz)
                 doses.append(value)
-                weights.append(a[sel] * (fdx * fdy * (zb - za) / 1000.0))
+                weights.append(a * (fdx * fdy * (zb - za) / 1000.0))
                 if spread:
-                    var = gx**2 * st.vx[r, c] + gy**2 * st.vy[r, c] + gz**2 * (zb - za) ** 2 / 12.0
+                    vx = np.clip(muu[sel] / a - cx**2, 0.0, None) * fdx**2
+                    vy = np.clip(mvv[sel] / a - cy**2, 0.0, None) * fdy**2
+                    var = gx**2 * vx + gy**2 * vy + gz**2 * (zb - za) ** 2 / 12.0
                     spreads.append(np.sqrt(12.0 * var))
                 else:
                     spreads.append(np.zeros(px.size))

@@ -1,0 +1,237 @@
+"""``dosimetry dvh``: DVH metrics of RT Structure Set ROIs on an RT Dose grid (no CT needed).
+
+Output (``--json FILE`` or ``--json -`` for stdout)::
+
+    {"dose": {"source", "sop_instance_uid", "dose_type", "summation_type", "units",
+              "frame_of_reference_uid", "grid": {...}, "warnings": [...]},
+     "structures_source": ..., "end_cap": ..., "bin_width_gy": ..., "prescription_gy": ...,
+     "structures": [{"name", "number", "interpreted_type", "volume_cc", "volume_in_dose_grid_cc",
+                     "volume_outside_dose_grid_cc", "metrics": {"<metric as given>": value | null},
+                     "metric_errors": {"<metric>": "reason"}, "error": "reason" (only when the ROI
+                     has no DVH), "warnings": [...]}]}
+
+A metric that cannot be evaluated on one ROI (for example D2cc[Gy] of a 1 cc ROI, or D95%[%]
+without --prescription) gets ``null`` in "metrics" and its reason in "metric_errors"; an ROI
+without a DVH (no closed contours, entirely outside the dose grid) gets ``null`` volumes/metrics
+and the reason in "error". Neither aborts the command; each is also logged as a warning on stderr
+and the exit code stays 0. Malformed metric strings, unknown --roi names, unreadable files and
+mismatched frames of reference abort with exit code 1.
+
+``--csv FILE`` writes one row per ROI: name, number, volumes, then one column per metric (empty
+when not evaluable).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+from dosimetry.dose import DoseGrid, DoseType
+from dosimetry.dvh import EndCapConvention, compute_dvh, evaluate_metric, parse_metric
+from dosimetry.errors import ConsistencyError, GeometryError, MetricError, OutputError
+from dosimetry.io import load_dose, load_structure_set
+from dosimetry.structures import Roi
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_METRICS = (
+    "Min[Gy]",
+    "Max[Gy]",
+    "Mean[Gy]",
+    "D99%[Gy]",
+    "D98%[Gy]",
+    "D95%[Gy]",
+    "D50%[Gy]",
+    "D5%[Gy]",
+    "D2%[Gy]",
+    "D1%[Gy]",
+    "D0.03cc[Gy]",
+)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = subparsers.add_parser(
+        "dvh",
+        help="DVH metrics of structures on an RT Dose (exact partial volumes, TG-263 metrics)",
+        description=(
+            "Compute DVHs of RT Structure Set ROIs on an RT Dose grid: exact fractional voxel occupancy of the "
+            "contours, trilinear dose sampling in boundary voxels, and TG-263 metrics such as D95%%[Gy], "
+            "D0.03cc[Gy], V20Gy[%%], CV20Gy[cc], Mean[Gy]. Without --metric: " + ", ".join(DEFAULT_METRICS) + "."
+        ),
+    )
+    parser.add_argument("--dose", type=Path, required=True, metavar="RD.dcm", help="RT Dose file")
+    parser.add_argument("--structures", type=Path, required=True, metavar="RS.dcm", help="RT Structure Set file")
+    parser.add_argument("--roi", action="append", metavar="NAME", help="ROI to evaluate (repeatable; default all)")
+    parser.add_argument("--metric", action="append", metavar="M", help="TG-263 metric (repeatable), e.g. 'D95%%[Gy]'")
+    parser.add_argument("--json", metavar="FILE|-", help="write the results as JSON to FILE, or stdout with '-'")
+    parser.add_argument("--csv", type=Path, metavar="FILE", help="write one row per ROI with the metrics as CSV")
+    parser.add_argument("--prescription", type=float, metavar="GY", help="prescription dose for relative metrics (V95%%, D95%%[%%])")
+    parser.add_argument("--bin-width", type=float, default=0.01, metavar="GY", help="DVH bin width (default 0.01 Gy)")
+    parser.add_argument(
+        "--end-cap",
+        choices=[c.value for c in EndCapConvention],
+        default=EndCapConvention.HALF_SLAB.value,
+        help="z extent of the outermost contours: half-slab (default; half a contour spacing beyond) or truncated",
+    )
+    parser.add_argument(
+        "--supersample", type=int, metavar="N", help="sub-voxels per axis in boundary voxels (default: ~1 mm, 2..4)"
+    )
+    parser.set_defaults(handler=run)
+
+
+def _dose_info(dose: DoseGrid, path: Path) -> dict[str, Any]:
+    grid = dose.grid
+    return {
+        "source": str(path),
+        "sop_instance_uid": dose.sop_instance_uid,
+        "dose_type": str(dose.dose_type),
+        "summation_type": str(dose.summation_type),
+        "units": "GyE (RBE-weighted)" if dose.dose_type is DoseType.EFFECTIVE else "Gy",
+        "frame_of_reference_uid": dose.frame_of_reference_uid,
+        "max_gy": dose.max_gy,
+        "grid": {
+            "shape_zyx": list(grid.shape_zyx),
+            "spacing_xy_mm": [grid.spacing_x_mm, grid.spacing_y_mm],
+            "slice_thickness_mm": sorted({round(float(t), 4) for t in grid.slice_thickness_mm}),
+            "bounds_mm": [list(b) for b in grid.bounds_mm()],
+        },
+        "warnings": list(dose.warnings),
+    }
+
+
+def evaluate_roi(
+    dose: DoseGrid,
+    roi: Roi,
+    metrics: list[str],
+    *,
+    prescription_gy: float | None,
+    bin_width_gy: float,
+    end_cap: EndCapConvention,
+    supersample: int | None,
+) -> dict[str, Any]:
+    """The JSON entry of one ROI (see the module docstring)."""
+    entry: dict[str, Any] = {"name": roi.name, "number": roi.number, "interpreted_type": roi.interpreted_type}
+    try:
+        dvh = compute_dvh(dose, roi, bin_width_gy=bin_width_gy, end_cap=end_cap, supersample=supersample)
+    except GeometryError as exc:
+        logger.warning("ROI %r: no DVH: %s", roi.name, exc)
+        entry.update(
+            {
+                "volume_cc": None,
+                "volume_in_dose_grid_cc": None,
+                "volume_outside_dose_grid_cc": None,
+                "metrics": {m: None for m in metrics},
+                "metric_errors": {m: str(exc) for m in metrics},
+                "error": str(exc),
+                "warnings": [],
+            }
+        )
+        return entry
+    values: dict[str, float | None] = {}
+    errors: dict[str, str] = {}
+    for m in metrics:
+        try:
+            values[m] = evaluate_metric(dvh, m, prescription_gy=prescription_gy)
+        except MetricError as exc:
+            values[m] = None
+            errors[m] = str(exc)
+            logger.warning("ROI %r: %s", roi.name, exc)
+    entry.update(
+        {
+            "volume_cc": dvh.volume_cc,
+            "volume_in_dose_grid_cc": dvh.volume_in_dose_grid_cc,
+            "volume_outside_dose_grid_cc": dvh.volume_outside_dose_grid_cc,
+            "metrics": values,
+            "metric_errors": errors,
+            "warnings": list(dvh.warnings),
+        }
+    )
+    return entry
+
+
+def _write_csv(path: Path, structures: list[dict[str, Any]], metrics: list[str]) -> None:
+    try:
+        with path.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["name", "number", "volume_cc", "volume_outside_dose_grid_cc", *metrics])
+            for s in structures:
+                row = [s["name"], s["number"], _fmt(s["volume_cc"]), _fmt(s["volume_outside_dose_grid_cc"])]
+                row += [_fmt(s["metrics"].get(m)) for m in metrics]
+                writer.writerow(row)
+    except OSError as exc:
+        raise OutputError(f"cannot write CSV {path}: {exc}") from exc
+
+
+def _fmt(value: float | None) -> str:
+    return "" if value is None else f"{value:.6g}"
+
+
+def run(args: argparse.Namespace) -> int:
+    metrics = list(args.metric) if args.metric else list(DEFAULT_METRICS)
+    for m in metrics:
+        parse_metric(m)  # malformed metrics abort before any work
+    end_cap = EndCapConvention.parse(args.end_cap)
+    dose = load_dose(args.dose)
+    structure_set = load_structure_set(args.structures)
+    if (
+        dose.frame_of_reference_uid
+        and structure_set.frame_of_reference_uid
+        and dose.frame_of_reference_uid != structure_set.frame_of_reference_uid
+    ):
+        raise ConsistencyError(
+            f"{args.dose} (FrameOfReferenceUID {dose.frame_of_reference_uid}) and {args.structures} "
+            f"(FrameOfReferenceUID {structure_set.frame_of_reference_uid}) are in different frames of reference"
+        )
+    rois = [structure_set.roi(name) for name in args.roi] if args.roi else list(structure_set.rois)
+    structures = [
+        evaluate_roi(
+            dose,
+            roi,
+            metrics,
+            prescription_gy=args.prescription,
+            bin_width_gy=args.bin_width,
+            end_cap=end_cap,
+            supersample=args.supersample,
+        )
+        for roi in rois
+    ]
+    result = {
+        "dose": _dose_info(dose, args.dose),
+        "structures_source": str(args.structures),
+        "structure_set_warnings": list(structure_set.warnings),
+        "end_cap": end_cap.value,
+        "bin_width_gy": args.bin_width,
+        "prescription_gy": args.prescription,
+        "structures": structures,
+    }
+    if args.csv:
+        _write_csv(args.csv, structures, metrics)
+    if args.json == "-":
+        json.dump(result, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        if args.json:
+            try:
+                Path(args.json).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+            except OSError as exc:
+                raise OutputError(f"cannot write JSON {args.json}: {exc}") from exc
+        _print_table(structures, metrics)
+    return 0
+
+
+def _print_table(structures: list[dict[str, Any]], metrics: list[str]) -> None:
+    header = ["ROI", "volume_cc", "outside_cc", *metrics]
+    rows = [header]
+    for s in structures:
+        rows.append(
+            [s["name"], _fmt(s["volume_cc"]), _fmt(s["volume_outside_dose_grid_cc"])]
+            + [_fmt(s["metrics"].get(m)) if s["metrics"].get(m) is not None else "n/a" for m in metrics]
+        )
+    widths = [max(len(str(r[i])) for r in rows) for i in range(len(header))]
+    for r in rows:
+        print("  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)))
