@@ -62,8 +62,9 @@ def test_check_json(patient: Path, capsys: pytest.CaptureFixture[str], tmp_path:
         encoding="utf-8",
     )
     code = cli_main.main(["check", str(patient), "--protocol", str(protocol), "--json"])
-    data = json.loads(capsys.readouterr().out)
-    assert code == 2  # the chiasm fails
+    captured = capsys.readouterr()
+    assert code == 2, captured.err  # the chiasm fails
+    data = json.loads(captured.out)
     assert data["quantity"] == "eqd2_cumulative" and data["alpha_beta_gy"] == 2.0
     assert data["parameters"]["residual"] == 0.3
     assert data["inputs"]["prior"]["alignment"] == "same-frame"
@@ -101,8 +102,9 @@ def test_check_text_and_residual(patient: Path, capsys: pytest.CaptureFixture[st
 
 def test_check_without_prior_warns(patient: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code = cli_main.main(["check", str(patient / "current"), "--json"])
-    data = json.loads(capsys.readouterr().out)
-    assert code == 0  # 44 Gy in the chiasm < 50 Gy; 16.5 Gy in the brain stem
+    captured = capsys.readouterr()
+    assert code == 0, captured.err  # 44 Gy in the chiasm < 50 Gy; 16.5 Gy in the brain stem
+    data = json.loads(captured.out)
     assert any("no prior course" in w for w in data["warnings"])
     organs = {o["roi"]: o for o in data["organs"]}
     assert organs["OpticChiasm"]["dose_summary"]["max_gy"] == pytest.approx(44.0, abs=0.01)

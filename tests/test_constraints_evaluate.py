@@ -147,3 +147,23 @@ def test_samples_from_a_dvh_curve() -> None:
     assert samples.max_gy == 22.3 and samples.min_gy == 20.5
     assert samples.total_volume_cc == pytest.approx(3.0)
     assert samples.dose_to_volume_cc(1.0) == 22.3
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(st.tuples(st.floats(0.0, 90.0), st.floats(0.001, 5.0)), min_size=1, max_size=40),
+    st.floats(0.01, 1.0),
+    st.floats(0.01, 1.0),
+)
+def test_dose_to_fraction_is_monotone_and_bounded(pairs, v1: float, v2: float) -> None:
+    samples = DoseSamples(np.array([p[0] for p in pairs]), np.array([p[1] for p in pairs]))
+    lo, hi = sorted((v1, v2))
+    d_lo, d_hi = samples.dose_to_fraction(lo), samples.dose_to_fraction(hi)
+    assert samples.min_gy <= d_hi <= d_lo <= samples.max_gy
+    # The hottest `lo` fraction really receives at least d_lo: volume at >= d_lo covers it.
+    assert samples.volume_at_least_cc(d_lo) >= lo * samples.total_volume_cc * (1 - 1e-9)
+    assert samples.dose_to_fraction(1.0) == samples.min_gy
