@@ -16,9 +16,14 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from dosimetry.dose import DoseGrid, DoseSummationType, DoseType
 from dosimetry.errors import ArgumentError, ConsistencyError, GeometryError
+from dosimetry.grid import RectilinearGrid
 from dosimetry.indices.definitions import CoverageRule, CoverageStatus
 from dosimetry.indices.evaluate import (
     DoseQuantity,
@@ -288,3 +293,51 @@ def test_quantity_arguments_checked(dose, body) -> None:
     with pytest.raises(ArgumentError, match="quantity"):
         DoseQuantity.parse("LQ")
     assert DoseQuantity.parse("bed") is DoseQuantity.BED
+
+
+# --- invariants on random dose distributions -----------------------------------------------------
+
+
+_SMALL_GRID = RectilinearGrid.uniform((-15.0, -15.0, -15.0), (2.0, 2.0, 2.0), (16, 16, 16))
+_SMALL_BODY = box_roi("BODY", 17.0)
+
+
+def _blob_dose(centres: list[tuple[float, float, float]], widths: list[float]) -> DoseGrid:
+    z, y, x = np.meshgrid(_SMALL_GRID.z_mm, _SMALL_GRID.y_mm, _SMALL_GRID.x_mm, indexing="ij")
+    dose = np.zeros(_SMALL_GRID.shape_zyx)
+    for (cx, cy, cz), width in zip(centres, widths, strict=True):
+        dose += 40.0 * np.exp(-((x - cx) ** 2 + (y - cy) ** 2 + (z - cz) ** 2) / (2 * width**2))
+    return DoseGrid(_SMALL_GRID, dose, DoseType.PHYSICAL, DoseSummationType.PLAN, "1.2.3")
+
+
+coordinates = st.floats(min_value=-6.0, max_value=6.0)
+points = st.tuples(coordinates, coordinates, coordinates)
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    centres=st.lists(points, min_size=1, max_size=3),
+    width=st.floats(min_value=3.0, max_value=8.0),
+    radius=st.floats(min_value=3.0, max_value=8.0),
+    target_centre=points,
+    prescription=st.floats(min_value=10.0, max_value=60.0),
+)
+def test_index_invariants(centres, width, radius, target_centre, prescription) -> None:
+    dose = _blob_dose(centres, [width] * len(centres))
+    target = sphere_roi("CTV", radius, centre_mm=target_centre, plane_spacing_mm=2.0, vertices=48)
+    result = evaluate_target(dose, target, ReferenceLevel.physical(prescription), body=_SMALL_BODY,
+                             gradient_fractions=(0.5, 0.8))
+    v = values(result)
+    assert 0.0 <= result.tv_piv_cc <= min(result.tv_cc, result.piv_cc) + 1e-9
+    assert v["rtog_ci"] == pytest.approx(result.piv_cc / result.tv_cc)
+    if result.piv_cc > 0.0:
+        assert 0.0 <= v["paddick_ci"] <= 1.0
+        assert v["paddick_ci"] == pytest.approx(v["target_coverage"] * v["lomax_scheib"], abs=1e-12)
+        assert v["vant_riet_cn"] == pytest.approx(v["paddick_ci"], abs=1e-12)
+        assert v["gradient_index"] >= v["gradient_index_80"] >= 1.0
+    else:
+        assert v["paddick_ci"] is None and v["gradient_index"] is None
+        assert any("above the maximum" in w for w in result.warnings)
+    # A higher isodose never encloses more volume.
+    higher = evaluate_target(dose, target, ReferenceLevel.physical(prescription), body=_SMALL_BODY, isodose_pct=110.0)
+    assert higher.piv_cc <= result.piv_cc + 1e-12 and higher.tv_piv_cc <= result.tv_piv_cc + 1e-12

@@ -86,7 +86,9 @@ def volumes_from_samples(description: str, samples: DoseSamples, levels_gy: Sequ
     return RegionVolumes(
         description=description,
         total_cc=float(samples.volume_cc),
-        in_grid_cc=float(samples.volume_in_grid_cc),
+        # From the engine's own (noise-filtered) outside volume, so that a target wholly inside the
+        # grid has in_grid_cc == total_cc exactly.
+        in_grid_cc=float(samples.volume_cc) - float(samples.volume_outside_grid_cc),
         max_gy=samples.max_gy,
         levels_gy=levels,
         volumes_cc=tuple(samples.volume_at_or_above(level) for level in levels),
