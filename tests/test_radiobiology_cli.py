@@ -268,6 +268,10 @@ def test_accumulate_command(current_course: tuple[Path, str], prior_course: Path
     assert "22 fx" in ds.SeriesDescription and "a/b 2 Gy" in ds.SeriesDescription
     uids = {pydicom.dcmread(p).SOPInstanceUID for p in out.glob("*.dcm")}
     assert len(uids) == 6
+    comments = ds.ImageComments
+    assert "summation method: bed-space" in comments and "r = 0.3" in comments
+    assert "target metrics use the current course alone" in comments
+    assert "WARNING: " in comments and "outside the prior dose grid" in comments
 
 
 def test_accumulate_physical_method(current_course: tuple[Path, str], prior_course: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -299,6 +303,10 @@ def test_accumulate_without_registration_refused_or_assumed(
     summary = json.loads(stdout)
     assert summary["alignment"]["method"] == "assumed-same-position"
     assert any("ASSUMED" in w for w in summary["warnings"])
+    files = sorted((tmp_path / "o").glob("*.dcm"))
+    assert len(files) == 6
+    for path in files:  # every output carries the warning
+        assert "ASSUMED" in pydicom.dcmread(path).ImageComments
 
 
 def test_accumulate_rejects_bad_residual(current_course: tuple[Path, str], prior_course: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

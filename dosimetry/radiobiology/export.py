@@ -87,6 +87,7 @@ def _write(
     series_description: str,
     dose_comment: str,
     summation_type: DoseSummationType,
+    notes: tuple[str, ...],
 ) -> ExportedMap:
     target = Path(path)
     if not target.parent.is_dir():
@@ -110,12 +111,35 @@ def _write(
         series_description=_lo(series_description, "SeriesDescription"),
         dose_comment=_lo(dose_comment, "DoseComment"),
     )
+    _add_image_comments(target, notes)
     logger.info("exported %s to %s", series_description, target)
     return ExportedMap(target, uid, series_description, dose_comment)
 
 
-def export_lq_map(lq: LqMap | CompositeLqMap, path: Path | str, *, identity: DicomIdentity, plan: Plan | None) -> ExportedMap:
-    """Write a single-course BED/EQD2 map (one alpha/beta or composite)."""
+def _add_image_comments(path: Path, notes: tuple[str, ...]) -> None:
+    """Put the full provenance and every warning in ImageComments (0020,4000), an LT of up to 10240
+    characters (General Image module, part of the RT Dose IOD for grid-based doses)."""
+    text = "\n".join(dict.fromkeys(notes))
+    if len(text) > 10240:
+        text = text[:10200] + "\n[... more in the summary JSON]"
+    ds = pydicom.dcmread(path)
+    ds.ImageComments = text
+    try:
+        ds.save_as(path, enforce_file_format=True)
+    except OSError as exc:
+        raise OutputError(f"cannot write DICOM file {path}: {exc}") from exc
+
+
+def export_lq_map(
+    lq: LqMap | CompositeLqMap,
+    path: Path | str,
+    *,
+    identity: DicomIdentity,
+    plan: Plan | None,
+    notes: tuple[str, ...] = (),
+) -> ExportedMap:
+    """Write a single-course BED/EQD2 map (one alpha/beta or composite). ``notes`` (for example
+    the run's warnings) go with the map's own warnings into ImageComments."""
     ab = f"{lq.alpha_beta_gy:g} Gy" if isinstance(lq, LqMap) else lq.alpha_beta_rule
     comment = f"{lq.quantity.value} a/b {ab}; {lq.fractions} fx; residual n/a; single course"
     return _write(
@@ -126,11 +150,24 @@ def export_lq_map(lq: LqMap | CompositeLqMap, path: Path | str, *, identity: Dic
         series_description=lq.description,
         dose_comment=comment,
         summation_type=DoseSummationType.PLAN,
+        notes=(
+            f"{lq.description}; BED = D (1 + d/(a/b)), d = D/n per voxel; EQD2 = BED / (1 + 2/(a/b))",
+            "single course: no prior dose, no residual",
+            *(f"WARNING: {w}" for w in (*lq.warnings, *notes)),
+        ),
     )
 
 
-def export_cumulative_map(cum: CumulativeMap, path: Path | str, *, identity: DicomIdentity, plan: Plan | None) -> ExportedMap:
-    """Write a cumulative map (DoseSummationType MULTI_PLAN, referencing the current plan)."""
+def export_cumulative_map(
+    cum: CumulativeMap,
+    path: Path | str,
+    *,
+    identity: DicomIdentity,
+    plan: Plan | None,
+    notes: tuple[str, ...] = (),
+) -> ExportedMap:
+    """Write a cumulative map (DoseSummationType MULTI_PLAN, referencing the current plan); the
+    method, residual, what target metrics use and every warning go into ImageComments."""
     comment = f"r={cum.residual:.3g} x prior, {cum.method.value}; targets use current only"
     return _write(
         cum.dose,
@@ -140,6 +177,12 @@ def export_cumulative_map(cum: CumulativeMap, path: Path | str, *, identity: Dic
         series_description=cum.description,
         dose_comment=comment,
         summation_type=DoseSummationType.MULTI_PLAN,
+        notes=(
+            cum.description,
+            f"summation method: {cum.method.value}; residual fraction of the prior course r = {cum.residual:g}",
+            cum.target_metrics_note,
+            *(f"WARNING: {w}" for w in (*cum.warnings, *notes)),
+        ),
     )
 
 

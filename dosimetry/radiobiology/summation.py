@@ -187,7 +187,8 @@ def accumulate(
     values = cumulative_array(
         cur.dose_gy, n_cur, pri.dose_gy, n_prior, alpha_beta_gy=ab_values, residual=r, method=method, quantity=quantity
     )
-    all_warnings = tuple(dict.fromkeys(cur.warnings + tuple(f"prior: {w}" for w in pri.warnings) + tuple(warnings)))
+    prior_warnings = tuple(f"prior: {w}" for w in pri.warnings if w not in warnings)
+    all_warnings = tuple(dict.fromkeys(cur.warnings + prior_warnings + tuple(warnings)))
     grid = DoseGrid(
         grid=current.grid,
         dose_gy=values,

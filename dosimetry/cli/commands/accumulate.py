@@ -194,7 +194,9 @@ def run(args: argparse.Namespace) -> int:
     )
     outputs: list[dict[str, Any]] = []
     for m in maps:
-        exported = export_lq_map(m, paths[m.quantity.value, m.alpha_beta_gy], identity=identity, plan=current.plan)
+        exported = export_lq_map(
+            m, paths[m.quantity.value, m.alpha_beta_gy], identity=identity, plan=current.plan, notes=aligned.warnings
+        )
         outputs.append(
             {
                 "file": exported.path.name,
@@ -260,7 +262,9 @@ def run(args: argparse.Namespace) -> int:
             ("EQD2", comp, export_lq_map),
             ("cumEQD2", cum, export_cumulative_map),
         ):
-            exported = writer(grid_map, args.out / COMPOSITE_FILES[kind], identity=identity, plan=current.plan)  # type: ignore[operator]
+            exported = writer(  # type: ignore[operator]
+                grid_map, args.out / COMPOSITE_FILES[kind], identity=identity, plan=current.plan, notes=aligned.warnings
+            )
             outputs.append(
                 {
                     "file": exported.path.name,
