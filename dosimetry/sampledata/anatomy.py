@@ -282,7 +282,7 @@ def prior_targets(spec: AnatomySpec) -> tuple[StructureSpec, ...]:
     """
     s = spec.scale
     gtvp = SphereUnion(((0.0, -16.0 * s, -14.0 * s),), (14.0 * s,))
-    ptv70 = SphereUnion(((0.0, -16.0 * s, -14.0 * s), (0.0, -6.0 * s, -4.0 * s)), (25.0 * s, 18.0 * s))
+    ptv70 = SphereUnion(((0.0, -16.0 * s, -14.0 * s), (0.0, -6.0 * s, -4.0 * s)), (25.0 * s, 15.0 * s))
     neck = Composite(
         parts=(
             _capsule((30.0, 8.0, -30.0), (34.0, 10.0, -88.0), 15.0, s),

@@ -29,12 +29,13 @@ from dosimetry.errors import ArgumentError, OutputError
 from dosimetry.grid import RectilinearGrid
 from dosimetry.io.rtdose_writer import RT_ION_PLAN_STORAGE, RT_PLAN_STORAGE, DicomIdentity, write_rt_dose
 from dosimetry.sampledata.anatomy import AnatomySpec, Phantom, StructureSpec, prior_targets
+from dosimetry.sampledata.contouring import contour_solid
 from dosimetry.sampledata.ct_writer import write_ct_series
 from dosimetry.sampledata.dose_model import BeamGeometry, carbon_dose_gy, photon_dose_gy
 from dosimetry.sampledata.plan_writer import PlanBeam, PlanContent, write_ion_plan, write_photon_plan
 from dosimetry.sampledata.registration_writer import write_spatial_registration
 from dosimetry.sampledata.shapes import rigid_matrix
-from dosimetry.sampledata.structure_writer import RoiMask, write_structure_set
+from dosimetry.sampledata.structure_writer import RoiContours, write_structure_set
 from dosimetry.sampledata.uids import UidFactory
 
 logger = logging.getLogger(__name__)
@@ -57,12 +58,12 @@ PHOTON_GANTRY_DEG: tuple[float, ...] = tuple(float(a) for a in range(0, 360, 40)
 CT_SPACING_MM = (2.5, 2.5, 3.0)
 CT_SHAPE_ZYX = (49, 96, 96)
 CT_ORIGIN_MM = (-118.75, -108.75, -84.0)
-#: Current dose grid (3 mm) over the head around the target, current frame.
-CURRENT_DOSE_ORIGIN_MM = (-75.0, -84.0, -57.0)
-CURRENT_DOSE_SHAPE_ZYX = (35, 59, 51)
+#: Current dose grid (3 mm) over the head and upper neck (all OARs of the CT), current frame.
+CURRENT_DOSE_ORIGIN_MM = (-75.0, -84.0, -84.0)
+CURRENT_DOSE_SHAPE_ZYX = (44, 59, 51)
 #: Prior dose grid (3 mm) over nasopharynx, orbits and neck, prior frame (before the grid shift below).
 PRIOR_DOSE_ORIGIN_MM = (-75.0, -84.0, -90.0)
-PRIOR_DOSE_SHAPE_ZYX = (42, 59, 51)
+PRIOR_DOSE_SHAPE_ZYX = (48, 59, 51)
 DOSE_SPACING_MM = (3.0, 3.0, 3.0)
 
 CT_NOISE_HU = 8.0
@@ -212,7 +213,15 @@ def _write_course(
         series_description="Planning CT head and neck" if course == "current" else "Planning CT (prior course)",
         series_number=2,
     )
-    rois = tuple(RoiMask(s.name, s.interpreted_type, s.color_rgb, s.contains(anatomy_points)) for s in structures)
+    rois = tuple(
+        RoiContours(
+            s.name,
+            s.interpreted_type,
+            s.color_rgb,
+            contour_solid(s.contains, s.contains(anatomy_points), ct_grid, ct_to_anatomy),
+        )
+        for s in structures
+    )
     rs_path = folder / f"RS_{spec.patient_id}.dcm"
     rs_uid = write_structure_set(
         folder,

@@ -1,22 +1,19 @@
-"""Write an RT Structure Set from voxel masks on a CT series, with rt-utils.
+"""Write an RT Structure Set on a CT series: rt-utils for the references, our own contours.
 
-rt-utils (``RTStructBuilder.create_new`` + ``add_roi``) reads the CT series, traces each mask
-slice with OpenCV and fills the Referenced Frame of Reference / RT Referenced Study / Series /
-Contour Image sequences. Its contours run through the centres of the boundary voxels of the mask,
-so a contoured structure is about half a CT pixel smaller than the solid it was drawn from.
+rt-utils (``RTStructBuilder.create_new``) reads the CT series, sorts it by slice position and
+builds the Referenced Frame of Reference Sequence with its RT Referenced Study / Series and
+Contour Image sequences, as a planning system exports them; that part is used as is.
 
-What rt-utils does not do the way a planning system export needs, and is therefore redone here
-on its dataset before writing (all with pydicom):
+Contours do not come from rt-utils' ``add_roi``: it traces the centres of the boundary voxels of
+a mask, so every contour lies half a CT pixel inside the structure, small organs lose about half
+their volume and one- or two-voxel-wide parts get zero-area contours (the prior course's Lens_L
+came out as 0.0 cc in dicompyler-core). The contours are traced from the analytic solids with
+sub-pixel accuracy instead (:mod:`dosimetry.sampledata.contouring`) and written with pydicom.
 
-* it stamps wall-clock dates and random UIDs (SOP Instance, Series) - replaced by the fixed
-  dates of :class:`DicomIdentity` and deterministic UIDs, so the same seed gives the same bytes;
-* it writes implicit VR little endian with "Qurit" as manufacturer - the file is re-encoded as
-  explicit VR little endian with the course's equipment attributes;
-* RTROIInterpretedType is left empty and ROIObservationDescription holds viewer settings - the
-  interpreted type (EXTERNAL, GTV, CTV, PTV, ORGAN) is set and the description dropped;
-* NumberOfContourPoints is a float and ContourData float32 products - they are rewritten as IS
-  and 16-character DS values;
-* ``add_roi`` prints (not logs) on an empty mask - empty masks are refused here first.
+Also redone with pydicom, for reproducible and well-formed output: rt-utils stamps wall-clock
+dates and random UIDs, writes implicit VR with "Qurit" as manufacturer; here dates come from
+:class:`DicomIdentity`, UIDs are given, the file is explicit VR little endian, every ROI carries
+its RT ROI Interpreted Type, and ContourData are 16-character DS values.
 """
 
 from __future__ import annotations
@@ -27,12 +24,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import numpy.typing as npt
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 from rt_utils import RTStructBuilder
 
 from dosimetry.errors import GeometryError
+from dosimetry.sampledata.contouring import SliceContour
 from dosimetry.io.rtdose_writer import DicomIdentity, apply_identity, ds_str, new_file_dataset, save_dataset
 
 logger = logging.getLogger(__name__)
@@ -41,18 +38,18 @@ RT_STRUCTURE_SET_STORAGE = "1.2.840.10008.5.1.4.1.1.481.3"
 
 
 @dataclass(frozen=True)
-class RoiMask:
-    """One ROI to write: ``mask_zyx`` is a boolean array on the CT grid (axis order z, y, x)."""
+class RoiContours:
+    """One ROI to write and its contours on the CT slices (indices in ascending z order)."""
 
     name: str
     interpreted_type: str
     color_rgb: tuple[int, int, int]
-    mask_zyx: npt.NDArray[np.bool_]
+    contours: tuple[SliceContour, ...]
 
 
 def write_structure_set(
     ct_dir: Path,
-    rois: tuple[RoiMask, ...],
+    rois: tuple[RoiContours, ...],
     path: Path,
     *,
     identity: DicomIdentity,
@@ -63,8 +60,8 @@ def write_structure_set(
     structure_set_time: str,
     series_description: str,
 ) -> str:
-    """Contour ``rois`` on the CT series in ``ct_dir`` (a folder holding only that series) and
-    write the RT Structure Set to ``path``; returns its SOP Instance UID."""
+    """Write the RT Structure Set of ``rois`` on the CT series in ``ct_dir`` (a folder holding
+    only that series) to ``path``; returns its SOP Instance UID."""
     # rt-utils 1.2.7 sets FileDataset.is_little_endian/is_implicit_VR, deprecated in pydicom 3
     # (pydicom warns and logs it); the dataset is re-encoded below, so this is noise for callers.
     pydicom_logger = logging.getLogger("pydicom")
@@ -76,16 +73,9 @@ def write_structure_set(
             rtstruct = RTStructBuilder.create_new(dicom_series_path=str(ct_dir))
     finally:
         pydicom_logger.setLevel(previous_level)
-    n_slices = len(rtstruct.series_data)
-    for roi in rois:
-        if not roi.mask_zyx.any():
-            raise GeometryError(f"ROI {roi.name!r} has an empty mask on the CT grid of {ct_dir}")
-        if roi.mask_zyx.shape[0] != n_slices:
-            raise GeometryError(f"ROI {roi.name!r} mask has {roi.mask_zyx.shape[0]} slices, CT has {n_slices}")
-        # rt-utils wants (rows, columns, slices) with slices in ascending position order.
-        mask_rcs = np.ascontiguousarray(np.transpose(roi.mask_zyx, (1, 2, 0)))
-        rtstruct.add_roi(mask=mask_rcs, name=roi.name, color=list(roi.color_rgb), approximate_contours=True)
-    source = rtstruct.ds
+    slices = rtstruct.series_data  # sorted by position along the slice normal (ascending z here)
+    slice_z = [float(s.ImagePositionPatient[2]) for s in slices]
+    frame_uid = str(rtstruct.frame_of_reference_uid)
 
     ds = new_file_dataset(RT_STRUCTURE_SET_STORAGE, sop_instance_uid)
     apply_identity(ds, identity)
@@ -102,43 +92,50 @@ def write_structure_set(
     ds.StructureSetName = label
     ds.StructureSetDate = structure_set_date
     ds.StructureSetTime = structure_set_time
-    ds.ReferencedFrameOfReferenceSequence = source.ReferencedFrameOfReferenceSequence
-    ds.StructureSetROISequence = source.StructureSetROISequence
-    for item in ds.StructureSetROISequence:
-        item.ROINumber = int(item.ROINumber)
-        item.ROIDescription = item.ROIDescription or ""
+    ds.ReferencedFrameOfReferenceSequence = rtstruct.ds.ReferencedFrameOfReferenceSequence
 
-    roi_contours = Sequence()
-    for item in source.ROIContourSequence:
-        contours = Sequence()
-        for contour in item.ContourSequence:
-            points = np.asarray([float(v) for v in contour.ContourData], dtype=np.float64).reshape(-1, 3)
-            points = _unique_consecutive(points)
-            if points.shape[0] < 3:
-                continue  # a one- or two-voxel trace encloses no area
-            new = Dataset()
-            new.ContourImageSequence = contour.ContourImageSequence
-            new.ContourGeometricType = "CLOSED_PLANAR"
-            new.NumberOfContourPoints = int(points.shape[0])
-            new.ContourData = [ds_str(v) for v in points.ravel()]
-            contours.append(new)
-        if len(contours) == 0:
-            raise GeometryError(f"ROI number {item.ReferencedROINumber} has no contour with an area on {ct_dir}")
-        out = Dataset()
-        out.ROIDisplayColor = [int(v) for v in item.ROIDisplayColor]
-        out.ContourSequence = contours
-        out.ReferencedROINumber = int(item.ReferencedROINumber)
-        roi_contours.append(out)
-    ds.ROIContourSequence = roi_contours
-
+    roi_items = Sequence()
+    contour_items = Sequence()
     observations = Sequence()
     for number, roi in enumerate(rois, start=1):
+        if not roi.contours:
+            raise GeometryError(f"ROI {roi.name!r} has no contour on the CT series in {ct_dir}")
+        item = Dataset()
+        item.ROINumber = number
+        item.ReferencedFrameOfReferenceUID = frame_uid
+        item.ROIName = roi.name
+        item.ROIGenerationAlgorithm = "MANUAL"
+        roi_items.append(item)
+
+        contours = Sequence()
+        for contour in roi.contours:
+            k = contour.slice_index
+            if not 0 <= k < len(slices):
+                raise GeometryError(f"ROI {roi.name!r}: contour on slice {k}, the CT has {len(slices)}")
+            image = Dataset()
+            image.ReferencedSOPClassUID = slices[k].SOPClassUID
+            image.ReferencedSOPInstanceUID = slices[k].SOPInstanceUID
+            points = np.column_stack([contour.points_xy_mm, np.full(contour.points_xy_mm.shape[0], slice_z[k])])
+            c = Dataset()
+            c.ContourImageSequence = Sequence([image])
+            c.ContourGeometricType = "CLOSED_PLANAR"
+            c.NumberOfContourPoints = int(points.shape[0])
+            c.ContourData = [ds_str(round(float(v), 3)) for v in points.ravel()]
+            contours.append(c)
+        roi_contour = Dataset()
+        roi_contour.ROIDisplayColor = list(roi.color_rgb)
+        roi_contour.ContourSequence = contours
+        roi_contour.ReferencedROINumber = number
+        contour_items.append(roi_contour)
+
         obs = Dataset()
         obs.ObservationNumber = number
         obs.ReferencedROINumber = number
         obs.RTROIInterpretedType = roi.interpreted_type
         obs.ROIInterpreter = ""
         observations.append(obs)
+    ds.StructureSetROISequence = roi_items
+    ds.ROIContourSequence = contour_items
     ds.RTROIObservationsSequence = observations
     ds.ApprovalStatus = "APPROVED"
     ds.ReviewDate = structure_set_date
@@ -147,13 +144,3 @@ def write_structure_set(
     save_dataset(ds, path)
     logger.info("wrote RT Structure Set %s with %d ROIs to %s", sop_instance_uid, len(rois), path)
     return sop_instance_uid
-
-
-def _unique_consecutive(points: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-    """Drop repeated consecutive points (and a closing point equal to the first)."""
-    keep = np.ones(points.shape[0], dtype=bool)
-    keep[1:] = np.any(np.abs(np.diff(points, axis=0)) > 1e-6, axis=1)
-    points = points[keep]
-    if points.shape[0] > 1 and np.all(np.abs(points[-1] - points[0]) <= 1e-6):
-        points = points[:-1]
-    return points
