@@ -124,3 +124,25 @@ def box_roi(name: str, half_width_mm: float, *, plane_spacing_mm: float = 1.0, n
         points = np.array([[-h, -h, z], [h, -h, z], [h, h, z], [-h, h, z]])
         contours.append(Contour(points, ContourGeometricType.CLOSED_PLANAR))
     return Roi(number=number, name=name, interpreted_type="EXTERNAL", contours=tuple(contours))
+
+
+def stacked_sphere_in_isodose_cc(target_radius_mm: float, isodose_radius_mm: float, plane_spacing_mm: float = 1.0) -> float:
+    """Volume of a :func:`sphere_roi` target (a stack of cylinders: each contour stands for a slab
+    one plane spacing thick, half-slab end caps) lying inside a concentric isodose sphere, cc.
+
+    Where the isodose surface coincides with the target sphere, the smooth-sphere oracle is wrong
+    by the parts of the cylinders that stick out of the sphere (1.8 % of a 10 mm sphere at 1 mm
+    planes). Per slab: pi * integral of min(rho_k^2, max(0, r^2 - z^2)) dz, by 4000-point
+    midpoint quadrature (the integrand is piecewise quadratic; error < 1e-7 relative).
+    """
+    count = int(math.floor(target_radius_mm / plane_spacing_mm))
+    total = 0.0
+    for k in range(-count, count):
+        z_plane = (k + 0.5) * plane_spacing_mm
+        rho2 = target_radius_mm**2 - z_plane**2
+        if rho2 <= 0:
+            continue
+        z = z_plane + plane_spacing_mm * ((np.arange(4000) + 0.5) / 4000 - 0.5)
+        section = np.minimum(rho2, np.clip(isodose_radius_mm**2 - z**2, 0.0, None))
+        total += math.pi * float(section.mean()) * plane_spacing_mm
+    return total / 1000.0
