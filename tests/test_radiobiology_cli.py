@@ -14,7 +14,7 @@ from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 from pydicom.uid import generate_uid
 
-from benchmarks.baseline.bridge import baseline_python
+from benchmarks.baseline.bridge import baseline_python, dicompyler_dvh
 from dosimetry.cli.main import main
 from dosimetry.dose import DoseGrid, DoseSummationType, DoseType
 from dosimetry.grid import RectilinearGrid
@@ -439,3 +439,21 @@ def test_accumulate_composite_and_roi_evaluation(
     assert "a/b T9/O2+ovr" in ds.SeriesDescription
     current_composite = load_dose(out / "RD_EQD2_composite.dcm").dose_gy
     assert current_composite[2, 5, 2] == pytest.approx(57.5, rel=1e-8)
+
+
+def test_dicompyler_dvh_on_cumulative_map(
+    current_course: tuple[Path, str], prior_course: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """dicompyler-core computes the DVH of an ROI on the exported cumulative map: the ROI lies in a
+    uniform region (11 GyE current, 70 Gy prior), so its mean and maximum are the hand value."""
+    folder, _ = current_course
+    write_structure_set(folder / "RS.dcm", [("BrainStem", "ORGAN", (6.0, 14.0, -10.0, 10.0), (-5.0, 0.0, 5.0))])
+    out = tmp_path / "out"
+    assert main(["accumulate", "--current", str(folder), "--prior", str(prior_course), "--out", str(out), "--alpha-beta", "2"]) == 0
+    capsys.readouterr()
+    answer = dicompyler_dvh(out / "RD_cumEQD2_ab2.dcm", folder / "RS.dcm", ["BrainStem"], get_dvh_kwargs={"interpolation_resolution": None})
+    stem = answer["structures"][0]
+    expected = 6.875 + 0.3 * 70.0  # EQD2_2 of 11 GyE in 22 fx + 0.3 x EQD2_2 of 70 Gy in 35 fx
+    assert stem["volume_cc"] > 0
+    assert stem["mean_gy"] == pytest.approx(expected, abs=0.02)  # dicompyler bins at 0.01 Gy
+    assert stem["max_gy"] == pytest.approx(expected, abs=0.02)
