@@ -1,1 +1,26 @@
-"""Batch orchestration built on the :mod:`dosimetry` library."""
+"""Batch orchestration built on the :mod:`dosimetry` library (``dosimetry batch``).
+
+:mod:`dosimetry` stays a library; everything that runs many patients lives here:
+
+* :mod:`pipelines.analysis`: the seam. ``PatientAnalysis = Callable[[PatientInputs,
+  AnalysisParameters, Path], PatientResult]`` and its frozen value types (``MetricRow``,
+  ``ConstraintRow``, ``CourseRow``, ``RoiRow``); ``load_analysis("module:callable")``.
+* :mod:`pipelines.default_analysis`: ``dvh_analysis``, the default callable (current course: DVH
+  metrics on the physical/RBE-weighted dose, BED2, BED9 and EQD2).
+* :mod:`pipelines.discovery`: ``discover_patients(root)`` from DICOM headers (folder per patient
+  or grouped by PatientID).
+* :mod:`pipelines.paths`: ``safe_component``, ``unique_keys``, ``inside`` (output paths from
+  untrusted DICOM values).
+* :mod:`pipelines.atomic`: atomic file writes and atomic publication of a patient's folder.
+* :mod:`pipelines.hashing`: content SHA-256 run keys for resumability.
+* :mod:`pipelines.store`: the cohort database (SQLAlchemy Core; schema in its docstring).
+* :mod:`pipelines.csv_out`: the cohort ``metrics.csv``.
+* :mod:`pipelines.batch`: ``run_batch(root, out, ...) -> BatchSummary`` (in-process, process
+  pool, or Dask distributed).
+
+Usage from Python::
+
+    from pipelines.batch import run_batch
+    summary = run_batch(Path("cohort"), Path("out"), workers=2)          # default analysis
+    summary = run_batch(Path("cohort"), Path("out"), analysis=my_analysis, scheduler_address="tcp://host:8786")
+"""

@@ -335,10 +335,27 @@ def _run_in_process(tasks: Sequence[PatientTask]) -> Iterator[PatientOutcome]:
         yield analyse_patient(task)
 
 
+def _ping() -> int:
+    return os.getpid()
+
+
+def _start_pool(workers: int) -> cf.ProcessPoolExecutor:
+    """A process pool whose workers are known to start (a failure here is not any patient's fault)."""
+    pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+    try:
+        pool.submit(_ping).result()
+    except cf.process.BrokenProcessPool as exc:
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise OutputError(
+            "worker processes cannot start (with the spawn start method the calling script must guard its "
+            "entry point with `if __name__ == '__main__':`); use workers=0 to run in this process"
+        ) from exc
+    return pool
+
+
 def _run_process_pool(tasks: Sequence[PatientTask], workers: int) -> Iterator[PatientOutcome]:
-    context = multiprocessing.get_context("spawn")
     unfinished: list[PatientTask] = []
-    with cf.ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+    with _start_pool(workers) as pool:
         futures = {pool.submit(analyse_patient, task): task for task in tasks}
         try:
             for future in cf.as_completed(futures):
@@ -353,7 +370,7 @@ def _run_process_pool(tasks: Sequence[PatientTask], workers: int) -> Iterator[Pa
     if not unfinished:
         return
     logger.warning("a worker process died; retrying %d unfinished patients one at a time", len(unfinished))
-    pool = cf.ProcessPoolExecutor(max_workers=1, mp_context=context)
+    pool = _start_pool(1)
     try:
         for task in sorted(unfinished, key=lambda t: t.inputs.key):
             try:
@@ -361,7 +378,7 @@ def _run_process_pool(tasks: Sequence[PatientTask], workers: int) -> Iterator[Pa
             except cf.process.BrokenProcessPool as exc:
                 yield _died(task, type(exc).__name__)
                 pool.shutdown(wait=True, cancel_futures=True)
-                pool = cf.ProcessPoolExecutor(max_workers=1, mp_context=context)
+                pool = _start_pool(1)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 
