@@ -167,3 +167,18 @@ def test_dose_to_fraction_is_monotone_and_bounded(pairs, v1: float, v2: float) -
     # The hottest `lo` fraction really receives at least d_lo: volume at >= d_lo covers it.
     assert samples.volume_at_least_cc(d_lo) >= lo * samples.total_volume_cc * (1 - 1e-9)
     assert samples.dose_to_fraction(1.0) == samples.min_gy
+
+
+def test_samples_from_a_dvh_with_spread_below_zero() -> None:
+    from dataclasses import dataclass as _dc
+
+    @_dc(frozen=True)
+    class _Dvh:
+        bin_centres_gy: np.ndarray
+        differential_cc: np.ndarray
+        min_gy: float
+        max_gy: float
+
+    samples = DoseSamples.from_dvh(_Dvh(np.array([-0.5, 0.5, 1.5]), np.array([0.1, 1.0, 1.0]), -0.7, 1.2))
+    assert samples.min_gy == 0.0 and samples.max_gy == 1.2
+    assert samples.total_volume_cc == pytest.approx(2.1)

@@ -90,9 +90,13 @@ class DoseSamples:
 
         Doses read from these samples are resolved to the DVH bin width: the dose of a sample is
         its bin centre, clipped to the DVH's exact minimum and maximum (so the hottest sample is
-        the exact maximum dose and a uniform dose stays exact).
+        the exact maximum dose and a uniform dose stays exact). Doses are also clipped at 0 Gy: a
+        DVH whose samples carry a dose spread can put a little volume below 0 Gy next to steep
+        gradients at the edge of the field, which is no dose at all.
         """
-        centres = np.clip(np.asarray(dvh.bin_centres_gy, dtype=np.float64), dvh.min_gy, dvh.max_gy)
+        low = max(float(dvh.min_gy), 0.0)
+        high = max(float(dvh.max_gy), low)
+        centres = np.clip(np.asarray(dvh.bin_centres_gy, dtype=np.float64), low, high)
         return cls(centres, np.asarray(dvh.differential_cc), label or str(getattr(dvh, "roi_name", "")))
 
     @property

@@ -83,18 +83,12 @@ def _folders(patient_dir: Path, prior: Path | None) -> _Folders:
     return _Folders(patient_dir, None, "PATIENT_DIR (no prior course)")
 
 
-def _structure_set(folder: Path, frame_uid: str) -> StructureSet:
-    from dosimetry.io import discover
-
-    discovery = discover(folder)
-    course = discovery.course_of_frame(frame_uid)
-    if course is None or course.structure_set is None:
-        found = [str(c.structure_set.source_path) for c in discovery.courses if c.structure_set is not None]
+def _check_frames(structure_set: StructureSet, frame_uid: str) -> None:
+    if structure_set.frame_of_reference_uid and structure_set.frame_of_reference_uid != frame_uid:
         raise ConsistencyError(
-            f"no RT Structure Set in frame of reference {frame_uid} (the current dose's) under {folder}"
-            + (f"; found structure sets in other frames: {', '.join(found)}" if found else "")
+            f"RT Structure Set {structure_set.source_path} is in frame of reference {structure_set.frame_of_reference_uid}, "
+            f"the current RT Dose in {frame_uid}; the organs must be contoured on the current planning CT"
         )
-    return course.structure_set
 
 
 def _length_cm(roi: Roi) -> float | None:
@@ -166,7 +160,8 @@ def run(args: argparse.Namespace) -> int:
 
     current = load_course(folders.current, argument="PATIENT_DIR")
     frame = current.dose.frame_of_reference_uid
-    structure_set = _structure_set(folders.current, frame)
+    structure_set = current.structure_set(argument="PATIENT_DIR")  # found by dosimetry.io.discover
+    _check_frames(structure_set, frame)
     warnings: list[str] = list(current.warnings) + list(structure_set.warnings)
 
     eqd2_current = lq_map(current.dose, quantity=LqQuantity.EQD2, alpha_beta_gy=args.alpha_beta, plan=current.plan)
