@@ -88,8 +88,18 @@ def write_registration(path: Path, *, own_frame: str, other_frame: str, other_to
     save_dataset(ds, path)
 
 
-def write_dose(path: Path, grid: RectilinearGrid, values: np.ndarray, *, dose_type: DoseType, frame: str, plan_uid: str, ion: bool) -> None:
-    dose = DoseGrid(grid, values, dose_type, DoseSummationType.PLAN, frame)
+def write_dose(
+    path: Path,
+    grid: RectilinearGrid,
+    values: np.ndarray,
+    *,
+    dose_type: DoseType,
+    frame: str,
+    plan_uid: str,
+    ion: bool,
+    summation: DoseSummationType = DoseSummationType.PLAN,
+) -> None:
+    dose = DoseGrid(grid, values, dose_type, summation, frame)
     write_rt_dose(
         dose,
         path,
