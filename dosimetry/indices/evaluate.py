@@ -67,11 +67,8 @@ from dosimetry.indices.definitions import (
     target_coverage,
     vant_riet_conformation_number,
 )
-from dosimetry.indices.volumes import (
-    RegionVolumes,
-    body_volumes,
-    volumes_from_samples,
-)
+from dosimetry.indices.volumes import RegionVolumes, body_volumes, volumes_from_samples
+from dosimetry.radiobiology import Quantity, bed_gy, eqd2_gy, lq_map
 from dosimetry.structures import Roi
 
 logger = logging.getLogger(__name__)
@@ -131,8 +128,6 @@ class ReferenceLevel:
     @classmethod
     def lq(cls, quantity: DoseQuantity, prescription_gy: float, fractions: int, alpha_beta_gy: float) -> ReferenceLevel:
         """BED or EQD2 of the prescription given in ``fractions`` equal fractions (LQ model)."""
-        from dosimetry.radiobiology.lq import bed_gy, eqd2_gy
-
         if quantity is DoseQuantity.BED:
             value = bed_gy(prescription_gy, fractions, alpha_beta_gy)
         elif quantity is DoseQuantity.EQD2:
@@ -407,9 +402,8 @@ def lq_dose_map(dose: DoseGrid, reference: ReferenceLevel) -> DoseGrid:
     :mod:`dosimetry.radiobiology`; the physical dose itself for a physical reference."""
     if reference.quantity is DoseQuantity.PHYSICAL:
         return dose
-    from dosimetry.radiobiology.maps import Quantity, lq_map
-
-    assert reference.fractions is not None and reference.alpha_beta_gy is not None  # checked by ReferenceLevel
+    if reference.fractions is None or reference.alpha_beta_gy is None:
+        raise ArgumentError(f"a {reference.quantity} reference needs fractions and alpha_beta_gy")
     return lq_map(
         dose, quantity=Quantity(str(reference.quantity)), alpha_beta_gy=reference.alpha_beta_gy,
         fractions=reference.fractions,
