@@ -24,6 +24,7 @@ from pydicom.uid import (
     ExplicitVRBigEndian,
     ExplicitVRLittleEndian,
     ImplicitVRLittleEndian,
+    JPEG2000Lossless,
     PYDICOM_IMPLEMENTATION_UID,
     RLELossless,
     generate_uid,
@@ -55,6 +56,7 @@ TRANSFER_SYNTAXES = {
     "explicit_le": ExplicitVRLittleEndian,
     "explicit_be": ExplicitVRBigEndian,
     "rle": RLELossless,
+    "jpeg2000_lossless": JPEG2000Lossless,  # needs pylibjpeg + pylibjpeg-openjpeg, BitsAllocated 16
 }
 
 
@@ -160,7 +162,7 @@ def _save(ds: Dataset, path: Path, transfer_syntax: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     little = transfer_syntax != ExplicitVRBigEndian
     implicit = transfer_syntax == ImplicitVRLittleEndian
-    if transfer_syntax == RLELossless:
+    if transfer_syntax in (RLELossless, JPEG2000Lossless):
         little, implicit = True, False
     ds.save_as(path, implicit_vr=implicit, little_endian=little, enforce_file_format=True)
     return path
@@ -200,7 +202,8 @@ def make_rt_dose(
     ``offsets_mm``: GridFrameOffsetVector (default 0, 2.5, 5, ... relative). With
     ``absolute_offsets`` the given offsets are absolute z and the first must equal position z.
     ``number_of_frames`` overrides the written NumberOfFrames (for example "abc").
-    ``transfer_syntax``: implicit_le, explicit_le, explicit_be or rle.
+    ``transfer_syntax``: implicit_le, explicit_le, explicit_be, rle (16-bit) or jpeg2000_lossless
+    (16-bit, needs pylibjpeg and pylibjpeg-openjpeg).
     """
     n_f, n_r, n_c = shape_frc
     if offsets_mm is None:
@@ -218,7 +221,7 @@ def make_rt_dose(
     stored = stored.astype(dtype)
     ts = TRANSFER_SYNTAXES[transfer_syntax]
     sop = sop_instance_uid or uid(f"{seed}-sop")
-    ds = _base(RT_DOSE_CLASS, sop, "RTDOSE", identity, uid(f"{seed}-series"), ts if ts != RLELossless else ExplicitVRLittleEndian)
+    ds = _base(RT_DOSE_CLASS, sop, "RTDOSE", identity, uid(f"{seed}-series"), ts if ts not in (RLELossless, JPEG2000Lossless) else ExplicitVRLittleEndian)
     ds.FrameOfReferenceUID = identity.frame_of_reference_uid
     ds.PositionReferenceIndicator = ""
     ds.InstanceNumber = 1
@@ -262,6 +265,8 @@ def make_rt_dose(
     ds["PixelData"].VR = "OW"
     if ts == RLELossless:
         ds.compress(RLELossless, stored if n_f > 1 else stored[0], encoding_plugin="pydicom")
+    elif ts == JPEG2000Lossless:
+        ds.compress(JPEG2000Lossless, stored if n_f > 1 else stored[0], encoding_plugin="pylibjpeg")
     if edit is not None:
         edit(ds)
     path = _save(ds, Path(directory) / filename, ts)

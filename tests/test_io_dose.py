@@ -305,3 +305,27 @@ def test_sagittal_uniform_grid_supported(tmp_path: Path) -> None:
     shape, position, spacing, offsets = (3, 4, 5), (5.0, -10.0, 20.0), (2.0, 3.0), (0.0, 1.5, 3.0)
     path = f.make_rt_dose(tmp_path, shape_frc=shape, orientation=orientation, position_mm=position, pixel_spacing_mm=spacing, offsets_mm=offsets)
     _assert_voxels_at_right_positions(path, shape, orientation, position, spacing, offsets)
+
+
+def test_jpeg2000_lossless_dose(tmp_path: Path) -> None:
+    # encoded and decoded by pylibjpeg-openjpeg (a test dependency); values must survive exactly
+    path = f.make_rt_dose(tmp_path, transfer_syntax="jpeg2000_lossless", bits_allocated=16, scaling=0.01, orientation="HFP", shape_frc=(2, 40, 36))
+    dose = load_dose(path)
+    assert read_dose_header(path).transfer_syntax_uid == "1.2.840.10008.1.2.4.90"
+    np.testing.assert_allclose(dose.dose_gy, _expected_on_grid(dose), atol=0.005 + 1e-9)
+
+
+def test_undecodable_pixel_data_is_one_clear_error(tmp_path: Path) -> None:
+    from pydicom.encaps import encapsulate
+    from pydicom.uid import JPEGLSLossless
+
+    def fake_jpeg_ls(ds):  # type: ignore[no-untyped-def]
+        ds.file_meta.TransferSyntaxUID = JPEGLSLossless
+        ds.PixelData = encapsulate([b"\xff\xd8not really jpeg-ls\xff\xd9"] * 4)
+        ds["PixelData"].VR = "OB"
+        ds["PixelData"].is_undefined_length = True
+
+    path = f.make_rt_dose(tmp_path, edit=fake_jpeg_ls)
+    with pytest.raises(UnsupportedDataError, match=r"cannot decode \(7FE0,0010\) PixelData \(transfer syntax JPEG-LS Lossless") as exc:
+        load_dose(path)
+    assert "\n" not in str(exc.value)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
+from pydicom.dataset import Dataset
 
 from dosimetry.errors import ArgumentError, ConsistencyError, GeometryError, InputFileError, UnsupportedDataError
 from dosimetry.grid import RectilinearGrid
@@ -22,6 +23,7 @@ from dosimetry.io.dicom_file import (
     CT_IMAGE,
     expect_sop_class,
     float_vector,
+    one_line,
     optional_float,
     read_dicom,
     require,
@@ -92,6 +94,15 @@ def load_ct_series(paths: str | Path | Sequence[str | Path], *, series_instance_
         headers.append((path, ds))
     if not headers:
         raise InputFileError(f"{paths}: no CT Image files found")
+    return ct_series_from_headers(headers, series_instance_uid=series_instance_uid, where=str(paths))
+
+
+def ct_series_from_headers(
+    headers: Sequence[tuple[Path, Dataset]], *, series_instance_uid: str | None = None, where: str = "CT files"
+) -> CtSeries:
+    """:func:`load_ct_series` on (path, dataset) pairs already read (CT Image only)."""
+    paths = where
+    headers = list(headers)
     series = sorted({str(require(ds, "SeriesInstanceUID", p)) for p, ds in headers})
     if series_instance_uid is None:
         if len(series) > 1:
@@ -179,7 +190,7 @@ def load_ct_volume(series: CtSeries) -> npt.NDArray[np.float64]:
         try:
             pixels = ds.pixel_array.astype(np.float64)
         except (ValueError, RuntimeError, NotImplementedError, AttributeError) as exc:
-            raise UnsupportedDataError(f"{p}: cannot decode {tag_label('PixelData')}: {exc}") from None
+            raise UnsupportedDataError(f"{p}: cannot decode {tag_label('PixelData')}: {one_line(exc)}") from None
         slope = optional_float(ds, "RescaleSlope", p) or 1.0
         intercept = optional_float(ds, "RescaleIntercept", p) or 0.0
         slices.append(pixels * slope + intercept)

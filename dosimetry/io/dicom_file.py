@@ -30,6 +30,10 @@ LOGGER = logging.getLogger(__name__)
 
 UNDEFINED_LENGTH = 0xFFFFFFFF
 
+#: Elements left undecoded by :func:`read_dicom` (their length is still checked); the loaders
+#: parse them with :func:`decimal_strings` (pydicom's DS conversion is slow for long contours).
+LAZY_TAGS = frozenset({0x30060050})  # (3006,0050) ContourData
+
 # SOP Class UIDs (PS3.4 B.5)
 CT_IMAGE = "1.2.840.10008.5.1.4.1.1.2"
 ENHANCED_CT_IMAGE = "1.2.840.10008.5.1.4.1.1.2.1"
@@ -62,6 +66,11 @@ MODALITY_OF_SOP_CLASS: dict[str, str] = {
     SPATIAL_REGISTRATION: "REG",
     DEFORMABLE_SPATIAL_REGISTRATION: "REG",
 }
+
+
+def one_line(message: object) -> str:
+    """``message`` with all whitespace runs (newlines included) collapsed to single spaces."""
+    return " ".join(str(message).split())
 
 
 def tag_label(keyword: str) -> str:
@@ -112,7 +121,7 @@ def _read_dicom(path: Path, stop_before_pixels: bool) -> Dataset:
     except InvalidDicomError:
         ds = _read_without_preamble(p, stop_before_pixels)
     except (EOFError, OSError, ValueError, KeyError, IndexError, TypeError, AttributeError, NotImplementedError) as exc:
-        raise InputFileError(f"{p}: cannot be read as DICOM, the file is truncated or corrupt ({type(exc).__name__}: {exc})") from None
+        raise InputFileError(f"{p}: cannot be read as DICOM, the file is truncated or corrupt ({type(exc).__name__}: {one_line(exc)})") from None
     _check_complete(ds, p)
     return ds
 
@@ -152,6 +161,8 @@ def _check_complete(ds: Dataset, path: Path) -> None:
                         f"{path}: truncated file: ({t.group:04X},{t.element:04X}) {keyword} holds {len(raw.value)} "
                         f"of its {raw.length} declared bytes"
                     )
+            if tag in LAZY_TAGS and isinstance(raw, RawDataElement):
+                continue  # parsed by the loader that needs it (fast path for large numeric strings)
             try:
                 elem = dataset[tag]
             except (ValueError, TypeError, OverflowError) as exc:
@@ -160,7 +171,7 @@ def _check_complete(ds: Dataset, path: Path) -> None:
                 shown = value.decode("latin-1", errors="replace").strip() if isinstance(value, bytes) else value
                 raise DicomContentError(
                     f"{path}: ({t.group:04X},{t.element:04X}) {keyword_for_tag(t) or ''} has the invalid value "
-                    f"{shown!r} for its VR {getattr(raw, 'VR', None) or dictionary_VR_or_unknown(t)} ({exc})"
+                    f"{shown!r} for its VR {getattr(raw, 'VR', None) or dictionary_VR_or_unknown(t)} ({one_line(exc)})"
                 ) from None
             if elem.VR == "SQ":
                 for item in elem.value:
@@ -173,7 +184,7 @@ def _check_complete(ds: Dataset, path: Path) -> None:
     except (InputFileError, DicomContentError):
         raise
     except (EOFError, OSError, ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
-        raise InputFileError(f"{path}: cannot be read as DICOM, the file is truncated or corrupt ({type(exc).__name__}: {exc})") from None
+        raise InputFileError(f"{path}: cannot be read as DICOM, the file is truncated or corrupt ({type(exc).__name__}: {one_line(exc)})") from None
 
 
 def dictionary_VR_or_unknown(tag: Tag) -> str:
@@ -291,6 +302,35 @@ def float_vector(ds: Dataset, keyword: str, path: Path, length: int | None = Non
         where = f" in {context}" if context else ""
         raise DicomContentError(f"{path}: {tag_label(keyword)}{where} has {len(numbers)} values, expected {length}")
     return numbers
+
+
+def decimal_strings(ds: Dataset, keyword: str, path: Path, *, context: str = "") -> list[float]:
+    """A required DS (or numeric) multi-value as floats, parsing the raw bytes directly when the
+    element has not been decoded yet."""
+    tag = tag_for_keyword(keyword)
+    raw = ds.get_item(tag) if tag is not None else None
+    if isinstance(raw, RawDataElement) and isinstance(raw.value, (bytes, bytearray)) and raw.VR in (None, "DS"):
+        where = f" in {context}" if context else ""
+        parts = bytes(raw.value).decode("ascii", errors="replace").replace("\x00", " ").split("\\")
+        try:
+            values = [float(v) for v in parts if v.strip()]
+        except ValueError:
+            bad = next(v for v in parts if v.strip() and not _is_float(v))
+            raise DicomContentError(f"{path}: {tag_label(keyword)}{where} holds {bad.strip()!r}, expected decimal numbers") from None
+        if not values:
+            raise DicomContentError(f"{path}: required tag {tag_label(keyword)} is missing or empty{where}")
+        if not all(v == v and abs(v) != float("inf") for v in values):
+            raise DicomContentError(f"{path}: {tag_label(keyword)}{where} holds non-finite numbers")
+        return values
+    return float_vector(ds, keyword, path, context=context)
+
+
+def _is_float(text_value: str) -> bool:
+    try:
+        float(text_value)
+    except ValueError:
+        return False
+    return True
 
 
 def text(ds: Dataset, keyword: str) -> str:

@@ -24,9 +24,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from pydicom.dataset import Dataset
 
 from dosimetry.errors import ConsistencyError, DosimetryError, InputFileError
-from dosimetry.io.ct_reader import CtSeries, load_ct_series
+from dosimetry.io.ct_reader import CtSeries, ct_series_from_headers
 from dosimetry.io.dicom_file import (
     CT_IMAGE,
     DEFORMABLE_SPATIAL_REGISTRATION,
@@ -36,15 +37,20 @@ from dosimetry.io.dicom_file import (
     RT_STRUCTURE_SET,
     SPATIAL_REGISTRATION,
     describe_sop_class,
+    expect_sop_class,
     read_dicom,
     sop_class_uid,
     tag_label,
     text,
 )
 from dosimetry.io.dose_reader import DoseHeader, read_dose_header
-from dosimetry.io.plan_reader import load_plan
-from dosimetry.io.registration_reader import DeformableRegistration, load_deformable_registrations, load_registrations
-from dosimetry.io.structure_reader import load_structure_set
+from dosimetry.io.plan_reader import plan_from_dataset
+from dosimetry.io.registration_reader import (
+    DeformableRegistration,
+    deformable_registrations_from_dataset,
+    registrations_from_dataset,
+)
+from dosimetry.io.structure_reader import structure_set_from_dataset
 from dosimetry.plan import Plan, PlanKind, RadiationType
 from dosimetry.registration import RigidRegistration
 from dosimetry.structures import StructureSet
@@ -223,7 +229,7 @@ def discover(paths: str | Path | Sequence[str | Path]) -> Discovery:
     doses: list[DoseHeader] = []
     registrations: list[RigidRegistration] = []
     deformables: list[DeformableRegistration] = []
-    ct_files: dict[str, list[Path]] = defaultdict(list)
+    ct_files: dict[str, list[tuple[Path, Dataset]]] = defaultdict(list)
     entry_of: dict[str, DicomFileEntry] = {}
 
     def failed(path: Path, exc: Exception, what: str) -> None:
@@ -261,18 +267,19 @@ def discover(paths: str | Path | Sequence[str | Path]) -> Discovery:
             if sop_class == RT_DOSE:
                 doses.append(read_dose_header(path, ds))
             elif sop_class in (RT_PLAN, RT_ION_PLAN):
-                plan = load_plan(path)
+                plan = plan_from_dataset(ds, path)
                 plans[plan.sop_instance_uid] = plan
             elif sop_class == RT_STRUCTURE_SET:
-                ss = load_structure_set(path)
+                ss = structure_set_from_dataset(ds, path)
                 structure_sets[ss.sop_instance_uid] = ss
                 entry = DicomFileEntry(**{**entry.__dict__, "frame_of_reference_uid": ss.frame_of_reference_uid})
             elif sop_class == SPATIAL_REGISTRATION:
-                registrations.extend(load_registrations(path))
+                registrations.extend(registrations_from_dataset(ds, path))
             elif sop_class == DEFORMABLE_SPATIAL_REGISTRATION:
-                deformables.extend(load_deformable_registrations(path))
+                deformables.extend(deformable_registrations_from_dataset(ds, path))
             elif sop_class == CT_IMAGE:
-                ct_files[entry.series_instance_uid].append(path)
+                expect_sop_class(ds, path, [CT_IMAGE])
+                ct_files[entry.series_instance_uid].append((path, ds))
             else:
                 skipped.append(SkippedFile(path, f"{describe_sop_class(sop_class)} (Modality {entry.modality or 'absent'}) is not used"))
         except DosimetryError as exc:
@@ -282,13 +289,14 @@ def discover(paths: str | Path | Sequence[str | Path]) -> Discovery:
         entry_of[entry.sop_instance_uid] = entry
 
     series: dict[str, CtSeries] = {}
-    for series_uid, paths_of_series in ct_files.items():
+    for series_uid, headers in ct_files.items():
+        first_path = headers[0][0]
         try:
-            series[series_uid] = load_ct_series(paths_of_series, series_instance_uid=series_uid)
+            series[series_uid] = ct_series_from_headers(headers, series_instance_uid=series_uid, where=str(first_path.parent))
         except DosimetryError as exc:
-            issues.append(Issue("error", f"CT series {series_uid} could not be assembled: {exc}", paths_of_series[0]))
+            issues.append(Issue("error", f"CT series {series_uid} could not be assembled: {exc}", first_path))
             continue
-        issues.extend(Issue("warning", w, paths_of_series[0], tag_label("ImagePositionPatient")) for w in series[series_uid].warnings)
+        issues.extend(Issue("warning", w, first_path, tag_label("ImagePositionPatient")) for w in series[series_uid].warnings)
 
     patients = _link(entries, entry_of, plans, structure_sets, doses, series, registrations, deformables, issues)
     return Discovery(

@@ -42,6 +42,7 @@ from dosimetry.io.dicom_file import (
     as_int,
     expect_sop_class,
     float_vector,
+    one_line,
     optional_float,
     read_dicom,
     require,
@@ -249,7 +250,7 @@ def _pixels(ds: Dataset, path: Path, shape_frc: tuple[int, int, int]) -> npt.NDA
         ts = ds.file_meta.get("TransferSyntaxUID", "unknown") if hasattr(ds, "file_meta") else "unknown"
         name = getattr(ts, "name", str(ts))
         raise UnsupportedDataError(
-            f"{path}: cannot decode {tag_label('PixelData')} (transfer syntax {name}): {exc}".rstrip()
+            f"{path}: cannot decode {tag_label('PixelData')} (transfer syntax {name}): {one_line(exc)}"
         ) from None
     if array.ndim == 2:
         array = array[np.newaxis]

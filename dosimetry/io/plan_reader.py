@@ -83,7 +83,11 @@ def _prescriptions(ds: Dataset, path: Path) -> tuple[Prescription, ...]:
 def load_plan(path: str | Path) -> Plan:
     """Read an RT Plan or RT Ion Plan."""
     p = Path(path)
-    ds = read_dicom(p)
+    return plan_from_dataset(read_dicom(p), p)
+
+
+def plan_from_dataset(ds: Dataset, p: Path) -> Plan:
+    """:func:`load_plan` on a dataset already read by :func:`~dosimetry.io.dicom_file.read_dicom`."""
     sop_class = expect_sop_class(ds, p, [RT_PLAN, RT_ION_PLAN])
     kind = PlanKind.RT_ION_PLAN if sop_class == RT_ION_PLAN else PlanKind.RT_PLAN
     warnings: list[str] = []

@@ -75,7 +75,11 @@ def load_registrations(path: str | Path) -> tuple[RigidRegistration, ...]:
     """Every non-identity frame mapping in a Spatial Registration object (source = item frame,
     target = the object's own FrameOfReferenceUID)."""
     p = Path(path)
-    ds = read_dicom(p)
+    return registrations_from_dataset(read_dicom(p), p)
+
+
+def registrations_from_dataset(ds: Dataset, p: Path) -> tuple[RigidRegistration, ...]:
+    """:func:`load_registrations` on a dataset already read."""
     expect_sop_class(ds, p, [SPATIAL_REGISTRATION])
     own_frame = str(require(ds, "FrameOfReferenceUID", p))
     sop_uid = text(ds, "SOPInstanceUID")
@@ -158,7 +162,11 @@ class DeformableRegistration:
 def load_deformable_registrations(path: str | Path) -> tuple[DeformableRegistration, ...]:
     """Every Deformable Registration Sequence item that carries a deformation grid."""
     p = Path(path)
-    ds = read_dicom(p)
+    return deformable_registrations_from_dataset(read_dicom(p), p)
+
+
+def deformable_registrations_from_dataset(ds: Dataset, p: Path) -> tuple[DeformableRegistration, ...]:
+    """:func:`load_deformable_registrations` on a dataset already read."""
     expect_sop_class(ds, p, [DEFORMABLE_SPATIAL_REGISTRATION])
     own_frame = str(require(ds, "FrameOfReferenceUID", p))
     result: list[DeformableRegistration] = []

@@ -20,8 +20,8 @@ from dosimetry.errors import DicomContentError
 from dosimetry.io.dicom_file import (
     RT_STRUCTURE_SET,
     as_int,
+    decimal_strings,
     expect_sop_class,
-    float_vector,
     read_dicom,
     require,
     tag_label,
@@ -65,7 +65,11 @@ def _referenced_series(ds: Dataset) -> tuple[str, str | None]:
 def load_structure_set(path: str | Path) -> StructureSet:
     """Read an RT Structure Set."""
     p = Path(path)
-    ds = read_dicom(p)
+    return structure_set_from_dataset(read_dicom(p), p)
+
+
+def structure_set_from_dataset(ds: Dataset, p: Path) -> StructureSet:
+    """:func:`load_structure_set` on a dataset already read by :func:`~dosimetry.io.dicom_file.read_dicom`."""
     expect_sop_class(ds, p, [RT_STRUCTURE_SET])
     warnings: list[str] = []
     sop_uid = str(require(ds, "SOPInstanceUID", p))
@@ -105,7 +109,7 @@ def load_structure_set(path: str | Path) -> StructureSet:
             if gtype in (ContourGeometricType.OPEN_PLANAR, ContourGeometricType.OPEN_NONPLANAR):
                 ignored[number] = ignored.get(number, 0) + 1
                 continue
-            data = float_vector(c, "ContourData", p, context=c_context)
+            data = decimal_strings(c, "ContourData", p, context=c_context)
             if len(data) % 3 != 0:
                 raise DicomContentError(f"{p}: {tag_label('ContourData')} in {c_context} has {len(data)} values, expected a multiple of 3")
             points = np.asarray(data, dtype=np.float64).reshape(-1, 3)
