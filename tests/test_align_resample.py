@@ -256,3 +256,16 @@ def test_bad_transform_file(tmp_path: Path, prior: DoseGrid) -> None:
     junk.write_text("not a transform\n")
     with pytest.raises(InputFileError, match="junk.tfm"):
         align_prior_dose(prior, CURRENT_GRID, CURRENT_FRAME, transform=junk)
+
+
+@pytest.mark.parametrize("z_mm", [[0.0, 2.0, 4.0, 6.0, 8.0], [0.0, 2.0, 4.0, 7.0, 8.0]])
+def test_border_half_voxel_holds_the_border_value(z_mm: list[float]) -> None:
+    # between the outer centre (x = 0) and the outer edge (x = -1) the border value holds (no
+    # extrapolation), the same through SimpleITK (uniform z) and scipy (non-uniform z)
+    grid = RectilinearGrid(np.arange(0.0, 9.0, 2.0), np.arange(0.0, 9.0, 2.0), np.array(z_mm))
+    x, _, _ = points_zyx(grid)
+    prior = DoseGrid(grid, 10.0 + x, DoseType.PHYSICAL, DoseSummationType.PLAN, PRIOR_FRAME)
+    target = RectilinearGrid.uniform((-1.2, 4.0, 4.0), (0.3, 1.0, 1.0), (2, 2, 6))  # x -1.2 .. 0.3
+    aligned = align_prior_dose(prior, target, PRIOR_FRAME)
+    np.testing.assert_allclose(aligned.dose.dose_gy[0, 0], [0.0, 10.0, 10.0, 10.0, 10.0, 10.3], atol=1e-9)
+    assert aligned.uncovered_voxel_count == 2 * 2 * 1
