@@ -100,8 +100,10 @@ def test_check_text_and_residual(patient: Path, capsys: pytest.CaptureFixture[st
     assert "Pituitary" in out and "Brianstem" in out
 
 
-def test_check_without_prior_warns(patient: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code = cli_main.main(["check", str(patient / "current"), "--json"])
+def test_check_without_prior_warns(patient: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    protocol = tmp_path / "p.yaml"
+    protocol.write_text('constraints:\n  OpticChiasm:\n    quantity: eqd2_prior\n    constraints: "Dmax[Gy] < 54"\n', encoding="utf-8")
+    code = cli_main.main(["check", str(patient / "current"), "--protocol", str(protocol), "--json"])
     captured = capsys.readouterr()
     assert code == 0, captured.err  # 44 Gy in the chiasm < 50 Gy; 16.5 Gy in the brain stem
     data = json.loads(captured.out)
@@ -109,6 +111,8 @@ def test_check_without_prior_warns(patient: Path, capsys: pytest.CaptureFixture[
     organs = {o["roi"]: o for o in data["organs"]}
     assert organs["OpticChiasm"]["dose_summary"]["max_gy"] == pytest.approx(44.0, abs=0.01)
     assert organs["Brain Stem"]["dose_summary"]["max_gy"] == pytest.approx(16.5, abs=0.01)
+    (row,) = data["protocol"]
+    assert row["status"] == "NOT_EVALUABLE" and "eqd2_prior was not computed" in row["reason"] and row["line"] == 4
 
 
 def test_check_bad_protocol_names_the_line(patient: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

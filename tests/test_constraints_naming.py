@@ -126,3 +126,27 @@ def test_user_mapping_bad_organ_names_line(tmp_path: Path) -> None:
     path.write_text("mapping:\n  Hirnstamm: brain_stem\n  Milz: spleen\n", encoding="utf-8")
     with pytest.raises(ConstraintError, match=r"line 3 .*'Milz'.*spleen"):
         load_name_mapping(path)
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_TG263 = ["Brainstem", "SpinalCord", "OpticChiasm", "OpticNrv", "Lobe_Temporal", "Parotid", "Lens", "Eye", "Cochlea", "Bone_Mandible"]
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.sampled_from(_TG263),
+    st.sampled_from(["", "_L", "_R", " Lt", " RIGHT", "-left"]),
+    st.sampled_from(["lower", "upper", "same"]),
+    st.sampled_from(["_", " ", "-"]),
+)
+def test_case_and_separator_variants_map_alike(name: str, side: str, case: str, sep: str) -> None:
+    reference = NameMapper().map(name + side)
+    variant = (name + side).replace("_", sep)
+    variant = {"lower": variant.lower(), "upper": variant.upper(), "same": variant}[case]
+    mapped = NameMapper().map(variant)
+    # Lower/upper case loses the camel-case split ("OpticChiasm" -> "opticchiasm"), which must still map.
+    assert mapped.category is RoiCategory.ORGAN
+    assert mapped.organ is reference.organ
+    assert mapped.laterality is reference.laterality
