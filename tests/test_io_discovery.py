@@ -140,3 +140,14 @@ def test_duplicate_sop_instance_reported(tmp_path: Path) -> None:
     result = discover(tmp_path)
     assert len(result.courses) == 1
     assert any("duplicate" in s.reason for s in result.skipped)
+
+
+def test_deformable_registration_links_frames(tmp_path: Path) -> None:
+    export = f.make_two_course_export(tmp_path, with_registration=False)
+    f.make_deformable_reg(tmp_path / "prior", identity=export.current, source_frame_uid=export.prior.frame_of_reference_uid,
+                          vectors_zyx3_mm=np.zeros((2, 2, 2, 3)))
+    result = discover(tmp_path)
+    (dreg,) = result.deformable_registrations
+    assert dreg.source_frame_uid == export.prior.frame_of_reference_uid
+    assert not any("no Spatial Registration" in w.message for w in result.warnings)
+    assert result.registrations == ()
