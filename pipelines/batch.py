@@ -59,7 +59,7 @@ from pipelines.csv_out import METRICS_CSV_NAME, write_metrics_csv
 from pipelines.discovery import CohortDiscovery, discover_patients
 from pipelines.hashing import parameters_document, run_key
 from pipelines.paths import inside
-from pipelines.store import CohortStore, default_url
+from pipelines.store import CohortStore, default_url, redact_url
 
 logger = logging.getLogger(__name__)
 
@@ -480,13 +480,6 @@ def _out_lock(out_dir: Path) -> Iterator[None]:
         handle.close()
 
 
-def _redacted(url: str) -> str:
-    try:
-        return sa.engine.make_url(url).render_as_string(hide_password=True)
-    except sa.exc.ArgumentError:
-        return url
-
-
 def _default_analysis() -> PatientAnalysis:
     from pipelines.default_analysis import dvh_analysis
 
@@ -603,7 +596,7 @@ def run_batch(
                 run_id=run_id,
                 root=discovery.root,
                 out_dir=out_dir,
-                database=_redacted(url),
+                database=redact_url(url),
                 total=len(summaries),
                 succeeded=counts[PatientStatus.SUCCEEDED],
                 skipped=counts[PatientStatus.SKIPPED],

@@ -182,6 +182,14 @@ def now_utc() -> datetime:
     return datetime.now(UTC)
 
 
+def redact_url(url: str) -> str:
+    """``url`` with its password replaced by ``***`` (for messages and the run summary)."""
+    try:
+        return sa.engine.make_url(url).render_as_string(hide_password=True)
+    except sa.exc.ArgumentError:
+        return url
+
+
 def default_url(out_dir: Path) -> str:
     return f"sqlite:///{(Path(out_dir) / DEFAULT_DB_NAME).resolve().as_posix()}"
 
@@ -198,7 +206,10 @@ class CohortStore:
         try:
             engine = sa.create_engine(url, future=True)
         except (sa.exc.ArgumentError, ImportError) as exc:
-            raise ArgumentError(f"--db {url!r} is not a usable SQLAlchemy database URL: {exc}") from exc
+            raise ArgumentError(
+                f"--db {redact_url(url)!r} is not a usable SQLAlchemy database URL: {_one_line(exc)} "
+                "(PostgreSQL needs a driver such as psycopg: postgresql+psycopg://user@host/db)"
+            ) from exc
         try:
             metadata.create_all(engine)
             with engine.begin() as conn:
@@ -422,21 +433,25 @@ def _insert_many(conn: Connection, table: sa.Table, rows: list[dict[str, Any]]) 
         conn.execute(table.insert(), rows)
 
 
+def upsert_statement(dialect: str, table: sa.Table, row: dict[str, Any], key_columns: tuple[str, ...]) -> Any:
+    """``INSERT .. ON CONFLICT (keys) DO UPDATE`` for ``sqlite`` or ``postgresql``."""
+    if dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    elif dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        raise ArgumentError(f"no native upsert for database dialect {dialect!r}")
+    statement = insert(table).values(**row)
+    updates = {k: statement.excluded[k] for k in row if k not in key_columns}
+    if updates:
+        return statement.on_conflict_do_update(index_elements=list(key_columns), set_=updates)
+    return statement.on_conflict_do_nothing(index_elements=list(key_columns))
+
+
 def _upsert(conn: Connection, table: sa.Table, row: dict[str, Any], key_columns: tuple[str, ...]) -> None:
-    """INSERT .. ON CONFLICT DO UPDATE on SQLite/PostgreSQL; delete + insert elsewhere (same transaction)."""
-    dialect = conn.dialect.name
-    if dialect in ("sqlite", "postgresql"):
-        if dialect == "sqlite":
-            from sqlalchemy.dialects.sqlite import insert
-        else:
-            from sqlalchemy.dialects.postgresql import insert
-        statement = insert(table).values(**row)
-        updates = {k: statement.excluded[k] for k in row if k not in key_columns}
-        if updates:
-            statement = statement.on_conflict_do_update(index_elements=list(key_columns), set_=updates)
-        else:
-            statement = statement.on_conflict_do_nothing(index_elements=list(key_columns))
-        conn.execute(statement)
+    """Native upsert on SQLite/PostgreSQL; delete + insert elsewhere (same transaction)."""
+    if conn.dialect.name in ("sqlite", "postgresql"):
+        conn.execute(upsert_statement(conn.dialect.name, table, row, key_columns))
         return
     condition = sa.and_(*[table.c[k] == row[k] for k in key_columns])
     conn.execute(table.delete().where(condition))

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from dosimetry.errors import ArgumentError
+from dosimetry.errors import ArgumentError, OutputError
 from pipelines.analysis import (
     AnalysisParameters,
     ConstraintRow,
@@ -150,3 +150,24 @@ def test_parameters_validate() -> None:
     assert params.extra == (("a", "x"), ("b", 1)) and params.extra_value("b") == 1
     with pytest.raises(ArgumentError, match="no extra analysis parameter"):
         params.extra_value("c")
+
+
+def test_postgresql_upsert_compiles_to_on_conflict() -> None:
+    from sqlalchemy.dialects import postgresql
+
+    from pipelines.store import upsert_statement
+
+    row = {"run_id": "r", "patient_key": "P1", "status": "succeeded", "error": None, "run_key": "k", "duration_s": 1.0}
+    from pipelines.store import patient_runs
+
+    sql = str(upsert_statement("postgresql", patient_runs, row, ("run_id", "patient_key")).compile(dialect=postgresql.dialect()))
+    assert "ON CONFLICT (run_id, patient_key) DO UPDATE SET status = excluded.status" in sql
+    with pytest.raises(ArgumentError, match="no native upsert"):
+        upsert_statement("mssql", patient_runs, row, ("run_id", "patient_key"))
+
+
+def test_unreachable_postgresql_is_a_one_line_error_without_password() -> None:
+    # without the driver: ArgumentError; with it: the connection to port 1 is refused -> OutputError
+    with pytest.raises((ArgumentError, OutputError)) as info:
+        CohortStore.open("postgresql://user:secret@127.0.0.1:1/cohort")
+    assert "secret" not in str(info.value) and "\n" not in str(info.value)
