@@ -370,3 +370,17 @@ def test_index_invariants(centres, width, radius, target_centre, prescription) -
     # A higher isodose never encloses more volume.
     higher = evaluate_target(dose, target, ReferenceLevel.physical(prescription), body=_SMALL_BODY, isodose_pct=110.0)
     assert higher.piv_cc <= result.piv_cc + 1e-12 and higher.tv_piv_cc <= result.tv_piv_cc + 1e-12
+
+
+def test_several_targets_share_one_body_sampling(dose, body) -> None:
+    from dosimetry.indices.evaluate import evaluate_targets
+
+    ctv, ptv = sphere_roi("CTV", 10.5), sphere_roi("PTV", 11.5, interpreted_type="PTV", number=2)
+    together = evaluate_targets(dose, (ctv, ptv), RX, body=body)
+    alone = evaluate_target(dose, ptv, RX, body=body)
+    assert [r.target_name for r in together] == ["CTV", "PTV"]
+    assert together[1].piv_cc == alone.piv_cc and together[1].tv_piv_cc == alone.tv_piv_cc
+    assert [c.rule.metric for c in together[0].coverage] == ["V95%"]
+    assert [c.rule.metric for c in together[1].coverage] == ["V90%"]
+    with pytest.raises(ArgumentError, match="at least one target"):
+        evaluate_targets(dose, (), RX, body=body)

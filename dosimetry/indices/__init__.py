@@ -30,6 +30,7 @@ from dosimetry.indices.evaluate import (
     TargetIndices,
     evaluate_quantity,
     evaluate_target,
+    evaluate_targets,
     lq_dose_map,
     protocol_coverage_rules,
 )
@@ -52,6 +53,7 @@ __all__ = [
     "check_coverage",
     "evaluate_quantity",
     "evaluate_target",
+    "evaluate_targets",
     "find_body",
     "gradient_index",
     "grid_volumes",

@@ -127,7 +127,7 @@ TARGET_COVERAGE_DEFINITION = "TV_PIV / TV (fraction of the target inside the iso
 TARGET_COVERAGE_REFERENCE = "van't Riet et al. 1997 (first factor of the conformation number)"
 GRADIENT_INDEX_REFERENCE = "Paddick and Lippitz, J Neurosurg 2006;105(Suppl):194-201"
 ICRU83_HI_DEFINITION = "(D2% - D98%) / D50% of the target; 0 = homogeneous"
-ICRU83_HI_REFERENCE = "ICRU Report 83, J ICRU 2010;10(1), section 3.7.1"
+ICRU83_HI_REFERENCE = "ICRU Report 83, J ICRU 2010;10(1)"
 RTOG_HI_DEFINITION = "Dmax / Rx (maximum target dose over the reference dose); RTOG accepts <= 2"
 RTOG_HI_REFERENCE = "Shaw et al., Int J Radiat Oncol Biol Phys 1993;27:1231-1239"
 

@@ -43,7 +43,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -377,24 +377,57 @@ def evaluate_target(
     ``body`` is the External ROI (see :func:`~dosimetry.indices.volumes.find_body`) or None for the
     whole grid (with a warning). ``coverage_rules`` None means :func:`protocol_coverage_rules`.
     """
-    rules = protocol_coverage_rules(target, reference.quantity) if coverage_rules is None else tuple(coverage_rules)
-    levels = required_levels(reference, isodose_pct, gradient_fractions, rules)
-    samples = roi_dose_samples(dose, target)
-    target_volumes = volumes_from_samples(f"ROI {target.name!r}", samples, levels)
-    dvh = dvh_from_samples(samples, roi_name=target.name, roi_number=target.number, dose_type=str(dose.dose_type))
-    statistics = statistics_from_dvh(dvh)
-    body_region = body_volumes(dose, body, levels)
-    return compute_indices(
-        target_name=target.name,
-        reference=reference,
-        isodose_pct=isodose_pct,
-        target=target_volumes,
-        body=body_region,
-        statistics=statistics,
-        gradient_fractions=gradient_fractions,
+    rules = None if coverage_rules is None else {target.name: tuple(coverage_rules)}
+    (result,) = evaluate_targets(
+        dose, (target,), reference, body=body, isodose_pct=isodose_pct, gradient_fractions=gradient_fractions,
         coverage_rules=rules,
-        warnings=dose.warnings,
     )
+    return result
+
+
+def evaluate_targets(
+    dose: DoseGrid,
+    targets: Sequence[Roi],
+    reference: ReferenceLevel,
+    *,
+    body: Roi | None,
+    isodose_pct: float = 100.0,
+    gradient_fractions: Sequence[float] = DEFAULT_GRADIENT_FRACTIONS,
+    coverage_rules: Mapping[str, Sequence[CoverageRule]] | None = None,
+) -> tuple[TargetIndices, ...]:
+    """:func:`evaluate_target` for several targets, sampling the body once.
+
+    ``coverage_rules`` maps target names to their rules; targets it does not name, or all targets
+    when it is None, get :func:`protocol_coverage_rules`.
+    """
+    if not targets:
+        raise ArgumentError("at least one target ROI is needed")
+    rules_by_target = [
+        tuple(coverage_rules[t.name]) if coverage_rules is not None and t.name in coverage_rules
+        else protocol_coverage_rules(t, reference.quantity)
+        for t in targets
+    ]
+    levels_by_target = [required_levels(reference, isodose_pct, gradient_fractions, r) for r in rules_by_target]
+    body_region = body_volumes(dose, body, sorted({level for levels in levels_by_target for level in levels}))
+    results = []
+    for target, rules, levels in zip(targets, rules_by_target, levels_by_target, strict=True):
+        samples = roi_dose_samples(dose, target)
+        target_volumes = volumes_from_samples(f"ROI {target.name!r}", samples, levels)
+        dvh = dvh_from_samples(samples, roi_name=target.name, roi_number=target.number, dose_type=str(dose.dose_type))
+        results.append(
+            compute_indices(
+                target_name=target.name,
+                reference=reference,
+                isodose_pct=isodose_pct,
+                target=target_volumes,
+                body=body_region,
+                statistics=statistics_from_dvh(dvh),
+                gradient_fractions=gradient_fractions,
+                coverage_rules=rules,
+                warnings=dose.warnings,
+            )
+        )
+    return tuple(results)
 
 
 def lq_dose_map(dose: DoseGrid, reference: ReferenceLevel) -> DoseGrid:

@@ -41,7 +41,7 @@ from dosimetry.indices.evaluate import (
     DoseQuantity,
     ReferenceLevel,
     TargetIndices,
-    evaluate_target,
+    evaluate_targets,
     lq_dose_map,
     protocol_coverage_rules,
 )
@@ -135,7 +135,7 @@ def _fmt(value: float | None, digits: str = ".4g") -> str:
     return "undefined" if value is None else format(value, digits)
 
 
-def _print_text(results: list[TargetIndices], body: str, out: Any) -> None:
+def _print_text(results: tuple[TargetIndices, ...], body: str, out: Any) -> None:
     print(f"PIV counted in: {body}", file=out)
     for result in results:
         print(
@@ -173,18 +173,15 @@ def run(args: argparse.Namespace) -> int:
     targets = [structures.roi(name) for name in args.target]
     body = structures.roi(args.body) if args.body else find_body(structures)
     quantity_map = lq_dose_map(dose, reference)
-    results = [
-        evaluate_target(
-            quantity_map,
-            target,
-            reference,
-            body=body,
-            isodose_pct=args.isodose,
-            gradient_fractions=fractions,
-            coverage_rules=_rules(target, reference.quantity, args.coverage_required_pct),
-        )
-        for target in targets
-    ]
+    results = evaluate_targets(
+        quantity_map,
+        targets,
+        reference,
+        body=body,
+        isodose_pct=args.isodose,
+        gradient_fractions=fractions,
+        coverage_rules={t.name: _rules(t, reference.quantity, args.coverage_required_pct) for t in targets},
+    )
     for result in results:
         for warning in result.warnings:
             logger.warning("%s: %s", result.target_name, warning)
