@@ -108,7 +108,7 @@ def _report_text(report: ConstraintReport, context: dict[str, Any]) -> str:
         f"Rule: {report.rule_description}",
         f"Tables: {report.emami_version}, {report.burman_version}",
         "",
-        f"{'ROI':<22}{'organ':<20}{'endpoint':<28}{'status':<15}{'Dmax':>8}{'limit':>8}{'margin':>8}{'D1/3':>8}{'D2/3':>8}{'D3/3':>8}{'Dmean':>8}{'NTCP':>8}",
+        f"{'ROI':<22}{'organ':<20}{'endpoint':<28}{'status':<15}{'Dmax':>8}{'limit':>8}{'margin':>8}{'D0.03cc':>9}{'D1/3':>8}{'D2/3':>8}{'D3/3':>8}{'Dmean':>8}{'NTCP':>8}",
     ]
     for organ in report.organs:
         s = organ.summary
@@ -119,7 +119,7 @@ def _report_text(report: ConstraintReport, context: dict[str, Any]) -> str:
             ntcp = "-" if e.ntcp is None else f"{100 * e.ntcp:.1f}%" + ("!" if e.ntcp_flagged else "")
             lines.append(
                 f"{organ.mapping.roi_name[:21]:<22}{e.organ.value[:19]:<20}{e.endpoint_id[:27]:<28}{e.status.value:<15}"
-                f"{f(e.max_dose_gy):>8}{f(e.limit_gy):>8}{f(e.margin_gy):>8}"
+                f"{f(e.max_dose_gy):>8}{f(e.limit_gy):>8}{f(e.margin_gy):>8}{f(s.d_0_03cc_gy if s else None):>9}"
                 f"{f(s.d_hottest_third_gy if s else None):>8}{f(s.d_hottest_two_thirds_gy if s else None):>8}"
                 f"{f(s.d_whole_gy if s else None):>8}{f(s.mean_gy if s else None):>8}{ntcp:>8}"
             )
@@ -137,7 +137,12 @@ def _report_text(report: ConstraintReport, context: dict[str, Any]) -> str:
         lines += ["", "Non-organ ROIs: " + ", ".join(f"{m.roi_name} ({m.category.value})" for m in report.non_organs)]
     if report.warnings:
         lines += ["", "Warnings:"] + [f"  {w}" for w in report.warnings]
-    lines += ["", "NTCP marked ! is above 5 %. Exit code 2 when any check FAILs."]
+    lines += [
+        "",
+        "Doses in Gy of the quantity above. D1/3, D2/3, D3/3: minimum dose to the hottest third, two thirds and "
+        "whole organ; limit: Emami TD5/5 at the effective volume; NTCP: LKB with Burman's parameters, ! above 5 %.",
+        "Exit code 2 when any check FAILs.",
+    ]
     return "\n".join(lines)
 
 
