@@ -329,3 +329,14 @@ def test_undecodable_pixel_data_is_one_clear_error(tmp_path: Path) -> None:
     with pytest.raises(UnsupportedDataError, match=r"cannot decode \(7FE0,0010\) PixelData \(transfer syntax JPEG-LS Lossless") as exc:
         load_dose(path)
     assert "\n" not in str(exc.value)
+
+
+@pytest.mark.parametrize("orientation", sorted(f.ORIENTATIONS))
+def test_absolute_offsets_in_every_orientation(tmp_path: Path, orientation: str) -> None:
+    # absolute offsets are plane z coordinates whatever the in-plane orientation; descending here
+    offsets = (40.0, 37.5, 33.0)
+    shape, position, spacing = (3, 4, 5), (7.0, -3.0, 40.0), (2.0, 3.0)
+    path = f.make_rt_dose(tmp_path, shape_frc=shape, orientation=orientation, position_mm=position, pixel_spacing_mm=spacing,
+                          offsets_mm=offsets, absolute_offsets=True)
+    _assert_voxels_at_right_positions(path, shape, orientation, position, spacing, offsets, absolute=True)
+    assert read_dose_header(path).offsets_interpretation == "absolute"

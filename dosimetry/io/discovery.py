@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -494,7 +494,7 @@ def _describe(plans: tuple[Plan, ...]) -> str:
     return "; ".join(parts)
 
 
-def _check_course(course: Course, registered, issues: list[Issue]) -> None:  # type: ignore[no-untyped-def]
+def _check_course(course: Course, registered: Callable[[str, str], bool], issues: list[Issue]) -> None:
     fg_tag = tag_label("FractionGroupSequence")
     for plan in course.plans:
         issues.extend(Issue("warning", w, plan.source_path) for w in plan.warnings)
