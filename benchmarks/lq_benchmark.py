@@ -25,6 +25,7 @@ from dosimetry.align.resample import resample_dose
 from dosimetry.dose import DoseGrid, DoseSummationType, DoseType
 from dosimetry.grid import RectilinearGrid
 from dosimetry.radiobiology.lq import bed_array, eqd2_array
+from dosimetry.radiobiology.maps import Quantity, lq_map
 from dosimetry.registration import RigidRegistration
 
 
@@ -78,6 +79,11 @@ def main() -> None:
         print(f"  {label:<45} {seconds:8.3f}   {copies:8.2f}{flag}")
     np.testing.assert_allclose(bed_array(dose[:4], 22, 2.0), naive_bed(dose[:4], 22, 2.0), rtol=1e-12)
     del out
+    grid = RectilinearGrid.uniform((0.0, 0.0, 0.0), (2.0, 2.0, 2.0), shape)
+    effective = DoseGrid(grid, dose, DoseType.EFFECTIVE, DoseSummationType.PLAN, "1.2.3.2")
+    seconds = best_time(lambda: lq_map(effective, quantity=Quantity.EQD2, alpha_beta_gy=2.0, fractions=22), args.repeat)
+    copies = peak_extra_bytes(lambda: lq_map(effective, quantity=Quantity.EQD2, alpha_beta_gy=2.0, fractions=22)) / grid_bytes
+    print(f"  {'lq_map on a DoseGrid (+ read-only DoseGrid copy)':<45} {seconds:8.3f}   {copies:8.2f}")
 
     nz, ny, nx = shape
     current_grid = RectilinearGrid.uniform((-0.5 * 2.0 * nx, -0.5 * 2.0 * ny, -0.5 * 2.0 * nz), (2.0, 2.0, 2.0), shape)

@@ -467,3 +467,33 @@ def test_dicompyler_dvh_on_cumulative_map(
     assert stem["volume_cc"] > 0
     assert stem["mean_gy"] == pytest.approx(expected, abs=0.02)  # dicompyler bins at 0.01 Gy
     assert stem["max_gy"] == pytest.approx(expected, abs=0.02)
+
+
+def _cumulative_after(argv_extra: list[str], folder: Path, prior: Path, out: Path, capsys: pytest.CaptureFixture[str]) -> np.ndarray:
+    code, stdout, err = _run(["accumulate", "--current", str(folder), "--prior", str(prior), "--out", str(out), "--alpha-beta", "2", *argv_extra], capsys)
+    assert code == 0, err
+    return load_dose(out / "RD_cumEQD2_ab2.dcm").dose_gy
+
+
+def test_accumulate_explicit_registration_and_transform_agree(
+    current_course: tuple[Path, str], prior_course: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import SimpleITK as sitk
+
+    folder, _ = current_course
+    auto = _cumulative_after([], folder, prior_course, tmp_path / "auto", capsys)
+    reg = tmp_path / "REG.dcm"
+    (prior_course / "REG.dcm").rename(reg)
+    explicit = _cumulative_after(["--registration", str(reg)], folder, prior_course, tmp_path / "reg", capsys)
+    np.testing.assert_allclose(explicit, auto, atol=1e-9)
+    # ITK convention: the file maps current (fixed/output) points to prior (moving/input) points
+    transform = sitk.TranslationTransform(3, (-12.0, 0.0, 0.0))
+    tfm = tmp_path / "current_to_prior.tfm"
+    sitk.WriteTransform(transform, str(tfm))
+    via_file = _cumulative_after(["--transform", str(tfm)], folder, prior_course, tmp_path / "tfm", capsys)
+    np.testing.assert_allclose(via_file, auto, atol=1e-9)
+    # the same registration found in both folders counts once
+    (folder / "REG.dcm").write_bytes(reg.read_bytes())
+    (prior_course / "REG.dcm").write_bytes(reg.read_bytes())
+    twice = _cumulative_after([], folder, prior_course, tmp_path / "twice", capsys)
+    np.testing.assert_allclose(twice, auto, atol=1e-9)

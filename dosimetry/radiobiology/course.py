@@ -12,6 +12,8 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from dosimetry.dose import DoseGrid, DoseSummationType
 from dosimetry.errors import ConsistencyError, InputFileError
 from dosimetry.io import discover, load_beam_doses, load_dose, load_structure_set, read_dose_header
@@ -110,11 +112,19 @@ def find_registration(
     registrations: tuple[RigidRegistration, ...], *, current_frame_uid: str, prior_frame_uid: str
 ) -> RigidRegistration | None:
     """The one registration linking the two frames (either direction), None when there is none."""
-    linking = [
-        r
-        for r in registrations
-        if {r.source_frame_uid, r.target_frame_uid} == {current_frame_uid, prior_frame_uid}
-    ]
+    linking: list[RigidRegistration] = []
+    for r in registrations:
+        if {r.source_frame_uid, r.target_frame_uid} != {current_frame_uid, prior_frame_uid}:
+            continue
+        same = any(
+            r.sop_instance_uid
+            and r.sop_instance_uid == k.sop_instance_uid
+            and r.source_frame_uid == k.source_frame_uid
+            and np.allclose(r.matrix, k.matrix)
+            for k in linking
+        )
+        if not same:  # the same REG object found in both folders counts once
+            linking.append(r)
     if len(linking) > 1:
         paths = ", ".join(str(r.source_path) for r in linking)
         raise ConsistencyError(f"several registrations link frames {prior_frame_uid} and {current_frame_uid} ({paths}); give --registration")

@@ -19,7 +19,13 @@ from dosimetry.dvh import rasterise_roi
 from dosimetry.errors import ArgumentError, ConsistencyError, DosimetryError, OutputError
 from dosimetry.grid import RectilinearGrid
 from dosimetry.structures import Roi, StructureSet
-from dosimetry.radiobiology.alpha_beta import AlphaBetaPolicy, RoiRole, composite_alpha_beta_map, roi_role
+from dosimetry.radiobiology.alpha_beta import (
+    MASK_OCCUPANCY_THRESHOLD,
+    AlphaBetaPolicy,
+    RoiRole,
+    composite_alpha_beta_map,
+    roi_role,
+)
 from dosimetry.radiobiology.evaluation import evaluate_rois
 from dosimetry.io import load_registrations
 from dosimetry.radiobiology.lq import check_alpha_beta
@@ -131,7 +137,7 @@ def _composite_ab_map(structures: StructureSet, grid: RectilinearGrid, policy: A
         if roi_role(roi) is RoiRole.OTHER and policy.override_for(roi.name) is None:
             continue
         try:
-            masks[roi.name] = (roi, rasterise_roi(roi, grid).occupancy)
+            masks[roi.name] = (roi, rasterise_roi(roi, grid).occupancy >= MASK_OCCUPANCY_THRESHOLD)
         except DosimetryError as exc:
             warnings.append(f"ROI {roi.name!r} left out of the composite alpha/beta map: {exc}")
     return composite_alpha_beta_map(grid.shape_zyx, masks, policy), warnings
