@@ -20,6 +20,9 @@ D50%, D2% and D0.03cc (all Gy). A metric the curve cannot give (D0.03cc of a tin
 without volume in the dose grid become warnings, not rows.
 
 Outputs in the patient folder: ``dvh_metrics.csv`` (roi, quantity, metric, value, unit).
+
+The prior course is not read, so ``AnalysisParameters.residual_fraction`` is not used here (it is
+still part of the run key); cumulative doses are the business of the full ``analyze`` callable.
 """
 
 from __future__ import annotations
