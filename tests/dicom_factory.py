@@ -190,6 +190,7 @@ def make_rt_dose(
     identity: Identity = DEFAULT_IDENTITY,
     transfer_syntax: str = "explicit_le",
     bits_allocated: int = 32,
+    signed: bool = False,
     number_of_frames: str | int | None = None,
     slice_thickness_mm: float | None = None,
     sop_instance_uid: str | None = None,
@@ -201,7 +202,8 @@ def make_rt_dose(
 
     ``offsets_mm``: GridFrameOffsetVector (default 0, 2.5, 5, ... relative). With
     ``absolute_offsets`` the given offsets are absolute z and the first must equal position z.
-    ``number_of_frames`` overrides the written NumberOfFrames (for example "abc").
+    ``number_of_frames`` overrides the written NumberOfFrames (for example "abc"). ``signed``
+    stores two's-complement integers (PixelRepresentation 1, as for ERROR doses).
     ``transfer_syntax``: implicit_le, explicit_le, explicit_be, rle (16-bit) or jpeg2000_lossless
     (16-bit, needs pylibjpeg and pylibjpeg-openjpeg).
     """
@@ -217,7 +219,7 @@ def make_rt_dose(
         pts = voxel_positions_lps(shape_frc, orientation, position_mm, pixel_spacing_mm, offsets_mm, absolute_offsets=absolute_offsets)
         dose_frc_gy = dose_fn(pts)
     stored = np.rint(np.asarray(dose_frc_gy, dtype=np.float64) / scaling)
-    dtype = {32: np.uint32, 16: np.uint16}[bits_allocated]
+    dtype = {(32, False): np.uint32, (16, False): np.uint16, (32, True): np.int32, (16, True): np.int16}[(bits_allocated, signed)]
     stored = stored.astype(dtype)
     ts = TRANSFER_SYNTAXES[transfer_syntax]
     sop = sop_instance_uid or uid(f"{seed}-sop")
@@ -237,7 +239,7 @@ def make_rt_dose(
     ds.BitsAllocated = bits_allocated
     ds.BitsStored = bits_allocated
     ds.HighBit = bits_allocated - 1
-    ds.PixelRepresentation = 0
+    ds.PixelRepresentation = 1 if signed else 0
     ds.NumberOfFrames = n_f
     ds.FrameIncrementPointer = 0x3004000C
     ds.GridFrameOffsetVector = offsets_mm

@@ -72,7 +72,7 @@ def test_dose_and_structures_in_different_frames(tmp_path: Path) -> None:
     dose_ident = f.Identity(frame_of_reference_uid=f.uid("dose-frame"))
     dose = f.make_rt_dose(tmp_path, identity=dose_ident, referenced_plan_uid=f.uid("pl-sop"))
     result = discover(tmp_path)
-    (err,) = result.errors
+    (err,) = [e for e in result.errors if "structure set" in e.message]
     assert err.path == dose and err.tag == "(0020,0052) FrameOfReferenceUID"
     assert "no Spatial Registration links them" in err.message and str(ss) in err.message
 
@@ -151,3 +151,20 @@ def test_deformable_registration_links_frames(tmp_path: Path) -> None:
     assert dreg.source_frame_uid == export.prior.frame_of_reference_uid
     assert not any("no Spatial Registration" in w.message for w in result.warnings)
     assert result.registrations == ()
+
+
+def test_dose_in_other_frame_than_its_plan(tmp_path: Path) -> None:
+    f.make_rt_plan(tmp_path, identity=f.Identity(frame_of_reference_uid=f.uid("plan-frame")), seed="pl")
+    dose = f.make_rt_dose(tmp_path, identity=f.Identity(frame_of_reference_uid=f.uid("dose-frame")), referenced_plan_uid=f.uid("pl-sop"))
+    result = discover(tmp_path)
+    assert any(e.path == dose and "differs from that of its plan" in e.message for e in result.errors)
+
+
+def test_dose_per_fraction_from_prescription_when_beam_doses_absent(tmp_path: Path) -> None:
+    from dosimetry.io import dose_per_fraction_gy, load_plan
+
+    beams = (f.BeamSpec(1, "A", "PHOTON", None), f.BeamSpec(2, "B", "PHOTON", None))
+    plan = load_plan(f.make_rt_plan(tmp_path, beams=beams, fractions=35, prescription_gy=70.0))
+    assert dose_per_fraction_gy(plan) == pytest.approx(2.0)
+    with_beams = load_plan(f.make_rt_plan(tmp_path, filename="RP2.dcm", beams=(f.BeamSpec(1, "A", "PHOTON", 0.9), f.BeamSpec(2, "B", "PHOTON", 1.1)), seed="p2"))
+    assert dose_per_fraction_gy(with_beams) == pytest.approx(2.0)

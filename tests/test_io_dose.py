@@ -340,3 +340,19 @@ def test_absolute_offsets_in_every_orientation(tmp_path: Path, orientation: str)
                           offsets_mm=offsets, absolute_offsets=True)
     _assert_voxels_at_right_positions(path, shape, orientation, position, spacing, offsets, absolute=True)
     assert read_dose_header(path).offsets_interpretation == "absolute"
+
+
+def test_signed_error_dose(tmp_path: Path) -> None:
+    values = np.linspace(-2.0, 2.0, 4 * 5 * 6).reshape(4, 5, 6)
+    path = f.make_rt_dose(tmp_path, dose_type="ERROR", signed=True, dose_frc_gy=values, scaling=1e-4)
+    dose = load_dose(path)
+    assert dose.dose_type is DoseType.ERROR
+    assert dose.dose_gy.min() == pytest.approx(-2.0) and dose.dose_gy.max() == pytest.approx(2.0)
+    assert not any("negative" in w for w in dose.warnings)  # negative values are expected in an ERROR dose
+
+
+def test_negative_physical_dose_warned(tmp_path: Path) -> None:
+    values = np.full((4, 5, 6), 1.0)
+    values[0, 0, 0] = -0.5
+    dose = load_dose(f.make_rt_dose(tmp_path, signed=True, dose_frc_gy=values))
+    assert any("negative dose values" in w for w in dose.warnings)

@@ -510,6 +510,17 @@ def _check_course(course: Course, registered: Callable[[str, str], bool], issues
         if d.dose_units != "GY":
             issues.append(Issue("error", f"{d.path}: {units_tag} is {d.dose_units}, expected GY (absolute dose)", d.path, units_tag))
         plan = next((p for p in course.plans if p.sop_instance_uid == d.referenced_plan_uid), None)
+        if plan is not None and plan.frame_of_reference_uid and plan.frame_of_reference_uid != d.frame_of_reference_uid:
+            frame_tag = tag_label("FrameOfReferenceUID")
+            issues.append(
+                Issue(
+                    "error",
+                    f"{d.path}: {frame_tag} {d.frame_of_reference_uid} differs from that of its plan {plan.source_path} "
+                    f"({plan.frame_of_reference_uid}); expected the plan's frame",
+                    d.path,
+                    frame_tag,
+                )
+            )
         if plan is not None and plan.kind is PlanKind.RT_ION_PLAN and d.dose_type.value == "PHYSICAL":
             issues.append(
                 Issue("warning", f"{d.path}: {tag_label('DoseType')} PHYSICAL for an ion plan; BED/EQD2 need the RBE-weighted (EFFECTIVE) dose", d.path, tag_label("DoseType"))
