@@ -269,3 +269,12 @@ def test_border_half_voxel_holds_the_border_value(z_mm: list[float]) -> None:
     aligned = align_prior_dose(prior, target, PRIOR_FRAME)
     np.testing.assert_allclose(aligned.dose.dose_gy[0, 0], [0.0, 10.0, 10.0, 10.0, 10.0, 10.3], atol=1e-9)
     assert aligned.uncovered_voxel_count == 2 * 2 * 1
+
+
+def test_negative_values_are_not_mistaken_for_outside() -> None:
+    grid = RectilinearGrid.uniform((0.0, 0.0, 0.0), (2.0, 2.0, 2.0), (3, 3, 3))
+    difference = DoseGrid(grid, np.full((3, 3, 3), -1.5), DoseType.ERROR, DoseSummationType.PLAN, PRIOR_FRAME)
+    target = RectilinearGrid.uniform((-3.0, 0.0, 0.0), (1.0, 1.0, 1.0), (2, 2, 5))  # x -3 .. 1, prior edges from -1
+    aligned = align_prior_dose(difference, target, PRIOR_FRAME)
+    np.testing.assert_allclose(aligned.dose.dose_gy[0, 0], [0.0, 0.0, -1.5, -1.5, -1.5])
+    assert aligned.uncovered_voxel_count == 2 * 2 * 2

@@ -47,8 +47,9 @@ logger = logging.getLogger(__name__)
 
 FloatArray = npt.NDArray[np.float64]
 
-#: Marks output voxels outside the prior grid during resampling (doses are >= 0).
-_OUTSIDE = -1.0
+#: Marks output voxels outside the prior grid during resampling (interpolating finite doses never
+#: gives NaN, and negative values stay possible, e.g. for dose differences).
+_OUTSIDE = float("nan")
 
 
 class AlignmentMethod(StrEnum):
@@ -84,7 +85,9 @@ def _image_from_dose(dose_gy: FloatArray, grid: RectilinearGrid) -> sitk.Image:
     return image
 
 
-def _resample_sitk(prior_image: sitk.Image, target: RectilinearGrid, transform: sitk.Transform) -> FloatArray:
+def _resample_sitk(
+    prior_image: sitk.Image, target: RectilinearGrid, transform: sitk.Transform
+) -> tuple[FloatArray, npt.NDArray[np.bool_]]:
     nz, ny, nx = target.shape_zyx
     spacing_xy = (target.spacing_x_mm, target.spacing_y_mm)
     resampler = sitk.ResampleImageFilter()
@@ -97,17 +100,29 @@ def _resample_sitk(prior_image: sitk.Image, target: RectilinearGrid, transform: 
         resampler.SetSize((nx, ny, nz))
         resampler.SetOutputOrigin((float(target.x_mm[0]), float(target.y_mm[0]), float(target.z_mm[0])))
         resampler.SetOutputSpacing((*spacing_xy, _z_spacing(target)))
-        return sitk.GetArrayFromImage(resampler.Execute(prior_image))
+        image = resampler.Execute(prior_image)
+        view = sitk.GetArrayViewFromImage(image)  # valid while ``image`` lives: copy before returning
+        outside = np.isnan(view)
+        return np.nan_to_num(view, nan=0.0), outside
     out = np.empty(target.shape_zyx, dtype=np.float64)
     resampler.SetSize((nx, ny, 1))
     resampler.SetOutputSpacing((*spacing_xy, 1.0))
     for k, z in enumerate(target.z_mm):
         resampler.SetOutputOrigin((float(target.x_mm[0]), float(target.y_mm[0]), float(z)))
         out[k] = sitk.GetArrayFromImage(resampler.Execute(prior_image))[0]
-    return out
+    return _split_outside(out)
 
 
-def _resample_rectilinear(prior: DoseGrid, target: RectilinearGrid, transform: sitk.Transform) -> FloatArray:
+def _split_outside(values: FloatArray) -> tuple[FloatArray, npt.NDArray[np.bool_]]:
+    """Replace the outside marker by 0 in place; return the values and the outside mask."""
+    outside = np.isnan(values)
+    values[outside] = 0.0
+    return values, outside
+
+
+def _resample_rectilinear(
+    prior: DoseGrid, target: RectilinearGrid, transform: sitk.Transform
+) -> tuple[FloatArray, npt.NDArray[np.bool_]]:
     """Trilinear interpolation on a prior grid with non-uniform z (one output plane at a time)."""
     src = prior.grid
     interpolator = RegularGridInterpolator(
@@ -142,7 +157,7 @@ def _resample_rectilinear(prior: DoseGrid, target: RectilinearGrid, transform: s
         )
         plane = interpolator(pts.reshape(-1, 3)).reshape(ny, nx)
         out[k] = np.where(inside, plane, _OUTSIDE)
-    return out
+    return _split_outside(out)
 
 
 def resample_dose(
@@ -155,12 +170,8 @@ def resample_dose(
         transform = sitk.Transform(3, sitk.sitkIdentity)
     src = prior.grid
     if src.z_is_uniform and src.x_mm.size > 1 and src.y_mm.size > 1:
-        values = _resample_sitk(_image_from_dose(prior.dose_gy, src), target, transform)
-    else:
-        values = _resample_rectilinear(prior, target, transform)
-    outside = values < 0.0
-    values[outside] = 0.0
-    return values, outside
+        return _resample_sitk(_image_from_dose(prior.dose_gy, src), target, transform)
+    return _resample_rectilinear(prior, target, transform)
 
 
 def _check_exclusive(registration: object, transform: object, assume_same_position: bool) -> None:
