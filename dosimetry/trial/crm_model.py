@@ -152,21 +152,82 @@ def _check_levels(model: EmpiricModel, obs: TiteObservations) -> None:
             )
 
 
+@dataclass(frozen=True)
+class _Kernel:
+    """The log posterior in a compact form: DLT patients summed, others grouped by (level, weight)."""
+
+    has_tox: bool
+    tox_log_s: float  # sum over DLT patients of log(skeleton of their level)
+    notox_log_s: tuple[float, ...]  # per group of patients without DLT
+    notox_w: tuple[float, ...]
+    notox_count: tuple[int, ...]
+    inv_two_var: float
+
+    @classmethod
+    def build(cls, model: EmpiricModel, obs: TiteObservations) -> _Kernel:
+        _check_levels(model, obs)
+        log_s = [math.log(s) for s in model.skeleton]
+        tox = 0.0
+        groups: dict[tuple[int, float], int] = {}
+        for lev, y, w in zip(obs.levels, obs.dlt, obs.weights):
+            if y:
+                tox += log_s[lev - 1]
+            elif w > 0.0:  # a weight of 0 contributes log(1) = 0
+                groups[(lev, w)] = groups.get((lev, w), 0) + 1
+        keys = sorted(groups)
+        return cls(
+            has_tox=any(obs.dlt),
+            tox_log_s=tox,
+            notox_log_s=tuple(log_s[lev - 1] for lev, _ in keys),
+            notox_w=tuple(w for _, w in keys),
+            notox_count=tuple(groups[k] for k in keys),
+            inv_two_var=1.0 / (2.0 * model.prior_variance),
+        )
+
+    def log_likelihood(self, beta: NDArray[np.float64]) -> NDArray[np.float64]:
+        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+            # exp(beta) may overflow to inf for huge beta: p = 0 there, which is the right limit.
+            u = np.exp(beta)
+            value = u * self.tox_log_s if self.has_tox else np.zeros_like(beta)
+            if self.notox_count:
+                log_p = u[:, None] * np.asarray(self.notox_log_s)[None, :]
+                value = value + np.log1p(-np.asarray(self.notox_w) * np.exp(log_p)) @ np.asarray(
+                    self.notox_count, dtype=float
+                )
+        return value
+
+    def log_post(self, beta: NDArray[np.float64]) -> NDArray[np.float64]:
+        return self.log_likelihood(beta) - beta * beta * self.inv_two_var
+
+    def log_post_scalar(self, b: float) -> float:
+        """Same as :meth:`log_post` for one value, in plain floats (fast inside quad and Brent)."""
+        if b > 700.0:  # exp(beta) overflows; p = 0: DLT terms -inf, (1 - w p) = 1
+            return -math.inf if self.has_tox else -b * b * self.inv_two_var
+        u = math.exp(b)
+        value = u * self.tox_log_s - b * b * self.inv_two_var
+        for ls, w, c in zip(self.notox_log_s, self.notox_w, self.notox_count):
+            wp = w * math.exp(u * ls)
+            if wp >= 1.0:  # p -> 1 with a full weight: likelihood 0
+                return -math.inf
+            value += c * math.log1p(-wp)
+        return value
+
+    def curvature(self, b: float) -> float:
+        """Second derivative of the log posterior at ``b`` (analytic)."""
+        u = math.exp(b)
+        value = u * self.tox_log_s - 2.0 * self.inv_two_var
+        for ls, w, cnt in zip(self.notox_log_s, self.notox_w, self.notox_count):
+            c = u * ls
+            p = math.exp(c)
+            one_minus = 1.0 - w * p
+            value += cnt * (-w * p * c * ((c + 1.0) * one_minus + w * p * c) / (one_minus * one_minus))
+        return value
+
+
 def log_likelihood(beta: NDArray[np.float64] | float, model: EmpiricModel, obs: TiteObservations) -> NDArray[np.float64]:
     """TITE log-likelihood at each value of ``beta`` (vectorised; returns an array of beta's shape)."""
-    _check_levels(model, obs)
     b = np.atleast_1d(np.asarray(beta, dtype=float))
-    if obs.n_patients == 0:
-        return np.zeros_like(b)
-    log_skel = np.log(np.asarray(model.skeleton))[np.asarray(obs.levels) - 1]
-    dlt = np.asarray(obs.dlt, dtype=bool)
-    w = np.asarray(obs.weights, dtype=float)
-    with np.errstate(over="ignore", divide="ignore"):
-        # exp(beta) may overflow to inf for huge beta: p = 0 there, which is the right limit.
-        log_p = np.exp(b)[:, None] * log_skel[None, :]  # (n_beta, n_patients), <= 0
-        tox_part = np.sum(log_p[:, dlt], axis=1)
-        notox_part = np.sum(np.log1p(-w[~dlt][None, :] * np.exp(log_p[:, ~dlt])), axis=1)
-    return tox_part + notox_part
+    return _Kernel.build(model, obs).log_likelihood(b)
 
 
 def log_posterior_unnormalised(
@@ -174,40 +235,36 @@ def log_posterior_unnormalised(
 ) -> NDArray[np.float64]:
     """``log L(beta) - beta^2 / (2 prior_variance)`` (constant of the normal prior dropped)."""
     b = np.atleast_1d(np.asarray(beta, dtype=float))
-    return log_likelihood(b, model, obs) - b * b / (2.0 * model.prior_variance)
+    return _Kernel.build(model, obs).log_post(b)
 
 
-def _mode_and_scale(model: EmpiricModel, obs: TiteObservations) -> tuple[float, float, float]:
+def _mode_and_scale(kernel: _Kernel, prior_variance: float) -> tuple[float, float, float]:
     """Posterior mode, Laplace standard deviation and the log posterior at the mode."""
-    grid_lp = log_posterior_unnormalised(_MODE_GRID, model, obs)
+    grid_lp = kernel.log_post(_MODE_GRID)
     i = int(np.argmax(grid_lp))
-    lo = _MODE_GRID[max(i - 1, 0)]
-    hi = _MODE_GRID[min(i + 1, len(_MODE_GRID) - 1)]
-
-    def neg(b: float) -> float:
-        return -float(log_posterior_unnormalised(b, model, obs)[0])
-
-    res = optimize.minimize_scalar(neg, bounds=(lo, hi), method="bounded", options={"xatol": 1e-10})
+    lo = float(_MODE_GRID[max(i - 1, 0)])
+    hi = float(_MODE_GRID[min(i + 1, len(_MODE_GRID) - 1)])
+    res = optimize.minimize_scalar(
+        lambda b: -kernel.log_post_scalar(b), bounds=(lo, hi), method="bounded", options={"xatol": 1e-10}
+    )
     mode = float(res.x)
-    lp_mode = -float(res.fun)
-    h = 1e-4
-    lp = log_posterior_unnormalised(np.array([mode - h, mode, mode + h]), model, obs)
-    curvature = -(lp[0] - 2.0 * lp[1] + lp[2]) / (h * h)
+    lp_mode = kernel.log_post_scalar(mode)
+    curvature = -kernel.curvature(mode)
     if not (math.isfinite(curvature) and curvature > 0.0):
         # Flat or non-concave at the mode: use the prior's spread, always a safe scale.
-        scale = math.sqrt(model.prior_variance)
+        scale = math.sqrt(prior_variance)
     else:
         scale = 1.0 / math.sqrt(curvature)
     return mode, scale, lp_mode
 
 
 def _moments_quad(
-    model: EmpiricModel, obs: TiteObservations, mode: float, lp_mode: float
+    model: EmpiricModel, kernel: _Kernel, mode: float, lp_mode: float
 ) -> tuple[float, float, float, NDArray[np.float64]]:
     """(Z, E[beta], E[beta^2], E[p_k]) by adaptive quadrature, Z relative to exp(lp_mode)."""
 
     def density(b: float) -> float:
-        return math.exp(float(log_posterior_unnormalised(b, model, obs)[0]) - lp_mode)
+        return math.exp(kernel.log_post_scalar(b) - lp_mode)
 
     def both_halves(fun: object) -> float:
         kw = {"limit": 400, "epsabs": 0.0, "epsrel": 1e-12}
@@ -239,13 +296,13 @@ def _hermite_rule(n_nodes: int) -> tuple[NDArray[np.float64], NDArray[np.float64
 
 
 def _moments_gauss_hermite(
-    model: EmpiricModel, obs: TiteObservations, mode: float, scale: float, lp_mode: float
+    model: EmpiricModel, kernel: _Kernel, mode: float, scale: float, lp_mode: float
 ) -> tuple[float, float, float, NDArray[np.float64]]:
     """(Z, E[beta], E[beta^2], E[p_k]) with a fixed Gauss-Hermite rule centred on the mode."""
     x, log_w = _hermite_rule(GAUSS_HERMITE_NODES)
     beta = mode + math.sqrt(2.0) * scale * x
     # integral f(beta) dbeta = sqrt(2) * scale * sum_i w_i exp(x_i^2) f(beta_i)
-    log_terms = log_w + (log_posterior_unnormalised(beta, model, obs) - lp_mode)
+    log_terms = log_w + (kernel.log_post(beta) - lp_mode)
     terms = np.exp(log_terms)
     z = math.sqrt(2.0) * scale * float(np.sum(terms))
     probs = terms / np.sum(terms)
@@ -260,12 +317,12 @@ def posterior(
     model: EmpiricModel, obs: TiteObservations, method: IntegrationMethod = IntegrationMethod.QUAD
 ) -> Posterior:
     """Posterior of ``beta`` given the (weighted) observations, by the chosen integration method."""
-    _check_levels(model, obs)
-    mode, scale, lp_mode = _mode_and_scale(model, obs)
+    kernel = _Kernel.build(model, obs)
+    mode, scale, lp_mode = _mode_and_scale(kernel, model.prior_variance)
     if method is IntegrationMethod.QUAD:
-        z, m1, m2, pk = _moments_quad(model, obs, mode, lp_mode)
+        z, m1, m2, pk = _moments_quad(model, kernel, mode, lp_mode)
     elif method is IntegrationMethod.GAUSS_HERMITE:
-        z, m1, m2, pk = _moments_gauss_hermite(model, obs, mode, scale, lp_mode)
+        z, m1, m2, pk = _moments_gauss_hermite(model, kernel, mode, scale, lp_mode)
     else:  # pragma: no cover - closed enum
         raise TrialDesignError(f"integration method: unknown {method!r}")
     if not (math.isfinite(z) and z > 0.0 and math.isfinite(m1)):
