@@ -145,14 +145,23 @@ def exact_dose_at_volume(samples: DoseSamples, volume_cc: float, bracket: tuple[
     """
     lo, hi = bracket
     d, s = samples.dose_gy, samples.spread_gy
-    pts = np.concatenate([d[s == 0], d[s > 0] - 0.5 * s[s > 0], d[s > 0] + 0.5 * s[s > 0]])
+    points = d[s == 0]
+    pts = np.concatenate([points, d[s > 0] - 0.5 * s[s > 0], d[s > 0] + 0.5 * s[s > 0]])
     pts = pts[(pts > lo) & (pts < hi)]
     levels = np.unique(np.concatenate([[lo, hi], pts]))
     vol = cumulative_volume(samples, levels)
+    # Point samples are steps: just above a level holding point doses the volume is smaller by
+    # their weight; between levels the volume is linear.
+    at = np.searchsorted(levels, points)
+    exact = (at < levels.size) & (levels[np.minimum(at, levels.size - 1)] == points)
+    mass = np.bincount(at[exact], weights=samples.weight_cc[s == 0][exact], minlength=levels.size)
+    after = vol - mass
     i = vol.size - int(np.searchsorted(vol[::-1], volume_cc, side="left")) - 1
     i = min(max(i, 0), vol.size - 2)
-    drop = vol[i] - vol[i + 1]
-    frac = 0.0 if drop <= 0 else (vol[i] - volume_cc) / drop
+    if after[i] < volume_cc:
+        return float(levels[i])
+    drop = after[i] - vol[i + 1]
+    frac = 0.0 if drop <= 0 else (after[i] - volume_cc) / drop
     return float(levels[i] + frac * (levels[i + 1] - levels[i]))
 
 

@@ -33,6 +33,16 @@ logger = logging.getLogger(__name__)
 
 #: Occupancies within this of 0 or 1 are snapped (floating-point residue of exact arithmetic).
 SNAP = 1e-9
+#: A plane's pixel coverage outside [-tol, 1 + tol] means self-intersecting or overlapping contours.
+COVERAGE_TOLERANCE = 1e-6
+
+
+def irregular_coverage_warning(roi_name: str, planes_mm: tuple[float, ...]) -> str:
+    shown = ", ".join(f"{z:.2f}" for z in planes_mm[:5]) + (" ..." if len(planes_mm) > 5 else "")
+    return (
+        f"ROI {roi_name!r}: contours on {len(planes_mm)} plane(s) (z = {shown} mm) self-intersect or overlap "
+        "(pixel coverage outside 0..1); areas count by signed winding and are clipped to 0..1 per voxel"
+    )
 
 
 @dataclass(frozen=True, eq=False)
@@ -100,12 +110,18 @@ def fine_window(geometry: RoiGeometry, grid: RectilinearGrid) -> tuple[int, int,
     return y0, y1, x0, x1
 
 
-def iter_fine_occupancy(geometry: RoiGeometry, grid: RectilinearGrid, n: int) -> Iterator[FineSlice]:
+def iter_fine_occupancy(
+    geometry: RoiGeometry, grid: RectilinearGrid, n: int, irregular: list[float] | None = None
+) -> Iterator[FineSlice]:
     """Yield, slice by slice, the exact occupancy of the ROI on the grid subdivided ``n`` times.
 
     Only z slices the ROI's slabs overlap are yielded, each for the xy window of the ROI's
-    bounding box. Plane coverages are computed once and released when no longer needed.
+    bounding box. Plane coverages are computed once and released when no longer needed. The z of
+    planes whose coverage leaves 0..1 (self-intersecting or overlapping contours) are appended to
+    ``irregular`` when given.
     """
+    if irregular is None:
+        irregular = []
     if n < 1:
         raise GeometryError(f"supersampling factor must be >= 1, got {n}")
     window = fine_window(geometry, grid)
@@ -125,7 +141,10 @@ def iter_fine_occupancy(geometry: RoiGeometry, grid: RectilinearGrid, n: int) ->
         if p not in cache:
             section = geometry.sections[p]
             polys = [((x - x_origin) / fine_dx, (y - y_origin) / fine_dy) for x, y in section.polygons]
-            cache[p] = pixel_coverage(polys, list(section.signs), nxf, nyf)
+            cov = pixel_coverage(polys, list(section.signs), nxf, nyf)
+            if cov.min(initial=0.0) < -COVERAGE_TOLERANCE or cov.max(initial=0.0) > 1 + COVERAGE_TOLERANCE:
+                irregular.append(section.z_mm)
+            cache[p] = np.clip(cov, 0.0, 1.0)
         return cache[p]
 
     z_lo, z_hi = geometry.z_range_mm
@@ -170,12 +189,15 @@ def rasterise_roi(
     if geometry is None:
         geometry = geometry_for_grid(roi, grid, convention, single_plane_thickness_mm)
     occupancy = np.zeros(grid.shape_zyx)
-    for piece in iter_fine_occupancy(geometry, grid, 1):
+    irregular: list[float] = []
+    for piece in iter_fine_occupancy(geometry, grid, 1, irregular):
         ny, nx = piece.coarse_shape
         occupancy[piece.z_index, piece.y_start : piece.y_start + ny, piece.x_start : piece.x_start + nx] = piece.occupancy[0]
     in_grid = float((occupancy.sum(axis=(1, 2)) * grid.voxel_volume_cc()).sum())
     outside = max(geometry.volume_cc - in_grid, 0.0)
     warnings = list(geometry.warnings)
+    if irregular:
+        warnings.append(irregular_coverage_warning(roi.name, tuple(sorted(set(irregular)))))
     if outside > 1e-6 * max(geometry.volume_cc, 1e-9):
         warnings.append(
             f"ROI {roi.name!r}: {outside:.4g} cc of {geometry.volume_cc:.4g} cc lies outside the grid"

@@ -14,7 +14,8 @@ taken as uniformly distributed over ``[dose - spread/2, dose + spread/2]`` with 
 sqrt(12 var)``, ``var = sum_i g_i^2 var_i`` (``g`` the local dose gradient, ``var_i`` the variance
 of coordinate i over the covered part; h^2/12 for a full box of edge h). For a linear dose along
 one axis over a box this is exact (the dose is then uniform between the face values); otherwise
-it matches the variance. It removes the staircase a point-sampled DVH shows when a
+it matches the variance. The interval is narrowed, keeping its centre, to stay within the range of
+the voxel-centre doses around the sample (the trilinear dose cannot leave that range). It removes the staircase a point-sampled DVH shows when a
 voxel spans several bins, without the cost of sampling every voxel finely.
 """
 
@@ -31,7 +32,7 @@ from dosimetry.dose import DoseGrid
 from dosimetry.dvh.endcaps import EndCapConvention
 from dosimetry.dvh.geometry import RoiGeometry
 from dosimetry.dvh.planar import EdgePieces, edge_pieces
-from dosimetry.dvh.rasterise import SNAP, fine_window, geometry_for_grid
+from dosimetry.dvh.rasterise import COVERAGE_TOLERANCE, SNAP, fine_window, geometry_for_grid, irregular_coverage_warning
 from dosimetry.errors import ArgumentError
 from dosimetry.grid import RectilinearGrid
 from dosimetry.structures import Roi
@@ -171,10 +172,38 @@ def trilinear(dose: DoseGrid, x_mm: FloatArray, y_mm: FloatArray, z_mm: FloatArr
     return value, gx, gy, gz
 
 
-def _centre_gradient(dose: DoseGrid, k: IntArray, j: IntArray, i: IntArray) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """Central-difference dose gradient at voxel centres (one-sided at the grid border)."""
+def _box_range(
+    dose: DoseGrid, centre_mm: tuple[FloatArray, FloatArray, FloatArray], half_mm: tuple[float, float, FloatArray]
+) -> tuple[FloatArray, FloatArray]:
+    """Minimum and maximum of the voxel-centre doses at the nodes bracketing each box
+    (x, y, z centre +- half extent) on every axis; the trilinear dose over the box stays within
+    them unless a node strictly inside the box is a local extremum."""
+    grid = dose.grid
+    idx = []
+    for coords, p, h in ((grid.z_mm, centre_mm[2], half_mm[2]), (grid.y_mm, centre_mm[1], half_mm[1]), (grid.x_mm, centre_mm[0], half_mm[0])):
+        m = coords.size
+        lo = np.clip(np.searchsorted(coords, p - h, side="right") - 1, 0, m - 1)
+        hi = np.clip(np.searchsorted(coords, p + h, side="left"), 0, m - 1)
+        idx.append((lo, hi))
+    arr = dose.dose_gy
+    corners = [arr[a, b, c] for a in idx[0] for b in idx[1] for c in idx[2]]
+    return np.minimum.reduce(corners), np.maximum.reduce(corners)
+
+
+def _clipped_spread(value: FloatArray, spread: FloatArray, lo: FloatArray, hi: FloatArray) -> FloatArray:
+    """Spread reduced, keeping its centre, so that the interval stays within [lo, hi]."""
+    half = np.minimum(0.5 * spread, np.minimum(value - lo, hi - value))
+    return 2.0 * np.clip(half, 0.0, None)
+
+
+def _centre_gradient(dose: DoseGrid, k: IntArray, j: IntArray, i: IntArray) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]:
+    """Central-difference dose gradient at voxel centres (one-sided at the grid border), and the
+    minimum and maximum dose of the 7-point stencil."""
     grid = dose.grid
     arr = dose.dose_gy
+    centre = arr[k, j, i]
+    lo = centre.copy()
+    hi = centre.copy()
     out = []
     for axis, coords in ((0, grid.z_mm), (1, grid.y_mm), (2, grid.x_mm)):
         m = coords.size
@@ -182,15 +211,19 @@ def _centre_gradient(dose: DoseGrid, k: IntArray, j: IntArray, i: IntArray) -> t
         if m == 1:
             out.append(np.zeros(idx.size))
             continue
-        lo = np.maximum(idx - 1, 0)
-        hi = np.minimum(idx + 1, m - 1)
+        lo_i = np.maximum(idx - 1, 0)
+        hi_i = np.minimum(idx + 1, m - 1)
         a = [k, j, i]
         b = [k, j, i]
-        a[axis] = lo
-        b[axis] = hi
-        out.append((arr[tuple(b)] - arr[tuple(a)]) / (coords[hi] - coords[lo]))
+        a[axis] = lo_i
+        b[axis] = hi_i
+        upper = arr[tuple(b)]
+        lower = arr[tuple(a)]
+        np.minimum(lo, np.minimum(upper, lower), out=lo)
+        np.maximum(hi, np.maximum(upper, lower), out=hi)
+        out.append((upper - lower) / (coords[hi_i] - coords[lo_i]))
     gz, gy, gx = out
-    return gx, gy, gz
+    return gx, gy, gz, lo, hi
 
 
 @dataclass(frozen=True, eq=False)
@@ -203,6 +236,7 @@ class _PlaneStats:
     any: npt.NDArray[np.bool_]
     fine: EdgePieces
     fine_rows: int
+    irregular_planes_mm: tuple[float, ...]
 
 
 def _plane_stats(
@@ -219,12 +253,18 @@ def _plane_stats(
     n_planes = len(geometry.sections)
     area = edge_pieces(polys, signs, nx, ny, moments=False, layers=layers, n_layers=n_planes).dense()[0]
     area = area.reshape(n_planes, ny, nx)
+    irregular = tuple(
+        geometry.sections[p].z_mm
+        for p in range(n_planes)
+        if area[p].min(initial=0.0) < -COVERAGE_TOLERANCE or area[p].max(initial=0.0) > 1 + COVERAGE_TOLERANCE
+    )
     fine_polys = [(u * n, v * n) for u, v in polys]
     return _PlaneStats(
         full=area >= 1.0 - SNAP,
         any=area > SNAP,
         fine=edge_pieces(fine_polys, signs, nx * n, ny * n, moments=True, layers=layers, n_layers=n_planes),
         fine_rows=ny * n,
+        irregular_planes_mm=irregular,
     )
 
 
@@ -260,12 +300,15 @@ def roi_dose_samples(
     spreads: list[FloatArray] = []
     window = fine_window(geometry, grid)
     slabs = geometry.slabs
+    irregular_warning = ""
     if window is not None:
         y0, y1, x0, x1 = window
         ny, nx = y1 - y0, x1 - x0
         x_origin = float(grid.x_edges_mm[x0])
         y_origin = float(grid.y_edges_mm[y0])
         stats = _plane_stats(geometry, (x_origin, y_origin), (dx, dy), (ny, nx), n)
+        if stats.irregular_planes_mm:
+            irregular_warning = irregular_coverage_warning(roi.name, stats.irregular_planes_mm)
 
         z_lo, z_hi = geometry.z_range_mm
         k_first = max(int(np.searchsorted(ze, z_lo, side="right")) - 1, 0)
@@ -296,8 +339,9 @@ def roi_dose_samples(
                 doses.append(dose.dose_gy[kg, jg, ig])
                 weights.append(np.full(jg.size, vox_cc[k]))
                 if spread:
-                    gx, gy, gz = _centre_gradient(dose, kg, jg, ig)
-                    spreads.append(np.sqrt((gx * dx) ** 2 + (gy * dy) ** 2 + (gz * thickness) ** 2))
+                    gx, gy, gz, lo, hi = _centre_gradient(dose, kg, jg, ig)
+                    raw = np.sqrt((gx * dx) ** 2 + (gy * dy) ** 2 + (gz * thickness) ** 2)
+                    spreads.append(_clipped_spread(doses[-1], raw, lo, hi))
                 else:
                     spreads.append(np.zeros(jg.size))
             if not np.any(partial):
@@ -327,7 +371,8 @@ def roi_dose_samples(
                     vx = np.clip(muu[sel] / a - cx**2, 0.0, None) * fdx**2
                     vy = np.clip(mvv[sel] / a - cy**2, 0.0, None) * fdy**2
                     var = gx**2 * vx + gy**2 * vy + gz**2 * (zb - za) ** 2 / 12.0
-                    spreads.append(np.sqrt(12.0 * var))
+                    lo, hi = _box_range(dose, (px, py, pz), (0.5 * fdx, 0.5 * fdy, np.full(px.size, 0.5 * (zb - za))))
+                    spreads.append(_clipped_spread(value, np.sqrt(12.0 * var), lo, hi))
                 else:
                     spreads.append(np.zeros(px.size))
     if doses:
@@ -342,6 +387,8 @@ def roi_dose_samples(
     outside = geometry.volume_cc - in_grid
     outside = outside if outside > 1e-9 * max(1.0, geometry.volume_cc) else 0.0
     warnings = list(geometry.warnings)
+    if irregular_warning:
+        warnings.append(irregular_warning)
     if outside > 0:
         warnings.append(
             f"ROI {roi.name!r}: {outside:.4g} cc of {geometry.volume_cc:.4g} cc lies outside the dose grid"
