@@ -1,10 +1,11 @@
 """Planar contours of the phantom's solids on the CT slices, with sub-pixel accuracy.
 
 For each CT slice that the solid touches (its voxel mask on the CT grid, grown by one pixel),
-the solid's indicator is sampled on a fine in-plane lattice (a quarter of the CT pixel) and
-traced with marching squares (contourpy, at level 0.5, so the line runs half-way between inside
-and outside samples: within an eighth of a CT pixel of the true surface). The traced polygon is
-then simplified (Ramer-Douglas-Peucker, 0.4 mm tolerance, which also removes the marching-squares staircase) to keep the structure set small.
+the solid's indicator is sampled on a fine in-plane lattice (a quarter of the CT pixel; half a
+pixel for cross-sections wider than 40 pixels such as the External) and traced with marching
+squares (contourpy, at level 0.5, so the line runs half-way between inside and outside samples:
+within half a lattice step, 0.3 mm or 0.6 mm, of the true surface). The traced polygon is
+then simplified (Ramer-Douglas-Peucker, 0.4 mm tolerance, 0.8 mm on the coarser lattice, which also removes the marching-squares staircase) to keep the structure set small.
 
 Why not rt-utils' own tracing: ``RTStruct.add_roi`` traces the centres of the boundary voxels
 of a mask, so every contour lies about half a CT pixel inside the structure; small organs lose
@@ -27,6 +28,8 @@ from dosimetry.grid import RectilinearGrid
 FloatArray = npt.NDArray[np.float64]
 
 FINE_FRACTION = 4
+#: Slices whose structure spans more than this many CT pixels are traced at half a pixel.
+LARGE_SPAN_PIXELS = 40
 SIMPLIFY_TOLERANCE_MM = 0.4
 
 
@@ -95,7 +98,6 @@ def contour_solid(
     """Contours of the solid (``contains(points (..., 3)) -> bool``, evaluated after mapping the
     CT-frame points with the 4x4 ``to_solid_frame``) on every CT slice where ``coarse_mask_zyx``
     (its voxel mask on ``grid``) is set."""
-    fine = grid.spacing_x_mm / FINE_FRACTION
     grown = ndimage.binary_dilation(coarse_mask_zyx, structure=np.ones((1, 3, 3), dtype=bool))
     rotation = to_solid_frame[:3, :3]
     translation = to_solid_frame[:3, 3]
@@ -104,6 +106,8 @@ def contour_solid(
         rows, cols = np.nonzero(grown[k])
         if rows.size == 0:
             continue
+        large = max(int(np.ptp(rows)), int(np.ptp(cols))) > LARGE_SPAN_PIXELS
+        fine = grid.spacing_x_mm / (2 if large else FINE_FRACTION)
         x0 = grid.x_mm[cols.min()] - grid.spacing_x_mm
         x1 = grid.x_mm[cols.max()] + grid.spacing_x_mm
         y0 = grid.y_mm[rows.min()] - grid.spacing_y_mm
@@ -121,7 +125,7 @@ def contour_solid(
             ring = np.asarray(line, dtype=np.float64)
             if ring.shape[0] > 1 and np.allclose(ring[0], ring[-1]):
                 ring = ring[:-1]
-            ring = simplify_closed(ring, SIMPLIFY_TOLERANCE_MM)
+            ring = simplify_closed(ring, SIMPLIFY_TOLERANCE_MM * (2.0 if large else 1.0))
             if ring.shape[0] < 3 or polygon_area_mm2(ring) < min_area_mm2:
                 continue
             out.append(SliceContour(k, ring))
