@@ -110,3 +110,25 @@ def test_bad_inputs() -> None:
         fit_logistic([7, 1], [True, False])
     with pytest.raises(TrialDesignError, match="confidence_level"):
         fit_logistic([1, 2], [True, False], confidence_level=1.0)
+
+
+def test_partial_weights_that_let_pdlt_reach_one_are_refused() -> None:
+    # level 4: two DLTs and one patient without DLT followed for 60 % of the window only: the
+    # likelihood 2 log p + log(1 - 0.6 p) increases up to p = 1, so the slope runs off to infinity
+    levels = [2, 2, 2, 2, 3, 3, 3, 4, 4, 4]
+    dlt = [False] * 4 + [False, True, False] + [True, False, True]
+    weights = [1.0] * 8 + [0.6, 1.0]
+    with pytest.raises(TrialDesignError, match="does not exist"):
+        fit_logistic(levels, dlt, weights=weights)
+    # the same data with complete follow-up have a finite estimate
+    fit = fit_logistic(levels, dlt)
+    assert 0.0 < fit.slope_per_gye < 10.0
+    assert fit.warnings == ()
+
+
+def test_partial_weights_are_reported() -> None:
+    levels = [1, 1, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 5, 5]
+    dlt = [bool(v) for v in [0, 0, 0, 1, 0, 0, 0, 1, 0, 1, 0, 1, 1, 0]]
+    weights = [1.0] * 13 + [0.5]
+    fit = fit_logistic(levels, dlt, weights=weights)
+    assert any("1 patient(s) without DLT have follow-up weights < 1" in w for w in fit.warnings)

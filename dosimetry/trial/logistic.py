@@ -187,6 +187,14 @@ def fit_logistic(
     else:
         raise TrialDesignError(f"logistic fit: Newton-Raphson did not converge in {_MAX_ITER} iterations")
 
+    fitted = special.expit(theta[0] + theta[1] * np.unique(xc[informative]))
+    if np.any(fitted < 1e-6) or np.any(fitted > 1.0 - 1e-6):
+        raise TrialDesignError(
+            "logistic fit: the likelihood keeps increasing as the fitted pDLT at a treated dose goes to 0 or 1 "
+            f"(slope {theta[1]:.3g} per GyE after {iteration} iterations): the maximum-likelihood estimate does not "
+            "exist for these data (near-separation; with follow-up weights < 1 a patient without DLT does not keep "
+            "pDLT below 1); use the TITE-CRM estimate"
+        )
     info = -hess
     if not np.all(np.linalg.eigvalsh(info) > 0.0):
         raise TrialDesignError("logistic fit: the observed information is not positive definite at the estimate")
@@ -212,6 +220,12 @@ def fit_logistic(
         )
 
     warnings: list[str] = []
+    n_partial = int(np.sum(~y & (w < 1.0)))
+    if n_partial:
+        warnings.append(
+            f"{n_partial} patient(s) without DLT have follow-up weights < 1 and enter with the observed fraction of "
+            "the window (the protocol's rule for patients who became un-evaluable)"
+        )
     if theta[1] <= 0.0:
         warnings.append(f"fitted slope {theta[1]:.4g} per GyE is not positive: pDLT does not increase with dose")
     dose_at_target: float | None = None
