@@ -118,6 +118,38 @@ def test_bed_quantity(files, capsys) -> None:
     assert result["coverage"] == []
 
 
+def test_precomputed_bed_map_gives_the_same_indices(files, capsys, tmp_path) -> None:
+    # A BED map written as RT Dose (as 'dosimetry accumulate' does) read with --dose-is-quantity
+    # gives the indices of the in-command conversion.
+    from dosimetry.io import load_dose
+    from dosimetry.radiobiology import Quantity, lq_map
+
+    rd, rs, _ = files
+    bed = lq_map(load_dose(rd), quantity=Quantity.BED, alpha_beta_gy=9.0, fractions=20).dose
+    identity = Identity()
+    bed_path = tmp_path / "RD_BED.dcm"
+    write_rt_dose(
+        bed, bed_path, identity=DicomIdentity(identity.patient_id, identity.patient_name, identity.study_instance_uid),
+        referenced_plan_uid=None, series_description="BED9", sop_instance_uid="1.2.826.0.1.3680043.8.498.3",
+        series_instance_uid="1.2.826.0.1.3680043.8.498.4",
+    )
+    common = ["--structures", str(rs), "--target", "CTV", "--prescription", "50", "--quantity", "BED",
+              "--alpha-beta", "9", "--fractions", "20", "--json"]
+    code, out, _ = _run(["indices", "--dose", str(bed_path), "--dose-is-quantity", *common], capsys)
+    assert code == 0
+    given = json.loads(out)
+    code, out, _ = _run(["indices", "--dose", str(rd), *common], capsys)
+    converted = json.loads(out)
+    assert "as read" in given["dose"]["quantity_map"]
+    a, b = given["results"][0], converted["results"][0]
+    assert a["level_gy"] == pytest.approx(b["level_gy"])
+    for key in ("TV_cc", "PIV_cc", "TV_PIV_cc"):
+        assert a[key] == pytest.approx(b[key], rel=1e-6)
+    code, _, err = _run(["indices", "--dose", str(bed_path), "--dose-is-quantity", "--structures", str(rs),
+                         "--target", "CTV", "--prescription", "50"], capsys)
+    assert code == 1 and "--dose-is-quantity needs --quantity BED or EQD2" in err
+
+
 def test_no_external_warns(files, capsys) -> None:
     rd, _, rs_no_body = files
     code, out, _ = _run(

@@ -64,8 +64,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
             "PIV(50 %%)/PIV(100 %%), ICRU 83 HI = (D2%% - D98%%)/D50%%, RTOG HI = Dmax/Rx, and the protocol's "
             "coverage rules (95 %% isodose covers the CTV, 90 %% the PTV). PIV is counted inside the External ROI "
             "(the whole dose grid, with a warning, when there is none), with the DVH engine's partial volumes. "
-            "With --quantity BED or EQD2 the dose is converted voxel by voxel (LQ, d = D/n) and the 100 %% level is "
-            "the BED/EQD2 of the prescription."
+            "With --quantity BED or EQD2 the dose is converted voxel by voxel (LQ, d = D/n), or taken as it is with "
+            "--dose-is-quantity (a cumulative map from 'dosimetry accumulate'), and the 100 %% level is the BED/EQD2 "
+            "of the prescription."
         ),
     )
     parser.add_argument("--dose", type=Path, required=True, metavar="RD.dcm", help="RT Dose file")
@@ -84,6 +85,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     parser.add_argument("--alpha-beta", type=float, metavar="GY", help="alpha/beta ratio for BED/EQD2, Gy")
     parser.add_argument("--fractions", type=int, metavar="N", help="number of fractions for BED/EQD2")
+    parser.add_argument(
+        "--dose-is-quantity", action="store_true",
+        help="the RT Dose already holds the --quantity map (for example RD_cumEQD2_ab9.dcm written by "
+        "'dosimetry accumulate'): use it as is; the 100 %% level is still the BED/EQD2 of --prescription",
+    )
     parser.add_argument(
         "--gradient-ratio", type=float, action="append", metavar="F",
         help="gradient index PIV(F x level)/PIV(level) (repeatable; default 0.5, Paddick-Lippitz)",
@@ -119,14 +125,14 @@ def _rules(target: Roi, quantity: DoseQuantity, required_pct: float) -> tuple[Co
     )
 
 
-def _dose_info(dose: DoseGrid, map_: DoseGrid, path: Path) -> dict[str, Any]:
+def _dose_info(dose: DoseGrid, map_description: str, path: Path) -> dict[str, Any]:
     return {
         "source": str(path),
         "sop_instance_uid": dose.sop_instance_uid,
         "dose_type": str(dose.dose_type),
         "units": "GyE (RBE-weighted)" if dose.dose_type is DoseType.EFFECTIVE else "Gy",
         "max_gy": dose.max_gy,
-        "quantity_map": map_.description or "physical dose",
+        "quantity_map": map_description,
         "warnings": list(dose.warnings),
     }
 
@@ -172,7 +178,14 @@ def run(args: argparse.Namespace) -> int:
         )
     targets = [structures.roi(name) for name in args.target]
     body = structures.roi(args.body) if args.body else find_body(structures)
-    quantity_map = lq_dose_map(dose, reference)
+    if args.dose_is_quantity:
+        if reference.quantity is DoseQuantity.PHYSICAL:
+            raise ArgumentError("--dose-is-quantity needs --quantity BED or EQD2")
+        quantity_map = dose
+        map_description = f"{reference.quantity} map as read (--dose-is-quantity)"
+    else:
+        quantity_map = lq_dose_map(dose, reference)
+        map_description = quantity_map.description if quantity_map is not dose else "physical dose as read"
     results = evaluate_targets(
         quantity_map,
         targets,
@@ -188,7 +201,7 @@ def run(args: argparse.Namespace) -> int:
     body_description = results[0].body_description
     if args.json:
         document = {
-            "dose": _dose_info(dose, quantity_map, args.dose),
+            "dose": _dose_info(dose, map_description, args.dose),
             "structures_source": str(args.structures),
             "body": body_description,
             "results": [result.to_dict() for result in results],
