@@ -235,6 +235,14 @@ def read_manifest(folder: Path) -> dict[str, Any] | None:
     return data
 
 
+def _previous_result(manifest: dict[str, Any]) -> PatientResult | None:
+    """The result stored in a manifest; None when it does not parse (the patient is then rerun)."""
+    try:
+        return PatientResult.from_json_dict(manifest["result"])
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
 def _check_result(result: object, staging: Path) -> PatientResult:
     if not isinstance(result, PatientResult):
         raise TypeError(f"the patient analysis returned {type(result).__name__}, expected PatientResult")
@@ -275,8 +283,8 @@ def analyse_patient(task: PatientTask) -> PatientOutcome:
         if not task.force:
             manifest = read_manifest(target)
             if manifest is not None and manifest.get("run_key") == key_info.key:
-                previous = PatientResult.from_json_dict(manifest["result"])
-                if all((target / name).is_file() for name in previous.output_files):
+                previous = _previous_result(manifest)
+                if previous is not None and all((target / name).is_file() for name in previous.output_files):
                     return outcome(PatientStatus.SKIPPED, None, previous)
         staging = atomic.make_staging_dir(task.out_dir, inputs.key)
         result = _check_result(task.analysis(inputs, task.parameters, staging), staging)

@@ -287,3 +287,21 @@ def test_result_refused_by_the_database_fails_only_that_patient(tmp_path: Path) 
     assert (summary.succeeded, summary.failed) == (2, 1)
     assert sorted(p.name for p in (out / "patients").iterdir()) == ["P01", "P03"]
     assert {r["patient_id"] for r in read_metrics_csv(out / "metrics.csv")} == {"P01", "P03"}
+
+
+def test_damaged_published_output_is_analysed_again(tmp_path: Path) -> None:
+    root, out = tmp_path / "root", tmp_path / "out"
+    make_cohort(root, bad=False, hostile=False, valid=3)
+    run_batch(root, out, analysis=header_analysis, workers=0, progress=ProgressMode.OFF)
+    (out / "patients" / "P01" / "summary.json").unlink()  # a listed output is gone
+    manifest = out / "patients" / "P02" / MANIFEST_NAME
+    document = json.loads(manifest.read_text())
+    document["result"] = {"metrics": "garbage"}
+    manifest.write_text(json.dumps(document))  # the stored result no longer parses
+    summary = run_batch(root, out, analysis=header_analysis, workers=0, progress=ProgressMode.OFF)
+    assert {p.patient_id: p.status for p in summary.patients} == {
+        "P01": PatientStatus.SUCCEEDED,
+        "P02": PatientStatus.SUCCEEDED,
+        "P03": PatientStatus.SKIPPED,
+    }
+    assert (out / "patients" / "P01" / "summary.json").is_file()
