@@ -1,7 +1,8 @@
 """``dosimetry sample-data``: write the synthetic sample patient or a synthetic cohort.
 
-Without ``--patients`` it regenerates the committed reference patient ``patient01`` (byte-identical
-for the default seed): ``dosimetry sample-data --out sample_data --overwrite``. With
+Without ``--patients`` it (re)generates the committed reference patient ``patient01`` into
+``DIR/patient01`` (default ``sample_data``; byte-identical for the default seed), replacing an
+earlier output of the generator there: ``dosimetry sample-data``. With
 ``--patients N`` it writes a cohort ``DIR/NPC001 ... DIR/NPCnnn`` spread over the protocol's six
 dose levels plus ``DIR/outcomes.csv`` drawn from the documented dose-response model
 (:mod:`dosimetry.sampledata.outcomes`).
@@ -41,7 +42,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         help="output folder (default: sample_data for patient01; required with --patients)",
     )
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"random seed (default {DEFAULT_SEED})")
-    parser.add_argument("--overwrite", action="store_true", help="replace patients already generated in DIR")
+    parser.add_argument("--overwrite", action="store_true", help="replace cohort patients and outcomes.csv already generated in DIR")
     parser.add_argument("--json", action="store_true", help="print a JSON summary")
     parser.set_defaults(handler=run)
 
@@ -65,7 +66,9 @@ def run(args: argparse.Namespace) -> int:
 
     if args.patients is None:
         out = args.out if args.out is not None else Path("sample_data")
-        patients = [generate_patient(reference_patient_spec(args.seed), out, overwrite=args.overwrite)]
+        # Regenerating the reference patient replaces an earlier generator output (a folder
+        # holding anything else is refused by generate_patient).
+        patients = [generate_patient(reference_patient_spec(args.seed), out, overwrite=True)]
         outcomes_csv = None
     else:
         if args.out is None:
