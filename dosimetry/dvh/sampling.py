@@ -29,7 +29,7 @@ import numpy as np
 import numpy.typing as npt
 
 from dosimetry.dose import DoseGrid
-from dosimetry.dvh.endcaps import EndCapConvention
+from dosimetry.dvh.endcaps import EndCapConvention, SlabStack
 from dosimetry.dvh.geometry import RoiGeometry
 from dosimetry.dvh.planar import EdgePieces, edge_pieces
 from dosimetry.dvh.rasterise import COVERAGE_TOLERANCE, SNAP, fine_window, geometry_for_grid, irregular_coverage_warning
@@ -42,13 +42,13 @@ IntArray = npt.NDArray[np.int64]
 logger = logging.getLogger(__name__)
 
 #: Target sub-voxel edge length (mm) of the automatic supersampling factor.
-AUTO_SUBVOXEL_MM = 1.0
+AUTO_SUBVOXEL_MM = 1.5
 #: Bounds of the automatic supersampling factor.
-AUTO_MIN, AUTO_MAX = 2, 4
+AUTO_MIN, AUTO_MAX = 1, 3
 
 
 def auto_supersample(grid: RectilinearGrid) -> int:
-    """Sub-voxels per axis for boundary voxels: enough for ~1 mm sub-voxels, between 2 and 4."""
+    """Sub-voxels per axis for boundary voxels: sub-voxels of at most ~1.5 mm, between 1 and 3."""
     largest = max(grid.spacing_x_mm, grid.spacing_y_mm, float(grid.slice_thickness_mm.max()))
     return int(min(max(math.ceil(largest / AUTO_SUBVOXEL_MM - 1e-9), AUTO_MIN), AUTO_MAX))
 
@@ -173,7 +173,7 @@ def trilinear(dose: DoseGrid, x_mm: FloatArray, y_mm: FloatArray, z_mm: FloatArr
 
 
 def _box_range(
-    dose: DoseGrid, centre_mm: tuple[FloatArray, FloatArray, FloatArray], half_mm: tuple[float, float, FloatArray]
+    dose: DoseGrid, centre_mm: tuple[FloatArray, FloatArray, FloatArray], half_mm: tuple[float, float, FloatArray | float]
 ) -> tuple[FloatArray, FloatArray]:
     """Minimum and maximum of the voxel-centre doses at the nodes bracketing each box
     (x, y, z centre +- half extent) on every axis; the trilinear dose over the box stays within
@@ -251,21 +251,123 @@ def _plane_stats(
             signs.append(float(sign))
             layers.append(p)
     n_planes = len(geometry.sections)
-    area = edge_pieces(polys, signs, nx, ny, moments=False, layers=layers, n_layers=n_planes).dense()[0]
-    area = area.reshape(n_planes, ny, nx)
+    fine_polys = [(u * n, v * n) for u, v in polys]
+    fine = edge_pieces(fine_polys, signs, nx * n, ny * n, moments=True, layers=layers, n_layers=n_planes)
+    area = fine.coarse_area(n).reshape(n_planes, ny, nx)
     irregular = tuple(
         geometry.sections[p].z_mm
         for p in range(n_planes)
         if area[p].min(initial=0.0) < -COVERAGE_TOLERANCE or area[p].max(initial=0.0) > 1 + COVERAGE_TOLERANCE
     )
-    fine_polys = [(u * n, v * n) for u, v in polys]
     return _PlaneStats(
         full=area >= 1.0 - SNAP,
         any=area > SNAP,
-        fine=edge_pieces(fine_polys, signs, nx * n, ny * n, moments=True, layers=layers, n_layers=n_planes),
+        fine=fine,
         fine_rows=ny * n,
         irregular_planes_mm=irregular,
     )
+
+
+def _sample_slices(
+    dose: DoseGrid,
+    stats: _PlaneStats,
+    slabs: SlabStack,
+    k_range: tuple[int, int],
+    start: tuple[int, int],
+    shape: tuple[int, int],
+    n: int,
+    spread: bool,
+    doses: list[FloatArray],
+    weights: list[FloatArray],
+    spreads: list[FloatArray],
+) -> None:
+    """Samples of dose slices k_range[0] .. k_range[1] - 1 (all at once, no per-slice loop)."""
+    grid = dose.grid
+    ze = grid.z_edges_mm
+    dx, dy = grid.spacing_x_mm, grid.spacing_y_mm
+    fdx, fdy = dx / n, dy / n
+    k_first, k_last = k_range
+    y0, x0 = start
+    ny, nx = shape
+    x_origin = float(grid.x_edges_mm[x0])
+    y_origin = float(grid.y_edges_mm[y0])
+    # z pieces: dose voxel boundaries and contour slab boundaries; each piece lies in one dose slice
+    # and in at most one slab.
+    voxel_edges = ze[k_first : k_last + 1]
+    bounds = np.concatenate([slabs.lower_mm, slabs.upper_mm])
+    bounds = bounds[(bounds > voxel_edges[0]) & (bounds < voxel_edges[-1])]
+    cuts = np.unique(np.concatenate([voxel_edges, bounds]))
+    mids = 0.5 * (cuts[1:] + cuts[:-1])
+    piece_k = np.searchsorted(voxel_edges, mids, side="right") - 1 + k_first
+    plane = np.searchsorted(slabs.lower_mm, mids, side="right") - 1
+    valid = (plane >= 0) & (mids < slabs.upper_mm[np.clip(plane, 0, None)])
+    n_slices = k_last - k_first
+    slice_of = piece_k - k_first
+    all_valid = np.ones(n_slices, dtype=bool)
+    np.logical_and.at(all_valid, slice_of, valid)
+    interior = np.ones((n_slices, ny, nx), dtype=bool)
+    touched = np.zeros((n_slices, ny, nx), dtype=bool)
+    vp = np.flatnonzero(valid)
+    np.logical_and.at(interior, slice_of[vp], stats.full[plane[vp]])
+    np.logical_or.at(touched, slice_of[vp], stats.any[plane[vp]])
+    interior &= all_valid[:, None, None]
+    interior &= touched
+    partial = touched & ~interior
+    vox_cc = grid.voxel_volume_cc()
+    thickness = grid.slice_thickness_mm
+    # interior voxels: one sample at the centre
+    ks, jj, ii = np.nonzero(interior)
+    if ks.size:
+        kg, jg, ig = ks + k_first, jj + y0, ii + x0
+        centre = dose.dose_gy[kg, jg, ig]
+        doses.append(centre)
+        weights.append(vox_cc[kg])
+        if spread:
+            gx, gy, gz, lo, hi = _centre_gradient(dose, kg, jg, ig)
+            raw = np.sqrt((gx * dx) ** 2 + (gy * dy) ** 2 + (gz * thickness[kg]) ** 2)
+            spreads.append(_clipped_spread(centre, raw, lo, hi))
+        else:
+            spreads.append(np.zeros(ks.size))
+    ks, jj, ii = np.nonzero(partial)
+    if ks.size == 0:
+        return
+    # every valid z piece x the partial voxels of its slice x the n*n fine pixels of each voxel
+    per_slice = np.bincount(ks, minlength=n_slices)
+    starts = np.concatenate([[0], np.cumsum(per_slice)[:-1]])
+    count = per_slice[slice_of[vp]]
+    total = int(count.sum())
+    if total == 0:
+        return
+    piece_of = np.repeat(vp, count)
+    offset = np.arange(total) - np.repeat(np.cumsum(count) - count, count)
+    voxel = np.repeat(starts[slice_of[vp]], count) + offset
+    sub = np.arange(n * n)
+    sy, sx = np.divmod(sub, n)
+    fr = (jj[voxel][:, None] * n + sy[None, :]).reshape(-1)
+    fc = (ii[voxel][:, None] * n + sx[None, :]).reshape(-1)
+    piece = np.repeat(piece_of, n * n)
+    area, mu, mv, muu, mvv = stats.fine.at(fr + plane[piece] * stats.fine_rows, fc)
+    sel = area > SNAP
+    if not np.any(sel):
+        return
+    a = np.minimum(area[sel], 1.0)
+    r, c, piece = fr[sel], fc[sel], piece[sel]
+    cx, cy = mu[sel] / a, mv[sel] / a
+    za, zb = cuts[piece], cuts[piece + 1]
+    px = x_origin + (c + 0.5 + cx) * fdx
+    py = y_origin + (r + 0.5 + cy) * fdy
+    pz = 0.5 * (za + zb)
+    value, gx, gy, gz = trilinear(dose, px, py, pz)
+    doses.append(value)
+    weights.append(a * (fdx * fdy / 1000.0) * (zb - za))
+    if spread:
+        vx = np.clip(muu[sel] / a - cx**2, 0.0, None) * fdx**2
+        vy = np.clip(mvv[sel] / a - cy**2, 0.0, None) * fdy**2
+        var = gx**2 * vx + gy**2 * vy + gz**2 * (zb - za) ** 2 / 12.0
+        lo, hi = _box_range(dose, (px, py, pz), (0.5 * fdx, 0.5 * fdy, 0.5 * (zb - za)))
+        spreads.append(_clipped_spread(value, np.sqrt(12.0 * var), lo, hi))
+    else:
+        spreads.append(np.zeros(px.size))
 
 
 def roi_dose_samples(
@@ -313,68 +415,10 @@ def roi_dose_samples(
         z_lo, z_hi = geometry.z_range_mm
         k_first = max(int(np.searchsorted(ze, z_lo, side="right")) - 1, 0)
         k_last = min(int(np.searchsorted(ze, z_hi, side="left")), grid.z_mm.size)
-        bounds = np.unique(np.concatenate([slabs.lower_mm, slabs.upper_mm]))
-        for k in range(k_first, k_last):
-            z0, z1 = float(ze[k]), float(ze[k + 1])
-            thickness = z1 - z0
-            cuts = np.concatenate([[z0, z1], bounds[(bounds > z0) & (bounds < z1)]])
-            cuts = np.unique(cuts)
-            mids = 0.5 * (cuts[1:] + cuts[:-1])
-            plane_of = np.searchsorted(slabs.lower_mm, mids, side="right") - 1
-            valid = (plane_of >= 0) & (mids < slabs.upper_mm[np.clip(plane_of, 0, None)])
-            plane_of = np.where(valid, plane_of, -1)
-            if not np.any(valid):
-                continue
-            used = sorted({int(p) for p in plane_of if p >= 0})
-            interior = np.full((ny, nx), bool(np.all(valid)))
-            touched = np.zeros((ny, nx), dtype=bool)
-            for p in used:
-                interior &= stats.full[p]
-                touched |= stats.any[p]
-            partial = touched & ~interior
-            jj, ii = np.nonzero(interior)
-            if jj.size:
-                jg, ig = jj + y0, ii + x0
-                kg = np.full(jg.size, k)
-                doses.append(dose.dose_gy[kg, jg, ig])
-                weights.append(np.full(jg.size, vox_cc[k]))
-                if spread:
-                    gx, gy, gz, lo, hi = _centre_gradient(dose, kg, jg, ig)
-                    raw = np.sqrt((gx * dx) ** 2 + (gy * dy) ** 2 + (gz * thickness) ** 2)
-                    spreads.append(_clipped_spread(doses[-1], raw, lo, hi))
-                else:
-                    spreads.append(np.zeros(jg.size))
-            if not np.any(partial):
-                continue
-            pj, pi = np.nonzero(partial)
-            # fine pixels of the partial voxels
-            sub = np.arange(n)
-            fr = (pj[:, None, None] * n + sub[None, :, None] + 0 * sub[None, None, :]).reshape(-1)
-            fc = (pi[:, None, None] * n + 0 * sub[None, :, None] + sub[None, None, :]).reshape(-1)
-            for za, zb, p in zip(cuts[:-1], cuts[1:], plane_of, strict=True):
-                if p < 0:
-                    continue
-                area, mu, mv, muu, mvv = stats.fine.at(fr + int(p) * stats.fine_rows, fc)
-                sel = area > SNAP
-                if not np.any(sel):
-                    continue
-                a = np.minimum(area[sel], 1.0)
-                r, c = fr[sel], fc[sel]
-                cx, cy = mu[sel] / a, mv[sel] / a
-                px = x_origin + (c + 0.5 + cx) * fdx
-                py = y_origin + (r + 0.5 + cy) * fdy
-                pz = np.full(px.size, 0.5 * (za + zb))
-                value, gx, gy, gz = trilinear(dose, px, py, pz)
-                doses.append(value)
-                weights.append(a * (fdx * fdy * (zb - za) / 1000.0))
-                if spread:
-                    vx = np.clip(muu[sel] / a - cx**2, 0.0, None) * fdx**2
-                    vy = np.clip(mvv[sel] / a - cy**2, 0.0, None) * fdy**2
-                    var = gx**2 * vx + gy**2 * vy + gz**2 * (zb - za) ** 2 / 12.0
-                    lo, hi = _box_range(dose, (px, py, pz), (0.5 * fdx, 0.5 * fdy, np.full(px.size, 0.5 * (zb - za))))
-                    spreads.append(_clipped_spread(value, np.sqrt(12.0 * var), lo, hi))
-                else:
-                    spreads.append(np.zeros(px.size))
+        if k_last > k_first:
+            _sample_slices(
+                dose, stats, slabs, (k_first, k_last), (y0, x0), (ny, nx), n, spread, doses, weights, spreads
+            )
     if doses:
         d = np.concatenate(doses)
         w = np.concatenate(weights)

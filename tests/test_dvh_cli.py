@@ -1,0 +1,90 @@
+"""``dosimetry dvh`` on RT Dose + RT Structure Set files written from an analytic phantom."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from benchmarks.phantoms import write_case
+from dosimetry.cli.main import main
+from dosimetry.dvh.phantoms import Shape, make_phantom
+from dosimetry.structures import Roi
+from tests.dvh_helpers import polygon_contour, rectangle
+
+
+@pytest.fixture(scope="module")
+def case(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, float]:
+    phantom = make_phantom(Shape.SPHERE, 2.0)
+    dose = phantom.dose_grid(2.0, shift_fraction=0.5)
+    small = Roi(2, "Small", "ORGAN", tuple(polygon_contour(rectangle(-3.0, 3.0, -3.0, 3.0), z) for z in (-1.0, 1.0)))
+    rd, rs = write_case(dose, [phantom.roi(), small], tmp_path_factory.mktemp("dvhcli"), seed="cli")
+    return rd, rs, phantom.volume_cc()
+
+
+def test_json_default_metrics(case: tuple[Path, Path, float], capsys: pytest.CaptureFixture[str]) -> None:
+    rd, rs, volume = case
+    assert main(["dvh", "--dose", str(rd), "--structures", str(rs), "--json", "-"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["dose"]["dose_type"] == "PHYSICAL"
+    assert out["dose"]["units"] == "Gy"
+    sphere, small = out["structures"]
+    assert sphere["name"] == "sphere" and sphere["number"] == 1
+    assert sphere["volume_cc"] == pytest.approx(volume, rel=1e-4)  # DS-rounded contour points
+    assert sphere["volume_outside_dose_grid_cc"] == 0.0
+    assert list(sphere["metrics"]) == [
+        "Min[Gy]", "Max[Gy]", "Mean[Gy]", "D99%[Gy]", "D98%[Gy]", "D95%[Gy]", "D50%[Gy]",
+        "D5%[Gy]", "D2%[Gy]", "D1%[Gy]", "D0.03cc[Gy]",
+    ]
+    assert sphere["metrics"]["Mean[Gy]"] == pytest.approx(40.0, abs=1e-3)
+    assert sphere["metrics"]["D50%[Gy]"] == pytest.approx(40.0, abs=0.02)
+    assert small["volume_cc"] == pytest.approx(6 * 6 * 4 / 1000)
+
+
+def test_metric_errors_are_reported_per_roi(case: tuple[Path, Path, float], capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    rd, rs, _ = case
+    json_path = tmp_path / "out.json"
+    csv_path = tmp_path / "out.csv"
+    code = main([
+        "dvh", "--dose", str(rd), "--structures", str(rs), "--metric", "D2cc[Gy]", "--metric", "V95%[%]",
+        "--metric", "V40Gy[%]", "--json", str(json_path), "--csv", str(csv_path),
+    ])
+    assert code == 0
+    result = json.loads(json_path.read_text())
+    sphere, small = result["structures"]
+    assert sphere["metrics"]["D2cc[Gy]"] > 40.0
+    assert small["metrics"]["D2cc[Gy]"] is None
+    assert "D2cc" in small["metric_errors"]["D2cc[Gy]"]
+    assert sphere["metrics"]["V95%[%]"] is None and "prescription" in sphere["metric_errors"]["V95%[%]"]
+    assert sphere["metrics"]["V40Gy[%]"] == pytest.approx(50.0, abs=0.1)
+    rows = list(csv.DictReader(csv_path.open()))
+    assert rows[0]["name"] == "sphere" and rows[1]["D2cc[Gy]"] == ""
+    printed = capsys.readouterr().out
+    assert "sphere" in printed and "n/a" in printed
+    # with a prescription the relative metric is evaluated
+    assert main(["dvh", "--dose", str(rd), "--structures", str(rs), "--roi", "sphere", "--metric", "V95%[%]", "--prescription", "40", "--json", "-"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert len(out["structures"]) == 1
+    assert out["structures"][0]["metrics"]["V95%[%]"] == pytest.approx(
+        100 * np.interp(38.0, [28.0, 52.0], [1.0, 0.0]), abs=5.0
+    )
+
+
+def test_bad_metric_and_unknown_roi_abort(case: tuple[Path, Path, float], capsys: pytest.CaptureFixture[str]) -> None:
+    rd, rs, _ = case
+    assert main(["dvh", "--dose", str(rd), "--structures", str(rs), "--metric", "D95"]) == 1
+    err = capsys.readouterr().err
+    assert "'D95'" in err and "TG-263" in err
+    assert main(["dvh", "--dose", str(rd), "--structures", str(rs), "--roi", "Nope"]) == 1
+    assert "Nope" in capsys.readouterr().err
+
+
+def test_truncated_end_caps_change_the_volume(case: tuple[Path, Path, float], capsys: pytest.CaptureFixture[str]) -> None:
+    rd, rs, _ = case
+    assert main(["dvh", "--dose", str(rd), "--structures", str(rs), "--roi", "Small", "--end-cap", "truncated", "--json", "-"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["end_cap"] == "truncated"
+    assert out["structures"][0]["volume_cc"] == pytest.approx(6 * 6 * 2 / 1000)
