@@ -386,3 +386,10 @@ def test_several_targets_share_one_body_sampling(dose, body) -> None:
     assert [c.rule.metric for c in together[1].coverage] == ["V90%"]
     with pytest.raises(ArgumentError, match="at least one target"):
         evaluate_targets(dose, (), RX, body=body)
+
+
+def test_target_without_contours_is_a_geometry_error(dose, body) -> None:
+    from dosimetry.structures import Roi
+
+    with pytest.raises(GeometryError):
+        evaluate_target(dose, Roi(number=7, name="CTV", interpreted_type="CTV", contours=()), RX, body=body)
