@@ -408,10 +408,11 @@ def evaluate_targets(
         for t in targets
     ]
     levels_by_target = [required_levels(reference, isodose_pct, gradient_fractions, r) for r in rules_by_target]
+    # Targets first: an unusable target fails before the (larger) body is sampled.
+    samples_by_target = [roi_dose_samples(dose, target) for target in targets]
     body_region = body_volumes(dose, body, sorted({level for levels in levels_by_target for level in levels}))
     results = []
-    for target, rules, levels in zip(targets, rules_by_target, levels_by_target, strict=True):
-        samples = roi_dose_samples(dose, target)
+    for target, rules, levels, samples in zip(targets, rules_by_target, levels_by_target, samples_by_target, strict=True):
         target_volumes = volumes_from_samples(f"ROI {target.name!r}", samples, levels)
         dvh = dvh_from_samples(samples, roi_name=target.name, roi_number=target.number, dose_type=str(dose.dose_type))
         results.append(
