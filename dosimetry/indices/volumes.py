@@ -37,7 +37,9 @@ class RegionVolumes:
     """Volumes at or above a set of levels in one region (the target, or the body), cc.
 
     ``volumes_cc[i]`` is the volume receiving at least ``levels_gy[i]``; ``total_cc`` the region's
-    volume and ``max_gy`` its maximum dose (of the samples the volumes come from).
+    volume (from its contours), ``in_grid_cc`` the part of it inside the dose grid (where the dose is
+    known) and ``max_gy`` its maximum dose (of the samples the volumes come from, including half the
+    engine's dose spread of the hottest sample).
     """
 
     description: str
