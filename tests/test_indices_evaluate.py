@@ -393,3 +393,12 @@ def test_target_without_contours_is_a_geometry_error(dose, body) -> None:
 
     with pytest.raises(GeometryError):
         evaluate_target(dose, Roi(number=7, name="CTV", interpreted_type="CTV", contours=()), RX, body=body)
+
+
+def test_isodose_reaching_the_grid_edge_is_flagged(body) -> None:
+    # A grid of half-width 15 mm cuts the 25 Gy (r = 20 mm) isodose but holds the 50 Gy one (r = 10 mm).
+    small = dose_grid(FALLOFF, half_width_mm=15.0, spacing_mm=1.0)
+    result = evaluate_target(small, sphere_roi("CTV", 10.5), RX, body=None)
+    edge = [w for w in result.warnings if "edge of the dose grid" in w]
+    assert len(edge) == 1 and "25 Gy isodose" in edge[0] and "lower bounds" in edge[0]
+    assert result.index("gradient_index").require() < 8.0 * 0.9  # truncated by the grid

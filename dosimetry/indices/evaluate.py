@@ -35,6 +35,8 @@ Degenerate cases (each carried as a warning; undefined indices are
 - a target partly outside the dose grid: TV is the full contour volume, the outside part is never
   counted as covered (its dose is unknown), and the DVH doses describe the in-grid part; a warning
   gives the volume outside;
+- an isodose level reached on the outer faces of the dose grid: its volume may continue beyond the
+  grid, so PIV at that level and the indices using it are lower bounds (warning);
 - a target entirely outside the grid or without contours: :class:`~dosimetry.errors.GeometryError`
   (raised by the DVH engine or the volume layer).
 """
@@ -408,6 +410,7 @@ def evaluate_targets(
         for t in targets
     ]
     levels_by_target = [required_levels(reference, isodose_pct, gradient_fractions, r) for r in rules_by_target]
+    edge_notes = _grid_edge_notes(dose, isodose_level_gy(reference, isodose_pct), gradient_fractions)
     # Targets first: an unusable target fails before the (larger) body is sampled.
     samples_by_target = [roi_dose_samples(dose, target) for target in targets]
     body_region = body_volumes(dose, body, sorted({level for levels in levels_by_target for level in levels}))
@@ -425,10 +428,28 @@ def evaluate_targets(
                 statistics=statistics_from_dvh(dvh),
                 gradient_fractions=gradient_fractions,
                 coverage_rules=rules,
-                warnings=dose.warnings,
+                warnings=dose.warnings + edge_notes,
             )
         )
     return tuple(results)
+
+
+def _grid_edge_notes(dose: DoseGrid, level_gy: float, gradient_fractions: Sequence[float]) -> tuple[str, ...]:
+    """Warnings for isodose levels reached on the outer faces of the dose grid: the isodose volume
+    continues beyond the grid, so PIV at that level (and a gradient index using it) is a lower bound."""
+    array = dose.dose_gy
+    faces = (array[0], array[-1], array[:, 0], array[:, -1], array[:, :, 0], array[:, :, -1])
+    edge_max = max(float(face.max()) for face in faces)
+    notes = []
+    for fraction in (1.0, *(float(f) for f in gradient_fractions)):
+        level = fraction * level_gy
+        if edge_max >= level:
+            notes.append(
+                f"the {level:.4g} Gy isodose reaches the edge of the dose grid (maximum {edge_max:.4g} Gy on its "
+                "outer faces): the isodose volume at that level may continue beyond the grid, so it and any index "
+                "using it are lower bounds"
+            )
+    return tuple(notes)
 
 
 def lq_dose_map(dose: DoseGrid, reference: ReferenceLevel) -> DoseGrid:
