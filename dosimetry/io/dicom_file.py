@@ -120,7 +120,7 @@ def _read_dicom(path: Path, stop_before_pixels: bool) -> Dataset:
             ds = pydicom.dcmread(p, stop_before_pixels=stop_before_pixels)
     except InvalidDicomError:
         ds = _read_without_preamble(p, stop_before_pixels)
-    except (EOFError, OSError, ValueError, KeyError, IndexError, TypeError, AttributeError, NotImplementedError) as exc:
+    except Exception as exc:  # noqa: BLE001 - pydicom's parser fails in many ways (struct.error, EOFError, ...) on corrupt bytes
         raise InputFileError(f"{p}: cannot be read as DICOM, the file is truncated or corrupt ({type(exc).__name__}: {one_line(exc)})") from None
     _check_complete(ds, p)
     return ds
@@ -165,7 +165,7 @@ def _check_complete(ds: Dataset, path: Path) -> None:
                 continue  # parsed by the loader that needs it (fast path for large numeric strings)
             try:
                 elem = dataset[tag]
-            except (ValueError, TypeError, OverflowError) as exc:
+            except Exception as exc:  # noqa: BLE001 - any failure to decode a value is a content error of this file
                 t = Tag(tag)
                 value = raw.value if isinstance(raw, RawDataElement) else None
                 shown = value.decode("latin-1", errors="replace").strip() if isinstance(value, bytes) else value
@@ -181,9 +181,12 @@ def _check_complete(ds: Dataset, path: Path) -> None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             walk(ds)
+            meta = getattr(ds, "file_meta", None)
+            if meta is not None:
+                walk(meta)
     except (InputFileError, DicomContentError):
         raise
-    except (EOFError, OSError, ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
+    except Exception as exc:  # noqa: BLE001 - corrupt sequences fail inside pydicom in many ways
         raise InputFileError(f"{path}: cannot be read as DICOM, the file is truncated or corrupt ({type(exc).__name__}: {one_line(exc)})") from None
 
 

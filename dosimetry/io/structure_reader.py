@@ -75,6 +75,10 @@ def structure_set_from_dataset(ds: Dataset, p: Path) -> StructureSet:
     sop_uid = str(require(ds, "SOPInstanceUID", p))
     frame_uid, series_uid = _referenced_series(ds)
     roi_seq = require(ds, "StructureSetROISequence", p)
+    # type 1 in the RT Structure Set IOD (ROI Contour and RT ROI Observations modules, both M);
+    # their absence usually means an export cut short
+    require(ds, "ROIContourSequence", p, context="the ROI Contour module (is the file incomplete?)")
+    require(ds, "RTROIObservationsSequence", p, context="the RT ROI Observations module (is the file incomplete?)")
     names: dict[int, tuple[str, str]] = {}
     for i, item in enumerate(roi_seq, start=1):
         context = f"{tag_label('StructureSetROISequence')} item {i}"
