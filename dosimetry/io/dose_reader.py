@@ -28,6 +28,7 @@ import warnings as warnings_module
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -104,7 +105,10 @@ def _number_of_frames(ds: Dataset, path: Path) -> int:
     return n
 
 
-def _enum(value: str, enum_type: type, keyword: str, path: Path):  # type: ignore[no-untyped-def]
+_E = TypeVar("_E", DoseType, DoseSummationType)
+
+
+def _enum(value: str, enum_type: type[_E], keyword: str, path: Path) -> _E:
     try:
         return enum_type(value.upper())
     except ValueError:
