@@ -7,6 +7,8 @@
   ``ConstraintRow``, ``CourseRow``, ``RoiRow``); ``load_analysis("module:callable")``.
 * :mod:`pipelines.default_analysis`: ``dvh_analysis``, the default callable (current course: DVH
   metrics on the physical/RBE-weighted dose, BED2, BED9 and EQD2).
+* :mod:`pipelines.adapters`: ``patient_folder(inputs, scratch)`` gives a folder-based analysis
+  (such as ``analyze PATIENT_DIR``) one folder per patient whatever the layout.
 * :mod:`pipelines.discovery`: ``discover_patients(root)`` from DICOM headers (folder per patient
   or grouped by PatientID).
 * :mod:`pipelines.paths`: ``safe_component``, ``unique_keys``, ``inside`` (output paths from

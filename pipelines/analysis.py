@@ -19,7 +19,9 @@ A callable may carry two optional attributes used in the resumability key (see
 :mod:`pipelines.hashing`): ``analysis_id`` (a stable name, default: module and qualified name) and
 ``analysis_version`` (bump it when the callable's results change). To plug in the full ``analyze``
 pipeline, pass another callable to :func:`pipelines.batch.run_batch` (``analysis=``); the default is
-:func:`pipelines.default_analysis.dvh_analysis`.
+:func:`pipelines.default_analysis.dvh_analysis`. From the command line, ``dosimetry batch
+--analysis package.module:callable`` does the same (:func:`load_analysis`). A folder-based
+analysis gets a folder per patient from :func:`pipelines.adapters.patient_folder`.
 """
 
 from __future__ import annotations

@@ -94,3 +94,23 @@ def test_folder_without_patient_id_is_named_after_the_folder(tmp_path: Path) -> 
 def test_root_must_be_a_folder(tmp_path: Path) -> None:
     with pytest.raises(InputFileError, match="not a folder"):
         discover_patients(tmp_path / "absent")
+
+
+def test_patient_folder_for_both_layouts(tmp_path: Path) -> None:
+    from pipelines.adapters import patient_folder
+
+    root = tmp_path / "root"
+    write_patient(root / "p1", patient_id="P01")
+    write_patient(tmp_path / "b", patient_id="P02")
+    shutil.copy(tmp_path / "b" / "RD.dcm", root / "loose_rd.dcm")
+    (root / "mixed").mkdir()
+    shutil.copy(tmp_path / "b" / "RS.dcm", root / "mixed" / "rs.dcm")
+    shutil.copy(tmp_path / "b" / "RD.dcm", root / "mixed" / "rd_again.dcm")
+    write_patient(tmp_path / "c", patient_id="P03")
+    shutil.copy(tmp_path / "c" / "RD.dcm", root / "mixed" / "rd_c.dcm")
+    found = {p.patient_id: p for p in discover_patients(root).patients}
+    assert patient_folder(found["P01"], tmp_path / "unused") == (root / "p1").resolve()
+    scratch = patient_folder(found["P02"], tmp_path / "scratch")
+    listed = sorted(p.relative_to(scratch).as_posix() for p in scratch.rglob("*") if p.is_file())
+    assert listed == ["loose_rd.dcm", "mixed/rd_again.dcm", "mixed/rs.dcm"]
+    assert (scratch / "mixed" / "rs.dcm").read_bytes() == (tmp_path / "b" / "RS.dcm").read_bytes()
