@@ -140,3 +140,17 @@ def test_physical_dose_without_plan_is_photon_with_warning() -> None:
 def test_error_dose_refused() -> None:
     with pytest.raises(RadiobiologyError, match="ERROR"):
         lq_maps(make_dose(VOXELS, DoseType.ERROR), fractions=22)
+
+
+def test_beam_dose_refused() -> None:
+    grid = RectilinearGrid.uniform((0.0, 0.0, 0.0), (2.0, 2.0, 3.0), VOXELS.shape)
+    beam = DoseGrid(grid, VOXELS, DoseType.EFFECTIVE, DoseSummationType.BEAM, FRAME)
+    with pytest.raises(RadiobiologyError, match="BEAM dose"):
+        lq_maps(beam, fractions=22)
+
+
+def test_unscaled_fraction_dose_refused() -> None:
+    grid = RectilinearGrid.uniform((0.0, 0.0, 0.0), (2.0, 2.0, 3.0), VOXELS.shape)
+    one_fraction = DoseGrid(grid, VOXELS / 22, DoseType.EFFECTIVE, DoseSummationType.FRACTION, FRAME)
+    with pytest.raises(RadiobiologyError, match="course total"):
+        lq_maps(one_fraction, fractions=22)

@@ -11,7 +11,9 @@ Input dose rules (the LQ model needs photon-equivalent dose):
   planning system's biological model and is never assumed.
 * ``PHYSICAL`` dose whose radiation type is unknown (no plan given) is taken as photon dose and
   every map carries a warning saying so (with an RBE given, that RBE is applied, also with a warning).
-* ``ERROR`` dose is refused.
+* ``ERROR`` dose is refused, and so are doses of single beams or control points
+  (DoseSummationType BEAM, BEAM_SESSION, CONTROL_POINT): the LQ model needs each voxel's total dose
+  per fraction from all beams.
 
 Fraction counts come from the plan or are given explicitly; when both are given and differ, that
 is a :class:`~dosimetry.errors.ConsistencyError` naming the argument and the plan's value.
@@ -28,7 +30,7 @@ from enum import StrEnum
 import numpy as np
 import numpy.typing as npt
 
-from dosimetry.dose import DoseGrid, DoseType
+from dosimetry.dose import DoseGrid, DoseSummationType, DoseType
 from dosimetry.errors import ArgumentError, ConsistencyError, RadiobiologyError
 from dosimetry.plan import Plan, RadiationType
 from dosimetry.radiobiology.lq import (
@@ -43,6 +45,15 @@ from dosimetry.radiobiology.lq import (
 logger = logging.getLogger(__name__)
 
 FloatArray = npt.NDArray[np.float64]
+
+
+#: Dose summation types that hold only part of a fraction's dose (refused: LQ is not additive).
+PARTIAL_SUMMATION_TYPES = frozenset(
+    {DoseSummationType.BEAM, DoseSummationType.BEAM_SESSION, DoseSummationType.CONTROL_POINT}
+)
+
+#: Dose summation types holding one fraction's dose (refused: the maps need the course total).
+PER_FRACTION_SUMMATION_TYPES = frozenset({DoseSummationType.FRACTION, DoseSummationType.FRACTION_SESSION})
 
 
 class Quantity(StrEnum):
@@ -90,6 +101,16 @@ def photon_equivalent_dose(
         if not math.isfinite(float(rbe)) or float(rbe) <= 0:
             raise RadiobiologyError(f"rbe must be a finite factor > 0, got {rbe!r}")
         rbe = float(rbe)
+    if dose.summation_type in PARTIAL_SUMMATION_TYPES:
+        raise RadiobiologyError(
+            f"dose{where} is a {dose.summation_type.value} dose (DoseSummationType (3004,000A)): BED/EQD2 need each "
+            "voxel's total dose from all beams, because the LQ model is not additive; sum the beam doses first"
+        )
+    if dose.summation_type in PER_FRACTION_SUMMATION_TYPES:
+        raise RadiobiologyError(
+            f"dose{where} is a {dose.summation_type.value} dose (DoseSummationType (3004,000A)), the dose of one "
+            "fraction: scale it to the course total first (dosimetry.io.load_dose(path, fractions=N))"
+        )
     if dose.dose_type is DoseType.ERROR:
         raise RadiobiologyError(f"dose{where} has DoseType ERROR (3004,0004); BED/EQD2 need a dose, not a dose error")
     if dose.dose_type is DoseType.EFFECTIVE:
