@@ -33,7 +33,7 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--scheduler", metavar="ADDRESS", default=None,
-        help="Dask distributed scheduler address (e.g. tcp://10.0.0.5:8786); OUT must be on a shared file system",
+        help="Dask distributed scheduler address (e.g. tcp://10.0.0.5:8786); OUT must be on a file system the workers share; --workers is then ignored",
     )
     parser.add_argument("--db", metavar="URL", default=None, help="SQLAlchemy database URL (default: sqlite:///OUT/cohort.sqlite)")
     parser.add_argument(
