@@ -305,3 +305,13 @@ def test_damaged_published_output_is_analysed_again(tmp_path: Path) -> None:
         "P03": PatientStatus.SKIPPED,
     }
     assert (out / "patients" / "P01" / "summary.json").is_file()
+
+
+def test_output_folder_inside_root_is_not_taken_as_input(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    make_cohort(root, bad=False, hostile=False, valid=2)
+    out = root / "results"
+    first = run_batch(root, out, analysis=header_analysis, workers=0, progress=ProgressMode.OFF)
+    write_patient(out / "patients" / "P01" / "copy", patient_id="P99")  # DICOM written into OUT
+    second = run_batch(root, out, analysis=header_analysis, workers=0, progress=ProgressMode.OFF)
+    assert first.total == second.total == 2 and second.skipped == 2
