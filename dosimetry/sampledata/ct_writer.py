@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from dosimetry.errors import GeometryError
 from dosimetry.grid import RectilinearGrid
 from dosimetry.io.rtdose_writer import DicomIdentity, apply_identity, ds_str, new_file_dataset, save_dataset
 
@@ -42,7 +43,7 @@ def write_ct_series(
     """Write ``hu_zyx`` (axis order z, y, x on ``grid``) as ``CT_<n>.dcm`` files in ``out_dir``."""
     nz, ny, nx = grid.shape_zyx
     if hu_zyx.shape != grid.shape_zyx or len(slice_uids) != nz:
-        raise ValueError(f"CT array {hu_zyx.shape} / {len(slice_uids)} UIDs do not match grid {grid.shape_zyx}")
+        raise GeometryError(f"CT array {hu_zyx.shape} / {len(slice_uids)} slice UIDs do not match grid {grid.shape_zyx}")
     stored = np.clip(hu_zyx.astype(np.int32) - RESCALE_INTERCEPT, 0, 4095).astype("<u2")
     thickness = float(grid.z_mm[1] - grid.z_mm[0]) if nz > 1 else float(grid.slice_thickness_mm[0])
     paths = []

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import shutil
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -182,6 +182,18 @@ def _identity(spec: PatientSpec, course: str, uids: UidFactory) -> DicomIdentity
     )
 
 
+@dataclass(frozen=True)
+class _CourseImaging:
+    """CT and structure set of one course, as written."""
+
+    identity: DicomIdentity
+    frame_uid: str
+    ct_series_uid: str
+    ct_paths: tuple[Path, ...]
+    rs_uid: str
+    rs_path: Path
+
+
 def _write_course(
     spec: PatientSpec,
     course: str,
@@ -191,8 +203,8 @@ def _write_course(
     ct_shift_mm: tuple[float, float, float],
     structures: tuple[StructureSpec, ...],
     uids: UidFactory,
-) -> tuple[DicomIdentity, str, str, str, tuple[Path, ...], Path, str]:
-    """Write CT and RS of one course; returns identity, frame UID, CT series UID, RS UID, CT paths, RS path, study UID."""
+) -> _CourseImaging:
+    """Write the CT series and the RT Structure Set of one course into ``folder``."""
     identity = _identity(spec, course, uids)
     phantom = Phantom(spec.anatomy)
     ct_grid = _grid(_shifted(CT_ORIGIN_MM, ct_shift_mm), CT_SPACING_MM, CT_SHAPE_ZYX)
@@ -235,7 +247,7 @@ def _write_course(
         structure_set_time=identity.study_time,
         series_description="Structures",
     )
-    return identity, frame_uid, ct_series_uid, rs_uid, ct.paths, rs_path, identity.study_instance_uid
+    return _CourseImaging(identity, frame_uid, ct_series_uid, ct.paths, rs_uid, rs_path)
 
 
 def generate_patient(spec: PatientSpec, out_root: Path, *, overwrite: bool = False) -> GeneratedPatient:
@@ -268,9 +280,10 @@ def generate_patient(spec: PatientSpec, out_root: Path, *, overwrite: bool = Fal
     # ---- current course: carbon ions, anatomy frame = current frame --------------------------
     cur_dir = staging / "current"
     cur_structures = phantom.structures()
-    identity, frame_uid, ct_uid, rs_uid, ct_paths, rs_path, study_uid = _write_course(
+    cur = _write_course(
         spec, "current", cur_dir, ct_to_anatomy=np.eye(4), ct_shift_mm=(0.0, 0.0, 0.0), structures=cur_structures, uids=uids
     )
+    identity, frame_uid, rs_uid = cur.identity, cur.frame_uid, cur.rs_uid
     ptv_number = 1 + [s.name for s in cur_structures].index("PTV")
     isocentre = tuple(float(round(v, 1)) for v in spec.anatomy.ptv.centroid_mm)
     plan_uid = uids.uid("current", "rtplan")
@@ -314,7 +327,7 @@ def generate_patient(spec: PatientSpec, out_root: Path, *, overwrite: bool = Fal
         sop_instance_uid=uids.uid("current", "rtdose"),
         series_instance_uid=uids.uid("current", "rtdose-series"),
     )
-    current = CourseFiles(cur_dir, ct_paths, rs_path, ri_path, rd_path, None, study_uid, frame_uid, ct_uid, rs_uid, plan_uid, dose_uid)
+    current = _course_files(cur, ri_path, rd_path, None, plan_uid, dose_uid)
 
     # ---- prior course: photons, prior frame --------------------------------------------------
     pri_dir = staging / "prior"
@@ -322,9 +335,8 @@ def generate_patient(spec: PatientSpec, out_root: Path, *, overwrite: bool = Fal
     shift = spec.prior_grid_shift_mm
     organs = tuple(s for s in cur_structures if s.interpreted_type not in ("GTV", "CTV", "PTV"))
     pri_structures = (organs[0], *prior_targets(spec.anatomy), *organs[1:])
-    p_identity, p_frame, p_ct_uid, p_rs_uid, p_ct_paths, p_rs_path, p_study = _write_course(
-        spec, "prior", pri_dir, ct_to_anatomy=matrix, ct_shift_mm=shift, structures=pri_structures, uids=uids
-    )
+    pri = _write_course(spec, "prior", pri_dir, ct_to_anatomy=matrix, ct_shift_mm=shift, structures=pri_structures, uids=uids)
+    p_identity, p_frame, p_rs_uid = pri.identity, pri.frame_uid, pri.rs_uid
     p_plan_uid = uids.uid("prior", "rtplan")
     per_beam = round(PRIOR_PRESCRIPTION_GY / PRIOR_FRACTIONS / len(PHOTON_GANTRY_DEG), 6)
     photon_beams = tuple(
@@ -381,9 +393,7 @@ def generate_patient(spec: PatientSpec, out_root: Path, *, overwrite: bool = Fal
         content_time=identity.study_time,
         description="Prior planning CT registered to current CT",
     )
-    prior = CourseFiles(
-        pri_dir, p_ct_paths, p_rs_path, rp_path, p_rd_path, re_path, p_study, p_frame, p_ct_uid, p_rs_uid, p_plan_uid, p_dose_uid
-    )
+    prior = _course_files(pri, rp_path, p_rd_path, re_path, p_plan_uid, p_dose_uid)
 
     try:
         if final.exists():
@@ -392,29 +402,40 @@ def generate_patient(spec: PatientSpec, out_root: Path, *, overwrite: bool = Fal
     except OSError as exc:
         raise OutputError(f"cannot move the generated patient into {final}: {exc}") from exc
 
-    def moved(files: CourseFiles, name: str) -> CourseFiles:
-        folder = final / name
-
-        def relocate(p: Path) -> Path:
-            return folder / p.name
-
-        return CourseFiles(
-            folder,
-            tuple(relocate(p) for p in files.ct_paths),
-            relocate(files.structure_set),
-            relocate(files.plan),
-            relocate(files.dose),
-            relocate(files.registration) if files.registration else None,
-            files.study_instance_uid,
-            files.frame_of_reference_uid,
-            files.ct_series_uid,
-            files.structure_set_uid,
-            files.plan_uid,
-            files.dose_uid,
-        )
-
     logger.info("generated synthetic patient %s in %s", pid, final)
-    return GeneratedPatient(spec, final, moved(current, "current"), moved(prior, "prior"))
+    return GeneratedPatient(spec, final, _relocated(current, final / "current"), _relocated(prior, final / "prior"))
+
+
+def _course_files(
+    imaging: _CourseImaging, plan: Path, dose: Path, registration: Path | None, plan_uid: str, dose_uid: str
+) -> CourseFiles:
+    return CourseFiles(
+        folder=imaging.rs_path.parent,
+        ct_paths=imaging.ct_paths,
+        structure_set=imaging.rs_path,
+        plan=plan,
+        dose=dose,
+        registration=registration,
+        study_instance_uid=imaging.identity.study_instance_uid,
+        frame_of_reference_uid=imaging.frame_uid,
+        ct_series_uid=imaging.ct_series_uid,
+        structure_set_uid=imaging.rs_uid,
+        plan_uid=plan_uid,
+        dose_uid=dose_uid,
+    )
+
+
+def _relocated(files: CourseFiles, folder: Path) -> CourseFiles:
+    """The same files after their staging folder was renamed to ``folder``."""
+    return replace(
+        files,
+        folder=folder,
+        ct_paths=tuple(folder / p.name for p in files.ct_paths),
+        structure_set=folder / files.structure_set.name,
+        plan=folder / files.plan.name,
+        dose=folder / files.dose.name,
+        registration=folder / files.registration.name if files.registration else None,
+    )
 
 
 def reference_patient_spec(seed: int = 2026) -> PatientSpec:

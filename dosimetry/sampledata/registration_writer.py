@@ -16,6 +16,7 @@ import numpy.typing as npt
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 
+from dosimetry.errors import ArgumentError
 from dosimetry.io.rtdose_writer import DicomIdentity, apply_identity, ds_str, new_file_dataset, save_dataset
 
 SPATIAL_REGISTRATION_STORAGE = "1.2.840.10008.5.1.4.1.1.66.1"
@@ -51,7 +52,7 @@ def write_spatial_registration(
     ``source_to_target`` matrix (p_target = M @ p_source); returns the SOP Instance UID."""
     matrix = np.asarray(source_to_target, dtype=np.float64)
     if matrix.shape != (4, 4):
-        raise ValueError(f"registration matrix must be 4x4, got {matrix.shape}")
+        raise ArgumentError(f"registration matrix must be 4x4, got {matrix.shape}")
     ds = new_file_dataset(SPATIAL_REGISTRATION_STORAGE, sop_instance_uid)
     apply_identity(ds, identity)
     ds.InstanceCreationDate = content_date

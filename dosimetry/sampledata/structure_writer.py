@@ -104,7 +104,7 @@ def write_structure_set(
         item.ROINumber = number
         item.ReferencedFrameOfReferenceUID = frame_uid
         item.ROIName = roi.name
-        item.ROIGenerationAlgorithm = "MANUAL"
+        item.ROIGenerationAlgorithm = "AUTOMATIC"
         roi_items.append(item)
 
         contours = Sequence()
