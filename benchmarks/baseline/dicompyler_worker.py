@@ -6,7 +6,7 @@ Reads one JSON request on stdin:
 and writes one JSON object on stdout:
     {"dicompyler_core": VERSION, "pydicom": VERSION,
      "structures": [{"name", "number", "volume_cc", "min_gy", "max_gy", "mean_gy",
-                     "metrics": {"D95": gy, ...}, "seconds": s}], "total_seconds": s}
+                     "metrics": {"D95": gy, ...}, "seconds": s, "cpu_seconds": s}], "total_seconds": s}
 A request {"cases": [REQUEST, ...]} runs several such requests in one process and answers
 {"dicompyler_core": VERSION, "pydicom": VERSION, "cases": [ANSWER, ...]} (each ANSWER as above
 without the version fields).
@@ -45,9 +45,11 @@ def run_case(request):
         if wanted is not None and info["name"] not in wanted:
             continue
         t0 = time.perf_counter()
+        c0 = time.process_time()
         dvh = dvhcalc.get_dvh(request["rtstruct"], request["rtdose"], number, **kwargs)
         seconds = time.perf_counter() - t0
-        entry = {"name": info["name"], "number": int(number), "seconds": seconds}
+        cpu_seconds = time.process_time() - c0
+        entry = {"name": info["name"], "number": int(number), "seconds": seconds, "cpu_seconds": cpu_seconds}
         if dvh is None or dvh.volume == 0:
             entry.update({"volume_cc": 0.0, "min_gy": None, "max_gy": None, "mean_gy": None, "metrics": {}})
         else:

@@ -144,17 +144,35 @@ def exact_dose_at_volume(samples: DoseSamples, volume_cc: float, bracket: tuple[
     answer. All breakpoints inside the bracket are evaluated, so the interpolation is exact.
     """
     lo, hi = bracket
-    d, s = samples.dose_gy, samples.spread_gy
+    d, s, w = samples.dose_gy, samples.spread_gy, samples.weight_cc
+    low_end = d - 0.5 * s
+    high_end = d + 0.5 * s
+    # samples wholly at or above the bracket count fully at every level inside it; only those
+    # reaching into the bracket matter for the shape there
+    above = low_end >= hi
+    base = float(w[above].sum())
+    inside = (high_end > lo) & ~above
+    sub = DoseSamples(
+        dose_gy=d[inside],
+        weight_cc=w[inside],
+        spread_gy=s[inside],
+        volume_cc=samples.volume_cc,
+        volume_in_grid_cc=samples.volume_in_grid_cc,
+        volume_outside_grid_cc=samples.volume_outside_grid_cc,
+        end_cap=samples.end_cap,
+        supersample=samples.supersample,
+    )
+    d, s = sub.dose_gy, sub.spread_gy
     points = d[s == 0]
     pts = np.concatenate([points, d[s > 0] - 0.5 * s[s > 0], d[s > 0] + 0.5 * s[s > 0]])
     pts = pts[(pts > lo) & (pts < hi)]
     levels = np.unique(np.concatenate([[lo, hi], pts]))
-    vol = cumulative_volume(samples, levels)
+    vol = base + cumulative_volume(sub, levels, total_cc=samples.volume_in_grid_cc)
     # Point samples are steps: just above a level holding point doses the volume is smaller by
     # their weight; between levels the volume is linear.
     at = np.searchsorted(levels, points)
     exact = (at < levels.size) & (levels[np.minimum(at, levels.size - 1)] == points)
-    mass = np.bincount(at[exact], weights=samples.weight_cc[s == 0][exact], minlength=levels.size)
+    mass = np.bincount(at[exact], weights=sub.weight_cc[s == 0][exact], minlength=levels.size)
     after = vol - mass
     i = vol.size - int(np.searchsorted(vol[::-1], volume_cc, side="left")) - 1
     i = min(max(i, 0), vol.size - 2)

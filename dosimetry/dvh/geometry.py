@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from dosimetry.dvh.endcaps import EndCapConvention, SlabStack, slab_stack
-from dosimetry.dvh.planar import nesting_depths, point_in_polygon, signed_area
+from dosimetry.dvh.planar import nesting_depths, points_in_polygon, signed_area
 from dosimetry.errors import GeometryError
 from dosimetry.structures import Roi
 
@@ -77,23 +77,25 @@ def roi_geometry(
     if not closed:
         raise GeometryError(f"{label} has no CLOSED_PLANAR contours; it has no volume")
     by_plane: dict[float, list[tuple[FloatArray, FloatArray]]] = {}
-    plane_keys: list[float] = []
+    key_of_bucket: dict[int, float] = {}
     skipped = 0
     for contour in closed:
         pts = contour.points_mm
-        z_spread = float(pts[:, 2].max() - pts[:, 2].min())
-        if z_spread > PLANARITY_TOLERANCE_MM:
+        z_column = pts[:, 2]
+        z_low, z_high = float(z_column.min()), float(z_column.max())
+        if z_high - z_low > PLANARITY_TOLERANCE_MM:
             raise GeometryError(
-                f"{label}: a contour spans {z_spread:.3f} mm in z; only axial contours are supported"
+                f"{label}: a contour spans {z_high - z_low:.3f} mm in z; only axial contours are supported"
             )
         if pts.shape[0] < 3:
             skipped += 1
             continue
-        z = contour.z_mm
-        key = next((k for k in plane_keys if abs(k - z) <= PLANE_MERGE_TOLERANCE_MM), None)
+        z = 0.5 * (z_low + z_high)
+        bucket = int(round(z / PLANE_MERGE_TOLERANCE_MM))
+        key = next((key_of_bucket[b] for b in (bucket, bucket - 1, bucket + 1) if b in key_of_bucket), None)
         if key is None:
             key = z
-            plane_keys.append(z)
+            key_of_bucket[bucket] = z
             by_plane[key] = []
         by_plane[key].append((pts[:, 0].copy(), pts[:, 1].copy()))
     if skipped:
@@ -152,6 +154,6 @@ def _outer_contours_overlap(polygons: list[tuple[FloatArray, FloatArray]], depth
             if ui.max() < uj.min() or uj.max() < ui.min() or vi.max() < vj.min() or vj.max() < vi.min():
                 continue
             step = max(1, ui.size // 64)
-            if any(point_in_polygon(float(a), float(b), uj, vj) for a, b in zip(ui[::step], vi[::step], strict=True)):
+            if np.any(points_in_polygon(ui[::step], vi[::step], uj, vj)):
                 return True
     return False

@@ -31,23 +31,31 @@ def signed_area(u: FloatArray, v: FloatArray) -> float:
 
 def point_in_polygon(pu: float, pv: float, u: FloatArray, v: FloatArray) -> bool:
     """Even-odd ray casting test of one point against one closed polygon."""
-    u1, v1 = np.roll(u, -1), np.roll(v, -1)
-    crosses = (v > pv) != (v1 > pv)
+    return bool(points_in_polygon(np.array([pu]), np.array([pv]), u, v)[0])
+
+
+def points_in_polygon(pu: FloatArray, pv: FloatArray, u: FloatArray, v: FloatArray) -> npt.NDArray[np.bool_]:
+    """Even-odd ray casting test of many points against one closed polygon."""
+    u1 = np.concatenate([u[1:], u[:1]])
+    v1 = np.concatenate([v[1:], v[:1]])
+    crosses = (v[None, :] > pv[:, None]) != (v1[None, :] > pv[:, None])
     with np.errstate(divide="ignore", invalid="ignore"):
-        x_at = u + (pv - v) * (u1 - u) / (v1 - v)
-    return bool(np.count_nonzero(crosses & (pu < x_at)) % 2)
+        x_at = u[None, :] + (pv[:, None] - v[None, :]) * (u1 - u)[None, :] / (v1 - v)[None, :]
+    return (np.count_nonzero(crosses & (pu[:, None] < x_at), axis=1) % 2).astype(bool)
 
 
 def nesting_depths(polygons: list[tuple[FloatArray, FloatArray]]) -> list[int]:
     """How many of the other polygons contain each polygon (decided from its first vertex)."""
-    depths = []
-    for i, (u, v) in enumerate(polygons):
-        depth = 0
-        for j, (uo, vo) in enumerate(polygons):
-            if i != j and point_in_polygon(float(u[0]), float(v[0]), uo, vo):
-                depth += 1
-        depths.append(depth)
-    return depths
+    if len(polygons) == 1:
+        return [0]
+    first_u = np.array([u[0] for u, _ in polygons])
+    first_v = np.array([v[0] for _, v in polygons])
+    depths = np.zeros(len(polygons), dtype=np.int64)
+    for j, (uo, vo) in enumerate(polygons):
+        inside = points_in_polygon(first_u, first_v, uo, vo)
+        inside[j] = False
+        depths += inside
+    return [int(d) for d in depths]
 
 
 def even_odd_signs(polygons: list[tuple[FloatArray, FloatArray]]) -> list[int]:
@@ -268,50 +276,54 @@ def edge_pieces(
     pv_a = a_v[s] + ta_ * (b_v[s] - a_v[s])
     pu_b = a_u[s] + tb_ * (b_u[s] - a_u[s])
     pv_b = a_v[s] + tb_ * (b_v[s] - a_v[s])
+    col = np.floor(0.5 * (pu_a + pu_b)).astype(np.int64)
+    row = np.floor(0.5 * (pv_a + pv_b)).astype(np.int64)
+    inside_rows = (row >= 0) & (row < n_rows)
+    # keep the pieces inside the window's rows and left of its right border
+    keep = np.flatnonzero(inside_rows & (col < n_cols))
+    s, pu_a, pv_a, pu_b, pv_b, col, row = s[keep], pu_a[keep], pv_a[keep], pu_b[keep], pv_b[keep], col[keep], row[keep]
+    left = col < 0
     w_s = w[s]
     dv = pv_b - pv_a
-    um = 0.5 * (pu_a + pu_b)
-    vm = 0.5 * (pv_a + pv_b)
-    col = np.floor(um).astype(np.int64)
-    row = np.floor(vm).astype(np.int64)
-    inside_rows = (row >= 0) & (row < n_rows)
-    left = inside_rows & (col < 0)
-    mid = inside_rows & (col >= 0) & (col < n_cols)
     # Local coordinates about the pixel centre: xi in [-0.5, 0.5] (columns), eta likewise (rows).
     eta_a = pv_a - row - 0.5
     eta_b = pv_b - row - 0.5
-    eta_m = 0.5 * (eta_a + eta_b)
     xi_a = pu_a - col - 0.5
     xi_b = pu_b - col - 0.5
-    xi_m = 0.5 * (xi_a + xi_b)
     # Contribution of a full-width strip over the piece's eta range (the same in every column),
-    # and of the region between the piece and the right border of its own pixel; polynomials of
-    # degree <= 3 along the piece, integrated exactly by Simpson's rule.
-    def simpson(fa: FloatArray, fm: FloatArray, fb: FloatArray) -> FloatArray:
-        return dv * (fa + 4.0 * fm + fb) / 6.0
-
+    # and of the region between the piece and the right border of its own pixel: integrals along
+    # the piece of polynomials in (xi, eta), both linear along it, in closed form.
+    mid_xi = 0.5 * (xi_a + xi_b)
     strips = [dv]
-    owns = [simpson(0.5 - xi_a, 0.5 - xi_m, 0.5 - xi_b)]
+    owns = [dv * (0.5 - mid_xi)]
     if moments:
-        strips += [
-            np.zeros_like(dv),
-            simpson(eta_a, eta_m, eta_b),
-            dv / 12.0,
-            simpson(eta_a**2, eta_m**2, eta_b**2),
-        ]
+        eta_sq = (eta_a * eta_a + eta_a * eta_b + eta_b * eta_b) / 3.0  # mean of eta^2
+        xi_sq = (xi_a * xi_a + xi_a * xi_b + xi_b * xi_b) / 3.0  # mean of xi^2
+        mid_eta = 0.5 * (eta_a + eta_b)
+        xi_eta = (2.0 * (xi_a * eta_a + xi_b * eta_b) + xi_a * eta_b + xi_b * eta_a) / 6.0  # mean of xi eta
+        xi_cu = mid_xi * (xi_a * xi_a + xi_b * xi_b) / 2.0  # mean of xi^3
+        d_eta = eta_b - eta_a
+        d_xi = xi_b - xi_a
+        # mean of eta^2 xi along the piece
+        eta_sq_xi = (
+            eta_a * eta_a * xi_a
+            + (2.0 * eta_a * d_eta * xi_a + eta_a * eta_a * d_xi) / 2.0
+            + (d_eta * d_eta * xi_a + 2.0 * eta_a * d_eta * d_xi) / 3.0
+            + d_eta * d_eta * d_xi / 4.0
+        )
+        strips += [np.zeros_like(dv), dv * mid_eta, dv / 12.0, dv * eta_sq]
         owns += [
-            simpson((0.25 - xi_a**2) / 2, (0.25 - xi_m**2) / 2, (0.25 - xi_b**2) / 2),
-            simpson(eta_a * (0.5 - xi_a), eta_m * (0.5 - xi_m), eta_b * (0.5 - xi_b)),
-            simpson((0.125 - xi_a**3) / 3, (0.125 - xi_m**3) / 3, (0.125 - xi_b**3) / 3),
-            simpson(eta_a**2 * (0.5 - xi_a), eta_m**2 * (0.5 - xi_m), eta_b**2 * (0.5 - xi_b)),
+            dv * (0.25 - xi_sq) / 2.0,
+            dv * (0.5 * mid_eta - xi_eta),
+            dv * (0.125 - xi_cu) / 3.0,
+            dv * (0.5 * eta_sq - eta_sq_xi),
         ]
-    keep = mid | left
     col = np.where(left, -1, col)
     return EdgePieces(
         n_cols,
         total_rows,
-        row[keep] + lay[s][keep] * n_rows,
-        col[keep],
-        np.array(strips)[:, keep] * w_s[keep],
-        np.array(owns)[:, keep] * w_s[keep],
+        row + lay[s] * n_rows,
+        col,
+        np.stack([q * w_s for q in strips]),
+        np.stack([q * w_s for q in owns]),
     )

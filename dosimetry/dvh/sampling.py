@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import numpy.typing as npt
@@ -79,20 +80,20 @@ class DoseSamples:
         """ROI volume (cc, inside the dose grid) receiving at least ``level_gy``."""
         return float(cumulative_volume(self, np.array([float(level_gy)]))[0])
 
-    @property
+    @cached_property
     def min_gy(self) -> float:
         return float(np.min(self.dose_gy - 0.5 * self.spread_gy))
 
-    @property
+    @cached_property
     def max_gy(self) -> float:
         return float(np.max(self.dose_gy + 0.5 * self.spread_gy))
 
-    @property
+    @cached_property
     def mean_gy(self) -> float:
         return float(np.dot(self.dose_gy, self.weight_cc) / self.weight_cc.sum())
 
 
-def cumulative_volume(samples: DoseSamples, levels_gy: FloatArray) -> FloatArray:
+def cumulative_volume(samples: DoseSamples, levels_gy: FloatArray, *, total_cc: float | None = None) -> FloatArray:
     """Volume (cc) with dose >= each level, for sorted increasing ``levels_gy``.
 
     Samples with a spread contribute ``w * clip((d + s/2 - L) / s, 0, 1)``, point samples
@@ -122,7 +123,7 @@ def cumulative_volume(samples: DoseSamples, levels_gy: FloatArray) -> FloatArray
             suf0 = np.cumsum(s0[::-1])[::-1][1:]
             suf1 = np.cumsum(s1[::-1])[::-1][1:]
             out += sign * (suf1 - lv * suf0)
-    total = float(w.sum())
+    total = float(w.sum()) if total_cc is None else total_cc
     return np.clip(out, 0.0, total)
 
 
@@ -196,36 +197,6 @@ def _clipped_spread(value: FloatArray, spread: FloatArray, lo: FloatArray, hi: F
     return 2.0 * np.clip(half, 0.0, None)
 
 
-def _centre_gradient(dose: DoseGrid, k: IntArray, j: IntArray, i: IntArray) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]:
-    """Central-difference dose gradient at voxel centres (one-sided at the grid border), and the
-    minimum and maximum dose of the 7-point stencil."""
-    grid = dose.grid
-    arr = dose.dose_gy
-    centre = arr[k, j, i]
-    lo = centre.copy()
-    hi = centre.copy()
-    out = []
-    for axis, coords in ((0, grid.z_mm), (1, grid.y_mm), (2, grid.x_mm)):
-        m = coords.size
-        idx = (k, j, i)[axis]
-        if m == 1:
-            out.append(np.zeros(idx.size))
-            continue
-        lo_i = np.maximum(idx - 1, 0)
-        hi_i = np.minimum(idx + 1, m - 1)
-        a = [k, j, i]
-        b = [k, j, i]
-        a[axis] = lo_i
-        b[axis] = hi_i
-        upper = arr[tuple(b)]
-        lower = arr[tuple(a)]
-        np.minimum(lo, np.minimum(upper, lower), out=lo)
-        np.maximum(hi, np.maximum(upper, lower), out=hi)
-        out.append((upper - lower) / (coords[hi_i] - coords[lo_i]))
-    gz, gy, gx = out
-    return gx, gy, gz, lo, hi
-
-
 @dataclass(frozen=True, eq=False)
 class _PlaneStats:
     """Coverage of all planes of an ROI on its window: per plane and coarse voxel whether it is
@@ -266,6 +237,48 @@ def _plane_stats(
         fine_rows=ny * n,
         irregular_planes_mm=irregular,
     )
+
+
+def _block_centre_stats(
+    dose: DoseGrid, k_range: tuple[int, int], j_range: tuple[int, int], i_range: tuple[int, int], spread: bool
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    """Over a block of voxels: centre dose, the spread sqrt(sum (g_i h_i)^2) from central
+    differences (one-sided at the grid border), and the minimum and maximum of the 7-point stencil."""
+    grid = dose.grid
+    index = []
+    coords = []
+    for (first, last), axis in zip((k_range, j_range, i_range), (grid.z_mm, grid.y_mm, grid.x_mm), strict=True):
+        idx = np.clip(np.arange(first - 1, last + 1), 0, axis.size - 1)
+        index.append(idx)
+        coords.append(axis[idx])
+    block = dose.dose_gy[np.ix_(*index)]
+    centre = block[1:-1, 1:-1, 1:-1]
+    if not spread:
+        return centre, np.zeros_like(centre), centre, centre
+    sizes = (grid.slice_thickness_mm[k_range[0] : k_range[1]], grid.spacing_y_mm, grid.spacing_x_mm)
+    lo = centre.copy()
+    hi = centre.copy()
+    total = np.zeros_like(centre)
+    for axis in range(3):
+        up = [slice(1, -1)] * 3
+        down = [slice(1, -1)] * 3
+        up[axis] = slice(2, None)
+        down[axis] = slice(None, -2)
+        upper = block[tuple(up)]
+        lower = block[tuple(down)]
+        np.minimum(lo, upper, out=lo)
+        np.minimum(lo, lower, out=lo)
+        np.maximum(hi, upper, out=hi)
+        np.maximum(hi, lower, out=hi)
+        c = coords[axis]
+        span = c[2:] - c[:-2]
+        inv = np.divide(1.0, span, out=np.zeros_like(span), where=span > 0)
+        shape = [1, 1, 1]
+        shape[axis] = -1
+        size = np.asarray(sizes[axis], dtype=np.float64)
+        factor = (inv * size if size.ndim else inv * float(size)).reshape(shape)
+        total += ((upper - lower) * factor) ** 2
+    return centre, np.sqrt(total), lo, hi
 
 
 def _sample_slices(
@@ -316,18 +329,14 @@ def _sample_slices(
     vox_cc = grid.voxel_volume_cc()
     thickness = grid.slice_thickness_mm
     # interior voxels: one sample at the centre
-    ks, jj, ii = np.nonzero(interior)
-    if ks.size:
-        kg, jg, ig = ks + k_first, jj + y0, ii + x0
-        centre = dose.dose_gy[kg, jg, ig]
-        doses.append(centre)
-        weights.append(vox_cc[kg])
+    if np.any(interior):
+        centre, raw, lo, hi = _block_centre_stats(dose, (k_first, k_last), (y0, y0 + ny), (x0, x0 + nx), spread)
+        doses.append(centre[interior])
+        weights.append(np.broadcast_to(vox_cc[k_first:k_last, None, None], interior.shape)[interior])
         if spread:
-            gx, gy, gz, lo, hi = _centre_gradient(dose, kg, jg, ig)
-            raw = np.sqrt((gx * dx) ** 2 + (gy * dy) ** 2 + (gz * thickness[kg]) ** 2)
-            spreads.append(_clipped_spread(centre, raw, lo, hi))
+            spreads.append(_clipped_spread(centre[interior], raw[interior], lo[interior], hi[interior]))
         else:
-            spreads.append(np.zeros(ks.size))
+            spreads.append(np.zeros(int(interior.sum())))
     ks, jj, ii = np.nonzero(partial)
     if ks.size == 0:
         return
