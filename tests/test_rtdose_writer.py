@@ -135,3 +135,33 @@ def test_scaling_keeps_quantisation_small(max_dose_gy: float) -> None:
     assert scaling >= max_dose_gy / 4.0e9
     assert round(max_dose_gy / scaling) <= 2**32 - 1
     assert scaling / 2 < 1e-6 * max_dose_gy
+
+
+def test_dicompyler_core_reads_the_written_dose(tmp_path: Path) -> None:
+    """The baseline environment (dicompyler-core 0.5.6, pydicom < 3) parses the file and returns
+    the same dose plane by plane, non-uniform frame offsets included."""
+    import json
+    import subprocess
+
+    from benchmarks.baseline.bridge import baseline_python
+
+    z_mm = np.array([-5.0, -2.5, 0.0, 5.0, 7.5, 12.5])
+    dose = _dose(z_mm)
+    path = tmp_path / "RD.dcm"
+    write_rt_dose(dose, path, identity=IDENTITY, referenced_plan_uid="1.2.3", series_description="x")
+    script = (
+        "import json, sys\n"
+        "from dicompylercore import dicomparser\n"
+        "p = dicomparser.DicomParser(sys.argv[1])\n"
+        "d = p.GetDoseData()\n"
+        "planes = {str(z): (p.GetDoseGrid(z) * float(d['dosegridscaling'])).tolist() for z in %r}\n"
+        "print(json.dumps({'position': [float(v) for v in d['position']], 'pixelspacing': [float(v) for v in d['pixelspacing']],"
+        " 'dosetype': d['dosetype'], 'units': d['doseunits'], 'plan': p.GetReferencedRTPlan(), 'planes': planes}))\n"
+    ) % [float(z) for z in z_mm]
+    proc = subprocess.run([str(baseline_python()), "-c", script, str(path)], capture_output=True, text=True, check=True)
+    answer = json.loads(proc.stdout)
+    assert answer["position"] == [-30.0, -20.0, -5.0]
+    assert answer["pixelspacing"] == [2.0, 2.5]
+    assert (answer["dosetype"], answer["units"], answer["plan"]) == ("EFFECTIVE", "GY", "1.2.3")
+    for k, z in enumerate(z_mm):
+        np.testing.assert_allclose(np.asarray(answer["planes"][str(float(z))]), dose.dose_gy[k], atol=1e-6)
