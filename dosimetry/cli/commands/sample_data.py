@@ -1,11 +1,12 @@
-"""``dosimetry sample-data``: write the synthetic sample patient or a synthetic cohort.
+"""dosimetry sample-data: write the synthetic sample patient or a synthetic cohort.
 
-Without ``--patients`` it (re)generates the committed reference patient ``patient01`` into
-``DIR/patient01`` (default ``sample_data``; byte-identical for the default seed), replacing an
-earlier output of the generator there: ``dosimetry sample-data``. With
-``--patients N`` it writes a cohort ``DIR/NPC001 ... DIR/NPCnnn`` spread over the protocol's six
-dose levels plus ``DIR/outcomes.csv`` drawn from the documented dose-response model
-(:mod:`dosimetry.sampledata.outcomes`).
+Without --patients it (re)generates the committed reference patient patient01 into
+DIR/patient01 (default DIR: sample_data; byte-identical for the default seed), replacing an
+earlier output of the generator there:  dosimetry sample-data
+With --patients N it writes a cohort DIR/NPC001 ... DIR/NPCnnn spread over the protocol's six
+dose levels, plus DIR/outcomes.csv drawn from the documented dose-response model
+(dosimetry.sampledata.outcomes; see sample_data/README.md):
+    dosimetry sample-data --patients 24 --out /tmp/cohort --seed 7
 """
 
 from __future__ import annotations
