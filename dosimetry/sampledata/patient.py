@@ -67,6 +67,9 @@ PRIOR_DOSE_SHAPE_ZYX = (48, 59, 51)
 DOSE_SPACING_MM = (3.0, 3.0, 3.0)
 
 CT_NOISE_HU = 8.0
+#: Doses are rounded to 1 uGy before writing, so that last-bit differences of exp/erf/cos between
+#: CPUs and library builds cannot change the stored 32-bit pixel values (byte-identical output).
+DOSE_DECIMALS = 6
 
 
 @dataclass(frozen=True)
@@ -314,7 +317,7 @@ def generate_patient(spec: PatientSpec, out_root: Path, *, overwrite: bool = Fal
     write_ion_plan(plan, ri_path, identity=identity)
     dose_grid = _grid(CURRENT_DOSE_ORIGIN_MM, DOSE_SPACING_MM, CURRENT_DOSE_SHAPE_ZYX)
     geometry = tuple(BeamGeometry(b.gantry_deg, b.dose_per_fraction_gy / DOSE_PER_FRACTION_GYE) for b in beams)
-    dose_gy = carbon_dose_gy(phantom, _points(dose_grid), spec.prescription_gy, geometry)
+    dose_gy = np.round(carbon_dose_gy(phantom, _points(dose_grid), spec.prescription_gy, geometry), DOSE_DECIMALS)
     rd_path = cur_dir / f"RD_{pid}.dcm"
     dose_uid = write_rt_dose(
         DoseGrid(dose_grid, dose_gy, DoseType.EFFECTIVE, DoseSummationType.PLAN, frame_uid),
@@ -367,7 +370,7 @@ def generate_patient(spec: PatientSpec, out_root: Path, *, overwrite: bool = Fal
     rp_path = pri_dir / f"RP_{pid}.dcm"
     write_photon_plan(p_plan, rp_path, identity=p_identity)
     p_dose_grid = _grid(_shifted(PRIOR_DOSE_ORIGIN_MM, shift), DOSE_SPACING_MM, PRIOR_DOSE_SHAPE_ZYX)
-    p_dose_gy = photon_dose_gy(phantom, _map(_points(p_dose_grid), matrix))
+    p_dose_gy = np.round(photon_dose_gy(phantom, _map(_points(p_dose_grid), matrix)), DOSE_DECIMALS)
     p_rd_path = pri_dir / f"RD_{pid}.dcm"
     p_dose_uid = write_rt_dose(
         DoseGrid(p_dose_grid, p_dose_gy, DoseType.PHYSICAL, DoseSummationType.PLAN, p_frame),
