@@ -89,3 +89,14 @@ def test_uniform_dose_gives_a_step_dvh() -> None:
     assert evaluate_metric(dvh, "D99%[Gy]") == pytest.approx(42.0)
     assert evaluate_metric(dvh, "V41.99Gy[%]") == pytest.approx(100.0)
     assert evaluate_metric(dvh, "V42.01Gy[%]") == pytest.approx(0.0)
+
+
+def test_zero_dose_region_gives_zero_d99_not_an_interpolated_value() -> None:
+    # 60 % of the box has exactly 0 Gy (outside the field), the rest a gradient
+    dose = dose_from(GRID, lambda x, y, z: np.where(x < 10.0, 0.0, 5.0 * (x - 10.0)))
+    roi = box_roi(2.0, 18.0, 4.0, 12.0, [6.0, 8.0])
+    dvh = compute_dvh(dose, roi)
+    assert evaluate_metric(dvh, "D99%[Gy]") == 0.0
+    assert evaluate_metric(dvh, "D50%[Gy]") == 0.0
+    assert evaluate_metric(dvh, "Min[Gy]") == 0.0
+    assert evaluate_metric(dvh, "D5%[Gy]") > 0.0

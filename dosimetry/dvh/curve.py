@@ -27,7 +27,10 @@ class Dvh:
     from its contours under ``end_cap``; relative volumes refer to ``volume_in_dose_grid_cc`` (the
     dose outside the grid is unknown; ``volume_outside_dose_grid_cc`` says how much that is).
     ``min_gy``, ``max_gy``, ``mean_gy`` and ``median_gy`` are computed from the dose samples, not
-    from the bins. Doses are Gy (GyE for an EFFECTIVE dose).
+    from the bins. ``edge_mass_cc`` is the volume whose dose equals a bin edge exactly (typically
+    0 Gy outside the fields): the curve drops by it just above that edge, so a D-metric falling in
+    that step returns the edge dose rather than an interpolated one. Doses are Gy (GyE for an
+    EFFECTIVE dose).
     """
 
     roi_name: str
@@ -45,14 +48,21 @@ class Dvh:
     supersample: int
     dose_type: str = ""
     warnings: tuple[str, ...] = ()
+    edge_mass_cc: FloatArray | None = None
 
     def __post_init__(self) -> None:
-        for name in ("bin_edges_gy", "cumulative_cc"):
+        if self.edge_mass_cc is None:
+            object.__setattr__(self, "edge_mass_cc", np.zeros(np.shape(self.bin_edges_gy)))
+        for name in ("bin_edges_gy", "cumulative_cc", "edge_mass_cc"):
             arr = np.array(getattr(self, name), dtype=np.float64)
             arr.flags.writeable = False
             object.__setattr__(self, name, arr)
-        if self.bin_edges_gy.shape != self.cumulative_cc.shape or self.bin_edges_gy.size < 2:
-            raise ArgumentError("a DVH needs matching bin edges and cumulative volumes (at least 2)")
+        if (
+            self.bin_edges_gy.shape != self.cumulative_cc.shape
+            or self.bin_edges_gy.shape != self.edge_mass_cc.shape
+            or self.bin_edges_gy.size < 2
+        ):
+            raise ArgumentError("a DVH needs matching bin edges, cumulative volumes and edge masses (at least 2)")
 
     # --- derived curves -------------------------------------------------------------------
     @property
@@ -112,8 +122,11 @@ class Dvh:
         # last index i with cum[i] >= volume (cum is non-increasing)
         i = cum.size - int(np.searchsorted(cum[::-1], volume_cc, side="left")) - 1
         i = min(max(i, 0), cum.size - 2)
-        drop = cum[i] - cum[i + 1]
-        frac = 0.0 if drop <= 0 else (cum[i] - volume_cc) / drop
+        after = cum[i] - self.edge_mass_cc[i]  # volume just above edge i
+        if after < volume_cc:
+            return float(min(max(self.bin_edges_gy[i], self.min_gy), self.max_gy))
+        drop = after - cum[i + 1]
+        frac = 0.0 if drop <= 0 else (after - volume_cc) / drop
         dose = self.bin_edges_gy[i] + frac * (self.bin_edges_gy[i + 1] - self.bin_edges_gy[i])
         return float(min(max(dose, self.min_gy), self.max_gy))
 
@@ -202,6 +215,11 @@ def dvh_from_samples(
     total = samples.volume_in_grid_cc
     cumulative[edges <= samples.min_gy] = total
     cumulative[-1] = 0.0
+    points = samples.spread_gy == 0
+    point_dose = samples.dose_gy[points]
+    at = np.clip(np.rint((point_dose - edges[0]) / bin_width_gy).astype(np.int64), 0, edges.size - 1)
+    on_edge = edges[at] == point_dose
+    edge_mass = np.bincount(at[on_edge], weights=samples.weight_cc[points][on_edge], minlength=edges.size)
     half = 0.5 * total
     i = cumulative.size - int(np.searchsorted(cumulative[::-1], half, side="left")) - 1
     i = min(max(i, 0), cumulative.size - 2)
@@ -222,4 +240,5 @@ def dvh_from_samples(
         supersample=samples.supersample,
         dose_type=dose_type,
         warnings=samples.warnings,
+        edge_mass_cc=edge_mass,
     )

@@ -108,7 +108,7 @@ class EdgePieces:
     col: IntArray
     strip: FloatArray
     own: FloatArray
-    _keys: IntArray = field(init=False, repr=False)
+    _start: IntArray = field(init=False, repr=False)
     _strip_prefix: FloatArray = field(init=False, repr=False)
     _own_prefix: FloatArray = field(init=False, repr=False)
 
@@ -116,7 +116,10 @@ class EdgePieces:
         keys = self.row * (self.n_cols + 2) + (self.col + 1)
         order = np.argsort(keys, kind="stable")
         zero = np.zeros((self.strip.shape[0], 1))
-        object.__setattr__(self, "_keys", keys[order])
+        # _start[k] = number of pieces with key < k (keys are dense: row * (n_cols + 2) + col + 1)
+        n_keys = self.n_rows * (self.n_cols + 2) + 1
+        counts = np.bincount(keys, minlength=n_keys)
+        object.__setattr__(self, "_start", np.concatenate([[0], np.cumsum(counts)]))
         object.__setattr__(self, "_strip_prefix", np.concatenate([zero, np.cumsum(self.strip[:, order], axis=1)], axis=1))
         object.__setattr__(self, "_own_prefix", np.concatenate([zero, np.cumsum(self.own[:, order], axis=1)], axis=1))
 
@@ -165,9 +168,9 @@ class EdgePieces:
         """Every quantity at the pixels (rows, cols) only, shape (k, len(rows))."""
         base = rows * (self.n_cols + 2)
         key = base + cols + 1
-        lo = np.searchsorted(self._keys, base, side="left")
-        mid = np.searchsorted(self._keys, key, side="left")
-        hi = np.searchsorted(self._keys, key, side="right")
+        lo = self._start[base]
+        mid = self._start[key]
+        hi = self._start[key + 1]
         sp, op = self._strip_prefix, self._own_prefix
         return (sp[:, mid] - sp[:, lo]) + (op[:, hi] - op[:, mid])
 

@@ -108,16 +108,32 @@ def cumulative_volume(samples: DoseSamples, levels_gy: FloatArray, *, total_cc: 
     lv = levels - shift
     spread = s > 0
     out = np.zeros(n)
-    # Point samples: d >= L_i  <=>  i < searchsorted(levels, d, 'right').
+    step = float(levels[1] - levels[0]) if n > 1 else 0.0
+    uniform = n > 2 and bool(np.allclose(np.diff(levels), step, rtol=1e-9, atol=0.0))
+
+    def count_below(values: FloatArray, inclusive: bool) -> IntArray:
+        """Number of levels < value (or <= value when inclusive), as searchsorted would give."""
+        if not uniform:
+            return np.searchsorted(levels, values, side="right" if inclusive else "left")
+        guess = np.clip(np.floor((values - shift) / step).astype(np.int64) + 1, 0, n)
+        # correct the floating-point guess by one step either way
+        probe_lo = levels[np.clip(guess - 1, 0, n - 1)]
+        below = (probe_lo > values) if inclusive else (probe_lo >= values)
+        guess = np.where((guess > 0) & below, guess - 1, guess)
+        probe_hi = levels[np.clip(guess, 0, n - 1)]
+        above = (probe_hi <= values) if inclusive else (probe_hi < values)
+        return np.where((guess < n) & above, guess + 1, guess)
+
+    # Point samples: d >= L_i  <=>  i < (number of levels <= d).
     if np.any(~spread):
-        b = np.searchsorted(levels, d[~spread], side="right")
+        b = count_below(d[~spread], inclusive=True)
         counts = np.bincount(b, weights=w[~spread], minlength=n + 1)
         out += np.cumsum(counts[::-1])[::-1][1:] if n else 0.0
     if np.any(spread):
         c = w[spread] / s[spread]
         for sign, p in ((1.0, d[spread] + 0.5 * s[spread]), (-1.0, d[spread] - 0.5 * s[spread])):
             # sum over p > L_i of c * (p - L_i)
-            b = np.searchsorted(levels, p, side="left")  # number of levels < p
+            b = count_below(p, inclusive=False)
             s0 = np.bincount(b, weights=c, minlength=n + 1)
             s1 = np.bincount(b, weights=c * (p - shift), minlength=n + 1)
             suf0 = np.cumsum(s0[::-1])[::-1][1:]
@@ -316,13 +332,17 @@ def _sample_slices(
     valid = (plane >= 0) & (mids < slabs.upper_mm[np.clip(plane, 0, None)])
     n_slices = k_last - k_first
     slice_of = piece_k - k_first
+    # pieces are sorted by z, so each slice's pieces are contiguous
     all_valid = np.ones(n_slices, dtype=bool)
-    np.logical_and.at(all_valid, slice_of, valid)
-    interior = np.ones((n_slices, ny, nx), dtype=bool)
+    invalid_slices = slice_of[~valid]
+    all_valid[invalid_slices] = False
+    interior = np.zeros((n_slices, ny, nx), dtype=bool)
     touched = np.zeros((n_slices, ny, nx), dtype=bool)
     vp = np.flatnonzero(valid)
-    np.logical_and.at(interior, slice_of[vp], stats.full[plane[vp]])
-    np.logical_or.at(touched, slice_of[vp], stats.any[plane[vp]])
+    if vp.size:
+        group_slice, group_start = np.unique(slice_of[vp], return_index=True)
+        interior[group_slice] = np.logical_and.reduceat(stats.full[plane[vp]], group_start, axis=0)
+        touched[group_slice] = np.logical_or.reduceat(stats.any[plane[vp]], group_start, axis=0)
     interior &= all_valid[:, None, None]
     interior &= touched
     partial = touched & ~interior
