@@ -16,6 +16,7 @@ class Status(StrEnum):
     FAIL = "fail"
     WARN = "warn"
     NOT_EVALUABLE = "not-evaluable"
+    HIGHLIGHT = "highlight"  # a row to point out (e.g. the patient's dose level), not a verdict
 
 
 @dataclass(frozen=True)

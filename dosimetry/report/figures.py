@@ -97,8 +97,12 @@ def isodose_overlay_png(
     origin = "upper" if flip_vertical else "lower"
     ax.imshow(ct_hu, cmap="gray", vmin=-400, vmax=600, extent=extent_mm, origin=origin, interpolation="bilinear")
     rows, cols = ct_hu.shape
-    xs = np.linspace(extent_mm[0], extent_mm[1], cols)
-    ys = np.linspace(extent_mm[2], extent_mm[3], rows) if not flip_vertical else np.linspace(extent_mm[3], extent_mm[2], rows)
+    # Pixel centres (the extent gives the image edges): column i is centred at left + (i + 0.5) x width.
+    xs = extent_mm[0] + (np.arange(cols) + 0.5) * (extent_mm[1] - extent_mm[0]) / cols
+    if flip_vertical:  # row 0 at the top edge extent_mm[3]
+        ys = extent_mm[3] + (np.arange(rows) + 0.5) * (extent_mm[2] - extent_mm[3]) / rows
+    else:
+        ys = extent_mm[2] + (np.arange(rows) + 0.5) * (extent_mm[3] - extent_mm[2]) / rows
     levels = sorted(levels_pct)
     handles = []
     for level in levels:

@@ -22,6 +22,7 @@ th{background:#eee}
 tr.pass td.status{background:#d4f4d4}tr.fail td.status{background:#f8c8c8;font-weight:bold}
 tr.warn td.status{background:#fff0b3}tr.not-evaluable td.status{background:#e4e4e4}
 tr.fail{background:#fdeaea}
+tr.highlight td{background:#dbe9ff;font-weight:bold}
 .warnings{background:#fff6d6;border:1px solid #e0c060;padding:.5em 1em}
 figure{margin:1em 0}figure img{max-width:100%;border:1px solid #ddd}
 figcaption{color:#555;font-size:.85em}

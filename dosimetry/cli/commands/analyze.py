@@ -1,0 +1,85 @@
+"""``dosimetry analyze PATIENT_DIR --out OUT``: the whole single-patient analysis and clinical report.
+
+PATIENT_DIR normally holds sub-folders ``current/`` (CT, RT Structure Set, RT (Ion) Plan, RT Dose)
+and ``prior/`` (RT Plan, RT Dose, optionally CT, structure set and a Spatial Registration);
+``--prior DIR`` names the prior course elsewhere. The prior dose is aligned to the current dose
+grid, BED2/BED9/EQD2 and the cumulative EQD2 (current + r x prior) are computed, then DVH metrics
+of every ROI, target indices with the protocol coverage rules, Emami/LKB and protocol constraint
+checks. OUT receives report.html, results.json, dvh.csv, metrics.csv and the maps as RT Dose files.
+
+Exit code 0 when done; 2 with --fail-on-violation when a constraint FAILs; 1 on errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = subparsers.add_parser(
+        "analyze",
+        help="full analysis of one patient: maps, DVH metrics, indices, constraints, HTML report",
+        description=__doc__.split("\n\n", 1)[1] if __doc__ else None,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("patient_dir", type=Path, metavar="PATIENT_DIR", help="patient folder (current/ and prior/) or current course folder")
+    parser.add_argument("--out", type=Path, required=True, metavar="OUT", help="output folder (created if needed)")
+    parser.add_argument("--prior", type=Path, metavar="DIR", help="prior course folder (RT Dose + RT Plan)")
+    how = parser.add_mutually_exclusive_group()
+    how.add_argument("--registration", type=Path, metavar="REG.dcm", help="Spatial Registration linking the two frames")
+    how.add_argument(
+        "--assume-same-position",
+        action="store_true",
+        help="frames differ and no registration: assume the patient did not move (warned in the report)",
+    )
+    parser.add_argument("--residual", type=float, default=0.3, metavar="R", help="residual fraction of the prior dose (default 0.3)")
+    parser.add_argument("--protocol", type=Path, metavar="FILE", help="protocol file (.yaml/.toml) of TG-263 constraints")
+    parser.add_argument("--mapping", type=Path, metavar="FILE", help="ROI name -> organ mapping file (.yaml/.toml)")
+    parser.add_argument("--fail-on-violation", action="store_true", help="exit 2 when any constraint FAILs")
+    parser.add_argument("--json", action="store_true", help="print a JSON summary instead of text")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import json
+
+    from pipelines.analyze import EXIT_VIOLATION, AnalyzeOptions, run_analysis
+
+    outcome = run_analysis(
+        AnalyzeOptions(
+            patient_dir=args.patient_dir,
+            out_dir=args.out,
+            prior_dir=args.prior,
+            registration_path=args.registration,
+            assume_same_position=args.assume_same_position,
+            residual=args.residual,
+            protocol_path=args.protocol,
+            mapping_path=args.mapping,
+        )
+    )
+    results = outcome.results
+    rows = results["constraints"]["rows"]
+    failed = [r for r in rows if r["status"] == "FAIL"]
+    summary = {
+        "report": str(Path(args.out) / "report.html"),
+        "results": str(Path(args.out) / "results.json"),
+        "constraints_failed": len(failed),
+        "constraints_passed": sum(1 for r in rows if r["status"] == "PASS"),
+        "constraints_not_evaluable": sum(1 for r in rows if r["status"] == "NOT_EVALUABLE"),
+        "warnings": len(results["warnings"]),
+    }
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        print(f"report: {summary['report']}")
+        print(f"results: {summary['results']} (+ dvh.csv, metrics.csv, RT Dose maps in {args.out})")
+        print(
+            f"constraints: {summary['constraints_failed']} FAIL, {summary['constraints_passed']} PASS, "
+            f"{summary['constraints_not_evaluable']} not evaluable; {summary['warnings']} warning(s)"
+        )
+        for r in failed:
+            print(f"  FAIL {r['roi']}: {r['metric']} {r['value']:.2f} {r['unit']} vs {r['comparator']} {r['limit']:g} ({r['source']}: {r['endpoint']})")
+    sys.stdout.flush()
+    return EXIT_VIOLATION if (args.fail_on_violation and outcome.any_fail) else 0

@@ -1,0 +1,131 @@
+"""Axial, sagittal and coronal CT planes with the dose interpolated onto them (for isodose overlays).
+
+Conventions (DICOM patient LPS, canonical arrays (z, y, x) with increasing coordinates):
+
+* axial plane at ``z``: rows run along +y (anterior to posterior), columns along +x (patient right
+  to left). Drawn with ``flip_vertical=True`` so anterior is at the top and the patient's right on
+  the image's left (radiological view).
+* sagittal plane at ``x``: rows along +z (inferior to superior), columns along +y (anterior on
+  the left). Drawn with superior at the top.
+* coronal plane at ``y``: rows along +z, columns along +x (patient right on the image's left),
+  superior at the top.
+
+The dose is trilinearly interpolated from the dose grid onto the CT voxel centres of the plane;
+CT voxels outside the dose grid get 0 Gy (display only). ROI outlines come from the occupancy of the
+ROI on the CT grid (:func:`dosimetry.dvh.rasterise_roi`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+import numpy as np
+import numpy.typing as npt
+from scipy.interpolate import RegularGridInterpolator
+
+from dosimetry.dose import DoseGrid
+from dosimetry.errors import ArgumentError
+from dosimetry.grid import RectilinearGrid
+
+FloatArray = npt.NDArray[np.float64]
+
+
+class PlaneAxis(StrEnum):
+    AXIAL = "axial"
+    SAGITTAL = "sagittal"
+    CORONAL = "coronal"
+
+
+@dataclass(frozen=True, eq=False)
+class CtPlane:
+    """One displayed plane: CT (HU) and dose (Gy) on the CT pixels, image extent and how to draw it."""
+
+    axis: PlaneAxis
+    position_mm: float  # z (axial), x (sagittal) or y (coronal) of the plane
+    index: int  # CT voxel index along the plane normal
+    ct_hu: FloatArray
+    dose_gy: FloatArray
+    extent_mm: tuple[float, float, float, float]
+    axis_labels: tuple[str, str]
+    flip_vertical: bool
+
+    def take(self, volume_zyx: FloatArray) -> FloatArray:
+        """The same plane of another (z, y, x) array on the CT grid (e.g. an ROI occupancy)."""
+        if self.axis is PlaneAxis.AXIAL:
+            return np.asarray(volume_zyx[self.index])
+        if self.axis is PlaneAxis.SAGITTAL:
+            return np.asarray(volume_zyx[:, :, self.index])
+        return np.asarray(volume_zyx[:, self.index, :])
+
+
+def nearest_index(coords_mm: FloatArray, value_mm: float) -> int:
+    return int(np.argmin(np.abs(np.asarray(coords_mm) - float(value_mm))))
+
+
+def occupancy_centroid_mm(grid: RectilinearGrid, occupancy_zyx: FloatArray) -> tuple[float, float, float]:
+    """Volume-weighted centroid (x, y, z) in mm of an occupancy array on ``grid``."""
+    weights = np.asarray(occupancy_zyx, dtype=np.float64) * grid.voxel_volume_cc()[:, None, None]
+    total = float(weights.sum())
+    if not total > 0:
+        raise ArgumentError("occupancy_centroid_mm: the ROI has no volume on this grid")
+    z = float((weights.sum(axis=(1, 2)) * grid.z_mm).sum() / total)
+    y = float((weights.sum(axis=(0, 2)) * grid.y_mm).sum() / total)
+    x = float((weights.sum(axis=(0, 1)) * grid.x_mm).sum() / total)
+    return x, y, z
+
+
+def _dose_at(dose: DoseGrid, z: FloatArray, y: FloatArray, x: FloatArray) -> FloatArray:
+    g = dose.grid
+    axes = []
+    values = np.asarray(dose.dose_gy, dtype=np.float64)
+    # RegularGridInterpolator needs at least two points per axis: repeat a single slice.
+    for coords, axis in ((g.z_mm, 0), (g.y_mm, 1), (g.x_mm, 2)):
+        c = np.asarray(coords, dtype=np.float64)
+        if c.size == 1:
+            c = np.array([c[0] - 0.5, c[0] + 0.5])
+            values = np.repeat(values, 2, axis=axis)
+        axes.append(c)
+    interpolator = RegularGridInterpolator(tuple(axes), values, bounds_error=False, fill_value=0.0)
+    points = np.stack(np.broadcast_arrays(z, y, x), axis=-1)
+    result = interpolator(points)
+    return np.nan_to_num(result, nan=0.0)
+
+
+def ct_plane(
+    ct_hu_zyx: FloatArray, ct_grid: RectilinearGrid, dose: DoseGrid, axis: PlaneAxis, point_mm: tuple[float, float, float]
+) -> CtPlane:
+    """The CT plane of ``axis`` through ``point_mm`` (x, y, z) with the dose interpolated onto it."""
+    ct = np.asarray(ct_hu_zyx, dtype=np.float64)
+    if ct.shape != ct_grid.shape_zyx:
+        raise ArgumentError(f"CT array {ct.shape} does not match its grid {ct_grid.shape_zyx}")
+    g = ct_grid
+    x, y, z = point_mm
+    xe, ye, ze = g.x_edges_mm, g.y_edges_mm, g.z_edges_mm
+    axis = PlaneAxis(axis)
+    if axis is PlaneAxis.AXIAL:
+        k = nearest_index(g.z_mm, z)
+        yy, xx = np.meshgrid(g.y_mm, g.x_mm, indexing="ij")
+        dose_plane = _dose_at(dose, np.full_like(yy, g.z_mm[k]), yy, xx)
+        return CtPlane(
+            axis, float(g.z_mm[k]), k, ct[k], dose_plane,
+            (float(xe[0]), float(xe[-1]), float(ye[-1]), float(ye[0])),
+            ("x [mm] (patient right → left)", "y [mm] (anterior at top)"), True,
+        )
+    if axis is PlaneAxis.SAGITTAL:
+        i = nearest_index(g.x_mm, x)
+        zz, yy = np.meshgrid(g.z_mm, g.y_mm, indexing="ij")
+        dose_plane = _dose_at(dose, zz, yy, np.full_like(zz, g.x_mm[i]))
+        return CtPlane(
+            axis, float(g.x_mm[i]), i, ct[:, :, i], dose_plane,
+            (float(ye[0]), float(ye[-1]), float(ze[0]), float(ze[-1])),
+            ("y [mm] (anterior → posterior)", "z [mm] (superior at top)"), False,
+        )
+    j = nearest_index(g.y_mm, y)
+    zz, xx = np.meshgrid(g.z_mm, g.x_mm, indexing="ij")
+    dose_plane = _dose_at(dose, zz, np.full_like(zz, g.y_mm[j]), xx)
+    return CtPlane(
+        axis, float(g.y_mm[j]), j, ct[:, j, :], dose_plane,
+        (float(xe[0]), float(xe[-1]), float(ze[0]), float(ze[-1])),
+        ("x [mm] (patient right → left)", "z [mm] (superior at top)"), False,
+    )
