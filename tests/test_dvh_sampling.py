@@ -74,6 +74,8 @@ def test_samples_sum_to_the_rasterised_volume_and_isodose_volumes_agree() -> Non
         direct = volume_at_or_above(dose, roi, level)
         assert direct == pytest.approx(dvh.volume_at_dose_cc(level), abs=1e-9)
         assert samples.volume_at_or_above(level) == pytest.approx(direct, abs=1e-12)
+    levels = [21.0, 17.0, 19.5]
+    np.testing.assert_allclose(samples.volumes_at_or_above(levels), [samples.volume_at_or_above(v) for v in levels], atol=1e-12)
     # point samples and spread samples have the same mean
     point = roi_dose_samples(dose, roi, spread=False)
     assert point.mean_gy == pytest.approx(samples.mean_gy, rel=1e-12)

@@ -76,7 +76,7 @@ class Dvh:
     @property
     def differential_cc(self) -> FloatArray:
         """Volume (cc) with dose in each bin [edge_i, edge_i+1) (length B)."""
-        return np.clip(self.cumulative_cc[:-1] - self.cumulative_cc[1:], 0.0, None)
+        return np.maximum(self.cumulative_cc[:-1] - self.cumulative_cc[1:], 0)
 
     @property
     def differential_cc_per_gy(self) -> FloatArray:
@@ -211,7 +211,7 @@ def dvh_from_samples(
             f"(contour volume {samples.volume_cc:.4g} cc); no DVH"
         )
     edges = edges_for(samples.min_gy, samples.max_gy, bin_width_gy)
-    cumulative = cumulative_volume(samples, edges)
+    cumulative = cumulative_volume(samples, edges, uniform_levels=True)
     total = samples.volume_in_grid_cc
     cumulative[edges <= samples.min_gy] = total
     cumulative[-1] = 0.0

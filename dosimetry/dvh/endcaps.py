@@ -122,4 +122,4 @@ def overlap_matrix(lower_a: FloatArray, upper_a: FloatArray, lower_b: FloatArray
     """Length of overlap (mm) of every interval a (rows) with every interval b (columns)."""
     lo = np.maximum(lower_a[:, None], lower_b[None, :])
     hi = np.minimum(upper_a[:, None], upper_b[None, :])
-    return np.clip(hi - lo, 0.0, None)
+    return np.maximum(hi - lo, 0)

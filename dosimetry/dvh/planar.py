@@ -252,7 +252,7 @@ def edge_pieces(
         limit = n_cols if a is a_u else n_rows
         lo_line = np.maximum(lo_line, 0)
         hi_line = np.minimum(hi_line, limit)
-        count = np.clip(hi_line - lo_line + 1, 0, None).astype(np.int64)
+        count = np.maximum(hi_line - lo_line + 1, 0).astype(np.int64)
         total = int(count.sum())
         if total == 0:
             continue

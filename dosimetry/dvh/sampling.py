@@ -80,6 +80,14 @@ class DoseSamples:
         """ROI volume (cc, inside the dose grid) receiving at least ``level_gy``."""
         return float(cumulative_volume(self, np.array([float(level_gy)]))[0])
 
+    def volumes_at_or_above(self, levels_gy: npt.ArrayLike) -> FloatArray:
+        """:meth:`volume_at_or_above` for several levels at once (any order), cc."""
+        levels = np.asarray(levels_gy, dtype=np.float64).reshape(-1)
+        order = np.argsort(levels)
+        out = np.empty(levels.size)
+        out[order] = cumulative_volume(self, levels[order])
+        return out
+
     @cached_property
     def min_gy(self) -> float:
         return float(np.min(self.dose_gy - 0.5 * self.spread_gy))
@@ -93,11 +101,14 @@ class DoseSamples:
         return float(np.dot(self.dose_gy, self.weight_cc) / self.weight_cc.sum())
 
 
-def cumulative_volume(samples: DoseSamples, levels_gy: FloatArray, *, total_cc: float | None = None) -> FloatArray:
+def cumulative_volume(
+    samples: DoseSamples, levels_gy: FloatArray, *, total_cc: float | None = None, uniform_levels: bool = False
+) -> FloatArray:
     """Volume (cc) with dose >= each level, for sorted increasing ``levels_gy``.
 
     Samples with a spread contribute ``w * clip((d + s/2 - L) / s, 0, 1)``, point samples
-    ``w * [d >= L]``. Computed exactly with suffix sums over the levels.
+    ``w * [d >= L]``. Computed exactly with suffix sums over the levels. ``uniform_levels`` (equally
+    spaced levels, as DVH bin edges) replaces the binary searches by arithmetic.
     """
     levels = np.asarray(levels_gy, dtype=np.float64)
     if levels.size > 1 and np.any(np.diff(levels) < 0):
@@ -109,18 +120,18 @@ def cumulative_volume(samples: DoseSamples, levels_gy: FloatArray, *, total_cc: 
     spread = s > 0
     out = np.zeros(n)
     step = float(levels[1] - levels[0]) if n > 1 else 0.0
-    uniform = n > 2 and bool(np.allclose(np.diff(levels), step, rtol=1e-9, atol=0.0))
+    uniform = n > 2 and uniform_levels
 
     def count_below(values: FloatArray, inclusive: bool) -> IntArray:
         """Number of levels < value (or <= value when inclusive), as searchsorted would give."""
         if not uniform:
             return np.searchsorted(levels, values, side="right" if inclusive else "left")
-        guess = np.clip(np.floor((values - shift) / step).astype(np.int64) + 1, 0, n)
+        guess = np.minimum(np.maximum(np.floor((values - shift) / step).astype(np.int64) + 1, 0), n)
         # correct the floating-point guess by one step either way
-        probe_lo = levels[np.clip(guess - 1, 0, n - 1)]
+        probe_lo = levels[np.maximum(guess - 1, 0)]
         below = (probe_lo > values) if inclusive else (probe_lo >= values)
         guess = np.where((guess > 0) & below, guess - 1, guess)
-        probe_hi = levels[np.clip(guess, 0, n - 1)]
+        probe_hi = levels[np.minimum(guess, n - 1)]
         above = (probe_hi <= values) if inclusive else (probe_hi < values)
         return np.where((guess < n) & above, guess + 1, guess)
 
@@ -140,7 +151,7 @@ def cumulative_volume(samples: DoseSamples, levels_gy: FloatArray, *, total_cc: 
             suf1 = np.cumsum(s1[::-1])[::-1][1:]
             out += sign * (suf1 - lv * suf0)
     total = float(w.sum()) if total_cc is None else total_cc
-    return np.clip(out, 0.0, total)
+    return np.minimum(np.maximum(out, 0.0), total)
 
 
 def trilinear(dose: DoseGrid, x_mm: FloatArray, y_mm: FloatArray, z_mm: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
@@ -199,8 +210,8 @@ def _box_range(
     idx = []
     for coords, p, h in ((grid.z_mm, centre_mm[2], half_mm[2]), (grid.y_mm, centre_mm[1], half_mm[1]), (grid.x_mm, centre_mm[0], half_mm[0])):
         m = coords.size
-        lo = np.clip(np.searchsorted(coords, p - h, side="right") - 1, 0, m - 1)
-        hi = np.clip(np.searchsorted(coords, p + h, side="left"), 0, m - 1)
+        lo = np.maximum(np.searchsorted(coords, p - h, side="right") - 1, 0)
+        hi = np.minimum(np.searchsorted(coords, p + h, side="left"), m - 1)
         idx.append((lo, hi))
     arr = dose.dose_gy
     corners = [arr[a, b, c] for a in idx[0] for b in idx[1] for c in idx[2]]
@@ -210,7 +221,7 @@ def _box_range(
 def _clipped_spread(value: FloatArray, spread: FloatArray, lo: FloatArray, hi: FloatArray) -> FloatArray:
     """Spread reduced, keeping its centre, so that the interval stays within [lo, hi]."""
     half = np.minimum(0.5 * spread, np.minimum(value - lo, hi - value))
-    return 2.0 * np.clip(half, 0.0, None)
+    return 2.0 * np.maximum(half, 0)
 
 
 @dataclass(frozen=True, eq=False)
@@ -329,7 +340,7 @@ def _sample_slices(
     mids = 0.5 * (cuts[1:] + cuts[:-1])
     piece_k = np.searchsorted(voxel_edges, mids, side="right") - 1 + k_first
     plane = np.searchsorted(slabs.lower_mm, mids, side="right") - 1
-    valid = (plane >= 0) & (mids < slabs.upper_mm[np.clip(plane, 0, None)])
+    valid = (plane >= 0) & (mids < slabs.upper_mm[np.maximum(plane, 0)])
     n_slices = k_last - k_first
     slice_of = piece_k - k_first
     # pieces are sorted by z, so each slice's pieces are contiguous
@@ -390,8 +401,8 @@ def _sample_slices(
     doses.append(value)
     weights.append(a * (fdx * fdy / 1000.0) * (zb - za))
     if spread:
-        vx = np.clip(muu[sel] / a - cx**2, 0.0, None) * fdx**2
-        vy = np.clip(mvv[sel] / a - cy**2, 0.0, None) * fdy**2
+        vx = np.maximum(muu[sel] / a - cx**2, 0) * fdx**2
+        vy = np.maximum(mvv[sel] / a - cy**2, 0) * fdy**2
         var = gx**2 * vx + gy**2 * vy + gz**2 * (zb - za) ** 2 / 12.0
         lo, hi = _box_range(dose, (px, py, pz), (0.5 * fdx, 0.5 * fdy, 0.5 * (zb - za)))
         spreads.append(_clipped_spread(value, np.sqrt(12.0 * var), lo, hi))
