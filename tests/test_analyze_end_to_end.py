@@ -1,0 +1,251 @@
+"""``dosimetry analyze`` end to end: on the committed sample patient (outputs, schema, CSVs, RT Dose
+maps, provenance, the report in headless Chromium) and on a small synthetic patient (exit codes)."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import matplotlib.image as mpimg
+import numpy as np
+import pydicom
+import pytest
+
+from dosimetry.cli import main as cli_main
+from dosimetry.io import load_dose
+from dosimetry.radiobiology import bed_gy, eqd2_gy
+from pipelines.results_schema import SCHEMA_VERSION, schema_errors, validate
+from tests import dicom_factory as f
+from tests.browser import dump_dom, screenshot
+
+SAMPLE = Path(__file__).resolve().parents[1] / "sample_data" / "patient01"
+
+
+@pytest.fixture(scope="module")
+def sample_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int]:
+    out = tmp_path_factory.mktemp("analyze") / "out"
+    code = cli_main.main(["analyze", str(SAMPLE), "--out", str(out)])
+    return out, code
+
+
+@pytest.fixture(scope="module")
+def results(sample_run: tuple[Path, int]) -> dict:
+    return json.loads((sample_run[0] / "results.json").read_text(encoding="utf-8"))
+
+
+def test_exit_zero_and_all_outputs(sample_run: tuple[Path, int], results: dict) -> None:
+    out, code = sample_run
+    assert code == 0  # the sample patient fails Emami checks, but --fail-on-violation was not given
+    expected = {"report.html", "results.json", "dvh.csv", "metrics.csv", "BED2.dcm", "BED9.dcm", "EQD2_2.dcm",
+                "EQD2_9.dcm", "EQD2_2_cumulative.dcm", "BED2_cumulative.dcm"}
+    assert {p.name for p in out.iterdir()} == expected  # no temporary files left behind
+    assert {o["path"] for o in results["outputs"]} == expected
+
+
+def test_results_validate_against_schema(results: dict) -> None:
+    validate(results)
+    assert results["schema_version"] == SCHEMA_VERSION == "1.0"
+    # The validator can fail: a wrong type and a missing key are reported with their JSON path.
+    broken = json.loads(json.dumps(results))
+    broken["metrics"][0]["value"] = "12"
+    del broken["patient"]
+    errors = schema_errors(broken)
+    assert "$.metrics[0].value: expected number, got str" in errors
+    assert "$: missing required key 'patient'" in errors
+
+
+def test_dose_levels_match_protocol_table_1(results: dict) -> None:
+    # Oracle: the published Table 1 (BED2 / BED9, GyE, one decimal).
+    published = {21: (118.1, 67.1), 22: (123.8, 70.3), 23: (129.4, 73.5), 24: (135.0, 76.7), 25: (140.6, 79.9), 26: (146.3, 83.1)}
+    rows = {r["fractions"]: r for r in results["dose_levels"]["rows"]}
+    for n, (bed2, bed9) in published.items():
+        assert rows[n]["bed2_gy"] == pytest.approx(bed2, abs=0.051)
+        assert rows[n]["bed9_gy"] == pytest.approx(bed9, abs=0.051)
+    assert results["dose_levels"]["patient_level"] == 2  # 2.5 GyE x 22
+
+
+def test_quantities_and_metrics(results: dict) -> None:
+    names = {q["name"]: q["rois"] for q in results["quantities"]}
+    assert names == {"rbe_weighted": "all", "BED2": "targets_and_organs", "EQD2_2": "targets_and_organs",
+                     "BED9": "targets_and_organs", "EQD2_9": "targets_and_organs", "EQD2_2_cumulative": "organs",
+                     "BED2_cumulative": "organs"}
+    metrics = {(m["roi"], m["quantity"], m["metric"]): m["value"] for m in results["metrics"]}
+    assert ("PTV", "EQD2_2_cumulative", "Max[Gy]") not in metrics  # targets: current course only
+    assert ("BrainStem", "EQD2_2_cumulative", "Max[Gy]") in metrics
+    # Voxel LQ is monotone in dose, so the BED/EQD2 maximum of a target is the LQ value of its dose
+    # maximum (hand formula BED = D (1 + D / (n a/b)); 22 fractions), within the DVH sampling spread.
+    for target in ("GTV", "CTV", "PTV"):
+        d_max = metrics[(target, "rbe_weighted", "Max[Gy]")]
+        assert metrics[(target, "BED9", "Max[Gy]")] == pytest.approx(bed_gy(d_max, 22, 9.0), rel=5e-3)
+        assert metrics[(target, "EQD2_2", "Max[Gy]")] == pytest.approx(eqd2_gy(d_max, 22, 2.0), rel=5e-3)
+        assert metrics[(target, "rbe_weighted", "V95%[%]")] <= 100.0 + 1e-9
+    # Cumulative >= current alone for an organ (the prior term is non-negative).
+    assert metrics[("OpticChiasm", "EQD2_2_cumulative", "Mean[Gy]")] > metrics[("OpticChiasm", "EQD2_2", "Mean[Gy]")]
+
+
+def test_indices_and_constraints(results: dict) -> None:
+    by = {(i["target"], i["quantity"]): i for i in results["indices"]}
+    assert {("CTV", "rbe_weighted"), ("PTV", "rbe_weighted"), ("GTV", "BED9")} <= set(by)
+    rules = {(k, c["metric"]) for k, i in by.items() for c in i["coverage"]}
+    assert rules == {(("CTV", "rbe_weighted"), "V95%"), (("PTV", "rbe_weighted"), "V90%")}
+    assert by[("GTV", "BED9")]["reference"]["reference_gy"] == pytest.approx(bed_gy(55.0, 22, 9.0))
+    rows = results["constraints"]["rows"]
+    assert results["constraints"]["quantity"] == "eqd2_cumulative"
+    failed = {r["roi"] for r in rows if r["status"] == "FAIL"}
+    assert failed == {"OpticChiasm", "OpticNrv_L"} and results["constraints"]["any_fail"]
+
+
+def test_csv_files(sample_run: tuple[Path, int], results: dict) -> None:
+    out, _ = sample_run
+    with open(out / "dvh.csv", newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        assert reader.fieldnames == ["roi", "quantity", "dose_gy", "volume_cc", "volume_pct"]
+        curves: dict[tuple[str, str], list[tuple[float, float, float]]] = {}
+        for row in reader:
+            curves.setdefault((row["roi"], row["quantity"]), []).append(
+                (float(row["dose_gy"]), float(row["volume_cc"]), float(row["volume_pct"]))
+            )
+    assert len(curves) == len({(m["roi"], m["quantity"]) for m in results["metrics"]})
+    for key, points in curves.items():
+        dose, volume, pct = (np.array(c) for c in zip(*points, strict=True))
+        assert dose[0] == 0.0 and pct[0] == pytest.approx(100.0), key
+        assert np.all(np.diff(dose) > 0) and np.all(np.diff(volume) <= 1e-9), key
+        assert volume[-1] == 0.0, key
+    with open(out / "metrics.csv", newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        assert reader.fieldnames == ["roi", "quantity", "metric", "value", "unit"]
+        rows = [(r["roi"], r["quantity"], r["metric"], float(r["value"]), r["unit"]) for r in reader]
+    assert rows == [(m["roi"], m["quantity"], m["metric"], m["value"], m["unit"]) for m in results["metrics"]]
+
+
+def test_exported_rt_doses(sample_run: tuple[Path, int], results: dict) -> None:
+    out, _ = sample_run
+    current = load_dose(SAMPLE / "current" / "RD_patient01.dcm")
+    d = current.dose_gy
+    # Hand formulas, voxel by voxel, 22 fractions (d = D / 22).
+    expected = {"BED9": d * (1 + d / (22 * 9.0)), "EQD2_2": d * (d / 22 + 2.0) / 4.0, "BED2": d * (1 + d / 44.0)}
+    uids = {o["path"]: o["sop_instance_uid"] for o in results["outputs"]}
+    for name in ("BED2", "BED9", "EQD2_2", "EQD2_9", "EQD2_2_cumulative", "BED2_cumulative"):
+        ds = pydicom.dcmread(out / f"{name}.dcm")
+        assert ds.Modality == "RTDOSE" and ds.DoseType == "EFFECTIVE"
+        assert ds.SOPInstanceUID == uids[f"{name}.dcm"]
+        assert ds.PatientID == "patient01"
+        grid = load_dose(out / f"{name}.dcm")
+        assert grid.grid.same_as(current.grid)
+        if name in expected:
+            np.testing.assert_allclose(grid.dose_gy, expected[name], atol=1e-3 * float(expected[name].max()))
+    cumulative = load_dose(out / "EQD2_2_cumulative.dcm").dose_gy
+    eqd2 = load_dose(out / "EQD2_2.dcm").dose_gy
+    assert np.all(cumulative >= eqd2 - 1e-3 * eqd2.max()) and float((cumulative - eqd2).max()) > 1.0
+
+
+def test_provenance_hashes_and_uids(results: dict) -> None:
+    files = sorted(p for p in SAMPLE.rglob("*") if p.is_file())
+    records = {r["path"]: r for r in results["inputs"]}
+    assert len(records) == len(files)
+    for path in files:
+        record = records[path.relative_to(SAMPLE).as_posix()]
+        assert record["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+        assert record["sop_instance_uid"] == pydicom.dcmread(path, stop_before_pixels=True).SOPInstanceUID
+        assert record["course"] == path.parent.name
+
+
+def test_report_renders_in_headless_chromium(sample_run: tuple[Path, int], results: dict, tmp_path: Path) -> None:
+    out, _ = sample_run
+    page = out / "report.html"
+    text = page.read_text(encoding="utf-8")
+    assert "http://" not in text and "https://" not in text  # self-contained
+    for needle in ("Protocol Table 1", "Organ-at-risk constraints", "V95%", "V90%", "Provenance",
+                   results["inputs"][0]["sha256"], results["software"]["version"]):
+        assert needle in text, needle
+    assert '<tr class="highlight">' in text and '<tr class="fail">' in text
+    dom = dump_dom(page, tmp_path / "profile1")
+    for figure_id in ("dvh-dose", "dvh-eqd2-cumulative", "overlay-axial", "overlay-sagittal", "overlay-coronal"):
+        assert f'data-figure="{figure_id}"' in dom, figure_id
+        tag = dom.split(f'data-figure="{figure_id}"')[1].split(">")[0]
+        assert 'data-loaded="true"' in tag, f"{figure_id} was not decoded by the browser"
+    shot = tmp_path / "shot.png"
+    screenshot(page, shot, tmp_path / "profile2")
+    pixels = mpimg.imread(shot)
+    non_white = np.mean(np.any(pixels[..., :3] < 0.9, axis=-1))
+    assert non_white > 0.05, f"screenshot nearly blank ({non_white:.3f} non-white)"
+
+
+# --- synthetic patient: exit codes -------------------------------------------------------------
+
+SHAPE = (13, 31, 31)  # frames (z 0..30 mm), rows (y -30..30), columns (x -30..30)
+POSITION = (-30.0, -30.0, 0.0)
+PLANES = [5.0 + 2.5 * k for k in range(9)]
+
+
+@pytest.fixture(scope="module")
+def small_patient(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Low doses everywhere (no Emami limit reached), no CT (overlays left out with a warning)."""
+    root = tmp_path_factory.mktemp("small")
+    current, prior = root / "current", root / "prior"
+    current.mkdir()
+    prior.mkdir()
+    ion_uid, photon_uid = f.uid("analyze-ion-plan"), f.uid("analyze-photon-plan")
+    f.make_rt_ion_plan(current, fractions=22, dose_per_fraction_gy=1.0, sop_instance_uid=ion_uid)
+    dose = np.full(SHAPE, 5.0)
+    dose[:, 5:15, 18:28] = 22.0
+    f.make_rt_dose(current, shape_frc=SHAPE, position_mm=POSITION, pixel_spacing_mm=(2.0, 2.0), dose_frc_gy=dose,
+                   dose_type="EFFECTIVE", referenced_plan_uid=ion_uid, seed="analyze-current-dose")
+    rois = [
+        f.box_roi(1, "Brain Stem", (-18.0, 0.0), 6.0, PLANES),
+        f.box_roi(2, "SpinalCord", (-18.0, 14.0), 3.0, PLANES),
+        f.box_roi(3, "PTV", (18.0, -10.0), 6.0, PLANES, interpreted_type="PTV"),
+    ]
+    f.make_rt_struct(current, rois=rois, seed="analyze-struct")
+    f.make_rt_plan(prior, fractions=30, prescription_gy=30.0, sop_instance_uid=photon_uid, seed="analyze-photon")
+    f.make_rt_dose(prior, shape_frc=SHAPE, position_mm=POSITION, pixel_spacing_mm=(2.0, 2.0), dose_frc_gy=np.full(SHAPE, 10.0),
+                   referenced_plan_uid=photon_uid, seed="analyze-prior-dose")
+    return root
+
+
+def test_fail_on_violation_exit_codes(small_patient: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = cli_main.main(["analyze", str(small_patient), "--out", str(tmp_path / "ok"), "--fail-on-violation"])
+    assert code == 0, capsys.readouterr().err
+    data = json.loads((tmp_path / "ok" / "results.json").read_text(encoding="utf-8"))
+    validate(data)
+    assert not data["constraints"]["any_fail"]
+    assert any(w.startswith("no isodose overlays") for w in data["warnings"])
+    # Hand-computed cumulative EQD2 (a/b 2) of the brain stem (outside the high-dose box):
+    # current 5 GyE in 22 fx -> 5 (5/22 + 2) / 4; prior 10 Gy in 30 fx -> 10 (10/30 + 2) / 4; 0.3 x prior.
+    expected = 5 * (5 / 22 + 2) / 4 + 0.3 * 10 * (10 / 30 + 2) / 4
+    metrics = {(m["roi"], m["quantity"], m["metric"]): m["value"] for m in data["metrics"]}
+    assert metrics[("Brain Stem", "EQD2_2_cumulative", "Mean[Gy]")] == pytest.approx(expected, rel=1e-6)
+
+    protocol = tmp_path / "tiny.toml"
+    protocol.write_text('[constraints]\nBrainStem = "Dmax[Gy] < 0.5"\n', encoding="utf-8")
+    code = cli_main.main(["analyze", str(small_patient), "--out", str(tmp_path / "bad"), "--protocol", str(protocol),
+                          "--fail-on-violation"])
+    assert code == 2
+    data = json.loads((tmp_path / "bad" / "results.json").read_text(encoding="utf-8"))
+    failing = [r for r in data["constraints"]["rows"] if r["status"] == "FAIL"]
+    assert [(r["source"], r["roi"], r["limit"]) for r in failing] == [("protocol", "Brain Stem", 0.5)]
+    # Without the flag the same violation still exits 0 (the report says FAIL).
+    assert cli_main.main(["analyze", str(small_patient), "--out", str(tmp_path / "bad2"), "--protocol", str(protocol)]) == 0
+
+
+def test_missing_folder_is_one_line_exit_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = cli_main.main(["analyze", str(tmp_path / "absent"), "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert err.count("\n") == 1 and err.startswith("dosimetry: error:") and "is not a folder" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_truncated_dose_is_one_line_exit_1(small_patient: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    patient = tmp_path / "patient"
+    shutil.copytree(small_patient, patient)
+    dose = patient / "current" / "RD.dcm"
+    dose.write_bytes(dose.read_bytes()[: dose.stat().st_size // 2])
+    code = cli_main.main(["analyze", str(patient), "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert err.count("\n") == 1 and err.startswith("dosimetry: error:")
+    assert not (tmp_path / "out" / "results.json").exists()
