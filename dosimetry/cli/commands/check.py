@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +29,8 @@ from dosimetry.constraints.quantities import Quantity
 from dosimetry.constraints.samples import DoseSamples
 from dosimetry.constraints.tables import VolumeAxis, load_emami
 from dosimetry.dose import DoseGrid
-from dosimetry.errors import ArgumentError, ConsistencyError, GeometryError, InputFileError
-from dosimetry.structures import Roi, StructureSet
+from dosimetry.errors import ArgumentError, GeometryError
+from dosimetry.structures import Roi
 
 EXIT_FAIL = 2
 DVH_BIN_WIDTH_GY = 0.01
@@ -59,36 +58,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.add_argument("--alpha-beta", type=float, default=2.0, metavar="GY", help="alpha/beta of the EQD2 maps (default 2 Gy)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.set_defaults(handler=run)
-
-
-@dataclass(frozen=True)
-class _Folders:
-    current: Path
-    prior: Path | None
-    how: str
-
-
-def _folders(patient_dir: Path, prior: Path | None) -> _Folders:
-    if not patient_dir.is_dir():
-        raise InputFileError(f"PATIENT_DIR {patient_dir} is not a folder")
-    if prior is not None:
-        if not prior.is_dir():
-            raise InputFileError(f"--prior {prior} is not a folder")
-        return _Folders(patient_dir, prior, "PATIENT_DIR and --prior")
-    subdirs = {p.name.casefold(): p for p in patient_dir.iterdir() if p.is_dir()}
-    if "current" in subdirs:
-        found_prior = subdirs.get("prior")
-        how = "sub-folders current/ and prior/ of PATIENT_DIR" if found_prior else "sub-folder current/ of PATIENT_DIR"
-        return _Folders(subdirs["current"], found_prior, how)
-    return _Folders(patient_dir, None, "PATIENT_DIR (no prior course)")
-
-
-def _check_frames(structure_set: StructureSet, frame_uid: str) -> None:
-    if structure_set.frame_of_reference_uid and structure_set.frame_of_reference_uid != frame_uid:
-        raise ConsistencyError(
-            f"RT Structure Set {structure_set.source_path} is in frame of reference {structure_set.frame_of_reference_uid}, "
-            f"the current RT Dose in {frame_uid}; the organs must be contoured on the current planning CT"
-        )
 
 
 def _length_cm(roi: Roi) -> float | None:
@@ -147,34 +116,31 @@ def _report_text(report: ConstraintReport, context: dict[str, Any]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from dosimetry.align import align_prior_dose
     from dosimetry.dvh import compute_dvh
-    from dosimetry.io import load_registrations
-    from dosimetry.radiobiology import DEFAULT_RESIDUAL, Quantity as LqQuantity, accumulate, lq_map
-    from dosimetry.radiobiology.course import find_registration, load_course
-    from dosimetry.radiobiology.summation import check_residual
+    from dosimetry.radiobiology import DEFAULT_RESIDUAL
+    from pipelines.patient_maps import build_patient_maps, resolve_folders
 
-    residual = check_residual(DEFAULT_RESIDUAL if args.residual is None else args.residual, argument="--residual")
     if not args.alpha_beta > 0:
         raise ArgumentError(f"--alpha-beta must be > 0 Gy, got {args.alpha_beta}")
-    folders = _folders(args.patient_dir, args.prior)
+    folders = resolve_folders(args.patient_dir, args.prior)
     if folders.prior is None and (args.registration is not None or args.assume_same_position or args.residual is not None):
         raise ArgumentError("--registration, --assume-same-position and --residual need a prior course (--prior DIR)")
     protocol: Protocol | None = load_protocol(args.protocol) if args.protocol is not None else None
     mapper = load_name_mapping(args.mapping) if args.mapping is not None else NameMapper()
 
-    current = load_course(folders.current, argument="PATIENT_DIR")
+    # Loading, alignment and the maps are shared with ``dosimetry analyze`` (pipelines.patient_maps).
+    patient = build_patient_maps(
+        folders,
+        registration_path=args.registration,
+        assume_same_position=args.assume_same_position,
+        residual=DEFAULT_RESIDUAL if args.residual is None else args.residual,
+        alpha_beta_late_gy=args.alpha_beta,
+    )
+    residual = patient.residual
+    current, structure_set = patient.current, patient.structure_set
     frame = current.dose.frame_of_reference_uid
-    structure_set = current.structure_set(argument="PATIENT_DIR")  # found by dosimetry.io.discover
-    _check_frames(structure_set, frame)
-    warnings: list[str] = list(current.warnings) + list(structure_set.warnings)
-
-    eqd2_current = lq_map(current.dose, quantity=LqQuantity.EQD2, alpha_beta_gy=args.alpha_beta, plan=current.plan)
-    warnings.extend(eqd2_current.warnings)
-    maps: dict[Quantity, Callable[[], DoseGrid]] = {
-        Quantity.DOSE_CURRENT: lambda: current.dose,
-        Quantity.EQD2_CURRENT: lambda: eqd2_current.dose,
-    }
+    warnings: list[str] = list(patient.warnings)
+    maps: dict[Quantity, Callable[[], DoseGrid]] = patient.constraint_maps()
     context: dict[str, Any] = {
         "folders": folders.how,
         "current": {
@@ -189,53 +155,22 @@ def run(args: argparse.Namespace) -> int:
         "prior": None,
         "residual": residual,
     }
-    if folders.prior is not None:
-        prior = load_course(folders.prior, argument="--prior")
-        prior_frame = prior.dose.frame_of_reference_uid
-        registration = None
-        source = "none"
-        if args.registration is not None:
-            registration = find_registration(load_registrations(args.registration), current_frame_uid=frame, prior_frame_uid=prior_frame)
-            if registration is None:
-                raise ConsistencyError(f"--registration {args.registration} does not link the prior frame {prior_frame} and the current frame {frame}")
-            source = str(args.registration)
-        elif not args.assume_same_position and prior_frame != frame:
-            registration = find_registration(current.registrations + prior.registrations, current_frame_uid=frame, prior_frame_uid=prior_frame)
-            if registration is not None:
-                source = f"found in course folder: {registration.source_path}"
-        aligned = align_prior_dose(
-            prior.dose, current.dose.grid, frame, registration=registration, assume_same_position=args.assume_same_position
-        )
-        cumulative = accumulate(
-            current.dose,
-            aligned.dose,
-            alpha_beta_gy=args.alpha_beta,
-            current_plan=current.plan,
-            prior_plan=prior.plan,
-            residual=residual,
-            quantity=LqQuantity.EQD2,
-            warnings=aligned.warnings,
-        )
-        warnings += [f"prior: {w}" for w in prior.warnings] + list(cumulative.warnings)
-        maps[Quantity.EQD2_CUMULATIVE] = lambda: cumulative.dose
-        maps[Quantity.DOSE_PRIOR] = lambda: aligned.dose
-        maps[Quantity.EQD2_PRIOR] = lambda: lq_map(aligned.dose, quantity=LqQuantity.EQD2, alpha_beta_gy=args.alpha_beta, plan=prior.plan).dose
+    if patient.prior is not None and patient.aligned is not None:
+        prior, aligned = patient.prior, patient.aligned
+        cumulative = patient.cumulative[patient.eqd2_late_cumulative_key]
         context["prior"] = {
             "folder": str(folders.prior),
             "dose": [str(p) for p in prior.dose_paths],
             "plan": str(prior.plan.source_path),
             "fractions": prior.plan.fractions_planned,
             "dose_type": prior.dose.dose_type.value,
-            "frame_of_reference_uid": prior_frame,
+            "frame_of_reference_uid": prior.dose.frame_of_reference_uid,
             "alignment": aligned.method.value,
             "transform": aligned.transform_description,
-            "registration_source": source,
+            "registration_source": patient.registration_source,
             "uncovered_volume_cc": aligned.uncovered_volume_cc,
             "summation_method": cumulative.method.value,
         }
-    else:
-        maps[Quantity.EQD2_CUMULATIVE] = lambda: eqd2_current.dose
-        warnings.append("no prior course: eqd2_cumulative is the current course's EQD2 alone")
 
     # Which ROIs need dose samples, on which quantities.
     names: list[str] = []
