@@ -697,8 +697,8 @@ def _results_document(
                 "number": int(roi.number),
                 "interpreted_type": roi.interpreted_type,
                 "role": work.roles[roi.name].value,
-                "volume_cc": float(dvh.volume_cc) if dvh else 0.0,
-                "volume_in_dose_grid_cc": float(dvh.volume_in_dose_grid_cc) if dvh else 0.0,
+                "volume_cc": float(dvh.volume_cc) if dvh else None,  # None: no DVH (reason in warnings)
+                "volume_in_dose_grid_cc": float(dvh.volume_in_dose_grid_cc) if dvh else None,
             }
         )
     index_dicts = []
@@ -770,7 +770,11 @@ def _patient_result(work: _Work, report: ConstraintReport, results: dict[str, An
         )
         for c in results["courses"]
     )
-    rois = tuple(RoiRow(name=r["name"], interpreted_type=r["interpreted_type"], volume_cc=r["volume_cc"]) for r in results["rois"])
+    rois = tuple(
+        RoiRow(name=r["name"], interpreted_type=r["interpreted_type"], volume_cc=r["volume_cc"])
+        for r in results["rois"]
+        if r["volume_cc"] is not None
+    )
     return PatientResult(
         metrics=tuple(work.metrics),
         constraints=tuple(constraints),
@@ -785,6 +789,13 @@ def _patient_result(work: _Work, report: ConstraintReport, results: dict[str, An
 # Batch
 
 
+def _course_root(folder: Path) -> Path:
+    """The folder holding ``current/`` (and ``prior/``) at any depth below ``folder`` when there is
+    exactly one such folder (grouped patients keep their ROOT-relative paths), else ``folder``."""
+    found = sorted(p for p in Path(folder).rglob("*") if p.is_dir() and p.name.casefold() == "current")
+    return found[0].parent if len(found) == 1 else Path(folder)
+
+
 def full_analysis(inputs: PatientInputs, parameters: AnalysisParameters, out_dir: Path) -> PatientResult:
     """The :data:`pipelines.analysis.PatientAnalysis` running ``dosimetry analyze`` for one batch patient.
 
@@ -797,7 +808,7 @@ def full_analysis(inputs: PatientInputs, parameters: AnalysisParameters, out_dir
 
     extra = dict(parameters.extra)
     with tempfile.TemporaryDirectory(prefix="analyze-") as scratch:
-        folder = patient_folder(inputs, Path(scratch))
+        folder = _course_root(patient_folder(inputs, Path(scratch)))
         outcome = run_analysis(
             AnalyzeOptions(
                 patient_dir=folder,

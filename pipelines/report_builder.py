@@ -196,8 +196,16 @@ def _indices_section(results: dict[str, Any]) -> Section:
 
 
 def _colour(roi: Any) -> tuple[int, int, int] | None:
+    """The ROI's display colour, darkened when too light to see on a white plot."""
     rgb = getattr(roi, "color_rgb", None)
-    return tuple(int(c) for c in rgb) if rgb else None  # type: ignore[return-value]
+    if not rgb:
+        return None
+    r, g, b = (int(c) for c in rgb)
+    luminance = (0.299 * r + 0.587 * g + 0.114 * b) / 255.0
+    if luminance > 0.75:
+        scale = 0.75 / luminance
+        r, g, b = int(r * scale), int(g * scale), int(b * scale)
+    return r, g, b
 
 
 def _dvh_section(view: WorkView) -> Section:

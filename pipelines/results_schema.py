@@ -24,7 +24,7 @@ Top-level keys (all required; doses in Gy, or GyE where the source dose is RBE-w
                        matching the current plan's fractionation, null when none does)
     quantities       [{name, description, rois}]   rois: "all" | "targets_and_organs" | "organs"
     rois             [{name, number, interpreted_type, role ("TARGET"|"ORGAN_AT_RISK"|"OTHER"),
-                       volume_cc, volume_in_dose_grid_cc}]
+                       volume_cc|null, volume_in_dose_grid_cc|null}]   (null: no DVH, see warnings)
     metrics          [{roi, quantity, metric, value, unit}]   (one row per ROI x quantity x metric;
                        the same rows as metrics.csv)
     indices          [{target, quantity, ...}]   TargetIndices.to_dict() of dosimetry.indices plus
@@ -145,8 +145,8 @@ RESULTS_SCHEMA: dict[str, Any] = _obj(
                     "number": {"type": "integer"},
                     "interpreted_type": _STR,
                     "role": {"type": "string", "enum": ["TARGET", "ORGAN_AT_RISK", "OTHER"]},
-                    "volume_cc": _NUM,
-                    "volume_in_dose_grid_cc": _NUM,
+                    "volume_cc": _NUM_OR_NULL,
+                    "volume_in_dose_grid_cc": _NUM_OR_NULL,
                 }
             )
         ),
