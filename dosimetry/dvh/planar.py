@@ -26,7 +26,7 @@ IntArray = npt.NDArray[np.int64]
 
 def signed_area(u: FloatArray, v: FloatArray) -> float:
     """Shoelace area of a closed polygon (positive when counter-clockwise in (u, v))."""
-    return 0.5 * float(np.dot(u[:-1], v[1:]) - np.dot(u[1:], v[:-1]) + u[-1] * v[0] - u[0] * v[-1])
+    return 0.5 * float((u[:-1] * v[1:]).sum() - (u[1:] * v[:-1]).sum() + u[-1] * v[0] - u[0] * v[-1])
 
 
 def point_in_polygon(pu: float, pv: float, u: FloatArray, v: FloatArray) -> bool:

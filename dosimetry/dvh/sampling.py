@@ -98,7 +98,7 @@ class DoseSamples:
 
     @cached_property
     def mean_gy(self) -> float:
-        return float(np.dot(self.dose_gy, self.weight_cc) / self.weight_cc.sum())
+        return float((self.dose_gy * self.weight_cc).sum() / self.weight_cc.sum())  # no BLAS threads
 
 
 def cumulative_volume(
