@@ -37,6 +37,7 @@ class PlaneSection:
     polygons: tuple[tuple[FloatArray, FloatArray], ...]
     signs: tuple[int, ...]
     area_mm2: float
+    orientations: tuple[int, ...] = ()  # +1 counter-clockwise, -1 clockwise, 0 degenerate
 
 
 @dataclass(frozen=True, eq=False)
@@ -108,23 +109,24 @@ def roi_geometry(
     )
     warnings.extend(slabs.warnings)
     sections = []
-    x_min = y_min = np.inf
-    x_max = y_max = -np.inf
     volume_mm3 = 0.0
     overlapping = 0
     for z, thickness in zip(planes, slabs.thickness_mm, strict=True):
         polygons = by_plane[float(z)]
         depths = nesting_depths(polygons)
         signs = [1 if d % 2 == 0 else -1 for d in depths]
-        areas = [abs(signed_area(x, y)) for x, y in polygons]
+        signed = [signed_area(x, y) for x, y in polygons]
+        areas = [abs(a) for a in signed]
         area = float(sum(s * a for s, a in zip(signs, areas, strict=True)))
         if sum(1 for d in depths if d == 0) > 1 and _outer_contours_overlap(polygons, depths):
             overlapping += 1
-        for x, y in polygons:
-            x_min, x_max = min(x_min, float(x.min())), max(x_max, float(x.max()))
-            y_min, y_max = min(y_min, float(y.min())), max(y_max, float(y.max()))
-        sections.append(PlaneSection(float(z), tuple(polygons), tuple(signs), area))
+        sections.append(
+            PlaneSection(float(z), tuple(polygons), tuple(signs), area, tuple(int(np.sign(a)) for a in signed))
+        )
         volume_mm3 += area * float(thickness)
+    all_points = np.concatenate([c.points_mm for c in closed if c.points_mm.shape[0] >= 3])
+    x_min, y_min = (float(v) for v in all_points[:, :2].min(axis=0))
+    x_max, y_max = (float(v) for v in all_points[:, :2].max(axis=0))
     if overlapping:
         warnings.append(
             f"{label}: on {overlapping} plane(s) solid contours overlap without nesting; the overlap "

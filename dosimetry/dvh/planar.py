@@ -184,19 +184,23 @@ def edge_pieces(
     moments: bool,
     layers: list[int] | None = None,
     n_layers: int = 1,
+    orientations: list[int] | None = None,
 ) -> EdgePieces:
     """Cut the polygons' edges at pixel boundaries (see the module docstring).
 
+    ``orientations`` (+1 counter-clockwise, -1 clockwise, 0 degenerate; one per polygon) may be
+    given when already known; the scaling to pixel units must not mirror the polygons.
     With ``layers`` (one index per polygon, 0 <= index < ``n_layers``) the polygons lie on
     separate windows stacked along the rows: layer L occupies rows [L n_rows, (L + 1) n_rows) of
     the result, so many planes are processed in one vectorised pass.
     """
     starts_u, starts_v, ends_u, ends_v, seg_w, seg_layer = [], [], [], [], [], []
     layer_list = layers if layers is not None else [0] * len(polygons)
-    for (u, v), w, layer in zip(polygons, weights, layer_list, strict=True):
+    known = orientations if orientations is not None else [None] * len(polygons)
+    for (u, v), w, layer, sense in zip(polygons, weights, layer_list, known, strict=True):
         if u.size < 3:
             continue
-        orientation = np.sign(signed_area(u, v))
+        orientation = np.sign(signed_area(u, v)) if sense is None else sense
         if orientation == 0:
             continue
         starts_u.append(u)

@@ -223,7 +223,8 @@ def geometry_for_grid(
 ) -> RoiGeometry:
     """:func:`roi_geometry`, defaulting a single plane's thickness to the grid's slice there."""
     if single_plane_thickness_mm is None:
-        planes = roi.contour_planes_mm()
+        first_z = {round(float(c.points_mm[0, 2]), 2) for c in roi.closed_planar_contours}
+        planes = roi.contour_planes_mm() if len(first_z) == 1 else np.zeros(2)
         if planes.size == 1:
             ze = grid.z_edges_mm
             k = int(np.searchsorted(ze, planes[0], side="right")) - 1

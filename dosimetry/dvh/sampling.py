@@ -242,15 +242,18 @@ def _plane_stats(
 ) -> _PlaneStats:
     ny, nx = shape
     dx, dy = coarse_mm
-    polys, signs, layers = [], [], []
+    polys, signs, layers, senses = [], [], [], []
     for p, section in enumerate(geometry.sections):
         for (x, y), sign in zip(section.polygons, section.signs, strict=True):
             polys.append(((x - origin_mm[0]) / dx, (y - origin_mm[1]) / dy))
             signs.append(float(sign))
             layers.append(p)
+        senses.extend(section.orientations)
     n_planes = len(geometry.sections)
     fine_polys = [(u * n, v * n) for u, v in polys]
-    fine = edge_pieces(fine_polys, signs, nx * n, ny * n, moments=True, layers=layers, n_layers=n_planes)
+    fine = edge_pieces(
+        fine_polys, signs, nx * n, ny * n, moments=True, layers=layers, n_layers=n_planes, orientations=senses
+    )
     area = fine.coarse_area(n).reshape(n_planes, ny, nx)
     irregular = tuple(
         geometry.sections[p].z_mm
