@@ -60,8 +60,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         help="DVH metrics of structures on an RT Dose (exact partial volumes, TG-263 metrics)",
         description=(
             "Compute DVHs of RT Structure Set ROIs on an RT Dose grid: exact fractional voxel occupancy of the "
-            "contours, trilinear dose sampling in boundary voxels, and TG-263 metrics such as D95%%[Gy], "
-            "D0.03cc[Gy], V20Gy[%%], CV20Gy[cc], Mean[Gy]. Without --metric: " + ", ".join(DEFAULT_METRICS) + "."
+            "contours, trilinear dose sampling in boundary voxels, and TG-263 metrics such as D95%[Gy], "
+            "D0.03cc[Gy], V20Gy[%], CV20Gy[cc], Mean[Gy]. Without --metric: " + ", ".join(DEFAULT_METRICS) + "."
         ),
     )
     parser.add_argument("--dose", type=Path, required=True, metavar="RD.dcm", help="RT Dose file")
@@ -79,7 +79,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         help="z extent of the outermost contours: half-slab (default; half a contour spacing beyond) or truncated",
     )
     parser.add_argument(
-        "--supersample", type=int, metavar="N", help="sub-voxels per axis in boundary voxels (default: ~1 mm, 2..4)"
+        "--supersample", type=int, metavar="N", help="sub-voxels per axis in boundary voxels (default: at most ~1.5 mm, 1..3)"
     )
     parser.set_defaults(handler=run)
 
