@@ -30,6 +30,7 @@ File formats:
   ``dvh_csv_step_gy`` (default 0.1 Gy; exact, the curve is linear between bin edges) from 0 Gy to
   the first step above the maximum; ``volume_pct`` refers to the ROI volume inside the dose grid.
 * ``metrics.csv``: ``roi, quantity, metric, value, unit`` (same rows as results.json ``metrics``).
+  A metric the DVH cannot give (D0.03cc of an ROI smaller than 0.03 cc) is left out, with a warning.
 
 Exit codes of the command: 0 done, 2 with ``--fail-on-violation`` when any constraint FAILs,
 1 on error (one line on stderr).
@@ -634,7 +635,7 @@ def run_analysis(options: AnalyzeOptions) -> AnalysisOutcome:
 
     results["outputs"].append({"path": "report.html", "kind": "html", "description": "clinical report", "sop_instance_uid": None})
     results["outputs"].append({"path": "results.json", "kind": "json", "description": f"results, schema {SCHEMA_VERSION}", "sop_instance_uid": None})
-    page = build_report(results, work_view(work), indices, report)
+    page = build_report(results, work_view(work))
     results["warnings"] = list(dict.fromkeys(results["warnings"] + list(page.warnings)))
     validate(results)
     atomic.write_text(out_dir / "report.html", page.html)

@@ -13,16 +13,13 @@ without a usable CT the overlays are left out and a warning says why.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from dosimetry.constraints.evaluate import ConstraintReport
 from dosimetry.dvh import rasterise_roi
 from dosimetry.errors import DosimetryError
-from dosimetry.indices import TargetIndices
 from dosimetry.io import load_ct_series, load_ct_volume
 from dosimetry.radiobiology.alpha_beta import RoiRole
 from dosimetry.report import (
@@ -339,11 +336,10 @@ def _provenance_section(results: dict[str, Any]) -> Section:
     )
 
 
-def build_report(
-    results: dict[str, Any], view: WorkView, indices: Sequence[TargetIndices], report: ConstraintReport
-) -> Page:
-    """The report page; ``Page.warnings`` are the problems met while drawing (already on the page)."""
-    del indices, report  # everything shown comes from ``results`` (the same numbers as results.json)
+def build_report(results: dict[str, Any], view: WorkView) -> Page:
+    """The report page from the results.json document (every number shown is the same as there) and
+    the DVH curves and maps of ``view``; ``Page.warnings`` are the problems met while drawing
+    (already on the page)."""
     extra: list[str] = []
     overlays = _overlay_section(view, results, extra)
     patient = results["patient"]

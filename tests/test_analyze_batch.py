@@ -31,7 +31,7 @@ def test_full_analysis_in_a_batch(tmp_path: Path) -> None:
     assert analysis_identity(full_analysis) == "pipelines.analyze.full_analysis@1"
     out = tmp_path / "out"
     summary = run_batch(root, out, analysis=full_analysis, parameters=AnalysisParameters(), workers=0, progress=ProgressMode.OFF)
-    assert (summary.total, summary.succeeded, summary.failed) == (2, 1, 1)
+    assert (summary.total, summary.succeeded, summary.failed) == (2, 1, 1), [(p.patient_id, p.error) for p in summary.patients]
     by_id = {p.patient_id: p for p in summary.patients}
     folder = out / "patients" / by_id["patient01"].key
     for name in ("report.html", "results.json", "dvh.csv", "metrics.csv", "EQD2_2_cumulative.dcm"):
