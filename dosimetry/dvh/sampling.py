@@ -175,15 +175,20 @@ def trilinear(dose: DoseGrid, x_mm: FloatArray, y_mm: FloatArray, z_mm: FloatArr
         inv = np.where((p > coords[0]) & (p < coords[-1]), inv, 0.0)
         parts.append((i0, i0 + 1, t, inv))
     (z0, z1, tz, iz), (y0, y1, ty, iy), (x0, x1, tx, ix) = parts
-    arr = dose.dose_gy
-    c000 = arr[z0, y0, x0]
-    c001 = arr[z0, y0, x1]
-    c010 = arr[z0, y1, x0]
-    c011 = arr[z0, y1, x1]
-    c100 = arr[z1, y0, x0]
-    c101 = arr[z1, y0, x1]
-    c110 = arr[z1, y1, x0]
-    c111 = arr[z1, y1, x1]
+    flat = dose.dose_gy.reshape(-1)
+    _, ny, nx = grid.shape_zyx
+    row00 = (z0 * ny + y0) * nx
+    row01 = (z0 * ny + y1) * nx
+    row10 = (z1 * ny + y0) * nx
+    row11 = (z1 * ny + y1) * nx
+    c000 = flat[row00 + x0]
+    c001 = flat[row00 + x1]
+    c010 = flat[row01 + x0]
+    c011 = flat[row01 + x1]
+    c100 = flat[row10 + x0]
+    c101 = flat[row10 + x1]
+    c110 = flat[row11 + x0]
+    c111 = flat[row11 + x1]
     # interpolate along x
     c00 = c000 + tx * (c001 - c000)
     c01 = c010 + tx * (c011 - c010)
@@ -213,8 +218,10 @@ def _box_range(
         lo = np.maximum(np.searchsorted(coords, p - h, side="right") - 1, 0)
         hi = np.minimum(np.searchsorted(coords, p + h, side="left"), m - 1)
         idx.append((lo, hi))
-    arr = dose.dose_gy
-    corners = [arr[a, b, c] for a in idx[0] for b in idx[1] for c in idx[2]]
+    flat = dose.dose_gy.reshape(-1)
+    _, ny, nx = grid.shape_zyx
+    rows = [(a * ny + b) * nx for a in idx[0] for b in idx[1]]
+    corners = [flat[r + c] for r in rows for c in idx[2]]
     return np.minimum.reduce(corners), np.maximum.reduce(corners)
 
 
