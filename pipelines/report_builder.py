@@ -209,7 +209,7 @@ def _dvh_section(view: WorkView) -> Section:
     items: list[Paragraph | Table | Figure] = []
     for key, title, roles, fig_id in (
         ("dose", f"DVH: planned dose ({view.dose_name})", {RoiRole.TARGET, RoiRole.ORGAN_AT_RISK}, "dvh-dose"),
-        (view.maps.eqd2_late_cumulative_key, f"DVH: cumulative {view.maps.eqd2_late_cumulative_key} (organs at risk)",
+        (view.maps.eqd2_late_cumulative_key, f"DVH: {view.maps.eqd2_late_cumulative_key} (current + r x prior, organs at risk)",
          {RoiRole.ORGAN_AT_RISK}, "dvh-eqd2-cumulative"),
     ):
         curves = []

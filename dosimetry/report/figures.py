@@ -93,7 +93,9 @@ def isodose_overlay_png(
         raise ArgumentError(f"isodose_overlay_png: CT {ct_hu.shape} and dose {dose_gy.shape} planes must be equal 2-D shapes")
     if not reference_gy > 0:
         raise ArgumentError(f"isodose_overlay_png: reference_gy must be > 0, got {reference_gy}")
-    fig, ax = plt.subplots(figsize=(5.5, 5.5))
+    # Figure height follows the plane's aspect ratio (no wide empty bands for sagittal/coronal planes).
+    aspect = abs(extent_mm[3] - extent_mm[2]) / max(abs(extent_mm[1] - extent_mm[0]), 1e-9)
+    fig, ax = plt.subplots(figsize=(5.5, float(np.clip(4.4 * aspect + 1.1, 3.0, 8.0))))
     origin = "upper" if flip_vertical else "lower"
     ax.imshow(ct_hu, cmap="gray", vmin=-400, vmax=600, extent=extent_mm, origin=origin, interpolation="bilinear")
     rows, cols = ct_hu.shape

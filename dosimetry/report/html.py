@@ -25,6 +25,9 @@ tr.fail{background:#fdeaea}
 tr.highlight td{background:#dbe9ff;font-weight:bold}
 .warnings{background:#fff6d6;border:1px solid #e0c060;padding:.5em 1em}
 figure{margin:1em 0}figure img{max-width:100%;border:1px solid #ddd}
+section#overlays figure{display:inline-block;vertical-align:top;width:32.5%;margin:.5em 0}
+section#overlays figure h3{font-size:.95em}
+table{display:block;max-width:100%;overflow-x:auto}td{overflow-wrap:break-word}
 figcaption{color:#555;font-size:.85em}
 .note{color:#555;font-size:.85em}
 code{font-size:.9em}
