@@ -8,8 +8,8 @@ occupancy of voxel (k, j, i) is
     sum over planes p of  area(p n pixel(j, i)) / pixel area  x  overlap(slab p, voxel k) / thickness(k).
 
 This is the exact volume fraction of the voxel inside the stacked-slab solid the contours describe
-(to floating-point precision), not an estimate by point sampling. The same machinery runs on a grid
-subdivided ``n`` times per axis (:func:`iter_fine_occupancy`) to weight sub-voxel dose samples.
+(to floating-point precision), not an estimate by point sampling. :mod:`dosimetry.dvh.sampling`
+uses the same edge integration on a finer grid, with moments, to place and weight dose samples.
 """
 
 from __future__ import annotations
@@ -89,12 +89,6 @@ class FineSlice:
     @property
     def coarse_shape(self) -> tuple[int, int]:
         return self.occupancy.shape[1] // self.n, self.occupancy.shape[2] // self.n
-
-    def blocks(self) -> FloatArray:
-        """Occupancy as (ny, nx, n_z, n_y, n_x): the sub-voxels of each coarse voxel."""
-        n = self.n
-        ny, nx = self.coarse_shape
-        return self.occupancy.reshape(n, ny, n, nx, n).transpose(1, 3, 0, 2, 4)
 
 
 def fine_window(geometry: RoiGeometry, grid: RectilinearGrid) -> tuple[int, int, int, int] | None:

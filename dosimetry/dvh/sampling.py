@@ -5,18 +5,26 @@ trilinear interpolant (outside the outermost centres it is held constant). An RO
 follows:
 
 * voxels entirely inside the ROI give one sample at the voxel centre, weight = voxel volume;
-* voxels the ROI boundary crosses are split into ``n x n`` fine pixels in plane and ``n`` sub-slabs
-  in z, the sub-slabs also cut at the ROI's slab boundaries; each covered piece gives a sample at
-  the centroid of its covered part (trilinear dose there), weighted by the exact covered volume.
+* voxels the ROI boundary crosses are split into ``n x n`` fine pixels in plane (``n`` from
+  :func:`auto_supersample`: sub-pixels of at most ~1.5 mm) and, in z, into pieces cut at the ROI's
+  contour-slab boundaries, so that each piece lies in one slab; each covered piece gives one
+  sample at the centroid of its covered part (exact polygon moments, :mod:`dosimetry.dvh.planar`)
+  with the trilinear dose there, weighted by its exact covered volume.
 
 Each sample also carries a dose *spread*: the dose over the covered part of its (sub-)voxel is
 taken as uniformly distributed over ``[dose - spread/2, dose + spread/2]`` with ``spread =
 sqrt(12 var)``, ``var = sum_i g_i^2 var_i`` (``g`` the local dose gradient, ``var_i`` the variance
 of coordinate i over the covered part; h^2/12 for a full box of edge h). For a linear dose along
 one axis over a box this is exact (the dose is then uniform between the face values); otherwise
-it matches the variance. The interval is narrowed, keeping its centre, to stay within the range of
-the voxel-centre doses around the sample (the trilinear dose cannot leave that range). It removes the staircase a point-sampled DVH shows when a
-voxel spans several bins, without the cost of sampling every voxel finely.
+it matches the variance. The interval is narrowed, keeping its centre, to stay within the range
+of the voxel-centre doses around the sample (the trilinear dose cannot leave that range). This
+removes the staircase a point-sampled DVH shows when a voxel spans several bins, without the cost
+of sampling every voxel finely.
+
+Measured (benchmarks/dvh_vs_dicompyler.py): on the 180 analytic phantom cases the worst errors are
+0.001 % in volume and 0.09 % of the dose span for Mean, D99, D95, D5 and D1. On the sample
+patient, n = 1 moves D-metrics of small ROIs in steep gradients by up to 0.9 Gy against n = 6,
+n = 2 by at most 0.12 Gy: hence sub-pixels of at most ~1.5 mm.
 """
 
 from __future__ import annotations
@@ -478,6 +486,10 @@ def roi_dose_samples(
     # Spreads far below any bin width are numerically points.
     s = np.where(s < 1e-9, 0.0, s)
     in_grid = float(w.sum())
+    logger.debug(
+        "ROI %r: %d dose samples (%d with a spread), supersampling %d, %.4g cc in the grid",
+        roi.name, d.size, int(np.count_nonzero(s)), n, in_grid,
+    )
     outside = geometry.volume_cc - in_grid
     outside = outside if outside > 1e-9 * max(1.0, geometry.volume_cc) else 0.0
     warnings = list(geometry.warnings)
