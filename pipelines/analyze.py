@@ -68,7 +68,7 @@ from dosimetry.dose import DoseGrid
 from dosimetry.dvh import Dvh, EndCapConvention, evaluate_metric, roi_dose_samples
 from dosimetry.dvh.curve import dvh_from_samples
 from dosimetry.dvh.rasterise import geometry_for_grid
-from dosimetry.errors import DosimetryError, GeometryError, MetricError, OutputError
+from dosimetry.errors import ArgumentError, DosimetryError, GeometryError, MetricError, OutputError
 from dosimetry.indices import DoseQuantity, ReferenceLevel, TargetIndices, evaluate_targets, find_body
 from dosimetry.radiobiology import SummationMethod, make_schedules
 from dosimetry.radiobiology.alpha_beta import RoiRole, roi_role
@@ -594,6 +594,12 @@ def run_analysis(options: AnalyzeOptions) -> AnalysisOutcome:
     protocol = load_protocol(options.protocol_path) if options.protocol_path is not None else None
     mapper = load_name_mapping(options.mapping_path) if options.mapping_path is not None else NameMapper()
     folders = resolve_folders(Path(options.patient_dir), options.prior_dir)
+    for label, folder in (("current", folders.current), ("prior", folders.prior)):
+        if folder is not None and (out_dir.resolve() == folder.resolve() or folder.resolve() in out_dir.resolve().parents):
+            raise ArgumentError(
+                f"--out {out_dir} lies inside the {label} course folder {folder}; the exported RT Doses would be read "
+                "as inputs by the next run: choose an output folder outside the course folders"
+            )
     maps = build_patient_maps(
         folders,
         registration_path=options.registration_path,

@@ -249,3 +249,11 @@ def test_truncated_dose_is_one_line_exit_1(small_patient: Path, tmp_path: Path, 
     assert code == 1
     assert err.count("\n") == 1 and err.startswith("dosimetry: error:")
     assert not (tmp_path / "out" / "results.json").exists()
+
+
+def test_output_inside_a_course_folder_is_refused(small_patient: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = small_patient / "current" / "out"
+    code = cli_main.main(["analyze", str(small_patient), "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 1 and "lies inside the current course folder" in err and err.count("\n") == 1
+    assert not out.exists()
