@@ -19,7 +19,9 @@ A callable may carry two optional attributes used in the resumability key (see
 :mod:`pipelines.hashing`): ``analysis_id`` (a stable name, default: module and qualified name) and
 ``analysis_version`` (bump it when the callable's results change). To plug in the full ``analyze``
 pipeline, pass another callable to :func:`pipelines.batch.run_batch` (``analysis=``); the default is
-:func:`pipelines.default_analysis.dvh_analysis`. From the command line, ``dosimetry batch
+:func:`pipelines.analyze.full_analysis` (the whole ``dosimetry analyze``: maps, DVH metrics,
+indices, constraints, report); :func:`pipelines.default_analysis.dvh_analysis` is a lighter
+DVH-only alternative. From the command line, ``dosimetry batch
 --analysis package.module:callable`` does the same (:func:`load_analysis`). A folder-based
 analysis gets a folder per patient from :func:`pipelines.adapters.patient_folder`.
 """
@@ -261,7 +263,7 @@ def analysis_identity(analysis: PatientAnalysis) -> str:
 
 
 #: The analysis ``dosimetry batch`` runs unless ``--analysis`` names another.
-DEFAULT_ANALYSIS_SPEC = "pipelines.default_analysis:dvh_analysis"
+DEFAULT_ANALYSIS_SPEC = "pipelines.analyze:full_analysis"
 
 
 def load_analysis(spec: str) -> PatientAnalysis:

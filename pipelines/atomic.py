@@ -40,6 +40,13 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def _file_mode() -> int:
+    """The mode an ordinary ``open(path, "w")`` would give: 0666 less the process umask."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 @contextlib.contextmanager
 def open_atomic(path: Path, mode: str = "w", *, encoding: str | None = "utf-8", newline: str | None = None) -> Iterator[IO]:
     """Open a temporary file next to ``path``; on clean exit it atomically replaces ``path``.
@@ -62,6 +69,7 @@ def open_atomic(path: Path, mode: str = "w", *, encoding: str | None = "utf-8", 
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(tmp, _file_mode())  # mkstemp creates 0600; outputs get the usual umask-derived mode
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):

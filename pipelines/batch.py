@@ -489,9 +489,9 @@ def _out_lock(out_dir: Path) -> Iterator[None]:
 
 
 def _default_analysis() -> PatientAnalysis:
-    from pipelines.default_analysis import dvh_analysis
+    from pipelines.analysis import DEFAULT_ANALYSIS_SPEC, load_analysis
 
-    return dvh_analysis
+    return load_analysis(DEFAULT_ANALYSIS_SPEC)
 
 
 def run_batch(
@@ -510,7 +510,7 @@ def run_batch(
 ) -> BatchSummary:
     """Analyse every patient under ``root`` into ``out_dir`` (see the module docstring).
 
-    ``analysis`` defaults to :func:`pipelines.default_analysis.dvh_analysis`; with ``workers >= 1``
+    ``analysis`` defaults to :func:`pipelines.analyze.full_analysis`; with ``workers >= 1``
     (process pool) it must be picklable (a module-level function or an instance of a module-level
     class). ``workers=0`` runs in this process. ``scheduler_address`` (e.g. ``tcp://host:8786``)
     sends the patients to a Dask distributed cluster instead; ``OUT`` must then be on a file system

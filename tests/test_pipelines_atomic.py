@@ -93,3 +93,17 @@ def test_remove_dir_and_clean_work_dirs(tmp_path: Path) -> None:
 def test_publish_refuses_missing_staging(tmp_path: Path) -> None:
     with pytest.raises(OutputError):
         atomic.publish_dir(tmp_path, tmp_path / "absent", tmp_path / "target")
+
+
+def test_atomic_file_gets_umask_mode_not_mkstemp_0600(tmp_path: Path) -> None:
+    import os
+
+    from pipelines.atomic import write_text
+
+    old = os.umask(0o022)
+    try:
+        target = tmp_path / "report.html"
+        write_text(target, "<html></html>")
+    finally:
+        os.umask(old)
+    assert target.stat().st_mode & 0o777 == 0o644

@@ -16,6 +16,7 @@ import pytest
 
 from dosimetry.cli import main as cli_main
 from dosimetry.errors import ArgumentError, OutputError
+from pipelines.default_analysis import dvh_analysis
 from pipelines.analysis import AnalysisParameters, PatientResult
 from pipelines.batch import MANIFEST_NAME, PatientStatus, ProgressMode, one_line_reason, run_batch
 from pipelines.csv_out import read_metrics_csv
@@ -59,7 +60,7 @@ def test_reliability_bad_and_hostile_patients(tmp_path: Path) -> None:
     make_cohort(root)
     out = tmp_path / "a" / "out"  # OUT/patients/../../x would be tmp_path/a/x
     before = tree(tmp_path)
-    summary = run_batch(root, out, workers=0, progress=ProgressMode.OFF)  # default analysis: io + dvh
+    summary = run_batch(root, out, analysis=dvh_analysis, workers=0, progress=ProgressMode.OFF)  # io + dvh
 
     by_id = {p.patient_id: p for p in summary.patients}
     assert summary.total == 9 and summary.failed == 3 and summary.succeeded == 6 and summary.exit_code == 1

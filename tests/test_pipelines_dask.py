@@ -9,6 +9,7 @@ from pathlib import Path
 from distributed import LocalCluster
 
 from pipelines.batch import PatientStatus, ProgressMode, run_batch
+from pipelines.default_analysis import dvh_analysis
 from tests.test_pipelines_batch import make_cohort
 
 
@@ -20,15 +21,15 @@ def _rows(db: Path, query: str) -> list[tuple[object, ...]]:
 def test_dask_cluster_matches_local_run(tmp_path: Path) -> None:
     root = tmp_path / "root"
     make_cohort(root, bad=True, hostile=True, valid=2)
-    local = run_batch(root, tmp_path / "local", workers=0, progress=ProgressMode.OFF)
+    local = run_batch(root, tmp_path / "local", analysis=dvh_analysis, workers=0, progress=ProgressMode.OFF)
     with LocalCluster(
         n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
     ) as cluster:
         remote = run_batch(
-            root, tmp_path / "dask", scheduler_address=cluster.scheduler_address, progress=ProgressMode.OFF
+            root, tmp_path / "dask", analysis=dvh_analysis, scheduler_address=cluster.scheduler_address, progress=ProgressMode.OFF
         )
         workers = {p.worker for p in remote.patients}
-        rerun = run_batch(root, tmp_path / "dask", scheduler_address=cluster.scheduler_address, progress=ProgressMode.OFF)
+        rerun = run_batch(root, tmp_path / "dask", analysis=dvh_analysis, scheduler_address=cluster.scheduler_address, progress=ProgressMode.OFF)
 
     assert [(p.key, p.patient_id, p.status, p.error) for p in remote.patients] == [
         (p.key, p.patient_id, p.status, p.error) for p in local.patients

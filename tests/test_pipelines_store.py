@@ -10,6 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from dosimetry.errors import ArgumentError, OutputError
+from pipelines.default_analysis import dvh_analysis
 from pipelines.analysis import (
     AnalysisParameters,
     ConstraintRow,
@@ -34,7 +35,7 @@ from tests.test_pipelines_batch import make_cohort
 def test_schema_supports_toxicity_queries_and_matches_csv(tmp_path: Path) -> None:
     root, out = tmp_path / "root", tmp_path / "out"
     make_cohort(root, bad=True, hostile=True, valid=2)
-    summary = run_batch(root, out, workers=0, progress=ProgressMode.OFF)
+    summary = run_batch(root, out, analysis=dvh_analysis, workers=0, progress=ProgressMode.OFF)
     csv_rows = read_metrics_csv(out / "metrics.csv")
     with sqlite3.connect(out / "cohort.sqlite") as db:
         joined = db.execute(

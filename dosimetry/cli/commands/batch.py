@@ -45,7 +45,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--protocol", type=Path, default=None, metavar="FILE", help="constraint protocol file passed to the analysis")
     parser.add_argument(
         "--analysis", default=None, metavar="MODULE:CALLABLE",
-        help="per-patient analysis to run (default: pipelines.default_analysis:dvh_analysis)",
+        help="per-patient analysis to run (default: pipelines.analyze:full_analysis; pipelines.default_analysis:dvh_analysis is DVH metrics only)",
     )
     parser.add_argument("--force", action="store_true", help="analyse every patient even when unchanged")
     parser.add_argument(
