@@ -15,7 +15,8 @@ Several polygons combine with signed weights (+1 for a solid, -1 for a hole): se
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import numpy.typing as npt
@@ -108,20 +109,21 @@ class EdgePieces:
     col: IntArray
     strip: FloatArray
     own: FloatArray
-    _start: IntArray = field(init=False, repr=False)
-    _strip_prefix: FloatArray = field(init=False, repr=False)
-    _own_prefix: FloatArray = field(init=False, repr=False)
-
-    def __post_init__(self) -> None:
+    @cached_property
+    def _index(self) -> tuple[IntArray | None, IntArray | None, FloatArray, FloatArray]:
+        """Pieces sorted by key = row * (n_cols + 2) + col + 1, with prefix sums of ``strip`` and
+        ``own``; plus either a dense table start[k] = number of pieces with key < k (small
+        windows) or the sorted keys for binary search (large sparse windows)."""
         keys = self.row * (self.n_cols + 2) + (self.col + 1)
         order = np.argsort(keys, kind="stable")
         zero = np.zeros((self.strip.shape[0], 1))
-        # _start[k] = number of pieces with key < k (keys are dense: row * (n_cols + 2) + col + 1)
+        strip_prefix = np.concatenate([zero, np.cumsum(self.strip[:, order], axis=1)], axis=1)
+        own_prefix = np.concatenate([zero, np.cumsum(self.own[:, order], axis=1)], axis=1)
         n_keys = self.n_rows * (self.n_cols + 2) + 1
-        counts = np.bincount(keys, minlength=n_keys)
-        object.__setattr__(self, "_start", np.concatenate([[0], np.cumsum(counts)]))
-        object.__setattr__(self, "_strip_prefix", np.concatenate([zero, np.cumsum(self.strip[:, order], axis=1)], axis=1))
-        object.__setattr__(self, "_own_prefix", np.concatenate([zero, np.cumsum(self.own[:, order], axis=1)], axis=1))
+        if n_keys <= 4 * keys.size + 4096:
+            counts = np.bincount(keys, minlength=n_keys)
+            return np.concatenate([[0], np.cumsum(counts)]), None, strip_prefix, own_prefix
+        return None, keys[order], strip_prefix, own_prefix
 
     @classmethod
     def empty(cls, n_cols: int, n_rows: int, moments: bool) -> EdgePieces:
@@ -168,10 +170,14 @@ class EdgePieces:
         """Every quantity at the pixels (rows, cols) only, shape (k, len(rows))."""
         base = rows * (self.n_cols + 2)
         key = base + cols + 1
-        lo = self._start[base]
-        mid = self._start[key]
-        hi = self._start[key + 1]
-        sp, op = self._strip_prefix, self._own_prefix
+        start, sorted_keys, sp, op = self._index
+        if start is not None:
+            lo, mid, hi = start[base], start[key], start[key + 1]
+        else:
+            assert sorted_keys is not None
+            lo = np.searchsorted(sorted_keys, base, side="left")
+            mid = np.searchsorted(sorted_keys, key, side="left")
+            hi = np.searchsorted(sorted_keys, key, side="right")
         return (sp[:, mid] - sp[:, lo]) + (op[:, hi] - op[:, mid])
 
 
