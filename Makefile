@@ -1,4 +1,4 @@
-# Two commands for a newcomer:  make demo   (set up, run the analysis on the sample patient)
+# Two commands for a newcomer:  make demo   (set up, analyse the sample patient -> out/patient01/report.html)
 #                               make test   (set up, run the test suite)
 PYTHON ?= python3
 VENV := .venv
@@ -22,7 +22,8 @@ baseline: .venv-baseline/.installed
 	touch $@
 
 demo: setup
-	$(BIN)/dosimetry inspect $(SAMPLE)
+	$(BIN)/dosimetry analyze $(SAMPLE) --out out/patient01
+	@echo "open out/patient01/report.html"
 
 # The report test renders the HTML in Debian's headless Chromium; install it when missing.
 browser:
