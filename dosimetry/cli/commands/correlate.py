@@ -1,0 +1,123 @@
+"""``dosimetry correlate --results OUT --outcomes outcomes.csv``: which dosimetric metrics go with
+the outcome across a cohort.
+
+This module only parses arguments and prints; the analysis lives in :mod:`pipelines.correlate`
+and the statistics in :mod:`dosimetry.outcomes`. Exit code 0 when the analysis ran, 1 on error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+from dosimetry.outcomes.table import DEFAULT_ENDPOINT
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "correlate",
+        help="correlate a binary outcome with every dosimetric metric of a batch output (logistic regression, AUC)",
+        description=(
+            "Join the cohort metrics of a 'dosimetry batch' output (OUT/metrics.csv, or OUT/cohort.sqlite) with an "
+            "outcomes CSV (patient_id plus endpoint columns) on the DICOM PatientID, and for every ROI, quantity and "
+            "metric fit a univariable logistic regression of the endpoint (odds ratio per unit with Wald 95%% CI, "
+            "likelihood-ratio p-value, metric value at 50%% probability) and compute the ROC AUC with the Mann-Whitney "
+            "p-value. Metrics are ranked by the unadjusted likelihood-ratio p-value; Holm-adjusted p-values are given "
+            "alongside. Patients present in only one input are listed as warnings."
+        ),
+    )
+    parser.add_argument("--results", type=Path, required=True, metavar="OUT", help="batch output folder (or a metrics.csv / cohort.sqlite file)")
+    parser.add_argument("--outcomes", type=Path, required=True, metavar="CSV", help="outcomes CSV with a patient_id column")
+    parser.add_argument(
+        "--endpoint", default=DEFAULT_ENDPOINT, metavar="EXPR",
+        help=f"binary endpoint: COLUMN OP NUMBER (OP one of >= > <= < == !=) or a 0/1 COLUMN (default {DEFAULT_ENDPOINT!r})",
+    )
+    parser.add_argument("--source", choices=("auto", "csv", "sqlite"), default="auto", help="read OUT/metrics.csv or OUT/cohort.sqlite (default: the CSV when present)")
+    parser.add_argument("--roi", nargs="+", metavar="NAME", default=None, help="only these ROIs (case-insensitive)")
+    parser.add_argument("--quantity", nargs="+", metavar="Q", default=None, help="only these quantities, e.g. EQD2_2_cumulative")
+    parser.add_argument("--metric", nargs="+", metavar="M", default=None, help="only these metrics, e.g. 'D0.03cc[Gy]'")
+    parser.add_argument("--top", type=int, default=20, metavar="N", help="rows of the printed table (default 20; 0 prints all)")
+    parser.add_argument("--json", action="store_true", help="print the full result as JSON")
+    parser.add_argument("--csv", type=Path, default=None, metavar="FILE", help="also write every ranked association to FILE")
+    parser.set_defaults(handler=run)
+
+
+def _g(value: float, digits: int = 3) -> str:
+    if not math.isfinite(value):
+        return str(value)
+    return f"{value:.{digits}g}"
+
+
+def _p(value: float) -> str:
+    return f"{value:.2e}" if value < 1e-3 else f"{value:.3f}"
+
+
+def run(args: argparse.Namespace) -> int:
+    from dosimetry.errors import ArgumentError
+    from dosimetry.outcomes.table import parse_endpoint
+    from pipelines.correlate import MetricsSource, correlate, load_cohort_metrics, report_json, write_report_csv
+
+    if args.top < 0:
+        raise ArgumentError(f"--top {args.top}: expected 0 (all) or a positive number of rows")
+    endpoint = parse_endpoint(args.endpoint)
+    metrics = load_cohort_metrics(args.results, source=MetricsSource(args.source))
+    report = correlate(
+        metrics, args.outcomes, endpoint, rois=args.roi, quantities=args.quantity, metric_names=args.metric
+    )
+    if args.csv is not None:
+        write_report_csv(report, args.csv)
+    if args.json:
+        sys.stdout.write(report_json(report) + "\n")
+        return 0
+
+    out = sys.stdout
+    out.write(f"metrics:  {report.metrics_source}\noutcomes: {report.outcomes_path}\n")
+    out.write(
+        f"endpoint: {endpoint.label}: {report.events} events among {len(report.patients_joined)} patients; "
+        f"{len(report.associations)} metrics analysed, {len(report.not_analysed)} not analysable\n"
+    )
+    out.write(
+        "p-values are UNADJUSTED (likelihood-ratio test of the logistic slope; Mann-Whitney for the AUC); "
+        "'p Holm' is Holm-adjusted over the fitted metrics. OR is per unit of the metric (per Gy for doses).\n\n"
+    )
+    header = ("#", "ROI", "quantity", "metric", "n", "ev", "OR/unit [95% CI]", "p LR", "p Holm", "AUC", "p MW", "value at 50%")
+    rows: list[tuple[str, ...]] = []
+    shown = report.associations if args.top == 0 else report.associations[: args.top]
+    for rank, a in enumerate(shown, start=1):
+        if a.fit is not None:
+            lo, hi = a.fit.odds_ratio_ci95
+            x_lo, x_hi = a.fit.x50_ci95
+            odds = f"{_g(a.fit.odds_ratio)} [{_g(lo)}, {_g(hi)}]"
+            p_lr, p_holm = _p(a.fit.lr_p_value), _p(a.lr_p_value_holm if a.lr_p_value_holm is not None else 1.0)
+            x50 = f"{_g(a.fit.x50)} [{_g(x_lo)}, {_g(x_hi)}] {a.unit}"
+        else:
+            odds, p_lr, p_holm, x50 = "not fitted*", "-", "-", "-"
+        rows.append(
+            (str(rank), a.key.roi, a.key.quantity, a.key.metric, str(a.n), str(a.events), odds, p_lr, p_holm,
+             f"{a.discrimination.auc:.3f}", _p(a.discrimination.p_value), x50)
+        )
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]
+    out.write("  ".join(h.ljust(w) for h, w in zip(header, widths)).rstrip() + "\n")
+    for r in rows:
+        out.write("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() + "\n")
+    if len(shown) < len(report.associations):
+        out.write(f"... {len(report.associations) - len(shown)} more (--top 0 prints all; --json or --csv FILE give every row)\n")
+    unfitted = [a for a in shown if a.fit is None]
+    if unfitted:
+        out.write("\n* not fitted by logistic regression:\n")
+        for a in unfitted:
+            out.write(f"  {a.fit_error}\n")
+    if report.warnings:
+        out.write("\nwarnings:\n")
+        for w in report.warnings:
+            out.write(f"  - {w}\n")
+        for na in report.not_analysed[:10]:
+            out.write(f"    {na.reason}\n")
+        if len(report.not_analysed) > 10:
+            out.write(f"    ... {len(report.not_analysed) - 10} more (see --json)\n")
+    if args.csv is not None:
+        out.write(f"\nwrote {args.csv}\n")
+    return 0

@@ -1,0 +1,217 @@
+"""Univariable logistic regression of a binary endpoint on one dosimetric metric.
+
+Model: ``logit P(event | x) = b0 + b1 x``, fitted by maximum likelihood with Newton-Raphson on the
+centred metric (x - mean x) for numerical stability; the intercept is transformed back exactly.
+
+Reported (all from the same fit):
+
+* odds ratio per unit of the metric ``exp(b1)`` with the Wald 95 % CI ``exp(b1 +- z se(b1))``,
+  se from the inverse observed (= expected, for the canonical logit link) information matrix;
+* the likelihood-ratio test of ``b1 = 0``: ``LR = 2 (l_fit - l_null)`` with the intercept-only null
+  (``p = events / n``), ``p = P(chi2_1 > LR)``; also the Wald p-value;
+* the metric value at 50 % probability, ``x50 = -b0 / b1`` (a TD50-like value for dose metrics),
+  with a delta-method 95 % CI using the gradient ``(-1/b1, b0/b1^2)`` of ``x50`` in ``(b0, b1)``.
+
+Degenerate data raise :class:`ModelFitError` naming the metric: fewer than 3 patients, no events,
+only events, a constant metric, non-finite values, and (quasi-)complete separation. For one
+covariate with an intercept the maximum-likelihood estimate exists exactly when the two groups
+overlap (Albert and Anderson 1984): ``max x(non-events) > min x(events)`` and
+``max x(events) > min x(non-events)``; otherwise the estimate runs off to infinity, so this is
+checked before fitting rather than discovered as a non-converging iteration.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from scipy import stats
+
+from dosimetry.outcomes.errors import ModelFitError
+
+logger = logging.getLogger(__name__)
+
+Z_95 = float(stats.norm.ppf(0.975))
+MAX_ITERATIONS = 100
+TOLERANCE = 1e-10
+MIN_PATIENTS = 3
+
+
+@dataclass(frozen=True)
+class LogisticFit:
+    """Maximum-likelihood fit of ``logit P = intercept + slope * x``."""
+
+    name: str
+    n: int
+    events: int
+    intercept: float
+    slope: float
+    covariance: tuple[tuple[float, float], tuple[float, float]]
+    log_likelihood: float
+    null_log_likelihood: float
+    iterations: int
+
+    @property
+    def slope_se(self) -> float:
+        return math.sqrt(self.covariance[1][1])
+
+    @property
+    def odds_ratio(self) -> float:
+        """Odds ratio per unit of the metric (per Gy for dose metrics)."""
+        return math.exp(self.slope)
+
+    @property
+    def odds_ratio_ci95(self) -> tuple[float, float]:
+        """Wald 95 % confidence interval of :attr:`odds_ratio`."""
+        return (math.exp(self.slope - Z_95 * self.slope_se), math.exp(self.slope + Z_95 * self.slope_se))
+
+    @property
+    def lr_statistic(self) -> float:
+        return max(0.0, 2.0 * (self.log_likelihood - self.null_log_likelihood))
+
+    @property
+    def lr_p_value(self) -> float:
+        """Likelihood-ratio test of slope = 0 (chi-square, 1 degree of freedom)."""
+        return float(stats.chi2.sf(self.lr_statistic, 1))
+
+    @property
+    def wald_p_value(self) -> float:
+        return float(2.0 * stats.norm.sf(abs(self.slope) / self.slope_se))
+
+    @property
+    def x50(self) -> float:
+        """Metric value at which the fitted probability is 50 % (``-intercept / slope``)."""
+        return -self.intercept / self.slope
+
+    @property
+    def x50_ci95(self) -> tuple[float, float]:
+        """Delta-method 95 % confidence interval of :attr:`x50`."""
+        b0, b1 = self.intercept, self.slope
+        grad = np.array([-1.0 / b1, b0 / b1**2])
+        variance = float(grad @ np.array(self.covariance) @ grad)
+        half = Z_95 * math.sqrt(max(variance, 0.0))
+        return (self.x50 - half, self.x50 + half)
+
+    def probability(self, x: float) -> float:
+        return float(1.0 / (1.0 + math.exp(-(self.intercept + self.slope * x))))
+
+    def as_dict(self) -> dict[str, object]:
+        lo, hi = self.odds_ratio_ci95
+        x_lo, x_hi = self.x50_ci95
+        return {
+            "n": self.n,
+            "events": self.events,
+            "intercept": self.intercept,
+            "slope_per_unit": self.slope,
+            "slope_se": self.slope_se,
+            "odds_ratio_per_unit": self.odds_ratio,
+            "odds_ratio_ci95": [lo, hi],
+            "lr_statistic": self.lr_statistic,
+            "lr_p_value": self.lr_p_value,
+            "wald_p_value": self.wald_p_value,
+            "x50": self.x50,
+            "x50_ci95": [x_lo, x_hi],
+            "iterations": self.iterations,
+        }
+
+
+def _as_arrays(x: ArrayLike, y: ArrayLike, name: str) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    xa = np.asarray(x, dtype=float)
+    ya_raw = np.asarray(y)
+    if xa.ndim != 1 or ya_raw.ndim != 1 or xa.shape != ya_raw.shape:
+        raise ModelFitError(f"metric {name}: expected two 1-D arrays of equal length, got shapes {xa.shape} and {ya_raw.shape}")
+    if not np.all(np.isfinite(xa)):
+        raise ModelFitError(f"metric {name}: {int(np.sum(~np.isfinite(xa)))} non-finite metric value(s)")
+    ya = ya_raw.astype(float)
+    if not np.all((ya == 0.0) | (ya == 1.0)):
+        raise ModelFitError(f"metric {name}: the endpoint must be 0/1 (or boolean)")
+    return xa, ya
+
+
+def check_fittable(x: ArrayLike, y: ArrayLike, name: str) -> None:
+    """Raise :class:`ModelFitError` naming ``name`` when the logistic MLE does not exist."""
+    xa, ya = _as_arrays(x, y, name)
+    n = xa.size
+    events = int(ya.sum())
+    if n < MIN_PATIENTS:
+        raise ModelFitError(f"metric {name}: {n} patient(s), at least {MIN_PATIENTS} are needed")
+    if events == 0:
+        raise ModelFitError(f"metric {name}: no events among the {n} patients")
+    if events == n:
+        raise ModelFitError(f"metric {name}: all {n} patients have the event")
+    if np.ptp(xa) == 0.0:
+        raise ModelFitError(f"metric {name}: constant ({xa[0]:g}) across the {n} patients")
+    x1, x0 = xa[ya == 1.0], xa[ya == 0.0]
+    if x0.max() <= x1.min() or x1.max() <= x0.min():
+        kind = "complete" if (x0.max() < x1.min() or x1.max() < x0.min()) else "quasi-complete"
+        raise ModelFitError(
+            f"metric {name}: {kind} separation (events span {x1.min():g}..{x1.max():g}, non-events "
+            f"{x0.min():g}..{x0.max():g}); the odds ratio is infinite and has no maximum-likelihood estimate"
+        )
+
+
+def _log_likelihood(eta: NDArray[np.float64], y: NDArray[np.float64]) -> float:
+    # sum y*eta - log(1 + exp(eta)), stable for large |eta|
+    return float(np.sum(y * eta - np.logaddexp(0.0, eta)))
+
+
+def fit_logistic(x: ArrayLike, y: ArrayLike, *, name: str = "x") -> LogisticFit:
+    """Maximum-likelihood logistic regression of ``y`` (0/1) on ``x``; ``name`` labels errors."""
+    check_fittable(x, y, name)
+    xa, ya = _as_arrays(x, y, name)
+    n = xa.size
+    events = int(ya.sum())
+    centre = float(xa.mean())
+    scale = float(xa.std())
+    z = (xa - centre) / scale
+    design = np.column_stack([np.ones(n), z])
+    p0 = events / n
+    beta = np.array([math.log(p0 / (1.0 - p0)), 0.0])
+    loglik = _log_likelihood(design @ beta, ya)
+    information = np.eye(2)
+    for iteration in range(1, MAX_ITERATIONS + 1):
+        eta = design @ beta
+        prob = 1.0 / (1.0 + np.exp(-eta))
+        gradient = design.T @ (ya - prob)
+        information = design.T @ (design * (prob * (1.0 - prob))[:, None])
+        step = np.linalg.solve(information, gradient)
+        # step halving keeps every iteration an ascent step
+        t = 1.0
+        while True:
+            candidate = beta + t * step
+            cand_loglik = _log_likelihood(design @ candidate, ya)
+            if cand_loglik >= loglik - 1e-12 or t < 1e-8:
+                break
+            t /= 2.0
+        beta, previous = candidate, loglik
+        loglik = cand_loglik
+        if np.max(np.abs(t * step)) < TOLERANCE or abs(loglik - previous) < TOLERANCE * (1.0 + abs(loglik)):
+            break
+    else:
+        raise ModelFitError(f"metric {name}: Newton-Raphson did not converge in {MAX_ITERATIONS} iterations")
+    eta = design @ beta
+    prob = 1.0 / (1.0 + np.exp(-eta))
+    information = design.T @ (design * (prob * (1.0 - prob))[:, None])
+    cov_z = np.linalg.inv(information)
+    # back-transform: b1 = g1 / s, b0 = g0 - g1 * c / s  (linear map A @ [g0, g1])
+    transform = np.array([[1.0, -centre / scale], [0.0, 1.0 / scale]])
+    b = transform @ beta
+    cov = transform @ cov_z @ transform.T
+    if not np.all(np.isfinite(cov)) or cov[1, 1] <= 0.0:
+        raise ModelFitError(f"metric {name}: the information matrix is singular at the estimate")
+    null_loglik = events * math.log(p0) + (n - events) * math.log(1.0 - p0)
+    logger.debug("fitted %s: slope %.6g in %d iterations", name, b[1], iteration)
+    return LogisticFit(
+        name=name,
+        n=n,
+        events=events,
+        intercept=float(b[0]),
+        slope=float(b[1]),
+        covariance=((float(cov[0, 0]), float(cov[0, 1])), (float(cov[1, 0]), float(cov[1, 1]))),
+        log_likelihood=loglik,
+        null_log_likelihood=null_loglik,
+        iterations=iteration,
+    )

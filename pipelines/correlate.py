@@ -1,0 +1,407 @@
+"""The researcher's step: correlate a binary outcome with every dosimetric metric of a cohort.
+
+Inputs: the output folder of ``dosimetry batch`` (its ``metrics.csv``, or its ``cohort.sqlite``
+when asked or when there is no CSV) and an outcomes CSV (``patient_id`` plus endpoint columns,
+see :mod:`dosimetry.outcomes.table`). The two are joined on the DICOM PatientID. Patients present
+in only one of them, patients without a value for the endpoint, and PatientIDs that occur under
+two batch patient folders are listed as warnings and left out, never dropped silently.
+
+For every (ROI, quantity, metric) the patients having both the metric and the endpoint give:
+n, events, the univariable logistic fit (odds ratio per unit of the metric with Wald 95 % CI,
+likelihood-ratio p-value, metric value at 50 % probability), and the ROC AUC with the two-sided
+Mann-Whitney p-value. Metrics that cannot be fitted (separation) keep their AUC and the reason;
+metrics that cannot be analysed at all (constant, no events among their patients, fewer than 3
+patients) are listed with the reason. Associations are ranked by the likelihood-ratio p-value;
+p-values are unadjusted, and Holm-adjusted values over the fitted metrics are given alongside.
+"""
+
+from __future__ import annotations
+
+import csv
+import enum
+import json
+import logging
+import math
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Mapping
+
+import numpy as np
+
+from dosimetry.errors import ArgumentError, InputFileError
+from dosimetry.outcomes import (
+    Discrimination,
+    Endpoint,
+    LogisticFit,
+    ModelFitError,
+    discrimination,
+    endpoint_values,
+    fit_logistic,
+    holm_adjust,
+    read_outcomes_csv,
+)
+from dosimetry.outcomes.errors import OutcomesTableError
+from pipelines.atomic import open_atomic
+from pipelines.csv_out import METRICS_COLUMNS, METRICS_CSV_NAME
+from pipelines.store import DEFAULT_DB_NAME
+
+logger = logging.getLogger(__name__)
+
+RESULT_SCHEMA = "dosimetry.correlate/1"
+
+
+class MetricsSource(enum.Enum):
+    AUTO = "auto"
+    CSV = "csv"
+    SQLITE = "sqlite"
+
+
+@dataclass(frozen=True, order=True)
+class MetricKey:
+    roi: str
+    quantity: str
+    metric: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.roi} {self.quantity} {self.metric}"
+
+
+@dataclass(frozen=True)
+class CohortMetrics:
+    """Metric values per key and PatientID, read from a batch output."""
+
+    source: Path
+    values: Mapping[MetricKey, Mapping[str, float]]
+    units: Mapping[MetricKey, str]
+    patient_ids: tuple[str, ...]
+    warnings: tuple[str, ...] = ()
+
+
+def _resolve_source(results: Path, source: MetricsSource) -> tuple[Path, MetricsSource]:
+    results = Path(results)
+    if results.is_file():
+        if source is MetricsSource.AUTO:
+            source = MetricsSource.CSV if results.suffix.lower() == ".csv" else MetricsSource.SQLITE
+        return results, source
+    if not results.is_dir():
+        raise InputFileError(f"--results {results}: no such folder or file (expected a 'dosimetry batch' output folder)")
+    csv_path, db_path = results / METRICS_CSV_NAME, results / DEFAULT_DB_NAME
+    if source is MetricsSource.CSV or (source is MetricsSource.AUTO and csv_path.is_file()):
+        if not csv_path.is_file():
+            raise InputFileError(f"--results {results}: no {METRICS_CSV_NAME} (run 'dosimetry batch ROOT --out {results}' first)")
+        return csv_path, MetricsSource.CSV
+    if not db_path.is_file():
+        raise InputFileError(
+            f"--results {results}: neither {METRICS_CSV_NAME} nor {DEFAULT_DB_NAME} found "
+            f"(run 'dosimetry batch ROOT --out {results}' first)"
+        )
+    return db_path, MetricsSource.SQLITE
+
+
+def _rows_from_csv(path: Path) -> list[dict[str, str]]:
+    try:
+        with open(path, newline="", encoding="utf-8") as handle:
+            reader = csv.DictReader(handle)
+            missing = [c for c in METRICS_COLUMNS if c not in (reader.fieldnames or [])]
+            if missing:
+                raise OutcomesTableError(f"{path}, line 1: missing column(s) {', '.join(missing)} (expected {', '.join(METRICS_COLUMNS)})")
+            rows = []
+            for line, row in enumerate(reader, start=2):
+                if None in row or any(row[c] is None for c in METRICS_COLUMNS):
+                    raise OutcomesTableError(f"{path}, line {line}: expected {len(reader.fieldnames or [])} fields")
+                row["_line"] = str(line)
+                rows.append(row)
+            return rows
+    except OSError as exc:
+        raise InputFileError(f"cannot read {path}: {exc}") from exc
+
+
+def _rows_from_sqlite(path: Path) -> tuple[list[dict[str, str]], list[str]]:
+    import sqlalchemy as sa
+
+    from pipelines.store import metrics, patients, runs
+
+    engine = sa.create_engine(f"sqlite:///file:{path.resolve()}?mode=ro&uri=true", future=True)
+    try:
+        with engine.connect() as conn:
+            latest = conn.execute(sa.select(runs.c.run_id).order_by(runs.c.started_utc.desc()).limit(1)).scalar()
+            if latest is None:
+                raise InputFileError(f"{path}: the cohort database records no batch run")
+            query = (
+                sa.select(patients.c.patient_key, patients.c.patient_id, metrics.c.roi, metrics.c.quantity, metrics.c.metric, metrics.c.value, metrics.c.unit)
+                .select_from(metrics.join(patients, metrics.c.patient_key == patients.c.patient_key))
+                .where(patients.c.last_run_id == latest)
+                .order_by(metrics.c.patient_key, metrics.c.roi, metrics.c.quantity, metrics.c.metric)
+            )
+            rows = [{**{k: str(v) for k, v in r._mapping.items()}, "_line": ""} for r in conn.execute(query)]
+            failed = conn.execute(
+                sa.select(patients.c.patient_id, patients.c.error).where(
+                    (patients.c.last_run_id == latest) & (patients.c.status == "failed")
+                )
+            ).all()
+    except sa.exc.SQLAlchemyError as exc:
+        raise InputFileError(f"cannot read the cohort database {path}: {str(exc).splitlines()[0]}") from exc
+    finally:
+        engine.dispose()
+    warnings = [f"patient {pid} failed in the batch and has no metrics: {err}" for pid, err in failed]
+    return rows, warnings
+
+
+def load_cohort_metrics(results: Path | str, *, source: MetricsSource = MetricsSource.AUTO) -> CohortMetrics:
+    """Read the metric rows of a batch output folder (``metrics.csv`` preferred, else
+    ``cohort.sqlite``: the patients of its latest run), or of a CSV / SQLite file given directly."""
+    path, kind = _resolve_source(Path(results), source)
+    warnings: list[str] = []
+    if kind is MetricsSource.CSV:
+        rows = _rows_from_csv(path)
+    else:
+        rows, warnings = _rows_from_sqlite(path)
+    keys_of_id: dict[str, set[str]] = defaultdict(set)
+    for row in rows:
+        keys_of_id[row["patient_id"]].add(row["patient_key"])
+    ambiguous = {pid for pid, keys in keys_of_id.items() if len(keys) > 1}
+    for pid in sorted(ambiguous):
+        warnings.append(
+            f"PatientID {pid} appears under several batch patients ({', '.join(sorted(keys_of_id[pid]))}) in {path}; "
+            "left out because its outcome cannot be assigned to one of them"
+        )
+    values: dict[MetricKey, dict[str, float]] = defaultdict(dict)
+    units: dict[MetricKey, str] = {}
+    for row in rows:
+        pid = row["patient_id"]
+        if pid in ambiguous:
+            continue
+        key = MetricKey(row["roi"], row["quantity"], row["metric"])
+        where = f"{path}, line {row['_line']}" if row["_line"] else f"{path}"
+        try:
+            value = float(row["value"])
+        except ValueError:
+            raise OutcomesTableError(f"{where}, column 'value': {row['value']!r} is not a number ({pid}, {key.label})") from None
+        if not math.isfinite(value):
+            raise OutcomesTableError(f"{where}, column 'value': {row['value']!r} is not finite ({pid}, {key.label})")
+        if pid in values[key]:
+            raise OutcomesTableError(f"{where}: a second value of {key.label} for patient {pid}")
+        unit = units.setdefault(key, row["unit"])
+        if unit != row["unit"]:
+            raise OutcomesTableError(f"{where}, column 'unit': {key.label} has unit {row['unit']!r} here and {unit!r} elsewhere")
+        values[key][pid] = value
+    if not values:
+        raise InputFileError(f"{path}: no metric rows (did every patient of the batch fail?)")
+    patient_ids = tuple(sorted({pid for v in values.values() for pid in v}))
+    logger.info("read %d metrics of %d patients from %s", len(values), len(patient_ids), path)
+    return CohortMetrics(
+        source=path,
+        values=MappingProxyType({k: MappingProxyType(v) for k, v in sorted(values.items())}),
+        units=MappingProxyType(units),
+        patient_ids=patient_ids,
+        warnings=tuple(warnings),
+    )
+
+
+@dataclass(frozen=True)
+class MetricAssociation:
+    """One metric's association with the endpoint. ``fit`` is None exactly when the logistic
+    model could not be fitted, and ``fit_error`` then says why (e.g. separation)."""
+
+    key: MetricKey
+    unit: str
+    n: int
+    events: int
+    patients_without_metric: int
+    discrimination: Discrimination
+    fit: LogisticFit | None
+    fit_error: str
+    lr_p_value_holm: float | None
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "roi": self.key.roi,
+            "quantity": self.key.quantity,
+            "metric": self.key.metric,
+            "unit": self.unit,
+            "n": self.n,
+            "events": self.events,
+            "patients_without_metric": self.patients_without_metric,
+            "auc": self.discrimination.auc,
+            "mann_whitney_u": self.discrimination.u_statistic,
+            "mann_whitney_p_value": self.discrimination.p_value,
+            "logistic": self.fit.as_dict() if self.fit is not None else None,
+            "logistic_error": self.fit_error or None,
+            "lr_p_value_holm": self.lr_p_value_holm,
+        }
+        return out
+
+
+@dataclass(frozen=True)
+class NotAnalysed:
+    key: MetricKey
+    n: int
+    events: int
+    reason: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"roi": self.key.roi, "quantity": self.key.quantity, "metric": self.key.metric, "n": self.n, "events": self.events, "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class CorrelationReport:
+    """Associations ranked by the likelihood-ratio p-value (fitted metrics first, then the
+    metrics with separation, ranked by the Mann-Whitney p-value)."""
+
+    metrics_source: Path
+    outcomes_path: Path
+    endpoint: Endpoint
+    patients_joined: tuple[str, ...]
+    events: int
+    associations: tuple[MetricAssociation, ...]
+    not_analysed: tuple[NotAnalysed, ...]
+    warnings: tuple[str, ...] = field(default=())
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "schema": RESULT_SCHEMA,
+            "metrics_source": str(self.metrics_source),
+            "outcomes": str(self.outcomes_path),
+            "endpoint": self.endpoint.label,
+            "patients": len(self.patients_joined),
+            "events": self.events,
+            "p_values": "unadjusted likelihood-ratio and Mann-Whitney p-values; lr_p_value_holm is Holm-adjusted over the fitted metrics",
+            "associations": [a.as_dict() for a in self.associations],
+            "not_analysed": [n.as_dict() for n in self.not_analysed],
+            "warnings": list(self.warnings),
+        }
+
+
+def _select(keys: Sequence[MetricKey], attr: str, wanted: Sequence[str] | None, option: str) -> list[MetricKey]:
+    if not wanted:
+        return list(keys)
+    available = sorted({getattr(k, attr) for k in keys})
+    lower = {w.lower() for w in wanted}
+    unknown = [w for w in wanted if w.lower() not in {a.lower() for a in available}]
+    if unknown:
+        raise ArgumentError(f"{option} {', '.join(unknown)}: not in the cohort metrics (available: {', '.join(available)})")
+    return [k for k in keys if getattr(k, attr).lower() in lower]
+
+
+def _listing(ids: Sequence[str], limit: int = 20) -> str:
+    shown = ", ".join(ids[:limit])
+    return shown + (f", ... ({len(ids) - limit} more)" if len(ids) > limit else "")
+
+
+def correlate(
+    metrics: CohortMetrics,
+    outcomes_path: Path | str,
+    endpoint: Endpoint,
+    *,
+    rois: Sequence[str] | None = None,
+    quantities: Sequence[str] | None = None,
+    metric_names: Sequence[str] | None = None,
+) -> CorrelationReport:
+    """Join ``metrics`` with the outcomes CSV and analyse every selected metric."""
+    table = read_outcomes_csv(outcomes_path)
+    ends = endpoint_values(table, endpoint)
+    warnings = list(metrics.warnings) + list(ends.warnings)
+    metric_ids = set(metrics.patient_ids)
+    outcome_ids = set(table.patient_ids)
+    only_metrics = sorted(metric_ids - outcome_ids)
+    only_outcomes = sorted(outcome_ids - metric_ids)
+    if only_metrics:
+        warnings.append(f"{len(only_metrics)} patient(s) have metrics but no row in {table.path}, left out: {_listing(only_metrics)}")
+    if only_outcomes:
+        warnings.append(f"{len(only_outcomes)} patient(s) of {table.path} have no metrics in {metrics.source}, left out: {_listing(only_outcomes)}")
+    joined = tuple(sorted(metric_ids & set(ends.by_patient)))
+    if not joined:
+        raise ArgumentError(
+            f"no patient is in both {metrics.source} ({len(metric_ids)} patients) and {table.path} "
+            f"({len(outcome_ids)} patients, endpoint '{endpoint.label}'): do the patient_id values match the DICOM PatientIDs?"
+        )
+    keys = list(metrics.values)
+    keys = _select(keys, "roi", rois, "--roi")
+    keys = _select(keys, "quantity", quantities, "--quantity")
+    keys = _select(keys, "metric", metric_names, "--metric")
+    if not keys:
+        raise ArgumentError("the --roi/--quantity/--metric selection matches no metric of the cohort")
+
+    fitted: list[tuple[MetricKey, int, int, int, Discrimination, LogisticFit]] = []
+    separated: list[tuple[MetricKey, int, int, int, Discrimination, str]] = []
+    not_analysed: list[NotAnalysed] = []
+    for key in keys:
+        by_pid = metrics.values[key]
+        pids = [p for p in joined if p in by_pid]
+        x = np.array([by_pid[p] for p in pids], dtype=float)
+        y = np.array([ends.by_patient[p] for p in pids], dtype=bool)
+        n, events, without = len(pids), int(y.sum()), len(joined) - len(pids)
+        label = key.label
+        try:
+            disc = discrimination(x, y, name=label)
+        except ModelFitError as exc:
+            not_analysed.append(NotAnalysed(key, n, events, str(exc)))
+            continue
+        try:
+            fit = fit_logistic(x, y, name=label)
+        except ModelFitError as exc:
+            separated.append((key, n, events, without, disc, str(exc)))
+            continue
+        fitted.append((key, n, events, without, disc, fit))
+
+    holm = holm_adjust([f[5].lr_p_value for f in fitted]) if fitted else ()
+    associations = [
+        MetricAssociation(key, metrics.units[key], n, ev, wo, disc, fit, "", h)
+        for (key, n, ev, wo, disc, fit), h in zip(fitted, holm)
+    ]
+    associations.sort(key=lambda a: (a.fit.lr_p_value if a.fit else 1.0, a.key))
+    tail = [MetricAssociation(key, metrics.units[key], n, ev, wo, disc, None, err, None) for key, n, ev, wo, disc, err in separated]
+    tail.sort(key=lambda a: (a.discrimination.p_value, a.key))
+    if not_analysed:
+        warnings.append(f"{len(not_analysed)} metric(s) could not be analysed (listed with the reason)")
+    return CorrelationReport(
+        metrics_source=metrics.source,
+        outcomes_path=table.path,
+        endpoint=endpoint,
+        patients_joined=joined,
+        events=sum(ends.by_patient[p] for p in joined),
+        associations=tuple(associations + tail),
+        not_analysed=tuple(not_analysed),
+        warnings=tuple(warnings),
+    )
+
+
+CSV_COLUMNS = (
+    "rank", "roi", "quantity", "metric", "unit", "n", "events", "odds_ratio_per_unit", "or_ci95_low", "or_ci95_high",
+    "lr_p_value", "lr_p_value_holm", "auc", "mann_whitney_p_value", "x50", "x50_ci95_low", "x50_ci95_high", "note",
+)
+
+
+def report_csv_rows(report: CorrelationReport) -> list[list[str]]:
+    """One row per association in rank order (empty cells where the logistic fit is absent,
+    with the reason in ``note``)."""
+    rows = []
+    for rank, a in enumerate(report.associations, start=1):
+        if a.fit is not None:
+            lo, hi = a.fit.odds_ratio_ci95
+            x_lo, x_hi = a.fit.x50_ci95
+            fit_cells = [repr(a.fit.odds_ratio), repr(lo), repr(hi), repr(a.fit.lr_p_value), repr(a.lr_p_value_holm)]
+            x50_cells = [repr(a.fit.x50), repr(x_lo), repr(x_hi)]
+        else:
+            fit_cells, x50_cells = [""] * 5, [""] * 3
+        rows.append(
+            [str(rank), a.key.roi, a.key.quantity, a.key.metric, a.unit, str(a.n), str(a.events), *fit_cells,
+             repr(a.discrimination.auc), repr(a.discrimination.p_value), *x50_cells, a.fit_error]
+        )
+    return rows
+
+
+def write_report_csv(report: CorrelationReport, path: Path | str) -> None:
+    """Write the ranked associations atomically to ``path``."""
+    with open_atomic(Path(path), "w", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(CSV_COLUMNS)
+        writer.writerows(report_csv_rows(report))
+
+
+def report_json(report: CorrelationReport) -> str:
+    return json.dumps(report.as_dict(), indent=2)
