@@ -319,10 +319,17 @@ def correlate(
             f"no patient is in both {metrics.source} ({len(metric_ids)} patients) and {table.path} "
             f"({len(outcome_ids)} patients, endpoint '{endpoint.label}'): do the patient_id values match the DICOM PatientIDs?"
         )
-    keys = list(metrics.values)
-    keys = _select(keys, "roi", rois, "--roi")
-    keys = _select(keys, "quantity", quantities, "--quantity")
-    keys = _select(keys, "metric", metric_names, "--metric")
+    events = sum(ends.by_patient[p] for p in joined)
+    if events in (0, len(joined)):
+        raise ModelFitError(
+            f"endpoint '{endpoint.label}' of {table.path}: {'no events' if events == 0 else 'every patient has the event'} "
+            f"among the {len(joined)} patients with metrics; nothing to correlate"
+        )
+    all_keys = list(metrics.values)
+    selected = set(_select(all_keys, "roi", rois, "--roi"))
+    selected &= set(_select(all_keys, "quantity", quantities, "--quantity"))
+    selected &= set(_select(all_keys, "metric", metric_names, "--metric"))
+    keys = [k for k in all_keys if k in selected]
     if not keys:
         raise ArgumentError("the --roi/--quantity/--metric selection matches no metric of the cohort")
 
@@ -363,7 +370,7 @@ def correlate(
         outcomes_path=table.path,
         endpoint=endpoint,
         patients_joined=joined,
-        events=sum(ends.by_patient[p] for p in joined),
+        events=events,
         associations=tuple(associations + tail),
         not_analysed=tuple(not_analysed),
         warnings=tuple(warnings),
