@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import logging
 import math
+import weakref
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -54,6 +55,16 @@ logger = logging.getLogger(__name__)
 AUTO_SUBVOXEL_MM = 1.5
 #: Bounds of the automatic supersampling factor.
 AUTO_MIN, AUTO_MAX = 1, 3
+
+
+#: Interior voxels whose 27 surrounding voxel-centre doses span more than this fraction of the
+#: grid's largest absolute dose are sub-sampled like boundary voxels (see the module docstring).
+STEEP_FRACTION = 0.05
+
+
+def steep_threshold_gy(dose: DoseGrid) -> float:
+    """Dose range (Gy) above which an interior voxel counts as steep: depends on the dose only."""
+    return STEEP_FRACTION * float(np.max(np.abs(dose.dose_gy), initial=0.0))
 
 
 def auto_supersample(grid: RectilinearGrid) -> int:
@@ -234,9 +245,20 @@ def _box_range(
 
 
 def _clipped_spread(value: FloatArray, spread: FloatArray, lo: FloatArray, hi: FloatArray) -> FloatArray:
-    """Spread reduced, keeping its centre, so that the interval stays within [lo, hi]."""
-    half = np.minimum(0.5 * spread, np.minimum(value - lo, hi - value))
-    return 2.0 * np.maximum(half, 0)
+    """Spread reduced, keeping its centre, so that the interval stays within [lo, hi].
+
+    ``value`` must lie within [lo, hi]. The result satisfies ``value - s/2 >= lo`` and
+    ``value + s/2 <= hi`` in floating point, not only in exact arithmetic.
+    """
+    half = np.maximum(np.minimum(0.5 * spread, np.minimum(value - lo, hi - value)), 0.0)
+    for _ in range(4):  # rounding of value -/+ half: shrink by one ulp where it crosses a bound
+        bad = (value - half < lo) | (value + half > hi)
+        if not np.any(bad):
+            break
+        half = np.where(bad, np.nextafter(half, 0.0), half)
+    else:
+        half = np.where((value - half < lo) | (value + half > hi), 0.0, half)
+    return 2.0 * half
 
 
 @dataclass(frozen=True, eq=False)
@@ -284,37 +306,78 @@ def _plane_stats(
     )
 
 
-def _block_centre_stats(
+_VOXEL_STATS: weakref.WeakKeyDictionary[DoseGrid, tuple[FloatArray, FloatArray, FloatArray, FloatArray]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _voxel_stats(dose: DoseGrid) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    """:func:`_block_voxel_stats` of the whole grid, computed once per dose grid (its dose array is
+    read-only) and shared by all ROIs sampled on it."""
+    cached = _VOXEL_STATS.get(dose)
+    if cached is None:
+        nz, ny, nx = dose.grid.shape_zyx
+        cached = _block_voxel_stats(dose, (0, nz), (0, ny), (0, nx), True)
+        for array in cached:
+            array.flags.writeable = False
+        _VOXEL_STATS[dose] = cached
+    return cached
+
+
+def _block_voxel_stats(
     dose: DoseGrid, k_range: tuple[int, int], j_range: tuple[int, int], i_range: tuple[int, int], spread: bool
 ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
-    """Over a block of voxels: centre dose, the spread sqrt(sum (g_i h_i)^2) from central
-    differences (one-sided at the grid border), and the minimum and maximum of the 7-point stencil."""
+    """Over a block of voxels: the mean of the trilinear dose over each voxel, the spread
+    sqrt(sum (g_i h_i)^2) from central differences (one-sided at the grid border), and the minimum
+    and maximum of the 27 voxel-centre doses around each voxel (the trilinear dose over the voxel
+    stays within them).
+
+    The trilinear dose is a tensor product of piecewise-linear functions, so its voxel mean is a
+    separable filter: along each axis ``d + (w_+ (d_+ - d) + w_- (d_- - d)) / 4`` with ``w_+-`` the
+    fractions of the voxel on either side of its centre (1/2 each on a uniform axis); beyond the
+    outermost centres the dose is held, which repeating the border value reproduces.
+    """
     grid = dose.grid
     index = []
     coords = []
-    for (first, last), axis in zip((k_range, j_range, i_range), (grid.z_mm, grid.y_mm, grid.x_mm), strict=True):
+    edges = []
+    for (first, last), axis, axis_edges in zip(
+        (k_range, j_range, i_range), (grid.z_mm, grid.y_mm, grid.x_mm), (grid.z_edges_mm, grid.y_edges_mm, grid.x_edges_mm), strict=True
+    ):
         idx = np.clip(np.arange(first - 1, last + 1), 0, axis.size - 1)
         index.append(idx)
         coords.append(axis[idx])
+        edges.append((axis_edges[first:last], axis[first:last], axis_edges[first + 1 : last + 1]))
     block = dose.dose_gy[np.ix_(*index)]
     centre = block[1:-1, 1:-1, 1:-1]
+    # 27-neighbourhood range and trilinear voxel mean, one axis at a time
+    lo = block
+    hi = block
+    mean = block
+    for axis in range(3):
+        lower = [slice(None)] * 3
+        middle = [slice(None)] * 3
+        upper = [slice(None)] * 3
+        lower[axis], middle[axis], upper[axis] = slice(None, -2), slice(1, -1), slice(2, None)
+        lo = np.minimum(np.minimum(lo[tuple(lower)], lo[tuple(middle)]), lo[tuple(upper)])
+        hi = np.maximum(np.maximum(hi[tuple(lower)], hi[tuple(middle)]), hi[tuple(upper)])
+        e_lo, c, e_hi = edges[axis]
+        below, above = c - e_lo, e_hi - c
+        shape = [1, 1, 1]
+        shape[axis] = -1
+        w_up = (above / (above + below)).reshape(shape)
+        d = mean[tuple(middle)]
+        mean = d + 0.25 * (w_up * (mean[tuple(upper)] - d) + (1.0 - w_up) * (mean[tuple(lower)] - d))
+    mean = np.minimum(np.maximum(mean, lo), hi)
     if not spread:
-        return centre, np.zeros_like(centre), centre, centre
+        return mean, np.zeros_like(centre), lo, hi
     sizes = (grid.slice_thickness_mm[k_range[0] : k_range[1]], grid.spacing_y_mm, grid.spacing_x_mm)
-    lo = centre.copy()
-    hi = centre.copy()
     total = np.zeros_like(centre)
     for axis in range(3):
         up = [slice(1, -1)] * 3
         down = [slice(1, -1)] * 3
         up[axis] = slice(2, None)
         down[axis] = slice(None, -2)
-        upper = block[tuple(up)]
-        lower = block[tuple(down)]
-        np.minimum(lo, upper, out=lo)
-        np.minimum(lo, lower, out=lo)
-        np.maximum(hi, upper, out=hi)
-        np.maximum(hi, lower, out=hi)
         c = coords[axis]
         span = c[2:] - c[:-2]
         inv = np.divide(1.0, span, out=np.zeros_like(span), where=span > 0)
@@ -322,8 +385,8 @@ def _block_centre_stats(
         shape[axis] = -1
         size = np.asarray(sizes[axis], dtype=np.float64)
         factor = (inv * size if size.ndim else inv * float(size)).reshape(shape)
-        total += ((upper - lower) * factor) ** 2
-    return centre, np.sqrt(total), lo, hi
+        total += ((block[tuple(up)] - block[tuple(down)]) * factor) ** 2
+    return mean, np.sqrt(total), lo, hi
 
 
 def _sample_slices(
@@ -338,6 +401,7 @@ def _sample_slices(
     doses: list[FloatArray],
     weights: list[FloatArray],
     spreads: list[FloatArray],
+    steep_gy: float | None,
 ) -> None:
     """Samples of dose slices k_range[0] .. k_range[1] - 1 (all at once, no per-slice loop)."""
     grid = dose.grid
@@ -356,7 +420,8 @@ def _sample_slices(
     bounds = bounds[(bounds > voxel_edges[0]) & (bounds < voxel_edges[-1])]
     cuts = np.unique(np.concatenate([voxel_edges, bounds]))
     mids = 0.5 * (cuts[1:] + cuts[:-1])
-    piece_k = np.searchsorted(voxel_edges, mids, side="right") - 1 + k_first
+    # (clipped: a piece one ulp thick next to the last edge can have its midpoint on that edge)
+    piece_k = np.clip(np.searchsorted(voxel_edges, mids, side="right") - 1, 0, k_last - k_first - 1) + k_first
     plane = np.searchsorted(slabs.lower_mm, mids, side="right") - 1
     valid = (plane >= 0) & (mids < slabs.upper_mm[np.maximum(plane, 0)])
     n_slices = k_last - k_first
@@ -374,12 +439,17 @@ def _sample_slices(
         touched[group_slice] = np.logical_or.reduceat(stats.any[plane[vp]], group_start, axis=0)
     interior &= all_valid[:, None, None]
     interior &= touched
-    partial = touched & ~interior
     vox_cc = grid.voxel_volume_cc()
-    thickness = grid.slice_thickness_mm
-    # interior voxels: one sample at the centre
+    # interior voxels: one sample at the voxel's trilinear mean, unless the dose varies steeply
+    # across the voxel: then it is sub-sampled exactly as a boundary voxel (dose-only criterion, so
+    # every ROI covering the voxel sees the same samples)
     if np.any(interior):
-        centre, raw, lo, hi = _block_centre_stats(dose, (k_first, k_last), (y0, y0 + ny), (x0, x0 + nx), spread)
+        window = (slice(k_first, k_last), slice(y0, y0 + ny), slice(x0, x0 + nx))
+        centre, raw, lo, hi = (a[window] for a in _voxel_stats(dose))
+        if steep_gy is not None:
+            interior &= (hi - lo) <= steep_gy
+    partial = touched & ~interior
+    if np.any(interior):
         doses.append(centre[interior])
         weights.append(np.broadcast_to(vox_cc[k_first:k_last, None, None], interior.shape)[interior])
         if spread:
@@ -416,13 +486,14 @@ def _sample_slices(
     py = y_origin + (r + 0.5 + cy) * fdy
     pz = 0.5 * (za + zb)
     value, gx, gy, gz = trilinear(dose, px, py, pz)
+    lo, hi = _box_range(dose, (px, py, pz), (0.5 * fdx, 0.5 * fdy, 0.5 * (zb - za)))
+    value = np.minimum(np.maximum(value, lo), hi)  # rounding of the interpolation
     doses.append(value)
     weights.append(a * (fdx * fdy / 1000.0) * (zb - za))
     if spread:
         vx = np.maximum(muu[sel] / a - cx**2, 0) * fdx**2
         vy = np.maximum(mvv[sel] / a - cy**2, 0) * fdy**2
         var = gx**2 * vx + gy**2 * vy + gz**2 * (zb - za) ** 2 / 12.0
-        lo, hi = _box_range(dose, (px, py, pz), (0.5 * fdx, 0.5 * fdy, 0.5 * (zb - za)))
         spreads.append(_clipped_spread(value, np.sqrt(12.0 * var), lo, hi))
     else:
         spreads.append(np.zeros(px.size))
@@ -475,7 +546,8 @@ def roi_dose_samples(
         k_last = min(int(np.searchsorted(ze, z_hi, side="left")), grid.z_mm.size)
         if k_last > k_first:
             _sample_slices(
-                dose, stats, slabs, (k_first, k_last), (y0, x0), (ny, nx), n, spread, doses, weights, spreads
+                dose, stats, slabs, (k_first, k_last), (y0, x0), (ny, nx), n, spread, doses, weights, spreads,
+                steep_threshold_gy(dose),
             )
     if doses:
         d = np.concatenate(doses)
