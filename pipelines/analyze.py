@@ -62,7 +62,6 @@ from dosimetry.constraints.naming import NameMapper, RoiCategory, load_name_mapp
 from dosimetry.constraints.partial_volume import Status as ConstraintStatus
 from dosimetry.constraints.protocol import Protocol, load_protocol
 from dosimetry.constraints.quantities import Quantity as ConstraintQuantity
-from dosimetry.constraints.samples import DoseSamples as ConstraintSamples
 from dosimetry.constraints.tables import VolumeAxis, load_emami
 from dosimetry.dose import DoseGrid
 from dosimetry.dvh import Dvh, EndCapConvention, evaluate_metric, roi_dose_samples
@@ -320,9 +319,9 @@ def _constraints(work: _Work, protocol: Protocol | None, mapper: NameMapper) -> 
         ConstraintQuantity.EQD2_CURRENT: f"EQD2_{work.maps.alpha_beta_late_gy:g}",
         ConstraintQuantity.DOSE_CURRENT: "dose",
     }
-    samples: dict[ConstraintQuantity, dict[str, ConstraintSamples]] = {}
+    samples: dict[ConstraintQuantity, dict[str, Dvh]] = {}
     for quantity, roi_names in needed.items():
-        per_roi: dict[str, ConstraintSamples] = {}
+        per_roi: dict[str, Dvh] = {}
         dose_map: DoseGrid | None = None
         for name in sorted(roi_names):
             if name in work.roi_failures:
@@ -338,7 +337,7 @@ def _constraints(work: _Work, protocol: Protocol | None, mapper: NameMapper) -> 
                 except GeometryError as exc:
                     work.roi_failures[name] = f"ROI {name!r}: {exc}"
                     continue
-            per_roi[name] = ConstraintSamples.from_dvh(dvh, name)
+            per_roi[name] = dvh
         samples[quantity] = per_roi
     extents: dict[str, OrganExtent] = {}
     length_organs = {e.organ for e in load_emami().entries if e.axis is VolumeAxis.LENGTH_CM}

@@ -14,13 +14,14 @@ from dosimetry.constraints.protocol import parse_protocol_text
 from dosimetry.constraints.quantities import Quantity
 from dosimetry.constraints.samples import DoseSamples
 from dosimetry.constraints.tables import Organ
+from dosimetry.dvh import Dvh, evaluate_metric
 from dosimetry.errors import ConstraintError, MetricError
+from tests.constraints_helpers import point_dvh, uniform_dvh
 
 
 def test_partial_volume_dose_definitions() -> None:
     # 30 cc: 10 cc at 60 Gy, 10 cc at 40 Gy, 10 cc at 20 Gy
-    samples = DoseSamples(np.array([20.0, 60.0, 40.0]), np.array([10.0, 10.0, 10.0]))
-    summary = summarise(samples)
+    summary = summarise(point_dvh([20.0, 60.0, 40.0], [10.0, 10.0, 10.0]))
     assert summary.d_hottest_third_gy == 60.0  # minimum dose to the hottest 10 cc
     assert summary.d_hottest_two_thirds_gy == 40.0
     assert summary.d_whole_gy == 20.0
@@ -30,11 +31,11 @@ def test_partial_volume_dose_definitions() -> None:
 
 
 def test_near_max_of_tiny_organ_is_reported_missing_with_reason() -> None:
-    summary = summarise(DoseSamples.uniform(5.0, 0.02))
+    summary = summarise(uniform_dvh(5.0, 0.02))
     assert summary.d_0_03cc_gy is None
     assert any("D0.03cc" in w for w in summary.warnings)
     with pytest.raises(MetricError):
-        DoseSamples.uniform(5.0, 0.02).dose_to_volume_cc(0.03)
+        evaluate_metric(uniform_dvh(5.0, 0.02), "D0.03cc[Gy]")
 
 
 def test_samples_validation() -> None:
@@ -46,16 +47,17 @@ def test_samples_validation() -> None:
         DoseSamples(np.array([1.0, 2.0]), np.array([1.0]))
 
 
-def _patient() -> tuple[dict[Quantity, dict[str, DoseSamples]], list[str]]:
+def _patient() -> tuple[dict[Quantity, dict[str, Dvh]], list[str]]:
     rng = np.random.default_rng(7)
-    cum = {
-        "Brain Stem": DoseSamples(rng.uniform(20.0, 48.0, 500), np.full(500, 0.05)),  # max < 50: PASS
-        "OpticChiasm": DoseSamples(np.array([56.0, 30.0]), np.array([0.1, 0.4])),  # max 56 > 50: FAIL
-        "Lt Parotid": DoseSamples.uniform(26.0, 20.0),
-        "SpinalCord": DoseSamples.uniform(40.0, 15.0),
-        "PTV70": DoseSamples.uniform(70.0, 100.0),
+    points = {
+        "Brain Stem": (rng.uniform(20.0, 48.0, 500), np.full(500, 0.05)),  # max < 50: PASS
+        "OpticChiasm": (np.array([56.0, 30.0]), np.array([0.1, 0.4])),  # max 56 > 50: FAIL
+        "Lt Parotid": (np.array([26.0]), np.array([20.0])),
+        "SpinalCord": (np.array([40.0]), np.array([15.0])),
+        "PTV70": (np.array([70.0]), np.array([100.0])),
     }
-    current = {name: DoseSamples(s.dose_gy * 0.8, s.volume_cc) for name, s in cum.items()}
+    cum = {name: point_dvh(dose, volume, name) for name, (dose, volume) in points.items()}
+    current = {name: point_dvh(dose * 0.8, volume, name) for name, (dose, volume) in points.items()}
     names = [*cum, "Pituitary", "Brianstem", "External", "Lens_L"]
     return {Quantity.EQD2_CUMULATIVE: cum, Quantity.EQD2_CURRENT: current}, names
 
@@ -113,7 +115,7 @@ def test_patient_report() -> None:
 
 
 def test_multiple_endpoints_and_missing_quantity() -> None:
-    report = evaluate({Quantity.EQD2_CUMULATIVE: {"Larynx": DoseSamples.uniform(50.0, 30.0)}}, ["Larynx"])
+    report = evaluate({Quantity.EQD2_CUMULATIVE: {"Larynx": uniform_dvh(50.0, 30.0)}}, ["Larynx"])
     endpoints = {e.endpoint_id: e for e in report.organs[0].endpoints}
     assert set(endpoints) == {"cartilage_necrosis", "laryngeal_edema"}
     assert endpoints["cartilage_necrosis"].status is Status.PASS  # 50 <= 70
@@ -124,7 +126,7 @@ def test_multiple_endpoints_and_missing_quantity() -> None:
 
 def test_user_mapping_feeds_evaluation() -> None:
     mapper = NameMapper(overrides={"hirnstamm": Organ.BRAIN_STEM})
-    report = evaluate({Quantity.EQD2_CUMULATIVE: {"Hirnstamm": DoseSamples.uniform(52.0, 20.0)}}, ["Hirnstamm"], mapper=mapper)
+    report = evaluate({Quantity.EQD2_CUMULATIVE: {"Hirnstamm": uniform_dvh(52.0, 20.0)}}, ["Hirnstamm"], mapper=mapper)
     assert report.organs[0].mapping.organ is Organ.BRAIN_STEM
     assert report.organs[0].endpoints[0].status is Status.FAIL
 
@@ -146,27 +148,9 @@ def test_samples_from_a_dvh_curve() -> None:
     assert samples.label == "Parotid_L"
     assert samples.max_gy == 22.3 and samples.min_gy == 20.5
     assert samples.total_volume_cc == pytest.approx(3.0)
-    assert samples.dose_to_volume_cc(1.0) == 22.3
-
-
-from hypothesis import given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
-
-
-@settings(max_examples=80, deadline=None)
-@given(
-    st.lists(st.tuples(st.floats(0.0, 90.0), st.floats(0.001, 5.0)), min_size=1, max_size=40),
-    st.floats(0.01, 1.0),
-    st.floats(0.01, 1.0),
-)
-def test_dose_to_fraction_is_monotone_and_bounded(pairs, v1: float, v2: float) -> None:
-    samples = DoseSamples(np.array([p[0] for p in pairs]), np.array([p[1] for p in pairs]))
-    lo, hi = sorted((v1, v2))
-    d_lo, d_hi = samples.dose_to_fraction(lo), samples.dose_to_fraction(hi)
-    assert samples.min_gy <= d_hi <= d_lo <= samples.max_gy
-    # The hottest `lo` fraction really receives at least d_lo: volume at >= d_lo covers it.
-    assert samples.volume_at_least_cc(d_lo) >= lo * samples.total_volume_cc * (1 - 1e-9)
-    assert samples.dose_to_fraction(1.0) == samples.min_gy
+    # the hottest bin holding volume stands at the exact maximum, even below its centre
+    low = DoseSamples.from_dvh(_Dvh(np.array([20.5, 21.5, 22.5]), np.array([2.0, 1.0, 0.0]), 20.2, 21.7))
+    assert low.max_gy == 21.7 and list(low.dose_gy) == [21.7, 20.5]
 
 
 def test_samples_from_a_dvh_with_spread_below_zero() -> None:

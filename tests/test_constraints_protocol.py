@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from dosimetry.constraints.metrics import MetricKind, parse_constraint, parse_metric
+from dosimetry.constraints.metrics import parse_constraint, parse_metric
 from dosimetry.constraints.protocol import load_protocol, parse_protocol_text
 from dosimetry.constraints.quantities import Quantity
-from dosimetry.constraints.samples import DoseSamples
+from dosimetry.dvh import MetricKind
+from dosimetry.dvh import parse_metric as parse_dvh_metric
+from dosimetry.dvh.metrics import Unit
 from dosimetry.errors import ConstraintError
+from tests.constraints_helpers import point_dvh
 
 VALID_YAML = """\
 name: Institutional re-irradiation limits
@@ -93,28 +97,38 @@ def test_unknown_extension(tmp_path: Path) -> None:
         load_protocol(path)
 
 
-def test_metric_parsing() -> None:
-    assert parse_metric("D0.03cc[Gy]").kind is MetricKind.DOSE_AT_CC
-    assert parse_metric("D95%[Gy]").parameter == 95.0
-    assert parse_metric("Dmean[cGy]").output_unit == "cGy"
-    assert parse_metric("Max[Gy]").kind is MetricKind.DOSE_MAX
+def test_metric_parsing_uses_the_dvh_grammar() -> None:
+    assert parse_metric("D0.03cc[Gy]") == dataclasses.replace(parse_dvh_metric("D0.03cc[Gy]"), text="D0.03cc[Gy]")
+    assert parse_metric("D95%[Gy]").kind is MetricKind.DOSE_AT_VOLUME and parse_metric("D95%[Gy]").value == 95.0
+    # the constraint aliases Dmax/Dmin/Dmean are the DVH engine's Max/Min/Mean; the text is kept
+    dmean = parse_metric("Dmean[cGy]")
+    assert dmean.kind is MetricKind.MEAN and dmean.output_unit is Unit.CGY and dmean.text == "Dmean[cGy]"
+    assert parse_metric("Max[Gy]").kind is parse_metric("dmax[Gy]").kind is MetricKind.MAX
     v = parse_metric("V2000cGy[cc]")
-    assert v.kind is MetricKind.VOLUME_CC and v.parameter == pytest.approx(20.0)
-    for bad in ("D95[Gy]", "D0cc[Gy]", "D120%[Gy]", "V20[%]", "Dmean", "D95%[%]"):
-        with pytest.raises(ConstraintError):
+    assert v.kind is MetricKind.VOLUME_AT_DOSE and v.value == 2000.0 and v.value_unit is Unit.CGY
+    for bad in ("D95[Gy]", "D120%[Gy]", "V20[%]", "Dmean", "Dmaen[Gy]"):
+        with pytest.raises(ConstraintError, match="malformed"):
             parse_metric(bad)
+    for relative in ("D95%[%]", "V95%[cc]"):  # no prescription in constraint checks
+        with pytest.raises(ConstraintError, match="prescription"):
+            parse_metric(relative)
 
 
-def test_metric_values_on_samples() -> None:
+def test_metric_values_on_a_step_dvh() -> None:
     # 10 voxels of 1 cc at 10, 20, ..., 100 Gy
-    samples = DoseSamples(np.arange(10, 101, 10, dtype=float), np.ones(10))
-    assert parse_metric("Dmax[Gy]").evaluate(samples) == 100.0
-    assert parse_metric("Dmin[Gy]").evaluate(samples) == 10.0
-    assert parse_metric("Dmean[Gy]").evaluate(samples) == pytest.approx(55.0)
-    assert parse_metric("D30%[Gy]").evaluate(samples) == 80.0  # hottest 3 cc receive at least 80 Gy
-    assert parse_metric("D2cc[cGy]").evaluate(samples) == pytest.approx(9000.0)
-    assert parse_metric("V50Gy[%]").evaluate(samples) == pytest.approx(60.0)
-    assert parse_metric("V50Gy[cc]").evaluate(samples) == pytest.approx(6.0)
+    dvh = point_dvh(np.arange(10, 101, 10, dtype=float), np.ones(10))
+
+    def value(text: str) -> float:
+        return parse_constraint(f"{text} < 1000").evaluate(dvh)
+
+    assert value("Dmax[Gy]") == 100.0
+    assert value("Dmin[Gy]") == 10.0
+    assert value("Dmean[Gy]") == pytest.approx(55.0)
+    assert value("D30%[Gy]") == 80.0  # hottest 3 cc receive at least 80 Gy
+    assert value("D2cc[cGy]") == pytest.approx(9000.0)
+    assert value("V50Gy[%]") == pytest.approx(60.0)
+    assert value("V50Gy[cc]") == pytest.approx(6.0)
     c = parse_constraint("D0.03cc[Gy] < 54")
+    assert c.unit == "Gy"
     assert not c.holds(100.0) and c.margin(50.0) == pytest.approx(4.0)
     assert parse_constraint("V50Gy[%] >= 70").margin(60.0) == pytest.approx(-10.0)

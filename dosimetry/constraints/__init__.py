@@ -1,9 +1,11 @@
 """Constraint checks: Emami 1991 tolerance limits, Burman 1991 LKB NTCP and user protocols.
 
 Modules: :mod:`.tables` (published tables), :mod:`.naming` (ROI names to organs),
-:mod:`.samples` (per-organ dose samples and D(V)), :mod:`.ntcp` (gEUD and LKB NTCP),
-:mod:`.partial_volume` (Kutcher-Burman effective volume pass/fail rule), :mod:`.metrics` (TG-263
-metric syntax), :mod:`.protocol` (user protocol files), :mod:`.evaluate` (patient reports).
+:mod:`.samples` (per-organ dose samples of the Emami rule and the NTCP), :mod:`.ntcp` (gEUD and LKB
+NTCP), :mod:`.partial_volume` (Kutcher-Burman effective volume pass/fail rule), :mod:`.metrics`
+(constraints ``<metric> <op> <limit>``; the metric grammar and values are the DVH engine's,
+:mod:`dosimetry.dvh.metrics`), :mod:`.protocol` (user protocol files), :mod:`.evaluate` (patient
+reports on per-ROI DVHs).
 """
 
 from dosimetry.constraints.evaluate import (

@@ -1,13 +1,16 @@
 """Evaluation of a patient's organs against Emami/Burman and a user protocol.
 
-Inputs are per-ROI :class:`DoseSamples` per :class:`Quantity` (voxels or DVH bins; the origin of the
-dose map does not matter here). The Emami checks run on ``eqd2_cumulative`` (EQD2 with
+Inputs are per-ROI DVHs (:class:`dosimetry.dvh.Dvh`) per :class:`Quantity` (the origin of the dose
+map does not matter here). Every TG-263 figure (D0.03cc, Mean, Max, the partial-volume doses and the
+protocol metrics) is read from the DVH by the DVH engine, so it equals what ``dosimetry dvh`` and
+``dosimetry analyze`` report; the Emami effective volume and the NTCP reduce the DVH's differential
+bins (:meth:`DoseSamples.from_dvh`). The Emami checks run on ``eqd2_cumulative`` (EQD2 with
 alpha/beta = 2 Gy, current course plus the residual part of the prior course) because the table
 values were observed at 1.8-2 Gy per fraction.
 
 For every ROI mapped to an organ the report gives the hottest-1/3, hottest-2/3 and whole-volume
-doses (D33%, D67%, D100%: the minimum dose to the hottest third, two thirds and whole organ, see
-:mod:`dosimetry.constraints.samples`), D0.03cc, the mean and the maximum; then, per Emami endpoint,
+doses (D33%, D67%, D100%: the minimum dose to the hottest third, two thirds and whole organ, read
+from the DVH curve by :meth:`dosimetry.dvh.Dvh.dose_at_volume_cc`), D0.03cc, the mean and the maximum; then, per Emami endpoint,
 the PASS/FAIL/NOT_EVALUABLE decision of :mod:`dosimetry.constraints.partial_volume` with the limit
 and the margin, and the LKB NTCP (:mod:`dosimetry.constraints.ntcp`) with Burman's parameters,
 flagged above 5 %.
@@ -28,11 +31,12 @@ from dosimetry.constraints.protocol import Protocol
 from dosimetry.constraints.quantities import Quantity
 from dosimetry.constraints.samples import DoseSamples
 from dosimetry.constraints.tables import BurmanTable, EmamiTable, LkbParameters, Organ, load_burman, load_emami
+from dosimetry.dvh import Dvh, evaluate_metric
 from dosimetry.errors import ConstraintError, MetricError
 
 logger = logging.getLogger(__name__)
 
-NEAR_MAX_VOLUME_CC = 0.03
+NEAR_MAX_METRIC = "D0.03cc[Gy]"
 EMAMI_QUANTITY = Quantity.EQD2_CUMULATIVE
 DEFAULT_ALPHA_BETA_GY = 2.0
 
@@ -61,20 +65,26 @@ class DoseSummary:
     warnings: tuple[str, ...] = ()
 
 
-def summarise(samples: DoseSamples) -> DoseSummary:
+def summarise(dvh: Dvh) -> DoseSummary:
+    """The dose summary of one ROI, read from its DVH by the DVH engine."""
     warnings: list[str] = []
     try:
-        near_max: float | None = samples.dose_to_volume_cc(NEAR_MAX_VOLUME_CC)
+        near_max: float | None = evaluate_metric(dvh, NEAR_MAX_METRIC)
     except MetricError as exc:
         near_max = None
         warnings.append(f"D0.03cc not reported: {exc}")
+    total = dvh.volume_in_dose_grid_cc
+
+    def hottest(fraction: float, label: str) -> float:
+        return dvh.dose_at_volume_cc(fraction * total, label=f"{label} of ROI {dvh.roi_name!r}")
+
     return DoseSummary(
-        volume_cc=samples.total_volume_cc,
-        max_gy=samples.max_gy,
-        mean_gy=samples.mean_gy,
-        d_hottest_third_gy=samples.dose_to_fraction(1.0 / 3.0),
-        d_hottest_two_thirds_gy=samples.dose_to_fraction(2.0 / 3.0),
-        d_whole_gy=samples.dose_to_fraction(1.0),
+        volume_cc=total,
+        max_gy=dvh.max_gy,
+        mean_gy=dvh.mean_gy,
+        d_hottest_third_gy=hottest(1.0 / 3.0, "D33.3%"),
+        d_hottest_two_thirds_gy=hottest(2.0 / 3.0, "D66.7%"),
+        d_whole_gy=hottest(1.0, "D100%"),
         d_0_03cc_gy=near_max,
         warnings=tuple(warnings),
     )
@@ -94,7 +104,7 @@ class EndpointResult:
     reason: str
     limit_gy: float | None  # TD5/5 at the effective volume
     margin_gy: float | None  # limit - D_max
-    max_dose_gy: float | None  # None when the ROI has no dose samples
+    max_dose_gy: float | None  # None when the ROI has no DVH
     effective_volume: float | None  # Kutcher-Burman v_eff (fraction); None without Burman n
     axis_value: float | None  # v_eff on the entry's axis (fraction, cm or cm^2)
     lkb: LkbParameters | None
@@ -106,7 +116,7 @@ class EndpointResult:
 @dataclass(frozen=True)
 class OrganResult:
     mapping: RoiMapping
-    summary: DoseSummary | None  # None when the ROI could not be sampled (see ``reason``)
+    summary: DoseSummary | None  # None when the ROI has no DVH (see ``reason``)
     endpoints: tuple[EndpointResult, ...]
     extent: OrganExtent | None = None
     reason: str = ""
@@ -180,7 +190,7 @@ def _not_evaluable_endpoints(mapping: RoiMapping, emami: EmamiTable, reason: str
 
 def evaluate_organ(
     mapping: RoiMapping,
-    samples: DoseSamples,
+    dvh: Dvh,
     *,
     quantity: Quantity = EMAMI_QUANTITY,
     extent: OrganExtent | None = None,
@@ -190,6 +200,7 @@ def evaluate_organ(
     """Emami decision and LKB NTCP for every endpoint of the organ ``mapping`` points to."""
     if mapping.organ is None:
         raise ConstraintError(f"ROI {mapping.roi_name!r} is not mapped to an organ ({mapping.reason})")
+    samples = DoseSamples.from_dvh(dvh, mapping.roi_name)
     emami = emami or load_emami()
     burman = burman or load_burman()
     extent = extent or OrganExtent()
@@ -230,7 +241,7 @@ def evaluate_organ(
                 ntcp_flagged=ntcp.flagged,
             )
         )
-    return OrganResult(mapping=mapping, summary=summarise(samples), endpoints=tuple(results), extent=extent)
+    return OrganResult(mapping=mapping, summary=summarise(dvh), endpoints=tuple(results), extent=extent)
 
 
 def _match(protocol_key: str, mappings: Iterable[RoiMapping], mapper: NameMapper) -> list[RoiMapping]:
@@ -238,21 +249,21 @@ def _match(protocol_key: str, mappings: Iterable[RoiMapping], mapper: NameMapper
     return [m for m in mappings if m.match_key == key]
 
 
-def _evaluate_constraint(constraint: Constraint, samples: DoseSamples) -> tuple[Status, str, float | None, float | None]:
+def _evaluate_constraint(constraint: Constraint, dvh: Dvh) -> tuple[Status, str, float | None, float | None]:
     try:
-        value = constraint.metric.evaluate(samples)
+        value = constraint.evaluate(dvh)
     except MetricError as exc:
         return Status.NOT_EVALUABLE, str(exc), None, None
     holds = constraint.holds(value)
     margin = constraint.margin(value)
-    unit = constraint.metric.output_unit
+    unit = constraint.unit
     relation = "satisfies" if holds else "violates"
     return (Status.PASS if holds else Status.FAIL), f"{value:.4g} {unit} {relation} {constraint.text}", value, margin
 
 
 def evaluate_protocol(
     protocol: Protocol,
-    samples_by_quantity: Mapping[Quantity, Mapping[str, DoseSamples]],
+    dvhs_by_quantity: Mapping[Quantity, Mapping[str, Dvh]],
     roi_names: Iterable[str],
     *,
     mapper: NameMapper | None = None,
@@ -264,7 +275,7 @@ def evaluate_protocol(
     mappings = mapper.map_all(roi_names)
     results: list[ProtocolResult] = []
     for item in protocol.constraints:
-        unit = item.constraint.metric.output_unit
+        unit = item.constraint.unit
         matches = _match(item.structure, mappings, mapper)
         if not matches:
             results.append(
@@ -273,11 +284,11 @@ def evaluate_protocol(
             )
             continue
         for mapping in matches:
-            per_roi = samples_by_quantity.get(item.quantity)
+            per_roi = dvhs_by_quantity.get(item.quantity)
             if per_roi is None:
                 status, reason, value, margin = Status.NOT_EVALUABLE, f"quantity {item.quantity.value} was not computed", None, None
             elif mapping.roi_name not in per_roi:
-                why = roi_failures.get(mapping.roi_name, "no dose samples for this ROI")
+                why = roi_failures.get(mapping.roi_name, "no DVH for this ROI")
                 status, reason, value, margin = Status.NOT_EVALUABLE, why, None, None
             else:
                 status, reason, value, margin = _evaluate_constraint(item.constraint, per_roi[mapping.roi_name])
@@ -289,7 +300,7 @@ def evaluate_protocol(
 
 
 def evaluate(
-    samples_by_quantity: Mapping[Quantity, Mapping[str, DoseSamples]],
+    dvhs_by_quantity: Mapping[Quantity, Mapping[str, Dvh]],
     roi_names: Iterable[str],
     *,
     mapper: NameMapper | None = None,
@@ -303,18 +314,18 @@ def evaluate(
     """Full report: Emami/Burman per mapped ROI on ``emami_quantity`` plus the protocol, if any.
 
     ``roi_names`` lists every ROI of the structure set (so that unmapped ones are reported);
-    ``roi_failures`` gives, per ROI name, why no samples could be made (e.g. outside the dose grid).
+    ``roi_failures`` gives, per ROI name, why it has no DVH (e.g. outside the dose grid).
     """
     mapper = mapper or NameMapper()
     extents = extents or {}
     roi_failures = roi_failures or {}
     emami, burman = load_emami(), load_burman()
     names = list(dict.fromkeys(roi_names))
-    if emami_quantity not in samples_by_quantity:
+    if emami_quantity not in dvhs_by_quantity:
         raise ConstraintError(
-            f"the Emami checks need dose samples of quantity {emami_quantity.value}; got {[q.value for q in samples_by_quantity]}"
+            f"the Emami checks need DVHs of quantity {emami_quantity.value}; got {[q.value for q in dvhs_by_quantity]}"
         )
-    per_roi = samples_by_quantity[emami_quantity]
+    per_roi = dvhs_by_quantity[emami_quantity]
     report_warnings = list(warnings)
     if emami_quantity not in (Quantity.EQD2_CUMULATIVE, Quantity.EQD2_CURRENT, Quantity.EQD2_PRIOR):
         report_warnings.append(
@@ -331,7 +342,7 @@ def evaluate(
             non_organs.append(mapping)
             continue
         if mapping.roi_name not in per_roi:
-            reason = roi_failures.get(mapping.roi_name, "no dose samples for this ROI")
+            reason = roi_failures.get(mapping.roi_name, "no DVH for this ROI")
             organs.append(
                 OrganResult(mapping, None, _not_evaluable_endpoints(mapping, emami, reason, emami_quantity), None, reason)
             )
@@ -347,7 +358,7 @@ def evaluate(
             )
         )
     protocol_results = (
-        evaluate_protocol(protocol, samples_by_quantity, names, mapper=mapper, roi_failures=roi_failures)
+        evaluate_protocol(protocol, dvhs_by_quantity, names, mapper=mapper, roi_failures=roi_failures)
         if protocol is not None
         else ()
     )

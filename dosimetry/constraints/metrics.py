@@ -1,40 +1,28 @@
-"""TG-263 DVH-metric syntax for constraints, evaluated on :class:`DoseSamples`.
+"""Constraints ``<TG-263 metric> <op> <number>`` on top of the DVH engine's metrics.
 
-Supported metrics (AAPM TG-263 nomenclature; output unit in brackets):
+The metric grammar and its evaluation are those of :mod:`dosimetry.dvh.metrics` (so a metric gives
+the same number in ``dosimetry dvh``, ``dosimetry check`` and ``dosimetry analyze``). This module
+adds only what is specific to constraints:
 
-* ``D<x>%[Gy]``, ``D<x>cc[Gy]`` - minimum dose to the hottest x % / x cc (see
-  :mod:`dosimetry.constraints.samples`); ``[cGy]`` also accepted;
-* ``Dmax[Gy]``/``Max[Gy]``, ``Dmin[Gy]``/``Min[Gy]``, ``Dmean[Gy]``/``Mean[Gy]``;
-* ``V<d>Gy[%]``, ``V<d>Gy[cc]`` (``V<d>cGy[...]`` also) - volume receiving at least d.
-
-A constraint is ``<metric> <op> <number>`` with op one of ``<``, ``<=``, ``>``, ``>=``, e.g.
-``"D0.03cc[Gy] < 54"``. Metrics relative to a prescription (``D95%[%]``) are refused: the
-constraint checks have no prescription.
+* the aliases ``Dmax``, ``Dmin``, ``Dmean``, ``Dmedian`` for the DVH engine's ``Max``, ``Min``,
+  ``Mean``, ``Median`` (``"Dmean[Gy]"`` is ``"Mean[Gy]"``); spaces inside a metric are ignored;
+* the refusal of metrics relative to a prescription (``D95%[%]``, ``V95%[cc]``): the constraint
+  checks have no prescription;
+* the comparison: op one of ``<``, ``<=``, ``>``, ``>=``, e.g. ``"D0.03cc[Gy] < 54"``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import operator
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from enum import StrEnum
 
-from dosimetry.constraints.samples import DoseSamples
-from dosimetry.errors import ConstraintError
+from dosimetry.dvh import GRAMMAR, Dvh, Metric, evaluate_metric
+from dosimetry.dvh import parse_metric as parse_dvh_metric
+from dosimetry.errors import ConstraintError, MetricError
 
-
-class MetricKind(StrEnum):
-    DOSE_AT_PERCENT = "dose_at_percent"
-    DOSE_AT_CC = "dose_at_cc"
-    DOSE_MAX = "dose_max"
-    DOSE_MIN = "dose_min"
-    DOSE_MEAN = "dose_mean"
-    VOLUME_PERCENT = "volume_percent"
-    VOLUME_CC = "volume_cc"
-
-
-_DOSE_UNITS = {"gy": 1.0, "cgy": 0.01}
 _OPS: dict[str, Callable[[float, float], bool]] = {
     "<": operator.lt,
     "<=": operator.le,
@@ -43,66 +31,32 @@ _OPS: dict[str, Callable[[float, float], bool]] = {
 }
 
 _NUMBER = r"(\d+(?:\.\d*)?|\.\d+)"
-_D_AT = re.compile(rf"^D{_NUMBER}(%|cc)\[(c?Gy)\]$", re.IGNORECASE)
-_D_STAT = re.compile(r"^D?(max|min|mean)\[(c?Gy)\]$", re.IGNORECASE)
-_V_AT = re.compile(rf"^V{_NUMBER}(c?Gy)\[(%|cc)\]$", re.IGNORECASE)
+_ALIAS = re.compile(r"^D(max|min|mean|median)(\[.*)$", re.IGNORECASE)
 _CONSTRAINT = re.compile(rf"^\s*(\S+)\s*(<=|>=|<|>)\s*([-+]?{_NUMBER})\s*$")
 
 
-@dataclass(frozen=True)
-class Metric:
-    text: str
-    kind: MetricKind
-    parameter: float | None  # x of Dx%/Dxcc (percent or cc), d of VdGy (Gy); None for max/min/mean
-    output_unit: str  # "Gy", "cGy", "%" or "cc"
-
-    def evaluate(self, samples: DoseSamples) -> float:
-        """Value of the metric in ``output_unit``."""
-        scale = 100.0 if self.output_unit == "cGy" else 1.0
-        if self.kind is MetricKind.DOSE_AT_PERCENT:
-            assert self.parameter is not None
-            return scale * samples.dose_to_fraction(self.parameter / 100.0)
-        if self.kind is MetricKind.DOSE_AT_CC:
-            assert self.parameter is not None
-            return scale * samples.dose_to_volume_cc(self.parameter)
-        if self.kind is MetricKind.DOSE_MAX:
-            return scale * samples.max_gy
-        if self.kind is MetricKind.DOSE_MIN:
-            return scale * samples.min_gy
-        if self.kind is MetricKind.DOSE_MEAN:
-            return scale * samples.mean_gy
-        assert self.parameter is not None
-        volume = samples.volume_at_least_cc(self.parameter)
-        if self.kind is MetricKind.VOLUME_PERCENT:
-            return 100.0 * volume / samples.total_volume_cc
-        return volume
-
-
 def parse_metric(text: str) -> Metric:
-    """Parse one TG-263 metric; raises ConstraintError naming what was expected."""
+    """Parse one TG-263 metric with the DVH engine's grammar (plus the ``Dmax``-style aliases).
+
+    The returned :class:`dosimetry.dvh.Metric` keeps ``text`` as written. Raises ConstraintError
+    naming what was expected.
+    """
+    if not isinstance(text, str):
+        raise ConstraintError(f"metric {text!r} is not a string; expected {GRAMMAR}")
     compact = text.strip().replace(" ", "")
-    if match := _D_AT.match(compact):
-        value, kind, unit = float(match.group(1)), match.group(2).lower(), match.group(3)
-        unit = "cGy" if unit.lower() == "cgy" else "Gy"
-        if kind == "%":
-            if not 0 < value <= 100:
-                raise ConstraintError(f"metric {text!r}: the percentage must be in (0, 100]")
-            return Metric(text, MetricKind.DOSE_AT_PERCENT, value, unit)
-        if not value > 0:
-            raise ConstraintError(f"metric {text!r}: the volume must be positive")
-        return Metric(text, MetricKind.DOSE_AT_CC, value, unit)
-    if match := _D_STAT.match(compact):
-        kind = {"max": MetricKind.DOSE_MAX, "min": MetricKind.DOSE_MIN, "mean": MetricKind.DOSE_MEAN}[match.group(1).lower()]
-        unit = "cGy" if match.group(2).lower() == "cgy" else "Gy"
-        return Metric(text, kind, None, unit)
-    if match := _V_AT.match(compact):
-        dose = float(match.group(1)) * _DOSE_UNITS[match.group(2).lower()]
-        kind = MetricKind.VOLUME_PERCENT if match.group(3) == "%" else MetricKind.VOLUME_CC
-        return Metric(text, kind, dose, "%" if kind is MetricKind.VOLUME_PERCENT else "cc")
-    raise ConstraintError(
-        f"unsupported or malformed DVH metric {text!r}; expected TG-263 syntax such as "
-        "'D0.03cc[Gy]', 'D95%[Gy]', 'Dmean[Gy]', 'Dmax[Gy]', 'V20Gy[%]' or 'V20Gy[cc]'"
-    )
+    canonical = _ALIAS.sub(lambda m: m.group(1).capitalize() + m.group(2), compact)
+    try:
+        metric = parse_dvh_metric(canonical)
+    except MetricError as exc:
+        raise ConstraintError(
+            f"unsupported or malformed DVH metric {text!r}; expected {GRAMMAR}; 'Dmax', 'Dmin', 'Dmean' are "
+            "accepted for Max, Min, Mean"
+        ) from exc
+    if metric.needs_prescription:
+        raise ConstraintError(
+            f"metric {text!r} is relative to the prescription dose; constraint checks have none: give the dose in Gy"
+        )
+    return dataclasses.replace(metric, text=text)
 
 
 @dataclass(frozen=True)
@@ -111,6 +65,15 @@ class Constraint:
     metric: Metric
     op: str
     limit: float
+
+    @property
+    def unit(self) -> str:
+        """Unit of the metric's value and of the limit ("Gy", "cGy", "%" or "cc")."""
+        return self.metric.output_unit.value
+
+    def evaluate(self, dvh: Dvh) -> float:
+        """The metric's value on ``dvh`` (DVH engine); MetricError when the curve has no value."""
+        return evaluate_metric(dvh, self.metric)
 
     def holds(self, value: float) -> bool:
         return _OPS[self.op](value, self.limit)

@@ -17,8 +17,8 @@ Rule (documented, tested):
 4. PASS when D_max <= TD5(x), FAIL otherwise; the margin is TD5(x) - D_max (Gy).
 
 For an entry with a single point (e.g. optic chiasm 3/3 = 50 Gy) this reduces to D_max <= TD5.
-The maximum dose is the hottest sample (voxel or DVH bin), the reference dose of the Kutcher-Burman
-reduction.
+The maximum dose is the hottest sample (voxel, or for DVH bins the DVH's exact maximum, see
+:meth:`DoseSamples.from_dvh`), the reference dose of the Kutcher-Burman reduction.
 """
 
 from __future__ import annotations

@@ -1,16 +1,11 @@
-"""Per-organ dose samples with volume weights, and the dose-volume quantities read from them.
+"""Per-organ dose samples with volume weights: the input of the Emami effective-volume rule and
+of the LKB NTCP (:mod:`dosimetry.constraints.partial_volume`, :mod:`dosimetry.constraints.ntcp`).
 
-The constraint checks never look at where a dose came from: they take, per organ, an array of
-doses (Gy) and the volume (cc) that receives each dose. That can be the voxels of the organ
-(dose and fractional-occupancy volume of each voxel) or the bins of a differential DVH (bin dose and
-bin volume).
-
-Definition of the partial-volume doses used throughout this package: ``D(V)`` for an absolute
-volume V (cc) is the *minimum dose received by the hottest V cc* of the organ. With the samples
-sorted by decreasing dose and their volumes accumulated, ``D(V)`` is the dose of the first sample
-at which the accumulated volume reaches V (no interpolation between samples). So ``D33%`` is the
-minimum dose to the hottest third of the organ, ``D100%`` is the minimum dose, and ``D0.03cc`` is
-the near-maximum dose.
+Those two reduce a whole dose distribution (``sum_i v_i f(D_i / D_max)``): they take, per organ, an
+array of doses (Gy) and the volume (cc) that receives each dose. That can be the voxels of an organ
+or the bins of a differential DVH (:meth:`DoseSamples.from_dvh`). Partial-volume doses (D33%,
+D0.03cc, ...) and every other TG-263 metric are read from the DVH itself by the DVH engine
+(:func:`dosimetry.dvh.evaluate_metric`), never from these samples.
 """
 
 from __future__ import annotations
@@ -21,12 +16,9 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
-from dosimetry.errors import ConstraintError, MetricError
+from dosimetry.errors import ConstraintError
 
 FloatArray = npt.NDArray[np.float64]
-
-#: Relative tolerance on accumulated volumes (summation round-off).
-VOLUME_RTOL = 1e-9
 
 
 class DifferentialDvh(Protocol):
@@ -88,16 +80,20 @@ class DoseSamples:
     def from_dvh(cls, dvh: DifferentialDvh, label: str = "") -> DoseSamples:
         """Samples from a DVH's differential curve: one sample per bin at the bin centre.
 
-        Doses read from these samples are resolved to the DVH bin width: the dose of a sample is
-        its bin centre, clipped to the DVH's exact minimum and maximum (so the hottest sample is
-        the exact maximum dose and a uniform dose stays exact). Doses are also clipped at 0 Gy: a
-        DVH whose samples carry a dose spread can put a little volume below 0 Gy next to steep
-        gradients at the edge of the field, which is no dose at all.
+        The dose of a sample is its bin centre, clipped to the DVH's exact minimum and maximum,
+        and the hottest bin holding volume is placed at the exact maximum dose (so ``max_gy`` is
+        the DVH's maximum, the D_max of the Emami rule, and a uniform dose stays exact). Doses are
+        also clipped at 0 Gy: a DVH whose samples carry a dose spread can put a little volume below
+        0 Gy next to steep gradients at the edge of the field, which is no dose at all.
         """
         low = max(float(dvh.min_gy), 0.0)
         high = max(float(dvh.max_gy), low)
         centres = np.clip(np.asarray(dvh.bin_centres_gy, dtype=np.float64), low, high)
-        return cls(centres, np.asarray(dvh.differential_cc), label or str(getattr(dvh, "roi_name", "")))
+        volumes = np.asarray(dvh.differential_cc, dtype=np.float64)
+        filled = np.flatnonzero(volumes > 0)
+        if filled.size:
+            centres[filled[-1]] = high
+        return cls(centres, volumes, label or str(getattr(dvh, "roi_name", "")))
 
     @property
     def total_volume_cc(self) -> float:
@@ -118,26 +114,3 @@ class DoseSamples:
     @property
     def mean_gy(self) -> float:
         return float(np.sum(self.dose_gy * self.volume_cc) / self.volume_cc.sum())
-
-    def dose_to_volume_cc(self, volume_cc: float) -> float:
-        """Minimum dose to the hottest ``volume_cc`` cc (see module docstring)."""
-        total = self.total_volume_cc
-        if not volume_cc > 0:
-            raise MetricError(f"volume for D(V) must be positive, got {volume_cc} cc")
-        if volume_cc > total * (1 + VOLUME_RTOL):
-            raise MetricError(
-                f"D{volume_cc:g}cc is undefined for {self.label or 'this organ'}: its volume is only {total:.4g} cc"
-            )
-        cumulative = np.cumsum(self.volume_cc)
-        index = int(np.searchsorted(cumulative, volume_cc * (1 - VOLUME_RTOL), side="left"))
-        return float(self.dose_gy[min(index, self.dose_gy.size - 1)])
-
-    def dose_to_fraction(self, fraction: float) -> float:
-        """Minimum dose to the hottest ``fraction`` (0 < fraction <= 1) of the organ volume."""
-        if not 0 < fraction <= 1:
-            raise MetricError(f"volume fraction for D(v) must be in (0, 1], got {fraction}")
-        return self.dose_to_volume_cc(fraction * self.total_volume_cc)
-
-    def volume_at_least_cc(self, dose_gy: float) -> float:
-        """Volume (cc) receiving at least ``dose_gy``."""
-        return float(self.volume_cc[self.dose_gy >= dose_gy].sum())

@@ -26,9 +26,9 @@ from dosimetry.constraints.naming import NameMapper, RoiCategory, load_name_mapp
 from dosimetry.constraints.partial_volume import Status
 from dosimetry.constraints.protocol import Protocol, load_protocol
 from dosimetry.constraints.quantities import Quantity
-from dosimetry.constraints.samples import DoseSamples
 from dosimetry.constraints.tables import VolumeAxis, load_emami
 from dosimetry.dose import DoseGrid
+from dosimetry.dvh import Dvh
 from dosimetry.errors import ArgumentError, GeometryError
 from dosimetry.structures import Roi
 
@@ -188,13 +188,13 @@ def run(args: argparse.Namespace) -> int:
             key = mapper.map(item.structure).match_key
             needed.setdefault(item.quantity, set()).update(n for n, m in mappings.items() if m.match_key == key)
 
-    samples: dict[Quantity, dict[str, DoseSamples]] = {}
+    samples: dict[Quantity, dict[str, Dvh]] = {}
     failures: dict[str, str] = {}
     for quantity, roi_names in needed.items():
         if quantity not in maps:
             continue  # reported per constraint as "quantity not computed"
         dose_map = maps[quantity]()
-        per_roi: dict[str, DoseSamples] = {}
+        per_roi: dict[str, Dvh] = {}
         for name in sorted(roi_names):
             roi = rois[name]
             if not roi.closed_planar_contours:
@@ -211,7 +211,7 @@ def run(args: argparse.Namespace) -> int:
                     "volume fractions refer to the part inside"
                 )
             warnings.extend(dvh.warnings)
-            per_roi[name] = DoseSamples.from_dvh(dvh, name)
+            per_roi[name] = dvh
         samples[quantity] = per_roi
 
     extents: dict[str, OrganExtent] = {}
