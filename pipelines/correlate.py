@@ -411,4 +411,4 @@ def write_report_csv(report: CorrelationReport, path: Path | str) -> None:
 
 
 def report_json(report: CorrelationReport) -> str:
-    return json.dumps(report.as_dict(), indent=2)
+    return json.dumps(report.as_dict(), indent=2, allow_nan=False)

@@ -13,6 +13,7 @@ from scipy import optimize, stats
 
 from dosimetry.errors import DosimetryError
 from dosimetry.outcomes import LogisticFit, ModelFitError, fit_logistic
+from dosimetry.outcomes.logistic import MAX_LOG_ODDS_RATIO
 
 
 def _two_by_two(a: int, b: int, c: int, d: int) -> tuple[np.ndarray, np.ndarray]:
@@ -156,3 +157,19 @@ def test_degenerate_data_raise_an_error_naming_the_metric(x: list[float], y: lis
 def test_overlap_of_one_point_each_way_is_fittable() -> None:
     fit = fit_logistic([1.0, 2.0, 3.0, 4.0, 2.5, 1.5], [0, 0, 1, 1, 0, 1], name="m")
     assert isinstance(fit, LogisticFit) and math.isfinite(fit.slope) and fit.slope > 0
+
+
+def test_rounding_noise_counts_as_constant() -> None:
+    x = np.array([100.0, 100.0 - 1.4e-14, 100.0, 100.0 - 1.4e-14, 100.0, 100.0])
+    with pytest.raises(ModelFitError, match=r"GTV V95%\[%\]: constant"):
+        fit_logistic(x, [0, 1, 1, 0, 0, 1], name="GTV V95%[%]")
+
+
+def test_an_odds_ratio_per_unit_beyond_a_double_is_an_error() -> None:
+    # overlapping groups on a metric that spans 1e-4 units: log OR per unit ~ 1e4
+    x = 1e-4 * np.array([0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 0.45])
+    y = [0, 0, 0, 0, 1, 0, 1, 0, 1, 1, 1, 1]
+    with pytest.raises(ModelFitError, match=r"Eye_R Mean\[Gy\]: log odds ratio .* overflows"):
+        fit_logistic(x, y, name="Eye_R Mean[Gy]")
+    scaled = fit_logistic(x * 1e4, y, name="Eye_R Mean[Gy] x 1e4")
+    assert scaled.slope * 1e4 > MAX_LOG_ODDS_RATIO

@@ -16,6 +16,7 @@ from numpy.typing import ArrayLike
 from scipy import stats
 
 from dosimetry.outcomes.errors import ModelFitError
+from dosimetry.outcomes.logistic import CONSTANT_RELATIVE_RANGE, is_constant
 
 
 @dataclass(frozen=True)
@@ -69,8 +70,10 @@ def roc_auc(x: ArrayLike, y: ArrayLike, *, name: str = "x") -> float:
 def discrimination(x: ArrayLike, y: ArrayLike, *, name: str = "x") -> Discrimination:
     """AUC and the two-sided Mann-Whitney test of ``x`` between events and non-events."""
     x1, x0 = _split(x, y, name)
-    if np.ptp(np.concatenate([x1, x0])) == 0.0:
-        raise ModelFitError(f"metric {name}: constant ({x1[0]:g}) across the {x1.size + x0.size} patients")
+    if is_constant(np.concatenate([x1, x0])):
+        raise ModelFitError(
+            f"metric {name}: constant ({x1[0]:.6g}) across the {x1.size + x0.size} patients"
+        )
     u = mann_whitney_u(x, y, name=name)
     result = stats.mannwhitneyu(x1, x0, alternative="two-sided")
     return Discrimination(

@@ -13,7 +13,9 @@ Reported (all from the same fit):
   with a delta-method 95 % CI using the gradient ``(-1/b1, b0/b1^2)`` of ``x50`` in ``(b0, b1)``.
 
 Degenerate data raise :class:`ModelFitError` naming the metric: fewer than 3 patients, no events,
-only events, a constant metric, non-finite values, and (quasi-)complete separation. For one
+only events, a constant metric (range within 1e-9 of its magnitude), non-finite values,
+(quasi-)complete separation, and a fitted odds ratio per unit that overflows a double (a metric
+spanning a tiny fraction of its unit). For one
 covariate with an intercept the maximum-likelihood estimate exists exactly when the two groups
 overlap (Albert and Anderson 1984): ``max x(non-events) > min x(events)`` and
 ``max x(events) > min x(non-events)``; otherwise the estimate runs off to infinity, so this is
@@ -38,6 +40,8 @@ Z_95 = float(stats.norm.ppf(0.975))
 MAX_ITERATIONS = 100
 TOLERANCE = 1e-10
 MIN_PATIENTS = 3
+CONSTANT_RELATIVE_RANGE = 1e-9
+MAX_LOG_ODDS_RATIO = 700.0  # exp(709.8) is the largest finite double
 
 
 @dataclass(frozen=True)
@@ -118,6 +122,12 @@ class LogisticFit:
         }
 
 
+def is_constant(x: NDArray[np.float64]) -> bool:
+    """True when the values' range is at most :data:`CONSTANT_RELATIVE_RANGE` of their largest
+    magnitude (a range of 1e-14 % on a V95% of 100 % is rounding, not information)."""
+    return bool(np.ptp(x) <= CONSTANT_RELATIVE_RANGE * float(np.max(np.abs(x))))
+
+
 def _as_arrays(x: ArrayLike, y: ArrayLike, name: str) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     xa = np.asarray(x, dtype=float)
     ya_raw = np.asarray(y)
@@ -142,8 +152,8 @@ def check_fittable(x: ArrayLike, y: ArrayLike, name: str) -> None:
         raise ModelFitError(f"metric {name}: no events among the {n} patients")
     if events == n:
         raise ModelFitError(f"metric {name}: all {n} patients have the event")
-    if np.ptp(xa) == 0.0:
-        raise ModelFitError(f"metric {name}: constant ({xa[0]:g}) across the {n} patients")
+    if is_constant(xa):
+        raise ModelFitError(f"metric {name}: constant ({xa[0]:.6g}) across the {n} patients")
     x1, x0 = xa[ya == 1.0], xa[ya == 0.0]
     if x0.max() <= x1.min() or x1.max() <= x0.min():
         kind = "complete" if (x0.max() < x1.min() or x1.max() < x0.min()) else "quasi-complete"
@@ -202,6 +212,11 @@ def fit_logistic(x: ArrayLike, y: ArrayLike, *, name: str = "x") -> LogisticFit:
     cov = transform @ cov_z @ transform.T
     if not np.all(np.isfinite(cov)) or cov[1, 1] <= 0.0:
         raise ModelFitError(f"metric {name}: the information matrix is singular at the estimate")
+    if abs(b[1]) + Z_95 * math.sqrt(cov[1, 1]) > MAX_LOG_ODDS_RATIO:
+        raise ModelFitError(
+            f"metric {name}: log odds ratio {b[1]:.3g} +- {Z_95 * math.sqrt(cov[1, 1]):.3g} per unit, the odds ratio "
+            f"per unit or its 95 % CI overflows (the metric spans only {np.ptp(xa):.3g} units across the {n} patients)"
+        )
     null_loglik = events * math.log(p0) + (n - events) * math.log(1.0 - p0)
     logger.debug("fitted %s: slope %.6g in %d iterations", name, b[1], iteration)
     return LogisticFit(

@@ -45,10 +45,11 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(handler=run)
 
 
-def _g(value: float, digits: int = 3) -> str:
+def _g(value: float) -> str:
+    """Three decimals in the usual range (so that a CI bound of 1.004 is not shown as 1)."""
     if not math.isfinite(value):
         return str(value)
-    return f"{value:.{digits}g}"
+    return f"{value:.3f}" if 0.01 <= abs(value) < 1000 else f"{value:.3g}"
 
 
 def _p(value: float) -> str:
