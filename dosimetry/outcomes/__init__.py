@@ -5,7 +5,8 @@
 * :mod:`.logistic`: univariable logistic regression (odds ratio per unit with Wald CI,
   likelihood-ratio p-value, metric value at 50 % probability with delta-method CI);
 * :mod:`.discrimination`: ROC AUC and the Mann-Whitney U test;
-* :mod:`.multiplicity`: Holm adjustment of p-values.
+* :mod:`.multiplicity`: Holm adjustment of p-values;
+* :mod:`.survival`: Kaplan-Meier with Greenwood confidence intervals.
 
 The orchestration over a batch output lives in :mod:`pipelines.correlate`.
 """
@@ -14,6 +15,7 @@ from dosimetry.outcomes.discrimination import Discrimination, discrimination, ma
 from dosimetry.outcomes.errors import ModelFitError, OutcomesTableError
 from dosimetry.outcomes.logistic import LogisticFit, check_fittable, fit_logistic
 from dosimetry.outcomes.multiplicity import holm_adjust
+from dosimetry.outcomes.survival import KaplanMeier, kaplan_meier
 from dosimetry.outcomes.table import (
     DEFAULT_ENDPOINT,
     Comparator,
@@ -30,6 +32,7 @@ __all__ = [
     "Comparator",
     "Discrimination",
     "Endpoint",
+    "KaplanMeier",
     "EndpointValues",
     "LogisticFit",
     "ModelFitError",
@@ -40,6 +43,7 @@ __all__ = [
     "endpoint_values",
     "fit_logistic",
     "holm_adjust",
+    "kaplan_meier",
     "mann_whitney_u",
     "parse_endpoint",
     "read_outcomes_csv",
