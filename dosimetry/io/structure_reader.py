@@ -14,6 +14,8 @@ import logging
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
+from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 
 from dosimetry.errors import DicomContentError
@@ -30,6 +32,55 @@ from dosimetry.io.dicom_file import (
 from dosimetry.structures import Contour, ContourGeometricType, Roi, StructureSet
 
 LOGGER = logging.getLogger(__name__)
+
+FloatArray = npt.NDArray[np.float64]
+#: (3006,0050) Contour Data
+CONTOUR_DATA_TAG = 0x30060050
+
+
+def raw_contour_data(item: Dataset) -> bytes | None:
+    """The undecoded bytes of an item's Contour Data (DS), or None when pydicom has already
+    converted the element (a dataset built in memory) or the VR is not DS/UN."""
+    raw = item.get_item(CONTOUR_DATA_TAG)
+    if isinstance(raw, RawDataElement) and isinstance(raw.value, (bytes, bytearray)) and raw.VR in (None, "DS", "UN"):
+        return bytes(raw.value)
+    return None
+
+
+def parse_decimal_strings(values: list[bytes], path: Path, contexts: list[str]) -> list[FloatArray]:
+    """Parse DS multi-values (raw bytes: backslash-separated decimal strings, padded with spaces or
+    NUL) into float arrays with one numpy conversion for all of them.
+
+    Values equal those of pydicom's conversion (both round each decimal string to the nearest
+    float64). An empty value, an empty component, a component that is not a decimal number or a
+    non-finite number raises DicomContentError naming the file and ``contexts[i]``.
+    """
+    if not values:
+        return []
+    texts = [v.replace(b"\x00", b" ") for v in values]
+    counts = np.array([t.count(b"\\") + 1 for t in texts])
+    parts = b"\\".join(texts).split(b"\\")
+    try:
+        flat = np.array(parts, dtype=np.float64)
+    except ValueError:
+        flat = None
+    if flat is None or not np.all(np.isfinite(flat)):
+        for text_value, context in zip(texts, contexts, strict=True):
+            where = f" in {context}" if context else ""
+            if not text_value.strip():
+                raise DicomContentError(f"{path}: required tag {tag_label('ContourData')} is missing or empty{where}")
+            for part in text_value.split(b"\\"):
+                try:
+                    number = float(part)
+                except ValueError:
+                    raise DicomContentError(
+                        f"{path}: {tag_label('ContourData')}{where} holds {part.strip().decode('latin-1')!r}, "
+                        "expected decimal numbers"
+                    ) from None
+                if not np.isfinite(number):
+                    raise DicomContentError(f"{path}: {tag_label('ContourData')}{where} holds non-finite numbers")
+        raise DicomContentError(f"{path}: {tag_label('ContourData')} could not be parsed")  # not reached
+    return np.split(flat, np.cumsum(counts)[:-1])
 
 
 def contour_plane_spacing_mm(roi: Roi) -> float | None:
@@ -93,6 +144,7 @@ def structure_set_from_dataset(ds: Dataset, p: Path) -> StructureSet:
     contours: dict[int, list[Contour]] = {n: [] for n in names}
     colours: dict[int, tuple[int, int, int] | None] = {}
     ignored: dict[int, int] = {}
+    pending: list[tuple[int, ContourGeometricType, Dataset, str, bytes | None]] = []
     for i, item in enumerate(ds.get("ROIContourSequence") or [], start=1):
         context = f"{tag_label('ROIContourSequence')} item {i}"
         number = as_int(require(item, "ReferencedROINumber", p, context=context), "ReferencedROINumber", p, context=context)
@@ -113,26 +165,39 @@ def structure_set_from_dataset(ds: Dataset, p: Path) -> StructureSet:
             if gtype in (ContourGeometricType.OPEN_PLANAR, ContourGeometricType.OPEN_NONPLANAR):
                 ignored[number] = ignored.get(number, 0) + 1
                 continue
-            data = decimal_strings(c, "ContourData", p, context=c_context)
-            if len(data) % 3 != 0:
-                raise DicomContentError(f"{p}: {tag_label('ContourData')} in {c_context} has {len(data)} values, expected a multiple of 3")
-            points = np.asarray(data, dtype=np.float64).reshape(-1, 3)
-            declared = c.get("NumberOfContourPoints")
-            if declared not in (None, "") and int(declared) != points.shape[0]:
+            pending.append((number, gtype, c, c_context, raw_contour_data(c)))
+    raw_items = [entry for entry in pending if entry[4] is not None]
+    parsed = dict(
+        zip(
+            (id(entry[2]) for entry in raw_items),
+            parse_decimal_strings([entry[4] for entry in raw_items], p, [entry[3] for entry in raw_items]),  # type: ignore[misc]
+            strict=True,
+        )
+    )
+    for number, gtype, c, c_context, raw in pending:
+        if raw is not None:
+            data = parsed[id(c)]
+        else:  # already decoded by pydicom: its values
+            data = np.asarray(decimal_strings(c, "ContourData", p, context=c_context), dtype=np.float64)
+        if len(data) % 3 != 0:
+            raise DicomContentError(f"{p}: {tag_label('ContourData')} in {c_context} has {len(data)} values, expected a multiple of 3")
+        points = data.reshape(-1, 3)
+        declared = c.get("NumberOfContourPoints")
+        if declared not in (None, "") and int(declared) != points.shape[0]:
+            warnings.append(
+                f"{p.name}: ROI {number} {c_context}: {tag_label('NumberOfContourPoints')} says {int(declared)}, "
+                f"{tag_label('ContourData')} holds {points.shape[0]} points; the points are used"
+            )
+        if gtype is ContourGeometricType.CLOSED_PLANAR:
+            if points.shape[0] < 3:
+                warnings.append(f"{p.name}: ROI {number} {c_context}: closed contour with {points.shape[0]} points ignored")
+                continue
+            if np.ptp(points[:, 2]) > 1e-3:
                 warnings.append(
-                    f"{p.name}: ROI {number} {c_context}: {tag_label('NumberOfContourPoints')} says {int(declared)}, "
-                    f"{tag_label('ContourData')} holds {points.shape[0]} points; the points are used"
+                    f"{p.name}: ROI {number} {c_context}: CLOSED_PLANAR contour is not in a transverse plane "
+                    f"(z spans {np.ptp(points[:, 2]):.3f} mm); its mean z is used"
                 )
-            if gtype is ContourGeometricType.CLOSED_PLANAR:
-                if points.shape[0] < 3:
-                    warnings.append(f"{p.name}: ROI {number} {c_context}: closed contour with {points.shape[0]} points ignored")
-                    continue
-                if np.ptp(points[:, 2]) > 1e-3:
-                    warnings.append(
-                        f"{p.name}: ROI {number} {c_context}: CLOSED_PLANAR contour is not in a transverse plane "
-                        f"(z spans {np.ptp(points[:, 2]):.3f} mm); its mean z is used"
-                    )
-            contours[number].append(Contour(points_mm=points, geometric_type=gtype))
+        contours[number].append(Contour(points_mm=points, geometric_type=gtype))
     rois: list[Roi] = []
     for number, (name, roi_frame) in names.items():
         roi = Roi(
