@@ -1,0 +1,72 @@
+"""One within-voxel dose model for every ROI: an isodose surface lying inside a target gives the
+same isodose volume from the target's samples (TV_PIV) as from the External's (PIV), whichever
+voxels are boundary voxels of which ROI.
+
+Phantom: dose = 60 Gy - 0.2 Gy/mm^2 * r^2 on a 3 mm grid, so the 40 Gy isodose of the continuous
+dose is the sphere r0 = 10 mm. The engine's dose between voxel centres is the trilinear
+interpolant, which for r^2 = x^2 + y^2 + z^2 adds exactly sum_i (x_i - a_i)(b_i - x_i) (a_i, b_i
+the neighbouring centres): on average h^2/6 per axis, h^2/2 in all. Its 40 Gy isodose is then the
+sphere of r^2 = r0^2 - h^2/2 up to the ripple of that term over the surface (closed form
+4/3 pi (r0^2 - h^2/2)^(3/2) = 3.909 cc against 4.189 cc for the continuous dose). The exact
+isodose volume of the interpolant is computed here by the midpoint rule on a 0.06 mm lattice
+(the interpolant in closed form, independent of the engine); it lies within 0.3 % of the closed
+form. Measured engine errors against it: at most 0.3 % (target) and 0.16 % (External).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from dosimetry.dvh import roi_dose_samples
+from dosimetry.structures import Roi
+from tests.dvh_helpers import box_roi, circle, dose_from, polygon_contour, uniform_grid
+
+H_MM = 3.0
+LEVEL_GY = 40.0
+R0_MM = 10.0
+
+
+def _sphere(radius_mm: float, spacing_mm: float, name: str, number: int) -> Roi:
+    half = math.floor(radius_mm / spacing_mm)
+    contours = []
+    for z in spacing_mm * np.arange(-half, half + 1):
+        r = math.sqrt(max(radius_mm**2 - z**2, 0.0))
+        if r > 1e-6:
+            contours.append(polygon_contour(circle(0.0, 0.0, r, 256), float(z)))
+    return Roi(number, name, "PTV", tuple(contours))
+
+
+@pytest.mark.parametrize("offset_mm", [0.0, 1.3, 0.7])
+@pytest.mark.parametrize("target_radius_mm", [11.0, 12.0])
+def test_isodose_inside_target_has_the_same_volume_in_target_and_external(offset_mm: float, target_radius_mm: float) -> None:
+    grid = uniform_grid((-45.0 + offset_mm, -45.0 + 0.7 * offset_mm, -45.0 + 0.3 * offset_mm), (H_MM,) * 3, (31, 31, 31))
+    dose = dose_from(grid, lambda x, y, z: np.maximum(60.0 - 0.2 * (x * x + y * y + z * z), 0.0))
+    target = _sphere(target_radius_mm, 1.0, "PTV", 1)
+    external = box_roi(-40.0, 40.0, -40.0, 40.0, np.arange(-40.0, 40.5, 1.0), "External", 2)
+    tv_piv = roi_dose_samples(dose, target).volume_at_or_above(LEVEL_GY)
+    piv = roi_dose_samples(dose, external).volume_at_or_above(LEVEL_GY)
+    assert tv_piv == pytest.approx(piv, rel=0.002)
+    exact_cc = _interpolant_isodose_cc(grid.x_mm[0], grid.y_mm[0], grid.z_mm[0])
+    assert exact_cc == pytest.approx(4.0 / 3.0 * math.pi * (R0_MM**2 - H_MM**2 / 2.0) ** 1.5 / 1000.0, rel=0.005)
+    assert tv_piv == pytest.approx(exact_cc, rel=0.005)
+    assert piv == pytest.approx(exact_cc, rel=0.005)
+
+
+def _interpolant_isodose_cc(x0_mm: float, y0_mm: float, z0_mm: float, n: int = 400) -> float:
+    """Volume (cc) where the trilinear interpolant of the phantom dose is >= LEVEL_GY (midpoint
+    rule, n^3 points over the cube of half-width 12 mm; the isodose stays within r < 10 mm)."""
+    half = 12.0
+    t = (np.arange(n) + 0.5) / n * 2 * half - half
+
+    def along(origin: float) -> np.ndarray:  # t^2 + (t - a)(b - t), a <= t < b neighbouring centres
+        a = origin + np.floor((t - origin) / H_MM) * H_MM
+        return t * t + (t - a) * (a + H_MM - t)
+
+    rx, ry, rz = along(x0_mm), along(y0_mm), along(z0_mm)
+    limit = (60.0 - LEVEL_GY) / 0.2
+    plane = rx[None, :] + ry[:, None]
+    count = sum(int(np.count_nonzero(plane + v <= limit)) for v in rz)
+    return count * (2 * half / n) ** 3 / 1000.0
