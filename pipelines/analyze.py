@@ -56,13 +56,12 @@ import numpy as np
 import pydicom
 
 import dosimetry
-from dosimetry.constraints.evaluate import ConstraintReport, OrganExtent, evaluate
+from dosimetry.constraints.evaluate import ConstraintReport
 from dosimetry.constraints.metrics import parse_constraint
-from dosimetry.constraints.naming import NameMapper, RoiCategory, load_name_mapping
+from dosimetry.constraints.naming import NameMapper, load_name_mapping
 from dosimetry.constraints.partial_volume import Status as ConstraintStatus
 from dosimetry.constraints.protocol import Protocol, load_protocol
 from dosimetry.constraints.quantities import Quantity as ConstraintQuantity
-from dosimetry.constraints.tables import VolumeAxis, load_emami
 from dosimetry.dose import DoseGrid
 from dosimetry.dvh import Dvh, EndCapConvention, evaluate_metric, roi_dose_samples
 from dosimetry.dvh.curve import dvh_from_samples
@@ -83,7 +82,7 @@ from pipelines.analysis import (
     PatientResult,
     RoiRow,
 )
-from pipelines.patient_maps import PatientMaps, build_patient_maps, resolve_folders
+from pipelines.patient_maps import PatientMaps, build_patient_maps, constraint_report, resolve_folders, unique_rois
 from pipelines.results_schema import SCHEMA_VERSION, validate
 
 logger = logging.getLogger(__name__)
@@ -294,66 +293,27 @@ def _indices_quantity(work: _Work, result: TargetIndices) -> str:
 # Constraints
 
 
-def _length_cm(roi: Roi) -> float | None:
-    planes = roi.contour_planes_mm()
-    if planes.size < 2:
-        return None
-    spacing = float(np.median(np.diff(planes)))
-    return (float(planes[-1] - planes[0]) + spacing) / 10.0
-
-
 def _constraints(work: _Work, protocol: Protocol | None, mapper: NameMapper) -> ConstraintReport:
-    names = [r.name for r in work.rois]
-    rois = {r.name: r for r in work.rois}
-    mappings = {m.roi_name: m for m in mapper.map_all(names)}
-    needed: dict[ConstraintQuantity, set[str]] = {
-        ConstraintQuantity.EQD2_CUMULATIVE: {n for n, m in mappings.items() if m.category is RoiCategory.ORGAN}
-    }
-    if protocol is not None:
-        for item in protocol.constraints:
-            key = mapper.map(item.structure).match_key
-            needed.setdefault(item.quantity, set()).update(n for n, m in mappings.items() if m.match_key == key)
-    maps = work.maps.constraint_maps()
+    """The checks of ``dosimetry check`` (:func:`pipelines.patient_maps.constraint_report`), reusing
+    the DVHs already made on the same maps."""
     reuse = {
         ConstraintQuantity.EQD2_CUMULATIVE: work.maps.eqd2_late_cumulative_key,
         ConstraintQuantity.EQD2_CURRENT: f"EQD2_{work.maps.alpha_beta_late_gy:g}",
         ConstraintQuantity.DOSE_CURRENT: "dose",
     }
-    samples: dict[ConstraintQuantity, dict[str, Dvh]] = {}
-    for quantity, roi_names in needed.items():
-        per_roi: dict[str, Dvh] = {}
-        dose_map: DoseGrid | None = None
-        for name in sorted(roi_names):
-            if name in work.roi_failures:
-                continue
-            dvh = work.dvhs.get((name, reuse.get(quantity, "")))
-            if dvh is None:
-                if dose_map is None:
-                    dose_map = maps[quantity]()
-                try:
-                    samples_ = roi_dose_samples(dose_map, rois[name])
-                    dvh = dvh_from_samples(samples_, roi_name=name, roi_number=rois[name].number,
-                                           bin_width_gy=work.options.dvh_bin_width_gy)
-                except GeometryError as exc:
-                    work.roi_failures[name] = f"ROI {name!r}: {exc}"
-                    continue
-            per_roi[name] = dvh
-        samples[quantity] = per_roi
-    extents: dict[str, OrganExtent] = {}
-    length_organs = {e.organ for e in load_emami().entries if e.axis is VolumeAxis.LENGTH_CM}
-    for name, mapping in mappings.items():
-        if mapping.organ in length_organs:
-            length = _length_cm(rois[name])
-            if length is not None:
-                extents[name] = OrganExtent(length_cm=length, source="contoured length: contour-plane span plus one plane spacing")
-    return evaluate(
-        samples,
-        names,
+    known: dict[ConstraintQuantity, dict[str, Dvh]] = {quantity: {} for quantity in reuse}
+    for (name, key), dvh in work.dvhs.items():
+        for quantity, reused in reuse.items():
+            if key == reused:
+                known[quantity][name] = dvh
+    return constraint_report(
+        work.maps,
+        tuple(work.rois),
         mapper=mapper,
-        extents=extents,
-        roi_failures=work.roi_failures,
         protocol=protocol,
-        alpha_beta_gy=work.maps.alpha_beta_late_gy,
+        bin_width_gy=work.options.dvh_bin_width_gy,
+        roi_failures=work.roi_failures,
+        known_dvhs=known,
     )
 
 
@@ -612,13 +572,9 @@ def run_analysis(options: AnalyzeOptions) -> AnalysisOutcome:
     except OSError as exc:
         raise OutputError(f"cannot create the output folder {out_dir}: {exc}") from exc
 
-    rois: list[Roi] = []
-    warnings: list[str] = list(maps.warnings)
-    for roi in maps.structure_set.rois:
-        if any(r.name == roi.name for r in rois):
-            warnings.append(f"ROI name {roi.name!r} appears twice in {maps.structure_set.source_path}; ROI number {roi.number} ignored")
-            continue
-        rois.append(roi)
+    unique, duplicates = unique_rois(maps.structure_set)
+    rois = list(unique)
+    warnings = [*maps.warnings, *duplicates]
     work = _Work(maps, options, maps.dose_quantity, rois, {r.name: roi_role(r) for r in rois}, warnings=warnings)
     _compute_dvhs(work)
     _metric_rows(work)

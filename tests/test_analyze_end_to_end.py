@@ -96,6 +96,10 @@ def test_indices_and_constraints(results: dict) -> None:
     assert results["constraints"]["quantity"] == "eqd2_cumulative"
     failed = {r["roi"] for r in rows if r["status"] == "FAIL"}
     assert failed == {"OpticChiasm", "OpticNrv_L"} and results["constraints"]["any_fail"]
+    # One number per metric: the Emami D_max is the DVH engine's Max[Gy] of the same ROI and map.
+    metrics = {(m["roi"], m["quantity"], m["metric"]): m["value"] for m in results["metrics"]}
+    emami = [r for r in rows if r["source"] == "emami" and r["value"] is not None]
+    assert emami and all(r["value"] == metrics[(r["roi"], "EQD2_2_cumulative", "Max[Gy]")] for r in emami)
 
 
 def test_csv_files(sample_run: tuple[Path, int], results: dict) -> None:
@@ -257,3 +261,39 @@ def test_output_inside_a_course_folder_is_refused(small_patient: Path, capsys: p
     err = capsys.readouterr().err
     assert code == 1 and "lies inside the current course folder" in err and err.count("\n") == 1
     assert not out.exists()
+
+
+def test_check_and_analyze_give_the_same_constraint_values(
+    small_patient: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    protocol = tmp_path / "p.yaml"
+    protocol.write_text(
+        'constraints:\n  BrainStem: ["D0.03cc[Gy] < 54", "Dmean[Gy] < 30", "V5Gy[%] < 100"]\n'
+        '  SpinalCord:\n    quantity: dose_current\n    constraints: ["Dmax[Gy] < 45", "D50%[cGy] < 4500"]\n',
+        encoding="utf-8",
+    )
+    assert cli_main.main(["check", str(small_patient), "--protocol", str(protocol), "--json"]) == 0
+    checked = json.loads(capsys.readouterr().out)
+    assert cli_main.main(["analyze", str(small_patient), "--out", str(tmp_path / "out"), "--protocol", str(protocol)]) == 0
+    rows = json.loads((tmp_path / "out" / "results.json").read_text(encoding="utf-8"))["constraints"]["rows"]
+    analysed = {(r["roi"], r["endpoint"]): r for r in rows if r["source"] == "protocol"}
+    assert len(analysed) == len(checked["protocol"]) == 5
+    for p in checked["protocol"]:
+        row = analysed[(p["roi"], f"line {p['line']}: {p['constraint']}")]
+        assert (row["status"], row["unit"]) == (p["status"], p["unit"])
+        assert round(row["value"], 4) == p["value"]
+    emami = {(r["roi"], r["endpoint"]): r for r in rows if r["source"] == "emami"}
+    for organ in checked["organs"]:
+        for e in organ["endpoints"]:
+            row = emami[(organ["roi"], e["endpoint"])]
+            assert row["status"] == e["status"] and round(row["value"], 4) == e["max_dose_gy"]
+
+
+def test_protocol_on_the_prior_course_without_one_is_not_evaluable(small_patient: Path, tmp_path: Path) -> None:
+    protocol = tmp_path / "prior.yaml"
+    protocol.write_text('constraints:\n  BrainStem:\n    quantity: eqd2_prior\n    constraints: "Dmax[Gy] < 54"\n', encoding="utf-8")
+    code = cli_main.main(["analyze", str(small_patient / "current"), "--out", str(tmp_path / "out"), "--protocol", str(protocol)])
+    assert code == 0
+    rows = json.loads((tmp_path / "out" / "results.json").read_text(encoding="utf-8"))["constraints"]["rows"]
+    (row,) = [r for r in rows if r["source"] == "protocol"]
+    assert row["status"] == "NOT_EVALUABLE" and "eqd2_prior was not computed" in row["reason"]

@@ -15,22 +15,14 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from dosimetry.constraints.evaluate import ConstraintReport, OrganExtent, evaluate
-from dosimetry.constraints.naming import NameMapper, RoiCategory, load_name_mapping
+from dosimetry.constraints.evaluate import ConstraintReport
+from dosimetry.constraints.naming import NameMapper, load_name_mapping
 from dosimetry.constraints.partial_volume import Status
 from dosimetry.constraints.protocol import Protocol, load_protocol
-from dosimetry.constraints.quantities import Quantity
-from dosimetry.constraints.tables import VolumeAxis, load_emami
-from dosimetry.dose import DoseGrid
-from dosimetry.dvh import Dvh
-from dosimetry.errors import ArgumentError, GeometryError
-from dosimetry.structures import Roi
+from dosimetry.errors import ArgumentError
 
 EXIT_FAIL = 2
 DVH_BIN_WIDTH_GY = 0.01
@@ -58,15 +50,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.add_argument("--alpha-beta", type=float, default=2.0, metavar="GY", help="alpha/beta of the EQD2 maps (default 2 Gy)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.set_defaults(handler=run)
-
-
-def _length_cm(roi: Roi) -> float | None:
-    """Contoured length along z: span of the contour planes plus one plane spacing (cm)."""
-    planes = roi.contour_planes_mm()
-    if planes.size < 2:
-        return None
-    spacing = float(np.median(np.diff(planes)))
-    return (float(planes[-1] - planes[0]) + spacing) / 10.0
 
 
 def _report_text(report: ConstraintReport, context: dict[str, Any]) -> str:
@@ -116,9 +99,8 @@ def _report_text(report: ConstraintReport, context: dict[str, Any]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from dosimetry.dvh import compute_dvh
     from dosimetry.radiobiology import DEFAULT_RESIDUAL
-    from pipelines.patient_maps import build_patient_maps, resolve_folders
+    from pipelines.patient_maps import build_patient_maps, constraint_report, resolve_folders, unique_rois
 
     if not args.alpha_beta > 0:
         raise ArgumentError(f"--alpha-beta must be > 0 Gy, got {args.alpha_beta}")
@@ -139,8 +121,6 @@ def run(args: argparse.Namespace) -> int:
     residual = patient.residual
     current, structure_set = patient.current, patient.structure_set
     frame = current.dose.frame_of_reference_uid
-    warnings: list[str] = list(patient.warnings)
-    maps: dict[Quantity, Callable[[], DoseGrid]] = patient.constraint_maps()
     context: dict[str, Any] = {
         "folders": folders.how,
         "current": {
@@ -172,65 +152,17 @@ def run(args: argparse.Namespace) -> int:
             "summation_method": cumulative.method.value,
         }
 
-    # Which ROIs need dose samples, on which quantities.
-    names: list[str] = []
-    rois: dict[str, Roi] = {}
-    for roi in structure_set.rois:
-        if roi.name in rois:
-            warnings.append(f"ROI name {roi.name!r} appears twice in {structure_set.source_path}; ROI number {roi.number} ignored")
-            continue
-        rois[roi.name] = roi
-        names.append(roi.name)
-    mappings = {m.roi_name: m for m in mapper.map_all(names)}
-    needed: dict[Quantity, set[str]] = {Quantity.EQD2_CUMULATIVE: {n for n, m in mappings.items() if m.category is RoiCategory.ORGAN}}
-    if protocol is not None:
-        for item in protocol.constraints:
-            key = mapper.map(item.structure).match_key
-            needed.setdefault(item.quantity, set()).update(n for n, m in mappings.items() if m.match_key == key)
-
-    samples: dict[Quantity, dict[str, Dvh]] = {}
-    failures: dict[str, str] = {}
-    for quantity, roi_names in needed.items():
-        if quantity not in maps:
-            continue  # reported per constraint as "quantity not computed"
-        dose_map = maps[quantity]()
-        per_roi: dict[str, Dvh] = {}
-        for name in sorted(roi_names):
-            roi = rois[name]
-            if not roi.closed_planar_contours:
-                failures[name] = f"ROI {name!r} has no closed planar contours"
-                continue
-            try:
-                dvh = compute_dvh(dose_map, roi, bin_width_gy=DVH_BIN_WIDTH_GY)
-            except GeometryError as exc:
-                failures[name] = f"ROI {name!r}: {exc}"
-                continue
-            if dvh.volume_outside_dose_grid_cc > 0:
-                warnings.append(
-                    f"ROI {name!r}: {dvh.volume_outside_dose_grid_cc:.2f} cc of {dvh.volume_cc:.2f} cc lie outside the dose grid; "
-                    "volume fractions refer to the part inside"
-                )
-            warnings.extend(dvh.warnings)
-            per_roi[name] = dvh
-        samples[quantity] = per_roi
-
-    extents: dict[str, OrganExtent] = {}
-    length_organs = {e.organ for e in load_emami().entries if e.axis is VolumeAxis.LENGTH_CM}
-    for name, mapping in mappings.items():
-        if mapping.organ in length_organs:
-            length = _length_cm(rois[name])
-            if length is not None:
-                extents[name] = OrganExtent(length_cm=length, source="contoured length: contour-plane span plus one plane spacing")
-
-    report = evaluate(
-        samples,
-        names,
+    # DVHs of the ROIs the checks need, extents and the evaluation are shared with ``dosimetry analyze``.
+    rois, duplicates = unique_rois(structure_set)
+    report = constraint_report(
+        patient,
+        rois,
         mapper=mapper,
-        extents=extents,
-        roi_failures=failures,
         protocol=protocol,
-        alpha_beta_gy=args.alpha_beta,
-        warnings=tuple(dict.fromkeys(warnings)),
+        bin_width_gy=DVH_BIN_WIDTH_GY,
+        roi_failures={},
+        warnings=(*patient.warnings, *duplicates),
+        report_dvh_warnings=True,
     )
     if args.json:
         data = report.to_dict()
