@@ -284,25 +284,10 @@ class CohortStore:
         """Replace the patient's rows by ``result`` (one transaction)."""
         sha_of = dict(file_sha256)
         with self._begin() as conn:
-            _upsert(
-                conn,
-                patients,
-                {
-                    "patient_key": inputs.key,
-                    "patient_id": inputs.patient_id,
-                    "layout": str(inputs.layout),
-                    "source": inputs.source_label,
-                    "status": "succeeded",
-                    "error": None,
-                    "run_key": run_key,
-                    "inputs_sha256": inputs_sha256,
-                    "last_run_id": run_id,
-                    "updated_utc": now_utc(),
-                    "warnings_json": json.dumps(list(inputs.warnings) + list(result.warnings)),
-                },
-                ("patient_key",),
+            self._replace_patient(
+                conn, run_id, inputs, status="succeeded", error=None, run_key=run_key, inputs_sha256=inputs_sha256,
+                warnings=(*inputs.warnings, *result.warnings),
             )
-            self._delete_children(conn, inputs.key)
             _insert_many(
                 conn,
                 input_files,
@@ -352,25 +337,10 @@ class CohortStore:
     def record_failure(self, run_id: str, inputs: PatientInputs, *, error: str, run_key: str | None, duration_s: float) -> None:
         """Mark the patient failed with a one-line ``error`` and drop its stale result rows."""
         with self._begin() as conn:
-            _upsert(
-                conn,
-                patients,
-                {
-                    "patient_key": inputs.key,
-                    "patient_id": inputs.patient_id,
-                    "layout": str(inputs.layout),
-                    "source": inputs.source_label,
-                    "status": "failed",
-                    "error": error,
-                    "run_key": run_key,
-                    "inputs_sha256": None,
-                    "last_run_id": run_id,
-                    "updated_utc": now_utc(),
-                    "warnings_json": json.dumps(list(inputs.warnings)),
-                },
-                ("patient_key",),
+            self._replace_patient(
+                conn, run_id, inputs, status="failed", error=error, run_key=run_key, inputs_sha256=None,
+                warnings=inputs.warnings,
             )
-            self._delete_children(conn, inputs.key)
             self._patient_run(conn, run_id, inputs.key, "failed", error, run_key, duration_s)
 
     # -- reading ----------------------------------------------------------------------------
@@ -405,9 +375,38 @@ class CohortStore:
         return self.engine.begin()
 
     @staticmethod
-    def _delete_children(conn: Connection, patient_key: str) -> None:
+    def _replace_patient(
+        conn: Connection,
+        run_id: str,
+        inputs: PatientInputs,
+        *,
+        status: str,
+        error: str | None,
+        run_key: str | None,
+        inputs_sha256: str | None,
+        warnings: Sequence[str],
+    ) -> None:
+        """Upsert the patient's row and delete its result rows (the caller inserts the new ones)."""
+        _upsert(
+            conn,
+            patients,
+            {
+                "patient_key": inputs.key,
+                "patient_id": inputs.patient_id,
+                "layout": str(inputs.layout),
+                "source": inputs.source_label,
+                "status": status,
+                "error": error,
+                "run_key": run_key,
+                "inputs_sha256": inputs_sha256,
+                "last_run_id": run_id,
+                "updated_utc": now_utc(),
+                "warnings_json": json.dumps(list(warnings)),
+            },
+            ("patient_key",),
+        )
         for table in _PATIENT_CHILD_TABLES:
-            conn.execute(table.delete().where(table.c.patient_key == patient_key))
+            conn.execute(table.delete().where(table.c.patient_key == inputs.key))
 
     @staticmethod
     def _patient_run(
