@@ -16,7 +16,7 @@ from numpy.typing import ArrayLike
 from scipy import stats
 
 from dosimetry.outcomes.errors import ModelFitError
-from dosimetry.outcomes.logistic import CONSTANT_RELATIVE_RANGE, is_constant
+from dosimetry.outcomes.logistic import is_constant
 
 
 @dataclass(frozen=True)
