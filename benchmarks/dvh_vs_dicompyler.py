@@ -10,11 +10,11 @@ Run:  .venv/bin/python benchmarks/dvh_vs_dicompyler.py [--quick] [--patient DIR]
    Mean, D99, D95, D5, D1 in % of the structure's dose span (Nelms et al. 2015 criteria: volume within
    1 %; dose metrics within 1 % of the span).
 2. Speed. A whole structure set (all ROIs, External included) on its RT Dose:
-   sample_data/patient01/current (RS*.dcm + RD*.dcm) when present or ``--patient DIR``, otherwise
-   a synthetic head-and-neck set written here (External ellipse cylinder, 2.5 mm planes, ~25 ROIs
+   sample_data/patient01/current (RS*.dcm + RD*.dcm) when present or ``--patient DIR``, and
+   (unless --patient-only) a synthetic head-and-neck set written here (External ellipse cylinder, 2.5 mm planes, ~25 ROIs
    incl. a mandible with a hole, on a 2.5 mm dose grid). Ours = load RD + RS and compute every DVH;
    dicompyler-core = sum of its default ``get_dvh`` times (inside its worker, process start
-   excluded). Both are repeated (--repeats, default 3) and the fastest run of each is kept; wall and
+   excluded). Both are repeated alternately (--repeats, default 5) and the fastest run of each is kept; wall and
    CPU (process) time are printed, CPU time being the steadier figure on a busy machine. Per-ROI
    volume and mean dose of both are printed side by side.
 """
@@ -280,9 +280,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="phantom subset (2 mm contours, 1 and 3 mm grids)")
     parser.add_argument("--patient", type=Path, help="folder with RD*.dcm and RS*.dcm for the speed test")
     parser.add_argument("--synthetic", action="store_true", help="use the synthetic head-and-neck set even if sample data exist")
+    parser.add_argument("--patient-only", action="store_true", help="time the patient set only, not also the synthetic set")
     parser.add_argument("--no-dicompyler", action="store_true", help="skip dicompyler-core")
     parser.add_argument("--skip-phantoms", action="store_true")
-    parser.add_argument("--repeats", type=int, default=3, help="repeat both speed runs, keep the fastest of each")
+    parser.add_argument("--repeats", type=int, default=5, help="repeat both speed runs, keep the fastest of each")
     parser.add_argument("--json", type=Path, help="write all numbers as JSON")
     args = parser.parse_args(argv)
     with_dcm = not args.no_dicompyler
@@ -294,15 +295,17 @@ def main(argv: list[str] | None = None) -> int:
                 phantoms = run_phantoms(work / "phantoms", args.quick, with_dcm)
                 print_phantom_summary(phantoms)
                 out["phantoms"] = phantoms
+            sets: list[tuple[str, tuple[Path, Path]]] = []
             found = None if args.synthetic else find_patient(args.patient)
-            if found is None:
-                found = synthetic_head_neck(work / "synthetic_hn")
-                label = "synthetic head-and-neck set (2.5 mm planes and grid)"
-            else:
-                label = f"{found[1]} on {found[0]}"
-            speed = run_speed(found[0], found[1], with_dcm, args.repeats)
-            print_speed(speed, label)
-            out["speed"] = dict(speed, files=[str(found[0]), str(found[1])], label=label)
+            if found is not None:
+                sets.append((f"{found[1]} on {found[0]}", found))
+            if found is None or not args.patient_only:
+                sets.append(("synthetic head-and-neck set (2.5 mm planes and grid)", synthetic_head_neck(work / "synthetic_hn")))
+            out["speed"] = []
+            for label, (rd, rs) in sets:
+                speed = run_speed(rd, rs, with_dcm, args.repeats)
+                print_speed(speed, label)
+                out["speed"].append(dict(speed, files=[str(rd), str(rs)], label=label))
         except BaselineUnavailableError as exc:
             print(f"dicompyler-core baseline unavailable: {exc}", file=sys.stderr)
             return 1

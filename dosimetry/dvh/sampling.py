@@ -1,30 +1,45 @@
 """Dose samples with volume weights inside an ROI: the input of the DVH and of isodose volumes.
 
-Dose values of an RT Dose grid are defined at voxel centres. Between centres the dose is the
-trilinear interpolant (outside the outermost centres it is held constant). An ROI is sampled as
-follows:
+Dose model. Dose values of an RT Dose grid are defined at voxel centres; between centres the dose
+is the trilinear interpolant (outside the outermost centres it is held constant). This one field
+is the dose of every ROI: a voxel's dose distribution does not depend on which ROI it is
+evaluated for. An ROI is sampled as follows:
 
-* voxels entirely inside the ROI give one sample at the voxel centre, weight = voxel volume;
-* voxels the ROI boundary crosses are split into ``n x n`` fine pixels in plane (``n`` from
-  :func:`auto_supersample`: sub-pixels of at most ~1.5 mm) and, in z, into pieces cut at the ROI's
-  contour-slab boundaries, so that each piece lies in one slab; each covered piece gives one
-  sample at the centroid of its covered part (exact polygon moments, :mod:`dosimetry.dvh.planar`)
-  with the trilinear dose there, weighted by its exact covered volume.
+* boundary voxels (the ROI boundary crosses them) are split into ``n x n`` fine pixels in plane
+  (``n`` from :func:`auto_supersample`: sub-pixels of at most ~1.5 mm) and, in z, into pieces cut
+  at the ROI's contour-slab boundaries, so that each piece lies in one slab; each covered piece
+  gives one sample at the centroid of its covered part (exact polygon moments,
+  :mod:`dosimetry.dvh.planar`) with the trilinear dose there, weighted by its exact covered volume;
+* interior voxels (entirely inside the ROI) where the dose is steep, i.e. the 27 voxel-centre
+  doses around the voxel span more than ``STEEP_FRACTION`` (5 %) of the grid's largest absolute
+  dose, are sampled exactly like boundary voxels (every piece fully covered). The criterion
+  depends on the dose grid only, so a steep voxel gives the same samples to every ROI that covers
+  it, and the part of it inside a target gives the sub-samples the External has there;
+* other interior voxels give one sample: the mean of the trilinear dose over the voxel (a
+  separable [1, 6, 1] / 8 filter on a uniform axis), weight = voxel volume.
 
 Each sample also carries a dose *spread*: the dose over the covered part of its (sub-)voxel is
 taken as uniformly distributed over ``[dose - spread/2, dose + spread/2]`` with ``spread =
-sqrt(12 var)``, ``var = sum_i g_i^2 var_i`` (``g`` the local dose gradient, ``var_i`` the variance
-of coordinate i over the covered part; h^2/12 for a full box of edge h). For a linear dose along
-one axis over a box this is exact (the dose is then uniform between the face values); otherwise
-it matches the variance. The interval is narrowed, keeping its centre, to stay within the range
-of the voxel-centre doses around the sample (the trilinear dose cannot leave that range). This
-removes the staircase a point-sampled DVH shows when a voxel spans several bins, without the cost
-of sampling every voxel finely.
+sqrt(12 var)``, ``var = sum_i g_i^2 var_i`` (``g`` the local dose gradient, trilinear for pieces,
+central differences for whole voxels; ``var_i`` the variance of coordinate i over the covered
+part; h^2/12 for a full box of edge h). For a linear dose along one axis over a box this is exact
+(the dose is then uniform between the face values); otherwise it matches the variance. The
+interval is narrowed, keeping its centre, to the range of the voxel-centre doses the trilinear
+dose over that box is made of (the 27 around a whole voxel; the bracketing nodes of a piece), so
+no sample reaches below the grid's minimum (below 0 Gy next to a 0 Gy region) or above its
+maximum; this holds in floating point (:func:`_clipped_spread`). This removes the staircase a
+point-sampled DVH shows when a voxel spans several bins, without the cost of sampling every voxel
+finely.
 
-Measured (benchmarks/dvh_vs_dicompyler.py): on the 180 analytic phantom cases the worst errors are
-0.001 % in volume and 0.09 % of the dose span for Mean, D99, D95, D5 and D1. On the sample
-patient, n = 1 moves D-metrics of small ROIs in steep gradients by up to 0.9 Gy against n = 6,
-n = 2 by at most 0.12 Gy: hence sub-pixels of at most ~1.5 mm.
+Measured (benchmarks/dvh_vs_dicompyler.py and tests/test_dvh_consistency.py): on the 180
+analytic phantom cases the worst errors are 0.001 % in volume and 0.09 % of the dose span for
+Mean, D99, D95, D5 and D1 (figures of the previous model; re-measured figures are in the
+benchmark output). An isodose sphere inside a spherical target on a 3 mm grid (quadratic dose
+falloff) has the same volume from the target's samples and from the External's within 0.15 %
+(previously 6-9 % apart: interior voxels were sampled at their centre, boundary voxels with the
+trilinear dose), both within 0.3 % of the exact isodose volume of the interpolated dose. On the
+sample patient, n = 1 moves D-metrics of small ROIs in steep gradients by up to 0.9 Gy against
+n = 6, n = 2 by at most 0.12 Gy: hence sub-pixels of at most ~1.5 mm.
 """
 
 from __future__ import annotations
@@ -173,6 +188,15 @@ def cumulative_volume(
     return np.minimum(np.maximum(out, 0.0), total)
 
 
+def _uniform_step(coords: FloatArray) -> float:
+    """The spacing of equally spaced ``coords`` (to 1e-9 relative), else 0."""
+    if coords.size < 2:
+        return 0.0
+    steps = np.diff(coords)
+    step = float(steps.mean())
+    return step if step > 0 and float(np.abs(steps - step).max()) <= 1e-9 * step else 0.0
+
+
 def trilinear(dose: DoseGrid, x_mm: FloatArray, y_mm: FloatArray, z_mm: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
     """Trilinear dose at points and its gradient (Gy/mm) along x, y, z.
 
@@ -187,10 +211,14 @@ def trilinear(dose: DoseGrid, x_mm: FloatArray, y_mm: FloatArray, z_mm: FloatArr
         if m == 1:
             parts.append((np.zeros(p.size, np.int64), np.zeros(p.size, np.int64), np.zeros(p.size), np.zeros(p.size)))
             continue
-        f = np.interp(p, coords, np.arange(m, dtype=np.float64))
-        i0 = np.minimum(np.floor(f).astype(np.int64), m - 2)
+        step = _uniform_step(coords)
+        if step:  # arithmetic instead of a binary search (x and y are always uniform)
+            f = np.minimum(np.maximum((p - coords[0]) * (1.0 / step), 0.0), m - 1.0)
+        else:
+            f = np.interp(p, coords, np.arange(m, dtype=np.float64))
+        i0 = np.minimum(f.astype(np.int64), m - 2)
         t = f - i0
-        inv = 1.0 / (coords[i0 + 1] - coords[i0])
+        inv = 1.0 / (coords[i0 + 1] - coords[i0]) if not step else np.full(p.size, 1.0 / step)
         inv = np.where((p > coords[0]) & (p < coords[-1]), inv, 0.0)
         parts.append((i0, i0 + 1, t, inv))
     (z0, z1, tz, iz), (y0, y1, ty, iy), (x0, x1, tx, ix) = parts
@@ -234,8 +262,15 @@ def _box_range(
     idx = []
     for coords, p, h in ((grid.z_mm, centre_mm[2], half_mm[2]), (grid.y_mm, centre_mm[1], half_mm[1]), (grid.x_mm, centre_mm[0], half_mm[0])):
         m = coords.size
-        lo = np.maximum(np.searchsorted(coords, p - h, side="right") - 1, 0)
-        hi = np.minimum(np.searchsorted(coords, p + h, side="left"), m - 1)
+        step = _uniform_step(coords)
+        if step:  # rounding can only widen the bracket by one node, never narrow it
+            lo = np.floor((p - h - coords[0]) * (1.0 / step))
+            hi = np.ceil((p + h - coords[0]) * (1.0 / step))
+            lo = np.minimum(np.maximum(lo, 0), m - 1).astype(np.int64)
+            hi = np.minimum(np.maximum(hi, 0), m - 1).astype(np.int64)
+        else:
+            lo = np.maximum(np.searchsorted(coords, p - h, side="right") - 1, 0)
+            hi = np.minimum(np.searchsorted(coords, p + h, side="left"), m - 1)
         idx.append((lo, hi))
     flat = dose.dose_gy.reshape(-1)
     _, ny, nx = grid.shape_zyx
@@ -439,6 +474,7 @@ def _sample_slices(
         touched[group_slice] = np.logical_or.reduceat(stats.any[plane[vp]], group_start, axis=0)
     interior &= all_valid[:, None, None]
     interior &= touched
+    steep = np.zeros_like(interior)
     vox_cc = grid.voxel_volume_cc()
     # interior voxels: one sample at the voxel's trilinear mean, unless the dose varies steeply
     # across the voxel: then it is sub-sampled exactly as a boundary voxel (dose-only criterion, so
@@ -447,8 +483,9 @@ def _sample_slices(
         window = (slice(k_first, k_last), slice(y0, y0 + ny), slice(x0, x0 + nx))
         centre, raw, lo, hi = (a[window] for a in _voxel_stats(dose))
         if steep_gy is not None:
-            interior &= (hi - lo) <= steep_gy
-    partial = touched & ~interior
+            steep = interior & ((hi - lo) > steep_gy)
+            interior &= ~steep
+    partial = touched & ~interior & ~steep
     if np.any(interior):
         doses.append(centre[interior])
         weights.append(np.broadcast_to(vox_cc[k_first:k_last, None, None], interior.shape)[interior])
@@ -456,7 +493,38 @@ def _sample_slices(
             spreads.append(_clipped_spread(centre[interior], raw[interior], lo[interior], hi[interior]))
         else:
             spreads.append(np.zeros(int(interior.sum())))
-    ks, jj, ii = np.nonzero(partial)
+    for mask, covered in ((partial, False), (steep, True)):
+        _piece_samples(
+            dose, stats, mask, covered, cuts, plane, slice_of, vp, n_slices, (x_origin, y_origin), n, spread,
+            doses, weights, spreads,
+        )
+
+
+def _piece_samples(
+    dose: DoseGrid,
+    stats: _PlaneStats,
+    mask: npt.NDArray[np.bool_],
+    covered: bool,
+    cuts: FloatArray,
+    plane: IntArray,
+    slice_of: IntArray,
+    vp: IntArray,
+    n_slices: int,
+    origin_mm: tuple[float, float],
+    n: int,
+    spread: bool,
+    doses: list[FloatArray],
+    weights: list[FloatArray],
+    spreads: list[FloatArray],
+) -> None:
+    """One sample per (valid z piece) x (voxel of ``mask`` in the piece's slice) x (n x n fine
+    pixel), at the centroid of the covered part. ``covered``: the voxels are known to be entirely
+    inside the ROI (steep interior voxels), so every fine pixel is whole and its moments need not
+    be looked up: the samples equal those a boundary voxel gets from its whole fine pixels."""
+    grid = dose.grid
+    fdx, fdy = grid.spacing_x_mm / n, grid.spacing_y_mm / n
+    x_origin, y_origin = origin_mm
+    ks, jj, ii = np.nonzero(mask)
     if ks.size == 0:
         return
     # every valid z piece x the partial voxels of its slice x the n*n fine pixels of each voxel
@@ -474,13 +542,21 @@ def _sample_slices(
     fr = (jj[voxel][:, None] * n + sy[None, :]).reshape(-1)
     fc = (ii[voxel][:, None] * n + sx[None, :]).reshape(-1)
     piece = np.repeat(piece_of, n * n)
-    area, mu, mv, muu, mvv = stats.fine.at(fr + plane[piece] * stats.fine_rows, fc)
-    sel = area > SNAP
-    if not np.any(sel):
-        return
-    a = np.minimum(area[sel], 1.0)
-    r, c, piece = fr[sel], fc[sel], piece[sel]
-    cx, cy = mu[sel] / a, mv[sel] / a
+    if covered:
+        a = np.ones(fr.size)
+        r, c = fr, fc
+        cx = cy = np.zeros(fr.size)
+        vx_unit = vy_unit = np.full(fr.size, 1.0 / 12.0)
+    else:
+        area, mu, mv, muu, mvv = stats.fine.at(fr + plane[piece] * stats.fine_rows, fc)
+        sel = area > SNAP
+        if not np.any(sel):
+            return
+        a = np.minimum(area[sel], 1.0)
+        r, c, piece = fr[sel], fc[sel], piece[sel]
+        cx, cy = mu[sel] / a, mv[sel] / a
+        vx_unit = muu[sel] / a - cx**2
+        vy_unit = mvv[sel] / a - cy**2
     za, zb = cuts[piece], cuts[piece + 1]
     px = x_origin + (c + 0.5 + cx) * fdx
     py = y_origin + (r + 0.5 + cy) * fdy
@@ -491,12 +567,14 @@ def _sample_slices(
     doses.append(value)
     weights.append(a * (fdx * fdy / 1000.0) * (zb - za))
     if spread:
-        vx = np.maximum(muu[sel] / a - cx**2, 0) * fdx**2
-        vy = np.maximum(mvv[sel] / a - cy**2, 0) * fdy**2
+        vx = np.maximum(vx_unit, 0) * fdx**2
+        vy = np.maximum(vy_unit, 0) * fdy**2
         var = gx**2 * vx + gy**2 * vy + gz**2 * (zb - za) ** 2 / 12.0
         spreads.append(_clipped_spread(value, np.sqrt(12.0 * var), lo, hi))
     else:
         spreads.append(np.zeros(px.size))
+
+
 
 
 def roi_dose_samples(
