@@ -30,7 +30,7 @@ from dosimetry.constraints.partial_volume import RULE_DESCRIPTION, RULE_NAME, St
 from dosimetry.constraints.protocol import Protocol
 from dosimetry.constraints.quantities import Quantity
 from dosimetry.constraints.samples import DoseSamples
-from dosimetry.constraints.tables import BurmanTable, EmamiTable, LkbParameters, Organ, load_burman, load_emami
+from dosimetry.constraints.tables import BurmanTable, EmamiTable, LkbParameters, Organ, ToleranceEntry, load_burman, load_emami
 from dosimetry.dvh import Dvh, evaluate_metric
 from dosimetry.errors import ConstraintError, MetricError
 
@@ -102,15 +102,15 @@ class EndpointResult:
     rule: str
     status: Status
     reason: str
-    limit_gy: float | None  # TD5/5 at the effective volume
-    margin_gy: float | None  # limit - D_max
-    max_dose_gy: float | None  # None when the ROI has no DVH
-    effective_volume: float | None  # Kutcher-Burman v_eff (fraction); None without Burman n
-    axis_value: float | None  # v_eff on the entry's axis (fraction, cm or cm^2)
-    lkb: LkbParameters | None
-    geud_gy: float | None
-    ntcp: float | None
-    ntcp_flagged: bool
+    limit_gy: float | None = None  # TD5/5 at the effective volume
+    margin_gy: float | None = None  # limit - D_max
+    max_dose_gy: float | None = None  # None when the ROI has no DVH
+    effective_volume: float | None = None  # Kutcher-Burman v_eff (fraction); None without Burman n
+    axis_value: float | None = None  # v_eff on the entry's axis (fraction, cm or cm^2)
+    lkb: LkbParameters | None = None
+    geud_gy: float | None = None
+    ntcp: float | None = None
+    ntcp_flagged: bool = False
 
 
 @dataclass(frozen=True)
@@ -162,29 +162,15 @@ class ConstraintReport:
         return _report_dict(self)
 
 
+def _endpoint(roi_name: str, entry: ToleranceEntry, quantity: Quantity, status: Status, reason: str, **measured: Any) -> EndpointResult:
+    """An endpoint result of ``entry``; ``measured`` are the figures known (the others stay None)."""
+    return EndpointResult(roi_name, entry.organ, entry.endpoint, entry.endpoint_id, quantity, RULE_NAME, status, reason, **measured)
+
+
 def _not_evaluable_endpoints(mapping: RoiMapping, emami: EmamiTable, reason: str, quantity: Quantity) -> tuple[EndpointResult, ...]:
     assert mapping.organ is not None
     return tuple(
-        EndpointResult(
-            roi_name=mapping.roi_name,
-            organ=entry.organ,
-            endpoint=entry.endpoint,
-            endpoint_id=entry.endpoint_id,
-            quantity=quantity,
-            rule=RULE_NAME,
-            status=Status.NOT_EVALUABLE,
-            reason=reason,
-            limit_gy=None,
-            margin_gy=None,
-            max_dose_gy=None,
-            effective_volume=None,
-            axis_value=None,
-            lkb=None,
-            geud_gy=None,
-            ntcp=None,
-            ntcp_flagged=False,
-        )
-        for entry in emami.for_organ(mapping.organ)
+        _endpoint(mapping.roi_name, entry, quantity, Status.NOT_EVALUABLE, reason) for entry in emami.for_organ(mapping.organ)
     )
 
 
@@ -209,27 +195,19 @@ def evaluate_organ(
         lkb = burman.for_endpoint(entry.organ, entry.endpoint_id)
         if lkb is None:
             results.append(
-                EndpointResult(
-                    mapping.roi_name, entry.organ, entry.endpoint, entry.endpoint_id, quantity, RULE_NAME,
-                    Status.NOT_EVALUABLE,
+                _endpoint(
+                    mapping.roi_name, entry, quantity, Status.NOT_EVALUABLE,
                     "Burman 1991 gives no LKB parameters for this endpoint: no volume parameter n for the "
                     "effective-volume rule and no NTCP",
-                    None, None, samples.max_gy, None, None, None, None, None, False,
+                    max_dose_gy=samples.max_gy,
                 )
             )
             continue
         decision = decide(samples, entry, lkb.n, length_cm=extent.length_cm, area_cm2=extent.area_cm2)
         ntcp = evaluate_ntcp(samples, lkb)
         results.append(
-            EndpointResult(
-                roi_name=mapping.roi_name,
-                organ=entry.organ,
-                endpoint=entry.endpoint,
-                endpoint_id=entry.endpoint_id,
-                quantity=quantity,
-                rule=RULE_NAME,
-                status=decision.status,
-                reason=decision.reason,
+            _endpoint(
+                mapping.roi_name, entry, quantity, decision.status, decision.reason,
                 limit_gy=decision.limit_gy,
                 margin_gy=decision.margin_gy,
                 max_dose_gy=decision.max_dose_gy,

@@ -11,6 +11,7 @@ Both tables are in Gy at 1.8-2 Gy per fraction, i.e. they apply to EQD2 doses.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from dataclasses import dataclass
@@ -189,6 +190,34 @@ def _organ(value: Any, where: str) -> Organ:
         raise ConstraintError(f"{where}: unknown organ {value!r}; expected one of {[o.value for o in Organ]}") from exc
 
 
+def _identity(record: dict[str, Any], where: str) -> dict[str, Any]:
+    """The organ and endpoint fields every table entry has."""
+    return {
+        "organ": _organ(_field(record, "organ", where), where),
+        "organ_name": str(_field(record, "organ_name", where)),
+        "endpoint": str(_field(record, "endpoint", where)),
+        "endpoint_id": str(_field(record, "endpoint_id", where)),
+    }
+
+
+def _notes(record: dict[str, Any]) -> tuple[str, ...]:
+    return tuple(str(n) for n in record.get("notes", []))
+
+
+def _table_fields(data: dict[str, Any], source: str, entries: list[Any]) -> dict[str, Any]:
+    """Citation, version, units, entries and notes of a table; its organ:endpoint keys must be unique."""
+    keys = [e.key for e in entries]
+    if len(set(keys)) != len(keys):
+        raise ConstraintError(f"{source}: duplicate organ:endpoint keys")
+    return {
+        "citation": str(_field(data, "citation", source)),
+        "version": str(_field(data, "version", source)),
+        "units": str(_field(data, "units", source)),
+        "entries": tuple(entries),
+        "notes": _notes(data),
+    }
+
+
 def parse_emami(data: dict[str, Any], source: str = EMAMI_RESOURCE) -> EmamiTable:
     """Validate and freeze the Emami table read from ``source``."""
     entries = []
@@ -208,27 +237,15 @@ def parse_emami(data: dict[str, Any], source: str = EMAMI_RESOURCE) -> EmamiTabl
             raise ConstraintError(f"{where}: no TD5/5 value at all")
         entries.append(
             ToleranceEntry(
-                organ=_organ(_field(record, "organ", where), where),
-                organ_name=str(_field(record, "organ_name", where)),
-                endpoint=str(_field(record, "endpoint", where)),
-                endpoint_id=str(_field(record, "endpoint_id", where)),
+                **_identity(record, where),
                 axis=axis,
                 axis_points=points,
                 td5_5_gy=td5,
                 td50_5_gy=td50,
-                notes=tuple(str(n) for n in record.get("notes", [])),
+                notes=_notes(record),
             )
         )
-    keys = [e.key for e in entries]
-    if len(set(keys)) != len(keys):
-        raise ConstraintError(f"{source}: duplicate organ:endpoint keys")
-    return EmamiTable(
-        citation=str(_field(data, "citation", source)),
-        version=str(_field(data, "version", source)),
-        units=str(_field(data, "units", source)),
-        entries=tuple(entries),
-        notes=tuple(str(n) for n in data.get("notes", [])),
-    )
+    return EmamiTable(**_table_fields(data, source, entries))
 
 
 def parse_burman(data: dict[str, Any], source: str = BURMAN_RESOURCE) -> BurmanTable:
@@ -238,26 +255,14 @@ def parse_burman(data: dict[str, Any], source: str = BURMAN_RESOURCE) -> BurmanT
         where = f"{source} entries[{index}]"
         entries.append(
             LkbParameters(
-                organ=_organ(_field(record, "organ", where), where),
-                organ_name=str(_field(record, "organ_name", where)),
-                endpoint=str(_field(record, "endpoint", where)),
-                endpoint_id=str(_field(record, "endpoint_id", where)),
+                **_identity(record, where),
                 n=_positive(_field(record, "n", where), f"{where} n"),
                 m=_positive(_field(record, "m", where), f"{where} m"),
                 td50_gy=_positive(_field(record, "td50_gy", where), f"{where} td50_gy"),
-                notes=tuple(str(n) for n in record.get("notes", [])),
+                notes=_notes(record),
             )
         )
-    keys = [e.key for e in entries]
-    if len(set(keys)) != len(keys):
-        raise ConstraintError(f"{source}: duplicate organ:endpoint keys")
-    return BurmanTable(
-        citation=str(_field(data, "citation", source)),
-        version=str(_field(data, "version", source)),
-        units=str(_field(data, "units", source)),
-        entries=tuple(entries),
-        notes=tuple(str(n) for n in data.get("notes", [])),
-    )
+    return BurmanTable(**_table_fields(data, source, entries))
 
 
 @lru_cache(maxsize=1)
@@ -272,47 +277,29 @@ def load_burman() -> BurmanTable:
     return parse_burman(_read_resource(BURMAN_RESOURCE))
 
 
-def emami_as_dict(table: EmamiTable) -> dict[str, Any]:
-    """JSON-ready form of the table (for ``dosimetry constraints --list emami --json``)."""
+def _entry_dict(entry: ToleranceEntry | LkbParameters) -> dict[str, Any]:
+    """JSON-ready fields of one entry, in declaration order (enums as values, tuples as lists)."""
+    out: dict[str, Any] = {}
+    for spec in dataclasses.fields(entry):
+        value = getattr(entry, spec.name)
+        out[spec.name] = value.value if isinstance(value, StrEnum) else list(value) if isinstance(value, tuple) else value
+    return out
+
+
+def table_as_dict(table: EmamiTable | BurmanTable) -> dict[str, Any]:
+    """JSON-ready form of a table (for ``dosimetry constraints --list emami|burman --json``)."""
     return {
         "citation": table.citation,
         "version": table.version,
         "units": table.units,
         "notes": list(table.notes),
-        "entries": [
-            {
-                "organ": e.organ.value,
-                "organ_name": e.organ_name,
-                "endpoint": e.endpoint,
-                "endpoint_id": e.endpoint_id,
-                "axis": e.axis.value,
-                "axis_points": list(e.axis_points),
-                "td5_5_gy": list(e.td5_5_gy),
-                "td50_5_gy": list(e.td50_5_gy),
-                "notes": list(e.notes),
-            }
-            for e in table.entries
-        ],
+        "entries": [_entry_dict(e) for e in table.entries],
     }
+
+
+def emami_as_dict(table: EmamiTable) -> dict[str, Any]:
+    return table_as_dict(table)
 
 
 def burman_as_dict(table: BurmanTable) -> dict[str, Any]:
-    return {
-        "citation": table.citation,
-        "version": table.version,
-        "units": table.units,
-        "notes": list(table.notes),
-        "entries": [
-            {
-                "organ": e.organ.value,
-                "organ_name": e.organ_name,
-                "endpoint": e.endpoint,
-                "endpoint_id": e.endpoint_id,
-                "n": e.n,
-                "m": e.m,
-                "td50_gy": e.td50_gy,
-                "notes": list(e.notes),
-            }
-            for e in table.entries
-        ],
-    }
+    return table_as_dict(table)
