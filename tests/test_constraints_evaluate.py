@@ -166,3 +166,16 @@ def test_samples_from_a_dvh_with_spread_below_zero() -> None:
     samples = DoseSamples.from_dvh(_Dvh(np.array([-0.5, 0.5, 1.5]), np.array([0.1, 1.0, 1.0]), -0.7, 1.2))
     assert samples.min_gy == 0.0 and samples.max_gy == 1.2
     assert samples.total_volume_cc == pytest.approx(2.1)
+
+
+def test_endpoint_without_burman_parameters_is_not_evaluable_and_keeps_the_max() -> None:
+    from dosimetry.constraints.evaluate import evaluate_organ
+    from dosimetry.constraints.tables import BurmanTable, load_burman
+
+    burman = load_burman()
+    no_parameters = BurmanTable(burman.citation, burman.version, burman.units, entries=())
+    result = evaluate_organ(NameMapper().map("BrainStem"), point_dvh([40.0, 20.0], [1.0, 1.0], "BrainStem"), burman=no_parameters)
+    assert result.endpoints
+    for e in result.endpoints:
+        assert e.status is Status.NOT_EVALUABLE and "no LKB parameters" in e.reason
+        assert e.max_dose_gy == 40.0 and e.limit_gy is None and e.ntcp is None and not e.ntcp_flagged
