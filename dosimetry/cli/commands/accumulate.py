@@ -30,7 +30,7 @@ from dosimetry.radiobiology.evaluation import evaluate_rois
 from dosimetry.io import load_registrations
 from dosimetry.radiobiology.lq import check_alpha_beta
 from dosimetry.radiobiology.course import find_registration, load_course
-from dosimetry.radiobiology.export import export_cumulative_map, export_lq_map, identity_from_dicom
+from dosimetry.radiobiology.export import ExportedMap, export_cumulative_map, export_lq_map, identity_from_dicom
 from dosimetry.radiobiology.maps import Quantity, composite_lq_map, lq_maps
 from dosimetry.radiobiology.summation import (
     DEFAULT_RESIDUAL,
@@ -143,6 +143,20 @@ def _composite_ab_map(structures: StructureSet, grid: RectilinearGrid, policy: A
     return composite_alpha_beta_map(grid.shape_zyx, masks, policy), warnings
 
 
+def _output_record(exported: ExportedMap, quantity: str, course: str, alpha_beta: float | str, max_gy: float) -> dict[str, Any]:
+    """One entry of the summary's ``outputs``: an exported RT Dose map."""
+    return {
+        "file": exported.path.name,
+        "quantity": quantity,
+        "course": course,
+        "alpha_beta_gy": alpha_beta,
+        "max_gy": max_gy,
+        "sop_instance_uid": exported.sop_instance_uid,
+        "series_description": exported.series_description,
+        "dose_comment": exported.dose_comment,
+    }
+
+
 def run(args: argparse.Namespace) -> int:
     check_residual(args.residual, argument="--residual")
     for ab in args.alpha_beta:
@@ -203,47 +217,23 @@ def run(args: argparse.Namespace) -> int:
         exported = export_lq_map(
             m, paths[m.quantity.value, m.alpha_beta_gy], identity=identity, plan=current.plan, notes=aligned.warnings
         )
-        outputs.append(
-            {
-                "file": exported.path.name,
-                "quantity": m.quantity.value,
-                "course": "current",
-                "alpha_beta_gy": m.alpha_beta_gy,
-                "max_gy": m.dose.max_gy,
-                "sop_instance_uid": exported.sop_instance_uid,
-                "series_description": exported.series_description,
-                "dose_comment": exported.dose_comment,
-            }
-        )
+        outputs.append(_output_record(exported, m.quantity.value, "current", m.alpha_beta_gy, m.dose.max_gy))
     warnings: list[str] = list(current.warnings) + [f"prior: {w}" for w in prior.warnings] + list(aligned.warnings)
+    # The summation settings every cumulative map of this run shares.
+    summation: dict[str, Any] = {
+        "current_plan": current.plan,
+        "prior_plan": prior.plan,
+        "residual": args.residual,
+        "method": method,
+        "current_rbe": args.current_rbe,
+        "prior_rbe": args.prior_rbe,
+        "warnings": aligned.warnings,
+    }
     for ab in args.alpha_beta:
-        cum = accumulate(
-            current.dose,
-            aligned.dose,
-            alpha_beta_gy=ab,
-            current_plan=current.plan,
-            prior_plan=prior.plan,
-            residual=args.residual,
-            method=method,
-            quantity=Quantity.EQD2,
-            current_rbe=args.current_rbe,
-            prior_rbe=args.prior_rbe,
-            warnings=aligned.warnings,
-        )
+        cum = accumulate(current.dose, aligned.dose, alpha_beta_gy=ab, quantity=Quantity.EQD2, **summation)
         exported = export_cumulative_map(cum, paths["cumEQD2", ab], identity=identity, plan=current.plan)
         warnings.extend(cum.warnings)
-        outputs.append(
-            {
-                "file": exported.path.name,
-                "quantity": "EQD2",
-                "course": "cumulative",
-                "alpha_beta_gy": ab,
-                "max_gy": cum.dose.max_gy,
-                "sop_instance_uid": exported.sop_instance_uid,
-                "series_description": exported.series_description,
-                "dose_comment": exported.dose_comment,
-            }
-        )
+        outputs.append(_output_record(exported, "EQD2", "cumulative", ab, cum.dose.max_gy))
     if args.composite and structures is not None:
         ab_map, map_warnings = _composite_ab_map(structures, current.dose.grid, policy)
         warnings.extend(map_warnings)
@@ -251,19 +241,7 @@ def run(args: argparse.Namespace) -> int:
         comp = composite_lq_map(
             current.dose, quantity=Quantity.EQD2, alpha_beta_map_gy=ab_map, alpha_beta_rule=label, plan=current.plan, rbe=args.current_rbe
         )
-        cum = accumulate(
-            current.dose,
-            aligned.dose,
-            alpha_beta_map_gy=ab_map,
-            alpha_beta_rule=label,
-            current_plan=current.plan,
-            prior_plan=prior.plan,
-            residual=args.residual,
-            method=method,
-            current_rbe=args.current_rbe,
-            prior_rbe=args.prior_rbe,
-            warnings=aligned.warnings,
-        )
+        cum = accumulate(current.dose, aligned.dose, alpha_beta_map_gy=ab_map, alpha_beta_rule=label, **summation)
         for kind, grid_map, writer in (
             ("EQD2", comp, export_lq_map),
             ("cumEQD2", cum, export_cumulative_map),
@@ -271,18 +249,8 @@ def run(args: argparse.Namespace) -> int:
             exported = writer(  # type: ignore[operator]
                 grid_map, args.out / COMPOSITE_FILES[kind], identity=identity, plan=current.plan, notes=aligned.warnings
             )
-            outputs.append(
-                {
-                    "file": exported.path.name,
-                    "quantity": "EQD2",
-                    "course": "current" if kind == "EQD2" else "cumulative",
-                    "alpha_beta_gy": "composite: " + policy.describe(),
-                    "max_gy": grid_map.dose.max_gy,
-                    "sop_instance_uid": exported.sop_instance_uid,
-                    "series_description": exported.series_description,
-                    "dose_comment": exported.dose_comment,
-                }
-            )
+            course = "current" if kind == "EQD2" else "cumulative"
+            outputs.append(_output_record(exported, "EQD2", course, "composite: " + policy.describe(), grid_map.dose.max_gy))
     evaluation: list[dict[str, Any]] = []
     if args.evaluate_rois and structures is not None:
         result = evaluate_rois(
