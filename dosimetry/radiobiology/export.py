@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pydicom
 
-from dosimetry.dose import DoseGrid, DoseSummationType, DoseType
+from dosimetry.dose import DoseGrid, DoseSummationType
 from dosimetry.errors import ArgumentError, DicomContentError, InputFileError, OutputError
 from dosimetry.io.rtdose_writer import RT_ION_PLAN_STORAGE, RT_PLAN_STORAGE, DicomIdentity, write_rt_dose
 from dosimetry.plan import Plan, PlanKind
-from dosimetry.radiobiology.maps import CompositeLqMap, LqMap
+from dosimetry.radiobiology.maps import CompositeLqMap, LqMap, effective_dose_grid
 from dosimetry.radiobiology.summation import CumulativeMap
 
 logger = logging.getLogger(__name__)
@@ -92,15 +92,8 @@ def _write(
     target = Path(path)
     if not target.parent.is_dir():
         raise OutputError(f"cannot write {target}: folder {target.parent} does not exist")
-    effective = DoseGrid(
-        grid=dose.grid,
-        dose_gy=dose.dose_gy,
-        dose_type=DoseType.EFFECTIVE,
-        summation_type=summation_type,
-        frame_of_reference_uid=dose.frame_of_reference_uid,
-        referenced_plan_uid=plan.sop_instance_uid if plan else dose.referenced_plan_uid,
-        description=dose.description,
-        warnings=dose.warnings,
+    effective = effective_dose_grid(
+        dose, dose.dose_gy, plan=plan, description=dose.description, warnings=dose.warnings, summation_type=summation_type
     )
     uid = write_rt_dose(
         effective,

@@ -167,10 +167,37 @@ class LqMap:
 
 
 def describe_map(quantity: Quantity, alpha_beta_gy: float, fractions: int, rbe: float | None = None) -> str:
-    text = f"{quantity.value} a/b {alpha_beta_gy:g} Gy, {fractions} fx, voxel LQ d=D/n"
+    return _describe(quantity, f"{alpha_beta_gy:g} Gy", fractions, rbe)
+
+
+def _describe(quantity: Quantity, alpha_beta_label: str, fractions: int, rbe: float | None) -> str:
+    text = f"{Quantity(quantity).value} a/b {alpha_beta_label}, {fractions} fx, voxel LQ d=D/n"
     if rbe is not None:
         text += f", RBE {rbe:g}"
     return text
+
+
+def effective_dose_grid(
+    like: DoseGrid,
+    dose_gy: FloatArray,
+    *,
+    plan: Plan | None,
+    description: str,
+    warnings: tuple[str, ...],
+    summation_type: DoseSummationType | None = None,
+) -> DoseGrid:
+    """An EFFECTIVE (photon-equivalent) dose on the grid and frame of ``like``, referencing ``plan``
+    (else ``like``'s plan), with ``like``'s summation type unless ``summation_type`` is given."""
+    return DoseGrid(
+        grid=like.grid,
+        dose_gy=dose_gy,
+        dose_type=DoseType.EFFECTIVE,
+        summation_type=like.summation_type if summation_type is None else summation_type,
+        frame_of_reference_uid=like.frame_of_reference_uid,
+        referenced_plan_uid=plan.sop_instance_uid if plan else like.referenced_plan_uid,
+        description=description,
+        warnings=warnings,
+    )
 
 
 def lq_array(
@@ -227,19 +254,8 @@ def composite_lq_map(
         raise RadiobiologyError(f"alpha_beta_map_gy has shape {ab_map.shape}, expected the dose grid's {dose.grid.shape_zyx}")
     source = photon_equivalent_dose(dose, radiation_types=plan.radiation_types if plan else None, rbe=rbe)
     values = lq_array_variable(source.dose_gy, quantity, n, ab_map)
-    text = f"{Quantity(quantity).value} a/b {alpha_beta_rule}, {n} fx, voxel LQ d=D/n"
-    if source.rbe is not None:
-        text += f", RBE {source.rbe:g}"
-    grid = DoseGrid(
-        grid=dose.grid,
-        dose_gy=values,
-        dose_type=DoseType.EFFECTIVE,
-        summation_type=dose.summation_type,
-        frame_of_reference_uid=dose.frame_of_reference_uid,
-        referenced_plan_uid=plan.sop_instance_uid if plan else dose.referenced_plan_uid,
-        description=text,
-        warnings=source.warnings,
-    )
+    text = _describe(quantity, alpha_beta_rule, n, source.rbe)
+    grid = effective_dose_grid(dose, values, plan=plan, description=text, warnings=source.warnings)
     ab_map.flags.writeable = False
     return CompositeLqMap(Quantity(quantity), n, alpha_beta_rule, ab_map, grid, source.rbe, source.warnings)
 
@@ -278,15 +294,7 @@ def lq_maps(
     for ab in abs_gy:
         for quantity in quantities:
             values = lq_array(source.dose_gy, Quantity(quantity), n, ab)
-            grid = DoseGrid(
-                grid=dose.grid,
-                dose_gy=values,
-                dose_type=DoseType.EFFECTIVE,
-                summation_type=dose.summation_type,
-                frame_of_reference_uid=dose.frame_of_reference_uid,
-                referenced_plan_uid=plan.sop_instance_uid if plan else dose.referenced_plan_uid,
-                description=describe_map(Quantity(quantity), ab, n, source.rbe),
-                warnings=source.warnings,
-            )
+            description = describe_map(Quantity(quantity), ab, n, source.rbe)
+            grid = effective_dose_grid(dose, values, plan=plan, description=description, warnings=source.warnings)
             maps.append(LqMap(Quantity(quantity), ab, n, grid, source.rbe, source.warnings))
     return tuple(maps)

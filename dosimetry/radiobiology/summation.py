@@ -27,11 +27,18 @@ from enum import StrEnum
 import numpy as np
 import numpy.typing as npt
 
-from dosimetry.dose import DoseGrid, DoseType
+from dosimetry.dose import DoseGrid
 from dosimetry.errors import ArgumentError, GeometryError
 from dosimetry.plan import Plan
 from dosimetry.radiobiology.lq import check_alpha_beta, check_fractions
-from dosimetry.radiobiology.maps import Quantity, lq_array, lq_array_variable, photon_equivalent_dose, resolve_fractions
+from dosimetry.radiobiology.maps import (
+    Quantity,
+    effective_dose_grid,
+    lq_array,
+    lq_array_variable,
+    photon_equivalent_dose,
+    resolve_fractions,
+)
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -189,16 +196,8 @@ def accumulate(
     )
     prior_warnings = tuple(f"prior: {w}" for w in pri.warnings if w not in warnings)
     all_warnings = tuple(dict.fromkeys(cur.warnings + prior_warnings + tuple(warnings)))
-    grid = DoseGrid(
-        grid=current.grid,
-        dose_gy=values,
-        dose_type=DoseType.EFFECTIVE,
-        summation_type=current.summation_type,
-        frame_of_reference_uid=current.frame_of_reference_uid,
-        referenced_plan_uid=current_plan.sop_instance_uid if current_plan else current.referenced_plan_uid,
-        description=describe_cumulative(quantity, ab_label, n_cur, n_prior, r, method),
-        warnings=all_warnings,
-    )
+    description = describe_cumulative(quantity, ab_label, n_cur, n_prior, r, method)
+    grid = effective_dose_grid(current, values, plan=current_plan, description=description, warnings=all_warnings)
     return CumulativeMap(
         quantity, ab, r, method, n_cur, n_prior, grid, TARGET_METRICS_NOTE, all_warnings, alpha_beta_rule if ab is None else ""
     )
