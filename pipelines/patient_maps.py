@@ -42,9 +42,8 @@ from dosimetry.constraints.quantities import Quantity as ConstraintQuantity
 from dosimetry.dose import DoseGrid, DoseType
 from dosimetry.dvh import Dvh, compute_dvh
 from dosimetry.errors import ArgumentError, ConsistencyError, GeometryError, InputFileError
-from dosimetry.io import load_registrations
 from dosimetry.radiobiology import CumulativeMap, LqMap, Quantity, SummationMethod, accumulate, lq_map, lq_maps
-from dosimetry.radiobiology.course import Course, find_registration, load_course
+from dosimetry.radiobiology.course import Course, course_registration, load_course
 from dosimetry.radiobiology.summation import check_residual
 from dosimetry.structures import Roi, StructureSet
 
@@ -184,23 +183,14 @@ def build_patient_maps(
     if folders.prior is not None:
         prior = load_course(folders.prior, argument="--prior")
         prior_frame = prior.dose.frame_of_reference_uid
-        registration = None
+        registration = course_registration(
+            current, prior, registration_path=registration_path, search_folders=not assume_same_position
+        )
         source = "same frame of reference" if prior_frame == frame else "assumed same position (no registration)"
         if registration_path is not None:
-            registration = find_registration(
-                load_registrations(registration_path), current_frame_uid=frame, prior_frame_uid=prior_frame
-            )
-            if registration is None:
-                raise ConsistencyError(
-                    f"--registration {registration_path} does not link the prior frame {prior_frame} and the current frame {frame}"
-                )
             source = f"--registration {registration_path}"
-        elif not assume_same_position and prior_frame != frame:
-            registration = find_registration(
-                current.registrations + prior.registrations, current_frame_uid=frame, prior_frame_uid=prior_frame
-            )
-            if registration is not None:
-                source = f"found in course folder: {registration.source_path}"
+        elif registration is not None:
+            source = f"found in course folder: {registration.source_path}"
         aligned = align_prior_dose(
             prior.dose, current.dose.grid, frame, registration=registration, assume_same_position=assume_same_position
         )

@@ -68,3 +68,20 @@ def test_find_registration_either_direction_and_ambiguity() -> None:
     assert find_registration((other,), current_frame_uid=CURRENT_FRAME, prior_frame_uid=PRIOR_FRAME) is None
     with pytest.raises(ConsistencyError, match="several registrations"):
         find_registration((forward, forward.inverse()), current_frame_uid=CURRENT_FRAME, prior_frame_uid=PRIOR_FRAME)
+
+
+def test_course_registration_on_the_sample_patient() -> None:
+    from dosimetry.errors import ConsistencyError
+    from dosimetry.radiobiology.course import course_registration, load_course
+
+    sample = Path(__file__).resolve().parents[1] / "sample_data" / "patient01"
+    current = load_course(sample / "current", argument="current")
+    prior = load_course(sample / "prior", argument="prior")
+    found = course_registration(current, prior)  # the RE file in prior/ links the two frames
+    assert found is not None and found.source_path is not None and Path(found.source_path).name == "RE_patient01.dcm"
+    assert course_registration(current, prior, search_folders=False) is None
+    given = course_registration(current, prior, registration_path=Path(found.source_path), search_folders=False)
+    assert given is not None and given.source_frame_uid == found.source_frame_uid
+    assert course_registration(current, current) is None  # same frame: nothing to look for
+    with pytest.raises(ConsistencyError, match="does not link"):
+        course_registration(current, current, registration_path=Path(found.source_path))

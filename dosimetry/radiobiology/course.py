@@ -16,7 +16,7 @@ import numpy as np
 
 from dosimetry.dose import DoseGrid, DoseSummationType
 from dosimetry.errors import ConsistencyError, InputFileError
-from dosimetry.io import discover, load_beam_doses, load_dose, load_structure_set, read_dose_header
+from dosimetry.io import discover, load_beam_doses, load_dose, load_registrations, load_structure_set, read_dose_header
 from dosimetry.plan import Plan
 from dosimetry.registration import RigidRegistration
 from dosimetry.structures import StructureSet
@@ -129,3 +129,27 @@ def find_registration(
         paths = ", ".join(str(r.source_path) for r in linking)
         raise ConsistencyError(f"several registrations link frames {prior_frame_uid} and {current_frame_uid} ({paths}); give --registration")
     return linking[0] if linking else None
+
+
+def course_registration(
+    current: Course, prior: Course, *, registration_path: Path | None = None, search_folders: bool = True
+) -> RigidRegistration | None:
+    """The registration to align ``prior``'s dose with: the one in ``registration_path`` that links
+    the two frames (ConsistencyError when none does), else, with ``search_folders`` and different
+    frames, the one found in either course folder; None when there is none."""
+    cur_frame = current.dose.frame_of_reference_uid
+    prior_frame = prior.dose.frame_of_reference_uid
+    if registration_path is not None:
+        registration = find_registration(
+            load_registrations(registration_path), current_frame_uid=cur_frame, prior_frame_uid=prior_frame
+        )
+        if registration is None:
+            raise ConsistencyError(
+                f"--registration {registration_path} does not link the prior frame {prior_frame} and the current frame {cur_frame}"
+            )
+        return registration
+    if search_folders and cur_frame != prior_frame:
+        return find_registration(
+            current.registrations + prior.registrations, current_frame_uid=cur_frame, prior_frame_uid=prior_frame
+        )
+    return None

@@ -16,7 +16,7 @@ import numpy as np
 
 from dosimetry.align import align_prior_dose
 from dosimetry.dvh import rasterise_roi
-from dosimetry.errors import ArgumentError, ConsistencyError, DosimetryError, OutputError
+from dosimetry.errors import ArgumentError, DosimetryError, OutputError
 from dosimetry.grid import RectilinearGrid
 from dosimetry.structures import Roi, StructureSet
 from dosimetry.radiobiology.alpha_beta import (
@@ -27,9 +27,8 @@ from dosimetry.radiobiology.alpha_beta import (
     roi_role,
 )
 from dosimetry.radiobiology.evaluation import evaluate_rois
-from dosimetry.io import load_registrations
 from dosimetry.radiobiology.lq import check_alpha_beta
-from dosimetry.radiobiology.course import find_registration, load_course
+from dosimetry.radiobiology.course import course_registration, load_course
 from dosimetry.radiobiology.export import ExportedMap, export_cumulative_map, export_lq_map, identity_from_dicom
 from dosimetry.radiobiology.maps import Quantity, composite_lq_map, lq_maps
 from dosimetry.radiobiology.summation import (
@@ -177,23 +176,17 @@ def run(args: argparse.Namespace) -> int:
     structures = current.structure_set(argument="--current") if (args.composite or args.evaluate_rois) else None
     cur_frame = current.dose.frame_of_reference_uid
     prior_frame = prior.dose.frame_of_reference_uid
-    registration = None
+    registration = course_registration(
+        current,
+        prior,
+        registration_path=args.registration,
+        search_folders=args.transform is None and not args.assume_same_position,
+    )
     registration_source = "none"
     if args.registration is not None:
-        registration = find_registration(
-            load_registrations(args.registration), current_frame_uid=cur_frame, prior_frame_uid=prior_frame
-        )
-        if registration is None:
-            raise ConsistencyError(
-                f"--registration {args.registration} does not link the prior frame {prior_frame} and the current frame {cur_frame}"
-            )
         registration_source = str(args.registration)
-    elif args.transform is None and not args.assume_same_position and cur_frame != prior_frame:
-        registration = find_registration(
-            current.registrations + prior.registrations, current_frame_uid=cur_frame, prior_frame_uid=prior_frame
-        )
-        if registration is not None:
-            registration_source = f"found in course folder: {registration.source_path}"
+    elif registration is not None:
+        registration_source = f"found in course folder: {registration.source_path}"
     aligned = align_prior_dose(
         prior.dose,
         current.dose.grid,
