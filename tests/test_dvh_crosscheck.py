@@ -13,7 +13,12 @@ checked within tolerances derived from those differences:
 * Mean dose. dicompyler samples the dose at voxel centres inside the contour on each contour plane
   (dose interpolated between dose planes); we integrate the trilinear dose over the exact partial
   volumes. For small ROIs in steep gradients its few voxels give a different mean (optic nerves:
-  ~0.5 Gy at 3 mm voxels). Tolerance: 1 % of the plan's maximum dose.
+  ~0.5 Gy at 3 mm voxels). Besides, a voxel's trilinear mean differs from its centre value by the
+  discrete curvature (d_- + d_+ - 2 d)/8 along each axis; where contour planes lie on dose planes
+  (as here) dicompyler uses the centre values in z. Tolerance: 1 % of the plan's maximum dose plus
+  the ROI's occupancy-weighted mean of that curvature term (computed here from the dose grid with
+  a [1, 6, 1] / 8 filter, independently of the engine: 0.27, 0.48 and 0.52 Gy for OpticNrv_L,
+  OpticNrv_R and OpticChiasm, -0.27 Gy for the PTV, below 0.04 Gy elsewhere).
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ import numpy as np
 import pytest
 
 from benchmarks.baseline.bridge import dicompyler_dvh
-from dosimetry.dvh import EndCapConvention, compute_dvh
+from dosimetry.dvh import EndCapConvention, compute_dvh, rasterise_roi
 from dosimetry.dvh.planar import pixel_coverage
 from dosimetry.dvh.rasterise import geometry_for_grid
 from dosimetry.io import load_dose, load_structure_set
@@ -85,13 +90,31 @@ def test_volumes_agree_within_the_centre_inclusion_band(both) -> None:  # type: 
         assert difference <= bound, f"{name}: ours {footprint:.3f} cc, dicompyler {theirs[name]['volume_cc']:.3f} cc, bound {bound:.3f}"
 
 
+def _voxel_mean_minus_centre(dose) -> np.ndarray:  # type: ignore[no-untyped-def]
+    """Trilinear mean over each voxel minus its centre value (uniform grid: [1, 6, 1] / 8 per axis,
+    the dose held constant beyond the outermost centres)."""
+    mean = np.asarray(dose.dose_gy, dtype=np.float64)
+    for axis in range(3):
+        padded = np.pad(mean, [(1, 1) if a == axis else (0, 0) for a in range(3)], mode="edge")
+        lower = np.take(padded, np.arange(0, mean.shape[axis]), axis=axis)
+        upper = np.take(padded, np.arange(2, mean.shape[axis] + 2), axis=axis)
+        mean = (lower + 6 * mean + upper) / 8
+    return mean - dose.dose_gy
+
+
 def test_mean_doses_agree_within_one_percent_of_max(both) -> None:  # type: ignore[no-untyped-def]
     ours, theirs, dose = both
-    tolerance = 0.01 * dose.max_gy
-    for name, (_, dvh) in ours.items():
+    assert np.allclose(np.diff(dose.grid.z_mm), dose.grid.z_mm[1] - dose.grid.z_mm[0])  # uniform (the filter's premise)
+    curvature = _voxel_mean_minus_centre(dose)
+    for name, (roi, dvh) in ours.items():
         theirs_mean = theirs[name]["mean_gy"]
         assert theirs_mean is not None
-        assert abs(dvh.mean_gy - theirs_mean) <= tolerance, f"{name}: ours {dvh.mean_gy:.3f}, dicompyler {theirs_mean:.3f}"
+        weights = rasterise_roi(roi, dose.grid).voxel_volumes_cc()
+        systematic = abs(float((weights * curvature).sum() / weights.sum()))
+        tolerance = 0.01 * dose.max_gy + systematic
+        assert abs(dvh.mean_gy - theirs_mean) <= tolerance, (
+            f"{name}: ours {dvh.mean_gy:.3f}, dicompyler {theirs_mean:.3f}, tolerance {tolerance:.3f}"
+        )
 
 
 def test_large_rois_agree_closely(both) -> None:  # type: ignore[no-untyped-def]
