@@ -16,7 +16,7 @@ from pydicom.data import get_testdata_file
 from dosimetry.errors import DicomContentError
 from dosimetry.io import load_structure_set
 from dosimetry.io.dicom_file import read_dicom
-from dosimetry.io.structure_reader import raw_contour_data, structure_set_from_dataset
+from dosimetry.io.structure_reader import raw_contour_data, raw_roi_contour_items, structure_set_from_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_RS = ROOT / "sample_data" / "patient01" / "current" / "RS_patient01.dcm"
@@ -117,3 +117,66 @@ def test_malformed_contour_data_is_refused(bad: bytes, tmp_path: Path) -> None:
     path.write_bytes(data.replace(good, bad.ljust(len(good))))
     with pytest.raises(DicomContentError, match="ContourData|Contour Data"):
         load_structure_set(path)
+
+
+# --- the ROI Contour Sequence parsed from raw bytes (fast path) against pydicom's path ----------
+
+
+def _nested_undefined_lengths(source: Path, implicit: bool) -> bytes:
+    """``source`` re-encoded with the Contour Sequences and their items of undefined length."""
+    ds = pydicom.dcmread(source)
+    for item in ds.ROIContourSequence:
+        contours = item["ContourSequence"]
+        contours.is_undefined_length = True
+        for c in contours.value:
+            c.is_undefined_length_sequence_item = True
+    if implicit:
+        ds.file_meta.TransferSyntaxUID = pydicom.uid.ImplicitVRLittleEndian
+    buffer = io.BytesIO()
+    ds.save_as(buffer, enforce_file_format=True)
+    return buffer.getvalue()
+
+
+def _summary(ss) -> tuple:  # type: ignore[no-untyped-def]
+    rois = tuple(
+        (r.number, r.name, r.interpreted_type, r.color_rgb, r.frame_of_reference_uid,
+         tuple((c.geometric_type, c.points_mm.shape, c.points_mm.tobytes()) for c in r.contours))
+        for r in ss.rois
+    )
+    return rois, ss.frame_of_reference_uid, ss.sop_instance_uid, ss.label, ss.referenced_series_uid, ss.warnings
+
+
+@pytest.mark.parametrize("case", ["sample", "odd-explicit", "odd-implicit", "nested-undefined-explicit", "nested-undefined-implicit"])
+def test_raw_roi_contour_sequence_gives_the_same_structure_set(case: str, tmp_path: Path) -> None:
+    if case == "sample":
+        data = SAMPLE_RS.read_bytes()
+    elif case.startswith("odd"):
+        data = _odd_rs(SAMPLE_RS, implicit=case.endswith("implicit"))
+    else:
+        data = _nested_undefined_lengths(SAMPLE_RS, implicit=case.endswith("implicit"))
+    path = tmp_path / "RS.dcm"
+    path.write_bytes(data)
+    items = raw_roi_contour_items(pydicom.dcmread(path))
+    assert items is not None and len(items) == 18  # the fast path is taken
+    fast = load_structure_set(path)
+    normal = structure_set_from_dataset(read_dicom(path), path)
+    assert _summary(fast) == _summary(normal)
+    assert sum(len(r.contours) for r in fast.rois) > 200
+
+
+def test_irregular_raw_bytes_fall_back_to_the_normal_path(tmp_path: Path) -> None:
+    # an item header whose length overruns the sequence: the raw parser gives up, pydicom's path
+    # reads (and here refuses) the file with the loaders' own error
+    data = bytearray(SAMPLE_RS.read_bytes())
+    ds = pydicom.dcmread(SAMPLE_RS)
+    start = data.find(b"\x06\x30\x39\x00SQ\x00\x00")  # (3006,0039) explicit VR header
+    assert start > 0
+    first_item = start + 12
+    assert data[first_item : first_item + 4] == b"\xfe\xff\x00\xe0"
+    data[first_item + 4 : first_item + 8] = (0x7FFFFFF0).to_bytes(4, "little")
+    path = tmp_path / "RS_bad_item.dcm"
+    path.write_bytes(bytes(data))
+    assert raw_roi_contour_items(pydicom.dcmread(path)) is None
+    with pytest.raises((DicomContentError, OSError)):
+        load_structure_set(path)
+    assert len(ds.ROIContourSequence) == 18

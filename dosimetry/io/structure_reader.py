@@ -11,14 +11,19 @@ and so are ROIs whose contour planes are unevenly spaced.
 from __future__ import annotations
 
 import logging
+import struct
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
+import pydicom
 from pydicom.dataelem import RawDataElement
+from pydicom.datadict import dictionary_VR
 from pydicom.dataset import Dataset
 
 from dosimetry.errors import DicomContentError
+from dosimetry.io.dicom_file import _check_complete as check_complete
+from dosimetry.io.dicom_file import _quiet_pydicom as quiet_pydicom
 from dosimetry.io.dicom_file import (
     RT_STRUCTURE_SET,
     as_int,
@@ -32,6 +37,144 @@ from dosimetry.io.dicom_file import (
 from dosimetry.structures import Contour, ContourGeometricType, Roi, StructureSet
 
 LOGGER = logging.getLogger(__name__)
+
+
+# --- ROI Contour Sequence straight from its raw bytes ------------------------------------------
+# pydicom builds a Dataset per sequence item and converts every value; an RT Structure Set holds
+# one item per contour, so that dominates reading it. The ROI Contour Sequence is parsed here from
+# the bytes pydicom leaves undecoded; any irregularity sends the file down the normal path.
+
+ROI_CONTOUR_SEQUENCE_TAG = 0x30060039
+_CONTOUR_SEQUENCE_TAG = 0x30060040
+_ITEM, _ITEM_END, _SEQUENCE_END = 0xFFFEE000, 0xFFFEE00D, 0xFFFEE0DD
+_UNDEFINED = 0xFFFFFFFF
+_LONG_VRS = frozenset({b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"})
+_HEADER = struct.Struct("<HHI")
+_EXPLICIT = struct.Struct("<HH2sH")
+
+
+class _RawLayoutError(Exception):
+    """The raw bytes do not have the layout this parser expects (the normal path takes over)."""
+
+
+RawItem = dict[int, "bytes | list[RawItem]"]
+
+
+def _is_sequence_implicit(tag: int, length: int) -> bool:
+    if length == _UNDEFINED:
+        return True
+    try:
+        return dictionary_VR(tag) == "SQ"
+    except KeyError:
+        return False
+
+
+def _parse_sequence(buf: bytes, pos: int, end: int, implicit: bool, undefined: bool) -> tuple[list[RawItem], int]:
+    """Items of a sequence value from ``pos``; returns them and the position after the sequence
+    (after its delimiter when of undefined length)."""
+    items: list[RawItem] = []
+    while pos < end:
+        if pos + 8 > end:
+            raise _RawLayoutError("item header cut short")
+        group, element, length = _HEADER.unpack_from(buf, pos)
+        tag = (group << 16) | element
+        pos += 8
+        if tag == _SEQUENCE_END:
+            if not undefined or length != 0:
+                raise _RawLayoutError("unexpected sequence delimiter")
+            return items, pos
+        if tag != _ITEM:
+            raise _RawLayoutError(f"expected an item, found ({group:04X},{element:04X})")
+        if length == _UNDEFINED:
+            item, pos = _parse_item(buf, pos, end, implicit, undefined=True)
+        else:
+            if pos + length > end:
+                raise _RawLayoutError("item longer than its sequence")
+            item, after = _parse_item(buf, pos, pos + length, implicit, undefined=False)
+            pos = pos + length
+            if after != pos:
+                raise _RawLayoutError("item length mismatch")
+        items.append(item)
+    if undefined:
+        raise _RawLayoutError("sequence delimiter missing")
+    return items, pos
+
+
+def _parse_item(buf: bytes, pos: int, end: int, implicit: bool, undefined: bool) -> tuple[RawItem, int]:
+    item: RawItem = {}
+    while pos < end:
+        if pos + 8 > end:
+            raise _RawLayoutError("element header cut short")
+        if implicit:
+            group, element, length = _HEADER.unpack_from(buf, pos)
+            pos += 8
+            tag = (group << 16) | element
+            if tag == _ITEM_END:
+                if not undefined or length != 0:
+                    raise _RawLayoutError("unexpected item delimiter")
+                return item, pos
+            sequence = _is_sequence_implicit(tag, length)
+        else:
+            group, element, vr, short = _EXPLICIT.unpack_from(buf, pos)
+            tag = (group << 16) | element
+            if group == 0xFFFE:
+                length = _HEADER.unpack_from(buf, pos)[2]
+                pos += 8
+                if tag == _ITEM_END and undefined and length == 0:
+                    return item, pos
+                raise _RawLayoutError("unexpected delimiter")
+            if vr in _LONG_VRS:
+                if pos + 12 > end:
+                    raise _RawLayoutError("element header cut short")
+                length = struct.unpack_from("<I", buf, pos + 8)[0]
+                pos += 12
+            else:
+                length = short
+                pos += 8
+            if vr == b"UN" and length == _UNDEFINED:
+                raise _RawLayoutError("UN element of undefined length")
+            sequence = vr == b"SQ"
+        if sequence:
+            if length == _UNDEFINED:
+                value, pos = _parse_sequence(buf, pos, end, implicit, undefined=True)
+            else:
+                if pos + length > end:
+                    raise _RawLayoutError("sequence longer than its container")
+                value, after = _parse_sequence(buf, pos, pos + length, implicit, undefined=False)
+                pos += length
+            item[tag] = value
+        else:
+            if length == _UNDEFINED or pos + length > end:
+                raise _RawLayoutError("value longer than its container")
+            item[tag] = buf[pos : pos + length]
+            pos += length
+    if undefined:
+        raise _RawLayoutError("item delimiter missing")
+    return item, pos
+
+
+def raw_roi_contour_items(ds: Dataset) -> list[RawItem] | None:
+    """The ROI Contour Sequence items parsed from pydicom's undecoded bytes (tag -> value bytes,
+    nested sequences as lists of such items), or None when the element is absent, already decoded,
+    big endian, or its bytes do not parse cleanly (the caller then uses pydicom's path)."""
+    raw = ds.get_item(ROI_CONTOUR_SEQUENCE_TAG)
+    if not isinstance(raw, RawDataElement) or not isinstance(raw.value, (bytes, bytearray)) or not raw.is_little_endian:
+        return None
+    value = bytes(raw.value)
+    if raw.length != _UNDEFINED and len(value) != raw.length:
+        return None  # truncated: the normal path reports it
+    try:
+        items, _ = _parse_sequence(value, 0, len(value), bool(raw.is_implicit_VR), undefined=False)
+    except (_RawLayoutError, struct.error) as exc:
+        LOGGER.debug("ROI Contour Sequence not parsed from raw bytes (%s); using pydicom", exc)
+        return None
+    return items
+
+
+def _raw_text(value: object) -> str:
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value).decode("latin-1").replace("\x00", " ").strip()
+    return ""
 
 FloatArray = npt.NDArray[np.float64]
 #: (3006,0050) Contour Data
@@ -114,13 +257,86 @@ def _referenced_series(ds: Dataset) -> tuple[str, str | None]:
 
 
 def load_structure_set(path: str | Path) -> StructureSet:
-    """Read an RT Structure Set."""
+    """Read an RT Structure Set.
+
+    The ROI Contour Sequence is parsed from its raw bytes (:func:`raw_roi_contour_items`) when they
+    parse cleanly; every other element is checked and decoded as :func:`read_dicom` does. Files the
+    fast path does not handle (no preamble, big endian, irregular or truncated bytes, missing
+    required values) are read entirely by the normal path, which reports their problems.
+    """
     p = Path(path)
-    return structure_set_from_dataset(read_dicom(p), p)
+    fast = _load_with_raw_contours(p)
+    return fast if fast is not None else structure_set_from_dataset(read_dicom(p), p)
 
 
-def structure_set_from_dataset(ds: Dataset, p: Path) -> StructureSet:
-    """:func:`load_structure_set` on a dataset already read by :func:`~dosimetry.io.dicom_file.read_dicom`."""
+def _load_with_raw_contours(p: Path) -> StructureSet | None:
+    if not p.is_file():
+        return None
+    try:
+        with quiet_pydicom():
+            ds = pydicom.dcmread(p)
+    except Exception:  # noqa: BLE001 - the normal path reads (or refuses) this file with its own messages
+        return None
+    items = raw_roi_contour_items(ds)
+    if not items:
+        return None
+    rois = _raw_roi_contours(items)
+    if rois is None:
+        return None
+    raw = ds.get_item(ROI_CONTOUR_SEQUENCE_TAG)
+    del ds[ROI_CONTOUR_SEQUENCE_TAG]
+    with quiet_pydicom():
+        check_complete(ds, p)  # every other element, as read_dicom does
+    ds[ROI_CONTOUR_SEQUENCE_TAG] = raw
+    return structure_set_from_dataset(ds, p, roi_contours=rois)
+
+
+#: per ROI Contour item: (Referenced ROI Number text, ROI Display Color components or None,
+#: contours as (geometric type text, Number of Contour Points text or None, Contour Data bytes or
+#: None, the pydicom item or None))
+RoiContours = list[tuple[str, "list[str] | None", list[tuple[str, "str | None", "bytes | None", "Dataset | None"]]]]
+
+
+def _raw_roi_contours(items: list[RawItem]) -> RoiContours | None:
+    """The values the loader needs from raw ROI Contour items; None when one is missing or not
+    plain bytes (the normal path then reads the file and reports it)."""
+    out: RoiContours = []
+    for item in items:
+        number = item.get(0x30060084)  # Referenced ROI Number
+        colour = item.get(0x3006002A)  # ROI Display Color
+        sequence = item.get(_CONTOUR_SEQUENCE_TAG, [])
+        if not isinstance(number, bytes) or not _raw_text(number) or not isinstance(sequence, list):
+            return None
+        if colour is not None and not isinstance(colour, bytes):
+            return None
+        contours = []
+        for c in sequence:
+            gtype, declared, data = c.get(0x30060042), c.get(0x30060046), c.get(CONTOUR_DATA_TAG)
+            if not isinstance(gtype, bytes) or not isinstance(data, bytes) or not _raw_text(data):
+                return None
+            if declared is not None and not isinstance(declared, bytes):
+                return None
+            contours.append((_raw_text(gtype), _raw_text(declared) or None, data, None))
+        colour_parts = [v.strip() for v in _raw_text(colour).split("\\")] if colour is not None and _raw_text(colour) else None
+        out.append((_raw_text(number), colour_parts, contours))
+    return out
+
+
+def _pydicom_roi_contours(ds: Dataset) -> RoiContours:
+    out: RoiContours = []
+    for item in ds.get("ROIContourSequence") or []:
+        number = item.get("ReferencedROINumber")
+        contours = [
+            (text(c, "ContourGeometricType"), c.get("NumberOfContourPoints"), raw_contour_data(c), c)
+            for c in item.get("ContourSequence") or []
+        ]
+        out.append((number, item.get("ROIDisplayColor"), contours))  # type: ignore[arg-type]
+    return out
+
+
+def structure_set_from_dataset(ds: Dataset, p: Path, *, roi_contours: RoiContours | None = None) -> StructureSet:
+    """:func:`load_structure_set` on a dataset already read by :func:`~dosimetry.io.dicom_file.read_dicom`
+    (``roi_contours``: the ROI Contour Sequence already parsed from raw bytes)."""
     expect_sop_class(ds, p, [RT_STRUCTURE_SET])
     warnings: list[str] = []
     sop_uid = str(require(ds, "SOPInstanceUID", p))
@@ -128,7 +344,8 @@ def structure_set_from_dataset(ds: Dataset, p: Path) -> StructureSet:
     roi_seq = require(ds, "StructureSetROISequence", p)
     # type 1 in the RT Structure Set IOD (ROI Contour and RT ROI Observations modules, both M);
     # their absence usually means an export cut short
-    require(ds, "ROIContourSequence", p, context="the ROI Contour module (is the file incomplete?)")
+    if roi_contours is None:  # (parsed from raw bytes only when present and not empty)
+        require(ds, "ROIContourSequence", p, context="the ROI Contour module (is the file incomplete?)")
     require(ds, "RTROIObservationsSequence", p, context="the RT ROI Observations module (is the file incomplete?)")
     names: dict[int, tuple[str, str]] = {}
     for i, item in enumerate(roi_seq, start=1):
@@ -144,17 +361,21 @@ def structure_set_from_dataset(ds: Dataset, p: Path) -> StructureSet:
     contours: dict[int, list[Contour]] = {n: [] for n in names}
     colours: dict[int, tuple[int, int, int] | None] = {}
     ignored: dict[int, int] = {}
-    pending: list[tuple[int, ContourGeometricType, Dataset, str, bytes | None]] = []
-    for i, item in enumerate(ds.get("ROIContourSequence") or [], start=1):
+    pending: list[tuple[int, ContourGeometricType, Dataset | None, str, bytes | None, object]] = []
+    if roi_contours is None:
+        roi_contours = _pydicom_roi_contours(ds)
+    for i, (number_value, colour_value, contour_items) in enumerate(roi_contours, start=1):
         context = f"{tag_label('ROIContourSequence')} item {i}"
-        number = as_int(require(item, "ReferencedROINumber", p, context=context), "ReferencedROINumber", p, context=context)
+        if number_value in (None, ""):
+            raise DicomContentError(f"{p}: required tag {tag_label('ReferencedROINumber')} is missing or empty in {context}")
+        number = as_int(number_value, "ReferencedROINumber", p, context=context)
         if number not in names:
             warnings.append(f"{p.name}: {context} references ROI {number}, which {tag_label('StructureSetROISequence')} does not define; ignored")
             continue
-        colours[number] = _colour(item.get("ROIDisplayColor"))
-        for j, c in enumerate(item.get("ContourSequence") or [], start=1):
+        colours[number] = _colour(colour_value)
+        for j, (gtype_value, declared, raw, c) in enumerate(contour_items, start=1):
             c_context = f"{context}, {tag_label('ContourSequence')} item {j}"
-            gtype_text = text(c, "ContourGeometricType").upper()
+            gtype_text = gtype_value.upper()
             try:
                 gtype = ContourGeometricType(gtype_text)
             except ValueError:
@@ -165,27 +386,21 @@ def structure_set_from_dataset(ds: Dataset, p: Path) -> StructureSet:
             if gtype in (ContourGeometricType.OPEN_PLANAR, ContourGeometricType.OPEN_NONPLANAR):
                 ignored[number] = ignored.get(number, 0) + 1
                 continue
-            pending.append((number, gtype, c, c_context, raw_contour_data(c)))
+            pending.append((number, gtype, c, c_context, raw, declared))
     raw_items = [entry for entry in pending if entry[4] is not None]
-    parsed = dict(
-        zip(
-            (id(entry[2]) for entry in raw_items),
-            parse_decimal_strings([entry[4] for entry in raw_items], p, [entry[3] for entry in raw_items]),  # type: ignore[misc]
-            strict=True,
-        )
-    )
-    for number, gtype, c, c_context, raw in pending:
+    parsed = iter(parse_decimal_strings([entry[4] for entry in raw_items], p, [entry[3] for entry in raw_items]))  # type: ignore[misc]
+    for number, gtype, c, c_context, raw, declared in pending:
         if raw is not None:
-            data = parsed[id(c)]
+            data = next(parsed)
         else:  # already decoded by pydicom: its values
+            assert c is not None
             data = np.asarray(decimal_strings(c, "ContourData", p, context=c_context), dtype=np.float64)
         if len(data) % 3 != 0:
             raise DicomContentError(f"{p}: {tag_label('ContourData')} in {c_context} has {len(data)} values, expected a multiple of 3")
         points = data.reshape(-1, 3)
-        declared = c.get("NumberOfContourPoints")
-        if declared not in (None, "") and int(declared) != points.shape[0]:
+        if declared not in (None, "") and as_int(declared, "NumberOfContourPoints", p, context=c_context) != points.shape[0]:
             warnings.append(
-                f"{p.name}: ROI {number} {c_context}: {tag_label('NumberOfContourPoints')} says {int(declared)}, "
+                f"{p.name}: ROI {number} {c_context}: {tag_label('NumberOfContourPoints')} says {as_int(declared, 'NumberOfContourPoints', p)}, "
                 f"{tag_label('ContourData')} holds {points.shape[0]} points; the points are used"
             )
         if gtype is ContourGeometricType.CLOSED_PLANAR:
