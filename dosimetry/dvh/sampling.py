@@ -12,7 +12,7 @@ evaluated for. An ROI is sampled as follows:
   one sample at the centroid of its covered part (exact polygon moments,
   :mod:`dosimetry.dvh.planar`) with the trilinear dose there, weighted by its exact covered volume;
 * interior voxels (entirely inside the ROI) where the dose is steep, i.e. the 27 voxel-centre
-  doses around the voxel span more than ``STEEP_FRACTION`` (5 %) of the grid's largest absolute
+  doses around the voxel span more than ``STEEP_FRACTION`` (10 %) of the grid's largest absolute
   dose, are sub-sampled the same way without reference to the ROI (n x n fine pixels x the two
   halves of the voxel in z). The criterion depends on the dose grid only, so a steep voxel gives
   the same samples to every ROI that covers it, the same as the whole fine pixels of a boundary
@@ -44,7 +44,9 @@ trilinear dose), both within 0.3 % of the exact isodose volume of the interpolat
 uniform shape given to the dose over a partly covered fine pixel. On the sample patient, mean
 doses of the small optic ROIs in steep gradients move by up to 0.7 Gy against the previous model
 (the z profile is now integrated as the trilinear interpolant instead of taken at the voxel
-centre); n = 2, 4 and 6 then agree within 0.001 Gy.
+centre); n = 2, 4 and 6 then agree within 0.001 Gy. Sub-sampling every interior voxel instead of
+the steep ones only changes no mean dose, D98 % by at most 0.004 Gy and D2 % by at most 0.016 Gy
+on the sample patient (10 %: 0.15 s for all ROIs; 5 %: 0.19 s; all voxels: 0.34 s).
 """
 
 from __future__ import annotations
@@ -79,7 +81,7 @@ AUTO_MIN, AUTO_MAX = 2, 4
 
 #: Interior voxels whose 27 surrounding voxel-centre doses span more than this fraction of the
 #: grid's largest absolute dose are sub-sampled like boundary voxels (see the module docstring).
-STEEP_FRACTION = 0.05
+STEEP_FRACTION = 0.1
 
 
 _MAX_ABS_GY: weakref.WeakKeyDictionary[DoseGrid, float] = weakref.WeakKeyDictionary()
