@@ -534,6 +534,49 @@ def _sample_slices(
         _covered_voxel_samples(dose, steep, k_first, (y0, x0), n, spread, doses, weights, spreads)
 
 
+_STEEP_SAMPLES: weakref.WeakKeyDictionary[DoseGrid, dict[int, tuple[IntArray, FloatArray, FloatArray, FloatArray]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _steep_voxel_samples(dose: DoseGrid, n: int) -> tuple[IntArray, FloatArray, FloatArray, FloatArray]:
+    """Samples of every steep voxel of the grid (see the module docstring): sorted flat voxel
+    indices and, per voxel (rows), the dose, spread and weight (cc) of its 2 n^2 sub-voxel samples.
+    They depend on the dose grid and ``n`` only, so they are computed once per grid and ``n``."""
+    per_grid = _STEEP_SAMPLES.setdefault(dose, {})
+    cached = per_grid.get(n)
+    if cached is not None:
+        return cached
+    grid = dose.grid
+    _, _, lo_all, hi_all = _voxel_stats(dose)
+    steep = (hi_all - lo_all) > steep_threshold_gy(dose)
+    flat_index = np.flatnonzero(steep)
+    ks, jj, ii = np.unravel_index(flat_index, grid.shape_zyx)
+    fdx, fdy = grid.spacing_x_mm / n, grid.spacing_y_mm / n
+    ze = grid.z_edges_mm
+    # n x n fine pixels x the two halves of the voxel on either side of its centre plane
+    sy, sx = np.divmod(np.arange(n * n), n)
+    per = 2 * n * n
+    k = np.repeat(ks, per)
+    px = np.repeat(grid.x_edges_mm[ii][:, None] + (sx[None, :] + 0.5) * fdx, 2, axis=1).reshape(-1)
+    py = np.repeat(grid.y_edges_mm[jj][:, None] + (sy[None, :] + 0.5) * fdy, 2, axis=1).reshape(-1)
+    upper = np.tile(np.array([False, True]), ks.size * n * n)
+    za = np.where(upper, grid.z_mm[k], ze[k])
+    zb = np.where(upper, ze[k + 1], grid.z_mm[k])
+    pz = 0.5 * (za + zb)
+    value, gx, gy, gz = trilinear(dose, px, py, pz)
+    lo, hi = _box_range(dose, (px, py, pz), (0.5 * fdx, 0.5 * fdy, 0.5 * (zb - za)))
+    value = np.minimum(np.maximum(value, lo), hi)
+    var = (gx**2 * fdx**2 + gy**2 * fdy**2 + gz**2 * (zb - za) ** 2) / 12.0
+    spread_gy = _clipped_spread(value, np.sqrt(12.0 * var), lo, hi)
+    weight = (fdx * fdy / 1000.0) * (zb - za)
+    cached = (flat_index, value.reshape(-1, per), spread_gy.reshape(-1, per), weight.reshape(-1, per))
+    for array in cached:
+        array.flags.writeable = False
+    per_grid[n] = cached
+    return cached
+
+
 def _covered_voxel_samples(
     dose: DoseGrid,
     mask: npt.NDArray[np.bool_],
@@ -546,33 +589,20 @@ def _covered_voxel_samples(
     spreads: list[FloatArray],
 ) -> None:
     """Samples of voxels entirely inside the ROI that are sub-sampled (steep dose): one per n x n
-    fine pixel and half voxel in z (cut at the centre plane). Nothing here depends on the ROI, so
-    such a voxel gives the same samples to every ROI covering it, and the same as a boundary
-    voxel's whole fine pixels when no contour-slab boundary cuts the voxel."""
-    grid = dose.grid
-    fdx, fdy = grid.spacing_x_mm / n, grid.spacing_y_mm / n
-    ze = grid.z_edges_mm
+    fine pixel and half voxel in z (cut at the centre plane), taken from
+    :func:`_steep_voxel_samples`. Nothing here depends on the ROI, so such a voxel gives the same
+    samples to every ROI covering it, and the same as a boundary voxel's whole fine pixels when no
+    contour-slab boundary cuts the voxel."""
+    _, ny, nx = dose.grid.shape_zyx
     ks, jj, ii = np.nonzero(mask)
-    # n x n fine pixels x the two halves of the voxel on either side of its centre plane
-    sy, sx = np.divmod(np.arange(n * n), n)
-    per = 2 * n * n
-    k = np.repeat(ks + k_first, per)
-    px = np.repeat(grid.x_edges_mm[start[1] + ii][:, None] + (sx[None, :] + 0.5) * fdx, 2, axis=1).reshape(-1)
-    py = np.repeat(grid.y_edges_mm[start[0] + jj][:, None] + (sy[None, :] + 0.5) * fdy, 2, axis=1).reshape(-1)
-    upper = np.tile(np.array([False, True]), ks.size * n * n)
-    za = np.where(upper, grid.z_mm[k], ze[k])
-    zb = np.where(upper, ze[k + 1], grid.z_mm[k])
-    pz = 0.5 * (za + zb)
-    value, gx, gy, gz = trilinear(dose, px, py, pz)
-    lo, hi = _box_range(dose, (px, py, pz), (0.5 * fdx, 0.5 * fdy, 0.5 * (zb - za)))
-    value = np.minimum(np.maximum(value, lo), hi)
-    doses.append(value)
-    weights.append((fdx * fdy / 1000.0) * (zb - za))
-    if spread:
-        var = (gx**2 * fdx**2 + gy**2 * fdy**2 + gz**2 * (zb - za) ** 2) / 12.0
-        spreads.append(_clipped_spread(value, np.sqrt(12.0 * var), lo, hi))
-    else:
-        spreads.append(np.zeros(px.size))
+    wanted = ((ks + k_first) * ny + (jj + start[0])) * nx + (ii + start[1])
+    flat_index, value, spread_gy, weight = _steep_voxel_samples(dose, n)
+    rows = np.searchsorted(flat_index, wanted)
+    if rows.size and (rows.max() >= flat_index.size or np.any(flat_index[rows] != wanted)):
+        raise AssertionError("steep voxel missing from the per-grid sample table")  # both masks come from _voxel_stats
+    doses.append(value[rows].reshape(-1))
+    weights.append(weight[rows].reshape(-1))
+    spreads.append(spread_gy[rows].reshape(-1) if spread else np.zeros(rows.size * value.shape[1]))
 
 
 def _piece_samples(
