@@ -17,6 +17,7 @@ the single dose model: 6-9 % apart).
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -71,3 +72,45 @@ def _interpolant_isodose_cc(x0_mm: float, y0_mm: float, z0_mm: float, n: int = 4
     plane = rx[None, :] + ry[:, None]
     count = sum(int(np.count_nonzero(plane + v <= limit)) for v in rz)
     return count * (2 * half / n) ** 3 / 1000.0
+
+
+SAMPLE = Path(__file__).resolve().parents[1] / "sample_data" / "patient01" / "current"
+
+
+@pytest.mark.parametrize("name", ["OpticChiasm", "OpticNrv_R", "PTV"])
+def test_small_rois_in_steep_gradients_match_a_brute_force_lattice(name: str) -> None:
+    """Sample patient, 3 mm grid: mean, D2 % and D98 % of the ROI's half-slab solid under the
+    trilinear dose, against a 0.2 mm lattice of points inside the contours (matplotlib's
+    point-in-polygon, even-odd) with the trilinear dose at each point. The previous model (voxel
+    centre + a spread narrowed to the neighbours' range) was 4.1 Gy off in the chiasm's D2."""
+    from matplotlib.path import Path as PolygonPath
+
+    from dosimetry.dvh import compute_dvh
+    from dosimetry.dvh.sampling import trilinear
+    from dosimetry.io import load_dose, load_structure_set
+
+    dose = load_dose(SAMPLE / "RD_patient01.dcm")
+    roi = load_structure_set(SAMPLE / "RS_patient01.dcm").roi(name)
+    planes = roi.contour_planes_mm()
+    spacing = float(np.median(np.diff(planes)))
+    step = 0.2
+    values = []
+    for z in planes:
+        contours = [c for c in roi.contours if abs(c.points_mm[0, 2] - z) < 1e-3]
+        xy = np.vstack([c.points_mm[:, :2] for c in contours])
+        xs = np.arange(xy[:, 0].min(), xy[:, 0].max(), step) + step / 2
+        ys = np.arange(xy[:, 1].min(), xy[:, 1].max(), step) + step / 2
+        grid_x, grid_y = np.meshgrid(xs, ys)
+        points = np.column_stack([grid_x.ravel(), grid_y.ravel()])
+        inside = np.zeros(len(points), dtype=bool)
+        for c in contours:
+            inside ^= PolygonPath(c.points_mm[:, :2]).contains_points(points)
+        points = points[inside]
+        for zz in z - spacing / 2 + (np.arange(round(spacing / step)) + 0.5) * step:
+            values.append(trilinear(dose, points[:, 0], points[:, 1], np.full(len(points), zz))[0])
+    lattice = np.sort(np.concatenate(values))[::-1]
+    dvh = compute_dvh(dose, roi)
+    span = float(lattice[0] - lattice[-1])
+    assert dvh.mean_gy == pytest.approx(lattice.mean(), abs=0.005 * span)
+    assert dvh.dose_at_volume_percent(2) == pytest.approx(lattice[int(0.02 * lattice.size)], abs=0.005 * span)
+    assert dvh.dose_at_volume_percent(98) == pytest.approx(lattice[int(0.98 * lattice.size)], abs=0.005 * span)
