@@ -11,6 +11,8 @@ evaluated for. An ROI is sampled as follows:
   piece lies in one slab and in one cell of the trilinear interpolant; each covered piece gives
   one sample at the centroid of its covered part (exact polygon moments,
   :mod:`dosimetry.dvh.planar`) with the trilinear dose there, weighted by its exact covered volume;
+  a fine pixel that every piece of a half-voxel (edge to centre plane) covers entirely gives one
+  sample for the whole half instead, whatever the ROI's slabs;
 * interior voxels (entirely inside the ROI) where the dose is steep, i.e. the 27 voxel-centre
   doses around the voxel span more than ``STEEP_FRACTION`` (10 %) of the grid's largest absolute
   dose, are sub-sampled the same way without reference to the ROI (n x n fine pixels x the two
@@ -39,7 +41,7 @@ Mean, D99, D95, D5 and D1 (unchanged by the single dose model). On the sample pa
 and D98 % of the chiasm, an optic nerve and the PTV agree with a 0.2 mm brute-force lattice of
 the trilinear dose within 0.03 Gy (the previous model was 4.1 Gy off in the chiasm's D2 %, 3.7 Gy
 in the right optic nerve's, 0.7 Gy in the PTV's D98 %). An isodose sphere inside a spherical target on a 3 mm grid (quadratic dose
-falloff) has the same volume from the target's samples and from the External's within 0.1 %
+falloff) has the same volume from the target's samples and from the External's within 0.07 %
 (previously 6-9 % apart: interior voxels were sampled at their centre, boundary voxels with the
 trilinear dose), both within 0.3 % of the exact isodose volume of the interpolated dose; on a
 1.5 mm grid n = 2 gives 0.04 % where n = 1 gave 0.26 %. Residual differences come from the
@@ -528,9 +530,15 @@ def _sample_slices(
             spreads.append(_clipped_spread(centre[interior], raw[interior], lo[interior], hi[interior]))
         else:
             spreads.append(np.zeros(int(interior.sum())))
+    # half-voxels in z (edge to centre plane): a fine pixel covered by every piece of a half is
+    # one sample over the whole half, as in a covered steep voxel, whatever the ROI's slabs
+    half_edges = np.unique(np.concatenate([voxel_edges, centres]))
+    piece_half = np.clip(np.searchsorted(half_edges, mids, side="right") - 1, 0, half_edges.size - 2)
+    half_gap = np.zeros(half_edges.size - 1, dtype=bool)
+    half_gap[piece_half[~valid]] = True
     _piece_samples(
         dose, stats, partial, cuts, plane, piece_k, vp, k_first, n_slices, (x_origin, y_origin), n, spread,
-        doses, weights, spreads,
+        doses, weights, spreads, (half_edges, piece_half, half_gap),
     )
     if np.any(steep):
         _covered_voxel_samples(dose, steep, k_first, (y0, x0), n, spread, doses, weights, spreads)
@@ -623,9 +631,12 @@ def _piece_samples(
     doses: list[FloatArray],
     weights: list[FloatArray],
     spreads: list[FloatArray],
+    halves: tuple[FloatArray, IntArray, npt.NDArray[np.bool_]],
 ) -> None:
     """One sample per (valid z piece) x (voxel of ``mask`` in the piece's slice) x (n x n fine
-    pixel), at the centroid of the covered part (``piece_k``: dose slice of each z piece)."""
+    pixel), at the centroid of the covered part (``piece_k``: dose slice of each z piece); the
+    pieces of a half-voxel (``halves``: half edges, half of each piece, halves with a gap) that
+    all cover a fine pixel entirely give one sample for the whole half instead."""
     slice_of = piece_k - k_first
     grid = dose.grid
     fdx, fdy = grid.spacing_x_mm / n, grid.spacing_y_mm / n
@@ -649,7 +660,22 @@ def _piece_samples(
     fc = (ii[voxel][:, None] * n + sx[None, :]).reshape(-1)
     piece = np.repeat(piece_of, n * n)
     area, mu, mv, muu, mvv = stats.fine.at(fr + plane[piece] * stats.fine_rows, fc)
+    za_all, zb_all = cuts[piece], cuts[piece + 1]
+    half_edges, piece_half, half_gap = halves
+    nn = n * n
+    key = (piece_half[piece] * ks.size + np.repeat(voxel, nn)) * nn + np.tile(sub, total)
+    groups, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    size = np.bincount(inverse)
+    full = np.bincount(inverse, weights=(area >= 1.0 - SNAP).astype(np.float64))
+    group_half = groups // (ks.size * nn)
+    merged = (size > 1) & (full == size) & ~half_gap[group_half]
     sel = area > SNAP
+    if np.any(merged):
+        sel &= ~merged[inverse]
+        rows = first[merged]
+        sel[rows] = True
+        za_all[rows] = half_edges[group_half[merged]]
+        zb_all[rows] = half_edges[group_half[merged] + 1]
     if not np.any(sel):
         return
     a = np.minimum(area[sel], 1.0)
@@ -657,7 +683,7 @@ def _piece_samples(
     cx, cy = mu[sel] / a, mv[sel] / a
     vx_unit = muu[sel] / a - cx**2
     vy_unit = mvv[sel] / a - cy**2
-    za, zb = cuts[piece], cuts[piece + 1]
+    za, zb = za_all[sel], zb_all[sel]
     px = x_origin + (c + 0.5 + cx) * fdx
     py = y_origin + (r + 0.5 + cy) * fdy
     pz = 0.5 * (za + zb)
