@@ -20,6 +20,7 @@ from collections.abc import Sequence
 
 from dosimetry import __version__
 from dosimetry.cli import commands
+from dosimetry.cli.commands._lazy import resolve_namespace
 from dosimetry.errors import DosimetryError
 
 EXIT_OK = 0
@@ -27,8 +28,26 @@ EXIT_ERROR = 1
 EXIT_INTERNAL_ERROR = 3
 
 
+class _ArgumentParser(argparse.ArgumentParser):
+    """Resolves the lazy defaults of the command modules (:mod:`dosimetry.cli.commands._lazy`) after parsing.
+
+    Sub-command parsers are of this class too (``add_subparsers`` uses the parent's class).
+    """
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        parsed, extras = super().parse_known_args(args, namespace)
+        return resolve_namespace(parsed), extras
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    """The ``dosimetry`` parser with every sub-command.
+
+    Building it imports the command modules, which import only light modules at their top level
+    (heavy libraries are imported by the handlers), so ``dosimetry --version`` and ``--help`` are quick.
+    """
+    parser = _ArgumentParser(
         prog="dosimetry",
         description=(
             "Dosimetry and BED analysis for carbon-ion re-irradiation after a prior photon course. "

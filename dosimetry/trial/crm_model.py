@@ -26,7 +26,6 @@ that (:attr:`Posterior.pdlt_plugin`) and the posterior mean of ``p_k`` as well
 
 from __future__ import annotations
 
-import enum
 import functools
 import logging
 import math
@@ -38,15 +37,15 @@ from numpy.typing import NDArray
 from scipy import integrate, optimize
 
 from dosimetry.errors import TrialDesignError
+# Defined in the light constants module (the CLI parser shows them) and re-exported here.
+from dosimetry.trial.constants import (  # noqa: F401 - PROTOCOL_TARGET is re-exported
+    DEFAULT_PRIOR_VARIANCE,
+    PROTOCOL_SKELETON,
+    PROTOCOL_TARGET,
+    IntegrationMethod,
+)
 
 logger = logging.getLogger(__name__)
-
-#: Table 1 of the protocol: initial pDLT guesses of dose levels 1-6 (level 1 is "<5 %", taken as 5 %).
-PROTOCOL_SKELETON: tuple[float, ...] = (0.05, 0.10, 0.20, 0.30, 0.40, 0.50)
-#: Protocol target pDLT (MTD defined as DLT rate below 25 %).
-PROTOCOL_TARGET: float = 0.25
-#: Prior variance of beta (dfcrm's default ``scale = sqrt(1.34)``).
-DEFAULT_PRIOR_VARIANCE: float = 1.34
 
 #: Number of Gauss-Hermite nodes of the fixed rule.
 GAUSS_HERMITE_NODES: int = 120
@@ -55,13 +54,6 @@ GAUSS_HERMITE_NODES: int = 120
 # likelihood ratio achievable with a few hundred patients; above 15, exp(beta) > 3e6 kills any DLT
 # term and the prior decays faster than a likelihood bounded by 1 can grow.
 _MODE_GRID = np.linspace(-40.0, 15.0, 441)
-
-
-class IntegrationMethod(enum.Enum):
-    """Numerical integration method of the posterior."""
-
-    QUAD = "quad"
-    GAUSS_HERMITE = "gauss-hermite"
 
 
 @dataclass(frozen=True)

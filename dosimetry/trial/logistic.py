@@ -34,11 +34,9 @@ import numpy as np
 from scipy import special, stats
 
 from dosimetry.errors import TrialDesignError
+from dosimetry.trial.constants import PROTOCOL_TOTAL_DOSE_GYE  # defined there for the CLI parser; re-exported
 
 logger = logging.getLogger(__name__)
-
-#: Total dose (GyE) of dose levels 1-6 (Table 1: 2.5 GyE x 21..26 fractions).
-PROTOCOL_TOTAL_DOSE_GYE: tuple[float, ...] = (52.5, 55.0, 57.5, 60.0, 62.5, 65.0)
 
 _MAX_ITER = 100
 

@@ -14,13 +14,13 @@ the posterior mean of each level's pDLT is reported alongside.
 
 from __future__ import annotations
 
-import enum
 import logging
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from dosimetry.errors import TrialDesignError
+from dosimetry.trial.constants import SelectionRule  # defined there for the CLI parser; re-exported
 from dosimetry.trial.crm_model import (
     PROTOCOL_SKELETON,
     PROTOCOL_TARGET,
@@ -38,11 +38,6 @@ from dosimetry.trial.weights import check_window_months, linear_weights
 logger = logging.getLogger(__name__)
 
 PDLT_ESTIMATOR = "plug-in: skeleton ** exp(posterior mean of beta) (as dfcrm's ptox)"
-
-
-class SelectionRule(enum.Enum):
-    CLOSEST_NOT_ABOVE_TARGET = "closest-not-above-target"
-    CLOSEST_TO_TARGET = "closest-to-target"
 
 
 def select_level(pdlt: Sequence[float], target: float, rule: SelectionRule) -> tuple[int, tuple[str, ...]]:

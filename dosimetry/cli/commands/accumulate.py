@@ -10,36 +10,24 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
-from dosimetry.align import align_prior_dose
-from dosimetry.dvh import rasterise_roi
+from dosimetry.cli.commands._lazy import LazyChoices, LazyValue, set_lazy_choices
 from dosimetry.errors import ArgumentError, DosimetryError, OutputError
-from dosimetry.grid import RectilinearGrid
-from dosimetry.structures import Roi, StructureSet
-from dosimetry.radiobiology.alpha_beta import (
-    MASK_OCCUPANCY_THRESHOLD,
-    AlphaBetaPolicy,
-    RoiRole,
-    composite_alpha_beta_map,
-    roi_role,
-)
-from dosimetry.radiobiology.evaluation import evaluate_rois
-from dosimetry.radiobiology.lq import check_alpha_beta
-from dosimetry.radiobiology.course import course_registration, load_course
-from dosimetry.radiobiology.export import ExportedMap, export_cumulative_map, export_lq_map, identity_from_dicom
-from dosimetry.radiobiology.maps import Quantity, composite_lq_map, lq_maps
-from dosimetry.radiobiology.summation import (
-    DEFAULT_RESIDUAL,
-    TARGET_METRICS_NOTE,
-    SummationMethod,
-    accumulate,
-    check_residual,
-)
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from dosimetry.grid import RectilinearGrid
+    from dosimetry.radiobiology.alpha_beta import AlphaBetaPolicy
+    from dosimetry.radiobiology.export import ExportedMap
+    from dosimetry.structures import Roi, StructureSet
 
 SUMMARY_FILE = "accumulate.json"
+
+# Alignment (scipy, SimpleITK), the DVH engine and the radiobiology maps (numpy) are imported by the
+# handler; the parser refers to the summation defaults without importing them.
+_SUMMATION = "dosimetry.radiobiology.summation"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -67,10 +55,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         action="store_true",
         help="frames differ but no registration: assume the patient did not move (every output carries a warning)",
     )
-    parser.add_argument("--residual", type=float, default=DEFAULT_RESIDUAL, metavar="R", help="residual fraction of the prior dose (default 0.3)")
-    parser.add_argument("--alpha-beta", type=float, nargs="+", default=[2.0, 9.0], metavar="GY", help="alpha/beta ratios (default 2 9)")
     parser.add_argument(
-        "--method", choices=[m.value for m in SummationMethod], default=SummationMethod.BED_SPACE.value, help="default bed-space"
+        "--residual", type=float, default=LazyValue(_SUMMATION, "DEFAULT_RESIDUAL"), metavar="R",
+        help="residual fraction of the prior dose (default 0.3)",
+    )
+    parser.add_argument("--alpha-beta", type=float, nargs="+", default=[2.0, 9.0], metavar="GY", help="alpha/beta ratios (default 2 9)")
+    set_lazy_choices(
+        parser.add_argument("--method", default=LazyValue(_SUMMATION, "SummationMethod.BED_SPACE.value"), help="default bed-space"),
+        LazyChoices(_SUMMATION, "SummationMethod"),
     )
     parser.add_argument(
         "--composite",
@@ -111,6 +103,8 @@ COMPOSITE_FILES = {"EQD2": "RD_EQD2_composite.dcm", "cumEQD2": "RD_cumEQD2_compo
 
 
 def _policy(args: argparse.Namespace) -> AlphaBetaPolicy:
+    from dosimetry.radiobiology.alpha_beta import AlphaBetaPolicy
+
     overrides: dict[str, float] = {}
     for item in args.roi_alpha_beta:
         name, sep, value = item.rpartition("=")
@@ -130,6 +124,9 @@ def _composite_label(policy: AlphaBetaPolicy) -> str:
 
 
 def _composite_ab_map(structures: StructureSet, grid: RectilinearGrid, policy: AlphaBetaPolicy) -> tuple[np.ndarray, list[str]]:
+    from dosimetry.dvh import rasterise_roi
+    from dosimetry.radiobiology.alpha_beta import MASK_OCCUPANCY_THRESHOLD, RoiRole, composite_alpha_beta_map, roi_role
+
     masks: dict[str, tuple[Roi, np.ndarray]] = {}
     warnings: list[str] = []
     for roi in structures.rois:
@@ -157,6 +154,14 @@ def _output_record(exported: ExportedMap, quantity: str, course: str, alpha_beta
 
 
 def run(args: argparse.Namespace) -> int:
+    from dosimetry.align import align_prior_dose
+    from dosimetry.radiobiology.course import course_registration, load_course
+    from dosimetry.radiobiology.evaluation import evaluate_rois
+    from dosimetry.radiobiology.export import export_cumulative_map, export_lq_map, identity_from_dicom
+    from dosimetry.radiobiology.lq import check_alpha_beta
+    from dosimetry.radiobiology.maps import Quantity, composite_lq_map, lq_maps
+    from dosimetry.radiobiology.summation import TARGET_METRICS_NOTE, SummationMethod, accumulate, check_residual
+
     check_residual(args.residual, argument="--residual")
     for ab in args.alpha_beta:
         check_alpha_beta(ab, argument="--alpha-beta")

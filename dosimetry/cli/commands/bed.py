@@ -6,11 +6,11 @@ import argparse
 import json
 from pathlib import Path
 
+from dosimetry.cli.commands._lazy import LazyChoices, LazyValue, set_lazy_choices
 from dosimetry.errors import ArgumentError, RadiobiologyError
-from dosimetry.io import load_plan
-from dosimetry.radiobiology.course import load_total_dose
-from dosimetry.radiobiology.export import export_lq_map, identity_from_dicom
-from dosimetry.radiobiology.maps import Quantity, lq_map, resolve_fractions
+
+# numpy-based radiobiology and pydicom-based loaders are imported by run(): the parser stays light.
+_MAPS = "dosimetry.radiobiology.maps"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -28,7 +28,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.add_argument("--plan", type=Path, metavar="RP.dcm", help="RT Plan / RT Ion Plan (fraction count, radiation type)")
     parser.add_argument("--fractions", type=int, metavar="N", help="number of fractions (checked against --plan)")
     parser.add_argument("--alpha-beta", type=float, required=True, metavar="GY", help="alpha/beta ratio, Gy")
-    parser.add_argument("--quantity", choices=[q.value for q in Quantity], default=Quantity.BED.value, help="default BED")
+    set_lazy_choices(
+        parser.add_argument("--quantity", default=LazyValue(_MAPS, "Quantity.BED.value"), help="default BED"),
+        LazyChoices(_MAPS, "Quantity"),
+    )
     parser.add_argument("--rbe", type=float, metavar="R", help="constant RBE for a PHYSICAL proton dose (e.g. 1.1)")
     parser.add_argument("--out", type=Path, required=True, metavar="OUT.dcm", help="output RT Dose file")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output file")
@@ -37,6 +40,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def run(args: argparse.Namespace) -> int:
+    from dosimetry.io import load_plan
+    from dosimetry.radiobiology.course import load_total_dose
+    from dosimetry.radiobiology.export import export_lq_map, identity_from_dicom
+    from dosimetry.radiobiology.maps import Quantity, lq_map, resolve_fractions
+
     if args.plan is None and args.fractions is None:
         raise ArgumentError("give --plan RP.dcm or --fractions N (the fraction count of the dose)")
     if args.out.resolve() == args.dose.resolve():

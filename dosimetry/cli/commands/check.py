@@ -16,13 +16,13 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from dosimetry.constraints.evaluate import ConstraintReport
-from dosimetry.constraints.naming import NameMapper, load_name_mapping
-from dosimetry.constraints.partial_volume import Status
-from dosimetry.constraints.protocol import Protocol, load_protocol
 from dosimetry.errors import ArgumentError
+
+if TYPE_CHECKING:
+    from dosimetry.constraints.evaluate import ConstraintReport
+    from dosimetry.constraints.protocol import Protocol
 
 EXIT_FAIL = 2
 DVH_BIN_WIDTH_GY = 0.01
@@ -53,6 +53,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def _report_text(report: ConstraintReport, context: dict[str, Any]) -> str:
+    from dosimetry.constraints.partial_volume import Status
+
     lines = [
         f"Organ-at-risk checks on {report.quantity.value} (alpha/beta {report.alpha_beta_gy:g} Gy); "
         f"residual {context['residual']:g} of the prior course" if context["prior"] else
@@ -99,6 +101,8 @@ def _report_text(report: ConstraintReport, context: dict[str, Any]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from dosimetry.constraints.naming import NameMapper, load_name_mapping
+    from dosimetry.constraints.protocol import load_protocol
     from dosimetry.radiobiology import DEFAULT_RESIDUAL
     from pipelines.patient_maps import build_patient_maps, constraint_report, resolve_folders, unique_rois
 

@@ -7,8 +7,6 @@ import json
 import sys
 from typing import Any
 
-from dosimetry.constraints.tables import burman_as_dict, emami_as_dict, load_burman, load_emami
-
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
@@ -30,6 +28,8 @@ def _fmt(value: float | None) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from dosimetry.constraints.tables import burman_as_dict, emami_as_dict, load_burman, load_emami
+
     out = sys.stdout
     if args.table == "emami":
         table = load_emami()

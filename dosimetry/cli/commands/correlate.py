@@ -13,7 +13,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from dosimetry.outcomes.table import DEFAULT_ENDPOINT
+from dosimetry.cli.commands._lazy import LazyValue
+
+# The outcomes package imports scipy: its default endpoint is looked up only when used.
+_DEFAULT_ENDPOINT = LazyValue("dosimetry.outcomes.table", "DEFAULT_ENDPOINT")
 
 
 def register(subparsers: Any) -> None:
@@ -32,8 +35,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--results", type=Path, required=True, metavar="OUT", help="batch output folder (or a metrics.csv / cohort.sqlite file)")
     parser.add_argument("--outcomes", type=Path, required=True, metavar="CSV", help="outcomes CSV with a patient_id column")
     parser.add_argument(
-        "--endpoint", default=DEFAULT_ENDPOINT, metavar="EXPR",
-        help=f"binary endpoint: COLUMN OP NUMBER (OP one of >= > <= < == !=) or a 0/1 COLUMN (default {DEFAULT_ENDPOINT!r})",
+        "--endpoint", default=_DEFAULT_ENDPOINT, metavar="EXPR",
+        help="binary endpoint: COLUMN OP NUMBER (OP one of >= > <= < == !=) or a 0/1 COLUMN (default %(default)r)",
     )
     parser.add_argument("--source", choices=("auto", "csv", "sqlite"), default="auto", help="read OUT/metrics.csv or OUT/cohort.sqlite (default: the CSV when present)")
     parser.add_argument("--roi", nargs="+", metavar="NAME", default=None, help="only these ROIs (case-insensitive)")

@@ -29,15 +29,21 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from dosimetry.dose import DoseGrid, DoseType
-from dosimetry.dvh import EndCapConvention, compute_dvh, evaluate_metric, parse_metric
+from dosimetry.cli.commands._lazy import LazyChoices, LazyValue, set_lazy_choices
 from dosimetry.errors import ConsistencyError, GeometryError, MetricError, OutputError
-from dosimetry.io import load_dose, load_structure_set
-from dosimetry.structures import Roi
+
+if TYPE_CHECKING:
+    from dosimetry.dose import DoseGrid
+    from dosimetry.dvh import EndCapConvention
+    from dosimetry.structures import Roi
 
 logger = logging.getLogger(__name__)
+
+# The DVH engine (numpy) and the loaders (pydicom) are imported by the handler; the parser names the
+# end-cap conventions without importing them.
+_END_CAPS = "dosimetry.dvh.endcaps"
 
 DEFAULT_METRICS = (
     "Min[Gy]",
@@ -72,11 +78,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.add_argument("--csv", type=Path, metavar="FILE", help="write one row per ROI with the metrics as CSV")
     parser.add_argument("--prescription", type=float, metavar="GY", help="prescription dose for relative metrics (V95%%, D95%%[%%])")
     parser.add_argument("--bin-width", type=float, default=0.01, metavar="GY", help="DVH bin width (default 0.01 Gy)")
-    parser.add_argument(
-        "--end-cap",
-        choices=[c.value for c in EndCapConvention],
-        default=EndCapConvention.HALF_SLAB.value,
-        help="z extent of the outermost contours: half-slab (default; half a contour spacing beyond) or truncated",
+    set_lazy_choices(
+        parser.add_argument(
+            "--end-cap",
+            default=LazyValue(_END_CAPS, "EndCapConvention.HALF_SLAB.value"),
+            help="z extent of the outermost contours: half-slab (default; half a contour spacing beyond) or truncated",
+        ),
+        LazyChoices(_END_CAPS, "EndCapConvention"),
     )
     parser.add_argument(
         "--supersample", type=int, metavar="N", help="sub-voxels per axis in boundary voxels (default: at most ~1.5 mm, 1..3)"
@@ -85,6 +93,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def _dose_info(dose: DoseGrid, path: Path) -> dict[str, Any]:
+    from dosimetry.dose import DoseType
+
     grid = dose.grid
     return {
         "source": str(path),
@@ -115,6 +125,8 @@ def evaluate_roi(
     supersample: int | None,
 ) -> dict[str, Any]:
     """The JSON entry of one ROI (see the module docstring)."""
+    from dosimetry.dvh import compute_dvh, evaluate_metric
+
     entry: dict[str, Any] = {"name": roi.name, "number": roi.number, "interpreted_type": roi.interpreted_type}
     try:
         dvh = compute_dvh(dose, roi, bin_width_gy=bin_width_gy, end_cap=end_cap, supersample=supersample)
@@ -172,6 +184,9 @@ def _fmt(value: float | None) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from dosimetry.dvh import EndCapConvention, parse_metric
+    from dosimetry.io import load_dose, load_structure_set
+
     metrics = list(args.metric) if args.metric else list(DEFAULT_METRICS)
     for m in metrics:
         parse_metric(m)  # malformed metrics abort before any work

@@ -32,24 +32,22 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from dosimetry.dose import DoseGrid, DoseType
+from dosimetry.cli.commands._lazy import LazyChoices, LazyValue, set_lazy_choices
 from dosimetry.errors import ArgumentError, ConsistencyError
-from dosimetry.indices.definitions import CoverageRule, CoverageStatus
-from dosimetry.indices.evaluate import (
-    DoseQuantity,
-    ReferenceLevel,
-    TargetIndices,
-    evaluate_targets,
-    lq_dose_map,
-    protocol_coverage_rules,
-)
-from dosimetry.indices.volumes import find_body
-from dosimetry.io import load_dose, load_structure_set
-from dosimetry.structures import Roi
+
+if TYPE_CHECKING:
+    from dosimetry.dose import DoseGrid
+    from dosimetry.indices.definitions import CoverageRule
+    from dosimetry.indices.evaluate import DoseQuantity, ReferenceLevel, TargetIndices
+    from dosimetry.structures import Roi
 
 logger = logging.getLogger(__name__)
+
+# The indices (numpy) and the loaders (pydicom) are imported by the handler; the parser names the
+# dose quantities without importing them.
+_EVALUATE = "dosimetry.indices.evaluate"
 
 EXIT_COVERAGE_FAILED = 2
 
@@ -79,9 +77,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "--isodose", type=float, default=100.0, metavar="PCT",
         help="reference isodose for the conformity indices, %% of the reference level (default 100)",
     )
-    parser.add_argument(
-        "--quantity", choices=[q.value for q in DoseQuantity], default=DoseQuantity.PHYSICAL.value,
-        help="evaluate on the physical dose (default) or on its BED or EQD2 map",
+    set_lazy_choices(
+        parser.add_argument(
+            "--quantity", default=LazyValue(_EVALUATE, "DoseQuantity.PHYSICAL.value"),
+            help="evaluate on the physical dose (default) or on its BED or EQD2 map",
+        ),
+        LazyChoices(_EVALUATE, "DoseQuantity"),
     )
     parser.add_argument("--alpha-beta", type=float, metavar="GY", help="alpha/beta ratio for BED/EQD2, Gy")
     parser.add_argument("--fractions", type=int, metavar="N", help="number of fractions for BED/EQD2")
@@ -108,6 +109,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def _reference(args: argparse.Namespace) -> ReferenceLevel:
+    from dosimetry.indices.evaluate import DoseQuantity, ReferenceLevel
+
     quantity = DoseQuantity.parse(args.quantity)
     if quantity is DoseQuantity.PHYSICAL:
         if args.alpha_beta is not None:
@@ -119,6 +122,9 @@ def _reference(args: argparse.Namespace) -> ReferenceLevel:
 
 
 def _rules(target: Roi, quantity: DoseQuantity, required_pct: float) -> tuple[CoverageRule, ...]:
+    from dosimetry.indices.definitions import CoverageRule
+    from dosimetry.indices.evaluate import protocol_coverage_rules
+
     return tuple(
         CoverageRule(rule.name, rule.isodose_pct, required_pct, rule.source)
         for rule in protocol_coverage_rules(target, quantity)
@@ -126,6 +132,8 @@ def _rules(target: Roi, quantity: DoseQuantity, required_pct: float) -> tuple[Co
 
 
 def _dose_info(dose: DoseGrid, map_description: str, path: Path) -> dict[str, Any]:
+    from dosimetry.dose import DoseType
+
     return {
         "source": str(path),
         "sop_instance_uid": dose.sop_instance_uid,
@@ -159,6 +167,11 @@ def _print_text(results: tuple[TargetIndices, ...], body: str, out: Any) -> None
 
 
 def run(args: argparse.Namespace) -> int:
+    from dosimetry.indices.definitions import CoverageStatus
+    from dosimetry.indices.evaluate import DoseQuantity, evaluate_targets, lq_dose_map
+    from dosimetry.indices.volumes import find_body
+    from dosimetry.io import load_dose, load_structure_set
+
     if not (0.0 < args.coverage_required_pct <= 100.0):
         raise ArgumentError(f"--coverage-required-pct must lie in (0, 100], got {args.coverage_required_pct}")
     if not (args.prescription > 0.0):

@@ -57,42 +57,21 @@ import argparse
 import json
 import math
 from pathlib import Path
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from dosimetry.errors import ConsistencyError, InputFileError
-from dosimetry.grid import RectilinearGrid
-from dosimetry.io import (
-    Course,
-    Discovery,
-    discover,
-    dose_per_fraction_gy,
-    load_ct_series,
-    load_deformable_registrations,
-    load_dose,
-    load_plan,
-    load_registrations,
-    load_structure_set,
-    plan_type,
-)
-from dosimetry.io.dicom_file import (
-    CT_IMAGE,
-    DEFORMABLE_SPATIAL_REGISTRATION,
-    RT_DOSE,
-    RT_ION_PLAN,
-    RT_PLAN,
-    RT_STRUCTURE_SET,
-    SPATIAL_REGISTRATION,
-    describe_sop_class,
-    read_dicom,
-    sop_class_uid,
-)
-from dosimetry.io.dose_reader import DoseHeader
-from dosimetry.io.structure_reader import contour_plane_spacing_mm
-from dosimetry.plan import Plan
-from dosimetry.registration import RigidRegistration
-from dosimetry.structures import StructureSet
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from dosimetry.grid import RectilinearGrid
+    from dosimetry.io import Course, Discovery
+    from dosimetry.io.dose_reader import DoseHeader
+    from dosimetry.plan import Plan
+    from dosimetry.registration import RigidRegistration
+    from dosimetry.structures import StructureSet
+
+# numpy and the loaders (pydicom) are imported by the functions that use them, not when the parser is built.
 
 EXIT_OK = 0
 EXIT_CONSISTENCY_ERRORS = 2
@@ -112,6 +91,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 def _load_single_file(path: Path) -> None:
     """Load a lone file completely with its loader so a bad file fails loudly."""
+    from dosimetry.io import (
+        load_ct_series,
+        load_deformable_registrations,
+        load_dose,
+        load_plan,
+        load_registrations,
+        load_structure_set,
+    )
+    from dosimetry.io.dicom_file import (
+        CT_IMAGE,
+        DEFORMABLE_SPATIAL_REGISTRATION,
+        RT_DOSE,
+        RT_ION_PLAN,
+        RT_PLAN,
+        RT_STRUCTURE_SET,
+        SPATIAL_REGISTRATION,
+        describe_sop_class,
+        read_dicom,
+        sop_class_uid,
+    )
+
     ds = read_dicom(path, stop_before_pixels=True)
     uid = sop_class_uid(ds)
     loaders = {
@@ -140,6 +140,8 @@ def _load_single_file(path: Path) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from dosimetry.io import discover
+
     path: Path = args.path
     if not path.exists():
         raise InputFileError(f"{path}: no such file or folder")
@@ -167,6 +169,8 @@ def _num(value: float | None, digits: int = 4) -> float | None:
 
 
 def _grid_json(grid: RectilinearGrid) -> dict[str, Any]:
+    import numpy as np
+
     (x0, x1), (y0, y1), (z0, z1) = grid.bounds_mm()
     z_steps = np.diff(grid.z_mm)
     return {
@@ -184,6 +188,8 @@ def _grid_json(grid: RectilinearGrid) -> dict[str, Any]:
 
 
 def _plan_json(plan: Plan) -> dict[str, Any]:
+    from dosimetry.io import dose_per_fraction_gy, plan_type
+
     try:
         fractions: int | None = plan.fractions_planned
     except ConsistencyError:
@@ -254,6 +260,8 @@ def _dose_json(d: DoseHeader) -> dict[str, Any]:
 
 
 def _ss_json(ss: StructureSet) -> dict[str, Any]:
+    from dosimetry.io.structure_reader import contour_plane_spacing_mm
+
     return {
         "path": str(ss.source_path),
         "sop_instance_uid": ss.sop_instance_uid,
@@ -298,6 +306,8 @@ def _course_json(c: Course) -> dict[str, Any]:
 
 
 def _rotation_deg(m: np.ndarray) -> float:
+    import numpy as np
+
     cos = (float(np.trace(m[:3, :3])) - 1.0) / 2.0
     return math.degrees(math.acos(max(-1.0, min(1.0, cos))))
 

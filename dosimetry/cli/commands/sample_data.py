@@ -14,9 +14,10 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from dosimetry.sampledata.cohort import generate_cohort
-from dosimetry.sampledata.patient import GeneratedPatient, generate_patient, reference_patient_spec
+if TYPE_CHECKING:
+    from dosimetry.sampledata.patient import GeneratedPatient
 
 DEFAULT_SEED = 2026
 
@@ -64,6 +65,8 @@ def _summary(patient: GeneratedPatient) -> dict[str, object]:
 
 def run(args: argparse.Namespace) -> int:
     from dosimetry.errors import ArgumentError
+    from dosimetry.sampledata.cohort import generate_cohort
+    from dosimetry.sampledata.patient import generate_patient, reference_patient_spec
 
     if args.patients is None:
         out = args.out if args.out is not None else Path("sample_data")

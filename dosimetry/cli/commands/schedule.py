@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 
-from dosimetry.radiobiology.schedule import format_table, make_schedules, schedules_to_json
-
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = subparsers.add_parser(
@@ -28,6 +26,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def run(args: argparse.Namespace) -> int:
+    from dosimetry.radiobiology.schedule import format_table, make_schedules, schedules_to_json
+
     schedules = make_schedules(args.dose_per_fraction, args.fractions, args.alpha_beta)
     if args.json:
         print(json.dumps(schedules_to_json(schedules), indent=2))

@@ -10,14 +10,18 @@ import argparse
 import datetime as dt
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+# Only light modules at the top: the models (numpy, scipy) are imported by the handlers.
 from dosimetry.errors import ArgumentError
-from dosimetry.trial.crm_model import DEFAULT_PRIOR_VARIANCE, PROTOCOL_SKELETON, PROTOCOL_TARGET, IntegrationMethod
-from dosimetry.trial.logistic import PROTOCOL_TOTAL_DOSE_GYE, fit_logistic
-from dosimetry.trial.next_dose import SelectionRule, TiteCrmDesign, recommend_next_dose
-from dosimetry.trial.patients_csv import read_patients_csv
-from dosimetry.trial.phase2 import check_single_stage, design_single_stage
+from dosimetry.trial.constants import (
+    DEFAULT_PRIOR_VARIANCE,
+    PROTOCOL_SKELETON,
+    PROTOCOL_TARGET,
+    PROTOCOL_TOTAL_DOSE_GYE,
+    IntegrationMethod,
+    SelectionRule,
+)
 from dosimetry.trial.rules import (
     PROTOCOL_MAX_LEVEL,
     PROTOCOL_START_COHORT_SIZE,
@@ -25,8 +29,9 @@ from dosimetry.trial.rules import (
     EscalationReference,
     SafetyRules,
 )
-from dosimetry.trial.simulate import simulate_trials
-from dosimetry.trial.weights import linear_weights
+
+if TYPE_CHECKING:
+    from dosimetry.trial.next_dose import TiteCrmDesign
 
 
 def _date(text: str) -> dt.date:
@@ -64,6 +69,8 @@ def _add_design_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _design(args: argparse.Namespace, integration: IntegrationMethod) -> TiteCrmDesign:
+    from dosimetry.trial.next_dose import TiteCrmDesign
+
     max_level = min(PROTOCOL_MAX_LEVEL, len(args.skeleton)) if args.max_level is None else args.max_level
     if max_level > len(args.skeleton):
         raise ArgumentError(f"--max-level {max_level} exceeds the {len(args.skeleton)} levels given by --skeleton")
@@ -98,6 +105,9 @@ def _fmt(values: Any, digits: int = 3) -> str:
 
 
 def _run_next_dose(args: argparse.Namespace) -> int:
+    from dosimetry.trial.next_dose import recommend_next_dose
+    from dosimetry.trial.patients_csv import read_patients_csv
+
     design = _design(args, IntegrationMethod(args.integration))
     patients = read_patients_csv(args.patients, as_of=args.as_of, n_levels=len(design.skeleton))
     rec = recommend_next_dose(patients, design)
@@ -125,6 +135,8 @@ def _run_next_dose(args: argparse.Namespace) -> int:
 
 
 def _run_simulate(args: argparse.Namespace) -> int:
+    from dosimetry.trial.simulate import simulate_trials
+
     design = _design(args, IntegrationMethod.GAUSS_HERMITE)
     res = simulate_trials(
         args.true_pdlt, design, n_patients=args.patients, accrual_per_month=args.accrual_per_month,
@@ -154,6 +166,10 @@ def _run_simulate(args: argparse.Namespace) -> int:
 
 
 def _run_final_estimate(args: argparse.Namespace) -> int:
+    from dosimetry.trial.logistic import fit_logistic
+    from dosimetry.trial.patients_csv import read_patients_csv
+    from dosimetry.trial.weights import linear_weights
+
     doses = tuple(args.dose_gye)
     patients = read_patients_csv(args.patients, as_of=args.as_of, n_levels=len(doses))
     weights = linear_weights([p.followup_months for p in patients], [p.dlt for p in patients], args.window_months)
@@ -184,6 +200,8 @@ def _run_final_estimate(args: argparse.Namespace) -> int:
 
 
 def _run_phase2_design(args: argparse.Namespace) -> int:
+    from dosimetry.trial.phase2 import design_single_stage
+
     d = design_single_stage(args.p0, args.p1, args.alpha, args.power, n_max=args.n_max)
     lines = [
         f"A'Hern single-stage design for p0 = {d.p0:g}, p1 = {d.p1:g}, alpha <= {args.alpha:g}, power >= {args.power:g}:",
@@ -195,6 +213,8 @@ def _run_phase2_design(args: argparse.Namespace) -> int:
 
 
 def _run_phase2_check(args: argparse.Namespace) -> int:
+    from dosimetry.trial.phase2 import check_single_stage
+
     c = check_single_stage(args.n, args.reject_if_at_least, args.p0, args.p1, args.alpha, args.power)
     lines = [
         f"n = {c.n}, reject H0 if at least {c.reject_if_at_least} successes; p0 = {c.p0:g}, p1 = {c.p1:g}",

@@ -1,0 +1,109 @@
+"""Argument defaults and choices owned by modules too heavy to import while the parser is built.
+
+Building the ``dosimetry`` parser must stay fast (``dosimetry --version`` builds it), so command
+modules do not import numpy/scipy/pydicom/... at their top level. Some of their defaults and choices
+live in such modules (an enum of the radiobiology package, the DVH engine's end-cap convention, the
+default outcome endpoint). Rather than copying those values, the parser holds a reference to them:
+
+* :class:`LazyValue` (a default): resolved by :func:`resolve_namespace` after parsing (the
+  top-level parser of :mod:`dosimetry.cli.main` does this), and by ``str``/``repr``/``format``
+  when a help text shows ``%(default)s`` or ``%(default)r``;
+* :class:`LazyChoices` (the ``.value`` of every member of an enum): resolved when argparse checks a
+  given value or prints the usage of that sub-command. Set it with :func:`set_lazy_choices` after
+  ``add_argument`` (``add_argument`` itself formats the choices, which would import the module).
+
+This module is private to the CLI (its name starts with ``_``, so it is not a sub-command).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+from collections.abc import Iterator, Sequence
+from typing import Any, overload
+
+
+def _lookup(module: str, attribute: str) -> Any:
+    value: Any = importlib.import_module(module)
+    for part in attribute.split("."):
+        value = getattr(value, part)
+    return value
+
+
+class LazyValue:
+    """``module.attribute`` (dotted attribute path allowed, e.g. ``"Quantity.BED.value"``), looked up on use."""
+
+    __slots__ = ("module", "attribute")
+
+    def __init__(self, module: str, attribute: str) -> None:
+        self.module = module
+        self.attribute = attribute
+
+    def resolve(self) -> Any:
+        return _lookup(self.module, self.attribute)
+
+    def __str__(self) -> str:
+        return str(self.resolve())
+
+    def __repr__(self) -> str:
+        return repr(self.resolve())
+
+    def __format__(self, spec: str) -> str:
+        return format(self.resolve(), spec)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, LazyValue):
+            return (self.module, self.attribute) == (other.module, other.attribute)
+        return bool(self.resolve() == other)
+
+    def __hash__(self) -> int:
+        return hash((self.module, self.attribute))
+
+
+class LazyChoices(Sequence[str]):
+    """The ``.value`` of every member of the enum ``module.enum_name``, in definition order."""
+
+    def __init__(self, module: str, enum_name: str) -> None:
+        self.module = module
+        self.enum_name = enum_name
+        self._values: tuple[str, ...] | None = None
+
+    def _resolved(self) -> tuple[str, ...]:
+        if self._values is None:
+            self._values = tuple(member.value for member in _lookup(self.module, self.enum_name))
+        return self._values
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[str]: ...
+
+    def __getitem__(self, index: int | slice) -> str | Sequence[str]:
+        return self._resolved()[index]
+
+    def __len__(self) -> int:
+        return len(self._resolved())
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._resolved())
+
+    def __contains__(self, value: object) -> bool:
+        return value in self._resolved()
+
+    def __repr__(self) -> str:
+        return repr(list(self._resolved()))
+
+
+def set_lazy_choices(action: argparse.Action, choices: LazyChoices) -> argparse.Action:
+    """Give ``action`` (returned by ``add_argument``) choices resolved only when they are needed."""
+    action.choices = choices
+    return action
+
+
+def resolve_namespace(namespace: argparse.Namespace) -> argparse.Namespace:
+    """Replace every :class:`LazyValue` left as a default in ``namespace`` by its value."""
+    for name, value in vars(namespace).items():
+        if isinstance(value, LazyValue):
+            setattr(namespace, name, value.resolve())
+    return namespace
