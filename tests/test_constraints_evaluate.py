@@ -153,7 +153,7 @@ def test_samples_from_a_dvh_curve() -> None:
     assert low.max_gy == 21.7 and list(low.dose_gy) == [21.7, 20.5]
 
 
-def test_samples_from_a_dvh_with_spread_below_zero() -> None:
+def test_samples_from_a_dvh_stay_within_its_exact_range() -> None:
     from dataclasses import dataclass as _dc
 
     @_dc(frozen=True)
@@ -163,8 +163,11 @@ def test_samples_from_a_dvh_with_spread_below_zero() -> None:
         min_gy: float
         max_gy: float
 
-    samples = DoseSamples.from_dvh(_Dvh(np.array([-0.5, 0.5, 1.5]), np.array([0.1, 1.0, 1.0]), -0.7, 1.2))
-    assert samples.min_gy == 0.0 and samples.max_gy == 1.2
+    # bin centres 0.1 .. 2.5 Gy, but the exact DVH range is 0.3 .. 2.2 Gy: by hand the samples are
+    # 0.3 (clipped up), 1.5 and 2.2 (the hottest filled bin placed at the exact maximum).
+    samples = DoseSamples.from_dvh(_Dvh(np.array([0.1, 1.5, 2.5]), np.array([0.1, 1.0, 1.0]), 0.3, 2.2))
+    assert sorted(samples.dose_gy.tolist()) == pytest.approx([0.3, 1.5, 2.2])
+    assert samples.min_gy == 0.3 and samples.max_gy == 2.2
     assert samples.total_volume_cc == pytest.approx(2.1)
 
 

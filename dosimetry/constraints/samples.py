@@ -82,11 +82,9 @@ class DoseSamples:
 
         The dose of a sample is its bin centre, clipped to the DVH's exact minimum and maximum,
         and the hottest bin holding volume is placed at the exact maximum dose (so ``max_gy`` is
-        the DVH's maximum, the D_max of the Emami rule, and a uniform dose stays exact). Doses are
-        also clipped at 0 Gy: a DVH whose samples carry a dose spread can put a little volume below
-        0 Gy next to steep gradients at the edge of the field, which is no dose at all.
+        the DVH's maximum, the D_max of the Emami rule, and a uniform dose stays exact).
         """
-        low = max(float(dvh.min_gy), 0.0)
+        low = float(dvh.min_gy)
         high = max(float(dvh.max_gy), low)
         centres = np.clip(np.asarray(dvh.bin_centres_gy, dtype=np.float64), low, high)
         volumes = np.asarray(dvh.differential_cc, dtype=np.float64)
