@@ -120,8 +120,8 @@ def grid_box_roi(dose: DoseGrid) -> Roi:
 
 def grid_volumes(dose: DoseGrid, levels_gy: Sequence[float]) -> RegionVolumes:
     """Volumes of the whole dose grid at or above each level, sampled by the DVH engine exactly as an
-    ROI interior (voxel-centre samples with their dose spread), so that they are consistent with the
-    ROI volumes they are compared with."""
+    ROI interior (the trilinear voxel mean, or sub-samples where the dose is steep: one dose model for
+    every ROI), so that they are consistent with the ROI volumes they are compared with."""
     samples = roi_dose_samples(dose, grid_box_roi(dose))
     total = float(samples.volume_in_grid_cc)
     levels = _check_levels(levels_gy)
