@@ -112,15 +112,18 @@ class EdgePieces:
     @cached_property
     def _index(self) -> tuple[IntArray | None, IntArray | None, FloatArray, FloatArray]:
         """Pieces sorted by key = row * (n_cols + 2) + col + 1, with prefix sums of ``strip`` and
-        ``own``; plus either a dense table start[k] = number of pieces with key < k (small
-        windows) or the sorted keys for binary search (large sparse windows)."""
+        ``own`` (one row per piece boundary, one column per quantity); plus either a dense table
+        start[k] = number of pieces with key < k (small windows) or the sorted keys for binary
+        search (large sparse windows)."""
         keys = self.row * (self.n_cols + 2) + (self.col + 1)
         order = np.argsort(keys, kind="stable")
-        zero = np.zeros((self.strip.shape[0], 1))
-        strip_prefix = np.concatenate([zero, np.cumsum(self.strip[:, order], axis=1)], axis=1)
-        own_prefix = np.concatenate([zero, np.cumsum(self.own[:, order], axis=1)], axis=1)
+        n_quantities = self.strip.shape[0]
+        strip_prefix = np.zeros((keys.size + 1, n_quantities))
+        own_prefix = np.zeros((keys.size + 1, n_quantities))
+        np.cumsum(self.strip[:, order].T, axis=0, out=strip_prefix[1:])
+        np.cumsum(self.own[:, order].T, axis=0, out=own_prefix[1:])
         n_keys = self.n_rows * (self.n_cols + 2) + 1
-        if n_keys <= 4 * keys.size + 4096:
+        if n_keys <= 64 * keys.size + 65536:  # a dense table up to ~64 entries per piece beats 3 binary searches
             counts = np.bincount(keys, minlength=n_keys)
             return np.concatenate([[0], np.cumsum(counts)]), None, strip_prefix, own_prefix
         return None, keys[order], strip_prefix, own_prefix
@@ -178,7 +181,12 @@ class EdgePieces:
             lo = np.searchsorted(sorted_keys, base, side="left")
             mid = np.searchsorted(sorted_keys, key, side="left")
             hi = np.searchsorted(sorted_keys, key, side="right")
-        return (sp[:, mid] - sp[:, lo]) + (op[:, hi] - op[:, mid])
+        out = sp.take(mid, axis=0)
+        out -= sp.take(lo, axis=0)
+        own = op.take(hi, axis=0)
+        own -= op.take(mid, axis=0)
+        out += own
+        return out.T
 
 
 def edge_pieces(

@@ -183,14 +183,24 @@ def cumulative_volume(
         """Number of levels < value (or <= value when inclusive), as searchsorted would give."""
         if not uniform:
             return np.searchsorted(levels, values, side="right" if inclusive else "left")
-        guess = np.minimum(np.maximum(np.floor((values - shift) / step).astype(np.int64) + 1, 0), n)
-        # correct the floating-point guess by one step either way
-        probe_lo = levels[np.maximum(guess - 1, 0)]
-        below = (probe_lo > values) if inclusive else (probe_lo >= values)
-        guess = np.where((guess > 0) & below, guess - 1, guess)
-        probe_hi = levels[np.minimum(guess, n - 1)]
-        above = (probe_hi <= values) if inclusive else (probe_hi < values)
-        return np.where((guess < n) & above, guess + 1, guess)
+        position = (values - shift) / step
+        floor = np.floor(position)
+        guess = np.minimum(np.maximum(floor.astype(np.int64) + 1, 0), n)
+        # A value more than 1e-6 steps from every level is counted right by the arithmetic (the
+        # levels and the position are off by rounding only, ~1e-12 steps); the guesses of the
+        # others are corrected by one step either way against the levels themselves.
+        position -= floor
+        near = np.flatnonzero((position < 1e-6) | (position > 1.0 - 1e-6))
+        if near.size:
+            v = values[near]
+            g = guess[near]
+            probe_lo = levels[np.maximum(g - 1, 0)]
+            below = (probe_lo > v) if inclusive else (probe_lo >= v)
+            g = np.where((g > 0) & below, g - 1, g)
+            probe_hi = levels[np.minimum(g, n - 1)]
+            above = (probe_hi <= v) if inclusive else (probe_hi < v)
+            guess[near] = np.where((g < n) & above, g + 1, g)
+        return guess
 
     # Point samples: d >= L_i  <=>  i < (number of levels <= d).
     if np.any(~spread):
@@ -240,12 +250,57 @@ def trilinear(dose: DoseGrid, x_mm: FloatArray, y_mm: FloatArray, z_mm: FloatArr
     zero gradient along that axis). At a voxel centre the gradient is that of the cell on the
     positive side.
     """
+    value, gx, gy, gz, _, _ = _trilinear_cells(dose, x_mm, y_mm, z_mm)
+    return value, gx, gy, gz
+
+
+@dataclass(frozen=True, eq=False)
+class _GridTables:
+    """Per dose grid: the flat-index offsets of a cell's +x, +y, +z corners and, for every cell
+    (indexed by its lowest corner), the minimum and maximum of its 8 corner doses."""
+
+    offsets: tuple[int, int, int]
+    cell_min: FloatArray
+    cell_max: FloatArray
+
+
+_GRID_TABLES: weakref.WeakKeyDictionary[DoseGrid, _GridTables] = weakref.WeakKeyDictionary()
+
+
+def _grid_tables(dose: DoseGrid) -> _GridTables:
+    tables = _GRID_TABLES.get(dose)
+    if tables is None:
+        nz, ny, nx = dose.grid.shape_zyx
+        lo = dose.dose_gy.copy()
+        hi = dose.dose_gy.copy()
+        for axis, m in enumerate((nz, ny, nx)):
+            if m < 2:
+                continue
+            head = [slice(None)] * 3
+            tail = [slice(None)] * 3
+            head[axis], tail[axis] = slice(None, -1), slice(1, None)
+            # (the last plane is never a cell's lowest corner: left as it is)
+            np.minimum(lo[tuple(head)], lo[tuple(tail)], out=lo[tuple(head)])
+            np.maximum(hi[tuple(head)], hi[tuple(tail)], out=hi[tuple(head)])
+        offsets = (1 if nx > 1 else 0, nx if ny > 1 else 0, nx * ny if nz > 1 else 0)
+        tables = _GridTables(offsets, np.ascontiguousarray(lo).reshape(-1), np.ascontiguousarray(hi).reshape(-1))
+        tables.cell_min.flags.writeable = False
+        tables.cell_max.flags.writeable = False
+        _GRID_TABLES[dose] = tables
+    return tables
+
+
+def _trilinear_cells(
+    dose: DoseGrid, x_mm: FloatArray, y_mm: FloatArray, z_mm: FloatArray
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, IntArray, tuple[IntArray, IntArray, IntArray]]:
+    """:func:`trilinear` plus, per point, the flat index of its cell's lowest corner and the cell's
+    lowest-corner index along z, y and x."""
     grid = dose.grid
     parts = []
     for coords, p, step in zip((grid.z_mm, grid.y_mm, grid.x_mm), (z_mm, y_mm, x_mm), _axis_steps(dose), strict=True):
         m = coords.size
         if m == 1:
-            parts.append((np.zeros(p.size, np.int64), np.zeros(p.size, np.int64), np.zeros(p.size), np.zeros(p.size)))
+            parts.append((np.zeros(p.size, np.int64), np.zeros(p.size), np.zeros(p.size)))
             continue
         if step:  # arithmetic instead of a binary search (x and y are always uniform)
             f = np.minimum(np.maximum((p - coords[0]) * (1.0 / step), 0.0), m - 1.0)
@@ -253,46 +308,51 @@ def trilinear(dose: DoseGrid, x_mm: FloatArray, y_mm: FloatArray, z_mm: FloatArr
             f = np.interp(p, coords, np.arange(m, dtype=np.float64))
         i0 = np.minimum(f.astype(np.int64), m - 2)
         t = f - i0
-        inv = 1.0 / (coords[i0 + 1] - coords[i0]) if not step else np.full(p.size, 1.0 / step)
-        inv = np.where((p > coords[0]) & (p < coords[-1]), inv, 0.0)
-        parts.append((i0, i0 + 1, t, inv))
-    (z0, z1, tz, iz), (y0, y1, ty, iy), (x0, x1, tx, ix) = parts
+        if step:
+            inv = np.where((p > coords[0]) & (p < coords[-1]), 1.0 / step, 0.0)
+        else:
+            inv = np.where((p > coords[0]) & (p < coords[-1]), 1.0 / (coords[i0 + 1] - coords[i0]), 0.0)
+        parts.append((i0, t, inv))
+    (z0, tz, iz), (y0, ty, iy), (x0, tx, ix) = parts
     flat = dose.dose_gy.reshape(-1)
     _, ny, nx = grid.shape_zyx
-    row00 = (z0 * ny + y0) * nx
-    row01 = (z0 * ny + y1) * nx
-    row10 = (z1 * ny + y0) * nx
-    row11 = (z1 * ny + y1) * nx
-    c000 = flat[row00 + x0]
-    c001 = flat[row00 + x1]
-    c010 = flat[row01 + x0]
-    c011 = flat[row01 + x1]
-    c100 = flat[row10 + x0]
-    c101 = flat[row10 + x1]
-    c110 = flat[row11 + x0]
-    c111 = flat[row11 + x1]
-    # interpolate along x
-    c00 = c000 + tx * (c001 - c000)
-    c01 = c010 + tx * (c011 - c010)
-    c10 = c100 + tx * (c101 - c100)
-    c11 = c110 + tx * (c111 - c110)
-    c0 = c00 + ty * (c01 - c00)
-    c1 = c10 + ty * (c11 - c10)
-    value = c0 + tz * (c1 - c0)
-    gz = (c1 - c0) * iz
-    gy = ((1 - tz) * (c01 - c00) + tz * (c11 - c10)) * iy
-    dx0 = (1 - ty) * (c001 - c000) + ty * (c011 - c010)
-    dx1 = (1 - ty) * (c101 - c100) + ty * (c111 - c110)
-    gx = ((1 - tz) * dx0 + tz * dx1) * ix
-    return value, gx, gy, gz
+    ox, oy, oz = _grid_tables(dose).offsets
+    base = (z0 * ny + y0) * nx + x0
+    c000 = flat.take(base)
+    c001 = flat.take(base + ox)
+    c010 = flat.take(base + oy)
+    c011 = flat.take(base + (oy + ox))
+    c100 = flat.take(base + oz)
+    c101 = flat.take(base + (oz + ox))
+    c110 = flat.take(base + (oz + oy))
+    c111 = flat.take(base + (oz + oy + ox))
+    # interpolate along x, then y, then z (differences shared with the gradient)
+    ax00 = c001 - c000
+    ax01 = c011 - c010
+    ax10 = c101 - c100
+    ax11 = c111 - c110
+    c00 = c000 + tx * ax00
+    c01 = c010 + tx * ax01
+    c10 = c100 + tx * ax10
+    c11 = c110 + tx * ax11
+    ay0 = c01 - c00
+    ay1 = c11 - c10
+    c0 = c00 + ty * ay0
+    c1 = c10 + ty * ay1
+    az = c1 - c0
+    value = c0 + tz * az
+    gz = az * iz
+    omz = 1 - tz
+    omy = 1 - ty
+    gy = (omz * ay0 + tz * ay1) * iy
+    dx0 = omy * ax00 + ty * ax01
+    dx1 = omy * ax10 + ty * ax11
+    gx = (omz * dx0 + tz * dx1) * ix
+    return value, gx, gy, gz, base, (z0, y0, x0)
 
 
-def _box_range(
-    dose: DoseGrid, centre_mm: tuple[FloatArray, FloatArray, FloatArray], half_mm: tuple[float, float, FloatArray | float]
-) -> tuple[FloatArray, FloatArray]:
-    """Minimum and maximum of the voxel-centre doses at the nodes bracketing each box
-    (x, y, z centre +- half extent) on every axis; the trilinear dose over the box stays within
-    them unless a node strictly inside the box is a local extremum."""
+def _bracket(dose: DoseGrid, centre_mm: tuple[FloatArray, FloatArray, FloatArray], half_mm: tuple[float, float, FloatArray | float]) -> list[tuple[IntArray, IntArray]]:
+    """Per axis (z, y, x): the first and last voxel-centre index bracketing each box."""
     grid = dose.grid
     idx = []
     for coords, p, h, step in zip(
@@ -308,11 +368,54 @@ def _box_range(
             lo = np.maximum(np.searchsorted(coords, p - h, side="right") - 1, 0)
             hi = np.minimum(np.searchsorted(coords, p + h, side="left"), m - 1)
         idx.append((lo, hi))
+    return idx
+
+
+def _box_range(
+    dose: DoseGrid, centre_mm: tuple[FloatArray, FloatArray, FloatArray], half_mm: tuple[float, float, FloatArray | float]
+) -> tuple[FloatArray, FloatArray]:
+    """Minimum and maximum of the voxel-centre doses at the nodes bracketing each box
+    (x, y, z centre +- half extent) on every axis; the trilinear dose over the box stays within
+    them unless a node strictly inside the box is a local extremum."""
+    return _corner_range(dose, _bracket(dose, centre_mm, half_mm))
+
+
+def _corner_range(dose: DoseGrid, idx: list[tuple[IntArray, IntArray]]) -> tuple[FloatArray, FloatArray]:
+    """Minimum and maximum of the doses at the corners of the index boxes ``idx`` (see :func:`_bracket`)."""
     flat = dose.dose_gy.reshape(-1)
-    _, ny, nx = grid.shape_zyx
+    _, ny, nx = dose.grid.shape_zyx
     rows = [(a * ny + b) * nx for a in idx[0] for b in idx[1]]
     corners = [flat[r + c] for r in rows for c in idx[2]]
     return np.minimum.reduce(corners), np.maximum.reduce(corners)
+
+
+def _sample_dose(
+    dose: DoseGrid, centre_mm: tuple[FloatArray, FloatArray, FloatArray], half_mm: tuple[float, float, FloatArray | float]
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]:
+    """:func:`trilinear` at the box centres and :func:`_box_range` of the boxes (value, gx, gy, gz,
+    lo, hi). Where a box's bracketing nodes are the corners of the centre's own interpolation
+    cell (almost always: boxes lie within one cell), the range comes from a per-grid table of cell
+    minima and maxima; the same numbers as :func:`_box_range`."""
+    value, gx, gy, gz, base, cell = _trilinear_cells(dose, *centre_mm)
+    idx = _bracket(dose, centre_mm, half_mm)
+    shape = dose.grid.shape_zyx
+    same = None
+    for (lo_i, hi_i), first, m in zip(idx, cell, shape, strict=True):
+        if m == 1:
+            continue
+        axis_same = (lo_i == first) & (hi_i == first + 1)
+        same = axis_same if same is None else same & axis_same
+    tables = _grid_tables(dose)
+    if same is None:  # a single voxel: every bracket is that node
+        return value, gx, gy, gz, *_corner_range(dose, idx)
+    lo = tables.cell_min.take(base)
+    hi = tables.cell_max.take(base)
+    other = np.flatnonzero(~same)
+    if other.size:
+        lo_o, hi_o = _corner_range(dose, [(a[other], b[other]) for a, b in idx])
+        lo[other] = lo_o
+        hi[other] = hi_o
+    return value, gx, gy, gz, lo, hi
 
 
 def _clipped_spread(value: FloatArray, spread: FloatArray, lo: FloatArray, hi: FloatArray) -> FloatArray:
@@ -438,7 +541,10 @@ def _block_voxel_stats(
         shape[axis] = -1
         w_up = (above / (above + below)).reshape(shape)
         d = mean[tuple(middle)]
-        mean = d + 0.25 * (w_up * (mean[tuple(upper)] - d) + (1.0 - w_up) * (mean[tuple(lower)] - d))
+        if np.all(w_up == 0.5):  # the same numbers: halving and quartering are exact
+            mean = d + 0.125 * ((mean[tuple(upper)] - d) + (mean[tuple(lower)] - d))
+        else:
+            mean = d + 0.25 * (w_up * (mean[tuple(upper)] - d) + (1.0 - w_up) * (mean[tuple(lower)] - d))
     mean = np.minimum(np.maximum(mean, lo), hi)
     if not spread:
         return mean, np.zeros_like(centre), lo, hi
@@ -574,8 +680,7 @@ def _steep_voxel_samples(dose: DoseGrid, n: int) -> tuple[IntArray, FloatArray, 
     za = np.where(upper, grid.z_mm[k], ze[k])
     zb = np.where(upper, ze[k + 1], grid.z_mm[k])
     pz = 0.5 * (za + zb)
-    value, gx, gy, gz = trilinear(dose, px, py, pz)
-    lo, hi = _box_range(dose, (px, py, pz), (0.5 * fdx, 0.5 * fdy, 0.5 * (zb - za)))
+    value, gx, gy, gz, lo, hi = _sample_dose(dose, (px, py, pz), (0.5 * fdx, 0.5 * fdy, 0.5 * (zb - za)))
     value = np.minimum(np.maximum(value, lo), hi)
     var = (gx**2 * fdx**2 + gy**2 * fdy**2 + gz**2 * (zb - za) ** 2) / 12.0
     spread_gy = _clipped_spread(value, np.sqrt(12.0 * var), lo, hi)
@@ -687,8 +792,7 @@ def _piece_samples(
     px = x_origin + (c + 0.5 + cx) * fdx
     py = y_origin + (r + 0.5 + cy) * fdy
     pz = 0.5 * (za + zb)
-    value, gx, gy, gz = trilinear(dose, px, py, pz)
-    lo, hi = _box_range(dose, (px, py, pz), (0.5 * fdx, 0.5 * fdy, 0.5 * (zb - za)))
+    value, gx, gy, gz, lo, hi = _sample_dose(dose, (px, py, pz), (0.5 * fdx, 0.5 * fdy, 0.5 * (zb - za)))
     value = np.minimum(np.maximum(value, lo), hi)  # rounding of the interpolation
     doses.append(value)
     weights.append(a * (fdx * fdy / 1000.0) * (zb - za))

@@ -1,0 +1,107 @@
+"""The speed paths of the DVH engine give the same numbers as the plain computations they replace
+(oracle: the straightforward formula on the same inputs, compared exactly or to rounding)."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dosimetry.dose import DoseGrid, DoseSummationType, DoseType
+from dosimetry.dvh.endcaps import EndCapConvention
+from dosimetry.dvh.planar import edge_pieces
+from dosimetry.dvh.sampling import (
+    DoseSamples,
+    _box_range,
+    _grid_tables,
+    _sample_dose,
+    cumulative_volume,
+    trilinear,
+)
+from dosimetry.grid import RectilinearGrid
+
+
+def _random_dose(seed: int, shape: tuple[int, int, int], z_mm: np.ndarray | None = None) -> DoseGrid:
+    rng = np.random.default_rng(seed)
+    nz, ny, nx = shape
+    x = 2.5 * np.arange(nx) - 10.0
+    y = 2.5 * np.arange(ny) + 3.0
+    z = 3.0 * np.arange(nz) - 40.0 if z_mm is None else z_mm
+    grid = RectilinearGrid(x, y, z, single_slice_thickness_mm=3.0 if nz == 1 else None)
+    return DoseGrid(grid, rng.gamma(2.0, 10.0, size=shape), DoseType.PHYSICAL, DoseSummationType.PLAN, "1.2.3")
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 10_000), nz=st.integers(1, 5), ny=st.integers(2, 5), nx=st.integers(2, 5), uneven_z=st.booleans())
+def test_sample_dose_equals_trilinear_and_the_box_range(seed: int, nz: int, ny: int, nx: int, uneven_z: bool) -> None:
+    z = np.cumsum(np.r_[0.0, np.random.default_rng(seed).uniform(1.0, 4.0, nz - 1)]) if uneven_z else None
+    dose = _random_dose(seed, (nz, ny, nx), z)
+    g = dose.grid
+    rng = np.random.default_rng(seed + 1)
+    m = 400
+    # points inside and beyond the grid, some exactly on centres and on cell mid-lines
+    px = rng.uniform(g.x_mm[0] - 3, g.x_mm[-1] + 3, m)
+    py = rng.uniform(g.y_mm[0] - 3, g.y_mm[-1] + 3, m)
+    pz = rng.uniform(g.z_mm[0] - 3, g.z_mm[-1] + 3, m)
+    px[:50] = rng.choice(g.x_mm, 50)
+    py[50:100] = rng.choice(g.y_mm, 50) + 0.25 * g.spacing_y_mm
+    half = (0.5 * g.spacing_x_mm / 2, 0.5 * g.spacing_y_mm / 2, rng.uniform(0.05, 1.5, m))
+    got = _sample_dose(dose, (px, py, pz), half)
+    want = (*trilinear(dose, px, py, pz), *_box_range(dose, (px, py, pz), half))
+    for a, b in zip(got, want, strict=True):
+        np.testing.assert_array_equal(a, b)
+    # the box range is the min/max of the voxel-centre doses whose index lies in the bracket
+    tables = _grid_tables(dose)
+    d = dose.dose_gy
+    for k in range(max(nz - 1, 1)):
+        for j in range(max(ny - 1, 1)):
+            for i in range(max(nx - 1, 1)):
+                cell = d[k : k + 2, j : j + 2, i : i + 2]
+                flat = (k * ny + j) * nx + i
+                assert tables.cell_min[flat] == cell.min()
+                assert tables.cell_max[flat] == cell.max()
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 10_000), on_levels=st.integers(0, 200))
+def test_uniform_level_counting_equals_binary_search(seed: int, on_levels: int) -> None:
+    rng = np.random.default_rng(seed)
+    n = 500
+    levels = np.arange(-3, 700, dtype=np.float64) * 0.01  # DVH bin edges, as edges_for builds them
+    dose = rng.uniform(-0.1, 7.2, n)
+    spread = np.where(rng.random(n) < 0.3, 0.0, rng.uniform(0.0, 0.5, n))
+    # doses and interval ends exactly on levels and one ulp either side
+    k = min(on_levels, n)
+    dose[:k] = rng.choice(levels, k)
+    dose[: k // 3] = np.nextafter(dose[: k // 3], np.inf)
+    dose[k // 3 : k // 2] = np.nextafter(dose[k // 3 : k // 2], -np.inf)
+    samples = DoseSamples(
+        dose_gy=dose, weight_cc=rng.uniform(0.01, 1.0, n), spread_gy=spread, volume_cc=1.0, volume_in_grid_cc=1.0,
+        volume_outside_grid_cc=0.0, end_cap=EndCapConvention.HALF_SLAB, supersample=2,
+    )
+    fast = cumulative_volume(samples, levels, uniform_levels=True)
+    plain = cumulative_volume(samples, levels, uniform_levels=False)
+    np.testing.assert_array_equal(fast, plain)
+
+
+def test_edge_piece_lookup_is_the_same_with_the_dense_and_the_sparse_index() -> None:
+    rng = np.random.default_rng(3)
+    t = np.linspace(0, 2 * np.pi, 90, endpoint=False)
+    polys = [(40 + 30 * np.cos(t), 35 + 25 * np.sin(t)), (40 + 10 * np.cos(t), 35 + 8 * np.sin(t))]
+    pieces = edge_pieces(polys, [1.0, -1.0], 90, 80, moments=True)
+    rows = rng.integers(0, 80, 3000)
+    cols = rng.integers(0, 90, 3000)
+    dense = pieces.at(rows, cols)
+    start, sorted_keys, sp, op = pieces._index
+    assert start is not None and sorted_keys is None
+    # the binary-search form of the same lookup
+    keys = np.sort(pieces.row * (pieces.n_cols + 2) + (pieces.col + 1), kind="stable")
+    base = rows * (pieces.n_cols + 2)
+    key = base + cols + 1
+    lo = np.searchsorted(keys, base, side="left")
+    mid = np.searchsorted(keys, key, side="left")
+    hi = np.searchsorted(keys, key, side="right")
+    sparse = ((sp[mid] - sp[lo]) + (op[hi] - op[mid])).T
+    np.testing.assert_array_equal(dense, sparse)
+    # and both are the dense coverage of the window
+    np.testing.assert_allclose(dense, np.array(pieces.dense())[:, rows, cols], atol=1e-12)
