@@ -10,6 +10,7 @@ stacked-slab solid: sum over planes of (section area x slab thickness).
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -78,12 +79,12 @@ def roi_geometry(
     if not closed:
         raise GeometryError(f"{label} has no CLOSED_PLANAR contours; it has no volume")
     by_plane: dict[float, list[tuple[FloatArray, FloatArray]]] = {}
+    signed_by_plane: dict[float, list[float]] = {}  # signed area of each polygon, same order
     key_of_bucket: dict[int, float] = {}
     skipped = 0
-    for contour in closed:
+    z_lows, z_highs, signed_areas = _contour_z_ranges_and_areas([c.points_mm for c in closed])
+    for contour, z_low, z_high, signed_area_mm2 in zip(closed, z_lows, z_highs, signed_areas, strict=True):
         pts = contour.points_mm
-        z_column = pts[:, 2]
-        z_low, z_high = float(z_column.min()), float(z_column.max())
         if z_high - z_low > PLANARITY_TOLERANCE_MM:
             raise GeometryError(
                 f"{label}: a contour spans {z_high - z_low:.3f} mm in z; only axial contours are supported"
@@ -98,7 +99,9 @@ def roi_geometry(
             key = z
             key_of_bucket[bucket] = z
             by_plane[key] = []
+            signed_by_plane[key] = []
         by_plane[key].append((pts[:, 0].copy(), pts[:, 1].copy()))
+        signed_by_plane[key].append(signed_area_mm2)
     if skipped:
         warnings.append(f"{label}: {skipped} contour(s) with fewer than 3 points were ignored")
     if not by_plane:
@@ -115,13 +118,13 @@ def roi_geometry(
         polygons = by_plane[float(z)]
         depths = nesting_depths(polygons)
         signs = [1 if d % 2 == 0 else -1 for d in depths]
-        signed = [signed_area(x, y) for x, y in polygons]
+        signed = signed_by_plane[float(z)]
         areas = [abs(a) for a in signed]
         area = float(sum(s * a for s, a in zip(signs, areas, strict=True)))
         if sum(1 for d in depths if d == 0) > 1 and _outer_contours_overlap(polygons, depths):
             overlapping += 1
         sections.append(
-            PlaneSection(float(z), tuple(polygons), tuple(signs), area, tuple(int(np.sign(a)) for a in signed))
+            PlaneSection(float(z), tuple(polygons), tuple(signs), area, tuple((a > 0) - (a < 0) for a in signed))
         )
         volume_mm3 += area * float(thickness)
     all_points = np.concatenate([c.points_mm for c in closed if c.points_mm.shape[0] >= 3])
@@ -142,6 +145,27 @@ def roi_geometry(
         volume_cc=volume_mm3 / 1000.0,
         warnings=tuple(warnings),
     )
+
+
+def _contour_z_ranges_and_areas(points: list[FloatArray]) -> tuple[list[float], list[float], list[float]]:
+    """Per contour (N, 3) points: lowest and highest z and the shoelace signed area of its (x, y)
+    polygon (0 for fewer than 3 points), all contours in one vectorised pass."""
+    sizes = np.array([p.shape[0] for p in points], dtype=np.int64)
+    if sizes.size == 0 or np.any(sizes == 0):
+        lows = [float(p[:, 2].min()) if p.shape[0] else math.inf for p in points]
+        highs = [float(p[:, 2].max()) if p.shape[0] else -math.inf for p in points]
+        return lows, highs, [signed_area(p[:, 0], p[:, 1]) if p.shape[0] >= 3 else 0.0 for p in points]
+    everything = np.concatenate(points)
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    z = everything[:, 2]
+    lows = np.minimum.reduceat(z, starts)
+    highs = np.maximum.reduceat(z, starts)
+    x, y = everything[:, 0], everything[:, 1]
+    following = np.arange(1, z.size + 1)
+    following[starts + sizes - 1] = starts  # each contour closes on its first point
+    cross = x * y[following] - x[following] * y
+    areas = np.where(sizes >= 3, 0.5 * np.add.reduceat(cross, starts), 0.0)
+    return lows.tolist(), highs.tolist(), areas.tolist()
 
 
 def _outer_contours_overlap(polygons: list[tuple[FloatArray, FloatArray]], depths: list[int]) -> bool:

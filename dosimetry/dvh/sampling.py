@@ -326,28 +326,42 @@ def _trilinear_cells(
     c101 = flat.take(base + (oz + ox))
     c110 = flat.take(base + (oz + oy))
     c111 = flat.take(base + (oz + oy + ox))
-    # interpolate along x, then y, then z (differences shared with the gradient)
-    ax00 = c001 - c000
-    ax01 = c011 - c010
-    ax10 = c101 - c100
-    ax11 = c111 - c110
-    c00 = c000 + tx * ax00
-    c01 = c010 + tx * ax01
-    c10 = c100 + tx * ax10
-    c11 = c110 + tx * ax11
-    ay0 = c01 - c00
-    ay1 = c11 - c10
-    c0 = c00 + ty * ay0
-    c1 = c10 + ty * ay1
-    az = c1 - c0
-    value = c0 + tz * az
-    gz = az * iz
-    omz = 1 - tz
-    omy = 1 - ty
-    gy = (omz * ay0 + tz * ay1) * iy
-    dx0 = omy * ax00 + ty * ax01
-    dx1 = omy * ax10 + ty * ax11
-    gx = (omz * dx0 + tz * dx1) * ix
+    # interpolate along x, then y, then z (differences shared with the gradient); in place, the
+    # same operations in the same order as the plain formulas
+    ax00 = np.subtract(c001, c000, out=c001)
+    ax01 = np.subtract(c011, c010, out=c011)
+    ax10 = np.subtract(c101, c100, out=c101)
+    ax11 = np.subtract(c111, c110, out=c111)
+    c00 = np.multiply(tx, ax00)
+    c00 += c000
+    c01 = np.multiply(tx, ax01)
+    c01 += c010
+    c10 = np.multiply(tx, ax10)
+    c10 += c100
+    c11 = np.multiply(tx, ax11)
+    c11 += c110
+    ay0 = np.subtract(c01, c00, out=c01)
+    ay1 = np.subtract(c11, c10, out=c11)
+    c0 = np.multiply(ty, ay0, out=c000)
+    c0 += c00
+    c1 = np.multiply(ty, ay1, out=c010)
+    c1 += c10
+    az = np.subtract(c1, c0, out=c1)
+    value = np.multiply(tz, az, out=c00)
+    value += c0
+    gz = np.multiply(az, iz, out=az)
+    omz = np.subtract(1, tz, out=c10)
+    omy = np.subtract(1, ty, out=c100)
+    gy = np.multiply(omz, ay0, out=ay0)
+    gy += np.multiply(tz, ay1, out=ay1)
+    gy *= iy
+    dx0 = np.multiply(omy, ax00, out=ax00)
+    dx0 += np.multiply(ty, ax01, out=ax01)
+    dx1 = np.multiply(omy, ax10, out=ax10)
+    dx1 += np.multiply(ty, ax11, out=ax11)
+    gx = np.multiply(omz, dx0, out=dx0)
+    gx += np.multiply(tz, dx1, out=dx1)
+    gx *= ix
     return value, gx, gy, gz, base, (z0, y0, x0)
 
 
@@ -466,11 +480,11 @@ def _plane_stats(
         fine_polys, signs, nx * n, ny * n, moments=True, layers=layers, n_layers=n_planes, orientations=senses
     )
     area = fine.coarse_area(n).reshape(n_planes, ny, nx)
-    irregular = tuple(
-        geometry.sections[p].z_mm
-        for p in range(n_planes)
-        if area[p].min(initial=0.0) < -COVERAGE_TOLERANCE or area[p].max(initial=0.0) > 1 + COVERAGE_TOLERANCE
+    per_plane = area.reshape(n_planes, -1)
+    outside = (np.minimum(per_plane.min(axis=1), 0.0) < -COVERAGE_TOLERANCE) | (
+        np.maximum(per_plane.max(axis=1), 0.0) > 1 + COVERAGE_TOLERANCE
     )
+    irregular = tuple(geometry.sections[p].z_mm for p in np.flatnonzero(outside))
     return _PlaneStats(
         full=area >= 1.0 - SNAP,
         any=area > SNAP,
@@ -533,8 +547,10 @@ def _block_voxel_stats(
         middle = [slice(None)] * 3
         upper = [slice(None)] * 3
         lower[axis], middle[axis], upper[axis] = slice(None, -2), slice(1, -1), slice(2, None)
-        lo = np.minimum(np.minimum(lo[tuple(lower)], lo[tuple(middle)]), lo[tuple(upper)])
-        hi = np.maximum(np.maximum(hi[tuple(lower)], hi[tuple(middle)]), hi[tuple(upper)])
+        lo_next = np.minimum(lo[tuple(lower)], lo[tuple(middle)])
+        hi_next = np.maximum(hi[tuple(lower)], hi[tuple(middle)])
+        lo = np.minimum(lo_next, lo[tuple(upper)], out=lo_next)
+        hi = np.maximum(hi_next, hi[tuple(upper)], out=hi_next)
         e_lo, c, e_hi = edges[axis]
         below, above = c - e_lo, e_hi - c
         shape = [1, 1, 1]
@@ -542,7 +558,11 @@ def _block_voxel_stats(
         w_up = (above / (above + below)).reshape(shape)
         d = mean[tuple(middle)]
         if np.all(w_up == 0.5):  # the same numbers: halving and quartering are exact
-            mean = d + 0.125 * ((mean[tuple(upper)] - d) + (mean[tuple(lower)] - d))
+            step_up = mean[tuple(upper)] - d
+            step_up += mean[tuple(lower)] - d
+            step_up *= 0.125
+            step_up += d
+            mean = step_up
         else:
             mean = d + 0.25 * (w_up * (mean[tuple(upper)] - d) + (1.0 - w_up) * (mean[tuple(lower)] - d))
     mean = np.minimum(np.maximum(mean, lo), hi)
@@ -562,7 +582,10 @@ def _block_voxel_stats(
         shape[axis] = -1
         size = np.asarray(sizes[axis], dtype=np.float64)
         factor = (inv * size if size.ndim else inv * float(size)).reshape(shape)
-        total += ((block[tuple(up)] - block[tuple(down)]) * factor) ** 2
+        difference = block[tuple(up)] - block[tuple(down)]
+        difference *= factor
+        np.square(difference, out=difference)
+        total += difference
     return mean, np.sqrt(total), lo, hi
 
 
