@@ -158,13 +158,13 @@ def exact_dose_at_volume(samples: DoseSamples, volume_cc: float, bracket: tuple[
     """
     lo, hi = bracket
     d, s, w = samples.dose_gy, samples.spread_gy, samples.weight_cc
-    low_end = d - 0.5 * s
-    high_end = d + 0.5 * s
+    low_end, high_end = samples.low_end_gy, samples.high_end_gy
     # samples wholly at or above the bracket count fully at every level inside it; only those
     # reaching into the bracket matter for the shape there
     above = low_end >= hi
     base = float(w[above].sum())
-    inside = (high_end > lo) & ~above
+    inside = high_end > lo
+    inside &= ~above
     sub = DoseSamples(
         dose_gy=d[inside],
         weight_cc=w[inside],
@@ -176,8 +176,10 @@ def exact_dose_at_volume(samples: DoseSamples, volume_cc: float, bracket: tuple[
         supersample=samples.supersample,
     )
     d, s = sub.dose_gy, sub.spread_gy
-    points = d[s == 0]
-    pts = np.concatenate([points, d[s > 0] - 0.5 * s[s > 0], d[s > 0] + 0.5 * s[s > 0]])
+    is_point = s == 0
+    has_spread = ~is_point
+    points = d[is_point]
+    pts = np.concatenate([points, sub.low_end_gy[has_spread], sub.high_end_gy[has_spread]])
     pts = pts[(pts > lo) & (pts < hi)]
     levels = np.unique(np.concatenate([[lo, hi], pts]))
     vol = base + cumulative_volume(sub, levels, total_cc=samples.volume_in_grid_cc)
@@ -185,7 +187,7 @@ def exact_dose_at_volume(samples: DoseSamples, volume_cc: float, bracket: tuple[
     # their weight; between levels the volume is linear.
     at = np.searchsorted(levels, points)
     exact = (at < levels.size) & (levels[np.minimum(at, levels.size - 1)] == points)
-    mass = np.bincount(at[exact], weights=sub.weight_cc[s == 0][exact], minlength=levels.size)
+    mass = np.bincount(at[exact], weights=sub.weight_cc[is_point][exact], minlength=levels.size)
     after = vol - mass
     i = vol.size - int(np.searchsorted(vol[::-1], volume_cc, side="left")) - 1
     i = min(max(i, 0), vol.size - 2)

@@ -208,31 +208,35 @@ def edge_pieces(
     separate windows stacked along the rows: layer L occupies rows [L n_rows, (L + 1) n_rows) of
     the result, so many planes are processed in one vectorised pass.
     """
-    starts_u, starts_v, ends_u, ends_v, seg_w, seg_layer = [], [], [], [], [], []
     layer_list = layers if layers is not None else [0] * len(polygons)
     known = orientations if orientations is not None else [None] * len(polygons)
-    for (u, v), w, layer, sense in zip(polygons, weights, layer_list, known, strict=True):
+    sizes_list, factors, layer_kept, kept_u, kept_v = [], [], [], [], []
+    for (u, v), w_poly, layer, sense in zip(polygons, weights, layer_list, known, strict=True):
         if u.size < 3:
             continue
         orientation = np.sign(signed_area(u, v)) if sense is None else sense
         if orientation == 0:
             continue
-        starts_u.append(u)
-        starts_v.append(v)
-        ends_u.append(np.concatenate([u[1:], u[:1]]))
-        ends_v.append(np.concatenate([v[1:], v[:1]]))
+        kept_u.append(u)
+        kept_v.append(v)
+        sizes_list.append(u.size)
         # Counter-clockwise edges accumulate negative area with the convention below.
-        seg_w.append(np.full(u.size, -float(w) * orientation))
-        seg_layer.append(np.full(u.size, layer, dtype=np.int64))
+        factors.append(-float(w_poly) * orientation)
+        layer_kept.append(layer)
     total_rows = n_rows * n_layers
-    if not starts_u:
+    if not kept_u:
         return EdgePieces.empty(n_cols, total_rows, moments)
-    u0 = np.concatenate(starts_u)
-    v0 = np.concatenate(starts_v)
-    u1 = np.concatenate(ends_u)
-    v1 = np.concatenate(ends_v)
-    w = np.concatenate(seg_w)
-    lay = np.concatenate(seg_layer)
+    sizes = np.array(sizes_list, dtype=np.int64)
+    u0 = np.concatenate(kept_u)
+    v0 = np.concatenate(kept_v)
+    # each edge runs from a vertex to the next one of its polygon, the last back to the first
+    following = np.arange(1, u0.size + 1)
+    first_vertex = np.cumsum(sizes) - sizes
+    following[first_vertex + sizes - 1] = first_vertex
+    u1 = u0[following]
+    v1 = v0[following]
+    w = np.repeat(np.array(factors, dtype=np.float64), sizes)
+    lay = np.repeat(np.array(layer_kept, dtype=np.int64), sizes)
     # Drop edges entirely above or below the window: they touch no pixel of it.
     keep = ~(((v0 <= 0) & (v1 <= 0)) | ((v0 >= n_rows) & (v1 >= n_rows)))
     # Edges entirely right of the window contribute nothing either.

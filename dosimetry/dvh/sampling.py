@@ -146,12 +146,26 @@ class DoseSamples:
         return out
 
     @cached_property
+    def low_end_gy(self) -> FloatArray:
+        """Lower end of each sample's dose interval, ``dose - spread / 2`` (read-only)."""
+        ends = self.dose_gy - 0.5 * self.spread_gy
+        ends.flags.writeable = False
+        return ends
+
+    @cached_property
+    def high_end_gy(self) -> FloatArray:
+        """Upper end of each sample's dose interval, ``dose + spread / 2`` (read-only)."""
+        ends = self.dose_gy + 0.5 * self.spread_gy
+        ends.flags.writeable = False
+        return ends
+
+    @cached_property
     def min_gy(self) -> float:
-        return float(np.min(self.dose_gy - 0.5 * self.spread_gy))
+        return float(np.min(self.low_end_gy))
 
     @cached_property
     def max_gy(self) -> float:
-        return float(np.max(self.dose_gy + 0.5 * self.spread_gy))
+        return float(np.max(self.high_end_gy))
 
     @cached_property
     def mean_gy(self) -> float:
@@ -179,18 +193,25 @@ def cumulative_volume(
     step = float(levels[1] - levels[0]) if n > 1 else 0.0
     uniform = n > 2 and uniform_levels
 
-    def count_below(values: FloatArray, inclusive: bool) -> IntArray:
-        """Number of levels < value (or <= value when inclusive), as searchsorted would give."""
+    def count_below(values: FloatArray, inclusive: bool, shifted: FloatArray | None = None) -> IntArray:
+        """Number of levels < value (or <= value when inclusive), as searchsorted would give
+        (``shifted``: ``values - shift`` when already computed)."""
         if not uniform:
             return np.searchsorted(levels, values, side="right" if inclusive else "left")
-        position = (values - shift) / step
+        position = values - shift if shifted is None else shifted.copy()
+        position /= step
         floor = np.floor(position)
-        guess = np.minimum(np.maximum(floor.astype(np.int64) + 1, 0), n)
+        guess = floor.astype(np.int64)
+        guess += 1
+        np.maximum(guess, 0, out=guess)
+        np.minimum(guess, n, out=guess)
         # A value more than 1e-6 steps from every level is counted right by the arithmetic (the
         # levels and the position are off by rounding only, ~1e-12 steps); the guesses of the
         # others are corrected by one step either way against the levels themselves.
         position -= floor
-        near = np.flatnonzero((position < 1e-6) | (position > 1.0 - 1e-6))
+        near = position < 1e-6
+        near |= position > 1.0 - 1e-6
+        near = np.flatnonzero(near)
         if near.size:
             v = values[near]
             g = guess[near]
@@ -203,17 +224,20 @@ def cumulative_volume(
         return guess
 
     # Point samples: d >= L_i  <=>  i < (number of levels <= d).
-    if np.any(~spread):
-        b = count_below(d[~spread], inclusive=True)
-        counts = np.bincount(b, weights=w[~spread], minlength=n + 1)
+    points = ~spread
+    if np.any(points):
+        b = count_below(d[points], inclusive=True)
+        counts = np.bincount(b, weights=w[points], minlength=n + 1)
         out += np.cumsum(counts[::-1])[::-1][1:] if n else 0.0
     if np.any(spread):
         c = w[spread] / s[spread]
-        for sign, p in ((1.0, d[spread] + 0.5 * s[spread]), (-1.0, d[spread] - 0.5 * s[spread])):
+        for sign, p in ((1.0, samples.high_end_gy[spread]), (-1.0, samples.low_end_gy[spread])):
             # sum over p > L_i of c * (p - L_i)
-            b = count_below(p, inclusive=False)
+            shifted = p - shift
+            b = count_below(p, inclusive=False, shifted=shifted)
             s0 = np.bincount(b, weights=c, minlength=n + 1)
-            s1 = np.bincount(b, weights=c * (p - shift), minlength=n + 1)
+            shifted *= c
+            s1 = np.bincount(b, weights=shifted, minlength=n + 1)
             suf0 = np.cumsum(s0[::-1])[::-1][1:]
             suf1 = np.cumsum(s1[::-1])[::-1][1:]
             out += sign * (suf1 - lv * suf0)
@@ -303,13 +327,19 @@ def _trilinear_cells(
             parts.append((np.zeros(p.size, np.int64), np.zeros(p.size), np.zeros(p.size)))
             continue
         if step:  # arithmetic instead of a binary search (x and y are always uniform)
-            f = np.minimum(np.maximum((p - coords[0]) * (1.0 / step), 0.0), m - 1.0)
+            f = np.subtract(p, coords[0])
+            f *= 1.0 / step
+            np.maximum(f, 0.0, out=f)
+            np.minimum(f, m - 1.0, out=f)
         else:
             f = np.interp(p, coords, np.arange(m, dtype=np.float64))
-        i0 = np.minimum(f.astype(np.int64), m - 2)
-        t = f - i0
+        i0 = f.astype(np.int64)
+        np.minimum(i0, m - 2, out=i0)
+        t = np.subtract(f, i0, out=f)
         if step:
-            inv = np.where((p > coords[0]) & (p < coords[-1]), 1.0 / step, 0.0)
+            inside = p > coords[0]
+            inside &= p < coords[-1]
+            inv = np.where(inside, 1.0 / step, 0.0)
         else:
             inv = np.where((p > coords[0]) & (p < coords[-1]), 1.0 / (coords[i0 + 1] - coords[i0]), 0.0)
         parts.append((i0, t, inv))
@@ -374,10 +404,20 @@ def _bracket(dose: DoseGrid, centre_mm: tuple[FloatArray, FloatArray, FloatArray
     ):
         m = coords.size
         if step:  # rounding can only widen the bracket by one node, never narrow it
-            lo = np.floor((p - h - coords[0]) * (1.0 / step))
-            hi = np.ceil((p + h - coords[0]) * (1.0 / step))
-            lo = np.minimum(np.maximum(lo, 0), m - 1).astype(np.int64)
-            hi = np.minimum(np.maximum(hi, 0), m - 1).astype(np.int64)
+            lo = np.subtract(p, h)
+            lo -= coords[0]
+            lo *= 1.0 / step
+            np.floor(lo, out=lo)
+            np.maximum(lo, 0, out=lo)
+            np.minimum(lo, m - 1, out=lo)
+            hi = np.add(p, h)
+            hi -= coords[0]
+            hi *= 1.0 / step
+            np.ceil(hi, out=hi)
+            np.maximum(hi, 0, out=hi)
+            np.minimum(hi, m - 1, out=hi)
+            lo = lo.astype(np.int64)
+            hi = hi.astype(np.int64)
         else:
             lo = np.maximum(np.searchsorted(coords, p - h, side="right") - 1, 0)
             hi = np.minimum(np.searchsorted(coords, p + h, side="left"), m - 1)
@@ -438,7 +478,11 @@ def _clipped_spread(value: FloatArray, spread: FloatArray, lo: FloatArray, hi: F
     ``value`` must lie within [lo, hi]. The result satisfies ``value - s/2 >= lo`` and
     ``value + s/2 <= hi`` in floating point, not only in exact arithmetic.
     """
-    half = np.maximum(np.minimum(0.5 * spread, np.minimum(value - lo, hi - value)), 0.0)
+    room = np.subtract(value, lo)
+    np.minimum(room, np.subtract(hi, value), out=room)
+    half = np.multiply(spread, 0.5)
+    np.minimum(half, room, out=half)
+    np.maximum(half, 0.0, out=half)
     for _ in range(4):  # rounding of value -/+ half: shrink by one ulp where it crosses a bound
         bad = (value - half < lo) | (value + half > hi)
         if not np.any(bad):
@@ -467,15 +511,22 @@ def _plane_stats(
 ) -> _PlaneStats:
     ny, nx = shape
     dx, dy = coarse_mm
-    polys, signs, layers, senses = [], [], [], []
+    xs, ys, signs, layers, senses = [], [], [], [], []
     for p, section in enumerate(geometry.sections):
         for (x, y), sign in zip(section.polygons, section.signs, strict=True):
-            polys.append(((x - origin_mm[0]) / dx, (y - origin_mm[1]) / dy))
+            xs.append(x)
+            ys.append(y)
             signs.append(float(sign))
             layers.append(p)
         senses.extend(section.orientations)
     n_planes = len(geometry.sections)
-    fine_polys = [(u * n, v * n) for u, v in polys]
+    # all polygons scaled to fine-pixel units at once ((x - origin) / spacing * n, as per polygon)
+    split = np.cumsum([x.size for x in xs])[:-1]
+    u_all = (np.concatenate(xs) - origin_mm[0]) / dx
+    u_all *= n
+    v_all = (np.concatenate(ys) - origin_mm[1]) / dy
+    v_all *= n
+    fine_polys = list(zip(np.split(u_all, split), np.split(v_all, split), strict=True))
     fine = edge_pieces(
         fine_polys, signs, nx * n, ny * n, moments=True, layers=layers, n_layers=n_planes, orientations=senses
     )
