@@ -124,8 +124,9 @@ class EdgePieces:
         np.cumsum(self.own[:, order].T, axis=0, out=own_prefix[1:])
         n_keys = self.n_rows * (self.n_cols + 2) + 1
         if n_keys <= 64 * keys.size + 65536:  # a dense table up to ~64 entries per piece beats 3 binary searches
-            counts = np.bincount(keys, minlength=n_keys)
-            return np.concatenate([[0], np.cumsum(counts)]), None, strip_prefix, own_prefix
+            # start[k] = j for sorted_keys[j - 1] < k <= sorted_keys[j] (a run per piece boundary)
+            runs = np.diff(np.concatenate([[-1], keys[order], [n_keys]]))
+            return np.repeat(np.arange(keys.size + 1), runs), None, strip_prefix, own_prefix
         return None, keys[order], strip_prefix, own_prefix
 
     @classmethod

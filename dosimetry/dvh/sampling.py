@@ -563,6 +563,33 @@ def _voxel_stats(dose: DoseGrid) -> tuple[FloatArray, FloatArray, FloatArray, Fl
     return cached
 
 
+@dataclass(frozen=True, eq=False)
+class _InteriorSamples:
+    """Per dose grid: the one-sample model of every voxel (trilinear voxel mean, its spread clipped
+    to the 27-neighbourhood range) and whether the voxel is steep (see the module docstring). The
+    clipping is element by element, so computing it for the whole grid once gives every ROI the
+    numbers it would compute for its own voxels."""
+
+    dose_gy: FloatArray
+    spread_gy: FloatArray
+    steep: npt.NDArray[np.bool_]
+
+
+_INTERIOR: weakref.WeakKeyDictionary[DoseGrid, _InteriorSamples] = weakref.WeakKeyDictionary()
+
+
+def _interior_samples(dose: DoseGrid) -> _InteriorSamples:
+    cached = _INTERIOR.get(dose)
+    if cached is None:
+        centre, raw, lo, hi = _voxel_stats(dose)
+        steep = hi - lo
+        cached = _InteriorSamples(centre, _clipped_spread(centre, raw, lo, hi), steep > steep_threshold_gy(dose))
+        cached.spread_gy.flags.writeable = False
+        cached.steep.flags.writeable = False
+        _INTERIOR[dose] = cached
+    return cached
+
+
 def _block_voxel_stats(
     dose: DoseGrid, k_range: tuple[int, int], j_range: tuple[int, int], i_range: tuple[int, int], spread: bool
 ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
@@ -698,16 +725,26 @@ def _sample_slices(
     # every ROI covering the voxel sees the same samples)
     if np.any(interior):
         window = (slice(k_first, k_last), slice(y0, y0 + ny), slice(x0, x0 + nx))
-        centre, raw, lo, hi = (a[window] for a in _voxel_stats(dose))
-        if steep_gy is not None:
-            steep = interior & ((hi - lo) > steep_gy)
+        if steep_gy is not None and steep_gy == steep_threshold_gy(dose):
+            per_grid = _interior_samples(dose)
+            centre, clipped = per_grid.dose_gy[window], per_grid.spread_gy[window]
+            steep = interior & per_grid.steep[window]
             interior &= ~steep
+        else:
+            centre, raw, lo, hi = (a[window] for a in _voxel_stats(dose))
+            clipped = None
+            if steep_gy is not None:
+                steep = interior & ((hi - lo) > steep_gy)
+                interior &= ~steep
     partial = touched & ~interior & ~steep
     if np.any(interior):
         doses.append(centre[interior])
         weights.append(np.broadcast_to(vox_cc[k_first:k_last, None, None], interior.shape)[interior])
         if spread:
-            spreads.append(_clipped_spread(centre[interior], raw[interior], lo[interior], hi[interior]))
+            spreads.append(
+                clipped[interior] if clipped is not None
+                else _clipped_spread(centre[interior], raw[interior], lo[interior], hi[interior])
+            )
         else:
             spreads.append(np.zeros(int(interior.sum())))
     # half-voxels in z (edge to centre plane): a fine pixel covered by every piece of a half is
@@ -738,9 +775,7 @@ def _steep_voxel_samples(dose: DoseGrid, n: int) -> tuple[IntArray, FloatArray, 
     if cached is not None:
         return cached
     grid = dose.grid
-    _, _, lo_all, hi_all = _voxel_stats(dose)
-    steep = (hi_all - lo_all) > steep_threshold_gy(dose)
-    flat_index = np.flatnonzero(steep)
+    flat_index = np.flatnonzero(_interior_samples(dose).steep)
     ks, jj, ii = np.unravel_index(flat_index, grid.shape_zyx)
     fdx, fdy = grid.spacing_x_mm / n, grid.spacing_y_mm / n
     ze = grid.z_edges_mm
