@@ -789,11 +789,19 @@ def _steep_voxel_samples(dose: DoseGrid, n: int) -> tuple[IntArray, FloatArray, 
     za = np.where(upper, grid.z_mm[k], ze[k])
     zb = np.where(upper, ze[k + 1], grid.z_mm[k])
     pz = 0.5 * (za + zb)
-    value, gx, gy, gz, lo, hi = _sample_dose(dose, (px, py, pz), (0.5 * fdx, 0.5 * fdy, 0.5 * (zb - za)))
-    value = np.minimum(np.maximum(value, lo), hi)
-    var = (gx**2 * fdx**2 + gy**2 * fdy**2 + gz**2 * (zb - za) ** 2) / 12.0
-    spread_gy = _clipped_spread(value, np.sqrt(12.0 * var), lo, hi)
-    weight = (fdx * fdy / 1000.0) * (zb - za)
+    dz = zb - za
+    value, gx, gy, gz, lo, hi = _sample_dose(dose, (px, py, pz), (0.5 * fdx, 0.5 * fdy, 0.5 * dz))
+    np.maximum(value, lo, out=value)
+    np.minimum(value, hi, out=value)
+    # var = (gx^2 fdx^2 + gy^2 fdy^2 + gz^2 dz^2) / 12, in place
+    var = np.square(gx, out=gx)
+    var *= fdx**2
+    var += np.multiply(np.square(gy, out=gy), fdy**2, out=gy)
+    var += np.multiply(np.square(gz, out=gz), np.square(dz), out=gz)
+    var /= 12.0
+    var *= 12.0
+    spread_gy = _clipped_spread(value, np.sqrt(var, out=var), lo, hi)
+    weight = (fdx * fdy / 1000.0) * dz
     cached = (flat_index, value.reshape(-1, per), spread_gy.reshape(-1, per), weight.reshape(-1, per))
     for array in cached:
         array.flags.writeable = False
@@ -901,15 +909,26 @@ def _piece_samples(
     px = x_origin + (c + 0.5 + cx) * fdx
     py = y_origin + (r + 0.5 + cy) * fdy
     pz = 0.5 * (za + zb)
-    value, gx, gy, gz, lo, hi = _sample_dose(dose, (px, py, pz), (0.5 * fdx, 0.5 * fdy, 0.5 * (zb - za)))
-    value = np.minimum(np.maximum(value, lo), hi)  # rounding of the interpolation
+    dz = zb - za
+    value, gx, gy, gz, lo, hi = _sample_dose(dose, (px, py, pz), (0.5 * fdx, 0.5 * fdy, 0.5 * dz))
+    np.maximum(value, lo, out=value)  # rounding of the interpolation
+    np.minimum(value, hi, out=value)
     doses.append(value)
-    weights.append(a * (fdx * fdy / 1000.0) * (zb - za))
+    weights.append(a * (fdx * fdy / 1000.0) * dz)
     if spread:
-        vx = np.maximum(vx_unit, 0) * fdx**2
-        vy = np.maximum(vy_unit, 0) * fdy**2
-        var = gx**2 * vx + gy**2 * vy + gz**2 * (zb - za) ** 2 / 12.0
-        spreads.append(_clipped_spread(value, np.sqrt(12.0 * var), lo, hi))
+        vx = np.maximum(vx_unit, 0, out=vx_unit)
+        vx *= fdx**2
+        vy = np.maximum(vy_unit, 0, out=vy_unit)
+        vy *= fdy**2
+        # var = gx^2 vx + gy^2 vy + gz^2 dz^2 / 12, in place
+        var = np.square(gx, out=gx)
+        var *= vx
+        var += np.multiply(np.square(gy, out=gy), vy, out=gy)
+        gz_term = np.multiply(np.square(gz, out=gz), np.square(dz), out=gz)
+        gz_term /= 12.0
+        var += gz_term
+        var *= 12.0
+        spreads.append(_clipped_spread(value, np.sqrt(var, out=var), lo, hi))
     else:
         spreads.append(np.zeros(px.size))
 
