@@ -1,6 +1,9 @@
 """DVH engine vs dicompyler-core 0.5.6: accuracy on analytic phantoms and speed on a head-and-neck set.
 
 Run:  .venv/bin/python benchmarks/dvh_vs_dicompyler.py [--quick] [--patient DIR] [--json OUT]
+      .venv/bin/python benchmarks/dvh_vs_dicompyler.py --patient-only --skip-phantoms   (speed only)
+      ... --save-reference REF.json / --check-reference REF.json   (numbers unchanged by a speed change:
+      every ROI's volume, mean, min, max, median, D2 %, D50 %, D98 % within --reference-rtol, 1e-9)
 
 1. Accuracy. The analytic phantom matrix of :mod:`dosimetry.dvh.phantoms` (sphere r 12 mm; cylinder
    and cone r 10 mm x 24 mm, axial and rotated; contour spacing 1, 2, 3 mm; dose grid 1, 2, 3 mm,
@@ -258,6 +261,49 @@ def run_speed(rd: Path, rs: Path, with_dicompyler: bool, repeats: int) -> dict[s
     return result
 
 
+REFERENCE_KEYS = ("volume_cc", "volume_in_dose_grid_cc", "mean_gy", "min_gy", "max_gy", "median_gy", "D2%[Gy]", "D50%[Gy]", "D98%[Gy]")
+
+
+def reference_numbers(rd: Path, rs: Path) -> dict[str, dict[str, float]]:
+    """Every ROI's volume, mean, min, max, median, D2 %, D50 % and D98 % (Gy) on one RD + RS."""
+    _, _, dvhs = _ours_once(rd, rs)
+    out: dict[str, dict[str, float]] = {}
+    for name, d in dvhs.items():
+        if isinstance(d, str):
+            out[name] = {"error": d}  # type: ignore[dict-item]
+            continue
+        row = {k: float(getattr(d, k)) for k in REFERENCE_KEYS if not k.startswith("D")}
+        row.update({k: evaluate_metric(d, k) for k in REFERENCE_KEYS if k.startswith("D")})
+        out[name] = row
+    return out
+
+
+def compare_reference(current: dict[str, dict[str, float]], reference: dict[str, dict[str, float]], rtol: float) -> int:
+    """Print every number that moved by more than ``rtol`` (relative); return how many did."""
+    moved = 0
+    worst = 0.0
+    for name in sorted(set(current) | set(reference)):
+        now, ref = current.get(name), reference.get(name)
+        if now is None or ref is None:
+            print(f"ROI {name!r} only in {'the reference' if now is None else 'this run'}")
+            moved += 1
+            continue
+        for key in sorted(set(now) | set(ref)):
+            a, b = now.get(key), ref.get(key)
+            if isinstance(a, str) or isinstance(b, str) or a is None or b is None:
+                if a != b:
+                    print(f"{name}: {key}: {b!r} -> {a!r}")
+                    moved += 1
+                continue
+            rel = abs(a - b) / max(abs(b), 1e-300) if a != b else 0.0
+            worst = max(worst, rel)
+            if rel > rtol:
+                print(f"{name}: {key}: {b!r} -> {a!r} (relative {rel:.3g})")
+                moved += 1
+    print(f"reference check: {moved} number(s) moved by more than {rtol:g} relative; largest relative change {worst:.3g}")
+    return moved
+
+
 def print_speed(result: dict[str, Any], label: str) -> None:
     print(f"\nWhole structure set: {label}")
     print(f"{'ROI':18s} {'ours cc':>10s} {'dcm cc':>10s} {'ours mean':>10s} {'dcm mean':>10s}")
@@ -268,11 +314,11 @@ def print_speed(result: dict[str, Any], label: str) -> None:
 
         print(f"{name[:18]:18s} {f('ours_volume_cc')} {f('dicompyler_volume_cc')} {f('ours_mean_gy')} {f('dicompyler_mean_gy')}")
     ours, ours_cpu = result["ours_seconds"], result["ours_cpu_seconds"]
-    print(f"time, all {len(result['rois'])} ROIs, ours (reading RD + RS included): wall {ours:.2f} s, CPU {ours_cpu:.2f} s")
+    print(f"time, all {len(result['rois'])} ROIs, ours (reading RD + RS included): wall {ours:.3f} s, CPU {ours_cpu:.3f} s")
     if "dicompyler_seconds" in result:
         dcm, dcm_cpu = result["dicompyler_seconds"], result["dicompyler_cpu_seconds"]
-        print(f"time, dicompyler-core default get_dvh (sum over ROIs): wall {dcm:.2f} s, CPU {dcm_cpu:.2f} s")
-        print(f"speed-up: wall {dcm / ours:.1f}x, CPU {dcm_cpu / ours_cpu:.1f}x")
+        print(f"time, dicompyler-core default get_dvh (sum over ROIs): wall {dcm:.3f} s, CPU {dcm_cpu:.3f} s")
+        print(f"speed-up: wall {dcm / ours:.2f}x, CPU {dcm_cpu / ours_cpu:.2f}x")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -285,7 +331,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-phantoms", action="store_true")
     parser.add_argument("--repeats", type=int, default=5, help="repeat both speed runs, keep the fastest of each")
     parser.add_argument("--json", type=Path, help="write all numbers as JSON")
+    parser.add_argument("--save-reference", type=Path, help="write every ROI's volume, mean, min, max, median, D2/D50/D98 of the patient set as JSON")
+    parser.add_argument("--check-reference", type=Path, help="compare those numbers with a --save-reference file (exit 1 if any moved)")
+    parser.add_argument("--reference-rtol", type=float, default=1e-9, help="relative tolerance of --check-reference")
     args = parser.parse_args(argv)
+    if args.save_reference or args.check_reference:
+        found = find_patient(args.patient)
+        if found is None:
+            print("no patient RD + RS found for the reference numbers", file=sys.stderr)
+            return 1
+        numbers = reference_numbers(*found)
+        if args.save_reference:
+            args.save_reference.write_text(json.dumps(numbers, indent=1) + "\n")
+            print(f"wrote reference numbers of {len(numbers)} ROIs to {args.save_reference}")
+        if args.check_reference:
+            return 1 if compare_reference(numbers, json.loads(args.check_reference.read_text()), args.reference_rtol) else 0
+        return 0
     with_dcm = not args.no_dicompyler
     out: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="dvh-bench-") as tmp:
