@@ -75,6 +75,8 @@ def test_uniform_level_counting_equals_binary_search(seed: int, on_levels: int) 
     dose[:k] = rng.choice(levels, k)
     dose[: k // 3] = np.nextafter(dose[: k // 3], np.inf)
     dose[k // 3 : k // 2] = np.nextafter(dose[k // 3 : k // 2], -np.inf)
+    dose[-5:] = levels[0]  # the first level itself (0 Gy in a DVH starting at 0)
+    spread[-3:] = 0.0
     samples = DoseSamples(
         dose_gy=dose, weight_cc=rng.uniform(0.01, 1.0, n), spread_gy=spread, volume_cc=1.0, volume_in_grid_cc=1.0,
         volume_outside_grid_cc=0.0, end_cap=EndCapConvention.HALF_SLAB, supersample=2,

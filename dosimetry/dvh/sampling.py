@@ -219,6 +219,10 @@ def cumulative_volume(
         position -= floor
         near = position < 1e-6
         near |= position > 1.0 - 1e-6
+        # a value equal to the first level (typically 0 Gy) has exactly 1 level <= it, 0 below it
+        first = values == shift
+        near &= ~first
+        guess[first] = 1 if inclusive else 0
         near = np.flatnonzero(near)
         if near.size:
             v = values[near]
