@@ -1004,10 +1004,11 @@ def roi_dose_samples(
     # Spreads far below any bin width are numerically points.
     s = np.where(s < 1e-9, 0.0, s)
     in_grid = float(w.sum())
-    logger.debug(
-        "ROI %r: %d dose samples (%d with a spread), supersampling %d, %.4g cc in the grid",
-        roi.name, d.size, int(np.count_nonzero(s)), n, in_grid,
-    )
+    if logger.isEnabledFor(logging.DEBUG):
+        logger.debug(
+            "ROI %r: %d dose samples (%d with a spread), supersampling %d, %.4g cc in the grid",
+            roi.name, d.size, int(np.count_nonzero(s)), n, in_grid,
+        )
     outside = geometry.volume_cc - in_grid
     outside = outside if outside > 1e-9 * max(1.0, geometry.volume_cc) else 0.0
     warnings = list(geometry.warnings)
