@@ -100,7 +100,8 @@ def roi_geometry(
             key_of_bucket[bucket] = z
             by_plane[key] = []
             signed_by_plane[key] = []
-        by_plane[key].append((pts[:, 0].copy(), pts[:, 1].copy()))
+        xy = pts[:, :2].T.copy()  # one contiguous copy; rows are x and y
+        by_plane[key].append((xy[0], xy[1]))
         signed_by_plane[key].append(signed_area_mm2)
     if skipped:
         warnings.append(f"{label}: {skipped} contour(s) with fewer than 3 points were ignored")
@@ -116,6 +117,12 @@ def roi_geometry(
     overlapping = 0
     for z, thickness in zip(planes, slabs.thickness_mm, strict=True):
         polygons = by_plane[float(z)]
+        if len(polygons) == 1:  # the common case: one solid contour, no nesting or overlap
+            (a,) = signed_by_plane[float(z)]
+            area = abs(a)
+            sections.append(PlaneSection(float(z), tuple(polygons), (1,), area, ((a > 0) - (a < 0),)))
+            volume_mm3 += area * float(thickness)
+            continue
         depths = nesting_depths(polygons)
         signs = [1 if d % 2 == 0 else -1 for d in depths]
         signed = signed_by_plane[float(z)]
