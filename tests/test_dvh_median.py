@@ -49,3 +49,26 @@ def test_median_inside_a_narrow_bracket_with_many_samples() -> None:
     expected = 1e-3 * (1.0 - 0.5 / (0.5 + 1e-4))
     assert exact_dose_at_volume(samples, 0.5, (0.0, 0.01)) == pytest.approx(expected, rel=1e-9)
     assert dvh_from_samples(samples, roi_name="r", roi_number=1).median_gy == pytest.approx(expected, rel=1e-9)
+
+
+@pytest.mark.parametrize("zero_fraction", [0.6, 0.5 + 1e-6, 0.4])
+def test_large_sample_sets_give_the_same_median_with_and_without_the_shortcut(
+    zero_fraction: float, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 6000 samples: a fraction of the volume at exactly 0 Gy, the rest spread uniformly over
+    # [0, 0.004] Gy in 3000 equal samples; median 0 Gy when more than half is at 0 Gy, else
+    # (hand-computed) 0.004 (1 - 0.5 / (1 - zero_fraction)) Gy
+    import dosimetry.dvh.curve as curve
+
+    n = 3000
+    dose = [0.0] * n + [0.002] * n
+    weight = [zero_fraction / n] * n + [(1.0 - zero_fraction) / n] * n
+    spread = [0.0] * n + [0.004] * n
+    samples = _samples(dose, weight, spread)
+    expected = 0.0 if zero_fraction > 0.5 else 0.004 * (1.0 - 0.5 / (1.0 - zero_fraction))
+    assert samples.dose_gy.size > curve.SHORTCUT_ABOVE_SAMPLES
+    with_shortcut = dvh_from_samples(samples, roi_name="r", roi_number=1).median_gy
+    monkeypatch.setattr(curve, "SHORTCUT_ABOVE_SAMPLES", 10**9)
+    without = dvh_from_samples(samples, roi_name="r", roi_number=1).median_gy
+    assert with_shortcut == pytest.approx(expected, abs=1e-12)
+    assert with_shortcut == without

@@ -149,6 +149,10 @@ def edges_for(min_gy: float, max_gy: float, bin_width_gy: float) -> FloatArray:
     return np.arange(first, last + 1, dtype=np.float64) * bin_width_gy
 
 
+#: :func:`exact_dose_at_volume` tries its lower-end shortcut above this many samples in the bracket.
+SHORTCUT_ABOVE_SAMPLES = 2048
+
+
 def exact_dose_at_volume(samples: DoseSamples, volume_cc: float, bracket: tuple[float, float]) -> float:
     """Dose at which the sample distribution's cumulative volume equals ``volume_cc``, exactly.
 
@@ -178,8 +182,9 @@ def exact_dose_at_volume(samples: DoseSamples, volume_cc: float, bracket: tuple[
     d, s = sub.dose_gy, sub.spread_gy
     # The volume just above ``lo`` already below ``volume_cc`` (no sample has its point dose at
     # ``lo``: those do not reach into the bracket) means the answer is ``lo``, as the search below
-    # would find; spares evaluating every breakpoint (a median of 0 Gy in a large External).
-    if base + float(cumulative_volume(sub, np.array([lo]), total_cc=samples.volume_in_grid_cc)[0]) < volume_cc:
+    # would find; spares evaluating every breakpoint (a median of 0 Gy in a large External). Tried
+    # only with many samples in the bracket, where it pays for itself.
+    if d.size > SHORTCUT_ABOVE_SAMPLES and base + float(cumulative_volume(sub, np.array([lo]), total_cc=samples.volume_in_grid_cc)[0]) < volume_cc:
         return float(lo)
     is_point = s == 0
     has_spread = ~is_point
