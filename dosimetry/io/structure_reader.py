@@ -11,6 +11,7 @@ and so are ROIs whose contour planes are unevenly spaced.
 from __future__ import annotations
 
 import logging
+import re
 import struct
 from pathlib import Path
 
@@ -157,7 +158,11 @@ def raw_roi_contour_items(ds: Dataset) -> list[RawItem] | None:
     """The ROI Contour Sequence items parsed from pydicom's undecoded bytes (tag -> value bytes,
     nested sequences as lists of such items), or None when the element is absent, already decoded,
     big endian, or its bytes do not parse cleanly (the caller then uses pydicom's path)."""
-    raw = ds.get_item(ROI_CONTOUR_SEQUENCE_TAG)
+    return _raw_sequence_items(ds, ROI_CONTOUR_SEQUENCE_TAG)
+
+
+def _raw_sequence_items(ds: Dataset, tag: int) -> list[RawItem] | None:
+    raw = ds.get_item(tag)
     if not isinstance(raw, RawDataElement) or not isinstance(raw.value, (bytes, bytearray)) or not raw.is_little_endian:
         return None
     value = bytes(raw.value)
@@ -166,9 +171,53 @@ def raw_roi_contour_items(ds: Dataset) -> list[RawItem] | None:
     try:
         items, _ = _parse_sequence(value, 0, len(value), bool(raw.is_implicit_VR), undefined=False)
     except (_RawLayoutError, struct.error) as exc:
-        LOGGER.debug("ROI Contour Sequence not parsed from raw bytes (%s); using pydicom", exc)
+        LOGGER.debug("sequence %08X not parsed from raw bytes (%s); using pydicom", tag, exc)
         return None
     return items
+
+
+#: (3006,0010) Referenced Frame of Reference Sequence
+REFERENCED_FRAME_SEQUENCE_TAG = 0x30060010
+_UID_TEXT = re.compile(rb"[0-9.]*")
+
+
+def _raw_uids_only(items: list[RawItem]) -> bool:
+    """Every element in ``items`` (recursively) is a sequence or a UI element holding one plain
+    UID (digits and dots, padding aside): pydicom's decoding of such a value cannot fail, so the
+    value check of :func:`read_dicom` has nothing to find there."""
+    for item in items:
+        for tag, value in item.items():
+            try:
+                vr = dictionary_VR(tag)
+            except KeyError:
+                return False
+            if isinstance(value, list):
+                if vr != "SQ" or not _raw_uids_only(value):
+                    return False
+            elif vr != "UI" or not _UID_TEXT.fullmatch(value.rstrip(b"\x00 ").lstrip(b" ")):
+                return False
+    return True
+
+
+def _raw_referenced_series(ds: Dataset) -> tuple[str, str | None] | None:
+    """:func:`_referenced_series` from the undecoded Referenced Frame of Reference Sequence, or
+    None when it is absent, does not parse cleanly or holds anything but UIDs (pydicom then reads
+    and checks it)."""
+    items = _raw_sequence_items(ds, REFERENCED_FRAME_SEQUENCE_TAG)
+    if not items or not _raw_uids_only(items):
+        return None
+    frame_uid = ""
+    series_uid: str | None = None
+    for ref_frame in items:
+        frame_uid = frame_uid or _raw_text(ref_frame.get(0x00200052))  # Frame of Reference UID
+        for study in ref_frame.get(0x30060012) or []:  # RT Referenced Study Sequence
+            assert isinstance(study, dict)
+            for series in study.get(0x30060014) or []:  # RT Referenced Series Sequence
+                assert isinstance(series, dict)
+                uid = _raw_text(series.get(0x0020000E))  # Series Instance UID
+                if series_uid is None and uid:
+                    series_uid = uid
+    return frame_uid, series_uid
 
 
 def _raw_text(value: object) -> str:
@@ -283,12 +332,16 @@ def _load_with_raw_contours(p: Path) -> StructureSet | None:
     rois = _raw_roi_contours(items)
     if rois is None:
         return None
-    raw = ds.get_item(ROI_CONTOUR_SEQUENCE_TAG)
-    del ds[ROI_CONTOUR_SEQUENCE_TAG]
+    referenced = _raw_referenced_series(ds)
+    parsed_tags = [ROI_CONTOUR_SEQUENCE_TAG] + ([REFERENCED_FRAME_SEQUENCE_TAG] if referenced is not None else [])
+    saved = {tag: ds.get_item(tag) for tag in parsed_tags}
+    for tag in parsed_tags:
+        del ds[tag]
     with quiet_pydicom():
         check_complete(ds, p)  # every other element, as read_dicom does
-    ds[ROI_CONTOUR_SEQUENCE_TAG] = raw
-    return structure_set_from_dataset(ds, p, roi_contours=rois)
+    for tag in parsed_tags:
+        ds[tag] = saved[tag]
+    return structure_set_from_dataset(ds, p, roi_contours=rois, referenced=referenced)
 
 
 #: per ROI Contour item: (Referenced ROI Number text, ROI Display Color components or None,
@@ -334,13 +387,21 @@ def _pydicom_roi_contours(ds: Dataset) -> RoiContours:
     return out
 
 
-def structure_set_from_dataset(ds: Dataset, p: Path, *, roi_contours: RoiContours | None = None) -> StructureSet:
+def structure_set_from_dataset(
+    ds: Dataset,
+    p: Path,
+    *,
+    roi_contours: RoiContours | None = None,
+    referenced: tuple[str, str | None] | None = None,
+) -> StructureSet:
     """:func:`load_structure_set` on a dataset already read by :func:`~dosimetry.io.dicom_file.read_dicom`
-    (``roi_contours``: the ROI Contour Sequence already parsed from raw bytes)."""
+    (``roi_contours``: the ROI Contour Sequence already parsed from raw bytes; ``referenced``: the
+    frame of reference and series UIDs already read from the raw Referenced Frame of Reference
+    Sequence)."""
     expect_sop_class(ds, p, [RT_STRUCTURE_SET])
     warnings: list[str] = []
     sop_uid = str(require(ds, "SOPInstanceUID", p))
-    frame_uid, series_uid = _referenced_series(ds)
+    frame_uid, series_uid = _referenced_series(ds) if referenced is None else referenced
     roi_seq = require(ds, "StructureSetROISequence", p)
     # type 1 in the RT Structure Set IOD (ROI Contour and RT ROI Observations modules, both M);
     # their absence usually means an export cut short
