@@ -43,9 +43,8 @@ if str(ROOT) not in sys.path:
 from benchmarks.baseline.bridge import BaselineUnavailableError, dicompyler_dvh, dicompyler_dvh_cases  # noqa: E402
 from benchmarks.phantoms import write_case  # noqa: E402
 from dosimetry.dose import DoseGrid, DoseSummationType, DoseType  # noqa: E402
-from dosimetry.dvh import compute_dvh, evaluate_metric  # noqa: E402
+from dosimetry.dvh import EndCapConvention, compute_dvh, compute_dvhs, evaluate_metric  # noqa: E402
 from dosimetry.dvh.phantoms import Shape, make_phantom  # noqa: E402
-from dosimetry.errors import DosimetryError  # noqa: E402
 from dosimetry.grid import RectilinearGrid  # noqa: E402
 from dosimetry.io import load_dose, load_structure_set  # noqa: E402
 from dosimetry.structures import Contour, ContourGeometricType, Roi  # noqa: E402
@@ -219,16 +218,15 @@ def find_patient(explicit: Path | None) -> tuple[Path, Path] | None:
 
 
 def _ours_once(rd: Path, rs: Path) -> tuple[float, float, dict[str, Any]]:
+    """Read RD + RS and compute every ROI's DVH with the call ``dosimetry dvh`` makes
+    (:func:`compute_dvhs` with its default arguments); wall and CPU seconds of all of it."""
     t0 = time.perf_counter()
     c0 = time.process_time()
     dose = load_dose(rd)
     ss = load_structure_set(rs)
     dvhs: dict[str, Any] = {}
-    for roi in ss.rois:
-        try:
-            dvhs[roi.name] = compute_dvh(dose, roi)
-        except DosimetryError as exc:
-            dvhs[roi.name] = str(exc)
+    for outcome in compute_dvhs(dose, list(ss.rois), end_cap=EndCapConvention.HALF_SLAB, supersample=None):
+        dvhs[outcome.roi.name] = outcome.dvh if outcome.dvh is not None else str(outcome.error)
     return time.perf_counter() - t0, time.process_time() - c0, dvhs
 
 

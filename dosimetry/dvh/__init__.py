@@ -3,19 +3,21 @@ trilinear sub-voxel dose sampling, DVH curves and TG-263 metrics.
 
 Public API::
 
-    from dosimetry.dvh import (compute_dvh, evaluate_metric, parse_metric, rasterise_roi, Dvh,
+    from dosimetry.dvh import (compute_dvh, compute_dvhs, evaluate_metric, parse_metric, rasterise_roi, Dvh,
                                RoiOccupancy, EndCapConvention, roi_dose_samples, DoseSamples,
                                volume_at_or_above)
 """
 
-from dosimetry.dvh.compute import compute_dvh
+from dosimetry.dvh.compute import BatchDvh, compute_dvh, compute_dvhs
 from dosimetry.dvh.curve import Dvh
 from dosimetry.dvh.endcaps import EndCapConvention
 from dosimetry.dvh.metrics import GRAMMAR, Metric, MetricKind, evaluate_metric, parse_metric
 from dosimetry.dvh.rasterise import RoiOccupancy, rasterise_roi
-from dosimetry.dvh.sampling import DoseSamples, roi_dose_samples, volume_at_or_above
+from dosimetry.dvh.sampling import BatchSamples, DoseSamples, roi_dose_samples, roi_dose_samples_batch, volume_at_or_above
 
 __all__ = [
+    "BatchDvh",
+    "BatchSamples",
     "GRAMMAR",
     "DoseSamples",
     "Dvh",
@@ -24,9 +26,11 @@ __all__ = [
     "MetricKind",
     "RoiOccupancy",
     "compute_dvh",
+    "compute_dvhs",
     "evaluate_metric",
     "parse_metric",
     "rasterise_roi",
     "roi_dose_samples",
+    "roi_dose_samples_batch",
     "volume_at_or_above",
 ]

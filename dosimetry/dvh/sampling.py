@@ -77,7 +77,7 @@ from dosimetry.dvh.endcaps import EndCapConvention, SlabStack
 from dosimetry.dvh.geometry import RoiGeometry
 from dosimetry.dvh.planar import EdgePieces, edge_pieces
 from dosimetry.dvh.rasterise import COVERAGE_TOLERANCE, SNAP, fine_window, geometry_for_grid, irregular_coverage_warning
-from dosimetry.errors import ArgumentError
+from dosimetry.errors import ArgumentError, GeometryError
 from dosimetry.grid import RectilinearGrid
 from dosimetry.structures import Roi
 
@@ -692,6 +692,7 @@ def _sample_slices(
     weights: list[FloatArray],
     spreads: list[FloatArray],
     steep_gy: float | None,
+    defer: list[tuple[_PendingPieces, tuple[list[FloatArray], list[FloatArray], list[FloatArray]]]] | None = None,
 ) -> None:
     """Samples of dose slices k_range[0] .. k_range[1] - 1 (all at once, no per-slice loop)."""
     grid = dose.grid
@@ -767,7 +768,7 @@ def _sample_slices(
     half_gap[piece_half[~valid]] = True
     _piece_samples(
         dose, stats, partial, cuts, plane, piece_k, vp, k_first, n_slices, (x_origin, y_origin), n, spread,
-        doses, weights, spreads, (half_edges, piece_half, half_gap),
+        doses, weights, spreads, (half_edges, piece_half, half_gap), defer,
     )
     if np.any(steep):
         _covered_voxel_samples(dose, steep, k_first, (y0, x0), n, spread, doses, weights, spreads)
@@ -866,6 +867,7 @@ def _piece_samples(
     weights: list[FloatArray],
     spreads: list[FloatArray],
     halves: tuple[FloatArray, IntArray, npt.NDArray[np.bool_]],
+    defer: list[tuple[_PendingPieces, tuple[list[FloatArray], list[FloatArray], list[FloatArray]]]] | None = None,
 ) -> None:
     """One sample per (valid z piece) x (voxel of ``mask`` in the piece's slice) x (n x n fine
     pixel), at the centroid of the covered part (``piece_k``: dose slice of each z piece); the
@@ -922,11 +924,59 @@ def _piece_samples(
     py = y_origin + (r + 0.5 + cy) * fdy
     pz = 0.5 * (za + zb)
     dz = zb - za
+    pending = _PendingPieces(px, py, pz, dz, a, vx_unit, vy_unit, len(doses))
+    doses.append(_EMPTY)
+    weights.append(_EMPTY)
+    spreads.append(_EMPTY)
+    if defer is None:
+        _finish_pieces(dose, n, spread, [pending], [(doses, weights, spreads)])
+    else:
+        defer.append((pending, (doses, weights, spreads)))
+
+
+_EMPTY = np.zeros(0)
+
+
+@dataclass(frozen=True, eq=False)
+class _PendingPieces:
+    """The covered pieces of one ROI, before their dose is sampled: box centres (mm), thickness in
+    z (mm), covered fraction and in-plane variances in fine-pixel units (from the polygon moments),
+    and where their samples go in the ROI's sample lists."""
+
+    px: FloatArray
+    py: FloatArray
+    pz: FloatArray
+    dz: FloatArray
+    a: FloatArray
+    vx_unit: FloatArray
+    vy_unit: FloatArray
+    slot: int
+
+
+def _finish_pieces(
+    dose: DoseGrid,
+    n: int,
+    spread: bool,
+    pending: list[_PendingPieces],
+    targets: list[tuple[list[FloatArray], list[FloatArray], list[FloatArray]]],
+) -> None:
+    """Dose, weight and spread of the pending pieces of one or several ROIs on the same grid, in
+    one pass: every operation is element by element, so concatenating the ROIs' pieces gives each
+    piece the numbers it gets alone. The results replace the placeholders at each ``slot``."""
+    grid = dose.grid
+    fdx, fdy = grid.spacing_x_mm / n, grid.spacing_y_mm / n
+    if len(pending) == 1:
+        one = pending[0]
+        px, py, pz, dz, a, vx_unit, vy_unit = one.px, one.py, one.pz, one.dz, one.a, one.vx_unit, one.vy_unit
+    else:
+        px, py, pz, dz, a, vx_unit, vy_unit = (
+            np.concatenate([getattr(p, name) for p in pending])
+            for name in ("px", "py", "pz", "dz", "a", "vx_unit", "vy_unit")
+        )
     value, gx, gy, gz, lo, hi = _sample_dose(dose, (px, py, pz), (0.5 * fdx, 0.5 * fdy, 0.5 * dz))
     np.maximum(value, lo, out=value)  # rounding of the interpolation
     np.minimum(value, hi, out=value)
-    doses.append(value)
-    weights.append(a * (fdx * fdy / 1000.0) * dz)
+    weight = a * (fdx * fdy / 1000.0) * dz
     if spread:
         vx = np.maximum(vx_unit, 0, out=vx_unit)
         vx *= fdx**2
@@ -940,9 +990,16 @@ def _piece_samples(
         gz_term /= 12.0
         var += gz_term
         var *= 12.0
-        spreads.append(_clipped_spread(value, np.sqrt(var, out=var), lo, hi))
+        spread_gy = _clipped_spread(value, np.sqrt(var, out=var), lo, hi)
     else:
-        spreads.append(np.zeros(px.size))
+        spread_gy = np.zeros(px.size)
+    start = 0
+    for p, (doses, weights, spreads) in zip(pending, targets, strict=True):
+        stop = start + p.px.size
+        doses[p.slot] = value[start:stop]
+        weights[p.slot] = weight[start:stop]
+        spreads[p.slot] = spread_gy[start:stop]
+        start = stop
 
 
 
@@ -963,6 +1020,80 @@ def roi_dose_samples(
     ``spread=False`` gives point samples (for comparison). ``geometry`` may pass a precomputed
     :func:`~dosimetry.dvh.geometry.roi_geometry` matching ``roi`` and ``end_cap``.
     """
+    partial = _start_samples(dose, roi, end_cap, supersample, spread, single_plane_thickness_mm, geometry, None)
+    return _end_samples(partial)
+
+
+@dataclass(frozen=True, eq=False)
+class BatchSamples:
+    """Outcome of :func:`roi_dose_samples_batch` for one ROI: its samples, or the GeometryError
+    :func:`roi_dose_samples` raises for it (exactly one of the two is set)."""
+
+    roi: Roi
+    samples: DoseSamples | None
+    error: GeometryError | None
+
+
+def roi_dose_samples_batch(
+    dose: DoseGrid,
+    rois: list[Roi] | tuple[Roi, ...],
+    *,
+    end_cap: EndCapConvention | str = EndCapConvention.HALF_SLAB,
+    supersample: int | None = None,
+    spread: bool = True,
+    single_plane_thickness_mm: float | None = None,
+) -> tuple[BatchSamples, ...]:
+    """:func:`roi_dose_samples` of several ROIs on one dose grid, the same numbers, with the dose
+    sampling of all their boundary pieces done in one pass of array operations (it is element by
+    element, see :func:`_finish_pieces`). An ROI that raises GeometryError alone gets it in its
+    :class:`BatchSamples` instead of aborting the others; other errors propagate."""
+    convention = EndCapConvention.parse(end_cap)
+    defer: list[tuple[_PendingPieces, tuple[list[FloatArray], list[FloatArray], list[FloatArray]]]] = []
+    started: list[_PartialSamples | GeometryError] = []
+    for roi in rois:
+        try:
+            started.append(
+                _start_samples(dose, roi, convention, supersample, spread, single_plane_thickness_mm, None, defer)
+            )
+        except GeometryError as exc:
+            started.append(exc)
+    if defer:
+        n = next(p.n for p in started if isinstance(p, _PartialSamples))
+        _finish_pieces(dose, n, spread, [d[0] for d in defer], [d[1] for d in defer])
+    out = []
+    for roi, item in zip(rois, started, strict=True):
+        if isinstance(item, GeometryError):
+            out.append(BatchSamples(roi, None, item))
+        else:
+            out.append(BatchSamples(roi, _end_samples(item), None))
+    return tuple(out)
+
+
+@dataclass(frozen=True, eq=False)
+class _PartialSamples:
+    """An ROI's sample lists (some piece entries possibly still placeholders) and what
+    :func:`_end_samples` needs to build its :class:`DoseSamples`."""
+
+    roi: Roi
+    geometry: RoiGeometry
+    convention: EndCapConvention
+    n: int
+    doses: list[FloatArray]
+    weights: list[FloatArray]
+    spreads: list[FloatArray]
+    irregular_warning: str
+
+
+def _start_samples(
+    dose: DoseGrid,
+    roi: Roi,
+    end_cap: EndCapConvention | str,
+    supersample: int | None,
+    spread: bool,
+    single_plane_thickness_mm: float | None,
+    geometry: RoiGeometry | None,
+    defer: list[tuple[_PendingPieces, tuple[list[FloatArray], list[FloatArray], list[FloatArray]]]] | None,
+) -> _PartialSamples:
     convention = EndCapConvention.parse(end_cap)
     grid = dose.grid
     n = auto_supersample(grid) if supersample is None else int(supersample)
@@ -993,8 +1124,14 @@ def roi_dose_samples(
         if k_last > k_first:
             _sample_slices(
                 dose, stats, slabs, (k_first, k_last), (y0, x0), (ny, nx), n, spread, doses, weights, spreads,
-                steep_threshold_gy(dose),
+                steep_threshold_gy(dose), defer,
             )
+    return _PartialSamples(roi, geometry, convention, n, doses, weights, spreads, irregular_warning)
+
+
+def _end_samples(partial: _PartialSamples) -> DoseSamples:
+    roi, geometry, n = partial.roi, partial.geometry, partial.n
+    doses, weights, spreads = partial.doses, partial.weights, partial.spreads
     if doses:
         d = np.concatenate(doses)
         w = np.concatenate(weights)
@@ -1012,8 +1149,8 @@ def roi_dose_samples(
     outside = geometry.volume_cc - in_grid
     outside = outside if outside > 1e-9 * max(1.0, geometry.volume_cc) else 0.0
     warnings = list(geometry.warnings)
-    if irregular_warning:
-        warnings.append(irregular_warning)
+    if partial.irregular_warning:
+        warnings.append(partial.irregular_warning)
     if outside > 0:
         warnings.append(
             f"ROI {roi.name!r}: {outside:.4g} cc of {geometry.volume_cc:.4g} cc lies outside the dose grid"
@@ -1025,7 +1162,7 @@ def roi_dose_samples(
         volume_cc=geometry.volume_cc,
         volume_in_grid_cc=in_grid,
         volume_outside_grid_cc=outside,
-        end_cap=convention,
+        end_cap=partial.convention,
         supersample=n,
         warnings=tuple(warnings),
     )

@@ -36,7 +36,7 @@ from dosimetry.errors import ConsistencyError, GeometryError, MetricError, Outpu
 
 if TYPE_CHECKING:
     from dosimetry.dose import DoseGrid
-    from dosimetry.dvh import EndCapConvention
+    from dosimetry.dvh import Dvh, EndCapConvention
     from dosimetry.structures import Roi
 
 logger = logging.getLogger(__name__)
@@ -125,12 +125,41 @@ def evaluate_roi(
     supersample: int | None,
 ) -> dict[str, Any]:
     """The JSON entry of one ROI (see the module docstring)."""
-    from dosimetry.dvh import compute_dvh, evaluate_metric
+    return evaluate_rois(
+        dose, [roi], metrics, prescription_gy=prescription_gy, bin_width_gy=bin_width_gy, end_cap=end_cap,
+        supersample=supersample,
+    )[0]
+
+
+def evaluate_rois(
+    dose: DoseGrid,
+    rois: list[Roi],
+    metrics: list[str],
+    *,
+    prescription_gy: float | None,
+    bin_width_gy: float,
+    end_cap: EndCapConvention,
+    supersample: int | None,
+) -> list[dict[str, Any]]:
+    """The JSON entries of several ROIs, in their order, from one
+    :func:`~dosimetry.dvh.compute.compute_dvhs` call (the same numbers as one
+    :func:`~dosimetry.dvh.compute.compute_dvh` per ROI)."""
+    from dosimetry.dvh import compute_dvhs
+
+    outcomes = compute_dvhs(dose, rois, bin_width_gy=bin_width_gy, end_cap=end_cap, supersample=supersample)
+    return [_entry(outcome.roi, outcome.dvh, outcome.error, metrics, prescription_gy) for outcome in outcomes]
+
+
+def _entry(
+    roi: Roi, dvh: Dvh | None, error: GeometryError | None, metrics: list[str], prescription_gy: float | None
+) -> dict[str, Any]:
+    from dosimetry.dvh import evaluate_metric
 
     entry: dict[str, Any] = {"name": roi.name, "number": roi.number, "interpreted_type": roi.interpreted_type}
-    try:
-        dvh = compute_dvh(dose, roi, bin_width_gy=bin_width_gy, end_cap=end_cap, supersample=supersample)
-    except GeometryError as exc:
+    if dvh is None:
+        if error is None:
+            raise AssertionError(f"ROI {roi.name!r}: neither a DVH nor an error")  # compute_dvhs sets one
+        exc = error
         logger.warning("ROI %r: no DVH: %s", roi.name, exc)
         entry.update(
             {
@@ -203,18 +232,15 @@ def run(args: argparse.Namespace) -> int:
             f"(FrameOfReferenceUID {structure_set.frame_of_reference_uid}) are in different frames of reference"
         )
     rois = [structure_set.roi(name) for name in args.roi] if args.roi else list(structure_set.rois)
-    structures = [
-        evaluate_roi(
-            dose,
-            roi,
-            metrics,
-            prescription_gy=args.prescription,
-            bin_width_gy=args.bin_width,
-            end_cap=end_cap,
-            supersample=args.supersample,
-        )
-        for roi in rois
-    ]
+    structures = evaluate_rois(
+        dose,
+        rois,
+        metrics,
+        prescription_gy=args.prescription,
+        bin_width_gy=args.bin_width,
+        end_cap=end_cap,
+        supersample=args.supersample,
+    )
     result = {
         "dose": _dose_info(dose, args.dose),
         "structures_source": str(args.structures),
