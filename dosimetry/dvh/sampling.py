@@ -59,6 +59,13 @@ its 8 corner doses (the range of a box inside one cell, :func:`_sample_dose`). T
 works in place on few temporaries; each speed path computes the same numbers as the plain formula
 (tests/test_dvh_fastpaths.py; ``benchmarks/dvh_vs_dicompyler.py --check-reference`` compares every
 ROI's volume, mean, min, max, median, D2/D50/D98 % of a patient set before and after a change).
+
+:func:`roi_dose_samples_batch` (used by :func:`~dosimetry.dvh.compute.compute_dvhs` and ``dosimetry
+dvh``) samples the dose at the boundary pieces of all ROIs of a structure set in one pass; that step
+is element by element, so each ROI gets exactly the samples :func:`roi_dose_samples` gives it
+(tests/test_dvh_batch.py). Measured on the sample set: 1-5 % (1.5-6.5 ms) less than one call per ROI,
+within the run-to-run noise of the benchmark; the
+rest of the fixed per-ROI cost (edge pieces, piece selection, DVH curve) is still per ROI.
 """
 
 from __future__ import annotations
