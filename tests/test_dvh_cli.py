@@ -48,7 +48,7 @@ def test_metric_errors_are_reported_per_roi(case: tuple[Path, Path, float], caps
     json_path = tmp_path / "out.json"
     csv_path = tmp_path / "out.csv"
     code = main([
-        "dvh", "--dose", str(rd), "--structures", str(rs), "--metric", "D2cc[Gy]", "--metric", "V95%[%]",
+        "dvh", "--dose", str(rd), "--structures", str(rs), "--metric", "D2cc[Gy]",
         "--metric", "V40Gy[%]", "--json", str(json_path), "--csv", str(csv_path),
     ])
     assert code == 0
@@ -57,12 +57,16 @@ def test_metric_errors_are_reported_per_roi(case: tuple[Path, Path, float], caps
     assert sphere["metrics"]["D2cc[Gy]"] > 40.0
     assert small["metrics"]["D2cc[Gy]"] is None
     assert "D2cc" in small["metric_errors"]["D2cc[Gy]"]
-    assert sphere["metrics"]["V95%[%]"] is None and "prescription" in sphere["metric_errors"]["V95%[%]"]
     assert sphere["metrics"]["V40Gy[%]"] == pytest.approx(50.0, abs=0.1)
     rows = list(csv.DictReader(csv_path.open()))
     assert rows[0]["name"] == "sphere" and rows[1]["D2cc[Gy]"] == ""
     printed = capsys.readouterr().out
     assert "sphere" in printed and "n/a" in printed
+    # a relative metric without a prescription is an argument error before any work, not a null per ROI
+    assert main(["dvh", "--dose", str(rd), "--structures", str(rs), "--metric", "V95%[%]"]) == 1
+    assert "relative to the prescription: give --prescription GY" in capsys.readouterr().err
+    assert main(["dvh", "--dose", str(rd), "--structures", str(rs), "--metric", "V95%[%]", "--prescription", "0"]) == 1
+    assert "--prescription must be a dose > 0 Gy" in capsys.readouterr().err
     # with a prescription the relative metric is evaluated
     assert main(["dvh", "--dose", str(rd), "--structures", str(rs), "--roi", "sphere", "--metric", "V95%[%]", "--prescription", "40", "--json", "-"]) == 0
     out = json.loads(capsys.readouterr().out)

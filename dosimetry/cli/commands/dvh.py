@@ -10,11 +10,11 @@ Output (``--json FILE`` or ``--json -`` for stdout)::
                      "metric_errors": {"<metric>": "reason"}, "error": "reason" (only when the ROI
                      has no DVH), "warnings": [...]}]}
 
-A metric that cannot be evaluated on one ROI (for example D2cc[Gy] of a 1 cc ROI, or D95%[%]
-without --prescription) gets ``null`` in "metrics" and its reason in "metric_errors"; an ROI
+A metric that cannot be evaluated on one ROI (for example D2cc[Gy] of a 1 cc ROI) gets ``null`` in "metrics" and its reason in "metric_errors"; an ROI
 without a DVH (no closed contours, entirely outside the dose grid) gets ``null`` volumes/metrics
 and the reason in "error". Neither aborts the command; each is also logged as a warning on stderr
-and the exit code stays 0. Malformed metric strings, unknown --roi names, unreadable files and
+and the exit code stays 0. Malformed metric strings, relative metrics (D95%[%], V95%[%]) without
+--prescription, unknown --roi names, unreadable files and
 mismatched frames of reference abort with exit code 1.
 
 ``--csv FILE`` writes one row per ROI: name, number, volumes, then one column per metric (empty
@@ -27,12 +27,13 @@ import argparse
 import csv
 import json
 import logging
+import math
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dosimetry.cli.commands._lazy import LazyChoices, LazyValue, set_lazy_choices
-from dosimetry.errors import ConsistencyError, GeometryError, MetricError, OutputError
+from dosimetry.errors import ArgumentError, ConsistencyError, GeometryError, MetricError, OutputError
 
 if TYPE_CHECKING:
     from dosimetry.dose import DoseGrid
@@ -217,8 +218,12 @@ def run(args: argparse.Namespace) -> int:
     from dosimetry.io import load_dose, load_structure_set
 
     metrics = list(args.metric) if args.metric else list(DEFAULT_METRICS)
-    for m in metrics:
-        parse_metric(m)  # malformed metrics abort before any work
+    parsed = [parse_metric(m) for m in metrics]  # malformed metrics abort before any work
+    relative = [p.text for p in parsed if p.needs_prescription]
+    if args.prescription is None and relative:
+        raise ArgumentError(f"metric(s) {relative} are relative to the prescription: give --prescription GY")
+    if args.prescription is not None and not (math.isfinite(args.prescription) and args.prescription > 0):
+        raise ArgumentError(f"--prescription must be a dose > 0 Gy, got {args.prescription}")
     end_cap = EndCapConvention.parse(args.end_cap)
     dose = load_dose(args.dose)
     structure_set = load_structure_set(args.structures)
