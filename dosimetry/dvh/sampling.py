@@ -879,59 +879,93 @@ def _piece_samples(
     """One sample per (valid z piece) x (voxel of ``mask`` in the piece's slice) x (n x n fine
     pixel), at the centroid of the covered part (``piece_k``: dose slice of each z piece); the
     pieces of a half-voxel (``halves``: half edges, half of each piece, halves with a gap) that
-    all cover a fine pixel entirely give one sample for the whole half instead."""
+    all cover a fine pixel entirely give one sample for the whole half instead.
+
+    Consecutive valid pieces on the same dose slice and contour plane (typically the two halves
+    of a voxel in one slab) have the same in-plane coverage: it is looked up and turned into
+    centroids and variances once per such run and handed to each of its pieces. Samples come out
+    in piece order, then voxel, then fine pixel."""
     slice_of = piece_k - k_first
     grid = dose.grid
     fdx, fdy = grid.spacing_x_mm / n, grid.spacing_y_mm / n
     x_origin, y_origin = origin_mm
     ks, jj, ii = np.nonzero(mask)
-    if ks.size == 0:
+    if ks.size == 0 or vp.size == 0:
         return
-    # every valid z piece x the partial voxels of its slice x the n*n fine pixels of each voxel
+    nn = n * n
     per_slice = np.bincount(ks, minlength=n_slices)
-    starts = np.concatenate([[0], np.cumsum(per_slice)[:-1]])
-    count = per_slice[slice_of[vp]]
-    total = int(count.sum())
+    starts = np.cumsum(per_slice)
+    starts -= per_slice
+    # runs of consecutive valid pieces with the same slice and plane
+    v_slice, v_plane = slice_of[vp], plane[vp]
+    new_run = np.ones(vp.size, dtype=bool)
+    np.not_equal(v_slice[1:], v_slice[:-1], out=new_run[1:])
+    new_run[1:] |= v_plane[1:] != v_plane[:-1]
+    run_first = np.flatnonzero(new_run)
+    run_of_piece = np.cumsum(new_run)
+    run_of_piece -= 1
+    run_slice = v_slice[run_first]
+    run_voxels = per_slice[run_slice]
+    total = int(run_voxels.sum())
     if total == 0:
         return
-    piece_of = np.repeat(vp, count)
-    offset = np.arange(total) - np.repeat(np.cumsum(count) - count, count)
-    voxel = np.repeat(starts[slice_of[vp]], count) + offset
-    sub = np.arange(n * n)
+    # candidates of each run: the mask voxels of its slice x the n*n fine pixels of each voxel
+    offset = np.arange(total) - np.repeat(np.cumsum(run_voxels) - run_voxels, run_voxels)
+    voxel = np.repeat(starts[run_slice], run_voxels) + offset
+    sub = np.arange(nn)
     sy, sx = np.divmod(sub, n)
     fr = (jj[voxel][:, None] * n + sy[None, :]).reshape(-1)
     fc = (ii[voxel][:, None] * n + sx[None, :]).reshape(-1)
-    piece = np.repeat(piece_of, n * n)
-    area, mu, mv, muu, mvv = stats.fine.at(fr + plane[piece] * stats.fine_rows, fc)
-    za_all, zb_all = cuts[piece], cuts[piece + 1]
-    half_edges, piece_half, half_gap = halves
-    nn = n * n
-    key = (piece_half[piece] * ks.size + np.repeat(voxel, nn)) * nn + np.tile(sub, total)
-    groups, first, inverse = np.unique(key, return_index=True, return_inverse=True)
-    size = np.bincount(inverse)
-    full = np.bincount(inverse, weights=(area >= 1.0 - SNAP).astype(np.float64))
-    group_half = groups // (ks.size * nn)
-    merged = (size > 1) & (full == size) & ~half_gap[group_half]
-    sel = area > SNAP
-    if np.any(merged):
-        sel &= ~merged[inverse]
-        rows = first[merged]
-        sel[rows] = True
-        za_all[rows] = half_edges[group_half[merged]]
-        zb_all[rows] = half_edges[group_half[merged] + 1]
-    if not np.any(sel):
+    cand_run = np.repeat(np.repeat(np.arange(run_first.size), run_voxels), nn)
+    area, mu, mv, muu, mvv = stats.fine.at(fr + v_plane[run_first][cand_run] * stats.fine_rows, fc)
+    sel = np.flatnonzero(area > SNAP)
+    if sel.size == 0:
         return
-    a = np.minimum(area[sel], 1.0)
-    r, c, piece = fr[sel], fc[sel], piece[sel]
-    cx, cy = mu[sel] / a, mv[sel] / a
-    vx_unit = muu[sel] / a - cx**2
-    vy_unit = mvv[sel] / a - cy**2
-    za, zb = za_all[sel], zb_all[sel]
-    px = x_origin + (c + 0.5 + cx) * fdx
-    py = y_origin + (r + 0.5 + cy) * fdy
+    # in-plane data of each run's covered candidates (contiguous per run, in candidate order)
+    a_c = np.minimum(area[sel], 1.0)
+    cx = mu[sel] / a_c
+    cy = mv[sel] / a_c
+    vx_c = muu[sel] / a_c - cx**2
+    vy_c = mvv[sel] / a_c - cy**2
+    px_c = x_origin + (fc[sel] + 0.5 + cx) * fdx
+    py_c = y_origin + (fr[sel] + 0.5 + cy) * fdy
+    m_run = np.bincount(cand_run[sel], minlength=run_first.size)
+    # every valid piece takes its run's candidates
+    m_piece = m_run[run_of_piece]
+    count = int(m_piece.sum())
+    if count == 0:
+        return
+    src = np.repeat(np.cumsum(m_run)[run_of_piece] - m_piece, m_piece)
+    src += np.arange(count) - np.repeat(np.cumsum(m_piece) - m_piece, m_piece)
+    piece = np.repeat(vp, m_piece)
+    za, zb = cuts[piece], cuts[piece + 1]
+    half_edges, piece_half, half_gap = halves
+    # a half-voxel holding several valid pieces and no gap: a fine pixel that all of them cover
+    # entirely is one sample over the whole half (at the first piece's entry), the others go
+    pieces_in_half = np.bincount(piece_half[vp], minlength=half_edges.size - 1)
+    multi = (pieces_in_half > 1) & ~half_gap
+    keep = None
+    if np.any(multi[piece_half[vp]]):
+        rows = np.flatnonzero(multi[piece_half[piece]])
+        cand = sel[src[rows]]
+        row_half = piece_half[piece[rows]]
+        key = (row_half * ks.size + voxel[cand // nn]) * nn + cand % nn
+        groups, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+        full = np.bincount(inverse, weights=(area[cand] >= 1.0 - SNAP).astype(np.float64), minlength=groups.size)
+        group_half = groups // (ks.size * nn)
+        merged = full == pieces_in_half[group_half]
+        if np.any(merged):
+            keep = np.ones(count, dtype=bool)
+            keep[rows[merged[inverse]]] = False
+            heads = rows[first[merged]]
+            keep[heads] = True
+            za[heads] = half_edges[group_half[merged]]
+            zb[heads] = half_edges[group_half[merged] + 1]
+    if keep is not None:
+        src, za, zb = src[keep], za[keep], zb[keep]
     pz = 0.5 * (za + zb)
     dz = zb - za
-    pending = _PendingPieces(px, py, pz, dz, a, vx_unit, vy_unit, len(doses))
+    pending = _PendingPieces(px_c[src], py_c[src], pz, dz, a_c[src], vx_c[src], vy_c[src], len(doses))
     doses.append(_EMPTY)
     weights.append(_EMPTY)
     spreads.append(_EMPTY)
