@@ -9,6 +9,7 @@ malformed tag.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import warnings
@@ -73,8 +74,10 @@ def one_line(message: object) -> str:
     return " ".join(str(message).split())
 
 
+@functools.lru_cache(maxsize=512)
 def tag_label(keyword: str) -> str:
-    """``"(3004,000E) DoseGridScaling"`` for a keyword (or the keyword alone if unknown)."""
+    """``"(3004,000E) DoseGridScaling"`` for a keyword (or the keyword alone if unknown); cached,
+    as messages and contexts ask for the same few labels many times."""
     tag = tag_for_keyword(keyword)
     if tag is None or not dictionary_has_tag(tag):
         return keyword
@@ -83,7 +86,7 @@ def tag_label(keyword: str) -> str:
 
 
 @contextmanager
-def _quiet_pydicom() -> Iterator[None]:
+def quiet_pydicom() -> Iterator[None]:
     """pydicom reports value-representation oddities (for example a UID component with a leading
     zero) through its logger and warnings; they are harmless for reading, so they are kept out of
     the command's stderr and logged at debug level by the caller instead."""
@@ -104,7 +107,7 @@ def read_dicom(path: str | Path, *, stop_before_pixels: bool = False) -> Dataset
     Files without the 128-byte preamble are accepted only when they parse into a dataset with
     SOP Class and SOP Instance UIDs (older exports). Every element is decoded once here.
     """
-    with _quiet_pydicom():
+    with quiet_pydicom():
         return _read_dicom(Path(path), stop_before_pixels)
 
 
@@ -122,7 +125,7 @@ def _read_dicom(path: Path, stop_before_pixels: bool) -> Dataset:
         ds = _read_without_preamble(p, stop_before_pixels)
     except Exception as exc:  # noqa: BLE001 - pydicom's parser fails in many ways (struct.error, EOFError, ...) on corrupt bytes
         raise InputFileError(f"{p}: cannot be read as DICOM, the file is truncated or corrupt ({type(exc).__name__}: {one_line(exc)})") from None
-    _check_complete(ds, p)
+    check_complete(ds, p)
     return ds
 
 
@@ -145,9 +148,12 @@ def _read_without_preamble(path: Path, stop_before_pixels: bool) -> Dataset:
     return ds
 
 
-def _check_complete(ds: Dataset, path: Path) -> None:
+def check_complete(ds: Dataset, path: Path) -> None:
     """Find truncation here rather than later: pydicom stops silently at end of file, leaving the
-    last value (or sequence) shorter than its declared length. Also decodes every element once."""
+    last value (or sequence) shorter than its declared length. Also decodes every element once
+    (:data:`LAZY_TAGS` aside), so that a value pydicom cannot decode is reported here as a
+    DicomContentError naming the file and the tag. :func:`read_dicom` calls it on every file; a
+    loader that parses some elements from their raw bytes itself calls it on the others."""
     truncated = InputFileError  # alias for the messages below
 
     def walk(dataset: Dataset) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import re
 import struct
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -23,13 +24,13 @@ from pydicom.datadict import dictionary_VR
 from pydicom.dataset import Dataset
 
 from dosimetry.errors import DicomContentError
-from dosimetry.io.dicom_file import _check_complete as check_complete
-from dosimetry.io.dicom_file import _quiet_pydicom as quiet_pydicom
 from dosimetry.io.dicom_file import (
     RT_STRUCTURE_SET,
     as_int,
+    check_complete,
     decimal_strings,
     expect_sop_class,
+    quiet_pydicom,
     read_dicom,
     require,
     tag_label,
@@ -239,7 +240,7 @@ def raw_contour_data(item: Dataset) -> bytes | None:
     return None
 
 
-def parse_decimal_strings(values: list[bytes], path: Path, contexts: list[str]) -> list[FloatArray]:
+def parse_decimal_strings(values: list[bytes], path: Path, contexts: Sequence[str]) -> list[FloatArray]:
     """Parse DS multi-values (raw bytes: backslash-separated decimal strings, padded with spaces or
     NUL) into float arrays with one numpy conversion for all of them.
 
@@ -249,8 +250,14 @@ def parse_decimal_strings(values: list[bytes], path: Path, contexts: list[str]) 
     """
     if not values:
         return []
+    flat, counts = _parse_decimal_flat(values, path, contexts)
+    return np.split(flat, np.cumsum(counts)[:-1])
+
+
+def _parse_decimal_flat(values: list[bytes], path: Path, contexts: Sequence[str]) -> tuple[FloatArray, npt.NDArray[np.intp]]:
+    """:func:`parse_decimal_strings` as one array of all values and the number of values of each."""
     texts = [v.replace(b"\x00", b" ") for v in values]
-    counts = np.array([t.count(b"\\") + 1 for t in texts])
+    counts = np.array([t.count(b"\\") + 1 for t in texts], dtype=np.intp)
     parts = b"\\".join(texts).split(b"\\")
     try:
         flat = np.array(parts, dtype=np.float64)
@@ -272,7 +279,51 @@ def parse_decimal_strings(values: list[bytes], path: Path, contexts: list[str]) 
                 if not np.isfinite(number):
                     raise DicomContentError(f"{path}: {tag_label('ContourData')}{where} holds non-finite numbers")
         raise DicomContentError(f"{path}: {tag_label('ContourData')} could not be parsed")  # not reached
-    return np.split(flat, np.cumsum(counts)[:-1])
+    return flat, counts
+
+
+def _z_spans(flat: FloatArray, counts: npt.NDArray[np.intp]) -> FloatArray | None:
+    """Per value list of :func:`_parse_decimal_flat`, the range of its z coordinates (max - min, as
+    ``np.ptp(points[:, 2])`` gives), in one pass; None unless every list holds whole points."""
+    if counts.size == 0 or np.any(counts % 3):
+        return None
+    z = flat[2::3]
+    starts = np.concatenate(([0], np.cumsum(counts[:-1]) // 3))
+    return np.maximum.reduceat(z, starts) - np.minimum.reduceat(z, starts)
+
+
+class _ContourContexts(Sequence[str]):
+    """Message contexts ("(3006,0039) ROIContourSequence item i, (3006,0040) ContourSequence item j")
+    built only when a message needs one."""
+
+    def __init__(self, positions: list[tuple[int, int]]) -> None:
+        self._positions = positions
+
+    def __len__(self) -> int:
+        return len(self._positions)
+
+    def __getitem__(self, index):  # type: ignore[no-untyped-def,override]
+        if isinstance(index, slice):
+            return [self[k] for k in range(*index.indices(len(self)))]
+        return _contour_context(*self._positions[index])
+
+
+def _roi_contour_context(i: int) -> str:
+    return f"{tag_label('ROIContourSequence')} item {i}"
+
+
+def _contour_context(i: int, j: int) -> str:
+    return f"{_roi_contour_context(i)}, {tag_label('ContourSequence')} item {j}"
+
+
+_GEOMETRIC_TYPES = {t.value: t for t in ContourGeometricType}
+
+
+def _declared_points(declared: object, p: Path, i: int, j: int) -> int:
+    """Number of Contour Points as :func:`as_int` reads it (plain digit strings directly)."""
+    if isinstance(declared, str) and declared.isascii() and declared.isdigit() and len(declared) < 16:
+        return int(declared)
+    return as_int(declared, "NumberOfContourPoints", p, context=_contour_context(i, j))
 
 
 def contour_plane_spacing_mm(roi: Roi) -> float | None:
@@ -422,11 +473,12 @@ def structure_set_from_dataset(
     contours: dict[int, list[Contour]] = {n: [] for n in names}
     colours: dict[int, tuple[int, int, int] | None] = {}
     ignored: dict[int, int] = {}
-    pending: list[tuple[int, ContourGeometricType, Dataset | None, str, bytes | None, object]] = []
+    # (ROI number, type, pydicom item or None, i, j, raw Contour Data or None, declared points)
+    pending: list[tuple[int, ContourGeometricType, Dataset | None, int, int, bytes | None, object]] = []
     if roi_contours is None:
         roi_contours = _pydicom_roi_contours(ds)
     for i, (number_value, colour_value, contour_items) in enumerate(roi_contours, start=1):
-        context = f"{tag_label('ROIContourSequence')} item {i}"
+        context = _roi_contour_context(i)
         if number_value in (None, ""):
             raise DicomContentError(f"{p}: required tag {tag_label('ReferencedROINumber')} is missing or empty in {context}")
         number = as_int(number_value, "ReferencedROINumber", p, context=context)
@@ -435,43 +487,55 @@ def structure_set_from_dataset(
             continue
         colours[number] = _colour(colour_value)
         for j, (gtype_value, declared, raw, c) in enumerate(contour_items, start=1):
-            c_context = f"{context}, {tag_label('ContourSequence')} item {j}"
             gtype_text = gtype_value.upper()
-            try:
-                gtype = ContourGeometricType(gtype_text)
-            except ValueError:
+            gtype = _GEOMETRIC_TYPES.get(gtype_text)
+            if gtype is None:
                 raise DicomContentError(
-                    f"{p}: {tag_label('ContourGeometricType')} in {c_context} is {gtype_text!r}, expected one of "
+                    f"{p}: {tag_label('ContourGeometricType')} in {_contour_context(i, j)} is {gtype_text!r}, expected one of "
                     + ", ".join(t.value for t in ContourGeometricType)
-                ) from None
+                )
             if gtype in (ContourGeometricType.OPEN_PLANAR, ContourGeometricType.OPEN_NONPLANAR):
                 ignored[number] = ignored.get(number, 0) + 1
                 continue
-            pending.append((number, gtype, c, c_context, raw, declared))
-    raw_items = [entry for entry in pending if entry[4] is not None]
-    parsed = iter(parse_decimal_strings([entry[4] for entry in raw_items], p, [entry[3] for entry in raw_items]))  # type: ignore[misc]
-    for number, gtype, c, c_context, raw, declared in pending:
+            pending.append((number, gtype, c, i, j, raw, declared))
+    raw_entries = [entry for entry in pending if entry[5] is not None]
+    flat, counts = (
+        _parse_decimal_flat([e[5] for e in raw_entries], p, _ContourContexts([(e[3], e[4]) for e in raw_entries]))  # type: ignore[misc]
+        if raw_entries
+        else (np.empty(0), np.empty(0, dtype=np.intp))
+    )
+    ends = np.cumsum(counts).tolist()
+    spans = _z_spans(flat, counts)  # z range of each raw contour (None: computed per contour)
+    k = 0
+    for number, gtype, c, i, j, raw, declared in pending:
+        z_span = None
         if raw is not None:
-            data = next(parsed)
+            data = flat[(ends[k - 1] if k else 0) : ends[k]]
+            z_span = spans[k] if spans is not None else None
+            k += 1
         else:  # already decoded by pydicom: its values
             assert c is not None
-            data = np.asarray(decimal_strings(c, "ContourData", p, context=c_context), dtype=np.float64)
+            data = np.asarray(decimal_strings(c, "ContourData", p, context=_contour_context(i, j)), dtype=np.float64)
         if len(data) % 3 != 0:
-            raise DicomContentError(f"{p}: {tag_label('ContourData')} in {c_context} has {len(data)} values, expected a multiple of 3")
+            raise DicomContentError(
+                f"{p}: {tag_label('ContourData')} in {_contour_context(i, j)} has {len(data)} values, expected a multiple of 3"
+            )
         points = data.reshape(-1, 3)
-        if declared not in (None, "") and as_int(declared, "NumberOfContourPoints", p, context=c_context) != points.shape[0]:
+        if declared not in (None, "") and (n_declared := _declared_points(declared, p, i, j)) != points.shape[0]:
             warnings.append(
-                f"{p.name}: ROI {number} {c_context}: {tag_label('NumberOfContourPoints')} says {as_int(declared, 'NumberOfContourPoints', p)}, "
+                f"{p.name}: ROI {number} {_contour_context(i, j)}: {tag_label('NumberOfContourPoints')} says {n_declared}, "
                 f"{tag_label('ContourData')} holds {points.shape[0]} points; the points are used"
             )
         if gtype is ContourGeometricType.CLOSED_PLANAR:
             if points.shape[0] < 3:
-                warnings.append(f"{p.name}: ROI {number} {c_context}: closed contour with {points.shape[0]} points ignored")
+                warnings.append(f"{p.name}: ROI {number} {_contour_context(i, j)}: closed contour with {points.shape[0]} points ignored")
                 continue
-            if np.ptp(points[:, 2]) > 1e-3:
+            if z_span is None:
+                z_span = np.ptp(points[:, 2])
+            if z_span > 1e-3:
                 warnings.append(
-                    f"{p.name}: ROI {number} {c_context}: CLOSED_PLANAR contour is not in a transverse plane "
-                    f"(z spans {np.ptp(points[:, 2]):.3f} mm); its mean z is used"
+                    f"{p.name}: ROI {number} {_contour_context(i, j)}: CLOSED_PLANAR contour is not in a transverse plane "
+                    f"(z spans {z_span:.3f} mm); its mean z is used"
                 )
         contours[number].append(Contour(points_mm=points, geometric_type=gtype))
     rois: list[Roi] = []
