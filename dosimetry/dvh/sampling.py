@@ -29,9 +29,14 @@ central differences for whole voxels; ``var_i`` the variance of coordinate i ove
 part; h^2/12 for a full box of edge h). For a linear dose along one axis over a box this is exact
 (the dose is then uniform between the face values); otherwise it matches the variance. The
 interval is narrowed, keeping its centre, to the range of the voxel-centre doses the trilinear
-dose over that box is made of (the 27 around a whole voxel; the bracketing nodes of a piece), so
-no sample reaches below the grid's minimum (below 0 Gy next to a 0 Gy region) or above its
-maximum; this holds in floating point (:func:`_clipped_spread`). This removes the staircase a
+dose over that box is made of (the 27 around a whole voxel; for a piece or a sub-voxel the 8
+corners of the interpolation cell holding it, since with an even ``n`` every fine pixel lies in
+one cell; with an odd ``n``, every node bracketing its fine pixel), so no sample reaches below the
+grid's minimum (below 0 Gy next to a 0 Gy region) or above its maximum; this holds in floating
+point (:func:`_clipped_spread`). (Until 2026-11-26 a piece's range came from the nodes bracketing a
+fine-pixel-sized box around its centroid, which could reach past its cell and then skipped the
+node in the middle: a piece beside a local dose minimum or maximum on a voxel-centre plane was
+moved to the wrong side of it, 4-13 % in the mean of a small box, tests/test_dvh_local_extrema.py.) This removes the staircase a
 point-sampled DVH shows when a voxel spans several bins, without the cost of sampling every voxel
 finely.
 
@@ -54,8 +59,10 @@ on the sample patient (10 %: 0.15 s for all ROIs; 5 %: 0.19 s; all voxels: 0.34 
 
 Speed. Everything that depends on the dose grid only is computed once per grid and shared by all
 ROIs (weak-keyed on the :class:`~dosimetry.dose.DoseGrid`): voxel statistics, the interior samples
-and steep mask, the steep voxels' sub-samples, and per interpolation cell the minimum and maximum of
-its 8 corner doses (the range of a box inside one cell, :func:`_sample_dose`). The hot arithmetic
+and steep mask, the steep voxels' sub-samples (for an even ``n`` as fixed weights of each voxel's
+27-neighbourhood, :func:`_steep_samples_in_cells`), and per interpolation cell the minimum and
+maximum of its 8 corner doses (:func:`_cell_range`). Boundary pieces on the same dose slice and
+contour plane share one coverage lookup (:func:`_piece_samples`). The hot arithmetic
 works in place on few temporaries; each speed path computes the same numbers as the plain formula
 (tests/test_dvh_fastpaths.py; ``benchmarks/dvh_vs_dicompyler.py --check-reference`` compares every
 ROI's volume, mean, min, max, median, D2/D50/D98 % of a patient set before and after a change).
@@ -447,19 +454,57 @@ def _bracket(dose: DoseGrid, centre_mm: tuple[FloatArray, FloatArray, FloatArray
 def _box_range(
     dose: DoseGrid, centre_mm: tuple[FloatArray, FloatArray, FloatArray], half_mm: tuple[float, float, FloatArray | float]
 ) -> tuple[FloatArray, FloatArray]:
-    """Minimum and maximum of the voxel-centre doses at the nodes bracketing each box
-    (x, y, z centre +- half extent) on every axis; the trilinear dose over the box stays within
-    them unless a node strictly inside the box is a local extremum."""
+    """Minimum and maximum of the voxel-centre doses at every node of the bracket of each box
+    (x, y, z centre +- half extent; all nodes from the first to the last bracketing one on every
+    axis): the trilinear dose over the box stays within them."""
     return _corner_range(dose, _bracket(dose, centre_mm, half_mm))
 
 
 def _corner_range(dose: DoseGrid, idx: list[tuple[IntArray, IntArray]]) -> tuple[FloatArray, FloatArray]:
-    """Minimum and maximum of the doses at the corners of the index boxes ``idx`` (see :func:`_bracket`)."""
+    """Minimum and maximum of the doses at every node of the index boxes ``idx`` (per axis z, y, x
+    the first and last index, see :func:`_bracket`), nodes strictly between them included."""
     flat = dose.dose_gy.reshape(-1)
     _, ny, nx = dose.grid.shape_zyx
-    rows = [(a * ny + b) * nx for a in idx[0] for b in idx[1]]
-    corners = [flat[r + c] for r in rows for c in idx[2]]
+    nodes = []
+    for lo, hi in idx:
+        width = int(np.max(hi - lo, initial=0))
+        nodes.append([lo] + [np.minimum(lo + step, hi) for step in range(1, width + 1)])
+    rows = [(a * ny + b) * nx for a in nodes[0] for b in nodes[1]]
+    corners = [flat[r + c] for r in rows for c in nodes[2]]
     return np.minimum.reduce(corners), np.maximum.reduce(corners)
+
+
+def _cell_range(
+    dose: DoseGrid, centre_mm: tuple[FloatArray, FloatArray, FloatArray], base: IntArray, cell: tuple[IntArray, IntArray, IntArray]
+) -> tuple[FloatArray, FloatArray]:
+    """Minimum and maximum of the corner doses of the interpolation cell holding each point
+    (``base``, ``cell``: from :func:`_trilinear_cells`), from the per-grid table; along an axis
+    where the point lies at or beyond the outermost centre plane (the dose is held constant
+    there) only that plane's nodes count. The range of the trilinear dose over any box inside
+    that cell."""
+    tables = _grid_tables(dose)
+    lo = tables.cell_min.take(base)
+    hi = tables.cell_max.take(base)
+    grid = dose.grid
+    axes = list(zip((grid.z_mm, grid.y_mm, grid.x_mm), centre_mm[::-1], cell, strict=True))
+    beyond = None
+    for coords, p, _ in axes:
+        if coords.size > 1:
+            out = (p <= coords[0]) | (p >= coords[-1])
+            beyond = out if beyond is None else beyond | out
+    rows = np.flatnonzero(beyond) if beyond is not None else np.zeros(0, dtype=np.int64)
+    if rows.size:
+        idx = []
+        for coords, p, first in axes:
+            p_rows, first_rows = p[rows], first[rows]
+            if coords.size == 1:
+                idx.append((first_rows, first_rows))
+                continue
+            low = p_rows <= coords[0]
+            high = p_rows >= coords[-1]
+            idx.append((np.where(high, coords.size - 1, first_rows), np.where(low, 0, np.where(high, coords.size - 1, first_rows + 1))))
+        lo[rows], hi[rows] = _corner_range(dose, idx)
+    return lo, hi
 
 
 def _sample_dose(
@@ -788,14 +833,30 @@ _STEEP_SAMPLES: weakref.WeakKeyDictionary[DoseGrid, dict[int, tuple[IntArray, Fl
 
 def _steep_voxel_samples(dose: DoseGrid, n: int) -> tuple[IntArray, FloatArray, FloatArray, FloatArray]:
     """Samples of every steep voxel of the grid (see the module docstring): sorted flat voxel
-    indices and, per voxel (rows), the dose, spread and weight (cc) of its 2 n^2 sub-voxel samples.
-    They depend on the dose grid and ``n`` only, so they are computed once per grid and ``n``."""
+    indices and, per voxel (rows), the dose, spread and weight (cc) of its 2 n^2 sub-voxel samples
+    (fine pixel s = n * row + column, lower then upper half in z). They depend on the dose grid and
+    ``n`` only, so they are computed once per grid and ``n``."""
     per_grid = _STEEP_SAMPLES.setdefault(dose, {})
     cached = per_grid.get(n)
     if cached is not None:
         return cached
-    grid = dose.grid
     flat_index = np.flatnonzero(_interior_samples(dose).steep)
+    if n % 2 == 0:
+        value, spread_gy, weight = _steep_samples_in_cells(dose, flat_index, n)
+    else:
+        value, spread_gy, weight = _steep_samples_at_points(dose, flat_index, n)
+    cached = (flat_index, value, spread_gy, weight)
+    for array in cached:
+        array.flags.writeable = False
+    per_grid[n] = cached
+    return cached
+
+
+def _steep_samples_at_points(dose: DoseGrid, flat_index: IntArray, n: int) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """:func:`_steep_voxel_samples` by evaluating :func:`_sample_dose` at every sub-voxel centre
+    (any ``n``; an odd ``n`` puts a fine pixel centre on the voxel centre, a kink of the
+    interpolant)."""
+    grid = dose.grid
     ks, jj, ii = np.unravel_index(flat_index, grid.shape_zyx)
     fdx, fdy = grid.spacing_x_mm / n, grid.spacing_y_mm / n
     ze = grid.z_edges_mm
@@ -813,20 +874,113 @@ def _steep_voxel_samples(dose: DoseGrid, n: int) -> tuple[IntArray, FloatArray, 
     value, gx, gy, gz, lo, hi = _sample_dose(dose, (px, py, pz), (0.5 * fdx, 0.5 * fdy, 0.5 * dz))
     np.maximum(value, lo, out=value)
     np.minimum(value, hi, out=value)
-    # var = (gx^2 fdx^2 + gy^2 fdy^2 + gz^2 dz^2) / 12, in place
+    # var = gx^2 fdx^2 + gy^2 fdy^2 + gz^2 dz^2 (spread^2 = 12 var / 12), in place
     var = np.square(gx, out=gx)
     var *= fdx**2
     var += np.multiply(np.square(gy, out=gy), fdy**2, out=gy)
     var += np.multiply(np.square(gz, out=gz), np.square(dz), out=gz)
-    var /= 12.0
-    var *= 12.0
     spread_gy = _clipped_spread(value, np.sqrt(var, out=var), lo, hi)
     weight = (fdx * fdy / 1000.0) * dz
-    cached = (flat_index, value.reshape(-1, per), spread_gy.reshape(-1, per), weight.reshape(-1, per))
-    for array in cached:
-        array.flags.writeable = False
-    per_grid[n] = cached
-    return cached
+    return value.reshape(-1, per), spread_gy.reshape(-1, per), weight.reshape(-1, per)
+
+
+def _axis_fractions(n: int) -> tuple[IntArray, FloatArray]:
+    """For the n (even) fine pixels along an axis of a voxel: the lowest corner of the
+    interpolation cell holding each (0: the cell below the voxel centre, 1: above, as an index
+    into the voxel's 3-neighbourhood) and the fractional position in it. An even ``n`` keeps every
+    fine pixel inside one cell."""
+    offset = (np.arange(n) + 0.5) / n - 0.5  # fine-pixel centre from the voxel centre, in voxels
+    above = offset > 0
+    return above.astype(np.int64), np.where(above, offset, 1.0 + offset)
+
+
+def _steep_samples_in_cells(dose: DoseGrid, flat_index: IntArray, n: int) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """:func:`_steep_voxel_samples` for an even ``n`` from each voxel's 27-neighbourhood: every
+    sub-voxel centre sits at a fixed fraction of one interpolation cell (fine pixels in plane; the
+    half-voxels in z, whose centres are a quarter of the way to the neighbouring centre planes),
+    so the trilinear dose and its derivatives are fixed weights of the neighbourhood (one matrix
+    product) and the dose range is that of the cell's 8 corners. The same numbers as
+    :func:`_steep_samples_at_points` up to rounding (1e-15 relative); beyond the outermost centres
+    the neighbour index is clamped, which holds the dose constant with a zero gradient there, as
+    :func:`trilinear` does."""
+    grid = dose.grid
+    nz, ny, nx = grid.shape_zyx
+    ks, jj, ii = np.unravel_index(flat_index, grid.shape_zyx)
+    fdx, fdy = grid.spacing_x_mm / n, grid.spacing_y_mm / n
+    # the voxel's 3 x 3 x 3 neighbourhood (z, y, x; rows) of every voxel (columns), clamped at
+    # the grid border
+    step = np.arange(-1, 2)
+    offsets = ((step[:, None, None] * ny + step[None, :, None]) * nx + step[None, None, :]).reshape(-1)
+    index = offsets[:, None] + flat_index[None, :]
+    border = np.flatnonzero((ks == 0) | (ks == nz - 1) | (jj == 0) | (jj == ny - 1) | (ii == 0) | (ii == nx - 1))
+    if border.size:
+        kk = np.clip(ks[border, None] + step, 0, nz - 1)
+        jn = np.clip(jj[border, None] + step, 0, ny - 1)
+        iN = np.clip(ii[border, None] + step, 0, nx - 1)
+        index[:, border] = ((kk[:, :, None, None] * ny + jn[:, None, :, None]) * nx + iN[:, None, None, :]).reshape(-1, 27).T
+    neighbourhood = dose.dose_gy.reshape(-1).take(index)
+    # samples per voxel, in order: fine pixel s = n * row + column, then lower / upper half in z
+    cell_1d, t_1d = _axis_fractions(n)
+    sy, sx = np.divmod(np.arange(n * n), n)
+    s_cy, s_ty = np.repeat(cell_1d[sy], 2), np.repeat(t_1d[sy], 2)
+    s_cx, s_tx = np.repeat(cell_1d[sx], 2), np.repeat(t_1d[sx], 2)
+    s_cz = np.tile(np.array([0, 1]), n * n)
+    s_tz = np.tile(np.array([0.75, 0.25]), n * n)
+    n_samples = s_cz.size
+    # value and the three derivatives by the cell fractions: fixed weights of the 27 neighbours
+    weights = np.zeros((4, n_samples, 27))
+    rows = np.arange(n_samples)
+    for corner in range(8):
+        a, b, e = corner // 4, (corner // 2) % 2, corner % 2  # corner offsets along z, y, x
+        wz = s_tz if a else 1.0 - s_tz
+        wy = s_ty if b else 1.0 - s_ty
+        wx = s_tx if e else 1.0 - s_tx
+        column = ((s_cz + a) * 3 + (s_cy + b)) * 3 + (s_cx + e)
+        weights[0, rows, column] += wz * wy * wx
+        weights[1, rows, column] += wz * wy * (1.0 if e else -1.0)
+        weights[2, rows, column] += wz * wx * (1.0 if b else -1.0)
+        weights[3, rows, column] += wy * wx * (1.0 if a else -1.0)
+    combined = weights.reshape(4 * n_samples, 27) @ neighbourhood
+    value, dx_, dy_, dz_ = (combined[q * n_samples : (q + 1) * n_samples] for q in range(4))
+    # corner range of the 8 interpolation cells around the voxel centre
+    lo = hi = neighbourhood.reshape(3, 3, 3, -1)
+    for axis in (2, 1, 0):
+        first = [slice(None)] * 4
+        second = [slice(None)] * 4
+        first[axis], second[axis] = slice(None, -1), slice(1, None)
+        lo = np.minimum(lo[tuple(first)], lo[tuple(second)])
+        hi = np.maximum(hi[tuple(first)], hi[tuple(second)])
+    cell = (s_cz * 2 + s_cy) * 2 + s_cx
+    lo = lo.reshape(8, -1)[cell]
+    hi = hi.reshape(8, -1)[cell]
+    np.maximum(value, lo, out=value)
+    np.minimum(value, hi, out=value)
+    # derivatives by position (Gy/mm): 1 / cell width, 0 beyond the outermost centres
+    steps = _axis_steps(dose)
+    gx = np.multiply(dx_, _cell_inverse(grid.x_mm, ii, steps[2])[s_cx], out=dx_)
+    gy = np.multiply(dy_, _cell_inverse(grid.y_mm, jj, steps[1])[s_cy], out=dy_)
+    gz = np.multiply(dz_, _cell_inverse(grid.z_mm, ks, steps[0])[s_cz], out=dz_)
+    ze = grid.z_edges_mm
+    dz = np.stack([grid.z_mm[ks] - ze[ks], ze[ks + 1] - grid.z_mm[ks]])[s_cz]
+    var = np.square(gx, out=gx)
+    var *= fdx**2
+    var += np.multiply(np.square(gy, out=gy), fdy**2, out=gy)
+    var += np.multiply(np.square(gz, out=gz), np.square(dz), out=gz)
+    spread_gy = _clipped_spread(value, np.sqrt(var, out=var), lo, hi)
+    weight = (fdx * fdy / 1000.0) * dz
+    return np.ascontiguousarray(value.T), np.ascontiguousarray(spread_gy.T), np.ascontiguousarray(weight.T)
+
+
+def _cell_inverse(coords: FloatArray, index: IntArray, step: float) -> FloatArray:
+    """Per voxel (columns): 1 / width of the interpolation cell below (row 0) and above (row 1)
+    its centre, 0 for a cell beyond the outermost centres."""
+    lowest = np.array([-1, 0])[:, None] + index[None, :]
+    inside = (lowest >= 0) & (lowest <= coords.size - 2)
+    if step:
+        return np.where(inside, 1.0 / step, 0.0)
+    safe = np.clip(lowest, 0, max(coords.size - 2, 0))
+    width = coords[np.minimum(safe + 1, coords.size - 1)] - coords[safe]
+    return np.where(inside, 1.0 / np.where(width > 0, width, 1.0), 0.0)
 
 
 def _covered_voxel_samples(
@@ -966,6 +1120,10 @@ def _piece_samples(
     pz = 0.5 * (za + zb)
     dz = zb - za
     pending = _PendingPieces(px_c[src], py_c[src], pz, dz, a_c[src], vx_c[src], vy_c[src], len(doses))
+    if n % 2:
+        pixel_x = x_origin + (fc[sel][src] + 0.5) * fdx
+        pixel_y = y_origin + (fr[sel][src] + 0.5) * fdy
+        pending = _PendingPieces(px_c[src], py_c[src], pz, dz, a_c[src], vx_c[src], vy_c[src], len(doses), pixel_x, pixel_y)
     doses.append(_EMPTY)
     weights.append(_EMPTY)
     spreads.append(_EMPTY)
@@ -980,9 +1138,10 @@ _EMPTY = np.zeros(0)
 
 @dataclass(frozen=True, eq=False)
 class _PendingPieces:
-    """The covered pieces of one ROI, before their dose is sampled: box centres (mm), thickness in
+    """The covered pieces of one ROI, before their dose is sampled: centroids (mm), thickness in
     z (mm), covered fraction and in-plane variances in fine-pixel units (from the polygon moments),
-    and where their samples go in the ROI's sample lists."""
+    where their samples go in the ROI's sample lists, and (odd ``n`` only) the centres of their
+    fine pixels."""
 
     px: FloatArray
     py: FloatArray
@@ -992,6 +1151,14 @@ class _PendingPieces:
     vx_unit: FloatArray
     vy_unit: FloatArray
     slot: int
+    pixel_x: FloatArray | None = None
+    pixel_y: FloatArray | None = None
+
+
+def _required(array: FloatArray | None) -> FloatArray:
+    if array is None:
+        raise AssertionError("fine-pixel centres are recorded for every piece when n is odd")
+    return array
 
 
 def _finish_pieces(
@@ -1014,7 +1181,13 @@ def _finish_pieces(
             np.concatenate([getattr(p, name) for p in pending])
             for name in ("px", "py", "pz", "dz", "a", "vx_unit", "vy_unit")
         )
-    value, gx, gy, gz, lo, hi = _sample_dose(dose, (px, py, pz), (0.5 * fdx, 0.5 * fdy, 0.5 * dz))
+    value, gx, gy, gz, base, cell = _trilinear_cells(dose, px, py, pz)
+    if n % 2 == 0:  # a fine pixel (and so the piece) lies inside one interpolation cell
+        lo, hi = _cell_range(dose, (px, py, pz), base, cell)
+    else:  # the middle fine pixels straddle the voxel-centre lines: the nodes bracketing the pixel
+        pixel_x = np.concatenate([_required(p.pixel_x) for p in pending])
+        pixel_y = np.concatenate([_required(p.pixel_y) for p in pending])
+        lo, hi = _box_range(dose, (pixel_x, pixel_y, pz), (0.5 * fdx, 0.5 * fdy, 0.5 * dz))
     np.maximum(value, lo, out=value)  # rounding of the interpolation
     np.minimum(value, hi, out=value)
     weight = a * (fdx * fdy / 1000.0) * dz
