@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import re
 import struct
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -71,9 +71,12 @@ def _is_sequence_implicit(tag: int, length: int) -> bool:
         return False
 
 
-def _parse_sequence(buf: bytes, pos: int, end: int, implicit: bool, undefined: bool) -> tuple[list[RawItem], int]:
+def _parse_sequence(
+    buf: bytes, pos: int, end: int, implicit: bool, undefined: bool, vrs: set[tuple[int, bytes]] | None = None
+) -> tuple[list[RawItem], int]:
     """Items of a sequence value from ``pos``; returns them and the position after the sequence
-    (after its delimiter when of undefined length)."""
+    (after its delimiter when of undefined length). With ``vrs``, the (tag, VR) pairs met in
+    explicit VR are added to it."""
     items: list[RawItem] = []
     while pos < end:
         if pos + 8 > end:
@@ -88,11 +91,11 @@ def _parse_sequence(buf: bytes, pos: int, end: int, implicit: bool, undefined: b
         if tag != _ITEM:
             raise _RawLayoutError(f"expected an item, found ({group:04X},{element:04X})")
         if length == _UNDEFINED:
-            item, pos = _parse_item(buf, pos, end, implicit, undefined=True)
+            item, pos = _parse_item(buf, pos, end, implicit, True, vrs)
         else:
             if pos + length > end:
                 raise _RawLayoutError("item longer than its sequence")
-            item, after = _parse_item(buf, pos, pos + length, implicit, undefined=False)
+            item, after = _parse_item(buf, pos, pos + length, implicit, False, vrs)
             pos = pos + length
             if after != pos:
                 raise _RawLayoutError("item length mismatch")
@@ -102,7 +105,9 @@ def _parse_sequence(buf: bytes, pos: int, end: int, implicit: bool, undefined: b
     return items, pos
 
 
-def _parse_item(buf: bytes, pos: int, end: int, implicit: bool, undefined: bool) -> tuple[RawItem, int]:
+def _parse_item(
+    buf: bytes, pos: int, end: int, implicit: bool, undefined: bool, vrs: set[tuple[int, bytes]] | None = None
+) -> tuple[RawItem, int]:
     item: RawItem = {}
     while pos < end:
         if pos + 8 > end:
@@ -136,13 +141,15 @@ def _parse_item(buf: bytes, pos: int, end: int, implicit: bool, undefined: bool)
             if vr == b"UN" and length == _UNDEFINED:
                 raise _RawLayoutError("UN element of undefined length")
             sequence = vr == b"SQ"
+            if vrs is not None:
+                vrs.add((tag, vr))
         if sequence:
             if length == _UNDEFINED:
-                value, pos = _parse_sequence(buf, pos, end, implicit, undefined=True)
+                value, pos = _parse_sequence(buf, pos, end, implicit, True, vrs)
             else:
                 if pos + length > end:
                     raise _RawLayoutError("sequence longer than its container")
-                value, after = _parse_sequence(buf, pos, pos + length, implicit, undefined=False)
+                value, after = _parse_sequence(buf, pos, pos + length, implicit, False, vrs)
                 pos += length
             item[tag] = value
         else:
@@ -162,7 +169,7 @@ def raw_roi_contour_items(ds: Dataset) -> list[RawItem] | None:
     return _raw_sequence_items(ds, ROI_CONTOUR_SEQUENCE_TAG)
 
 
-def _raw_sequence_items(ds: Dataset, tag: int) -> list[RawItem] | None:
+def _raw_sequence_items(ds: Dataset, tag: int, vrs: set[tuple[int, bytes]] | None = None) -> list[RawItem] | None:
     raw = ds.get_item(tag)
     if not isinstance(raw, RawDataElement) or not isinstance(raw.value, (bytes, bytearray)) or not raw.is_little_endian:
         return None
@@ -170,7 +177,7 @@ def _raw_sequence_items(ds: Dataset, tag: int) -> list[RawItem] | None:
     if raw.length != _UNDEFINED and len(value) != raw.length:
         return None  # truncated: the normal path reports it
     try:
-        items, _ = _parse_sequence(value, 0, len(value), bool(raw.is_implicit_VR), undefined=False)
+        items, _ = _parse_sequence(value, 0, len(value), bool(raw.is_implicit_VR), False, vrs)
     except (_RawLayoutError, struct.error) as exc:
         LOGGER.debug("sequence %08X not parsed from raw bytes (%s); using pydicom", tag, exc)
         return None
@@ -225,6 +232,119 @@ def _raw_text(value: object) -> str:
     if isinstance(value, (bytes, bytearray)):
         return bytes(value).decode("latin-1").replace("\x00", " ").strip()
     return ""
+
+
+# --- Structure Set ROI and RT ROI Observations Sequences from raw bytes ----------------------------
+# Decoding these ~40 small items with pydicom (and checking each value) costs more than reading
+# all contours. They are read from raw bytes when every element is one of the plain ones below,
+# with the VR the data dictionary gives, and a value whose pydicom decoding cannot fail and gives
+# the same text: printable ASCII without backslash (trailing spaces/NULs are padding), IS a plain
+# integer, DS a plain finite decimal, UI digits and dots. Anything else sends the sequence to pydicom.
+
+#: (3006,0020) Structure Set ROI Sequence
+STRUCTURE_SET_ROI_SEQUENCE_TAG = 0x30060020
+#: (3006,0080) RT ROI Observations Sequence
+RT_ROI_OBSERVATIONS_SEQUENCE_TAG = 0x30060080
+#: elements these items may hold on the raw path, with their VR (PS3.6)
+PLAIN_ROI_ELEMENTS: dict[int, bytes] = {
+    0x30060022: b"IS",  # ROI Number
+    0x30060024: b"UI",  # Referenced Frame of Reference UID
+    0x30060026: b"LO",  # ROI Name
+    0x30060028: b"ST",  # ROI Description
+    0x3006002C: b"DS",  # ROI Volume
+    0x30060036: b"CS",  # ROI Generation Algorithm
+    0x30060038: b"LO",  # ROI Generation Description
+    0x30060082: b"IS",  # Observation Number
+    0x30060084: b"IS",  # Referenced ROI Number
+    0x30060085: b"SH",  # ROI Observation Label
+    0x30060088: b"ST",  # ROI Observation Description
+    0x300600A4: b"CS",  # RT ROI Interpreted Type
+    0x300600A6: b"PN",  # ROI Interpreter
+}
+#: Specific Character Sets in which printable ASCII bytes decode to themselves (pydicom's codecs)
+_ASCII_CHARSETS = frozenset({"", "ISO_IR 6", "ISO_IR 100", "ISO_IR 192", "ISO 2022 IR 6", "ISO 2022 IR 100"})
+_PRINTABLE = re.compile(rb"[\x20-\x5B\x5D-\x7E]*")  # printable ASCII but the backslash
+_PLAIN_IS = re.compile(rb" *[+-]?[0-9]{1,10} *")
+_PLAIN_DS = re.compile(rb" *[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]{1,3})? *")
+
+
+def _plain_value(vr: bytes, value: bytes) -> bool:
+    v = value.rstrip(b"\x00 ")
+    if vr == b"UI":
+        return _UID_TEXT.fullmatch(v.lstrip(b" ")) is not None
+    if not v or _PRINTABLE.fullmatch(v) is None:
+        return not v
+    if vr == b"IS":
+        return _PLAIN_IS.fullmatch(v) is not None
+    if vr == b"DS":
+        return len(v) <= 16 and _PLAIN_DS.fullmatch(v) is not None and np.isfinite(float(v))
+    return True
+
+
+def _plain_text(value: object) -> str:
+    """The text of a value accepted by :func:`_plain_value`, as ``text()`` gives it after pydicom."""
+    return value.rstrip(b"\x00 ").decode("ascii").strip() if isinstance(value, bytes) else ""
+
+
+def _raw_plain_items(ds: Dataset, tag: int) -> list[RawItem] | None:
+    """Items of sequence ``tag`` from raw bytes when every element in them is plain (see above),
+    else None (also when the sequence is absent or empty, the character set is not ASCII-based,
+    or pydicom is set to raise on invalid values: pydicom's path then reads the sequence)."""
+    if pydicom.config.settings.reading_validation_mode == pydicom.config.RAISE:
+        return None
+    charset = ds.get_item(0x00080005)  # Specific Character Set (pydicom decodes it while reading)
+    value = charset.value if charset is not None else ""
+    if isinstance(value, (bytes, bytearray)):
+        value = bytes(value).decode("latin-1")
+    if not isinstance(value, str) or value.strip("\x00 ") not in _ASCII_CHARSETS:
+        return None
+    vrs: set[tuple[int, bytes]] = set()
+    items = _raw_sequence_items(ds, tag, vrs)
+    if not items or any(PLAIN_ROI_ELEMENTS.get(t) != vr for t, vr in vrs):
+        return None
+    for item in items:
+        for element, value in item.items():
+            vr = PLAIN_ROI_ELEMENTS.get(element)
+            if vr is None or not isinstance(value, bytes) or not _plain_value(vr, value):
+                return None
+    return items
+
+
+#: per Structure Set ROI item: (ROI Number, ROI Name text, Referenced Frame of Reference UID text)
+RoiDefinitions = Iterable[tuple[object, str, str]]
+#: per RT ROI Observations item: (Referenced ROI Number or None, RT ROI Interpreted Type text)
+RoiObservations = Iterable[tuple[object, str]]
+
+
+def _raw_roi_definitions(items: list[RawItem]) -> list[tuple[object, str, str]] | None:
+    """:data:`RoiDefinitions` from plain raw items; None when an ROI Number is missing or empty
+    (pydicom's path reports it)."""
+    out: list[tuple[object, str, str]] = []
+    for item in items:
+        number = _plain_text(item.get(0x30060022))  # ROI Number
+        if not number:
+            return None
+        out.append((number, _plain_text(item.get(0x30060026)), _plain_text(item.get(0x30060024))))
+    return out
+
+
+def _raw_observations(items: list[RawItem]) -> list[tuple[object, str]]:
+    return [
+        (_plain_text(item[0x30060084]) if 0x30060084 in item else None, _plain_text(item.get(0x300600A4)))
+        for item in items
+    ]
+
+
+def _pydicom_roi_definitions(roi_seq: Iterable[Dataset], p: Path) -> Iterator[tuple[object, str, str]]:
+    for i, item in enumerate(roi_seq, start=1):
+        context = f"{tag_label('StructureSetROISequence')} item {i}"
+        yield require(item, "ROINumber", p, context=context), text(item, "ROIName"), text(item, "ReferencedFrameOfReferenceUID")
+
+
+def _pydicom_observations(ds: Dataset) -> Iterator[tuple[object, str]]:
+    for item in ds.get("RTROIObservationsSequence") or []:
+        yield item.get("ReferencedROINumber"), text(item, "RTROIInterpretedType")
+
 
 FloatArray = npt.NDArray[np.float64]
 #: (3006,0050) Contour Data
@@ -384,7 +504,14 @@ def _load_with_raw_contours(p: Path) -> StructureSet | None:
     if rois is None:
         return None
     referenced = _raw_referenced_series(ds)
-    parsed_tags = [ROI_CONTOUR_SEQUENCE_TAG] + ([REFERENCED_FRAME_SEQUENCE_TAG] if referenced is not None else [])
+    roi_items = _raw_plain_items(ds, STRUCTURE_SET_ROI_SEQUENCE_TAG)
+    definitions = _raw_roi_definitions(roi_items) if roi_items is not None else None
+    observation_items = _raw_plain_items(ds, RT_ROI_OBSERVATIONS_SEQUENCE_TAG)
+    observations = _raw_observations(observation_items) if observation_items is not None else None
+    parsed_tags = [ROI_CONTOUR_SEQUENCE_TAG]
+    parsed_tags += [REFERENCED_FRAME_SEQUENCE_TAG] if referenced is not None else []
+    parsed_tags += [STRUCTURE_SET_ROI_SEQUENCE_TAG] if definitions is not None else []
+    parsed_tags += [RT_ROI_OBSERVATIONS_SEQUENCE_TAG] if observations is not None else []
     saved = {tag: ds.get_item(tag) for tag in parsed_tags}
     for tag in parsed_tags:
         del ds[tag]
@@ -392,7 +519,9 @@ def _load_with_raw_contours(p: Path) -> StructureSet | None:
         check_complete(ds, p)  # every other element, as read_dicom does
     for tag in parsed_tags:
         ds[tag] = saved[tag]
-    return structure_set_from_dataset(ds, p, roi_contours=rois, referenced=referenced)
+    return structure_set_from_dataset(
+        ds, p, roi_contours=rois, referenced=referenced, roi_definitions=definitions, observations=observations
+    )
 
 
 #: per ROI Contour item: (Referenced ROI Number text, ROI Display Color components or None,
@@ -444,32 +573,38 @@ def structure_set_from_dataset(
     *,
     roi_contours: RoiContours | None = None,
     referenced: tuple[str, str | None] | None = None,
+    roi_definitions: list[tuple[object, str, str]] | None = None,
+    observations: list[tuple[object, str]] | None = None,
 ) -> StructureSet:
     """:func:`load_structure_set` on a dataset already read by :func:`~dosimetry.io.dicom_file.read_dicom`
     (``roi_contours``: the ROI Contour Sequence already parsed from raw bytes; ``referenced``: the
     frame of reference and series UIDs already read from the raw Referenced Frame of Reference
-    Sequence)."""
+    Sequence; ``roi_definitions`` / ``observations``: the Structure Set ROI / RT ROI Observations
+    Sequences already read from raw bytes, not empty)."""
     expect_sop_class(ds, p, [RT_STRUCTURE_SET])
     warnings: list[str] = []
     sop_uid = str(require(ds, "SOPInstanceUID", p))
     frame_uid, series_uid = _referenced_series(ds) if referenced is None else referenced
-    roi_seq = require(ds, "StructureSetROISequence", p)
+    definitions: RoiDefinitions = (
+        _pydicom_roi_definitions(require(ds, "StructureSetROISequence", p), p) if roi_definitions is None else roi_definitions
+    )
     # type 1 in the RT Structure Set IOD (ROI Contour and RT ROI Observations modules, both M);
     # their absence usually means an export cut short
     if roi_contours is None:  # (parsed from raw bytes only when present and not empty)
         require(ds, "ROIContourSequence", p, context="the ROI Contour module (is the file incomplete?)")
-    require(ds, "RTROIObservationsSequence", p, context="the RT ROI Observations module (is the file incomplete?)")
+    if observations is None:
+        require(ds, "RTROIObservationsSequence", p, context="the RT ROI Observations module (is the file incomplete?)")
     names: dict[int, tuple[str, str]] = {}
-    for i, item in enumerate(roi_seq, start=1):
+    for i, (number_value, name, roi_frame) in enumerate(definitions, start=1):
         context = f"{tag_label('StructureSetROISequence')} item {i}"
-        number = as_int(require(item, "ROINumber", p, context=context), "ROINumber", p, context=context)
+        number = as_int(number_value, "ROINumber", p, context=context)
         if number in names:
             raise DicomContentError(f"{p}: {tag_label('ROINumber')} {number} appears twice in {tag_label('StructureSetROISequence')}")
-        names[number] = (text(item, "ROIName"), text(item, "ReferencedFrameOfReferenceUID"))
+        names[number] = (name, roi_frame)
     interpreted: dict[int, str] = {}
-    for item in ds.get("RTROIObservationsSequence") or []:
-        if item.get("ReferencedROINumber") not in (None, ""):
-            interpreted[as_int(item.ReferencedROINumber, "ReferencedROINumber", p)] = text(item, "RTROIInterpretedType")
+    for referenced_number, interpreted_type in _pydicom_observations(ds) if observations is None else observations:
+        if referenced_number not in (None, ""):
+            interpreted[as_int(referenced_number, "ReferencedROINumber", p)] = interpreted_type
     contours: dict[int, list[Contour]] = {n: [] for n in names}
     colours: dict[int, tuple[int, int, int] | None] = {}
     ignored: dict[int, int] = {}
