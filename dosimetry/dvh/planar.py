@@ -21,6 +21,8 @@ from functools import cached_property
 import numpy as np
 import numpy.typing as npt
 
+from dosimetry.errors import ArgumentError
+
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
@@ -109,12 +111,103 @@ class EdgePieces:
     col: IntArray
     strip: FloatArray
     own: FloatArray
+
+    # a dense key -> value-column table up to ~64 entries per piece beats one binary search
+    DENSE_TABLE_ENTRIES_PER_PIECE = 64
+    # pieces x quantities up to which the lookup is built for all quantities in one pass
+    ALL_QUANTITIES_AT_ONCE = 20000
+
+    @cached_property
+    def _lookup(self) -> tuple[FloatArray, IntArray, npt.NDArray[np.integer] | None]:
+        """What :meth:`at` reads: every quantity for the few kinds of pixel (``values``, one column
+        each), the sorted distinct keys (key = row * (n_cols + 1) + col + 1), and for small windows
+        a dense table giving the column of every key (None for large sparse windows: binary search
+        in the keys instead).
+
+        Column 0 is zero (no piece in the pixel nor left of it in its row); column 1 + j holds the
+        pixel of distinct key j (the strips of the pieces left of it in its row plus the own parts
+        of its pieces); column 1 + U + j every pixel right of it up to the next key of its row
+        (the strips up to and including key j). The values are differences of running sums over
+        the pieces sorted (stably) by key, taken in the order of :attr:`_index`'s lookup, so they
+        are the same numbers. Quantity by quantity, through one reused buffer: fresh memory
+        costs as much as the arithmetic here."""
+        n_quantities, n = self.strip.shape
+        stride = self.n_cols + 1
+        n_keys = self.n_rows * stride
+        dense = n_keys <= self.DENSE_TABLE_ENTRIES_PER_PIECE * n + 65536
+        if n == 0:
+            table = np.zeros(n_keys, dtype=np.uint16) if dense else None
+            return np.zeros((n_quantities, 1)), np.zeros(0, dtype=np.int64), table
+        keys = self.row * stride
+        keys += self.col
+        keys += 1
+        order = np.argsort(keys, kind="stable")
+        sorted_keys = keys.take(order)
+        first = np.empty(n, dtype=bool)
+        first[0] = True
+        np.not_equal(sorted_keys[1:], sorted_keys[:-1], out=first[1:])
+        bounds = np.flatnonzero(first)
+        unique_keys = sorted_keys.take(bounds)
+        u = bounds.size
+        bounds = np.append(bounds, n)  # the pieces of distinct key j are [bounds[j], bounds[j + 1])
+        key_row = unique_keys // stride
+        row_first = first[:u]  # (reused)
+        np.not_equal(key_row[1:], key_row[:-1], out=row_first[1:])
+        firsts = np.flatnonzero(row_first)
+        row_start = np.repeat(firsts, np.diff(np.append(firsts, u)))  # first distinct key of each one's row
+        values = np.empty((n_quantities, 2 * u + 1))
+        values[:, 0] = 0.0
+        # all quantities at once for few pieces (fewer calls), one by one for many (less memory)
+        block = n_quantities if n * n_quantities <= self.ALL_QUANTITIES_AT_ONCE else 1
+        running = np.empty((block, n + 1))
+        running[:, 0] = 0.0
+        pieces = running[:, 1:]
+        at_bounds = np.empty((block, u + 1))
+        scratch = np.empty((block, u))
+        for q in range(0, n_quantities, block):
+            here = values[q : q + block, 1 : u + 1]
+            right = values[q : q + block, u + 1 :]
+            strip = self.strip[q : q + block]
+            if strip.any():  # (the strips of the first moment are zero by construction)
+                np.take(strip, order, axis=1, out=pieces, mode="clip")
+                np.cumsum(pieces, axis=1, out=pieces)
+                np.take(running, bounds, axis=1, out=at_bounds, mode="clip")
+                np.take(at_bounds, row_start, axis=1, out=scratch, mode="clip")
+                np.subtract(at_bounds[:, :-1], scratch, out=here)
+                np.subtract(at_bounds[:, 1:], scratch, out=right)
+            else:
+                here.fill(0.0)
+                right.fill(0.0)
+            np.take(self.own[q : q + block], order, axis=1, out=pieces, mode="clip")
+            np.cumsum(pieces, axis=1, out=pieces)
+            np.take(running, bounds, axis=1, out=at_bounds, mode="clip")
+            here += np.subtract(at_bounds[:, 1:], at_bounds[:, :-1], out=scratch)
+        if not dense:
+            return values, unique_keys, None
+        # the table in runs: before the first key (0), then per distinct key: itself, the pixels
+        # right of it up to the next key or the end of its row, the rest of its row (0)
+        index_type = np.uint16 if 2 * u + 1 <= np.iinfo(np.uint16).max else np.int32
+        following = np.append(unique_keys[1:], n_keys)
+        stop = np.minimum(following, (key_row + 1) * stride)
+        lengths = np.empty(3 * u + 1, dtype=np.int64)
+        lengths[0] = unique_keys[0]
+        lengths[1::3] = 1
+        np.subtract(stop, unique_keys, out=lengths[2::3])
+        lengths[2::3] -= 1
+        np.subtract(following, stop, out=lengths[3::3])
+        columns = np.zeros(3 * u + 1, dtype=index_type)
+        columns[1::3] = np.arange(1, u + 1)
+        columns[2::3] = np.arange(u + 1, 2 * u + 1)
+        return values, unique_keys, np.repeat(columns, lengths)
+
     @cached_property
     def _index(self) -> tuple[IntArray | None, IntArray | None, FloatArray, FloatArray]:
-        """Pieces sorted by key = row * (n_cols + 2) + col + 1, with prefix sums of ``strip`` and
-        ``own`` (one row per piece boundary, one column per quantity); plus either a dense table
-        start[k] = number of pieces with key < k (small windows) or the sorted keys for binary
-        search (large sparse windows)."""
+        """Reference form of :meth:`at`'s lookup, for tests: the pieces sorted (stably) by key =
+        row * (n_cols + 2) + col + 1, the running sums S of ``strip`` and O of ``own`` (one row per
+        piece boundary, one column per quantity), and either start[k] = number of pieces with key
+        < k (small windows) or the sorted keys. A pixel's quantities are
+        (S[mid] - S[lo]) + (O[hi] - O[mid]) with lo, mid, hi the starts of its row, its key and
+        the next key."""
         keys = self.row * (self.n_cols + 2) + (self.col + 1)
         order = np.argsort(keys, kind="stable")
         n_quantities = self.strip.shape[0]
@@ -123,8 +216,7 @@ class EdgePieces:
         np.cumsum(self.strip[:, order].T, axis=0, out=strip_prefix[1:])
         np.cumsum(self.own[:, order].T, axis=0, out=own_prefix[1:])
         n_keys = self.n_rows * (self.n_cols + 2) + 1
-        if n_keys <= 64 * keys.size + 65536:  # a dense table up to ~64 entries per piece beats 3 binary searches
-            # start[k] = j for sorted_keys[j - 1] < k <= sorted_keys[j] (a run per piece boundary)
+        if n_keys <= self.DENSE_TABLE_ENTRIES_PER_PIECE * keys.size + 65536:
             runs = np.diff(np.concatenate([[-1], keys[order], [n_keys]]))
             return np.repeat(np.arange(keys.size + 1), runs), None, strip_prefix, own_prefix
         return None, keys[order], strip_prefix, own_prefix
@@ -172,22 +264,25 @@ class EdgePieces:
 
     def at(self, rows: IntArray, cols: IntArray) -> FloatArray:
         """Every quantity at the pixels (rows, cols) only, shape (k, len(rows))."""
-        base = rows * (self.n_cols + 2)
-        key = base + cols + 1
-        start, sorted_keys, sp, op = self._index
-        if start is not None:
-            lo, mid, hi = start[base], start[key], start[key + 1]
+        values, unique_keys, table = self._lookup
+        key = rows * (self.n_cols + 1)
+        key += cols
+        key += 1
+        if table is not None:
+            column = table.take(key)
         else:
-            assert sorted_keys is not None
-            lo = np.searchsorted(sorted_keys, base, side="left")
-            mid = np.searchsorted(sorted_keys, key, side="left")
-            hi = np.searchsorted(sorted_keys, key, side="right")
-        out = sp.take(mid, axis=0)
-        out -= sp.take(lo, axis=0)
-        own = op.take(hi, axis=0)
-        own -= op.take(mid, axis=0)
-        out += own
-        return out.T
+            u = unique_keys.size
+            if u == 0:
+                return np.zeros((values.shape[0], key.size))
+            at_or_after = np.searchsorted(unique_keys, key)  # first distinct key >= the pixel's
+            before = at_or_after - 1
+            row_start = key - cols - 1
+            column = np.where(
+                unique_keys.take(np.minimum(at_or_after, u - 1)) == key,
+                at_or_after + 1,
+                np.where((before >= 0) & (unique_keys.take(np.maximum(before, 0)) >= row_start), before + 1 + u, 0),
+            )
+        return values.take(column, axis=1)
 
 
 def edge_pieces(
@@ -209,147 +304,240 @@ def edge_pieces(
     separate windows stacked along the rows: layer L occupies rows [L n_rows, (L + 1) n_rows) of
     the result, so many planes are processed in one vectorised pass.
     """
-    layer_list = layers if layers is not None else [0] * len(polygons)
-    known = orientations if orientations is not None else [None] * len(polygons)
-    sizes_list, factors, layer_kept, kept_u, kept_v = [], [], [], [], []
-    for (u, v), w_poly, layer, sense in zip(polygons, weights, layer_list, known, strict=True):
-        if u.size < 3:
-            continue
-        orientation = np.sign(signed_area(u, v)) if sense is None else sense
-        if orientation == 0:
-            continue
-        kept_u.append(u)
-        kept_v.append(v)
-        sizes_list.append(u.size)
-        # Counter-clockwise edges accumulate negative area with the convention below.
-        factors.append(-float(w_poly) * orientation)
-        layer_kept.append(layer)
     total_rows = n_rows * n_layers
-    if not kept_u:
+    if not polygons:
         return EdgePieces.empty(n_cols, total_rows, moments)
-    sizes = np.array(sizes_list, dtype=np.int64)
-    u0 = np.concatenate(kept_u)
-    v0 = np.concatenate(kept_v)
+    if orientations is None:
+        orientations = [int(np.sign(signed_area(u, v))) if u.size >= 3 else 0 for u, v in polygons]
+    sizes = np.array([u.size for u, _ in polygons], dtype=np.int64)
+    sense = np.array(orientations, dtype=np.float64)
+    if len(sense) != len(polygons) or len(weights) != len(polygons):
+        raise ArgumentError(
+            f"edge_pieces: one weight and one orientation per polygon expected, got {len(polygons)} polygons, "
+            f"{len(weights)} weights, {len(sense)} orientations"
+        )
+    layer = np.array(layers, dtype=np.int64) if layers is not None else np.zeros(len(polygons), dtype=np.int64)
+    if layer.size != len(polygons):
+        raise ArgumentError(f"edge_pieces: one layer per polygon expected, got {len(polygons)} polygons, {layer.size} layers")
+    usable = (sizes >= 3) & (sense != 0)
+    if not usable.all():
+        kept = np.flatnonzero(usable)
+        if kept.size == 0:
+            return EdgePieces.empty(n_cols, total_rows, moments)
+        polygons = [polygons[i] for i in kept]
+        sizes, sense, layer = sizes[kept], sense[kept], layer[kept]
+        weights = [weights[i] for i in kept]
+    # Counter-clockwise edges accumulate negative area with the convention below.
+    factors = -np.array(weights, dtype=np.float64) * sense
+    u0 = np.concatenate([u for u, _ in polygons])
+    v0 = np.concatenate([v for _, v in polygons])
     # each edge runs from a vertex to the next one of its polygon, the last back to the first
     following = np.arange(1, u0.size + 1)
-    first_vertex = np.cumsum(sizes) - sizes
-    following[first_vertex + sizes - 1] = first_vertex
-    u1 = u0[following]
-    v1 = v0[following]
-    w = np.repeat(np.array(factors, dtype=np.float64), sizes)
-    lay = np.repeat(np.array(layer_kept, dtype=np.int64), sizes)
-    # Drop edges entirely above or below the window: they touch no pixel of it.
-    keep = ~(((v0 <= 0) & (v1 <= 0)) | ((v0 >= n_rows) & (v1 >= n_rows)))
-    # Edges entirely right of the window contribute nothing either.
-    keep &= ~((u0 >= n_cols) & (u1 >= n_cols))
-    u0, v0, u1, v1, w, lay = u0[keep], v0[keep], u1[keep], v1[keep], w[keep], lay[keep]
-    if u0.size == 0:
-        return EdgePieces.empty(n_cols, total_rows, moments)
-    # Clip v to the window band: the parts outside rows [0, n_rows) are discarded anyway, and
-    # clipping in v along the segment keeps the in-window part exact.
-    du = u1 - u0
-    dv = v1 - v0
-    t_lo = np.zeros_like(u0)
-    t_hi = np.ones_like(u0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ta = np.where(dv != 0, (0.0 - v0) / dv, -np.inf)
-        tb = np.where(dv != 0, (n_rows - v0) / dv, np.inf)
-    t_enter = np.minimum(ta, tb)
-    t_exit = np.maximum(ta, tb)
-    t_lo = np.maximum(t_lo, t_enter)
-    t_hi = np.minimum(t_hi, t_exit)
-    ok = t_hi > t_lo
-    u0, v0, du, dv, w, t_lo, t_hi, lay = u0[ok], v0[ok], du[ok], dv[ok], w[ok], t_lo[ok], t_hi[ok], lay[ok]
-    a_u, a_v = u0 + t_lo * du, v0 + t_lo * dv
-    b_u, b_v = u0 + t_hi * du, v0 + t_hi * dv
+    last_vertex = np.cumsum(sizes)
+    last_vertex -= 1
+    following[last_vertex] = last_vertex + 1 - sizes
+    u1 = u0.take(following)
+    v1 = v0.take(following)
+    w = np.repeat(factors, sizes)
+    lay = np.repeat(layer, sizes)
+    if v0.min() > 0 and v0.max() < n_rows and u0.max() < n_cols:
+        # Every edge inside the window's band of rows and not right of it: nothing to drop or clip.
+        a_u, a_v = u0, v0
+        b_u = u0 + (u1 - u0)
+        b_v = v0 + (v1 - v0)
+    else:
+        # Drop edges entirely above or below the window: they touch no pixel of it.
+        keep = ~(((v0 <= 0) & (v1 <= 0)) | ((v0 >= n_rows) & (v1 >= n_rows)))
+        # Edges entirely right of the window contribute nothing either.
+        keep &= ~((u0 >= n_cols) & (u1 >= n_cols))
+        u0, v0, u1, v1, w, lay = u0[keep], v0[keep], u1[keep], v1[keep], w[keep], lay[keep]
+        if u0.size == 0:
+            return EdgePieces.empty(n_cols, total_rows, moments)
+        # Clip v to the window band: the parts outside rows [0, n_rows) are discarded anyway, and
+        # clipping in v along the segment keeps the in-window part exact.
+        du = u1 - u0
+        dv = v1 - v0
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # (tiny dv: t = +-inf)
+            ta = np.where(dv != 0, (0.0 - v0) / dv, -np.inf)
+            tb = np.where(dv != 0, (n_rows - v0) / dv, np.inf)
+        t_lo = np.maximum(0.0, np.minimum(ta, tb))
+        t_hi = np.minimum(1.0, np.maximum(ta, tb))
+        ok = t_hi > t_lo
+        u0, v0, du, dv, w, t_lo, t_hi, lay = u0[ok], v0[ok], du[ok], dv[ok], w[ok], t_lo[ok], t_hi[ok], lay[ok]
+        a_u, a_v = u0 + t_lo * du, v0 + t_lo * dv
+        b_u, b_v = u0 + t_hi * du, v0 + t_hi * dv
     # Also clip u from the left: a piece left of the window contributes its full height to every
     # column, whatever its u, so only where it crosses u = 0 matters. Crossings of integer lines
     # with u < 0 are therefore not needed; clamp them away by splitting only at lines 0..n_cols.
-    seg = np.arange(a_u.size)
-    cuts_t = [np.zeros(a_u.size), np.ones(a_u.size)]
+    n_seg = a_u.size
+    seg = np.arange(n_seg)
+    cuts_t = [np.zeros(n_seg), np.ones(n_seg)]
     cuts_s = [seg, seg]
-    for a, b in ((a_u, b_u), (a_v, b_v)):
-        lo_line = np.floor(np.minimum(a, b)) + 1
-        hi_line = np.floor(np.maximum(a, b))  # lines strictly inside (lo, hi] may be crossed
-        # Restrict to lines inside the window [0, n] (u) or [0, n_rows] (v); others are irrelevant.
-        limit = n_cols if a is a_u else n_rows
-        lo_line = np.maximum(lo_line, 0)
-        hi_line = np.minimum(hi_line, limit)
-        count = np.maximum(hi_line - lo_line + 1, 0).astype(np.int64)
-        total = int(count.sum())
+    for a, b, limit in ((a_u, b_u, n_cols), (a_v, b_v, n_rows)):
+        # lines strictly inside (min, max] may be crossed; only those inside the window [0, limit]
+        lo_line = np.floor(np.minimum(a, b))
+        lo_line += 1
+        np.maximum(lo_line, 0, out=lo_line)
+        hi_line = np.floor(np.maximum(a, b))
+        np.minimum(hi_line, limit, out=hi_line)
+        count = hi_line - lo_line
+        count += 1
+        count = np.maximum(count, 0).astype(np.int64)
+        ends = np.cumsum(count)
+        total = int(ends[-1]) if ends.size else 0
         if total == 0:
             continue
         owner = np.repeat(seg, count)
-        offset = np.arange(total) - np.repeat(np.cumsum(count) - count, count)
-        line = np.repeat(lo_line, count) + offset
-        delta = (b - a)[owner]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            t = (line - a[owner]) / delta
-        good = np.isfinite(t) & (t > 0) & (t < 1)
+        # line = lo_line of the owner + the cut's rank among its owner's cuts
+        ends -= count
+        line = np.arange(total, dtype=np.float64)
+        line += np.repeat(lo_line - ends, count)
+        # (no division by zero: a segment with cuts has min < max)
+        t = line - a.take(owner)
+        t /= (b - a).take(owner)
+        good = (t > 0) & (t < 1)
         cuts_t.append(t[good])
         cuts_s.append(owner[good])
     all_t = np.concatenate(cuts_t)
     all_s = np.concatenate(cuts_s)
     # one float key orders the cuts by segment, then by position along it (t in [0, 1])
-    order = np.argsort(2.0 * all_s + all_t, kind="stable")
-    all_t = all_t[order]
-    all_s = all_s[order]
-    same = all_s[1:] == all_s[:-1]
-    s = all_s[:-1][same]
-    ta_ = all_t[:-1][same]
-    tb_ = all_t[1:][same]
-    pu_a = a_u[s] + ta_ * (b_u[s] - a_u[s])
-    pv_a = a_v[s] + ta_ * (b_v[s] - a_v[s])
-    pu_b = a_u[s] + tb_ * (b_u[s] - a_u[s])
-    pv_b = a_v[s] + tb_ * (b_v[s] - a_v[s])
+    key = 2.0 * all_s
+    key += all_t
+    order = np.argsort(key, kind="stable")
+    all_t = all_t.take(order)
+    all_s = all_s.take(order)
+    same = np.flatnonzero(all_s[1:] == all_s[:-1])
+    s = all_s.take(same)
+    ta_ = all_t.take(same)
+    tb_ = all_t.take(same + 1)
+    da_u = b_u - a_u
+    da_v = b_v - a_v
+    su, sv, sdu, sdv = a_u.take(s), a_v.take(s), da_u.take(s), da_v.take(s)
+    pu_a = ta_ * sdu
+    pu_a += su
+    pv_a = ta_ * sdv
+    pv_a += sv
+    pu_b = tb_ * sdu
+    pu_b += su
+    pv_b = tb_ * sdv
+    pv_b += sv
     col = np.floor(0.5 * (pu_a + pu_b)).astype(np.int64)
     row = np.floor(0.5 * (pv_a + pv_b)).astype(np.int64)
-    inside_rows = (row >= 0) & (row < n_rows)
     # keep the pieces inside the window's rows and left of its right border
-    keep = np.flatnonzero(inside_rows & (col < n_cols))
-    s, pu_a, pv_a, pu_b, pv_b, col, row = s[keep], pu_a[keep], pv_a[keep], pu_b[keep], pv_b[keep], col[keep], row[keep]
-    left = col < 0
-    w_s = w[s]
-    dv = pv_b - pv_a
+    inside = (row >= 0) & (row < n_rows) & (col < n_cols)
+    if not inside.all():
+        keep = np.flatnonzero(inside)
+        s, pu_a, pv_a, pu_b, pv_b, col, row = (x.take(keep) for x in (s, pu_a, pv_a, pu_b, pv_b, col, row))
+    return _piece_quantities(n_cols, total_rows, n_rows, row, col, lay.take(s), w.take(s), pu_a, pv_a, pu_b, pv_b, moments)
+
+
+def _piece_quantities(
+    n_cols: int,
+    total_rows: int,
+    n_rows: int,
+    row: IntArray,
+    col: IntArray,
+    layer: IntArray,
+    w_s: FloatArray,
+    pu_a: FloatArray,
+    pv_a: FloatArray,
+    pu_b: FloatArray,
+    pv_b: FloatArray,
+    moments: bool,
+) -> EdgePieces:
+    """What each piece from (pu_a, pv_a) to (pu_b, pv_b) in pixel (row, col) adds to its own pixel
+    and to the pixels right of it, times its polygon's factor ``w_s``. In place where possible:
+    the same operations, in the same order, as the plain formulas in the comments."""
+    n = row.size
+    k = 5 if moments else 1
+    strip = np.empty((k, n))
+    own = np.empty((k, n))
+    dv = np.subtract(pv_b, pv_a, out=strip[0])  # (then times w_s, last)
     # Local coordinates about the pixel centre: xi in [-0.5, 0.5] (columns), eta likewise (rows).
-    eta_a = pv_a - row - 0.5
-    eta_b = pv_b - row - 0.5
-    xi_a = pu_a - col - 0.5
-    xi_b = pu_b - col - 0.5
+    eta_a = pv_a - row
+    eta_a -= 0.5
+    eta_b = pv_b - row
+    eta_b -= 0.5
+    xi_a = pu_a - col
+    xi_a -= 0.5
+    xi_b = pu_b - col
+    xi_b -= 0.5
     # Contribution of a full-width strip over the piece's eta range (the same in every column),
     # and of the region between the piece and the right border of its own pixel: integrals along
     # the piece of polynomials in (xi, eta), both linear along it, in closed form.
-    mid_xi = 0.5 * (xi_a + xi_b)
-    strips = [dv]
-    owns = [dv * (0.5 - mid_xi)]
+    mid_xi = xi_a + xi_b
+    mid_xi *= 0.5
+    t = np.subtract(0.5, mid_xi, out=own[0])
+    t *= dv  # own: dv * (0.5 - mid_xi)
     if moments:
-        eta_sq = (eta_a * eta_a + eta_a * eta_b + eta_b * eta_b) / 3.0  # mean of eta^2
-        xi_sq = (xi_a * xi_a + xi_a * xi_b + xi_b * xi_b) / 3.0  # mean of xi^2
-        mid_eta = 0.5 * (eta_a + eta_b)
-        xi_eta = (2.0 * (xi_a * eta_a + xi_b * eta_b) + xi_a * eta_b + xi_b * eta_a) / 6.0  # mean of xi eta
-        xi_cu = mid_xi * (xi_a * xi_a + xi_b * xi_b) / 2.0  # mean of xi^3
+        xa2 = xi_a * xi_a
+        xb2 = xi_b * xi_b
+        ea2 = eta_a * eta_a
+        # mean of eta^2: (eta_a^2 + eta_a eta_b + eta_b^2) / 3
+        eta_sq = eta_a * eta_b
+        eta_sq += ea2
+        eta_sq += np.multiply(eta_b, eta_b, out=pu_a)  # (pu_a, pv_a, pu_b, pv_b serve as scratch)
+        eta_sq /= 3.0
+        # mean of xi^2: (xi_a^2 + xi_a xi_b + xi_b^2) / 3
+        xi_sq = xi_a * xi_b
+        xi_sq += xa2
+        xi_sq += xb2
+        xi_sq /= 3.0
+        # mean of eta: (eta_a + eta_b) / 2
+        mid_eta = eta_a + eta_b
+        mid_eta *= 0.5
+        # mean of xi eta: (2 (xi_a eta_a + xi_b eta_b) + xi_a eta_b + xi_b eta_a) / 6
+        xi_eta = xi_a * eta_a
+        xi_eta += np.multiply(xi_b, eta_b, out=pu_a)
+        xi_eta *= 2.0
+        xi_eta += np.multiply(xi_a, eta_b, out=pu_a)
+        xi_eta += np.multiply(xi_b, eta_a, out=pu_a)
+        xi_eta /= 6.0
+        # mean of xi^3: mid_xi (xi_a^2 + xi_b^2) / 2
+        xi_cu = xa2 + xb2
+        xi_cu *= mid_xi  # (mid_xi * (...), the same product)
+        xi_cu /= 2.0
         d_eta = eta_b - eta_a
         d_xi = xi_b - xi_a
-        # mean of eta^2 xi along the piece
-        eta_sq_xi = (
-            eta_a * eta_a * xi_a
-            + (2.0 * eta_a * d_eta * xi_a + eta_a * eta_a * d_xi) / 2.0
-            + (d_eta * d_eta * xi_a + 2.0 * eta_a * d_eta * d_xi) / 3.0
-            + d_eta * d_eta * d_xi / 4.0
-        )
-        strips += [np.zeros_like(dv), dv * mid_eta, dv / 12.0, dv * eta_sq]
-        owns += [
-            dv * (0.25 - xi_sq) / 2.0,
-            dv * (0.5 * mid_eta - xi_eta),
-            dv * (0.125 - xi_cu) / 3.0,
-            dv * (0.5 * eta_sq - eta_sq_xi),
-        ]
-    col = np.where(left, -1, col)
-    return EdgePieces(
-        n_cols,
-        total_rows,
-        row + lay[s] * n_rows,
-        col,
-        np.stack([q * w_s for q in strips]),
-        np.stack([q * w_s for q in owns]),
-    )
+        # mean of eta^2 xi along the piece: eta_a^2 xi_a + (2 eta_a d_eta xi_a + eta_a^2 d_xi) / 2
+        #   + (d_eta^2 xi_a + 2 eta_a d_eta d_xi) / 3 + d_eta^2 d_xi / 4
+        e2d = 2.0 * eta_a
+        e2d *= d_eta
+        de2 = d_eta * d_eta
+        eta_sq_xi = ea2 * xi_a
+        term = np.multiply(e2d, xi_a, out=pu_a)
+        term += np.multiply(ea2, d_xi, out=pv_a)
+        term /= 2.0
+        eta_sq_xi += term
+        term = np.multiply(de2, xi_a, out=pu_a)
+        term += np.multiply(e2d, d_xi, out=pv_a)
+        term /= 3.0
+        eta_sq_xi += term
+        term = np.multiply(de2, d_xi, out=pu_a)
+        term /= 4.0
+        eta_sq_xi += term
+        # strips: 0, dv mid_eta, dv / 12, dv eta_sq
+        strip[1].fill(0.0)
+        np.multiply(dv, mid_eta, out=strip[2])
+        np.divide(dv, 12.0, out=strip[3])
+        np.multiply(dv, eta_sq, out=strip[4])
+        # owns: dv (1/4 - xi_sq) / 2, dv (mid_eta / 2 - xi_eta), dv (1/8 - xi_cu) / 3,
+        # dv (eta_sq / 2 - eta_sq_xi)
+        t = np.subtract(0.25, xi_sq, out=own[1])
+        t *= dv
+        t /= 2.0
+        t = np.multiply(0.5, mid_eta, out=own[2])
+        t -= xi_eta
+        t *= dv
+        t = np.subtract(0.125, xi_cu, out=own[3])
+        t *= dv
+        t /= 3.0
+        t = np.multiply(0.5, eta_sq, out=own[4])
+        t -= eta_sq_xi
+        t *= dv
+        strip[2:] *= w_s
+    own *= w_s
+    strip[0] *= w_s
+    row += layer * n_rows
+    col[col < 0] = -1
+    return EdgePieces(n_cols, total_rows, row, col, strip, own)
