@@ -10,6 +10,7 @@ and so are ROIs whose contour planes are unevenly spaced.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import struct
@@ -62,13 +63,21 @@ class _RawLayoutError(Exception):
 RawItem = dict[int, "bytes | list[RawItem]"]
 
 
-def _is_sequence_implicit(tag: int, length: int) -> bool:
-    if length == _UNDEFINED:
-        return True
+_unpack_header = _HEADER.unpack_from
+_unpack_explicit = _EXPLICIT.unpack_from
+_unpack_u32 = struct.Struct("<I").unpack_from
+
+
+@functools.lru_cache(maxsize=1024)
+def _dictionary_sequence(tag: int) -> bool:
     try:
         return dictionary_VR(tag) == "SQ"
     except KeyError:
         return False
+
+
+def _is_sequence_implicit(tag: int, length: int) -> bool:
+    return length == _UNDEFINED or _dictionary_sequence(tag)
 
 
 def _parse_sequence(
@@ -78,10 +87,11 @@ def _parse_sequence(
     (after its delimiter when of undefined length). With ``vrs``, the (tag, VR) pairs met in
     explicit VR are added to it."""
     items: list[RawItem] = []
+    parse_item = _parse_item_implicit if implicit else _parse_item_explicit
     while pos < end:
         if pos + 8 > end:
             raise _RawLayoutError("item header cut short")
-        group, element, length = _HEADER.unpack_from(buf, pos)
+        group, element, length = _unpack_header(buf, pos)
         tag = (group << 16) | element
         pos += 8
         if tag == _SEQUENCE_END:
@@ -91,72 +101,95 @@ def _parse_sequence(
         if tag != _ITEM:
             raise _RawLayoutError(f"expected an item, found ({group:04X},{element:04X})")
         if length == _UNDEFINED:
-            item, pos = _parse_item(buf, pos, end, implicit, True, vrs)
+            item, pos = parse_item(buf, pos, end, True, vrs)
         else:
-            if pos + length > end:
+            stop = pos + length
+            if stop > end:
                 raise _RawLayoutError("item longer than its sequence")
-            item, after = _parse_item(buf, pos, pos + length, implicit, False, vrs)
-            pos = pos + length
-            if after != pos:
+            item, after = parse_item(buf, pos, stop, False, vrs)
+            if after != stop:
                 raise _RawLayoutError("item length mismatch")
+            pos = stop
         items.append(item)
     if undefined:
         raise _RawLayoutError("sequence delimiter missing")
     return items, pos
 
 
-def _parse_item(
-    buf: bytes, pos: int, end: int, implicit: bool, undefined: bool, vrs: set[tuple[int, bytes]] | None = None
+def _nested_sequence(
+    buf: bytes, pos: int, end: int, length: int, implicit: bool, vrs: set[tuple[int, bytes]] | None
+) -> tuple[list[RawItem], int]:
+    """A sequence value inside an item (from ``pos``, ``length`` bytes or undefined); returns its
+    items and the position after it."""
+    if length == _UNDEFINED:
+        return _parse_sequence(buf, pos, end, implicit, True, vrs)
+    if pos + length > end:
+        raise _RawLayoutError("sequence longer than its container")
+    value, _ = _parse_sequence(buf, pos, pos + length, implicit, False, vrs)
+    return value, pos + length
+
+
+def _parse_item_explicit(
+    buf: bytes, pos: int, end: int, undefined: bool, vrs: set[tuple[int, bytes]] | None = None
 ) -> tuple[RawItem, int]:
     item: RawItem = {}
     while pos < end:
         if pos + 8 > end:
             raise _RawLayoutError("element header cut short")
-        if implicit:
-            group, element, length = _HEADER.unpack_from(buf, pos)
+        group, element, vr, length = _unpack_explicit(buf, pos)
+        tag = (group << 16) | element
+        if group == 0xFFFE:
+            length = _unpack_header(buf, pos)[2]
             pos += 8
-            tag = (group << 16) | element
-            if tag == _ITEM_END:
-                if not undefined or length != 0:
-                    raise _RawLayoutError("unexpected item delimiter")
+            if tag == _ITEM_END and undefined and length == 0:
                 return item, pos
-            sequence = _is_sequence_implicit(tag, length)
-        else:
-            group, element, vr, short = _EXPLICIT.unpack_from(buf, pos)
-            tag = (group << 16) | element
-            if group == 0xFFFE:
-                length = _HEADER.unpack_from(buf, pos)[2]
-                pos += 8
-                if tag == _ITEM_END and undefined and length == 0:
-                    return item, pos
-                raise _RawLayoutError("unexpected delimiter")
-            if vr in _LONG_VRS:
-                if pos + 12 > end:
-                    raise _RawLayoutError("element header cut short")
-                length = struct.unpack_from("<I", buf, pos + 8)[0]
-                pos += 12
-            else:
-                length = short
-                pos += 8
-            if vr == b"UN" and length == _UNDEFINED:
-                raise _RawLayoutError("UN element of undefined length")
-            sequence = vr == b"SQ"
-            if vrs is not None:
-                vrs.add((tag, vr))
-        if sequence:
+            raise _RawLayoutError("unexpected delimiter")
+        if vrs is not None:
+            vrs.add((tag, vr))
+        if vr in _LONG_VRS:
+            if pos + 12 > end:
+                raise _RawLayoutError("element header cut short")
+            length = _unpack_u32(buf, pos + 8)[0]
+            pos += 12
+            if vr == b"SQ":
+                item[tag], pos = _nested_sequence(buf, pos, end, length, False, vrs)
+                continue
             if length == _UNDEFINED:
-                value, pos = _parse_sequence(buf, pos, end, implicit, True, vrs)
-            else:
-                if pos + length > end:
-                    raise _RawLayoutError("sequence longer than its container")
-                value, after = _parse_sequence(buf, pos, pos + length, implicit, False, vrs)
-                pos += length
-            item[tag] = value
+                raise _RawLayoutError("value of undefined length")
         else:
-            if length == _UNDEFINED or pos + length > end:
-                raise _RawLayoutError("value longer than its container")
-            item[tag] = buf[pos : pos + length]
-            pos += length
+            pos += 8
+        stop = pos + length
+        if stop > end:
+            raise _RawLayoutError("value longer than its container")
+        item[tag] = buf[pos:stop]
+        pos = stop
+    if undefined:
+        raise _RawLayoutError("item delimiter missing")
+    return item, pos
+
+
+def _parse_item_implicit(
+    buf: bytes, pos: int, end: int, undefined: bool, vrs: set[tuple[int, bytes]] | None = None
+) -> tuple[RawItem, int]:
+    item: RawItem = {}
+    while pos < end:
+        if pos + 8 > end:
+            raise _RawLayoutError("element header cut short")
+        group, element, length = _unpack_header(buf, pos)
+        pos += 8
+        tag = (group << 16) | element
+        if tag == _ITEM_END:
+            if not undefined or length != 0:
+                raise _RawLayoutError("unexpected item delimiter")
+            return item, pos
+        if _is_sequence_implicit(tag, length):
+            item[tag], pos = _nested_sequence(buf, pos, end, length, True, vrs)
+            continue
+        stop = pos + length
+        if stop > end:
+            raise _RawLayoutError("value longer than its container")
+        item[tag] = buf[pos:stop]
+        pos = stop
     if undefined:
         raise _RawLayoutError("item delimiter missing")
     return item, pos
@@ -232,6 +265,11 @@ def _raw_text(value: object) -> str:
     if isinstance(value, (bytes, bytearray)):
         return bytes(value).decode("latin-1").replace("\x00", " ").strip()
     return ""
+
+
+#: the bytes :func:`_raw_text` strips (NUL and the latin-1 characters ``str.strip`` removes):
+#: ``not value.strip(_BLANK)`` is ``not _raw_text(value)`` without decoding the value
+_BLANK = bytes(c for c in range(256) if chr(c).isspace()) + b"\x00"
 
 
 # --- Structure Set ROI and RT ROI Observations Sequences from raw bytes ----------------------------
@@ -412,6 +450,31 @@ def _z_spans(flat: FloatArray, counts: npt.NDArray[np.intp]) -> FloatArray | Non
     return np.maximum.reduceat(z, starts) - np.minimum.reduceat(z, starts)
 
 
+def _plane_estimates(flat: FloatArray, counts: npt.NDArray[np.intp]) -> tuple[list[float], list[bool]]:
+    """Per value list of :func:`_parse_decimal_flat` (whole points only), its contour plane as
+    :meth:`~dosimetry.structures.Roi.contour_planes_mm` gives it (``round(Contour.z_mm, 3)``), and
+    whether that is certain. The mean z here comes from one reduceat over all contours, summed in
+    another order than numpy's per-contour mean; the two differ by less than ``4 n eps max|z|``, so
+    the rounding agrees whenever the mean is farther than that from a rounding boundary
+    ((k + 1/2) * 0.001 mm). Uncertain planes are left to ``Roi.contour_planes_mm``."""
+    z = flat[2::3]
+    n = counts // 3
+    starts = np.concatenate(([0], np.cumsum(n[:-1])))
+    means = np.add.reduceat(z, starts) / n
+    bound = 4.0 * n * np.finfo(np.float64).eps * np.maximum.reduceat(np.abs(z), starts) + 1e-9
+    scaled = means * 1000.0
+    certain = np.abs(scaled - np.floor(scaled) - 0.5) / 1000.0 > bound
+    return [round(m, 3) for m in means.tolist()], certain.tolist()
+
+
+def _median(values: list[float]) -> float:
+    """``float(np.median(values))`` for a non-empty list of finite floats (the middle value, or the
+    mean of the two middle values computed as numpy does: their sum halved)."""
+    ordered = sorted(values)
+    half = len(ordered) // 2
+    return ordered[half] if len(ordered) % 2 else (ordered[half - 1] + ordered[half]) / 2
+
+
 class _ContourContexts(Sequence[str]):
     """Message contexts ("(3006,0039) ROIContourSequence item i, (3006,0040) ContourSequence item j")
     built only when a message needs one."""
@@ -534,6 +597,7 @@ def _raw_roi_contours(items: list[RawItem]) -> RoiContours | None:
     """The values the loader needs from raw ROI Contour items; None when one is missing or not
     plain bytes (the normal path then reads the file and reports it)."""
     out: RoiContours = []
+    texts: dict[bytes, str] = {}  # geometric types: a few values, many times
     for item in items:
         number = item.get(0x30060084)  # Referenced ROI Number
         colour = item.get(0x3006002A)  # ROI Display Color
@@ -545,11 +609,14 @@ def _raw_roi_contours(items: list[RawItem]) -> RoiContours | None:
         contours = []
         for c in sequence:
             gtype, declared, data = c.get(0x30060042), c.get(0x30060046), c.get(CONTOUR_DATA_TAG)
-            if not isinstance(gtype, bytes) or not isinstance(data, bytes) or not _raw_text(data):
+            if not isinstance(gtype, bytes) or not isinstance(data, bytes) or not data.strip(_BLANK):
                 return None
             if declared is not None and not isinstance(declared, bytes):
                 return None
-            contours.append((_raw_text(gtype), _raw_text(declared) or None, data, None))
+            gtype_text = texts.get(gtype)
+            if gtype_text is None:
+                gtype_text = texts[gtype] = _raw_text(gtype)
+            contours.append((gtype_text, _raw_text(declared) or None, data, None))
         colour_parts = [v.strip() for v in _raw_text(colour).split("\\")] if colour is not None and _raw_text(colour) else None
         out.append((_raw_text(number), colour_parts, contours))
     return out
@@ -641,6 +708,9 @@ def structure_set_from_dataset(
     )
     ends = np.cumsum(counts).tolist()
     spans = _z_spans(flat, counts)  # z range of each raw contour (None: computed per contour)
+    estimates, certain = _plane_estimates(flat, counts) if spans is not None else ([], [])
+    planes_of: dict[int, list[float]] = {n: [] for n in names}  # closed contours' planes, when all certain
+    exact_planes: set[int] = set()  # ROIs whose planes Roi.contour_planes_mm computes
     k = 0
     for number, gtype, c, i, j, raw, declared in pending:
         z_span = None
@@ -672,6 +742,10 @@ def structure_set_from_dataset(
                     f"{p.name}: ROI {number} {_contour_context(i, j)}: CLOSED_PLANAR contour is not in a transverse plane "
                     f"(z spans {z_span:.3f} mm); its mean z is used"
                 )
+            if raw is not None and certain and certain[k - 1]:
+                planes_of[number].append(estimates[k - 1])
+            else:
+                exact_planes.add(number)
         contours[number].append(Contour(points_mm=points, geometric_type=gtype))
     rois: list[Roi] = []
     for number, (name, roi_frame) in names.items():
@@ -687,13 +761,13 @@ def structure_set_from_dataset(
             warnings.append(f"{p.name}: ROI {number} {name!r}: {ignored[number]} OPEN_PLANAR/OPEN_NONPLANAR contour(s) ignored")
         if roi.is_empty:
             warnings.append(f"{p.name}: ROI {number} {name!r} has no contours (empty ROI)")
-        planes = roi.contour_planes_mm()
-        if planes.size >= 3:
-            steps = np.diff(planes)
-            if np.ptp(steps) > 0.01 + 0.01 * float(np.median(steps)):
+        planes = roi.contour_planes_mm().tolist() if number in exact_planes else sorted(set(planes_of[number]))
+        if len(planes) >= 3:
+            steps = [b - a for a, b in zip(planes, planes[1:])]
+            if max(steps) - min(steps) > 0.01 + 0.01 * _median(steps):
                 warnings.append(
                     f"{p.name}: ROI {number} {name!r}: contour planes unevenly spaced "
-                    f"({float(steps.min()):.3g} to {float(steps.max()):.3g} mm; gaps or skipped planes?)"
+                    f"({min(steps):.3g} to {max(steps):.3g} mm; gaps or skipped planes?)"
                 )
         rois.append(roi)
     if not frame_uid:

@@ -1,0 +1,85 @@
+"""Helpers of the RS loader that do per-contour work once for all contours give exactly what the
+per-contour computation gives: z ranges (np.ptp), contour planes (round(Contour.z_mm, 3)) where
+they claim certainty, np.median of plane steps, and the blank test of raw values."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dosimetry.io.structure_reader import _BLANK, _median, _plane_estimates, _raw_text, _z_spans
+from dosimetry.structures import Contour, ContourGeometricType
+
+finite = st.floats(min_value=-2000.0, max_value=2000.0, allow_nan=False, allow_infinity=False)
+
+
+def _contours(draw_lists: list[list[tuple[float, float, float]]]) -> tuple[np.ndarray, np.ndarray]:
+    flat = np.array([v for points in draw_lists for p in points for v in p], dtype=np.float64)
+    counts = np.array([3 * len(points) for points in draw_lists], dtype=np.intp)
+    return flat, counts
+
+
+def _exact_plane(points: list[tuple[float, float, float]]) -> float:
+    contour = Contour(points_mm=np.array(points, dtype=np.float64), geometric_type=ContourGeometricType.CLOSED_PLANAR)
+    return round(contour.z_mm, 3)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.lists(st.tuples(finite, finite, finite), min_size=1, max_size=40), min_size=1, max_size=8))
+def test_z_spans_and_certain_planes_equal_per_contour_values(contours: list[list[tuple[float, float, float]]]) -> None:
+    flat, counts = _contours(contours)
+    spans = _z_spans(flat, counts)
+    assert spans is not None
+    estimates, certain = _plane_estimates(flat, counts)
+    for k, points in enumerate(contours):
+        z = np.array(points, dtype=np.float64)[:, 2]
+        assert spans[k] == np.ptp(z)
+        if certain[k]:
+            assert estimates[k] == _exact_plane(points)
+
+
+def test_planes_next_to_a_rounding_boundary_are_not_claimed() -> None:
+    # 0.0005 mm lies on a rounding boundary of round(., 3); many points summed in another order can
+    # fall either side of it, so the estimate must defer to Contour.z_mm there
+    near = [0.0005, 12.0015, -7.2225, 1.0005 + 1e-15]
+    contours = [[(0.0, 0.0, z)] * 97 for z in near] + [[(1.0, 2.0, 3.0)] * 5]
+    flat, counts = _contours(contours)
+    estimates, certain = _plane_estimates(flat, counts)
+    assert certain == [False] * len(near) + [True]
+    assert estimates[-1] == _exact_plane(contours[-1]) == 3.0
+
+
+def test_z_spans_need_whole_points() -> None:
+    assert _z_spans(np.arange(7.0), np.array([3, 4], dtype=np.intp)) is None
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.floats(min_value=0.0, max_value=50.0, allow_nan=False), min_size=1, max_size=30))
+def test_median_is_numpys(values: list[float]) -> None:
+    assert _median(values) == float(np.median(np.array(values)))
+
+
+def test_blank_test_is_raw_text_emptiness() -> None:
+    for byte in range(256):
+        for value in (bytes([byte]), bytes([byte]) * 3 + b"\x00", b" " + bytes([byte]) + b"\x00 "):
+            assert (not value.strip(_BLANK)) == (not _raw_text(value))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(-40000, 40000), st.sampled_from([1, 3, 7, 8, 9, 16, 17, 128, 129, 300])),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_planar_contours_at_decimal_planes(planes: list[tuple[int, int]]) -> None:
+    # the usual case: every point of a contour on the same plane, written with a few decimals
+    contours = [[(float(i), -float(i), z_step * 0.0125)] * n for i, (z_step, n) in enumerate(planes)]
+    flat, counts = _contours(contours)
+    estimates, certain = _plane_estimates(flat, counts)
+    for k, points in enumerate(contours):
+        if certain[k]:
+            assert estimates[k] == _exact_plane(points)
+    assert sum(certain) >= len(planes) - sum(1 for z_step, _ in planes if (z_step * 125) % 10 == 5)
