@@ -247,20 +247,29 @@ class EdgePieces:
         """Dense area fraction on the grid n times coarser (pieces cut at fine lines are cut at the
         coarse lines too), shape (n_rows // n, n_cols // n)."""
         rows_c, cols_c = self.n_rows // n, self.n_cols // n
-        stride = cols_c + 1
-        size = rows_c * stride
-        left = self.col < 0
-        mid = ~left
+        col = self.col
         strip = self.strip[0]
-        within = n - 1 - self.col[mid] % n  # fine columns right of the piece inside its coarse pixel
-        own = (self.own[0][mid] + strip[mid] * within) / (n * n)
-        strip_c = strip / n
-        base = (self.row[mid] // n) * stride + self.col[mid] // n
-        flat = np.zeros(size)
-        flat += np.bincount((self.row[left] // n) * stride, weights=strip_c[left], minlength=size)
-        flat += np.bincount(base, weights=own, minlength=size)
-        flat += np.bincount(base + 1, weights=strip_c[mid] - own, minlength=size)
-        return np.cumsum(flat.reshape(rows_c, stride), axis=1)[:, :cols_c]
+        # each piece adds to its own coarse pixel its own part plus its strip over the fine columns
+        # right of it there (of n x n fine pixels), and its strip / n to every coarse pixel right
+        # of that; a piece left of the window (col -1: coarse column -1) adds its strip / n to all
+        own = strip * (n - 1 - col % n)
+        own += self.own[0]
+        own /= n * n
+        own[col < 0] = 0.0
+        right = strip / n
+        right -= own
+        # one sum per (coarse column + 1, coarse row), column-major: the running sum along the
+        # rows is then one vector addition per coarse column
+        slot = col // n
+        slot += 1
+        slot *= rows_c
+        slot += self.row // n
+        sums = np.bincount(
+            np.concatenate([slot, slot + rows_c]), weights=np.concatenate([own, right]), minlength=(cols_c + 2) * rows_c
+        ).reshape(cols_c + 2, rows_c)
+        for c in range(2, cols_c + 1):
+            sums[c] += sums[c - 1]
+        return np.ascontiguousarray(sums[1 : cols_c + 1].T)
 
     def at(self, rows: IntArray, cols: IntArray) -> FloatArray:
         """Every quantity at the pixels (rows, cols) only, shape (k, len(rows))."""
