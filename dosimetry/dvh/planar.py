@@ -186,7 +186,7 @@ class EdgePieces:
             return values, unique_keys, None
         # the table in runs: before the first key (0), then per distinct key: itself, the pixels
         # right of it up to the next key or the end of its row, the rest of its row (0)
-        index_type = np.uint16 if 2 * u + 1 <= np.iinfo(np.uint16).max else np.int32
+        index_type = np.uint16 if 2 * u + 1 <= 65535 else np.int32
         following = np.append(unique_keys[1:], n_keys)
         stop = np.minimum(following, (key_row + 1) * stride)
         lengths = np.empty(3 * u + 1, dtype=np.int64)
@@ -430,22 +430,28 @@ def edge_pieces(
     pu_b += su
     pv_b = tb_ * sdv
     pv_b += sv
-    col = np.floor(0.5 * (pu_a + pu_b)).astype(np.int64)
-    row = np.floor(0.5 * (pv_a + pv_b)).astype(np.int64)
+    col_f = pu_a + pu_b
+    col_f *= 0.5
+    np.floor(col_f, out=col_f)
+    row_f = pv_a + pv_b
+    row_f *= 0.5
+    np.floor(row_f, out=row_f)
     # keep the pieces inside the window's rows and left of its right border
-    inside = (row >= 0) & (row < n_rows) & (col < n_cols)
+    inside = (row_f >= 0) & (row_f < n_rows) & (col_f < n_cols)
     if not inside.all():
         keep = np.flatnonzero(inside)
-        s, pu_a, pv_a, pu_b, pv_b, col, row = (x.take(keep) for x in (s, pu_a, pv_a, pu_b, pv_b, col, row))
-    return _piece_quantities(n_cols, total_rows, n_rows, row, col, lay.take(s), w.take(s), pu_a, pv_a, pu_b, pv_b, moments)
+        s, pu_a, pv_a, pu_b, pv_b, col_f, row_f = (x.take(keep) for x in (s, pu_a, pv_a, pu_b, pv_b, col_f, row_f))
+    return _piece_quantities(
+        n_cols, total_rows, n_rows, row_f, col_f, lay.take(s), w.take(s), pu_a, pv_a, pu_b, pv_b, moments
+    )
 
 
 def _piece_quantities(
     n_cols: int,
     total_rows: int,
     n_rows: int,
-    row: IntArray,
-    col: IntArray,
+    row_f: FloatArray,
+    col_f: FloatArray,
     layer: IntArray,
     w_s: FloatArray,
     pu_a: FloatArray,
@@ -454,22 +460,22 @@ def _piece_quantities(
     pv_b: FloatArray,
     moments: bool,
 ) -> EdgePieces:
-    """What each piece from (pu_a, pv_a) to (pu_b, pv_b) in pixel (row, col) adds to its own pixel
+    """What each piece from (pu_a, pv_a) to (pu_b, pv_b) in pixel (row_f, col_f) adds to its own pixel
     and to the pixels right of it, times its polygon's factor ``w_s``. In place where possible:
     the same operations, in the same order, as the plain formulas in the comments."""
-    n = row.size
+    n = row_f.size
     k = 5 if moments else 1
     strip = np.empty((k, n))
     own = np.empty((k, n))
     dv = np.subtract(pv_b, pv_a, out=strip[0])  # (then times w_s, last)
     # Local coordinates about the pixel centre: xi in [-0.5, 0.5] (columns), eta likewise (rows).
-    eta_a = pv_a - row
+    eta_a = pv_a - row_f
     eta_a -= 0.5
-    eta_b = pv_b - row
+    eta_b = pv_b - row_f
     eta_b -= 0.5
-    xi_a = pu_a - col
+    xi_a = pu_a - col_f
     xi_a -= 0.5
-    xi_b = pu_b - col
+    xi_b = pu_b - col_f
     xi_b -= 0.5
     # Contribution of a full-width strip over the piece's eta range (the same in every column),
     # and of the region between the piece and the right border of its own pixel: integrals along
@@ -547,6 +553,9 @@ def _piece_quantities(
         strip[2:] *= w_s
     own *= w_s
     strip[0] *= w_s
-    row += layer * n_rows
-    col[col < 0] = -1
+    row = row_f.astype(np.int64)
+    if total_rows != n_rows:
+        row += layer * n_rows
+    col = col_f.astype(np.int64)
+    np.maximum(col, -1, out=col)
     return EdgePieces(n_cols, total_rows, row, col, strip, own)
