@@ -351,9 +351,10 @@ def edge_pieces(
     lay = np.repeat(layer, sizes)
     if v0.min() > 0 and v0.max() < n_rows and u0.max() < n_cols:
         # Every edge inside the window's band of rows and not right of it: nothing to drop or clip.
-        a_u, a_v = u0, v0
-        b_u = u0 + (u1 - u0)
-        b_v = v0 + (v1 - v0)
+        start = np.stack([u0, v0])  # (u; v) of each edge's start and end
+        end = np.stack([u1, v1])
+        end -= start
+        end += start  # (start + 1 * (end - start), as the clipping below computes it)
     else:
         # Drop edges entirely above or below the window: they touch no pixel of it.
         keep = ~(((v0 <= 0) & (v1 <= 0)) | ((v0 >= n_rows) & (v1 >= n_rows)))
@@ -373,42 +374,45 @@ def edge_pieces(
         t_hi = np.minimum(1.0, np.maximum(ta, tb))
         ok = t_hi > t_lo
         u0, v0, du, dv, w, t_lo, t_hi, lay = u0[ok], v0[ok], du[ok], dv[ok], w[ok], t_lo[ok], t_hi[ok], lay[ok]
-        a_u, a_v = u0 + t_lo * du, v0 + t_lo * dv
-        b_u, b_v = u0 + t_hi * du, v0 + t_hi * dv
-    # Also clip u from the left: a piece left of the window contributes its full height to every
-    # column, whatever its u, so only where it crosses u = 0 matters. Crossings of integer lines
-    # with u < 0 are therefore not needed; clamp them away by splitting only at lines 0..n_cols.
-    n_seg = a_u.size
+        start = np.stack([u0 + t_lo * du, v0 + t_lo * dv])
+        end = np.stack([u0 + t_hi * du, v0 + t_hi * dv])
+    delta = end - start
+    # Cut each edge at the pixel lines it crosses, u (columns) and v (rows) in one pass. Also clip u
+    # from the left: a piece left of the window contributes its full height to every column,
+    # whatever its u, so only where it crosses u = 0 matters. Crossings of integer lines with u < 0
+    # are therefore not needed; clamp them away by splitting only at lines 0..n_cols.
+    n_seg = start.shape[1]
     seg = np.arange(n_seg)
-    cuts_t = [np.zeros(n_seg), np.ones(n_seg)]
-    cuts_s = [seg, seg]
-    for a, b, limit in ((a_u, b_u, n_cols), (a_v, b_v, n_rows)):
-        # lines strictly inside (min, max] may be crossed; only those inside the window [0, limit]
-        lo_line = np.floor(np.minimum(a, b))
-        lo_line += 1
-        np.maximum(lo_line, 0, out=lo_line)
-        hi_line = np.floor(np.maximum(a, b))
-        np.minimum(hi_line, limit, out=hi_line)
-        count = hi_line - lo_line
-        count += 1
-        count = np.maximum(count, 0).astype(np.int64)
-        ends = np.cumsum(count)
-        total = int(ends[-1]) if ends.size else 0
-        if total == 0:
-            continue
-        owner = np.repeat(seg, count)
+    # lines strictly inside (min, max] may be crossed; only those inside the window [0, limit]
+    lo_line = np.minimum(start, end)
+    np.floor(lo_line, out=lo_line)
+    lo_line += 1
+    np.maximum(lo_line, 0, out=lo_line)
+    hi_line = np.maximum(start, end)
+    np.floor(hi_line, out=hi_line)
+    np.minimum(hi_line, np.array([[n_cols], [n_rows]], dtype=np.float64), out=hi_line)
+    hi_line -= lo_line
+    hi_line += 1
+    count = np.maximum(hi_line, 0).astype(np.int64).ravel()  # u-cuts of every edge, then v-cuts
+    ends = np.cumsum(count)
+    total = int(ends[-1]) if ends.size else 0
+    if total:
+        owner = np.repeat(np.arange(2 * n_seg), count)
         # line = lo_line of the owner + the cut's rank among its owner's cuts
         ends -= count
         line = np.arange(total, dtype=np.float64)
-        line += np.repeat(lo_line - ends, count)
-        # (no division by zero: a segment with cuts has min < max)
-        t = line - a.take(owner)
-        t /= (b - a).take(owner)
+        line += np.repeat(lo_line.ravel() - ends, count)
+        # (no division by zero: an edge with cuts has min < max)
+        t = line - start.ravel().take(owner)
+        t /= delta.ravel().take(owner)
         good = (t > 0) & (t < 1)
-        cuts_t.append(t[good])
-        cuts_s.append(owner[good])
-    all_t = np.concatenate(cuts_t)
-    all_s = np.concatenate(cuts_s)
+        cut_s = owner[good]
+        cut_s %= n_seg
+        all_t = np.concatenate([np.zeros(n_seg), np.ones(n_seg), t[good]])
+        all_s = np.concatenate([seg, seg, cut_s])
+    else:
+        all_t = np.concatenate([np.zeros(n_seg), np.ones(n_seg)])
+        all_s = np.concatenate([seg, seg])
     # one float key orders the cuts by segment, then by position along it (t in [0, 1])
     key = 2.0 * all_s
     key += all_t
@@ -417,66 +421,51 @@ def edge_pieces(
     all_s = all_s.take(order)
     same = np.flatnonzero(all_s[1:] == all_s[:-1])
     s = all_s.take(same)
-    ta_ = all_t.take(same)
-    tb_ = all_t.take(same + 1)
-    da_u = b_u - a_u
-    da_v = b_v - a_v
-    su, sv, sdu, sdv = a_u.take(s), a_v.take(s), da_u.take(s), da_v.take(s)
-    pu_a = ta_ * sdu
-    pu_a += su
-    pv_a = ta_ * sdv
-    pv_a += sv
-    pu_b = tb_ * sdu
-    pu_b += su
-    pv_b = tb_ * sdv
-    pv_b += sv
-    col_f = pu_a + pu_b
-    col_f *= 0.5
-    np.floor(col_f, out=col_f)
-    row_f = pv_a + pv_b
-    row_f *= 0.5
-    np.floor(row_f, out=row_f)
+    seg_start = start.take(s, axis=1)
+    seg_delta = delta.take(s, axis=1)
+    point_a = seg_delta * all_t.take(same)  # (u; v) of each piece's ends
+    point_a += seg_start
+    point_b = seg_delta * all_t.take(same + 1)
+    point_b += seg_start
+    cell = point_a + point_b  # (column; row) of each piece, as floats
+    cell *= 0.5
+    np.floor(cell, out=cell)
     # keep the pieces inside the window's rows and left of its right border
-    inside = (row_f >= 0) & (row_f < n_rows) & (col_f < n_cols)
+    inside = (cell[1] >= 0) & (cell[1] < n_rows) & (cell[0] < n_cols)
     if not inside.all():
         keep = np.flatnonzero(inside)
-        s, pu_a, pv_a, pu_b, pv_b, col_f, row_f = (x.take(keep) for x in (s, pu_a, pv_a, pu_b, pv_b, col_f, row_f))
-    return _piece_quantities(
-        n_cols, total_rows, n_rows, row_f, col_f, lay.take(s), w.take(s), pu_a, pv_a, pu_b, pv_b, moments
-    )
+        s = s.take(keep)
+        point_a, point_b, cell = (x.take(keep, axis=1) for x in (point_a, point_b, cell))
+    return _piece_quantities(n_cols, total_rows, n_rows, cell, lay.take(s), w.take(s), point_a, point_b, moments)
 
 
 def _piece_quantities(
     n_cols: int,
     total_rows: int,
     n_rows: int,
-    row_f: FloatArray,
-    col_f: FloatArray,
+    cell: FloatArray,
     layer: IntArray,
     w_s: FloatArray,
-    pu_a: FloatArray,
-    pv_a: FloatArray,
-    pu_b: FloatArray,
-    pv_b: FloatArray,
+    point_a: FloatArray,
+    point_b: FloatArray,
     moments: bool,
 ) -> EdgePieces:
-    """What each piece from (pu_a, pv_a) to (pu_b, pv_b) in pixel (row_f, col_f) adds to its own pixel
-    and to the pixels right of it, times its polygon's factor ``w_s``. In place where possible:
-    the same operations, in the same order, as the plain formulas in the comments."""
-    n = row_f.size
+    """What each piece from point_a to point_b (each (u; v), shape (2, pieces)) in pixel cell
+    (column; row) adds to its own pixel and to the pixels right of it, times its polygon's factor
+    ``w_s``. In place where possible: the same operations, in the same order, as the plain formulas
+    in the comments. Overwrites ``point_a``."""
+    n = cell.shape[1]
     k = 5 if moments else 1
     strip = np.empty((k, n))
     own = np.empty((k, n))
-    dv = np.subtract(pv_b, pv_a, out=strip[0])  # (then times w_s, last)
+    dv = np.subtract(point_b[1], point_a[1], out=strip[0])  # (then times w_s, last)
     # Local coordinates about the pixel centre: xi in [-0.5, 0.5] (columns), eta likewise (rows).
-    eta_a = pv_a - row_f
-    eta_a -= 0.5
-    eta_b = pv_b - row_f
-    eta_b -= 0.5
-    xi_a = pu_a - col_f
-    xi_a -= 0.5
-    xi_b = pu_b - col_f
-    xi_b -= 0.5
+    local_a = point_a - cell
+    local_a -= 0.5
+    local_b = point_b - cell
+    local_b -= 0.5
+    xi_a, eta_a = local_a
+    xi_b, eta_b = local_b
     # Contribution of a full-width strip over the piece's eta range (the same in every column),
     # and of the region between the piece and the right border of its own pixel: integrals along
     # the piece of polynomials in (xi, eta), both linear along it, in closed form.
@@ -485,13 +474,13 @@ def _piece_quantities(
     t = np.subtract(0.5, mid_xi, out=own[0])
     t *= dv  # own: dv * (0.5 - mid_xi)
     if moments:
-        xa2 = xi_a * xi_a
-        xb2 = xi_b * xi_b
-        ea2 = eta_a * eta_a
+        xa2, ea2 = local_a * local_a
+        xb2, eb2 = local_b * local_b
+        scratch, scratch2 = point_a  # (no longer needed)
         # mean of eta^2: (eta_a^2 + eta_a eta_b + eta_b^2) / 3
         eta_sq = eta_a * eta_b
         eta_sq += ea2
-        eta_sq += np.multiply(eta_b, eta_b, out=pu_a)  # (pu_a, pv_a, pu_b, pv_b serve as scratch)
+        eta_sq += eb2
         eta_sq /= 3.0
         # mean of xi^2: (xi_a^2 + xi_a xi_b + xi_b^2) / 3
         xi_sq = xi_a * xi_b
@@ -503,32 +492,31 @@ def _piece_quantities(
         mid_eta *= 0.5
         # mean of xi eta: (2 (xi_a eta_a + xi_b eta_b) + xi_a eta_b + xi_b eta_a) / 6
         xi_eta = xi_a * eta_a
-        xi_eta += np.multiply(xi_b, eta_b, out=pu_a)
+        xi_eta += np.multiply(xi_b, eta_b, out=scratch)
         xi_eta *= 2.0
-        xi_eta += np.multiply(xi_a, eta_b, out=pu_a)
-        xi_eta += np.multiply(xi_b, eta_a, out=pu_a)
+        xi_eta += np.multiply(xi_a, eta_b, out=scratch)
+        xi_eta += np.multiply(xi_b, eta_a, out=scratch)
         xi_eta /= 6.0
         # mean of xi^3: mid_xi (xi_a^2 + xi_b^2) / 2
         xi_cu = xa2 + xb2
         xi_cu *= mid_xi  # (mid_xi * (...), the same product)
         xi_cu /= 2.0
-        d_eta = eta_b - eta_a
-        d_xi = xi_b - xi_a
+        d_xi, d_eta = local_b - local_a
         # mean of eta^2 xi along the piece: eta_a^2 xi_a + (2 eta_a d_eta xi_a + eta_a^2 d_xi) / 2
         #   + (d_eta^2 xi_a + 2 eta_a d_eta d_xi) / 3 + d_eta^2 d_xi / 4
         e2d = 2.0 * eta_a
         e2d *= d_eta
         de2 = d_eta * d_eta
         eta_sq_xi = ea2 * xi_a
-        term = np.multiply(e2d, xi_a, out=pu_a)
-        term += np.multiply(ea2, d_xi, out=pv_a)
+        term = np.multiply(e2d, xi_a, out=scratch)
+        term += np.multiply(ea2, d_xi, out=scratch2)
         term /= 2.0
         eta_sq_xi += term
-        term = np.multiply(de2, xi_a, out=pu_a)
-        term += np.multiply(e2d, d_xi, out=pv_a)
+        term = np.multiply(de2, xi_a, out=scratch)
+        term += np.multiply(e2d, d_xi, out=scratch2)
         term /= 3.0
         eta_sq_xi += term
-        term = np.multiply(de2, d_xi, out=pu_a)
+        term = np.multiply(de2, d_xi, out=scratch)
         term /= 4.0
         eta_sq_xi += term
         # strips: 0, dv mid_eta, dv / 12, dv eta_sq
@@ -553,9 +541,9 @@ def _piece_quantities(
         strip[2:] *= w_s
     own *= w_s
     strip[0] *= w_s
-    row = row_f.astype(np.int64)
+    row = cell[1].astype(np.int64)
     if total_rows != n_rows:
         row += layer * n_rows
-    col = col_f.astype(np.int64)
+    col = cell[0].astype(np.int64)
     np.maximum(col, -1, out=col)
     return EdgePieces(n_cols, total_rows, row, col, strip, own)
