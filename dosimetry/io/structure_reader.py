@@ -14,7 +14,7 @@ import functools
 import logging
 import re
 import struct
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -69,11 +69,16 @@ _unpack_u32 = struct.Struct("<I").unpack_from
 
 
 @functools.lru_cache(maxsize=1024)
-def _dictionary_sequence(tag: int) -> bool:
+def _dictionary_vr(tag: int) -> str | None:
+    """The data dictionary's VR of ``tag`` (None when the tag is not in it); cached."""
     try:
-        return dictionary_VR(tag) == "SQ"
+        return str(dictionary_VR(tag))
     except KeyError:
-        return False
+        return None
+
+
+def _dictionary_sequence(tag: int) -> bool:
+    return _dictionary_vr(tag) == "SQ"
 
 
 def _is_sequence_implicit(tag: int, length: int) -> bool:
@@ -152,7 +157,14 @@ def _parse_item_explicit(
             length = _unpack_u32(buf, pos + 8)[0]
             pos += 12
             if vr == b"SQ":
-                item[tag], pos = _nested_sequence(buf, pos, end, length, False, vrs)
+                if length == _UNDEFINED:
+                    item[tag], pos = _parse_sequence(buf, pos, end, False, True, vrs)
+                    continue
+                stop = pos + length
+                if stop > end:
+                    raise _RawLayoutError("sequence longer than its container")
+                item[tag] = _parse_sequence(buf, pos, stop, False, False, vrs)[0]
+                pos = stop
                 continue
             if length == _UNDEFINED:
                 raise _RawLayoutError("value of undefined length")
@@ -228,9 +240,8 @@ def _raw_uids_only(items: list[RawItem]) -> bool:
     value check of :func:`read_dicom` has nothing to find there."""
     for item in items:
         for tag, value in item.items():
-            try:
-                vr = dictionary_VR(tag)
-            except KeyError:
+            vr = _dictionary_vr(tag)
+            if vr is None:
                 return False
             if isinstance(value, list):
                 if vr != "SQ" or not _raw_uids_only(value):
@@ -328,13 +339,7 @@ def _raw_plain_items(ds: Dataset, tag: int) -> list[RawItem] | None:
     """Items of sequence ``tag`` from raw bytes when every element in them is plain (see above),
     else None (also when the sequence is absent or empty, the character set is not ASCII-based,
     or pydicom is set to raise on invalid values: pydicom's path then reads the sequence)."""
-    if pydicom.config.settings.reading_validation_mode == pydicom.config.RAISE:
-        return None
-    charset = ds.get_item(0x00080005)  # Specific Character Set (pydicom decodes it while reading)
-    value = charset.value if charset is not None else ""
-    if isinstance(value, (bytes, bytearray)):
-        value = bytes(value).decode("latin-1")
-    if not isinstance(value, str) or value.strip("\x00 ") not in _ASCII_CHARSETS:
+    if pydicom.config.settings.reading_validation_mode == pydicom.config.RAISE or not _ascii_charset(ds):
         return None
     vrs: set[tuple[int, bytes]] = set()
     items = _raw_sequence_items(ds, tag, vrs)
@@ -346,6 +351,37 @@ def _raw_plain_items(ds: Dataset, tag: int) -> list[RawItem] | None:
             if vr is None or not isinstance(value, bytes) or not _plain_value(vr, value):
                 return None
     return items
+
+
+#: VRs of other elements left undecoded when their bytes are plain (see :func:`_plain_value`);
+#: dates and times too while pydicom keeps them as text (its default)
+_PLAIN_VRS = frozenset({"CS", "SH", "LO", "PN", "UI", "IS", "DS"})
+_TEXT_DATE_VRS = frozenset({"DA", "TM", "DT"})
+
+
+def _ascii_charset(ds: Dataset) -> bool:
+    """Printable ASCII bytes decode to themselves in the dataset's Specific Character Set."""
+    charset = ds.get_item(0x00080005)  # Specific Character Set (pydicom decodes it while reading)
+    value = charset.value if charset is not None else ""
+    if isinstance(value, (bytes, bytearray)):
+        value = bytes(value).decode("latin-1")
+    return isinstance(value, str) and value.strip("\x00 ") in _ASCII_CHARSETS
+
+
+def _plain_elements(ds: Dataset) -> Callable[[int, RawDataElement], bool] | None:
+    """For :func:`~dosimetry.io.dicom_file.check_complete`: which undecoded elements pydicom
+    decodes without error (plain values of :data:`_PLAIN_VRS`, in the VR pydicom will use: the
+    explicit one, else the dictionary's); None when the character set is not ASCII-based or
+    pydicom is set to raise on invalid values."""
+    if pydicom.config.settings.reading_validation_mode == pydicom.config.RAISE or not _ascii_charset(ds):
+        return None
+    vrs = _PLAIN_VRS if pydicom.config.datetime_conversion else _PLAIN_VRS | _TEXT_DATE_VRS
+
+    def plain(tag: int, raw: RawDataElement) -> bool:
+        vr = raw.VR or _dictionary_vr(tag)
+        return vr in vrs and isinstance(raw.value, bytes) and _plain_value(vr.encode(), raw.value)
+
+    return plain
 
 
 #: per Structure Set ROI item: (ROI Number, ROI Name text, Referenced Frame of Reference UID text)
@@ -579,7 +615,8 @@ def _load_with_raw_contours(p: Path) -> StructureSet | None:
     for tag in parsed_tags:
         del ds[tag]
     with quiet_pydicom():
-        check_complete(ds, p)  # every other element, as read_dicom does
+        # every other element, as read_dicom does (plain values need no decoding to be checked)
+        check_complete(ds, p, decodes_cleanly=_plain_elements(ds))
     for tag in parsed_tags:
         ds[tag] = saved[tag]
     return structure_set_from_dataset(
@@ -597,7 +634,7 @@ def _raw_roi_contours(items: list[RawItem]) -> RoiContours | None:
     """The values the loader needs from raw ROI Contour items; None when one is missing or not
     plain bytes (the normal path then reads the file and reports it)."""
     out: RoiContours = []
-    texts: dict[bytes, str] = {}  # geometric types: a few values, many times
+    texts: dict[bytes, str] = {}  # geometric types and point counts: few values, many times
     for item in items:
         number = item.get(0x30060084)  # Referenced ROI Number
         colour = item.get(0x3006002A)  # ROI Display Color
@@ -616,7 +653,10 @@ def _raw_roi_contours(items: list[RawItem]) -> RoiContours | None:
             gtype_text = texts.get(gtype)
             if gtype_text is None:
                 gtype_text = texts[gtype] = _raw_text(gtype)
-            contours.append((gtype_text, _raw_text(declared) or None, data, None))
+            declared_text = texts.get(declared) if declared is not None else None
+            if declared_text is None:
+                declared_text = texts[declared] = _raw_text(declared) if declared is not None else ""
+            contours.append((gtype_text, declared_text or None, data, None))
         colour_parts = [v.strip() for v in _raw_text(colour).split("\\")] if colour is not None and _raw_text(colour) else None
         out.append((_raw_text(number), colour_parts, contours))
     return out
@@ -708,24 +748,28 @@ def structure_set_from_dataset(
     )
     ends = np.cumsum(counts).tolist()
     spans = _z_spans(flat, counts)  # z range of each raw contour (None: computed per contour)
+    all_points = flat.reshape(-1, 3) if spans is not None else flat
     estimates, certain = _plane_estimates(flat, counts) if spans is not None else ([], [])
     planes_of: dict[int, list[float]] = {n: [] for n in names}  # closed contours' planes, when all certain
     exact_planes: set[int] = set()  # ROIs whose planes Roi.contour_planes_mm computes
     k = 0
     for number, gtype, c, i, j, raw, declared in pending:
         z_span = None
-        if raw is not None:
-            data = flat[(ends[k - 1] if k else 0) : ends[k]]
-            z_span = spans[k] if spans is not None else None
+        if raw is not None and spans is not None:  # whole points: a slice of all points
+            points, z_span = all_points[(ends[k - 1] if k else 0) // 3 : ends[k] // 3], spans[k]
             k += 1
-        else:  # already decoded by pydicom: its values
-            assert c is not None
-            data = np.asarray(decimal_strings(c, "ContourData", p, context=_contour_context(i, j)), dtype=np.float64)
-        if len(data) % 3 != 0:
-            raise DicomContentError(
-                f"{p}: {tag_label('ContourData')} in {_contour_context(i, j)} has {len(data)} values, expected a multiple of 3"
-            )
-        points = data.reshape(-1, 3)
+        else:
+            if raw is not None:
+                data = flat[(ends[k - 1] if k else 0) : ends[k]]
+                k += 1
+            else:  # already decoded by pydicom: its values
+                assert c is not None
+                data = np.asarray(decimal_strings(c, "ContourData", p, context=_contour_context(i, j)), dtype=np.float64)
+            if len(data) % 3 != 0:
+                raise DicomContentError(
+                    f"{p}: {tag_label('ContourData')} in {_contour_context(i, j)} has {len(data)} values, expected a multiple of 3"
+                )
+            points = data.reshape(-1, 3)
         if declared not in (None, "") and (n_declared := _declared_points(declared, p, i, j)) != points.shape[0]:
             warnings.append(
                 f"{p.name}: ROI {number} {_contour_context(i, j)}: {tag_label('NumberOfContourPoints')} says {n_declared}, "
