@@ -272,9 +272,10 @@ class EdgePieces:
         return np.ascontiguousarray(sums[1 : cols_c + 1].T)
 
     def at(self, rows: IntArray, cols: IntArray) -> FloatArray:
-        """Every quantity at the pixels (rows, cols) only, shape (k, len(rows))."""
+        """Every quantity at the pixels (rows, cols) only, shape (k, len(rows)) (each row
+        contiguous). One table read and one gather per pixel; see :attr:`_lookup`."""
         values, unique_keys, table = self._lookup
-        key = rows * (self.n_cols + 1)
+        key = np.multiply(rows, self.n_cols + 1, dtype=np.int64)
         key += cols
         key += 1
         if table is not None:
