@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from dosimetry.dose import DoseGrid
-from dosimetry.dvh.curve import Dvh, dvh_from_samples, dvhs_from_samples
+from dosimetry.dvh.curve import Dvh, dvh_from_samples
 from dosimetry.dvh.endcaps import EndCapConvention
 from dosimetry.dvh.sampling import roi_dose_samples, roi_dose_samples_batch
 from dosimetry.errors import GeometryError
@@ -67,29 +67,27 @@ def compute_dvhs(
 ) -> tuple[BatchDvh, ...]:
     """:func:`compute_dvh` of several ROIs of one structure set on one dose grid, in their order,
     with the same numbers (tests/test_dvh_batch.py); the dose sampling of all ROIs' boundary pieces
-    (:func:`~dosimetry.dvh.sampling.roi_dose_samples_batch`) and their cumulative curves
-    (:func:`~dosimetry.dvh.curve.dvhs_from_samples`) are each done in one pass. An ROI without
+    is done in one pass (:func:`~dosimetry.dvh.sampling.roi_dose_samples_batch`). An ROI without
     closed contours or without volume in the dose grid gets its GeometryError in ``error``; the
     others are computed all the same."""
-    batch = roi_dose_samples_batch(
+    out = []
+    for item in roi_dose_samples_batch(
         dose, rois, end_cap=end_cap, supersample=supersample, spread=spread,
         single_plane_thickness_mm=single_plane_thickness_mm,
-    )
-    curves = iter(
-        dvhs_from_samples(
-            [(item.samples, item.roi.name, item.roi.number) for item in batch if item.samples is not None],
-            bin_width_gy=bin_width_gy,
-            dose_type=str(dose.dose_type),
-        )
-    )
-    out = []
-    for item in batch:
+    ):
         if item.samples is None:
             out.append(BatchDvh(item.roi, None, item.error))
             continue
-        dvh = next(curves)
-        if isinstance(dvh, GeometryError):
-            out.append(BatchDvh(item.roi, None, dvh))
-        else:
-            out.append(BatchDvh(item.roi, dvh, None))
+        try:
+            dvh = dvh_from_samples(
+                item.samples,
+                roi_name=item.roi.name,
+                roi_number=item.roi.number,
+                bin_width_gy=bin_width_gy,
+                dose_type=str(dose.dose_type),
+            )
+        except GeometryError as exc:
+            out.append(BatchDvh(item.roi, None, exc))
+            continue
+        out.append(BatchDvh(item.roi, dvh, None))
     return tuple(out)

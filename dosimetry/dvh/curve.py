@@ -9,7 +9,7 @@ import numpy as np
 import numpy.typing as npt
 
 from dosimetry.dvh.endcaps import EndCapConvention
-from dosimetry.dvh.sampling import DoseSamples, cumulative_volume, cumulative_volumes
+from dosimetry.dvh.sampling import DoseSamples, cumulative_volume
 from dosimetry.errors import ArgumentError, GeometryError, MetricError
 
 FloatArray = npt.NDArray[np.float64]
@@ -217,66 +217,13 @@ def dvh_from_samples(
     dose_type: str = "",
 ) -> Dvh:
     """Bin ``samples`` into a :class:`Dvh` (raises GeometryError when no volume is in the grid)."""
-    _require_volume(samples, roi_name, roi_number)
-    edges = edges_for(samples.min_gy, samples.max_gy, bin_width_gy)
-    cumulative = cumulative_volume(samples, edges, uniform_levels=True)
-    return _dvh_from_curve(samples, edges, cumulative, roi_name, roi_number, bin_width_gy, dose_type)
-
-
-def dvhs_from_samples(
-    items: list[tuple[DoseSamples, str, int]], *, bin_width_gy: float = 0.01, dose_type: str = ""
-) -> list[Dvh | GeometryError]:
-    """:func:`dvh_from_samples` of several ROIs' samples (``(samples, roi_name, roi_number)``), in
-    order: each a :class:`Dvh` or the GeometryError that call raises. The cumulative curves of all
-    ROIs whose bin edges start at the same dose (all of them unless some dose is negative) are
-    computed in one pass (:func:`~dosimetry.dvh.sampling.cumulative_volumes`) on the longest edge
-    array, each truncated to its own edges: the same numbers (tests/test_dvh_batch.py)."""
-    errors: dict[int, GeometryError] = {}
-    edges: dict[int, FloatArray] = {}
-    for index, (samples, name, number) in enumerate(items):
-        try:
-            _require_volume(samples, name, number)
-        except GeometryError as exc:
-            errors[index] = exc
-            continue
-        edges[index] = edges_for(samples.min_gy, samples.max_gy, bin_width_gy)
-    curves: dict[int, FloatArray] = {}
-    if len(edges) > 1 and len({float(e[0]) for e in edges.values()}) == 1:
-        order = list(edges)
-        longest = max((edges[i] for i in order), key=lambda e: e.size)
-        table = cumulative_volumes([items[i][0] for i in order], longest)
-        for row, index in enumerate(order):
-            curves[index] = table[row, : edges[index].size].copy()
-    else:
-        for index, e in edges.items():
-            curves[index] = cumulative_volume(items[index][0], e, uniform_levels=True)
-    out: list[Dvh | GeometryError] = []
-    for index, (samples, name, number) in enumerate(items):
-        if index in errors:
-            out.append(errors[index])
-        else:
-            out.append(_dvh_from_curve(samples, edges[index], curves[index], name, number, bin_width_gy, dose_type))
-    return out
-
-
-def _require_volume(samples: DoseSamples, roi_name: str, roi_number: int) -> None:
     if samples.weight_cc.size == 0 or samples.volume_in_grid_cc <= 0:
         raise GeometryError(
             f"ROI {roi_name!r} (number {roi_number}) has no volume inside the dose grid "
             f"(contour volume {samples.volume_cc:.4g} cc); no DVH"
         )
-
-
-def _dvh_from_curve(
-    samples: DoseSamples,
-    edges: FloatArray,
-    cumulative: FloatArray,
-    roi_name: str,
-    roi_number: int,
-    bin_width_gy: float,
-    dose_type: str,
-) -> Dvh:
-    """The :class:`Dvh` of ``samples`` from its cumulative volumes at ``edges``."""
+    edges = edges_for(samples.min_gy, samples.max_gy, bin_width_gy)
+    cumulative = cumulative_volume(samples, edges, uniform_levels=True)
     total = samples.volume_in_grid_cc
     cumulative[edges <= samples.min_gy] = total
     cumulative[-1] = 0.0

@@ -206,54 +206,12 @@ def cumulative_volume(
     levels = np.asarray(levels_gy, dtype=np.float64)
     if levels.size > 1 and np.any(np.diff(levels) < 0):
         raise ArgumentError("levels_gy must be sorted increasing")
-    out = _suffix_volumes(
-        levels, samples.dose_gy, samples.weight_cc, samples.spread_gy, samples.high_end_gy, samples.low_end_gy,
-        None, 1, uniform_levels,
-    )[0]
-    total = float(samples.weight_cc.sum()) if total_cc is None else total_cc
-    return np.minimum(np.maximum(out, 0.0), total)
-
-
-def cumulative_volumes(samples: list[DoseSamples], levels_gy: FloatArray) -> FloatArray:
-    """:func:`cumulative_volume` of several sample sets at the same equally spaced levels (DVH bin
-    edges), shape (sets, levels), in one pass of array operations: each set's row holds exactly the
-    numbers of its own call (the sums run over disjoint bins in the same order)."""
-    levels = np.asarray(levels_gy, dtype=np.float64)
-    sizes = np.array([x.dose_gy.size for x in samples], dtype=np.int64)
-    group = np.repeat(np.arange(len(samples)), sizes)
-    out = _suffix_volumes(
-        levels,
-        np.concatenate([x.dose_gy for x in samples]),
-        np.concatenate([x.weight_cc for x in samples]),
-        np.concatenate([x.spread_gy for x in samples]),
-        np.concatenate([x.high_end_gy for x in samples]),
-        np.concatenate([x.low_end_gy for x in samples]),
-        group,
-        len(samples),
-        True,
-    )
-    totals = np.array([float(x.weight_cc.sum()) for x in samples])
-    return np.minimum(np.maximum(out, 0.0), totals[:, None])
-
-
-def _suffix_volumes(
-    levels: FloatArray,
-    d: FloatArray,
-    w: FloatArray,
-    s: FloatArray,
-    high_end: FloatArray,
-    low_end: FloatArray,
-    group: IntArray | None,
-    n_groups: int,
-    uniform_levels: bool,
-) -> FloatArray:
-    """The unclipped volumes of :func:`cumulative_volume` per group of samples (``group``: the
-    group of each sample, None for one group), shape (n_groups, levels)."""
+    d, w, s = samples.dose_gy, samples.weight_cc, samples.spread_gy
     n = levels.size
     shift = float(levels[0]) if n else 0.0
     lv = levels - shift
     spread = s > 0
-    out = np.zeros((n_groups, n))
+    out = np.zeros(n)
     step = float(levels[1] - levels[0]) if n > 1 else 0.0
     uniform = n > 2 and uniform_levels
 
@@ -291,30 +249,26 @@ def _suffix_volumes(
             guess[near] = np.where((g < n) & above, g + 1, g)
         return guess
 
-    def suffix(bins: IntArray, weights: FloatArray, rows: IntArray | None) -> FloatArray:
-        """Per group: the sum of ``weights`` over samples with bin > i, for each level i."""
-        if rows is not None:
-            bins = rows * (n + 1) + bins
-        counts = np.bincount(bins, weights=weights, minlength=n_groups * (n + 1)).reshape(n_groups, n + 1)
-        return np.cumsum(counts[:, ::-1], axis=1)[:, ::-1][:, 1:]
-
     # Point samples: d >= L_i  <=>  i < (number of levels <= d).
     points = ~spread
-    if n and np.any(points):
+    if np.any(points):
         b = count_below(d[points], inclusive=True)
-        out += suffix(b, w[points], None if group is None else group[points])
-    if n and np.any(spread):
+        counts = np.bincount(b, weights=w[points], minlength=n + 1)
+        out += np.cumsum(counts[::-1])[::-1][1:] if n else 0.0
+    if np.any(spread):
         c = w[spread] / s[spread]
-        rows = None if group is None else group[spread]
-        for sign, p in ((1.0, high_end[spread]), (-1.0, low_end[spread])):
+        for sign, p in ((1.0, samples.high_end_gy[spread]), (-1.0, samples.low_end_gy[spread])):
             # sum over p > L_i of c * (p - L_i)
             shifted = p - shift
             b = count_below(p, inclusive=False, shifted=shifted)
-            suf0 = suffix(b, c, rows)
+            s0 = np.bincount(b, weights=c, minlength=n + 1)
             shifted *= c
-            suf1 = suffix(b, shifted, rows)
+            s1 = np.bincount(b, weights=shifted, minlength=n + 1)
+            suf0 = np.cumsum(s0[::-1])[::-1][1:]
+            suf1 = np.cumsum(s1[::-1])[::-1][1:]
             out += sign * (suf1 - lv * suf0)
-    return out
+    total = float(w.sum()) if total_cc is None else total_cc
+    return np.minimum(np.maximum(out, 0.0), total)
 
 
 _AXIS_STEPS: weakref.WeakKeyDictionary[DoseGrid, tuple[float, float, float]] = weakref.WeakKeyDictionary()
