@@ -215,9 +215,14 @@ def cumulative_volume(
     step = float(levels[1] - levels[0]) if n > 1 else 0.0
     uniform = n > 2 and uniform_levels
 
-    def count_below(values: FloatArray, inclusive: bool, shifted: FloatArray | None = None) -> IntArray:
+    def count_below(
+        values: FloatArray, inclusive: bool, shifted: FloatArray | None = None, exact: bool = True
+    ) -> IntArray:
         """Number of levels < value (or <= value when inclusive), as searchsorted would give
-        (``shifted``: ``values - shift`` when already computed)."""
+        (``shifted``: ``values - shift`` when already computed). ``exact=False`` takes the
+        arithmetic count as it is: a value within rounding (~1e-12 steps) of a level may then be
+        counted on either side of it, which does not matter where the contribution is continuous
+        in the value (the ends of a uniform interval add ``c * (p - L)``, 0 at ``p = L``)."""
         if not uniform:
             return np.searchsorted(levels, values, side="right" if inclusive else "left")
         position = values - shift if shifted is None else shifted.copy()
@@ -227,6 +232,8 @@ def cumulative_volume(
         guess += 1
         np.maximum(guess, 0, out=guess)
         np.minimum(guess, n, out=guess)
+        if not exact:
+            return guess
         # A value more than 1e-6 steps from every level is counted right by the arithmetic (the
         # levels and the position are off by rounding only, ~1e-12 steps); the guesses of the
         # others are corrected by one step either way against the levels themselves.
@@ -260,7 +267,7 @@ def cumulative_volume(
         for sign, p in ((1.0, samples.high_end_gy[spread]), (-1.0, samples.low_end_gy[spread])):
             # sum over p > L_i of c * (p - L_i)
             shifted = p - shift
-            b = count_below(p, inclusive=False, shifted=shifted)
+            b = count_below(p, inclusive=False, shifted=shifted, exact=False)
             s0 = np.bincount(b, weights=c, minlength=n + 1)
             shifted *= c
             s1 = np.bincount(b, weights=shifted, minlength=n + 1)
