@@ -129,8 +129,18 @@ def test_plain_elements_have_their_dictionary_vr() -> None:
         assert dictionary_VR(tag) == vr.decode()
 
 
-@pytest.mark.parametrize("implicit", [False, True], ids=["explicit", "implicit"])
-@pytest.mark.parametrize("case", list(CASES))
+#: cases also written in implicit VR (the raw parser's other branch; the rest in explicit VR only)
+IMPLICIT_CASES = [
+    "sample", "name-nul-padded", "name-inner-nul", "number-padded", "number-float", "number-duplicate",
+    "volume-not-a-number", "private-element", "nested-sequence", "reference-float", "charset-japanese",
+]
+
+
+@pytest.mark.parametrize(
+    ("case", "implicit"),
+    [(case, False) for case in CASES] + [(case, True) for case in IMPLICIT_CASES],
+    ids=[f"{case}-explicit" for case in CASES] + [f"{case}-implicit" for case in IMPLICIT_CASES],
+)
 def test_raw_roi_items_give_what_pydicom_gives(case: str, implicit: bool, tmp_path: Path) -> None:
     edit, replacement, roi_raw, observations_raw = CASES[case]
     ds = pydicom.dcmread(SAMPLE_RS)
@@ -161,3 +171,19 @@ def test_raise_on_invalid_values_leaves_the_sequences_to_pydicom(monkeypatch: py
     monkeypatch.setattr(pydicom.config.settings, "reading_validation_mode", pydicom.config.RAISE)
     assert _raw_plain_items(ds, STRUCTURE_SET_ROI_SEQUENCE_TAG) is None
     assert _raw_plain_items(ds, RT_ROI_OBSERVATIONS_SEQUENCE_TAG) is None
+
+
+@pytest.mark.parametrize("element", [0x0010, 0x0020, 0x0039, 0x0080])
+def test_a_sequence_with_an_unknown_vr_is_a_project_error(element: int, tmp_path: Path) -> None:
+    # an unknown explicit VR makes pydicom read the sequence as an empty value of another kind:
+    # no raw path, and pydicom's failure to decode it is reported as for any corrupt file
+    data = SAMPLE_RS.read_bytes()
+    header = b"\x06\x30" + element.to_bytes(2, "little") + b"SQ\x00\x00"
+    assert data.count(header) == 1
+    path = tmp_path / "RS_bad_vr.dcm"
+    path.write_bytes(data.replace(header, header[:5] + b"\x0e\x00\x00"))
+    with pytest.raises(OSError, match="truncated or corrupt") as fast:
+        load_structure_set(path)
+    with pytest.raises(OSError) as normal:
+        read_dicom(path)
+    assert str(fast.value) == str(normal.value)

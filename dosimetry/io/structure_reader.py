@@ -215,7 +215,7 @@ def raw_roi_contour_items(ds: Dataset) -> list[RawItem] | None:
 
 
 def _raw_sequence_items(ds: Dataset, tag: int, vrs: set[tuple[int, bytes]] | None = None) -> list[RawItem] | None:
-    raw = ds.get_item(tag)
+    raw = ds.get_item(tag, keep_deferred=True)  # (without it pydicom decodes an empty value here)
     if not isinstance(raw, RawDataElement) or not isinstance(raw.value, (bytes, bytearray)) or not raw.is_little_endian:
         return None
     value = bytes(raw.value)
@@ -361,7 +361,7 @@ _TEXT_DATE_VRS = frozenset({"DA", "TM", "DT"})
 
 def _ascii_charset(ds: Dataset) -> bool:
     """Printable ASCII bytes decode to themselves in the dataset's Specific Character Set."""
-    charset = ds.get_item(0x00080005)  # Specific Character Set (pydicom decodes it while reading)
+    charset = ds.get_item(0x00080005, keep_deferred=True)  # Specific Character Set (pydicom decodes it while reading)
     value = charset.value if charset is not None else ""
     if isinstance(value, (bytes, bytearray)):
         value = bytes(value).decode("latin-1")
@@ -579,9 +579,12 @@ def load_structure_set(path: str | Path) -> StructureSet:
     """Read an RT Structure Set.
 
     The ROI Contour Sequence is parsed from its raw bytes (:func:`raw_roi_contour_items`) when they
-    parse cleanly; every other element is checked and decoded as :func:`read_dicom` does. Files the
-    fast path does not handle (no preamble, big endian, irregular or truncated bytes, missing
-    required values) are read entirely by the normal path, which reports their problems.
+    parse cleanly, and so are the Referenced Frame of Reference, Structure Set ROI and RT ROI
+    Observations Sequences when they hold only plain values (each falls back to pydicom on its
+    own); every other element is checked as :func:`read_dicom` does, plain values without being
+    decoded. Files the fast path does not handle (no preamble, big endian, irregular or truncated
+    bytes, missing required values) are read entirely by the normal path, which reports their
+    problems. Both paths give the same StructureSet, warnings and errors.
     """
     p = Path(path)
     fast = _load_with_raw_contours(p)
