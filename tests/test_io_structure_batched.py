@@ -83,3 +83,25 @@ def test_planar_contours_at_decimal_planes(planes: list[tuple[int, int]]) -> Non
         if certain[k]:
             assert estimates[k] == _exact_plane(points)
     assert sum(certain) >= len(planes) - sum(1 for z_step, _ in planes if (z_step * 125) % 10 == 5)
+
+
+def test_partly_decoded_contour_data_gives_the_same_structure_set() -> None:
+    # some Contour Data already decoded by pydicom (a dataset used before): those contours take
+    # pydicom's values and the per-contour checks, the others the batched path
+    from pathlib import Path
+
+    from dosimetry.io.dicom_file import read_dicom
+    from dosimetry.io.structure_reader import raw_contour_data, structure_set_from_dataset
+
+    path = Path(__file__).resolve().parents[1] / "sample_data" / "patient01" / "current" / "RS_patient01.dcm"
+    reference = structure_set_from_dataset(read_dicom(path), path)
+    ds = read_dicom(path)
+    items = [c for r in ds.ROIContourSequence for c in r.ContourSequence]
+    for c in items[::3]:
+        _ = c.ContourData
+    assert sum(raw_contour_data(c) is None for c in items) == len(items[::3])
+    mixed = structure_set_from_dataset(ds, path)
+    assert mixed.warnings == reference.warnings
+    for a, b in zip(mixed.rois, reference.rois, strict=True):
+        assert (a.number, a.name, len(a.contours)) == (b.number, b.name, len(b.contours))
+        assert all(x.points_mm.tobytes() == y.points_mm.tobytes() for x, y in zip(a.contours, b.contours, strict=True))

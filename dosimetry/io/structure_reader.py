@@ -755,16 +755,18 @@ def structure_set_from_dataset(
     estimates, certain = _plane_estimates(flat, counts) if spans is not None else ([], [])
     planes_of: dict[int, list[float]] = {n: [] for n in names}  # closed contours' planes, when all certain
     exact_planes: set[int] = set()  # ROIs whose planes Roi.contour_planes_mm computes
-    k = 0
+    n_raw = 0
     for number, gtype, c, i, j, raw, declared in pending:
         z_span = None
-        if raw is not None and spans is not None:  # whole points: a slice of all points
-            points, z_span = all_points[(ends[k - 1] if k else 0) // 3 : ends[k] // 3], spans[k]
-            k += 1
+        index = None  # position among the raw contours (flat[start:stop] holds its values)
+        if raw is not None:
+            index, n_raw = n_raw, n_raw + 1
+            start, stop = (ends[index - 1] if index else 0), ends[index]
+        if index is not None and spans is not None:  # whole points: a slice of all points
+            points, z_span = all_points[start // 3 : stop // 3], spans[index]
         else:
-            if raw is not None:
-                data = flat[(ends[k - 1] if k else 0) : ends[k]]
-                k += 1
+            if index is not None:
+                data = flat[start:stop]
             else:  # already decoded by pydicom: its values
                 assert c is not None
                 data = np.asarray(decimal_strings(c, "ContourData", p, context=_contour_context(i, j)), dtype=np.float64)
@@ -789,8 +791,8 @@ def structure_set_from_dataset(
                     f"{p.name}: ROI {number} {_contour_context(i, j)}: CLOSED_PLANAR contour is not in a transverse plane "
                     f"(z spans {z_span:.3f} mm); its mean z is used"
                 )
-            if raw is not None and certain and certain[k - 1]:
-                planes_of[number].append(estimates[k - 1])
+            if index is not None and certain and certain[index]:
+                planes_of[number].append(estimates[index])
             else:
                 exact_planes.add(number)
         contours[number].append(Contour(points_mm=points, geometric_type=gtype))
