@@ -151,27 +151,38 @@ def _fresh(pieces: EdgePieces) -> EdgePieces:
     return EdgePieces(pieces.n_cols, pieces.n_rows, pieces.row, pieces.col, pieces.strip, pieces.own)
 
 
+def _lookups(pieces: EdgePieces, rows: np.ndarray, cols: np.ndarray, monkeypatch: pytest.MonkeyPatch) -> dict[str, np.ndarray]:
+    """at() by each of its four ways: running sums read directly or one column per pixel kind,
+    each through a dense key table or binary search."""
+    out = {}
+    for direct in (True, False):
+        for table in (True, False):
+            monkeypatch.setattr(EdgePieces, "DIRECT_LOOKUP_PIECES", 10**9 if direct else -1)
+            monkeypatch.setattr(EdgePieces, "DENSE_TABLE_ENTRIES_PER_PIECE", 64 if table else -(10**9))
+            fresh = _fresh(pieces)
+            out[f"direct={direct} table={table}"] = fresh.at(rows, cols)
+            if fresh.row.size:
+                made = fresh._index[0] if direct else fresh._lookup[2]
+                assert (made is not None) == table
+    monkeypatch.undo()
+    return out
+
+
 @pytest.mark.parametrize("moments", [True, False])
-def test_lookup_of_every_pixel_is_the_dense_sum_by_table_and_by_binary_search(moments: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_lookup_of_every_pixel_is_the_dense_sum_every_way(moments: bool, monkeypatch: pytest.MonkeyPatch) -> None:
     polys, weights, layers = _ellipses(31, 23, 3)
     pieces = edge_pieces(polys, weights, 31, 23, moments=moments, layers=layers, n_layers=3)
     rows, cols = _every_pixel(pieces)
     dense = np.array(pieces.dense()).reshape(len(pieces.strip), -1)
-    by_table = pieces.at(rows, cols)
-    assert pieces._lookup[2] is not None
-    assert by_table.shape == dense.shape
-    np.testing.assert_allclose(by_table, dense, rtol=0, atol=1e-12)
-    # the very numbers of the running-sum formula
-    np.testing.assert_array_equal(by_table, _reference_lookup(pieces, rows, cols))
-    # binary search instead of the table; quantity by quantity instead of all at once
-    monkeypatch.setattr(EdgePieces, "DENSE_TABLE_ENTRIES_PER_PIECE", -(10**9))
-    monkeypatch.setattr(EdgePieces, "ALL_QUANTITIES_AT_ONCE", 0)
-    sparse = _fresh(pieces)
-    assert sparse._lookup[2] is None
-    np.testing.assert_array_equal(sparse.at(rows, cols), by_table)
-    # in any order, repeated, and a subset
-    pick = np.random.default_rng(5).integers(0, rows.size, 500)
-    np.testing.assert_array_equal(sparse.at(rows[pick], cols[pick]), by_table[:, pick])
+    reference = _reference_lookup(pieces, rows, cols)
+    np.testing.assert_allclose(reference, dense, rtol=0, atol=1e-12)
+    pick = np.random.default_rng(5).integers(0, rows.size, 500)  # any order, repeats, a subset
+    for how, found in _lookups(pieces, rows, cols, monkeypatch).items():
+        assert found.shape == dense.shape, how
+        # the very numbers of the running-sum formula
+        np.testing.assert_array_equal(found, reference, err_msg=how)
+    for how, found in _lookups(pieces, rows[pick], cols[pick], monkeypatch).items():
+        np.testing.assert_array_equal(found, reference[:, pick], err_msg=how)
 
 
 def test_lookup_without_pieces_is_zero(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -179,9 +190,8 @@ def test_lookup_without_pieces_is_zero(monkeypatch: pytest.MonkeyPatch) -> None:
     pieces = edge_pieces([far], [1.0], 6, 4, moments=True)
     assert pieces.row.size == 0
     rows, cols = _every_pixel(pieces)
-    np.testing.assert_array_equal(pieces.at(rows, cols), np.zeros((5, rows.size)))
-    monkeypatch.setattr(EdgePieces, "DENSE_TABLE_ENTRIES_PER_PIECE", -(10**9))
-    np.testing.assert_array_equal(_fresh(pieces).at(rows, cols), np.zeros((5, rows.size)))
+    for how, found in _lookups(pieces, rows, cols, monkeypatch).items():
+        np.testing.assert_array_equal(found, np.zeros((5, rows.size)), err_msg=how)
     np.testing.assert_array_equal(pieces.coarse_area(2), np.zeros((2, 3)))
 
 
@@ -242,6 +252,9 @@ def test_lookup_and_coarse_area_agree_with_the_dense_sums(
     np.testing.assert_allclose(looked_up, dense, rtol=0, atol=1e-12 * scale)
     if pieces.row.size:
         np.testing.assert_array_equal(looked_up, _reference_lookup(pieces, rows, cols))
+        by_kind = _fresh(pieces)
+        by_kind.__dict__["DIRECT_LOOKUP_PIECES"] = -1  # (instance attribute: this object only)
+        np.testing.assert_array_equal(by_kind.at(rows, cols), looked_up)
     area = dense[0].reshape(8 * n_layers, 10)
     coarse = area.reshape(4 * n_layers, 2, 5, 2).mean(axis=(1, 3))
     np.testing.assert_allclose(pieces.coarse_area(2), coarse, rtol=0, atol=1e-12 * scale)

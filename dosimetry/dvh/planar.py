@@ -112,10 +112,11 @@ class EdgePieces:
     strip: FloatArray
     own: FloatArray
 
-    # a dense key -> value-column table up to ~64 entries per piece beats one binary search
+    # a dense key table up to ~64 entries per piece beats binary searches
     DENSE_TABLE_ENTRIES_PER_PIECE = 64
-    # pieces x quantities up to which the lookup is built for all quantities in one pass
-    ALL_QUANTITIES_AT_ONCE = 20000
+    # up to this many pieces, at() reads the running sums directly (:attr:`_index`, fewer calls);
+    # above, one precomputed column per pixel (:attr:`_lookup`, less work per pixel)
+    DIRECT_LOOKUP_PIECES = 8192
 
     @cached_property
     def _lookup(self) -> tuple[FloatArray, IntArray, npt.NDArray[np.integer] | None]:
@@ -129,8 +130,7 @@ class EdgePieces:
         of its pieces); column 1 + U + j every pixel right of it up to the next key of its row
         (the strips up to and including key j). The values are differences of running sums over
         the pieces sorted (stably) by key, taken in the order of :attr:`_index`'s lookup, so they
-        are the same numbers. Quantity by quantity, through one reused buffer: fresh memory
-        costs as much as the arithmetic here."""
+        are the same numbers. Quantity by quantity, through one reused buffer (less memory)."""
         n_quantities, n = self.strip.shape
         stride = self.n_cols + 1
         n_keys = self.n_rows * stride
@@ -157,31 +157,29 @@ class EdgePieces:
         row_start = np.repeat(firsts, np.diff(np.append(firsts, u)))  # first distinct key of each one's row
         values = np.empty((n_quantities, 2 * u + 1))
         values[:, 0] = 0.0
-        # all quantities at once for few pieces (fewer calls), one by one for many (less memory)
-        block = n_quantities if n * n_quantities <= self.ALL_QUANTITIES_AT_ONCE else 1
-        running = np.empty((block, n + 1))
-        running[:, 0] = 0.0
-        pieces = running[:, 1:]
-        at_bounds = np.empty((block, u + 1))
-        scratch = np.empty((block, u))
-        for q in range(0, n_quantities, block):
-            here = values[q : q + block, 1 : u + 1]
-            right = values[q : q + block, u + 1 :]
-            strip = self.strip[q : q + block]
+        running = np.empty(n + 1)
+        running[0] = 0.0
+        pieces = running[1:]
+        at_bounds = np.empty(u + 1)
+        scratch = np.empty(u)
+        for q in range(n_quantities):
+            here = values[q, 1 : u + 1]
+            right = values[q, u + 1 :]
+            strip = self.strip[q]
             if strip.any():  # (the strips of the first moment are zero by construction)
-                np.take(strip, order, axis=1, out=pieces, mode="clip")
-                np.cumsum(pieces, axis=1, out=pieces)
-                np.take(running, bounds, axis=1, out=at_bounds, mode="clip")
-                np.take(at_bounds, row_start, axis=1, out=scratch, mode="clip")
-                np.subtract(at_bounds[:, :-1], scratch, out=here)
-                np.subtract(at_bounds[:, 1:], scratch, out=right)
+                np.take(strip, order, out=pieces, mode="clip")
+                np.cumsum(pieces, out=pieces)
+                np.take(running, bounds, out=at_bounds, mode="clip")
+                np.take(at_bounds, row_start, out=scratch, mode="clip")
+                np.subtract(at_bounds[:-1], scratch, out=here)
+                np.subtract(at_bounds[1:], scratch, out=right)
             else:
                 here.fill(0.0)
                 right.fill(0.0)
-            np.take(self.own[q : q + block], order, axis=1, out=pieces, mode="clip")
-            np.cumsum(pieces, axis=1, out=pieces)
-            np.take(running, bounds, axis=1, out=at_bounds, mode="clip")
-            here += np.subtract(at_bounds[:, 1:], at_bounds[:, :-1], out=scratch)
+            np.take(self.own[q], order, out=pieces, mode="clip")
+            np.cumsum(pieces, out=pieces)
+            np.take(running, bounds, out=at_bounds, mode="clip")
+            here += np.subtract(at_bounds[1:], at_bounds[:-1], out=scratch)
         if not dense:
             return values, unique_keys, None
         # the table in runs: before the first key (0), then per distinct key: itself, the pixels
@@ -202,7 +200,8 @@ class EdgePieces:
 
     @cached_property
     def _index(self) -> tuple[IntArray | None, IntArray | None, FloatArray, FloatArray]:
-        """Reference form of :meth:`at`'s lookup, for tests: the pieces sorted (stably) by key =
+        """What :meth:`at` reads for few pieces (and the reference form of its lookup): the pieces
+        sorted (stably) by key =
         row * (n_cols + 2) + col + 1, the running sums S of ``strip`` and O of ``own`` (one row per
         piece boundary, one column per quantity), and either start[k] = number of pieces with key
         < k (small windows) or the sorted keys. A pixel's quantities are
@@ -213,12 +212,13 @@ class EdgePieces:
         n_quantities = self.strip.shape[0]
         strip_prefix = np.zeros((keys.size + 1, n_quantities))
         own_prefix = np.zeros((keys.size + 1, n_quantities))
-        np.cumsum(self.strip[:, order].T, axis=0, out=strip_prefix[1:])
-        np.cumsum(self.own[:, order].T, axis=0, out=own_prefix[1:])
+        np.cumsum(self.strip.take(order, axis=1).T, axis=0, out=strip_prefix[1:])
+        np.cumsum(self.own.take(order, axis=1).T, axis=0, out=own_prefix[1:])
         n_keys = self.n_rows * (self.n_cols + 2) + 1
         if n_keys <= self.DENSE_TABLE_ENTRIES_PER_PIECE * keys.size + 65536:
             runs = np.diff(np.concatenate([[-1], keys[order], [n_keys]]))
-            return np.repeat(np.arange(keys.size + 1), runs), None, strip_prefix, own_prefix
+            index_type = np.int32 if keys.size < 2**31 - 1 else np.int64
+            return np.repeat(np.arange(keys.size + 1, dtype=index_type), runs), None, strip_prefix, own_prefix
         return None, keys[order], strip_prefix, own_prefix
 
     @classmethod
@@ -273,7 +273,10 @@ class EdgePieces:
 
     def at(self, rows: IntArray, cols: IntArray) -> FloatArray:
         """Every quantity at the pixels (rows, cols) only, shape (k, len(rows)) (each row
-        contiguous). One table read and one gather per pixel; see :attr:`_lookup`."""
+        contiguous for many pieces)."""
+        if self.row.size <= self.DIRECT_LOOKUP_PIECES:
+            return self._at_direct(rows, cols)
+        # one table read and one gather per pixel
         values, unique_keys, table = self._lookup
         key = np.multiply(rows, self.n_cols + 1, dtype=np.int64)
         key += cols
@@ -293,6 +296,26 @@ class EdgePieces:
                 np.where((before >= 0) & (unique_keys.take(np.maximum(before, 0)) >= row_start), before + 1 + u, 0),
             )
         return values.take(column, axis=1)
+
+    def _at_direct(self, rows: IntArray, cols: IntArray) -> FloatArray:
+        """:meth:`at` on the running sums of :attr:`_index`: (S[mid] - S[lo]) + (O[hi] - O[mid])."""
+        start, sorted_keys, sp, op = self._index
+        base = np.multiply(rows, self.n_cols + 2, dtype=np.int64)
+        key = base + cols
+        key += 1
+        if start is not None:
+            lo, mid, hi = start.take(base), start.take(key), start.take(key + 1)
+        else:
+            assert sorted_keys is not None
+            lo = np.searchsorted(sorted_keys, base, side="left")
+            mid = np.searchsorted(sorted_keys, key, side="left")
+            hi = np.searchsorted(sorted_keys, key, side="right")
+        out = sp.take(mid, axis=0)
+        out -= sp.take(lo, axis=0)
+        own = op.take(hi, axis=0)
+        own -= op.take(mid, axis=0)
+        out += own
+        return out.T
 
 
 def edge_pieces(
