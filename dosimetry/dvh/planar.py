@@ -362,21 +362,21 @@ def edge_pieces(
         weights = [weights[i] for i in kept]
     # Counter-clockwise edges accumulate negative area with the convention below.
     factors = -np.array(weights, dtype=np.float64) * sense
-    u0 = np.concatenate([u for u, _ in polygons])
-    v0 = np.concatenate([v for _, v in polygons])
-    # each edge runs from a vertex to the next one of its polygon, the last back to the first
-    following = np.arange(1, u0.size + 1)
     last_vertex = np.cumsum(sizes)
+    start = np.empty((2, int(last_vertex[-1])))  # (u; v) of each edge's start, then end
+    np.concatenate([u for u, _ in polygons], out=start[0])
+    np.concatenate([v for _, v in polygons], out=start[1])
+    # each edge runs from a vertex to the next one of its polygon, the last back to the first
+    following = np.arange(1, start.shape[1] + 1)
     last_vertex -= 1
     following[last_vertex] = last_vertex + 1 - sizes
-    u1 = u0.take(following)
-    v1 = v0.take(following)
+    end = start.take(following, axis=1)
+    u0, v0 = start
+    u1, v1 = end
     w = np.repeat(factors, sizes)
     lay = np.repeat(layer, sizes)
     if v0.min() > 0 and v0.max() < n_rows and u0.max() < n_cols:
         # Every edge inside the window's band of rows and not right of it: nothing to drop or clip.
-        start = np.stack([u0, v0])  # (u; v) of each edge's start and end
-        end = np.stack([u1, v1])
         end -= start
         end += start  # (start + 1 * (end - start), as the clipping below computes it)
     else:
