@@ -201,12 +201,11 @@ class EdgePieces:
     @cached_property
     def _index(self) -> tuple[IntArray | None, IntArray | None, FloatArray, FloatArray]:
         """What :meth:`at` reads for few pieces (and the reference form of its lookup): the pieces
-        sorted (stably) by key =
-        row * (n_cols + 2) + col + 1, the running sums S of ``strip`` and O of ``own`` (one row per
-        piece boundary, one column per quantity), and either start[k] = number of pieces with key
-        < k (small windows) or the sorted keys. A pixel's quantities are
-        (S[mid] - S[lo]) + (O[hi] - O[mid]) with lo, mid, hi the starts of its row, its key and
-        the next key."""
+        sorted (stably) by key = row * (n_cols + 2) + col + 1, the running sums S of ``strip`` and
+        O of ``own`` (one row per piece boundary, one column per quantity), and either start[k] =
+        number of pieces with key < k (small windows) or the sorted keys (binary search). A pixel's
+        quantities are (S[mid] - S[lo]) + (O[hi] - O[mid]) with lo, mid, hi the starts of its row,
+        its key and the next key."""
         keys = self.row * (self.n_cols + 2) + (self.col + 1)
         order = np.argsort(keys, kind="stable")
         n_quantities = self.strip.shape[0]
