@@ -180,3 +180,25 @@ def test_irregular_raw_bytes_fall_back_to_the_normal_path(tmp_path: Path) -> Non
     with pytest.raises((DicomContentError, OSError)):
         load_structure_set(path)
     assert len(ds.ROIContourSequence) == 18
+
+
+@pytest.mark.parametrize("case", ["sample", "odd-implicit", "nested-undefined-explicit", "nested-undefined-implicit"])
+def test_shared_nested_sequences_parse_as_unshared(case: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # contours on one image plane repeat the same Contour Image Sequence bytes: parsed once and
+    # shared, they give the same items as parsing every copy
+    from dosimetry.io import structure_reader
+
+    if case == "sample":
+        data = SAMPLE_RS.read_bytes()
+    elif case.startswith("odd"):
+        data = _odd_rs(SAMPLE_RS, implicit=True)
+    else:
+        data = _nested_undefined_lengths(SAMPLE_RS, implicit=case.endswith("implicit"))
+    ds = pydicom.dcmread(io.BytesIO(data))
+    shared = raw_roi_contour_items(ds)
+    monkeypatch.setattr(structure_reader, "_SHARED_SEQUENCE_BYTES", -1)
+    unshared = raw_roi_contour_items(ds)
+    assert shared is not None and shared == unshared
+    images = [c[0x30060016] for item in shared for c in item[0x30060040] if 0x30060016 in c]
+    assert len(images) > 200
+    assert len({id(v) for v in images}) <= 49 < len(images)  # one parse per CT image of the sample

@@ -66,6 +66,8 @@ RawItem = dict[int, "bytes | list[RawItem]"]
 _unpack_header = _HEADER.unpack_from
 _unpack_explicit = _EXPLICIT.unpack_from
 _unpack_u32 = struct.Struct("<I").unpack_from
+#: nested sequences up to this size are parsed once per distinct value (see _parse_sequence)
+_SHARED_SEQUENCE_BYTES = 1024
 
 
 @functools.lru_cache(maxsize=1024)
@@ -86,12 +88,22 @@ def _is_sequence_implicit(tag: int, length: int) -> bool:
 
 
 def _parse_sequence(
-    buf: bytes, pos: int, end: int, implicit: bool, undefined: bool, vrs: set[tuple[int, bytes]] | None = None
+    buf: bytes,
+    pos: int,
+    end: int,
+    implicit: bool,
+    undefined: bool,
+    vrs: set[tuple[int, bytes]] | None = None,
+    seen: dict[bytes, list[RawItem]] | None = None,
 ) -> tuple[list[RawItem], int]:
     """Items of a sequence value from ``pos``; returns them and the position after the sequence
     (after its delimiter when of undefined length). With ``vrs``, the (tag, VR) pairs met in
-    explicit VR are added to it."""
+    explicit VR are added to it. ``seen``: small nested sequences already parsed, by their bytes
+    (contours on one image plane repeat the same Contour Image Sequence); identical bytes give
+    identical items, so they are parsed once and their (read-only) items shared."""
     items: list[RawItem] = []
+    if seen is None:
+        seen = {}
     parse_item = _parse_item_implicit if implicit else _parse_item_explicit
     while pos < end:
         if pos + 8 > end:
@@ -106,12 +118,12 @@ def _parse_sequence(
         if tag != _ITEM:
             raise _RawLayoutError(f"expected an item, found ({group:04X},{element:04X})")
         if length == _UNDEFINED:
-            item, pos = parse_item(buf, pos, end, True, vrs)
+            item, pos = parse_item(buf, pos, end, True, vrs, seen)
         else:
             stop = pos + length
             if stop > end:
                 raise _RawLayoutError("item longer than its sequence")
-            item, after = parse_item(buf, pos, stop, False, vrs)
+            item, after = parse_item(buf, pos, stop, False, vrs, seen)
             if after != stop:
                 raise _RawLayoutError("item length mismatch")
             pos = stop
@@ -122,20 +134,38 @@ def _parse_sequence(
 
 
 def _nested_sequence(
-    buf: bytes, pos: int, end: int, length: int, implicit: bool, vrs: set[tuple[int, bytes]] | None
+    buf: bytes,
+    pos: int,
+    end: int,
+    length: int,
+    implicit: bool,
+    vrs: set[tuple[int, bytes]] | None,
+    seen: dict[bytes, list[RawItem]],
 ) -> tuple[list[RawItem], int]:
     """A sequence value inside an item (from ``pos``, ``length`` bytes or undefined); returns its
-    items and the position after it."""
+    items and the position after it. A small one already met with the same bytes is not parsed
+    again (see :func:`_parse_sequence`)."""
     if length == _UNDEFINED:
-        return _parse_sequence(buf, pos, end, implicit, True, vrs)
-    if pos + length > end:
+        return _parse_sequence(buf, pos, end, implicit, True, vrs, seen)
+    stop = pos + length
+    if stop > end:
         raise _RawLayoutError("sequence longer than its container")
-    value, _ = _parse_sequence(buf, pos, pos + length, implicit, False, vrs)
-    return value, pos + length
+    if length > _SHARED_SEQUENCE_BYTES:
+        return _parse_sequence(buf, pos, stop, implicit, False, vrs, seen)[0], stop
+    value = buf[pos:stop]
+    shared = seen.get(value)
+    if shared is None:
+        shared = seen[value] = _parse_sequence(buf, pos, stop, implicit, False, vrs, seen)[0]
+    return shared, stop
 
 
 def _parse_item_explicit(
-    buf: bytes, pos: int, end: int, undefined: bool, vrs: set[tuple[int, bytes]] | None = None
+    buf: bytes,
+    pos: int,
+    end: int,
+    undefined: bool,
+    vrs: set[tuple[int, bytes]] | None,
+    seen: dict[bytes, list[RawItem]],
 ) -> tuple[RawItem, int]:
     item: RawItem = {}
     while pos < end:
@@ -157,14 +187,7 @@ def _parse_item_explicit(
             length = _unpack_u32(buf, pos + 8)[0]
             pos += 12
             if vr == b"SQ":
-                if length == _UNDEFINED:
-                    item[tag], pos = _parse_sequence(buf, pos, end, False, True, vrs)
-                    continue
-                stop = pos + length
-                if stop > end:
-                    raise _RawLayoutError("sequence longer than its container")
-                item[tag] = _parse_sequence(buf, pos, stop, False, False, vrs)[0]
-                pos = stop
+                item[tag], pos = _nested_sequence(buf, pos, end, length, False, vrs, seen)
                 continue
             if length == _UNDEFINED:
                 raise _RawLayoutError("value of undefined length")
@@ -181,7 +204,12 @@ def _parse_item_explicit(
 
 
 def _parse_item_implicit(
-    buf: bytes, pos: int, end: int, undefined: bool, vrs: set[tuple[int, bytes]] | None = None
+    buf: bytes,
+    pos: int,
+    end: int,
+    undefined: bool,
+    vrs: set[tuple[int, bytes]] | None,
+    seen: dict[bytes, list[RawItem]],
 ) -> tuple[RawItem, int]:
     item: RawItem = {}
     while pos < end:
@@ -195,7 +223,7 @@ def _parse_item_implicit(
                 raise _RawLayoutError("unexpected item delimiter")
             return item, pos
         if _is_sequence_implicit(tag, length):
-            item[tag], pos = _nested_sequence(buf, pos, end, length, True, vrs)
+            item[tag], pos = _nested_sequence(buf, pos, end, length, True, vrs, seen)
             continue
         stop = pos + length
         if stop > end:
