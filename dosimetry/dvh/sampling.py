@@ -904,18 +904,19 @@ def _axis_fractions(n: int) -> tuple[IntArray, FloatArray]:
 def _steep_samples_in_cells(dose: DoseGrid, flat_index: IntArray, n: int) -> tuple[FloatArray, FloatArray, FloatArray]:
     """:func:`_steep_voxel_samples` for an even ``n`` from each voxel's 27-neighbourhood: every
     sub-voxel centre sits at a fixed fraction of one interpolation cell (fine pixels in plane; the
-    half-voxels in z, whose centres are a quarter of the way to the neighbouring centre planes),
-    so the trilinear dose and its derivatives are fixed weights of the neighbourhood (one matrix
-    product) and the dose range is that of the cell's 8 corners. The same numbers as
+    half-voxels in z, whose centres are a quarter of the way to the neighbouring centre planes), so
+    the trilinear dose and its derivatives follow from the neighbourhood by the interpolation of
+    :func:`trilinear` (along x, then y, then z) at fixed fractions, for all voxels at once, and the
+    dose range is that of the cell's 8 corners. The same numbers as
     :func:`_steep_samples_at_points` up to rounding (1e-15 relative); beyond the outermost centres
     the neighbour index is clamped, which holds the dose constant with a zero gradient there, as
-    :func:`trilinear` does."""
+    :func:`trilinear` does. (No matrix product: a multithreaded BLAS call would keep a second core
+    busy after it returns.)"""
     grid = dose.grid
     nz, ny, nx = grid.shape_zyx
     ks, jj, ii = np.unravel_index(flat_index, grid.shape_zyx)
     fdx, fdy = grid.spacing_x_mm / n, grid.spacing_y_mm / n
-    # the voxel's 3 x 3 x 3 neighbourhood (z, y, x; rows) of every voxel (columns), clamped at
-    # the grid border
+    # the 3 x 3 x 3 neighbourhood (z, y, x) of every voxel (last axis), clamped at the grid border
     step = np.arange(-1, 2)
     offsets = ((step[:, None, None] * ny + step[None, :, None]) * nx + step[None, None, :]).reshape(-1)
     index = offsets[:, None] + flat_index[None, :]
@@ -925,57 +926,64 @@ def _steep_samples_in_cells(dose: DoseGrid, flat_index: IntArray, n: int) -> tup
         jn = np.clip(jj[border, None] + step, 0, ny - 1)
         iN = np.clip(ii[border, None] + step, 0, nx - 1)
         index[:, border] = ((kk[:, :, None, None] * ny + jn[:, None, :, None]) * nx + iN[:, None, None, :]).reshape(-1, 27).T
-    neighbourhood = dose.dose_gy.reshape(-1).take(index)
-    # samples per voxel, in order: fine pixel s = n * row + column, then lower / upper half in z
-    cell_1d, t_1d = _axis_fractions(n)
-    sy, sx = np.divmod(np.arange(n * n), n)
-    s_cy, s_ty = np.repeat(cell_1d[sy], 2), np.repeat(t_1d[sy], 2)
-    s_cx, s_tx = np.repeat(cell_1d[sx], 2), np.repeat(t_1d[sx], 2)
-    s_cz = np.tile(np.array([0, 1]), n * n)
-    s_tz = np.tile(np.array([0.75, 0.25]), n * n)
-    n_samples = s_cz.size
-    # value and the three derivatives by the cell fractions: fixed weights of the 27 neighbours
-    weights = np.zeros((4, n_samples, 27))
-    rows = np.arange(n_samples)
-    for corner in range(8):
-        a, b, e = corner // 4, (corner // 2) % 2, corner % 2  # corner offsets along z, y, x
-        wz = s_tz if a else 1.0 - s_tz
-        wy = s_ty if b else 1.0 - s_ty
-        wx = s_tx if e else 1.0 - s_tx
-        column = ((s_cz + a) * 3 + (s_cy + b)) * 3 + (s_cx + e)
-        weights[0, rows, column] += wz * wy * wx
-        weights[1, rows, column] += wz * wy * (1.0 if e else -1.0)
-        weights[2, rows, column] += wz * wx * (1.0 if b else -1.0)
-        weights[3, rows, column] += wy * wx * (1.0 if a else -1.0)
-    combined = weights.reshape(4 * n_samples, 27) @ neighbourhood
-    value, dx_, dy_, dz_ = (combined[q * n_samples : (q + 1) * n_samples] for q in range(4))
-    # corner range of the 8 interpolation cells around the voxel centre
-    lo = hi = neighbourhood.reshape(3, 3, 3, -1)
+    cube = dose.dose_gy.reshape(-1).take(index).reshape(3, 3, 3, -1)
+    # fine pixels along x and y: fraction in their cell (the first n/2 lie in the cell below the
+    # voxel centre, the others above); the two halves in z: the cell below at 3/4, above at 1/4
+    _, t_1d = _axis_fractions(n)
+    t_col = t_1d[:, None]
+
+    def per_pixel(cells: FloatArray, axis: int) -> FloatArray:
+        """Values per interpolation cell (2 along ``axis``) -> per fine pixel (n along it)."""
+        return cells if n == 2 else np.repeat(cells, n // 2, axis=axis)
+
+    # along x: (z, y, fine x, voxel)
+    x_lo = per_pixel(cube[:, :, 0:2], 2)
+    ax = per_pixel(cube[:, :, 1:3] - cube[:, :, 0:2], 2)
+    cx = x_lo + t_col * ax
+    # along y: (z, fine y, fine x, voxel)
+    y_lo = per_pixel(cx[:, 0:2], 1)
+    ay = per_pixel(cx[:, 1:3] - cx[:, 0:2], 1)
+    cy = y_lo + t_col[:, None] * ay
+    dx_lo = per_pixel(ax[:, 0:2], 1)
+    dx_y = dx_lo + t_col[:, None] * (per_pixel(ax[:, 1:3], 1) - dx_lo)  # x difference, interpolated in y
+    # along z: (half, fine y, fine x, voxel)
+    tz = np.array([0.75, 0.25])[:, None, None, None]
+    z_lo = cy[0:2]
+    az = cy[1:3] - z_lo
+    value = z_lo + tz * az
+    dy = (1.0 - tz) * ay[0:2] + tz * ay[1:3]
+    dx = (1.0 - tz) * dx_y[0:2] + tz * dx_y[1:3]
+    # corner range of the 8 interpolation cells around the voxel centre, (cell z, y, x, voxel)
+    lo = hi = cube
     for axis in (2, 1, 0):
         first = [slice(None)] * 4
         second = [slice(None)] * 4
         first[axis], second[axis] = slice(None, -1), slice(1, None)
         lo = np.minimum(lo[tuple(first)], lo[tuple(second)])
         hi = np.maximum(hi[tuple(first)], hi[tuple(second)])
-    cell = (s_cz * 2 + s_cy) * 2 + s_cx
-    lo = lo.reshape(8, -1)[cell]
-    hi = hi.reshape(8, -1)[cell]
+    lo = per_pixel(per_pixel(lo, 1), 2)
+    hi = per_pixel(per_pixel(hi, 1), 2)
     np.maximum(value, lo, out=value)
     np.minimum(value, hi, out=value)
     # derivatives by position (Gy/mm): 1 / cell width, 0 beyond the outermost centres
     steps = _axis_steps(dose)
-    gx = np.multiply(dx_, _cell_inverse(grid.x_mm, ii, steps[2])[s_cx], out=dx_)
-    gy = np.multiply(dy_, _cell_inverse(grid.y_mm, jj, steps[1])[s_cy], out=dy_)
-    gz = np.multiply(dz_, _cell_inverse(grid.z_mm, ks, steps[0])[s_cz], out=dz_)
+    gx = dx * per_pixel(_cell_inverse(grid.x_mm, ii, steps[2]), 0)[None, None, :, :]
+    gy = dy * per_pixel(_cell_inverse(grid.y_mm, jj, steps[1]), 0)[None, :, None, :]
+    gz = az * _cell_inverse(grid.z_mm, ks, steps[0])[:, None, None, :]
     ze = grid.z_edges_mm
-    dz = np.stack([grid.z_mm[ks] - ze[ks], ze[ks + 1] - grid.z_mm[ks]])[s_cz]
+    dz = np.stack([grid.z_mm[ks] - ze[ks], ze[ks + 1] - grid.z_mm[ks]])[:, None, None, :]
     var = np.square(gx, out=gx)
     var *= fdx**2
     var += np.multiply(np.square(gy, out=gy), fdy**2, out=gy)
-    var += np.multiply(np.square(gz, out=gz), np.square(dz), out=gz)
+    var += np.square(gz, out=gz) * np.square(dz)
     spread_gy = _clipped_spread(value, np.sqrt(var, out=var), lo, hi)
-    weight = (fdx * fdy / 1000.0) * dz
-    return np.ascontiguousarray(value.T), np.ascontiguousarray(spread_gy.T), np.ascontiguousarray(weight.T)
+    weight = np.broadcast_to((fdx * fdy / 1000.0) * dz, value.shape)
+
+    def per_voxel(a: FloatArray) -> FloatArray:
+        """(half, fine y, fine x, voxel) -> rows per voxel: fine pixel s = n * y + x, then half."""
+        return np.ascontiguousarray(a.transpose(3, 1, 2, 0).reshape(-1, 2 * n * n))
+
+    return per_voxel(value), per_voxel(spread_gy), per_voxel(weight)
 
 
 def _cell_inverse(coords: FloatArray, index: IntArray, step: float) -> FloatArray:
