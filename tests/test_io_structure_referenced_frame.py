@@ -15,6 +15,9 @@ from dosimetry.io import load_structure_set
 from dosimetry.io.dicom_file import read_dicom
 from dosimetry.io.structure_reader import _raw_referenced_series, _referenced_series, structure_set_from_dataset
 
+# the odd values these tests write on purpose make pydicom warn when it decodes them
+pytestmark = pytest.mark.filterwarnings("ignore:Invalid value for VR:UserWarning")
+
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_RS = ROOT / "sample_data" / "patient01" / "current" / "RS_patient01.dcm"
 

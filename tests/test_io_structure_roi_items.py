@@ -26,6 +26,9 @@ from dosimetry.io.structure_reader import (
     structure_set_from_dataset,
 )
 
+# the odd values these tests write on purpose make pydicom warn when it decodes them
+pytestmark = pytest.mark.filterwarnings("ignore:Invalid value for VR:UserWarning")
+
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_RS = ROOT / "sample_data" / "patient01" / "current" / "RS_patient01.dcm"
 PLACEHOLDER = "98765432"  # a valid IS / LO value of 8 characters, replaced byte for byte below
