@@ -204,7 +204,10 @@ def cumulative_volume(
     spaced levels, as DVH bin edges) replaces the binary searches by arithmetic.
     """
     levels = np.asarray(levels_gy, dtype=np.float64)
-    if levels.size > 1 and np.any(np.diff(levels) < 0):
+    if uniform_levels and levels.size > 1:
+        if not levels[1] > levels[0]:  # equally spaced: increasing iff the first step is positive
+            raise ArgumentError("levels_gy must be sorted increasing")
+    elif levels.size > 1 and np.any(np.diff(levels) < 0):
         raise ArgumentError("levels_gy must be sorted increasing")
     d, w, s = samples.dose_gy, samples.weight_cc, samples.spread_gy
     n = levels.size
@@ -1367,8 +1370,8 @@ def _end_samples(partial: _PartialSamples) -> DoseSamples:
         s = np.concatenate(spreads)
     else:
         d = w = s = np.zeros(0)
-    # Spreads far below any bin width are numerically points.
-    s = np.where(s < 1e-9, 0.0, s)
+    # Spreads far below any bin width are numerically points (``s`` is a fresh array).
+    s[s < 1e-9] = 0.0
     in_grid = float(w.sum())
     if logger.isEnabledFor(logging.DEBUG):
         logger.debug(
