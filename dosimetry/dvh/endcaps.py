@@ -81,7 +81,8 @@ def slab_stack(
     planes = np.asarray(planes_mm, dtype=np.float64)
     if planes.ndim != 1 or planes.size == 0:
         raise GeometryError(f"{roi_label} has no closed planar contours")
-    if planes.size > 1 and not np.all(np.diff(planes) > 0):
+    gaps = planes[1:] - planes[:-1]  # as np.diff
+    if planes.size > 1 and not gaps.min() > 0:  # a NaN gap is not > 0 either
         raise GeometryError(f"{roi_label}: contour planes must be sorted and unique")
     warnings: list[str] = []
     if planes.size == 1:
@@ -94,28 +95,45 @@ def slab_stack(
         warnings.append(
             f"{roi_label} has a single contour plane; assumed slab thickness {spacing:.3g} mm"
         )
-        gaps = np.zeros(0)
     else:
-        gaps = np.diff(planes)
-        spacing = float(np.median(gaps))
+        spacing = _median(gaps)
     half = 0.5 * spacing
     lower = np.empty_like(planes)
     upper = np.empty_like(planes)
-    joined = gaps <= GAP_FACTOR * spacing  # between plane i and i+1
-    if np.any(~joined):
+    limit = GAP_FACTOR * spacing
+    if gaps.size and gaps.max() > limit:
+        joined = gaps <= limit  # between plane i and i+1
+        n_split = gaps.size - int(np.count_nonzero(joined))
+    else:
+        n_split = 0
+    if n_split:
         warnings.append(
-            f"{roi_label} has {int(np.sum(~joined))} gap(s) larger than {GAP_FACTOR} x its contour "
+            f"{roi_label} has {n_split} gap(s) larger than {GAP_FACTOR} x its contour "
             f"spacing {spacing:.3g} mm; treated as separate parts, each capped as the ends"
         )
-    mids = 0.5 * (planes[1:] + planes[:-1])
     cap = half if convention is EndCapConvention.HALF_SLAB else 0.0
     # A boundary below plane i: midpoint if joined to plane i-1, otherwise an end cap.
     lower[0] = planes[0] - cap
     upper[-1] = planes[-1] + cap
     if planes.size > 1:
-        lower[1:] = np.where(joined, mids, planes[1:] - cap)
-        upper[:-1] = np.where(joined, mids, planes[:-1] + cap)
+        mids = 0.5 * (planes[1:] + planes[:-1])
+        if n_split:
+            lower[1:] = np.where(joined, mids, planes[1:] - cap)
+            upper[:-1] = np.where(joined, mids, planes[:-1] + cap)
+        else:
+            lower[1:] = mids
+            upper[:-1] = mids
     return SlabStack(planes, lower, upper, spacing, tuple(warnings))
+
+
+def _median(values: FloatArray) -> float:
+    """``float(np.median(values))`` for a non-empty 1-D array of finite floats, without its
+    overhead: the middle value, or (as numpy's mean of the two middle values) their sum halved."""
+    ordered = np.sort(values)
+    half = ordered.size // 2
+    if ordered.size % 2:
+        return float(ordered[half])
+    return float((ordered[half - 1] + ordered[half]) / 2)
 
 
 def overlap_matrix(lower_a: FloatArray, upper_a: FloatArray, lower_b: FloatArray, upper_b: FloatArray) -> FloatArray:

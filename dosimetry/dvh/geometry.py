@@ -10,6 +10,9 @@ stacked-slab solid: sum over planes of (section area x slab thickness).
 from __future__ import annotations
 
 import logging
+import math
+from collections.abc import Callable
+from itertools import accumulate
 from dataclasses import dataclass
 
 import numpy as np
@@ -63,27 +66,31 @@ def _label(roi: Roi) -> str:
 @dataclass(frozen=True, eq=False)
 class ClosedContours:
     """The CLOSED_PLANAR contours of an ROI, in their order, packed into one (M, 3) array of LPS
-    points: contour ``i`` is ``points_mm[starts[i] : starts[i] + sizes[i]]``."""
+    points: contour ``i`` is ``points_mm[offsets[i] : offsets[i + 1]]``."""
 
     points_mm: FloatArray
-    starts: npt.NDArray[np.int64]
-    sizes: npt.NDArray[np.int64]
+    offsets: tuple[int, ...]  # count + 1 entries, from 0 to M
 
     @property
     def count(self) -> int:
-        return int(self.sizes.size)
+        return len(self.offsets) - 1
+
+    @property
+    def starts(self) -> npt.NDArray[np.intp]:
+        return np.array(self.offsets[:-1], dtype=np.intp)
+
+    @property
+    def sizes(self) -> npt.NDArray[np.intp]:
+        return np.diff(np.array(self.offsets, dtype=np.intp))
 
 
 def closed_contours(roi: Roi) -> ClosedContours:
     """``roi.closed_planar_contours`` packed into one array (see :class:`ClosedContours`)."""
-    closed = roi.closed_planar_contours
-    if not closed:
-        return ClosedContours(np.empty((0, 3)), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
-    points = [c.points_mm for c in closed]
-    sizes = np.fromiter((p.shape[0] for p in points), dtype=np.int64, count=len(points))
-    starts = np.zeros(sizes.size, dtype=np.int64)
-    np.cumsum(sizes[:-1], out=starts[1:])
-    return ClosedContours(np.concatenate(points) if len(points) > 1 else points[0], starts, sizes)
+    points = [c.points_mm for c in roi.closed_planar_contours]
+    if not points:
+        return ClosedContours(np.empty((0, 3)), (0,))
+    offsets = (0, *accumulate([p.shape[0] for p in points]))
+    return ClosedContours(np.concatenate(points) if len(points) > 1 else points[0], offsets)
 
 
 def roi_geometry(
@@ -91,18 +98,20 @@ def roi_geometry(
     end_cap: EndCapConvention = EndCapConvention.HALF_SLAB,
     *,
     single_plane_thickness_mm: float | None = None,
-    contours: ClosedContours | None = None,
+    default_single_plane_thickness: Callable[[], float | None] | None = None,
 ) -> RoiGeometry:
     """Planar sections and slabs of ``roi``; raises :class:`GeometryError` when it has no closed
-    planar contour or a contour is not axial. ``contours`` may pass ``closed_contours(roi)`` when
-    the caller already has it.
+    planar contour or a contour is not axial.
+
+    ``default_single_plane_thickness``, when given, is called (once) for the thickness of a
+    single-plane ROI if ``single_plane_thickness_mm`` is None, and only then.
 
     All contours of the ROI are handled in one vectorised pass over their packed points; only the
     grouping into planes (a contour joins the plane of an earlier contour whose z bucket is its own
     or adjacent) and the few planes with several contours loop in Python."""
     label = _label(roi)
     warnings: list[str] = []
-    packed = closed_contours(roi) if contours is None else contours
+    packed = closed_contours(roi)
     n_closed = packed.count
     if n_closed < len(roi.contours):
         warnings.append(
@@ -110,37 +119,44 @@ def roi_geometry(
         )
     if not n_closed:
         raise GeometryError(f"{label} has no CLOSED_PLANAR contours; it has no volume")
-    points, starts, sizes = packed.points_mm, packed.starts, packed.sizes
-    z_lows, z_highs, signed_areas = _packed_z_ranges_and_areas(points, starts, sizes)
+    points, offsets = packed.points_mm, packed.offsets
+    sizes_list = [b - a for a, b in zip(offsets, offsets[1:])]
+    starts = np.array(offsets[:-1], dtype=np.intp)
+    z = points[:, 2]
+    z_lows = np.minimum.reduceat(z, starts)
+    z_highs = np.maximum.reduceat(z, starts)
     spans = z_highs - z_lows
-    too_thick = np.flatnonzero(spans > PLANARITY_TOLERANCE_MM)
-    if too_thick.size:
+    if spans.max() > PLANARITY_TOLERANCE_MM:
+        first = int(np.flatnonzero(spans > PLANARITY_TOLERANCE_MM)[0])
         raise GeometryError(
-            f"{label}: a contour spans {float(spans[too_thick[0]]):.3f} mm in z; only axial contours are supported"
+            f"{label}: a contour spans {float(spans[first]):.3f} mm in z; only axial contours are supported"
         )
+    # shoelace signed area of every contour: sum of x_i y_(i+1) - x_(i+1) y_i, closing on the first point
+    x, y = points[:, 0], points[:, 1]
+    following = np.arange(1, z.size + 1)
+    following[np.array(offsets[1:], dtype=np.intp) - 1] = starts
+    cross = x * y[following] - x[following] * y
     z_mid = 0.5 * (z_lows + z_highs)
-    if not np.all(np.isfinite(z_mid)):
-        raise GeometryError(f"{label}: a contour has non-finite z coordinates")
-    usable = sizes >= 3
-    skipped = n_closed - int(np.count_nonzero(usable))
+    kept = [i for i, n in enumerate(sizes_list) if n >= 3]
+    skipped = n_closed - len(kept)
     if skipped:
         warnings.append(f"{label}: {skipped} contour(s) with fewer than 3 points were ignored")
-        if skipped == n_closed:
+        if not kept:
             raise GeometryError(f"{label} has no contour with at least 3 points")
-        kept = np.flatnonzero(usable)
+        sizes = np.array(sizes_list)
+        signed_all = np.where(sizes >= 3, 0.5 * np.add.reduceat(cross, starts), 0.0)
+        signed = signed_all[kept].tolist()
+        z_kept = z_mid[kept]
     else:
-        kept = None
+        signed = (0.5 * np.add.reduceat(cross, starts)).tolist()
+        z_kept = z_mid
     # Planes: a contour joins the plane of the first earlier contour whose bucket is its own, the
     # one below or the one above (in that order); otherwise it opens a plane at its own z.
-    buckets = np.rint(z_mid / PLANE_MERGE_TOLERANCE_MM)
-    if kept is not None:
-        buckets, z_kept = buckets[kept], z_mid[kept]
-    else:
-        z_kept = z_mid
+    buckets = np.rint(z_kept / PLANE_MERGE_TOLERANCE_MM)
     plane_of_bucket: dict[float, int] = {}
     plane_keys: list[float] = []
     plane_of: list[int] = []
-    for b, z in zip(buckets.tolist(), z_kept.tolist(), strict=True):
+    for b, zk in zip(buckets.tolist(), z_kept.tolist(), strict=True):
         p = plane_of_bucket.get(b)
         if p is None:
             p = plane_of_bucket.get(b - 1.0)
@@ -149,67 +165,64 @@ def roi_geometry(
                 if p is None:
                     p = len(plane_keys)
                     plane_of_bucket[b] = p
-                    plane_keys.append(z)
+                    plane_keys.append(zk)
         plane_of.append(p)
-    keys = np.array(plane_keys)
-    order = np.argsort(keys, kind="stable")
-    planes = keys[order]
+    order = sorted(range(len(plane_keys)), key=plane_keys.__getitem__)
+    planes_list = [plane_keys[p] for p in order]
+    if not all(map(math.isfinite, planes_list)):  # any non-finite z ends up in a plane key
+        raise GeometryError(f"{label}: a contour has non-finite z coordinates")
+    if len(planes_list) == 1 and single_plane_thickness_mm is None and default_single_plane_thickness is not None:
+        single_plane_thickness_mm = default_single_plane_thickness()
     slabs = slab_stack(
-        planes, end_cap, single_plane_thickness_mm=single_plane_thickness_mm, roi_label=label
+        np.array(planes_list), end_cap, single_plane_thickness_mm=single_plane_thickness_mm, roi_label=label
     )
     warnings.extend(slabs.warnings)
-    # polygon vertex rows: contiguous x and y of every kept contour (views of two packed rows)
+    # polygon vertex rows: contiguous x and y of every contour (views of two packed rows)
     xy = points[:, :2].T.copy()
     xs, ys = xy[0], xy[1]
-    lo = starts.tolist()
-    hi = (starts + sizes).tolist()
-    if kept is not None:
-        sel = kept.tolist()
-        lo = [lo[i] for i in sel]
-        hi = [hi[i] for i in sel]
-        signed_kept = signed_areas[kept]
+    if skipped:
+        polygons = [(xs[offsets[i] : offsets[i + 1]], ys[offsets[i] : offsets[i + 1]]) for i in kept]
     else:
-        signed_kept = signed_areas
-    polygons = [(xs[a:b], ys[a:b]) for a, b in zip(lo, hi, strict=True)]
-    signed = signed_kept.tolist()
-    areas = np.abs(signed_kept).tolist()
-    senses = ((signed_kept > 0).astype(np.int64) - (signed_kept < 0)).tolist()
+        polygons = [(xs[a:b], ys[a:b]) for a, b in zip(offsets, offsets[1:])]
+    areas = [abs(a) for a in signed]
+    senses = [(a > 0) - (a < 0) for a in signed]
     thickness = slabs.thickness_mm.tolist()
     sections = []
     volume_mm3 = 0.0
     overlapping = 0
     if len(plane_keys) == len(polygons):  # the common case: one contour per plane, no nesting or overlap
-        for z, t, i in zip(planes.tolist(), thickness, order.tolist(), strict=True):
+        for zp, t, i in zip(planes_list, thickness, order, strict=True):
             area = areas[i]
-            sections.append(PlaneSection(z, (polygons[i],), (1,), area, (senses[i],)))
+            sections.append(PlaneSection(zp, (polygons[i],), (1,), area, (senses[i],)))
             volume_mm3 += area * t
     else:
         members: list[list[int]] = [[] for _ in plane_keys]
         for i, p in enumerate(plane_of):
             members[p].append(i)
-        for z, t, p in zip(planes.tolist(), thickness, order.tolist(), strict=True):
+        nested = _nesting(polygons, [m for m in members if len(m) > 1])
+        for zp, t, p in zip(planes_list, thickness, order, strict=True):
             indices = members[p]
             if len(indices) == 1:
                 (i,) = indices
                 area = areas[i]
-                sections.append(PlaneSection(z, (polygons[i],), (1,), area, (senses[i],)))
+                sections.append(PlaneSection(zp, (polygons[i],), (1,), area, (senses[i],)))
                 volume_mm3 += area * t
                 continue
-            plane_polygons = [polygons[i] for i in indices]
-            depths = _nesting_depths(plane_polygons)
+            depths = [nested.depths[i] for i in indices]
             signs = [1 if d % 2 == 0 else -1 for d in depths]
             area = float(sum(s * areas[i] for s, i in zip(signs, indices, strict=True)))
-            if sum(1 for d in depths if d == 0) > 1 and _outer_contours_overlap(plane_polygons, depths):
+            solids = [i for i, d in zip(indices, depths, strict=True) if d == 0]
+            if len(solids) > 1 and nested.solids_overlap(solids):
                 overlapping += 1
             sections.append(
-                PlaneSection(z, tuple(plane_polygons), tuple(signs), area, tuple(senses[i] for i in indices))
+                PlaneSection(
+                    zp, tuple(polygons[i] for i in indices), tuple(signs), area, tuple(senses[i] for i in indices)
+                )
             )
             volume_mm3 += area * t
-    if kept is None:
-        xy_min, xy_max = points[:, :2].min(axis=0).tolist(), points[:, :2].max(axis=0).tolist()
-    else:
-        rows = points[np.repeat(usable, sizes), :2]
-        xy_min, xy_max = rows.min(axis=0).tolist(), rows.max(axis=0).tolist()
+    if skipped:
+        xy = xy[:, np.repeat(np.array(sizes_list) >= 3, sizes_list)]
+    xy_min, xy_max = xy.min(axis=1).tolist(), xy.max(axis=1).tolist()
     if overlapping:
         warnings.append(
             f"{label}: on {overlapping} plane(s) solid contours overlap without nesting; the overlap "
@@ -227,56 +240,75 @@ def roi_geometry(
     )
 
 
-def _packed_z_ranges_and_areas(
-    points: FloatArray, starts: npt.NDArray[np.int64], sizes: npt.NDArray[np.int64]
-) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """Per packed contour (every one with at least one point): lowest and highest z and the
-    shoelace signed area of its (x, y) polygon (0 for fewer than 3 points)."""
-    z = points[:, 2]
-    lows = np.minimum.reduceat(z, starts)
-    highs = np.maximum.reduceat(z, starts)
-    x, y = points[:, 0], points[:, 1]
-    following = np.arange(1, z.size + 1)
-    following[starts + sizes - 1] = starts  # each contour closes on its first point
-    cross = x * y[following] - x[following] * y
-    areas = np.where(sizes >= 3, 0.5 * np.add.reduceat(cross, starts), 0.0)
-    return lows, highs, areas
+class _Nesting:
+    """Nesting of the polygons of the planes with several contours (see :func:`_nesting`)."""
+
+    def __init__(self, polygons: list[tuple[FloatArray, FloatArray]], depths: dict[int, int]) -> None:
+        self.polygons = polygons
+        self.depths = depths  # polygon index -> how many polygons of its plane contain it
+        self._boxes: dict[int, tuple[float, float, float, float]] = {}
+
+    def solids_overlap(self, solids: list[int]) -> bool:
+        """Do two outermost contours of a plane cross (a sampled vertex of one inside the other)?
+        The test, pair by pair in the same order, of the per-plane overlap check."""
+        boxes = self._boxes
+        for i in solids:
+            if i not in boxes:
+                u, v = self.polygons[i]
+                boxes[i] = (float(u.min()), float(u.max()), float(v.min()), float(v.max()))
+        for i in solids:
+            for j in solids:
+                if i == j:
+                    continue
+                ui_min, ui_max, vi_min, vi_max = boxes[i]
+                uj_min, uj_max, vj_min, vj_max = boxes[j]
+                if ui_max < uj_min or uj_max < ui_min or vi_max < vj_min or vj_max < vi_min:
+                    continue
+                ui, vi = self.polygons[i]
+                uj, vj = self.polygons[j]
+                step = max(1, ui.size // 64)
+                if np.any(points_in_polygon(ui[::step], vi[::step], uj, vj)):
+                    return True
+        return False
 
 
-def _nesting_depths(polygons: list[tuple[FloatArray, FloatArray]]) -> list[int]:
-    """:func:`~dosimetry.dvh.planar.nesting_depths` (how many of the other polygons contain each
-    polygon's first vertex, by even-odd ray casting) for all polygons of a plane in one pass: the
-    same crossing test, term by term, as :func:`~dosimetry.dvh.planar.points_in_polygon`."""
-    u = np.concatenate([p[0] for p in polygons])
-    v = np.concatenate([p[1] for p in polygons])
-    sizes = np.array([p[0].size for p in polygons])
-    starts = np.zeros(sizes.size, dtype=np.int64)
-    np.cumsum(sizes[:-1], out=starts[1:])
+def _nesting(polygons: list[tuple[FloatArray, FloatArray]], planes: list[list[int]]) -> _Nesting:
+    """Nesting depth of every polygon of ``planes`` (lists of indices into ``polygons``, each plane
+    with several): how many of the other polygons of its plane contain its first vertex by
+    even-odd ray casting, for all planes in one pass. Term by term the crossing test of
+    :func:`~dosimetry.dvh.planar.points_in_polygon` (as :func:`~dosimetry.dvh.planar.nesting_depths`
+    applies it), evaluated only for (vertex, edge) pairs of the same plane."""
+    members = [i for plane in planes for i in plane]
+    u = np.concatenate([polygons[i][0] for i in members])
+    v = np.concatenate([polygons[i][1] for i in members])
+    sizes = [polygons[i][0].size for i in members]
+    offsets = [0, *accumulate(sizes)]
+    position = {i: k for k, i in enumerate(members)}
     following = np.arange(1, u.size + 1)
-    following[starts + sizes - 1] = starts
+    following[np.array(offsets[1:], dtype=np.intp) - 1] = offsets[:-1]
     u1, v1 = u[following], v[following]
-    pu, pv = u[starts], v[starts]
-    crosses = (v[None, :] > pv[:, None]) != (v1[None, :] > pv[:, None])
+    du, dv = u1 - u, v1 - v
+    # every ordered pair (point of polygon a, polygon b) of the same plane, a != b
+    pair_a: list[int] = []
+    pair_b: list[int] = []
+    for plane in planes:
+        for a in plane:
+            for b in plane:
+                if a != b:
+                    pair_a.append(position[a])
+                    pair_b.append(position[b])
+    n_edges = np.array([sizes[b] for b in pair_b], dtype=np.intp)
+    pair_start = np.zeros(n_edges.size, dtype=np.intp)
+    np.cumsum(n_edges[:-1], out=pair_start[1:])
+    edge = np.arange(int(n_edges.sum()), dtype=np.intp) + np.repeat(
+        np.array([offsets[b] for b in pair_b], dtype=np.intp) - pair_start, n_edges
+    )
+    first = np.array(offsets[:-1], dtype=np.intp)[np.repeat(np.array(pair_a, dtype=np.intp), n_edges)]
+    pu, pv = u[first], v[first]
+    ve = v[edge]
+    crosses = (ve > pv) != (v1[edge] > pv)
     with np.errstate(divide="ignore", invalid="ignore"):
-        x_at = u[None, :] + (pv[:, None] - v[None, :]) * (u1 - u)[None, :] / (v1 - v)[None, :]
-    hits = np.add.reduceat((crosses & (pu[:, None] < x_at)).astype(np.int64), starts, axis=1)
-    inside = (hits % 2).astype(bool)
-    np.fill_diagonal(inside, False)
-    return inside.sum(axis=1).tolist()
-
-
-def _outer_contours_overlap(polygons: list[tuple[FloatArray, FloatArray]], depths: list[int]) -> bool:
-    """Do two outermost contours of a plane cross (a sampled vertex of one inside the other)?"""
-    solids = [p for p, d in zip(polygons, depths, strict=True) if d == 0]
-    for i in range(len(solids)):
-        for j in range(len(solids)):
-            if i == j:
-                continue
-            ui, vi = solids[i]
-            uj, vj = solids[j]
-            if ui.max() < uj.min() or uj.max() < ui.min() or vi.max() < vj.min() or vj.max() < vi.min():
-                continue
-            step = max(1, ui.size // 64)
-            if np.any(points_in_polygon(ui[::step], vi[::step], uj, vj)):
-                return True
-    return False
+        x_at = u[edge] + (pv - ve) * du[edge] / dv[edge]
+    inside = np.logical_xor.reduceat(crosses & (pu < x_at), pair_start)
+    counts = np.bincount(np.array(pair_a, dtype=np.intp)[inside], minlength=len(members)).tolist()
+    return _Nesting(polygons, {i: counts[k] for k, i in enumerate(members)})

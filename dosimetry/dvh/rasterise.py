@@ -216,12 +216,22 @@ def geometry_for_grid(
     single_plane_thickness_mm: float | None,
 ) -> RoiGeometry:
     """:func:`roi_geometry`, defaulting a single plane's thickness to the grid's slice there."""
-    if single_plane_thickness_mm is None:
+
+    def grid_slice_thickness() -> float | None:
+        """The grid's slice thickness at the ROI's plane, when its contours agree on one plane."""
         first_z = {round(float(c.points_mm[0, 2]), 2) for c in roi.closed_planar_contours}
         planes = roi.contour_planes_mm() if len(first_z) == 1 else np.zeros(2)
         if planes.size == 1:
             ze = grid.z_edges_mm
             k = int(np.searchsorted(ze, planes[0], side="right")) - 1
             if 0 <= k < grid.z_mm.size:
-                single_plane_thickness_mm = float(ze[k + 1] - ze[k])
-    return roi_geometry(roi, convention, single_plane_thickness_mm=single_plane_thickness_mm)
+                return float(ze[k + 1] - ze[k])
+        return None
+
+    # the default matters only for a single-plane ROI: roi_geometry asks for it only then
+    return roi_geometry(
+        roi,
+        convention,
+        single_plane_thickness_mm=single_plane_thickness_mm,
+        default_single_plane_thickness=grid_slice_thickness,
+    )
