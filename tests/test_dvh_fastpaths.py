@@ -9,7 +9,6 @@ from hypothesis import strategies as st
 
 from dosimetry.dose import DoseGrid, DoseSummationType, DoseType
 from dosimetry.dvh.endcaps import EndCapConvention
-from dosimetry.dvh.planar import edge_pieces
 from dosimetry.dvh.sampling import (
     DoseSamples,
     _box_range,
@@ -126,26 +125,3 @@ def test_uniform_level_counting_equals_binary_search(seed: int, on_levels: int) 
         cumulative_volume(point_samples, levels, uniform_levels=True),
         cumulative_volume(point_samples, levels, uniform_levels=False),
     )
-
-
-def test_edge_piece_lookup_is_the_same_with_the_dense_and_the_sparse_index() -> None:
-    rng = np.random.default_rng(3)
-    t = np.linspace(0, 2 * np.pi, 90, endpoint=False)
-    polys = [(40 + 30 * np.cos(t), 35 + 25 * np.sin(t)), (40 + 10 * np.cos(t), 35 + 8 * np.sin(t))]
-    pieces = edge_pieces(polys, [1.0, -1.0], 90, 80, moments=True)
-    rows = rng.integers(0, 80, 3000)
-    cols = rng.integers(0, 90, 3000)
-    dense = pieces.at(rows, cols)
-    start, sorted_keys, sp, op = pieces._index
-    assert start is not None and sorted_keys is None
-    # the binary-search form of the same lookup
-    keys = np.sort(pieces.row * (pieces.n_cols + 2) + (pieces.col + 1), kind="stable")
-    base = rows * (pieces.n_cols + 2)
-    key = base + cols + 1
-    lo = np.searchsorted(keys, base, side="left")
-    mid = np.searchsorted(keys, key, side="left")
-    hi = np.searchsorted(keys, key, side="right")
-    sparse = ((sp[mid] - sp[lo]) + (op[hi] - op[mid])).T
-    np.testing.assert_array_equal(dense, sparse)
-    # and both are the dense coverage of the window
-    np.testing.assert_allclose(dense, np.array(pieces.dense())[:, rows, cols], atol=1e-12)
