@@ -17,6 +17,7 @@ from dosimetry.errors import DicomContentError
 from dosimetry.io import load_structure_set
 from dosimetry.io.dicom_file import read_dicom
 from dosimetry.io.structure_reader import raw_contour_data, raw_roi_contour_items, structure_set_from_dataset
+from tests.structure_outcomes import structure_set_summary
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_RS = ROOT / "sample_data" / "patient01" / "current" / "RS_patient01.dcm"
@@ -137,13 +138,7 @@ def _nested_undefined_lengths(source: Path, implicit: bool) -> bytes:
     return buffer.getvalue()
 
 
-def _summary(ss) -> tuple:  # type: ignore[no-untyped-def]
-    rois = tuple(
-        (r.number, r.name, r.interpreted_type, r.color_rgb, r.frame_of_reference_uid,
-         tuple((c.geometric_type, c.points_mm.shape, c.points_mm.tobytes()) for c in r.contours))
-        for r in ss.rois
-    )
-    return rois, ss.frame_of_reference_uid, ss.sop_instance_uid, ss.label, ss.referenced_series_uid, ss.warnings
+_summary = structure_set_summary
 
 
 @pytest.mark.parametrize("case", ["sample", "odd-explicit", "odd-implicit", "nested-undefined-explicit", "nested-undefined-implicit"])

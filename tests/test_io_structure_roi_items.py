@@ -16,6 +16,7 @@ from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 
 from dosimetry.io import load_structure_set
+from tests.structure_outcomes import load_outcome
 from dosimetry.io.dicom_file import read_dicom
 from dosimetry.io.structure_reader import (
     PLAIN_ROI_ELEMENTS,
@@ -114,17 +115,7 @@ CASES: dict[str, tuple[Callable[[Dataset], None], bytes | None, bool, bool]] = {
 }
 
 
-def _outcome(load: Callable[[], object]) -> tuple:  # type: ignore[type-arg]
-    try:
-        ss = load()
-    except Exception as exc:  # noqa: BLE001 - the error itself is compared
-        return ("error", type(exc).__name__, str(exc))
-    rois = tuple(
-        (r.number, r.name, r.interpreted_type, r.color_rgb, r.frame_of_reference_uid,
-         tuple((c.geometric_type, c.points_mm.shape, c.points_mm.tobytes()) for c in r.contours))
-        for r in ss.rois  # type: ignore[attr-defined]
-    )
-    return ("ok", rois, ss.frame_of_reference_uid, ss.sop_instance_uid, ss.label, ss.referenced_series_uid, ss.warnings)  # type: ignore[attr-defined]
+_outcome = load_outcome
 
 
 def test_plain_elements_have_their_dictionary_vr() -> None:
