@@ -21,24 +21,47 @@ class ContourGeometricType(StrEnum):
     CLOSED_PLANAR = "CLOSED_PLANAR"
 
 
+def _read_only_throughout(array: object) -> bool:
+    """Is ``array`` a C-contiguous float64 ndarray that nobody can write through: read-only
+    itself, and every array it is a view of too, down to memory it owns or immutable bytes?"""
+    if type(array) is not np.ndarray or array.dtype != np.float64:
+        return False
+    if array.flags.writeable or not array.flags.c_contiguous:
+        return False
+    base = array.base
+    while isinstance(base, np.ndarray):
+        if base.flags.writeable:
+            return False
+        base = base.base
+    return base is None or isinstance(base, bytes)
+
+
 @dataclass(frozen=True, eq=False)
 class Contour:
-    """One contour: ``points_mm`` is an (N, 3) array of LPS coordinates."""
+    """One contour: ``points_mm`` is an (N, 3) read-only C-contiguous float64 array of LPS coordinates.
+
+    The points are copied, except an array already read-only throughout (itself and whatever it is
+    a view of, e.g. a slice of a read-only array of all contours' points, as the RS reader gives):
+    that one is kept as given, since nobody can write through it."""
 
     points_mm: npt.NDArray[np.float64]
     geometric_type: ContourGeometricType
 
     def __post_init__(self) -> None:
-        points = np.array(self.points_mm, dtype=np.float64)
+        given = self.points_mm
+        points = given if _read_only_throughout(given) else np.array(given, dtype=np.float64)
         if points.ndim != 2 or points.shape[1] != 3 or points.shape[0] == 0:
             raise GeometryError(f"contour points must have shape (N, 3) with N >= 1, got {points.shape}")
-        points.flags.writeable = False
+        if points is not given:
+            points.flags.writeable = False
         object.__setattr__(self, "points_mm", points)
 
     @property
     def z_mm(self) -> float:
-        """Plane of a planar contour (mean z of its points)."""
-        return float(self.points_mm[:, 2].mean())
+        """Plane of a planar contour (mean z of its points; ``np.mean``'s sum over the count,
+        without its overhead)."""
+        z = self.points_mm[:, 2]
+        return float(np.add.reduce(z) / z.size)
 
 
 @dataclass(frozen=True, eq=False)

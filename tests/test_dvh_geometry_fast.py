@@ -407,3 +407,71 @@ def test_slab_stack_median_matches_numpy(seed: int) -> None:
             _reference_slab_stack(bad, EndCapConvention.HALF_SLAB)
         with pytest.raises(GeometryError, match=str(error.value).replace("(", r"\(").replace(")", r"\)")):
             slab_stack(bad, EndCapConvention.HALF_SLAB)
+
+
+# ------------------------------------------------- Contour: copies only when it must ----
+
+
+def test_contour_copies_writable_points_and_freezes_them() -> None:
+    given = np.array([[0.0, 0.0, 1.0], [1.0, 0.0, 1.0], [1.0, 1.0, 1.0]])
+    contour = Contour(given, CLOSED)
+    assert not np.shares_memory(contour.points_mm, given) and not contour.points_mm.flags.writeable
+    given[0, 0] = 99.0
+    assert contour.points_mm[0, 0] == 0.0
+    with pytest.raises(ValueError):
+        contour.points_mm[0, 0] = 5.0
+    listed = Contour([[0, 0, 1], [1, 0, 1], [1, 1, 1]], CLOSED)
+    assert listed.points_mm.dtype == np.float64 and listed.points_mm.flags.c_contiguous
+
+
+def test_contour_keeps_a_view_of_a_read_only_array_uncopied() -> None:
+    everything = np.arange(30, dtype=np.float64).reshape(10, 3).copy()  # owns its memory
+    everything.flags.writeable = False
+    contour = Contour(everything[2:6], CLOSED)
+    assert contour.points_mm.base is everything and not contour.points_mm.flags.writeable
+    from_bytes = np.frombuffer(np.arange(9, dtype=np.float64).tobytes()).reshape(3, 3)
+    assert Contour(from_bytes, CLOSED).points_mm.base is not None  # bytes are immutable: kept
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda a: a[1:5],  # read-only view of a writable array: its base can still change
+        lambda a: a[::2],  # not contiguous
+        lambda a: np.asfortranarray(a[:4]),  # Fortran order
+        lambda a: a[:4].astype(">f8"),  # byte-swapped
+        lambda a: a[:4].astype(np.float32),  # another dtype
+        lambda a: np.frombuffer(bytearray(a[:4].tobytes())).reshape(4, 3),  # mutable buffer
+    ],
+)
+def test_contour_copies_whatever_could_still_change_or_is_not_plain_float64(make) -> None:  # type: ignore[no-untyped-def]
+    base = np.arange(36, dtype=np.float64).reshape(12, 3) / 7.0
+    given = make(base)
+    given.flags.writeable = False
+    expected = np.array(given, dtype=np.float64)
+    contour = Contour(given, CLOSED)
+    assert not np.shares_memory(contour.points_mm, given)
+    assert not contour.points_mm.flags.writeable and contour.points_mm.dtype == np.float64
+    assert contour.points_mm.flags.c_contiguous == expected.flags.c_contiguous  # as np.array copies it
+    _same_array(contour.points_mm, expected)
+
+
+@pytest.mark.parametrize("bad", [np.zeros((0, 3)), np.zeros((4, 2)), np.zeros(3), np.zeros((2, 3, 1))])
+def test_contour_validation_is_the_same_for_copied_and_kept_arrays(bad: np.ndarray) -> None:
+    for frozen in (False, True):
+        given = bad.copy()
+        given.flags.writeable = not frozen
+        with pytest.raises(GeometryError, match=r"contour points must have shape \(N, 3\) with N >= 1, got"):
+            Contour(given, CLOSED)
+
+
+def test_contour_z_mm_is_numpy_mean() -> None:
+    rng = np.random.default_rng(5)
+    for n in [1, 2, 3, 7, 8, 9, 16, 127, 128, 129, 1000, 4099]:
+        for scale in (1.0, 1e3):
+            points = rng.normal(size=(n, 3)) * scale + rng.uniform(-500, 500)
+            contour = Contour(points, CLOSED)
+            _same_float(contour.z_mm, float(points[:, 2].mean()))
+            frozen = points.copy()
+            frozen.flags.writeable = False
+            _same_float(Contour(frozen[: max(1, n - 1)], CLOSED).z_mm, float(frozen[: max(1, n - 1), 2].mean()))

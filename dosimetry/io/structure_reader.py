@@ -777,6 +777,7 @@ def structure_set_from_dataset(
         if raw_entries
         else (np.empty(0), np.empty(0, dtype=np.intp))
     )
+    flat.flags.writeable = False  # contours are read-only views of it, which Contour keeps uncopied
     ends = np.cumsum(counts).tolist()
     spans = _z_spans(flat, counts)  # z range of each raw contour (None: computed per contour)
     all_points = flat.reshape(-1, 3) if spans is not None else flat
