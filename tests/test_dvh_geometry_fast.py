@@ -289,7 +289,16 @@ def test_holes_islands_nested_island_and_clockwise_contours() -> None:
 def test_overlapping_solids_are_reported_identically() -> None:
     contours = [polygon_contour(r, z) for z in (0.0, 2.0, 4.0) for r in (rectangle(-6, 2, -4, 4), rectangle(-2, 6, -6, 2))]
     (geometry, *_) = _check(_roi(contours))
-    assert any("overlap" in w for w in geometry.warnings)
+    assert any("on 3 plane(s) solid contours overlap" in w for w in geometry.warnings)
+    # a plus sign: boxes meet but no vertex of one lies inside the other (not detected by either)
+    plus = [polygon_contour(r, z) for z in (0.0, 2.0) for r in (rectangle(-10, 10, -2, 2), rectangle(-2, 2, -10, 10))]
+    (geometry, *_) = _check(_roi(plus + [polygon_contour(rectangle(30, 40, 30, 40), 2.0)]))
+    assert not any("overlap" in w for w in geometry.warnings)
+    # many vertices (sampled every size // 64-th): two overlapping circles of 200 points
+    left, right = np.roll(circle(-5.0, 0.0, 8.0, 200), 100, axis=0), circle(5.0, 0.0, 8.0, 200)  # first vertices outside each other
+    circles = [polygon_contour(c, z) for z in (0.0, 2.0) for c in ((left, right) if z else (right, left))]
+    (geometry, *_) = _check(_roi(circles))
+    assert any("on 2 plane(s)" in w for w in geometry.warnings)
 
 
 def test_keyhole_contour() -> None:

@@ -199,7 +199,11 @@ def roi_geometry(
         members: list[list[int]] = [[] for _ in plane_keys]
         for i, p in enumerate(plane_of):
             members[p].append(i)
-        nested = _nesting(polygons, [m for m in members if len(m) > 1])
+        multi = [m for m in members if len(m) > 1]
+        nested = _nesting(polygons, multi)
+        overlapping = nested.planes_with_overlapping_solids(
+            [[i for i in m if nested.depths[i] == 0] for m in multi]
+        )
         for zp, t, p in zip(planes_list, thickness, order, strict=True):
             indices = members[p]
             if len(indices) == 1:
@@ -208,12 +212,8 @@ def roi_geometry(
                 sections.append(PlaneSection(zp, (polygons[i],), (1,), area, (senses[i],)))
                 volume_mm3 += area * t
                 continue
-            depths = [nested.depths[i] for i in indices]
-            signs = [1 if d % 2 == 0 else -1 for d in depths]
+            signs = [1 if nested.depths[i] % 2 == 0 else -1 for i in indices]
             area = float(sum(s * areas[i] for s, i in zip(signs, indices, strict=True)))
-            solids = [i for i, d in zip(indices, depths, strict=True) if d == 0]
-            if len(solids) > 1 and nested.solids_overlap(solids):
-                overlapping += 1
             sections.append(
                 PlaneSection(
                     zp, tuple(polygons[i] for i in indices), tuple(signs), area, tuple(senses[i] for i in indices)
@@ -241,74 +241,100 @@ def roi_geometry(
 
 
 class _Nesting:
-    """Nesting of the polygons of the planes with several contours (see :func:`_nesting`)."""
+    """The polygons of the planes with several contours, packed, with their nesting depths (see
+    :func:`_nesting`)."""
 
-    def __init__(self, polygons: list[tuple[FloatArray, FloatArray]], depths: dict[int, int]) -> None:
-        self.polygons = polygons
-        self.depths = depths  # polygon index -> how many polygons of its plane contain it
-        self._boxes: dict[int, tuple[float, float, float, float]] = {}
+    def __init__(self, polygons: list[tuple[FloatArray, FloatArray]], planes: list[list[int]]) -> None:
+        members = [i for plane in planes for i in plane]
+        self.position = {i: k for k, i in enumerate(members)}  # polygon index -> packed position
+        self.sizes = [polygons[i][0].size for i in members]
+        self.offsets = [0, *accumulate(self.sizes)]
+        u = np.concatenate([polygons[i][0] for i in members])
+        v = np.concatenate([polygons[i][1] for i in members])
+        following = np.arange(1, u.size + 1)
+        following[np.array(self.offsets[1:], dtype=np.intp) - 1] = self.offsets[:-1]
+        self.u, self.v, self.v1 = u, v, v[following]
+        self.du, self.dv = u[following] - u, self.v1 - v
+        self.depths: dict[int, int] = {}  # polygon index -> how many polygons of its plane contain it
 
-    def solids_overlap(self, solids: list[int]) -> bool:
-        """Do two outermost contours of a plane cross (a sampled vertex of one inside the other)?
-        The test, pair by pair in the same order, of the per-plane overlap check."""
-        boxes = self._boxes
-        for i in solids:
-            if i not in boxes:
-                u, v = self.polygons[i]
-                boxes[i] = (float(u.min()), float(u.max()), float(v.min()), float(v.max()))
-        for i in solids:
-            for j in solids:
-                if i == j:
-                    continue
-                ui_min, ui_max, vi_min, vi_max = boxes[i]
-                uj_min, uj_max, vj_min, vj_max = boxes[j]
-                if ui_max < uj_min or uj_max < ui_min or vi_max < vj_min or vj_max < vi_min:
-                    continue
-                ui, vi = self.polygons[i]
-                uj, vj = self.polygons[j]
-                step = max(1, ui.size // 64)
-                if np.any(points_in_polygon(ui[::step], vi[::step], uj, vj)):
-                    return True
-        return False
+    def odd_crossings(self, points: list[int], polygons: list[int], counts: list[int]) -> npt.NDArray[np.bool_]:
+        """For each query (packed vertex ``points[q]``, packed polygon ``polygons[q]``): is the
+        vertex inside the polygon by even-odd ray casting? Term by term the crossing test of
+        :func:`~dosimetry.dvh.planar.points_in_polygon`. ``counts[q]`` is the polygon's size."""
+        n_edges = np.array(counts, dtype=np.intp)
+        query_start = np.zeros(n_edges.size, dtype=np.intp)
+        np.cumsum(n_edges[:-1], out=query_start[1:])
+        edge = np.arange(int(query_start[-1] + n_edges[-1]), dtype=np.intp) + np.repeat(
+            np.array([self.offsets[b] for b in polygons], dtype=np.intp) - query_start, n_edges
+        )
+        vertex = np.repeat(np.array(points, dtype=np.intp), n_edges)
+        pu, pv = self.u[vertex], self.v[vertex]
+        ve = self.v[edge]
+        crosses = (ve > pv) != (self.v1[edge] > pv)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            x_at = self.u[edge] + (pv - ve) * self.du[edge] / self.dv[edge]
+        return np.logical_xor.reduceat(crosses & (pu < x_at), query_start)
+
+    def planes_with_overlapping_solids(self, solids_by_plane: list[list[int]]) -> int:
+        """How many planes have two outermost contours that cross (a sampled vertex, every
+        ``size // 64``-th, of one inside another whose bounding box meets its own)?"""
+        planes = [solids for solids in solids_by_plane if len(solids) > 1]
+        if not planes:
+            return 0
+        starts = np.array(self.offsets[:-1], dtype=np.intp)  # bounding box of every packed polygon
+        boxes = list(
+            zip(
+                np.minimum.reduceat(self.u, starts).tolist(),
+                np.maximum.reduceat(self.u, starts).tolist(),
+                np.minimum.reduceat(self.v, starts).tolist(),
+                np.maximum.reduceat(self.v, starts).tolist(),
+                strict=True,
+            )
+        )
+        points: list[int] = []
+        polygons: list[int] = []
+        counts: list[int] = []
+        plane_of_query: list[int] = []
+        for p, solids in enumerate(planes):
+            for a in (self.position[i] for i in solids):
+                for b in (self.position[j] for j in solids):
+                    if a == b:
+                        continue
+                    ua_min, ua_max, va_min, va_max = boxes[a]
+                    ub_min, ub_max, vb_min, vb_max = boxes[b]
+                    if ua_max < ub_min or ub_max < ua_min or va_max < vb_min or vb_max < va_min:
+                        continue
+                    sampled = range(self.offsets[a], self.offsets[a + 1], max(1, self.sizes[a] // 64))
+                    points.extend(sampled)
+                    polygons.extend([b] * len(sampled))
+                    counts.extend([self.sizes[b]] * len(sampled))
+                    plane_of_query.extend([p] * len(sampled))
+        if not points:
+            return 0
+        inside = self.odd_crossings(points, polygons, counts)
+        return len(set(np.array(plane_of_query)[inside].tolist()))
 
 
 def _nesting(polygons: list[tuple[FloatArray, FloatArray]], planes: list[list[int]]) -> _Nesting:
     """Nesting depth of every polygon of ``planes`` (lists of indices into ``polygons``, each plane
     with several): how many of the other polygons of its plane contain its first vertex by
-    even-odd ray casting, for all planes in one pass. Term by term the crossing test of
-    :func:`~dosimetry.dvh.planar.points_in_polygon` (as :func:`~dosimetry.dvh.planar.nesting_depths`
-    applies it), evaluated only for (vertex, edge) pairs of the same plane."""
-    members = [i for plane in planes for i in plane]
-    u = np.concatenate([polygons[i][0] for i in members])
-    v = np.concatenate([polygons[i][1] for i in members])
-    sizes = [polygons[i][0].size for i in members]
-    offsets = [0, *accumulate(sizes)]
-    position = {i: k for k, i in enumerate(members)}
-    following = np.arange(1, u.size + 1)
-    following[np.array(offsets[1:], dtype=np.intp) - 1] = offsets[:-1]
-    u1, v1 = u[following], v[following]
-    du, dv = u1 - u, v1 - v
-    # every ordered pair (point of polygon a, polygon b) of the same plane, a != b
-    pair_a: list[int] = []
-    pair_b: list[int] = []
+    even-odd ray casting (as :func:`~dosimetry.dvh.planar.nesting_depths`), all planes in one pass
+    over the (vertex, edge) pairs of the same plane."""
+    nesting = _Nesting(polygons, planes)
+    position, offsets, sizes = nesting.position, nesting.offsets, nesting.sizes
+    points: list[int] = []
+    others: list[int] = []
+    counts: list[int] = []
+    owner: list[int] = []
     for plane in planes:
         for a in plane:
             for b in plane:
                 if a != b:
-                    pair_a.append(position[a])
-                    pair_b.append(position[b])
-    n_edges = np.array([sizes[b] for b in pair_b], dtype=np.intp)
-    pair_start = np.zeros(n_edges.size, dtype=np.intp)
-    np.cumsum(n_edges[:-1], out=pair_start[1:])
-    edge = np.arange(int(n_edges.sum()), dtype=np.intp) + np.repeat(
-        np.array([offsets[b] for b in pair_b], dtype=np.intp) - pair_start, n_edges
-    )
-    first = np.array(offsets[:-1], dtype=np.intp)[np.repeat(np.array(pair_a, dtype=np.intp), n_edges)]
-    pu, pv = u[first], v[first]
-    ve = v[edge]
-    crosses = (ve > pv) != (v1[edge] > pv)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        x_at = u[edge] + (pv - ve) * du[edge] / dv[edge]
-    inside = np.logical_xor.reduceat(crosses & (pu < x_at), pair_start)
-    counts = np.bincount(np.array(pair_a, dtype=np.intp)[inside], minlength=len(members)).tolist()
-    return _Nesting(polygons, {i: counts[k] for k, i in enumerate(members)})
+                    points.append(offsets[position[a]])
+                    others.append(position[b])
+                    counts.append(sizes[position[b]])
+                    owner.append(position[a])
+    inside = nesting.odd_crossings(points, others, counts)
+    depth = np.bincount(np.array(owner, dtype=np.intp)[inside], minlength=len(position)).tolist()
+    nesting.depths = {i: depth[k] for i, k in position.items()}
+    return nesting
