@@ -12,14 +12,13 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable
-from itertools import accumulate
 from dataclasses import dataclass
+from itertools import accumulate
 
 import numpy as np
 import numpy.typing as npt
 
 from dosimetry.dvh.endcaps import EndCapConvention, SlabStack, slab_stack
-from dosimetry.dvh.planar import points_in_polygon
 from dosimetry.errors import GeometryError
 from dosimetry.structures import Roi
 
