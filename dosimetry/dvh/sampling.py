@@ -894,14 +894,12 @@ def _steep_samples_at_points(dose: DoseGrid, flat_index: IntArray, n: int) -> tu
     return value.reshape(-1, per), spread_gy.reshape(-1, per), weight.reshape(-1, per)
 
 
-def _axis_fractions(n: int) -> tuple[IntArray, FloatArray]:
-    """For the n (even) fine pixels along an axis of a voxel: the lowest corner of the
-    interpolation cell holding each (0: the cell below the voxel centre, 1: above, as an index
-    into the voxel's 3-neighbourhood) and the fractional position in it. An even ``n`` keeps every
-    fine pixel inside one cell."""
+def _cell_fractions(n: int) -> FloatArray:
+    """For the n (even) fine pixels along an axis of a voxel: the fractional position of each
+    pixel centre in its interpolation cell. The first n/2 lie in the cell below the voxel centre,
+    the others in the cell above (an even ``n`` keeps every fine pixel inside one cell)."""
     offset = (np.arange(n) + 0.5) / n - 0.5  # fine-pixel centre from the voxel centre, in voxels
-    above = offset > 0
-    return above.astype(np.int64), np.where(above, offset, 1.0 + offset)
+    return np.where(offset > 0, offset, 1.0 + offset)
 
 
 def _steep_samples_in_cells(dose: DoseGrid, flat_index: IntArray, n: int) -> tuple[FloatArray, FloatArray, FloatArray]:
@@ -932,7 +930,7 @@ def _steep_samples_in_cells(dose: DoseGrid, flat_index: IntArray, n: int) -> tup
     cube = dose.dose_gy.reshape(-1).take(index).reshape(3, 3, 3, -1)
     # fine pixels along x and y: fraction in their cell (the first n/2 lie in the cell below the
     # voxel centre, the others above); the two halves in z: the cell below at 3/4, above at 1/4
-    _, t_1d = _axis_fractions(n)
+    t_1d = _cell_fractions(n)
     t_col = t_1d[:, None]
 
     def per_pixel(cells: FloatArray, axis: int) -> FloatArray:
