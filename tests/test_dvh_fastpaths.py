@@ -125,3 +125,20 @@ def test_uniform_level_counting_equals_binary_search(seed: int, on_levels: int) 
         cumulative_volume(point_samples, levels, uniform_levels=True),
         cumulative_volume(point_samples, levels, uniform_levels=False),
     )
+
+
+def test_steep_voxel_samples_in_blocks_equal_one_block(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Sub-sampling the steep voxels block by block (bounded temporaries on large grids) gives the
+    same table as one block: each voxel's samples depend on that voxel only."""
+    import dosimetry.dvh.sampling as sampling
+
+    for n in (2, 3):
+        dose = _random_dose(5, (6, 7, 8))
+        monkeypatch.setattr(sampling, "STEEP_BLOCK_VOXELS", 7)
+        blocked = sampling._steep_voxel_samples(dose, n)
+        assert blocked[0].size > 7 * 3  # several blocks
+        dose_again = _random_dose(5, (6, 7, 8))  # a new grid object: nothing cached
+        monkeypatch.setattr(sampling, "STEEP_BLOCK_VOXELS", 10**6)
+        whole = sampling._steep_voxel_samples(dose_again, n)
+        for a, b in zip(blocked, whole, strict=True):
+            np.testing.assert_array_equal(a, b)

@@ -836,6 +836,10 @@ def _sample_slices(
         _covered_voxel_samples(dose, steep, k_first, (y0, x0), n, spread, doses, weights, spreads)
 
 
+#: Steep voxels sub-sampled per block (bounds the temporaries: ~27 doubles per voxel and sample
+#: quantity; 32768 voxels keep each below ~8 MB).
+STEEP_BLOCK_VOXELS = 32768
+
 _STEEP_SAMPLES: weakref.WeakKeyDictionary[DoseGrid, dict[int, tuple[IntArray, FloatArray, FloatArray, FloatArray]]] = (
     weakref.WeakKeyDictionary()
 )
@@ -851,10 +855,16 @@ def _steep_voxel_samples(dose: DoseGrid, n: int) -> tuple[IntArray, FloatArray, 
     if cached is not None:
         return cached
     flat_index = np.flatnonzero(_interior_samples(dose).steep)
-    if n % 2 == 0:
-        value, spread_gy, weight = _steep_samples_in_cells(dose, flat_index, n)
+    sample = _steep_samples_in_cells if n % 2 == 0 else _steep_samples_at_points
+    # in blocks of voxels, so that the temporaries stay small on a large grid (each voxel's
+    # samples depend on that voxel only)
+    blocks = [sample(dose, flat_index[i : i + STEEP_BLOCK_VOXELS], n) for i in range(0, flat_index.size, STEEP_BLOCK_VOXELS)]
+    if len(blocks) == 1:
+        value, spread_gy, weight = blocks[0]
+    elif blocks:
+        value, spread_gy, weight = (np.concatenate([b[q] for b in blocks]) for q in range(3))
     else:
-        value, spread_gy, weight = _steep_samples_at_points(dose, flat_index, n)
+        value, spread_gy, weight = (np.zeros((0, 2 * n * n)) for _ in range(3))
     cached = (flat_index, value, spread_gy, weight)
     for array in cached:
         array.flags.writeable = False
