@@ -7,8 +7,9 @@ in only one of them, patients without a value for the endpoint, and PatientIDs t
 two batch patient folders are listed as warnings and left out, never dropped silently.
 
 For every (ROI, quantity, metric) the patients having both the metric and the endpoint give:
-n, events, the univariable logistic fit (odds ratio per unit of the metric with Wald 95 % CI,
-likelihood-ratio p-value, metric value at 50 % probability), and the ROC AUC with the two-sided
+n, events, the univariable logistic fit (odds ratio per unit of the metric with Wald 95 % CI and
+profile-likelihood 95 % CI - the one to quote with few events -, likelihood-ratio p-value, metric
+value at 50 % probability), and the ROC AUC with the two-sided
 Mann-Whitney p-value. Metrics that cannot be fitted (separation) keep their AUC and the reason;
 metrics that cannot be analysed at all (constant, no events among their patients, fewer than 3
 patients) are listed with the reason. Associations are ranked by the likelihood-ratio p-value;
@@ -380,12 +381,15 @@ def correlate(
 CSV_COLUMNS = (
     "rank", "roi", "quantity", "metric", "unit", "n", "events", "odds_ratio_per_unit", "or_ci95_low", "or_ci95_high",
     "lr_p_value", "lr_p_value_holm", "auc", "mann_whitney_p_value", "x50", "x50_ci95_low", "x50_ci95_high", "note",
+    "or_profile_ci95_low", "or_profile_ci95_high", "or_profile_ci95_unbounded",
 )
 
 
 def report_csv_rows(report: CorrelationReport) -> list[list[str]]:
     """One row per association in rank order (empty cells where the logistic fit is absent,
-    with the reason in ``note``)."""
+    with the reason in ``note``). The last three columns are the profile-likelihood 95 % CI of the
+    odds ratio (``inf`` / ``0.0`` at an unbounded end) and which ends are unbounded (``none``,
+    ``lower``, ``upper`` or ``lower,upper``); ``or_ci95_*`` are the Wald interval."""
     rows = []
     for rank, a in enumerate(report.associations, start=1):
         if a.fit is not None:
@@ -393,11 +397,14 @@ def report_csv_rows(report: CorrelationReport) -> list[list[str]]:
             x_lo, x_hi = a.fit.x50_ci95
             fit_cells = [repr(a.fit.odds_ratio), repr(lo), repr(hi), repr(a.fit.lr_p_value), repr(a.lr_p_value_holm)]
             x50_cells = [repr(a.fit.x50), repr(x_lo), repr(x_hi)]
+            p_lo, p_hi = a.fit.odds_ratio_profile_ci95
+            open_ends = [end for end, flag in zip(("lower", "upper"), a.fit.profile_ci95_unbounded) if flag]
+            profile_cells = [repr(p_lo), repr(p_hi), ",".join(open_ends) or "none"]
         else:
-            fit_cells, x50_cells = [""] * 5, [""] * 3
+            fit_cells, x50_cells, profile_cells = [""] * 5, [""] * 3, [""] * 3
         rows.append(
             [str(rank), a.key.roi, a.key.quantity, a.key.metric, a.unit, str(a.n), str(a.events), *fit_cells,
-             repr(a.discrimination.auc), repr(a.discrimination.p_value), *x50_cells, a.fit_error]
+             repr(a.discrimination.auc), repr(a.discrimination.p_value), *x50_cells, a.fit_error, *profile_cells]
         )
     return rows
 

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from dosimetry.cli import main as cli_main
 from dosimetry.errors import ArgumentError, InputFileError
 from dosimetry.outcomes import OutcomesTableError, fit_logistic, holm_adjust, parse_endpoint, roc_auc
-from pipelines.correlate import MetricKey, MetricsSource, correlate, load_cohort_metrics, report_csv_rows
+from pipelines.correlate import CSV_COLUMNS, MetricKey, MetricsSource, correlate, load_cohort_metrics, report_csv_rows
 from pipelines.csv_out import METRICS_COLUMNS
 
 N = 80
@@ -102,7 +102,7 @@ def test_join_fit_rank_and_warnings(tmp_path: Path) -> None:
     assert "constant" in report.not_analysed[0].reason
 
     rows = report_csv_rows(report)
-    assert [r[0] for r in rows] == ["1", "2", "3"] and rows[-1][7] == "" and "separation" in rows[-1][-1]
+    assert [r[0] for r in rows] == ["1", "2", "3"] and rows[-1][7] == "" and "separation" in rows[-1][CSV_COLUMNS.index("note")]
 
 
 def test_patients_without_a_metric_are_counted(tmp_path: Path) -> None:

@@ -14,7 +14,23 @@ The maximum-likelihood estimate is found by Newton-Raphson with the analytic gra
 Confidence intervals are **Wald intervals on the logit scale**: for level k,
 ``eta_k = a + b (x_k - x_c)``, ``se_k^2 = [1, x_k - x_c] C [1, x_k - x_c]^T`` with ``C`` the inverse
 observed information, and the interval ``expit(eta_k +/- z se_k)`` (so it stays inside (0, 1)).
-With the small samples of a phase I trial these intervals are approximate.
+With the small samples of a phase I trial these intervals are approximate (they assume a quadratic
+log-likelihood), and they are kept unchanged in ``ci_lower`` / ``ci_upper``.
+
+**Profile-likelihood intervals** (``profile_ci_lower`` / ``profile_ci_upper`` of each level, the
+ones to quote with few DLTs): reparametrise by ``eta_k = a + b (x_k - x_c)`` and the slope ``b``;
+the profile log-likelihood ``l_k(eta) = max over b`` of the (weighted) log-likelihood above with
+``eta_k = eta`` fixed; the interval is ``{eta : 2 (l_max - l_k(eta)) <= chi2_1(level)}``
+(3.8415 for 95 %), mapped by ``expit``. The ends are roots found by :func:`scipy.optimize.brentq`
+on brackets expanded from the estimate in doubling steps of the Wald standard error; the inner
+maximisation over ``b`` is Newton's method with step halving (the weighted likelihood need not be
+concave, so a non-concave point takes a step scaled by the conditional Wald variance instead).
+The same weighted likelihood (follow-up fractions ``w``) is profiled. An end is **unbounded** when
+the profile has not fallen by the critical value within 40 logits beyond ``max(eta_hat, 0)`` (or
+below ``min(eta_hat, 0)``), where ``expit`` is 1 (0) to double precision: this happens with partial
+weights (a patient without DLT and ``w < 1`` costs only ``log(1 - w)`` as his pDLT goes to 1) or
+few events. Such an end is reported as pDLT 1.0 (upper) or 0.0 (lower) with
+``profile_upper_unbounded`` / ``profile_lower_unbounded`` set and a warning, never silently.
 
 Degenerate data are refused with :class:`TrialDesignError` rather than returning an infinite or
 arbitrary slope: no DLT at all, no patient without DLT, fewer than two distinct doses, or
@@ -39,6 +55,8 @@ from dosimetry.trial.constants import PROTOCOL_TOTAL_DOSE_GYE  # defined there f
 logger = logging.getLogger(__name__)
 
 _MAX_ITER = 100
+#: logits beyond max(eta_hat, 0) (below min(eta_hat, 0)) searched for a profile-likelihood end; expit(40) is 1 in doubles
+PROFILE_LOGIT_SPAN = 40.0
 
 
 @dataclass(frozen=True)
@@ -50,6 +68,11 @@ class LevelEstimate:
     pdlt: float
     ci_lower: float
     ci_upper: float
+    #: profile-likelihood interval of pDLT (1.0 / 0.0 at an unbounded end, flagged below)
+    profile_ci_lower: float
+    profile_ci_upper: float
+    profile_lower_unbounded: bool
+    profile_upper_unbounded: bool
 
 
 @dataclass(frozen=True)
@@ -68,6 +91,9 @@ class LogisticFit:
     iterations: int
     interval_method: str = "Wald on the logit scale (inverse observed information)"
     warnings: tuple[str, ...] = ()
+    profile_interval_method: str = (
+        "profile likelihood of the logit at each level (chi-square 1 df, weighted likelihood); quote these with few DLTs"
+    )
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -78,6 +104,7 @@ class LogisticFit:
             "covariance": [list(r) for r in self.covariance],
             "confidence_level": self.confidence_level,
             "interval_method": self.interval_method,
+            "profile_interval_method": self.profile_interval_method,
             "levels": [vars(lv) for lv in self.levels],
             "target": self.target,
             "dose_at_target_gye": self.dose_at_target_gye,
@@ -93,7 +120,8 @@ def _loglik_grad_hess(
     p = special.expit(eta)
     q = special.expit(-eta)  # 1 - p without cancellation
     one_minus_wp = np.where(y, 1.0, 1.0 - w * p)
-    ll = float(np.sum(np.where(y, special.log_expit(eta), np.log1p(-w * p))))
+    with np.errstate(divide="ignore"):  # log1p(-1) = -inf for a full-weight patient at p = 1, as intended
+        ll = float(np.sum(np.where(y, special.log_expit(eta), np.log1p(-w * p))))
     # d l / d eta and d2 l / d eta2 (see module docstring for the likelihood)
     d1 = np.where(y, q, -w * p * q / one_minus_wp)
     d2 = np.where(
@@ -105,6 +133,83 @@ def _loglik_grad_hess(
     grad = design.T @ d1
     hess = (design * d2[:, None]).T @ design
     return ll, grad, hess
+
+
+def _profile_terms(
+    eta: np.ndarray, y: np.ndarray, w: np.ndarray
+) -> tuple[float, np.ndarray, np.ndarray]:
+    """Log-likelihood and its first and second derivatives in each patient's ``eta``, in a form
+    that stays finite for large ``|eta|`` (``1 - w p = q + (1 - w) p``), for the profile search."""
+    p = special.expit(eta)
+    q = special.expit(-eta)
+    full = w >= 1.0
+    with np.errstate(divide="ignore"):
+        log_one_minus_wp = np.where(full, special.log_expit(-eta), np.logaddexp(special.log_expit(-eta), np.log1p(-np.minimum(w, 1.0)) + special.log_expit(eta)))
+    ll = float(np.sum(np.where(y, special.log_expit(eta), log_one_minus_wp)))
+    denom = q + (1.0 - w) * p
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = np.where(full, 1.0, q / np.where(denom > 0.0, denom, 1.0))  # q / (1 - w p)
+    wpr = w * p * r
+    d1 = np.where(y, q, -wpr)
+    d2 = np.where(y, -p * q, -wpr * ((1.0 - 2.0 * p) + wpr))
+    return ll, d1, d2
+
+
+def _profile_at_level(
+    eta_k: float, u: np.ndarray, y: np.ndarray, w: np.ndarray, start: float, var_b: float
+) -> float:
+    """``max over b`` of the weighted log-likelihood with the logit at level k fixed to ``eta_k``
+    (each patient's logit is ``eta_k + b u_i``, ``u_i = x_i - x_k``)."""
+    b = start
+    ll, d1, d2 = _profile_terms(eta_k + b * u, y, w)
+    for _ in range(500):
+        grad = float(d1 @ u)
+        curv = float(d2 @ (u * u))
+        step = grad / -curv if curv < 0.0 else grad * var_b
+        t = 1.0
+        while True:
+            cand = b + t * step
+            ll_new, d1_new, d2_new = _profile_terms(eta_k + cand * u, y, w)
+            if ll_new >= ll or t < 1e-12:
+                break
+            t /= 2.0
+        if ll_new < ll:  # no ascent along the gradient: b is a maximum to rounding
+            return ll
+        small = abs(t * step) <= 1e-12 * (1.0 + abs(b)) or ll_new - ll <= 1e-15 * (1.0 + abs(ll))
+        b, ll, d1, d2 = cand, ll_new, d1_new, d2_new
+        if small:
+            return ll
+    raise TrialDesignError(f"logistic fit: the profile likelihood over the slope did not converge at logit {eta_k:.6g}")
+
+
+def _profile_eta_ci(
+    d_k: float,
+    theta: np.ndarray,
+    cov: np.ndarray,
+    ll_max: float,
+    xc: np.ndarray,
+    y: np.ndarray,
+    w: np.ndarray,
+    critical: float,
+) -> tuple[float, float]:
+    """Profile-likelihood interval of ``eta_k = a + b d_k`` (``d_k = x_k - x_c``), -inf/+inf ends when unbounded."""
+    from dosimetry.outcomes.logistic import profile_likelihood_ends
+
+    v = np.array([1.0, d_k])
+    eta_hat = float(theta[0] + theta[1] * d_k)
+    var_eta = float(v @ cov @ v)
+    cov_b_eta = float(cov[1, 0] + d_k * cov[1, 1])
+    var_b = max(float(cov[1, 1]) - cov_b_eta**2 / var_eta, 1e-12 * float(cov[1, 1]))
+    u = xc - d_k
+
+    def deviance(eta: float) -> float:
+        start = float(theta[1]) + cov_b_eta / var_eta * (eta - eta_hat)
+        return 2.0 * (ll_max - _profile_at_level(eta, u, y, w, start, var_b))
+
+    return profile_likelihood_ends(
+        deviance, eta_hat, math.sqrt(var_eta), min(eta_hat, 0.0) - PROFILE_LOGIT_SPAN, max(eta_hat, 0.0) + PROFILE_LOGIT_SPAN,
+        critical=critical,
+    )
 
 
 def fit_logistic(
@@ -198,12 +303,19 @@ def fit_logistic(
         raise TrialDesignError("logistic fit: the observed information is not positive definite at the estimate")
     cov = np.linalg.inv(info)
     z = float(stats.norm.ppf(0.5 + confidence_level / 2.0))
+    critical = float(stats.chi2.ppf(confidence_level, 1))
 
     estimates = []
+    unbounded: list[str] = []
     for k, dose in enumerate(doses, start=1):
         v = np.array([1.0, dose - centre])
         eta = float(theta[0] + theta[1] * v[1])
         se = math.sqrt(float(v @ cov @ v))
+        eta_lo, eta_hi = _profile_eta_ci(float(v[1]), theta, cov, ll, xc, y, w, critical)
+        if not math.isfinite(eta_lo):
+            unbounded.append(f"level {k} lower")
+        if not math.isfinite(eta_hi):
+            unbounded.append(f"level {k} upper")
         at = [i for i, lev in enumerate(levels) if lev == k]
         estimates.append(
             LevelEstimate(
@@ -214,6 +326,10 @@ def fit_logistic(
                 pdlt=float(special.expit(eta)),
                 ci_lower=float(special.expit(eta - z * se)),
                 ci_upper=float(special.expit(eta + z * se)),
+                profile_ci_lower=float(special.expit(eta_lo)),
+                profile_ci_upper=float(special.expit(eta_hi)),
+                profile_lower_unbounded=not math.isfinite(eta_lo),
+                profile_upper_unbounded=not math.isfinite(eta_hi),
             )
         )
 
@@ -223,6 +339,12 @@ def fit_logistic(
         warnings.append(
             f"{n_partial} patient(s) without DLT have follow-up weights < 1 and enter with the observed fraction of "
             "the window (the protocol's rule for patients who became un-evaluable)"
+        )
+    if unbounded:
+        warnings.append(
+            f"profile-likelihood {confidence_level:.0%} interval unbounded ({', '.join(unbounded)}): the profile "
+            f"log-likelihood does not fall by {critical:.4g}/2 within {PROFILE_LOGIT_SPAN:g} logits; these ends are "
+            "reported as pDLT 1 (upper) or 0 (lower)"
         )
     if theta[1] <= 0.0:
         warnings.append(f"fitted slope {theta[1]:.4g} per GyE is not positive: pDLT does not increase with dose")

@@ -26,8 +26,9 @@ def register(subparsers: Any) -> None:
         description=(
             "Join the cohort metrics of a 'dosimetry batch' output (OUT/metrics.csv, or OUT/cohort.sqlite) with an "
             "outcomes CSV (patient_id plus endpoint columns) on the DICOM PatientID, and for every ROI, quantity and "
-            "metric fit a univariable logistic regression of the endpoint (odds ratio per unit with Wald 95%% CI, "
-            "likelihood-ratio p-value, metric value at 50%% probability) and compute the ROC AUC with the Mann-Whitney "
+            "metric fit a univariable logistic regression of the endpoint (odds ratio per unit with Wald 95%% CI and "
+            "profile-likelihood 95%% CI, the one to quote with few events; likelihood-ratio p-value, metric value at "
+            "50%% probability) and compute the ROC AUC with the Mann-Whitney "
             "p-value. Metrics are ranked by the unadjusted likelihood-ratio p-value; Holm-adjusted p-values are given "
             "alongside. Patients present in only one input are listed as warnings."
         ),
@@ -85,9 +86,14 @@ def run(args: argparse.Namespace) -> int:
     )
     out.write(
         "p-values are UNADJUSTED (likelihood-ratio test of the logistic slope; Mann-Whitney for the AUC); "
-        "'p Holm' is Holm-adjusted over the fitted metrics. OR is per unit of the metric (per Gy for doses).\n\n"
+        "'p Holm' is Holm-adjusted over the fitted metrics. OR is per unit of the metric (per Gy for doses).\n"
+        "[95% CI] of the OR is the Wald interval; 'profile 95% CI' is the profile-likelihood interval, the one to "
+        "quote with few events.\n\n"
     )
-    header = ("#", "ROI", "quantity", "metric", "n", "ev", "OR/unit [95% CI]", "p LR", "p Holm", "AUC", "p MW", "value at 50%")
+    header = (
+        "#", "ROI", "quantity", "metric", "n", "ev", "OR/unit [95% CI]", "profile 95% CI", "p LR", "p Holm", "AUC",
+        "p MW", "value at 50%",
+    )
     rows: list[tuple[str, ...]] = []
     shown = report.associations if args.top == 0 else report.associations[: args.top]
     for rank, a in enumerate(shown, start=1):
@@ -95,12 +101,14 @@ def run(args: argparse.Namespace) -> int:
             lo, hi = a.fit.odds_ratio_ci95
             x_lo, x_hi = a.fit.x50_ci95
             odds = f"{_g(a.fit.odds_ratio)} [{_g(lo)}, {_g(hi)}]"
+            p_lo, p_hi = a.fit.odds_ratio_profile_ci95
+            profile = f"[{_g(p_lo)}, {_g(p_hi)}]"
             p_lr, p_holm = _p(a.fit.lr_p_value), _p(a.lr_p_value_holm if a.lr_p_value_holm is not None else 1.0)
             x50 = f"{_g(a.fit.x50)} [{_g(x_lo)}, {_g(x_hi)}] {a.unit}"
         else:
-            odds, p_lr, p_holm, x50 = "not fitted*", "-", "-", "-"
+            odds, profile, p_lr, p_holm, x50 = "not fitted*", "-", "-", "-", "-"
         rows.append(
-            (str(rank), a.key.roi, a.key.quantity, a.key.metric, str(a.n), str(a.events), odds, p_lr, p_holm,
+            (str(rank), a.key.roi, a.key.quantity, a.key.metric, str(a.n), str(a.events), odds, profile, p_lr, p_holm,
              f"{a.discrimination.auc:.3f}", _p(a.discrimination.p_value), x50)
         )
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]
@@ -114,6 +122,11 @@ def run(args: argparse.Namespace) -> int:
         out.write("\n* not fitted by logistic regression:\n")
         for a in unfitted:
             out.write(f"  {a.fit_error}\n")
+    profile_warnings = [w for a in shown if a.fit is not None for w in a.fit.warnings]
+    if profile_warnings:
+        out.write("\nlogistic fit notes:\n")
+        for w in profile_warnings:
+            out.write(f"  {w}\n")
     if report.warnings:
         out.write("\nwarnings:\n")
         for w in report.warnings:

@@ -185,10 +185,13 @@ def _run_final_estimate(args: argparse.Namespace) -> int:
         "months for the weights of incompletely followed patients)",
         f"logit pDLT = {fit.intercept_at_centre:.4f} + {fit.slope_per_gye:.4f} x (dose - {fit.dose_centre_gye:.2f} GyE)",
         f"{fit.confidence_level:.0%} intervals: {fit.interval_method}",
-        "level  dose GyE  n  DLT  pDLT   CI",
+        f"{fit.confidence_level:.0%} profile CI: {fit.profile_interval_method}",
+        "level  dose GyE  n  DLT  pDLT   CI              profile CI",
         *[
             f"{lv.level:5d}  {lv.dose_gye:8.2f}  {lv.n_patients:2d}  {lv.n_dlt:3d}  {lv.pdlt:.3f}  "
-            f"[{lv.ci_lower:.3f}, {lv.ci_upper:.3f}]"
+            f"[{lv.ci_lower:.3f}, {lv.ci_upper:.3f}]  "
+            f"[{'0 (unbounded)' if lv.profile_lower_unbounded else f'{lv.profile_ci_lower:.3f}'}, "
+            f"{'1 (unbounded)' if lv.profile_upper_unbounded else f'{lv.profile_ci_upper:.3f}'}]"
             for lv in fit.levels
         ],
     ]
