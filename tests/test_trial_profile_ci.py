@@ -195,7 +195,7 @@ def test_property_finite_ends_have_the_critical_deviance(levels: list[int], seed
         assume(False)
         return
     brute = BruteProfile(levels, dlt, weights)
-    brute.b_grid = np.linspace(-3.0, 3.0, 301)
+    brute.b_grid = np.linspace(-12.0, 12.0, 2401)
     k = int(levels[0])
     est = fit.levels[k - 1]
     l_max = brute.at(k, _logit(est.pdlt))
@@ -203,3 +203,35 @@ def test_property_finite_ends_have_the_critical_deviance(levels: list[int], seed
     for end, unbounded in ((est.profile_ci_lower, est.profile_lower_unbounded), (est.profile_ci_upper, est.profile_upper_unbounded)):
         if not unbounded and 1e-12 < end < 1.0 - 1e-12:
             assert 2.0 * (l_max - brute.at(k, _logit(end))) == pytest.approx(CRIT, abs=1e-4)
+
+
+def test_profile_follows_the_confidence_level() -> None:
+    levels, dlt = FEW_DLT
+    fit90 = fit_logistic(levels, dlt, confidence_level=0.90)
+    fit95 = fit_logistic(levels, dlt)
+    brute = BruteProfile(levels, dlt)
+    crit90 = float(stats.chi2.ppf(0.90, 1))
+    est = fit90.levels[3]
+    l_max = brute.at(4, _logit(est.pdlt))
+    for end in (est.profile_ci_lower, est.profile_ci_upper):
+        assert 2.0 * (l_max - brute.at(4, _logit(end))) == pytest.approx(crit90, abs=1e-6)
+    assert fit95.levels[3].profile_ci_lower < est.profile_ci_lower < est.profile_ci_upper < fit95.levels[3].profile_ci_upper
+    # Wald numbers untouched by the addition
+    assert (fit95.levels[3].ci_lower, fit95.levels[3].ci_upper) == pytest.approx((0.12540845310773363, 0.7151500216408215), abs=1e-12)
+
+
+def test_a_local_maximum_estimate_is_warned_about() -> None:
+    """Partial weights: the likelihood's supremum is a step function (slope -> infinity), higher than
+    at the Newton estimate; the profile search meets it and says so."""
+    levels = [3, 1, 4, 6, 4, 1, 1, 1, 1, 6, 4, 3, 4, 6, 4]
+    dlt = [False, False, True, False, False, False, False, False, False, False, False, False, False, False, True]
+    w = [1.0, 0.25, 1.0, 0.25, 1.0, 0.5, 0.5, 1.0, 0.25, 0.5, 0.5, 1.0, 1.0, 0.25, 1.0]
+    fit = fit_logistic(levels, dlt, weights=w)
+    x = DOSES[np.asarray(levels) - 1] - fit.dose_centre_gye
+    y, ww = np.asarray(dlt), np.asarray(w)
+    at_estimate = float(_loglik(fit.intercept_at_centre + fit.slope_per_gye * x, y, ww))
+    a, b = np.meshgrid(np.linspace(-30.0, 30.0, 241), np.linspace(-10.0, 10.0, 241))
+    assert float(np.max(_loglik(a[..., None] + b[..., None] * x, y, ww))) > at_estimate + 0.1  # independent
+    assert any("only a local maximum" in m for m in fit.warnings)
+    for est in fit.levels:
+        assert est.profile_ci_lower <= est.pdlt <= est.profile_ci_upper

@@ -22,10 +22,15 @@ ones to quote with few DLTs): reparametrise by ``eta_k = a + b (x_k - x_c)`` and
 the profile log-likelihood ``l_k(eta) = max over b`` of the (weighted) log-likelihood above with
 ``eta_k = eta`` fixed; the interval is ``{eta : 2 (l_max - l_k(eta)) <= chi2_1(level)}``
 (3.8415 for 95 %), mapped by ``expit``. The ends are roots found by :func:`scipy.optimize.brentq`
-on brackets expanded from the estimate in doubling steps of the Wald standard error; the inner
-maximisation over ``b`` is Newton's method with step halving (the weighted likelihood need not be
-concave, so a non-concave point takes a step scaled by the conditional Wald variance instead).
-The same weighted likelihood (follow-up fractions ``w``) is profiled. An end is **unbounded** when
+on brackets expanded from the estimate in doubling steps of the Wald standard error (the interval
+is the connected region around the estimate). The inner maximisation over ``b`` is Newton's method
+with step halving; with partial weights the weighted likelihood need not be concave in ``b`` (it
+can have a second maximum, or its supremum as ``b -> +-infinity``), so then a grid of slopes (0.5
+logit steps at the farthest patient) and the exact limits at ``b -> +-infinity`` are compared too
+and Newton restarted from the best grid slope. The same weighted likelihood (follow-up fractions
+``w``) is profiled. When the profile somewhere exceeds the likelihood at the estimate, the Newton
+estimate above is only a local maximum (the likelihood grows towards a step function): this is
+reported as a warning. An end is **unbounded** when
 the profile has not fallen by the critical value within 40 logits beyond ``max(eta_hat, 0)`` (or
 below ``min(eta_hat, 0)``), where ``expit`` is 1 (0) to double precision: this happens with partial
 weights (a patient without DLT and ``w < 1`` costs only ``log(1 - w)`` as his pDLT goes to 1) or
@@ -57,6 +62,8 @@ logger = logging.getLogger(__name__)
 _MAX_ITER = 100
 #: logits beyond max(eta_hat, 0) (below min(eta_hat, 0)) searched for a profile-likelihood end; expit(40) is 1 in doubles
 PROFILE_LOGIT_SPAN = 40.0
+#: grid step of the slope scan (in logits at the farthest patient) used when the likelihood may be non-concave
+PROFILE_SCAN_LOGIT_STEP = 0.5
 
 
 @dataclass(frozen=True)
@@ -135,6 +142,28 @@ def _loglik_grad_hess(
     return ll, grad, hess
 
 
+def _log_terms(eta: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Each patient's log-likelihood term (``eta`` may carry leading axes), finite for large ``|eta|``."""
+    with np.errstate(divide="ignore"):
+        log_one_minus_wp = np.where(
+            w >= 1.0,
+            special.log_expit(-eta),
+            np.logaddexp(special.log_expit(-eta), np.log1p(-np.minimum(w, 1.0)) + special.log_expit(eta)),
+        )
+    return np.where(y, special.log_expit(eta), log_one_minus_wp)
+
+
+def _limit_log_likelihood(eta_k: float, u: np.ndarray, y: np.ndarray, w: np.ndarray, sign: float) -> float:
+    """Limit of the log-likelihood with ``eta_i = eta_k + b u_i`` as ``b -> sign * infinity``:
+    pDLT -> 1 where ``sign u_i > 0`` (a DLT contributes 0, a patient without DLT ``log(1 - w)``),
+    pDLT -> 0 where ``sign u_i < 0`` (a DLT contributes -inf, a patient without DLT 0)."""
+    to_one, to_zero = sign * u > 0.0, sign * u < 0.0
+    if np.any(y & to_zero) or np.any(~y & to_one & (w >= 1.0)):
+        return -math.inf
+    at_level = u == 0.0
+    return float(np.sum(np.log1p(-w[~y & to_one])) + np.sum(_log_terms(np.full(int(at_level.sum()), eta_k), y[at_level], w[at_level])))
+
+
 def _profile_terms(
     eta: np.ndarray, y: np.ndarray, w: np.ndarray
 ) -> tuple[float, np.ndarray, np.ndarray]:
@@ -143,9 +172,7 @@ def _profile_terms(
     p = special.expit(eta)
     q = special.expit(-eta)
     full = w >= 1.0
-    with np.errstate(divide="ignore"):
-        log_one_minus_wp = np.where(full, special.log_expit(-eta), np.logaddexp(special.log_expit(-eta), np.log1p(-np.minimum(w, 1.0)) + special.log_expit(eta)))
-    ll = float(np.sum(np.where(y, special.log_expit(eta), log_one_minus_wp)))
+    ll = float(np.sum(_log_terms(eta, y, w)))
     denom = q + (1.0 - w) * p
     with np.errstate(invalid="ignore", divide="ignore"):
         r = np.where(full, 1.0, q / np.where(denom > 0.0, denom, 1.0))  # q / (1 - w p)
@@ -156,10 +183,33 @@ def _profile_terms(
 
 
 def _profile_at_level(
-    eta_k: float, u: np.ndarray, y: np.ndarray, w: np.ndarray, start: float, var_b: float
+    eta_k: float, u: np.ndarray, y: np.ndarray, w: np.ndarray, start: float, var_b: float, scan: np.ndarray | None
 ) -> float:
-    """``max over b`` of the weighted log-likelihood with the logit at level k fixed to ``eta_k``
-    (each patient's logit is ``eta_k + b u_i``, ``u_i = x_i - x_k``)."""
+    """``sup over b`` of the weighted log-likelihood with the logit at level k fixed to ``eta_k``
+    (each patient's logit is ``eta_k + b u_i``, ``u_i = x_i - x_k``).
+
+    With every follow-up weight 1 the log-likelihood is concave in ``b`` and Newton's method from
+    ``start`` finds the maximum. With partial weights it need not be (a patient without DLT and
+    ``w < 1`` costs only ``log(1 - w)`` as his pDLT goes to 1), so the values on the grid ``scan``
+    of slopes and the limits as ``b -> +-infinity`` (exact, :func:`_limit_log_likelihood`) are
+    compared as well, Newton's method being restarted from the best grid slope.
+    """
+    best = _newton_over_slope(eta_k, u, y, w, start, var_b)
+    if scan is None:
+        return best
+    grid_values = np.sum(_log_terms(eta_k + scan[:, None] * u[None, :], y, w), axis=1)
+    i = int(np.argmax(grid_values))
+    return max(
+        best,
+        float(grid_values[i]),
+        _newton_over_slope(eta_k, u, y, w, float(scan[i]), var_b),
+        _limit_log_likelihood(eta_k, u, y, w, 1.0),
+        _limit_log_likelihood(eta_k, u, y, w, -1.0),
+    )
+
+
+def _newton_over_slope(eta_k: float, u: np.ndarray, y: np.ndarray, w: np.ndarray, start: float, var_b: float) -> float:
+    """Newton's method with step halving over the slope from ``start`` (a local maximum)."""
     b = start
     ll, d1, d2 = _profile_terms(eta_k + b * u, y, w)
     for _ in range(500):
@@ -191,8 +241,10 @@ def _profile_eta_ci(
     y: np.ndarray,
     w: np.ndarray,
     critical: float,
-) -> tuple[float, float]:
-    """Profile-likelihood interval of ``eta_k = a + b d_k`` (``d_k = x_k - x_c``), -inf/+inf ends when unbounded."""
+) -> tuple[float, float, float]:
+    """Profile-likelihood interval of ``eta_k = a + b d_k`` (``d_k = x_k - x_c``), -inf/+inf ends when
+    unbounded, and the lowest deviance met on the way (negative when the likelihood somewhere exceeds
+    its value at the estimate, i.e. the estimate is only a local maximum)."""
     from dosimetry.outcomes.logistic import profile_likelihood_ends
 
     v = np.array([1.0, d_k])
@@ -201,15 +253,25 @@ def _profile_eta_ci(
     cov_b_eta = float(cov[1, 0] + d_k * cov[1, 1])
     var_b = max(float(cov[1, 1]) - cov_b_eta**2 / var_eta, 1e-12 * float(cov[1, 1]))
     u = xc - d_k
+    scan: np.ndarray | None = None
+    if np.any(~y & (w > 0.0) & (w < 1.0)):  # the likelihood may be non-concave in b: scan slopes too
+        spread = np.abs(u[u != 0.0])
+        if spread.size:
+            reach = (PROFILE_LOGIT_SPAN + 20.0) / float(spread.min())
+            scan = np.linspace(-reach, reach, 2 * int(math.ceil(reach * float(spread.max()) / PROFILE_SCAN_LOGIT_STEP)) + 1)
+    lowest = [0.0]
 
     def deviance(eta: float) -> float:
         start = float(theta[1]) + cov_b_eta / var_eta * (eta - eta_hat)
-        return 2.0 * (ll_max - _profile_at_level(eta, u, y, w, start, var_b))
+        value = 2.0 * (ll_max - _profile_at_level(eta, u, y, w, start, var_b, scan))
+        lowest[0] = min(lowest[0], value)
+        return value
 
-    return profile_likelihood_ends(
+    ends = profile_likelihood_ends(
         deviance, eta_hat, math.sqrt(var_eta), min(eta_hat, 0.0) - PROFILE_LOGIT_SPAN, max(eta_hat, 0.0) + PROFILE_LOGIT_SPAN,
         critical=critical,
     )
+    return ends[0], ends[1], lowest[0]
 
 
 def fit_logistic(
@@ -307,11 +369,14 @@ def fit_logistic(
 
     estimates = []
     unbounded: list[str] = []
+    above: list[int] = []
     for k, dose in enumerate(doses, start=1):
         v = np.array([1.0, dose - centre])
         eta = float(theta[0] + theta[1] * v[1])
         se = math.sqrt(float(v @ cov @ v))
-        eta_lo, eta_hi = _profile_eta_ci(float(v[1]), theta, cov, ll, xc, y, w, critical)
+        eta_lo, eta_hi, lowest = _profile_eta_ci(float(v[1]), theta, cov, ll, xc, y, w, critical)
+        if lowest < -1e-6:
+            above.append(k)
         if not math.isfinite(eta_lo):
             unbounded.append(f"level {k} lower")
         if not math.isfinite(eta_hi):
@@ -345,6 +410,12 @@ def fit_logistic(
             f"profile-likelihood {confidence_level:.0%} interval unbounded ({', '.join(unbounded)}): the profile "
             f"log-likelihood does not fall by {critical:.4g}/2 within {PROFILE_LOGIT_SPAN:g} logits; these ends are "
             "reported as pDLT 1 (upper) or 0 (lower)"
+        )
+    if above:
+        warnings.append(
+            f"the profile likelihood of level(s) {', '.join(map(str, above))} exceeds the likelihood at the estimate: "
+            "the estimate is only a local maximum (the likelihood grows towards pDLT 0 or 1 at some doses, as with "
+            "partial follow-up weights) and its profile intervals are those of the region around it"
         )
     if theta[1] <= 0.0:
         warnings.append(f"fitted slope {theta[1]:.4g} per GyE is not positive: pDLT does not increase with dose")
