@@ -356,3 +356,19 @@ def test_negative_physical_dose_warned(tmp_path: Path) -> None:
     values[0, 0, 0] = -0.5
     dose = load_dose(f.make_rt_dose(tmp_path, signed=True, dose_frc_gy=values))
     assert any("negative dose values" in w for w in dose.warnings)
+
+
+def test_single_frame_leftover_offsets_not_starting_at_0_or_ipp_z_refused(tmp_path: Path) -> None:
+    """One frame with a leftover offset vector [5, 7.5] while ImagePositionPatient z is -30: neither
+    relative (first 0) nor absolute (first = IPP z); the plane used to be put at z = 5 mm, 35 mm
+    away from where ImagePositionPatient says it is."""
+
+    def leftover(first_mm: float):  # type: ignore[no-untyped-def]
+        return lambda ds: setattr(ds, "GridFrameOffsetVector", [first_mm, first_mm + 2.5])
+
+    path = f.make_rt_dose(tmp_path, shape_frc=(1, 3, 3), offsets_mm=(0.0,), slice_thickness_mm=3.0, edit=leftover(5.0))
+    with pytest.raises(DicomContentError, match=r"\(3004,000C\) GridFrameOffsetVector starts at 5; expected 0"):
+        load_dose(path)
+    for name, first in (("relative.dcm", 0.0), ("absolute.dcm", -30.0)):
+        ok = load_dose(f.make_rt_dose(tmp_path, filename=name, shape_frc=(1, 3, 3), offsets_mm=(0.0,), slice_thickness_mm=3.0, edit=leftover(first)))
+        np.testing.assert_allclose(ok.grid.z_mm, [-30.0])  # the IPP z (-30 mm) in both readings

@@ -144,8 +144,16 @@ def _frame_positions(ds: Dataset, path: Path, n_frames: int, ipp: list[float], f
         return np.array([ipp[frame_axis]]), "single frame"
     offsets = np.array(float_vector(ds, "GridFrameOffsetVector", path), dtype=np.float64)
     if n_frames == 1 and offsets.size > 1:
-        # seen in exports cut down to one frame: the offset vector of the full grid is left behind
-        return np.array([ipp[frame_axis] if offsets[0] == 0.0 else offsets[0]]), "single frame (extra offsets ignored)"
+        # seen in exports cut down to one frame: the offset vector of the full grid is left behind;
+        # its first element must still be 0 (relative) or the IPP z (absolute), as for several frames
+        if offsets[0] == 0.0:
+            return np.array([ipp[frame_axis]]), "single frame (extra offsets ignored)"
+        if frame_axis == 2 and abs(offsets[0] - ipp[2]) <= ABSOLUTE_OFFSET_TOLERANCE_MM:
+            return np.array([offsets[0]]), "single frame (extra offsets ignored)"
+        raise DicomContentError(
+            f"{path}: {tag_label('GridFrameOffsetVector')} starts at {offsets[0]:g}; expected 0 (relative offsets) "
+            f"or the ImagePositionPatient z {ipp[2]:g} (absolute z, transverse grids only)"
+        )
     if offsets.size != n_frames:
         raise DicomContentError(
             f"{path}: {tag_label('GridFrameOffsetVector')} has {offsets.size} values, expected one per frame "
