@@ -79,6 +79,24 @@ def test_bad_parameters_raise() -> None:
         lkb_ntcp(10.0, 0.0, 0.1)
 
 
+@pytest.mark.parametrize(
+    ("geud", "td50", "m"),
+    [
+        (10.0, 46.0, 0.0),  # m <= 0
+        (10.0, 46.0, -0.18),
+        (10.0, 46.0, math.inf),  # gave a plausible 0.5 (t = -0)
+        (50.0, math.inf, 0.18),  # gave nan
+        (10.0, 46.0, math.nan),
+        (math.nan, 46.0, 0.18),  # gave nan
+        (math.inf, 46.0, 0.18),  # gave 1.0
+        (-5.0, 46.0, 0.18),  # a gEUD is never negative
+    ],
+)
+def test_lkb_refuses_non_finite_or_out_of_range_inputs(geud: float, td50: float, m: float) -> None:
+    with pytest.raises(ConstraintError, match="LKB"):
+        lkb_ntcp(geud, td50, m)
+
+
 doses = st.lists(st.floats(0.0, 100.0), min_size=1, max_size=30)
 
 

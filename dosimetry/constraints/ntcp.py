@@ -37,9 +37,11 @@ def geud_gy(samples: DoseSamples, n: float) -> float:
 
 
 def lkb_ntcp(geud: float, td50_gy: float, m: float) -> float:
-    """LKB NTCP for a gEUD (Gy) with TD50 (Gy) and slope m."""
-    if not (td50_gy > 0 and m > 0):
-        raise ConstraintError(f"LKB parameters must be positive, got TD50={td50_gy} Gy, m={m}")
+    """LKB NTCP for a gEUD (Gy, finite and >= 0) with TD50 (Gy) and slope m (both finite and > 0)."""
+    if not (math.isfinite(td50_gy) and td50_gy > 0 and math.isfinite(m) and m > 0):
+        raise ConstraintError(f"LKB parameters must be finite positive numbers, got TD50={td50_gy} Gy, m={m}")
+    if not (math.isfinite(geud) and geud >= 0):
+        raise ConstraintError(f"LKB NTCP needs a finite gEUD >= 0 Gy, got {geud} Gy")
     return float(ndtr((geud - td50_gy) / (m * td50_gy)))
 
 
