@@ -278,3 +278,17 @@ def test_negative_values_are_not_mistaken_for_outside() -> None:
     aligned = align_prior_dose(difference, target, PRIOR_FRAME)
     np.testing.assert_allclose(aligned.dose.dose_gy[0, 0], [0.0, 0.0, -1.5, -1.5, -1.5])
     assert aligned.uncovered_voxel_count == 2 * 2 * 2
+
+
+@pytest.mark.parametrize("z_mm", [[0.0, 2.0, 4.0, 6.0, 8.0], [0.0, 2.0, 4.0, 7.0, 8.0]])
+def test_outer_faces_same_rule_on_both_paths(z_mm: list[float]) -> None:
+    # prior x centres 0 .. 8 mm, edges -1 .. 9 mm; current x centres -1, 0, ..., 9 lie exactly on
+    # both outer faces. SimpleITK counts the lower face inside and the upper face outside (its
+    # continuous-index rule, start - 0.5 <= i < end + 0.5); the scipy path for a non-uniform prior z
+    # must do the same, so that one geometry gives one answer whichever path resamples it.
+    grid = RectilinearGrid(np.arange(0.0, 9.0, 2.0), np.arange(0.0, 9.0, 2.0), np.array(z_mm))
+    prior = DoseGrid(grid, np.full(grid.shape_zyx, 10.0), DoseType.PHYSICAL, DoseSummationType.PLAN, PRIOR_FRAME)
+    target = RectilinearGrid.uniform((-1.0, 4.0, 4.0), (1.0, 1.0, 1.0), (2, 2, 11))
+    aligned = align_prior_dose(prior, target, PRIOR_FRAME)
+    np.testing.assert_allclose(aligned.dose.dose_gy[0, 0], [10.0] * 10 + [0.0], atol=1e-12)
+    assert aligned.uncovered_voxel_count == 2 * 2 * 1

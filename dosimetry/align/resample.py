@@ -14,7 +14,8 @@ Choice of the mapping (:func:`align_prior_dose`):
 Interpolation is trilinear (SimpleITK ``sitkLinear``). The prior grid covers its voxels up to
 their outer edges (half a voxel beyond the outer centres; ITK holds the border value there).
 Current-grid voxels whose centre maps outside that box get prior dose 0; their count and volume
-(cc) are reported.
+(cc) are reported. A centre exactly on a face counts as inside on the lower faces and outside on
+the upper ones (ITK's continuous-index rule; the scipy path follows it).
 
 Grids: the output grid is the current dose grid. SimpleITK images are built from the canonical
 grid (origin = first voxel centre, spacing, identity direction). A current grid with non-uniform z
@@ -145,7 +146,8 @@ def _resample_rectilinear(
         px = xx + disp[..., 0]
         py = yy + disp[..., 1]
         pz = z + disp[..., 2]
-        inside = (px >= x0) & (px <= x1) & (py >= y0) & (py <= y1) & (pz >= z0) & (pz <= z1)
+        # ITK's rule (start - 0.5 <= index < end + 0.5): lower faces inside, upper faces outside.
+        inside = (px >= x0) & (px < x1) & (py >= y0) & (py < y1) & (pz >= z0) & (pz < z1)
         # Between the outer centre and the outer edge the border value holds (as in ITK).
         pts = np.stack(
             [
