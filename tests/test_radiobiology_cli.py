@@ -155,9 +155,19 @@ def test_schedule_table_prints_table_1(capsys: pytest.CaptureFixture[str]) -> No
     assert lines[2].split()[:5] == ["26", "2.50", "65.0", "146.3", "83.1"]
 
 
-def test_schedule_rejects_bad_alpha_beta(capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = _run(["schedule", "--dose-per-fraction", "2", "--fractions", "30", "--alpha-beta", "0"], capsys)
-    assert code == 1 and "alpha_beta_gy" in err
+@pytest.mark.parametrize(
+    ("argv", "option"),
+    [
+        (["--dose-per-fraction", "2", "--fractions", "30", "--alpha-beta", "0"], "--alpha-beta"),
+        (["--dose-per-fraction", "2", "--fractions", "30", "0"], "--fractions"),
+        (["--dose-per-fraction", "0", "--fractions", "30"], "--dose-per-fraction"),
+        (["--dose-per-fraction", "nan", "--fractions", "30"], "--dose-per-fraction"),
+    ],
+)
+def test_schedule_errors_name_the_option(argv: list[str], option: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = _run(["schedule", *argv], capsys)
+    assert code == 1 and out == ""
+    assert err.startswith(f"dosimetry: error: {option} must be")
 
 
 def test_bed_command_exports_effective_map(current_course: tuple[Path, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

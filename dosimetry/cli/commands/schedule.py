@@ -26,8 +26,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def run(args: argparse.Namespace) -> int:
+    from dosimetry.errors import RadiobiologyError
+    from dosimetry.radiobiology.lq import check_alpha_beta, check_dose, check_fractions
     from dosimetry.radiobiology.schedule import format_table, make_schedules, schedules_to_json
 
+    # Checked here too so that errors name the command-line options.
+    if check_dose(args.dose_per_fraction, argument="--dose-per-fraction") <= 0.0:
+        raise RadiobiologyError(f"--dose-per-fraction must be > 0 Gy, got {args.dose_per_fraction!r}")
+    for n in args.fractions:
+        check_fractions(n, argument="--fractions")
+    for ab in args.alpha_beta:
+        check_alpha_beta(ab, argument="--alpha-beta")
     schedules = make_schedules(args.dose_per_fraction, args.fractions, args.alpha_beta)
     if args.json:
         print(json.dumps(schedules_to_json(schedules), indent=2))
