@@ -99,6 +99,6 @@ class Plan:
         values = [
             p.target_prescription_dose_gy
             for p in self.prescriptions
-            if p.target_prescription_dose_gy is not None
+            if p.target_prescription_dose_gy is not None and p.dose_reference_type.strip().upper() == "TARGET"
         ]
         return max(values) if values else None

@@ -135,3 +135,16 @@ def test_registration_matrix_validated() -> None:
     bad[3, 0] = 1.0
     with pytest.raises(GeometryError):
         RigidRegistration("a", "b", bad)
+
+
+def test_target_prescription_only_from_target_dose_references() -> None:
+    """(300A,0026) TargetPrescriptionDose is the prescription only in a TARGET dose reference (PS3.3
+    C.8.8.10); an ORGAN_AT_RISK item carrying one (70 Gy here) must not become the 60 Gy plan's prescription."""
+    from dosimetry.plan import Prescription
+
+    target = Prescription(1, "VOLUME", "PTV", "TARGET", target_prescription_dose_gy=60.0)
+    oar = Prescription(2, "VOLUME", "Brainstem", "ORGAN_AT_RISK", target_prescription_dose_gy=70.0, organ_at_risk_maximum_dose_gy=54.0)
+    plan = Plan("1.5", PlanKind.RT_PLAN, "x", "", "1.2.3", (FractionGroup(1, 30, ()),), prescriptions=(target, oar))
+    assert plan.target_prescription_dose_gy == 60.0
+    only_oar = Plan("1.6", PlanKind.RT_PLAN, "x", "", "1.2.3", (FractionGroup(1, 30, ()),), prescriptions=(oar,))
+    assert only_oar.target_prescription_dose_gy is None
