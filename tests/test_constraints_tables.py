@@ -138,3 +138,26 @@ def test_parse_rejects_zero_and_unknown_organ() -> None:
         parse_emami(data, "test.json")
     with pytest.raises(ConstraintError, match="missing field 'entries'"):
         parse_burman({"citation": "c"}, "b.json")
+
+
+# Burman et al. fitted their TD50 (whole organ) to Emami's TD50/5 data, and for most endpoints it is
+# Emami's whole-organ TD50/5 itself. The exceptions are Burman's own published choices (heart 48 vs
+# 50 Gy, larynx cartilage necrosis 70 vs 80 Gy) or endpoints where Emami gives no whole-organ TD50/5
+# (rib cage: 1/3 only; spinal cord: per length). This checks every other Burman TD50 against the
+# Emami table, which was transcribed from a different paper (and partly checked against a second
+# transcription in test_constraints_emami_whole_organ.py).
+BURMAN_TD50_NOT_EMAMI_WHOLE_ORGAN = {
+    "heart:pericarditis": 48.0,
+    "larynx:cartilage_necrosis": 70.0,
+    "rib_cage:pathologic_fracture": 68.0,
+    "spinal_cord:myelitis_necrosis": 66.5,
+}
+
+
+@pytest.mark.parametrize("params", load_burman().entries, ids=lambda p: p.key)
+def test_burman_td50_is_emami_whole_organ_td50(params) -> None:
+    (entry,) = [e for e in load_emami().entries if e.key == params.key]
+    if params.key in BURMAN_TD50_NOT_EMAMI_WHOLE_ORGAN:
+        assert params.td50_gy == BURMAN_TD50_NOT_EMAMI_WHOLE_ORGAN[params.key]
+    else:
+        assert params.td50_gy == entry.td50_5_gy[2]
