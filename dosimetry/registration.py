@@ -31,6 +31,8 @@ class RigidRegistration:
         m = np.array(self.matrix, dtype=np.float64)
         if m.shape != (4, 4):
             raise GeometryError(f"registration matrix must be 4x4, got {m.shape}")
+        if not np.all(np.isfinite(m)):
+            raise GeometryError(f"registration matrix must hold finite numbers, got {m.tolist()}")
         if not np.allclose(m[3], [0, 0, 0, 1]):
             raise GeometryError(f"registration matrix last row must be (0, 0, 0, 1), got {m[3]}")
         m.flags.writeable = False

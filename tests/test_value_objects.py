@@ -135,6 +135,10 @@ def test_registration_matrix_validated() -> None:
     bad[3, 0] = 1.0
     with pytest.raises(GeometryError):
         RigidRegistration("a", "b", bad)
+    not_finite = np.eye(4)
+    not_finite[0, 3] = np.nan  # used to be accepted and map every point to nan
+    with pytest.raises(GeometryError, match="finite"):
+        RigidRegistration("a", "b", not_finite)
 
 
 def test_target_prescription_only_from_target_dose_references() -> None:
