@@ -27,6 +27,8 @@ class PlanKind(StrEnum):
 @dataclass(frozen=True)
 class Beam:
     """One beam. ``dose_per_fraction_gy`` is the Beam Dose of the fraction group (None if not given).
+    ``meterset`` is the Beam Meterset (300A,0086) as stored, not converted: MU, or for ion beams
+    the plan's Primary Dosimeter Unit (MU or NP, number of particles).
 
     For ION beams ``atomic_number`` and ``mass_number`` name the ion (carbon: 6 and 12).
     """
