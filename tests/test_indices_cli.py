@@ -186,6 +186,13 @@ def test_reference_above_maximum_gives_null_and_reason(files, capsys) -> None:
         (["--target", "CTV", "--prescription", "50", "--alpha-beta", "9"], "only meaningful"),
         (["--target", "CTV", "--prescription", "50", "--coverage-required-pct", "0"], "coverage-required-pct"),
         (["--target", "CTV", "--prescription", "-5"], "--prescription must be a dose > 0 Gy"),
+        (["--target", "CTV", "--prescription", "50", "--gradient-ratio", "nan"], "--gradient-ratio must lie in (0, 1)"),
+        (["--target", "CTV", "--prescription", "50", "--gradient-ratio", "0"], "--gradient-ratio must lie in (0, 1)"),
+        (["--target", "CTV", "--prescription", "50", "--isodose", "0"], "--isodose must lie in (0, 200]"),
+        (["--target", "CTV", "--prescription", "50", "--quantity", "BED", "--alpha-beta", "0", "--fractions", "22"],
+         "--alpha-beta must be"),
+        (["--target", "CTV", "--prescription", "50", "--quantity", "BED", "--alpha-beta", "9", "--fractions", "0"],
+         "--fractions must be"),
     ],
 )
 def test_errors_are_one_line(files, capsys, extra: list[str], message: str) -> None:

@@ -267,6 +267,13 @@ def test_bad_isodose_raises(dose, body) -> None:
         evaluate_target(dose, sphere_roi("CTV", 10.0), RX, body=body, isodose_pct=0.0)
 
 
+@pytest.mark.parametrize("fraction", [0.0, 1.0, 1.5, math.nan])
+def test_bad_gradient_fraction_named_before_sampling(dose, body, fraction: float) -> None:
+    # (0 and NaN used to fail as "dose levels must be finite and > 0 Gy", naming no gradient)
+    with pytest.raises(ArgumentError, match="gradient low_fraction must lie in"):
+        evaluate_target(dose, sphere_roi("CTV", 10.0), RX, body=body, gradient_fractions=(0.5, fraction))
+
+
 # --- BED and EQD2 --------------------------------------------------------------------------------
 
 

@@ -273,6 +273,14 @@ def target_coverage(tv_cc: float, tv_piv_cc: float) -> IndexValue:
 # --- gradient ------------------------------------------------------------------------------------
 
 
+def check_gradient_fraction(low_fraction: float) -> float:
+    """The gradient ratio as a float in (0, 1), or an :class:`ArgumentError`."""
+    fraction = float(low_fraction)
+    if not (0.0 < fraction < 1.0):
+        raise ArgumentError(f"gradient low_fraction must lie in (0, 1), got {low_fraction!r}")
+    return fraction
+
+
 def gradient_index(piv_reference_cc: float, piv_low_cc: float, low_fraction: float = 0.5) -> IndexValue:
     """Paddick-Lippitz gradient index ``GI = PIV(50 %) / PIV(100 %)`` (Paddick and Lippitz 2006).
 
@@ -282,9 +290,7 @@ def gradient_index(piv_reference_cc: float, piv_low_cc: float, low_fraction: flo
     volume at a lower level contains the one at a higher level, so GI >= 1. Undefined when
     PIV(100 %) = 0.
     """
-    fraction = float(low_fraction)
-    if not (0.0 < fraction < 1.0):
-        raise ArgumentError(f"gradient low_fraction must lie in (0, 1), got {low_fraction!r}")
+    fraction = check_gradient_fraction(low_fraction)
     piv_ref = _check_volume("PIV(100 %)", piv_reference_cc)
     piv_low = _check_volume(f"PIV({100 * fraction:g} %)", piv_low_cc)
     if piv_low < piv_ref * (1.0 - VOLUME_CONSISTENCY_RTOL) - VOLUME_CONSISTENCY_ATOL_CC:

@@ -60,6 +60,7 @@ from dosimetry.indices.definitions import (
     CoverageRule,
     IndexValue,
     check_coverage,
+    check_gradient_fraction,
     gradient_index,
     icru83_homogeneity_index,
     lomax_scheib_index,
@@ -250,7 +251,7 @@ def required_levels(
     """Every level (Gy, in the map's quantity) the indices need, without duplicates, sorted."""
     level = isodose_level_gy(reference, isodose_pct)
     levels = {level}
-    levels.update(float(f) * level for f in gradient_fractions)
+    levels.update(check_gradient_fraction(f) * level for f in gradient_fractions)
     levels.update(rule.isodose_pct / 100.0 * reference.reference_gy for rule in coverage_rules)
     return tuple(sorted(levels))
 

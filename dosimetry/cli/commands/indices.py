@@ -110,6 +110,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 def _reference(args: argparse.Namespace) -> ReferenceLevel:
     from dosimetry.indices.evaluate import DoseQuantity, ReferenceLevel
+    from dosimetry.radiobiology.lq import check_alpha_beta, check_fractions
 
     quantity = DoseQuantity.parse(args.quantity)
     if quantity is DoseQuantity.PHYSICAL:
@@ -118,6 +119,8 @@ def _reference(args: argparse.Namespace) -> ReferenceLevel:
         return ReferenceLevel.physical(args.prescription)
     if args.alpha_beta is None or args.fractions is None:
         raise ArgumentError(f"--quantity {quantity} needs --alpha-beta and --fractions")
+    check_alpha_beta(args.alpha_beta, argument="--alpha-beta")
+    check_fractions(args.fractions, argument="--fractions")
     return ReferenceLevel.lq(quantity, args.prescription, args.fractions, args.alpha_beta)
 
 
@@ -176,8 +179,13 @@ def run(args: argparse.Namespace) -> int:
         raise ArgumentError(f"--coverage-required-pct must lie in (0, 100], got {args.coverage_required_pct}")
     if not (args.prescription > 0.0):
         raise ArgumentError(f"--prescription must be a dose > 0 Gy, got {args.prescription}")
+    if not (0.0 < args.isodose <= 200.0):
+        raise ArgumentError(f"--isodose must lie in (0, 200] % of the reference level, got {args.isodose}")
     reference = _reference(args)
     fractions = tuple(args.gradient_ratio) if args.gradient_ratio else (0.5,)
+    for ratio in fractions:
+        if not (0.0 < ratio < 1.0):
+            raise ArgumentError(f"--gradient-ratio must lie in (0, 1), got {ratio}")
     dose = load_dose(args.dose)
     structures = load_structure_set(args.structures)
     if (
