@@ -169,3 +169,19 @@ def test_recommendation_refuses_level_beyond_skeleton() -> None:
     pts = [PatientRecord("X", 7, 1.0, False, line_number=3)]
     with pytest.raises(TrialDesignError, match=r"line 3"):
         recommend_next_dose(pts, TiteCrmDesign(window_months=6))
+
+
+def test_protocol_constants_are_table_1_and_the_statistics_section() -> None:
+    """Oracle: the protocol text (Table 1: level k is 2.5 GyE x (20 + k) fractions with initial pDLT
+    <5, 10, 20, 30, 40, 50 %, start 2.5 GyE x 22; Statistics: pDLT target 0.25, 4 patients at the
+    starting level, stop at 65 GyE)."""
+    from dosimetry.trial.constants import PROTOCOL_SKELETON, PROTOCOL_TARGET, PROTOCOL_TOTAL_DOSE_GYE
+    from dosimetry.trial.rules import PROTOCOL_MAX_LEVEL, PROTOCOL_START_COHORT_SIZE, PROTOCOL_START_LEVEL
+
+    fractions = range(21, 27)
+    assert PROTOCOL_TOTAL_DOSE_GYE == pytest.approx([2.5 * n for n in fractions], abs=1e-12)
+    assert len(PROTOCOL_SKELETON) == len(PROTOCOL_TOTAL_DOSE_GYE) == PROTOCOL_MAX_LEVEL == 6
+    assert PROTOCOL_SKELETON == pytest.approx([0.05, 0.10, 0.20, 0.30, 0.40, 0.50], abs=1e-12)
+    assert PROTOCOL_TOTAL_DOSE_GYE[PROTOCOL_START_LEVEL - 1] == 55.0  # the starting dose, 22 fractions
+    assert PROTOCOL_TOTAL_DOSE_GYE[PROTOCOL_MAX_LEVEL - 1] == 65.0
+    assert PROTOCOL_TARGET == 0.25 and PROTOCOL_START_COHORT_SIZE == 4
