@@ -9,7 +9,7 @@ import pytest
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence as DicomSequence
 
-from dosimetry.errors import ArgumentError, ConsistencyError, UnsupportedDataError
+from dosimetry.errors import ArgumentError, ConsistencyError, DicomContentError, UnsupportedDataError
 from dosimetry.io import load_ct_series, load_ct_volume, load_deformable_registrations, load_registration, load_registrations
 from tests import dicom_factory as f
 
@@ -107,3 +107,15 @@ def test_ct_several_series_need_a_choice(tmp_path: Path) -> None:
     with pytest.raises(ArgumentError, match="give series_instance_uid"):
         load_ct_series(tmp_path)
     assert load_ct_series(tmp_path, series_instance_uid=f.uid("b-series")).n_slices == 4
+
+
+def test_ct_volume_zero_rescale_slope_refused(tmp_path: Path) -> None:
+    """RescaleSlope 0 is not a usable slope; it used to be replaced by 1 without a word."""
+    import pydicom
+
+    paths = f.make_ct_series(tmp_path)
+    ds = pydicom.dcmread(paths[2])
+    ds.RescaleSlope = 0
+    ds.save_as(paths[2])
+    with pytest.raises(DicomContentError, match=r"\(0028,1053\) RescaleSlope is 0"):
+        load_ct_volume(load_ct_series(tmp_path))

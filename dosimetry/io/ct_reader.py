@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 from pydicom.dataset import Dataset
 
-from dosimetry.errors import ArgumentError, ConsistencyError, GeometryError, InputFileError, UnsupportedDataError
+from dosimetry.errors import ArgumentError, ConsistencyError, DicomContentError, GeometryError, InputFileError, UnsupportedDataError
 from dosimetry.grid import RectilinearGrid
 from dosimetry.io.dicom_file import (
     CT_IMAGE,
@@ -191,7 +191,11 @@ def load_ct_volume(series: CtSeries) -> npt.NDArray[np.float64]:
             pixels = ds.pixel_array.astype(np.float64)
         except (ValueError, RuntimeError, NotImplementedError, AttributeError) as exc:
             raise UnsupportedDataError(f"{p}: cannot decode {tag_label('PixelData')}: {one_line(exc)}") from None
-        slope = optional_float(ds, "RescaleSlope", p) or 1.0
-        intercept = optional_float(ds, "RescaleIntercept", p) or 0.0
+        slope = optional_float(ds, "RescaleSlope", p)
+        if slope == 0.0:
+            raise DicomContentError(f"{p}: {tag_label('RescaleSlope')} is 0, expected a non-zero number (HU = stored value x slope + intercept)")
+        slope = 1.0 if slope is None else slope
+        intercept = optional_float(ds, "RescaleIntercept", p)
+        intercept = 0.0 if intercept is None else intercept
         slices.append(pixels * slope + intercept)
     return series.layout.apply(np.stack(slices))
