@@ -338,6 +338,27 @@ def test_accumulate_rejects_bad_residual(current_course: tuple[Path, str], prior
     assert not (tmp_path / "o").exists()
 
 
+@pytest.mark.parametrize(
+    ("extra", "option"),
+    [
+        (["--target-alpha-beta", "0"], "--target-alpha-beta"),
+        (["--oar-alpha-beta", "-2"], "--oar-alpha-beta"),
+        (["--current-rbe", "0"], "--current-rbe"),
+        (["--prior-rbe", "nan"], "--prior-rbe"),
+    ],
+)
+def test_accumulate_errors_name_the_option(
+    extra: list[str], option: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # checked before any file is read: the folders need not hold a course
+    code, out, err = _run(
+        ["accumulate", "--current", str(tmp_path), "--prior", str(tmp_path), "--out", str(tmp_path / "o"), *extra], capsys
+    )
+    assert code == 1 and out == ""
+    assert err.startswith(f"dosimetry: error: {option} must be")
+    assert not (tmp_path / "o").exists()
+
+
 DICOMPYLER_SCRIPT = """
 import json, sys
 from dicompylercore import dicomparser

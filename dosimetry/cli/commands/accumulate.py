@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -104,6 +105,7 @@ COMPOSITE_FILES = {"EQD2": "RD_EQD2_composite.dcm", "cumEQD2": "RD_cumEQD2_compo
 
 def _policy(args: argparse.Namespace) -> AlphaBetaPolicy:
     from dosimetry.radiobiology.alpha_beta import AlphaBetaPolicy
+    from dosimetry.radiobiology.lq import check_alpha_beta
 
     overrides: dict[str, float] = {}
     for item in args.roi_alpha_beta:
@@ -115,7 +117,11 @@ def _policy(args: argparse.Namespace) -> AlphaBetaPolicy:
         except ValueError as exc:
             raise ArgumentError(f"--roi-alpha-beta {item!r}: {value!r} is not a number of Gy") from exc
         overrides[name.strip()] = number
-    return AlphaBetaPolicy(args.target_alpha_beta, args.oar_alpha_beta, overrides)
+    return AlphaBetaPolicy(
+        check_alpha_beta(args.target_alpha_beta, argument="--target-alpha-beta"),
+        check_alpha_beta(args.oar_alpha_beta, argument="--oar-alpha-beta"),
+        overrides,
+    )
 
 
 def _composite_label(policy: AlphaBetaPolicy) -> str:
@@ -165,6 +171,9 @@ def run(args: argparse.Namespace) -> int:
     check_residual(args.residual, argument="--residual")
     for ab in args.alpha_beta:
         check_alpha_beta(ab, argument="--alpha-beta")
+    for option, rbe in (("--current-rbe", args.current_rbe), ("--prior-rbe", args.prior_rbe)):
+        if rbe is not None and not (math.isfinite(rbe) and rbe > 0.0):
+            raise ArgumentError(f"{option} must be a finite factor > 0, got {rbe}")
     if len(set(args.alpha_beta)) != len(args.alpha_beta):
         raise ArgumentError(f"--alpha-beta lists a ratio twice: {args.alpha_beta}")
     if args.out.exists() and not args.out.is_dir():
