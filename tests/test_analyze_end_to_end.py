@@ -263,6 +263,15 @@ def test_output_inside_a_course_folder_is_refused(small_patient: Path, capsys: p
     assert not out.exists()
 
 
+def test_residual_without_a_prior_course_is_refused(small_patient: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # A single course (no prior/): --residual would change nothing yet be recorded as a parameter.
+    code = cli_main.main(["analyze", str(small_patient / "current"), "--out", str(tmp_path / "out"), "--residual", "0.5"])
+    err = capsys.readouterr().err
+    assert code == 1 and err.count("\n") == 1
+    assert err.startswith("dosimetry: error: --residual needs a prior course")
+    assert not (tmp_path / "out").exists()
+
+
 def test_check_and_analyze_give_the_same_constraint_values(
     small_patient: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

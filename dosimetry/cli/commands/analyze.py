@@ -34,7 +34,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         action="store_true",
         help="frames differ and no registration: assume the patient did not move (warned in the report)",
     )
-    parser.add_argument("--residual", type=float, default=0.3, metavar="R", help="residual fraction of the prior dose (default 0.3)")
+    parser.add_argument(
+        "--residual", type=float, default=None, metavar="R",
+        help="residual fraction of the prior dose (default 0.3; needs a prior course)",
+    )
     parser.add_argument("--protocol", type=Path, metavar="FILE", help="protocol file (.yaml/.toml) of TG-263 constraints")
     parser.add_argument("--mapping", type=Path, metavar="FILE", help="ROI name -> organ mapping file (.yaml/.toml)")
     parser.add_argument("--fail-on-violation", action="store_true", help="exit 2 when any constraint FAILs")
@@ -45,8 +48,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 def run(args: argparse.Namespace) -> int:
     import json
 
+    from dosimetry.errors import ArgumentError
+    from dosimetry.radiobiology import DEFAULT_RESIDUAL
     from pipelines.analyze import EXIT_VIOLATION, AnalyzeOptions, run_analysis
+    from pipelines.patient_maps import resolve_folders
 
+    if args.residual is not None and resolve_folders(args.patient_dir, args.prior).prior is None:
+        # As in ``dosimetry check``: a residual without a prior course would be recorded in
+        # results.json as a parameter that changed nothing.
+        raise ArgumentError("--residual needs a prior course (prior/ sub-folder of PATIENT_DIR or --prior DIR)")
     outcome = run_analysis(
         AnalyzeOptions(
             patient_dir=args.patient_dir,
@@ -54,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
             prior_dir=args.prior,
             registration_path=args.registration,
             assume_same_position=args.assume_same_position,
-            residual=args.residual,
+            residual=DEFAULT_RESIDUAL if args.residual is None else args.residual,
             protocol_path=args.protocol,
             mapping_path=args.mapping,
         )
