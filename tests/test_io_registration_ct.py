@@ -119,3 +119,16 @@ def test_ct_volume_zero_rescale_slope_refused(tmp_path: Path) -> None:
     ds.save_as(paths[2])
     with pytest.raises(DicomContentError, match=r"\(0028,1053\) RescaleSlope is 0"):
         load_ct_volume(load_ct_series(tmp_path))
+
+
+@pytest.mark.parametrize("dims", [24, [4, 6]])
+def test_deformable_grid_dimensions_not_three_values_refused(tmp_path: Path, dims: object) -> None:
+    """GridDimensions with one value (pydicom gives an int) used to escape as a TypeError."""
+    import pydicom
+
+    path = f.make_deformable_reg(tmp_path, source_frame_uid=PRIOR, vectors_zyx3_mm=np.zeros((2, 3, 4, 3)))
+    ds = pydicom.dcmread(path)
+    ds.DeformableRegistrationSequence[0].DeformableRegistrationGridSequence[0].GridDimensions = dims
+    ds.save_as(path)
+    with pytest.raises(DicomContentError, match=r"\(0064,0007\) GridDimensions in .* expected three positive integers"):
+        load_deformable_registrations(path)

@@ -27,6 +27,7 @@ from dosimetry.errors import ConsistencyError, DicomContentError, UnsupportedDat
 from dosimetry.io.dicom_file import (
     DEFORMABLE_SPATIAL_REGISTRATION,
     SPATIAL_REGISTRATION,
+    as_int,
     expect_sop_class,
     float_vector,
     read_dicom,
@@ -178,7 +179,9 @@ def deformable_registrations_from_dataset(ds: Dataset, p: Path) -> tuple[Deforma
             continue
         g = grids[0]
         g_context = f"{context}, {tag_label('DeformableRegistrationGridSequence')}"
-        dims = [int(v) for v in require(g, "GridDimensions", p, context=g_context)]
+        raw_dims = require(g, "GridDimensions", p, context=g_context)
+        items = list(raw_dims) if not isinstance(raw_dims, (str, bytes, int, float)) else [raw_dims]
+        dims = [as_int(v, "GridDimensions", p, context=g_context) for v in items]
         if len(dims) != 3 or min(dims) < 1:
             raise DicomContentError(f"{p}: {tag_label('GridDimensions')} in {g_context} is {dims}, expected three positive integers")
         resolution = float_vector(g, "GridResolution", p, 3, context=g_context)
