@@ -17,7 +17,8 @@ Patients are formed by two rules:
 Each patient gets a unique, deterministic, sanitised output folder name (``key``) from its
 PatientID (or, lacking one, its folder name) through :func:`pipelines.paths.unique_keys`. Two
 patients with the same PatientID (for example anonymised as ``ANON`` in separate folders) stay
-separate patients and get a warning.
+separate patients and get a warning (each patient's, and one in :attr:`CohortDiscovery.warnings`,
+which the batch summary prints).
 """
 
 from __future__ import annotations
@@ -181,6 +182,15 @@ def discover_patients(root: Path, *, exclude: tuple[Path, ...] = ()) -> CohortDi
     for _, _, patient_id, _, _, _ in found:
         if patient_id:
             id_count[patient_id] += 1
+    shared_keys: dict[str, list[str]] = defaultdict(list)
+    for key, (_, _, patient_id, *_rest) in zip(keys, found, strict=True):
+        if patient_id and id_count[patient_id] > 1:
+            shared_keys[patient_id].append(key)
+    for patient_id in sorted(shared_keys):  # also in the batch summary, not only each patient's record
+        notes.append(
+            f"PatientID {patient_id!r} is shared by {id_count[patient_id]} patients found under {root} "
+            f"(output folders {', '.join(sorted(shared_keys[patient_id]))}); they are analysed separately"
+        )
     for key, (_, _, patient_id, layout, source, infos) in zip(keys, found, strict=True):
         patient_warnings = []
         if patient_id and id_count[patient_id] > 1:

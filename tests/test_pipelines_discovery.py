@@ -69,6 +69,9 @@ def test_same_patient_id_in_two_folders_stays_two_patients(tmp_path: Path) -> No
     keys = [p.key for p in found.patients]
     assert len(set(keys)) == 2 and all(k.startswith("ANON-") for k in keys)
     assert all("shared by 2 patients" in p.warnings[0] for p in found.patients)
+    # The cohort-level warning (printed by `dosimetry batch`) names both output folders.
+    (note,) = found.warnings
+    assert note.startswith("PatientID 'ANON' is shared by 2 patients") and all(k in note for k in keys)
     assert discover_patients(tmp_path / "root").patients == found.patients  # deterministic
 
 
