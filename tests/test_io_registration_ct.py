@@ -132,3 +132,22 @@ def test_deformable_grid_dimensions_not_three_values_refused(tmp_path: Path, dim
     ds.save_as(path)
     with pytest.raises(DicomContentError, match=r"\(0064,0007\) GridDimensions in .* expected three positive integers"):
         load_deformable_registrations(path)
+
+
+@pytest.mark.parametrize(
+    ("keyword", "value", "message"),
+    [
+        ("GridResolution", [2.0, 0.0, 4.0], r"\(0064,0008\) GridResolution .* expected three positive spacings"),
+        ("VectorGridData", b"\x00" * 10, r"\(0064,0009\) VectorGridData .* holds 10 bytes"),  # was a numpy ValueError
+        ("VectorGridData", np.full(72, np.nan, dtype="<f4").tobytes(), r"\(0064,0009\) VectorGridData .* non-finite"),  # was a nan displacement
+    ],
+)
+def test_deformable_grid_bad_resolution_or_vectors_refused(tmp_path: Path, keyword: str, value: object, message: str) -> None:
+    import pydicom
+
+    path = f.make_deformable_reg(tmp_path, source_frame_uid=PRIOR, vectors_zyx3_mm=np.zeros((2, 3, 4, 3)))
+    ds = pydicom.dcmread(path)
+    setattr(ds.DeformableRegistrationSequence[0].DeformableRegistrationGridSequence[0], keyword, value)
+    ds.save_as(path)
+    with pytest.raises(DicomContentError, match=message):
+        load_deformable_registrations(path)

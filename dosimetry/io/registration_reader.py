@@ -185,10 +185,18 @@ def deformable_registrations_from_dataset(ds: Dataset, p: Path) -> tuple[Deforma
         if len(dims) != 3 or min(dims) < 1:
             raise DicomContentError(f"{p}: {tag_label('GridDimensions')} in {g_context} is {dims}, expected three positive integers")
         resolution = float_vector(g, "GridResolution", p, 3, context=g_context)
+        if min(resolution) <= 0:
+            raise DicomContentError(f"{p}: {tag_label('GridResolution')} in {g_context} is {resolution}, expected three positive spacings in mm")
         origin = float_vector(g, "ImagePositionPatient", p, 3, context=g_context)
         orientation = float_vector(g, "ImageOrientationPatient", p, 6, context=g_context)
-        raw = require(g, "VectorGridData", p, context=g_context)
-        vectors = np.frombuffer(bytes(raw), dtype="<f4" if ds.is_little_endian in (True, None) else ">f4")
+        raw_bytes = bytes(require(g, "VectorGridData", p, context=g_context))
+        if len(raw_bytes) % 4:
+            raise DicomContentError(
+                f"{p}: {tag_label('VectorGridData')} in {g_context} holds {len(raw_bytes)} bytes, expected 32-bit floats (a multiple of 4)"
+            )
+        vectors = np.frombuffer(raw_bytes, dtype="<f4" if ds.is_little_endian in (True, None) else ">f4")
+        if not np.all(np.isfinite(vectors)):
+            raise DicomContentError(f"{p}: {tag_label('VectorGridData')} in {g_context} holds non-finite displacements")
         expected = 3 * dims[0] * dims[1] * dims[2]
         if vectors.size != expected:
             raise DicomContentError(
