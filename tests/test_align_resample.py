@@ -292,3 +292,58 @@ def test_outer_faces_same_rule_on_both_paths(z_mm: list[float]) -> None:
     aligned = align_prior_dose(prior, target, PRIOR_FRAME)
     np.testing.assert_allclose(aligned.dose.dose_gy[0, 0], [10.0] * 10 + [0.0], atol=1e-12)
     assert aligned.uncovered_voxel_count == 2 * 2 * 1
+
+
+def test_displacement_field_smaller_than_the_current_grid_is_flagged(tmp_path: Path) -> None:
+    # ITK maps points outside a displacement field's domain with zero displacement (the identity),
+    # silently; the aligned dose must say how much of the current grid that concerns.
+    x, y, z = points_zyx(PRIOR_GRID)
+    prior = DoseGrid(PRIOR_GRID, 50.0 + 0.3 * x, DoseType.PHYSICAL, DoseSummationType.PLAN, PRIOR_FRAME)
+    target = RectilinearGrid.uniform((-20.0, -20.0, -15.0), (2.5, 2.5, 2.5), (10, 12, 12))  # x -20 .. 7.5
+    values = np.zeros((10, 12, 8, 3))  # (z, y, x, vector): x centres -20 .. -2.5, edges -21.25 .. -1.25
+    values[..., 0] = 4.0  # p_prior = p_current + 4 mm in x
+    field = sitk.GetImageFromArray(values, isVector=True)
+    field.SetOrigin((-20.0, -20.0, -15.0))
+    field.SetSpacing((2.5, 2.5, 2.5))
+    path = tmp_path / "small_field.nii.gz"
+    sitk.WriteImage(field, str(path))
+    aligned = align_prior_dose(prior, target, CURRENT_FRAME, transform=path)
+    cx = points_zyx(target)[0]
+    inside_field = cx < -1.25
+    np.testing.assert_allclose(aligned.dose.dose_gy[inside_field], 50.0 + 0.3 * (cx[inside_field] + 4.0), atol=1e-9)
+    np.testing.assert_allclose(aligned.dose.dose_gy[~inside_field], 50.0 + 0.3 * cx[~inside_field], atol=1e-9)
+    outside_count = 4 * 12 * 10  # x = 0, 2.5, 5, 7.5
+    notes = [w for w in aligned.warnings if "displacement field" in w]
+    assert len(notes) == 1 and f"({outside_count} voxels)" in notes[0] and "zero displacement" in notes[0]
+    assert f"{outside_count * 2.5**3 / 1000:.2f} cc" in notes[0]
+    assert notes[0] in aligned.dose.warnings
+
+
+def test_displacement_field_covering_the_grid_gives_no_note(tmp_path: Path, prior: DoseGrid) -> None:
+    field = sitk.TransformToDisplacementField(
+        _current_to_prior_euler(), sitk.sitkVectorFloat64, (28, 28, 26), (-31.3, -37.1, -30.2), (2.5, 2.5, 2.5),
+        (1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0),
+    )
+    aligned = align_prior_dose(prior, CURRENT_GRID, CURRENT_FRAME, transform=sitk.DisplacementFieldTransform(field))
+    assert not any("displacement field" in w for w in aligned.warnings)
+
+
+def test_displacement_field_domain_matches_itk_with_a_rotated_field() -> None:
+    # oracle: ITK itself; a field displacing every point inside its domain by 1 mm leaves exactly the
+    # points outside it unmoved
+    from dosimetry.align.resample import outside_displacement_field
+
+    values = np.zeros((6, 7, 8, 3))
+    values[..., 2] = 1.0
+    field = sitk.GetImageFromArray(values, isVector=True)
+    field.SetOrigin((3.1, -4.2, 1.7))
+    field.SetSpacing((2.0, 3.0, 2.5))
+    field.SetDirection([float(v) for v in rotation("z", 30.0).ravel()])
+    transform = sitk.DisplacementFieldTransform(field)
+    grid = RectilinearGrid.uniform((-9.3, -11.1, -4.4), (1.7, 1.9, 2.3), (9, 14, 16))
+    mask = outside_displacement_field(transform, grid)
+    assert mask is not None and 0 < mask.sum() < mask.size
+    x, y, z = points_zyx(grid)
+    for index in np.ndindex(grid.shape_zyx):
+        p = (float(x[index]), float(y[index]), float(z[index]))
+        assert mask[index] == (transform.TransformPoint(p) == p), index

@@ -6,7 +6,8 @@ Choice of the mapping (:func:`align_prior_dose`):
 * frames linked by a :class:`~dosimetry.registration.RigidRegistration`: its matrix, in the
   direction that maps current points to prior points (:mod:`dosimetry.align.transforms`);
 * a user ITK transform (object or file): applied as is (ITK maps output/current points to
-  input/prior points);
+  input/prior points); current-grid voxels outside a displacement field's domain, which ITK maps
+  with zero displacement, are counted in a warning;
 * different frames and nothing else: :class:`~dosimetry.errors.ConsistencyError`, unless
   ``assume_same_position=True``, which uses the identity and puts a warning on the result (and so
   on every output made from it).
@@ -176,6 +177,23 @@ def resample_dose(
     return _resample_rectilinear(prior, target, transform)
 
 
+def outside_displacement_field(transform: sitk.Transform, grid: RectilinearGrid) -> npt.NDArray[np.bool_] | None:
+    """Mask of ``grid`` voxels whose centre lies outside the domain of a displacement-field transform
+    (ITK maps such points with zero displacement, as the identity, without telling); None for any
+    other transform. The domain is ITK's: continuous index in [-0.5, size - 0.5) on each axis."""
+    if not isinstance(transform, sitk.DisplacementFieldTransform):
+        return None
+    fixed = np.asarray(transform.GetFixedParameters(), dtype=np.float64)  # size, origin, spacing, direction
+    size, origin, spacing = fixed[0:3], fixed[3:6], fixed[6:9]
+    to_index = np.linalg.inv(fixed[9:18].reshape(3, 3) * spacing)  # index = (D diag(s))^-1 (p - origin)
+    xx, yy = np.meshgrid(grid.x_mm - origin[0], grid.y_mm - origin[1])  # (ny, nx)
+    outside = np.empty(grid.shape_zyx, dtype=np.bool_)
+    for k, z in enumerate(grid.z_mm):
+        index = np.stack([xx, yy, np.full_like(xx, z - origin[2])], axis=-1) @ to_index.T
+        outside[k] = np.any((index < -0.5) | (index >= size - 0.5), axis=-1)
+    return outside
+
+
 def _check_exclusive(registration: object, transform: object, assume_same_position: bool) -> None:
     given = [
         name
@@ -208,6 +226,13 @@ def align_prior_dose(
         method = AlignmentMethod.TRANSFORM
         where = f" from {transform}" if not isinstance(transform, sitk.Transform) else ""
         how = f"user ITK {describe_transform(itk_transform)}{where} (current -> prior points)"
+        beyond_field = outside_displacement_field(itk_transform, current_grid)
+        if beyond_field is not None and beyond_field.any():
+            field_cc = float((beyond_field.sum(axis=(1, 2)) * current_grid.voxel_volume_cc()).sum())
+            warnings.append(
+                f"{field_cc:.2f} cc ({int(beyond_field.sum())} voxels) of the current dose grid lie outside the "
+                f"displacement field{where}: ITK maps them with zero displacement (as the identity)"
+            )
     elif registration is not None:
         itk_transform = current_to_prior_transform(
             registration, current_frame_uid=current_frame_uid, prior_frame_uid=prior_frame
