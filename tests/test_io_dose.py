@@ -219,6 +219,13 @@ def test_bad_fractions_argument(tmp_path: Path, bad: object) -> None:
         load_dose(f.make_rt_dose(tmp_path, summation="FRACTION"), fractions=bad)  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize("bad", [0.0, -1.0, float("nan"), float("inf"), "60", True])
+def test_bad_normalisation_argument(tmp_path: Path, bad: object) -> None:
+    """A string used to escape as a TypeError, True to be taken as 1 Gy."""
+    with pytest.raises(ArgumentError, match="normalisation_gy must be a positive number of Gy"):
+        load_dose(f.make_rt_dose(tmp_path, units="RELATIVE"), normalisation_gy=bad)  # type: ignore[arg-type]
+
+
 def _beam_plan(tmp_path: Path) -> Path:
     beams = (f.BeamSpec(1, "G0"), f.BeamSpec(2, "G90"), f.BeamSpec(3, "G270"))
     return f.make_rt_plan(tmp_path, beams=beams, seed="beamplan")

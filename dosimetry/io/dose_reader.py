@@ -283,7 +283,11 @@ def load_dose(path: str | Path, *, fractions: int | None = None, normalisation_g
     p = Path(path)
     if fractions is not None and (isinstance(fractions, bool) or not isinstance(fractions, int) or fractions < 1):
         raise ArgumentError(f"fractions must be a positive integer, got {fractions!r}")
-    if normalisation_gy is not None and not (normalisation_gy > 0 and np.isfinite(normalisation_gy)):
+    if normalisation_gy is not None and (
+        isinstance(normalisation_gy, bool)
+        or not isinstance(normalisation_gy, (int, float, np.floating, np.integer))
+        or not (normalisation_gy > 0 and np.isfinite(normalisation_gy))
+    ):
         raise ArgumentError(f"normalisation_gy must be a positive number of Gy, got {normalisation_gy!r}")
     ds = read_dicom(p)
     header = read_dose_header(p, ds)
