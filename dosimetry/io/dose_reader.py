@@ -73,7 +73,7 @@ class DoseHeader:
     dose_units: str
     dose_type: DoseType
     summation_type: DoseSummationType
-    dose_grid_scaling: float
+    dose_grid_scaling: float  # DoseGridScaling: Gy per stored integer (relative units per integer when RELATIVE)
     referenced_plan_uid: str | None
     referenced_fraction_group_number: int | None
     referenced_beam_number: int | None
