@@ -13,9 +13,9 @@ one RT Dose of any summation); an RT (Ion) Plan is optional (it gives the fracti
 and the structure set must share a frame of reference.
 
 Quantities (``metrics.quantity``): ``physical`` (DoseType PHYSICAL, Gy) or ``rbe_weighted``
-(EFFECTIVE, GyE); with the plan's fraction count n also ``BED2`` and ``BED9`` (BED with alpha/beta
-2 and 9 Gy, i.e. the parameters' late and tumour values) and ``EQD2`` (alpha/beta of the ROI's
-role: tumour value for GTV/CTV/PTV ROIs, late value otherwise). Metrics: Mean, Min, Max, D98%, D95%,
+(EFFECTIVE, GyE); with the plan's fraction count n also ``BED<a/b>`` for the parameters' late and
+tumour alpha/beta (``BED2`` and ``BED9`` with the defaults 2 and 9 Gy) and ``EQD2`` (alpha/beta of
+the ROI's role: tumour value for GTV/CTV/PTV ROIs, late value otherwise). Metrics: Mean, Min, Max, D98%, D95%,
 D50%, D2% and D0.03cc (all Gy). A metric the curve cannot give (D0.03cc of a tiny ROI) and an ROI
 without volume in the dose grid become warnings, not rows.
 
@@ -122,8 +122,9 @@ def dvh_analysis(inputs: PatientInputs, parameters: AnalysisParameters, out_dir:
         fractions = plan.fractions_planned
         ab_late, ab_tumour = parameters.alpha_beta_late_gy, parameters.alpha_beta_tumour_gy
         physical = np.asarray(dose.dose_gy)
-        maps["BED2"] = (dose.with_dose(bed_array(physical, fractions, ab_late), description=f"BED a/b={ab_late:g} Gy"), None)
-        maps["BED9"] = (dose.with_dose(bed_array(physical, fractions, ab_tumour), description=f"BED a/b={ab_tumour:g} Gy"), None)
+        # Named for the alpha/beta actually used (BED2/BED9 with the defaults), as ``analyze`` names its maps.
+        maps[f"BED{ab_late:g}"] = (dose.with_dose(bed_array(physical, fractions, ab_late), description=f"BED a/b={ab_late:g} Gy"), None)
+        maps[f"BED{ab_tumour:g}"] = (dose.with_dose(bed_array(physical, fractions, ab_tumour), description=f"BED a/b={ab_tumour:g} Gy"), None)
         maps["EQD2"] = (
             dose.with_dose(eqd2_array(physical, fractions, ab_late), description=f"EQD2 a/b={ab_late:g} Gy"),
             dose.with_dose(eqd2_array(physical, fractions, ab_tumour), description=f"EQD2 a/b={ab_tumour:g} Gy"),
