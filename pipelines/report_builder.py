@@ -135,16 +135,17 @@ def _constraint_section(results: dict[str, Any]) -> Section:
     rows, status = [], []
     order = {"FAIL": 0, "NOT_EVALUABLE": 1, "PASS": 2}
     for r in sorted(results["constraints"]["rows"], key=lambda r: (order.get(r["status"], 3), r["source"], r["roi"])):
+        unit = f" {r['unit']}" if r["unit"] else ""  # Gy, cGy, % or cc: the metric's own unit
         rows.append((
             r["source"], r["roi"] or "-", r["organ"], r["endpoint"], r["quantity"], r["metric"],
-            f"{r['comparator']} {_f(r['limit'])}", _f(r["value"]),
+            f"{r['comparator']} {_f(r['limit'])}{unit}", "-" if r["value"] is None else f"{_f(r['value'])}{unit}",
             "-" if r["ntcp"] is None else f"{100 * r['ntcp']:.1f} %", r["status"], r["reason"],
         ))
         status.append(_status(r["status"]))
     c = results["constraints"]
     table = Table(
         "Organ-at-risk constraints",
-        ("source", "ROI", "organ / structure", "endpoint", "quantity", "metric", "limit [Gy]", "value", "NTCP", "status", "reason"),
+        ("source", "ROI", "organ / structure", "endpoint", "quantity", "metric", "limit", "value", "NTCP", "status", "reason"),
         tuple(rows), tuple(status),
         note=f"Emami TD5/5 (Kutcher-Burman effective volume) and LKB NTCP (Burman parameters) on {c['quantity']} "
         f"(alpha/beta {c['alpha_beta_gy']:g} Gy); protocol rows on the quantity each names.",
