@@ -361,7 +361,19 @@ def test_non_axial_contour_error_names_the_first() -> None:
 
 def test_non_finite_z_is_a_geometry_error() -> None:
     roi = _roi([polygon_contour(rectangle(-5, 5, -5, 5), 0.0), polygon_contour(rectangle(-5, 5, -5, 5), math.nan)])
-    with pytest.raises(GeometryError, match="non-finite z"):
+    with pytest.raises(GeometryError, match="closed contour 2 of 2 has non-finite coordinates"):
+        roi_geometry(roi)
+
+
+@pytest.mark.parametrize("column", [0, 1])
+def test_non_finite_x_or_y_is_a_geometry_error(column: int) -> None:
+    """A NaN in x or y used to reach the DVH as a NaN contour volume and a misleading 'no volume
+    inside the dose grid' error."""
+    bad = polygon_contour(rectangle(-5, 5, -5, 5), 3.0)
+    points = bad.points_mm.copy()
+    points[1, column] = math.inf if column else math.nan
+    roi = _roi([polygon_contour(rectangle(-5, 5, -5, 5), 0.0), _contour(points[:, :2], points[:, 2])])
+    with pytest.raises(GeometryError, match="closed contour 2 of 2 has non-finite coordinates"):
         roi_geometry(roi)
 
 

@@ -10,7 +10,6 @@ stacked-slab solid: sum over planes of (section area x slab thickness).
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import accumulate
@@ -119,6 +118,13 @@ def roi_geometry(
     if not n_closed:
         raise GeometryError(f"{label} has no CLOSED_PLANAR contours; it has no volume")
     points, offsets = packed.points_mm, packed.offsets
+    if not np.isfinite(points).all():
+        bad_point = int(np.flatnonzero(~np.isfinite(points).all(axis=1))[0])
+        contour = int(np.searchsorted(np.array(offsets[1:]), bad_point, side="right"))
+        raise GeometryError(
+            f"{label}: closed contour {contour + 1} of {n_closed} has non-finite coordinates (x, y or z); "
+            "contour points must be finite LPS mm"
+        )
     sizes_list = [b - a for a, b in zip(offsets, offsets[1:])]
     starts = np.array(offsets[:-1], dtype=np.intp)
     z = points[:, 2]
@@ -168,8 +174,6 @@ def roi_geometry(
         plane_of.append(p)
     order = sorted(range(len(plane_keys)), key=plane_keys.__getitem__)
     planes_list = [plane_keys[p] for p in order]
-    if not all(map(math.isfinite, planes_list)):  # any non-finite z ends up in a plane key
-        raise GeometryError(f"{label}: a contour has non-finite z coordinates")
     if len(planes_list) == 1 and single_plane_thickness_mm is None and default_single_plane_thickness is not None:
         single_plane_thickness_mm = default_single_plane_thickness()
     slabs = slab_stack(
