@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import csv
 import datetime as _dt
-import hashlib
 import io
 import json
 import logging
@@ -82,6 +81,7 @@ from pipelines.analysis import (
     PatientResult,
     RoiRow,
 )
+from pipelines.hashing import file_sha256
 from pipelines.patient_maps import PatientMaps, build_patient_maps, constraint_report, resolve_folders, unique_rois
 from pipelines.results_schema import SCHEMA_VERSION, validate
 
@@ -365,14 +365,6 @@ def constraint_rows(report: ConstraintReport) -> list[dict[str, Any]]:
 # Provenance
 
 
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _input_record(path: Path, course: str, root: Path) -> dict[str, Any]:
     modality = sop_class = sop_instance = ""
     try:
@@ -392,7 +384,7 @@ def _input_record(path: Path, course: str, root: Path) -> dict[str, Any]:
         "modality": modality,
         "sop_class_uid": sop_class,
         "sop_instance_uid": sop_instance,
-        "sha256": sha256_file(path),
+        "sha256": file_sha256(path),
         "size_bytes": path.stat().st_size,
     }
 

@@ -306,3 +306,15 @@ def test_protocol_on_the_prior_course_without_one_is_not_evaluable(small_patient
     rows = json.loads((tmp_path / "out" / "results.json").read_text(encoding="utf-8"))["constraints"]["rows"]
     (row,) = [r for r in rows if r["source"] == "protocol"]
     assert row["status"] == "NOT_EVALUABLE" and "eqd2_prior was not computed" in row["reason"]
+
+
+def test_an_input_that_cannot_be_hashed_is_an_input_file_error(tmp_path: Path) -> None:
+    # Provenance hashes use the batch's file_sha256: a file that cannot be read is a project error
+    # naming it (one line from the CLI), not a bare OSError (an "internal error").
+    from dosimetry.errors import InputFileError
+    from pipelines.analyze import _input_record
+
+    folder = tmp_path / "not-a-file"
+    folder.mkdir()
+    with pytest.raises(InputFileError, match="not-a-file"):
+        _input_record(folder, "current", tmp_path)
