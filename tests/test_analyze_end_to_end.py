@@ -268,7 +268,7 @@ def test_residual_without_a_prior_course_is_refused(small_patient: Path, tmp_pat
     code = cli_main.main(["analyze", str(small_patient / "current"), "--out", str(tmp_path / "out"), "--residual", "0.5"])
     err = capsys.readouterr().err
     assert code == 1 and err.count("\n") == 1
-    assert err.startswith("dosimetry: error: --residual needs a prior course")
+    assert err.startswith("dosimetry: error: --registration, --assume-same-position and --residual need a prior course")
     assert not (tmp_path / "out").exists()
 
 

@@ -84,3 +84,19 @@ def test_unexpected_exception_is_one_line_not_traceback(
     err = capsys.readouterr().err
     assert code == cli_main.EXIT_INTERNAL_ERROR
     assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_check_and_analyze_share_their_patient_options() -> None:
+    # One definition (cli/commands/_patient_options.py): same names, defaults, types and help.
+    parser = cli_main.build_parser()
+    (sub,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    shared = ("patient_dir", "prior", "registration", "assume_same_position", "residual", "protocol", "mapping")
+
+    def options(command: str) -> dict[str, tuple[object, ...]]:
+        actions = {a.dest: a for a in sub.choices[command]._actions}
+        return {d: (tuple(actions[d].option_strings), actions[d].default, actions[d].type, actions[d].help) for d in shared}
+
+    check, analyze = options("check"), options("analyze")
+    assert {d: v[:3] for d, v in check.items()} == {d: v[:3] for d, v in analyze.items()}
+    assert {d: v[3] for d, v in check.items() if d != "patient_dir"} == {d: v[3] for d, v in analyze.items() if d != "patient_dir"}
+    assert check["residual"][1] is None  # "not given" is told apart from 0.3, so it can be refused without a prior course

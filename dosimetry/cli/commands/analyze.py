@@ -16,6 +16,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from dosimetry.cli.commands._patient_options import add_patient_options, course_folders
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = subparsers.add_parser(
@@ -24,22 +26,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         description=__doc__.split("\n\n", 1)[1] if __doc__ else None,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("patient_dir", type=Path, metavar="PATIENT_DIR", help="patient folder (current/ and prior/) or current course folder")
+    add_patient_options(parser, patient_help="patient folder (current/ and prior/) or current course folder")
     parser.add_argument("--out", type=Path, required=True, metavar="OUT", help="output folder (created if needed)")
-    parser.add_argument("--prior", type=Path, metavar="DIR", help="prior course folder (RT Dose + RT Plan)")
-    how = parser.add_mutually_exclusive_group()
-    how.add_argument("--registration", type=Path, metavar="REG.dcm", help="Spatial Registration linking the two frames")
-    how.add_argument(
-        "--assume-same-position",
-        action="store_true",
-        help="frames differ and no registration: assume the patient did not move (warned in the report)",
-    )
-    parser.add_argument(
-        "--residual", type=float, default=None, metavar="R",
-        help="residual fraction of the prior dose (default 0.3; needs a prior course)",
-    )
-    parser.add_argument("--protocol", type=Path, metavar="FILE", help="protocol file (.yaml/.toml) of TG-263 constraints")
-    parser.add_argument("--mapping", type=Path, metavar="FILE", help="ROI name -> organ mapping file (.yaml/.toml)")
     parser.add_argument("--fail-on-violation", action="store_true", help="exit 2 when any constraint FAILs")
     parser.add_argument("--json", action="store_true", help="print a JSON summary instead of text")
     parser.set_defaults(handler=run)
@@ -48,15 +36,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 def run(args: argparse.Namespace) -> int:
     import json
 
-    from dosimetry.errors import ArgumentError
     from dosimetry.radiobiology import DEFAULT_RESIDUAL
     from pipelines.analyze import EXIT_VIOLATION, AnalyzeOptions, run_analysis
-    from pipelines.patient_maps import resolve_folders
 
-    if args.residual is not None and resolve_folders(args.patient_dir, args.prior).prior is None:
-        # As in ``dosimetry check``: a residual without a prior course would be recorded in
-        # results.json as a parameter that changed nothing.
-        raise ArgumentError("--residual needs a prior course (prior/ sub-folder of PATIENT_DIR or --prior DIR)")
+    course_folders(args)  # the prior-course options need a prior course (as in dosimetry check)
     outcome = run_analysis(
         AnalyzeOptions(
             patient_dir=args.patient_dir,

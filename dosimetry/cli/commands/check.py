@@ -18,6 +18,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from dosimetry.cli.commands._patient_options import add_patient_options, course_folders
 from dosimetry.errors import ArgumentError
 
 if TYPE_CHECKING:
@@ -35,18 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         description=__doc__.split("\n\n", 1)[1] if __doc__ else None,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("patient_dir", type=Path, metavar="PATIENT_DIR", help="current course folder (or folder with current/ and prior/)")
-    parser.add_argument("--prior", type=Path, metavar="DIR", help="prior course folder (RT Dose + RT Plan)")
-    how = parser.add_mutually_exclusive_group()
-    how.add_argument("--registration", type=Path, metavar="REG.dcm", help="Spatial Registration linking the two frames")
-    how.add_argument(
-        "--assume-same-position",
-        action="store_true",
-        help="frames differ and no registration: assume the patient did not move (the report carries a warning)",
-    )
-    parser.add_argument("--protocol", type=Path, metavar="FILE", help="protocol file (.yaml/.toml) of TG-263 constraints")
-    parser.add_argument("--mapping", type=Path, metavar="FILE", help="ROI name -> organ mapping file (.yaml/.toml)")
-    parser.add_argument("--residual", type=float, default=None, metavar="R", help="residual fraction of the prior dose (default 0.3)")
+    add_patient_options(parser, patient_help="current course folder (or folder with current/ and prior/)")
     parser.add_argument("--alpha-beta", type=float, default=2.0, metavar="GY", help="alpha/beta of the EQD2 maps (default 2 Gy)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.set_defaults(handler=run)
@@ -104,13 +94,11 @@ def run(args: argparse.Namespace) -> int:
     from dosimetry.constraints.naming import NameMapper, load_name_mapping
     from dosimetry.constraints.protocol import load_protocol
     from dosimetry.radiobiology import DEFAULT_RESIDUAL
-    from pipelines.patient_maps import build_patient_maps, constraint_report, resolve_folders, unique_rois
+    from pipelines.patient_maps import build_patient_maps, constraint_report, unique_rois
 
     if not args.alpha_beta > 0:
         raise ArgumentError(f"--alpha-beta must be > 0 Gy, got {args.alpha_beta}")
-    folders = resolve_folders(args.patient_dir, args.prior)
-    if folders.prior is None and (args.registration is not None or args.assume_same_position or args.residual is not None):
-        raise ArgumentError("--registration, --assume-same-position and --residual need a prior course (--prior DIR)")
+    folders = course_folders(args)
     protocol: Protocol | None = load_protocol(args.protocol) if args.protocol is not None else None
     mapper = load_name_mapping(args.mapping) if args.mapping is not None else NameMapper()
 
