@@ -21,6 +21,7 @@ import numpy as np
 from dosimetry.dvh import rasterise_roi
 from dosimetry.errors import DosimetryError
 from dosimetry.io import load_ct_series, load_ct_volume
+from dosimetry.radiobiology import Quantity as LqQuantity
 from dosimetry.radiobiology.alpha_beta import RoiRole
 from dosimetry.report import (
     DvhCurve,
@@ -36,6 +37,7 @@ from dosimetry.report import (
     render_html,
 )
 from dosimetry.report.planes import PlaneAxis, ct_plane, occupancy_centroid_mm
+from pipelines.patient_maps import lq_key
 
 if TYPE_CHECKING:
     from pipelines.analyze import WorkView
@@ -298,6 +300,9 @@ def _overlay_section(view: WorkView, results: dict[str, Any], warnings: list[str
 def _metrics_section(results: dict[str, Any], view: WorkView) -> Section:
     values = {(m["roi"], m["quantity"], m["metric"]): m["value"] for m in results["metrics"]}
     cum = view.maps.eqd2_late_cumulative_key
+    # The maps' names follow the alpha/beta of the run (BED9 and EQD2_2 with the defaults).
+    bed_tumour = lq_key(LqQuantity.BED, view.maps.alpha_beta_tumour_gy)
+    eqd2_late = lq_key(LqQuantity.EQD2, view.maps.alpha_beta_late_gy)
     rows = []
     for roi in view.rois:
         q = view.dose_name
@@ -307,11 +312,11 @@ def _metrics_section(results: dict[str, Any], view: WorkView) -> Section:
 
         rows.append((
             roi.name, view.roles[roi.name].value, g(q, "Mean[Gy]"), g(q, "D98%[Gy]"), g(q, "D2%[Gy]"), g(q, "D0.03cc[Gy]"),
-            g(q, "Max[Gy]"), g("BED9", "D98%[Gy]"), g("EQD2_2", "D0.03cc[Gy]"), g(cum, "D0.03cc[Gy]"), g(cum, "Mean[Gy]"),
+            g(q, "Max[Gy]"), g(bed_tumour, "D98%[Gy]"), g(eqd2_late, "D0.03cc[Gy]"), g(cum, "D0.03cc[Gy]"), g(cum, "Mean[Gy]"),
         ))
     table = Table(
         "Key DVH metrics (all rows in metrics.csv)",
-        ("ROI", "role", f"{view.dose_name} Mean", "D98%", "D2%", "D0.03cc", "Max", "BED9 D98%", "EQD2_2 D0.03cc",
+        ("ROI", "role", f"{view.dose_name} Mean", "D98%", "D2%", "D0.03cc", "Max", f"{bed_tumour} D98%", f"{eqd2_late} D0.03cc",
          f"{cum} D0.03cc", f"{cum} Mean"),
         tuple(rows), note="Doses in Gy (GyE for RBE-weighted dose).",
     )

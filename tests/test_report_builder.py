@@ -31,3 +31,20 @@ def test_constraint_limits_and_values_carry_their_unit() -> None:
         "Dmax[Gy]": ("< 54.00 Gy", "60.25 Gy"),
         "Dmean[Gy]": ("< 30.00 Gy", "-"),
     }
+
+
+def test_metrics_table_follows_the_alpha_beta_of_the_run() -> None:
+    # A batch run with alpha/beta 3 (late) and 10 (tumour) names its maps BED10, EQD2_3, ...
+    from types import SimpleNamespace
+
+    from dosimetry.radiobiology.alpha_beta import RoiRole
+    from pipelines.report_builder import _metrics_section
+
+    maps = SimpleNamespace(alpha_beta_late_gy=3.0, alpha_beta_tumour_gy=10.0, eqd2_late_cumulative_key="EQD2_3_cumulative")
+    view = SimpleNamespace(maps=maps, rois=(SimpleNamespace(name="PTV"),), roles={"PTV": RoiRole.TARGET}, dose_name="rbe_weighted")
+    metrics = [{"roi": "PTV", "quantity": q, "metric": m, "value": v}
+               for q, m, v in (("BED10", "D98%[Gy]", 71.25), ("EQD2_3", "D0.03cc[Gy]", 60.5), ("EQD2_3_cumulative", "Mean[Gy]", 40.0))]
+    (table,) = _metrics_section({"metrics": metrics}, view).items  # type: ignore[arg-type]
+    shown = dict(zip(table.columns, table.rows[0], strict=True))
+    assert shown["BED10 D98%"] == "71.25" and shown["EQD2_3 D0.03cc"] == "60.50"
+    assert shown["EQD2_3_cumulative Mean"] == "40.00"
