@@ -535,7 +535,16 @@ def run_batch(
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise OutputError(f"--out {out_dir} exists and is not a folder")
-    out_dir.mkdir(parents=True, exist_ok=True)
+    if out_dir.resolve() == root.resolve():
+        # The next run would read OUT/patients/*/ (RT Dose maps of the analysis) as another patient.
+        raise ArgumentError(
+            f"--out {out_dir} is the batch root {root}: the next run would read the outputs as patients; "
+            "choose another folder (a sub-folder of ROOT is excluded from discovery)"
+        )
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create the output folder --out {out_dir}: {exc.strerror or exc}") from exc
     out_dir = out_dir.resolve()
     if root.resolve() != out_dir and out_dir.is_relative_to(root.resolve()):
         logger.info("output folder %s lies inside ROOT; it is excluded from discovery", out_dir)

@@ -316,3 +316,23 @@ def test_output_folder_inside_root_is_not_taken_as_input(tmp_path: Path) -> None
     write_patient(out / "patients" / "P01" / "copy", patient_id="P99")  # DICOM written into OUT
     second = run_batch(root, out, analysis=header_analysis, workers=0, progress=ProgressMode.OFF)
     assert first.total == second.total == 2 and second.skipped == 2
+
+
+def test_output_folder_that_is_root_or_cannot_be_created_is_one_line_exit_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = tmp_path / "root"
+    make_cohort(root, bad=False, hostile=False, valid=1)
+    before = tree(tmp_path)
+    common = ["--workers", "0", "--progress", "off", "--analysis", "tests.pipelines_cohort:header_analysis"]
+    # OUT == ROOT: the next run would take OUT/patients/*/ for patients.
+    assert cli_main.main(["batch", str(root), "--out", str(root), *common]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("dosimetry: error: --out") and "is the batch root" in err and err.count("\n") == 1
+    # An OUT that cannot be created (its parent is a file): an output error, not an internal error.
+    (tmp_path / "file").write_text("x", encoding="utf-8")
+    before["file"] = tree(tmp_path)["file"]
+    assert cli_main.main(["batch", str(root), "--out", str(tmp_path / "file" / "out"), *common]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("dosimetry: error: cannot create the output folder --out") and err.count("\n") == 1
+    assert tree(tmp_path) == before  # nothing written
