@@ -125,6 +125,28 @@ def test_csv_files(sample_run: tuple[Path, int], results: dict) -> None:
     assert rows == [(m["roi"], m["quantity"], m["metric"], m["value"], m["unit"]) for m in results["metrics"]]
 
 
+def test_dvh_csv_and_metrics_match_the_dvh_engine(sample_run: tuple[Path, int], results: dict) -> None:
+    # The planned-dose rows of dvh.csv and metrics.csv are the library's own numbers (compute_dvh on
+    # the same RD/RS files, as `dosimetry dvh` gives them), within the CSV's 6 significant digits.
+    from dosimetry.dvh import compute_dvh, evaluate_metric
+    from dosimetry.io import load_structure_set
+
+    dose = load_dose(SAMPLE / "current" / "RD_patient01.dcm")
+    structures = load_structure_set(SAMPLE / "current" / "RS_patient01.dcm")
+    dvhs = {name: compute_dvh(dose, structures.roi(name)) for name in ("PTV", "BrainStem", "Parotid_L")}
+    with open(sample_run[0] / "dvh.csv", newline="", encoding="utf-8") as handle:
+        rows = [r for r in csv.DictReader(handle) if r["quantity"] == "rbe_weighted" and r["roi"] in dvhs]
+    assert {r["roi"] for r in rows} == set(dvhs)
+    for r in rows:
+        dvh = dvhs[r["roi"]]
+        expected = dvh.volume_at_dose_cc(float(r["dose_gy"]))
+        assert float(r["volume_cc"]) == pytest.approx(expected, rel=1e-5, abs=1e-5 * dvh.volume_cc), r
+        assert float(r["volume_pct"]) == pytest.approx(100 * expected / dvh.volume_in_dose_grid_cc, rel=1e-5, abs=1e-4), r
+    for m in results["metrics"]:
+        if m["quantity"] == "rbe_weighted" and m["roi"] in dvhs:
+            assert m["value"] == evaluate_metric(dvhs[m["roi"]], m["metric"], prescription_gy=55.0), m
+
+
 def test_exported_rt_doses(sample_run: tuple[Path, int], results: dict) -> None:
     out, _ = sample_run
     current = load_dose(SAMPLE / "current" / "RD_patient01.dcm")
