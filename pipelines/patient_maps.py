@@ -72,6 +72,11 @@ def resolve_folders(patient_dir: Path, prior: Path | None = None) -> CourseFolde
             raise InputFileError(f"--prior {prior} is not a folder")
         subdirs = {p.name.casefold(): p for p in patient_dir.iterdir() if p.is_dir()}
         current = subdirs.get("current", patient_dir)
+        if Path(prior).resolve() == current.resolve():
+            raise ArgumentError(
+                f"--prior {prior} is the current course folder {current}: the current dose would be added to itself "
+                "as the prior course"
+            )
         return CourseFolders(current, Path(prior), "PATIENT_DIR and --prior")
     subdirs = {p.name.casefold(): p for p in patient_dir.iterdir() if p.is_dir()}
     if "current" in subdirs:

@@ -294,6 +294,15 @@ def test_residual_without_a_prior_course_is_refused(small_patient: Path, tmp_pat
     assert not (tmp_path / "out").exists()
 
 
+def test_prior_that_is_the_current_course_is_refused(small_patient: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # The current dose would be summed with itself as the "prior" course: a plausible, wrong cumulative dose.
+    for patient_dir in (small_patient, small_patient / "current"):
+        code = cli_main.main(["analyze", str(patient_dir), "--prior", str(small_patient / "current"), "--out", str(tmp_path / "out")])
+        err = capsys.readouterr().err
+        assert code == 1 and err.count("\n") == 1 and "is the current course folder" in err
+    assert not (tmp_path / "out").exists()
+
+
 def test_check_and_analyze_give_the_same_constraint_values(
     small_patient: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
