@@ -91,3 +91,32 @@ def test_truncated_end_caps_change_the_volume(case: tuple[Path, Path, float], ca
     out = json.loads(capsys.readouterr().out)
     assert out["end_cap"] == "truncated"
     assert out["structures"][0]["volume_cc"] == pytest.approx(6 * 6 * 2 / 1000)
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "expected"),
+    [
+        ("--bin-width", "1000", "bin width must be a number of Gy in (0, 1]"),
+        ("--bin-width", "0", "bin width must be a number of Gy in (0, 1]"),
+        ("--bin-width", "nan", "bin width must be a number of Gy in (0, 1]"),
+        ("--supersample", "99", "supersample must be a whole number of fine pixels per axis from 1 to 8"),
+        ("--supersample", "0", "supersample must be a whole number of fine pixels per axis from 1 to 8"),
+    ],
+)
+def test_bin_width_and_supersample_out_of_range_are_one_line_errors(
+    case: tuple[Path, Path, float], capsys: pytest.CaptureFixture[str], option: str, value: str, expected: str
+) -> None:
+    """A 1000 Gy bin used to give a plausible wrong D95 (interpolated across one bin); a
+    supersample of 99 ran out of memory on a clinical External."""
+    rd, rs, _ = case
+    assert main(["dvh", "--dose", str(rd), "--structures", str(rs), "--metric", "D95%[Gy]", option, value]) == 1
+    err = capsys.readouterr().err
+    assert expected in err and err.count("\n") == 1
+
+
+def test_widest_bin_and_largest_supersample_are_accepted(case: tuple[Path, Path, float], capsys: pytest.CaptureFixture[str]) -> None:
+    rd, rs, volume_cc = case
+    for option, value in (("--bin-width", "1"), ("--supersample", "8")):
+        assert main(["dvh", "--dose", str(rd), "--structures", str(rs), "--roi", "sphere", "--json", "-", option, value]) == 0
+        out = json.loads(capsys.readouterr().out)
+        assert out["structures"][0]["volume_cc"] == pytest.approx(volume_cc, rel=1e-3)

@@ -7,7 +7,9 @@ import numpy as np
 import pytest
 
 from dosimetry.dvh import compute_dvh, evaluate_metric, rasterise_roi, roi_dose_samples, volume_at_or_above
+from dosimetry.dvh.phantoms import Shape, make_phantom
 from dosimetry.dvh.sampling import trilinear
+from dosimetry.errors import ArgumentError
 from dosimetry.structures import Roi
 from tests.dvh_helpers import box_roi, circle, dose_from, polygon_contour, uniform_grid
 
@@ -102,3 +104,11 @@ def test_zero_dose_region_gives_zero_d99_not_an_interpolated_value() -> None:
     assert evaluate_metric(dvh, "D50%[Gy]") == 0.0
     assert evaluate_metric(dvh, "Min[Gy]") == 0.0
     assert evaluate_metric(dvh, "D5%[Gy]") > 0.0
+
+
+@pytest.mark.parametrize("bad", [2.5, True, 9, -1, "2"])
+def test_supersample_must_be_a_whole_number_from_1_to_8(bad: object) -> None:
+    """2.5 used to be truncated to 2 without a word."""
+    phantom = make_phantom(Shape.SPHERE, 2.0)
+    with pytest.raises(ArgumentError, match="from 1 to 8"):
+        compute_dvh(phantom.dose_grid(2.0), phantom.roi(), supersample=bad)  # type: ignore[arg-type]

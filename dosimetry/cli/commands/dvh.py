@@ -78,7 +78,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.add_argument("--json", metavar="FILE|-", help="write the results as JSON to FILE, or stdout with '-'")
     parser.add_argument("--csv", type=Path, metavar="FILE", help="write one row per ROI with the metrics as CSV")
     parser.add_argument("--prescription", type=float, metavar="GY", help="prescription dose for relative metrics (V95%%, D95%%[%%])")
-    parser.add_argument("--bin-width", type=float, default=0.01, metavar="GY", help="DVH bin width (default 0.01 Gy)")
+    parser.add_argument("--bin-width", type=float, default=0.01, metavar="GY", help="DVH bin width in Gy, at most 1 (default 0.01 Gy)")
     set_lazy_choices(
         parser.add_argument(
             "--end-cap",
@@ -88,7 +88,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         LazyChoices(_END_CAPS, "EndCapConvention"),
     )
     parser.add_argument(
-        "--supersample", type=int, metavar="N", help="sub-voxels per axis in boundary voxels (default: at most ~1.5 mm, 1..3)"
+        "--supersample", type=int, metavar="N", help="fine pixels per axis in boundary and steep voxels, 1..8 (default: even, sub-pixels of at most ~1.5 mm, 2..4)"
     )
     parser.set_defaults(handler=run)
 
