@@ -8,7 +8,7 @@ from pathlib import Path
 from pipelines.analysis import AnalysisParameters, analysis_identity, load_analysis
 from pipelines.analyze import full_analysis
 from pipelines.batch import ProgressMode, run_batch
-from pipelines.results_schema import validate
+from dosimetry.patient.schema import validate
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_data" / "patient01"
 

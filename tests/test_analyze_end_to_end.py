@@ -17,7 +17,7 @@ import pytest
 from dosimetry.cli import main as cli_main
 from dosimetry.io import load_dose
 from dosimetry.radiobiology import bed_gy, eqd2_gy
-from pipelines.results_schema import SCHEMA_VERSION, schema_errors, validate
+from dosimetry.patient.schema import SCHEMA_VERSION, schema_errors, validate
 from tests import dicom_factory as f
 from tests.browser import dump_dom, screenshot
 
@@ -53,8 +53,8 @@ def test_results_validate_against_schema(results: dict) -> None:
     broken["metrics"][0]["value"] = "12"
     del broken["patient"]
     errors = schema_errors(broken)
-    assert "$.metrics[0].value: expected number, got str" in errors
-    assert "$: missing required key 'patient'" in errors
+    assert "$.metrics[0].value: '12' is not of type 'number'" in errors
+    assert "$: 'patient' is a required property" in errors
 
 
 def test_dose_levels_match_protocol_table_1(results: dict) -> None:
@@ -343,9 +343,9 @@ def test_an_input_that_cannot_be_hashed_is_an_input_file_error(tmp_path: Path) -
     # Provenance hashes use the batch's file_sha256: a file that cannot be read is a project error
     # naming it (one line from the CLI), not a bare OSError (an "internal error").
     from dosimetry.errors import InputFileError
-    from pipelines.analyze import _input_record
+    from dosimetry.patient.provenance import input_record
 
     folder = tmp_path / "not-a-file"
     folder.mkdir()
     with pytest.raises(InputFileError, match="not-a-file"):
-        _input_record(folder, "current", tmp_path)
+        input_record(folder, "current", tmp_path)

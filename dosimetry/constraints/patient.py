@@ -6,7 +6,7 @@
   length), from the contours.
 
 Used by ``dosimetry check`` and ``dosimetry analyze`` (through
-:func:`pipelines.patient_maps.constraint_report`).
+:func:`dosimetry.patient.checks.constraint_report`).
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from dosimetry.errors import ArgumentError
 
 if TYPE_CHECKING:
-    from pipelines.patient_maps import CourseFolders
+    from dosimetry.patient import Patient
 
 
 def add_patient_options(parser: argparse.ArgumentParser, *, patient_help: str) -> None:
@@ -36,15 +36,18 @@ def add_patient_options(parser: argparse.ArgumentParser, *, patient_help: str) -
     parser.add_argument("--mapping", type=Path, metavar="FILE", help="ROI name -> organ mapping file (.yaml/.toml)")
 
 
-def course_folders(args: argparse.Namespace) -> CourseFolders:
-    """The course folders of ``args``; the prior-course options without a prior course are an error
-    (they would change nothing, yet be recorded as parameters)."""
-    from pipelines.patient_maps import resolve_folders
+def load_patient_from_args(args: argparse.Namespace, *, alpha_beta_late_gy: float = 2.0) -> Patient:
+    """:func:`dosimetry.load_patient` with the options of :func:`add_patient_options` (the prior-course
+    options without a prior course are an error: they would change nothing, yet be recorded)."""
+    from dosimetry.patient import load_patient
 
-    folders = resolve_folders(args.patient_dir, args.prior)
-    if folders.prior is None and (args.registration is not None or args.assume_same_position or args.residual is not None):
-        raise ArgumentError(
-            "--registration, --assume-same-position and --residual need a prior course "
-            "(prior/ sub-folder of PATIENT_DIR or --prior DIR)"
-        )
-    return folders
+    if not alpha_beta_late_gy > 0:
+        raise ArgumentError(f"--alpha-beta must be > 0 Gy, got {alpha_beta_late_gy}")
+    return load_patient(
+        args.patient_dir,
+        prior=args.prior,
+        registration=args.registration,
+        assume_same_position=args.assume_same_position,
+        residual=args.residual,
+        alpha_beta_late_gy=alpha_beta_late_gy,
+    )

@@ -16,7 +16,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from dosimetry.cli.commands._patient_options import add_patient_options, course_folders
+from dosimetry.cli.commands._patient_options import add_patient_options, load_patient_from_args
+
+EXIT_VIOLATION = 2
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -36,32 +38,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 def run(args: argparse.Namespace) -> int:
     import json
 
-    from dosimetry.radiobiology import DEFAULT_RESIDUAL
-    from pipelines.analyze import EXIT_VIOLATION, AnalyzeOptions, run_analysis
+    from dosimetry.constraints.partial_volume import Status
 
-    course_folders(args)  # the prior-course options need a prior course (as in dosimetry check)
-    outcome = run_analysis(
-        AnalyzeOptions(
-            patient_dir=args.patient_dir,
-            out_dir=args.out,
-            prior_dir=args.prior,
-            registration_path=args.registration,
-            assume_same_position=args.assume_same_position,
-            residual=DEFAULT_RESIDUAL if args.residual is None else args.residual,
-            protocol_path=args.protocol,
-            mapping_path=args.mapping,
-        )
-    )
-    results = outcome.results
-    rows = results["constraints"]["rows"]
-    failed = [r for r in rows if r["status"] == "FAIL"]
+    patient = load_patient_from_args(args)
+    results = patient.write(args.out, args.protocol, args.mapping)
+    constraints = results.constraints
     summary = {
         "report": str(Path(args.out) / "report.html"),
         "results": str(Path(args.out) / "results.json"),
-        "constraints_failed": len(failed),
-        "constraints_passed": sum(1 for r in rows if r["status"] == "PASS"),
-        "constraints_not_evaluable": sum(1 for r in rows if r["status"] == "NOT_EVALUABLE"),
-        "warnings": len(results["warnings"]),
+        "constraints_failed": constraints.count(Status.FAIL),
+        "constraints_passed": constraints.count(Status.PASS),
+        "constraints_not_evaluable": constraints.count(Status.NOT_EVALUABLE),
+        "warnings": len(results.warnings),
     }
     if args.json:
         print(json.dumps(summary, indent=2))
@@ -72,7 +60,8 @@ def run(args: argparse.Namespace) -> int:
             f"constraints: {summary['constraints_failed']} FAIL, {summary['constraints_passed']} PASS, "
             f"{summary['constraints_not_evaluable']} not evaluable; {summary['warnings']} warning(s)"
         )
-        for r in failed:
-            print(f"  FAIL {r['roi']}: {r['metric']} {r['value']:.2f} {r['unit']} vs {r['comparator']} {r['limit']:g} ({r['source']}: {r['endpoint']})")
+        for r in constraints.failed:
+            value = "-" if r.value is None else f"{r.value:.2f}"
+            print(f"  FAIL {r.roi}: {r.metric} {value} {r.unit} vs {r.comparator} {r.limit:g} ({r.source}: {r.endpoint})")
     sys.stdout.flush()
-    return EXIT_VIOLATION if (args.fail_on_violation and outcome.any_fail) else 0
+    return EXIT_VIOLATION if (args.fail_on_violation and results.any_fail) else 0

@@ -18,15 +18,12 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dosimetry.cli.commands._patient_options import add_patient_options, course_folders
-from dosimetry.errors import ArgumentError
+from dosimetry.cli.commands._patient_options import add_patient_options, load_patient_from_args
 
 if TYPE_CHECKING:
     from dosimetry.constraints.evaluate import ConstraintReport
-    from dosimetry.constraints.protocol import Protocol
 
 EXIT_FAIL = 2
-DVH_BIN_WIDTH_GY = 0.01
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -91,28 +88,10 @@ def _report_text(report: ConstraintReport, context: dict[str, Any]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from dosimetry.constraints.naming import NameMapper, load_name_mapping
-    from dosimetry.constraints.protocol import load_protocol
-    from dosimetry.radiobiology import DEFAULT_RESIDUAL
-    from pipelines.patient_maps import build_patient_maps, constraint_report, unique_rois
-
-    if not args.alpha_beta > 0:
-        raise ArgumentError(f"--alpha-beta must be > 0 Gy, got {args.alpha_beta}")
-    folders = course_folders(args)
-    protocol: Protocol | None = load_protocol(args.protocol) if args.protocol is not None else None
-    mapper = load_name_mapping(args.mapping) if args.mapping is not None else NameMapper()
-
-    # Loading, alignment and the maps are shared with ``dosimetry analyze`` (pipelines.patient_maps).
-    patient = build_patient_maps(
-        folders,
-        registration_path=args.registration,
-        assume_same_position=args.assume_same_position,
-        residual=DEFAULT_RESIDUAL if args.residual is None else args.residual,
-        alpha_beta_late_gy=args.alpha_beta,
-    )
-    residual = patient.residual
-    current, structure_set = patient.current, patient.structure_set
-    frame = current.dose.frame_of_reference_uid
+    # Loading, alignment, the maps and the checks are the library's (dosimetry.load_patient), as in ``analyze``.
+    patient = load_patient_from_args(args, alpha_beta_late_gy=args.alpha_beta)
+    maps = patient.patient_maps
+    folders, current, structure_set = maps.folders, maps.current, maps.structure_set
     context: dict[str, Any] = {
         "folders": folders.how,
         "current": {
@@ -122,14 +101,14 @@ def run(args: argparse.Namespace) -> int:
             "fractions": current.plan.fractions_planned,
             "dose_type": current.dose.dose_type.value,
             "structure_set": str(structure_set.source_path),
-            "frame_of_reference_uid": frame,
+            "frame_of_reference_uid": current.dose.frame_of_reference_uid,
         },
         "prior": None,
-        "residual": residual,
+        "residual": maps.residual,
     }
-    if patient.prior is not None and patient.aligned is not None:
-        prior, aligned = patient.prior, patient.aligned
-        cumulative = patient.cumulative[patient.eqd2_late_cumulative_key]
+    if maps.prior is not None and maps.aligned is not None:
+        prior, aligned = maps.prior, maps.aligned
+        cumulative = maps.cumulative[maps.eqd2_late_cumulative_key]
         context["prior"] = {
             "folder": str(folders.prior),
             "dose": [str(p) for p in prior.dose_paths],
@@ -139,30 +118,18 @@ def run(args: argparse.Namespace) -> int:
             "frame_of_reference_uid": prior.dose.frame_of_reference_uid,
             "alignment": aligned.method.value,
             "transform": aligned.transform_description,
-            "registration_source": patient.registration_source,
+            "registration_source": maps.registration_source,
             "uncovered_volume_cc": aligned.uncovered_volume_cc,
             "summation_method": cumulative.method.value,
         }
-
-    # DVHs of the ROIs the checks need, extents and the evaluation are shared with ``dosimetry analyze``.
-    rois, duplicates = unique_rois(structure_set)
-    report = constraint_report(
-        patient,
-        rois,
-        mapper=mapper,
-        protocol=protocol,
-        bin_width_gy=DVH_BIN_WIDTH_GY,
-        roi_failures={},
-        warnings=(*patient.warnings, *duplicates),
-        report_dvh_warnings=True,
-    )
+    report = patient.check(args.protocol, args.mapping)
     if args.json:
         data = report.to_dict()
         data["inputs"] = context
         data["parameters"] = {
             "alpha_beta_gy": args.alpha_beta,
-            "residual": residual,
-            "dvh_bin_width_gy": DVH_BIN_WIDTH_GY,
+            "residual": maps.residual,
+            "dvh_bin_width_gy": patient.dvh_bin_width_gy,
             "name_mapping": str(args.mapping) if args.mapping else "built-in TG-263 synonyms",
             "protocol": str(args.protocol) if args.protocol else None,
         }

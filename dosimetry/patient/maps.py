@@ -1,90 +1,40 @@
 """Load a patient's current and prior course, align the prior dose and build the dose maps.
 
-This is the shared front half of ``dosimetry check`` and ``dosimetry analyze``:
+:func:`build_patient_maps` loads each course with :func:`dosimetry.radiobiology.course.load_course`
+(folders from :func:`dosimetry.patient.folders.resolve_folders`), takes the current course's
+structure set (same frame of reference as the current dose, else a
+:class:`~dosimetry.errors.ConsistencyError`), brings the prior dose onto the current dose grid
+with :func:`dosimetry.align.align_prior_dose` (same frame; a Spatial Registration from
+``registration_path`` or found in either folder; or ``assume_same_position``), and computes
 
-1. :func:`resolve_folders`: PATIENT_DIR with sub-folders ``current/`` and ``prior/`` (case-insensitive)
-   is the normal layout; ``--prior DIR`` names the prior course explicitly; a PATIENT_DIR without
-   ``current/`` is a single course.
-2. :func:`build_patient_maps`: loads each course with :func:`dosimetry.radiobiology.course.load_course`,
-   takes the current course's structure set (same frame of reference as the current dose, else a
-   :class:`~dosimetry.errors.ConsistencyError`), brings the prior dose onto the current dose grid
-   with :func:`dosimetry.align.align_prior_dose` (same frame; a Spatial Registration from
-   ``registration_path`` or found in either folder; or ``assume_same_position``), and computes
-
-   * the current course's voxel-wise LQ maps BED and EQD2 for the late (2 Gy) and tumour (9 Gy)
-     alpha/beta: keys ``BED2``, ``EQD2_2``, ``BED9``, ``EQD2_9`` (:func:`dosimetry.radiobiology.lq_maps`);
-   * the cumulative maps ``EQD2_2_cumulative`` and ``BED2_cumulative``: current + r x prior in
-     BED space (:func:`dosimetry.radiobiology.accumulate`), the quantities of the organ-at-risk checks.
-     Without a prior course they equal the current course's maps, with a warning.
+* the current course's voxel-wise LQ maps BED and EQD2 for the late (2 Gy) and tumour (9 Gy)
+  alpha/beta: keys ``BED2``, ``EQD2_2``, ``BED9``, ``EQD2_9`` (:func:`dosimetry.radiobiology.lq_maps`);
+* the cumulative maps ``EQD2_2_cumulative`` and ``BED2_cumulative``: current + r x prior in
+  BED space (:func:`dosimetry.radiobiology.accumulate`), the quantities of the organ-at-risk checks.
+  Without a prior course they equal the current course's maps, with a warning.
 
 Every loader, alignment and radiobiology warning is collected in :attr:`PatientMaps.warnings`.
-
-The shared back half of the constraint checks is :func:`constraint_report`: DVHs (DVH engine) of
-the ROIs the checks need on the maps of :meth:`PatientMaps.constraint_maps`, organ extents, then
-:func:`dosimetry.constraints.evaluate.evaluate`. :func:`unique_rois` gives the ROIs both commands
-use (the first of any repeated name).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
+from dataclasses import dataclass, field
 
 from dosimetry.align import align_prior_dose
 from dosimetry.align.resample import AlignedDose
-from dosimetry.constraints.evaluate import ConstraintReport, evaluate
-from dosimetry.constraints.naming import NameMapper
-from dosimetry.constraints.patient import needed_rois, organ_extents
-from dosimetry.constraints.protocol import Protocol
 from dosimetry.constraints.quantities import Quantity as ConstraintQuantity
 from dosimetry.dose import DoseGrid, DoseType
-from dosimetry.dvh import Dvh, compute_dvh
-from dosimetry.errors import ArgumentError, ConsistencyError, GeometryError, InputFileError
+from dosimetry.errors import ArgumentError, ConsistencyError
 from dosimetry.radiobiology import CumulativeMap, LqMap, Quantity, SummationMethod, accumulate, lq_map, lq_maps
 from dosimetry.radiobiology.course import Course, course_registration, load_course
 from dosimetry.radiobiology.summation import check_residual
-from dosimetry.structures import Roi, StructureSet
+from dosimetry.patient.folders import CourseFolders
+from dosimetry.structures import StructureSet
 
 logger = logging.getLogger(__name__)
-
-#: Map keys of the current course's LQ maps, by (quantity, alpha/beta role).
-LATE, TUMOUR = "late", "tumour"
-
-
-@dataclass(frozen=True)
-class CourseFolders:
-    """Where the two courses are, and how that was decided (for the report)."""
-
-    current: Path
-    prior: Path | None
-    how: str
-
-
-def resolve_folders(patient_dir: Path, prior: Path | None = None) -> CourseFolders:
-    """The current and prior course folders of ``patient_dir`` (see the module docstring)."""
-    patient_dir = Path(patient_dir)
-    if not patient_dir.is_dir():
-        raise InputFileError(f"PATIENT_DIR {patient_dir} is not a folder")
-    if prior is not None:
-        if not Path(prior).is_dir():
-            raise InputFileError(f"--prior {prior} is not a folder")
-        subdirs = {p.name.casefold(): p for p in patient_dir.iterdir() if p.is_dir()}
-        current = subdirs.get("current", patient_dir)
-        if Path(prior).resolve() == current.resolve():
-            raise ArgumentError(
-                f"--prior {prior} is the current course folder {current}: the current dose would be added to itself "
-                "as the prior course"
-            )
-        return CourseFolders(current, Path(prior), "PATIENT_DIR and --prior")
-    subdirs = {p.name.casefold(): p for p in patient_dir.iterdir() if p.is_dir()}
-    if "current" in subdirs:
-        found_prior = subdirs.get("prior")
-        how = "sub-folders current/ and prior/ of PATIENT_DIR" if found_prior else "sub-folder current/ of PATIENT_DIR"
-        return CourseFolders(subdirs["current"], found_prior, how)
-    return CourseFolders(patient_dir, None, "PATIENT_DIR (no prior course)")
-
 
 def dose_quantity_name(dose: DoseGrid) -> str:
     """``rbe_weighted`` for an EFFECTIVE (RBE-weighted, GyE) dose, ``physical`` otherwise."""
@@ -236,85 +186,4 @@ def build_patient_maps(
         lq=lq,
         cumulative=cumulative,
         warnings=tuple(dict.fromkeys(warnings)),
-    )
-
-
-def unique_rois(structure_set: StructureSet) -> tuple[tuple[Roi, ...], tuple[str, ...]]:
-    """The ROIs of ``structure_set``, the first of any repeated name, and a warning per ROI left out."""
-    rois: dict[str, Roi] = {}
-    warnings: list[str] = []
-    for roi in structure_set.rois:
-        if roi.name in rois:
-            warnings.append(f"ROI name {roi.name!r} appears twice in {structure_set.source_path}; ROI number {roi.number} ignored")
-            continue
-        rois[roi.name] = roi
-    return tuple(rois.values()), tuple(warnings)
-
-
-def constraint_report(
-    maps: PatientMaps,
-    rois: tuple[Roi, ...],
-    *,
-    mapper: NameMapper,
-    protocol: Protocol | None,
-    bin_width_gy: float,
-    roi_failures: dict[str, str],
-    known_dvhs: dict[ConstraintQuantity, dict[str, Dvh]] | None = None,
-    warnings: tuple[str, ...] = (),
-    report_dvh_warnings: bool = False,
-) -> ConstraintReport:
-    """Emami/LKB and protocol checks of ``rois`` on the maps of :meth:`PatientMaps.constraint_maps`.
-
-    Each ROI the checks need (:func:`dosimetry.constraints.patient.needed_rois`) gets a DVH of
-    ``bin_width_gy`` bins by :func:`dosimetry.dvh.compute_dvh`, unless ``known_dvhs`` already
-    holds it for that quantity. ROIs in ``roi_failures`` are skipped; ROIs that fail here (no
-    closed contours, outside the dose grid) are added to it with the reason. A quantity without a
-    map (the prior course's without a prior) is left out: its constraints are NOT_EVALUABLE.
-    The report carries ``warnings`` and, with ``report_dvh_warnings``, the warnings of each DVH
-    computed here (and the volume outside the dose grid).
-    """
-    known = known_dvhs or {}
-    available = maps.constraint_maps()
-    names = [r.name for r in rois]
-    by_name = {r.name: r for r in rois}
-    notes: list[str] = list(warnings)
-    dvhs: dict[ConstraintQuantity, dict[str, Dvh]] = {}
-    for quantity, roi_names in needed_rois(names, mapper, protocol).items():
-        if quantity not in available:
-            continue
-        dose_map: DoseGrid | None = None
-        per_roi: dict[str, Dvh] = {}
-        for name in sorted(roi_names):
-            if name in roi_failures:
-                continue
-            dvh = known.get(quantity, {}).get(name)
-            if dvh is None:
-                roi = by_name[name]
-                if not roi.closed_planar_contours:
-                    roi_failures[name] = f"ROI {name!r} has no closed planar contours"
-                    continue
-                dose_map = dose_map if dose_map is not None else available[quantity]()
-                try:
-                    dvh = compute_dvh(dose_map, roi, bin_width_gy=bin_width_gy)
-                except GeometryError as exc:
-                    roi_failures[name] = f"ROI {name!r}: {exc}"
-                    continue
-                if report_dvh_warnings:
-                    if dvh.volume_outside_dose_grid_cc > 0:
-                        notes.append(
-                            f"ROI {name!r}: {dvh.volume_outside_dose_grid_cc:.2f} cc of {dvh.volume_cc:.2f} cc lie outside "
-                            "the dose grid; volume fractions refer to the part inside"
-                        )
-                    notes.extend(dvh.warnings)
-            per_roi[name] = dvh
-        dvhs[quantity] = per_roi
-    return evaluate(
-        dvhs,
-        names,
-        mapper=mapper,
-        extents=organ_extents(by_name, mapper),
-        roi_failures=roi_failures,
-        protocol=protocol,
-        alpha_beta_gy=maps.alpha_beta_late_gy,
-        warnings=tuple(dict.fromkeys(notes)),
     )

@@ -37,10 +37,11 @@ from dosimetry.report import (
     render_html,
 )
 from dosimetry.report.planes import PlaneAxis, ct_plane, occupancy_centroid_mm
-from pipelines.patient_maps import lq_key
+from dosimetry.patient.maps import lq_key
 
 if TYPE_CHECKING:
-    from pipelines.analyze import WorkView
+    from dosimetry.patient.dvhs import PatientDvhs
+    from dosimetry.patient.maps import PatientMaps
 
 logger = logging.getLogger(__name__)
 
@@ -208,22 +209,23 @@ def _colour(roi: Any) -> tuple[int, int, int] | None:
     return r, g, b
 
 
-def _dvh_section(view: WorkView) -> Section:
+def _dvh_section(maps: PatientMaps, dvhs: PatientDvhs) -> Section:
     items: list[Paragraph | Table | Figure] = []
+    planned = dvhs.planned_dose_name
     for key, title, roles, fig_id in (
-        ("dose", f"DVH: planned dose ({view.dose_name})", {RoiRole.TARGET, RoiRole.ORGAN_AT_RISK}, "dvh-dose"),
-        (view.maps.eqd2_late_cumulative_key, f"DVH: {view.maps.eqd2_late_cumulative_key} (current + r x prior, organs at risk)",
+        (planned, f"DVH: planned dose ({planned})", {RoiRole.TARGET, RoiRole.ORGAN_AT_RISK}, "dvh-dose"),
+        (maps.eqd2_late_cumulative_key, f"DVH: {maps.eqd2_late_cumulative_key} (current + r x prior, organs at risk)",
          {RoiRole.ORGAN_AT_RISK}, "dvh-eqd2-cumulative"),
     ):
         curves = []
-        for roi in view.rois:
-            dvh = view.dvhs.get((roi.name, key))
-            if dvh is None or view.roles[roi.name] not in roles:
+        for roi in dvhs.rois:
+            dvh = dvhs.curves.get((roi.name, key))
+            if dvh is None or dvhs.roles[roi.name] not in roles:
                 continue
-            style = "-" if view.roles[roi.name] is RoiRole.TARGET or key != "dose" else "--"
+            style = "-" if dvhs.roles[roi.name] is RoiRole.TARGET or key != planned else "--"
             curves.append(DvhCurve(roi.name, np.asarray(dvh.bin_edges_gy), np.asarray(dvh.cumulative_percent), _colour(roi), style))
         if curves:
-            label = "Dose [GyE]" if view.dose_name == "rbe_weighted" and key == "dose" else "Dose [Gy]"
+            label = "Dose [GyE]" if planned == "rbe_weighted" and key == planned else "Dose [Gy]"
             items.append(Figure(fig_id, title, dvh_figure_png(curves, title=title, dose_label=label)))
     return Section("Dose-volume histograms", tuple(items), "dvh")
 
@@ -236,28 +238,28 @@ def _target_kind(roi: Any) -> str | None:
     return prefix if prefix in TARGET_COLOURS else None
 
 
-def _overlay_section(view: WorkView, results: dict[str, Any], warnings: list[str]) -> Section:
+def _overlay_section(maps: PatientMaps, dvhs: PatientDvhs, results: dict[str, Any], warnings: list[str]) -> Section:
     prescription = results["courses"][0]["prescription_dose_gy"]
     if prescription is None:
         warnings.append("no isodose overlays: the plan gives no prescription dose (the 100 % level)")
         return Section("Isodose overlays", (Paragraph("Not available (see warnings)."),), "overlays")
-    dose = view.maps.current.dose
+    dose = maps.current.dose
     try:
-        series = load_ct_series(view.maps.folders.current)
+        series = load_ct_series(maps.folders.current)
         if series.frame_of_reference_uid != dose.frame_of_reference_uid:
             raise DosimetryError(
                 f"CT series {series.series_instance_uid} is in frame {series.frame_of_reference_uid}, the dose in {dose.frame_of_reference_uid}"
             )
         ct = load_ct_volume(series)
     except DosimetryError as exc:
-        warnings.append(f"no isodose overlays: no usable CT in {view.maps.folders.current}: {exc}")
+        warnings.append(f"no isodose overlays: no usable CT in {maps.folders.current}: {exc}")
         return Section("Isodose overlays", (Paragraph("Not available (see warnings)."),), "overlays")
     grid = series.grid
     contours: list[tuple[str, np.ndarray, tuple[int, int, int]]] = []
     by_kind: dict[str, np.ndarray] = {}
-    for roi in view.rois:
+    for roi in dvhs.rois:
         kind = _target_kind(roi)
-        if kind is None or view.roles[roi.name] is not RoiRole.TARGET or not roi.closed_planar_contours:
+        if kind is None or dvhs.roles[roi.name] is not RoiRole.TARGET or not roi.closed_planar_contours:
             continue
         try:
             occ = rasterise_roi(roi, grid).occupancy
@@ -297,26 +299,26 @@ def _overlay_section(view: WorkView, results: dict[str, Any], warnings: list[str
     return Section("Isodose overlays", tuple(items), "overlays")
 
 
-def _metrics_section(results: dict[str, Any], view: WorkView) -> Section:
+def _metrics_section(results: dict[str, Any], maps: PatientMaps, dvhs: PatientDvhs) -> Section:
     values = {(m["roi"], m["quantity"], m["metric"]): m["value"] for m in results["metrics"]}
-    cum = view.maps.eqd2_late_cumulative_key
+    cum = maps.eqd2_late_cumulative_key
     # The maps' names follow the alpha/beta of the run (BED9 and EQD2_2 with the defaults).
-    bed_tumour = lq_key(LqQuantity.BED, view.maps.alpha_beta_tumour_gy)
-    eqd2_late = lq_key(LqQuantity.EQD2, view.maps.alpha_beta_late_gy)
+    bed_tumour = lq_key(LqQuantity.BED, maps.alpha_beta_tumour_gy)
+    eqd2_late = lq_key(LqQuantity.EQD2, maps.alpha_beta_late_gy)
     rows = []
-    for roi in view.rois:
-        q = view.dose_name
+    for roi in dvhs.rois:
+        q = dvhs.planned_dose_name
 
         def g(quantity: str, metric: str) -> str:
             return _f(values.get((roi.name, quantity, metric)))
 
         rows.append((
-            roi.name, view.roles[roi.name].value, g(q, "Mean[Gy]"), g(q, "D98%[Gy]"), g(q, "D2%[Gy]"), g(q, "D0.03cc[Gy]"),
+            roi.name, dvhs.roles[roi.name].value, g(q, "Mean[Gy]"), g(q, "D98%[Gy]"), g(q, "D2%[Gy]"), g(q, "D0.03cc[Gy]"),
             g(q, "Max[Gy]"), g(bed_tumour, "D98%[Gy]"), g(eqd2_late, "D0.03cc[Gy]"), g(cum, "D0.03cc[Gy]"), g(cum, "Mean[Gy]"),
         ))
     table = Table(
         "Key DVH metrics (all rows in metrics.csv)",
-        ("ROI", "role", f"{view.dose_name} Mean", "D98%", "D2%", "D0.03cc", "Max", f"{bed_tumour} D98%", f"{eqd2_late} D0.03cc",
+        ("ROI", "role", f"{dvhs.planned_dose_name} Mean", "D98%", "D2%", "D0.03cc", "Max", f"{bed_tumour} D98%", f"{eqd2_late} D0.03cc",
          f"{cum} D0.03cc", f"{cum} Mean"),
         tuple(rows), note="Doses in Gy (GyE for RBE-weighted dose).",
     )
@@ -342,12 +344,12 @@ def _provenance_section(results: dict[str, Any]) -> Section:
     )
 
 
-def build_report(results: dict[str, Any], view: WorkView) -> Page:
+def build_report(results: dict[str, Any], maps: PatientMaps, dvhs: PatientDvhs) -> Page:
     """The report page from the results.json document (every number shown is the same as there) and
-    the DVH curves and maps of ``view``; ``Page.warnings`` are the problems met while drawing
+    the DVH curves and maps of the patient; ``Page.warnings`` are the problems met while drawing
     (already on the page)."""
     extra: list[str] = []
-    overlays = _overlay_section(view, results, extra)
+    overlays = _overlay_section(maps, dvhs, results, extra)
     patient = results["patient"]
     sections = (
         _summary(results),
@@ -355,9 +357,9 @@ def build_report(results: dict[str, Any], view: WorkView) -> Page:
         _dose_level_section(results),
         _constraint_section(results),
         _indices_section(results),
-        _dvh_section(view),
+        _dvh_section(maps, dvhs),
         overlays,
-        _metrics_section(results, view),
+        _metrics_section(results, maps, dvhs),
         _provenance_section(results),
     )
     page = Report(

@@ -1,4 +1,4 @@
-"""The schema of ``OUT/results.json`` written by ``dosimetry analyze`` (version 1.0), and a validator.
+"""The schema of ``OUT/results.json`` written by ``dosimetry analyze`` (version 1.0), checked with jsonschema.
 
 Versioning: ``schema_version`` is ``"MAJOR.MINOR"``. A MINOR bump only adds optional keys; a MAJOR
 bump removes or changes the meaning of a key. Readers should check the MAJOR number.
@@ -37,9 +37,8 @@ Top-level keys (all required; doses in Gy, or GyE where the source dose is RBE-w
                        size_bytes}]   every input file (non-DICOM files have empty UIDs)
     warnings         [str]
 
-:data:`RESULTS_SCHEMA` states this as a JSON Schema (draft 2020-12 subset: type, properties,
-required, items, enum, additionalProperties); :func:`validate` checks a document against it
-without third-party packages.
+:data:`RESULTS_SCHEMA` states this as a JSON Schema (draft 2020-12); :func:`validate` checks a
+document against it with the jsonschema package.
 """
 
 from __future__ import annotations
@@ -47,9 +46,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from dosimetry.errors import OutputError
+import jsonschema
 
-SCHEMA_VERSION = "1.0"
+from dosimetry.errors import OutputError
+from dosimetry.patient.results import SCHEMA_VERSION
 
 _NUM = {"type": "number"}
 _NUM_OR_NULL = {"type": ["number", "null"]}
@@ -199,53 +199,16 @@ RESULTS_SCHEMA: dict[str, Any] = _obj(
 )
 
 
-def _type_ok(value: Any, name: str) -> bool:
-    if name == "null":
-        return value is None
-    if name == "boolean":
-        return isinstance(value, bool)
-    if name == "integer":
-        return isinstance(value, int) and not isinstance(value, bool)
-    if name == "number":
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if name == "string":
-        return isinstance(value, str)
-    if name == "array":
-        return isinstance(value, list)
-    if name == "object":
-        return isinstance(value, dict)
-    raise OutputError(f"results schema uses an unknown type {name!r}")
-
-
-def schema_errors(instance: Any, schema: Mapping[str, Any] = RESULTS_SCHEMA, path: str = "$") -> list[str]:
-    """Every violation of ``schema`` by ``instance`` as ``"<JSON path>: <problem>"`` (empty when valid)."""
-    errors: list[str] = []
-    types = schema.get("type")
-    if types is not None:
-        names = [types] if isinstance(types, str) else list(types)
-        if not any(_type_ok(instance, n) for n in names):
-            return [f"{path}: expected {' or '.join(names)}, got {type(instance).__name__}"]
-    if "enum" in schema and instance not in schema["enum"]:
-        errors.append(f"{path}: {instance!r} is not one of {schema['enum']}")
-    if isinstance(instance, dict):
-        properties = schema.get("properties", {})
-        for key in schema.get("required", []):
-            if key not in instance:
-                errors.append(f"{path}: missing required key {key!r}")
-        for key, value in instance.items():
-            if key in properties:
-                errors.extend(schema_errors(value, properties[key], f"{path}.{key}"))
-            elif schema.get("additionalProperties", True) is False:
-                errors.append(f"{path}: unexpected key {key!r}")
-    if isinstance(instance, list) and "items" in schema:
-        for i, item in enumerate(instance):
-            errors.extend(schema_errors(item, schema["items"], f"{path}[{i}]"))
-    return errors
+def schema_errors(instance: Any, schema: Mapping[str, Any] = RESULTS_SCHEMA) -> list[str]:
+    """Every way ``instance`` breaks ``schema``, one line each (``$.path: message``), from jsonschema."""
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(instance), key=lambda e: [str(p) for p in e.absolute_path])
+    return [f"{e.json_path}: {e.message}" for e in errors]
 
 
 def validate(instance: Any, schema: Mapping[str, Any] = RESULTS_SCHEMA) -> None:
-    """Raise :class:`~dosimetry.errors.OutputError` listing the first violations, if any."""
+    """An :class:`~dosimetry.errors.OutputError` listing the schema errors of ``instance`` (none: returns)."""
     errors = schema_errors(instance, schema)
     if errors:
-        shown = "; ".join(errors[:5]) + (f"; ... {len(errors) - 5} more" if len(errors) > 5 else "")
-        raise OutputError(f"results.json does not match schema {SCHEMA_VERSION}: {shown}")
+        shown = "; ".join(errors[:10]) + (f"; ... {len(errors) - 10} more" if len(errors) > 10 else "")
+        raise OutputError(f"results document does not follow schema {SCHEMA_VERSION}: {shown}")

@@ -1,0 +1,165 @@
+"""The DVHs and DVH metrics of one patient on every dose map, by ROI role.
+
+Quantities (the ``quantity`` of a metric row) and which ROIs get them (:func:`roles_for`):
+
+* ``rbe_weighted`` (EFFECTIVE dose, Gy(RBE)) or ``physical`` (PHYSICAL dose, Gy): the current plan's
+  dose; every ROI;
+* ``BED2``, ``EQD2_2``, ``BED9``, ``EQD2_9``: current course only, voxel LQ with d = D/n; targets
+  and organs (not the External/support ROIs);
+* ``EQD2_2_cumulative``, ``BED2_cumulative``: current + r x prior (BED space); organs at risk only
+  (target metrics use the current course alone, as the protocol does).
+
+Each ROI's geometry is rasterised once (half-slab end caps) and sampled on every map it gets; the
+DVHs have bins of ``bin_width_gy``. A metric the DVH cannot give (D0.03cc of an ROI smaller than
+0.03 cc) is left out with a warning; an ROI without closed contours or outside the dose grid is
+left out with its reason in ``roi_failures``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from dosimetry.dose import DoseGrid
+from dosimetry.dvh import Dvh, EndCapConvention, evaluate_metric, roi_dose_samples
+from dosimetry.dvh.curve import dvh_from_samples
+from dosimetry.dvh.rasterise import geometry_for_grid
+from dosimetry.errors import ArgumentError, DosimetryError, GeometryError, MetricError
+from dosimetry.patient.maps import PatientMaps
+from dosimetry.patient.records import MetricRow
+from dosimetry.radiobiology.alpha_beta import RoiRole, roi_role
+from dosimetry.structures import Roi
+
+#: Metrics of every ROI on every quantity it gets (Gy of the quantity).
+METRICS: tuple[str, ...] = ("Mean[Gy]", "Min[Gy]", "Max[Gy]", "D98%[Gy]", "D95%[Gy]", "D50%[Gy]", "D2%[Gy]", "D0.03cc[Gy]")
+#: Extra metrics of targets on the planned dose: volume (%) at 100/95/90 % of the prescription.
+TARGET_COVERAGE_METRICS: tuple[str, ...] = ("V100%[%]", "V95%[%]", "V90%[%]")
+#: Default DVH bin width (Gy).
+DVH_BIN_WIDTH_GY = 0.01
+
+_ALL_ROLES = frozenset(RoiRole)
+_TARGETS_AND_ORGANS = frozenset({RoiRole.TARGET, RoiRole.ORGAN_AT_RISK})
+_ORGANS = frozenset({RoiRole.ORGAN_AT_RISK})
+#: results.json ``quantities[].rois`` of each role set.
+ROLE_SCOPE = {_ALL_ROLES: "all", _TARGETS_AND_ORGANS: "targets_and_organs", _ORGANS: "organs"}
+
+
+def roles_for(quantity: str, planned_dose_name: str) -> frozenset[RoiRole]:
+    """The ROI roles that get the map ``quantity`` (``planned_dose_name``, "BED2", ..., "EQD2_2_cumulative")."""
+    if quantity == planned_dose_name:
+        return _ALL_ROLES
+    return _ORGANS if quantity.endswith("_cumulative") else _TARGETS_AND_ORGANS
+
+
+def prescription_gy(maps: PatientMaps) -> tuple[float | None, str | None]:
+    """The current plan's target prescription dose, or None and the warning saying why."""
+    try:
+        return float(maps.current.plan.target_prescription_dose_gy), None
+    except (DosimetryError, TypeError) as exc:
+        return None, f"the current plan gives no target prescription dose ({exc}): no % metrics, indices or overlays"
+
+
+@dataclass(frozen=True, eq=False)
+class PatientDvhs:
+    """Every DVH of the patient, keyed by (ROI name, quantity), in computation order.
+
+    ``rois`` are the ROIs analysed (the first of any repeated name) with their ``roles``;
+    ``roi_failures`` the ROIs that got no DVH and why; ``warnings`` what changed a number
+    (contours dropped, volume outside the grid, metrics left out).
+    """
+
+    curves: Mapping[tuple[str, str], Dvh]
+    rois: tuple[Roi, ...]
+    roles: Mapping[str, RoiRole]
+    planned_dose_name: str
+    metrics: tuple[MetricRow, ...]
+    roi_failures: Mapping[str, str] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
+
+    def get(self, roi: str, quantity: str) -> Dvh:
+        """The DVH of ``roi`` on ``quantity``; a DosimetryError naming what exists when there is none."""
+        try:
+            return self.curves[(roi, quantity)]
+        except KeyError:
+            reason = self.roi_failures.get(roi)
+            if reason is not None:
+                raise GeometryError(f"ROI {roi!r} has no DVH: {reason}") from None
+            quantities = sorted({q for (name, q) in self.curves if name == roi})
+            raise ArgumentError(
+                f"no DVH of ROI {roi!r} on {quantity!r}; "
+                + (f"it has {quantities}" if quantities else f"ROIs: {sorted({n for n, _ in self.curves})}")
+            ) from None
+
+    def metric(self, roi: str, quantity: str, metric: str) -> float:
+        """A metric row's value (e.g. ``metric("BrainStem", "EQD2_2_cumulative", "D0.03cc[Gy]")``)."""
+        for row in self.metrics:
+            if (row.roi, row.quantity, row.metric) == (roi, quantity, metric):
+                return row.value
+        return float(evaluate_metric(self.get(roi, quantity), metric))
+
+
+def map_by_quantity(maps: PatientMaps) -> dict[str, DoseGrid]:
+    """Every dose map of the patient by quantity name: the planned dose, the LQ maps, the cumulative maps."""
+    out: dict[str, DoseGrid] = {maps.dose_quantity: maps.current.dose}
+    out.update({key: m.dose for key, m in maps.lq.items()})
+    out.update({key: m.dose for key, m in maps.cumulative.items()})
+    return out
+
+
+def compute_patient_dvhs(maps: PatientMaps, rois: tuple[Roi, ...], *, bin_width_gy: float = DVH_BIN_WIDTH_GY) -> PatientDvhs:
+    """DVHs of ``rois`` on every map their role gets, and their metric rows (module docstring)."""
+    grid = maps.current.dose.grid
+    planned = maps.dose_quantity
+    dose_maps = map_by_quantity(maps)
+    roles = {r.name: roi_role(r) for r in rois}
+    curves: dict[tuple[str, str], Dvh] = {}
+    failures: dict[str, str] = {}
+    warnings: list[str] = []
+    for roi in rois:
+        if not roi.closed_planar_contours:
+            failures[roi.name] = f"ROI {roi.name!r} has no closed planar contours"
+            warnings.append(f"ROI {roi.name!r} has no closed planar contours: no DVH")
+            continue
+        try:
+            geometry = geometry_for_grid(roi, grid, EndCapConvention.HALF_SLAB, None)
+        except GeometryError as exc:
+            failures[roi.name] = str(exc)
+            warnings.append(f"ROI {roi.name!r}: {exc}")
+            continue
+        for quantity, dose in dose_maps.items():
+            if roles[roi.name] not in roles_for(quantity, planned):
+                continue
+            try:
+                samples = roi_dose_samples(dose, roi, geometry=geometry)
+                dvh = dvh_from_samples(
+                    samples, roi_name=roi.name, roi_number=roi.number, bin_width_gy=bin_width_gy,
+                    dose_type=str(dose.dose_type),
+                )
+            except GeometryError as exc:
+                failures[roi.name] = str(exc)
+                warnings.append(f"ROI {roi.name!r}: {exc}")
+                break
+            if quantity == planned:
+                warnings.extend(dvh.warnings)
+            curves[(roi.name, quantity)] = dvh
+    prescription, note = prescription_gy(maps)
+    if note is not None:
+        warnings.append(note)
+    metrics: list[MetricRow] = []
+    for (name, quantity), dvh in curves.items():
+        wanted = list(METRICS)
+        if quantity == planned and roles[name] is RoiRole.TARGET and prescription is not None:
+            wanted += list(TARGET_COVERAGE_METRICS)
+        for metric in wanted:
+            try:
+                value = evaluate_metric(dvh, metric, prescription_gy=prescription)
+            except MetricError as exc:
+                if quantity == planned:
+                    warnings.append(f"ROI {name!r}: {metric} not reported: {exc}")
+                continue
+            unit = metric[metric.index("[") + 1 : -1]
+            metrics.append(MetricRow(roi=name, quantity=quantity, metric=metric, value=float(value), unit=unit))
+    return PatientDvhs(
+        curves=curves, rois=rois, roles=roles, planned_dose_name=planned, metrics=tuple(metrics),
+        roi_failures=failures, warnings=tuple(dict.fromkeys(warnings)),
+    )

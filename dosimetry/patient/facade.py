@@ -1,0 +1,395 @@
+"""One patient, analysed: the object a physicist scripts (pylinac style: load, then ask for results).
+
+Five lines in a notebook::
+
+    import dosimetry
+    plan = dosimetry.load_patient("sample_data/patient01")      # current/ (+ prior/) found by folder
+    print(plan.check())                                          # Emami/LKB on cumulative EQD2
+    results = plan.results()                                     # frozen, typed; .summary(), .to_dict()
+    plan.report("report.html")                                   # the clinical report
+
+:func:`load_patient` loads the courses, aligns the prior dose and builds the maps
+(:mod:`dosimetry.patient.maps`); every later step is computed once, on first use, and cached:
+:meth:`Patient.dvhs` (every ROI on every map its role gets), :meth:`Patient.indices`,
+:meth:`Patient.check` (per protocol and mapping), :meth:`Patient.results`. :meth:`Patient.write`
+writes everything ``dosimetry analyze`` writes; the CLI commands ``check`` and ``analyze`` and the
+batch's ``full_analysis`` are built on this object, so they give the same numbers.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import logging
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import dosimetry
+from dosimetry.constraints.evaluate import ConstraintReport
+from dosimetry.constraints.naming import NameMapper, load_name_mapping
+from dosimetry.constraints.protocol import Protocol, load_protocol
+from dosimetry.dose import DoseGrid
+from dosimetry.errors import ArgumentError, OutputError
+from dosimetry.io.atomic_files import write_text
+from dosimetry.patient.checks import constraint_report, unique_rois
+from dosimetry.patient.dvhs import DVH_BIN_WIDTH_GY, ROLE_SCOPE, PatientDvhs, compute_patient_dvhs, map_by_quantity, roles_for
+from dosimetry.patient.folders import CourseFolders, check_output_outside, resolve_folders
+from dosimetry.patient.indices import PatientIndices, indices_quantity, target_indices
+from dosimetry.patient.maps import PatientMaps, build_patient_maps
+from dosimetry.patient.provenance import input_records
+from dosimetry.patient.records import AlignmentRecord, IndicesRecord, OutputRecord, QuantityRecord, RoiRecord
+from dosimetry.patient.results import (
+    SCHEMA_VERSION,
+    AnalysisResults,
+    ConstraintSummary,
+    RunParameters,
+    constraint_checks,
+    course_record,
+    dose_levels,
+)
+from dosimetry.patient.writers import DVH_CSV_STEP_GY, dvh_csv_text, export_maps, metrics_csv_text
+from dosimetry.radiobiology import DEFAULT_RESIDUAL, SummationMethod
+from dosimetry.radiobiology.export import identity_from_dicom
+
+logger = logging.getLogger(__name__)
+
+#: The bundled synthetic patient (``dosimetry sample-data`` regenerates it byte for byte).
+SAMPLE_PATIENT_DIR = Path(__file__).resolve().parents[2] / "sample_data" / "patient01"
+
+
+@dataclass(frozen=True)
+class _CheckKey:
+    protocol: str | None
+    mapping: str | None
+
+
+def _protocol_label(protocol: Protocol | Path | str | None) -> str | None:
+    """How results.json names the protocol: its file as given, or a Protocol object's source."""
+    if protocol is None:
+        return None
+    return protocol.source if isinstance(protocol, Protocol) else str(protocol)
+
+
+def _mapping_label(mapping: NameMapper | Path | str | None) -> str | None:
+    if mapping is None:
+        return None
+    return "NameMapper given by the caller" if isinstance(mapping, NameMapper) else str(mapping)
+
+
+def _protocol(protocol: Protocol | Path | str | None) -> Protocol | None:
+    if protocol is None or isinstance(protocol, Protocol):
+        return protocol
+    return load_protocol(protocol)
+
+
+def _mapping(mapping: NameMapper | Path | str | None) -> NameMapper:
+    if mapping is None:
+        return NameMapper()
+    return mapping if isinstance(mapping, NameMapper) else load_name_mapping(mapping)
+
+
+class Patient:
+    """A loaded patient (use :func:`load_patient`). Results are computed on first use and cached."""
+
+    def __init__(
+        self,
+        maps: PatientMaps,
+        *,
+        patient_dir: Path,
+        registration_path: Path | None = None,
+        assume_same_position: bool = False,
+        dvh_bin_width_gy: float = DVH_BIN_WIDTH_GY,
+    ) -> None:
+        if not (0 < dvh_bin_width_gy <= 1):
+            raise ArgumentError(f"dvh_bin_width_gy must be in (0, 1] Gy, got {dvh_bin_width_gy}")
+        self._maps = maps
+        self.patient_dir = Path(patient_dir)
+        self.registration_path = registration_path
+        self.assume_same_position = assume_same_position
+        self.dvh_bin_width_gy = dvh_bin_width_gy
+        rois, duplicates = unique_rois(maps.structure_set)
+        self._rois = rois
+        self._duplicate_warnings = duplicates
+        self._dvhs: PatientDvhs | None = None
+        self._indices: PatientIndices | None = None
+        self._checks: dict[_CheckKey, ConstraintReport] = {}
+
+    @classmethod
+    def from_sample(cls) -> Patient:
+        """The bundled sample patient (carbon re-irradiation with a prior photon course)."""
+        if not SAMPLE_PATIENT_DIR.is_dir():
+            raise ArgumentError(
+                f"the sample patient is not at {SAMPLE_PATIENT_DIR} (installed without sample_data?): "
+                "run `dosimetry sample-data --out DIR` and load_patient(DIR)"
+            )
+        return load_patient(SAMPLE_PATIENT_DIR)
+
+    # ---------------------------------------------------------------- what was loaded
+    @property
+    def folders(self) -> CourseFolders:
+        return self._maps.folders
+
+    @property
+    def patient_maps(self) -> PatientMaps:
+        """The loaded courses, the alignment and every map (:class:`~dosimetry.patient.maps.PatientMaps`)."""
+        return self._maps
+
+    @property
+    def has_prior(self) -> bool:
+        return self._maps.prior is not None
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """Loading, alignment and map warnings, and ROI names left out as duplicates."""
+        return tuple(dict.fromkeys((*self._maps.warnings, *self._duplicate_warnings)))
+
+    def maps(self) -> dict[str, DoseGrid]:
+        """Every dose map on the current dose grid by quantity name: the planned dose (``rbe_weighted``
+        or ``physical``), ``BED2``, ``EQD2_2``, ``BED9``, ``EQD2_9``, ``EQD2_2_cumulative``, ``BED2_cumulative``."""
+        return map_by_quantity(self._maps)
+
+    # ---------------------------------------------------------------- analyses
+    def dvhs(self) -> PatientDvhs:
+        """DVHs and metric rows of every ROI on every map its role gets (:mod:`dosimetry.patient.dvhs`)."""
+        if self._dvhs is None:
+            self._dvhs = compute_patient_dvhs(self._maps, self._rois, bin_width_gy=self.dvh_bin_width_gy)
+        return self._dvhs
+
+    def indices(self) -> PatientIndices:
+        """Plan-quality indices of the targets on the planned dose and on the tumour BED."""
+        if self._indices is None:
+            self._indices = target_indices(self._maps, self.dvhs())
+        return self._indices
+
+    def check(
+        self, protocol: Protocol | Path | str | None = None, mapping: NameMapper | Path | str | None = None
+    ) -> ConstraintReport:
+        """Emami TD5/5 + LKB NTCP on the cumulative EQD2 (late alpha/beta) and the ``protocol``'s
+        constraints; ROI names mapped by TG-263 synonyms or ``mapping``. DVHs already computed by
+        :meth:`dvhs` are reused; otherwise only the ROIs the checks need get one."""
+        key = _CheckKey(_protocol_label(protocol), _mapping_label(mapping))
+        if key not in self._checks or isinstance(protocol, Protocol) or isinstance(mapping, NameMapper):
+            loaded_protocol, mapper = _protocol(protocol), _mapping(mapping)
+            from dosimetry.constraints.quantities import Quantity as ConstraintQuantity
+
+            known: dict[ConstraintQuantity, dict[str, object]] = {}
+            failures: dict[str, str] = {}
+            if self._dvhs is not None:
+                reuse = {
+                    ConstraintQuantity.EQD2_CUMULATIVE: self._maps.eqd2_late_cumulative_key,
+                    ConstraintQuantity.EQD2_CURRENT: f"EQD2_{self._maps.alpha_beta_late_gy:g}",
+                    ConstraintQuantity.DOSE_CURRENT: self._dvhs.planned_dose_name,
+                }
+                for quantity, name in reuse.items():
+                    known[quantity] = {roi: dvh for (roi, q), dvh in self._dvhs.curves.items() if q == name}
+                failures = dict(self._dvhs.roi_failures)
+            report = constraint_report(
+                self._maps,
+                self._rois,
+                mapper=mapper,
+                protocol=loaded_protocol,
+                bin_width_gy=self.dvh_bin_width_gy,
+                roi_failures=failures,
+                known_dvhs=known,  # type: ignore[arg-type]
+                warnings=self.warnings,
+                report_dvh_warnings=True,
+            )
+            self._checks[key] = report
+        return self._checks[key]
+
+    def results(
+        self,
+        protocol: Protocol | Path | str | None = None,
+        mapping: NameMapper | Path | str | None = None,
+        *,
+        dvh_csv_step_gy: float = DVH_CSV_STEP_GY,
+    ) -> AnalysisResults:
+        """Everything: courses, alignment, dose level, DVH metrics, indices, constraint checks,
+        input provenance and every warning (outputs empty until :meth:`write`)."""
+        maps = self._maps
+        dvhs = self.dvhs()
+        indices = self.indices()
+        report = self.check(protocol, mapping)
+        warnings = [*self.warnings, *dvhs.warnings, *indices.warnings, *report.warnings]
+        courses = [course_record("current", maps.current)]
+        alignment = None
+        if maps.prior is not None and maps.aligned is not None:
+            courses.append(course_record("prior", maps.prior))
+            alignment = AlignmentRecord(
+                method=maps.aligned.method.value,
+                transform=maps.aligned.transform_description,
+                registration_source=maps.registration_source,
+                uncovered_volume_cc=float(maps.aligned.uncovered_volume_cc),
+            )
+        descriptions = {dvhs.planned_dose_name: f"{dvhs.planned_dose_name}: the current plan's dose ({maps.current.dose.dose_type.value})"}
+        descriptions.update({k: m.description for k, m in maps.lq.items()})
+        descriptions.update({k: m.description for k, m in maps.cumulative.items()})
+        present = {q for (_, q) in dvhs.curves}
+        quantities = tuple(
+            QuantityRecord(name=q, description=descriptions[q], rois=ROLE_SCOPE[roles_for(q, dvhs.planned_dose_name)])
+            for q in descriptions
+            if q in present
+        )
+        rois = []
+        for roi in dvhs.rois:
+            dvh = dvhs.curves.get((roi.name, dvhs.planned_dose_name))
+            rois.append(
+                RoiRecord(
+                    name=roi.name, number=int(roi.number), interpreted_type=roi.interpreted_type,
+                    role=dvhs.roles[roi.name].value,
+                    volume_cc=float(dvh.volume_cc) if dvh else None,
+                    volume_in_dose_grid_cc=float(dvh.volume_in_dose_grid_cc) if dvh else None,
+                )
+            )
+        index_records = tuple(
+            IndicesRecord(
+                target=r.target_name, quantity=indices_quantity(maps, r),
+                indices=tuple((k, v) for k, v in r.to_dict().items() if k != "target"),
+            )
+            for r in indices.results
+        )
+        identity = identity_from_dicom(maps.current.dose_paths[0])
+        return AnalysisResults(
+            software_version=dosimetry.__version__,
+            generated_utc=_dt.datetime.now(_dt.UTC).replace(microsecond=0).isoformat(),
+            parameters=RunParameters(
+                residual=maps.residual,
+                alpha_beta_late_gy=maps.alpha_beta_late_gy,
+                alpha_beta_tumour_gy=maps.alpha_beta_tumour_gy,
+                summation_method=SummationMethod.BED_SPACE.value,
+                dvh_bin_width_gy=self.dvh_bin_width_gy,
+                dvh_csv_step_gy=dvh_csv_step_gy,
+                protocol=_protocol_label(protocol),
+                mapping=_mapping_label(mapping),
+                registration=None if self.registration_path is None else str(self.registration_path),
+                assume_same_position=bool(self.assume_same_position),
+                folders=maps.folders.how,
+            ),
+            patient_id=identity.patient_id,
+            patient_name=identity.patient_name,
+            courses=tuple(courses),
+            alignment=alignment,
+            dose_levels=dose_levels(maps),
+            quantities=quantities,
+            rois=tuple(rois),
+            metrics=dvhs.metrics,
+            indices=index_records,
+            constraints=ConstraintSummary(
+                any_fail=report.any_fail, quantity=report.quantity.value, alpha_beta_gy=report.alpha_beta_gy,
+                rows=constraint_checks(report),
+            ),
+            inputs=input_records(
+                maps.folders, self.patient_dir,
+                (("registration", self.registration_path),
+                 ("protocol", Path(protocol) if isinstance(protocol, (str, Path)) else None),
+                 ("mapping", Path(mapping) if isinstance(mapping, (str, Path)) else None)),
+            ),
+            warnings=tuple(dict.fromkeys(warnings)),
+        )
+
+    # ---------------------------------------------------------------- outputs
+    def report(
+        self,
+        path: Path | str,
+        protocol: Protocol | Path | str | None = None,
+        mapping: NameMapper | Path | str | None = None,
+        *,
+        results: AnalysisResults | None = None,
+    ) -> Path:
+        """Write the clinical report (one self-contained HTML page) to ``path``; returns ``path``."""
+        from dosimetry.report.builder import build_report
+
+        path = Path(path)
+        results = results if results is not None else self.results(protocol, mapping)
+        page = build_report(results.to_dict(), self._maps, self.dvhs())
+        write_text(path, page.html)
+        return path
+
+    def write(
+        self,
+        out_dir: Path | str,
+        protocol: Protocol | Path | str | None = None,
+        mapping: NameMapper | Path | str | None = None,
+        *,
+        dvh_csv_step_gy: float = DVH_CSV_STEP_GY,
+    ) -> AnalysisResults:
+        """Write everything ``dosimetry analyze`` writes into ``out_dir`` (created if needed):
+        the RT Dose maps, ``dvh.csv``, ``metrics.csv``, ``report.html`` and ``results.json``
+        (validated against :mod:`dosimetry.patient.schema`). Returns the results as written."""
+        from dosimetry.patient.schema import validate
+        from dosimetry.report.builder import build_report
+
+        if not (0 < dvh_csv_step_gy <= 10):
+            raise ArgumentError(f"dvh_csv_step_gy must be in (0, 10] Gy, got {dvh_csv_step_gy}")
+        out_dir = Path(out_dir)
+        check_output_outside(self.folders, out_dir)
+        results = self.results(protocol, mapping, dvh_csv_step_gy=dvh_csv_step_gy)
+        try:
+            out_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OutputError(f"cannot create the output folder {out_dir}: {exc}") from exc
+        outputs = list(export_maps(self._maps, out_dir, results.warnings))
+        write_text(out_dir / "dvh.csv", dvh_csv_text(self.dvhs(), dvh_csv_step_gy))
+        write_text(out_dir / "metrics.csv", metrics_csv_text(results.metrics))
+        outputs += [
+            OutputRecord("dvh.csv", "csv", "cumulative DVHs, long format"),
+            OutputRecord("metrics.csv", "csv", "DVH metrics per ROI and quantity"),
+            # The report needs the final document (warnings, provenance); it is listed before it is written.
+            OutputRecord("report.html", "html", "clinical report"),
+            OutputRecord("results.json", "json", f"results, schema {SCHEMA_VERSION}"),
+        ]
+        results = replace(results, outputs=tuple(outputs))
+        page = build_report(results.to_dict(), self._maps, self.dvhs())
+        results = replace(results, warnings=tuple(dict.fromkeys((*results.warnings, *page.warnings))))
+        document = results.to_dict()
+        validate(document)
+        write_text(out_dir / "report.html", page.html)
+        write_text(out_dir / "results.json", json.dumps(document, indent=2, sort_keys=False) + "\n")
+        logger.info("analysis of %s written to %s", self.patient_dir, out_dir)
+        return results
+
+
+def load_patient(
+    folder: Path | str,
+    *,
+    prior: Path | str | None = None,
+    registration: Path | str | None = None,
+    assume_same_position: bool = False,
+    residual: float | None = None,
+    alpha_beta_late_gy: float = 2.0,
+    alpha_beta_tumour_gy: float = 9.0,
+    dvh_bin_width_gy: float = DVH_BIN_WIDTH_GY,
+) -> Patient:
+    """Load a patient: ``folder`` with ``current/`` (and ``prior/``) sub-folders, or a current course
+    folder with ``prior=`` naming the prior course.
+
+    ``registration``: a DICOM Spatial Registration linking the prior frame to the current one (else
+    one found in a course folder, or the same frame of reference); ``assume_same_position``: the
+    frames differ and there is no registration (the results carry a warning). ``residual``: the
+    fraction of the prior course still counted for organs at risk (default 0.3, the protocol's; only
+    with a prior course). Alpha/beta ratios in Gy: late-responding tissue (organs at risk, 2) and
+    tumour (9). Raises a :class:`~dosimetry.errors.DosimetryError` naming the file or argument when
+    the patient cannot be loaded.
+    """
+    folders = resolve_folders(Path(folder), None if prior is None else Path(prior))
+    if folders.prior is None and (registration is not None or assume_same_position or residual is not None):
+        raise ArgumentError(
+            "--registration, --assume-same-position and --residual need a prior course "
+            "(prior/ sub-folder of PATIENT_DIR or --prior DIR)"
+        )
+    registration_path = None if registration is None else Path(registration)
+    maps = build_patient_maps(
+        folders,
+        registration_path=registration_path,
+        assume_same_position=assume_same_position,
+        residual=DEFAULT_RESIDUAL if residual is None else residual,
+        alpha_beta_late_gy=alpha_beta_late_gy,
+        alpha_beta_tumour_gy=alpha_beta_tumour_gy,
+    )
+    return Patient(
+        maps,
+        patient_dir=Path(folder),
+        registration_path=registration_path,
+        assume_same_position=assume_same_position,
+        dvh_bin_width_gy=dvh_bin_width_gy,
+    )
