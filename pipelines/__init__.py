@@ -1,12 +1,15 @@
-"""Batch orchestration built on the :mod:`dosimetry` library (``dosimetry batch``).
+"""Cohort orchestration built on the :mod:`dosimetry` library (``dosimetry batch``, ``correlate``).
 
-:mod:`dosimetry` stays a library; everything that runs many patients lives here:
+One patient's analysis is the library's (:func:`dosimetry.load_patient`); everything that runs many
+patients, stores a cohort or correlates it lives here, and the library never imports it:
 
 * :mod:`pipelines.analysis`: the seam. ``PatientAnalysis = Callable[[PatientInputs,
   AnalysisParameters, Path], PatientResult]`` and its frozen value types (``MetricRow``,
   ``ConstraintRow``, ``CourseRow``, ``RoiRow``); ``load_analysis("module:callable")``.
-* :mod:`pipelines.default_analysis`: ``dvh_analysis``, the default callable (current course: DVH
-  metrics on the physical/RBE-weighted dose, BED2, BED9 and EQD2).
+* :mod:`pipelines.analyze`: ``full_analysis``, the default callable (the whole ``dosimetry
+  analyze`` through the library's facade).
+* :mod:`pipelines.default_analysis`: ``dvh_analysis``, a lighter DVH-only callable (current course:
+  DVH metrics on the physical/RBE-weighted dose, BED2, BED9 and EQD2).
 * :mod:`pipelines.adapters`: ``patient_folder(inputs, scratch)`` gives a folder-based analysis
   (such as ``analyze PATIENT_DIR``) one folder per patient whatever the layout.
 * :mod:`pipelines.discovery`: ``discover_patients(root)`` from DICOM headers (folder per patient
@@ -23,6 +26,6 @@
 Usage from Python::
 
     from pipelines.batch import run_batch
-    summary = run_batch(Path("cohort"), Path("out"), workers=2)          # default analysis
+    summary = run_batch(Path("cohort"), Path("out"), workers=2)          # full_analysis
     summary = run_batch(Path("cohort"), Path("out"), analysis=my_analysis, scheduler_address="tcp://host:8786")
 """

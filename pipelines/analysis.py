@@ -19,9 +19,9 @@ A callable may carry two optional attributes used in the resumability key (see
 :mod:`pipelines.hashing`): ``analysis_id`` (a stable name, default: module and qualified name) and
 ``analysis_version`` (bump it when the callable's results change). To plug in the full ``analyze``
 pipeline, pass another callable to :func:`pipelines.batch.run_batch` (``analysis=``); the default is
-:func:`pipelines.analyze.full_analysis` (the whole ``dosimetry analyze``: maps, DVH metrics,
-indices, constraints, report); :func:`pipelines.default_analysis.dvh_analysis` is a lighter
-DVH-only alternative. From the command line, ``dosimetry batch
+:func:`pipelines.analyze.full_analysis` (the whole ``dosimetry analyze``, i.e. the library's
+:meth:`dosimetry.patient.Patient.write`: maps, DVH metrics, indices, constraints, report);
+:func:`pipelines.default_analysis.dvh_analysis` is a lighter DVH-only alternative. From the command line, ``dosimetry batch
 --analysis package.module:callable`` does the same (:func:`load_analysis`). A folder-based
 analysis gets a folder per patient from :func:`pipelines.adapters.patient_folder`.
 """
@@ -37,6 +37,22 @@ from pathlib import Path
 from typing import Any
 
 from dosimetry.errors import ArgumentError
+from dosimetry.patient.records import MetricRow
+
+__all__ = [
+    "AnalysisParameters",
+    "ConstraintRow",
+    "CourseRow",
+    "DicomFileInfo",
+    "Layout",
+    "MetricRow",
+    "PatientAnalysis",
+    "PatientInputs",
+    "PatientResult",
+    "RoiRow",
+    "analysis_identity",
+    "load_analysis",
+]
 
 
 @dataclass(frozen=True)
@@ -145,21 +161,6 @@ class AnalysisParameters:
 
     def to_json(self) -> str:
         return json.dumps(self.to_json_dict(), sort_keys=True, separators=(",", ":"))
-
-
-@dataclass(frozen=True)
-class MetricRow:
-    """One DVH metric of one ROI on one dose quantity, e.g. ("Brainstem", "EQD2_cumulative", "D0.03cc", 41.2, "Gy")."""
-
-    roi: str
-    quantity: str
-    metric: str
-    value: float
-    unit: str
-
-    def __post_init__(self) -> None:
-        if not math.isfinite(self.value):
-            raise ArgumentError(f"metric {self.metric} of {self.roi} ({self.quantity}) is not finite: {self.value}")
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,10 @@
-"""The default per-patient analysis of ``dosimetry batch``: DVH metrics of every ROI of the current
-course on the physical (or RBE-weighted) dose and, when the plan gives the fraction count, on BED
-and EQD2 maps.
+"""A light per-patient analysis for ``dosimetry batch --analysis pipelines.default_analysis:dvh_analysis``:
+DVH metrics of every ROI of the current course on the physical (or RBE-weighted) dose and, when the
+plan gives the fraction count, on BED and EQD2 maps. No prior course, constraints, indices or report.
 
-This is a :data:`pipelines.analysis.PatientAnalysis`; the full ``analyze`` pipeline (report,
-constraints, indices, prior course) plugs into the same seam by passing another callable to
-:func:`pipelines.batch.run_batch`.
+The batch's default is the whole ``analyze`` (:func:`pipelines.analyze.full_analysis`, built on the
+library's :func:`dosimetry.load_patient`); this callable exists for cohorts whose courses lack what
+the full analysis needs (no RT Plan, several structure sets) and for quick DVH-only surveys.
 
 Which files: the *current course* is the patient's files under a folder named ``current`` (any
 depth, case-insensitive) when there is one, else every file not under a folder named ``prior``.

@@ -1,4 +1,4 @@
-"""``pipelines.report_builder``: the constraint table shows each limit and value in its own unit."""
+"""``dosimetry.report.builder``: the constraint table shows each limit and value in its own unit."""
 
 from __future__ import annotations
 

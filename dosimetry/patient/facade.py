@@ -296,10 +296,15 @@ class Patient:
         *,
         results: AnalysisResults | None = None,
     ) -> Path:
-        """Write the clinical report (one self-contained HTML page) to ``path``; returns ``path``."""
+        """Write the clinical report (one self-contained HTML page) to ``path`` (its folder is created
+        if needed); returns ``path``."""
         from dosimetry.report.builder import build_report
 
         path = Path(path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OutputError(f"cannot create the folder of {path}: {exc}") from exc
         results = results if results is not None else self.results(protocol, mapping)
         page = build_report(results.to_dict(), self._maps, self.dvhs())
         write_text(path, page.html)

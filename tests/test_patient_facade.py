@@ -1,0 +1,118 @@
+"""The library facade (``dosimetry.load_patient`` -> ``Patient``): the notebook case, the same numbers
+as the command line, and the package layering.
+
+Oracles: the hand-computed cumulative EQD2 of the synthetic patient of
+tests/test_constraints_check_cli.py (EQD2 = D (d + 2) / 4; chiasm 44 + 0.3 x 60 = 62 Gy, brain stem
+16.5 + 0.3 x 22.5 = 23.25 Gy), and the CLI's own outputs (``dosimetry analyze`` metrics.csv,
+``dosimetry check --json``), a second path through the code.
+"""
+
+from __future__ import annotations
+
+import ast
+import csv
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+import dosimetry
+from dosimetry.cli import main as cli_main
+from dosimetry.errors import ArgumentError, GeometryError
+from dosimetry.patient.schema import validate
+from tests.test_constraints_check_cli import patient  # noqa: F401  (the synthetic two-course patient fixture)
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_notebook_case_with_prior_course(patient: Path) -> None:  # noqa: F811
+    plan = dosimetry.load_patient(patient)
+    report = plan.check()
+    organs = {o.mapping.roi_name: o for o in report.organs}
+    assert organs["OpticChiasm"].endpoints[0].max_dose_gy == pytest.approx(62.0, abs=1e-4)
+    assert organs["Brain Stem"].endpoints[0].max_dose_gy == pytest.approx(23.25, abs=1e-4)
+    results = plan.results()
+    assert results.any_fail
+    assert results.metric("OpticChiasm", "EQD2_2_cumulative", "Max[Gy]") == pytest.approx(62.0, abs=1e-4)
+    assert "FAIL OpticChiasm" in results.summary()
+    validate(results.to_dict())
+    assert set(plan.maps()) == {"rbe_weighted", "BED2", "EQD2_2", "BED9", "EQD2_9", "EQD2_2_cumulative", "BED2_cumulative"}
+
+
+def test_notebook_case_current_course_alone(patient: Path, capsys: pytest.CaptureFixture[str]) -> None:  # noqa: F811
+    """Without a prior course the spinal cord is evaluated (organ extents come with the facade) as the CLI does."""
+    plan = dosimetry.load_patient(patient / "current")
+    assert not plan.has_prior and any("no prior course" in w for w in plan.warnings)
+    report = plan.check()
+    organs = {o.mapping.roi_name: o for o in report.organs}
+    assert organs["SpinalCord"].endpoints[0].status.value == "PASS"
+    assert organs["Brain Stem"].endpoints[0].max_dose_gy == pytest.approx(16.5, abs=1e-4)
+    assert cli_main.main(["check", str(patient / "current"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["organs"] == report.to_dict()["organs"]
+
+
+def test_same_numbers_as_the_cli(patient: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:  # noqa: F811
+    out = tmp_path / "out"
+    assert cli_main.main(["analyze", str(patient), "--out", str(out)]) == 0
+    capsys.readouterr()
+    with open(out / "metrics.csv", newline="", encoding="utf-8") as handle:
+        cli_rows = [(r["roi"], r["quantity"], r["metric"], float(r["value"])) for r in csv.DictReader(handle)]
+    plan = dosimetry.load_patient(patient)
+    ours = [(m.roi, m.quantity, m.metric, m.value) for m in plan.results().metrics]
+    assert ours == cli_rows  # same rows, same order, bit-identical values
+    assert cli_main.main(["check", str(patient), "--json"]) == 2
+    assert json.loads(capsys.readouterr().out)["organs"] == plan.check().to_dict()["organs"]
+
+
+def test_readme_notebook_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The README's notebook snippet, run as it stands on the bundled sample patient (from a folder
+    where ``sample_data`` is the repository's, so its outputs land in tmp_path)."""
+    (tmp_path / "sample_data").symlink_to(ROOT / "sample_data")
+    monkeypatch.chdir(tmp_path)
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    match = re.search(r"<!-- notebook-example -->\s*```python\n(.*?)```", text, re.S)
+    assert match, "README lost its notebook example"
+    namespace: dict[str, object] = {}
+    exec(compile(match.group(1), "README.md", "exec"), namespace)  # noqa: S102
+    results = namespace["results"]
+    assert isinstance(results, dosimetry.AnalysisResults)
+    failed = {r.roi for r in results.constraints.failed}
+    assert {"OpticChiasm", "OpticNrv_L"} <= failed  # the sample patient fails these two on purpose
+    assert (tmp_path / "out" / "report.html").stat().st_size > 10_000
+
+
+def test_facade_errors_name_the_argument(patient: Path) -> None:  # noqa: F811
+    with pytest.raises(ArgumentError, match="--residual need a prior course"):
+        dosimetry.load_patient(patient / "current", residual=0.5)
+    plan = dosimetry.load_patient(patient / "current")
+    with pytest.raises(ArgumentError, match="no DVH of ROI 'Nowhere'"):
+        plan.dvhs().get("Nowhere", "EQD2_2")
+    with pytest.raises(ArgumentError, match="dvh_bin_width_gy"):
+        dosimetry.load_patient(patient / "current", dvh_bin_width_gy=5.0)
+    assert issubclass(GeometryError, dosimetry.errors.DosimetryError)
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+    return names
+
+
+def test_library_never_imports_pipelines() -> None:
+    """Layering: dosimetry/ (outside the CLI) never imports pipelines; the CLI only for the cohort commands."""
+    cohort_commands = {"batch.py", "correlate.py"}
+    offenders = []
+    for path in sorted((ROOT / "dosimetry").rglob("*.py")):
+        uses = {n for n in _imports(path) if n == "pipelines" or n.startswith("pipelines.")}
+        if not uses:
+            continue
+        in_cli = "cli" in path.relative_to(ROOT / "dosimetry").parts
+        if not (in_cli and path.name in cohort_commands):
+            offenders.append(f"{path.relative_to(ROOT)}: {sorted(uses)}")
+    assert offenders == []
