@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dosimetry.constraints import Quantity, evaluate
+from dosimetry.constraints import DoseBasis, evaluate
 from dosimetry.constraints.naming import NameMapper
 from dosimetry.dvh import Dvh, EndCapConvention
 from dosimetry.dvh.curve import dvh_from_samples
@@ -42,11 +42,11 @@ def _point_dvh(dose_gy: np.ndarray, volume_cc: np.ndarray, name: str) -> Dvh:
     return dvh_from_samples(samples, roi_name=name, roi_number=1)
 
 
-def synthetic_patient(organs: int, samples: int, seed: int = 1) -> tuple[dict[Quantity, dict[str, Dvh]], list[str]]:
+def synthetic_patient(organs: int, samples: int, seed: int = 1) -> tuple[dict[DoseBasis, dict[str, Dvh]], list[str]]:
     rng = np.random.default_rng(seed)
     names = [ORGAN_NAMES[k % len(ORGAN_NAMES)] + ("" if k < len(ORGAN_NAMES) else f"_{k}") for k in range(organs)]
     per_roi = {name: _point_dvh(rng.gamma(2.0, 10.0, samples), rng.uniform(0.001, 0.01, samples), name) for name in names}
-    return {Quantity.EQD2_CUMULATIVE: per_roi}, names
+    return {DoseBasis.EQD2_CUMULATIVE: per_roi}, names
 
 
 def main() -> None:

@@ -21,11 +21,12 @@ import numpy as np
 import SimpleITK as sitk
 
 from dosimetry.align import align_prior_dose
-from dosimetry.align.resample import resample_dose
+from dosimetry.align.resample import resample_dose_with_transform
 from dosimetry.dose import DoseGrid, DoseSummationType, DoseType
 from dosimetry.grid import RectilinearGrid
+from dosimetry.quantities import DoseQuantity
 from dosimetry.radiobiology.lq import bed_array, eqd2_array
-from dosimetry.radiobiology.maps import Quantity, lq_map
+from dosimetry.radiobiology.maps import lq_map
 from dosimetry.registration import RigidRegistration
 
 
@@ -81,8 +82,8 @@ def main() -> None:
     del out
     grid = RectilinearGrid.uniform((0.0, 0.0, 0.0), (2.0, 2.0, 2.0), shape)
     effective = DoseGrid(grid, dose, DoseType.EFFECTIVE, DoseSummationType.PLAN, "1.2.3.2")
-    seconds = best_time(lambda: lq_map(effective, quantity=Quantity.EQD2, alpha_beta_gy=2.0, fractions=22), args.repeat)
-    copies = peak_extra_bytes(lambda: lq_map(effective, quantity=Quantity.EQD2, alpha_beta_gy=2.0, fractions=22)) / grid_bytes
+    seconds = best_time(lambda: lq_map(effective, quantity=DoseQuantity.EQD2, alpha_beta_gy=2.0, fractions=22), args.repeat)
+    copies = peak_extra_bytes(lambda: lq_map(effective, quantity=DoseQuantity.EQD2, alpha_beta_gy=2.0, fractions=22)) / grid_bytes
     print(f"  {'lq_map on a DoseGrid (+ DoseGrid copy)':<45} {seconds:8.3f}   {copies:8.2f}")
 
     nz, ny, nx = shape
@@ -98,9 +99,9 @@ def main() -> None:
     print(f"\nResampling the prior dose onto the current grid (rigid registration, linear), os.cpu_count()={os.cpu_count()}")
     for n_threads in sorted({1, threads}):
         sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(n_threads)
-        raw = best_time(lambda: resample_dose(prior, current_grid, sitk.Transform(3, sitk.sitkIdentity)), args.repeat)
+        raw = best_time(lambda: resample_dose_with_transform(prior, current_grid, sitk.Transform(3, sitk.sitkIdentity)), args.repeat)
         full = best_time(lambda: align_prior_dose(prior, current_grid, "1.2.3.2", registration=registration), args.repeat)
-        print(f"  SimpleITK threads {n_threads}: resample_dose {raw:6.3f} s   align_prior_dose (incl. coverage, DoseGrid) {full:6.3f} s"
+        print(f"  SimpleITK threads {n_threads}: resample_dose_with_transform {raw:6.3f} s   align_prior_dose (incl. coverage, DoseGrid) {full:6.3f} s"
               f"{'  OK' if full < 2.0 else '  MISSED TARGET'}")
     sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(threads)
     aligned = align_prior_dose(prior, current_grid, "1.2.3.2", registration=registration)

@@ -84,7 +84,7 @@ def test_help_lists_every_command() -> None:
 @pytest.mark.parametrize(
     ("argv", "dest", "module", "attribute"),
     [
-        (["bed", "--dose", "d", "--out", "o", "--alpha-beta", "2"], "quantity", "dosimetry.radiobiology.maps", "Quantity.BED.value"),
+        (["bed", "--dose", "d", "--out", "o", "--alpha-beta", "2"], "quantity", "dosimetry.quantities", "DoseQuantity.BED.value"),
         (["dvh", "--dose", "d", "--structures", "s"], "end_cap", "dosimetry.dvh.endcaps", "EndCapConvention.HALF_SLAB.value"),
         (
             ["indices", "--dose", "d", "--structures", "s", "--target", "T", "--prescription", "60"],

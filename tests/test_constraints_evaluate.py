@@ -11,8 +11,8 @@ from dosimetry.constraints.evaluate import OrganExtent, evaluate, summarise
 from dosimetry.constraints.naming import NameMapper, RoiCategory
 from dosimetry.constraints.partial_volume import Status
 from dosimetry.constraints.protocol import parse_protocol_text
-from dosimetry.constraints.quantities import Quantity
-from dosimetry.constraints.samples import DoseSamples
+from dosimetry.quantities import DoseBasis
+from dosimetry.constraints.samples import OrganDoseBins
 from dosimetry.constraints.tables import Organ
 from dosimetry.dvh import Dvh, evaluate_metric
 from dosimetry.errors import ConstraintError, MetricError
@@ -40,14 +40,14 @@ def test_near_max_of_tiny_organ_is_reported_missing_with_reason() -> None:
 
 def test_samples_validation() -> None:
     with pytest.raises(ConstraintError, match="positive volume"):
-        DoseSamples(np.array([1.0]), np.array([0.0]))
+        OrganDoseBins(np.array([1.0]), np.array([0.0]))
     with pytest.raises(ConstraintError, match="negative doses"):
-        DoseSamples(np.array([-1.0]), np.array([1.0]))
+        OrganDoseBins(np.array([-1.0]), np.array([1.0]))
     with pytest.raises(ConstraintError, match="same length"):
-        DoseSamples(np.array([1.0, 2.0]), np.array([1.0]))
+        OrganDoseBins(np.array([1.0, 2.0]), np.array([1.0]))
 
 
-def _patient() -> tuple[dict[Quantity, dict[str, Dvh]], list[str]]:
+def _patient() -> tuple[dict[DoseBasis, dict[str, Dvh]], list[str]]:
     rng = np.random.default_rng(7)
     points = {
         "Brain Stem": (rng.uniform(20.0, 48.0, 500), np.full(500, 0.05)),  # max < 50: PASS
@@ -59,7 +59,7 @@ def _patient() -> tuple[dict[Quantity, dict[str, Dvh]], list[str]]:
     cum = {name: point_dvh(dose, volume, name) for name, (dose, volume) in points.items()}
     current = {name: point_dvh(dose * 0.8, volume, name) for name, (dose, volume) in points.items()}
     names = [*cum, "Pituitary", "Brianstem", "External", "Lens_L"]
-    return {Quantity.EQD2_CUMULATIVE: cum, Quantity.EQD2_CURRENT: current}, names
+    return {DoseBasis.EQD2_CUMULATIVE: cum, DoseBasis.EQD2_CURRENT: current}, names
 
 
 def test_patient_report() -> None:
@@ -81,7 +81,7 @@ def test_patient_report() -> None:
     assert set(by_roi) == {"Brain Stem", "OpticChiasm", "Lt Parotid", "SpinalCord", "Lens_L"}
     brainstem = by_roi["Brain Stem"].endpoints[0]
     assert brainstem.status is Status.PASS and brainstem.margin_gy > 0
-    assert brainstem.quantity is Quantity.EQD2_CUMULATIVE and brainstem.rule == report.rule
+    assert brainstem.quantity is DoseBasis.EQD2_CUMULATIVE and brainstem.rule == report.rule
     chiasm = by_roi["OpticChiasm"].endpoints[0]
     assert chiasm.status is Status.FAIL and chiasm.margin_gy == pytest.approx(50.0 - 56.0)
     parotid = by_roi["Lt Parotid"].endpoints[0]
@@ -101,7 +101,7 @@ def test_patient_report() -> None:
     assert protocol_results[("OpticChiasm", "OpticChiasm")].status is Status.FAIL
     assert protocol_results[("OpticChiasm", "OpticChiasm")].margin == pytest.approx(-2.0)
     parotid_p = protocol_results[("Parotid_L", "Lt Parotid")]
-    assert parotid_p.quantity is Quantity.EQD2_CURRENT and parotid_p.value == pytest.approx(20.8)
+    assert parotid_p.quantity is DoseBasis.EQD2_CURRENT and parotid_p.value == pytest.approx(20.8)
     missing = protocol_results[("Cochlea_L", None)]
     assert missing.status is Status.NOT_EVALUABLE and "no ROI" in missing.reason
 
@@ -115,18 +115,18 @@ def test_patient_report() -> None:
 
 
 def test_multiple_endpoints_and_missing_quantity() -> None:
-    report = evaluate({Quantity.EQD2_CUMULATIVE: {"Larynx": uniform_dvh(50.0, 30.0)}}, ["Larynx"])
+    report = evaluate({DoseBasis.EQD2_CUMULATIVE: {"Larynx": uniform_dvh(50.0, 30.0)}}, ["Larynx"])
     endpoints = {e.endpoint_id: e for e in report.organs[0].endpoints}
     assert set(endpoints) == {"cartilage_necrosis", "laryngeal_edema"}
     assert endpoints["cartilage_necrosis"].status is Status.PASS  # 50 <= 70
     assert endpoints["laryngeal_edema"].status is Status.FAIL  # 50 > 45
     with pytest.raises(ConstraintError, match="eqd2_cumulative"):
-        evaluate({Quantity.EQD2_CURRENT: {}}, ["Larynx"])
+        evaluate({DoseBasis.EQD2_CURRENT: {}}, ["Larynx"])
 
 
 def test_user_mapping_feeds_evaluation() -> None:
     mapper = NameMapper(overrides={"hirnstamm": Organ.BRAIN_STEM})
-    report = evaluate({Quantity.EQD2_CUMULATIVE: {"Hirnstamm": uniform_dvh(52.0, 20.0)}}, ["Hirnstamm"], mapper=mapper)
+    report = evaluate({DoseBasis.EQD2_CUMULATIVE: {"Hirnstamm": uniform_dvh(52.0, 20.0)}}, ["Hirnstamm"], mapper=mapper)
     assert report.organs[0].mapping.organ is Organ.BRAIN_STEM
     assert report.organs[0].endpoints[0].status is Status.FAIL
 
@@ -135,7 +135,7 @@ def test_samples_from_a_dvh_curve() -> None:
     from dataclasses import dataclass as _dc
 
     @_dc(frozen=True)
-    class _Dvh:  # the attributes DoseSamples.from_dvh reads (as dosimetry.dvh.Dvh has them)
+    class _Dvh:  # the attributes OrganDoseBins.from_dvh reads (as dosimetry.dvh.Dvh has them)
         bin_centres_gy: np.ndarray
         differential_cc: np.ndarray
         min_gy: float
@@ -144,12 +144,12 @@ def test_samples_from_a_dvh_curve() -> None:
 
     # bins [20, 21), [21, 22), [22, 23): 2 cc, 0 cc, 1 cc; exact sample extremes 20.2 and 22.3 Gy
     dvh = _Dvh(np.array([20.5, 21.5, 22.5]), np.array([2.0, 0.0, 1.0]), 20.2, 22.3)
-    samples = DoseSamples.from_dvh(dvh)
+    samples = OrganDoseBins.from_dvh(dvh)
     assert samples.label == "Parotid_L"
     assert samples.max_gy == 22.3 and samples.min_gy == 20.5
     assert samples.total_volume_cc == pytest.approx(3.0)
     # the hottest bin holding volume stands at the exact maximum, even below its centre
-    low = DoseSamples.from_dvh(_Dvh(np.array([20.5, 21.5, 22.5]), np.array([2.0, 1.0, 0.0]), 20.2, 21.7))
+    low = OrganDoseBins.from_dvh(_Dvh(np.array([20.5, 21.5, 22.5]), np.array([2.0, 1.0, 0.0]), 20.2, 21.7))
     assert low.max_gy == 21.7 and list(low.dose_gy) == [21.7, 20.5]
 
 
@@ -165,7 +165,7 @@ def test_samples_from_a_dvh_stay_within_its_exact_range() -> None:
 
     # bin centres 0.1 .. 2.5 Gy, but the exact DVH range is 0.3 .. 2.2 Gy: by hand the samples are
     # 0.3 (clipped up), 1.5 and 2.2 (the hottest filled bin placed at the exact maximum).
-    samples = DoseSamples.from_dvh(_Dvh(np.array([0.1, 1.5, 2.5]), np.array([0.1, 1.0, 1.0]), 0.3, 2.2))
+    samples = OrganDoseBins.from_dvh(_Dvh(np.array([0.1, 1.5, 2.5]), np.array([0.1, 1.0, 1.0]), 0.3, 2.2))
     assert sorted(samples.dose_gy.tolist()) == pytest.approx([0.3, 1.5, 2.2])
     assert samples.min_gy == 0.3 and samples.max_gy == 2.2
     assert samples.total_volume_cc == pytest.approx(2.1)

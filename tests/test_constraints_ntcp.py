@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dosimetry.constraints.ntcp import NTCP_FLAG_THRESHOLD, evaluate_ntcp, geud_gy, lkb_ntcp
-from dosimetry.constraints.samples import DoseSamples
+from dosimetry.constraints.samples import OrganDoseBins
 from dosimetry.constraints.tables import Organ, load_burman
 from dosimetry.errors import ConstraintError
 
@@ -21,7 +21,7 @@ def _phi(t: float) -> float:
 
 @pytest.mark.parametrize("params", load_burman().entries, ids=lambda p: p.key)
 def test_ntcp_at_td50_uniform_is_half(params) -> None:
-    samples = DoseSamples.uniform(params.td50_gy, 12.0)
+    samples = OrganDoseBins.uniform(params.td50_gy, 12.0)
     result = evaluate_ntcp(samples, params)
     assert result.geud_gy == pytest.approx(params.td50_gy, rel=1e-12)
     assert result.ntcp == pytest.approx(0.5, abs=1e-12)
@@ -31,14 +31,14 @@ def test_ntcp_at_td50_uniform_is_half(params) -> None:
 @pytest.mark.parametrize("dose", [0.5, 17.0, 65.0])
 @pytest.mark.parametrize("n", [0.01, 0.16, 1.0, 2.0])
 def test_geud_of_uniform_dose_is_the_dose(dose: float, n: float) -> None:
-    samples = DoseSamples(np.full(7, dose), np.array([0.1, 0.2, 0.3, 1.0, 2.0, 0.05, 4.0]))
+    samples = OrganDoseBins(np.full(7, dose), np.array([0.1, 0.2, 0.3, 1.0, 2.0, 0.05, 4.0]))
     assert geud_gy(samples, n) == pytest.approx(dose, rel=1e-12)
 
 
 def test_geud_n1_is_mean_and_small_n_tends_to_max() -> None:
     dose = np.array([10.0, 20.0, 60.0, 35.0])
     volume = np.array([1.0, 2.0, 0.5, 1.5])
-    samples = DoseSamples(dose, volume)
+    samples = OrganDoseBins(dose, volume)
     assert geud_gy(samples, 1.0) == pytest.approx(np.sum(dose * volume) / volume.sum(), rel=1e-12)
     # n -> 0: only the hottest sample survives, gEUD = D_max * v_max^n -> D_max (v_max = 0.1 here)
     assert geud_gy(samples, 1e-3) == pytest.approx(60.0 * 0.1**1e-3, rel=1e-12)
@@ -53,7 +53,7 @@ def test_lkb_hand_values() -> None:
     assert parotid is not None
     # Uniform 26 Gy mean to a parotid: t = (26 - 46) / (0.18 * 46)
     t = (26.0 - 46.0) / (0.18 * 46.0)
-    result = evaluate_ntcp(DoseSamples.uniform(26.0, 20.0), parotid)
+    result = evaluate_ntcp(OrganDoseBins.uniform(26.0, 20.0), parotid)
     assert result.ntcp == pytest.approx(_phi(t), rel=1e-9)
     assert result.ntcp == pytest.approx(0.00786, abs=5e-5)
     assert not result.flagged
@@ -67,12 +67,12 @@ def test_flag_threshold_is_five_percent() -> None:
     # The uniform dose where NTCP = 5 %: TD50 (1 + m * Phi^-1(0.05))
     d5 = lens.td50_gy * (1.0 + lens.m * -1.6448536269514722)
     assert NTCP_FLAG_THRESHOLD == 0.05
-    assert not evaluate_ntcp(DoseSamples.uniform(d5 - 0.05, 0.2), lens).flagged
-    assert evaluate_ntcp(DoseSamples.uniform(d5 + 0.05, 0.2), lens).flagged
+    assert not evaluate_ntcp(OrganDoseBins.uniform(d5 - 0.05, 0.2), lens).flagged
+    assert evaluate_ntcp(OrganDoseBins.uniform(d5 + 0.05, 0.2), lens).flagged
 
 
 def test_bad_parameters_raise() -> None:
-    samples = DoseSamples.uniform(10.0, 1.0)
+    samples = OrganDoseBins.uniform(10.0, 1.0)
     with pytest.raises(ConstraintError):
         geud_gy(samples, 0.0)
     with pytest.raises(ConstraintError):
@@ -105,7 +105,7 @@ doses = st.lists(st.floats(0.0, 100.0), min_size=1, max_size=30)
 def test_geud_bounded_and_monotone_in_n(values: list[float], n1: float, n2: float) -> None:
     dose = np.array(values)
     volume = np.linspace(1.0, 2.0, dose.size)
-    samples = DoseSamples(dose, volume)
+    samples = OrganDoseBins(dose, volume)
     lo, hi = sorted((n1, n2))
     g_lo, g_hi = geud_gy(samples, lo), geud_gy(samples, hi)
     tol = 1e-9 * max(1.0, samples.max_gy)

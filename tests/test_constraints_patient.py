@@ -7,7 +7,7 @@ import pytest
 from dosimetry.constraints.naming import NameMapper
 from dosimetry.constraints.patient import contoured_length_cm, needed_rois, organ_extents
 from dosimetry.constraints.protocol import parse_protocol_text
-from dosimetry.constraints.quantities import Quantity
+from dosimetry.quantities import DoseBasis
 from tests.dvh_helpers import box_roi
 
 
@@ -20,11 +20,11 @@ def test_needed_rois_per_quantity() -> None:
     )
     names = ["Brain Stem", "Lt Parotid", "PTV", "External", "Mystery"]
     needed = needed_rois(names, NameMapper(), protocol)
-    assert list(needed) == [Quantity.EQD2_CUMULATIVE, Quantity.EQD2_CURRENT, Quantity.DOSE_CURRENT]
-    assert needed[Quantity.EQD2_CUMULATIVE] == {"Brain Stem", "Lt Parotid"}  # the organs
-    assert needed[Quantity.EQD2_CURRENT] == {"Lt Parotid"}
-    assert needed[Quantity.DOSE_CURRENT] == {"PTV"}
-    assert needed_rois(names, NameMapper(), None) == {Quantity.EQD2_CUMULATIVE: {"Brain Stem", "Lt Parotid"}}
+    assert list(needed) == [DoseBasis.EQD2_CUMULATIVE, DoseBasis.EQD2_CURRENT, DoseBasis.DOSE_CURRENT]
+    assert needed[DoseBasis.EQD2_CUMULATIVE] == {"Brain Stem", "Lt Parotid"}  # the organs
+    assert needed[DoseBasis.EQD2_CURRENT] == {"Lt Parotid"}
+    assert needed[DoseBasis.DOSE_CURRENT] == {"PTV"}
+    assert needed_rois(names, NameMapper(), None) == {DoseBasis.EQD2_CUMULATIVE: {"Brain Stem", "Lt Parotid"}}
 
 
 def test_contoured_length_and_extents() -> None:

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dosimetry.constraints.metrics import parse_constraint, parse_metric
+from dosimetry.constraints.metrics import parse_constraint, parse_constraint_metric
 from dosimetry.constraints.protocol import load_protocol, parse_protocol_text
-from dosimetry.constraints.quantities import Quantity
+from dosimetry.quantities import DoseBasis
 from dosimetry.dvh import MetricKind
 from dosimetry.dvh import parse_metric as parse_dvh_metric
 from dosimetry.dvh.metrics import Unit
@@ -50,14 +50,14 @@ def test_valid_protocols(tmp_path: Path, suffix: str, text: str) -> None:
     path.write_text(text, encoding="utf-8")
     protocol = load_protocol(path)
     assert protocol.name == "Institutional re-irradiation limits"
-    assert protocol.quantity is Quantity.EQD2_CUMULATIVE
+    assert protocol.quantity is DoseBasis.EQD2_CUMULATIVE
     items = [(c.structure, c.constraint.text, c.quantity) for c in protocol.constraints]
     assert items == [
-        ("BrainStem", "D0.03cc[Gy] < 54", Quantity.EQD2_CUMULATIVE),
-        ("OpticChiasm", "D0.03cc[Gy] < 54", Quantity.EQD2_CUMULATIVE),
-        ("OpticChiasm", "Dmean[Gy] <= 45", Quantity.EQD2_CUMULATIVE),
-        ("Parotid_L", "Dmean[Gy] < 26", Quantity.EQD2_CURRENT),
-        ("Parotid_L", "V30Gy[%] < 50", Quantity.EQD2_CURRENT),
+        ("BrainStem", "D0.03cc[Gy] < 54", DoseBasis.EQD2_CUMULATIVE),
+        ("OpticChiasm", "D0.03cc[Gy] < 54", DoseBasis.EQD2_CUMULATIVE),
+        ("OpticChiasm", "Dmean[Gy] <= 45", DoseBasis.EQD2_CUMULATIVE),
+        ("Parotid_L", "Dmean[Gy] < 26", DoseBasis.EQD2_CURRENT),
+        ("Parotid_L", "V30Gy[%] < 50", DoseBasis.EQD2_CURRENT),
     ]
     lines = [c.line for c in protocol.constraints]
     assert lines == ([4, 5, 5, 9, 10] if suffix == ".yaml" else [5, 6, 6, 10, 10])
@@ -65,7 +65,7 @@ def test_valid_protocols(tmp_path: Path, suffix: str, text: str) -> None:
 
 def test_default_quantity_is_eqd2_cumulative() -> None:
     protocol = parse_protocol_text('constraints:\n  Brainstem: "Dmax[Gy] < 54"\n', "p.yaml", "yaml")
-    assert protocol.constraints[0].quantity is Quantity.EQD2_CUMULATIVE
+    assert protocol.constraints[0].quantity is DoseBasis.EQD2_CUMULATIVE
 
 
 @pytest.mark.parametrize(
@@ -98,20 +98,20 @@ def test_unknown_extension(tmp_path: Path) -> None:
 
 
 def test_metric_parsing_uses_the_dvh_grammar() -> None:
-    assert parse_metric("D0.03cc[Gy]") == dataclasses.replace(parse_dvh_metric("D0.03cc[Gy]"), text="D0.03cc[Gy]")
-    assert parse_metric("D95%[Gy]").kind is MetricKind.DOSE_AT_VOLUME and parse_metric("D95%[Gy]").value == 95.0
+    assert parse_constraint_metric("D0.03cc[Gy]") == dataclasses.replace(parse_dvh_metric("D0.03cc[Gy]"), text="D0.03cc[Gy]")
+    assert parse_constraint_metric("D95%[Gy]").kind is MetricKind.DOSE_AT_VOLUME and parse_constraint_metric("D95%[Gy]").value == 95.0
     # the constraint aliases Dmax/Dmin/Dmean are the DVH engine's Max/Min/Mean; the text is kept
-    dmean = parse_metric("Dmean[cGy]")
+    dmean = parse_constraint_metric("Dmean[cGy]")
     assert dmean.kind is MetricKind.MEAN and dmean.output_unit is Unit.CGY and dmean.text == "Dmean[cGy]"
-    assert parse_metric("Max[Gy]").kind is parse_metric("dmax[Gy]").kind is MetricKind.MAX
-    v = parse_metric("V2000cGy[cc]")
+    assert parse_constraint_metric("Max[Gy]").kind is parse_constraint_metric("dmax[Gy]").kind is MetricKind.MAX
+    v = parse_constraint_metric("V2000cGy[cc]")
     assert v.kind is MetricKind.VOLUME_AT_DOSE and v.value == 2000.0 and v.value_unit is Unit.CGY
     for bad in ("D95[Gy]", "D120%[Gy]", "V20[%]", "Dmean", "Dmaen[Gy]"):
         with pytest.raises(ConstraintError, match="malformed"):
-            parse_metric(bad)
+            parse_constraint_metric(bad)
     for relative in ("D95%[%]", "V95%[cc]"):  # no prescription in constraint checks
         with pytest.raises(ConstraintError, match="prescription"):
-            parse_metric(relative)
+            parse_constraint_metric(relative)
 
 
 def test_metric_values_on_a_step_dvh() -> None:

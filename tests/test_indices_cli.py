@@ -122,10 +122,11 @@ def test_precomputed_bed_map_gives_the_same_indices(files, capsys, tmp_path) -> 
     # A BED map written as RT Dose (as 'dosimetry accumulate' does) read with --dose-is-quantity
     # gives the indices of the in-command conversion.
     from dosimetry.io import load_dose
-    from dosimetry.radiobiology import Quantity, lq_map
+    from dosimetry.quantities import DoseQuantity
+    from dosimetry.radiobiology import lq_map
 
     rd, rs, _ = files
-    bed = lq_map(load_dose(rd), quantity=Quantity.BED, alpha_beta_gy=9.0, fractions=20).dose
+    bed = lq_map(load_dose(rd), quantity=DoseQuantity.BED, alpha_beta_gy=9.0, fractions=20).dose
     identity = Identity()
     bed_path = tmp_path / "RD_BED.dcm"
     write_rt_dose(

@@ -9,7 +9,13 @@ from dosimetry.dose import DoseGrid, DoseSummationType, DoseType
 from dosimetry.errors import ArgumentError, ConsistencyError, RadiobiologyError
 from dosimetry.grid import RectilinearGrid
 from dosimetry.plan import Beam, FractionGroup, Plan, PlanKind, RadiationType
-from dosimetry.radiobiology.maps import Quantity, lq_map, lq_maps, photon_equivalent_dose, resolve_fractions
+from dosimetry.quantities import DoseQuantity
+from dosimetry.radiobiology.maps import (
+    lq_map,
+    lq_maps,
+    photon_equivalent_dose,
+    resolve_fractions,
+)
 
 FRAME = "1.2.826.0.1.3680043.8.498.1"
 
@@ -49,10 +55,10 @@ def _expected(table: dict[float, float]) -> np.ndarray:
 def test_voxel_maps_by_hand() -> None:
     maps = lq_maps(make_dose(VOXELS), plan=make_plan(22))
     by_key = {(m.quantity, m.alpha_beta_gy): m for m in maps}
-    assert set(by_key) == {(Quantity.BED, 2.0), (Quantity.EQD2, 2.0), (Quantity.BED, 9.0), (Quantity.EQD2, 9.0)}
-    np.testing.assert_allclose(by_key[Quantity.BED, 2.0].dose.dose_gy, _expected(BED2), rtol=1e-12)
-    np.testing.assert_allclose(by_key[Quantity.EQD2, 2.0].dose.dose_gy, _expected(EQD2_2), rtol=1e-12)
-    np.testing.assert_allclose(by_key[Quantity.BED, 9.0].dose.dose_gy, _expected(BED9), rtol=1e-12)
+    assert set(by_key) == {(DoseQuantity.BED, 2.0), (DoseQuantity.EQD2, 2.0), (DoseQuantity.BED, 9.0), (DoseQuantity.EQD2, 9.0)}
+    np.testing.assert_allclose(by_key[DoseQuantity.BED, 2.0].dose.dose_gy, _expected(BED2), rtol=1e-12)
+    np.testing.assert_allclose(by_key[DoseQuantity.EQD2, 2.0].dose.dose_gy, _expected(EQD2_2), rtol=1e-12)
+    np.testing.assert_allclose(by_key[DoseQuantity.BED, 9.0].dose.dose_gy, _expected(BED9), rtol=1e-12)
     for m in maps:
         assert m.fractions == 22
         assert m.dose.dose_type is DoseType.EFFECTIVE
@@ -62,7 +68,7 @@ def test_voxel_maps_by_hand() -> None:
 
 def test_voxel_dose_per_fraction_is_the_voxels_own() -> None:
     # a voxel at half the prescription has a quarter of the quadratic term, not the prescription's d
-    m = lq_map(make_dose(VOXELS), quantity=Quantity.BED, alpha_beta_gy=2.0, fractions=22)
+    m = lq_map(make_dose(VOXELS), quantity=DoseQuantity.BED, alpha_beta_gy=2.0, fractions=22)
     assert m.dose.dose_gy[0, 1, 0] == pytest.approx(13.75)  # 11 GyE: d = 0.5, not 2.5
 
 
@@ -110,7 +116,7 @@ def test_physical_proton_dose_needs_constant_rbe() -> None:
     dose = make_dose(VOXELS, DoseType.PHYSICAL)
     with pytest.raises(RadiobiologyError, match="rbe"):
         lq_maps(dose, plan=make_plan(22, RadiationType.PROTON))
-    m = lq_map(dose, quantity=Quantity.BED, alpha_beta_gy=2.0, plan=make_plan(22, RadiationType.PROTON), rbe=1.1)
+    m = lq_map(dose, quantity=DoseQuantity.BED, alpha_beta_gy=2.0, plan=make_plan(22, RadiationType.PROTON), rbe=1.1)
     assert m.rbe == 1.1
     assert m.dose.dose_gy[0, 0, 0] == pytest.approx(60.5 * (1 + 60.5 / 22 / 2))
     assert any("1.1" in w for w in m.warnings)
@@ -119,7 +125,7 @@ def test_physical_proton_dose_needs_constant_rbe() -> None:
 
 def test_photon_physical_dose_used_as_is_and_rbe_refused() -> None:
     dose = make_dose(VOXELS, DoseType.PHYSICAL)
-    m = lq_map(dose, quantity=Quantity.BED, alpha_beta_gy=2.0, plan=make_plan(22, RadiationType.PHOTON))
+    m = lq_map(dose, quantity=DoseQuantity.BED, alpha_beta_gy=2.0, plan=make_plan(22, RadiationType.PHOTON))
     np.testing.assert_allclose(m.dose.dose_gy, _expected(BED2))
     assert m.warnings == ()
     with pytest.raises(RadiobiologyError, match="rbe"):

@@ -11,8 +11,8 @@ from dosimetry.dose import DoseGrid, DoseSummationType, DoseType
 from dosimetry.errors import ArgumentError, GeometryError
 from dosimetry.grid import RectilinearGrid
 from dosimetry.plan import RadiationType
+from dosimetry.quantities import DoseQuantity
 from dosimetry.radiobiology import lq
-from dosimetry.radiobiology.maps import Quantity
 from dosimetry.radiobiology.summation import (
     TARGET_METRICS_NOTE,
     SummationMethod,
@@ -50,7 +50,7 @@ def test_residual_discount_by_hand() -> None:
 
 def test_bed_quantity_by_hand() -> None:
     # BED2: 123.75 + 0.3 * 140 = 165.75
-    values = cumulative_array(55.0, 22, 70.0, 35, alpha_beta_gy=2.0, residual=0.3, quantity=Quantity.BED)
+    values = cumulative_array(55.0, 22, 70.0, 35, alpha_beta_gy=2.0, residual=0.3, quantity=DoseQuantity.BED)
     assert float(values) == pytest.approx(165.75)
 
 

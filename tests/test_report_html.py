@@ -17,7 +17,7 @@ from dosimetry.report import (
     Paragraph,
     Report,
     Section,
-    Status,
+    RowStyle,
     Table,
     dvh_figure_png,
     isodose_overlay_png,
@@ -49,9 +49,9 @@ def _report() -> Report:
     )
     table = Table(
         title="Constraints",
-        columns=("ROI", "Metric", "Value [Gy]", "Status"),
+        columns=("ROI", "Metric", "Value [Gy]", "RowStyle"),
         rows=(("BrainStem", "D0.03cc[Gy]", "48.1", "PASS"), ("<script>", "x & y", "1", "FAIL")),
-        row_status=(Status.PASS, Status.FAIL),
+        row_status=(RowStyle.PASS, RowStyle.FAIL),
     )
     return Report(
         title="Patient <01>",

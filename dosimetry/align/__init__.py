@@ -3,7 +3,7 @@
 See :func:`dosimetry.align.resample.align_prior_dose` and :mod:`dosimetry.align.transforms`.
 """
 
-from dosimetry.align.resample import AlignedDose, AlignmentMethod, align_prior_dose, resample_dose
+from dosimetry.align.resample import AlignedDose, AlignmentMethod, align_prior_dose, resample_dose_with_transform
 from dosimetry.align.transforms import current_to_prior_transform, load_itk_transform
 
 __all__ = [
@@ -12,5 +12,5 @@ __all__ = [
     "align_prior_dose",
     "current_to_prior_transform",
     "load_itk_transform",
-    "resample_dose",
+    "resample_dose_with_transform",
 ]

@@ -163,7 +163,7 @@ def _resample_rectilinear(
     return _split_outside(out)
 
 
-def resample_dose(
+def resample_dose_with_transform(
     prior: DoseGrid, target: RectilinearGrid, transform: sitk.Transform | None = None
 ) -> tuple[FloatArray, npt.NDArray[np.bool_]]:
     """Linear resampling of ``prior`` onto ``target``; ``transform`` maps target points to prior
@@ -262,7 +262,7 @@ def align_prior_dose(
             f"{prior_frame} and the current dose in {current_frame_uid}: give a spatial registration (REG) or a "
             "transform file, or explicitly assume_same_position"
         )
-    values, outside = resample_dose(prior, current_grid, itk_transform)
+    values, outside = resample_dose_with_transform(prior, current_grid, itk_transform)
     count = int(outside.sum())
     volume_cc = float((outside.sum(axis=(1, 2)) * current_grid.voxel_volume_cc()).sum())
     if count:

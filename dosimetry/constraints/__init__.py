@@ -20,13 +20,13 @@ from dosimetry.constraints.evaluate import (
     evaluate_protocol,
     summarise,
 )
-from dosimetry.constraints.metrics import Constraint, Metric, parse_constraint, parse_metric
+from dosimetry.constraints.metrics import Constraint, Metric, parse_constraint, parse_constraint_metric
 from dosimetry.constraints.naming import Laterality, NameMapper, RoiCategory, RoiMapping, load_name_mapping
 from dosimetry.constraints.ntcp import NTCP_FLAG_THRESHOLD, NtcpResult, evaluate_ntcp, geud_gy, lkb_ntcp
 from dosimetry.constraints.partial_volume import Status, ToleranceDecision, decide, effective_volume, interpolate_tolerance
 from dosimetry.constraints.protocol import Protocol, ProtocolConstraint, load_protocol, parse_protocol_text
-from dosimetry.constraints.quantities import Quantity
-from dosimetry.constraints.samples import DoseSamples
+from dosimetry.quantities import DoseBasis
+from dosimetry.constraints.samples import OrganDoseBins
 from dosimetry.constraints.tables import (
     BurmanTable,
     EmamiTable,
@@ -39,12 +39,12 @@ from dosimetry.constraints.tables import (
 )
 
 __all__ = [
-    "BurmanTable", "Constraint", "ConstraintReport", "DoseSamples", "DoseSummary", "EmamiTable",
+    "BurmanTable", "Constraint", "ConstraintReport", "OrganDoseBins", "DoseSummary", "EmamiTable",
     "EndpointResult", "Laterality", "LkbParameters", "Metric", "NTCP_FLAG_THRESHOLD", "NameMapper",
     "NtcpResult", "Organ", "OrganExtent", "OrganResult", "Protocol", "ProtocolConstraint",
-    "ProtocolResult", "Quantity", "RoiCategory", "RoiMapping", "Status", "ToleranceDecision",
+    "ProtocolResult", "DoseBasis", "RoiCategory", "RoiMapping", "Status", "ToleranceDecision",
     "ToleranceEntry", "VolumeAxis", "decide", "effective_volume", "evaluate", "evaluate_ntcp",
     "evaluate_organ", "evaluate_protocol", "geud_gy", "interpolate_tolerance", "lkb_ntcp",
     "load_burman", "load_emami", "load_name_mapping", "load_protocol", "parse_constraint",
-    "parse_metric", "parse_protocol_text", "summarise",
+    "parse_constraint_metric", "parse_protocol_text", "summarise",
 ]

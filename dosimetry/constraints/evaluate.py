@@ -1,10 +1,10 @@
 """Evaluation of a patient's organs against Emami/Burman and a user protocol.
 
-Inputs are per-ROI DVHs (:class:`dosimetry.dvh.Dvh`) per :class:`Quantity` (the origin of the dose
+Inputs are per-ROI DVHs (:class:`dosimetry.dvh.Dvh`) per :class:`DoseBasis` (the origin of the dose
 map does not matter here). Every TG-263 figure (D0.03cc, Mean, Max, the partial-volume doses and the
 protocol metrics) is read from the DVH by the DVH engine, so it equals what ``dosimetry dvh`` and
 ``dosimetry analyze`` report; the Emami effective volume and the NTCP reduce the DVH's differential
-bins (:meth:`DoseSamples.from_dvh`). The Emami checks run on ``eqd2_cumulative`` (EQD2 with
+bins (:meth:`OrganDoseBins.from_dvh`). The Emami checks run on ``eqd2_cumulative`` (EQD2 with
 alpha/beta = 2 Gy, current course plus the residual part of the prior course) because the table
 values were observed at 1.8-2 Gy per fraction.
 
@@ -28,8 +28,8 @@ from dosimetry.constraints.naming import NameMapper, RoiCategory, RoiMapping
 from dosimetry.constraints.ntcp import NTCP_FLAG_THRESHOLD, evaluate_ntcp
 from dosimetry.constraints.partial_volume import RULE_DESCRIPTION, RULE_NAME, Status, decide
 from dosimetry.constraints.protocol import Protocol
-from dosimetry.constraints.quantities import Quantity
-from dosimetry.constraints.samples import DoseSamples
+from dosimetry.quantities import DoseBasis
+from dosimetry.constraints.samples import OrganDoseBins
 from dosimetry.constraints.tables import BurmanTable, EmamiTable, LkbParameters, Organ, ToleranceEntry, load_burman, load_emami
 from dosimetry.dvh import Dvh, evaluate_metric
 from dosimetry.errors import ConstraintError, MetricError
@@ -37,7 +37,7 @@ from dosimetry.errors import ConstraintError, MetricError
 logger = logging.getLogger(__name__)
 
 NEAR_MAX_METRIC = "D0.03cc[Gy]"
-EMAMI_QUANTITY = Quantity.EQD2_CUMULATIVE
+EMAMI_QUANTITY = DoseBasis.EQD2_CUMULATIVE
 DEFAULT_ALPHA_BETA_GY = 2.0
 
 
@@ -98,7 +98,7 @@ class EndpointResult:
     organ: Organ
     endpoint: str
     endpoint_id: str
-    quantity: Quantity
+    quantity: DoseBasis
     rule: str
     status: Status
     reason: str
@@ -127,7 +127,7 @@ class ProtocolResult:
     structure: str
     roi_name: str | None
     constraint: str
-    quantity: Quantity
+    quantity: DoseBasis
     line: int
     status: Status
     reason: str
@@ -138,7 +138,7 @@ class ProtocolResult:
 
 @dataclass(frozen=True)
 class ConstraintReport:
-    quantity: Quantity
+    quantity: DoseBasis
     alpha_beta_gy: float
     rule: str
     rule_description: str
@@ -162,12 +162,12 @@ class ConstraintReport:
         return _report_dict(self)
 
 
-def _endpoint(roi_name: str, entry: ToleranceEntry, quantity: Quantity, status: Status, reason: str, **measured: Any) -> EndpointResult:
+def _endpoint(roi_name: str, entry: ToleranceEntry, quantity: DoseBasis, status: Status, reason: str, **measured: Any) -> EndpointResult:
     """An endpoint result of ``entry``; ``measured`` are the figures known (the others stay None)."""
     return EndpointResult(roi_name, entry.organ, entry.endpoint, entry.endpoint_id, quantity, RULE_NAME, status, reason, **measured)
 
 
-def _not_evaluable_endpoints(mapping: RoiMapping, emami: EmamiTable, reason: str, quantity: Quantity) -> tuple[EndpointResult, ...]:
+def _not_evaluable_endpoints(mapping: RoiMapping, emami: EmamiTable, reason: str, quantity: DoseBasis) -> tuple[EndpointResult, ...]:
     assert mapping.organ is not None
     return tuple(
         _endpoint(mapping.roi_name, entry, quantity, Status.NOT_EVALUABLE, reason) for entry in emami.for_organ(mapping.organ)
@@ -178,7 +178,7 @@ def evaluate_organ(
     mapping: RoiMapping,
     dvh: Dvh,
     *,
-    quantity: Quantity = EMAMI_QUANTITY,
+    quantity: DoseBasis = EMAMI_QUANTITY,
     extent: OrganExtent | None = None,
     emami: EmamiTable | None = None,
     burman: BurmanTable | None = None,
@@ -186,7 +186,7 @@ def evaluate_organ(
     """Emami decision and LKB NTCP for every endpoint of the organ ``mapping`` points to."""
     if mapping.organ is None:
         raise ConstraintError(f"ROI {mapping.roi_name!r} is not mapped to an organ ({mapping.reason})")
-    samples = DoseSamples.from_dvh(dvh, mapping.roi_name)
+    samples = OrganDoseBins.from_dvh(dvh, mapping.roi_name)
     emami = emami or load_emami()
     burman = burman or load_burman()
     extent = extent or OrganExtent()
@@ -241,7 +241,7 @@ def _evaluate_constraint(constraint: Constraint, dvh: Dvh) -> tuple[Status, str,
 
 def evaluate_protocol(
     protocol: Protocol,
-    dvhs_by_quantity: Mapping[Quantity, Mapping[str, Dvh]],
+    dvhs_by_quantity: Mapping[DoseBasis, Mapping[str, Dvh]],
     roi_names: Iterable[str],
     *,
     mapper: NameMapper | None = None,
@@ -278,7 +278,7 @@ def evaluate_protocol(
 
 
 def evaluate(
-    dvhs_by_quantity: Mapping[Quantity, Mapping[str, Dvh]],
+    dvhs_by_quantity: Mapping[DoseBasis, Mapping[str, Dvh]],
     roi_names: Iterable[str],
     *,
     mapper: NameMapper | None = None,
@@ -286,7 +286,7 @@ def evaluate(
     roi_failures: Mapping[str, str] | None = None,
     protocol: Protocol | None = None,
     alpha_beta_gy: float = DEFAULT_ALPHA_BETA_GY,
-    emami_quantity: Quantity = EMAMI_QUANTITY,
+    emami_quantity: DoseBasis = EMAMI_QUANTITY,
     warnings: Iterable[str] = (),
 ) -> ConstraintReport:
     """Full report: Emami/Burman per mapped ROI on ``emami_quantity`` plus the protocol, if any.
@@ -305,7 +305,7 @@ def evaluate(
         )
     per_roi = dvhs_by_quantity[emami_quantity]
     report_warnings = list(warnings)
-    if emami_quantity not in (Quantity.EQD2_CUMULATIVE, Quantity.EQD2_CURRENT, Quantity.EQD2_PRIOR):
+    if emami_quantity not in (DoseBasis.EQD2_CUMULATIVE, DoseBasis.EQD2_CURRENT, DoseBasis.EQD2_PRIOR):
         report_warnings.append(
             f"Emami/Burman values are for 1.8-2 Gy fractions but the checks run on {emami_quantity.value}, not an EQD2"
         )

@@ -35,7 +35,7 @@ _ALIAS = re.compile(r"^D(max|min|mean|median)(\[.*)$", re.IGNORECASE)
 _CONSTRAINT = re.compile(rf"^\s*(\S+)\s*(<=|>=|<|>)\s*([-+]?{_NUMBER})\s*$")
 
 
-def parse_metric(text: str) -> Metric:
+def parse_constraint_metric(text: str) -> Metric:
     """Parse one TG-263 metric with the DVH engine's grammar (plus the ``Dmax``-style aliases).
 
     The returned :class:`dosimetry.dvh.Metric` keeps ``text`` as written. Raises ConstraintError
@@ -93,4 +93,4 @@ def parse_constraint(text: str) -> Constraint:
             f"malformed constraint {text!r}; expected '<TG-263 metric> <op> <number>' with op one of <, <=, >, >=, "
             "e.g. 'D0.03cc[Gy] < 54'"
         )
-    return Constraint(text=text.strip(), metric=parse_metric(match.group(1)), op=match.group(2), limit=float(match.group(3)))
+    return Constraint(text=text.strip(), metric=parse_constraint_metric(match.group(1)), op=match.group(2), limit=float(match.group(3)))

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import ndtr
 
-from dosimetry.constraints.samples import DoseSamples
+from dosimetry.constraints.samples import OrganDoseBins
 from dosimetry.constraints.tables import LkbParameters
 from dosimetry.errors import ConstraintError
 
@@ -23,7 +23,7 @@ from dosimetry.errors import ConstraintError
 NTCP_FLAG_THRESHOLD = 0.05
 
 
-def geud_gy(samples: DoseSamples, n: float) -> float:
+def geud_gy(samples: OrganDoseBins, n: float) -> float:
     """gEUD (Gy) of ``samples`` with volume parameter ``n`` (> 0)."""
     if not (math.isfinite(n) and n > 0):
         raise ConstraintError(f"gEUD volume parameter n must be a positive number, got {n}")
@@ -53,7 +53,7 @@ class NtcpResult:
     flagged: bool  # NTCP above NTCP_FLAG_THRESHOLD
 
 
-def evaluate_ntcp(samples: DoseSamples, parameters: LkbParameters) -> NtcpResult:
+def evaluate_ntcp(samples: OrganDoseBins, parameters: LkbParameters) -> NtcpResult:
     geud = geud_gy(samples, parameters.n)
     ntcp = lkb_ntcp(geud, parameters.td50_gy, parameters.m)
     return NtcpResult(parameters=parameters, geud_gy=geud, ntcp=ntcp, flagged=ntcp > NTCP_FLAG_THRESHOLD)

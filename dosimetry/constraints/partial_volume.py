@@ -18,7 +18,7 @@ Rule (documented, tested):
 
 For an entry with a single point (e.g. optic chiasm 3/3 = 50 Gy) this reduces to D_max <= TD5.
 The maximum dose is the hottest sample (voxel, or for DVH bins the DVH's exact maximum, see
-:meth:`DoseSamples.from_dvh`), the reference dose of the Kutcher-Burman reduction.
+:meth:`OrganDoseBins.from_dvh`), the reference dose of the Kutcher-Burman reduction.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from enum import StrEnum
 
 import numpy as np
 
-from dosimetry.constraints.samples import DoseSamples
+from dosimetry.constraints.samples import OrganDoseBins
 from dosimetry.constraints.tables import ToleranceEntry, VolumeAxis
 from dosimetry.errors import ConstraintError
 
@@ -47,7 +47,7 @@ class Status(StrEnum):
     NOT_EVALUABLE = "NOT_EVALUABLE"
 
 
-def effective_volume(samples: DoseSamples, n: float) -> float:
+def effective_volume(samples: OrganDoseBins, n: float) -> float:
     """Kutcher-Burman effective volume (fraction of the organ) at the maximum dose."""
     if not (math.isfinite(n) and n > 0):
         raise ConstraintError(f"effective volume parameter n must be positive, got {n}")
@@ -94,7 +94,7 @@ class ToleranceDecision:
 
 
 def decide(
-    samples: DoseSamples,
+    samples: OrganDoseBins,
     entry: ToleranceEntry,
     n: float,
     *,

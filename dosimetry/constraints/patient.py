@@ -1,6 +1,6 @@
 """What the constraint checks need to know about a patient's ROIs before any dose is read.
 
-* :func:`needed_rois`: which ROIs need a DVH on which :class:`Quantity` (every organ on the Emami
+* :func:`needed_rois`: which ROIs need a DVH on which :class:`DoseBasis` (every organ on the Emami
   quantity; the ROIs a protocol constraint names, on that constraint's quantity);
 * :func:`organ_extents`: the organ sizes along Emami's special axes (the spinal cord's contoured
   length), from the contours.
@@ -18,7 +18,7 @@ import numpy as np
 from dosimetry.constraints.evaluate import EMAMI_QUANTITY, OrganExtent
 from dosimetry.constraints.naming import NameMapper, RoiCategory
 from dosimetry.constraints.protocol import Protocol
-from dosimetry.constraints.quantities import Quantity
+from dosimetry.quantities import DoseBasis
 from dosimetry.constraints.tables import VolumeAxis, load_emami
 from dosimetry.structures import Roi
 
@@ -26,11 +26,11 @@ LENGTH_SOURCE = "contoured length: contour-plane span plus one plane spacing"
 
 
 def needed_rois(
-    roi_names: Iterable[str], mapper: NameMapper, protocol: Protocol | None, *, emami_quantity: Quantity = EMAMI_QUANTITY
-) -> dict[Quantity, set[str]]:
+    roi_names: Iterable[str], mapper: NameMapper, protocol: Protocol | None, *, emami_quantity: DoseBasis = EMAMI_QUANTITY
+) -> dict[DoseBasis, set[str]]:
     """ROI names per quantity that the Emami checks and ``protocol`` will look at (Emami quantity first)."""
     mappings = mapper.map_all(list(dict.fromkeys(roi_names)))
-    needed: dict[Quantity, set[str]] = {emami_quantity: {m.roi_name for m in mappings if m.category is RoiCategory.ORGAN}}
+    needed: dict[DoseBasis, set[str]] = {emami_quantity: {m.roi_name for m in mappings if m.category is RoiCategory.ORGAN}}
     if protocol is not None:
         for item in protocol.constraints:
             key = mapper.map(item.structure).match_key

@@ -37,10 +37,10 @@ from typing import Any
 import yaml
 
 from dosimetry.constraints.metrics import Constraint, parse_constraint
-from dosimetry.constraints.quantities import Quantity
+from dosimetry.quantities import DoseBasis
 from dosimetry.errors import ConstraintError, InputFileError
 
-DEFAULT_QUANTITY = Quantity.EQD2_CUMULATIVE
+DEFAULT_QUANTITY = DoseBasis.EQD2_CUMULATIVE
 _TOP_KEYS = frozenset({"name", "quantity", "constraints", "description"})
 _ENTRY_KEYS = frozenset({"quantity", "constraints"})
 
@@ -49,7 +49,7 @@ _ENTRY_KEYS = frozenset({"quantity", "constraints"})
 class ProtocolConstraint:
     structure: str  # the key as written in the file
     constraint: Constraint
-    quantity: Quantity
+    quantity: DoseBasis
     line: int  # 1-based line in the protocol file
 
 
@@ -57,7 +57,7 @@ class ProtocolConstraint:
 class Protocol:
     name: str
     source: str
-    quantity: Quantity
+    quantity: DoseBasis
     constraints: tuple[ProtocolConstraint, ...]
 
 
@@ -122,12 +122,12 @@ def _toml_key_line(text: str, parents: tuple[str, ...], key: str, start_line: in
     return start_line
 
 
-def _quantity(located: _Located, where: str) -> Quantity:
+def _quantity(located: _Located, where: str) -> DoseBasis:
     try:
-        return Quantity(located.value)
+        return DoseBasis(located.value)
     except ValueError as exc:
         raise ConstraintError(
-            f"{where} line {located.line}: unknown quantity {located.value!r}; expected one of {[q.value for q in Quantity]}"
+            f"{where} line {located.line}: unknown quantity {located.value!r}; expected one of {[q.value for q in DoseBasis]}"
         ) from exc
 
 

@@ -3,7 +3,7 @@ of the LKB NTCP (:mod:`dosimetry.constraints.partial_volume`, :mod:`dosimetry.co
 
 Those two reduce a whole dose distribution (``sum_i v_i f(D_i / D_max)``): they take, per organ, an
 array of doses (Gy) and the volume (cc) that receives each dose. That can be the voxels of an organ
-or the bins of a differential DVH (:meth:`DoseSamples.from_dvh`). Partial-volume doses (D33%,
+or the bins of a differential DVH (:meth:`OrganDoseBins.from_dvh`). Partial-volume doses (D33%,
 D0.03cc, ...) and every other TG-263 metric are read from the DVH itself by the DVH engine
 (:func:`dosimetry.dvh.evaluate_metric`), never from these samples.
 """
@@ -22,7 +22,7 @@ FloatArray = npt.NDArray[np.float64]
 
 
 class DifferentialDvh(Protocol):
-    """What :meth:`DoseSamples.from_dvh` needs of a DVH (e.g. :class:`dosimetry.dvh.Dvh`)."""
+    """What :meth:`OrganDoseBins.from_dvh` needs of a DVH (e.g. :class:`dosimetry.dvh.Dvh`)."""
 
     @property
     def bin_centres_gy(self) -> FloatArray: ...
@@ -38,7 +38,7 @@ class DifferentialDvh(Protocol):
 
 
 @dataclass(frozen=True, eq=False)
-class DoseSamples:
+class OrganDoseBins:
     """Doses (Gy) and the volume (cc) receiving each, for one organ.
 
     The arrays are copied, made read-only and sorted by decreasing dose. Samples with zero volume
@@ -73,11 +73,11 @@ class DoseSamples:
         object.__setattr__(self, "volume_cc", volume)
 
     @classmethod
-    def uniform(cls, dose_gy: float, volume_cc: float, label: str = "") -> DoseSamples:
+    def uniform(cls, dose_gy: float, volume_cc: float, label: str = "") -> OrganDoseBins:
         return cls(np.array([dose_gy]), np.array([volume_cc]), label)
 
     @classmethod
-    def from_dvh(cls, dvh: DifferentialDvh, label: str = "") -> DoseSamples:
+    def from_dvh(cls, dvh: DifferentialDvh, label: str = "") -> OrganDoseBins:
         """Samples from a DVH's differential curve: one sample per bin at the bin centre.
 
         The dose of a sample is its bin centre, clipped to the DVH's exact minimum and maximum,

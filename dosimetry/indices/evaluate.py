@@ -47,7 +47,6 @@ import logging
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from enum import StrEnum
 
 from dosimetry.dose import DoseGrid
 from dosimetry.dvh import Dvh, evaluate_metric, roi_dose_samples
@@ -71,7 +70,8 @@ from dosimetry.indices.definitions import (
     vant_riet_conformation_number,
 )
 from dosimetry.indices.volumes import RegionVolumes, body_volumes, volumes_from_samples
-from dosimetry.radiobiology import Quantity, bed_gy, eqd2_gy, lq_map
+from dosimetry.quantities import DoseQuantity
+from dosimetry.radiobiology import bed_gy, eqd2_gy, lq_map
 from dosimetry.structures import Roi
 
 logger = logging.getLogger(__name__)
@@ -89,23 +89,6 @@ PARTIAL_VOLUME_NOISE_RTOL = 0.002
 
 #: Default gradient ratios: the Paddick-Lippitz 50 %.
 DEFAULT_GRADIENT_FRACTIONS: tuple[float, ...] = (0.5,)
-
-
-class DoseQuantity(StrEnum):
-    """The quantity a map holds: physical (RBE-weighted) dose, BED or EQD2."""
-
-    PHYSICAL = "physical"
-    BED = "BED"
-    EQD2 = "EQD2"
-
-    @classmethod
-    def parse(cls, text: str | DoseQuantity) -> DoseQuantity:
-        if isinstance(text, DoseQuantity):
-            return text
-        for member in cls:
-            if member.value.casefold() == str(text).strip().casefold():
-                return member
-        raise ArgumentError(f"quantity {text!r} is not one of {[m.value for m in cls]}")
 
 
 @dataclass(frozen=True)
@@ -459,7 +442,7 @@ def lq_dose_map(dose: DoseGrid, reference: ReferenceLevel) -> DoseGrid:
     if reference.fractions is None or reference.alpha_beta_gy is None:
         raise ArgumentError(f"a {reference.quantity} reference needs fractions and alpha_beta_gy")
     return lq_map(
-        dose, quantity=Quantity(str(reference.quantity)), alpha_beta_gy=reference.alpha_beta_gy,
+        dose, quantity=reference.quantity, alpha_beta_gy=reference.alpha_beta_gy,
         fractions=reference.fractions,
     ).dose
 

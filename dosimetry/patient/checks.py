@@ -12,7 +12,7 @@ from dosimetry.constraints.evaluate import ConstraintReport, evaluate
 from dosimetry.constraints.naming import NameMapper
 from dosimetry.constraints.patient import needed_rois, organ_extents
 from dosimetry.constraints.protocol import Protocol
-from dosimetry.constraints.quantities import Quantity as ConstraintQuantity
+from dosimetry.quantities import DoseBasis
 from dosimetry.dose import DoseGrid
 from dosimetry.dvh import Dvh, compute_dvh
 from dosimetry.errors import GeometryError
@@ -40,7 +40,7 @@ def constraint_report(
     protocol: Protocol | None,
     bin_width_gy: float,
     roi_failures: dict[str, str],
-    known_dvhs: dict[ConstraintQuantity, dict[str, Dvh]] | None = None,
+    known_dvhs: dict[DoseBasis, dict[str, Dvh]] | None = None,
     warnings: tuple[str, ...] = (),
     report_dvh_warnings: bool = False,
 ) -> ConstraintReport:
@@ -59,7 +59,7 @@ def constraint_report(
     names = [r.name for r in rois]
     by_name = {r.name: r for r in rois}
     notes: list[str] = list(warnings)
-    dvhs: dict[ConstraintQuantity, dict[str, Dvh]] = {}
+    dvhs: dict[DoseBasis, dict[str, Dvh]] = {}
     for quantity, roi_names in needed_rois(names, mapper, protocol).items():
         if quantity not in available:
             continue

@@ -170,15 +170,15 @@ class Patient:
         key = _CheckKey(_protocol_label(protocol), _mapping_label(mapping))
         if key not in self._checks or isinstance(protocol, Protocol) or isinstance(mapping, NameMapper):
             loaded_protocol, mapper = _protocol(protocol), _mapping(mapping)
-            from dosimetry.constraints.quantities import Quantity as ConstraintQuantity
+            from dosimetry.quantities import DoseBasis
 
-            known: dict[ConstraintQuantity, dict[str, object]] = {}
+            known: dict[DoseBasis, dict[str, object]] = {}
             failures: dict[str, str] = {}
             if self._dvhs is not None:
                 reuse = {
-                    ConstraintQuantity.EQD2_CUMULATIVE: self._maps.eqd2_late_cumulative_key,
-                    ConstraintQuantity.EQD2_CURRENT: f"EQD2_{self._maps.alpha_beta_late_gy:g}",
-                    ConstraintQuantity.DOSE_CURRENT: self._dvhs.planned_dose_name,
+                    DoseBasis.EQD2_CUMULATIVE: self._maps.eqd2_late_cumulative_key,
+                    DoseBasis.EQD2_CURRENT: f"EQD2_{self._maps.alpha_beta_late_gy:g}",
+                    DoseBasis.DOSE_CURRENT: self._dvhs.planned_dose_name,
                 }
                 for quantity, name in reuse.items():
                     known[quantity] = {roi: dvh for (roi, q), dvh in self._dvhs.curves.items() if q == name}

@@ -25,10 +25,10 @@ from dataclasses import dataclass, field
 
 from dosimetry.align import align_prior_dose
 from dosimetry.align.resample import AlignedDose
-from dosimetry.constraints.quantities import Quantity as ConstraintQuantity
+from dosimetry.quantities import DoseBasis
 from dosimetry.dose import DoseGrid, DoseType
 from dosimetry.errors import ArgumentError, ConsistencyError
-from dosimetry.radiobiology import CumulativeMap, LqMap, Quantity, SummationMethod, accumulate, lq_map, lq_maps
+from dosimetry.radiobiology import CumulativeMap, LqMap, DoseQuantity, SummationMethod, accumulate, lq_map, lq_maps
 from dosimetry.radiobiology.course import Course, course_registration, load_course
 from dosimetry.radiobiology.summation import check_residual
 from dosimetry.patient.folders import CourseFolders
@@ -41,9 +41,9 @@ def dose_quantity_name(dose: DoseGrid) -> str:
     return "rbe_weighted" if dose.dose_type is DoseType.EFFECTIVE else "physical"
 
 
-def lq_key(quantity: Quantity, alpha_beta_gy: float) -> str:
+def lq_key(quantity: DoseQuantity, alpha_beta_gy: float) -> str:
     """``BED2``, ``BED9``, ``EQD2_2``, ``EQD2_9`` (alpha/beta printed with ``:g``)."""
-    return f"BED{alpha_beta_gy:g}" if quantity is Quantity.BED else f"EQD2_{alpha_beta_gy:g}"
+    return f"BED{alpha_beta_gy:g}" if quantity is DoseQuantity.BED else f"EQD2_{alpha_beta_gy:g}"
 
 
 @dataclass(frozen=True, eq=False)
@@ -69,25 +69,25 @@ class PatientMaps:
 
     @property
     def eqd2_late_cumulative_key(self) -> str:
-        return lq_key(Quantity.EQD2, self.alpha_beta_late_gy) + "_cumulative"
+        return lq_key(DoseQuantity.EQD2, self.alpha_beta_late_gy) + "_cumulative"
 
     @property
     def bed_late_cumulative_key(self) -> str:
-        return lq_key(Quantity.BED, self.alpha_beta_late_gy) + "_cumulative"
+        return lq_key(DoseQuantity.BED, self.alpha_beta_late_gy) + "_cumulative"
 
-    def constraint_maps(self) -> dict[ConstraintQuantity, Callable[[], DoseGrid]]:
+    def constraint_maps(self) -> dict[DoseBasis, Callable[[], DoseGrid]]:
         """Dose maps of the constraint checks' quantities (EQD2 with the late alpha/beta), computed on demand."""
-        eqd2_current = self.lq[lq_key(Quantity.EQD2, self.alpha_beta_late_gy)].dose
-        maps: dict[ConstraintQuantity, Callable[[], DoseGrid]] = {
-            ConstraintQuantity.DOSE_CURRENT: lambda: self.current.dose,
-            ConstraintQuantity.EQD2_CURRENT: lambda: eqd2_current,
-            ConstraintQuantity.EQD2_CUMULATIVE: lambda: self.cumulative[self.eqd2_late_cumulative_key].dose,
+        eqd2_current = self.lq[lq_key(DoseQuantity.EQD2, self.alpha_beta_late_gy)].dose
+        maps: dict[DoseBasis, Callable[[], DoseGrid]] = {
+            DoseBasis.DOSE_CURRENT: lambda: self.current.dose,
+            DoseBasis.EQD2_CURRENT: lambda: eqd2_current,
+            DoseBasis.EQD2_CUMULATIVE: lambda: self.cumulative[self.eqd2_late_cumulative_key].dose,
         }
         if self.aligned is not None and self.prior is not None:
             aligned, prior_plan, ab = self.aligned, self.prior.plan, self.alpha_beta_late_gy
-            maps[ConstraintQuantity.DOSE_PRIOR] = lambda: aligned.dose
-            maps[ConstraintQuantity.EQD2_PRIOR] = lambda: lq_map(
-                aligned.dose, quantity=Quantity.EQD2, alpha_beta_gy=ab, plan=prior_plan
+            maps[DoseBasis.DOSE_PRIOR] = lambda: aligned.dose
+            maps[DoseBasis.EQD2_PRIOR] = lambda: lq_map(
+                aligned.dose, quantity=DoseQuantity.EQD2, alpha_beta_gy=ab, plan=prior_plan
             ).dose
         return maps
 
@@ -127,7 +127,7 @@ def build_patient_maps(
 
     abs_gy = tuple(dict.fromkeys((alpha_beta_late_gy, alpha_beta_tumour_gy)))
     lq: dict[str, LqMap] = {}
-    for m in lq_maps(current.dose, quantities=(Quantity.BED, Quantity.EQD2), alpha_betas_gy=abs_gy, plan=current.plan):
+    for m in lq_maps(current.dose, quantities=(DoseQuantity.BED, DoseQuantity.EQD2), alpha_betas_gy=abs_gy, plan=current.plan):
         lq[lq_key(m.quantity, m.alpha_beta_gy)] = m
         warnings.extend(m.warnings)
 
@@ -150,7 +150,7 @@ def build_patient_maps(
             prior.dose, current.dose.grid, frame, registration=registration, assume_same_position=assume_same_position
         )
         warnings += [f"prior: {w}" for w in prior.warnings]
-        for quantity in (Quantity.EQD2, Quantity.BED):
+        for quantity in (DoseQuantity.EQD2, DoseQuantity.BED):
             cum = accumulate(
                 current.dose,
                 aligned.dose,
@@ -166,7 +166,7 @@ def build_patient_maps(
     else:
         warnings.append("no prior course: the cumulative maps are the current course's BED/EQD2 alone")
         n = current.plan.fractions_planned
-        for quantity in (Quantity.EQD2, Quantity.BED):
+        for quantity in (DoseQuantity.EQD2, DoseQuantity.BED):
             single = lq[lq_key(quantity, alpha_beta_late_gy)]
             cumulative[lq_key(quantity, alpha_beta_late_gy) + "_cumulative"] = CumulativeMap(
                 quantity, alpha_beta_late_gy, residual, SummationMethod.BED_SPACE, n, 0, single.dose,

@@ -20,9 +20,14 @@ from dosimetry.dose import DoseGrid
 from dosimetry.dvh import compute_dvh, evaluate_metric
 from dosimetry.errors import DosimetryError
 from dosimetry.plan import Plan
+from dosimetry.quantities import DoseQuantity
 from dosimetry.radiobiology.alpha_beta import AlphaBetaPolicy, RoiRole, roi_role
-from dosimetry.radiobiology.maps import Quantity, lq_map
-from dosimetry.radiobiology.summation import DEFAULT_RESIDUAL, SummationMethod, accumulate
+from dosimetry.radiobiology.maps import lq_map
+from dosimetry.radiobiology.summation import (
+    DEFAULT_RESIDUAL,
+    SummationMethod,
+    accumulate,
+)
 from dosimetry.structures import Roi
 
 logger = logging.getLogger(__name__)
@@ -37,7 +42,7 @@ class RoiEvaluation:
     role: RoiRole
     alpha_beta_gy: float
     basis: str  # "current course" or "cumulative (r=..., method)"
-    quantity: Quantity
+    quantity: DoseQuantity
     metrics_gy: tuple[tuple[str, float], ...]
     warnings: tuple[str, ...] = field(default=())
 
@@ -75,7 +80,7 @@ def evaluate_rois(
         if role is RoiRole.TARGET or prior_on_current_grid is None:
             if ab not in current_maps:
                 current_maps[ab] = lq_map(
-                    current, quantity=Quantity.EQD2, alpha_beta_gy=ab, fractions=current_fractions, plan=current_plan, rbe=current_rbe
+                    current, quantity=DoseQuantity.EQD2, alpha_beta_gy=ab, fractions=current_fractions, plan=current_plan, rbe=current_rbe
                 ).dose
             dose = current_maps[ab]
             basis = "current course"
@@ -109,5 +114,5 @@ def evaluate_rois(
             except DosimetryError as exc:
                 roi_warnings.append(f"ROI {roi.name!r}: {metric} not evaluated: {exc}")
         warnings.extend(roi_warnings)
-        results.append(RoiEvaluation(roi.name, role, ab, basis, Quantity.EQD2, tuple(values), tuple(roi_warnings)))
+        results.append(RoiEvaluation(roi.name, role, ab, basis, DoseQuantity.EQD2, tuple(values), tuple(roi_warnings)))
     return EvaluationResult(tuple(results), policy.describe(), tuple(warnings))

@@ -19,7 +19,7 @@ from dosimetry.dose import DoseGrid, DoseSummationType
 from dosimetry.errors import ArgumentError, DicomContentError, InputFileError, OutputError
 from dosimetry.io.rtdose_writer import RT_ION_PLAN_STORAGE, RT_PLAN_STORAGE, DicomIdentity, write_rt_dose
 from dosimetry.plan import Plan, PlanKind
-from dosimetry.radiobiology.maps import CompositeLqMap, LqMap, effective_dose_grid
+from dosimetry.radiobiology.maps import SingleCourseMap, effective_dose_grid
 from dosimetry.radiobiology.summation import CumulativeMap
 
 logger = logging.getLogger(__name__)
@@ -124,7 +124,7 @@ def _add_image_comments(path: Path, notes: tuple[str, ...]) -> None:
 
 
 def export_lq_map(
-    lq: LqMap | CompositeLqMap,
+    lq: SingleCourseMap,
     path: Path | str,
     *,
     identity: DicomIdentity,
@@ -133,8 +133,7 @@ def export_lq_map(
 ) -> ExportedMap:
     """Write a single-course BED/EQD2 map (one alpha/beta or composite). ``notes`` (for example
     the run's warnings) go with the map's own warnings into ImageComments."""
-    ab = f"{lq.alpha_beta_gy:g} Gy" if isinstance(lq, LqMap) else lq.alpha_beta_rule
-    comment = f"{lq.quantity.value} a/b {ab}; {lq.fractions} fx; residual n/a; single course"
+    comment = f"{lq.quantity.value} a/b {lq.alpha_beta_label}; {lq.fractions} fx; residual n/a; single course"
     return _write(
         lq.dose,
         Path(path),

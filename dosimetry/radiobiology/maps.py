@@ -25,7 +25,7 @@ import logging
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from enum import StrEnum
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -33,6 +33,7 @@ import numpy.typing as npt
 from dosimetry.dose import DoseGrid, DoseSummationType, DoseType
 from dosimetry.errors import ArgumentError, ConsistencyError, RadiobiologyError
 from dosimetry.plan import Plan, RadiationType
+from dosimetry.quantities import LQ_QUANTITIES, DoseQuantity, lq_quantity
 from dosimetry.radiobiology.lq import (
     bed_array,
     bed_array_variable_alpha_beta,
@@ -54,11 +55,6 @@ PARTIAL_SUMMATION_TYPES = frozenset(
 
 #: Dose summation types holding one fraction's dose (refused: the maps need the course total).
 PER_FRACTION_SUMMATION_TYPES = frozenset({DoseSummationType.FRACTION, DoseSummationType.FRACTION_SESSION})
-
-
-class Quantity(StrEnum):
-    BED = "BED"
-    EQD2 = "EQD2"
 
 
 def resolve_fractions(*, plan: Plan | None, fractions: int | None, argument: str = "fractions") -> int:
@@ -154,7 +150,7 @@ def photon_equivalent_dose(
 class LqMap:
     """A BED or EQD2 map on the dose grid (``dose.dose_type`` is EFFECTIVE)."""
 
-    quantity: Quantity
+    quantity: DoseQuantity
     alpha_beta_gy: float
     fractions: int
     dose: DoseGrid
@@ -165,13 +161,18 @@ class LqMap:
     def description(self) -> str:
         return self.dose.description
 
+    @property
+    def alpha_beta_label(self) -> str:
+        """The alpha/beta as shown to a user ("2 Gy")."""
+        return f"{self.alpha_beta_gy:g} Gy"
 
-def describe_map(quantity: Quantity, alpha_beta_gy: float, fractions: int, rbe: float | None = None) -> str:
+
+def describe_map(quantity: DoseQuantity, alpha_beta_gy: float, fractions: int, rbe: float | None = None) -> str:
     return _describe(quantity, f"{alpha_beta_gy:g} Gy", fractions, rbe)
 
 
-def _describe(quantity: Quantity, alpha_beta_label: str, fractions: int, rbe: float | None) -> str:
-    text = f"{Quantity(quantity).value} a/b {alpha_beta_label}, {fractions} fx, voxel LQ d=D/n"
+def _describe(quantity: DoseQuantity, alpha_beta_label: str, fractions: int, rbe: float | None) -> str:
+    text = f"{lq_quantity(quantity).value} a/b {alpha_beta_label}, {fractions} fx, voxel LQ d=D/n"
     if rbe is not None:
         text += f", RBE {rbe:g}"
     return text
@@ -201,19 +202,19 @@ def effective_dose_grid(
 
 
 def lq_array(
-    dose_gy: npt.ArrayLike, quantity: Quantity, fractions: int, alpha_beta_gy: float, *, out: FloatArray | None = None
+    dose_gy: npt.ArrayLike, quantity: DoseQuantity, fractions: int, alpha_beta_gy: float, *, out: FloatArray | None = None
 ) -> FloatArray:
     """BED or EQD2 of a total-dose array (``out``: optional preallocated result, may be the input)."""
-    if Quantity(quantity) is Quantity.BED:
+    if lq_quantity(quantity) is DoseQuantity.BED:
         return bed_array(dose_gy, fractions, alpha_beta_gy, out=out)
     return eqd2_array(dose_gy, fractions, alpha_beta_gy, out=out)
 
 
 def lq_array_variable(
-    dose_gy: npt.ArrayLike, quantity: Quantity, fractions: int, alpha_beta_map_gy: npt.ArrayLike
+    dose_gy: npt.ArrayLike, quantity: DoseQuantity, fractions: int, alpha_beta_map_gy: npt.ArrayLike
 ) -> FloatArray:
     """BED or EQD2 of a total-dose array with one alpha/beta per voxel."""
-    if Quantity(quantity) is Quantity.BED:
+    if lq_quantity(quantity) is DoseQuantity.BED:
         return bed_array_variable_alpha_beta(dose_gy, fractions, alpha_beta_map_gy)
     return eqd2_array_variable_alpha_beta(dose_gy, fractions, alpha_beta_map_gy)
 
@@ -222,7 +223,7 @@ def lq_array_variable(
 class CompositeLqMap:
     """A BED/EQD2 map whose alpha/beta varies by voxel (``alpha_beta_rule`` says how it was chosen)."""
 
-    quantity: Quantity
+    quantity: DoseQuantity
     fractions: int
     alpha_beta_rule: str
     alpha_beta_map_gy: FloatArray
@@ -234,11 +235,39 @@ class CompositeLqMap:
     def description(self) -> str:
         return self.dose.description
 
+    @property
+    def alpha_beta_label(self) -> str:
+        """How the per-voxel alpha/beta was chosen (the rule)."""
+        return self.alpha_beta_rule
+
+
+class SingleCourseMap(Protocol):
+    """What a single-course BED/EQD2 map offers, whether one alpha/beta (:class:`LqMap`) or one per
+    voxel (:class:`CompositeLqMap`): exporters and reports need nothing else."""
+
+    @property
+    def quantity(self) -> DoseQuantity: ...
+
+    @property
+    def fractions(self) -> int: ...
+
+    @property
+    def dose(self) -> DoseGrid: ...
+
+    @property
+    def warnings(self) -> tuple[str, ...]: ...
+
+    @property
+    def description(self) -> str: ...
+
+    @property
+    def alpha_beta_label(self) -> str: ...
+
 
 def composite_lq_map(
     dose: DoseGrid,
     *,
-    quantity: Quantity,
+    quantity: DoseQuantity,
     alpha_beta_map_gy: npt.ArrayLike,
     alpha_beta_rule: str,
     fractions: int | None = None,
@@ -257,13 +286,13 @@ def composite_lq_map(
     text = _describe(quantity, alpha_beta_rule, n, source.rbe)
     grid = effective_dose_grid(dose, values, plan=plan, description=text, warnings=source.warnings)
     ab_map.flags.writeable = False
-    return CompositeLqMap(Quantity(quantity), n, alpha_beta_rule, ab_map, grid, source.rbe, source.warnings)
+    return CompositeLqMap(lq_quantity(quantity), n, alpha_beta_rule, ab_map, grid, source.rbe, source.warnings)
 
 
 def lq_map(
     dose: DoseGrid,
     *,
-    quantity: Quantity,
+    quantity: DoseQuantity,
     alpha_beta_gy: float,
     fractions: int | None = None,
     plan: Plan | None = None,
@@ -276,7 +305,7 @@ def lq_map(
 def lq_maps(
     dose: DoseGrid,
     *,
-    quantities: Sequence[Quantity] = (Quantity.BED, Quantity.EQD2),
+    quantities: Sequence[DoseQuantity] = LQ_QUANTITIES,
     alpha_betas_gy: Sequence[float] = (2.0, 9.0),
     fractions: int | None = None,
     plan: Plan | None = None,
@@ -293,8 +322,8 @@ def lq_maps(
     maps: list[LqMap] = []
     for ab in abs_gy:
         for quantity in quantities:
-            values = lq_array(source.dose_gy, Quantity(quantity), n, ab)
-            description = describe_map(Quantity(quantity), ab, n, source.rbe)
+            values = lq_array(source.dose_gy, lq_quantity(quantity), n, ab)
+            description = describe_map(lq_quantity(quantity), ab, n, source.rbe)
             grid = effective_dose_grid(dose, values, plan=plan, description=description, warnings=source.warnings)
-            maps.append(LqMap(Quantity(quantity), ab, n, grid, source.rbe, source.warnings))
+            maps.append(LqMap(lq_quantity(quantity), ab, n, grid, source.rbe, source.warnings))
     return tuple(maps)

@@ -31,8 +31,8 @@ from dosimetry.dose import DoseGrid
 from dosimetry.errors import ArgumentError, GeometryError
 from dosimetry.plan import Plan
 from dosimetry.radiobiology.lq import check_alpha_beta, check_fractions
+from dosimetry.quantities import DoseQuantity
 from dosimetry.radiobiology.maps import (
-    Quantity,
     effective_dose_grid,
     lq_array,
     lq_array_variable,
@@ -75,7 +75,7 @@ def cumulative_array(
     alpha_beta_gy: float | FloatArray,
     residual: float = DEFAULT_RESIDUAL,
     method: SummationMethod = SummationMethod.BED_SPACE,
-    quantity: Quantity = Quantity.EQD2,
+    quantity: DoseQuantity = DoseQuantity.EQD2,
 ) -> FloatArray:
     """Cumulative BED or EQD2 of two photon-equivalent total-dose arrays on the same grid
     (``alpha_beta_gy``: one ratio, or one per voxel)."""
@@ -114,7 +114,7 @@ def cumulative_array(
 class CumulativeMap:
     """A cumulative BED/EQD2 map on the current grid and how it was made."""
 
-    quantity: Quantity
+    quantity: DoseQuantity
     alpha_beta_gy: float | None  # None for a composite map (see alpha_beta_rule)
     residual: float
     method: SummationMethod
@@ -131,7 +131,7 @@ class CumulativeMap:
 
 
 def describe_cumulative(
-    quantity: Quantity, alpha_beta: str, current_fractions: int, prior_fractions: int, residual: float, method: SummationMethod
+    quantity: DoseQuantity, alpha_beta: str, current_fractions: int, prior_fractions: int, residual: float, method: SummationMethod
 ) -> str:
     """``alpha_beta``: "2 Gy" or a composite rule label."""
     return (
@@ -153,7 +153,7 @@ def accumulate(
     prior_fractions: int | None = None,
     residual: float = DEFAULT_RESIDUAL,
     method: SummationMethod = SummationMethod.BED_SPACE,
-    quantity: Quantity = Quantity.EQD2,
+    quantity: DoseQuantity = DoseQuantity.EQD2,
     current_rbe: float | None = None,
     prior_rbe: float | None = None,
     warnings: tuple[str, ...] = (),

@@ -1,6 +1,6 @@
 """Report building blocks: figures (PNG bytes) and a self-contained HTML page."""
 
-from dosimetry.report.content import Figure, Paragraph, Report, Section, Status, Table
+from dosimetry.report.content import Figure, Paragraph, Report, Section, RowStyle, Table
 from dosimetry.report.figures import DvhCurve, OverlayContour, dvh_figure_png, isodose_overlay_png
 from dosimetry.report.html import render_html
 
@@ -11,7 +11,7 @@ __all__ = [
     "Paragraph",
     "Report",
     "Section",
-    "Status",
+    "RowStyle",
     "Table",
     "dvh_figure_png",
     "isodose_overlay_png",

@@ -21,7 +21,7 @@ import numpy as np
 from dosimetry.dvh import rasterise_roi
 from dosimetry.errors import DosimetryError
 from dosimetry.io import load_ct_series, load_ct_volume
-from dosimetry.radiobiology import Quantity as LqQuantity
+from dosimetry.quantities import DoseQuantity
 from dosimetry.radiobiology.alpha_beta import RoiRole
 from dosimetry.report import (
     DvhCurve,
@@ -30,7 +30,7 @@ from dosimetry.report import (
     Paragraph,
     Report,
     Section,
-    Status,
+    RowStyle,
     Table,
     dvh_figure_png,
     isodose_overlay_png,
@@ -64,9 +64,9 @@ def _f(value: Any, digits: int = 2) -> str:
     return str(value)
 
 
-def _status(text: str) -> Status:
-    return {"PASS": Status.PASS, "FAIL": Status.FAIL, "NOT_EVALUABLE": Status.NOT_EVALUABLE,
-            "pass": Status.PASS, "fail": Status.FAIL, "undefined": Status.NOT_EVALUABLE}.get(text, Status.NONE)
+def _status(text: str) -> RowStyle:
+    return {"PASS": RowStyle.PASS, "FAIL": RowStyle.FAIL, "NOT_EVALUABLE": RowStyle.NOT_EVALUABLE,
+            "pass": RowStyle.PASS, "fail": RowStyle.FAIL, "undefined": RowStyle.NOT_EVALUABLE}.get(text, RowStyle.NONE)
 
 
 def _summary(results: dict[str, Any]) -> Section:
@@ -125,7 +125,7 @@ def _dose_level_section(results: dict[str, Any]) -> Section:
             f"{r['bed2_gy']:.1f}", f"{r['bed9_gy']:.1f}", f"{r['eqd2_2_gy']:.1f}", f"{r['eqd2_9_gy']:.1f}",
             "this patient" if r["level"] == levels["patient_level"] else "",
         ))
-        status.append(Status.HIGHLIGHT if r["level"] == levels["patient_level"] else Status.NONE)
+        status.append(RowStyle.HIGHLIGHT if r["level"] == levels["patient_level"] else RowStyle.NONE)
     table = Table(
         "Protocol Table 1 (recomputed, LQ model)",
         ("level", "fractionation", "total [GyE]", "BED2 [Gy]", "BED9 [Gy]", "EQD2 a/b=2 [Gy]", "EQD2 a/b=9 [Gy]", "patient"),
@@ -172,7 +172,7 @@ def _indices_section(results: dict[str, Any]) -> Section:
             v("target_coverage"), v("paddick_ci"), v("rtog_ci"), v("gradient_index"), v("icru83_hi"),
             _f(d["D98%"]), _f(d["D50%"]), _f(d["D2%"]), _f(d["Dmax"]),
         ))
-        status.append(Status.NONE)
+        status.append(RowStyle.NONE)
         for cov in entry.get("coverage", []):
             cov_rows.append((
                 entry["target"], entry["quantity"], cov["metric"], f">= {cov['required_volume_pct']:g} %",
@@ -303,8 +303,8 @@ def _metrics_section(results: dict[str, Any], maps: PatientMaps, dvhs: PatientDv
     values = {(m["roi"], m["quantity"], m["metric"]): m["value"] for m in results["metrics"]}
     cum = maps.eqd2_late_cumulative_key
     # The maps' names follow the alpha/beta of the run (BED9 and EQD2_2 with the defaults).
-    bed_tumour = lq_key(LqQuantity.BED, maps.alpha_beta_tumour_gy)
-    eqd2_late = lq_key(LqQuantity.EQD2, maps.alpha_beta_late_gy)
+    bed_tumour = lq_key(DoseQuantity.BED, maps.alpha_beta_tumour_gy)
+    eqd2_late = lq_key(DoseQuantity.EQD2, maps.alpha_beta_late_gy)
     rows = []
     for roi in dvhs.rois:
         q = dvhs.planned_dose_name

@@ -8,7 +8,7 @@ from enum import StrEnum
 from dosimetry.errors import ArgumentError
 
 
-class Status(StrEnum):
+class RowStyle(StrEnum):
     """Row status shown with a colour in tables."""
 
     NONE = ""
@@ -29,7 +29,7 @@ class Table:
     title: str
     columns: tuple[str, ...]
     rows: tuple[tuple[str, ...], ...]
-    row_status: tuple[Status, ...] = ()
+    row_status: tuple[RowStyle, ...] = ()
     note: str = ""
 
     def __post_init__(self) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import html
 
-from dosimetry.report.content import Figure, Paragraph, Report, Section, Status, Table
+from dosimetry.report.content import Figure, Paragraph, Report, Section, RowStyle, Table
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:2em auto;max-width:1100px;color:#222}
@@ -50,7 +50,7 @@ def _table(table: Table) -> str:
     head = "".join(f"<th>{_e(c)}</th>" for c in table.columns)
     rows = []
     for i, row in enumerate(table.rows):
-        status = table.row_status[i] if status_col else Status.NONE
+        status = table.row_status[i] if status_col else RowStyle.NONE
         cells = []
         for j, cell in enumerate(row):
             is_status_cell = status_col and table.columns[j].lower() == "status"

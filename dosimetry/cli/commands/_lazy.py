@@ -31,7 +31,7 @@ def _lookup(module: str, attribute: str) -> Any:
 
 
 class LazyValue:
-    """``module.attribute`` (dotted attribute path allowed, e.g. ``"Quantity.BED.value"``), looked up on use."""
+    """``module.attribute`` (dotted attribute path allowed, e.g. ``"DoseQuantity.BED.value"``), looked up on use."""
 
     __slots__ = ("module", "attribute")
 

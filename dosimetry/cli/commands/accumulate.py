@@ -165,7 +165,8 @@ def run(args: argparse.Namespace) -> int:
     from dosimetry.radiobiology.evaluation import evaluate_rois
     from dosimetry.radiobiology.export import export_cumulative_map, export_lq_map, identity_from_dicom
     from dosimetry.radiobiology.lq import check_alpha_beta
-    from dosimetry.radiobiology.maps import Quantity, composite_lq_map, lq_maps
+    from dosimetry.quantities import DoseQuantity
+    from dosimetry.radiobiology.maps import composite_lq_map, lq_maps
     from dosimetry.radiobiology.summation import TARGET_METRICS_NOTE, SummationMethod, accumulate, check_residual
 
     check_residual(args.residual, argument="--residual")
@@ -217,7 +218,7 @@ def run(args: argparse.Namespace) -> int:
     identity = identity_from_dicom(current.dose_paths[0])
     method = SummationMethod(args.method)
     maps = lq_maps(
-        current.dose, quantities=(Quantity.BED, Quantity.EQD2), alpha_betas_gy=args.alpha_beta, plan=current.plan, rbe=args.current_rbe
+        current.dose, quantities=(DoseQuantity.BED, DoseQuantity.EQD2), alpha_betas_gy=args.alpha_beta, plan=current.plan, rbe=args.current_rbe
     )
     outputs: list[dict[str, Any]] = []
     for m in maps:
@@ -237,7 +238,7 @@ def run(args: argparse.Namespace) -> int:
         "warnings": aligned.warnings,
     }
     for ab in args.alpha_beta:
-        cum = accumulate(current.dose, aligned.dose, alpha_beta_gy=ab, quantity=Quantity.EQD2, **summation)
+        cum = accumulate(current.dose, aligned.dose, alpha_beta_gy=ab, quantity=DoseQuantity.EQD2, **summation)
         exported = export_cumulative_map(cum, paths["cumEQD2", ab], identity=identity, plan=current.plan)
         warnings.extend(cum.warnings)
         outputs.append(_output_record(exported, "EQD2", "cumulative", ab, cum.dose.max_gy))
@@ -246,7 +247,7 @@ def run(args: argparse.Namespace) -> int:
         warnings.extend(map_warnings)
         label = _composite_label(policy)
         comp = composite_lq_map(
-            current.dose, quantity=Quantity.EQD2, alpha_beta_map_gy=ab_map, alpha_beta_rule=label, plan=current.plan, rbe=args.current_rbe
+            current.dose, quantity=DoseQuantity.EQD2, alpha_beta_map_gy=ab_map, alpha_beta_rule=label, plan=current.plan, rbe=args.current_rbe
         )
         cum = accumulate(current.dose, aligned.dose, alpha_beta_map_gy=ab_map, alpha_beta_rule=label, **summation)
         for kind, grid_map, writer in (

@@ -10,7 +10,7 @@ from dosimetry.cli.commands._lazy import LazyChoices, LazyValue, set_lazy_choice
 from dosimetry.errors import ArgumentError, RadiobiologyError
 
 # numpy-based radiobiology and pydicom-based loaders are imported by run(): the parser stays light.
-_MAPS = "dosimetry.radiobiology.maps"
+_QUANTITIES = "dosimetry.quantities"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -29,8 +29,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.add_argument("--fractions", type=int, metavar="N", help="number of fractions (checked against --plan)")
     parser.add_argument("--alpha-beta", type=float, required=True, metavar="GY", help="alpha/beta ratio, Gy")
     set_lazy_choices(
-        parser.add_argument("--quantity", default=LazyValue(_MAPS, "Quantity.BED.value"), help="default BED"),
-        LazyChoices(_MAPS, "Quantity"),
+        parser.add_argument("--quantity", default=LazyValue(_QUANTITIES, "DoseQuantity.BED.value"), help="default BED"),
+        LazyChoices(_QUANTITIES, "LQ_QUANTITIES"),
     )
     parser.add_argument("--rbe", type=float, metavar="R", help="constant RBE for a PHYSICAL proton dose (e.g. 1.1)")
     parser.add_argument("--out", type=Path, required=True, metavar="OUT.dcm", help="output RT Dose file")
@@ -43,7 +43,8 @@ def run(args: argparse.Namespace) -> int:
     from dosimetry.io import load_plan
     from dosimetry.radiobiology.course import load_total_dose
     from dosimetry.radiobiology.export import export_lq_map, identity_from_dicom
-    from dosimetry.radiobiology.maps import Quantity, lq_map, resolve_fractions
+    from dosimetry.quantities import lq_quantity
+    from dosimetry.radiobiology.maps import lq_map, resolve_fractions
 
     if args.plan is None and args.fractions is None:
         raise ArgumentError("give --plan RP.dcm or --fractions N (the fraction count of the dose)")
@@ -55,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     dose = load_total_dose(args.dose, resolve_fractions(plan=plan, fractions=args.fractions, argument="--fractions"))
     try:
         result = lq_map(
-            dose, quantity=Quantity(args.quantity), alpha_beta_gy=args.alpha_beta, fractions=args.fractions, plan=plan, rbe=args.rbe
+            dose, quantity=lq_quantity(args.quantity, argument="--quantity"), alpha_beta_gy=args.alpha_beta, fractions=args.fractions, plan=plan, rbe=args.rbe
         )
     except RadiobiologyError as exc:  # name the command-line options
         raise RadiobiologyError(str(exc).replace("alpha_beta_gy", "--alpha-beta")) from exc

@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dosimetry.cli.commands._patient_options import add_patient_options, load_patient_from_args
+from dosimetry.cli.commands._patient_options import (
+    add_patient_options,
+    load_patient_from_args,
+)
 
 if TYPE_CHECKING:
     from dosimetry.constraints.evaluate import ConstraintReport
