@@ -12,7 +12,7 @@ from dosimetry.errors import ArgumentError, GeometryError
 from dosimetry.grid import RectilinearGrid
 from dosimetry.plan import RadiationType
 from dosimetry.quantities import DoseQuantity
-from dosimetry.radiobiology import lq
+from dosimetry.radiobiology import CourseDose, lq
 from dosimetry.radiobiology.summation import (
     TARGET_METRICS_NOTE,
     SummationMethod,
@@ -33,11 +33,9 @@ def test_residual_discount_by_hand() -> None:
     # current: 55 GyE in 22 fx -> EQD2_2 = 123.75 / 2 = 61.875
     # prior: 70 Gy in 35 fx (2 Gy/fx) -> EQD2_2 = 70; 30 % residual -> 21
     result = accumulate(
-        _dose(55.0, DoseType.EFFECTIVE),
-        _dose(70.0, DoseType.PHYSICAL),
+        CourseDose(_dose(55.0, DoseType.EFFECTIVE), make_plan(22, RadiationType.ION)),
+        CourseDose(_dose(70.0, DoseType.PHYSICAL), make_plan(35, RadiationType.PHOTON, uid="9.9")),
         alpha_beta_gy=2.0,
-        current_plan=make_plan(22, RadiationType.ION),
-        prior_plan=make_plan(35, RadiationType.PHOTON, uid="9.9"),
     )
     np.testing.assert_allclose(result.dose.dose_gy, 61.875 + 21.0)
     assert result.method is SummationMethod.BED_SPACE
@@ -111,16 +109,14 @@ def test_grids_must_match() -> None:
         FRAME,
     )
     with pytest.raises(GeometryError, match="resampled"):
-        accumulate(_dose(1.0, DoseType.EFFECTIVE), other, alpha_beta_gy=2.0, current_fractions=1, prior_fractions=1)
+        accumulate(CourseDose(_dose(1.0, DoseType.EFFECTIVE), fractions=1), CourseDose(other, fractions=1), alpha_beta_gy=2.0)
 
 
 def test_alignment_warnings_carried() -> None:
     result = accumulate(
-        _dose(1.0, DoseType.EFFECTIVE),
-        _dose(1.0, DoseType.PHYSICAL),
+        CourseDose(_dose(1.0, DoseType.EFFECTIVE), fractions=1),
+        CourseDose(_dose(1.0, DoseType.PHYSICAL), fractions=1),
         alpha_beta_gy=2.0,
-        current_fractions=1,
-        prior_fractions=1,
         warnings=("assumed same position",),
     )
     assert "assumed same position" in result.warnings

@@ -28,7 +28,7 @@ from dosimetry.align.resample import AlignedDose
 from dosimetry.quantities import DoseBasis
 from dosimetry.dose import DoseGrid, DoseType
 from dosimetry.errors import ArgumentError, ConsistencyError
-from dosimetry.radiobiology import CumulativeMap, LqMap, DoseQuantity, SummationMethod, accumulate, lq_map, lq_maps
+from dosimetry.radiobiology import CourseDose, CumulativeMap, LqMap, DoseQuantity, SummationMethod, accumulate, lq_map, lq_maps
 from dosimetry.radiobiology.course import Course, course_registration, load_course
 from dosimetry.radiobiology.summation import check_residual
 from dosimetry.patient.folders import CourseFolders
@@ -152,11 +152,9 @@ def build_patient_maps(
         warnings += [f"prior: {w}" for w in prior.warnings]
         for quantity in (DoseQuantity.EQD2, DoseQuantity.BED):
             cum = accumulate(
-                current.dose,
-                aligned.dose,
+                CourseDose(current.dose, current.plan),
+                CourseDose(aligned.dose, prior.plan),
                 alpha_beta_gy=alpha_beta_late_gy,
-                current_plan=current.plan,
-                prior_plan=prior.plan,
                 residual=residual,
                 quantity=quantity,
                 warnings=aligned.warnings,

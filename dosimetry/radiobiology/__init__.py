@@ -3,7 +3,7 @@ alpha/beta per structure, and the cumulative dose of a current and a prior cours
 
 from dosimetry.radiobiology.alpha_beta import AlphaBetaPolicy, RoiRole, composite_alpha_beta_map, roi_role
 from dosimetry.radiobiology.lq import bed_array, bed_gy, eqd2_array, eqd2_gy
-from dosimetry.radiobiology.maps import LqMap, lq_map, lq_maps, photon_equivalent_dose, resolve_fractions
+from dosimetry.radiobiology.maps import CourseDose, LqMap, lq_map, lq_maps, photon_equivalent_dose, resolve_fractions
 from dosimetry.quantities import LQ_QUANTITIES, DoseQuantity
 from dosimetry.radiobiology.schedule import Schedule, make_schedule, make_schedules
 from dosimetry.radiobiology.summation import (
@@ -21,6 +21,7 @@ __all__ = [
     "DEFAULT_RESIDUAL",
     "TARGET_METRICS_NOTE",
     "AlphaBetaPolicy",
+    "CourseDose",
     "CumulativeMap",
     "LqMap",
     "RoiRole",

@@ -19,10 +19,9 @@ from dataclasses import dataclass, field
 from dosimetry.dose import DoseGrid
 from dosimetry.dvh import compute_dvh, evaluate_metric
 from dosimetry.errors import DosimetryError
-from dosimetry.plan import Plan
 from dosimetry.quantities import DoseQuantity
 from dosimetry.radiobiology.alpha_beta import AlphaBetaPolicy, RoiRole, roi_role
-from dosimetry.radiobiology.maps import lq_map
+from dosimetry.radiobiology.maps import CourseDose, lq_map
 from dosimetry.radiobiology.summation import (
     DEFAULT_RESIDUAL,
     SummationMethod,
@@ -54,20 +53,14 @@ class EvaluationResult:
     warnings: tuple[str, ...] = field(default=())
 
 
-def evaluate_rois(
-    current: DoseGrid,
-    prior_on_current_grid: DoseGrid | None,
+def roi_eqd2_metrics(
+    current: CourseDose,
+    prior_on_current_grid: CourseDose | None,
     rois: Sequence[Roi],
     *,
     policy: AlphaBetaPolicy,
-    current_plan: Plan | None = None,
-    prior_plan: Plan | None = None,
-    current_fractions: int | None = None,
-    prior_fractions: int | None = None,
     residual: float = DEFAULT_RESIDUAL,
     method: SummationMethod = SummationMethod.BED_SPACE,
-    current_rbe: float | None = None,
-    prior_rbe: float | None = None,
 ) -> EvaluationResult:
     """EQD2 metrics per ROI (see the module docstring for which map each ROI uses)."""
     current_maps: dict[float, DoseGrid] = {}
@@ -80,24 +73,15 @@ def evaluate_rois(
         if role is RoiRole.TARGET or prior_on_current_grid is None:
             if ab not in current_maps:
                 current_maps[ab] = lq_map(
-                    current, quantity=DoseQuantity.EQD2, alpha_beta_gy=ab, fractions=current_fractions, plan=current_plan, rbe=current_rbe
+                    current.dose, quantity=DoseQuantity.EQD2, alpha_beta_gy=ab, fractions=current.fractions, plan=current.plan,
+                    rbe=current.rbe,
                 ).dose
             dose = current_maps[ab]
             basis = "current course"
         else:
             if ab not in cumulative_maps:
                 cumulative_maps[ab] = accumulate(
-                    current,
-                    prior_on_current_grid,
-                    alpha_beta_gy=ab,
-                    current_plan=current_plan,
-                    prior_plan=prior_plan,
-                    current_fractions=current_fractions,
-                    prior_fractions=prior_fractions,
-                    residual=residual,
-                    method=method,
-                    current_rbe=current_rbe,
-                    prior_rbe=prior_rbe,
+                    current, prior_on_current_grid, alpha_beta_gy=ab, residual=residual, method=method
                 ).dose
             dose = cumulative_maps[ab]
             basis = f"cumulative (r={residual:g}, {SummationMethod(method).value})"

@@ -147,6 +147,30 @@ def photon_equivalent_dose(
 
 
 @dataclass(frozen=True, eq=False)
+class CourseDose:
+    """One course's total dose and what its LQ conversion needs: the plan (radiation types and
+    fraction count) or the fraction count given directly, and a constant RBE (protons only).
+
+    The parameter object of :func:`dosimetry.radiobiology.accumulate` and
+    :func:`dosimetry.radiobiology.evaluation.roi_eqd2_metrics` (one per course)."""
+
+    dose: DoseGrid
+    plan: Plan | None = None
+    fractions: int | None = None
+    rbe: float | None = None
+
+    def fraction_count(self, *, argument: str = "fractions") -> int:
+        """The fraction count (``fractions`` checked against the plan's, else the plan's)."""
+        return resolve_fractions(plan=self.plan, fractions=self.fractions, argument=argument)
+
+    def photon_equivalent(self) -> PhotonEquivalentDose:
+        """The dose after this module's input rules (:func:`photon_equivalent_dose`)."""
+        return photon_equivalent_dose(
+            self.dose, radiation_types=self.plan.radiation_types if self.plan else None, rbe=self.rbe
+        )
+
+
+@dataclass(frozen=True, eq=False)
 class LqMap:
     """A BED or EQD2 map on the dose grid (``dose.dose_type`` is EFFECTIVE)."""
 

@@ -29,15 +29,13 @@ import numpy.typing as npt
 
 from dosimetry.dose import DoseGrid
 from dosimetry.errors import ArgumentError, GeometryError
-from dosimetry.plan import Plan
 from dosimetry.radiobiology.lq import check_alpha_beta, check_fractions
 from dosimetry.quantities import DoseQuantity
 from dosimetry.radiobiology.maps import (
+    CourseDose,
     effective_dose_grid,
     lq_array,
     lq_array_variable,
-    photon_equivalent_dose,
-    resolve_fractions,
 )
 
 FloatArray = npt.NDArray[np.float64]
@@ -141,24 +139,19 @@ def describe_cumulative(
 
 
 def accumulate(
-    current: DoseGrid,
-    prior_on_current_grid: DoseGrid,
+    current: CourseDose,
+    prior_on_current_grid: CourseDose,
     *,
     alpha_beta_gy: float | None = None,
     alpha_beta_map_gy: FloatArray | None = None,
     alpha_beta_rule: str = "",
-    current_plan: Plan | None = None,
-    prior_plan: Plan | None = None,
-    current_fractions: int | None = None,
-    prior_fractions: int | None = None,
     residual: float = DEFAULT_RESIDUAL,
     method: SummationMethod = SummationMethod.BED_SPACE,
     quantity: DoseQuantity = DoseQuantity.EQD2,
-    current_rbe: float | None = None,
-    prior_rbe: float | None = None,
     warnings: tuple[str, ...] = (),
 ) -> CumulativeMap:
-    """Cumulative map of ``current`` and the prior dose already brought onto the current grid.
+    """Cumulative map of the ``current`` course and the prior course whose dose is already on the
+    current grid.
 
     Each course's dose passes the input rules of :mod:`dosimetry.radiobiology.maps` with its own
     plan (radiation types, fraction count). ``warnings`` (for example from the alignment) are
@@ -171,8 +164,8 @@ def accumulate(
     ab_values: float | FloatArray
     if alpha_beta_map_gy is not None:
         ab_values = np.asarray(alpha_beta_map_gy, dtype=np.float64)
-        if ab_values.shape != current.grid.shape_zyx:
-            raise GeometryError(f"alpha_beta_map_gy shape {ab_values.shape} differs from the grid's {current.grid.shape_zyx}")
+        if ab_values.shape != current.dose.grid.shape_zyx:
+            raise GeometryError(f"alpha_beta_map_gy shape {ab_values.shape} differs from the grid's {current.dose.grid.shape_zyx}")
         if not alpha_beta_rule:
             raise ArgumentError("a composite map needs alpha_beta_rule (how the per-voxel ratios were chosen)")
         ab = None
@@ -181,14 +174,12 @@ def accumulate(
         ab = check_alpha_beta(alpha_beta_gy)  # type: ignore[arg-type]
         ab_values = ab
         ab_label = f"{ab:g} Gy"
-    if not current.grid.same_as(prior_on_current_grid.grid):
+    if not current.dose.grid.same_as(prior_on_current_grid.dose.grid):
         raise GeometryError("the prior dose must be resampled onto the current dose grid first (dosimetry.align)")
-    n_cur = resolve_fractions(plan=current_plan, fractions=current_fractions, argument="current_fractions")
-    n_prior = resolve_fractions(plan=prior_plan, fractions=prior_fractions, argument="prior_fractions")
-    cur = photon_equivalent_dose(current, radiation_types=current_plan.radiation_types if current_plan else None, rbe=current_rbe)
-    pri = photon_equivalent_dose(
-        prior_on_current_grid, radiation_types=prior_plan.radiation_types if prior_plan else None, rbe=prior_rbe
-    )
+    n_cur = current.fraction_count(argument="current fractions")
+    n_prior = prior_on_current_grid.fraction_count(argument="prior fractions")
+    cur = current.photon_equivalent()
+    pri = prior_on_current_grid.photon_equivalent()
     r = check_residual(residual)
     method = SummationMethod(method)
     values = cumulative_array(
@@ -197,7 +188,7 @@ def accumulate(
     prior_warnings = tuple(f"prior: {w}" for w in pri.warnings if w not in warnings)
     all_warnings = tuple(dict.fromkeys(cur.warnings + prior_warnings + tuple(warnings)))
     description = describe_cumulative(quantity, ab_label, n_cur, n_prior, r, method)
-    grid = effective_dose_grid(current, values, plan=current_plan, description=description, warnings=all_warnings)
+    grid = effective_dose_grid(current.dose, values, plan=current.plan, description=description, warnings=all_warnings)
     return CumulativeMap(
         quantity, ab, r, method, n_cur, n_prior, grid, TARGET_METRICS_NOTE, all_warnings, alpha_beta_rule if ab is None else ""
     )

@@ -162,11 +162,11 @@ def _output_record(exported: ExportedMap, quantity: str, course: str, alpha_beta
 def run(args: argparse.Namespace) -> int:
     from dosimetry.align import align_prior_dose
     from dosimetry.radiobiology.course import course_registration, load_course
-    from dosimetry.radiobiology.evaluation import evaluate_rois
+    from dosimetry.radiobiology.evaluation import roi_eqd2_metrics
     from dosimetry.radiobiology.export import export_cumulative_map, export_lq_map, identity_from_dicom
     from dosimetry.radiobiology.lq import check_alpha_beta
     from dosimetry.quantities import DoseQuantity
-    from dosimetry.radiobiology.maps import composite_lq_map, lq_maps
+    from dosimetry.radiobiology.maps import CourseDose, composite_lq_map, lq_maps
     from dosimetry.radiobiology.summation import TARGET_METRICS_NOTE, SummationMethod, accumulate, check_residual
 
     check_residual(args.residual, argument="--residual")
@@ -228,17 +228,11 @@ def run(args: argparse.Namespace) -> int:
         outputs.append(_output_record(exported, m.quantity.value, "current", m.alpha_beta_gy, m.dose.max_gy))
     warnings: list[str] = list(current.warnings) + [f"prior: {w}" for w in prior.warnings] + list(aligned.warnings)
     # The summation settings every cumulative map of this run shares.
-    summation: dict[str, Any] = {
-        "current_plan": current.plan,
-        "prior_plan": prior.plan,
-        "residual": args.residual,
-        "method": method,
-        "current_rbe": args.current_rbe,
-        "prior_rbe": args.prior_rbe,
-        "warnings": aligned.warnings,
-    }
+    current_course = CourseDose(current.dose, current.plan, rbe=args.current_rbe)
+    prior_course = CourseDose(aligned.dose, prior.plan, rbe=args.prior_rbe)
+    summation: dict[str, Any] = {"residual": args.residual, "method": method, "warnings": aligned.warnings}
     for ab in args.alpha_beta:
-        cum = accumulate(current.dose, aligned.dose, alpha_beta_gy=ab, quantity=DoseQuantity.EQD2, **summation)
+        cum = accumulate(current_course, prior_course, alpha_beta_gy=ab, quantity=DoseQuantity.EQD2, **summation)
         exported = export_cumulative_map(cum, paths["cumEQD2", ab], identity=identity, plan=current.plan)
         warnings.extend(cum.warnings)
         outputs.append(_output_record(exported, "EQD2", "cumulative", ab, cum.dose.max_gy))
@@ -249,7 +243,7 @@ def run(args: argparse.Namespace) -> int:
         comp = composite_lq_map(
             current.dose, quantity=DoseQuantity.EQD2, alpha_beta_map_gy=ab_map, alpha_beta_rule=label, plan=current.plan, rbe=args.current_rbe
         )
-        cum = accumulate(current.dose, aligned.dose, alpha_beta_map_gy=ab_map, alpha_beta_rule=label, **summation)
+        cum = accumulate(current_course, prior_course, alpha_beta_map_gy=ab_map, alpha_beta_rule=label, **summation)
         for kind, grid_map, writer in (
             ("EQD2", comp, export_lq_map),
             ("cumEQD2", cum, export_cumulative_map),
@@ -261,18 +255,7 @@ def run(args: argparse.Namespace) -> int:
             outputs.append(_output_record(exported, "EQD2", course, "composite: " + policy.describe(), grid_map.dose.max_gy))
     evaluation: list[dict[str, Any]] = []
     if args.evaluate_rois and structures is not None:
-        result = evaluate_rois(
-            current.dose,
-            aligned.dose,
-            structures.rois,
-            policy=policy,
-            current_plan=current.plan,
-            prior_plan=prior.plan,
-            residual=args.residual,
-            method=method,
-            current_rbe=args.current_rbe,
-            prior_rbe=args.prior_rbe,
-        )
+        result = roi_eqd2_metrics(current_course, prior_course, structures.rois, policy=policy, residual=args.residual, method=method)
         warnings.extend(result.warnings)
         evaluation = [
             {
