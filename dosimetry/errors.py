@@ -55,3 +55,12 @@ class ArgumentError(DosimetryError, ValueError):
 
 class OutputError(DosimetryError, OSError):
     """An output cannot be written (path outside the output folder, permission, ...)."""
+
+
+class OutcomesTableError(DosimetryError, ValueError):
+    """An outcomes table is malformed; the message names the file, the line and the column."""
+
+
+class ModelFitError(DosimetryError, ValueError):
+    """A statistical model cannot be fitted to the data given (no events, all events, a constant
+    metric, separation); the message names the metric and what was found."""

@@ -44,7 +44,7 @@ from dosimetry.outcomes import (
     holm_adjust,
     read_outcomes_csv,
 )
-from dosimetry.outcomes.errors import OutcomesTableError
+from dosimetry.errors import OutcomesTableError
 from pipelines.atomic import open_atomic
 from pipelines.csv_out import METRICS_COLUMNS, METRICS_CSV_NAME
 from pipelines.store import DEFAULT_DB_NAME

@@ -20,12 +20,39 @@ from dosimetry.constraints.evaluate import (
     evaluate_protocol,
     summarise,
 )
-from dosimetry.constraints.metrics import Constraint, Metric, parse_constraint, parse_constraint_metric
-from dosimetry.constraints.naming import Laterality, NameMapper, RoiCategory, RoiMapping, load_name_mapping
-from dosimetry.constraints.ntcp import NTCP_FLAG_THRESHOLD, NtcpResult, evaluate_ntcp, geud_gy, lkb_ntcp
-from dosimetry.constraints.partial_volume import Status, ToleranceDecision, decide, effective_volume, interpolate_tolerance
-from dosimetry.constraints.protocol import Protocol, ProtocolConstraint, load_protocol, parse_protocol_text
-from dosimetry.quantities import DoseBasis
+from dosimetry.constraints.metrics import (
+    Constraint,
+    Metric,
+    parse_constraint,
+    parse_constraint_metric,
+)
+from dosimetry.constraints.naming import (
+    Laterality,
+    NameMapper,
+    RoiCategory,
+    RoiMapping,
+    load_name_mapping,
+)
+from dosimetry.constraints.ntcp import (
+    NTCP_FLAG_THRESHOLD,
+    NtcpResult,
+    evaluate_ntcp,
+    geud_gy,
+    lkb_ntcp,
+)
+from dosimetry.constraints.partial_volume import (
+    Status,
+    ToleranceDecision,
+    decide,
+    effective_volume,
+    interpolate_tolerance,
+)
+from dosimetry.constraints.protocol import (
+    Protocol,
+    ProtocolConstraint,
+    load_protocol,
+    parse_protocol_text,
+)
 from dosimetry.constraints.samples import OrganDoseBins
 from dosimetry.constraints.tables import (
     BurmanTable,
@@ -37,6 +64,7 @@ from dosimetry.constraints.tables import (
     load_burman,
     load_emami,
 )
+from dosimetry.quantities import DoseBasis
 
 __all__ = [
     "BurmanTable", "Constraint", "ConstraintReport", "OrganDoseBins", "DoseSummary", "EmamiTable",

@@ -25,6 +25,7 @@ import numpy.typing as npt
 from scipy import integrate, optimize
 
 from dosimetry.dose import DoseGrid, DoseSummationType, DoseType
+from dosimetry.errors import ArgumentError
 from dosimetry.grid import RectilinearGrid
 from dosimetry.structures import Contour, ContourGeometricType, Roi
 
@@ -232,7 +233,7 @@ class Phantom:
     def volume_at_or_above_cc(self, dose_gy: float) -> float:
         g = self.gradient_gy_per_mm
         if g <= 0:
-            raise ValueError("the oracle assumes a positive gradient")
+            raise ArgumentError("the oracle assumes a positive gradient")
         if self.gradient_axis is GradientAxis.Y:
             y_star = self.centre_mm[1] + (dose_gy - self.dose_at_centre_gy) / g
             return float(sum(s.area_above(y_star) * t for s, t in zip(self.sections, self.thickness_mm, strict=True)) / 1000.0)

@@ -11,8 +11,13 @@
 The orchestration over a batch output lives in :mod:`pipelines.correlate`.
 """
 
-from dosimetry.outcomes.discrimination import Discrimination, discrimination, mann_whitney_u, roc_auc
-from dosimetry.outcomes.errors import ModelFitError, OutcomesTableError
+from dosimetry.errors import ModelFitError, OutcomesTableError
+from dosimetry.outcomes.discrimination import (
+    Discrimination,
+    discrimination,
+    mann_whitney_u,
+    roc_auc,
+)
 from dosimetry.outcomes.logistic import LogisticFit, check_fittable, fit_logistic
 from dosimetry.outcomes.multiplicity import holm_adjust
 from dosimetry.outcomes.survival import KaplanMeier, kaplan_meier

@@ -15,7 +15,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy import stats
 
-from dosimetry.outcomes.errors import ModelFitError
+from dosimetry.errors import ModelFitError
 from dosimetry.outcomes.logistic import is_constant
 
 

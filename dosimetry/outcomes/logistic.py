@@ -47,15 +47,14 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass
-
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import optimize, special, stats
 
-from dosimetry.outcomes.errors import ModelFitError
+from dosimetry.errors import ArgumentError, ModelFitError
 
 logger = logging.getLogger(__name__)
 
@@ -237,9 +236,9 @@ def profile_likelihood_ends(
     the caller reports it as unbounded.
     """
     if not lower_limit <= estimate <= upper_limit:
-        raise ValueError(f"profile interval: estimate {estimate!r} outside the search range [{lower_limit!r}, {upper_limit!r}]")
+        raise ArgumentError(f"profile interval: estimate {estimate!r} outside the search range [{lower_limit!r}, {upper_limit!r}]")
     if not (math.isfinite(step) and step > 0.0):
-        raise ValueError(f"profile interval: expected a positive finite initial step, got {step!r}")
+        raise ArgumentError(f"profile interval: expected a positive finite initial step, got {step!r}")
     ends: list[float] = []
     for limit in (lower_limit, upper_limit):
         direction = 1.0 if limit > estimate else -1.0

@@ -21,8 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 
-from dosimetry.errors import ArgumentError, InputFileError
-from dosimetry.outcomes.errors import OutcomesTableError
+from dosimetry.errors import ArgumentError, InputFileError, OutcomesTableError
 
 logger = logging.getLogger(__name__)
 

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from dosimetry.errors import GeometryError
+
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 
@@ -113,7 +115,7 @@ class Composite:
         """min of the parts' signed distances: exact outside a hole-free union of parts that
         all define ``signed_distance_mm``."""
         if self.holes:
-            raise TypeError("signed distance is only defined for composites without holes")
+            raise GeometryError("signed distance is only defined for composites without holes")
         return np.minimum.reduce([part.signed_distance_mm(points_mm) for part in self.parts])  # type: ignore[attr-defined]
 
 
