@@ -3,9 +3,10 @@
 
 :func:`cumulative_volume` is exact (suffix sums over the levels). For equally spaced levels (DVH
 bin edges) it counts the levels below each sample by arithmetic instead of a binary search,
-correcting the counts of values within 1e-6 steps of a level. Measured on the sample patient's
-External (178,246 samples, 5,554 levels 0.01 Gy apart): 4.0 ms against 15.0 ms with
-``np.searchsorted`` (tests/test_dvh_fastpaths.py: the same volumes both ways).
+correcting the counts of values within 1e-6 steps of a level. Measured with
+benchmarks/dvh_fast_paths.py on the sample patient's External (178,246 samples, 5,554 levels 0.01
+Gy apart): 3.1-4.0 ms against 14.6-15.0 ms with ``np.searchsorted`` (tests/test_dvh_fastpaths.py:
+the same volumes both ways).
 """
 
 from __future__ import annotations
