@@ -9,10 +9,10 @@ binary search) and, per interpolation cell, the minimum and maximum of its 8 cor
 
 Hand-written because the DVH needs, with the value, the gradient (a sample's spread) and the cell
 (its dose range), which scipy's ``RegularGridInterpolator`` does not give (and it extrapolates
-instead of holding the border value); it is also about 3x faster at what both do. Measured with
+instead of holding the border value); it is also 2-3x faster at what both do. Measured with
 benchmarks/dvh_fast_paths.py (sample patient's 44 x 59 x 51 dose grid, 200,000 random points):
-value and gradient here 18 ms, the value alone with ``RegularGridInterpolator`` 53 ms, values
-equal to 1.4e-13 Gy. The arithmetic works in place in the order of the plain formulas;
+value and gradient here 18-28 ms, the value alone with ``RegularGridInterpolator`` 52-66 ms (runs
+on a shared machine), values equal to 1.4e-13 Gy. The arithmetic works in place in the order of the plain formulas;
 tests/test_dvh_fastpaths.py checks each fast path against them.
 """
 
