@@ -8,8 +8,9 @@ interpolation cell, so the samples are a fixed separable interpolation of each v
 27-neighbourhood (:func:`_steep_samples_in_cells`) instead of a trilinear evaluation at every
 sub-voxel centre (:func:`_steep_samples_at_points`: odd ``n``, and the oracle of
 tests/test_dvh_fastpaths.py, equal to 1e-15 relative). Measured with benchmarks/dvh_fast_paths.py
-on the sample patient (7,837 steep voxels, n = 2): 2.9-4.1 ms against 5.1-7.6 ms per grid. No matrix product: a multithreaded BLAS call kept
-the second core busy after returning (CPU 217 ms against wall 110 ms per structure set).
+on the sample patient (7,837 steep voxels, n = 2): 2.9-4.1 ms against 5.1-7.6 ms per grid. No
+matrix product: a multithreaded BLAS call kept the second core busy after returning (CPU 217 ms
+against wall 110 ms per structure set).
 """
 
 from __future__ import annotations
