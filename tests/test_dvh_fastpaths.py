@@ -8,17 +8,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dosimetry.dose import DoseGrid, DoseSummationType, DoseType
+from dosimetry.dvh._steep import _steep_samples_at_points, _steep_samples_in_cells
+from dosimetry.dvh._trilinear import _box_range, _grid_tables, _sample_dose
 from dosimetry.dvh.endcaps import EndCapConvention
-from dosimetry.dvh.sampling import (
-    DoseSamples,
-    _box_range,
-    _grid_tables,
-    _sample_dose,
-    _steep_samples_at_points,
-    _steep_samples_in_cells,
-    cumulative_volume,
-    trilinear,
-)
+from dosimetry.dvh.sampling import DoseSamples, cumulative_volume, trilinear
 from dosimetry.grid import RectilinearGrid
 
 
@@ -130,15 +123,15 @@ def test_uniform_level_counting_equals_binary_search(seed: int, on_levels: int) 
 def test_steep_voxel_samples_in_blocks_equal_one_block(monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """Sub-sampling the steep voxels block by block (bounded temporaries on large grids) gives the
     same table as one block: each voxel's samples depend on that voxel only."""
-    import dosimetry.dvh.sampling as sampling
+    from dosimetry.dvh import _steep as steep
 
     for n in (2, 3):
         dose = _random_dose(5, (6, 7, 8))
-        monkeypatch.setattr(sampling, "STEEP_BLOCK_VOXELS", 7)
-        blocked = sampling._steep_voxel_samples(dose, n)
+        monkeypatch.setattr(steep, "STEEP_BLOCK_VOXELS", 7)
+        blocked = steep._steep_voxel_samples(dose, n)
         assert blocked[0].size > 7 * 3  # several blocks
         dose_again = _random_dose(5, (6, 7, 8))  # a new grid object: nothing cached
-        monkeypatch.setattr(sampling, "STEEP_BLOCK_VOXELS", 10**6)
-        whole = sampling._steep_voxel_samples(dose_again, n)
+        monkeypatch.setattr(steep, "STEEP_BLOCK_VOXELS", 10**6)
+        whole = steep._steep_voxel_samples(dose_again, n)
         for a, b in zip(blocked, whole, strict=True):
             np.testing.assert_array_equal(a, b)

@@ -1,0 +1,292 @@
+"""Boundary pieces of an ROI: the coverage of its contour planes on the fine grid (exact polygon
+moments, :mod:`dosimetry.dvh.planar`), one sample per covered (z piece x voxel x fine pixel) at the
+centroid of its covered part, and the trilinear dose, weight and spread of those samples.
+
+Consecutive pieces on the same dose slice and contour plane (typically the two halves of a voxel
+in one slab) share one coverage lookup and centroid computation (measured when introduced: DVHs of
+all ROIs of the sample set 119 -> 102 ms, identical samples in the same order). The dose of the
+pieces is sampled element by element (:func:`_finish_pieces`), so the pieces of several ROIs can be
+sampled in one pass and each gets the numbers it gets alone (tests/test_dvh_batch.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from dosimetry.dose import DoseGrid
+from dosimetry.dvh._trilinear import (
+    _box_range,
+    _cell_range,
+    _clipped_spread,
+    _trilinear_cells,
+)
+from dosimetry.dvh.geometry import RoiGeometry
+from dosimetry.dvh.planar import EdgePieces, edge_pieces
+from dosimetry.dvh.rasterise import COVERAGE_TOLERANCE, SNAP
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True, eq=False)
+class _PlaneStats:
+    """Coverage of all planes of an ROI on its window: per plane and coarse voxel whether it is
+    full / touched (shape (planes, ny, nx)), and the edge pieces on the fine grid (planes stacked
+    along the rows) for exact moments of any fine pixel."""
+
+    full: npt.NDArray[np.bool_]
+    any: npt.NDArray[np.bool_]
+    fine: EdgePieces
+    fine_rows: int
+    irregular_planes_mm: tuple[float, ...]
+
+
+def _plane_stats(
+    geometry: RoiGeometry, origin_mm: tuple[float, float], coarse_mm: tuple[float, float], shape: tuple[int, int], n: int
+) -> _PlaneStats:
+    ny, nx = shape
+    dx, dy = coarse_mm
+    xs: list[FloatArray] = []
+    ys: list[FloatArray] = []
+    signs: list[float] = []
+    layers: list[int] = []
+    senses: list[int] = []
+    for p, section in enumerate(geometry.sections):
+        for (x, y), sign in zip(section.polygons, section.signs, strict=True):
+            xs.append(x)
+            ys.append(y)
+            signs.append(float(sign))
+            layers.append(p)
+        senses.extend(section.orientations)
+    n_planes = len(geometry.sections)
+    # all polygons scaled to fine-pixel units at once ((x - origin) / spacing * n, as per polygon)
+    split = np.cumsum([x.size for x in xs])[:-1]
+    u_all = (np.concatenate(xs) - origin_mm[0]) / dx
+    u_all *= n
+    v_all = (np.concatenate(ys) - origin_mm[1]) / dy
+    v_all *= n
+    fine_polys = list(zip(np.split(u_all, split), np.split(v_all, split), strict=True))
+    fine = edge_pieces(
+        fine_polys, signs, nx * n, ny * n, moments=True, layers=layers, n_layers=n_planes, orientations=senses
+    )
+    area = fine.coarse_area(n).reshape(n_planes, ny, nx)
+    per_plane = area.reshape(n_planes, -1)
+    outside = (np.minimum(per_plane.min(axis=1), 0.0) < -COVERAGE_TOLERANCE) | (
+        np.maximum(per_plane.max(axis=1), 0.0) > 1 + COVERAGE_TOLERANCE
+    )
+    irregular = tuple(geometry.sections[p].z_mm for p in np.flatnonzero(outside))
+    return _PlaneStats(
+        full=area >= 1.0 - SNAP,
+        any=area > SNAP,
+        fine=fine,
+        fine_rows=ny * n,
+        irregular_planes_mm=irregular,
+    )
+
+
+def _piece_samples(
+    dose: DoseGrid,
+    stats: _PlaneStats,
+    mask: npt.NDArray[np.bool_],
+    cuts: FloatArray,
+    plane: IntArray,
+    piece_k: IntArray,
+    vp: IntArray,
+    k_first: int,
+    n_slices: int,
+    origin_mm: tuple[float, float],
+    n: int,
+    spread: bool,
+    doses: list[FloatArray],
+    weights: list[FloatArray],
+    spreads: list[FloatArray],
+    halves: tuple[FloatArray, IntArray, npt.NDArray[np.bool_]],
+    defer: list[tuple[_PendingPieces, tuple[list[FloatArray], list[FloatArray], list[FloatArray]]]] | None = None,
+) -> None:
+    """One sample per (valid z piece) x (voxel of ``mask`` in the piece's slice) x (n x n fine
+    pixel), at the centroid of the covered part (``piece_k``: dose slice of each z piece); the
+    pieces of a half-voxel (``halves``: half edges, half of each piece, halves with a gap) that
+    all cover a fine pixel entirely give one sample for the whole half instead.
+
+    Consecutive valid pieces on the same dose slice and contour plane (typically the two halves
+    of a voxel in one slab) have the same in-plane coverage: it is looked up and turned into
+    centroids and variances once per such run and handed to each of its pieces. Samples come out
+    in piece order, then voxel, then fine pixel."""
+    slice_of = piece_k - k_first
+    grid = dose.grid
+    fdx, fdy = grid.spacing_x_mm / n, grid.spacing_y_mm / n
+    x_origin, y_origin = origin_mm
+    ks, jj, ii = np.nonzero(mask)
+    if ks.size == 0 or vp.size == 0:
+        return
+    nn = n * n
+    per_slice = np.bincount(ks, minlength=n_slices)
+    starts = np.cumsum(per_slice)
+    starts -= per_slice
+    # runs of consecutive valid pieces with the same slice and plane
+    v_slice, v_plane = slice_of[vp], plane[vp]
+    new_run = np.ones(vp.size, dtype=bool)
+    np.not_equal(v_slice[1:], v_slice[:-1], out=new_run[1:])
+    new_run[1:] |= v_plane[1:] != v_plane[:-1]
+    run_first = np.flatnonzero(new_run)
+    run_of_piece = np.cumsum(new_run)
+    run_of_piece -= 1
+    run_slice = v_slice[run_first]
+    run_voxels = per_slice[run_slice]
+    total = int(run_voxels.sum())
+    if total == 0:
+        return
+    # candidates of each run: the mask voxels of its slice x the n*n fine pixels of each voxel
+    offset = np.arange(total) - np.repeat(np.cumsum(run_voxels) - run_voxels, run_voxels)
+    voxel = np.repeat(starts[run_slice], run_voxels) + offset
+    sub = np.arange(nn)
+    sy, sx = np.divmod(sub, n)
+    fr = (jj[voxel][:, None] * n + sy[None, :]).reshape(-1)
+    fc = (ii[voxel][:, None] * n + sx[None, :]).reshape(-1)
+    cand_run = np.repeat(np.repeat(np.arange(run_first.size), run_voxels), nn)
+    area, mu, mv, muu, mvv = stats.fine.at(fr + v_plane[run_first][cand_run] * stats.fine_rows, fc)
+    sel = np.flatnonzero(area > SNAP)
+    if sel.size == 0:
+        return
+    # in-plane data of each run's covered candidates (contiguous per run, in candidate order)
+    a_c = np.minimum(area[sel], 1.0)
+    cx = mu[sel] / a_c
+    cy = mv[sel] / a_c
+    vx_c = muu[sel] / a_c - cx**2
+    vy_c = mvv[sel] / a_c - cy**2
+    px_c = x_origin + (fc[sel] + 0.5 + cx) * fdx
+    py_c = y_origin + (fr[sel] + 0.5 + cy) * fdy
+    m_run = np.bincount(cand_run[sel], minlength=run_first.size)
+    # every valid piece takes its run's candidates
+    m_piece = m_run[run_of_piece]
+    count = int(m_piece.sum())
+    if count == 0:
+        return
+    src = np.repeat(np.cumsum(m_run)[run_of_piece] - m_piece, m_piece)
+    src += np.arange(count) - np.repeat(np.cumsum(m_piece) - m_piece, m_piece)
+    piece = np.repeat(vp, m_piece)
+    za, zb = cuts[piece], cuts[piece + 1]
+    half_edges, piece_half, half_gap = halves
+    # a half-voxel holding several valid pieces and no gap: a fine pixel that all of them cover
+    # entirely is one sample over the whole half (at the first piece's entry), the others go
+    pieces_in_half = np.bincount(piece_half[vp], minlength=half_edges.size - 1)
+    multi = (pieces_in_half > 1) & ~half_gap
+    keep = None
+    if np.any(multi[piece_half[vp]]):
+        rows = np.flatnonzero(multi[piece_half[piece]])
+        cand = sel[src[rows]]
+        row_half = piece_half[piece[rows]]
+        key = (row_half * ks.size + voxel[cand // nn]) * nn + cand % nn
+        groups, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+        full = np.bincount(inverse, weights=(area[cand] >= 1.0 - SNAP).astype(np.float64), minlength=groups.size)
+        group_half = groups // (ks.size * nn)
+        merged = full == pieces_in_half[group_half]
+        if np.any(merged):
+            keep = np.ones(count, dtype=bool)
+            keep[rows[merged[inverse]]] = False
+            heads = rows[first[merged]]
+            keep[heads] = True
+            za[heads] = half_edges[group_half[merged]]
+            zb[heads] = half_edges[group_half[merged] + 1]
+    if keep is not None:
+        src, za, zb = src[keep], za[keep], zb[keep]
+    pz = 0.5 * (za + zb)
+    dz = zb - za
+    pending = _PendingPieces(px_c[src], py_c[src], pz, dz, a_c[src], vx_c[src], vy_c[src], len(doses))
+    if n % 2:
+        pixel_x = x_origin + (fc[sel][src] + 0.5) * fdx
+        pixel_y = y_origin + (fr[sel][src] + 0.5) * fdy
+        pending = _PendingPieces(px_c[src], py_c[src], pz, dz, a_c[src], vx_c[src], vy_c[src], len(doses), pixel_x, pixel_y)
+    doses.append(_EMPTY)
+    weights.append(_EMPTY)
+    spreads.append(_EMPTY)
+    if defer is None:
+        _finish_pieces(dose, n, spread, [pending], [(doses, weights, spreads)])
+    else:
+        defer.append((pending, (doses, weights, spreads)))
+
+
+_EMPTY = np.zeros(0)
+
+
+@dataclass(frozen=True, eq=False)
+class _PendingPieces:
+    """The covered pieces of one ROI, before their dose is sampled: centroids (mm), thickness in
+    z (mm), covered fraction and in-plane variances in fine-pixel units (from the polygon moments),
+    where their samples go in the ROI's sample lists, and (odd ``n`` only) the centres of their
+    fine pixels."""
+
+    px: FloatArray
+    py: FloatArray
+    pz: FloatArray
+    dz: FloatArray
+    a: FloatArray
+    vx_unit: FloatArray
+    vy_unit: FloatArray
+    slot: int
+    pixel_x: FloatArray | None = None
+    pixel_y: FloatArray | None = None
+
+
+def _required(array: FloatArray | None) -> FloatArray:
+    if array is None:
+        raise AssertionError("fine-pixel centres are recorded for every piece when n is odd")
+    return array
+
+
+def _finish_pieces(
+    dose: DoseGrid,
+    n: int,
+    spread: bool,
+    pending: list[_PendingPieces],
+    targets: list[tuple[list[FloatArray], list[FloatArray], list[FloatArray]]],
+) -> None:
+    """Dose, weight and spread of the pending pieces of one or several ROIs on the same grid, in
+    one pass: every operation is element by element, so concatenating the ROIs' pieces gives each
+    piece the numbers it gets alone. The results replace the placeholders at each ``slot``."""
+    grid = dose.grid
+    fdx, fdy = grid.spacing_x_mm / n, grid.spacing_y_mm / n
+    if len(pending) == 1:
+        one = pending[0]
+        px, py, pz, dz, a, vx_unit, vy_unit = one.px, one.py, one.pz, one.dz, one.a, one.vx_unit, one.vy_unit
+    else:
+        px, py, pz, dz, a, vx_unit, vy_unit = (
+            np.concatenate([getattr(p, name) for p in pending])
+            for name in ("px", "py", "pz", "dz", "a", "vx_unit", "vy_unit")
+        )
+    value, gx, gy, gz, base, cell = _trilinear_cells(dose, px, py, pz)
+    if n % 2 == 0:  # a fine pixel (and so the piece) lies inside one interpolation cell
+        lo, hi = _cell_range(dose, (px, py, pz), base, cell)
+    else:  # the middle fine pixels straddle the voxel-centre lines: the nodes bracketing the pixel
+        pixel_x = np.concatenate([_required(p.pixel_x) for p in pending])
+        pixel_y = np.concatenate([_required(p.pixel_y) for p in pending])
+        lo, hi = _box_range(dose, (pixel_x, pixel_y, pz), (0.5 * fdx, 0.5 * fdy, 0.5 * dz))
+    np.maximum(value, lo, out=value)  # rounding of the interpolation
+    np.minimum(value, hi, out=value)
+    weight = a * (fdx * fdy / 1000.0) * dz
+    if spread:
+        vx = np.maximum(vx_unit, 0, out=vx_unit)
+        vx *= fdx**2
+        vy = np.maximum(vy_unit, 0, out=vy_unit)
+        vy *= fdy**2
+        # var = gx^2 vx + gy^2 vy + gz^2 dz^2 / 12, in place
+        var = np.square(gx, out=gx)
+        var *= vx
+        var += np.multiply(np.square(gy, out=gy), vy, out=gy)
+        gz_term = np.multiply(np.square(gz, out=gz), np.square(dz), out=gz)
+        gz_term /= 12.0
+        var += gz_term
+        var *= 12.0
+        spread_gy = _clipped_spread(value, np.sqrt(var, out=var), lo, hi)
+    else:
+        spread_gy = np.zeros(px.size)
+    start = 0
+    for p, (doses, weights, spreads) in zip(pending, targets, strict=True):
+        stop = start + p.px.size
+        doses[p.slot] = value[start:stop]
+        weights[p.slot] = weight[start:stop]
+        spreads[p.slot] = spread_gy[start:stop]
+        start = stop

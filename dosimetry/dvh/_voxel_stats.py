@@ -1,0 +1,164 @@
+"""Whole-voxel statistics of a dose grid, computed once per grid and shared by every ROI on it.
+
+Per voxel: the mean of the trilinear dose over the voxel (a separable filter, [1, 6, 1] / 8 on a
+uniform axis), its spread from central differences, the range of the 27 voxel-centre doses around
+it, and whether it is steep (that range above :data:`STEEP_FRACTION` of the grid's largest
+absolute dose: an interior steep voxel is sub-sampled, :mod:`dosimetry.dvh._steep`). Everything
+here depends on the dose grid only and is computed element by element, so the whole-grid arrays
+(weak-keyed on the :class:`~dosimetry.dose.DoseGrid`) give each ROI the numbers it would compute
+for its own voxels.
+"""
+
+from __future__ import annotations
+
+import weakref
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from dosimetry.dose import DoseGrid
+from dosimetry.dvh._trilinear import _clipped_spread
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+
+#: Interior voxels whose 27 surrounding voxel-centre doses span more than this fraction of the
+#: grid's largest absolute dose are sub-sampled like boundary voxels (the model and the measured
+#: reason for 10 %: :mod:`dosimetry.dvh.sampling`).
+STEEP_FRACTION = 0.1
+
+
+_MAX_ABS_GY: weakref.WeakKeyDictionary[DoseGrid, float] = weakref.WeakKeyDictionary()
+
+
+def steep_threshold_gy(dose: DoseGrid) -> float:
+    """Dose range (Gy) above which an interior voxel counts as steep: depends on the dose only."""
+    largest = _MAX_ABS_GY.get(dose)
+    if largest is None:
+        largest = float(np.max(np.abs(dose.dose_gy), initial=0.0))
+        _MAX_ABS_GY[dose] = largest
+    return STEEP_FRACTION * largest
+
+
+_VOXEL_STATS: weakref.WeakKeyDictionary[DoseGrid, tuple[FloatArray, FloatArray, FloatArray, FloatArray]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _voxel_stats(dose: DoseGrid) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    """:func:`_block_voxel_stats` of the whole grid, computed once per dose grid (its dose array is
+    read-only) and shared by all ROIs sampled on it."""
+    cached = _VOXEL_STATS.get(dose)
+    if cached is None:
+        nz, ny, nx = dose.grid.shape_zyx
+        cached = _block_voxel_stats(dose, (0, nz), (0, ny), (0, nx), True)
+        for array in cached:
+            array.flags.writeable = False
+        _VOXEL_STATS[dose] = cached
+    return cached
+
+
+@dataclass(frozen=True, eq=False)
+class _InteriorSamples:
+    """Per dose grid: the one-sample model of every voxel (trilinear voxel mean, its spread clipped
+    to the 27-neighbourhood range) and whether the voxel is steep (:data:`STEEP_FRACTION`). The
+    clipping is element by element, so computing it for the whole grid once gives every ROI the
+    numbers it would compute for its own voxels."""
+
+    dose_gy: FloatArray
+    spread_gy: FloatArray
+    steep: npt.NDArray[np.bool_]
+
+
+_INTERIOR: weakref.WeakKeyDictionary[DoseGrid, _InteriorSamples] = weakref.WeakKeyDictionary()
+
+
+def _interior_samples(dose: DoseGrid) -> _InteriorSamples:
+    cached = _INTERIOR.get(dose)
+    if cached is None:
+        centre, raw, lo, hi = _voxel_stats(dose)
+        steep = hi - lo
+        cached = _InteriorSamples(centre, _clipped_spread(centre, raw, lo, hi), steep > steep_threshold_gy(dose))
+        cached.spread_gy.flags.writeable = False
+        cached.steep.flags.writeable = False
+        _INTERIOR[dose] = cached
+    return cached
+
+
+def _block_voxel_stats(
+    dose: DoseGrid, k_range: tuple[int, int], j_range: tuple[int, int], i_range: tuple[int, int], spread: bool
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    """Over a block of voxels: the mean of the trilinear dose over each voxel, the spread
+    sqrt(sum (g_i h_i)^2) from central differences (one-sided at the grid border), and the minimum
+    and maximum of the 27 voxel-centre doses around each voxel (the trilinear dose over the voxel
+    stays within them).
+
+    The trilinear dose is a tensor product of piecewise-linear functions, so its voxel mean is a
+    separable filter: along each axis ``d + (w_+ (d_+ - d) + w_- (d_- - d)) / 4`` with ``w_+-`` the
+    fractions of the voxel on either side of its centre (1/2 each on a uniform axis); beyond the
+    outermost centres the dose is held, which repeating the border value reproduces.
+    """
+    grid = dose.grid
+    index = []
+    coords = []
+    edges = []
+    for (first, last), axis_mm, axis_edges in zip(
+        (k_range, j_range, i_range), (grid.z_mm, grid.y_mm, grid.x_mm), (grid.z_edges_mm, grid.y_edges_mm, grid.x_edges_mm), strict=True
+    ):
+        idx = np.clip(np.arange(first - 1, last + 1), 0, axis_mm.size - 1)
+        index.append(idx)
+        coords.append(axis_mm[idx])
+        edges.append((axis_edges[first:last], axis_mm[first:last], axis_edges[first + 1 : last + 1]))
+    block = dose.dose_gy[np.ix_(*index)]
+    centre = block[1:-1, 1:-1, 1:-1]
+    # 27-neighbourhood range and trilinear voxel mean, one axis at a time
+    lo = block
+    hi = block
+    mean = block
+    for axis in range(3):
+        lower = [slice(None)] * 3
+        middle = [slice(None)] * 3
+        upper = [slice(None)] * 3
+        lower[axis], middle[axis], upper[axis] = slice(None, -2), slice(1, -1), slice(2, None)
+        lo_next = np.minimum(lo[tuple(lower)], lo[tuple(middle)])
+        hi_next = np.maximum(hi[tuple(lower)], hi[tuple(middle)])
+        lo = np.minimum(lo_next, lo[tuple(upper)], out=lo_next)
+        hi = np.maximum(hi_next, hi[tuple(upper)], out=hi_next)
+        e_lo, c, e_hi = edges[axis]
+        below, above = c - e_lo, e_hi - c
+        shape = [1, 1, 1]
+        shape[axis] = -1
+        w_up = (above / (above + below)).reshape(shape)
+        d = mean[tuple(middle)]
+        if np.all(w_up == 0.5):  # the same numbers: halving and quartering are exact
+            step_up = mean[tuple(upper)] - d
+            step_up += mean[tuple(lower)] - d
+            step_up *= 0.125
+            step_up += d
+            mean = step_up
+        else:
+            mean = d + 0.25 * (w_up * (mean[tuple(upper)] - d) + (1.0 - w_up) * (mean[tuple(lower)] - d))
+    mean = np.minimum(np.maximum(mean, lo), hi)
+    if not spread:
+        return mean, np.zeros_like(centre), lo, hi
+    sizes = (grid.slice_thickness_mm[k_range[0] : k_range[1]], grid.spacing_y_mm, grid.spacing_x_mm)
+    total = np.zeros_like(centre)
+    for axis in range(3):
+        up = [slice(1, -1)] * 3
+        down = [slice(1, -1)] * 3
+        up[axis] = slice(2, None)
+        down[axis] = slice(None, -2)
+        c = coords[axis]
+        span = c[2:] - c[:-2]
+        inv = np.divide(1.0, span, out=np.zeros_like(span), where=span > 0)
+        shape = [1, 1, 1]
+        shape[axis] = -1
+        size = np.asarray(sizes[axis], dtype=np.float64)
+        factor = (inv * size if size.ndim else inv * float(size)).reshape(shape)
+        difference = block[tuple(up)] - block[tuple(down)]
+        difference *= factor
+        np.square(difference, out=difference)
+        total += difference
+    return mean, np.sqrt(total), lo, hi
