@@ -47,14 +47,14 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import optimize, special, stats
+from scipy import special, stats
 
-from dosimetry.errors import ArgumentError, ModelFitError
+from dosimetry.errors import ModelFitError
+from dosimetry.outcomes.profile import CHI2_1_95, profile_likelihood_ends
 
 logger = logging.getLogger(__name__)
 
@@ -64,9 +64,6 @@ TOLERANCE = 1e-10
 MIN_PATIENTS = 3
 CONSTANT_RELATIVE_RANGE = 1e-9
 MAX_LOG_ODDS_RATIO = 700.0  # exp(709.8) is the largest finite double
-#: chi-square (1 degree of freedom) 95 % quantile: the profile deviance at the ends of the 95 % interval
-CHI2_1_95 = float(stats.chi2.ppf(0.95, 1))
-PROFILE_ROOT_XTOL = 1e-12
 
 
 @dataclass(frozen=True)
@@ -216,50 +213,6 @@ def check_fittable(x: ArrayLike, y: ArrayLike, name: str) -> None:
 def _log_likelihood(eta: NDArray[np.float64], y: NDArray[np.float64]) -> float:
     # sum y*eta - log(1 + exp(eta)), stable for large |eta|
     return float(np.sum(y * eta - np.logaddexp(0.0, eta)))
-
-
-def profile_likelihood_ends(
-    deviance: Callable[[float], float],
-    estimate: float,
-    step: float,
-    lower_limit: float,
-    upper_limit: float,
-    critical: float = CHI2_1_95,
-) -> tuple[float, float]:
-    """Ends of the profile-likelihood interval ``{t : deviance(t) <= critical}`` around ``estimate``.
-
-    ``deviance(t) = 2 (l_max - l_profile(t))`` is ~0 at the maximum-likelihood ``estimate`` and
-    grows away from it. On each side the bracket is expanded from the estimate by ``step``, doubling,
-    until the deviance reaches ``critical``; the end is then the root of ``deviance - critical`` in
-    the last bracket, by :func:`scipy.optimize.brentq`. When the deviance is still below
-    ``critical`` at ``lower_limit`` (``upper_limit``) that end is returned as ``-inf`` (``+inf``):
-    the caller reports it as unbounded.
-    """
-    if not lower_limit <= estimate <= upper_limit:
-        raise ArgumentError(f"profile interval: estimate {estimate!r} outside the search range [{lower_limit!r}, {upper_limit!r}]")
-    if not (math.isfinite(step) and step > 0.0):
-        raise ArgumentError(f"profile interval: expected a positive finite initial step, got {step!r}")
-    ends: list[float] = []
-    for limit in (lower_limit, upper_limit):
-        direction = 1.0 if limit > estimate else -1.0
-        span = abs(limit - estimate)
-        inner, outer = 0.0, min(step, span)
-        bounded = False
-        while True:
-            if deviance(estimate + direction * outer) >= critical:
-                bounded = True
-                break
-            if outer >= span:
-                break
-            inner, outer = outer, min(2.0 * outer, span)
-        if not bounded:
-            ends.append(direction * math.inf)
-            continue
-        offset = optimize.brentq(
-            lambda d: deviance(estimate + direction * d) - critical, inner, outer, xtol=PROFILE_ROOT_XTOL, maxiter=200
-        )
-        ends.append(estimate + direction * float(offset))
-    return ends[0], ends[1]
 
 
 def _profile_log_likelihood(slope_z: float, z: NDArray[np.float64], y: NDArray[np.float64], start: float) -> float:

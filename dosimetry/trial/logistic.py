@@ -245,7 +245,7 @@ def _profile_eta_ci(
     """Profile-likelihood interval of ``eta_k = a + b d_k`` (``d_k = x_k - x_c``), -inf/+inf ends when
     unbounded, and the lowest deviance met on the way (negative when the likelihood somewhere exceeds
     its value at the estimate, i.e. the estimate is only a local maximum)."""
-    from dosimetry.outcomes.logistic import profile_likelihood_ends
+    from dosimetry.outcomes.profile import profile_likelihood_ends
 
     v = np.array([1.0, d_k])
     eta_hat = float(theta[0] + theta[1] * d_k)
