@@ -1,4 +1,5 @@
-"""Kaplan-Meier against the textbook 6-MP leukaemia remission data and scipy.stats.ecdf."""
+"""Kaplan-Meier (statsmodels SurvfuncRight) against the textbook 6-MP leukaemia remission data and
+scipy.stats.ecdf (linear and log-log intervals)."""
 
 from __future__ import annotations
 
@@ -45,10 +46,18 @@ def test_matches_scipy_ecdf_with_censoring(times: list[int], flags: list[bool]) 
     if km.survival[-1] > 0:
         ci = ref.sf.confidence_interval(0.95, method="linear")
         lo, hi = ci.low.evaluate(np.asarray(km.times)), ci.high.evaluate(np.asarray(km.times))
-        ours = np.array(km.ci95())
+        ours = np.array(km.ci95_linear())
         finite = np.isfinite(lo) & np.isfinite(hi)
         assert ours[finite, 0] == pytest.approx(np.clip(lo[finite], 0, 1), abs=1e-9)
         assert ours[finite, 1] == pytest.approx(np.clip(hi[finite], 0, 1), abs=1e-9)
+        # the log(-log) interval (the default ci95) against scipy's: inside [0, 1] without clipping
+        ci = ref.sf.confidence_interval(0.95, method="log-log")
+        lo, hi = ci.low.evaluate(np.asarray(km.times)), ci.high.evaluate(np.asarray(km.times))
+        ours = np.array(km.ci95())
+        finite = np.isfinite(lo) & np.isfinite(hi) & (np.asarray(km.survival) > 0) & (np.asarray(km.survival) < 1)
+        assert ours[finite, 0] == pytest.approx(lo[finite], abs=1e-9)
+        assert ours[finite, 1] == pytest.approx(hi[finite], abs=1e-9)
+        assert np.all((ours >= 0.0) & (ours <= 1.0))
 
 
 def test_without_censoring_it_is_the_empirical_survival_function() -> None:

@@ -1,6 +1,7 @@
 """Discrimination of a binary endpoint by one metric: ROC AUC and the Mann-Whitney U test.
 
-``AUC = U1 / (n1 n0)`` where ``U1`` is the Mann-Whitney statistic of the events' values against the
+``AUC = U1 / (n1 n0)`` where ``U1`` is the Mann-Whitney statistic (:func:`scipy.stats.mannwhitneyu`'s
+``statistic``, the U of its first sample) of the events' values against the
 non-events' (midranks for ties): the probability that a random event has a higher metric value
 than a random non-event, ties counting one half. AUC > 0.5 means higher values go with the event.
 The two-sided p-value is :func:`scipy.stats.mannwhitneyu`'s (exact without ties for small
@@ -57,8 +58,7 @@ def _split(x: ArrayLike, y: ArrayLike, name: str) -> tuple[np.ndarray, np.ndarra
 def mann_whitney_u(x: ArrayLike, y: ArrayLike, *, name: str = "x") -> float:
     """U statistic of the events' values (midranks): ``R1 - n1 (n1 + 1) / 2``."""
     x1, x0 = _split(x, y, name)
-    ranks = stats.rankdata(np.concatenate([x1, x0]))
-    return float(ranks[: x1.size].sum() - x1.size * (x1.size + 1) / 2.0)
+    return float(stats.mannwhitneyu(x1, x0, alternative="two-sided").statistic)
 
 
 def roc_auc(x: ArrayLike, y: ArrayLike, *, name: str = "x") -> float:
@@ -74,8 +74,8 @@ def discrimination(x: ArrayLike, y: ArrayLike, *, name: str = "x") -> Discrimina
         raise ModelFitError(
             f"metric {name}: constant ({x1[0]:.6g}) across the {x1.size + x0.size} patients"
         )
-    u = mann_whitney_u(x, y, name=name)
     result = stats.mannwhitneyu(x1, x0, alternative="two-sided")
+    u = float(result.statistic)
     return Discrimination(
         name=name,
         n_events=int(x1.size),

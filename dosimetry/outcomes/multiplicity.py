@@ -3,7 +3,7 @@
 Holm (1979) step-down: with the m p-values sorted ascending ``p(1) <= ... <= p(m)``,
 ``adj(i) = max_{j <= i} min(1, (m - j + 1) p(j))``, returned in the input order. It controls the
 family-wise error rate under any dependence between the tests (dosimetric metrics are strongly
-correlated, so this is conservative).
+correlated, so this is conservative). Computed by statsmodels' ``multipletests(method="holm")``.
 """
 
 from __future__ import annotations
@@ -19,11 +19,9 @@ def holm_adjust(p_values: Sequence[float]) -> tuple[float, ...]:
     for i, p in enumerate(p_values):
         if not (isinstance(p, (int, float)) and math.isfinite(p) and 0.0 <= p <= 1.0):
             raise ArgumentError(f"p-value #{i} is {p!r}; expected a number in [0, 1]")
-    m = len(p_values)
-    order = sorted(range(m), key=lambda i: p_values[i])
-    adjusted = [0.0] * m
-    running = 0.0
-    for rank, index in enumerate(order):
-        running = max(running, min(1.0, (m - rank) * p_values[index]))
-        adjusted[index] = running
-    return tuple(adjusted)
+    if not p_values:
+        return ()
+    from statsmodels.stats.multitest import multipletests
+
+    adjusted = multipletests(list(p_values), method="holm")[1]
+    return tuple(float(v) for v in adjusted)
