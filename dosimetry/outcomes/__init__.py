@@ -6,7 +6,16 @@
   likelihood-ratio p-value, metric value at 50 % probability with delta-method CI);
 * :mod:`.discrimination`: ROC AUC and the Mann-Whitney U test;
 * :mod:`.multiplicity`: Holm adjustment of p-values;
-* :mod:`.survival`: Kaplan-Meier with Greenwood confidence intervals.
+* :mod:`.survival`: Kaplan-Meier with Greenwood confidence intervals (statsmodels);
+* :mod:`.timetoevent`: Kaplan-Meier by group with numbers at risk and the log-rank test, Cox
+  proportional hazards with the proportional-hazards check (lifelines);
+* :mod:`.multivariable`: multivariable logistic regression (statsmodels; Firth by firthmodels);
+* :mod:`.lkb_fit`: the LKB NTCP model fitted to a cohort's DVHs (profile-likelihood intervals,
+  bootstrap, calibration from :mod:`.calibration`); :mod:`.simulate` and :mod:`.coverage` draw
+  cohorts from known models and check the intervals' coverage;
+* :mod:`.profile`: the profile-likelihood interval routine every fit shares.
+
+Heavy modules (lifelines, firthmodels) are imported only inside the functions that need them.
 
 The orchestration over a batch output lives in :mod:`pipelines.correlate`.
 """
@@ -37,8 +46,8 @@ __all__ = [
     "Comparator",
     "Discrimination",
     "Endpoint",
-    "KaplanMeier",
     "EndpointValues",
+    "KaplanMeier",
     "LogisticFit",
     "ModelFitError",
     "OutcomesTable",
