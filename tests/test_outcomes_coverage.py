@@ -1,0 +1,22 @@
+"""CI-sized coverage check of the LKB fit's 95 % profile-likelihood intervals (the full table is
+benchmarks/outcomes_coverage.py).
+
+Oracle: the known parameters of cohorts simulated from the LKB model (dosimetry.outcomes.simulate);
+over 40 cohorts a 95 % interval covers the truth 38 times on average (binomial SD 1.4), so fewer
+than 33 (3.6 SD below) would mean the intervals are too short. The median estimates must sit near
+the truth (the intervals are not merely wide)."""
+
+from __future__ import annotations
+
+import pytest
+
+from dosimetry.outcomes.coverage import coverage_study
+from dosimetry.outcomes.lkb_fit import LkbParameter
+
+
+def test_profile_intervals_cover_the_truth_with_n_fixed() -> None:
+    study = coverage_study(cohorts=40, patients=100, td50_gy=55.0, m=0.2, n=0.25, seed=500, fixed={LkbParameter.N: 0.25})
+    assert study.refused == 0
+    for p in study.parameters:
+        assert p.covered >= 33, (p.parameter, p.covered, p.fitted)
+        assert p.median_estimate == pytest.approx(p.true_value, rel=0.1)
