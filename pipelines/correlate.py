@@ -52,6 +52,11 @@ from pipelines.store import DEFAULT_DB_NAME
 logger = logging.getLogger(__name__)
 
 RESULT_SCHEMA = "dosimetry.correlate/1"
+#: units of metrics that cannot be negative (doses, volumes, percentages, dimensionless indices):
+#: the interval of the value at 50 % probability is truncated at 0 for them (flagged)
+NONNEGATIVE_UNITS = frozenset({"Gy", "GyE", "Gy(RBE)", "cc", "%", "", "1"})
+#: fewer events (or non-events) than this per estimated parameter draws a small-sample warning
+EVENTS_PER_PARAMETER_WARNING = 10
 
 
 class MetricsSource(enum.Enum):
@@ -293,6 +298,16 @@ def _listing(ids: Sequence[str], limit: int = 20) -> str:
     return shown + (f", ... ({len(ids) - limit} more)" if len(ids) > limit else "")
 
 
+def small_sample_warning(events: int, patients: int, parameters: int = 1) -> str:
+    minority = min(events, patients - events)
+    return (
+        f"SMALL SAMPLE: {events} event(s) among {patients} patients, {minority / parameters:.1f} "
+        f"{'events' if events <= patients - events else 'non-events'} per estimated parameter (fewer than "
+        f"{EVENTS_PER_PARAMETER_WARNING}); odds ratios are biased away from 1, p-values and intervals approximate - "
+        "treat every association as exploratory"
+    )
+
+
 def correlate(
     metrics: CohortMetrics,
     outcomes_path: Path | str,
@@ -350,7 +365,7 @@ def correlate(
             not_analysed.append(NotAnalysed(key, n, events, str(exc)))
             continue
         try:
-            fit = fit_logistic(x, y, name=label)
+            fit = fit_logistic(x, y, name=label, domain_lower=0.0 if metrics.units[key] in NONNEGATIVE_UNITS else None)
         except ModelFitError as exc:
             separated.append((key, n, events, without, disc, str(exc)))
             continue
@@ -366,6 +381,9 @@ def correlate(
     tail.sort(key=lambda a: (a.discrimination.p_value, a.key))
     if not_analysed:
         warnings.append(f"{len(not_analysed)} metric(s) could not be analysed (listed with the reason)")
+    minority = min(events, len(joined) - events)
+    if minority < EVENTS_PER_PARAMETER_WARNING:
+        warnings.insert(0, small_sample_warning(events, len(joined)))
     return CorrelationReport(
         metrics_source=metrics.source,
         outcomes_path=table.path,
@@ -381,22 +399,25 @@ def correlate(
 CSV_COLUMNS = (
     "rank", "roi", "quantity", "metric", "unit", "n", "events", "odds_ratio_per_unit", "or_ci95_low", "or_ci95_high",
     "lr_p_value", "lr_p_value_holm", "auc", "mann_whitney_p_value", "x50", "x50_ci95_low", "x50_ci95_high", "note",
-    "or_profile_ci95_low", "or_profile_ci95_high", "or_profile_ci95_unbounded",
+    "or_profile_ci95_low", "or_profile_ci95_high", "or_profile_ci95_unbounded", "x50_ci95_truncated", "small_sample",
 )
 
 
 def report_csv_rows(report: CorrelationReport) -> list[list[str]]:
     """One row per association in rank order (empty cells where the logistic fit is absent,
-    with the reason in ``note``). The last three columns are the profile-likelihood 95 % CI of the
-    odds ratio (``inf`` / ``0.0`` at an unbounded end) and which ends are unbounded (``none``,
-    ``lower``, ``upper`` or ``lower,upper``); ``or_ci95_*`` are the Wald interval."""
+    with the reason in ``note``). Then the profile-likelihood 95 % CI of the odds ratio (``inf`` /
+    ``0.0`` at an unbounded end) and which ends are unbounded (``none``, ``lower``, ``upper`` or
+    ``lower,upper``); ``or_ci95_*`` are the Wald interval. ``x50_ci95_*`` is the profile-likelihood
+    interval of the value at 50 % probability (empty at an unbounded end), ``x50_ci95_truncated``
+    whether it was cut at the metric's domain (0), ``small_sample`` whether fewer than 10 events
+    (or non-events) per parameter stand behind the row."""
     rows = []
     for rank, a in enumerate(report.associations, start=1):
         if a.fit is not None:
             lo, hi = a.fit.odds_ratio_ci95
             x_lo, x_hi = a.fit.x50_ci95
             fit_cells = [repr(a.fit.odds_ratio), repr(lo), repr(hi), repr(a.fit.lr_p_value), repr(a.lr_p_value_holm)]
-            x50_cells = [repr(a.fit.x50), repr(x_lo), repr(x_hi)]
+            x50_cells = [repr(a.fit.x50), "" if x_lo is None else repr(x_lo), "" if x_hi is None else repr(x_hi)]
             p_lo, p_hi = a.fit.odds_ratio_profile_ci95
             open_ends = [end for end, flag in zip(("lower", "upper"), a.fit.profile_ci95_unbounded) if flag]
             profile_cells = [repr(p_lo), repr(p_hi), ",".join(open_ends) or "none"]
@@ -404,7 +425,9 @@ def report_csv_rows(report: CorrelationReport) -> list[list[str]]:
             fit_cells, x50_cells, profile_cells = [""] * 5, [""] * 3, [""] * 3
         rows.append(
             [str(rank), a.key.roi, a.key.quantity, a.key.metric, a.unit, str(a.n), str(a.events), *fit_cells,
-             repr(a.discrimination.auc), repr(a.discrimination.p_value), *x50_cells, a.fit_error, *profile_cells]
+             repr(a.discrimination.auc), repr(a.discrimination.p_value), *x50_cells, a.fit_error, *profile_cells,
+             str(bool(a.fit is not None and a.fit.x50_ci95_truncated)).lower(),
+             str(min(a.events, a.n - a.events) < EVENTS_PER_PARAMETER_WARNING).lower()]
         )
     return rows
 

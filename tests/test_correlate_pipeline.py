@@ -250,3 +250,27 @@ def test_cli_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[s
     code = cli_main.main(["correlate", "--results", str(out), "--outcomes", str(outcomes), "--endpoint", "local_progression"])
     err = capsys.readouterr().err
     assert code == 1 and "dosimetry: error:" in err and "no events among the 80 patients" in err and "local_progression" in err
+
+
+def test_small_cohort_warns_everywhere_and_never_prints_a_negative_dose(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The issue's new-user run: 6 patients, 2 events, BrainStem doses near 0 Gy. Oracle: the
+    documented rules (fewer than 10 events per parameter -> SMALL SAMPLE in the text, JSON and CSV;
+    a dose interval never below 0 Gy, its truncation flagged)."""
+    doses = [0.01, 0.03, 0.05, 0.08, 0.12, 0.14]
+    grades = [0, 3, 0, 0, 3, 0]
+    patients = {f"NPC{k + 1:03d}": {"dose": d, "noise": 20.0 + k, "grade": g} for k, (d, g) in enumerate(zip(doses, grades))}
+    out = _write_results(tmp_path / "out", patients)
+    outcomes = _write_outcomes(tmp_path / "outcomes.csv", patients)
+    assoc = tmp_path / "assoc.csv"
+    code = cli_main.main(["correlate", "--results", str(out), "--outcomes", str(outcomes), "--csv", str(assoc), "--roi", "PTV"])
+    printed = capsys.readouterr().out
+    assert code == 0 and "SMALL SAMPLE" in printed
+    assert "[-" not in printed.split("value at 50%")[1]  # no negative interval end in the table
+    with open(assoc, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert rows[0]["small_sample"] == "true" and rows[0]["x50_ci95_truncated"] == "true"
+    assert float(rows[0]["x50_ci95_low"]) == 0.0
+    code = cli_main.main(["correlate", "--results", str(out), "--outcomes", str(outcomes), "--json", "--roi", "PTV"])
+    data = json.loads(capsys.readouterr().out)
+    assert any("SMALL SAMPLE" in w for w in data["warnings"])
+    assert data["associations"][0]["logistic"]["x50_ci95"][0] == 0.0

@@ -82,7 +82,7 @@ def test_continuous_metric_matches_a_generic_optimiser(seed: int) -> None:
     grad = np.array([(-(b[0] + eps) / b[1] + (b[0] - eps) / b[1]) / (2 * eps),
                      (-b[0] / (b[1] + eps) + b[0] / (b[1] - eps)) / (2 * eps)])
     half = stats.norm.ppf(0.975) * math.sqrt(grad @ cov @ grad)
-    lo, hi = fit.x50_ci95
+    lo, hi = fit.x50_delta_ci95
     assert lo == pytest.approx(x50 - half, rel=1e-3)
     assert hi == pytest.approx(x50 + half, rel=1e-3)
     assert fit.probability(fit.x50) == pytest.approx(0.5, abs=1e-12)
@@ -99,7 +99,7 @@ def test_simulated_cohort_recovers_the_slope_within_its_ci() -> None:
     assert lo < math.exp(true_slope) < hi
     assert fit.lr_p_value < 1e-6
     x_lo, x_hi = fit.x50_ci95
-    assert x_lo < 65.0 < x_hi  # the model's dose at 50 %: 52.5 + 2.944 / 0.2355
+    assert x_lo is not None and x_hi is not None and x_lo < 65.0 < x_hi  # the model's dose at 50 %: 52.5 + 2.944 / 0.2355
 
 
 def test_no_association_gives_a_large_p_value_and_an_or_ci_covering_one() -> None:
@@ -173,3 +173,34 @@ def test_an_odds_ratio_per_unit_beyond_a_double_is_an_error() -> None:
         fit_logistic(x, y, name="Eye_R Mean[Gy]")
     scaled = fit_logistic(x * 1e4, y, name="Eye_R Mean[Gy] x 1e4")
     assert scaled.slope * 1e4 > MAX_LOG_ODDS_RATIO
+
+
+def test_x50_profile_interval_matches_brute_force_and_respects_the_domain() -> None:
+    """Oracle: brute force - for each candidate x50 c on a grid, the maximum over a fine slope grid of
+    the log-likelihood of logit P = g (x - c); the set {2 (l_max - l(c)) <= 3.84} brackets the reported
+    interval. Then the issue's small cohort (6 patients, 2 events, doses near 0 Gy): the interval must
+    not contain negative doses and the truncation must be flagged."""
+    from dosimetry.outcomes.profile import CHI2_1_95
+
+    rng = np.random.default_rng(11)
+    x = rng.uniform(40.0, 70.0, 60)
+    y = (rng.random(60) < 1 / (1 + np.exp(-(x - 55.0) / 3.0))).astype(float)
+    fit = fit_logistic(x, y, name="D50")
+    lo, hi = fit.x50_ci95
+    assert lo is not None and hi is not None
+    slopes = np.linspace(0.001, 3.0, 3000)
+    grid = np.linspace(lo - 2.0, hi + 2.0, 81)
+
+    def loglik(c: float) -> float:
+        eta = slopes[:, None] * (x[None, :] - c)
+        return float(np.max(np.sum(y * eta - np.logaddexp(0.0, eta), axis=1)))
+
+    inside = grid[[2.0 * (fit.log_likelihood - loglik(c)) <= CHI2_1_95 for c in grid]]
+    step = grid[1] - grid[0]
+    assert abs(inside.min() - lo) <= step and abs(inside.max() - hi) <= step
+
+    small = fit_logistic([0.01, 0.03, 0.05, 0.08, 0.12, 0.14], [0, 1, 0, 0, 1, 0], name="BrainStem D50[Gy]", domain_lower=0.0)
+    s_lo, s_hi = small.x50_ci95
+    assert s_lo is not None and s_lo >= 0.0 and (s_hi is None or s_hi >= 0.0)
+    assert small.x50_ci95_truncated
+    assert any("truncated" in w for w in small.warnings)

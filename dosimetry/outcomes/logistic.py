@@ -86,6 +86,10 @@ class LogisticFit:
     slope_profile_ci95: tuple[float, float] = (-math.inf, math.inf)
     #: recoverable problems of the fit, e.g. an unbounded profile-likelihood end
     warnings: tuple[str, ...] = ()
+    #: profile-likelihood 95 % CI of x50 (None at an unbounded end), truncated at the metric's domain
+    x50_profile_ci95: tuple[float | None, float | None] = (None, None)
+    #: True when an end of ``x50_profile_ci95`` was moved to the domain bound (e.g. 0 Gy)
+    x50_ci95_truncated: bool = False
 
     @property
     def slope_se(self) -> float:
@@ -134,8 +138,15 @@ class LogisticFit:
         return -self.intercept / self.slope
 
     @property
-    def x50_ci95(self) -> tuple[float, float]:
-        """Delta-method 95 % confidence interval of :attr:`x50`."""
+    def x50_ci95(self) -> tuple[float | None, float | None]:
+        """Profile-likelihood 95 % interval of :attr:`x50` (None at an unbounded end), truncated at
+        the metric's domain bound and then flagged in :attr:`x50_ci95_truncated`."""
+        return self.x50_profile_ci95
+
+    @property
+    def x50_delta_ci95(self) -> tuple[float, float]:
+        """Delta-method 95 % confidence interval of :attr:`x50` (symmetric; can leave the metric's
+        domain, e.g. negative doses - quote :attr:`x50_ci95` instead)."""
         b0, b1 = self.intercept, self.slope
         grad = np.array([-1.0 / b1, b0 / b1**2])
         variance = float(grad @ np.array(self.covariance) @ grad)
@@ -148,6 +159,7 @@ class LogisticFit:
     def as_dict(self) -> dict[str, object]:
         lo, hi = self.odds_ratio_ci95
         x_lo, x_hi = self.x50_ci95
+        d_lo, d_hi = self.x50_delta_ci95
         p_lo, p_hi = self.odds_ratio_profile_ci95
         s_lo, s_hi = self.slope_profile_ci95
         lower_open, upper_open = self.profile_ci95_unbounded
@@ -164,6 +176,9 @@ class LogisticFit:
             "wald_p_value": self.wald_p_value,
             "x50": self.x50,
             "x50_ci95": [x_lo, x_hi],
+            "x50_ci95_method": "profile likelihood",
+            "x50_ci95_truncated_at_domain": self.x50_ci95_truncated,
+            "x50_delta_ci95": [d_lo, d_hi],
             "iterations": self.iterations,
             "odds_ratio_profile_ci95": [p_lo, p_hi if math.isfinite(p_hi) else None],
             "slope_profile_ci95": [s_lo if math.isfinite(s_lo) else None, s_hi if math.isfinite(s_hi) else None],
@@ -252,12 +267,13 @@ def _profile_log_likelihood(slope_z: float, z: NDArray[np.float64], y: NDArray[n
     return _log_likelihood(g0 + offsets, y)
 
 
-def fit_logistic(x: ArrayLike, y: ArrayLike, *, name: str = "x") -> LogisticFit:
+def fit_logistic(x: ArrayLike, y: ArrayLike, *, name: str = "x", domain_lower: float | None = None) -> LogisticFit:
     """Maximum-likelihood logistic regression of ``y`` (0/1) on ``x``; ``name`` labels errors.
 
     The fit is statsmodels' ``Logit`` (Newton) on the centred, scaled metric; the intercept, slope
     and covariance are transformed back exactly. The profile-likelihood interval of the slope uses
-    the shared :func:`dosimetry.outcomes.profile.profile_likelihood_ends` (statsmodels has none)."""
+    the shared :func:`dosimetry.outcomes.profile.profile_likelihood_ends` (statsmodels has none).
+    ``domain_lower`` (e.g. 0.0 for a dose, volume or index) truncates the interval of x50 there, flagged."""
     import statsmodels.api as sm
     from statsmodels.tools.sm_exceptions import PerfectSeparationError, PerfectSeparationWarning
 
@@ -305,6 +321,8 @@ def fit_logistic(x: ArrayLike, y: ArrayLike, *, name: str = "x") -> LogisticFit:
                 f"{math.copysign(MAX_LOG_ODDS_RATIO, value):g} per unit: the {end} end of the profile-likelihood 95 % CI "
                 f"of the odds ratio is unbounded and reported as {shown}"
             )
+    x50_ci, truncated, x50_notes = _x50_interval(z, ya, loglik, centre, scale, float(-b[0] / b[1]), domain_lower, name)
+    warnings.extend(x50_notes)
     logger.debug("fitted %s: slope %.6g in %d iterations", name, b[1], iteration)
     return LogisticFit(
         name=name,
@@ -318,6 +336,8 @@ def fit_logistic(x: ArrayLike, y: ArrayLike, *, name: str = "x") -> LogisticFit:
         iterations=iteration,
         slope_profile_ci95=slope_ci,
         warnings=tuple(warnings),
+        x50_profile_ci95=x50_ci,
+        x50_ci95_truncated=truncated,
     )
 
 
@@ -342,3 +362,75 @@ def _profile_slope_ci(
     limit = MAX_LOG_ODDS_RATIO * scale
     lo, hi = profile_likelihood_ends(deviance, g1_hat, math.sqrt(float(cov_z[1, 1])), -limit, limit)
     return (lo / scale, hi / scale)
+
+
+#: half-width (in standard deviations of the metric) searched for the ends of the x50 interval
+X50_SEARCH_SD = 50.0
+
+
+def _slope_only_log_likelihood(u: NDArray[np.float64], y: NDArray[np.float64]) -> float:
+    """``max over g`` of the log-likelihood of ``logit P = g u`` (no intercept; concave in g)."""
+    g = 0.0
+    loglik = _log_likelihood(g * u, y)
+    for _ in range(200):
+        prob = special.expit(g * u)
+        score = float(u @ (y - prob))
+        curvature = float((u * u) @ (prob * (1.0 - prob)))
+        if curvature <= 0.0:
+            break
+        step = score / curvature
+        t = 1.0
+        while True:
+            candidate = g + t * step
+            cand = _log_likelihood(candidate * u, y)
+            if cand >= loglik - 1e-14 or t < 1e-10:
+                break
+            t /= 2.0
+        done = abs(t * step) <= 1e-12 * (1.0 + abs(g))
+        g, loglik = candidate, max(cand, loglik)
+        if done or abs(g) * float(np.max(np.abs(u))) > 2.0 * MAX_LOG_ODDS_RATIO:
+            break
+    return loglik
+
+
+def _x50_interval(
+    z: NDArray[np.float64],
+    y: NDArray[np.float64],
+    loglik_max: float,
+    centre: float,
+    scale: float,
+    x50: float,
+    domain_lower: float | None,
+    name: str,
+) -> tuple[tuple[float | None, float | None], bool, list[str]]:
+    """Profile-likelihood 95 % interval of x50: with ``logit P = g (z - c)`` the profile at fixed
+    ``c`` maximises over the slope g only (concave); ends searched within
+    :data:`X50_SEARCH_SD` standard deviations of the metric; ends beyond ``domain_lower`` truncated."""
+    c_hat = (x50 - centre) / scale
+    notes: list[str] = []
+
+    def deviance(c: float) -> float:
+        return 2.0 * (loglik_max - _slope_only_log_likelihood(z - c, y))
+
+    lo, hi = profile_likelihood_ends(deviance, c_hat, 0.25, c_hat - X50_SEARCH_SD, c_hat + X50_SEARCH_SD)
+    ends: list[float | None] = [centre + scale * lo if math.isfinite(lo) else None, centre + scale * hi if math.isfinite(hi) else None]
+    for side, end in (("lower", ends[0]), ("upper", ends[1])):
+        if end is None:
+            notes.append(
+                f"metric {name}: the {side} end of the profile-likelihood 95 % CI of the value at 50 % probability is "
+                f"unbounded (the profile does not fall by {CHI2_1_95:.4g}/2 within {X50_SEARCH_SD:g} SD of the metric)"
+            )
+    truncated = False
+    if domain_lower is not None:
+        if x50 < domain_lower:
+            notes.append(f"metric {name}: the fitted value at 50 % probability ({x50:.4g}) lies below the metric's domain ({domain_lower:g})")
+        if ends[0] is None or ends[0] < domain_lower:
+            ends[0] = domain_lower
+            truncated = True
+            notes.append(
+                f"metric {name}: the lower end of the 95 % CI of the value at 50 % probability is truncated at the domain bound "
+                f"{domain_lower:g} (values below are impossible for this metric)"
+            )
+        if ends[1] is not None and ends[1] < domain_lower:
+            ends[1] = domain_lower
+    return (ends[0], ends[1]), truncated, notes

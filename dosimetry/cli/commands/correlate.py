@@ -88,7 +88,8 @@ def run(args: argparse.Namespace) -> int:
         "p-values are UNADJUSTED (likelihood-ratio test of the logistic slope; Mann-Whitney for the AUC); "
         "'p Holm' is Holm-adjusted over the fitted metrics. OR is per unit of the metric (per Gy for doses).\n"
         "[95% CI] of the OR is the Wald interval; 'profile 95% CI' is the profile-likelihood interval, the one to "
-        "quote with few events.\n\n"
+        "quote with few events. 'value at 50%' has a profile-likelihood 95% CI; [* marks a lower end truncated at 0 "
+        "(the metric cannot be negative).\n\n"
     )
     header = (
         "#", "ROI", "quantity", "metric", "n", "ev", "OR/unit [95% CI]", "profile 95% CI", "p LR", "p Holm", "AUC",
@@ -104,7 +105,9 @@ def run(args: argparse.Namespace) -> int:
             p_lo, p_hi = a.fit.odds_ratio_profile_ci95
             profile = f"[{_g(p_lo)}, {_g(p_hi)}]"
             p_lr, p_holm = _p(a.fit.lr_p_value), _p(a.lr_p_value_holm if a.lr_p_value_holm is not None else 1.0)
-            x50 = f"{_g(a.fit.x50)} [{_g(x_lo)}, {_g(x_hi)}] {a.unit}"
+            cut = "*" if a.fit.x50_ci95_truncated else ""
+            x50 = (f"{_g(a.fit.x50)} [{cut}{'-inf' if x_lo is None else _g(x_lo)}, "
+                   f"{'inf' if x_hi is None else _g(x_hi)}] {a.unit}")
         else:
             odds, profile, p_lr, p_holm, x50 = "not fitted*", "-", "-", "-", "-"
         rows.append(
