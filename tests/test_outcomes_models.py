@@ -112,3 +112,29 @@ def test_split_at_median() -> None:
     """Oracle: by hand."""
     labels, median = split_at_median([1.0, 2.0, 3.0, 4.0], "Dmean")
     assert median == 2.5 and labels == ["Dmean <= 2.5", "Dmean <= 2.5", "Dmean > 2.5", "Dmean > 2.5"]
+
+
+def test_cox_recovers_the_sample_data_progression_model() -> None:
+    """Oracle: the known hazard ratios of the synthetic cohort generator's exponential progression
+    model (dosimetry.sampledata.outcomes); each fitted log hazard ratio within 3 SE of the truth, and
+    age (no effect in the model) near 0."""
+    import datetime as dt
+
+    from dosimetry.sampledata import outcomes as model
+
+    rng = np.random.default_rng(21)
+    rows = []
+    for i in range(800):
+        dose = 2.5 * (21 + i % 6)
+        gtv = float(rng.uniform(5.0, 25.0))
+        o = model.draw_outcome(seed=9, patient_id=f"P{i}", dose_level=1 + i % 6, fractions=21 + i % 6, total_dose_gye=dose,
+                               gtv_volume_cc=gtv, ptv_volume_cc=40.0, treatment_start_date=dt.date(2022, 1, 1),
+                               age_years=float(rng.uniform(35, 75)), sex="M")
+        rows.append((o.progression_months, o.local_progression, dose, gtv, float(o.concurrent_chemotherapy), o.age_years))
+    t, e, dose, gtv, chemo, age = (np.array(c, dtype=float) for c in zip(*rows))
+    fit = fit_cox(t, e, {"dose_gye": dose, "gtv_cc": gtv, "chemotherapy": chemo, "age_years": age})
+    truth = {"dose_gye": model.PROGRESSION_LOG_HR_PER_GYE, "gtv_cc": model.PROGRESSION_LOG_HR_PER_CC,
+             "chemotherapy": model.PROGRESSION_LOG_HR_CHEMOTHERAPY, "age_years": 0.0}
+    for term in fit.terms:
+        assert abs(term.log_hazard_ratio - truth[term.name]) < 3.0 * term.standard_error, term
+    assert np.all(t > 0) and np.all(t <= 48.0)

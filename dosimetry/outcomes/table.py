@@ -6,6 +6,12 @@ and any number of endpoint columns, e.g. the synthetic cohort's ``outcomes.csv``
 numeric column with a number (``worst_toxicity_grade>=3``) or a bare 0/1 column
 (``local_progression``). An empty cell is a missing value: that patient is left out of the
 endpoint and listed (never silently dropped). Every error names the file, the line and the column.
+
+Time-to-event pairs (:func:`time_to_event`): a time column in months to the event or to the last
+follow-up (the generator's ``progression_months``, ``toxicity_months``) with an event endpoint.
+Covariates (``age_years``, ``sex``, ``concurrent_chemotherapy``, ...) are read with
+:func:`column_cells` / :func:`numeric_column` and encoded by
+:func:`dosimetry.outcomes.multivariable.covariate_column`.
 """
 
 from __future__ import annotations
@@ -214,3 +220,52 @@ def endpoint_values(table: OutcomesTable, endpoint: Endpoint) -> EndpointValues:
             f"of the endpoint '{endpoint.label}': {', '.join(missing)}",
         )
     return EndpointValues(endpoint=endpoint, by_patient=MappingProxyType(by_patient), missing=tuple(missing), warnings=warnings)
+
+
+def column_cells(table: OutcomesTable, column: str, purpose: str) -> dict[str, str]:
+    """The cell text of ``column`` per patient (empty cells left out); an unknown column is an
+    error naming the file and what it was wanted for."""
+    if column not in table.columns:
+        raise OutcomesTableError(f"{table.path}: no column '{column}' for {purpose} (columns: {', '.join(table.columns)})")
+    return {pid: row[column] for pid, row in table.rows.items() if row[column] != ""}
+
+
+def numeric_column(table: OutcomesTable, column: str, purpose: str) -> dict[str, float]:
+    """Numbers of ``column`` per patient (empty cells left out); a non-number is an error naming
+    the file, line and column."""
+    out: dict[str, float] = {}
+    for pid, cell in column_cells(table, column, purpose).items():
+        try:
+            value = float(cell)
+        except ValueError:
+            raise OutcomesTableError(f"{table.path}, line {table.line_of[pid]}, column '{column}': {cell!r} is not a number ({purpose})") from None
+        if not math.isfinite(value):
+            raise OutcomesTableError(f"{table.path}, line {table.line_of[pid]}, column '{column}': {cell!r} is not finite ({purpose})")
+        out[pid] = value
+    return out
+
+
+@dataclass(frozen=True)
+class TimeToEvent:
+    """Per patient: time (months, to the event or to the last follow-up) and the event flag."""
+
+    time_column: str
+    event: Endpoint
+    times: Mapping[str, float]
+    events: Mapping[str, bool]
+    missing: tuple[str, ...]
+
+
+def time_to_event(table: OutcomesTable, time_column: str, event: Endpoint) -> TimeToEvent:
+    """Pair a time column (e.g. ``progression_months``) with an event endpoint (``local_progression``);
+    patients missing either are listed in ``missing``; a negative time is an error."""
+    times = numeric_column(table, time_column, f"the time of the endpoint '{event.label}'")
+    for pid, value in times.items():
+        if value < 0.0:
+            raise OutcomesTableError(f"{table.path}, line {table.line_of[pid]}, column '{time_column}': negative time {value:g}")
+    flags = endpoint_values(table, event)
+    both = [pid for pid in table.patient_ids if pid in times and pid in flags.by_patient]
+    missing = tuple(pid for pid in table.patient_ids if pid not in both)
+    return TimeToEvent(
+        time_column, event, MappingProxyType({p: times[p] for p in both}), MappingProxyType({p: flags.by_patient[p] for p in both}), missing
+    )

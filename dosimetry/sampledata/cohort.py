@@ -116,6 +116,8 @@ def generate_cohort(n_patients: int, out_dir: Path, *, seed: int, overwrite: boo
                 gtv_volume_cc=sphere_union_volume_cc(spec.anatomy.gtv),
                 ptv_volume_cc=sphere_union_volume_cc(spec.anatomy.ptv),
                 treatment_start_date=start,
+                age_years=round((start - dt.datetime.strptime(spec.birth_date, "%Y%m%d").date()).days / 365.25, 1),
+                sex=spec.sex,
             )
         )
         logger.info("patient %d/%d (%s) written", index, n_patients, spec.patient_id)

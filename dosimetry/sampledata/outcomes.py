@@ -16,14 +16,23 @@ necrosis), "Osteonecrosis of jaw", and for grade 3 also "Trismus"). Otherwise th
 0, 1 or 2 with probabilities 0.15, 0.40, 0.45 (terms "Xerostomia", "Hearing impaired",
 "Trismus", "Dysphagia"). Terms are CTCAE v4.03 terms.
 
-Local progression (logistic, better control at higher dose and for smaller tumours)::
+Local progression (time to event; exponential hazard, better control at higher dose, for smaller
+tumours and with concurrent chemotherapy C = 0/1)::
 
-    logit P(progression) = -0.4 - 0.12 * (D - 52.5) + 0.04 * (V_GTV - 10)
+    hazard (per month) = 0.02 * exp(-0.08 * (D - 52.5) + 0.04 * (V_GTV - 10) - 0.4 * C)
 
-Follow-up is uniform in 12-48 months; the worst toxicity occurs uniformly between 3 months and
-min(30 months, follow-up) after the start of carbon-ion treatment. A grade 5 event ends
-follow-up (vital status "dead"); a patient with local progression dies during follow-up with
-probability 0.5; everyone else is "alive".
+i.e. true hazard ratios exp(-0.08) = 0.923 per GyE, exp(0.04) = 1.041 per cc and exp(-0.4) = 0.670
+for chemotherapy. The time to progression T is exponential with that hazard, follow-up F is uniform
+in 12-48 months (independent censoring); ``progression_months = min(T, F)`` and
+``local_progression = T <= F``. Concurrent chemotherapy is given with probability 0.4. Age (years
+at the start of carbon-ion treatment) and sex come from the patient spec and have no effect on either
+outcome (true odds and hazard ratios 1): covariates a multivariable model should find null.
+
+The worst toxicity occurs uniformly between 3 months and min(30 months, follow-up) after the start
+of carbon-ion treatment; ``toxicity_months`` is the time to a grade >= 3 event, or to the last
+follow-up without one (with the ``worst_toxicity_grade>=3`` flag it is a time-to-event pair). A
+grade 5 event ends follow-up (vital status "dead"); a patient with local progression dies during
+follow-up with probability 0.5; everyone else is "alive".
 """
 
 from __future__ import annotations
@@ -45,10 +54,13 @@ NTCP_SLOPE_PER_GYE = 0.2355
 NTCP_VOLUME_PER_CC = 0.03
 NTCP_REFERENCE_DOSE_GYE = 52.5
 NTCP_REFERENCE_PTV_CC = 40.0
-PROGRESSION_INTERCEPT = -0.4
-PROGRESSION_SLOPE_PER_GYE = -0.12
-PROGRESSION_VOLUME_PER_CC = 0.04
+PROGRESSION_BASE_HAZARD_PER_MONTH = 0.02
+PROGRESSION_LOG_HR_PER_GYE = -0.08
+PROGRESSION_LOG_HR_PER_CC = 0.04
+PROGRESSION_LOG_HR_CHEMOTHERAPY = -0.4
 PROGRESSION_REFERENCE_GTV_CC = 10.0
+CHEMOTHERAPY_PROBABILITY = 0.4
+FOLLOWUP_MONTHS_RANGE = (12.0, 48.0)
 
 SEVERE_TERMS = ("Pharyngeal necrosis", "Central nervous system necrosis", "Osteonecrosis of jaw", "Trismus")
 MILD_TERMS = ("Xerostomia", "Hearing impaired", "Trismus", "Dysphagia")
@@ -70,6 +82,11 @@ CSV_COLUMNS = (
     "followup_months",
     "vital_status",
     "local_progression",
+    "progression_months",
+    "toxicity_months",
+    "age_years",
+    "sex",
+    "concurrent_chemotherapy",
 )
 
 
@@ -86,13 +103,23 @@ def probability_grade3plus(total_dose_gye: float, ptv_volume_cc: float) -> float
     )
 
 
-def probability_progression(total_dose_gye: float, gtv_volume_cc: float) -> float:
-    """Model probability of local progression during follow-up."""
-    return _logistic(
-        PROGRESSION_INTERCEPT
-        + PROGRESSION_SLOPE_PER_GYE * (total_dose_gye - NTCP_REFERENCE_DOSE_GYE)
-        + PROGRESSION_VOLUME_PER_CC * (gtv_volume_cc - PROGRESSION_REFERENCE_GTV_CC)
+def progression_hazard_per_month(total_dose_gye: float, gtv_volume_cc: float, chemotherapy: bool = False) -> float:
+    """Model hazard of local progression (per month)."""
+    return PROGRESSION_BASE_HAZARD_PER_MONTH * float(
+        np.exp(
+            PROGRESSION_LOG_HR_PER_GYE * (total_dose_gye - NTCP_REFERENCE_DOSE_GYE)
+            + PROGRESSION_LOG_HR_PER_CC * (gtv_volume_cc - PROGRESSION_REFERENCE_GTV_CC)
+            + PROGRESSION_LOG_HR_CHEMOTHERAPY * float(chemotherapy)
+        )
     )
+
+
+def probability_progression(total_dose_gye: float, gtv_volume_cc: float, chemotherapy: bool = False) -> float:
+    """Model probability of local progression observed during follow-up (follow-up uniform in
+    12-48 months): ``1 - (exp(-12 h) - exp(-48 h)) / (36 h)`` for the hazard h."""
+    h = progression_hazard_per_month(total_dose_gye, gtv_volume_cc, chemotherapy)
+    lo, hi = FOLLOWUP_MONTHS_RANGE
+    return float(1.0 - (np.exp(-lo * h) - np.exp(-hi * h)) / ((hi - lo) * h))
 
 
 @dataclass(frozen=True)
@@ -110,6 +137,11 @@ class Outcome:
     followup_months: float
     vital_status: str
     local_progression: bool
+    progression_months: float | None = None
+    toxicity_months: float | None = None
+    age_years: float | None = None
+    sex: str = ""
+    concurrent_chemotherapy: bool | None = None
 
 
 def draw_outcome(
@@ -122,12 +154,17 @@ def draw_outcome(
     gtv_volume_cc: float,
     ptv_volume_cc: float,
     treatment_start_date: dt.date,
+    age_years: float | None = None,
+    sex: str = "",
 ) -> Outcome:
     """Draw one patient's outcome from the model (deterministic in seed and patient id)."""
     rng = np.random.default_rng([seed, zlib.crc32(patient_id.encode()), zlib.crc32(b"outcome")])
     u_tox, u_grade, u_term, u_prog, u_death = rng.random(5)
-    followup = float(rng.uniform(12.0, 48.0))
+    followup = float(rng.uniform(*FOLLOWUP_MONTHS_RANGE))
     onset_fraction = float(rng.random())
+    chemotherapy = bool(rng.random() < CHEMOTHERAPY_PROBABILITY)
+    # exponential time to progression by inversion of the (independent) uniform u_prog
+    time_to_progression = float(-np.log1p(-u_prog) / progression_hazard_per_month(total_dose_gye, gtv_volume_cc, chemotherapy))
 
     severe = u_tox < probability_grade3plus(total_dose_gye, ptv_volume_cc)
     if severe:
@@ -143,9 +180,12 @@ def draw_outcome(
 
     onset_months = 3.0 + onset_fraction * (min(30.0, followup) - 3.0)
     toxicity_date = treatment_start_date + dt.timedelta(days=round(onset_months * DAYS_PER_MONTH)) if grade > 0 else None
-    progression = bool(u_prog < probability_progression(total_dose_gye, gtv_volume_cc))
     if grade == 5:
         followup = onset_months
+    progression = time_to_progression <= followup
+    progression_months = min(time_to_progression, followup)
+    toxicity_months = onset_months if grade >= 3 else followup
+    if grade == 5:
         vital = "dead"
     elif progression and u_death < 0.5:
         vital = "dead"
@@ -165,6 +205,11 @@ def draw_outcome(
         followup_months=followup,
         vital_status=vital,
         local_progression=progression,
+        progression_months=progression_months,
+        toxicity_months=toxicity_months,
+        age_years=age_years,
+        sex=sex,
+        concurrent_chemotherapy=chemotherapy,
     )
 
 
@@ -190,6 +235,11 @@ def outcomes_csv_text(outcomes: list[Outcome]) -> str:
                 f"{o.followup_months:.1f}",
                 o.vital_status,
                 int(o.local_progression),
+                "" if o.progression_months is None else f"{o.progression_months:.2f}",
+                "" if o.toxicity_months is None else f"{o.toxicity_months:.2f}",
+                "" if o.age_years is None else f"{o.age_years:.1f}",
+                o.sex,
+                "" if o.concurrent_chemotherapy is None else int(o.concurrent_chemotherapy),
             ]
         )
     return buffer.getvalue()
