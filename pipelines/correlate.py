@@ -85,6 +85,8 @@ class CohortMetrics:
     units: Mapping[MetricKey, str]
     patient_ids: tuple[str, ...]
     warnings: tuple[str, ...] = ()
+    #: batch patient folder (``OUT/patients/<key>``) of each unambiguous PatientID
+    patient_keys: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
 
 def _resolve_source(results: Path, source: MetricsSource) -> tuple[Path, MetricsSource]:
@@ -205,6 +207,7 @@ def load_cohort_metrics(results: Path | str, *, source: MetricsSource = MetricsS
         units=MappingProxyType(units),
         patient_ids=patient_ids,
         warnings=tuple(warnings),
+        patient_keys=MappingProxyType({pid: next(iter(keys)) for pid, keys in keys_of_id.items() if pid not in ambiguous}),
     )
 
 

@@ -31,6 +31,7 @@ SLOW_MODULES = frozenset(
         "test_dvh_crosscheck.py",
         "test_outcomes_lkb_fit.py",
         "test_outcomes_models.py",
+        "test_study_report.py",
     }
 )
 

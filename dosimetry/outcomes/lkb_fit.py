@@ -158,7 +158,7 @@ class LkbFit:
     def ntcp(self, geud_gy: float) -> float:
         return lkb_ntcp(geud_gy, self.td50.estimate, self.m.estimate)
 
-    def curve_band(self, geud_gy: Sequence[float], level: float = 0.95) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    def curve_band(self, geud_gy: Sequence[float] | NDArray[np.float64], level: float = 0.95) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """Pointwise bootstrap percentile band of the NTCP curve at each ``geud_gy``."""
         if not self.bootstrap.replicates:
             raise ModelFitError(f"LKB fit of {self.organ}: no successful bootstrap resample, no confidence band")

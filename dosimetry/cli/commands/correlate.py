@@ -46,6 +46,21 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--top", type=int, default=20, metavar="N", help="rows of the printed table (default 20; 0 prints all)")
     parser.add_argument("--json", action="store_true", help="print the full result as JSON")
     parser.add_argument("--csv", type=Path, default=None, metavar="FILE", help="also write every ranked association to FILE")
+    study = parser.add_argument_group(
+        "study report",
+        "with --study-report DIR: an HTML page (dose-response curve, ROC, Kaplan-Meier with numbers at risk, forest plots, "
+        "methods paragraph with software versions) and a CSV of every table",
+    )
+    study.add_argument("--study-report", type=Path, default=None, metavar="DIR", help="write study.html, study.json and the CSV tables into DIR")
+    study.add_argument("--lkb-roi", default=None, metavar="NAME", help="fit the LKB NTCP model to this organ's DVHs (OUT/patients/*/dvh.csv)")
+    study.add_argument("--lkb-quantity", default="EQD2_2_cumulative", metavar="Q", help="DVH quantity of the LKB fit (default %(default)s)")
+    study.add_argument("--lkb-fix-n", type=float, default=None, metavar="N", help="fix the LKB volume parameter n (e.g. 1 for a parallel organ)")
+    study.add_argument("--bootstrap", type=int, default=200, metavar="B", help="bootstrap resamples of the LKB fit (default %(default)s)")
+    study.add_argument("--covariates", nargs="+", default=(), metavar="COLUMN", help="outcomes-table columns entering the multivariable and Cox models")
+    study.add_argument("--time-column", default=None, metavar="COLUMN", help="months to the event or last follow-up, e.g. progression_months")
+    study.add_argument("--event", default=None, metavar="EXPR", help="event of the time-to-event analysis (default: --endpoint), e.g. local_progression")
+    study.add_argument("--group-metric", nargs=3, default=None, metavar=("ROI", "QUANTITY", "METRIC"),
+                       help="dose metric of the multivariable/Cox models and of the median split (default: the best-ranked)")
     parser.set_defaults(handler=run)
 
 
@@ -74,6 +89,22 @@ def run(args: argparse.Namespace) -> int:
     )
     if args.csv is not None:
         write_report_csv(report, args.csv)
+    if args.study_report is not None:
+        from pipelines.correlate import MetricKey
+        from pipelines.study import StudyOptions, run_study
+        from pipelines.study_report import HTML_NAME, write_study_report
+
+        options = StudyOptions(
+            lkb_roi=args.lkb_roi, lkb_quantity=args.lkb_quantity, lkb_fixed_n=args.lkb_fix_n, bootstrap=args.bootstrap,
+            covariates=tuple(args.covariates), time_column=args.time_column, event=args.event,
+            group_metric=MetricKey(*args.group_metric) if args.group_metric else None,
+        )
+        results_dir = args.results if args.results.is_dir() else args.results.parent
+        study = run_study(metrics, report, results_dir, options)
+        write_study_report(study, args.study_report)
+        sys.stderr.write(f"wrote {args.study_report / HTML_NAME} (and study.json, CSV tables)\n")
+        for name, reason in study.not_done.items():
+            sys.stderr.write(f"  not done: {name}: {reason}\n")
     if args.json:
         sys.stdout.write(report_json(report) + "\n")
         return 0
