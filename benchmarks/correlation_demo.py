@@ -8,7 +8,9 @@ Runs the same three commands a researcher types (and prints them)::
 
     dosimetry sample-data --patients 20 --out COHORT --seed 2026
     dosimetry batch COHORT --out OUT --workers 2
-    dosimetry correlate --results OUT --outcomes COHORT/outcomes.csv --endpoint 'worst_toxicity_grade>=3'
+    dosimetry correlate --results OUT --outcomes COHORT/outcomes.csv --endpoint 'worst_toxicity_grade>=3' \
+        --study-report STUDY --lkb-roi BrainStem --covariates age_years sex concurrent_chemotherapy \
+        --time-column progression_months --event local_progression
 
 The cohort (``--cohort``) is generated unless the folder already holds ``outcomes.csv`` and the
 patients; without ``--cohort``/``--out`` everything goes to a temporary folder that is removed at the
@@ -52,6 +54,8 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=None, help="batch output folder (default: a temporary folder)")
     parser.add_argument("--endpoint", default="worst_toxicity_grade>=3")
     parser.add_argument("--top", type=int, default=15)
+    parser.add_argument("--study-report", type=Path, default=None, help="folder of the study report (default: temporary)")
+    parser.add_argument("--lkb-roi", default="BrainStem", help="organ of the LKB fit in the study report")
     args = parser.parse_args()
 
     cli = [sys.executable, "-m", "dosimetry"]
@@ -67,7 +71,10 @@ def main() -> int:
         timings["batch"] = _run([*cli, "batch", str(cohort), "--out", str(out), "--workers", str(args.workers), "--progress", "lines"], show_output=False)
         timings["correlate"] = _run(
             [*cli, "correlate", "--results", str(out), "--outcomes", str(cohort / "outcomes.csv"),
-             "--endpoint", args.endpoint, "--top", str(args.top), "--csv", str(Path(tmp) / "associations.csv")],
+             "--endpoint", args.endpoint, "--top", str(args.top), "--csv", str(Path(tmp) / "associations.csv"),
+             "--study-report", str(args.study_report or Path(tmp) / "study"), "--lkb-roi", args.lkb_roi,
+             "--covariates", "age_years", "sex", "concurrent_chemotherapy",
+             "--time-column", "progression_months", "--event", "local_progression"],
             show_output=True,
         )
         print("timings: " + ", ".join(f"{k} {v:.1f} s" for k, v in timings.items()))

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from dosimetry.constraints.partial_volume import Status as ConstraintStatus
 from dosimetry.patient import AnalysisResults, load_patient, resolve_folders
-from pipelines.analysis import AnalysisParameters, ConstraintRow, CourseRow, PatientInputs, PatientResult, RoiRow
+from pipelines.analysis import AnalysisParameters, ConstraintRow, CourseRow, MetricRow, PatientInputs, PatientResult, RoiRow
 
 
 def _course_root(folder: Path) -> Path:
@@ -20,6 +20,35 @@ def _course_root(folder: Path) -> Path:
     exactly one such folder (grouped patients keep their ROOT-relative paths), else ``folder``."""
     found = sorted(p for p in Path(folder).rglob("*") if p.is_dir() and p.name.casefold() == "current")
     return found[0].parent if len(found) == 1 else Path(folder)
+
+
+#: prefix of the metric rows that carry plan-quality indices (``index:paddick_ci``) and coverage (``coverage:V95%[%]``)
+INDEX_METRIC_PREFIX = "index:"
+COVERAGE_METRIC_PREFIX = "coverage:"
+
+
+def index_metric_rows(results: AnalysisResults) -> tuple[tuple[MetricRow, ...], tuple[str, ...]]:
+    """Every defined plan-quality index and coverage of every target and quantity as a metric row
+    (unit ``""`` for indices, ``%`` for coverage), so that they enter metrics.csv, the cohort
+    database and ``dosimetry correlate`` like any DVH metric; undefined ones are listed as notes."""
+    rows: list[MetricRow] = []
+    notes: list[str] = []
+    for record in results.indices:
+        fields = dict(record.indices)
+        for name, item in dict(fields.get("indices") or {}).items():
+            value = item.get("value") if isinstance(item, dict) else None
+            if value is None:
+                reason = item.get("undefined_reason") if isinstance(item, dict) else "no value"
+                notes.append(f"index {name} of {record.target} on {record.quantity} undefined ({reason}); not stored as a metric")
+                continue
+            rows.append(MetricRow(roi=record.target, quantity=record.quantity, metric=f"{INDEX_METRIC_PREFIX}{name}", value=float(value), unit=""))
+        for item in fields.get("coverage") or ():
+            if isinstance(item, dict) and item.get("covered_pct") is not None:
+                rows.append(
+                    MetricRow(roi=record.target, quantity=record.quantity, metric=f"{COVERAGE_METRIC_PREFIX}{item['metric']}[%]",
+                              value=float(item["covered_pct"]), unit="%")
+                )
+    return tuple(rows), tuple(notes)
 
 
 def patient_result(results: AnalysisResults) -> PatientResult:
@@ -53,12 +82,13 @@ def patient_result(results: AnalysisResults) -> PatientResult:
         for r in results.rois
         if r.volume_cc is not None
     )
+    index_rows, index_notes = index_metric_rows(results)
     return PatientResult(
-        metrics=results.metrics,
+        metrics=results.metrics + index_rows,
         constraints=tuple(constraints),
         courses=courses,
         rois=rois,
-        warnings=results.warnings,
+        warnings=results.warnings + index_notes,
         output_files=tuple(o.path for o in results.outputs),
     )
 
@@ -89,4 +119,4 @@ def full_analysis(inputs: PatientInputs, parameters: AnalysisParameters, out_dir
 
 
 full_analysis.analysis_id = "pipelines.analyze.full_analysis"  # type: ignore[attr-defined]
-full_analysis.analysis_version = "1"  # type: ignore[attr-defined]
+full_analysis.analysis_version = "2"  # type: ignore[attr-defined]  # 2: indices and coverage as metric rows

@@ -28,7 +28,7 @@ def test_full_analysis_in_a_batch(tmp_path: Path) -> None:
         ds.save_as(path)
 
     assert load_analysis("pipelines.analyze:full_analysis") is full_analysis
-    assert analysis_identity(full_analysis) == "pipelines.analyze.full_analysis@1"
+    assert analysis_identity(full_analysis) == "pipelines.analyze.full_analysis@2"
     out = tmp_path / "out"
     summary = run_batch(root, out, analysis=full_analysis, parameters=AnalysisParameters(), workers=0, progress=ProgressMode.OFF)
     assert (summary.total, summary.succeeded, summary.failed) == (2, 1, 1), [(p.patient_id, p.error) for p in summary.patients]
@@ -40,4 +40,17 @@ def test_full_analysis_in_a_batch(tmp_path: Path) -> None:
 
     validate(json.loads((folder / "results.json").read_text(encoding="utf-8")))
     assert summary.metrics_rows > 500
+    # plan-quality indices of every target are candidate predictors in the cohort metrics.csv
+    # (oracle: the patient's own results.json lists the same defined index values)
+    import csv
+
+    with open(out / "metrics.csv", newline="") as handle:
+        cohort_rows = [r for r in csv.DictReader(handle) if r["patient_id"] == "patient01"]
+    index_rows = {(r["roi"], r["quantity"], r["metric"]): float(r["value"]) for r in cohort_rows if r["metric"].startswith("index:")}
+    results = json.loads((folder / "results.json").read_text(encoding="utf-8"))
+    expected = {
+        (rec["target"], rec["quantity"], f"index:{name}"): item["value"]
+        for rec in results["indices"] for name, item in rec["indices"].items() if item["value"] is not None
+    }
+    assert expected and index_rows == expected
     assert all(out.resolve() in p.resolve().parents for p in out.rglob("*"))
