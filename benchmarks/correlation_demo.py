@@ -9,7 +9,7 @@ Runs the same three commands a researcher types (and prints them)::
     dosimetry sample-data --patients 20 --out COHORT --seed 2026
     dosimetry batch COHORT --out OUT --workers 2
     dosimetry correlate --results OUT --outcomes COHORT/outcomes.csv --endpoint 'worst_toxicity_grade>=3' \
-        --study-report STUDY --lkb-roi BrainStem --covariates age_years sex concurrent_chemotherapy \
+        --study-report STUDY --lkb-roi Lobe_Temporal_L --covariates age_years sex concurrent_chemotherapy \
         --time-column progression_months --event local_progression
 
 The cohort (``--cohort``) is generated unless the folder already holds ``outcomes.csv`` and the
@@ -55,7 +55,7 @@ def main() -> int:
     parser.add_argument("--endpoint", default="worst_toxicity_grade>=3")
     parser.add_argument("--top", type=int, default=15)
     parser.add_argument("--study-report", type=Path, default=None, help="folder of the study report (default: temporary)")
-    parser.add_argument("--lkb-roi", default="BrainStem", help="organ of the LKB fit in the study report")
+    parser.add_argument("--lkb-roi", default="Lobe_Temporal_L", help="organ of the LKB fit in the study report")
     args = parser.parse_args()
 
     cli = [sys.executable, "-m", "dosimetry"]

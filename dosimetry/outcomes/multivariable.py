@@ -169,11 +169,18 @@ def _maximum_likelihood(names: list[str], x: np.ndarray, y: np.ndarray, warnings
 def _firth(names: list[str], x: np.ndarray, y: np.ndarray, separated: bool, warnings: list[str]) -> MultivariableLogistic:
     from firthmodels import FirthLogisticRegression
 
-    model = FirthLogisticRegression(backend="numpy", max_iter=100, gtol=1e-8, xtol=1e-8).fit(x, y.astype(int))
-    if not model.converged_:
-        raise ModelFitError("Firth logistic regression did not converge in 100 iterations")
-    model.lrt()
-    ci = np.asarray(model.conf_int(alpha=0.05, method="pl"), dtype=float)
+    with _warnings.catch_warnings(record=True) as caught:
+        _warnings.simplefilter("always")
+        model = FirthLogisticRegression(backend="numpy", max_iter=100, gtol=1e-8, xtol=1e-8).fit(x, y.astype(int))
+        if not model.converged_:
+            notes = "; ".join(dict.fromkeys(str(w.message) for w in caught))
+            raise ModelFitError(
+                f"Firth logistic regression did not converge in 100 iterations ({notes or 'no message'}); "
+                f"{int(y.sum())} events for {len(names)} predictors - use fewer predictors"
+            )
+        model.lrt()
+        ci = np.asarray(model.conf_int(alpha=0.05, method="pl"), dtype=float)
+    warnings.extend(f"firthmodels: {m}" for m in dict.fromkeys(str(w.message) for w in caught))
     coef = np.asarray(model.coef_, dtype=float)
     se = np.asarray(model.bse_, dtype=float)
     p = np.asarray(model.lrt_pvalues_, dtype=float)

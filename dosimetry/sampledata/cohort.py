@@ -4,12 +4,14 @@ Patient k (1-based) is ``NPC<k:03d>`` treated at dose level ((k mod 6) + 1): pat
 starting level 2 (22 x 2.5 GyE), then levels 3, 4, 5, 6, 1, 2, ... Anatomy varies per patient
 (head scale 0.93-1.07, tumour scale 0.8-1.25 and offset +-4 mm per axis) and so does the set-up
 difference between the courses (rotations up to 4 degrees, translations up to 12 mm per axis).
-Outcomes come from :mod:`dosimetry.sampledata.outcomes`. All draws use generators seeded with
+Outcomes come from :mod:`dosimetry.sampledata.outcomes` (the temporal lobe necrosis flag from the
+LKB model of the left temporal lobe's cumulative EQD2, :mod:`dosimetry.sampledata.organ_dose`). All draws use generators seeded with
 (seed, patient id), so the same seed gives the same bytes.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import zlib
@@ -20,7 +22,8 @@ import numpy as np
 
 from dosimetry.errors import ArgumentError, OutputError
 from dosimetry.sampledata.anatomy import AnatomySpec
-from dosimetry.sampledata.outcomes import Outcome, draw_outcome, write_outcomes_csv
+from dosimetry.sampledata.organ_dose import organ_cumulative_eqd2
+from dosimetry.sampledata.outcomes import LKB_ORGAN, Outcome, draw_organ_toxicity, draw_outcome, write_outcomes_csv
 from dosimetry.sampledata.patient import GeneratedPatient, PatientSpec, generate_patient
 from dosimetry.sampledata.shapes import SphereUnion
 
@@ -106,20 +109,20 @@ def generate_cohort(n_patients: int, out_dir: Path, *, seed: int, overwrite: boo
         spec = cohort_patient_spec(seed, index)
         patients.append(generate_patient(spec, out_dir, overwrite=overwrite))
         start = dt.datetime.strptime(spec.current_study_date, "%Y%m%d").date() + dt.timedelta(days=DAYS_TO_TREATMENT_START)
-        outcomes.append(
-            draw_outcome(
-                seed=seed,
-                patient_id=spec.patient_id,
-                dose_level=spec.dose_level,
-                fractions=spec.fractions,
-                total_dose_gye=spec.prescription_gy,
-                gtv_volume_cc=sphere_union_volume_cc(spec.anatomy.gtv),
-                ptv_volume_cc=sphere_union_volume_cc(spec.anatomy.ptv),
-                treatment_start_date=start,
-                age_years=round((start - dt.datetime.strptime(spec.birth_date, "%Y%m%d").date()).days / 365.25, 1),
-                sex=spec.sex,
-            )
+        outcome = draw_outcome(
+            seed=seed,
+            patient_id=spec.patient_id,
+            dose_level=spec.dose_level,
+            fractions=spec.fractions,
+            total_dose_gye=spec.prescription_gy,
+            gtv_volume_cc=sphere_union_volume_cc(spec.anatomy.gtv),
+            ptv_volume_cc=sphere_union_volume_cc(spec.anatomy.ptv),
+            treatment_start_date=start,
+            age_years=round((start - dt.datetime.strptime(spec.birth_date, "%Y%m%d").date()).days / 365.25, 1),
+            sex=spec.sex,
         )
+        necrosis = draw_organ_toxicity(seed=seed, patient_id=spec.patient_id, organ_eqd2=organ_cumulative_eqd2(spec, LKB_ORGAN))
+        outcomes.append(dataclasses.replace(outcome, temporal_lobe_necrosis=necrosis))
         logger.info("patient %d/%d (%s) written", index, n_patients, spec.patient_id)
     write_outcomes_csv(outcomes, csv_path)
     return Cohort(out_dir, tuple(patients), tuple(outcomes), csv_path)

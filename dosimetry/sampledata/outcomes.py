@@ -28,6 +28,13 @@ in 12-48 months (independent censoring); ``progression_months = min(T, F)`` and
 at the start of carbon-ion treatment) and sex come from the patient spec and have no effect on either
 outcome (true odds and hazard ratios 1): covariates a multivariable model should find null.
 
+Temporal lobe necrosis of the left temporal lobe (``temporal_lobe_necrosis``, 0/1): an LKB model
+(:mod:`dosimetry.constraints.ntcp`) of the organ's cumulative EQD2 at alpha/beta 2 Gy (residual 0.3
+of the prior course; :mod:`dosimetry.sampledata.organ_dose`), true TD50 = 15 Gy, m = 0.3, n = 0.1
+(a = 10). These values put the steep part of the curve over the synthetic phantom's temporal-lobe
+gEUDs (about 5-30 Gy) so that a cohort shows a signal; they are NOT clinical tolerance values.
+The flag is drawn from its own random stream, independent of the other outcomes.
+
 The worst toxicity occurs uniformly between 3 months and min(30 months, follow-up) after the start
 of carbon-ion treatment; ``toxicity_months`` is the time to a grade >= 3 event, or to the last
 follow-up without one (with the ``worst_toxicity_grade>=3`` flag it is a time-to-event pair). A
@@ -43,12 +50,20 @@ import io
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from dosimetry.errors import OutputError
 
+if TYPE_CHECKING:
+    from dosimetry.constraints.samples import OrganDoseBins
+
 CTCAE_VERSION = "4.03"
+LKB_ORGAN = "Lobe_Temporal_L"
+LKB_TD50_GY = 15.0
+LKB_M = 0.3
+LKB_N = 0.1
 NTCP_INTERCEPT = -2.944
 NTCP_SLOPE_PER_GYE = 0.2355
 NTCP_VOLUME_PER_CC = 0.03
@@ -87,6 +102,7 @@ CSV_COLUMNS = (
     "age_years",
     "sex",
     "concurrent_chemotherapy",
+    "temporal_lobe_necrosis",
 )
 
 
@@ -142,6 +158,7 @@ class Outcome:
     age_years: float | None = None
     sex: str = ""
     concurrent_chemotherapy: bool | None = None
+    temporal_lobe_necrosis: bool | None = None
 
 
 def draw_outcome(
@@ -213,6 +230,19 @@ def draw_outcome(
     )
 
 
+def lkb_organ_ntcp(organ_eqd2: OrganDoseBins) -> float:
+    """The model's NTCP of temporal lobe necrosis for the organ's cumulative EQD2 samples."""
+    from dosimetry.constraints.ntcp import geud_gy, lkb_ntcp
+
+    return lkb_ntcp(geud_gy(organ_eqd2, LKB_N), LKB_TD50_GY, LKB_M)
+
+
+def draw_organ_toxicity(*, seed: int, patient_id: str, organ_eqd2: OrganDoseBins) -> bool:
+    """Draw the LKB organ toxicity flag (own random stream: deterministic in seed and patient id)."""
+    rng = np.random.default_rng([seed, zlib.crc32(patient_id.encode()), zlib.crc32(b"organ-toxicity")])
+    return bool(rng.random() < lkb_organ_ntcp(organ_eqd2))
+
+
 def outcomes_csv_text(outcomes: list[Outcome]) -> str:
     """The CSV text (fixed formatting, '\\n' line ends) for ``outcomes``."""
     buffer = io.StringIO()
@@ -240,6 +270,7 @@ def outcomes_csv_text(outcomes: list[Outcome]) -> str:
                 "" if o.age_years is None else f"{o.age_years:.1f}",
                 o.sex,
                 "" if o.concurrent_chemotherapy is None else int(o.concurrent_chemotherapy),
+                "" if o.temporal_lobe_necrosis is None else int(o.temporal_lobe_necrosis),
             ]
         )
     return buffer.getvalue()
