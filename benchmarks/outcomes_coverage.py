@@ -27,10 +27,14 @@ def main() -> None:
     parser.add_argument("--cohorts", type=int, default=200)
     parser.add_argument("--patients", type=int, default=150)
     parser.add_argument("--seed", type=int, default=1000)
+    parser.add_argument("--only", choices=("free", "fixed"), default=None, help="run only the n-free or only the n-fixed study")
     args = parser.parse_args()
     print(f"true TD50 {TRUE['td50_gy']} Gy, m {TRUE['m']}, n {TRUE['n']}; {args.cohorts} cohorts of {args.patients} patients")
     print(f"{'fit':<10} {'parameter':<9} {'true':>7} {'median est':>10} {'coverage':>9} {'MC SE':>6} {'unbounded':>9} {'refused':>7} {'s/fit':>6} {'peak MB':>7}")
-    for label, fixed in (("n free", {}), ("n fixed", {LkbParameter.N: TRUE["n"]})):
+    studies = (("n free", {}), ("n fixed", {LkbParameter.N: TRUE["n"]}))
+    for label, fixed in studies:
+        if args.only and not label.endswith(args.only):
+            continue
         tracemalloc.start()
         t0 = time.perf_counter()
         study = coverage_study(cohorts=args.cohorts, patients=args.patients, seed=args.seed, fixed=fixed, **TRUE)
@@ -42,7 +46,7 @@ def main() -> None:
                 f"{label:<10} {p.parameter.value:<9} {p.true_value:>7.3g} {p.median_estimate:>10.4g} {p.coverage:>9.1%} "
                 f"{p.monte_carlo_se:>6.1%} {p.unbounded:>9d} {study.refused:>7d} {seconds:>6.2f} {peak_mb:>7.1f}"
             )
-        print(f"{'':<10} mean events per cohort {study.mean_events:.1f}")
+        print(f"{'':<10} mean events per cohort {study.mean_events:.1f}", flush=True)
 
 
 if __name__ == "__main__":
