@@ -237,7 +237,9 @@ def test_correlate_outputs_carry_the_profile_interval(tmp_path, capsys) -> None:
     with open(assoc, newline="") as handle:
         header, *rows = list(csv.reader(handle))
     assert tuple(header) == CSV_COLUMNS
-    assert header[-4:] == ["note", "or_profile_ci95_low", "or_profile_ci95_high", "or_profile_ci95_unbounded"]
+    # the profile columns follow the note; the x50 truncation and small-sample flags were appended after them
+    assert header[-6:] == ["note", "or_profile_ci95_low", "or_profile_ci95_high", "or_profile_ci95_unbounded",
+                           "x50_ci95_truncated", "small_sample"]
     by_roi = {r[1]: dict(zip(header, r)) for r in rows}
     assert float(by_roi["PTV"]["or_profile_ci95_low"]) == ptv.odds_ratio_profile_ci95[0]
     assert float(by_roi["PTV"]["or_profile_ci95_high"]) == ptv.odds_ratio_profile_ci95[1]
