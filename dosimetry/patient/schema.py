@@ -1,11 +1,11 @@
-"""The schema of ``OUT/results.json`` written by ``dosimetry analyze`` (version 1.0), checked with jsonschema.
+"""The schema of ``OUT/results.json`` written by ``dosimetry analyze`` (version 1.1), checked with jsonschema.
 
 Versioning: ``schema_version`` is ``"MAJOR.MINOR"``. A MINOR bump only adds optional keys; a MAJOR
 bump removes or changes the meaning of a key. Readers should check the MAJOR number.
 
 Top-level keys (all required; doses in Gy, or GyE where the source dose is RBE-weighted; volumes in cc)::
 
-    schema_version   "1.0"
+    schema_version   "1.1"
     software         {name, version}
     generated_utc    ISO 8601 time of the run (UTC)
     parameters       {residual, alpha_beta_late_gy, alpha_beta_tumour_gy, summation_method,
@@ -36,6 +36,15 @@ Top-level keys (all required; doses in Gy, or GyE where the source dose is RBE-w
     inputs           [{path, course, modality, sop_class_uid, sop_instance_uid, sha256,
                        size_bytes}]   every input file (non-DICOM files have empty UIDs)
     warnings         [str]
+
+Optional keys (added in 1.1)::
+
+    verdict          {verdict ("pass"|"violation"|"not_evaluable"), headline, scope (what was summed;
+                      "current course only, no prior dose summed" without a prior course),
+                      failures: [{kind ("constraint"|"coverage"), subject, check, comparator, value,
+                      limit, margin (positive when the check holds), unit, status, value_text,
+                      detail}], not_evaluable: [same], warnings: {review: [str], note: [str]}}
+                      (:mod:`dosimetry.patient.verdict`)
 
 :data:`RESULTS_SCHEMA` states this as a JSON Schema (draft 2020-12); :func:`validate` checks a
 document against it with the jsonschema package.
@@ -195,6 +204,34 @@ RESULTS_SCHEMA: dict[str, Any] = _obj(
             )
         ),
         "warnings": _array(_STR),
+    }
+)
+
+
+_FINDING = _obj(
+    {
+        "kind": {"type": "string", "enum": ["constraint", "coverage"]},
+        "subject": _STR,
+        "check": _STR,
+        "comparator": _STR,
+        "value": _NUM_OR_NULL,
+        "limit": _NUM_OR_NULL,
+        "margin": _NUM_OR_NULL,
+        "unit": _STR,
+        "status": _STR,
+        "value_text": _STR,
+        "detail": _STR,
+    }
+)
+#: Optional keys (MINOR additions): present in documents this version writes, not required of readers.
+RESULTS_SCHEMA["properties"]["verdict"] = _obj(
+    {
+        "verdict": {"type": "string", "enum": ["pass", "violation", "not_evaluable"]},
+        "headline": _STR,
+        "scope": _STR,
+        "failures": _array(_FINDING),
+        "not_evaluable": _array(_FINDING),
+        "warnings": _obj({"review": _array(_STR), "note": _array(_STR)}),
     }
 )
 

@@ -57,10 +57,50 @@ class Figure:
 
 
 @dataclass(frozen=True)
+class SignOff:
+    """A reviewer sign-off block: one blank line to fill in per ``fields`` entry (name, date, signature)."""
+
+    title: str
+    fields: tuple[str, ...]
+    statement: str = ""
+
+
+@dataclass(frozen=True)
+class Details:
+    """Content folded by default (an HTML details element), e.g. the full provenance."""
+
+    summary: str
+    items: tuple[Paragraph | Table | Figure, ...]
+
+
+Item = Paragraph | Table | Figure | SignOff | Details
+
+
+@dataclass(frozen=True)
 class Section:
     heading: str
-    items: tuple[Paragraph | Table | Figure, ...]
+    items: tuple[Item, ...]
     section_id: str = ""
+
+
+@dataclass(frozen=True)
+class Banner:
+    """The verdict at the top of the page: ``verdict`` is "pass", "violation" or "not_evaluable";
+    ``findings`` one table of failing (and not evaluable) checks; ``scope`` what dose was summed."""
+
+    verdict: str
+    headline: str
+    scope: str
+    findings: Table | None = None
+
+
+@dataclass(frozen=True)
+class WarningGroup:
+    """Warnings of one severity (``severity`` is also the CSS class: "review" or "note")."""
+
+    severity: str
+    title: str
+    items: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -69,3 +109,5 @@ class Report:
     subtitle: str
     sections: tuple[Section, ...]
     warnings: tuple[str, ...] = field(default=())
+    banner: Banner | None = None
+    warning_groups: tuple[WarningGroup, ...] = field(default=())

@@ -8,7 +8,13 @@ found in either folder; or --assume-same-position), both courses are converted v
 EQD2 with alpha/beta = --alpha-beta (default 2 Gy) and added as current + r x prior
 (r = --residual, default 0.3). DVHs of the organs come from the DVH engine on that map.
 
-Exit code 0 when nothing fails, 2 when any Emami check or protocol constraint FAILs, 1 on errors.
+The text output starts with the verdict (:mod:`dosimetry.patient.verdict`): every failing
+constraint and protocol coverage rule (V95% CTV, V90% PTV) with value, limit and margin, and the
+warnings de-duplicated by severity.
+
+Exit code 0 when nothing fails, 2 when any Emami check or protocol constraint FAILs (coverage rules
+are reported, not part of the exit code: they are plan quality, see ``analyze --fail-on-violation``),
+1 on errors.
 """
 
 from __future__ import annotations
@@ -41,10 +47,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.set_defaults(handler=run)
 
 
-def _report_text(report: ConstraintReport, context: dict[str, Any]) -> str:
+def _report_text(report: ConstraintReport, context: dict[str, Any], verdict_lines: list[str]) -> str:
     from dosimetry.constraints.partial_volume import Status
 
-    lines = [
+    lines = [*verdict_lines, "", 
         f"Organ-at-risk checks on {report.quantity.value} (alpha/beta {report.alpha_beta_gy:g} Gy); "
         f"residual {context['residual']:g} of the prior course" if context["prior"] else
         f"Organ-at-risk checks on {report.quantity.value} (alpha/beta {report.alpha_beta_gy:g} Gy); no prior course",
@@ -78,8 +84,6 @@ def _report_text(report: ConstraintReport, context: dict[str, Any]) -> str:
         lines += [f"  {m.roi_name}: {m.reason}" for m in report.unmapped]
     if report.non_organs:
         lines += ["", "Non-organ ROIs: " + ", ".join(f"{m.roi_name} ({m.category.value})" for m in report.non_organs)]
-    if report.warnings:
-        lines += ["", "Warnings:"] + [f"  {w}" for w in report.warnings]
     lines += [
         "",
         "Doses in Gy of the quantity above. D1/3, D2/3, D3/3: minimum dose to the hottest third, two thirds and "
@@ -125,8 +129,10 @@ def run(args: argparse.Namespace) -> int:
             "summation_method": cumulative.method.value,
         }
     report = patient.check(args.protocol, args.mapping)
+    verdict = patient.results(args.protocol, args.mapping).verdict()
     if args.json:
         data = report.to_dict()
+        data["verdict"] = verdict.to_dict()
         data["inputs"] = context
         data["parameters"] = {
             "alpha_beta_gy": args.alpha_beta,
@@ -137,5 +143,5 @@ def run(args: argparse.Namespace) -> int:
         }
         print(json.dumps(data, indent=2))
     else:
-        print(_report_text(report, context))
+        print(_report_text(report, context, verdict.lines()))
     return EXIT_FAIL if report.any_fail else 0
