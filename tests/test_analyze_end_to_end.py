@@ -8,6 +8,7 @@ import csv
 import hashlib
 import io
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -314,7 +315,8 @@ def test_output_inside_a_course_folder_is_refused(small_patient: Path, capsys: p
 
 def test_residual_without_a_prior_course_is_refused(small_patient: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     # A single course (no prior/): --residual would change nothing yet be recorded as a parameter.
-    code = cli_main.main(["analyze", str(small_patient / "current"), "--out", str(tmp_path / "out"), "--residual", "0.5"])
+    code = cli_main.main(["analyze", str(small_patient / "current"), "--out", str(tmp_path / "out"), "--no-prior",
+                          "--residual", "0.5"])
     err = capsys.readouterr().err
     assert code == 1 and err.count("\n") == 1
     assert err.startswith("dosimetry: error: --registration, --assume-same-position and --residual need a prior course")
@@ -359,7 +361,8 @@ def test_check_and_analyze_give_the_same_constraint_values(
 def test_protocol_on_the_prior_course_without_one_is_not_evaluable(small_patient: Path, tmp_path: Path) -> None:
     protocol = tmp_path / "prior.yaml"
     protocol.write_text('constraints:\n  BrainStem:\n    quantity: eqd2_prior\n    constraints: "Dmax[Gy] < 54"\n', encoding="utf-8")
-    code = cli_main.main(["analyze", str(small_patient / "current"), "--out", str(tmp_path / "out"), "--protocol", str(protocol)])
+    code = cli_main.main(["analyze", str(small_patient / "current"), "--out", str(tmp_path / "out"), "--no-prior",
+                          "--protocol", str(protocol)])
     assert code == 0
     rows = json.loads((tmp_path / "out" / "results.json").read_text(encoding="utf-8"))["constraints"]["rows"]
     (row,) = [r for r in rows if r["source"] == "protocol"]
@@ -376,3 +379,36 @@ def test_an_input_that_cannot_be_hashed_is_an_input_file_error(tmp_path: Path) -
     folder.mkdir()
     with pytest.raises(InputFileError, match="not-a-file"):
         input_record(folder, "current", tmp_path)
+
+
+def test_a_missing_prior_course_is_an_error_unless_no_prior(small_patient: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Oracle: the issue's rule (a re-irradiation check without the prior course stops, unless --no-prior says the
+    current course alone is meant); the page is read back as text for every mention of a summation."""
+    for command in (["analyze", str(small_patient / "current"), "--out", str(tmp_path / "refused")],
+                    ["check", str(small_patient / "current")]):
+        code = cli_main.main(command)
+        err = capsys.readouterr().err
+        assert code == 1 and err.count("\n") == 1, err
+        assert "no prior course" in err and "--no-prior" in err and "--prior DIR" in err
+    assert not (tmp_path / "refused").exists()
+
+    out = tmp_path / "alone"
+    assert cli_main.main(["analyze", str(small_patient / "current"), "--out", str(out), "--no-prior"]) == 0
+    console = capsys.readouterr().out
+    assert "dose summed: current course only, no prior dose summed" in console
+    data = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    assert data["verdict"]["scope"] == "current course only, no prior dose summed" and data["alignment"] is None
+    page = (out / "report.html").read_text(encoding="utf-8")
+    visible = re.sub(r'(src|alt|id|data-figure)="[^"]*"', "", page.split('id="provenance"')[0])
+    assert "Dose evaluated: current course only, no prior dose summed" in visible
+    for summation in ("x prior", "current +", "r x prior", "Cumulative maps"):
+        assert summation not in visible, summation
+    # The current course is RBE-weighted (EFFECTIVE): doses read Gy(RBE), never "physical 22 Gy".
+    assert "RBE-weighted 22 Gy(RBE)" in page and "physical 22 Gy" not in page
+
+    # --no-prior with a prior/ sub-folder evaluates the current course alone; --prior with --no-prior is refused.
+    assert cli_main.main(["analyze", str(small_patient), "--out", str(tmp_path / "alone2"), "--no-prior"]) == 0
+    data2 = json.loads((tmp_path / "alone2" / "results.json").read_text(encoding="utf-8"))
+    assert [c["label"] for c in data2["courses"]] == ["current"]
+    with pytest.raises(SystemExit):
+        cli_main.main(["check", str(small_patient), "--no-prior", "--prior", str(small_patient / "prior")])

@@ -95,3 +95,23 @@ def test_banner_comes_first_on_the_page_with_the_failing_rows() -> None:
     assert "<td>OpticChiasm</td>" in page and "<td>-14.99 Gy</td>" in page
     assert "Dose evaluated: current course only, no prior dose summed" in page
     assert 'data-severity="review"' in page and 'data-severity="note"' not in page  # empty groups are left out
+
+
+def test_titles_and_labels_follow_modality_dose_type_and_prior() -> None:
+    """Oracle: the course records written here (radiation type, DoseType) and the DICOM meaning of DoseType
+    EFFECTIVE (RBE-weighted, Gy(RBE)); a photon plan is never titled carbon-ion, no prior means no re-irradiation."""
+    from dosimetry.indices import ReferenceLevel
+    from dosimetry.quantities import DoseQuantity
+    from dosimetry.report.builder import report_title
+
+    def results(types: list[str], dose_type: str, prior: bool) -> dict[str, Any]:
+        return {"patient": {"patient_id": "p", "patient_name": ""}, "generated_utc": "t",
+                "alignment": {"method": "same frame"} if prior else None,
+                "courses": [{"radiation_types": types, "plan_label": "X", "dose_type": dose_type}]}
+
+    assert report_title(results(["PHOTON"], "PHYSICAL", False))[1].startswith("Photon plan check (current course only)")
+    assert report_title(results(["PROTON"], "EFFECTIVE", True))[1].startswith("Proton re-irradiation check")
+    assert ReferenceLevel.physical(55.0).label == "physical 55 Gy"
+    assert ReferenceLevel.physical(55.0, rbe_weighted=True).label == "RBE-weighted 55 Gy(RBE)"
+    bed = ReferenceLevel.lq(DoseQuantity.BED, 55.0, 22, 9.0)
+    assert bed.label == "BED9 70.28 Gy (55 Gy in 22 fx)"  # 55 (1 + 2.5/9) = 70.2777...

@@ -163,12 +163,20 @@ class PlanVerdict:
 # ------------------------------------------------------------------------------------------ checks
 
 
+def quantity_label(quantity: str, has_prior: bool) -> str:
+    """How a dose quantity is named for a reader: without a prior course a ``*_cumulative`` map is the
+    current course's alone (``EQD2_2_cumulative`` -> ``EQD2_2 (current course only)``)."""
+    if has_prior or not quantity.casefold().endswith("_cumulative"):
+        return quantity
+    return f"{quantity[: -len('_cumulative')]} (current course only)"
+
+
 def _margin(comparator: str, value: float, limit: float) -> float:
     """Positive when the check holds: limit - value for an upper limit, value - limit for a lower one."""
     return limit - value if comparator.startswith("<") else value - limit
 
 
-def constraint_findings(rows: Iterable[Any]) -> tuple[list[Finding], list[Finding]]:
+def constraint_findings(rows: Iterable[Any], has_prior: bool = True) -> tuple[list[Finding], list[Finding]]:
     """(failing, not evaluable) findings of constraint rows (``ConstraintCheck`` records or their dicts)."""
     failing: list[Finding] = []
     missing: list[Finding] = []
@@ -181,7 +189,7 @@ def constraint_findings(rows: Iterable[Any]) -> tuple[list[Finding], list[Findin
         margin = None if value is None or limit is None else _margin(comparator, float(value), float(limit))
         finding = Finding(
             kind=FindingKind.CONSTRAINT, subject=str(get("roi") or get("organ")),
-            check=f"{get('metric')} on {get('quantity')}", comparator=comparator, value=value, limit=limit,
+            check=f"{get('metric')} on {quantity_label(str(get('quantity')), has_prior)}", comparator=comparator, value=value, limit=limit,
             margin=margin, unit=str(get("unit")), status=str(status), value_text="-" if value is None else f"{float(value):.2f}",
             detail=f"{get('source')}: {get('endpoint')}" if status == "FAIL" else str(get("reason")),
         )
@@ -220,6 +228,7 @@ _EXACT_OUTSIDE = re.compile(r"^ROI '(?P<roi>[^']+)': .* lies outside the dose gr
 _NOTE_PATTERNS: tuple[re.Pattern[str], ...] = (
     re.compile(r"ROI 'External'"),  # the body outline is neither a target nor an organ at risk
     re.compile(r"bounding-box estimate"),  # discovery's estimate; the DVH engine reports the exact volume
+    re.compile(r"^no prior course: "),  # the banner states "current course only, no prior dose summed"
 )
 
 
@@ -264,7 +273,7 @@ def plan_verdict(
     constraint_rows: Iterable[Any], indices: Iterable[dict[str, Any]], warnings: Sequence[str], scope: str
 ) -> PlanVerdict:
     """The :class:`PlanVerdict` of constraint rows, ``results.json``-style indices and warnings."""
-    failing, missing = constraint_findings(constraint_rows)
+    failing, missing = constraint_findings(constraint_rows, has_prior=scope != NO_PRIOR_SCOPE)
     cov_failing, cov_missing = coverage_findings(indices)
     failures = (*failing, *cov_failing)
     not_evaluable = (*missing, *cov_missing)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from dosimetry.dose import DoseType
 from dosimetry.numbers import table1_cell
 from dosimetry.patient.maps import lq_key
-from dosimetry.patient.verdict import explaining_digits
+from dosimetry.patient.verdict import explaining_digits, quantity_label
 from dosimetry.quantities import DoseQuantity
 from dosimetry.report.content import (
     Details,
@@ -111,21 +111,21 @@ def dose_level_section(results: dict[str, Any]) -> Section:
 def constraint_section(results: dict[str, Any]) -> Section:
     rows, status = [], []
     order = {"FAIL": 0, "NOT_EVALUABLE": 1, "PASS": 2}
+    prior = results.get("alignment") is not None if "alignment" in results else True
     for r in sorted(results["constraints"]["rows"], key=lambda r: (order.get(r["status"], 3), r["source"], r["roi"])):
         unit = f" {r['unit']}" if r["unit"] else ""  # Gy, cGy, % or cc: the metric's own unit
         rows.append((
-            r["source"], r["roi"] or "-", r["organ"], r["endpoint"], r["quantity"], r["metric"],
+            r["source"], r["roi"] or "-", r["organ"], r["endpoint"], quantity_label(r["quantity"], prior), r["metric"],
             f"{r['comparator']} {fmt(r['limit'])}{unit}", "-" if r["value"] is None else f"{fmt(r['value'])}{unit}",
             "-" if r["ntcp"] is None else f"{100 * r['ntcp']:.1f} %", r["status"], r["reason"],
         ))
         status.append(row_style(r["status"]))
     c = results["constraints"]
-    basis = "" if results.get("alignment", None) is not None or "alignment" not in results else " (current course only, no prior dose summed)"
     table = Table(
         "Organ-at-risk constraints",
         ("source", "ROI", "organ / structure", "endpoint", "quantity", "metric", "limit", "value", "NTCP", "status", "reason"),
         tuple(rows), tuple(status),
-        note=f"Emami TD5/5 (Kutcher-Burman effective volume) and LKB NTCP (Burman parameters) on {c['quantity']}{basis} "
+        note=f"Emami TD5/5 (Kutcher-Burman effective volume) and LKB NTCP (Burman parameters) on {quantity_label(c['quantity'], prior)} "
         f"(alpha/beta {c['alpha_beta_gy']:g} Gy); protocol rows on the quantity each names.",
     )
     return Section("Constraint checks", (table,), "constraints")

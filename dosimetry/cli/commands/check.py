@@ -49,11 +49,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 def _report_text(report: ConstraintReport, context: dict[str, Any], verdict_lines: list[str]) -> str:
     from dosimetry.constraints.partial_volume import Status
+    from dosimetry.patient.verdict import quantity_label
 
     lines = [*verdict_lines, "", 
         f"Organ-at-risk checks on {report.quantity.value} (alpha/beta {report.alpha_beta_gy:g} Gy); "
         f"residual {context['residual']:g} of the prior course" if context["prior"] else
-        f"Organ-at-risk checks on {report.quantity.value} (alpha/beta {report.alpha_beta_gy:g} Gy); no prior course",
+        f"Organ-at-risk checks on {quantity_label(report.quantity.value, False)} (alpha/beta {report.alpha_beta_gy:g} Gy); "
+        "current course only, no prior dose summed",
         f"Rule: {report.rule_description}",
         f"Tables: {report.emami_version}, {report.burman_version}",
         "",
