@@ -217,6 +217,12 @@ def test_report_renders_in_headless_chromium(sample_run: tuple[Path, int], resul
     assert 'data-verdict="violation"' in dom and "VIOLATION: 2 constraint(s) failed" in banner
     assert "<td>OpticChiasm</td>" in banner and "<td>OpticNrv_L</td>" in banner and "<td>PTV</td>" in banner
     assert "current course + 0.3 x prior course" in banner
+    # Plan data a physicist signs on, the sign-off block, and the provenance folded (complete, in a details element).
+    for needle in ("Plan data", "planning system", "RBE model", "not recorded", "carbon-ion (12C)", "Beams", "L-LAT",
+                   "ROI volumes", "dose grid", "Reviewer sign-off", "Signature"):
+        assert needle in text, needle
+    provenance = text.split('id="provenance"')[1]
+    assert "<details>" in provenance and results["inputs"][-1]["sha256"] in provenance.split("<details>")[1]
     for figure_id in ("dvh-dose", "dvh-eqd2-cumulative", "overlay-axial", "overlay-sagittal", "overlay-coronal"):
         assert f'data-figure="{figure_id}"' in dom, figure_id
         tag = dom.split(f'data-figure="{figure_id}"')[1].split(">")[0]

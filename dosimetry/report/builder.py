@@ -62,7 +62,7 @@ SectionBuilder = Callable[[ReportContext], Section | None]
 
 #: The report's sections in reading order (after the banner and warnings). Extend here.
 SECTIONS: list[tuple[str, SectionBuilder]] = [
-    ("plan", lambda ctx: plan_data.plan_section(ctx.results, ctx.maps)),
+    ("plan", lambda ctx: plan_data.plan_section(ctx.results, ctx.maps, ctx.drawing_warnings)),
     ("dose-levels", lambda ctx: sections.dose_level_section(ctx.results)),
     ("constraints", lambda ctx: sections.constraint_section(ctx.results)),
     ("indices", lambda ctx: sections.indices_section(ctx.results)),
