@@ -21,7 +21,7 @@ from dosimetry.cli import main as cli_main
 from dosimetry.io import load_dose
 from dosimetry.radiobiology import bed_gy, eqd2_gy
 from dosimetry.patient.schema import SCHEMA_VERSION, schema_errors, validate
-from tests import dicom_factory as f
+from tests.report_patients import make_small_patient
 from tests.browser import dump_dom, screenshot
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_data" / "patient01"
@@ -236,34 +236,10 @@ def test_report_renders_in_headless_chromium(sample_run: tuple[Path, int], resul
 
 # --- synthetic patient: exit codes -------------------------------------------------------------
 
-SHAPE = (13, 31, 31)  # frames (z 0..30 mm), rows (y -30..30), columns (x -30..30)
-POSITION = (-30.0, -30.0, 0.0)
-PLANES = [5.0 + 2.5 * k for k in range(9)]
-
-
 @pytest.fixture(scope="module")
 def small_patient(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Low doses everywhere (no Emami limit reached), no CT (overlays left out with a warning)."""
-    root = tmp_path_factory.mktemp("small")
-    current, prior = root / "current", root / "prior"
-    current.mkdir()
-    prior.mkdir()
-    ion_uid, photon_uid = f.uid("analyze-ion-plan"), f.uid("analyze-photon-plan")
-    f.make_rt_ion_plan(current, fractions=22, dose_per_fraction_gy=1.0, sop_instance_uid=ion_uid)
-    dose = np.full(SHAPE, 5.0)
-    dose[:, 5:15, 18:28] = 22.0
-    f.make_rt_dose(current, shape_frc=SHAPE, position_mm=POSITION, pixel_spacing_mm=(2.0, 2.0), dose_frc_gy=dose,
-                   dose_type="EFFECTIVE", referenced_plan_uid=ion_uid, seed="analyze-current-dose")
-    rois = [
-        f.box_roi(1, "Brain Stem", (-18.0, 0.0), 6.0, PLANES),
-        f.box_roi(2, "SpinalCord", (-18.0, 14.0), 3.0, PLANES),
-        f.box_roi(3, "PTV", (18.0, -10.0), 6.0, PLANES, interpreted_type="PTV"),
-    ]
-    f.make_rt_struct(current, rois=rois, seed="analyze-struct")
-    f.make_rt_plan(prior, fractions=30, prescription_gy=30.0, sop_instance_uid=photon_uid, seed="analyze-photon")
-    f.make_rt_dose(prior, shape_frc=SHAPE, position_mm=POSITION, pixel_spacing_mm=(2.0, 2.0), dose_frc_gy=np.full(SHAPE, 10.0),
-                   referenced_plan_uid=photon_uid, seed="analyze-prior-dose")
-    return root
+    return make_small_patient(tmp_path_factory.mktemp("small"))
 
 
 def test_fail_on_violation_exit_codes(small_patient: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
