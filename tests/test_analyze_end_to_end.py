@@ -223,10 +223,18 @@ def test_report_renders_in_headless_chromium(sample_run: tuple[Path, int], resul
         assert needle in text, needle
     provenance = text.split('id="provenance"')[1]
     assert "<details>" in provenance and results["inputs"][-1]["sha256"] in provenance.split("<details>")[1]
-    for figure_id in ("dvh-dose", "dvh-eqd2-cumulative", "overlay-axial", "overlay-sagittal", "overlay-coronal"):
-        assert f'data-figure="{figure_id}"' in dom, figure_id
+    # Every figure decodes in the browser and spans the content width; the failing organs (optic chiasm, left optic
+    # nerve) and the prior/current overlap each get an axial slice.
+    figure_ids = re.findall(r'data-figure="([^"]+)"', dom)
+    for figure_id in ("dvh-dose", "dvh-eqd2-cumulative", "overlay-axial", "overlay-sagittal", "overlay-coronal",
+                      "overlay-hot-OpticChiasm", "overlay-hot-OpticNrv_L", "overlay-overlap"):
+        assert figure_id in figure_ids, figure_id
+    for figure_id in figure_ids:
         tag = dom.split(f'data-figure="{figure_id}"')[1].split(">")[0]
         assert 'data-loaded="true"' in tag, f"{figure_id} was not decoded by the browser"
+        widths = {k: int(v) for k, v in re.findall(r'data-(natural|rendered|content)-width="(\d+)"', tag)}
+        assert widths["natural"] >= 1000 and widths["rendered"] >= 0.9 * widths["content"], (figure_id, widths)
+    assert "CT window W 1000 / L 100 HU" in text
     shot = tmp_path / "shot.png"
     screenshot(page, shot, tmp_path / "profile2")
     pixels = mpimg.imread(shot)

@@ -77,4 +77,4 @@ def test_coverage_row_shows_the_digits_its_verdict_needs_and_the_tolerance() -> 
     assert isinstance(coverage, Table) and isinstance(indices, Table)
     row = dict(zip(coverage.columns, coverage.rows[0], strict=True))
     assert row["covered [%]"] == "99.98" and row["tolerance"] == "0.01 points" and row["status"] == "FAIL"
-    assert indices.rows[0][-1] == "55.50 Gy(RBE)"
+    assert indices.rows[0][-2:] == ("55.50", "Gy(RBE)")

@@ -92,7 +92,7 @@ def test_banner_comes_first_on_the_page_with_the_failing_rows() -> None:
     page = render_html(Report("t", "s", (), banner=banner(verdict), warning_groups=warning_groups(verdict)))
     assert page.index('id="verdict"') < page.index('id="warnings"')
     assert 'data-verdict="violation"' in page
-    assert "<td>OpticChiasm</td>" in page and "<td>-14.99 Gy</td>" in page
+    assert "<td>OpticChiasm</td>" in page and '<td class="n">-14.99 Gy</td>' in page
     assert "Dose evaluated: current course only, no prior dose summed" in page
     assert 'data-severity="review"' in page and 'data-severity="note"' not in page  # empty groups are left out
 

@@ -14,8 +14,12 @@ from dosimetry.report.content import (
 )
 from dosimetry.report.figures import (
     DvhCurve,
+    DvhMarker,
+    DvhPanel,
     OverlayContour,
+    OverlayMarker,
     dvh_figure_png,
+    dvh_panels_png,
     isodose_overlay_png,
 )
 from dosimetry.report.html import render_html
@@ -24,6 +28,10 @@ __all__ = [
     "Banner",
     "Details",
     "DvhCurve",
+    "DvhMarker",
+    "DvhPanel",
+    "OverlayMarker",
+    "dvh_panels_png",
     "Figure",
     "OverlayContour",
     "Paragraph",

@@ -99,7 +99,7 @@ def banner(verdict: PlanVerdict) -> Banner:
     if rows:
         findings = Table(
             "Failing and not evaluable checks", ("status", "kind", "structure", "check", "value", "limit", "margin", "source"),
-            tuple(rows), tuple(styles), note="Margin: limit minus value for an upper limit, value minus limit for a lower one "
+            tuple(rows), tuple(styles), nowrap_columns=("value", "limit", "margin"), note="Margin: limit minus value for an upper limit, value minus limit for a lower one "
             "(negative: violated by that much).",
         )
     return Banner(verdict.verdict.value, verdict.headline(), verdict.scope, findings)

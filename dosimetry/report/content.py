@@ -31,6 +31,7 @@ class Table:
     rows: tuple[tuple[str, ...], ...]
     row_status: tuple[RowStyle, ...] = ()
     note: str = ""
+    nowrap_columns: tuple[str, ...] = ()  # columns whose cells never wrap on screen (short values with units)
 
     def __post_init__(self) -> None:
         for i, row in enumerate(self.rows):

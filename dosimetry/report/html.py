@@ -2,7 +2,9 @@
 
 Every text is HTML-escaped; the page loads nothing from the network. Each image carries
 ``data-figure`` and, once decoded by the browser, the small inline script marks it with
-``data-loaded="true"`` so a headless browser test can tell that the figures really render.
+``data-loaded="true"`` and its natural, rendered and section widths (``data-natural-width``,
+``data-rendered-width``, ``data-content-width``) so a headless browser test can tell that the
+figures really render and how wide they are.
 """
 
 from __future__ import annotations
@@ -45,8 +47,8 @@ tr.highlight td{background:#dbe9ff;font-weight:bold}
 .warnings h3{margin:.3em 0;font-size:1em}
 .warnings.review{background:#fff6d6;border-color:#e0c060}.warnings.note{background:#f4f4f4;color:#444;font-size:.9em}
 figure{margin:1em 0}figure img{max-width:100%;border:1px solid #ddd}
-section#overlays figure img{width:100%}
-table{display:block;max-width:100%;overflow-x:auto}
+figure img{width:100%;height:auto}
+table{display:block;max-width:100%;overflow-x:auto}td.n{white-space:nowrap}
 .signoff{border:2px solid #444;padding:.5em 1em;margin:1em 0;break-inside:avoid}
 .signoff .line{display:flex;align-items:flex-end;margin:1.4em 0 .4em 0}
 .signoff .line span{width:14em}.signoff .line i{flex:1;border-bottom:1px solid #222;height:1.2em}
@@ -55,7 +57,7 @@ details{margin:.5em 0}details>summary{cursor:pointer;font-weight:bold}
 @media print{
  body{max-width:none;margin:0;font-size:9pt}
  table{display:table;width:100%;table-layout:fixed;overflow:visible;font-size:7.5pt}
- th,td{padding:.15em .3em;overflow-wrap:anywhere;word-break:break-word}
+ th,td,td.n{padding:.15em .3em;overflow-wrap:anywhere;word-break:break-word;white-space:normal}
  tr,figure,.banner,.signoff{break-inside:avoid}
  thead{display:table-header-group}
  h2,h3{break-after:avoid}
@@ -71,7 +73,12 @@ _SCRIPT = """
 window.addEventListener('beforeprint', function(){ document.querySelectorAll('details').forEach(function(d){ d.open = true; }); });
 if (window.matchMedia) { window.matchMedia('print').addEventListener('change', function(m){ if (m.matches) { document.querySelectorAll('details').forEach(function(d){ d.open = true; }); } }); }
 document.querySelectorAll('img[data-figure]').forEach(function(img){
-  function mark(){ if(img.complete && img.naturalWidth>0){ img.setAttribute('data-loaded','true'); } }
+  function mark(){ if(img.complete && img.naturalWidth>0){
+    img.setAttribute('data-loaded','true');
+    img.setAttribute('data-natural-width', String(img.naturalWidth));
+    img.setAttribute('data-rendered-width', String(Math.round(img.getBoundingClientRect().width)));
+    img.setAttribute('data-content-width', String(Math.round(img.closest('section').getBoundingClientRect().width)));
+  } }
   if(img.complete){ mark(); } else { img.addEventListener('load', mark); }
 });
 """
@@ -90,7 +97,7 @@ def _table(table: Table) -> str:
         cells = []
         for j, cell in enumerate(row):
             is_status_cell = status_col and table.columns[j].lower() == "status"
-            cls = ' class="status"' if is_status_cell else ""
+            cls = ' class="status"' if is_status_cell else ' class="n"' if table.columns[j] in table.nowrap_columns else ""
             cells.append(f"<td{cls}>{_e(cell)}</td>")
         cls_attr = f' class="{status.value}"' if status.value else ""
         rows.append(f"<tr{cls_attr}>{''.join(cells)}</tr>")

@@ -125,6 +125,7 @@ def constraint_section(results: dict[str, Any]) -> Section:
         "Organ-at-risk constraints",
         ("source", "ROI", "organ / structure", "endpoint", "quantity", "metric", "limit", "value", "NTCP", "status", "reason"),
         tuple(rows), tuple(status),
+        nowrap_columns=("limit", "value", "NTCP", "metric"),
         note=f"Emami TD5/5 (Kutcher-Burman effective volume) and LKB NTCP (Burman parameters) on {quantity_label(c['quantity'], prior)} "
         f"(alpha/beta {c['alpha_beta_gy']:g} Gy); protocol rows on the quantity each names.",
     )
@@ -148,7 +149,7 @@ def indices_section(results: dict[str, Any]) -> Section:
         rows.append((
             entry["target"], entry["quantity"], entry["reference"]["label"], fmt(entry["TV_cc"], 1), fmt(entry["PIV_cc"], 1),
             v("target_coverage"), v("paddick_ci"), v("rtog_ci"), v("gradient_index"), v("icru83_hi"),
-            *(f"{fmt(d[k])} {q_unit}" for k in ("D98%", "D50%", "D2%", "Dmax")),
+            *(fmt(d[k]) for k in ("D98%", "D50%", "D2%", "Dmax")), q_unit,
         ))
         for cov in entry.get("coverage", []):
             covered = cov["covered_pct"]
@@ -172,7 +173,7 @@ def indices_section(results: dict[str, Any]) -> Section:
         items.append(Table(
             "Plan-quality indices at the prescription isodose",
             ("target", "quantity", "reference (100 %)", "TV [cc]", "PIV [cc]", "coverage", "Paddick CI", "RTOG CI",
-             "GI (50 %)", "ICRU 83 HI", "D98%", "D50%", "D2%", "Dmax"),
+             "GI (50 %)", "ICRU 83 HI", "D98%", "D50%", "D2%", "Dmax", "dose unit"),
             tuple(rows), note="BED9 indices use BED9 of the prescription as 100 %; see results.json for definitions.",
         ))
     else:
