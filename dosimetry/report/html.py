@@ -47,7 +47,7 @@ tr.highlight td{background:#dbe9ff;font-weight:bold}
 .warnings h3{margin:.3em 0;font-size:1em}
 .warnings.review{background:#fff6d6;border-color:#e0c060}.warnings.note{background:#f4f4f4;color:#444;font-size:.9em}
 figure{margin:1em 0}figure img{max-width:100%;border:1px solid #ddd}
-figure img{width:100%;height:auto}
+figure img{width:100%;height:auto;box-sizing:border-box}
 table{display:block;max-width:100%;overflow-x:auto}td.n{white-space:nowrap}
 .signoff{border:2px solid #444;padding:.5em 1em;margin:1em 0;break-inside:avoid}
 .signoff .line{display:flex;align-items:flex-end;margin:1.4em 0 .4em 0}
@@ -56,7 +56,7 @@ details{margin:.5em 0}details>summary{cursor:pointer;font-weight:bold}
 @page{size:A4;margin:12mm}
 @media print{
  body{max-width:none;margin:0;font-size:9pt}
- table{display:table;width:100%;table-layout:fixed;overflow:visible;font-size:7.5pt}
+ table{display:table;width:100%;table-layout:auto;overflow:visible;font-size:7.5pt}
  th,td,td.n{padding:.15em .3em;overflow-wrap:anywhere;word-break:break-word;white-space:normal}
  tr,figure,.banner,.signoff{break-inside:avoid}
  thead{display:table-header-group}
