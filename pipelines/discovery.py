@@ -25,22 +25,17 @@ from __future__ import annotations
 
 import logging
 import os
-import re
-import warnings
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-import pydicom
-from pydicom.errors import InvalidDicomError
-
 from dosimetry.errors import InputFileError
+from dosimetry.io.dicom_file import read_dicom_header
 from pipelines.analysis import DicomFileInfo, Layout, PatientInputs
 from pipelines.paths import unique_keys
 
 logger = logging.getLogger(__name__)
 
-_UID = re.compile(r"^[0-9]+(\.[0-9]+)+$")
 _HEADER_TAGS = [
     "SOPClassUID",
     "SOPInstanceUID",
@@ -68,20 +63,7 @@ class CohortDiscovery:
 
 def read_header(path: Path, relative_path: str) -> DicomFileInfo:
     """Header facts of one file; ``InputFileError`` when it is not a readable DICOM file."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            try:
-                dataset = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=_HEADER_TAGS)
-            except InvalidDicomError:
-                # old exports without preamble/file meta: accept only when the UIDs look like UIDs
-                dataset = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=_HEADER_TAGS, force=True)
-                if not (_UID.match(str(dataset.get("SOPClassUID", ""))) and _UID.match(str(dataset.get("SOPInstanceUID", "")))):
-                    raise InputFileError(f"{path}: not a DICOM file (no DICM preamble or recognisable header)") from None
-    except InputFileError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - pydicom raises many types on arbitrary bytes
-        raise InputFileError(f"{path}: unreadable DICOM header ({type(exc).__name__}: {exc})") from exc
+    dataset = read_dicom_header(path, _HEADER_TAGS)  # probe, size and time limits: dosimetry.io.dicom_probe
     sop_class = str(dataset.get("SOPClassUID", "") or "")
     modality = str(dataset.get("Modality", "") or "")
     if not sop_class and not modality:

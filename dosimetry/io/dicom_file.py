@@ -26,6 +26,12 @@ from pydicom.errors import InvalidDicomError
 from pydicom.tag import Tag
 
 from dosimetry.errors import DicomContentError, InputFileError
+from dosimetry.io.dicom_probe import (
+    DeadlineReader,
+    ParseTimeLimitExceeded,
+    probe_dicom_file,
+    time_limit_reason,
+)
 
 LOGGER = logging.getLogger(__name__)
 
@@ -117,34 +123,70 @@ def _read_dicom(path: Path, stop_before_pixels: bool) -> Dataset:
         raise InputFileError(f"{p}: no such file")
     if p.is_dir():
         raise InputFileError(f"{p}: is a directory, expected a DICOM file")
+    probe_dicom_file(p)  # microseconds; refuses non-DICOM and oversized files before pydicom parses them
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            ds = pydicom.dcmread(p, stop_before_pixels=stop_before_pixels)
-    except InvalidDicomError:
-        ds = _read_without_preamble(p, stop_before_pixels)
+        with DeadlineReader(p) as handle:
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    ds: Dataset = pydicom.dcmread(handle, stop_before_pixels=stop_before_pixels)
+            except InvalidDicomError:
+                handle.seek(0)
+                ds = _read_without_preamble(p, handle, stop_before_pixels)
+    except ParseTimeLimitExceeded:
+        raise InputFileError(f"{p}: {time_limit_reason()}") from None
+    except InputFileError:
+        raise
     except Exception as exc:  # noqa: BLE001 - pydicom's parser fails in many ways (struct.error, EOFError, ...) on corrupt bytes
         raise InputFileError(f"{p}: cannot be read as DICOM, the file is truncated or corrupt ({type(exc).__name__}: {one_line(exc)})") from None
     check_complete(ds, p)
     return ds
 
 
-def _read_without_preamble(path: Path, stop_before_pixels: bool) -> Dataset:
+def _read_without_preamble(path: Path, handle: DeadlineReader, stop_before_pixels: bool) -> Dataset:
     """Old exports may lack the 128-byte preamble and file meta: accept them only when the forced
     read yields a dataset with a SOP Class UID and a SOP Instance UID that look like UIDs."""
     not_dicom = InputFileError(f"{path}: not a DICOM file (no DICM preamble or recognisable DICOM header)")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            ds = pydicom.dcmread(path, force=True, stop_before_pixels=stop_before_pixels)
+            ds = pydicom.dcmread(handle, force=True, stop_before_pixels=stop_before_pixels)
             sop_class = str(ds.get("SOPClassUID", ""))
             sop_instance = str(ds.get("SOPInstanceUID", ""))
+    except ParseTimeLimitExceeded:
+        raise
     except Exception:  # noqa: BLE001 - any failure of a forced read means "not DICOM"
         raise not_dicom from None
     uid = re.compile(r"^[0-9]+(\.[0-9]+)+$")
     if not (uid.match(sop_class) and uid.match(sop_instance)):
         raise not_dicom
     LOGGER.info("%s: no DICOM preamble/file meta; read as a raw dataset", path)
+    return ds
+
+
+def read_dicom_header(path: str | Path, keywords: Iterable[str]) -> Dataset:
+    """Only the elements ``keywords`` of ``path`` (no pixel data, nothing else decoded), after the
+    same probe, size and time limits as :func:`read_dicom`; InputFileError when the file is not
+    DICOM (a file without preamble must hold UID-shaped SOPClassUID and SOPInstanceUID)."""
+    p = Path(path)
+    tags = list(dict.fromkeys(["SOPClassUID", "SOPInstanceUID", *keywords]))
+    probe_dicom_file(p)
+    uid = re.compile(r"^[0-9]+(\.[0-9]+)+$")
+    try:
+        with quiet_pydicom(), DeadlineReader(p) as handle:
+            try:
+                ds = pydicom.dcmread(handle, stop_before_pixels=True, specific_tags=tags)
+            except InvalidDicomError:
+                handle.seek(0)
+                ds = pydicom.dcmread(handle, stop_before_pixels=True, specific_tags=tags, force=True)
+                if not (uid.match(str(ds.get("SOPClassUID", ""))) and uid.match(str(ds.get("SOPInstanceUID", "")))):
+                    raise InputFileError(f"{p}: not a DICOM file (no DICM preamble or recognisable DICOM header)") from None
+    except ParseTimeLimitExceeded:
+        raise InputFileError(f"{p}: {time_limit_reason()}") from None
+    except InputFileError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - pydicom raises many types on arbitrary bytes
+        raise InputFileError(f"{p}: unreadable DICOM header ({type(exc).__name__}: {one_line(exc)})") from None
     return ds
 
 

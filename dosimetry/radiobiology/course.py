@@ -16,7 +16,14 @@ import numpy as np
 
 from dosimetry.dose import DoseGrid, DoseSummationType
 from dosimetry.errors import ConsistencyError, InputFileError
-from dosimetry.io import discover, load_beam_doses, load_dose, load_registrations, load_structure_set, read_dose_header
+from dosimetry.io import (
+    discover,
+    load_beam_doses,
+    load_dose,
+    load_registrations,
+    load_structure_set,
+    read_dose_header,
+)
 from dosimetry.plan import Plan
 from dosimetry.registration import RigidRegistration
 from dosimetry.structures import StructureSet
@@ -70,6 +77,8 @@ def load_course(folder: Path | str, *, argument: str) -> Course:
         raise InputFileError(f"{argument} {root} is not a folder")
     found = discover(root)
     problems = [f"discovery {i.severity}: {i.message}" for i in found.issues]
+    reported = {i.path for i in found.issues}
+    problems += [f"skipped {s.path.name}: {s.reason}" for s in found.skipped if s.path not in reported]
     courses = [c for c in found.courses if c.plans or c.doses]
 
     def fail(message: str) -> ConsistencyError:

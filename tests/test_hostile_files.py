@@ -1,0 +1,157 @@
+"""Hostile files (issue 21 items 3 and 8): a multi-GB sparse file, zero-filled and truncated files,
+symlink loops. Nothing may stall a command; what was skipped is said with the reason.
+
+The sparse files are made with ``truncate`` semantics (``os.truncate``), which costs no disk.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from dosimetry.cli.main import main
+from dosimetry.errors import InputFileError
+from dosimetry.io import dicom_probe, discover
+from dosimetry.io.dicom_file import read_dicom
+from dosimetry.io.dicom_probe import probe_dicom_file
+from tests import dicom_factory as f
+
+SAMPLE_PATIENT = Path(__file__).resolve().parents[1] / "sample_data" / "patient01"
+TWO_GIB = 2 << 30
+
+
+def _sparse(path: Path, size: int) -> Path:
+    path.touch()
+    os.truncate(path, size)
+    return path
+
+
+def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_probe_accepts_real_files_and_refuses_zeros(tmp_path: Path) -> None:
+    """Oracle: the DICOM file format (PS3.10 7.1: 128-byte preamble, "DICM", group 0002 meta, then
+    the dataset starting in group 0008) applied by hand: every file the factory writes passes; a
+    zero-filled file, a text file and a "DICM" marker followed by zeros cannot be DICOM."""
+    export = f.make_two_course_export(tmp_path / "export")
+    for path in sorted((tmp_path / "export").rglob("*.dcm")):
+        probe_dicom_file(path)
+    zeros = _sparse(tmp_path / "zeros.dcm", 1 << 20)
+    with pytest.raises(InputFileError, match="zero bytes"):
+        probe_dicom_file(zeros)
+    notes = tmp_path / "notes.txt"
+    notes.write_text("Patient notes\n" * 20)
+    with pytest.raises(InputFileError, match="not a DICOM file"):
+        probe_dicom_file(notes)
+    header_then_zeros = tmp_path / "dicm_zeros.dcm"
+    header_then_zeros.write_bytes(b"\0" * 128 + b"DICM" + b"\0" * 4096)
+    with pytest.raises(InputFileError, match="after the file meta"):
+        probe_dicom_file(header_then_zeros)
+    # an old export without preamble and file meta (implicit VR little endian) is still accepted
+    raw = export.current_plan.read_bytes()
+    ds = read_dicom(export.current_plan)
+    from pydicom.filebase import DicomBytesIO
+    from pydicom.filewriter import write_dataset
+
+    buffer = DicomBytesIO()
+    buffer.is_little_endian, buffer.is_implicit_VR = True, True
+    write_dataset(buffer, ds)
+    bare = tmp_path / "bare_plan.dcm"
+    bare.write_bytes(buffer.getvalue())
+    assert len(bare.read_bytes()) < len(raw)
+    probe_dicom_file(bare)
+    assert read_dicom(bare).SOPInstanceUID == ds.SOPInstanceUID
+
+
+def test_size_limit_refuses_a_valid_header_on_a_2_gib_file(tmp_path: Path) -> None:
+    """Oracle: the documented limit MAX_DICOM_FILE_BYTES (1 GiB) against the file's size from the
+    file system: a real RT Dose extended to 2 GiB (sparse zeros appended) passes the structural
+    probe but is refused by size, with the limit named."""
+    export = f.make_two_course_export(tmp_path / "export")
+    big = tmp_path / "big_dose.dcm"
+    shutil.copy(export.current_dose, big)
+    os.truncate(big, TWO_GIB)
+    with pytest.raises(InputFileError, match=r"2\.00 GiB exceeds the per-file limit of 1 GiB .*MAX_DICOM_FILE_BYTES"):
+        read_dicom(big, stop_before_pixels=True)
+
+
+def test_parse_time_limit_gives_up_with_a_reason(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Oracle: a file built to pass the probe (valid preamble, meta and first dataset element) but
+    followed by 4 MB of zeros makes pydicom parse ~500 000 empty elements; with the documented time
+    limit set to 0 s the parse must stop at the first check and name the limit (no timing asserted)."""
+    export = f.make_two_course_export(tmp_path / "export")
+    raw = export.current_plan.read_bytes()
+    ds = read_dicom(export.current_plan)
+    meta_end = 132 + 12 + int(ds.file_meta.FileMetaInformationGroupLength)
+    element_end = meta_end + 8 + int.from_bytes(raw[meta_end + 6 : meta_end + 8], "little")  # first element, short VR
+    padded = tmp_path / "padded.dcm"
+    padded.write_bytes(raw[:element_end] + b"\0" * (4 << 20))
+    probe_dicom_file(padded)  # passes the quick check
+    monkeypatch.setattr(dicom_probe, "PARSE_TIME_LIMIT_S", 0.0)
+    with pytest.raises(InputFileError, match="PARSE_TIME_LIMIT_S"):
+        read_dicom(padded, stop_before_pixels=True)
+
+
+@pytest.fixture()
+def patient_with_2gib_file(tmp_path: Path) -> Path:
+    patient = tmp_path / "patient"
+    shutil.copytree(SAMPLE_PATIENT, patient)
+    _sparse(patient / "current" / "x.dcm", TWO_GIB)
+    return patient
+
+
+def test_inspect_and_dvh_skip_a_2_gib_sparse_file(patient_with_2gib_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Oracle: the file is 2 GiB of zeros (truncate), so it cannot be DICOM; before the fix inspect
+    parsed it for 880 s. Folder inspect lists it as skipped with the reason; file inspect and
+    ``dvh --dose`` refuse it in one error line."""
+    current = patient_with_2gib_file / "current"
+    big = current / "x.dcm"
+    code, out, err = _run(capsys, "inspect", str(current), "--json")
+    assert code == 0, err
+    skipped = {Path(s["path"]).name: s["reason"] for s in json.loads(out)["skipped"]}
+    assert "not a DICOM file" in skipped["x.dcm"] and "zero bytes" in skipped["x.dcm"]
+    code, _, err = _run(capsys, "inspect", str(big))
+    assert code == 1 and "x.dcm" in err and "not a DICOM file" in err
+    structures = next(current.glob("RS_*.dcm"))
+    code, _, err = _run(capsys, "dvh", "--dose", str(big), "--structures", str(structures))
+    assert code == 1 and "x.dcm" in err and "not a DICOM file" in err
+
+
+@pytest.mark.slow
+def test_analyze_skips_a_2_gib_sparse_file_and_says_so(patient_with_2gib_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Oracle: the same 2 GiB zero file (before the fix analyze ran more than 25 min). The analysis
+    completes; results.json lists the file among the inputs as not read (size limit, not hashed)
+    and the warnings name it as skipped."""
+    out_dir = tmp_path / "out"
+    code, _, err = _run(capsys, "analyze", str(patient_with_2gib_file), "--out", str(out_dir))
+    assert code == 0, err
+    doc = json.loads((out_dir / "results.json").read_text())
+    (record,) = [i for i in doc["inputs"] if i["path"].endswith("x.dcm")]
+    assert record["modality"].startswith("not read: 2.00 GiB exceeds the per-file limit") and record["sha256"] == ""
+    assert any("skipped x.dcm" in w and "not a DICOM file" in w for w in doc["warnings"])
+
+
+def test_batch_discovery_skips_a_2_gib_sparse_file(patient_with_2gib_file: Path) -> None:
+    """Oracle: as above, for the batch's header scan (pipelines.discovery), which read the file
+    with a forced pydicom parse before the fix."""
+    from pipelines.discovery import discover_patients
+
+    found = discover_patients(patient_with_2gib_file.parent)
+    reasons = {s.path.name: s.reason for s in found.skipped}
+    assert "not a DICOM file" in reasons["x.dcm"]
+    assert [p.key for p in found.patients]  # the sample patient is still found
+
+
+def test_folder_discovery_still_links_the_course(patient_with_2gib_file: Path) -> None:
+    """Oracle: the sample patient's current course (one ion plan, one dose, one structure set)
+    is found as without the extra file."""
+    found = discover(patient_with_2gib_file / "current")
+    (course,) = found.courses
+    assert len(course.doses) == 1 and course.structure_set is not None
