@@ -27,14 +27,19 @@ still part of the run key); cumulative doses are the business of the full ``anal
 
 from __future__ import annotations
 
-import csv
 import logging
 from pathlib import Path, PurePosixPath
 
 import numpy as np
 
 from dosimetry.dose import DoseGrid, DoseSummationType
-from dosimetry.errors import ConsistencyError, DicomContentError, GeometryError, MetricError
+from dosimetry.errors import (
+    ConsistencyError,
+    DicomContentError,
+    GeometryError,
+    MetricError,
+)
+from dosimetry.io.csv_cells import csv_writer
 from dosimetry.structures import Roi, StructureSet
 from pipelines.analysis import (
     AnalysisParameters,
@@ -173,7 +178,7 @@ def dvh_analysis(inputs: PatientInputs, parameters: AnalysisParameters, out_dir:
     if not rows:
         raise GeometryError(f"patient {patient}: no ROI of {structure_set.source_path} gave a DVH on the dose grid")
     with open(out_dir / OUTPUT_NAME, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle, lineterminator="\n")
+        writer = csv_writer(handle, lineterminator="\n")
         writer.writerow(["roi", "quantity", "metric", "value", "unit"])
         for row in rows:
             writer.writerow([row.roi, row.quantity, row.metric, repr(row.value), row.unit])

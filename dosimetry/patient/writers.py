@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 import os
 import shutil
@@ -21,10 +20,15 @@ from pathlib import Path
 
 import numpy as np
 
+from dosimetry.io.csv_cells import csv_writer
 from dosimetry.patient.dvhs import PatientDvhs
 from dosimetry.patient.maps import PatientMaps
 from dosimetry.patient.records import MetricRow, OutputRecord
-from dosimetry.radiobiology.export import export_cumulative_map, export_lq_map, identity_from_dicom
+from dosimetry.radiobiology.export import (
+    export_cumulative_map,
+    export_lq_map,
+    identity_from_dicom,
+)
 
 DVH_CSV_STEP_GY = 0.1
 
@@ -32,7 +36,7 @@ DVH_CSV_STEP_GY = 0.1
 def dvh_csv_text(dvhs: PatientDvhs, step_gy: float = DVH_CSV_STEP_GY) -> str:
     """``dvh.csv`` (module docstring)."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    writer = csv_writer(buffer, lineterminator="\n")
     writer.writerow(["roi", "quantity", "dose_gy", "volume_cc", "volume_pct"])
     for (name, quantity), dvh in dvhs.curves.items():
         top = float(dvh.bin_edges_gy[-1])
@@ -47,7 +51,7 @@ def dvh_csv_text(dvhs: PatientDvhs, step_gy: float = DVH_CSV_STEP_GY) -> str:
 def metrics_csv_text(rows: Sequence[MetricRow]) -> str:
     """``metrics.csv`` (module docstring); values with full precision (``repr``)."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    writer = csv_writer(buffer, lineterminator="\n")
     writer.writerow(["roi", "quantity", "metric", "value", "unit"])
     for row in rows:
         writer.writerow([row.roi, row.quantity, row.metric, repr(row.value), row.unit])

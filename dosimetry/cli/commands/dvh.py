@@ -24,7 +24,6 @@ when not evaluable).
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import logging
 import math
@@ -33,7 +32,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dosimetry.cli.commands._lazy import LazyChoices, LazyValue, set_lazy_choices
-from dosimetry.errors import ArgumentError, ConsistencyError, GeometryError, MetricError, OutputError
+from dosimetry.errors import (
+    ArgumentError,
+    ConsistencyError,
+    GeometryError,
+    MetricError,
+    OutputError,
+)
+from dosimetry.io.csv_cells import csv_writer
 
 if TYPE_CHECKING:
     from dosimetry.dose import DoseGrid
@@ -199,7 +205,7 @@ def _entry(
 def _write_csv(path: Path, structures: list[dict[str, Any]], metrics: list[str]) -> None:
     try:
         with path.open("w", newline="", encoding="utf-8") as handle:
-            writer = csv.writer(handle)
+            writer = csv_writer(handle)
             writer.writerow(["name", "number", "volume_cc", "volume_outside_dose_grid_cc", *metrics])
             for s in structures:
                 row = [s["name"], s["number"], _fmt(s["volume_cc"]), _fmt(s["volume_outside_dose_grid_cc"])]
