@@ -155,3 +155,40 @@ def test_folder_discovery_still_links_the_course(patient_with_2gib_file: Path) -
     found = discover(patient_with_2gib_file / "current")
     (course,) = found.courses
     assert len(course.doses) == 1 and course.structure_set is not None
+
+
+def _two_point_case(directory: Path) -> tuple[Path, Path]:
+    import numpy as np
+
+    rd = f.make_rt_dose(directory, shape_frc=(12, 12, 12), position_mm=(-11.0, -11.0, -11.0), pixel_spacing_mm=(2.0, 2.0),
+                        offsets_mm=[2.0 * k for k in range(12)])
+    planes = (-4.0, -2.0, 0.0, 2.0, 4.0)
+    box = f.box_roi(1, "Box", (0.0, 0.0), 4.0, planes)
+    two_point = ("CLOSED_PLANAR", np.array([[-4.0, -4.0, 6.0], [4.0, 4.0, 6.0]]))
+    box = f.RoiSpec(box.number, box.name, box.interpreted_type, (*box.contours, two_point))
+    other = f.box_roi(2, "Other", (0.0, 0.0), 2.0, planes)
+    rs = f.make_rt_struct(directory, rois=[box, other])
+    return rd, rs
+
+
+def test_dvh_warning_that_changes_a_number_reaches_text_csv_and_stderr(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Oracle: the analytic box (8 x 8 mm on 5 planes 2 mm apart, half-slab end caps: 0.64 cc) and
+    the DICOM rule that a closed contour needs 3 points: the 2-point contour of ROI 1 is dropped, so
+    every output format (text table, CSV row of ROI 1, stderr) must say so; ROI 2's CSV row does not
+    carry ROI 1's warning. Before the fix only --json had it (issue 21 item 6)."""
+    rd, rs = _two_point_case(tmp_path)
+    csv_path = tmp_path / "dvh.csv"
+    code, out, err = _run(capsys, "dvh", "--dose", str(rd), "--structures", str(rs), "--csv", str(csv_path))
+    assert code == 0, err
+    assert "warning: RS.dcm: ROI 1 (3006,0039)" in out and "closed contour with 2 points ignored" in out
+    # stderr: the CLI's logging handler (pytest's capture stands in for it in-process)
+    assert any("closed contour with 2 points ignored" in r.getMessage() and r.levelname == "WARNING" for r in caplog.records)
+    import csv
+
+    with open(csv_path, newline="", encoding="utf-8") as handle:
+        rows = {r["name"]: r for r in csv.DictReader(handle)}
+    assert float(rows["Box"]["volume_cc"]) == pytest.approx(0.64, rel=1e-6)
+    assert "closed contour with 2 points ignored" in rows["Box"]["warnings"]
+    assert "2 points" not in rows["Other"]["warnings"]

@@ -18,7 +18,11 @@ and the exit code stays 0. Malformed metric strings, relative metrics (D95%[%], 
 mismatched frames of reference abort with exit code 1.
 
 ``--csv FILE`` writes one row per ROI: name, number, volumes, then one column per metric (empty
-when not evaluable).
+when not evaluable), then ``warnings``: every warning that may change that ROI's numbers, joined by
+`` | `` (the ROI's own DVH warnings, the structure-set warnings naming its ROI number, e.g. a
+closed contour of 2 points that was dropped, and the dose file's and the structure set's general
+warnings). The same warnings follow the text table on stdout, are logged on stderr, and are in the
+JSON ("dose.warnings", "structure_set_warnings", each structure's "warnings").
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import argparse
 import json
 import logging
 import math
+import re
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -202,14 +207,36 @@ def _entry(
     return entry
 
 
-def _write_csv(path: Path, structures: list[dict[str, Any]], metrics: list[str]) -> None:
+def roi_warnings(
+    structures: list[dict[str, Any]], dose_warnings: list[str], structure_set_warnings: list[str]
+) -> dict[int, list[str]]:
+    """Every warning that may change each ROI's numbers, by ROI number: its own DVH warnings, the
+    structure-set warnings naming ``ROI <number>``, and the warnings naming no ROI of the list
+    (dose file, structure set as a whole), which concern every ROI."""
+    numbers = {s["number"] for s in structures}
+    pattern = re.compile(r"\bROI (\d+)\b")
+    by_roi: dict[int, list[str]] = {n: [] for n in numbers}
+    general = list(dose_warnings)
+    for w in structure_set_warnings:
+        named = {int(m) for m in pattern.findall(w)} & numbers
+        for n in named:
+            by_roi[n].append(w)
+        if not named:
+            general.append(w)
+    for s in structures:
+        by_roi[s["number"]] = list(dict.fromkeys([*s["warnings"], *by_roi[s["number"]], *general]))
+    return by_roi
+
+
+def _write_csv(path: Path, structures: list[dict[str, Any]], metrics: list[str], warnings: dict[int, list[str]]) -> None:
     try:
         with path.open("w", newline="", encoding="utf-8") as handle:
             writer = csv_writer(handle)
-            writer.writerow(["name", "number", "volume_cc", "volume_outside_dose_grid_cc", *metrics])
+            writer.writerow(["name", "number", "volume_cc", "volume_outside_dose_grid_cc", *metrics, "warnings"])
             for s in structures:
                 row = [s["name"], s["number"], _fmt(s["volume_cc"]), _fmt(s["volume_outside_dose_grid_cc"])]
                 row += [_fmt(s["metrics"].get(m)) for m in metrics]
+                row.append(" | ".join(warnings[s["number"]]))
                 writer.writerow(row)
     except OSError as exc:
         raise OutputError(f"cannot write CSV {path}: {exc}") from exc
@@ -261,8 +288,12 @@ def run(args: argparse.Namespace) -> int:
         "prescription_gy": args.prescription,
         "structures": structures,
     }
+    warnings = roi_warnings(structures, list(dose.warnings), list(structure_set.warnings))
+    every_warning = list(dict.fromkeys(w for ws in warnings.values() for w in ws))
+    for w in every_warning:
+        logger.warning("%s", w)
     if args.csv:
-        _write_csv(args.csv, structures, metrics)
+        _write_csv(args.csv, structures, metrics, warnings)
     if args.json == "-":
         json.dump(result, sys.stdout, indent=2)
         sys.stdout.write("\n")
@@ -273,6 +304,10 @@ def run(args: argparse.Namespace) -> int:
             except OSError as exc:
                 raise OutputError(f"cannot write JSON {args.json}: {exc}") from exc
         _print_table(structures, metrics)
+        if every_warning:
+            print(f"{len(every_warning)} warning(s) that may change the numbers above:")
+            for w in every_warning:
+                print(f"  warning: {w}")
     return 0
 
 
