@@ -192,3 +192,25 @@ def test_dvh_warning_that_changes_a_number_reaches_text_csv_and_stderr(
     assert float(rows["Box"]["volume_cc"]) == pytest.approx(0.64, rel=1e-6)
     assert "closed contour with 2 points ignored" in rows["Box"]["warnings"]
     assert "2 points" not in rows["Other"]["warnings"]
+
+
+def test_relative_dose_error_names_an_option_that_exists(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Oracle: the commands' own --help (the option named in the error must be offered by each
+    command it names) and arithmetic: a stored relative value of 0.5 with --normalisation-gy 70 is
+    35 Gy everywhere (issue 21 item 7: the error named ``normalisation_gy``, which no command had)."""
+    import numpy as np
+
+    rd = f.make_rt_dose(tmp_path, units="RELATIVE", shape_frc=(12, 12, 12), position_mm=(-11.0, -11.0, -11.0),
+                        pixel_spacing_mm=(2.0, 2.0), offsets_mm=[2.0 * k for k in range(12)],
+                        dose_frc_gy=np.full((12, 12, 12), 0.5))
+    rs = f.make_rt_struct(tmp_path, rois=[f.box_roi(1, "Box", (0.0, 0.0), 4.0, (-4.0, -2.0, 0.0, 2.0, 4.0))])
+    code, _, err = _run(capsys, "dvh", "--dose", str(rd), "--structures", str(rs))
+    assert code == 1 and "DoseUnits is RELATIVE" in err and "--normalisation-gy GY of dvh, indices and bed" in err
+    for command in ("dvh", "indices", "bed"):
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        assert "--normalisation-gy" in capsys.readouterr().out
+    code, out, err = _run(capsys, "dvh", "--dose", str(rd), "--structures", str(rs), "--normalisation-gy", "70", "--json", "-")
+    assert code == 0, err
+    (box,) = json.loads(out)["structures"]
+    assert box["metrics"]["Mean[Gy]"] == pytest.approx(35.0, rel=1e-9)

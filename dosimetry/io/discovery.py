@@ -508,7 +508,8 @@ def _check_course(course: Course, registered: Callable[[str, str], bool], issues
     for d in course.doses:
         units_tag = tag_label("DoseUnits")
         if d.dose_units != "GY":
-            issues.append(Issue("error", f"{d.path}: {units_tag} is {d.dose_units}, expected GY (absolute dose)", d.path, units_tag))
+            issues.append(Issue("error", f"{d.path}: {units_tag} is {d.dose_units}, expected GY (absolute dose); re-export the dose in Gy from "
+                                  "the planning system (a single RELATIVE file can be read by dvh, indices and bed with --normalisation-gy GY)", d.path, units_tag))
         plan = next((p for p in course.plans if p.sop_instance_uid == d.referenced_plan_uid), None)
         if plan is not None and plan.frame_of_reference_uid and plan.frame_of_reference_uid != d.frame_of_reference_uid:
             frame_tag = tag_label("FrameOfReferenceUID")

@@ -297,7 +297,9 @@ def load_dose(path: str | Path, *, fractions: int | None = None, normalisation_g
     if header.dose_units == "RELATIVE":
         if normalisation_gy is None:
             raise UnsupportedDataError(
-                f"{p}: {tag_label('DoseUnits')} is RELATIVE; give normalisation_gy (the dose in Gy of a relative value of 1) to use it"
+                f"{p}: {tag_label('DoseUnits')} is RELATIVE; give normalisation_gy (the dose in Gy of a stored relative "
+                "value of 1; on the command line --normalisation-gy GY of dvh, indices and bed), or re-export the dose "
+                "in Gy (DoseUnits GY) from the planning system"
             )
         dose = dose * normalisation_gy
         warnings.append(f"{p.name}: RELATIVE dose converted to Gy with normalisation {normalisation_gy:g} Gy per unit")

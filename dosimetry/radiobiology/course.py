@@ -60,13 +60,14 @@ PER_SESSION_SUMMATION = frozenset(
 )
 
 
-def load_total_dose(path: Path | str, fractions: int) -> DoseGrid:
+def load_total_dose(path: Path | str, fractions: int, *, normalisation_gy: float | None = None) -> DoseGrid:
     """The course's total dose from an RT Dose file: a per-session dose (DoseSummationType FRACTION,
-    FRACTION_SESSION, BEAM_SESSION) is multiplied by ``fractions``; PLAN/BEAM doses are totals."""
+    FRACTION_SESSION, BEAM_SESSION) is multiplied by ``fractions``; PLAN/BEAM doses are totals.
+    ``normalisation_gy``: for a RELATIVE dose (see :func:`dosimetry.io.load_dose`)."""
     header = read_dose_header(path)
     if header.summation_type in PER_SESSION_SUMMATION:
-        return load_dose(path, fractions=fractions)
-    return load_dose(path)
+        return load_dose(path, fractions=fractions, normalisation_gy=normalisation_gy)
+    return load_dose(path, normalisation_gy=normalisation_gy)
 
 
 def load_course(folder: Path | str, *, argument: str) -> Course:

@@ -83,6 +83,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         ),
     )
     parser.add_argument("--dose", type=Path, required=True, metavar="RD.dcm", help="RT Dose file")
+    parser.add_argument(
+        "--normalisation-gy", type=float, metavar="GY",
+        help="for an RT Dose with DoseUnits RELATIVE: the dose in Gy of a stored relative value of 1 (refused for doses in GY)",
+    )
     parser.add_argument("--structures", type=Path, required=True, metavar="RS.dcm", help="RT Structure Set file")
     parser.add_argument("--roi", action="append", metavar="NAME", help="ROI to evaluate (repeatable; default all)")
     parser.add_argument("--metric", action="append", metavar="M", help="TG-263 metric (repeatable), e.g. 'D95%%[Gy]'")
@@ -258,7 +262,7 @@ def run(args: argparse.Namespace) -> int:
     if args.prescription is not None and not (math.isfinite(args.prescription) and args.prescription > 0):
         raise ArgumentError(f"--prescription must be a dose > 0 Gy, got {args.prescription}")
     end_cap = EndCapConvention.parse(args.end_cap)
-    dose = load_dose(args.dose)
+    dose = load_dose(args.dose, normalisation_gy=args.normalisation_gy)
     structure_set = load_structure_set(args.structures)
     if (
         dose.frame_of_reference_uid
