@@ -24,13 +24,13 @@ which the batch summary prints).
 from __future__ import annotations
 
 import logging
-import os
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
 from dosimetry.errors import InputFileError
 from dosimetry.io.dicom_file import read_dicom_header
+from dosimetry.io.folder_walk import SkippedFile, walk_files
 from pipelines.analysis import DicomFileInfo, Layout, PatientInputs
 from pipelines.paths import unique_keys
 
@@ -45,12 +45,6 @@ _HEADER_TAGS = [
     "SeriesInstanceUID",
     "FrameOfReferenceUID",
 ]
-
-
-@dataclass(frozen=True)
-class SkippedFile:
-    path: Path
-    reason: str
 
 
 @dataclass(frozen=True)
@@ -82,31 +76,6 @@ def read_header(path: Path, relative_path: str) -> DicomFileInfo:
     )
 
 
-def _walk_files(root: Path, exclude: tuple[Path, ...], skipped: list[SkippedFile]) -> list[Path]:
-    files: list[Path] = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        here = Path(dirpath)
-        kept_dirs = []
-        for name in sorted(dirnames):
-            child = here / name
-            if name.startswith("."):
-                skipped.append(SkippedFile(child, "hidden folder"))
-            elif any(child.resolve() == ex for ex in exclude):
-                skipped.append(SkippedFile(child, "the batch output folder"))
-            else:
-                kept_dirs.append(name)
-        dirnames[:] = kept_dirs
-        for name in sorted(filenames):
-            path = here / name
-            if name.startswith("."):
-                skipped.append(SkippedFile(path, "hidden file"))
-            elif not path.is_file():
-                skipped.append(SkippedFile(path, "not a regular file"))
-            else:
-                files.append(path)
-    return files
-
-
 def discover_patients(root: Path, *, exclude: tuple[Path, ...] = ()) -> CohortDiscovery:
     """All patients under ``root`` (see the module docstring); ``exclude``: folders to ignore."""
     root = Path(root)
@@ -118,7 +87,9 @@ def discover_patients(root: Path, *, exclude: tuple[Path, ...] = ()) -> CohortDi
     notes: list[str] = []
 
     headers: list[tuple[str | None, DicomFileInfo]] = []  # (top-level folder or None, header)
-    for path in _walk_files(root, excluded, skipped):
+    walk = walk_files(root, skip_hidden=True, exclude=excluded)
+    skipped.extend(walk.skipped)
+    for path in walk.files:
         rel = path.relative_to(root)
         top = rel.parts[0] if len(rel.parts) > 1 else None
         try:

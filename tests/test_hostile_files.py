@@ -214,3 +214,40 @@ def test_relative_dose_error_names_an_option_that_exists(tmp_path: Path, capsys:
     assert code == 0, err
     (box,) = json.loads(out)["structures"]
     assert box["metrics"]["Mean[Gy]"] == pytest.approx(35.0, rel=1e-9)
+
+
+def test_folder_inspect_refuses_a_truncated_dose_as_file_inspect_does(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Oracle: the file-level inspect, which loads the voxels and finds the truncation (issue 21
+    item 8): the folder scan must list the same file as not loadable, with the same reason, and
+    not as a normal dose of the course."""
+    export = f.make_two_course_export(tmp_path / "export")
+    dose = export.current_dose
+    dose.write_bytes(dose.read_bytes()[:-100])
+    code, _, err = _run(capsys, "inspect", str(dose))
+    assert code == 1 and "truncated file: (7FE0,0010) PixelData holds" in err
+    code, out, _ = _run(capsys, "inspect", str(tmp_path / "export"), "--json")
+    doc = json.loads(out)
+    assert code == 2
+    listed = [d["path"] for p in doc["patients"] for c in p["courses"] for d in c["doses"]]
+    assert str(dose) not in listed
+    skipped = {s["path"]: s["reason"] for s in doc["skipped"]}
+    assert "truncated file: (7FE0,0010) PixelData holds" in skipped[str(dose)]
+    assert any(str(dose) in e["message"] for e in doc["errors"])
+
+
+def test_folder_inspect_lists_symlink_loops_and_broken_links(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Oracle: the links made here (a link to an ancestor, a self-referencing link, a dangling link):
+    each is listed under "skipped" with its kind; the export's own files are still indexed."""
+    export_dir = tmp_path / "export"
+    f.make_two_course_export(export_dir)
+    (export_dir / "current" / "up").symlink_to("..")
+    (export_dir / "self").symlink_to("self")
+    (export_dir / "gone.dcm").symlink_to("nowhere.dcm")
+    code, out, err = _run(capsys, "inspect", str(export_dir), "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    skipped = {Path(s["path"]).name: s["reason"] for s in doc["skipped"]}
+    assert skipped["up"].startswith("symbolic link loop: points to ..")
+    assert skipped["self"].startswith("symbolic link loop")
+    assert skipped["gone.dcm"].startswith("broken symbolic link")
+    assert doc["n_files_indexed"] == 2 * (5 + 3) + 1

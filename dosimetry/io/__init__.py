@@ -18,12 +18,18 @@ from dosimetry.io.discovery import (
     Discovery,
     Issue,
     PatientEntry,
-    SkippedFile,
     discover,
     dose_per_fraction_gy,
     plan_type,
 )
-from dosimetry.io.dose_reader import DoseHeader, load_beam_doses, load_dose, read_dose_header, resample_dose
+from dosimetry.io.dose_reader import (
+    DoseHeader,
+    load_beam_doses,
+    load_dose,
+    read_dose_header,
+    resample_dose,
+)
+from dosimetry.io.folder_walk import FolderWalk, SkippedFile, walk_files
 from dosimetry.io.plan_reader import load_plan
 from dosimetry.io.registration_reader import (
     DeformableRegistration,
@@ -40,6 +46,7 @@ __all__ = [
     "DicomFileEntry",
     "Discovery",
     "DoseHeader",
+    "FolderWalk",
     "Issue",
     "PatientEntry",
     "SkippedFile",
@@ -58,4 +65,5 @@ __all__ = [
     "plan_type",
     "read_dose_header",
     "resample_dose",
+    "walk_files",
 ]

@@ -36,6 +36,7 @@ from dosimetry.io.dicom_file import (
     RT_PLAN,
     RT_STRUCTURE_SET,
     SPATIAL_REGISTRATION,
+    check_pixel_data_extent,
     describe_sop_class,
     expect_sop_class,
     read_dicom,
@@ -44,6 +45,7 @@ from dosimetry.io.dicom_file import (
     text,
 )
 from dosimetry.io.dose_reader import DoseHeader, read_dose_header
+from dosimetry.io.folder_walk import SkippedFile, walk_files
 from dosimetry.io.plan_reader import plan_from_dataset
 from dosimetry.io.registration_reader import (
     DeformableRegistration,
@@ -56,12 +58,6 @@ from dosimetry.registration import RigidRegistration
 from dosimetry.structures import StructureSet
 
 LOGGER = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class SkippedFile:
-    path: Path
-    reason: str
 
 
 @dataclass(frozen=True)
@@ -203,26 +199,28 @@ def _reason(exc: Exception, path: Path) -> str:
     return message[len(prefix):] if message.startswith(prefix) else message
 
 
-def _expand(paths: str | Path | Iterable[str | Path]) -> tuple[tuple[Path, ...], list[Path]]:
+def _expand(paths: str | Path | Iterable[str | Path]) -> tuple[tuple[Path, ...], list[Path], list[SkippedFile]]:
     roots = (Path(paths),) if isinstance(paths, (str, Path)) else tuple(Path(p) for p in paths)
     if not roots:
         raise InputFileError("discover: no path given")
     files: list[Path] = []
+    skipped: list[SkippedFile] = []
     for root in roots:
         if not root.exists():
             raise InputFileError(f"{root}: no such file or folder")
         if root.is_dir():
-            files.extend(sorted(p for p in root.rglob("*") if p.is_file()))
+            walk = walk_files(root)
+            files.extend(walk.files)
+            skipped.extend(walk.skipped)
         else:
             files.append(root)
-    return roots, files
+    return roots, files, skipped
 
 
 def discover(paths: str | Path | Sequence[str | Path]) -> Discovery:
     """Scan ``paths`` (folders recursively, or files) and link what they hold."""
-    roots, files = _expand(paths)
+    roots, files, skipped = _expand(paths)
     issues: list[Issue] = []
-    skipped: list[SkippedFile] = []
     entries: list[DicomFileEntry] = []
     plans: dict[str, Plan] = {}
     structure_sets: dict[str, StructureSet] = {}
@@ -265,7 +263,9 @@ def discover(paths: str | Path | Sequence[str | Path]) -> Discovery:
             continue
         try:
             if sop_class == RT_DOSE:
-                doses.append(read_dose_header(path, ds))
+                header = read_dose_header(path, ds)
+                check_pixel_data_extent(path)  # a truncated dose is refused here, as when it is loaded
+                doses.append(header)
             elif sop_class in (RT_PLAN, RT_ION_PLAN):
                 plan = plan_from_dataset(ds, path)
                 plans[plan.sop_instance_uid] = plan

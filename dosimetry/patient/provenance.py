@@ -8,6 +8,7 @@ from pathlib import Path
 from dosimetry.errors import InputFileError
 from dosimetry.io.dicom_file import read_dicom_header
 from dosimetry.io.dicom_probe import size_limit_reason
+from dosimetry.io.folder_walk import walk_files
 from dosimetry.patient.folders import CourseFolders
 from dosimetry.patient.records import InputRecord
 
@@ -70,7 +71,7 @@ def input_records(
     if folders.prior is not None:
         courses.append(("prior", folders.prior))
     for course, folder in courses:
-        for path in sorted(p for p in Path(folder).rglob("*") if p.is_file()):
+        for path in walk_files(folder).files:
             if path.resolve() in seen:
                 continue
             seen.add(path.resolve())
