@@ -526,7 +526,20 @@ def _check_course(course: Course, registered: Callable[[str, str], bool], issues
             issues.append(
                 Issue("warning", f"{d.path}: {tag_label('DoseType')} PHYSICAL for an ion plan; BED/EQD2 need the RBE-weighted (EFFECTIVE) dose", d.path, tag_label("DoseType"))
             )
-        if d.summation_type.value in ("FRACTION", "FRACTION_SESSION", "BEAM_SESSION", "BEAM"):
+        with_plan_dose = d.summation_type.value == "BEAM" and any(
+            o.summation_type.value == "PLAN" and o.referenced_plan_uid == d.referenced_plan_uid for o in course.doses
+        )
+        if with_plan_dose:
+            issues.append(
+                Issue(
+                    "warning",
+                    f"{d.path}: {tag_label('DoseSummationType')} BEAM, exported with the PLAN dose of the same plan: "
+                    "the PLAN dose is used and the BEAM doses are checked to sum to it",
+                    d.path,
+                    tag_label("DoseSummationType"),
+                )
+            )
+        elif d.summation_type.value in ("FRACTION", "FRACTION_SESSION", "BEAM_SESSION", "BEAM"):
             issues.append(
                 Issue(
                     "warning",

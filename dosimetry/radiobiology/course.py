@@ -1,8 +1,11 @@
 """One treatment course read from a folder: its RT Dose, RT (Ion) Plan, structure set and registrations.
 
 Used by ``dosimetry accumulate``. The folder is scanned with :func:`dosimetry.io.discover`; it
-must hold one course (one plan in one frame of reference) with either one total RT Dose or several
-BEAM doses of that plan (summed). Discovery findings (warnings and errors) travel with the course
+must hold one course (one plan in one frame of reference) with one total RT Dose, or the BEAM doses
+of that plan (summed), or both as planning systems export them: then the PLAN dose is used and the
+BEAM doses are checked to sum to it (:func:`dosimetry.io.dose_reader.check_beam_sum`; the largest
+difference and where it is are logged, and a difference beyond the documented tolerance
+``BEAM_SUM_TOLERANCE_FRACTION`` is a warning of the course). Discovery findings (warnings and errors) travel with the course
 as warnings.
 """
 
@@ -24,6 +27,7 @@ from dosimetry.io import (
     load_structure_set,
     read_dose_header,
 )
+from dosimetry.io.dose_reader import BeamSumCheck, check_beam_sum
 from dosimetry.plan import Plan
 from dosimetry.registration import RigidRegistration
 from dosimetry.structures import StructureSet
@@ -43,6 +47,7 @@ class Course:
     structure_set_paths: tuple[Path, ...] = ()
     warnings: tuple[str, ...] = field(default=())
     linked_structure_set: StructureSet | None = None
+    beam_sum_check: BeamSumCheck | None = None  # a PLAN dose exported with its BEAM doses
 
     def structure_set(self, *, argument: str) -> StructureSet:
         """The course's RT Structure Set (the one discovery linked, else the folder's only one)."""
@@ -96,25 +101,46 @@ def load_course(folder: Path | str, *, argument: str) -> Course:
         raise fail(f"{course.label} has {len(course.plans)} plans; keep one course (one plan) per folder")
     plan = course.plans[0]
     headers = course.doses
+    beam_check: BeamSumCheck | None = None
+    check_warnings: list[str] = []
+    plan_headers = [h for h in headers if h.summation_type is DoseSummationType.PLAN]
+    beam_headers = [h for h in headers if h.summation_type is DoseSummationType.BEAM]
     if len(headers) == 1:
         dose = load_total_dose(headers[0].path, plan.fractions_planned)
+    elif len(plan_headers) == 1 and len(plan_headers) + len(beam_headers) == len(headers):
+        # a planning-system export: the PLAN dose is used, its BEAM doses are checked against it
+        dose = load_dose(plan_headers[0].path)
+        try:
+            beam_sum = load_beam_doses([h.path for h in beam_headers], plan)
+        except ConsistencyError as exc:
+            check_warnings.append(
+                f"{root}: the BEAM doses could not be checked against the PLAN dose {plan_headers[0].path.name} ({exc}); "
+                "the PLAN dose is used"
+            )
+        else:
+            beam_check = check_beam_sum(dose, beam_sum, [h.dose_grid_scaling for h in headers])
+            message = beam_check.describe(plan_headers[0].path.name)
+            if beam_check.within_tolerance:
+                logger.info("%s: %s", root, message)
+            else:
+                check_warnings.append(f"{root}: {message}; the PLAN dose is used")
     else:
-        kinds = {h.summation_type for h in headers}
-        if kinds != {DoseSummationType.BEAM}:
+        if {h.summation_type for h in headers} != {DoseSummationType.BEAM}:
             listing = ", ".join(f"{h.path.name} ({h.summation_type.value})" for h in headers)
-            raise fail(f"several RT Dose files ({listing}); expected one plan dose or only BEAM doses")
+            raise fail(f"several RT Dose files ({listing}); expected one PLAN dose (with or without the BEAM doses of its plan) or only BEAM doses")
         dose = load_beam_doses([h.path for h in headers], plan)
     structure_paths = tuple(f.path for f in found.files if f.sop_class_uid == RT_STRUCTURE_SET_STORAGE)
-    warnings = tuple(dict.fromkeys((*problems, *plan.warnings, *dose.warnings)))
+    warnings = tuple(dict.fromkeys((*problems, *check_warnings, *plan.warnings, *dose.warnings)))
     return Course(
         root,
         dose,
-        tuple(h.path for h in headers),
+        tuple(h.path for h in (sorted(headers, key=lambda h: h.summation_type is not DoseSummationType.PLAN))),
         plan,
         found.registrations,
         structure_paths,
         warnings,
         course.structure_set,
+        beam_check,
     )
 
 
