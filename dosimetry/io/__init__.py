@@ -13,7 +13,7 @@ that name the file, the tag and what was expected.
 
 from dosimetry.io.ct_reader import CtSeries, load_ct_series, load_ct_volume
 from dosimetry.io.discovery import (
-    Course,
+    CourseEntry,
     DicomFileEntry,
     Discovery,
     Issue,
@@ -40,7 +40,7 @@ from dosimetry.io.registration_reader import (
 from dosimetry.io.structure_reader import contour_plane_spacing_mm, load_structure_set
 
 __all__ = [
-    "Course",
+    "CourseEntry",
     "CtSeries",
     "DeformableRegistration",
     "DicomFileEntry",

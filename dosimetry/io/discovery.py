@@ -90,8 +90,10 @@ class DicomFileEntry:
 
 
 @dataclass(frozen=True, eq=False)
-class Course:
-    """Plans of one patient in one frame of reference, with their doses, structure set and CT."""
+class CourseEntry:
+    """Plans of one patient in one frame of reference, with their doses (headers only), structure set
+    and CT, as found by discovery. Not :class:`dosimetry.radiobiology.course.Course`, which is one
+    course *loaded* (its dose in Gy, summed or checked) for an analysis."""
 
     label: str
     patient_id: str
@@ -119,7 +121,7 @@ class PatientEntry:
     patient_id: str
     patient_name: str
     study_instance_uids: tuple[str, ...]
-    courses: tuple[Course, ...]
+    courses: tuple[CourseEntry, ...]
 
 
 @dataclass(frozen=True, eq=False)
@@ -135,7 +137,7 @@ class Discovery:
     issues: tuple[Issue, ...] = field(default=())
 
     @property
-    def courses(self) -> tuple[Course, ...]:
+    def courses(self) -> tuple[CourseEntry, ...]:
         return tuple(c for p in self.patients for c in p.courses)
 
     @property
@@ -149,7 +151,7 @@ class Discovery:
     def files_in_frame(self, frame_of_reference_uid: str) -> tuple[DicomFileEntry, ...]:
         return tuple(f for f in self.files if f.frame_of_reference_uid == frame_of_reference_uid)
 
-    def course_of_frame(self, frame_of_reference_uid: str) -> Course | None:
+    def course_of_frame(self, frame_of_reference_uid: str) -> CourseEntry | None:
         for c in self.courses:
             if c.frame_of_reference_uid == frame_of_reference_uid:
                 return c
@@ -418,7 +420,7 @@ def _link(
     def registered(a: str, b: str) -> bool:
         return (a, b) in reg_frames or (b, a) in reg_frames
 
-    by_patient: dict[str, list[Course]] = defaultdict(list)
+    by_patient: dict[str, list[CourseEntry]] = defaultdict(list)
     for (patient_id, frame), g in sorted(groups.items(), key=lambda kv: (kv[0][0], _sort_key(kv[1]))):
         course_plans = tuple(g["plans"])
         ss_list = [structure_sets[u] for u in g["ss"]]
@@ -438,7 +440,7 @@ def _link(
         if not study and ct_list:
             study = ct_list[0].study_instance_uid
         n = len(by_patient[patient_id]) + 1
-        course = Course(
+        course = CourseEntry(
             label=f"course {n} ({_describe(course_plans)})",
             patient_id=patient_id,
             study_instance_uid=study,
@@ -494,7 +496,7 @@ def _describe(plans: tuple[Plan, ...]) -> str:
     return "; ".join(parts)
 
 
-def _check_course(course: Course, registered: Callable[[str, str], bool], issues: list[Issue]) -> None:
+def _check_course(course: CourseEntry, registered: Callable[[str, str], bool], issues: list[Issue]) -> None:
     fg_tag = tag_label("FractionGroupSequence")
     for plan in course.plans:
         issues.extend(Issue("warning", w, plan.source_path) for w in plan.warnings)

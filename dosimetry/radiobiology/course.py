@@ -39,6 +39,9 @@ RT_STRUCTURE_SET_STORAGE = "1.2.840.10008.5.1.4.1.1.481.3"
 
 @dataclass(frozen=True, eq=False)
 class Course:
+    """One treatment course loaded for an analysis: its total dose in Gy, plan, registrations and
+    structure set (discovery's :class:`dosimetry.io.CourseEntry` lists a course's files unloaded)."""
+
     folder: Path
     dose: DoseGrid
     dose_paths: tuple[Path, ...]
