@@ -136,6 +136,15 @@ def test_analyze_skips_a_2_gib_sparse_file_and_says_so(patient_with_2gib_file: P
     (record,) = [i for i in doc["inputs"] if i["path"].endswith("x.dcm")]
     assert record["modality"].startswith("not read: 2.00 GiB exceeds the per-file limit") and record["sha256"] == ""
     assert any("skipped x.dcm" in w and "not a DICOM file" in w for w in doc["warnings"])
+    # item 6 for analyze: metrics.csv rows carry the warnings naming their ROI and those naming none
+    import csv
+
+    with open(out_dir / "metrics.csv", newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    external = next(r for r in rows if r["roi"] == "External")
+    gtv = next(r for r in rows if r["roi"] == "GTV")
+    assert "ROI 'External'" in external["warnings"] and "skipped x.dcm" in external["warnings"]
+    assert "ROI 'External'" not in gtv["warnings"] and "skipped x.dcm" in gtv["warnings"]
 
 
 def test_batch_discovery_skips_a_2_gib_sparse_file(patient_with_2gib_file: Path) -> None:
@@ -251,3 +260,18 @@ def test_folder_inspect_lists_symlink_loops_and_broken_links(tmp_path: Path, cap
     assert skipped["self"].startswith("symbolic link loop")
     assert skipped["gone.dcm"].startswith("broken symbolic link")
     assert doc["n_files_indexed"] == 2 * (5 + 3) + 1
+
+
+def test_warnings_by_roi_attribution() -> None:
+    """Oracle: the rule of dosimetry.roi_warnings read by hand on four messages."""
+    from dosimetry.roi_warnings import warnings_by_roi
+
+    messages = [
+        "RS.dcm: ROI 1 (3006,0039) item 1: closed contour with 2 points ignored",
+        "ROI 'Other': 3 cc outside the dose grid",
+        "RD.dcm: no ReferencedRTPlanSequence",
+        "RS.dcm: ROI 12 has no contours",
+    ]
+    by_roi = warnings_by_roi([(1, "Box"), (2, "Other")], messages)
+    assert by_roi[1] == [messages[0], messages[2]]
+    assert by_roi[2] == [messages[1], messages[2]]

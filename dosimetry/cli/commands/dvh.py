@@ -31,7 +31,6 @@ import argparse
 import json
 import logging
 import math
-import re
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -214,22 +213,12 @@ def _entry(
 def roi_warnings(
     structures: list[dict[str, Any]], dose_warnings: list[str], structure_set_warnings: list[str]
 ) -> dict[int, list[str]]:
-    """Every warning that may change each ROI's numbers, by ROI number: its own DVH warnings, the
-    structure-set warnings naming ``ROI <number>``, and the warnings naming no ROI of the list
-    (dose file, structure set as a whole), which concern every ROI."""
-    numbers = {s["number"] for s in structures}
-    pattern = re.compile(r"\bROI (\d+)\b")
-    by_roi: dict[int, list[str]] = {n: [] for n in numbers}
-    general = list(dose_warnings)
-    for w in structure_set_warnings:
-        named = {int(m) for m in pattern.findall(w)} & numbers
-        for n in named:
-            by_roi[n].append(w)
-        if not named:
-            general.append(w)
-    for s in structures:
-        by_roi[s["number"]] = list(dict.fromkeys([*s["warnings"], *by_roi[s["number"]], *general]))
-    return by_roi
+    """Every warning that may change each ROI's numbers, by ROI number: its own DVH warnings, then
+    the file warnings naming it or naming no ROI (:func:`dosimetry.roi_warnings.warnings_by_roi`)."""
+    from dosimetry.roi_warnings import warnings_by_roi
+
+    by_roi = warnings_by_roi([(s["number"], s["name"]) for s in structures], [*structure_set_warnings, *dose_warnings])
+    return {s["number"]: list(dict.fromkeys([*s["warnings"], *by_roi[s["number"]]])) for s in structures}
 
 
 def _write_csv(path: Path, structures: list[dict[str, Any]], metrics: list[str], warnings: dict[int, list[str]]) -> None:
