@@ -169,8 +169,11 @@ class ParseTimeLimitExceeded(Exception):
 
 class DeadlineReader(io.RawIOBase):
     """A read-only file whose reads fail with :class:`ParseTimeLimitExceeded` once
-    ``time_limit_s`` has passed since it was opened (checked every 256 reads: pydicom reads each
-    element header separately, so the check costs nothing measurable)."""
+    ``time_limit_s`` has passed since it was opened (the clock is read every 256 reads; pydicom
+    reads each element header separately, ~140 reads per file of the sample patient). Measured with
+    the probe by ``benchmarks/dicom_probe_overhead.py``: 105 header reads of the sample patient take
+    about 0.3 ms per file more than plain ``pydicom.dcmread`` (best of 40 interleaved rounds on a
+    shared machine, 138 ms vs 172 ms)."""
 
     def __init__(self, path: Path, time_limit_s: float | None = None) -> None:
         super().__init__()
