@@ -43,7 +43,6 @@ from dosimetry.errors import (
     MetricError,
     OutputError,
 )
-from dosimetry.io.csv_cells import csv_writer
 
 if TYPE_CHECKING:
     from dosimetry.dose import DoseGrid
@@ -222,6 +221,8 @@ def roi_warnings(
 
 
 def _write_csv(path: Path, structures: list[dict[str, Any]], metrics: list[str], warnings: dict[int, list[str]]) -> None:
+    from dosimetry.io.csv_cells import csv_writer
+
     try:
         with path.open("w", newline="", encoding="utf-8") as handle:
             writer = csv_writer(handle)
