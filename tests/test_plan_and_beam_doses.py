@@ -107,3 +107,25 @@ def test_discovery_says_the_plan_dose_is_used(tmp_path: Path) -> None:
     folder = _export(tmp_path / "disc")
     notes = [i.message for i in discover(folder).warnings if "BEAM" in i.message]
     assert len(notes) == 2 and all("the PLAN dose is used" in n for n in notes)
+
+
+def test_batch_dvh_analysis_uses_the_plan_dose_and_warns_on_mismatch(tmp_path: Path) -> None:
+    """Oracle: as above, through the batch's DVH-only analysis (pipelines.default_analysis): the
+    mismatch warning is among the patient's warnings (which the batch records) and in every
+    dvh_metrics.csv row (it names no ROI, so it concerns all)."""
+    import csv
+
+    from pipelines.analysis import AnalysisParameters
+    from pipelines.default_analysis import dvh_analysis
+    from pipelines.discovery import discover_patients
+
+    folder = _export(tmp_path / "root" / "p1", bump=((4, 5, 7), 3.0))
+    f.make_rt_struct(folder, rois=[f.box_roi(1, "Box", (0.0, -8.0), 4.0, (-27.0, -24.0, -21.0))])
+    (patient,) = discover_patients(tmp_path / "root").patients
+    out = tmp_path / "out"
+    out.mkdir()
+    result = dvh_analysis(patient, AnalysisParameters(), out)
+    assert any("BEYOND" in w and "largest difference 3 Gy" in w for w in result.warnings)
+    with open(out / "dvh_metrics.csv", newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert rows and all("largest difference 3 Gy" in r["warnings"] for r in rows)

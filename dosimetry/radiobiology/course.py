@@ -12,6 +12,7 @@ as warnings.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,7 +28,7 @@ from dosimetry.io import (
     load_structure_set,
     read_dose_header,
 )
-from dosimetry.io.dose_reader import BeamSumCheck, check_beam_sum
+from dosimetry.io.dose_reader import BeamSumCheck, DoseHeader, check_beam_sum
 from dosimetry.plan import Plan
 from dosimetry.registration import RigidRegistration
 from dosimetry.structures import StructureSet
@@ -78,6 +79,47 @@ def load_total_dose(path: Path | str, fractions: int, *, normalisation_gy: float
     return load_dose(path, normalisation_gy=normalisation_gy)
 
 
+@dataclass(frozen=True, eq=False)
+class ChosenDose:
+    """The total dose of a course chosen among its RT Dose files (:func:`course_dose`)."""
+
+    dose: DoseGrid
+    beam_sum_check: BeamSumCheck | None
+    warnings: tuple[str, ...]
+
+
+def course_dose(headers: Sequence[DoseHeader], plan: Plan, *, where: str) -> ChosenDose:
+    """The course's total dose from its RT Dose files (module docstring): the only file (scaled when
+    per-session), else the one PLAN dose (its BEAM doses checked to sum to it), else the sum of only
+    BEAM doses; ConsistencyError for any other combination. ``where`` names the course in messages."""
+    plan_headers = [h for h in headers if h.summation_type is DoseSummationType.PLAN]
+    beam_headers = [h for h in headers if h.summation_type is DoseSummationType.BEAM]
+    if len(headers) == 1:
+        return ChosenDose(load_total_dose(headers[0].path, plan.fractions_planned), None, ())
+    if len(plan_headers) == 1 and len(plan_headers) + len(beam_headers) == len(headers):
+        # a planning-system export: the PLAN dose is used, its BEAM doses are checked against it
+        dose = load_dose(plan_headers[0].path)
+        try:
+            beam_sum = load_beam_doses([h.path for h in beam_headers], plan)
+        except ConsistencyError as exc:
+            return ChosenDose(dose, None, (
+                f"{where}: the BEAM doses could not be checked against the PLAN dose {plan_headers[0].path.name} ({exc}); "
+                "the PLAN dose is used",
+            ))
+        check = check_beam_sum(dose, beam_sum, [h.dose_grid_scaling for h in headers])
+        message = check.describe(plan_headers[0].path.name)
+        if check.within_tolerance:
+            logger.info("%s: %s", where, message)
+            return ChosenDose(dose, check, ())
+        return ChosenDose(dose, check, (f"{where}: {message}; the PLAN dose is used",))
+    if {h.summation_type for h in headers} != {DoseSummationType.BEAM}:
+        listing = ", ".join(f"{h.path.name} ({h.summation_type.value})" for h in headers)
+        raise ConsistencyError(
+            f"several RT Dose files ({listing}); expected one PLAN dose (with or without the BEAM doses of its plan) or only BEAM doses"
+        )
+    return ChosenDose(load_beam_doses([h.path for h in headers], plan), None, ())
+
+
 def load_course(folder: Path | str, *, argument: str) -> Course:
     """Load the plan, dose, structure set and registrations of one course folder with
     :func:`dosimetry.io.discover` (``argument`` names the CLI option in errors)."""
@@ -104,34 +146,11 @@ def load_course(folder: Path | str, *, argument: str) -> Course:
         raise fail(f"{course.label} has {len(course.plans)} plans; keep one course (one plan) per folder")
     plan = course.plans[0]
     headers = course.doses
-    beam_check: BeamSumCheck | None = None
-    check_warnings: list[str] = []
-    plan_headers = [h for h in headers if h.summation_type is DoseSummationType.PLAN]
-    beam_headers = [h for h in headers if h.summation_type is DoseSummationType.BEAM]
-    if len(headers) == 1:
-        dose = load_total_dose(headers[0].path, plan.fractions_planned)
-    elif len(plan_headers) == 1 and len(plan_headers) + len(beam_headers) == len(headers):
-        # a planning-system export: the PLAN dose is used, its BEAM doses are checked against it
-        dose = load_dose(plan_headers[0].path)
-        try:
-            beam_sum = load_beam_doses([h.path for h in beam_headers], plan)
-        except ConsistencyError as exc:
-            check_warnings.append(
-                f"{root}: the BEAM doses could not be checked against the PLAN dose {plan_headers[0].path.name} ({exc}); "
-                "the PLAN dose is used"
-            )
-        else:
-            beam_check = check_beam_sum(dose, beam_sum, [h.dose_grid_scaling for h in headers])
-            message = beam_check.describe(plan_headers[0].path.name)
-            if beam_check.within_tolerance:
-                logger.info("%s: %s", root, message)
-            else:
-                check_warnings.append(f"{root}: {message}; the PLAN dose is used")
-    else:
-        if {h.summation_type for h in headers} != {DoseSummationType.BEAM}:
-            listing = ", ".join(f"{h.path.name} ({h.summation_type.value})" for h in headers)
-            raise fail(f"several RT Dose files ({listing}); expected one PLAN dose (with or without the BEAM doses of its plan) or only BEAM doses")
-        dose = load_beam_doses([h.path for h in headers], plan)
+    try:
+        chosen = course_dose(headers, plan, where=str(root))
+    except ConsistencyError as exc:
+        raise fail(str(exc)) from None
+    dose, beam_check, check_warnings = chosen.dose, chosen.beam_sum_check, chosen.warnings
     structure_paths = tuple(f.path for f in found.files if f.sop_class_uid == RT_STRUCTURE_SET_STORAGE)
     warnings = tuple(dict.fromkeys((*problems, *check_warnings, *plan.warnings, *dose.warnings)))
     return Course(
