@@ -275,3 +275,15 @@ def test_warnings_by_roi_attribution() -> None:
     by_roi = warnings_by_roi([(1, "Box"), (2, "Other")], messages)
     assert by_roi[1] == [messages[0], messages[2]]
     assert by_roi[2] == [messages[1], messages[2]]
+
+
+def test_batch_discovery_lists_a_symlink_loop(patient_with_2gib_file: Path) -> None:
+    """Oracle: the link made here points back to the batch ROOT; the batch's header scan uses the
+    same walker as inspect, so it is listed as a loop and the patient is still found once."""
+    from pipelines.discovery import discover_patients
+
+    (patient_with_2gib_file / "current" / "back").symlink_to(patient_with_2gib_file.parent)
+    found = discover_patients(patient_with_2gib_file.parent)
+    reasons = {s.path.name: s.reason for s in found.skipped}
+    assert reasons["back"].startswith("symbolic link loop")
+    assert len(found.patients) == 1
