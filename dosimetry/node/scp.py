@@ -5,7 +5,7 @@ object (:mod:`dosimetry.node.storage`) and tells the scheduler.
 C-STORE answers (DICOM PS3.4 Annex B.2.3; PS3.7 Annex C):
 
 * ``0x0000`` stored, or a duplicate of a stored SOP Instance UID (acknowledged, not rewritten);
-* ``0xC000`` cannot understand: the data set cannot be decoded;
+* ``0xC000`` cannot understand: the data set is truncated (:mod:`dosimetry.node.integrity`) or cannot be decoded;
 * ``0xA900`` data set does not match SOP class: SOP Class/Instance UID differ from the request, or an
   attribute the node needs (PatientID, StudyInstanceUID, FrameOfReferenceUID) is missing;
 * ``0xA700`` out of resources: the disk is full; ``0xA701``: any other write error (permission, ...).
@@ -30,6 +30,7 @@ from pynetdicom.transport import ThreadedAssociationServer
 
 from dosimetry.errors import DosimetryError
 from dosimetry.node.config import NodeConfig
+from dosimetry.node.integrity import check_complete
 from dosimetry.node.jsonlog import JsonLinesLog
 from dosimetry.node.objects import ObjectKind, describe
 from dosimetry.node.scheduler import Scheduler
@@ -134,6 +135,7 @@ class StorageNode:
         request = cast(C_STORE, event.request)
         where = f"C-STORE {request.AffectedSOPInstanceUID} from {event.assoc.requestor.ae_title}"
         try:
+            check_complete(event.encoded_dataset(include_meta=False), event.context.transfer_syntax)
             ds = event.dataset
             _decode_fully(ds)
         except Exception as exc:  # noqa: BLE001 - any decoding failure of untrusted bytes
