@@ -16,7 +16,12 @@ import pytest
 
 from dosimetry.errors import ArgumentError
 from dosimetry.node.completeness import assess
-from dosimetry.node.config import AnalysisSettings, NodeConfig, build_config, load_config_file
+from dosimetry.node.config import (
+    AnalysisSettings,
+    NodeConfig,
+    build_config,
+    load_config_file,
+)
 from dosimetry.node.objects import ObjectKind, StoredObject, describe
 from dosimetry.node.storage import Storage, StoreOutcome, folder_name
 
