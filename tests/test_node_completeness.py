@@ -163,3 +163,23 @@ def test_truncated_streams_are_refused(syntax: str) -> None:
             else:
                 with pytest.raises(DicomContentError):
                     check_complete(stream[:cut], uid)
+
+
+def test_readme_configuration_and_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Oracle: the README's own example -- its TOML block loads as documented; the command refuses to
+    start without an allowed AE title (exit 1, one line naming the setting)."""
+    import re
+
+    from dosimetry.cli.main import main
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"```toml\n(# /etc/dosimetry/node.toml.*?)```", readme, re.DOTALL)
+    assert block is not None
+    toml = tmp_path / "node.toml"
+    toml.write_text(block.group(1))
+    config = build_config(load_config_file(toml), {})
+    assert (config.ae_title, config.port, config.allowed_calling_ae_titles) == ("DOSIMETRY", 11112, ("TPS01",))
+    assert config.analysis.residual == 0.3 and config.destination is not None and config.destination.port == 104
+    code = main(["serve", "--storage", str(tmp_path / "s"), "--output", str(tmp_path / "o"), "--port", "0"])
+    assert code == 1 and "allowed_calling_ae_titles" in capsys.readouterr().err
+    assert not (tmp_path / "s").exists()

@@ -267,3 +267,30 @@ def test_killed_mid_transfer_and_restarted_completes(tmp_path: Path) -> None:
         wait_for(lambda: read_state(tmp_path / "storage")["pending"] == [], what="the pending list to clear")
     finally:
         node.kill()
+
+
+def test_disk_full_and_permission_errors_are_reported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A full disk and a permission error while writing are answered 0xA700 / 0xA701 (PS3.4 B.2.3:
+    A7xx out of resources), logged in events.jsonl, nothing visible is left, and once the disk is
+    back the same object is stored (oracle: the errno given, the file system)."""
+    import errno
+
+    import dosimetry.node.storage as storage_module
+
+    node = make_node(tmp_path)
+    real_write = storage_module.write_bytes
+    try:
+        for code in (errno.ENOSPC, errno.EACCES):
+            def failing(path: Path, data: bytes, code: int = code) -> None:
+                raise OSError(code, os.strerror(code), str(path))
+
+            monkeypatch.setattr(storage_module, "write_bytes", failing)
+            assert send(node.port, [SAMPLE / "current" / "RS_patient01.dcm"]) == [0xA700 if code == errno.ENOSPC else 0xA701]
+        monkeypatch.setattr(storage_module, "write_bytes", real_write)
+        assert send(node.port, [SAMPLE / "current" / "RS_patient01.dcm"]) == [0x0000]
+        events = [e for e in read_lines(tmp_path / "output" / "events.jsonl") if e["event"] == "object_refused"]
+        assert [e["status"] for e in events] == ["0xA700", "0xA701"]
+        assert "No space left" in events[0]["reason"] and "Permission denied" in events[1]["reason"]
+        assert [p.name.split("_")[0] for p in (tmp_path / "storage").glob("*/*/*")] == ["RTSTRUCT"]
+    finally:
+        node.stop()
