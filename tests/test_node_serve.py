@@ -265,8 +265,11 @@ def test_killed_mid_transfer_and_restarted_completes(tmp_path: Path) -> None:
         assert_expected_report(line)
         assert line["inputs"] == len(SAMPLE_FILES)
         wait_for(lambda: read_state(tmp_path / "storage")["pending"] == [], what="the pending list to clear")
+        node.process.send_signal(signal.SIGTERM)  # a graceful stop (systemctl stop) exits 0
+        assert node.process.wait(timeout=60) == 0
     finally:
-        node.kill()
+        if node.process.poll() is None:
+            node.kill()
 
 
 def test_disk_full_and_permission_errors_are_reported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

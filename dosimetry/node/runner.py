@@ -71,6 +71,18 @@ class Runner:
         self.config = config
         self.work_root = work_root
         self.analyses = JsonLinesLog(config.analyses_log)
+        self._child: subprocess.Popen[str] | None = None
+        self._stopping = False
+        # staging folders of runs a crash interrupted: those runs are still pending and run again
+        shutil.rmtree(work_root, ignore_errors=True)
+        work_root.mkdir(parents=True, exist_ok=True)
+
+    def stop_child(self) -> None:
+        """Kill a running analysis (the node is stopping; the patient stays pending and runs after a restart)."""
+        self._stopping = True
+        child = self._child
+        if child is not None and child.poll() is None:
+            child.kill()
 
     def _out_dir(self, patient_id: str, name: str) -> Path:
         out = Path(self.config.output_dir) / folder_name(patient_id, fallback="patient") / name
@@ -80,8 +92,9 @@ class Runner:
             raise OutputError(f"cannot create the output folder {out}: {exc}") from exc
         return out
 
-    def analyse(self, assessment: Assessment) -> dict[str, Any]:
-        """Analyse a complete course; returns (and logs) the analyses.jsonl line."""
+    def analyse(self, assessment: Assessment) -> dict[str, Any] | None:
+        """Analyse a complete course; returns (and logs) the analyses.jsonl line, or None when the node
+        stopped during the analysis (nothing logged: the patient stays pending)."""
         name = run_id(assessment.plan_uid)
         base = {"event": "analysis", "patient_id": assessment.patient_id, "plan_uid": assessment.plan_uid, "run": name}
         try:
@@ -98,6 +111,9 @@ class Runner:
             summary = self._run_child(job, staged / "job.json")
         finally:
             shutil.rmtree(staged, ignore_errors=True)
+        if self._stopping:
+            logger.info("analysis run %s interrupted by the node stopping; it runs again after the restart", name)
+            return None
         line = {**base, "inputs": len(assessment.current) + len(assessment.prior), **summary}
         if summary.get("verdict") in (Verdict.PASS.value, Verdict.FAIL.value) and self.config.destination is not None:
             maps = [Path(p) for p in summary.get("maps", []) if str(p).endswith(SENT_MAP_SUFFIX)]
@@ -112,17 +128,24 @@ class Runner:
         write_text(job_path, json.dumps(job.to_dict()))
         command = [sys.executable, "-m", "dosimetry.node.analysis", str(job_path)]
         try:
-            done = subprocess.run(
-                command, capture_output=True, text=True, timeout=self.config.analysis_timeout_s, check=False,
-            )
-        except subprocess.TimeoutExpired:
-            return {"verdict": Verdict.ERROR.value, "error": f"analysis exceeded analysis_timeout_s = {self.config.analysis_timeout_s:g} s"}
+            child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         except OSError as exc:
             return {"verdict": Verdict.ERROR.value, "error": f"cannot start the analysis process: {exc}"}
-        lines = [line for line in done.stdout.splitlines() if line.strip()]
-        if done.returncode != 0 or not lines:
-            tail = done.stderr.strip().splitlines()[-1:] or ["no output"]
-            return {"verdict": Verdict.ERROR.value, "error": f"analysis process exited with {done.returncode}: {tail[0]}"}
+        self._child = child
+        if self._stopping:  # stop_child ran between Popen and the line above
+            child.kill()
+        try:
+            stdout, stderr = child.communicate(timeout=self.config.analysis_timeout_s)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.communicate()
+            return {"verdict": Verdict.ERROR.value, "error": f"analysis exceeded analysis_timeout_s = {self.config.analysis_timeout_s:g} s"}
+        finally:
+            self._child = None
+        lines = [line for line in stdout.splitlines() if line.strip()]
+        if child.returncode != 0 or not lines:
+            tail = stderr.strip().splitlines()[-1:] or ["no output"]
+            return {"verdict": Verdict.ERROR.value, "error": f"analysis process exited with {child.returncode}: {tail[0]}"}
         summary: dict[str, Any] = json.loads(lines[-1])
         return summary
 

@@ -98,6 +98,7 @@ class Scheduler:
     def stop(self, timeout_s: float = 10.0) -> None:
         self._stop.set()
         self._wake.set()
+        self.runner.stop_child()
         if self._thread is not None:
             self._thread.join(timeout_s)
 
@@ -129,6 +130,8 @@ class Scheduler:
                 logger.info("a pending patient's inputs are unchanged since its last analysis: not re-run")
             else:
                 line = self.runner.analyse(assessment)
+                if line is None:
+                    return  # the node is stopping: the patient stays pending
                 logger.info("analysis run %s: %s", line.get("run"), line.get("verdict"))
                 if line.get("verdict") != "ERROR":
                     with self._lock:

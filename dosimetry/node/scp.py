@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import time
 from typing import Any, cast
 
 from pydicom.dataset import Dataset
@@ -143,7 +144,7 @@ class StorageNode:
         if ds.get("SOPClassUID") != request.AffectedSOPClassUID or ds.get("SOPInstanceUID") != request.AffectedSOPInstanceUID:
             return self._refuse(DOES_NOT_MATCH_SOP_CLASS, "SOP Class/Instance UID of the data set differ from the request", event)
         try:
-            record = describe(ds, self.storage.root, received_s=_now(), where=where)
+            record = describe(ds, self.storage.root, received_s=time.time(), where=where)
             outcome, stored = self.storage.store(record, event.encoded_dataset())
             if not stored.derived:
                 # A duplicate counts too: a sender resending after a failure (or after our crash between
@@ -165,9 +166,3 @@ class StorageNode:
     def _write_error(self, exc: OSError, event: evt.Event) -> int:
         status = OUT_OF_RESOURCES if exc.errno in (errno.ENOSPC, errno.EDQUOT) else WRITE_FAILED
         return self._refuse(status, f"cannot store the object: {type(exc).__name__}: {exc}", event)
-
-
-def _now() -> float:
-    import time
-
-    return time.time()

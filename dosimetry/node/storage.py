@@ -20,6 +20,7 @@ import re
 import threading
 import time
 from collections import defaultdict
+from dataclasses import replace
 from pathlib import Path
 
 import pydicom
@@ -84,7 +85,7 @@ class Storage:
             path = self.path_for(record)
             path.parent.mkdir(parents=True, exist_ok=True)
             write_bytes(path, encoded)
-            stored = _with_path(record, path)
+            stored = replace(record, path=path)
             self._add(stored)
             return StoreOutcome.STORED, stored
 
@@ -122,9 +123,3 @@ class Storage:
                     self._add(record)
         logger.info("indexed %d stored objects in %.1f s", len(self), time.monotonic() - started)
         return problems
-
-
-def _with_path(record: StoredObject, path: Path) -> StoredObject:
-    from dataclasses import replace
-
-    return replace(record, path=path)
