@@ -123,8 +123,9 @@ def make_node(tmp_path: Path, **overrides: Any) -> StorageNode:
 
 
 def test_storescu_sample_patient_report_and_maps(tmp_path: Path, receiver: Receiver) -> None:
-    """storescu sends the sample patient; the report has the README's verdict; the two cumulative maps
-    arrive at the destination SCP; echoscu and a refused AE title answered (dcmtk exit codes)."""
+    """storescu sends the sample patient; the report has the README's verdict and the numbers of
+    ``dosimetry analyze`` on the sample folders (metrics.csv, dvh.csv byte for byte); the two cumulative
+    maps arrive at the destination SCP; echoscu and a refused AE title answered (dcmtk exit codes)."""
     node = make_node(tmp_path, destination=Destination("PLANNING", "127.0.0.1", receiver.port))
     try:
         echo = subprocess.run([dcmtk("echoscu"), "-aet", SENDER_AE, "-aec", NODE_AE, "127.0.0.1", str(node.port)],
@@ -142,6 +143,13 @@ def test_storescu_sample_patient_report_and_maps(tmp_path: Path, receiver: Recei
         assert len(stored) == len(SAMPLE_FILES)
         line = wait_for(lambda: analyses(tmp_path / "output"), what="the analysis line")[0]
         assert_expected_report(line)
+        # the same analysis as `dosimetry analyze` on the planning system's export folders: same numbers
+        from dosimetry.cli.main import main
+
+        assert main(["analyze", str(SAMPLE), "--out", str(tmp_path / "direct")]) == 0
+        node_out = Path(line["report"]).parent
+        for name in ("metrics.csv", "dvh.csv"):
+            assert (node_out / name).read_bytes() == (tmp_path / "direct" / name).read_bytes(), name
         received = wait_for(lambda: len(receiver.received) >= 2 and receiver.received, what="the maps at the destination")
         assert all(r["status"] == 0 for r in line["sent"]) and len(line["sent"]) == 2
         assert sorted(str(ds.Modality) for ds in received) == ["RTDOSE", "RTDOSE"]
