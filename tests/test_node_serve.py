@@ -23,7 +23,11 @@ from typing import Any
 
 import pydicom
 import pytest
-from pydicom.uid import ExplicitVRLittleEndian
+from pydicom.uid import (
+    DeflatedExplicitVRLittleEndian,
+    ExplicitVRLittleEndian,
+    ImplicitVRLittleEndian,
+)
 from pynetdicom import AE, _config, evt
 from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
 
@@ -59,20 +63,20 @@ def dcmtk(tool: str) -> str:
     return path
 
 
-def scu(ae_title: str = SENDER_AE) -> AE:
+def scu(ae_title: str = SENDER_AE, syntax: str = ExplicitVRLittleEndian) -> AE:
     ae = AE(ae_title=ae_title)
     for kind in ObjectKind:
-        ae.add_requested_context(kind.value, ExplicitVRLittleEndian)
+        ae.add_requested_context(kind.value, syntax)
     ae.add_requested_context(Verification)
     ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = ae.connection_timeout = 30
     return ae
 
 
-def send(port: int, files: list[Path], ae_title: str = SENDER_AE) -> list[int]:
-    assoc = scu(ae_title).associate("127.0.0.1", port, ae_title=NODE_AE)
+def send(port: int, files: list[Path], ae_title: str = SENDER_AE, syntax: str = ExplicitVRLittleEndian) -> list[int]:
+    assoc = scu(ae_title, syntax).associate("127.0.0.1", port, ae_title=NODE_AE)
     assert assoc.is_established
     try:
-        return [int(assoc.send_c_store(path).Status) for path in files]
+        return [int(assoc.send_c_store(pydicom.dcmread(path) if syntax != ExplicitVRLittleEndian else path).Status) for path in files]
     finally:
         assoc.release()
 
@@ -94,7 +98,7 @@ class Receiver:
     def __init__(self) -> None:
         self.received: list[pydicom.Dataset] = []
         ae = AE(ae_title="PLANNING")
-        ae.add_supported_context(ObjectKind.RTDOSE.value, [ExplicitVRLittleEndian, pydicom.uid.ImplicitVRLittleEndian])
+        ae.add_supported_context(ObjectKind.RTDOSE.value, [ExplicitVRLittleEndian, ImplicitVRLittleEndian])
         self.server = ae.start_server(("127.0.0.1", 0), block=False, evt_handlers=[(evt.EVT_C_STORE, self._store)])
         self.port = int(self.server.server_address[1])
 
@@ -283,7 +287,8 @@ def test_killed_mid_transfer_and_restarted_completes(tmp_path: Path) -> None:
 def test_disk_full_and_permission_errors_are_reported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A full disk and a permission error while writing are answered 0xA700 / 0xA701 (PS3.4 B.2.3:
     A7xx out of resources), logged in events.jsonl, nothing visible is left, and once the disk is
-    back the same object is stored (oracle: the errno given, the file system)."""
+    back the same object is stored, in deflated and implicit VR transfer syntaxes too (oracles: the
+    errno given, the file system, pydicom's comparison of the stored data set with the original)."""
     import errno
 
     import dosimetry.node.storage as storage_module
@@ -298,10 +303,18 @@ def test_disk_full_and_permission_errors_are_reported(tmp_path: Path, monkeypatc
             monkeypatch.setattr(storage_module, "write_bytes", failing)
             assert send(node.port, [SAMPLE / "current" / "RS_patient01.dcm"]) == [0xA700 if code == errno.ENOSPC else 0xA701]
         monkeypatch.setattr(storage_module, "write_bytes", real_write)
-        assert send(node.port, [SAMPLE / "current" / "RS_patient01.dcm"]) == [0x0000]
+        # the disk is back; other transfer syntaxes (converted by pynetdicom's SCU) are stored as received
+        assert send(node.port, [SAMPLE / "current" / "RS_patient01.dcm"], syntax=DeflatedExplicitVRLittleEndian) == [0x0000]
+        assert send(node.port, [SAMPLE / "current" / "CT_001.dcm"], syntax=ImplicitVRLittleEndian) == [0x0000]
         events = [e for e in read_lines(tmp_path / "output" / "events.jsonl") if e["event"] == "object_refused"]
         assert [e["status"] for e in events] == ["0xA700", "0xA701"]
         assert "No space left" in events[0]["reason"] and "Permission denied" in events[1]["reason"]
-        assert [p.name.split("_")[0] for p in (tmp_path / "storage").glob("*/*/*")] == ["RTSTRUCT"]
+        stored = {p.name.split("_")[0]: p for p in (tmp_path / "storage").glob("*/*/*")}
+        assert sorted(stored) == ["CT", "RTSTRUCT"]
+        for kind, syntax in (("RTSTRUCT", DeflatedExplicitVRLittleEndian), ("CT", ImplicitVRLittleEndian)):
+            ds = pydicom.dcmread(stored[kind])
+            assert ds.file_meta.TransferSyntaxUID == syntax
+            original = pydicom.dcmread(SAMPLE / "current" / ("RS_patient01.dcm" if kind == "RTSTRUCT" else "CT_001.dcm"))
+            assert ds == original  # every element value survives the transfer and the storage
     finally:
         node.stop()

@@ -83,12 +83,15 @@ def config_from_args(args: argparse.Namespace) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
+    import logging
     import signal
     import threading
 
     from dosimetry.node.scp import StorageNode
 
     config = config_from_args(args)
+    if not args.debug:  # pynetdicom logs every association and C-STORE at INFO: too much for a service journal
+        logging.getLogger("pynetdicom").setLevel(logging.WARNING)
     node = StorageNode(config)
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
