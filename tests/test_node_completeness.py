@@ -74,6 +74,22 @@ def test_missing_objects_are_named(records: list[StoredObject]) -> None:
     assert assess("patient01", [], AnalysisSettings()).missing == ("RT Dose of the current course (none received)",)
 
 
+def test_superseded_plan_is_not_the_prior_course(records: list[StoredObject]) -> None:
+    """Oracle: the README layout -- the prior course is the 2019 photon course in its own frame of
+    reference; an older version of the current plan (same frame, earlier arrival) must not replace it,
+    and without the 2019 course the prior course is missing even though the old version is there."""
+    base = assess("patient01", records, AnalysisSettings())
+    dose = next(o for o in base.current if o.kind is ObjectKind.RTDOSE)
+    plan = next(o for o in base.current if o.kind.is_plan)
+    old_plan = dataclasses.replace(plan, sop_instance_uid="1.2.9.1", received_s=-2.0)
+    old_dose = dataclasses.replace(dose, sop_instance_uid="1.2.9.2", referenced_plan_uids=("1.2.9.1",), received_s=-1.0)
+    with_old = assess("patient01", [*records, old_plan, old_dose], AnalysisSettings())
+    assert with_old.plan_uid == base.plan_uid and with_old.prior == base.prior
+    current_only = [r for r in records if "/current/" in str(r.path)]
+    missing = assess("patient01", [*current_only, old_plan, old_dose], AnalysisSettings()).missing
+    assert len(missing) == 1 and missing[0].startswith("prior course RT Dose in another frame")
+
+
 def test_derived_maps_are_never_inputs(records: list[StoredObject], tmp_path: Path) -> None:
     """Oracle: an RT Dose carrying this package's Manufacturer/Model (what export_maps writes) changes
     neither the chosen course nor the signature, even when it is the newest dose."""

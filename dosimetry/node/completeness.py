@@ -6,8 +6,8 @@ The rules follow the references a planning system writes (DICOM PS3.3 RT modules
   latest arrival); it is complete when that dose's plan (ReferencedRTPlanSequence), the structure set
   the plan references (ReferencedStructureSetSequence; else the frame's structure set) and every CT
   image the structure set's ContourImageSequence lists (else a CT series of the frame) are stored;
-* for a **re-irradiation** (``analysis.reirradiation``), also the most recent other RT Dose with its
-  plan (the prior course; its structure set and CT are staged when present, never waited for) and, when the prior frame differs from the current one, a Spatial
+* for a **re-irradiation** (``analysis.reirradiation``), also the most recent RT Dose of another frame
+  of reference with its plan (the prior course; its structure set and CT are staged when present, never waited for) and, when the prior frame differs from the current one, a Spatial
   Registration whose Registration Sequence names both frames (unless ``assume_same_position``).
 
 RT Doses written by this package (the node's own maps coming back from a PACS) are never inputs.
@@ -121,9 +121,15 @@ def _prior_course(
     settings: AnalysisSettings,
     missing: list[str],
 ) -> list[StoredObject]:
-    dose = _latest(o for o in inputs if o.kind is ObjectKind.RTDOSE and current_plan_uid not in o.referenced_plan_uids)
+    # Another frame of reference: a superseded version of the current plan (same CT, same frame) is no prior course.
+    dose = _latest(
+        o for o in inputs
+        if o.kind is ObjectKind.RTDOSE and o.frame_of_reference_uid != current_frame and current_plan_uid not in o.referenced_plan_uids
+    )
     if dose is None:
-        missing.append("prior course RT Dose (analysis.reirradiation is set; none received or archived)")
+        missing.append(
+            "prior course RT Dose in another frame of reference (analysis.reirradiation is set; none received or archived)"
+        )
         return []
     if not dose.referenced_plan_uids:
         missing.append(f"prior RT Dose {dose.sop_instance_uid} references no RT Plan (ReferencedRTPlanSequence)")
