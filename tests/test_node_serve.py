@@ -318,3 +318,23 @@ def test_disk_full_and_permission_errors_are_reported(tmp_path: Path, monkeypatc
             assert ds == original  # every element value survives the transfer and the storage
     finally:
         node.stop()
+
+
+def test_max_associations(tmp_path: Path) -> None:
+    """With max_associations = 1 a second concurrent association is rejected (PS3.8 A-ASSOCIATE-RJ,
+    local limit exceeded) and logged; once the first is released the next one is accepted."""
+    node = make_node(tmp_path, max_associations=1)
+    try:
+        first = scu().associate("127.0.0.1", node.port, ae_title=NODE_AE)
+        assert first.is_established
+        second = scu().associate("127.0.0.1", node.port, ae_title=NODE_AE)
+        assert second.is_rejected
+        first.release()
+        third = wait_for(lambda: (a := scu().associate("127.0.0.1", node.port, ae_title=NODE_AE)).is_established and a,
+                         timeout_s=30, what="an association after the release")
+        assert int(third.send_c_echo().Status) == 0
+        third.release()
+        events = read_lines(tmp_path / "output" / "events.jsonl")
+        assert [e["calling_ae_title"] for e in events if e["event"] == "association_rejected"][:1] == [SENDER_AE]
+    finally:
+        node.stop()
