@@ -40,6 +40,8 @@ dicom-tools:
 	  else echo "make test needs dcmtk (storescu, echoscu): run 'sudo apt-get install dcmtk'" >&2; exit 1; fi; }
 
 test: setup baseline browser dicom-tools
+	$(BIN)/ruff check dosimetry pipelines tests benchmarks
+	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
 benchmark: setup baseline
