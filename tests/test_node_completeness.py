@@ -165,20 +165,20 @@ def test_truncated_streams_are_refused(syntax: str) -> None:
     encoded element by element by pydicom's writer: a cut exactly between two top-level elements is a
     shorter valid data set (accepted), a cut anywhere else must be refused; the whole stream is accepted."""
     from dosimetry.errors import DicomContentError
-    from dosimetry.node.integrity import check_complete
+    from dosimetry.node.integrity import check_encoded_lengths
 
     uid = pydicom.uid.UID(syntax)
     for name in ("current/CT_001.dcm", "prior/RP_patient01.dcm"):
         ds = pydicom.dcmread(SAMPLE / name, stop_before_pixels=True)
         stream, boundaries = _top_level_boundaries(ds, uid.is_implicit_VR, uid.is_little_endian)
-        check_complete(stream, uid)
+        check_encoded_lengths(stream, uid)
         step = max(1, len(stream) // 400)
         for cut in range(1, len(stream), step):
             if cut in boundaries:
-                check_complete(stream[:cut], uid)
+                check_encoded_lengths(stream[:cut], uid)
             else:
                 with pytest.raises(DicomContentError):
-                    check_complete(stream[:cut], uid)
+                    check_encoded_lengths(stream[:cut], uid)
 
 
 def test_readme_configuration_and_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

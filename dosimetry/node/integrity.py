@@ -2,7 +2,13 @@
 
 Why hand-written: pydicom 3.0 decodes a truncated stream without an error or a warning (measured: the
 first half of the sample RT Structure Set decodes to a structure set with 4 of its 18 ROI contours),
-so a sender's broken transfer would be stored as a plausible, incomplete object. This walk reads only
+so a sender's broken transfer would be stored as a plausible, incomplete object. The loaders' check
+on the decoded data set (:func:`dosimetry.io.dicom_file.check_complete`, which the node runs too, for
+undecodable values) compares only the lengths of raw elements: cutting the six sample object types
+(CT, RS, RT Plan, RT Ion Plan, RT Dose, REG) at 12,383 points, pydicom reads 12,363 of the truncated
+streams, that check accepts 656 of them (cuts at item boundaries inside sequences), this walk 44, all
+at top-level element boundaries, where the prefix is itself a well-formed data set that no length can
+tell from a whole one (``benchmarks/node_truncation.py``, 2026-12-07). It reads only
 tags, VRs and lengths (top level, and the contents of undefined-length sequences, items and
 encapsulated pixel data, which have no length to check), never values, and raises
 :class:`~dosimetry.errors.DicomContentError` naming the element where the stream ends too early.
@@ -93,7 +99,7 @@ class _Walker:
                 pos += length
 
 
-def check_complete(stream: bytes, transfer_syntax: str) -> None:
+def check_encoded_lengths(stream: bytes, transfer_syntax: str) -> None:
     """Raise :class:`DicomContentError` when ``stream`` (a data set without file meta, encoded in
     ``transfer_syntax``) ends before its last element does."""
     syntax = UID(transfer_syntax)

@@ -21,17 +21,18 @@ from __future__ import annotations
 import errno
 import logging
 import time
+from pathlib import Path
 from typing import Any, cast
 
-from pydicom.dataset import Dataset
 from pynetdicom import AE, ALL_TRANSFER_SYNTAXES, evt
 from pynetdicom.dimse_primitives import C_STORE
 from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
 from pynetdicom.transport import ThreadedAssociationServer
 
 from dosimetry.errors import DosimetryError
+from dosimetry.io.dicom_file import check_complete
 from dosimetry.node.config import NodeConfig
-from dosimetry.node.integrity import check_complete
+from dosimetry.node.integrity import check_encoded_lengths
 from dosimetry.node.jsonlog import JsonLinesLog
 from dosimetry.node.objects import ObjectKind, describe
 from dosimetry.node.scheduler import Scheduler
@@ -44,12 +45,6 @@ OUT_OF_RESOURCES = 0xA700
 WRITE_FAILED = 0xA701
 DOES_NOT_MATCH_SOP_CLASS = 0xA900
 CANNOT_UNDERSTAND = 0xC000
-
-
-def _decode_fully(ds: Dataset) -> None:
-    """Convert every element's raw value (nested too), so a corrupt one fails here, not in the analysis."""
-    for element in ds.iterall():
-        _ = element.value
 
 
 class StorageNode:
@@ -136,9 +131,9 @@ class StorageNode:
         request = cast(C_STORE, event.request)
         where = f"C-STORE {request.AffectedSOPInstanceUID} from {event.assoc.requestor.ae_title}"
         try:
-            check_complete(event.encoded_dataset(include_meta=False), event.context.transfer_syntax)
+            check_encoded_lengths(event.encoded_dataset(include_meta=False), event.context.transfer_syntax)
             ds = event.dataset
-            _decode_fully(ds)
+            check_complete(ds, Path(where))  # every value decodes (the loaders' check; names the tag)
         except Exception as exc:  # noqa: BLE001 - any decoding failure of untrusted bytes
             return self._refuse(CANNOT_UNDERSTAND, f"the data set cannot be decoded: {type(exc).__name__}: {exc}", event)
         if ds.get("SOPClassUID") != request.AffectedSOPClassUID or ds.get("SOPInstanceUID") != request.AffectedSOPInstanceUID:
