@@ -160,7 +160,8 @@ def export_cumulative_map(
 ) -> ExportedMap:
     """Write a cumulative map (DoseSummationType MULTI_PLAN, referencing the current plan); the
     method, residual, what target metrics use and every warning go into ImageComments."""
-    comment = f"r={cum.residual:.3g} x prior, {cum.method.value}; targets use current only"
+    prior = f"r={cum.residual:.3g} x prior" if cum.residual is not None else f"prior: {cum.recovery_label}"
+    comment = f"{prior}, {cum.method.value}; targets use current only"
     return _write(
         cum.dose,
         Path(path),
@@ -171,7 +172,9 @@ def export_cumulative_map(
         summation_type=DoseSummationType.MULTI_PLAN,
         notes=(
             cum.description,
-            f"summation method: {cum.method.value}; residual fraction of the prior course r = {cum.residual:g}",
+            f"summation method: {cum.method.value}; "
+            + (f"residual fraction of the prior course r = {cum.residual:g}" if cum.residual is not None else "")
+            + f" (recovery model: {cum.recovery_label})",
             cum.target_metrics_note,
             *(f"WARNING: {w}" for w in (*cum.warnings, *notes)),
         ),
