@@ -47,7 +47,7 @@ def test_exit_zero_and_all_outputs(sample_run: tuple[Path, int], results: dict) 
 
 def test_results_validate_against_schema(results: dict) -> None:
     validate(results)
-    assert results["schema_version"] == SCHEMA_VERSION == "1.0"
+    assert results["schema_version"] == SCHEMA_VERSION == "1.1"
     # The validator can fail: a wrong type and a missing key are reported with their JSON path.
     broken = json.loads(json.dumps(results))
     broken["metrics"][0]["value"] = "12"
@@ -290,7 +290,7 @@ def test_residual_without_a_prior_course_is_refused(small_patient: Path, tmp_pat
     code = cli_main.main(["analyze", str(small_patient / "current"), "--out", str(tmp_path / "out"), "--residual", "0.5"])
     err = capsys.readouterr().err
     assert code == 1 and err.count("\n") == 1
-    assert err.startswith("dosimetry: error: --registration, --assume-same-position and --residual need a prior course")
+    assert err.startswith("dosimetry: error: --registration, --assume-same-position, --recovery, --interval-months and --residual need a prior course")
     assert not (tmp_path / "out").exists()
 
 

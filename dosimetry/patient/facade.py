@@ -37,6 +37,7 @@ from dosimetry.patient.folders import CourseFolders, check_output_outside, resol
 from dosimetry.patient.indices import PatientIndices, indices_quantity, target_indices
 from dosimetry.patient.maps import PatientMaps, build_patient_maps
 from dosimetry.patient.provenance import input_records
+from dosimetry.patient.recovery_record import RecoveryRecord
 from dosimetry.patient.records import AlignmentRecord, IndicesRecord, OutputRecord, QuantityRecord, RoiRecord
 from dosimetry.patient.results import (
     SCHEMA_VERSION,
@@ -49,6 +50,7 @@ from dosimetry.patient.results import (
 )
 from dosimetry.patient.writers import DVH_CSV_STEP_GY, dvh_csv_text, export_maps, metrics_csv_text
 from dosimetry.radiobiology import DEFAULT_RESIDUAL, SummationMethod
+from dosimetry.radiobiology.recovery import RecoverySelection
 from dosimetry.radiobiology.export import identity_from_dicom
 
 logger = logging.getLogger(__name__)
@@ -113,6 +115,7 @@ class Patient:
         self._dvhs: PatientDvhs | None = None
         self._indices: PatientIndices | None = None
         self._checks: dict[_CheckKey, ConstraintReport] = {}
+        self._recovery: RecoveryRecord | None = None
 
     @classmethod
     def from_sample(cls) -> Patient:
@@ -149,6 +152,15 @@ class Patient:
         return map_by_quantity(self._maps)
 
     # ---------------------------------------------------------------- analyses
+    def recovery(self) -> RecoveryRecord:
+        """The recovery models, the interval between the courses and each organ's cumulative EQD2
+        under the protocol's model and the alternatives (:mod:`dosimetry.patient.recovery_record`)."""
+        if self._recovery is None:
+            from dosimetry.patient.recovery_record import recovery_record
+
+            self._recovery = recovery_record(self._maps, self.dvhs(), bin_width_gy=self.dvh_bin_width_gy)
+        return self._recovery
+
     def dvhs(self) -> PatientDvhs:
         """DVHs and metric rows of every ROI on every map its role gets (:mod:`dosimetry.patient.dvhs`)."""
         if self._dvhs is None:
@@ -210,7 +222,8 @@ class Patient:
         dvhs = self.dvhs()
         indices = self.indices()
         report = self.check(protocol, mapping)
-        warnings = [*self.warnings, *dvhs.warnings, *indices.warnings, *report.warnings]
+        recovery = self.recovery()
+        warnings = [*self.warnings, *dvhs.warnings, *indices.warnings, *report.warnings, *recovery.warnings]
         courses = [course_record("current", maps.current)]
         alignment = None
         if maps.prior is not None and maps.aligned is not None:
@@ -285,6 +298,7 @@ class Patient:
                  ("mapping", Path(mapping) if isinstance(mapping, (str, Path)) else None)),
             ),
             warnings=tuple(dict.fromkeys(warnings)),
+            recovery=recovery,
         )
 
     # ---------------------------------------------------------------- outputs
@@ -364,6 +378,8 @@ def load_patient(
     alpha_beta_late_gy: float = 2.0,
     alpha_beta_tumour_gy: float = 9.0,
     dvh_bin_width_gy: float = DVH_BIN_WIDTH_GY,
+    recovery: RecoverySelection | None = None,
+    interval_months: float | None = None,
 ) -> Patient:
     """Load a patient: ``folder`` with ``current/`` (and ``prior/``) sub-folders, or a current course
     folder with ``prior=`` naming the prior course.
@@ -373,15 +389,23 @@ def load_patient(
     frames differ and there is no registration (the results carry a warning). ``residual``: the
     fraction of the prior course still counted for organs at risk (default 0.3, the protocol's; only
     with a prior course). Alpha/beta ratios in Gy: late-responding tissue (organs at risk, 2) and
-    tumour (9). Raises a :class:`~dosimetry.errors.DosimetryError` naming the file or argument when
-    the patient cannot be loaded.
+    tumour (9). ``recovery``: the recovery models (default, per organ, alternatives for the report;
+    :class:`~dosimetry.radiobiology.recovery.RecoverySelection`) instead of ``residual``;
+    ``interval_months``: the interval between the courses (default: from the DICOM dates,
+    :mod:`dosimetry.radiobiology.interval`). Raises a :class:`~dosimetry.errors.DosimetryError`
+    naming the file or argument when the patient cannot be loaded.
     """
     folders = resolve_folders(Path(folder), None if prior is None else Path(prior))
-    if folders.prior is None and (registration is not None or assume_same_position or residual is not None):
+    if folders.prior is None and (
+        registration is not None or assume_same_position or residual is not None or interval_months is not None
+        or (recovery is not None and recovery != RecoverySelection())
+    ):
         raise ArgumentError(
-            "--registration, --assume-same-position and --residual need a prior course "
+            "--registration, --assume-same-position, --recovery, --interval-months and --residual need a prior course "
             "(prior/ sub-folder of PATIENT_DIR or --prior DIR)"
         )
+    if residual is not None and recovery is not None:
+        raise ArgumentError("give either --residual or --recovery (constant:R is the same as --residual R), not both")
     registration_path = None if registration is None else Path(registration)
     maps = build_patient_maps(
         folders,
@@ -390,6 +414,8 @@ def load_patient(
         residual=DEFAULT_RESIDUAL if residual is None else residual,
         alpha_beta_late_gy=alpha_beta_late_gy,
         alpha_beta_tumour_gy=alpha_beta_tumour_gy,
+        recovery=recovery,
+        interval_months=interval_months,
     )
     return Patient(
         maps,

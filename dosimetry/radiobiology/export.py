@@ -160,7 +160,7 @@ def export_cumulative_map(
 ) -> ExportedMap:
     """Write a cumulative map (DoseSummationType MULTI_PLAN, referencing the current plan); the
     method, residual, what target metrics use and every warning go into ImageComments."""
-    prior = f"r={cum.residual:.3g} x prior" if cum.residual is not None else f"prior: {cum.recovery_label}"
+    prior = f"r={cum.residual:.3g} x prior" if cum.residual is not None else "prior: recovery models"
     comment = f"{prior}, {cum.method.value}; targets use current only"
     return _write(
         cum.dose,

@@ -68,6 +68,11 @@ class RecoveryModelKind(StrEnum):
     STEP = "step"
     JONES_GRANT_2014 = "jones-grant-2014"
 
+    @property
+    def short(self) -> str:
+        """A few characters for DICOM descriptions (64 characters at most)."""
+        return {"constant": "r", "step": "step", "jones-grant-2014": "JG14"}[self.value]
+
 
 class RecoveryModel(Protocol):
     """What every recovery model offers."""
@@ -438,3 +443,24 @@ def model_record(model: RecoveryModel) -> dict[str, object]:
             conservative=model.conservative,
         )
     return record
+
+
+def selection_from_specs(
+    default: str | None = None,
+    per_organ: tuple[str, ...] | list[str] = (),
+    alternatives: tuple[str, ...] | list[str] = (),
+    *,
+    base: RecoverySelection | None = None,
+) -> RecoverySelection:
+    """A :class:`RecoverySelection` from text specs (``--recovery``, ``--organ-recovery NAME=MODEL``,
+    ``--compare-recovery``); parts not given come from ``base`` (e.g. a protocol file's block)."""
+    start = base or RecoverySelection()
+    model = parse_recovery_model(default) if default is not None else start.default
+    organs = list(start.per_organ) if not per_organ else []
+    for item in per_organ:
+        name, sep, spec = item.partition("=")
+        if not sep or not name.strip() or not spec.strip():
+            raise ArgumentError(f"--organ-recovery expects NAME=MODEL, got {item!r}")
+        organs.append((name.strip(), parse_recovery_model(spec, argument="--organ-recovery")))
+    others = tuple(parse_recovery_model(s, argument="--compare-recovery") for s in alternatives) or start.alternatives
+    return RecoverySelection(model, tuple(organs), others)

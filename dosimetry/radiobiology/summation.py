@@ -205,7 +205,7 @@ def describe_cumulative(
     recovery: str = "",
 ) -> str:
     """``alpha_beta``: "2 Gy" or a composite rule label; ``recovery``: the model label when ``residual`` is None."""
-    prior = f"{residual:.3g} x prior" if residual is not None else f"prior ({recovery})"
+    prior = f"{residual:.3g} x prior" if residual is not None else f"prior[{recovery}]"
     return f"cum {quantity.value} a/b {alpha_beta}: {current_fractions} fx + {prior} {prior_fractions} fx, {method.value}"
 
 
@@ -264,7 +264,7 @@ def accumulate(
     prior_warnings = tuple(f"prior: {w}" for w in pri.warnings if w not in warnings)
     all_warnings = tuple(dict.fromkeys(cur.warnings + prior_warnings + tuple(warnings)))
     label = recovery.label if recovery is not None else ConstantResidual(r if r is not None else DEFAULT_RESIDUAL).label
-    short = "+".join(dict.fromkeys(m.kind.value for m in recovery.models)) if recovery is not None else ""
+    short = "+".join(dict.fromkeys(m.kind.short for m in recovery.models)) if recovery is not None else ""
     description = describe_cumulative(quantity, ab_label, n_cur, n_prior, r, method, short)
     grid = effective_dose_grid(current.dose, values, plan=current.plan, description=description, warnings=all_warnings)
     return CumulativeMap(

@@ -6,7 +6,8 @@ courses) and optionally the prior course (--prior DIR: RT Dose + RT Plan). The p
 brought onto the current dose grid (same frame; a Spatial Registration from --registration or
 found in either folder; or --assume-same-position), both courses are converted voxel by voxel to
 EQD2 with alpha/beta = --alpha-beta (default 2 Gy) and added as current + r x prior
-(r = --residual, default 0.3). DVHs of the organs come from the DVH engine on that map.
+(r = --residual, default 0.3; or the recovery models of --recovery / --organ-recovery / the protocol
+file, with the interval from the DICOM dates or --interval-months). DVHs of the organs come from the DVH engine on that map.
 
 Exit code 0 when nothing fails, 2 when any Emami check or protocol constraint FAILs, 1 on errors.
 """
@@ -44,10 +45,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 def _report_text(report: ConstraintReport, context: dict[str, Any]) -> str:
     from dosimetry.constraints.partial_volume import Status
 
+    if not context["prior"]:
+        prior_text = "no prior course"
+    elif context["residual"] is not None:
+        prior_text = f"residual {context['residual']:g} of the prior course"
+    else:
+        prior_text = f"prior course counted with recovery {context['recovery']}"
     lines = [
-        f"Organ-at-risk checks on {report.quantity.value} (alpha/beta {report.alpha_beta_gy:g} Gy); "
-        f"residual {context['residual']:g} of the prior course" if context["prior"] else
-        f"Organ-at-risk checks on {report.quantity.value} (alpha/beta {report.alpha_beta_gy:g} Gy); no prior course",
+        f"Organ-at-risk checks on {report.quantity.value} (alpha/beta {report.alpha_beta_gy:g} Gy); {prior_text}",
         f"Rule: {report.rule_description}",
         f"Tables: {report.emami_version}, {report.burman_version}",
         "",
@@ -107,6 +112,7 @@ def run(args: argparse.Namespace) -> int:
         },
         "prior": None,
         "residual": maps.residual,
+        "recovery": maps.recovery.describe(),
     }
     if maps.prior is not None and maps.aligned is not None:
         prior, aligned = maps.prior, maps.aligned
@@ -131,6 +137,8 @@ def run(args: argparse.Namespace) -> int:
         data["parameters"] = {
             "alpha_beta_gy": args.alpha_beta,
             "residual": maps.residual,
+            "recovery": maps.recovery.describe(),
+            "interval": None if maps.interval is None else maps.interval.to_dict(),
             "dvh_bin_width_gy": patient.dvh_bin_width_gy,
             "name_mapping": str(args.mapping) if args.mapping else "built-in TG-263 synonyms",
             "protocol": str(args.protocol) if args.protocol else None,
