@@ -17,6 +17,7 @@ from typing import Any
 from dosimetry.dvh import compute_dvh, evaluate_metric
 from dosimetry.errors import DosimetryError
 from dosimetry.patient.dvhs import PatientDvhs
+from dosimetry.patient.eligibility import eligibility_checks
 from dosimetry.patient.maps import PatientMaps
 from dosimetry.quantities import DoseQuantity
 from dosimetry.radiobiology.alpha_beta import RoiRole
@@ -130,4 +131,5 @@ def recovery_record(maps: PatientMaps, dvhs: PatientDvhs, *, bin_width_gy: float
         columns=columns,
         rows=rows,
         warnings=warnings,
+        extra={"eligibility": [c.to_dict() for c in eligibility_checks(maps.prior, maps.interval)]},
     )

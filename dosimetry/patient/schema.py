@@ -42,7 +42,9 @@ Top-level keys (all required; doses in Gy, or GyE where the source dose is RBE-w
                       description, per_organ [{key, model}], organ_models [{roi, key, model}],
                       interval null | {months, source, prior, current}, alternatives [model],
                       comparison {quantity, metrics, columns [str], rows [{roi, metric,
-                      values_gy [number|null, one per column]}]}, warnings [str], ...}
+                      values_gy [number|null, one per column]}]}, warnings [str],
+                      eligibility [{rule, status, value, reason}] (the protocol's rules the
+                      DICOM can answer), ...}
 
 :data:`RESULTS_SCHEMA` states this as a JSON Schema (draft 2020-12); :func:`validate` checks a
 document against it with the jsonschema package.
@@ -227,6 +229,9 @@ RESULTS_SCHEMA["properties"]["recovery"] = {
             }
         ),
         "warnings": _array(_STR),
+        "eligibility": _array(
+            _obj({"rule": _STR, "status": {"type": "string", "enum": ["PASS", "FAIL", "NOT_EVALUABLE"]}, "value": _STR, "reason": _STR})
+        ),
     },
     "required": ["model", "description", "per_organ", "organ_models", "interval", "alternatives", "comparison", "warnings"],
 }

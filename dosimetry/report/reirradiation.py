@@ -65,10 +65,26 @@ def _comparison_table(recovery: dict[str, Any]) -> Table | Paragraph:
     )
 
 
+def _eligibility_table(recovery: dict[str, Any]) -> Table | None:
+    checks = recovery.get("eligibility") or []
+    if not checks:
+        return None
+    styles = {"PASS": RowStyle.PASS, "FAIL": RowStyle.FAIL, "NOT_EVALUABLE": RowStyle.NOT_EVALUABLE}
+    return Table(
+        "Protocol eligibility rules the DICOM data can answer",
+        ("rule", "value", "status", "reason"),
+        tuple((c["rule"], c["value"], c["status"], c["reason"]) for c in checks),
+        tuple(styles.get(c["status"], RowStyle.NONE) for c in checks),
+    )
+
+
 def reirradiation_sections(results: dict[str, Any]) -> tuple[Section, ...]:
     """The report's re-irradiation section, or none without a ``recovery`` section in the results."""
     recovery = results.get("recovery")
     if not recovery:
         return ()
     items: list[Paragraph | Table] = [*_models_paragraphs(recovery), _comparison_table(recovery)]
+    eligibility = _eligibility_table(recovery)
+    if eligibility is not None:
+        items.append(eligibility)
     return (Section("Re-irradiation: recovery of the prior course", tuple(items), "reirradiation"),)
