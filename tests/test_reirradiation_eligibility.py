@@ -11,7 +11,6 @@ import datetime as dt
 from pathlib import Path
 from types import SimpleNamespace
 
-import pytest
 from pydicom.dataset import Dataset
 
 from dosimetry.constraints.partial_volume import Status
