@@ -30,6 +30,7 @@ SLOW_MODULES = frozenset(
         "test_patient_facade.py",
         "test_dvh_crosscheck.py",
         "test_reirradiation_patient.py",
+        "test_reirradiation_limits.py",
     }
 )
 

@@ -233,7 +233,9 @@ def small_patient(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_fail_on_violation_exit_codes(small_patient: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code = cli_main.main(["analyze", str(small_patient), "--out", str(tmp_path / "ok"), "--fail-on-violation"])
+    # Both synthetic plans are dated the same day: without --interval-months the spinal cord's
+    # re-irradiation limit (Nieder 2006: >= 6 months between the courses) would FAIL.
+    code = cli_main.main(["analyze", str(small_patient), "--out", str(tmp_path / "ok"), "--fail-on-violation", "--interval-months", "12"])
     assert code == 0, capsys.readouterr().err
     data = json.loads((tmp_path / "ok" / "results.json").read_text(encoding="utf-8"))
     validate(data)
@@ -248,13 +250,14 @@ def test_fail_on_violation_exit_codes(small_patient: Path, tmp_path: Path, capsy
     protocol = tmp_path / "tiny.toml"
     protocol.write_text('[constraints]\nBrainStem = "Dmax[Gy] < 0.5"\n', encoding="utf-8")
     code = cli_main.main(["analyze", str(small_patient), "--out", str(tmp_path / "bad"), "--protocol", str(protocol),
-                          "--fail-on-violation"])
+                          "--fail-on-violation", "--interval-months", "12"])
     assert code == 2
     data = json.loads((tmp_path / "bad" / "results.json").read_text(encoding="utf-8"))
     failing = [r for r in data["constraints"]["rows"] if r["status"] == "FAIL"]
     assert [(r["source"], r["roi"], r["limit"]) for r in failing] == [("protocol", "Brain Stem", 0.5)]
     # Without the flag the same violation still exits 0 (the report says FAIL).
-    assert cli_main.main(["analyze", str(small_patient), "--out", str(tmp_path / "bad2"), "--protocol", str(protocol)]) == 0
+    assert cli_main.main(["analyze", str(small_patient), "--out", str(tmp_path / "bad2"), "--protocol", str(protocol),
+                          "--interval-months", "12"]) == 0
 
 
 def test_missing_folder_is_one_line_exit_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

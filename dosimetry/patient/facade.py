@@ -38,6 +38,7 @@ from dosimetry.patient.indices import PatientIndices, indices_quantity, target_i
 from dosimetry.patient.maps import PatientMaps, build_patient_maps
 from dosimetry.patient.provenance import input_records
 from dosimetry.patient.recovery_record import RecoveryRecord
+from dosimetry.patient.reirradiation_limits import reirradiation_limit_checks
 from dosimetry.patient.records import AlignmentRecord, IndicesRecord, OutputRecord, QuantityRecord, RoiRecord
 from dosimetry.patient.results import (
     SCHEMA_VERSION,
@@ -223,7 +224,8 @@ class Patient:
         indices = self.indices()
         report = self.check(protocol, mapping)
         recovery = self.recovery()
-        warnings = [*self.warnings, *dvhs.warnings, *indices.warnings, *report.warnings, *recovery.warnings]
+        limit_rows, limit_warnings = reirradiation_limit_checks(maps, self._rois, bin_width_gy=self.dvh_bin_width_gy)
+        warnings = [*self.warnings, *dvhs.warnings, *indices.warnings, *report.warnings, *recovery.warnings, *limit_warnings]
         courses = [course_record("current", maps.current)]
         alignment = None
         if maps.prior is not None and maps.aligned is not None:
@@ -288,8 +290,8 @@ class Patient:
             metrics=dvhs.metrics,
             indices=index_records,
             constraints=ConstraintSummary(
-                any_fail=report.any_fail, quantity=report.quantity.value, alpha_beta_gy=report.alpha_beta_gy,
-                rows=constraint_checks(report),
+                any_fail=report.any_fail or any(r.status == "FAIL" for r in limit_rows), quantity=report.quantity.value,
+                alpha_beta_gy=report.alpha_beta_gy, rows=constraint_checks(report) + limit_rows,
             ),
             inputs=input_records(
                 maps.folders, self.patient_dir,

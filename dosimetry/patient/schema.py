@@ -31,7 +31,8 @@ Top-level keys (all required; doses in Gy, or GyE where the source dose is RBE-w
                        the same rows as metrics.csv)
     indices          [{target, quantity, ...}]   TargetIndices.to_dict() of dosimetry.indices plus
                        "quantity"; coverage entries carry the protocol rules (V95% CTV, V90% PTV)
-    constraints      {any_fail: bool, quantity, alpha_beta_gy, rows: [{source ("emami"|"protocol"),
+    constraints      {any_fail: bool, quantity, alpha_beta_gy, rows: [{source ("emami"|"protocol"|
+                       "reirradiation": the cumulative limits of dosimetry/data/reirradiation_limits.json, 1.1),
                        roi, organ, endpoint, quantity, metric, comparator, limit|null, value|null,
                        unit, status ("PASS"|"FAIL"|"NOT_EVALUABLE"), ntcp|null, reason}]}
     outputs          [{path, kind, description, sop_instance_uid|null}]   relative to OUT
@@ -171,7 +172,7 @@ RESULTS_SCHEMA: dict[str, Any] = _obj(
                 "rows": _array(
                     _obj(
                         {
-                            "source": {"type": "string", "enum": ["emami", "protocol"]},
+                            "source": {"type": "string", "enum": ["emami", "protocol", "reirradiation"]},
                             "roi": _STR,
                             "organ": _STR,
                             "endpoint": _STR,
