@@ -93,7 +93,8 @@ def full_analysis(inputs: PatientInputs, parameters: AnalysisParameters, out_dir
     (and optionally ``prior/``) layout, or be a single course. ``parameters`` give the residual,
     the alpha/beta ratios and the protocol; ``extra`` may hold ``assume_same_position`` (bool) and
     the recovery options of ``dosimetry batch`` (``recovery``, ``organ_recovery`` and
-    ``compare_recovery``, lists joined with ";", and ``interval_months``); without them the protocol
+    ``compare_recovery``, lists joined with ";", ``interval_months`` and ``overlap_threshold_gy``
+    "PRIOR,CURRENT"); without them the protocol
     file's ``recovery`` block applies, if any.
     Every output of ``dosimetry analyze`` is written into ``out_dir``.
     """
@@ -105,12 +106,14 @@ def full_analysis(inputs: PatientInputs, parameters: AnalysisParameters, out_dir
         has_prior = resolve_folders(folder).prior is not None
         recovery = _recovery(parameters, extra) if has_prior else None
         interval = extra.get("interval_months")
+        thresholds = [float(v) for v in str(extra.get("overlap_threshold_gy") or "10,10").split(",")]
         patient = load_patient(
             folder,
             assume_same_position=bool(extra.get("assume_same_position", False)) and has_prior,
             residual=parameters.residual_fraction if has_prior and recovery is None else None,
             recovery=recovery,
             interval_months=float(interval) if has_prior and isinstance(interval, (int, float)) else None,
+            reirradiation_thresholds_gy=(thresholds[0], thresholds[1]),
             alpha_beta_late_gy=parameters.alpha_beta_late_gy,
             alpha_beta_tumour_gy=parameters.alpha_beta_tumour_gy,
         )

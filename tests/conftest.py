@@ -31,6 +31,7 @@ SLOW_MODULES = frozenset(
         "test_dvh_crosscheck.py",
         "test_reirradiation_patient.py",
         "test_reirradiation_limits.py",
+        "test_reirradiation_type.py",
     }
 )
 

@@ -102,6 +102,7 @@ class Patient:
         registration_path: Path | None = None,
         assume_same_position: bool = False,
         dvh_bin_width_gy: float = DVH_BIN_WIDTH_GY,
+        reirradiation_thresholds_gy: tuple[float, float] = (10.0, 10.0),
     ) -> None:
         if not (0 < dvh_bin_width_gy <= 1):
             raise ArgumentError(f"dvh_bin_width_gy must be in (0, 1] Gy, got {dvh_bin_width_gy}")
@@ -117,6 +118,7 @@ class Patient:
         self._indices: PatientIndices | None = None
         self._checks: dict[_CheckKey, ConstraintReport] = {}
         self._recovery: RecoveryRecord | None = None
+        self.reirradiation_thresholds_gy = (float(reirradiation_thresholds_gy[0]), float(reirradiation_thresholds_gy[1]))
 
     @classmethod
     def from_sample(cls) -> Patient:
@@ -159,7 +161,10 @@ class Patient:
         if self._recovery is None:
             from dosimetry.patient.recovery_record import recovery_record
 
-            self._recovery = recovery_record(self._maps, self.dvhs(), bin_width_gy=self.dvh_bin_width_gy)
+            prior_gy, current_gy = self.reirradiation_thresholds_gy
+            self._recovery = recovery_record(
+                self._maps, self.dvhs(), bin_width_gy=self.dvh_bin_width_gy, threshold_prior_gy=prior_gy, threshold_current_gy=current_gy
+            )
         return self._recovery
 
     def dvhs(self) -> PatientDvhs:
@@ -382,6 +387,7 @@ def load_patient(
     dvh_bin_width_gy: float = DVH_BIN_WIDTH_GY,
     recovery: RecoverySelection | None = None,
     interval_months: float | None = None,
+    reirradiation_thresholds_gy: tuple[float, float] = (10.0, 10.0),
 ) -> Patient:
     """Load a patient: ``folder`` with ``current/`` (and ``prior/``) sub-folders, or a current course
     folder with ``prior=`` naming the prior course.
@@ -394,7 +400,9 @@ def load_patient(
     tumour (9). ``recovery``: the recovery models (default, per organ, alternatives for the report;
     :class:`~dosimetry.radiobiology.recovery.RecoverySelection`) instead of ``residual``;
     ``interval_months``: the interval between the courses (default: from the DICOM dates,
-    :mod:`dosimetry.radiobiology.interval`). Raises a :class:`~dosimetry.errors.DosimetryError`
+    :mod:`dosimetry.radiobiology.interval`); ``reirradiation_thresholds_gy``: the meaningful dose
+    (EQD2 at the late alpha/beta) of the prior and the current course for the ESTRO-EORTC
+    re-irradiation type (:mod:`dosimetry.patient.reirradiation_type`). Raises a :class:`~dosimetry.errors.DosimetryError`
     naming the file or argument when the patient cannot be loaded.
     """
     folders = resolve_folders(Path(folder), None if prior is None else Path(prior))
@@ -425,4 +433,5 @@ def load_patient(
         registration_path=registration_path,
         assume_same_position=assume_same_position,
         dvh_bin_width_gy=dvh_bin_width_gy,
+        reirradiation_thresholds_gy=reirradiation_thresholds_gy,
     )

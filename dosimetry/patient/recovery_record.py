@@ -19,6 +19,7 @@ from dosimetry.errors import DosimetryError
 from dosimetry.patient.dvhs import PatientDvhs
 from dosimetry.patient.eligibility import eligibility_checks
 from dosimetry.patient.maps import PatientMaps
+from dosimetry.patient.reirradiation_type import DEFAULT_THRESHOLD_GY, classify_reirradiation
 from dosimetry.quantities import DoseQuantity
 from dosimetry.radiobiology.alpha_beta import RoiRole
 from dosimetry.radiobiology.maps import CourseDose
@@ -116,10 +117,21 @@ def recovery_comparison(
     return tuple(c for c, _ in columns), rows, tuple(dict.fromkeys(warnings))
 
 
-def recovery_record(maps: PatientMaps, dvhs: PatientDvhs, *, bin_width_gy: float) -> RecoveryRecord:
-    """The ``recovery`` section of results.json for ``maps`` (models, interval, comparison)."""
+def recovery_record(
+    maps: PatientMaps,
+    dvhs: PatientDvhs,
+    *,
+    bin_width_gy: float,
+    threshold_prior_gy: float = DEFAULT_THRESHOLD_GY,
+    threshold_current_gy: float = DEFAULT_THRESHOLD_GY,
+) -> RecoveryRecord:
+    """The ``recovery`` section of results.json for ``maps`` (models, interval, comparison,
+    eligibility, re-irradiation type with the given meaningful-dose thresholds)."""
     selection = maps.recovery
     columns, rows, warnings = recovery_comparison(maps, dvhs, bin_width_gy=bin_width_gy)
+    kind, type_warnings = classify_reirradiation(
+        maps, dvhs.rois, threshold_prior_gy=threshold_prior_gy, threshold_current_gy=threshold_current_gy, bin_width_gy=bin_width_gy
+    )
     return RecoveryRecord(
         model=model_record(selection.default),
         description=selection.describe(),
@@ -130,6 +142,9 @@ def recovery_record(maps: PatientMaps, dvhs: PatientDvhs, *, bin_width_gy: float
         comparison_quantity=maps.eqd2_late_cumulative_key,
         columns=columns,
         rows=rows,
-        warnings=warnings,
-        extra={"eligibility": [c.to_dict() for c in eligibility_checks(maps.prior, maps.interval)]},
+        warnings=tuple(dict.fromkeys((*warnings, *type_warnings))),
+        extra={
+            "eligibility": [c.to_dict() for c in eligibility_checks(maps.prior, maps.interval)],
+            "reirradiation_type": None if kind is None else kind.to_dict(),
+        },
     )

@@ -45,7 +45,9 @@ Top-level keys (all required; doses in Gy, or GyE where the source dose is RBE-w
                       comparison {quantity, metrics, columns [str], rows [{roi, metric,
                       values_gy [number|null, one per column]}]}, warnings [str],
                       eligibility [{rule, status, value, reason}] (the protocol's rules the
-                      DICOM can answer), ...}
+                      DICOM can answer), reirradiation_type null | {type, reason, citation,
+                      quantity, threshold_prior_gy, threshold_current_gy, overlap_cc, organs [{roi,
+                      volume_cc, overlap_cc, prior_max_gy, current_max_gy}], organs_in_both_courses}}
 
 :data:`RESULTS_SCHEMA` states this as a JSON Schema (draft 2020-12); :func:`validate` checks a
 document against it with the jsonschema package.
@@ -230,6 +232,11 @@ RESULTS_SCHEMA["properties"]["recovery"] = {
             }
         ),
         "warnings": _array(_STR),
+        "reirradiation_type": {
+            "type": ["object", "null"],
+            "properties": {"type": _STR, "reason": _STR, "overlap_cc": _NUM, "threshold_prior_gy": _NUM, "threshold_current_gy": _NUM},
+            "required": ["type", "reason", "overlap_cc", "threshold_prior_gy", "threshold_current_gy"],
+        },
         "eligibility": _array(
             _obj({"rule": _STR, "status": {"type": "string", "enum": ["PASS", "FAIL", "NOT_EVALUABLE"]}, "value": _STR, "reason": _STR})
         ),

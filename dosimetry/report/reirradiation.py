@@ -78,12 +78,35 @@ def _eligibility_table(recovery: dict[str, Any]) -> Table | None:
     )
 
 
+def _type_items(recovery: dict[str, Any]) -> list[Paragraph | Table]:
+    kind = recovery.get("reirradiation_type")
+    if not kind:
+        return []
+    rows = tuple(
+        (o["roi"], _gy(o["volume_cc"]), _gy(o["overlap_cc"]), _gy(o["prior_max_gy"]), _gy(o["current_max_gy"])) for o in kind["organs"]
+    )
+    status = tuple(RowStyle.WARN if o["overlap_cc"] > 0 else RowStyle.NONE for o in kind["organs"])
+    return [
+        Paragraph(
+            f"Re-irradiation type (ESTRO-EORTC consensus): {kind['type']}. {kind['reason']}. Meaningful dose: "
+            f"{kind['threshold_prior_gy']:g} Gy (prior) and {kind['threshold_current_gy']:g} Gy (current), {kind['quantity']}; "
+            f"volume over both in the whole dose grid {kind['overlap_cc']:.2f} cc. Source: {kind['citation']}."
+        ),
+        Table(
+            "Volume of each organ receiving a meaningful dose in both courses",
+            ("ROI", "volume [cc]", "in both courses [cc]", "prior Max [Gy]", "current Max [Gy]"),
+            rows, status,
+        ),
+    ]
+
+
 def reirradiation_sections(results: dict[str, Any]) -> tuple[Section, ...]:
     """The report's re-irradiation section, or none without a ``recovery`` section in the results."""
     recovery = results.get("recovery")
     if not recovery:
         return ()
     items: list[Paragraph | Table] = [*_models_paragraphs(recovery), _comparison_table(recovery)]
+    items.extend(_type_items(recovery))
     eligibility = _eligibility_table(recovery)
     if eligibility is not None:
         items.append(eligibility)

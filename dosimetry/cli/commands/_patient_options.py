@@ -38,6 +38,11 @@ def add_recovery_options(parser: argparse.ArgumentParser) -> None:
         help="alternative recovery model shown beside the protocol's in the report; repeatable",
     )
     parser.add_argument(
+        "--overlap-threshold-gy", type=float, nargs=2, default=[10.0, 10.0], metavar=("PRIOR", "CURRENT"),
+        help="meaningful dose (EQD2 at the late alpha/beta, Gy) of the prior and current course for the ESTRO-EORTC "
+        "re-irradiation type (default 10 10; the consensus sets no number)",
+    )
+    parser.add_argument(
         "--interval-months", type=float, default=None, metavar="M",
         help="months between the prior course and this one (default: from the DICOM dates: treatment records, "
         "RT Plan date, RT Dose/study date)",
@@ -105,4 +110,5 @@ def load_patient_from_args(args: argparse.Namespace, *, alpha_beta_late_gy: floa
         alpha_beta_late_gy=alpha_beta_late_gy,
         recovery=recovery,
         interval_months=args.interval_months,
+        reirradiation_thresholds_gy=(args.overlap_threshold_gy[0], args.overlap_threshold_gy[1]),
     )

@@ -72,6 +72,7 @@ def run(args: argparse.Namespace) -> int:
         "organ_recovery": ";".join(args.organ_recovery) or None,
         "compare_recovery": ";".join(args.compare_recovery) or None,
         "interval_months": args.interval_months,
+        "overlap_threshold_gy": None if args.overlap_threshold_gy == [10.0, 10.0] else ",".join(f"{v:g}" for v in args.overlap_threshold_gy),
     }
     parameters = AnalysisParameters(
         residual_fraction=args.residual,
