@@ -181,4 +181,22 @@ def export_cumulative_map(
     )
 
 
-__all__ = ["ExportedMap", "export_cumulative_map", "export_lq_map", "identity_from_dicom"]
+def export_dose(
+    dose: DoseGrid,
+    path: Path | str,
+    *,
+    identity: DicomIdentity,
+    plan: Plan | None,
+    series_description: str,
+    dose_comment: str,
+    notes: tuple[str, ...] = (),
+) -> ExportedMap:
+    """Write any EFFECTIVE dose on the grid of ``dose`` (for example an RBE-model conversion) with
+    ``notes`` (provenance, warnings) in ImageComments; DoseSummationType PLAN."""
+    return _write(
+        dose, Path(path), identity=identity, plan=plan, series_description=series_description, dose_comment=dose_comment,
+        summation_type=DoseSummationType.PLAN, notes=notes,
+    )
+
+
+__all__ = ["ExportedMap", "export_cumulative_map", "export_dose", "export_lq_map", "identity_from_dicom"]
