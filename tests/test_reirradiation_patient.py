@@ -162,3 +162,14 @@ def test_accumulate_with_recovery(patient: Path, tmp_path: Path, capsys: pytest.
     assert "prior[step]" in ds.SeriesDescription
     assert cli_main.main([*args[:-5], "--interval-months", "12", "--overwrite"]) == 1
     assert "--interval-months is used only with --recovery" in capsys.readouterr().err
+
+
+def test_report_shows_the_side_by_side_table(patient: Path, tmp_path: Path) -> None:  # noqa: F811
+    """Oracle: the same hand values (chiasm 62 Gy under the protocol's 0.3, 74 Gy under the step
+    table's 0.5 at 12 months) appear in the report's re-irradiation section as in results.json."""
+    plan = dosimetry.load_patient(patient, recovery=RecoverySelection(alternatives=(example_step_table(),)), interval_months=12.0)
+    page = plan.report(tmp_path / "report.html").read_text(encoding="utf-8")
+    assert "Re-irradiation: recovery of the prior course" in page
+    assert "of each organ under each recovery model" in page
+    assert "alternative: step residual" in page and "62.00" in page and "74.00" in page
+    assert "ESTRO-EORTC" in page and "eligibility" in page
