@@ -33,6 +33,8 @@ browser:
 	  else echo "make test needs Chromium: run 'sudo apt-get install chromium'" >&2; exit 1; fi; }
 
 test: setup baseline browser
+	$(BIN)/ruff check dosimetry pipelines tests benchmarks
+	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
 benchmark: setup baseline

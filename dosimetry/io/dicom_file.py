@@ -13,7 +13,7 @@ import functools
 import logging
 import re
 import warnings
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -117,6 +117,7 @@ def _read_dicom(path: Path, stop_before_pixels: bool) -> Dataset:
         raise InputFileError(f"{p}: no such file")
     if p.is_dir():
         raise InputFileError(f"{p}: is a directory, expected a DICOM file")
+    ds: Dataset
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -148,18 +149,11 @@ def _read_without_preamble(path: Path, stop_before_pixels: bool) -> Dataset:
     return ds
 
 
-def check_complete(
-    ds: Dataset, path: Path, *, decodes_cleanly: Callable[[int, RawDataElement], bool] | None = None
-) -> None:
+def check_complete(ds: Dataset, path: Path) -> None:
     """Find truncation here rather than later: pydicom stops silently at end of file, leaving the
     last value (or sequence) shorter than its declared length. Also decodes every element once
     (:data:`LAZY_TAGS` aside), so that a value pydicom cannot decode is reported here as a
-    DicomContentError naming the file and the tag. :func:`read_dicom` calls it on every file; a
-    loader that parses some elements from their raw bytes itself calls it on the others.
-
-    ``decodes_cleanly(tag, raw)``: True for an undecoded element whose bytes the caller has found
-    to be a value pydicom decodes without error; such an element is checked for truncation only
-    and left undecoded."""
+    DicomContentError naming the file and the tag. :func:`read_dicom` calls it on every file."""
     truncated = InputFileError  # alias for the messages below
 
     def walk(dataset: Dataset) -> None:
@@ -175,8 +169,6 @@ def check_complete(
                     )
             if tag in LAZY_TAGS and isinstance(raw, RawDataElement):
                 continue  # parsed by the loader that needs it (fast path for large numeric strings)
-            if decodes_cleanly is not None and isinstance(raw, RawDataElement) and decodes_cleanly(tag, raw):
-                continue
             try:
                 elem = dataset[tag]
             except Exception as exc:  # noqa: BLE001 - any failure to decode a value is a content error of this file
@@ -204,7 +196,7 @@ def check_complete(
         raise InputFileError(f"{path}: cannot be read as DICOM, the file is truncated or corrupt ({type(exc).__name__}: {one_line(exc)})") from None
 
 
-def dictionary_VR_or_unknown(tag: Tag) -> str:
+def dictionary_VR_or_unknown(tag: int) -> str:
     try:
         return str(dictionary_VR(tag))
     except KeyError:

@@ -365,7 +365,7 @@ def _link(
     for d in orphan_doses:
         groups[(patient_of(d.sop_instance_uid)[0], d.frame_of_reference_uid)]["doses"].append(d)
     used_ss: set[str] = set()
-    for key, g in groups.items():
+    for g in groups.values():
         for plan in g["plans"]:
             uid = plan.referenced_structure_set_uid
             if uid is None:
@@ -390,7 +390,7 @@ def _link(
         key = (patient_id, ss.frame_of_reference_uid)
         groups[key]["ss"].append(uid)
     used_series: set[str] = set()
-    for key, g in groups.items():
+    for g in groups.values():
         for uid in g["ss"]:
             ss = structure_sets[uid]
             if ss.referenced_series_uid and ss.referenced_series_uid in series and ss.referenced_series_uid not in g["ct"]:
@@ -499,7 +499,7 @@ def _check_course(course: Course, registered: Callable[[str, str], bool], issues
     for plan in course.plans:
         issues.extend(Issue("warning", w, plan.source_path) for w in plan.warnings)
         try:
-            plan.fractions_planned
+            _ = plan.fractions_planned
         except ConsistencyError as exc:
             issues.append(Issue("error", f"{exc} (expected {tag_label('NumberOfFractionsPlanned')} in {fg_tag})", plan.source_path, fg_tag))
     ss = course.structure_set
@@ -509,19 +509,19 @@ def _check_course(course: Course, registered: Callable[[str, str], bool], issues
         units_tag = tag_label("DoseUnits")
         if d.dose_units != "GY":
             issues.append(Issue("error", f"{d.path}: {units_tag} is {d.dose_units}, expected GY (absolute dose)", d.path, units_tag))
-        plan = next((p for p in course.plans if p.sop_instance_uid == d.referenced_plan_uid), None)
-        if plan is not None and plan.frame_of_reference_uid and plan.frame_of_reference_uid != d.frame_of_reference_uid:
+        dose_plan = next((p for p in course.plans if p.sop_instance_uid == d.referenced_plan_uid), None)
+        if dose_plan is not None and dose_plan.frame_of_reference_uid and dose_plan.frame_of_reference_uid != d.frame_of_reference_uid:
             frame_tag = tag_label("FrameOfReferenceUID")
             issues.append(
                 Issue(
                     "error",
-                    f"{d.path}: {frame_tag} {d.frame_of_reference_uid} differs from that of its plan {plan.source_path} "
-                    f"({plan.frame_of_reference_uid}); expected the plan's frame",
+                    f"{d.path}: {frame_tag} {d.frame_of_reference_uid} differs from that of its plan {dose_plan.source_path} "
+                    f"({dose_plan.frame_of_reference_uid}); expected the plan's frame",
                     d.path,
                     frame_tag,
                 )
             )
-        if plan is not None and plan.kind is PlanKind.RT_ION_PLAN and d.dose_type.value == "PHYSICAL":
+        if dose_plan is not None and dose_plan.kind is PlanKind.RT_ION_PLAN and d.dose_type.value == "PHYSICAL":
             issues.append(
                 Issue("warning", f"{d.path}: {tag_label('DoseType')} PHYSICAL for an ion plan; BED/EQD2 need the RBE-weighted (EFFECTIVE) dose", d.path, tag_label("DoseType"))
             )

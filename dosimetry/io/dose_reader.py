@@ -47,7 +47,6 @@ from dosimetry.io.dicom_file import (
     optional_float,
     read_dicom,
     require,
-    required_float,
     required_int,
     tag_label,
     text,

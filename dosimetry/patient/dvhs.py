@@ -24,7 +24,7 @@ from dosimetry.dose import DoseGrid
 from dosimetry.dvh import Dvh, EndCapConvention, evaluate_metric, roi_dose_samples
 from dosimetry.dvh.curve import dvh_from_samples
 from dosimetry.dvh.rasterise import geometry_for_grid
-from dosimetry.errors import ArgumentError, DosimetryError, GeometryError, MetricError
+from dosimetry.errors import ArgumentError, GeometryError, MetricError
 from dosimetry.patient.maps import PatientMaps
 from dosimetry.patient.records import MetricRow
 from dosimetry.radiobiology.alpha_beta import RoiRole, roi_role
@@ -53,10 +53,13 @@ def roles_for(quantity: str, planned_dose_name: str) -> frozenset[RoiRole]:
 
 def prescription_gy(maps: PatientMaps) -> tuple[float | None, str | None]:
     """The current plan's target prescription dose, or None and the warning saying why."""
-    try:
-        return float(maps.current.plan.target_prescription_dose_gy), None
-    except (DosimetryError, TypeError) as exc:
-        return None, f"the current plan gives no target prescription dose ({exc}): no % metrics, indices or overlays"
+    value = maps.current.plan.target_prescription_dose_gy
+    if value is None:
+        return None, (
+            "the current plan gives no target prescription dose (no TargetPrescriptionDose of a TARGET item in its "
+            "DoseReferenceSequence): no % metrics, indices or overlays"
+        )
+    return float(value), None
 
 
 @dataclass(frozen=True, eq=False)

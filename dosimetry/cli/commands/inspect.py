@@ -57,6 +57,7 @@ import argparse
 import json
 import math
 from pathlib import Path
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from dosimetry.errors import ConsistencyError, InputFileError
@@ -114,7 +115,7 @@ def _load_single_file(path: Path) -> None:
 
     ds = read_dicom(path, stop_before_pixels=True)
     uid = sop_class_uid(ds)
-    loaders = {
+    loaders: dict[str, Callable[..., object]] = {
         RT_DOSE: load_dose,
         RT_PLAN: load_plan,
         RT_ION_PLAN: load_plan,
