@@ -173,3 +173,20 @@ def test_cumulative_with_jones_grant_and_organ_override() -> None:
     np.testing.assert_allclose(out, [12.0, 41.50 / 2.0, 36.0], atol=0.01)
     with pytest.raises(ArgumentError, match="BED space"):
         cumulative_array(zeros, 20, prior, 20, alpha_beta_gy=2.0, recovery=assignment, method=SummationMethod.PHYSICAL)
+
+
+def test_batch_recovery_parameters(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Oracle: the batch's extra parameters name the same models as the command-line specs, and a
+    protocol file's recovery block applies when the batch gives none."""
+    from pipelines.analysis import AnalysisParameters
+    from pipelines.analyze import _recovery
+
+    params = AnalysisParameters(extra=(("recovery", "jones-grant-2014"), ("organ_recovery", "serial=step;Parotid_L=constant:0.5")))
+    selection = _recovery(params, dict(params.extra))
+    assert selection is not None and selection.default == JonesGrant2014()
+    assert [k for k, _ in selection.per_organ] == ["serial", "Parotid_L"]
+    assert _recovery(AnalysisParameters(), {}) is None
+    protocol = tmp_path / "p.yaml"
+    protocol.write_text("recovery: step\nconstraints:\n  BrainStem: 'D0.03cc[Gy] < 54'\n", encoding="utf-8")
+    from_protocol = _recovery(AnalysisParameters(protocol_path=protocol), {})
+    assert from_protocol is not None and from_protocol.default == example_step_table()

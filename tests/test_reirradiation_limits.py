@@ -67,3 +67,19 @@ def test_patient_rows(patient: Path) -> None:  # noqa: F811
     assert rows["cumulative"].value == pytest.approx(78.0, abs=1e-3) and rows["cumulative"].status == "PASS"
     assert rows["prior course"].value == pytest.approx(45.0, abs=1e-3)
     assert rows["interval"].status == "FAIL" and results.any_fail
+
+
+def test_check_command_reports_the_limits(patient: Path, capsys: pytest.CaptureFixture[str]) -> None:  # noqa: F811
+    """Oracle: the same hand values through ``dosimetry check --json``; the interval row FAILs
+    (0 months) and makes the exit code 2, --interval-months 12 lets the cord's rows pass."""
+    import json
+
+    from dosimetry.cli import main as cli_main
+
+    assert cli_main.main(["check", str(patient), "--json"]) == 2
+    rows = json.loads(capsys.readouterr().out)["reirradiation_limits"]
+    cumulative = next(r for r in rows if r["roi"] == "SpinalCord" and r["endpoint"].endswith("[cumulative]"))
+    assert cumulative["value"] == pytest.approx(78.0, abs=1e-3)
+    cli_main.main(["check", str(patient), "--json", "--interval-months", "12"])
+    rows = json.loads(capsys.readouterr().out)["reirradiation_limits"]
+    assert all(r["status"] == "PASS" for r in rows if r["roi"] == "SpinalCord")

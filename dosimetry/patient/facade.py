@@ -39,7 +39,7 @@ from dosimetry.patient.maps import PatientMaps, build_patient_maps
 from dosimetry.patient.provenance import input_records
 from dosimetry.patient.recovery_record import RecoveryRecord
 from dosimetry.patient.reirradiation_limits import reirradiation_limit_checks
-from dosimetry.patient.records import AlignmentRecord, IndicesRecord, OutputRecord, QuantityRecord, RoiRecord
+from dosimetry.patient.records import AlignmentRecord, ConstraintCheck, IndicesRecord, OutputRecord, QuantityRecord, RoiRecord
 from dosimetry.patient.results import (
     SCHEMA_VERSION,
     AnalysisResults,
@@ -118,6 +118,7 @@ class Patient:
         self._indices: PatientIndices | None = None
         self._checks: dict[_CheckKey, ConstraintReport] = {}
         self._recovery: RecoveryRecord | None = None
+        self._limits: tuple[tuple[ConstraintCheck, ...], tuple[str, ...]] | None = None
         self.reirradiation_thresholds_gy = (float(reirradiation_thresholds_gy[0]), float(reirradiation_thresholds_gy[1]))
 
     @classmethod
@@ -166,6 +167,13 @@ class Patient:
                 self._maps, self.dvhs(), bin_width_gy=self.dvh_bin_width_gy, threshold_prior_gy=prior_gy, threshold_current_gy=current_gy
             )
         return self._recovery
+
+    def reirradiation_limits(self) -> tuple[tuple[ConstraintCheck, ...], tuple[str, ...]]:
+        """The cumulative re-irradiation limits (``dosimetry/data/reirradiation_limits.json``) as
+        constraint rows (``source`` "reirradiation") and their warnings; none without a prior course."""
+        if self._limits is None:
+            self._limits = reirradiation_limit_checks(self._maps, self._rois, bin_width_gy=self.dvh_bin_width_gy)
+        return self._limits
 
     def dvhs(self) -> PatientDvhs:
         """DVHs and metric rows of every ROI on every map its role gets (:mod:`dosimetry.patient.dvhs`)."""
@@ -229,7 +237,7 @@ class Patient:
         indices = self.indices()
         report = self.check(protocol, mapping)
         recovery = self.recovery()
-        limit_rows, limit_warnings = reirradiation_limit_checks(maps, self._rois, bin_width_gy=self.dvh_bin_width_gy)
+        limit_rows, limit_warnings = self.reirradiation_limits()
         warnings = [*self.warnings, *dvhs.warnings, *indices.warnings, *report.warnings, *recovery.warnings, *limit_warnings]
         courses = [course_record("current", maps.current)]
         alignment = None

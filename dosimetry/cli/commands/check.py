@@ -9,7 +9,9 @@ EQD2 with alpha/beta = --alpha-beta (default 2 Gy) and added as current + r x pr
 (r = --residual, default 0.3; or the recovery models of --recovery / --organ-recovery / the protocol
 file, with the interval from the DICOM dates or --interval-months). DVHs of the organs come from the DVH engine on that map.
 
-Exit code 0 when nothing fails, 2 when any Emami check or protocol constraint FAILs, 1 on errors.
+With a prior course the cumulative re-irradiation limits (dosimetry/data/reirradiation_limits.json)
+are checked too. Exit code 0 when nothing fails, 2 when any Emami check, protocol constraint or
+re-irradiation limit FAILs, 1 on errors.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from dosimetry.cli.commands._patient_options import (
 
 if TYPE_CHECKING:
     from dosimetry.constraints.evaluate import ConstraintReport
+
 
 EXIT_FAIL = 2
 
@@ -130,9 +133,15 @@ def run(args: argparse.Namespace) -> int:
             "uncovered_volume_cc": aligned.uncovered_volume_cc,
             "summation_method": cumulative.method.value,
         }
+    from dosimetry.patient.records import record_dict
+
     report = patient.check(args.protocol, args.mapping)
+    limit_rows, limit_warnings = patient.reirradiation_limits()
+    limits_fail = any(r.status == "FAIL" for r in limit_rows)
     if args.json:
         data = report.to_dict()
+        data["reirradiation_limits"] = [record_dict(r) for r in limit_rows]
+        data["warnings"] = [*data["warnings"], *limit_warnings]
         data["inputs"] = context
         data["parameters"] = {
             "alpha_beta_gy": args.alpha_beta,
@@ -146,4 +155,11 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(data, indent=2))
     else:
         print(_report_text(report, context))
-    return EXIT_FAIL if report.any_fail else 0
+        if limit_rows:
+            print("\nCumulative re-irradiation limits (each course's maximum, no recovery discount):")
+            for r in limit_rows:
+                value = "-" if r.value is None else f"{r.value:.2f}"
+                print(f"  {r.roi}: {r.endpoint}: {r.metric} {value} {r.unit} {r.comparator} {r.limit:g}: {r.status}")
+        for warning in limit_warnings:
+            print(f"  warning: {warning}")
+    return EXIT_FAIL if (report.any_fail or limits_fail) else 0
