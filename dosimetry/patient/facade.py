@@ -91,6 +91,16 @@ def _mapping(mapping: NameMapper | Path | str | None) -> NameMapper:
     return mapping if isinstance(mapping, NameMapper) else load_name_mapping(mapping)
 
 
+def _recovery_mismatch(protocol: Protocol | None, used: RecoverySelection) -> tuple[str, ...]:
+    """A warning when the protocol file names recovery models other than those the maps were built with."""
+    if protocol is None or protocol.recovery is None or protocol.recovery == used:
+        return ()
+    return (
+        f"protocol {protocol.source} names recovery {protocol.recovery.describe()} but the maps were built with "
+        f"{used.describe()} (--recovery options or load_patient(recovery=...) take precedence over the protocol file)",
+    )
+
+
 class Patient:
     """A loaded patient (use :func:`load_patient`). Results are computed on first use and cached."""
 
@@ -217,7 +227,7 @@ class Patient:
                 bin_width_gy=self.dvh_bin_width_gy,
                 roi_failures=failures,
                 known_dvhs=known,  # type: ignore[arg-type]
-                warnings=self.warnings,
+                warnings=self.warnings + _recovery_mismatch(loaded_protocol, self._maps.recovery),
                 report_dvh_warnings=True,
             )
             self._checks[key] = report
