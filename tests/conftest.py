@@ -32,6 +32,7 @@ SLOW_MODULES = frozenset(
         "test_reirradiation_patient.py",
         "test_reirradiation_limits.py",
         "test_reirradiation_type.py",
+        "test_node_serve.py",
     }
 )
 
