@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pydicom
 
 from tests import dicom_factory as f
 
@@ -38,4 +39,12 @@ def make_small_patient(root: Path) -> Path:
     f.make_rt_plan(prior, fractions=30, prescription_gy=30.0, sop_instance_uid=photon_uid, seed="analyze-photon")
     f.make_rt_dose(prior, shape_frc=SHAPE, position_mm=POSITION, pixel_spacing_mm=(2.0, 2.0), dose_frc_gy=np.full(SHAPE, 10.0),
                    referenced_plan_uid=photon_uid, seed="analyze-prior-dose")
+    # Plan dates four years apart (the prior photon course in 2020, the carbon course in 2024), so the
+    # interval-dependent re-irradiation limits are evaluated rather than failing on a zero interval.
+    for folder, date in ((prior, "20200106"), (current, "20240108")):
+        for path in folder.glob("*.dcm"):
+            ds = pydicom.dcmread(path)
+            if ds.Modality == "RTPLAN":
+                ds.RTPlanDate = date
+                ds.save_as(path)
     return root

@@ -17,6 +17,7 @@ from dosimetry.constraints.metrics import parse_constraint
 from dosimetry.constraints.partial_volume import Status as ConstraintStatus
 from dosimetry.errors import ConsistencyError, DosimetryError
 from dosimetry.patient.maps import PatientMaps
+from dosimetry.patient.recovery_record import RecoveryRecord
 from dosimetry.patient.records import (
     AlignmentRecord,
     ConstraintCheck,
@@ -47,7 +48,7 @@ PROTOCOL_FRACTIONS: tuple[int, ...] = (21, 22, 23, 24, 25, 26)
 class RunParameters:
     """The parameters that change the answer, as recorded in ``results.json``."""
 
-    residual: float
+    residual: float | None  # None when the recovery model is not one constant residual (see ``recovery``)
     alpha_beta_late_gy: float
     alpha_beta_tumour_gy: float
     summation_method: str
@@ -98,6 +99,7 @@ class AnalysisResults:
     inputs: tuple[InputRecord, ...] = ()
     warnings: tuple[str, ...] = field(default=())
     schema_version: str = SCHEMA_VERSION
+    recovery: RecoveryRecord | None = None
 
     @property
     def any_fail(self) -> bool:
@@ -107,7 +109,8 @@ class AnalysisResults:
         """Pass / violation / not evaluable, every failing constraint and coverage rule with its margin,
         and the warnings de-duplicated by severity (:mod:`dosimetry.patient.verdict`)."""
         p = self.parameters
-        scope = summation_scope(self.alignment is not None, p.residual, self.constraints.alpha_beta_gy, p.summation_method)
+        recovery = "" if self.recovery is None else self.recovery.description
+        scope = summation_scope(self.alignment is not None, p.residual, self.constraints.alpha_beta_gy, p.summation_method, recovery)
         return plan_verdict(self.constraints.rows, [i.to_dict() for i in self.indices], self.warnings, scope)
 
     def metric(self, roi: str, quantity: str, metric: str) -> float:
@@ -149,6 +152,8 @@ class AnalysisResults:
             "warnings": list(self.warnings),
             "verdict": self.verdict().to_dict(),
         }
+        if self.recovery is not None:
+            document["recovery"] = self.recovery.to_dict()
         return json_ready(document)  # type: ignore[no-any-return]
 
     def summary(self) -> str:
@@ -158,7 +163,8 @@ class AnalysisResults:
             rx = "-" if c.prescription_dose_gy is None else f"{c.prescription_dose_gy:g} Gy"
             lines.append(f"  {c.label} course: {'+'.join(c.radiation_types)} {rx} in {c.fractions} fractions ({c.dose_type})")
         if self.alignment is not None:
-            lines.append(f"  prior dose: {self.alignment.method} ({self.alignment.registration_source}), residual {self.parameters.residual:g}")
+            model = self.recovery.description if self.recovery is not None else f"constant residual {self.parameters.residual:g}"
+            lines.append(f"  prior dose: {self.alignment.method} ({self.alignment.registration_source}), recovery: {model}")
         cons = self.constraints
         lines.append(
             f"constraints on {cons.quantity} (alpha/beta {cons.alpha_beta_gy:g} Gy): {cons.count(ConstraintStatus.FAIL)} FAIL, "

@@ -262,11 +262,13 @@ def classify_warnings(warnings: Sequence[str]) -> tuple[ClassifiedWarning, ...]:
 # ----------------------------------------------------------------------------------------- verdict
 
 
-def summation_scope(has_prior: bool, residual: float, alpha_beta_gy: float, method: str) -> str:
-    """What the organ-at-risk checks were evaluated on, in words."""
+def summation_scope(has_prior: bool, residual: float | None, alpha_beta_gy: float, method: str, recovery: str = "") -> str:
+    """What the organ-at-risk checks were evaluated on, in words (``residual`` None: the prior course
+    enters through the recovery model described by ``recovery``)."""
     if not has_prior:
         return NO_PRIOR_SCOPE
-    return f"current course + {residual:g} x prior course (EQD2, alpha/beta {alpha_beta_gy:g} Gy, {method} summation)"
+    prior = f"{residual:g} x prior course" if residual is not None else f"prior course with recovery {recovery or '(see results)'}"
+    return f"current course + {prior} (EQD2, alpha/beta {alpha_beta_gy:g} Gy, {method} summation)"
 
 
 def plan_verdict(

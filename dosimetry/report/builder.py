@@ -4,8 +4,8 @@ Reading order: the verdict banner (pass / violation / not evaluable, every faili
 coverage rule with value, limit and margin, and what dose was evaluated), the warnings grouped by
 severity, then the sections of :data:`SECTIONS` in order.
 
-**Adding a section**: write a function ``(ctx: ReportContext) -> Section | None`` in its own module
-(``None`` leaves the section out) and add it to :data:`SECTIONS` at the place it should appear.
+**Adding a section**: write a function ``(ctx: ReportContext) -> Section | Sequence[Section] | None``
+in its own module (``None`` or an empty sequence leaves it out) and add it to :data:`SECTIONS` at the place it should appear.
 A section that meets a problem while drawing appends it to ``ctx.drawing_warnings``; the page and
 ``results.json`` then list it with the other warnings.
 """
@@ -13,7 +13,7 @@ A section that meets a problem while drawing appends it to ``ctx.drawing_warning
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +33,7 @@ from dosimetry.report.content import (
     WarningGroup,
 )
 from dosimetry.report.html import render_html
+from dosimetry.report.reirradiation import reirradiation_sections
 
 if TYPE_CHECKING:
     from dosimetry.patient.dvhs import PatientDvhs
@@ -58,13 +59,14 @@ class ReportContext:
     drawing_warnings: list[str] = field(default_factory=list)
 
 
-SectionBuilder = Callable[[ReportContext], Section | None]
+SectionBuilder = Callable[[ReportContext], "Section | Sequence[Section] | None"]
 
 #: The report's sections in reading order (after the banner and warnings). Extend here.
 SECTIONS: list[tuple[str, SectionBuilder]] = [
     ("plan", lambda ctx: plan_data.plan_section(ctx.results, ctx.maps, ctx.drawing_warnings)),
     ("dose-levels", lambda ctx: sections.dose_level_section(ctx.results)),
     ("constraints", lambda ctx: sections.constraint_section(ctx.results)),
+    ("reirradiation", lambda ctx: reirradiation_sections(ctx.results)),
     ("indices", lambda ctx: sections.indices_section(ctx.results)),
     ("dvh", lambda ctx: figure_sections.dvh_section(ctx.maps, ctx.dvhs, ctx.results)),
     ("overlays", lambda ctx: figure_sections.overlay_section(ctx.maps, ctx.dvhs, ctx.results, ctx.drawing_warnings)),
@@ -78,7 +80,8 @@ def document_verdict(results: dict[str, Any], extra_warnings: tuple[str, ...] = 
     """The :class:`PlanVerdict` of a ``results.json`` document (the same computation as
     :meth:`dosimetry.patient.AnalysisResults.verdict`), with warnings met while drawing."""
     p, c = results["parameters"], results["constraints"]
-    scope = summation_scope(results["alignment"] is not None, p["residual"], c["alpha_beta_gy"], p["summation_method"])
+    recovery = str((results.get("recovery") or {}).get("description", ""))
+    scope = summation_scope(results["alignment"] is not None, p["residual"], c["alpha_beta_gy"], p["summation_method"], recovery)
     return plan_verdict(c["rows"], results["indices"], (*results["warnings"], *extra_warnings), scope)
 
 
@@ -130,8 +133,10 @@ def build_report(results: dict[str, Any], maps: PatientMaps, dvhs: PatientDvhs) 
     built = []
     for name, builder in SECTIONS:
         section = builder(ctx)
-        if section is not None:
+        if isinstance(section, Section):
             built.append(section)
+        elif section is not None:
+            built.extend(section)
         logger.debug("report section %s built", name)
     extra = tuple(dict.fromkeys(ctx.drawing_warnings))
     verdict = document_verdict(results, extra)

@@ -31,6 +31,7 @@ from dosimetry.report.figures import (
     isodose_overlay_png,
 )
 from dosimetry.report.planes import PlaneAxis, ct_plane, occupancy_centroid_mm
+from dosimetry.report.reirradiation import prior_term_text
 
 if TYPE_CHECKING:
     from dosimetry.patient.dvhs import PatientDvhs
@@ -122,7 +123,7 @@ def dvh_section(maps: PatientMaps, dvhs: PatientDvhs, results: dict[str, Any]) -
                             caption="Right organs dashed, left and midline organs solid; dash-dot vertical line: "
                             "the prescription. Markers: constraint limits on the planned dose (filled red: failed)."))
     if results.get("alignment") is not None:
-        late_title = f"DVH: {cumulative} = current + {results['parameters']['residual']:g} x prior (organs at risk)"
+        late_title = f"DVH: {cumulative} = current + {prior_term_text(results)} (organs at risk)"
     else:
         late_title = f"DVH: EQD2 (alpha/beta {maps.alpha_beta_late_gy:g} Gy) of the current course only (organs at risk)"
     late_markers = _markers(results, dvhs, cumulative, {"eqd2_cumulative"})

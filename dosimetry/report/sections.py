@@ -15,6 +15,7 @@ from dosimetry.numbers import table1_cell
 from dosimetry.patient.maps import lq_key
 from dosimetry.patient.verdict import explaining_digits, quantity_label
 from dosimetry.quantities import DoseQuantity
+from dosimetry.report.reirradiation import prior_term_text
 from dosimetry.report.content import (
     Details,
     Item,
@@ -80,7 +81,7 @@ def summation_paragraph(results: dict[str, Any]) -> Paragraph:
     return Paragraph(
         f"Prior dose alignment: {a['method']} ({a['registration_source']}); {a['transform']}; "
         f"{a['uncovered_volume_cc']:.1f} cc of the current grid lie outside the prior dose grid (prior dose 0 there). "
-        f"Cumulative maps: current + {p['residual']:g} x prior ({p['summation_method']}), alpha/beta "
+        f"Cumulative maps: current + {prior_term_text(results)} ({p['summation_method']}), alpha/beta "
         f"{p['alpha_beta_late_gy']:g} Gy (organs at risk); targets: current course only, alpha/beta "
         f"{p['alpha_beta_tumour_gy']:g} Gy."
     )

@@ -18,6 +18,7 @@ FAILs or a coverage rule is not met); 1 on errors.
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from pathlib import Path
 
@@ -81,5 +82,7 @@ def run(args: argparse.Namespace) -> int:
             f"{summary['constraints_not_evaluable']} not evaluable"
         )
         print("\n".join(verdict.lines()))
+    for w in verdict.warnings:  # also on stderr: they may change numbers
+        logging.getLogger(__name__).warning("%s", w.text)
     sys.stdout.flush()
     return EXIT_VIOLATION if (args.fail_on_violation and verdict.verdict is Verdict.VIOLATION) else 0
