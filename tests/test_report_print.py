@@ -1,4 +1,5 @@
-"""The printable report: ``dosimetry analyze --pdf`` (headless Chromium) and the print stylesheet.
+"""The printable report: ``dosimetry analyze --pdf`` (headless Chromium), the print stylesheet, and the
+screen layout at a 1200 px window.
 
 Oracles: (1) the browser's own layout of the page under its print rules at the printable width of
 A4 (186 mm = 703 CSS px): no table, cell, figure or image extends past its box or the page; (2) the
@@ -45,16 +46,21 @@ def printed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def test_print_layout_clips_nothing_at_a4_width(printed: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize(("media", "width_px"), [("print", A4_PRINTABLE_PX), ("screen", 1200)])
+def test_layout_clips_nothing(printed: Path, tmp_path: Path, media: str, width_px: int) -> None:
+    """Print: the print rules at the A4 printable width; screen: a 1200 px browser window (no table
+    needs a scroll bar)."""
     page = (printed / "report.html").read_text(encoding="utf-8")
     assert "@media print{" in page
-    # The print rules applied on screen at the printable width, every folded part opened as for printing.
-    as_printed = page.replace("@media print{", "@media all{").replace("<details>", "<details open>")
+    # Every folded part opened (as for printing); for print the print rules applied at the printable width.
+    as_printed = page.replace("<details>", "<details open>")
+    if media == "print":
+        as_printed = as_printed.replace("@media print{", "@media all{")
     as_printed = as_printed.replace("</body>", _CLIP_CHECK + "</body>")
     copy = tmp_path / "as_printed.html"
     copy.write_text(as_printed, encoding="utf-8")
     proc = subprocess.run(
-        [chromium_binary(), *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}", f"--window-size={A4_PRINTABLE_PX},1000",
+        [chromium_binary(), *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}", f"--window-size={width_px},1000",
          "--dump-dom", copy.resolve().as_uri()],
         capture_output=True, text=True, timeout=120, check=False,
     )

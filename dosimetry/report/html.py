@@ -52,7 +52,7 @@ table{display:block;max-width:100%;overflow-x:auto}td.n{white-space:nowrap}
 .signoff{border:2px solid #444;padding:.5em 1em;margin:1em 0;break-inside:avoid}
 .signoff .line{display:flex;align-items:flex-end;margin:1.4em 0 .4em 0}
 .signoff .line span{width:14em}.signoff .line i{flex:1;border-bottom:1px solid #222;height:1.2em}
-details{margin:.5em 0}details>summary{cursor:pointer;font-weight:bold}
+details{margin:.5em 0}details>summary{cursor:pointer;font-weight:bold}details td{overflow-wrap:anywhere}
 @page{size:A4;margin:12mm}
 @media print{
  body{max-width:none;margin:0;font-size:9pt}

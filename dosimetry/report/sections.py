@@ -115,8 +115,10 @@ def constraint_section(results: dict[str, Any]) -> Section:
     prior = results.get("alignment") is not None if "alignment" in results else True
     for r in sorted(results["constraints"]["rows"], key=lambda r: (order.get(r["status"], 3), r["source"], r["roi"])):
         unit = f" {r['unit']}" if r["unit"] else ""  # Gy, cGy, % or cc: the metric's own unit
+        organ = r["organ"].replace("_", " ")
         rows.append((
-            r["source"], r["roi"] or "-", r["organ"], r["endpoint"], quantity_label(r["quantity"], prior), r["metric"],
+            r["roi"] or "-", organ if organ != r["roi"] else "", f"{r['source']}: {r['endpoint']}",
+            quantity_label(r["quantity"], prior).replace("_", " "), r["metric"],
             f"{r['comparator']} {fmt(r['limit'])}{unit}", "-" if r["value"] is None else f"{fmt(r['value'])}{unit}",
             "-" if r["ntcp"] is None else f"{100 * r['ntcp']:.1f} %", r["status"], r["reason"],
         ))
@@ -124,9 +126,9 @@ def constraint_section(results: dict[str, Any]) -> Section:
     c = results["constraints"]
     table = Table(
         "Organ-at-risk constraints",
-        ("source", "ROI", "organ / structure", "endpoint", "quantity", "metric", "limit", "value", "NTCP", "status", "reason"),
+        ("ROI", "organ", "source: endpoint", "quantity", "metric", "limit", "value", "NTCP", "status", "reason"),
         tuple(rows), tuple(status),
-        nowrap_columns=("limit", "value", "NTCP", "metric"),
+        nowrap_columns=("limit", "value", "NTCP"),
         note=f"Emami TD5/5 (Kutcher-Burman effective volume) and LKB NTCP (Burman parameters) on {quantity_label(c['quantity'], prior)} "
         f"(alpha/beta {c['alpha_beta_gy']:g} Gy); protocol rows on the quantity each names.",
     )
@@ -196,7 +198,7 @@ def metrics_section(results: dict[str, Any], maps: PatientMaps, dvhs: PatientDvh
         def g(quantity: str, metric: str, roi_name: str = roi.name) -> str:
             return fmt(values.get((roi_name, quantity, metric)))
 
-        row = [roi.name, dvhs.roles[roi.name].value, g(q, "Mean[Gy]"), g(q, "D98%[Gy]"), g(q, "D2%[Gy]"), g(q, "D0.03cc[Gy]"),
+        row = [roi.name, dvhs.roles[roi.name].value.replace("_", " ").lower(), g(q, "Mean[Gy]"), g(q, "D98%[Gy]"), g(q, "D2%[Gy]"), g(q, "D0.03cc[Gy]"),
                g(q, "Max[Gy]"), g(bed_tumour, "D98%[Gy]"), g(eqd2_late, "D0.03cc[Gy]")]
         if prior:
             row += [g(cum, "D0.03cc[Gy]"), g(cum, "Mean[Gy]")]
