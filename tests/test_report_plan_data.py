@@ -18,21 +18,28 @@ SAMPLE = Path(__file__).resolve().parents[1] / "sample_data" / "patient01"
 
 
 def test_sample_ion_plan_beams_angles_approval_and_planning_system() -> None:
-    details = read_plan_details(SAMPLE / "current" / "RI_patient01.dcm", SAMPLE / "current" / "RD_patient01.dcm")
+    details = read_plan_details(SAMPLE / "current" / "RI_patient01.dcm")
     assert [(b.name, b.gantry_angle_deg, b.couch_angle_deg) for b in details.beams] == [(n, g, 0.0) for n, g, _ in CARBON_BEAMS]
     assert {(b.radiation_type, b.ion_atomic_number, b.ion_mass_number) for b in details.beams} == {("ION", 6, 12)}
     assert details.approval_status == "APPROVED" and details.reviewer_name and details.review_date
     assert details.software_versions and details.planning_system.endswith(f"version {details.software_versions}")
-    assert details.rbe_model is None and "DoseComment" in details.rbe_model_searched  # the sample records no model
     prior = read_plan_details(SAMPLE / "prior" / "RP_patient01.dcm")
     assert [b.gantry_angle_deg for b in prior.beams] == list(PHOTON_GANTRY_DEG)
     assert {b.ion_atomic_number for b in prior.beams} == {None}
     assert ion_name(6, 12) == "carbon-ion (12C)" and ion_name(1, 1) == "proton (1H)" and ion_name(None, None) == ""
 
 
-def test_rbe_model_named_in_free_text_is_reported_with_its_source(tmp_path: Path) -> None:
+def test_rbe_model_is_reported_with_its_source_or_not_recorded(tmp_path: Path) -> None:
+    """Oracle: the DoseComment written here names the model; the sample's files name none."""
+    from types import SimpleNamespace
+
+    from dosimetry.report.plan_data import rbe_model_text
+
+    plan = SimpleNamespace(source_path=SAMPLE / "current" / "RI_patient01.dcm")
+    sample = SimpleNamespace(plan=plan, dose_paths=(SAMPLE / "current" / "RD_patient01.dcm",))
+    assert rbe_model_text(sample).startswith("not recorded")  # type: ignore[arg-type]
     ds = pydicom.dcmread(SAMPLE / "current" / "RD_patient01.dcm", stop_before_pixels=True)
     ds.DoseComment = "RBE-weighted dose, LEM I, alpha/beta 2 Gy"
     ds.save_as(tmp_path / "RD.dcm")
-    details = read_plan_details(SAMPLE / "current" / "RI_patient01.dcm", tmp_path / "RD.dcm")
-    assert details.rbe_model == "RBE-weighted dose, LEM I, alpha/beta 2 Gy (RD.dcm DoseComment)"
+    text = rbe_model_text(SimpleNamespace(plan=plan, dose_paths=(tmp_path / "RD.dcm",)))  # type: ignore[arg-type]
+    assert text.startswith("lem-i (DoseComment (3004,0006) of") and "LEM I" in text

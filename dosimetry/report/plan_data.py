@@ -67,10 +67,22 @@ def _details(course: Course, warnings: list[str]) -> PlanDetails | None:
         warnings.append("plan data: the plan has no source file to read beams and approval from")
         return None
     try:
-        return read_plan_details(course.plan.source_path, course.dose_paths[0] if course.dose_paths else None)
+        return read_plan_details(course.plan.source_path)
     except DosimetryError as exc:
         warnings.append(f"plan data: {exc}")
         return None
+
+
+def rbe_model_text(course: Course) -> str:
+    """The RBE model the plan or dose records (LEM or MKM named in their descriptions), with where; else
+    "not recorded" and where it was looked for."""
+    from dosimetry.radiobiology.rbe_conversion import recorded_rbe_model
+
+    try:
+        model, where = recorded_rbe_model(course.plan.source_path, *course.dose_paths)
+    except DosimetryError as exc:
+        return f"inconsistent: {exc}"
+    return f"{model.value} ({where})" if model is not None else f"not recorded ({where})"
 
 
 def _spacing(course: Course) -> str:
@@ -112,7 +124,7 @@ def plan_data_table(results: dict[str, Any], maps: PatientMaps, warnings: list[s
                 approval += f" by {details.reviewer_name or 'reviewer not recorded'} on {details.review_date or 'date not recorded'}"
             rows += [(label, "planning system", details.planning_system), (label, "approval", approval)]
             if "ION" in record["radiation_types"] or record["dose_type"] == "EFFECTIVE":
-                rows.append((label, "RBE model", details.rbe_model or f"not recorded (searched {details.rbe_model_searched})"))
+                rows.append((label, "RBE model", rbe_model_text(course)))
             for b in details.beams:
                 beam_rows.append((
                     label, "-" if b.number is None else str(b.number), b.name or "-",
