@@ -29,21 +29,17 @@ published with the same key and re-synchronises its database rows from ``batch_r
 
 from __future__ import annotations
 
-import concurrent.futures as cf
 import contextlib
 import dataclasses
 import io
 import json
 import logging
-import multiprocessing
 import os
 import pickle
-import shutil
-import socket
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -52,28 +48,54 @@ from typing import IO, Any
 import sqlalchemy as sa
 
 from dosimetry import __version__
-from dosimetry.errors import ArgumentError, DosimetryError, OutputError
+from dosimetry.errors import ArgumentError, OutputError
 from pipelines import atomic
-from pipelines.analysis import AnalysisParameters, PatientAnalysis, PatientInputs, PatientResult, analysis_identity
+from pipelines.analysis import (
+    AnalysisParameters,
+    PatientAnalysis,
+    PatientInputs,
+    analysis_identity,
+)
 from pipelines.csv_out import METRICS_CSV_NAME, write_metrics_csv
 from pipelines.discovery import CohortDiscovery, discover_patients
-from pipelines.hashing import parameters_document, run_key
-from pipelines.paths import inside
+from pipelines.executors import run_dask, run_in_process, run_process_pool
+from pipelines.hashing import parameters_document
 from pipelines.store import CohortStore, default_url, redact_url
+from pipelines.worker import (
+    MANIFEST_NAME,
+    MANIFEST_SCHEMA_VERSION,
+    PATIENTS_DIR_NAME,
+    PatientOutcome,
+    PatientStatus,
+    PatientTask,
+    analyse_patient,
+    one_line_reason,
+    patient_dir,
+    read_manifest,
+)
+
+__all__ = [
+    "MANIFEST_NAME",
+    "MANIFEST_SCHEMA_VERSION",
+    "PATIENTS_DIR_NAME",
+    "SUMMARY_NAME",
+    "BatchSummary",
+    "PatientOutcome",
+    "PatientStatus",
+    "PatientSummary",
+    "PatientTask",
+    "ProgressMode",
+    "analyse_patient",
+    "one_line_reason",
+    "patient_dir",
+    "read_manifest",
+    "run_batch",
+]
 
 logger = logging.getLogger(__name__)
 
-PATIENTS_DIR_NAME = "patients"
-MANIFEST_NAME = "batch_result.json"
 SUMMARY_NAME = "batch_summary.json"
 LOCK_NAME = ".batch.lock"
-MANIFEST_SCHEMA_VERSION = 1
-
-
-class PatientStatus(StrEnum):
-    SUCCEEDED = "succeeded"
-    SKIPPED = "skipped"
-    FAILED = "failed"
 
 
 class ProgressMode(StrEnum):
@@ -82,39 +104,6 @@ class ProgressMode(StrEnum):
     LINES = "lines"
     OFF = "off"
 
-
-@dataclass(frozen=True)
-class PatientTask:
-    """Everything a worker needs for one patient (picklable)."""
-
-    inputs: PatientInputs
-    parameters: AnalysisParameters
-    out_dir: Path
-    analysis: PatientAnalysis
-    analysis_id: str
-    software_version: str
-    force: bool = False
-
-
-@dataclass(frozen=True)
-class PatientOutcome:
-    """What happened to one patient. ``result`` is None for failures.
-
-    ``peak_rss_mib``: the worker process's peak resident memory (``getrusage`` ru_maxrss) when
-    the task ended; None on platforms without :mod:`resource`.
-    """
-
-    key: str
-    patient_id: str
-    status: PatientStatus
-    error: str | None
-    run_key: str | None
-    inputs_sha256: str | None
-    file_sha256: tuple[tuple[str, str], ...]
-    result: PatientResult | None
-    duration_s: float
-    worker: str
-    peak_rss_mib: float | None
 
 
 @dataclass(frozen=True)
@@ -189,234 +178,6 @@ class BatchSummary:
             ],
         }
 
-
-# ------------------------------------------------------------------------------------------
-# The worker side
-# ------------------------------------------------------------------------------------------
-
-
-def one_line_reason(exc: BaseException) -> str:
-    """The failure reason recorded for a patient: the project error's message, or
-    ``internal error: Type: message`` for anything unexpected; always a single line."""
-    text = " ".join(str(exc).split())
-    if isinstance(exc, DosimetryError):
-        return text or type(exc).__name__
-    return f"internal error: {type(exc).__name__}: {text}" if text else f"internal error: {type(exc).__name__}"
-
-
-def _peak_rss_mib() -> float | None:
-    try:
-        import resource
-    except ImportError:  # pragma: no cover - Windows
-        return None
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / (1024.0 * 1024.0) if sys.platform == "darwin" else peak / 1024.0
-
-
-def _worker_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def patient_dir(out_dir: Path, key: str) -> Path:
-    """The published output folder of a patient, guaranteed inside ``out_dir``."""
-    return inside(out_dir, PATIENTS_DIR_NAME, key)
-
-
-def read_manifest(folder: Path) -> dict[str, Any] | None:
-    """The ``batch_result.json`` of a published patient folder, or None when absent or unreadable
-    (an unreadable manifest only means the patient is analysed again)."""
-    path = folder / MANIFEST_NAME
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    if not isinstance(data, dict) or data.get("schema_version") != MANIFEST_SCHEMA_VERSION:
-        return None
-    return data
-
-
-def _previous_result(manifest: dict[str, Any]) -> PatientResult | None:
-    """The result stored in a manifest; None when it does not parse (the patient is then rerun)."""
-    try:
-        return PatientResult.from_json_dict(manifest["result"])
-    except (KeyError, TypeError, ValueError):
-        return None
-
-
-def _check_result(result: object, staging: Path) -> PatientResult:
-    if not isinstance(result, PatientResult):
-        raise TypeError(f"the patient analysis returned {type(result).__name__}, expected PatientResult")
-    for name in result.output_files:
-        if name == MANIFEST_NAME:
-            raise OutputError(f"the patient analysis must not write {MANIFEST_NAME} (reserved for the batch runner)")
-        path = inside(staging, name)
-        if not path.is_file():
-            raise OutputError(f"the patient analysis lists output file {name!r} but did not write it")
-    return result
-
-
-def analyse_patient(task: PatientTask) -> PatientOutcome:
-    """Run one patient (in a worker): skip when up to date, else analyse and publish atomically."""
-    started = time.perf_counter()
-    inputs = task.inputs
-    key_info = None
-
-    def outcome(status: PatientStatus, error: str | None, result: PatientResult | None) -> PatientOutcome:
-        return PatientOutcome(
-            key=inputs.key,
-            patient_id=inputs.patient_id,
-            status=status,
-            error=error,
-            run_key=None if key_info is None else key_info.key,
-            inputs_sha256=None if key_info is None else key_info.inputs_sha256,
-            file_sha256=() if key_info is None else key_info.file_sha256,
-            result=result,
-            duration_s=time.perf_counter() - started,
-            worker=_worker_name(),
-            peak_rss_mib=_peak_rss_mib(),
-        )
-
-    target = patient_dir(task.out_dir, inputs.key)
-    staging: Path | None = None
-    try:
-        key_info = run_key(inputs, task.parameters, task.analysis_id, task.software_version)
-        if not task.force:
-            manifest = read_manifest(target)
-            if manifest is not None and manifest.get("run_key") == key_info.key:
-                previous = _previous_result(manifest)
-                if previous is not None and all((target / name).is_file() for name in previous.output_files):
-                    return outcome(PatientStatus.SKIPPED, None, previous)
-        staging = atomic.make_staging_dir(task.out_dir, inputs.key)
-        result = _check_result(task.analysis(inputs, task.parameters, staging), staging)
-        manifest = {
-            "schema_version": MANIFEST_SCHEMA_VERSION,
-            "patient_key": inputs.key,
-            "patient_id": inputs.patient_id,
-            "run_key": key_info.key,
-            "inputs_sha256": key_info.inputs_sha256,
-            "input_files": [{"relative_path": rel, "sha256": sha} for rel, sha in key_info.file_sha256],
-            "analysis_id": task.analysis_id,
-            "software_version": task.software_version,
-            "parameters": parameters_document(task.parameters),
-            "result": result.to_json_dict(),
-        }
-        atomic.write_text(staging / MANIFEST_NAME, json.dumps(manifest, indent=1, sort_keys=True))
-        atomic.publish_dir(task.out_dir, staging, target)
-        staging = None
-        return outcome(PatientStatus.SUCCEEDED, None, result)
-    except (Exception, SystemExit) as exc:  # noqa: BLE001 - one bad patient never stops the batch
-        reason = one_line_reason(exc)
-        logger.debug("patient %s failed", inputs.key, exc_info=True)
-        with contextlib.suppress(OSError):
-            atomic.remove_dir(task.out_dir, target)  # its old outputs no longer match its inputs
-        return outcome(PatientStatus.FAILED, reason, None)
-    finally:
-        if staging is not None:
-            shutil.rmtree(staging, ignore_errors=True)
-
-
-# ------------------------------------------------------------------------------------------
-# Executors: each yields PatientOutcomes as they complete
-# ------------------------------------------------------------------------------------------
-
-_WORKER_DIED = "worker process died while analysing this patient"
-
-
-def _died(task: PatientTask, detail: str) -> PatientOutcome:
-    return PatientOutcome(
-        key=task.inputs.key,
-        patient_id=task.inputs.patient_id,
-        status=PatientStatus.FAILED,
-        error=f"{_WORKER_DIED} ({detail})",
-        run_key=None,
-        inputs_sha256=None,
-        file_sha256=(),
-        result=None,
-        duration_s=0.0,
-        worker="",
-        peak_rss_mib=None,
-    )
-
-
-def _run_in_process(tasks: Sequence[PatientTask]) -> Iterator[PatientOutcome]:
-    for task in tasks:
-        yield analyse_patient(task)
-
-
-def _ping() -> int:
-    return os.getpid()
-
-
-def _start_pool(workers: int) -> cf.ProcessPoolExecutor:
-    """A process pool whose workers are known to start (a failure here is not any patient's fault)."""
-    pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
-    try:
-        pool.submit(_ping).result()
-    except cf.process.BrokenProcessPool as exc:
-        pool.shutdown(wait=False, cancel_futures=True)
-        raise OutputError(
-            "worker processes cannot start (with the spawn start method the calling script must guard its "
-            "entry point with `if __name__ == '__main__':`); use workers=0 to run in this process"
-        ) from exc
-    return pool
-
-
-def _run_process_pool(tasks: Sequence[PatientTask], workers: int) -> Iterator[PatientOutcome]:
-    unfinished: list[PatientTask] = []
-    with _start_pool(workers) as pool:
-        futures = {pool.submit(analyse_patient, task): task for task in tasks}
-        try:
-            for future in cf.as_completed(futures):
-                try:
-                    yield future.result()
-                except cf.process.BrokenProcessPool:
-                    unfinished.append(futures[future])
-        except BaseException:
-            for future in futures:
-                future.cancel()
-            raise
-    if not unfinished:
-        return
-    logger.warning("a worker process died; retrying %d unfinished patients one at a time", len(unfinished))
-    pool = _start_pool(1)
-    try:
-        for task in sorted(unfinished, key=lambda t: t.inputs.key):
-            try:
-                yield pool.submit(analyse_patient, task).result()
-            except cf.process.BrokenProcessPool as exc:
-                yield _died(task, type(exc).__name__)
-                pool.shutdown(wait=True, cancel_futures=True)
-                pool = _start_pool(1)
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-
-
-def _run_dask(tasks: Sequence[PatientTask], scheduler_address: str) -> Iterator[PatientOutcome]:
-    try:
-        from distributed import Client, as_completed
-    except ImportError as exc:  # pragma: no cover - dependency declared in the batch extra
-        raise ArgumentError("--scheduler needs the 'distributed' package (pip install 'dosimetry[batch]')") from exc
-    try:
-        client = Client(scheduler_address, timeout="20s", set_as_default=False)
-    except (OSError, TimeoutError) as exc:
-        raise ArgumentError(f"cannot connect to the Dask scheduler at {scheduler_address}: {exc}") from exc
-    try:
-        futures = {
-            client.submit(analyse_patient, task, key=f"patient-{task.inputs.key}-{uuid.uuid4().hex}", pure=False): task
-            for task in tasks
-        }
-        try:
-            for future in as_completed(list(futures), loop=client.loop):
-                task = futures[future]
-                try:
-                    yield future.result()
-                except Exception as exc:  # noqa: BLE001 - KilledWorker and friends: the worker died
-                    yield _died(task, one_line_reason(exc).removeprefix("internal error: "))
-        except BaseException:
-            client.cancel(list(futures))
-            raise
-    finally:
-        client.close()
 
 
 # ------------------------------------------------------------------------------------------
@@ -586,11 +347,11 @@ def run_batch(
         error: str | None = "the run stopped before it finished (killed or interrupted)"
         try:
             if scheduler_address:
-                outcomes = _run_dask(tasks, scheduler_address)
+                outcomes = run_dask(tasks, scheduler_address)
             elif workers == 0:
-                outcomes = _run_in_process(tasks)
+                outcomes = run_in_process(tasks)
             else:
-                outcomes = _run_process_pool(tasks, workers)
+                outcomes = run_process_pool(tasks, workers)
             for outcome in outcomes:
                 outcome = _record(store, run_id, by_key[outcome.key], outcome, out_dir)
                 summaries.append(
