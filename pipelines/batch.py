@@ -7,12 +7,18 @@
 2. finds the patients (:func:`pipelines.discovery.discover_patients`, ``OUT`` excluded);
 3. runs :func:`analyse_patient` for each: in this process (``workers=0``), in a local process pool
    (``workers >= 1``, spawn start method), or on a Dask distributed cluster
-   (``scheduler_address``). Each task computes the patient's run key; when
-   ``OUT/patients/<key>/batch_result.json`` already holds the same key the patient is *skipped*.
-   Otherwise the analysis writes into a private staging folder which is published atomically;
-4. records each outcome in the cohort database as it arrives (only this process writes to it),
-   shows progress (a tqdm bar on a terminal, one plain line per patient otherwise), then writes
-   ``OUT/metrics.csv`` and ``OUT/batch_summary.json`` atomically.
+   (``scheduler_address``); see :mod:`pipelines.executors`. Each task computes the patient's run
+   key; when ``OUT/patients/<key>/batch_result.json`` already holds the same key the patient is
+   *skipped*. Otherwise the analysis writes into a private staging folder;
+4. records each outcome in the cohort database as it arrives (only this process writes to it) and
+   only then publishes the staging folder atomically (a failure removes the old folder), so a
+   published folder always has its run recorded; shows progress (a tqdm bar on a terminal, one
+   plain line per patient otherwise), then writes ``OUT/metrics.csv`` (from this run's published
+   manifests) and ``OUT/batch_summary.json`` atomically.
+
+Local worker processes die with the coordinator (:mod:`pipelines.lifecycle`: a parent-death
+signal and a watchdog), and SIGTERM stops the batch like Ctrl-C: the workers are terminated, the
+run is recorded as ``interrupted``, and the rerun resumes.
 
 One bad patient never stops the batch: a :class:`DosimetryError` is recorded with its one-line
 message, any other exception as ``internal error: Type: message``, and a worker process that dies
@@ -36,10 +42,11 @@ import json
 import logging
 import os
 import pickle
+import shutil
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -60,6 +67,7 @@ from pipelines.csv_out import METRICS_CSV_NAME, write_metrics_csv
 from pipelines.discovery import CohortDiscovery, discover_patients
 from pipelines.executors import run_dask, run_in_process, run_process_pool
 from pipelines.hashing import parameters_document
+from pipelines.lifecycle import BatchTerminated, sigterm_raises
 from pipelines.store import CohortStore, default_url, redact_url
 from pipelines.worker import (
     MANIFEST_NAME,
@@ -71,6 +79,7 @@ from pipelines.worker import (
     analyse_patient,
     one_line_reason,
     patient_dir,
+    previous_result,
     read_manifest,
 )
 
@@ -80,6 +89,7 @@ __all__ = [
     "PATIENTS_DIR_NAME",
     "SUMMARY_NAME",
     "BatchSummary",
+    "BatchTerminated",
     "PatientOutcome",
     "PatientStatus",
     "PatientSummary",
@@ -336,6 +346,7 @@ def run_batch(
                 analysis=analysis,
                 analysis_id=analysis_id,
                 software_version=__version__,
+                run_id=run_id,
                 force=force,
             )
             for patient in discovery.patients
@@ -345,6 +356,7 @@ def run_batch(
         bar = _Progress(len(tasks), progress, stream)
         status = "interrupted"
         error: str | None = "the run stopped before it finished (killed or interrupted)"
+        outcomes: Generator[PatientOutcome, None, None] | None = None
         try:
             if scheduler_address:
                 outcomes = run_dask(tasks, scheduler_address)
@@ -352,23 +364,33 @@ def run_batch(
                 outcomes = run_in_process(tasks)
             else:
                 outcomes = run_process_pool(tasks, workers)
-            for outcome in outcomes:
-                outcome = _record(store, run_id, by_key[outcome.key], outcome, out_dir)
-                summaries.append(
-                    PatientSummary(
-                        key=outcome.key,
-                        patient_id=outcome.patient_id,
-                        status=outcome.status,
-                        error=outcome.error,
-                        duration_s=outcome.duration_s,
-                        worker=outcome.worker,
-                        peak_rss_mib=outcome.peak_rss_mib,
+            with sigterm_raises():
+                for outcome in outcomes:
+                    outcome = _record(store, run_id, by_key[outcome.key], outcome, out_dir)
+                    summaries.append(
+                        PatientSummary(
+                            key=outcome.key,
+                            patient_id=outcome.patient_id,
+                            status=outcome.status,
+                            error=outcome.error,
+                            duration_s=outcome.duration_s,
+                            worker=outcome.worker,
+                            peak_rss_mib=outcome.peak_rss_mib,
+                        )
                     )
+                    bar.update(outcome)
+                    if on_outcome is not None:
+                        on_outcome(outcome)
+            metrics_rows = write_metrics_csv(out_dir / METRICS_CSV_NAME, _published_metric_rows(out_dir, summaries))
+            replaced = store.replaced_patients(run_id)
+            run_warnings = list(discovery.warnings)
+            if replaced:
+                run_warnings.append(
+                    f"another batch sharing the cohort database {redact_url(url)} has since stored other results for "
+                    f"{len(replaced)} patient(s) of this run ({', '.join(replaced[:10])}{', ...' if len(replaced) > 10 else ''}); "
+                    f"{METRICS_CSV_NAME} and OUT/patients hold this run's numbers, the database the other run's: "
+                    "give each batch its own --db"
                 )
-                bar.update(outcome)
-                if on_outcome is not None:
-                    on_outcome(outcome)
-            metrics_rows = write_metrics_csv(out_dir / METRICS_CSV_NAME, store.metric_rows(run_id))
             counts = {s: sum(1 for p in summaries if p.status is s) for s in PatientStatus}
             summary = BatchSummary(
                 run_id=run_id,
@@ -383,7 +405,7 @@ def run_batch(
                 skipped_files=len(discovery.skipped),
                 duration_s=time.perf_counter() - started,
                 patients=tuple(sorted(summaries, key=lambda p: p.key)),
-                warnings=discovery.warnings,
+                warnings=tuple(run_warnings),
             )
             document = summary.to_json_dict()
             document["skipped_files"] = [{"path": str(s.path), "reason": s.reason} for s in discovery.skipped]
@@ -395,6 +417,8 @@ def run_batch(
             status, error = "failed", one_line_reason(exc)
             raise
         finally:
+            if outcomes is not None:
+                outcomes.close()  # stops the workers now (a no-op once they have all finished)
             bar.close()
             counts_now = {s: sum(1 for p in summaries if p.status is s) for s in PatientStatus}
             with contextlib.suppress(Exception):
@@ -411,19 +435,62 @@ def run_batch(
 
 
 def _record(store: CohortStore, run_id: str, inputs: PatientInputs, outcome: PatientOutcome, out_dir: Path) -> PatientOutcome:
-    """Write ``outcome`` to the database; a result the database refuses fails that patient only."""
+    """Write ``outcome`` to the database, then publish its outputs (a success) or remove the old
+    ones (a failure: they no longer match the inputs). The database is written first, so a kill
+    between the two leaves a recorded patient whose folder is missing (the rerun analyses it
+    again), never a published folder that no recorded run produced. A result the database
+    refuses, or outputs that cannot be published, fail that patient only."""
     try:
         _write_outcome(store, run_id, inputs, outcome)
-        return outcome
     except sa.exc.SQLAlchemyError as exc:
         if outcome.status is PatientStatus.FAILED:
             raise OutputError(f"cannot record patient {inputs.key} in the cohort database: {one_line_reason(exc)}") from exc
         reason = "cannot store the results in the cohort database: " + " ".join(str(exc.orig if hasattr(exc, "orig") else exc).split())
+        return _fail_recorded(store, run_id, inputs, outcome, out_dir, reason)
+    target = patient_dir(out_dir, inputs.key)
+    if outcome.status is PatientStatus.SUCCEEDED and outcome.staging is not None:
+        try:
+            atomic.publish_dir(out_dir, outcome.staging, target)
+        except OSError as exc:
+            return _fail_recorded(store, run_id, inputs, outcome, out_dir, f"cannot publish the outputs into {target}: {exc.strerror or exc}")
+    elif outcome.status is PatientStatus.FAILED:
+        with contextlib.suppress(OSError):
+            atomic.remove_dir(out_dir, target)
+    return outcome
+
+
+def _published_metric_rows(out_dir: Path, summaries: list[PatientSummary]) -> Iterator[dict[str, Any]]:
+    """The metric rows of this run's patients (analysed or unchanged) as published in their
+    manifests, in (patient_key, roi, quantity, metric) order: exactly the numbers ``OUT`` holds,
+    whatever another batch sharing the database wrote since."""
+    for key in sorted(p.key for p in summaries if p.status is not PatientStatus.FAILED):
+        folder = patient_dir(out_dir, key)
+        manifest = read_manifest(folder)
+        result = None if manifest is None else previous_result(manifest)
+        if manifest is None or result is None:
+            raise OutputError(f"{folder / MANIFEST_NAME} is missing or unreadable although this run published it")
+        for m in sorted(result.metrics, key=lambda m: (m.roi, m.quantity, m.metric)):
+            yield {
+                "patient_key": key,
+                "patient_id": manifest["patient_id"],
+                "roi": m.roi,
+                "quantity": m.quantity,
+                "metric": m.metric,
+                "value": m.value,
+                "unit": m.unit,
+            }
+
+
+def _fail_recorded(
+    store: CohortStore, run_id: str, inputs: PatientInputs, outcome: PatientOutcome, out_dir: Path, reason: str
+) -> PatientOutcome:
     logger.warning("patient %s: %s", inputs.key, reason)
     store.record_failure(run_id, inputs, error=reason, run_key=outcome.run_key, duration_s=outcome.duration_s)
+    if outcome.staging is not None:
+        shutil.rmtree(outcome.staging, ignore_errors=True)
     with contextlib.suppress(OSError):
         atomic.remove_dir(out_dir, patient_dir(out_dir, inputs.key))
-    return dataclasses.replace(outcome, status=PatientStatus.FAILED, error=reason, result=None)
+    return dataclasses.replace(outcome, status=PatientStatus.FAILED, error=reason, result=None, staging=None)
 
 
 def _write_outcome(store: CohortStore, run_id: str, inputs: PatientInputs, outcome: PatientOutcome) -> None:

@@ -5,13 +5,16 @@ pool (spawn start method), or on a Dask distributed cluster."""
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import logging
 import multiprocessing
 import os
+import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Sequence
 
 from dosimetry.errors import ArgumentError, OutputError
+from pipelines.lifecycle import die_with_parent
 from pipelines.worker import (
     PatientOutcome,
     PatientStatus,
@@ -41,7 +44,7 @@ def _died(task: PatientTask, detail: str) -> PatientOutcome:
     )
 
 
-def run_in_process(tasks: Sequence[PatientTask]) -> Iterator[PatientOutcome]:
+def run_in_process(tasks: Sequence[PatientTask]) -> Generator[PatientOutcome, None, None]:
     for task in tasks:
         yield analyse_patient(task)
 
@@ -51,8 +54,14 @@ def _ping() -> int:
 
 
 def _start_pool(workers: int) -> cf.ProcessPoolExecutor:
-    """A process pool whose workers are known to start (a failure here is not any patient's fault)."""
-    pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+    """A process pool whose workers are known to start (a failure here is not any patient's fault)
+    and die with this process (:func:`pipelines.lifecycle.die_with_parent`)."""
+    pool = cf.ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=die_with_parent,
+        initargs=(os.getpid(),),
+    )
     try:
         pool.submit(_ping).result()
     except cf.process.BrokenProcessPool as exc:
@@ -64,20 +73,41 @@ def _start_pool(workers: int) -> cf.ProcessPoolExecutor:
     return pool
 
 
-def run_process_pool(tasks: Sequence[PatientTask], workers: int) -> Iterator[PatientOutcome]:
+#: How long a worker process gets to end after SIGTERM before it is killed, in seconds.
+TERMINATE_GRACE_S = 5.0
+
+
+def stop_pool(pool: cf.ProcessPoolExecutor) -> None:
+    """Stop ``pool`` now: cancel what has not started and end the worker processes (SIGTERM, then
+    SIGKILL after :data:`TERMINATE_GRACE_S`), instead of waiting for the running patients. Their
+    staging folders are left for the next run to remove; nothing of theirs is published."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())  # no public API before 3.14
+    for process in processes:
+        with contextlib.suppress(Exception):
+            process.terminate()
+    deadline = time.monotonic() + TERMINATE_GRACE_S
+    for process in processes:
+        process.join(max(0.0, deadline - time.monotonic()))
+        if process.is_alive():
+            process.kill()
+            process.join(TERMINATE_GRACE_S)
+    pool.shutdown(wait=True, cancel_futures=True)
+
+
+def run_process_pool(tasks: Sequence[PatientTask], workers: int) -> Generator[PatientOutcome, None, None]:
     unfinished: list[PatientTask] = []
-    with _start_pool(workers) as pool:
+    pool = _start_pool(workers)
+    try:
         futures = {pool.submit(analyse_patient, task): task for task in tasks}
-        try:
-            for future in cf.as_completed(futures):
-                try:
-                    yield future.result()
-                except cf.process.BrokenProcessPool:
-                    unfinished.append(futures[future])
-        except BaseException:
-            for future in futures:
-                future.cancel()
-            raise
+        for future in cf.as_completed(futures):
+            try:
+                yield future.result()
+            except cf.process.BrokenProcessPool:
+                unfinished.append(futures[future])
+    except BaseException:  # including GeneratorExit when the coordinator stops reading
+        stop_pool(pool)
+        raise
+    pool.shutdown(wait=True)
     if not unfinished:
         return
     logger.warning("a worker process died; retrying %d unfinished patients one at a time", len(unfinished))
@@ -90,11 +120,13 @@ def run_process_pool(tasks: Sequence[PatientTask], workers: int) -> Iterator[Pat
                 yield _died(task, type(exc).__name__)
                 pool.shutdown(wait=True, cancel_futures=True)
                 pool = _start_pool(1)
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+    except BaseException:
+        stop_pool(pool)
+        raise
+    pool.shutdown(wait=True)
 
 
-def run_dask(tasks: Sequence[PatientTask], scheduler_address: str) -> Iterator[PatientOutcome]:
+def run_dask(tasks: Sequence[PatientTask], scheduler_address: str) -> Generator[PatientOutcome, None, None]:
     try:
         from distributed import Client, as_completed
     except ImportError as exc:  # pragma: no cover - dependency declared in the batch extra

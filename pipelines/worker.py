@@ -3,12 +3,12 @@
 :func:`analyse_patient` runs in a worker (a local process, a Dask worker, or the coordinator itself
 with ``workers=0``): it computes the patient's run key, skips the patient when
 ``OUT/patients/<key>/batch_result.json`` already holds the same key, and otherwise runs the
-analysis into a private staging folder which it publishes atomically (:mod:`pipelines.atomic`).
+analysis into a private staging folder, which the coordinator publishes atomically
+(:mod:`pipelines.atomic`) after recording the outcome in the cohort database.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import os
@@ -45,7 +45,6 @@ class PatientStatus(StrEnum):
     FAILED = "failed"
 
 
-
 @dataclass(frozen=True)
 class PatientTask:
     """Everything a worker needs for one patient (picklable)."""
@@ -56,6 +55,7 @@ class PatientTask:
     analysis: PatientAnalysis
     analysis_id: str
     software_version: str
+    run_id: str
     force: bool = False
 
 
@@ -64,7 +64,9 @@ class PatientOutcome:
     """What happened to one patient. ``result`` is None for failures.
 
     ``peak_rss_mib``: the worker process's peak resident memory (``getrusage`` ru_maxrss) when
-    the task ended; None on platforms without :mod:`resource`.
+    the task ended; None on platforms without :mod:`resource`. ``staging``: for a success, the
+    complete output folder (manifest included) that the coordinator publishes once the database
+    records the outcome; None otherwise.
     """
 
     key: str
@@ -78,6 +80,7 @@ class PatientOutcome:
     duration_s: float
     worker: str
     peak_rss_mib: float | None
+    staging: Path | None = None
 
 
 
@@ -122,7 +125,7 @@ def read_manifest(folder: Path) -> dict[str, Any] | None:
     return data
 
 
-def _previous_result(manifest: dict[str, Any]) -> PatientResult | None:
+def previous_result(manifest: dict[str, Any]) -> PatientResult | None:
     """The result stored in a manifest; None when it does not parse (the patient is then rerun)."""
     try:
         return PatientResult.from_json_dict(manifest["result"])
@@ -143,12 +146,19 @@ def _check_result(result: object, staging: Path) -> PatientResult:
 
 
 def analyse_patient(task: PatientTask) -> PatientOutcome:
-    """Run one patient (in a worker): skip when up to date, else analyse and publish atomically."""
+    """Run one patient (in a worker): skip when up to date, else analyse into a staging folder.
+
+    The worker never publishes: the coordinator records the outcome in the cohort database first
+    and then renames the staging folder into place (:func:`pipelines.batch.run_batch`), so no
+    patient folder appears without the run that produced it being recorded, and a worker that
+    outlives a killed coordinator cannot publish anything."""
     started = time.perf_counter()
     inputs = task.inputs
     key_info = None
 
-    def outcome(status: PatientStatus, error: str | None, result: PatientResult | None) -> PatientOutcome:
+    def outcome(
+        status: PatientStatus, error: str | None, result: PatientResult | None, staged: Path | None = None
+    ) -> PatientOutcome:
         return PatientOutcome(
             key=inputs.key,
             patient_id=inputs.patient_id,
@@ -161,6 +171,7 @@ def analyse_patient(task: PatientTask) -> PatientOutcome:
             duration_s=time.perf_counter() - started,
             worker=_worker_name(),
             peak_rss_mib=_peak_rss_mib(),
+            staging=staged,
         )
 
     target = patient_dir(task.out_dir, inputs.key)
@@ -170,7 +181,7 @@ def analyse_patient(task: PatientTask) -> PatientOutcome:
         if not task.force:
             manifest = read_manifest(target)
             if manifest is not None and manifest.get("run_key") == key_info.key:
-                previous = _previous_result(manifest)
+                previous = previous_result(manifest)
                 if previous is not None and all((target / name).is_file() for name in previous.output_files):
                     return outcome(PatientStatus.SKIPPED, None, previous)
         staging = atomic.make_staging_dir(task.out_dir, inputs.key)
@@ -184,18 +195,16 @@ def analyse_patient(task: PatientTask) -> PatientOutcome:
             "input_files": [{"relative_path": rel, "sha256": sha} for rel, sha in key_info.file_sha256],
             "analysis_id": task.analysis_id,
             "software_version": task.software_version,
+            "run_id": task.run_id,
             "parameters": parameters_document(task.parameters),
             "result": result.to_json_dict(),
         }
         atomic.write_text(staging / MANIFEST_NAME, json.dumps(manifest, indent=1, sort_keys=True))
-        atomic.publish_dir(task.out_dir, staging, target)
-        staging = None
-        return outcome(PatientStatus.SUCCEEDED, None, result)
-    except (Exception, SystemExit) as exc:
+        staged, staging = staging, None
+        return outcome(PatientStatus.SUCCEEDED, None, result, staged)
+    except (Exception, SystemExit) as exc:  # noqa: BLE001 - one bad patient never stops the batch
         reason = one_line_reason(exc)
         logger.debug("patient %s failed", inputs.key, exc_info=True)
-        with contextlib.suppress(OSError):
-            atomic.remove_dir(task.out_dir, target)  # its old outputs no longer match its inputs
         return outcome(PatientStatus.FAILED, reason, None)
     finally:
         if staging is not None:

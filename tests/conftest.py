@@ -29,6 +29,8 @@ SLOW_MODULES = frozenset(
         "test_analyze_end_to_end.py",
         "test_pipelines_batch.py",
         "test_pipelines_dask.py",
+        "test_pipelines_faults.py",
+        "test_pipelines_store.py",
         "test_postgres_server.py",
         "test_report_html.py",
         "test_sampledata_generator.py",

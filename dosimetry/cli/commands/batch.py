@@ -2,7 +2,8 @@
 
 This module only parses arguments; the orchestration lives in :mod:`pipelines.batch`.
 Exit codes: 0 when every patient succeeded (or was unchanged), 1 when any patient failed (the
-summary says how many) or the batch could not run.
+summary says how many) or the batch could not run, 143 when stopped by SIGTERM (130 for Ctrl-C);
+a stopped batch is resumed by running the same command again.
 """
 
 from __future__ import annotations
@@ -57,8 +58,12 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pipelines.analysis import DEFAULT_ANALYSIS_SPEC, AnalysisParameters, load_analysis
-    from pipelines.batch import ProgressMode, run_batch
+    from pipelines.analysis import (
+        DEFAULT_ANALYSIS_SPEC,
+        AnalysisParameters,
+        load_analysis,
+    )
+    from pipelines.batch import BatchTerminated, ProgressMode, run_batch
 
     parameters = AnalysisParameters(
         residual_fraction=args.residual,
@@ -66,17 +71,24 @@ def run(args: argparse.Namespace) -> int:
         alpha_beta_late_gy=args.alpha_beta_late,
         protocol_path=args.protocol,
     )
-    summary = run_batch(
-        args.root,
-        args.out,
-        analysis=load_analysis(args.analysis or DEFAULT_ANALYSIS_SPEC),
-        parameters=parameters,
-        workers=args.workers,
-        scheduler_address=args.scheduler,
-        db_url=args.db,
-        force=args.force,
-        progress=ProgressMode(args.progress),
-    )
+    try:
+        summary = run_batch(
+            args.root,
+            args.out,
+            analysis=load_analysis(args.analysis or DEFAULT_ANALYSIS_SPEC),
+            parameters=parameters,
+            workers=args.workers,
+            scheduler_address=args.scheduler,
+            db_url=args.db,
+            force=args.force,
+            progress=ProgressMode(args.progress),
+        )
+    except BatchTerminated as exc:
+        sys.stderr.write(
+            f"dosimetry: batch {exc}: the patients finished so far are recorded and published, the run is marked "
+            "'interrupted'; run the same command again to resume\n"
+        )
+        return exc.exit_code
     out = sys.stdout
     if args.json:
         json.dump(summary.to_json_dict(), out, indent=2)
