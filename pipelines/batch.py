@@ -65,7 +65,7 @@ from pipelines.analysis import (
 )
 from pipelines.csv_out import METRICS_CSV_NAME, write_metrics_csv
 from pipelines.discovery import CohortDiscovery, discover_patients
-from pipelines.executors import run_dask, run_in_process, run_process_pool
+from pipelines.executors import NO_WORKER_TIMEOUT_S, run_dask, run_in_process, run_process_pool
 from pipelines.hashing import parameters_document
 from pipelines.lifecycle import BatchTerminated, sigterm_raises
 from pipelines.store import CohortStore, default_url, redact_url
@@ -273,6 +273,7 @@ def run_batch(
     parameters: AnalysisParameters | None = None,
     workers: int = 1,
     scheduler_address: str | None = None,
+    no_worker_timeout_s: float = NO_WORKER_TIMEOUT_S,
     db_url: str | None = None,
     force: bool = False,
     progress: ProgressMode = ProgressMode.AUTO,
@@ -285,7 +286,9 @@ def run_batch(
     (process pool) it must be picklable (a module-level function or an instance of a module-level
     class). ``workers=0`` runs in this process. ``scheduler_address`` (e.g. ``tcp://host:8786``)
     sends the patients to a Dask distributed cluster instead; ``OUT`` must then be on a file system
-    the workers share. ``db_url`` is an SQLAlchemy URL (default ``sqlite:///OUT/cohort.sqlite``).
+    the workers share, and when the cluster has had no worker for ``no_worker_timeout_s`` seconds
+    the batch stops with :class:`~dosimetry.errors.ClusterError` (finished patients recorded and
+    published, the run marked ``failed``, the rest analysed by the next run). ``db_url`` is an SQLAlchemy URL (default ``sqlite:///OUT/cohort.sqlite``).
     ``force`` analyses every patient even when unchanged. ``on_outcome`` is called in this process
     after each patient is recorded.
     """
@@ -359,7 +362,7 @@ def run_batch(
         outcomes: Generator[PatientOutcome, None, None] | None = None
         try:
             if scheduler_address:
-                outcomes = run_dask(tasks, scheduler_address)
+                outcomes = run_dask(tasks, scheduler_address, no_worker_timeout_s=no_worker_timeout_s)
             elif workers == 0:
                 outcomes = run_in_process(tasks)
             else:

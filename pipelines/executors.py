@@ -9,11 +9,13 @@ import contextlib
 import logging
 import multiprocessing
 import os
+import queue
 import time
 import uuid
 from collections.abc import Generator, Sequence
+from typing import Any
 
-from dosimetry.errors import ArgumentError, OutputError
+from dosimetry.errors import ArgumentError, ClusterError, OutputError
 from pipelines.lifecycle import die_with_parent
 from pipelines.worker import (
     PatientOutcome,
@@ -126,29 +128,75 @@ def run_process_pool(tasks: Sequence[PatientTask], workers: int) -> Generator[Pa
     pool.shutdown(wait=True)
 
 
-def run_dask(tasks: Sequence[PatientTask], scheduler_address: str) -> Generator[PatientOutcome, None, None]:
+#: How long a Dask batch waits while the cluster has no worker before it stops, in seconds (the
+#: default of ``run_batch(no_worker_timeout_s=...)`` and ``dosimetry batch --no-worker-timeout``).
+NO_WORKER_TIMEOUT_S = 120.0
+#: How often the Dask executor checks for finished patients and for live workers, in seconds.
+DASK_POLL_S = 1.0
+
+
+def run_dask(
+    tasks: Sequence[PatientTask], scheduler_address: str, *, no_worker_timeout_s: float = NO_WORKER_TIMEOUT_S
+) -> Generator[PatientOutcome, None, None]:
+    """The patients on a Dask cluster. A worker that dies is replaced by the scheduler's
+    rescheduling; when the cluster has had no worker for ``no_worker_timeout_s`` seconds the batch
+    stops with :class:`ClusterError` (the patients finished so far are already yielded, hence
+    recorded and published; the rest are analysed by the next run)."""
     try:
-        from distributed import Client, as_completed
+        from distributed import Client
     except ImportError as exc:  # pragma: no cover - dependency declared in the batch extra
         raise ArgumentError("--scheduler needs the 'distributed' package (pip install 'dosimetry[batch]')") from exc
+    if not no_worker_timeout_s > 0:
+        raise ArgumentError(f"--no-worker-timeout must be a positive number of seconds, got {no_worker_timeout_s}")
     try:
         client = Client(scheduler_address, timeout="20s", set_as_default=False)
     except (OSError, TimeoutError) as exc:
         raise ArgumentError(f"cannot connect to the Dask scheduler at {scheduler_address}: {exc}") from exc
+    futures = {}
     try:
         futures = {
             client.submit(analyse_patient, task, key=f"patient-{task.inputs.key}-{uuid.uuid4().hex}", pure=False): task
             for task in tasks
         }
-        try:
-            for future in as_completed(list(futures), loop=client.loop):
+        pending = set(futures)
+        finished: queue.Queue[Any] = queue.Queue()
+        for future in futures:
+            future.add_done_callback(finished.put)
+        no_worker_since: float | None = None
+        while pending:
+            done = []
+            with contextlib.suppress(queue.Empty):
+                done.append(finished.get(timeout=DASK_POLL_S))
+                while True:
+                    done.append(finished.get_nowait())
+            for future in sorted(done, key=lambda f: futures[f].inputs.key):
+                pending.discard(future)
                 task = futures[future]
                 try:
                     yield future.result()
                 except Exception as exc:  # noqa: BLE001 - KilledWorker and friends: the worker died
                     yield _died(task, one_line_reason(exc).removeprefix("internal error: "))
-        except BaseException:
-            client.cancel(list(futures))
-            raise
+            if done:
+                no_worker_since = None
+                continue
+            if client.nthreads():
+                no_worker_since = None
+                continue
+            now = time.monotonic()
+            if no_worker_since is None:
+                no_worker_since = now
+                logger.warning(
+                    "the Dask cluster at %s has no worker; waiting up to %.0f s for one (%d patients not analysed yet)",
+                    scheduler_address, no_worker_timeout_s, len(pending),
+                )
+            elif now - no_worker_since >= no_worker_timeout_s:
+                raise ClusterError(
+                    f"the Dask cluster at {scheduler_address} has had no worker for {no_worker_timeout_s:.0f} s "
+                    f"(--no-worker-timeout): {len(futures) - len(pending)} patients finished (recorded and published), "
+                    f"{len(pending)} not analysed; start workers and run the same command again to resume"
+                )
+    except BaseException:
+        client.cancel(list(futures))
+        raise
     finally:
         client.close()

@@ -70,6 +70,7 @@ class BatchProcess:
         analysis: str = "tests.pipelines_cohort:slow_analysis",
         slow_s: float = 0.4,
         extra_env: dict[str, str] | None = None,
+        extra_args: Sequence[str] = (),
     ) -> None:
         self.marker = uuid.uuid4().hex
         command = [sys.executable, "-m", "dosimetry.cli.main", "batch", str(root), "--out", str(out), "--workers",
@@ -78,6 +79,7 @@ class BatchProcess:
             command += ["--db", db_url]
         if scheduler is not None:
             command += ["--scheduler", scheduler]
+        command += list(extra_args)
         env = {**os.environ, "PYTHONPATH": str(REPO), MARK_VARIABLE: self.marker, "PIPELINES_TEST_SLOW_S": str(slow_s),
                **(extra_env or {})}
         self.proc = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -322,4 +324,90 @@ def fault_shared_database(base: Path, db_url: str, label: str, n: int = 6) -> Fa
         f"two batches sharing one {label} database",
         f"exit codes {codes}; metrics.csv of each run holds {counts[0]} and {counts[1]} of {n} patients",
         tuple(lost),
+    )
+
+
+class DaskCluster:
+    """A real ``dask scheduler`` and ``dask worker`` subprocesses on the loopback interface."""
+
+    def __init__(self, base: Path, marker: str, env: dict[str, str]) -> None:
+        self.base = base
+        self.marker = marker
+        self.env = {**os.environ, "PYTHONPATH": str(REPO), MARK_VARIABLE: marker, **env}
+        self.scheduler_file = base / "scheduler.json"
+        dask = str(Path(sys.executable).with_name("dask"))
+        self.dask = dask if Path(dask).exists() else "dask"
+        self.scheduler = subprocess.Popen(
+            [self.dask, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard", "--scheduler-file", str(self.scheduler_file)],
+            cwd=REPO, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + WAIT_S
+        while not self.scheduler_file.is_file() or not self.scheduler_file.read_text().strip():
+            if time.monotonic() > deadline or self.scheduler.poll() is not None:
+                self.close()
+                raise AssertionError("the dask scheduler did not start")
+            time.sleep(0.1)
+        time.sleep(0.2)
+        self.address = json.loads(self.scheduler_file.read_text())["address"]
+        self.workers: list[subprocess.Popen[bytes]] = []
+
+    def add_worker(self) -> subprocess.Popen[bytes]:
+        worker = subprocess.Popen(
+            [self.dask, "worker", "--scheduler-file", str(self.scheduler_file), "--nthreads", "1", "--no-nanny",
+             "--no-dashboard", "--host", "127.0.0.1"],
+            cwd=REPO, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        self.workers.append(worker)
+        return worker
+
+    def wait_workers(self, count: int) -> None:
+        from distributed import Client
+
+        with Client(self.address, timeout="30s", set_as_default=False) as client:
+            client.wait_for_workers(count, timeout=WAIT_S)
+
+    def close(self) -> None:
+        for proc in [*self.workers, self.scheduler]:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait(timeout=10)
+
+
+def fault_dask_worker_lost(base: Path, n: int = 8, timeout_s: float = 5.0) -> FaultReport:
+    """SIGKILL the only ``dask worker`` of the cluster while the batch runs."""
+    root, out = base / "root", base / "out"
+    keys = make_patients(root, n)
+    marker = uuid.uuid4().hex
+    cluster = DaskCluster(base, marker, {"PIPELINES_TEST_SLOW_S": "0.8"})
+    try:
+        worker = cluster.add_worker()
+        cluster.wait_workers(1)
+        batch = BatchProcess(root, out, scheduler=cluster.address, slow_s=0.8, extra_args=["--no-worker-timeout", str(timeout_s)])
+        batch.wait_progress(2)
+        worker.kill()
+        killed_at = time.monotonic()
+        code = batch.wait()
+        stopped_after_s = time.monotonic() - killed_at
+        message = next((line for line in batch.lines if "no worker" in line and "error" in line), "")
+        published = set(_published(out))
+        lost = published_without_record(out, default_url(out))
+        status = _scalar(default_url(out), "SELECT status FROM runs")
+        # resume on the cluster with a new worker
+        cluster.add_worker()
+        cluster.wait_workers(1)
+        again = BatchProcess(root, out, scheduler=cluster.address, slow_s=0.0)
+        again_code = again.wait()
+        run_id = str(_scalar(default_url(out), "SELECT run_id FROM runs ORDER BY started_utc DESC"))
+        lost += audit_complete(out, default_url(out), keys, run_id)
+        if again_code != 0:
+            lost.append(f"resume exit {again_code}: {again.lines[-3:]}")
+    finally:
+        cluster.close()
+    lost += [f"orphan process {pid}" for pid in wait_gone(marker)]
+    return FaultReport(
+        "SIGKILL of the only Dask worker",
+        f"exit {code} {stopped_after_s:.1f} s after the kill (--no-worker-timeout {timeout_s:.0f}), run '{status}', "
+        f"{len(published)} of {n} published; resume on a new worker: exit {again_code}, {again.stdout.strip().splitlines()[-1]}",
+        tuple(lost),
+        {"exit_code": code, "message": message, "run_status": status, "stopped_after_s": stopped_after_s, "published": len(published)},
     )

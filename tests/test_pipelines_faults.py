@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fault_injection import fault_kill_batch, fault_shared_database, fault_worker_killed
+from tests.fault_injection import fault_dask_worker_lost, fault_kill_batch, fault_shared_database, fault_worker_killed
 
 
 @pytest.mark.parametrize("seed", [1, 2])
@@ -46,4 +46,14 @@ def test_two_batches_sharing_a_sqlite_database_keep_their_own_patients(tmp_path:
 
 def test_two_batches_sharing_a_postgresql_database_keep_their_own_patients(tmp_path: Path, postgres_url: str) -> None:
     report = fault_shared_database(tmp_path, postgres_url, "PostgreSQL")
+    assert report.data_lost == (), report
+
+
+def test_last_dask_worker_lost_stops_after_the_timeout_and_resumes(tmp_path: Path) -> None:
+    """Issue 21 item 4, with a real `dask scheduler` and `dask worker` (no nanny) subprocess."""
+    report = fault_dask_worker_lost(tmp_path, timeout_s=5.0)
+    assert report.details["exit_code"] == 1, report
+    assert "has had no worker for 5 s" in str(report.details["message"]) and "run the same command again" in str(report.details["message"])
+    assert 5.0 <= float(report.details["stopped_after_s"]) < 40.0, report  # bounded, not forever
+    assert report.details["run_status"] == "failed" and int(report.details["published"]) >= 2
     assert report.data_lost == (), report

@@ -36,6 +36,11 @@ def register(subparsers: Any) -> None:
         "--scheduler", metavar="ADDRESS", default=None,
         help="Dask distributed scheduler address (e.g. tcp://10.0.0.5:8786); OUT must be on a file system the workers share; --workers is then ignored",
     )
+    parser.add_argument(
+        "--no-worker-timeout", type=float, default=120.0, metavar="SECONDS",
+        help="with --scheduler: stop when the Dask cluster has had no worker for this long (default 120 s); "
+        "finished patients stay published, run the same command again to resume",
+    )
     parser.add_argument("--db", metavar="URL", default=None, help="SQLAlchemy database URL (default: sqlite:///OUT/cohort.sqlite)")
     parser.add_argument(
         "--residual", type=float, default=0.3, metavar="FRACTION",
@@ -79,6 +84,7 @@ def run(args: argparse.Namespace) -> int:
             parameters=parameters,
             workers=args.workers,
             scheduler_address=args.scheduler,
+            no_worker_timeout_s=args.no_worker_timeout,
             db_url=args.db,
             force=args.force,
             progress=ProgressMode(args.progress),
