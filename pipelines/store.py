@@ -189,8 +189,8 @@ def redact_url(url: str) -> str:
     """``url`` with its password replaced by ``***`` (for messages and the run summary)."""
     try:
         return sa.engine.make_url(url).render_as_string(hide_password=True)
-    except sa.exc.ArgumentError:
-        return url
+    except (sa.exc.ArgumentError, ValueError):  # not parsable (e.g. a port that is no number): show the scheme only
+        return f"{url.split('://', 1)[0]}://***" if "://" in url else url
 
 
 def default_url(out_dir: Path) -> str:
