@@ -50,6 +50,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -64,6 +65,8 @@ from pipelines.analysis import PatientInputs, PatientResult
 logger = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
+#: Attempts at creating the tables when another batch creates them at the same moment.
+CREATE_ATTEMPTS = 5
 DEFAULT_DB_NAME = "cohort.sqlite"
 
 metadata = sa.MetaData()
@@ -213,13 +216,22 @@ class CohortStore:
                 f"--db {redact_url(url)!r} is not a usable SQLAlchemy database URL: {_one_line(exc)} "
                 "(PostgreSQL needs a driver such as psycopg: postgresql+psycopg://user@host/db)"
             ) from exc
-        try:
-            metadata.create_all(engine)
-            with engine.begin() as conn:
-                _upsert(conn, schema_info, {"name": "schema_version", "value": str(SCHEMA_VERSION)}, ("name",))
-        except sa.exc.SQLAlchemyError as exc:
-            engine.dispose()
-            raise OutputError(f"cannot open the cohort database {engine.url!r}: {_one_line(exc)}") from exc
+        for attempt in range(1, CREATE_ATTEMPTS + 1):
+            try:
+                metadata.create_all(engine)
+                with engine.begin() as conn:
+                    _upsert(conn, schema_info, {"name": "schema_version", "value": str(SCHEMA_VERSION)}, ("name",))
+                break
+            except sa.exc.SQLAlchemyError as exc:
+                # Two batches opening a new database at once race to create the tables (PostgreSQL:
+                # a unique violation in pg_type; SQLite: "table already exists"); the loser sees
+                # the winner's tables on the next attempt.
+                if attempt < CREATE_ATTEMPTS and (isinstance(exc, sa.exc.IntegrityError) or "already exists" in str(exc)):
+                    logger.info("creating the cohort tables raced with another batch (%s); retrying", _one_line(exc))
+                    time.sleep(0.2 * attempt)
+                    continue
+                engine.dispose()
+                raise OutputError(f"cannot open the cohort database {engine.url!r}: {_one_line(exc)}") from exc
         return cls(engine)
 
     def close(self) -> None:

@@ -196,3 +196,32 @@ def test_runs_sharing_a_database_keep_their_own_patients(tmp_path: Path, backend
     finally:
         store.close()
     assert {r["patient_id"] for r in read_metrics_csv(tmp_path / "a" / "metrics.csv")} == {"P01", "P02", "P03"}
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_batches_creating_a_new_database_at_once_all_open_it(tmp_path: Path, backend: str, request: pytest.FixtureRequest) -> None:
+    """Found by benchmarks/faults.py: two batches starting together on a new PostgreSQL database
+    raced in CREATE TABLE (unique violation in pg_type) and one stopped. Oracle: every one of 4
+    simultaneous opens (released together by a barrier) succeeds, and the schema exists once."""
+    import threading
+
+    url = f"sqlite:///{tmp_path / 'new.sqlite'}" if backend == "sqlite" else request.getfixturevalue("postgres_url")
+    barrier = threading.Barrier(4)
+    errors: list[BaseException] = []
+
+    def open_store() -> None:
+        barrier.wait(timeout=30)
+        try:
+            CohortStore.open(url).close()
+        except BaseException as exc:  # noqa: BLE001 - collected for the assertion
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_store) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == [] and not any(t.is_alive() for t in threads)
+    store = CohortStore.open(url)
+    assert store.count(patients) == 0
+    store.close()
