@@ -9,7 +9,9 @@ publishing after the coordinator had died, then blocked forever writing to the d
   standard library has no wrapper), and on every platform a daemon thread checks ``os.getppid()``
   every :data:`WATCHDOG_PERIOD_S` seconds and ends the process when the parent is gone (the
   fallback where prctl is missing, and a guard for a parent that died before the initializer ran).
-  The resource tracker then sees its pipe close and exits too.
+  The resource tracker then sees its pipe close and exits too. (Linux sends the parent-death
+  signal when the *thread* that started the worker ends; the pools are started by the thread
+  that runs the batch, which outlives them.)
 * :func:`sigterm_raises` turns SIGTERM into :class:`BatchTerminated` in the main thread while the
   batch runs, so the coordinator records the run as ``interrupted``, terminates its workers and
   releases the output lock, exactly as for Ctrl-C.
