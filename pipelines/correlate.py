@@ -150,6 +150,22 @@ def redact_secret(text: str, url: str) -> str:
     return text
 
 
+def _read_only(url: str) -> str:
+    """An SQLite URL opened read-only (an absent file is an error, never created); others unchanged."""
+    import sqlalchemy as sa
+
+    try:
+        parsed = sa.engine.make_url(url)
+    except (sa.exc.ArgumentError, ValueError):
+        return url  # _rows_from_database reports it
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:" or parsed.database.startswith("file:"):
+        return url
+    path = Path(parsed.database)
+    if not path.is_file():
+        raise InputFileError(f"--source: no such SQLite file {path}")
+    return f"sqlite:///file:{path.resolve()}?mode=ro&uri=true"
+
+
 def _rows_from_database(url: str, label: str) -> tuple[list[dict[str, str]], list[str]]:
     """The metric rows of the latest run recorded in the cohort database at ``url``."""
     import sqlalchemy as sa
@@ -200,7 +216,7 @@ def load_cohort_metrics(
         from pipelines.store import redact_url
 
         path = redact_url(database_url)
-        rows, warnings = _rows_from_database(database_url, path)
+        rows, warnings = _rows_from_database(_read_only(database_url), path)
     else:
         if results is None:
             raise ArgumentError("give --results OUT (a batch output folder) or --source DATABASE_URL")

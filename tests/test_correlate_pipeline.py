@@ -257,3 +257,17 @@ def test_cli_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[s
     code = cli_main.main(["correlate", "--results", str(out), "--outcomes", str(outcomes), "--endpoint", "local_progression"])
     err = capsys.readouterr().err
     assert code == 1 and "dosimetry: error:" in err and "no events among the 80 patients" in err and "local_progression" in err
+
+
+def test_sqlite_url_source_reads_without_writing(tmp_path: Path) -> None:
+    """Oracle: the same file read as --results (tested above); the file's bytes before and after,
+    and an absent file must not be created."""
+    patients = _cohort()
+    db = _write_sqlite(tmp_path / "out", patients)
+    before = db.read_bytes()
+    metrics = load_cohort_metrics(None, database_url=f"sqlite:///{db}")
+    assert set(metrics.patient_ids) == set(patients) and metrics.source == f"sqlite:///{db}"
+    assert db.read_bytes() == before
+    with pytest.raises(InputFileError, match="no such SQLite file"):
+        load_cohort_metrics(None, database_url=f"sqlite:///{tmp_path / 'absent.sqlite'}")
+    assert not (tmp_path / "absent.sqlite").exists()
