@@ -39,6 +39,10 @@ SLOW_MODULES = frozenset(
         "test_trial_profile_ci.py",
         "test_patient_facade.py",
         "test_dvh_crosscheck.py",
+        "test_reirradiation_patient.py",
+        "test_reirradiation_limits.py",
+        "test_reirradiation_type.py",
+        "test_node_serve.py",
     }
 )
 
