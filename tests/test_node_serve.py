@@ -126,9 +126,19 @@ def make_node(tmp_path: Path, **overrides: Any) -> StorageNode:
     return node
 
 
+def _metric_rows(path: Path) -> list[list[str]]:
+    import csv
+
+    with path.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.reader(handle))
+    assert rows[0][-1] == "warnings"
+    return rows
+
+
 def test_storescu_sample_patient_report_and_maps(tmp_path: Path, receiver: Receiver) -> None:
     """storescu sends the sample patient; the report has the README's verdict and the numbers of
-    ``dosimetry analyze`` on the sample folders (metrics.csv, dvh.csv byte for byte); the two cumulative
+    ``dosimetry analyze`` on the sample folders (dvh.csv byte for byte, metrics.csv but the file names in its
+    warnings); the two cumulative
     maps arrive at the destination SCP; echoscu and a refused AE title answered (dcmtk exit codes)."""
     node = make_node(tmp_path, destination=Destination("PLANNING", "127.0.0.1", receiver.port))
     try:
@@ -152,8 +162,12 @@ def test_storescu_sample_patient_report_and_maps(tmp_path: Path, receiver: Recei
 
         assert main(["analyze", str(SAMPLE), "--out", str(tmp_path / "direct")]) == 0
         node_out = Path(line["report"]).parent
-        for name in ("metrics.csv", "dvh.csv"):
-            assert (node_out / name).read_bytes() == (tmp_path / "direct" / name).read_bytes(), name
+        assert (node_out / "dvh.csv").read_bytes() == (tmp_path / "direct" / "dvh.csv").read_bytes()
+        # metrics.csv: every number byte for byte; its warnings column names the input files, which
+        # the node stores under its own (SOP Instance UID) names
+        node_rows, direct_rows = (_metric_rows(folder / "metrics.csv") for folder in (node_out, tmp_path / "direct"))
+        assert [r[:-1] for r in node_rows] == [r[:-1] for r in direct_rows]
+        assert [r[-1].count(" | ") for r in node_rows] == [r[-1].count(" | ") for r in direct_rows]
         received = wait_for(lambda: len(receiver.received) >= 2 and receiver.received, what="the maps at the destination")
         assert all(r["status"] == 0 for r in line["sent"]) and len(line["sent"]) == 2
         assert sorted(str(ds.Modality) for ds in received) == ["RTDOSE", "RTDOSE"]
