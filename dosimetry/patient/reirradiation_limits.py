@@ -67,18 +67,31 @@ def reirradiation_limit_checks(
     months = None if maps.interval is None else maps.interval.months
     for limit in table.entries:
         names = {s.lower() for s in limit.structures}
-        for roi in rois:
-            if _base_name(roi.name, mapper) not in names:
-                continue
-            try:
-                current_max = compute_dvh(course_map(limit, "current"), roi, bin_width_gy=bin_width_gy).max_gy
-                prior_max = compute_dvh(course_map(limit, "prior"), roi, bin_width_gy=bin_width_gy).max_gy
-            except DosimetryError as exc:
-                warnings.append(f"re-irradiation limit {limit.endpoint_id}: ROI {roi.name!r} not evaluated: {exc}")
+        named = [roi for roi in rois if _base_name(roi.name, mapper) in names]
+        if not named:
+            continue
+        # one course map at a time over the limit's ROIs, its sampling tables released after it
+        maxima: dict[tuple[str, str], float] = {}
+        failed: dict[str, DosimetryError] = {}
+        for course in ("current", "prior"):
+            grid = course_map(limit, course)
+            for roi in named:
+                if roi.name in failed:
+                    continue
+                try:
+                    maxima[(roi.name, course)] = compute_dvh(grid, roi, bin_width_gy=bin_width_gy).max_gy
+                except DosimetryError as exc:
+                    failed[roi.name] = exc
+            release_grid_caches(grid)
+        for roi in named:
+            if roi.name in failed:
+                warnings.append(f"re-irradiation limit {limit.endpoint_id}: ROI {roi.name!r} not evaluated: {failed[roi.name]}")
                 continue
             rows.extend(
-                _row(c) for c in evaluate_limit(roi.name, limit, current_max_gy=current_max, prior_max_gy=prior_max, interval_months=months)
+                _row(c)
+                for c in evaluate_limit(
+                    roi.name, limit, current_max_gy=maxima[(roi.name, "current")], prior_max_gy=maxima[(roi.name, "prior")],
+                    interval_months=months,
+                )
             )
-    for grid in cache.values():
-        release_grid_caches(grid)
     return tuple(rows), tuple(warnings)
