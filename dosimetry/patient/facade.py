@@ -25,6 +25,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import dosimetry
+from dosimetry.align.resample import AlignmentMethod
 from dosimetry.constraints.evaluate import ConstraintReport
 from dosimetry.constraints.naming import NameMapper, load_name_mapping
 from dosimetry.constraints.protocol import Protocol, load_protocol
@@ -55,6 +56,15 @@ logger = logging.getLogger(__name__)
 
 #: The bundled synthetic patient (``dosimetry sample-data`` regenerates it byte for byte).
 SAMPLE_PATIENT_DIR = Path(__file__).resolve().parents[2] / "sample_data" / "patient01"
+
+
+_REGISTRATION_KIND = {
+    AlignmentMethod.DEFORMABLE_REGISTRATION: "deformable",
+    AlignmentMethod.REGISTRATION: "rigid",
+    AlignmentMethod.SAME_FRAME: "same-frame",
+    AlignmentMethod.TRANSFORM: "transform",
+    AlignmentMethod.ASSUMED_SAME_POSITION: "assumed-same-position",
+}
 
 
 @dataclass(frozen=True)
@@ -220,6 +230,8 @@ class Patient:
                 transform=maps.aligned.transform_description,
                 registration_source=maps.registration_source,
                 uncovered_volume_cc=float(maps.aligned.uncovered_volume_cc),
+                registration_kind=_REGISTRATION_KIND[maps.aligned.method],
+                jacobian_determinant=None if maps.aligned.jacobian is None else maps.aligned.jacobian.to_dict(),
             )
         descriptions = {dvhs.planned_dose_name: f"{dvhs.planned_dose_name}: the current plan's dose ({maps.current.dose.dose_type.value})"}
         descriptions.update({k: m.description for k, m in maps.lq.items()})

@@ -4,8 +4,10 @@
 (folders from :func:`dosimetry.patient.folders.resolve_folders`), takes the current course's
 structure set (same frame of reference as the current dose, else a
 :class:`~dosimetry.errors.ConsistencyError`), brings the prior dose onto the current dose grid
-with :func:`dosimetry.align.align_prior_dose` (same frame; a Spatial Registration from
-``registration_path`` or found in either folder; or ``assume_same_position``), and computes
+with :func:`dosimetry.align.align_prior_dose` (same frame; a Spatial Registration or a Deformable
+Spatial Registration from ``registration_path`` or found in either folder -- a deformable one is
+applied when there is one, the rigid one is kept for the rigid vs deformable comparison; or
+``assume_same_position``), and computes
 
 * the current course's voxel-wise LQ maps BED and EQD2 for the late (2 Gy) and tumour (9 Gy)
   alpha/beta: keys ``BED2``, ``EQD2_2``, ``BED9``, ``EQD2_9`` (:func:`dosimetry.radiobiology.lq_maps`);
@@ -29,7 +31,9 @@ from dosimetry.quantities import DoseBasis
 from dosimetry.dose import DoseGrid, DoseType
 from dosimetry.errors import ArgumentError, ConsistencyError
 from dosimetry.radiobiology import CourseDose, CumulativeMap, LqMap, DoseQuantity, SummationMethod, accumulate, lq_map, lq_maps
-from dosimetry.radiobiology.course import Course, course_registration, load_course
+from dosimetry.io.registration_reader import DeformableRegistration
+from dosimetry.radiobiology.course import Course, course_registrations, load_course
+from dosimetry.registration import RigidRegistration
 from dosimetry.radiobiology.summation import check_residual
 from dosimetry.patient.folders import CourseFolders
 from dosimetry.structures import StructureSet
@@ -62,6 +66,8 @@ class PatientMaps:
     lq: dict[str, LqMap]
     cumulative: dict[str, CumulativeMap]
     warnings: tuple[str, ...] = field(default=())
+    rigid_registration: RigidRegistration | None = None
+    deformable_registration: DeformableRegistration | None = None
 
     @property
     def dose_quantity(self) -> str:
@@ -133,21 +139,29 @@ def build_patient_maps(
 
     prior: Course | None = None
     aligned: AlignedDose | None = None
+    rigid_registration: RigidRegistration | None = None
+    deformable: DeformableRegistration | None = None
     source = "no prior course"
     cumulative: dict[str, CumulativeMap] = {}
     if folders.prior is not None:
         prior = load_course(folders.prior, argument="--prior")
         prior_frame = prior.dose.frame_of_reference_uid
-        registration = course_registration(
+        registration, deformable = course_registrations(
             current, prior, registration_path=registration_path, search_folders=not assume_same_position
         )
+        rigid_registration = registration
         source = "same frame of reference" if prior_frame == frame else "assumed same position (no registration)"
         if registration_path is not None:
             source = f"--registration {registration_path}"
+        elif deformable is not None:
+            source = f"deformable, found in course folder: {deformable.source_path}"
         elif registration is not None:
             source = f"found in course folder: {registration.source_path}"
+        if deformable is not None:
+            registration = None
         aligned = align_prior_dose(
-            prior.dose, current.dose.grid, frame, registration=registration, assume_same_position=assume_same_position
+            prior.dose, current.dose.grid, frame, registration=registration, assume_same_position=assume_same_position,
+            deformable=deformable,
         )
         warnings += [f"prior: {w}" for w in prior.warnings]
         for quantity in (DoseQuantity.EQD2, DoseQuantity.BED):
@@ -184,4 +198,6 @@ def build_patient_maps(
         lq=lq,
         cumulative=cumulative,
         warnings=tuple(dict.fromkeys(warnings)),
+        rigid_registration=rigid_registration,
+        deformable_registration=deformable,
     )

@@ -17,7 +17,10 @@ Top-level keys (all required; doses in Gy, or GyE where the source dose is RBE-w
                        prescription_dose_gy|null, dose_type, dose_sop_instance_uid,
                        frame_of_reference_uid}]
     alignment        null (no prior course) | {method, transform, registration_source,
-                       uncovered_volume_cc}
+                       uncovered_volume_cc, registration_kind ("deformable"|"rigid"|"same-frame"|
+                       "transform"|"assumed-same-position": the mapping the cumulative dose used),
+                       jacobian_determinant (deformable: {min, p1, median, p99, max, folding_voxels,
+                       voxels} of the current -> prior mapping on the current dose grid; else null)}
     dose_levels      {rows: [{level, fractions, dose_per_fraction_gy, total_gy, bed2_gy, bed9_gy,
                        eqd2_2_gy, eqd2_9_gy}], patient_level: int|null, note}
                       (protocol Table 1 recomputed with make_schedules; patient_level is the row
@@ -111,8 +114,16 @@ RESULTS_SCHEMA: dict[str, Any] = _obj(
         ),
         "alignment": {
             "type": ["object", "null"],
-            "properties": {"method": _STR, "transform": _STR, "registration_source": _STR, "uncovered_volume_cc": _NUM},
-            "required": ["method", "transform", "registration_source", "uncovered_volume_cc"],
+            "properties": {
+                "method": _STR, "transform": _STR, "registration_source": _STR, "uncovered_volume_cc": _NUM,
+                "registration_kind": {"enum": ["deformable", "rigid", "same-frame", "transform", "assumed-same-position"]},
+                "jacobian_determinant": {
+                    "type": ["object", "null"],
+                    "properties": {k: _NUM for k in ("min", "p1", "median", "p99", "max", "folding_voxels", "voxels")},
+                    "additionalProperties": False,
+                },
+            },
+            "required": ["method", "transform", "registration_source", "uncovered_volume_cc", "registration_kind", "jacobian_determinant"],
             "additionalProperties": False,
         },
         "dose_levels": _obj(

@@ -22,7 +22,8 @@ def add_patient_options(parser: argparse.ArgumentParser, *, patient_help: str) -
     parser.add_argument("patient_dir", type=Path, metavar="PATIENT_DIR", help=patient_help)
     parser.add_argument("--prior", type=Path, metavar="DIR", help="prior course folder (RT Dose + RT Plan)")
     how = parser.add_mutually_exclusive_group()
-    how.add_argument("--registration", type=Path, metavar="REG.dcm", help="Spatial Registration linking the two frames")
+    how.add_argument("--registration", type=Path, metavar="REG.dcm", help="Spatial Registration or Deformable Spatial Registration linking the two frames (a deformable one is applied, "
+        "a rigid one found beside it is shown for comparison)")
     how.add_argument(
         "--assume-same-position",
         action="store_true",

@@ -47,7 +47,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.add_argument("--current", type=Path, required=True, metavar="DIR", help="folder of the current course (RT Dose + plan)")
     parser.add_argument("--prior", type=Path, required=True, metavar="DIR", help="folder of the prior course (RT Dose + plan)")
     how = parser.add_mutually_exclusive_group()
-    how.add_argument("--registration", type=Path, metavar="REG.dcm", help="DICOM Spatial Registration linking the two frames")
+    how.add_argument(
+        "--registration", type=Path, metavar="REG.dcm",
+        help="DICOM Spatial Registration or Deformable Spatial Registration linking the two frames",
+    )
     how.add_argument(
         "--transform", type=Path, metavar="T.tfm", help="ITK transform (rigid/affine/displacement field) mapping current to prior points"
     )
@@ -161,7 +164,7 @@ def _output_record(exported: ExportedMap, quantity: str, course: str, alpha_beta
 
 def run(args: argparse.Namespace) -> int:
     from dosimetry.align import align_prior_dose
-    from dosimetry.radiobiology.course import course_registration, load_course
+    from dosimetry.radiobiology.course import course_registrations, load_course
     from dosimetry.radiobiology.evaluation import roi_eqd2_metrics
     from dosimetry.radiobiology.export import export_cumulative_map, export_lq_map, identity_from_dicom
     from dosimetry.radiobiology.lq import check_alpha_beta
@@ -191,15 +194,19 @@ def run(args: argparse.Namespace) -> int:
     structures = current.structure_set(argument="--current") if (args.composite or args.evaluate_rois) else None
     cur_frame = current.dose.frame_of_reference_uid
     prior_frame = prior.dose.frame_of_reference_uid
-    registration = course_registration(
+    registration, deformable = course_registrations(
         current,
         prior,
         registration_path=args.registration,
         search_folders=args.transform is None and not args.assume_same_position,
     )
+    if deformable is not None:  # a deformable registration is applied when there is one
+        registration = None
     registration_source = "none"
     if args.registration is not None:
         registration_source = str(args.registration)
+    elif deformable is not None:
+        registration_source = f"deformable, found in course folder: {deformable.source_path}"
     elif registration is not None:
         registration_source = f"found in course folder: {registration.source_path}"
     aligned = align_prior_dose(
@@ -209,6 +216,7 @@ def run(args: argparse.Namespace) -> int:
         registration=registration,
         transform=args.transform,
         assume_same_position=args.assume_same_position,
+        deformable=deformable,
     )
     try:
         args.out.mkdir(parents=False, exist_ok=True)
@@ -289,6 +297,7 @@ def run(args: argparse.Namespace) -> int:
             "registration_source": registration_source,
             "uncovered_voxels": aligned.uncovered_voxel_count,
             "uncovered_volume_cc": aligned.uncovered_volume_cc,
+            "jacobian_determinant": None if aligned.jacobian is None else aligned.jacobian.to_dict(),
         },
         "residual": args.residual,
         "summation_method": method.value,
