@@ -30,6 +30,7 @@ SLOW_MODULES = frozenset(
         "test_patient_facade.py",
         "test_dvh_crosscheck.py",
         "test_patient_deformable.py",
+        "test_align_register.py",
     }
 )
 
