@@ -15,7 +15,12 @@ import SimpleITK as sitk
 
 from dosimetry.align import align_prior_dose
 from dosimetry.align.deformable import registered_to_source
-from dosimetry.align.register import ComputedRegistration, register_deformable, to_deformable_registration, write_itk_transform
+from dosimetry.align.register import (
+    ComputedRegistration,
+    register_deformable,
+    to_deformable_registration,
+    write_itk_transform,
+)
 from dosimetry.dose import DoseGrid, DoseSummationType, DoseType
 from dosimetry.io import load_deformable_registrations
 from dosimetry.io.registration_writer import write_deformable_registration

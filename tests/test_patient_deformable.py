@@ -59,3 +59,22 @@ def test_cli_check_and_accumulate_pick_it_up(tmp_path: Path, capsys: pytest.Capt
     summary = json.loads((tmp_path / "acc" / "accumulate.json").read_text())
     assert summary["alignment"]["method"] == "deformable-registration"
     assert summary["alignment"]["jacobian_determinant"]["folding_voxels"] == 0
+
+
+def test_register_deformable_outputs_read_back_identically(tmp_path: Path) -> None:
+    """Oracle: the tool's own reading of the DICOM object it wrote (--registration REG_deformable.dcm)
+    must give the same aligned prior dose, bit for bit, as the registration computed in memory;
+    and SimpleITK reads the ITK transform file written beside it."""
+    import SimpleITK as sitk
+
+    export = f.make_two_course_export(tmp_path / "p", with_registration=False)
+    computed = load_patient(tmp_path / "p", register="deformable")
+    results = computed.write(tmp_path / "out")
+    assert results.alignment is not None and results.alignment.registration_kind == "deformable"
+    assert {"REG_deformable.dcm", "prior_to_current_deformable.h5"} <= {o.path for o in results.outputs}
+    again = load_patient(tmp_path / "p", registration=tmp_path / "out" / "REG_deformable.dcm")
+    a, b = computed.patient_maps.aligned, again.patient_maps.aligned
+    assert a is not None and b is not None
+    np.testing.assert_array_equal(a.dose.dose_gy, b.dose.dose_gy)
+    assert sitk.ReadTransform(str(tmp_path / "out" / "prior_to_current_deformable.h5")).GetDimension() == 3
+    assert export.registration is None

@@ -153,8 +153,9 @@ def _demons(fixed: sitk.Image, moving: sitk.Image, parameters: RegistrationParam
     """Multi-level demons displacement field on the fixed image's grid (float64 vectors, mm)."""
     field: sitk.Image | None = None
     for shrink in parameters.demons_shrink_factors:
-        f = sitk.Shrink(fixed, [shrink] * 3) if shrink > 1 else fixed
-        m = sitk.Shrink(moving, [shrink] * 3) if shrink > 1 else moving
+        factors = [max(1, min(shrink, n // 4)) for n in fixed.GetSize()]  # keep at least 4 voxels per axis
+        f = sitk.Shrink(fixed, factors) if max(factors) > 1 else fixed
+        m = sitk.Shrink(moving, factors) if max(factors) > 1 else moving
         demons = sitk.FastSymmetricForcesDemonsRegistrationFilter()
         demons.SetNumberOfIterations(parameters.demons_iterations)
         demons.SetStandardDeviations(parameters.demons_smoothing_mm)

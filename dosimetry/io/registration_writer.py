@@ -22,7 +22,13 @@ from pydicom.sequence import Sequence
 import dosimetry
 from dosimetry.io.dicom_file import DEFORMABLE_SPATIAL_REGISTRATION
 from dosimetry.io.registration_reader import DeformableRegistration
-from dosimetry.io.rtdose_writer import DicomIdentity, apply_identity, ds_str, new_file_dataset, save_dataset
+from dosimetry.io.rtdose_writer import (
+    DicomIdentity,
+    apply_identity,
+    ds_str,
+    new_file_dataset,
+    save_dataset,
+)
 
 
 def ds_exact(matrix: npt.ArrayLike) -> npt.NDArray[np.float64]:
@@ -85,7 +91,7 @@ def write_deformable_registration(
     item.PreDeformationMatrixRegistrationSequence = Sequence([_matrix_item(registration.pre_matrix)])
     item.PostDeformationMatrixRegistrationSequence = Sequence([_matrix_item(registration.post_matrix)])
     item.DeformableRegistrationGridSequence = Sequence([grid])
-    item.FrameOfReferenceTransformationComment = description[:1024]
+    item.FrameOfReferenceTransformationComment = description[:64]
     ds.DeformableRegistrationSequence = Sequence([item])
     save_dataset(ds, path)
     return sop

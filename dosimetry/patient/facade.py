@@ -32,6 +32,7 @@ from dosimetry.constraints.protocol import Protocol, load_protocol
 from dosimetry.dose import DoseGrid
 from dosimetry.errors import ArgumentError, OutputError
 from dosimetry.io.atomic_files import write_text
+from dosimetry.patient.deformable import RegisterMode, parse_register, write_registration_outputs
 from dosimetry.patient.checks import constraint_report, unique_rois
 from dosimetry.patient.dvhs import DVH_BIN_WIDTH_GY, ROLE_SCOPE, PatientDvhs, compute_patient_dvhs, map_by_quantity, roles_for
 from dosimetry.patient.folders import CourseFolders, check_output_outside, resolve_folders
@@ -346,6 +347,8 @@ class Patient:
         except OSError as exc:
             raise OutputError(f"cannot create the output folder {out_dir}: {exc}") from exc
         outputs = list(export_maps(self._maps, out_dir, results.warnings))
+        if self._maps.computed_registration is not None:
+            outputs += write_registration_outputs(self._maps.computed_registration, out_dir, self._maps.current.dose_paths[0])
         write_text(out_dir / "dvh.csv", dvh_csv_text(self.dvhs(), dvh_csv_step_gy))
         write_text(out_dir / "metrics.csv", metrics_csv_text(results.metrics))
         outputs += [
@@ -376,6 +379,7 @@ def load_patient(
     alpha_beta_late_gy: float = 2.0,
     alpha_beta_tumour_gy: float = 9.0,
     dvh_bin_width_gy: float = DVH_BIN_WIDTH_GY,
+    register: RegisterMode | str | None = None,
 ) -> Patient:
     """Load a patient: ``folder`` with ``current/`` (and ``prior/``) sub-folders, or a current course
     folder with ``prior=`` naming the prior course.
@@ -385,7 +389,8 @@ def load_patient(
     frames differ and there is no registration (the results carry a warning). ``residual``: the
     fraction of the prior course still counted for organs at risk (default 0.3, the protocol's; only
     with a prior course). Alpha/beta ratios in Gy: late-responding tissue (organs at risk, 2) and
-    tumour (9). Raises a :class:`~dosimetry.errors.DosimetryError` naming the file or argument when
+    tumour (9). ``register="deformable"``: compute a deformable registration of the prior CT to the
+    current CT (rigid + demons, :mod:`dosimetry.align.register`) and apply it. Raises a :class:`~dosimetry.errors.DosimetryError` naming the file or argument when
     the patient cannot be loaded.
     """
     folders = resolve_folders(Path(folder), None if prior is None else Path(prior))
@@ -402,6 +407,7 @@ def load_patient(
         residual=DEFAULT_RESIDUAL if residual is None else residual,
         alpha_beta_late_gy=alpha_beta_late_gy,
         alpha_beta_tumour_gy=alpha_beta_tumour_gy,
+        register=parse_register(register),
     )
     return Patient(
         maps,

@@ -35,6 +35,7 @@ from dosimetry.io.registration_reader import DeformableRegistration
 from dosimetry.radiobiology.course import Course, course_registrations, load_course
 from dosimetry.registration import RigidRegistration
 from dosimetry.radiobiology.summation import check_residual
+from dosimetry.patient.deformable import PatientRegistration, RegisterMode, compute_patient_registration
 from dosimetry.patient.folders import CourseFolders
 from dosimetry.structures import StructureSet
 
@@ -68,6 +69,7 @@ class PatientMaps:
     warnings: tuple[str, ...] = field(default=())
     rigid_registration: RigidRegistration | None = None
     deformable_registration: DeformableRegistration | None = None
+    computed_registration: PatientRegistration | None = None
 
     @property
     def dose_quantity(self) -> str:
@@ -114,8 +116,10 @@ def build_patient_maps(
     residual: float = 0.3,
     alpha_beta_late_gy: float = 2.0,
     alpha_beta_tumour_gy: float = 9.0,
+    register: RegisterMode | None = None,
 ) -> PatientMaps:
-    """Load, align and build the maps (see the module docstring)."""
+    """Load, align and build the maps (see the module docstring). ``register``: compute a deformable
+    registration of the prior CT to the current CT and apply it (:mod:`dosimetry.patient.deformable`)."""
     residual = check_residual(residual, argument="--residual")
     for name, value in (("alpha_beta_late_gy", alpha_beta_late_gy), ("alpha_beta_tumour_gy", alpha_beta_tumour_gy)):
         if not value > 0:
@@ -124,6 +128,8 @@ def build_patient_maps(
         raise ArgumentError("--registration and --assume-same-position need a prior course (prior/ or --prior DIR)")
     if registration_path is not None and assume_same_position:
         raise ArgumentError("give either --registration or --assume-same-position, not both")
+    if register is not None and (folders.prior is None or registration_path is not None or assume_same_position):
+        raise ArgumentError("--register needs a prior course and excludes --registration and --assume-same-position")
 
     current = load_course(folders.current, argument="PATIENT_DIR")
     frame = current.dose.frame_of_reference_uid
@@ -141,6 +147,7 @@ def build_patient_maps(
     aligned: AlignedDose | None = None
     rigid_registration: RigidRegistration | None = None
     deformable: DeformableRegistration | None = None
+    computed: PatientRegistration | None = None
     source = "no prior course"
     cumulative: dict[str, CumulativeMap] = {}
     if folders.prior is not None:
@@ -157,6 +164,13 @@ def build_patient_maps(
             source = f"deformable, found in course folder: {deformable.source_path}"
         elif registration is not None:
             source = f"found in course folder: {registration.source_path}"
+        if register is not None:
+            computed = compute_patient_registration(current, prior)
+            if deformable is not None:
+                warnings.append(f"--register: the deformable registration in {deformable.source_path} was not used (a new one was computed)")
+            deformable = computed.deformable
+            rigid_registration = rigid_registration or computed.rigid
+            source = f"computed (--register {register.value}: rigid + demons, {computed.computed.seconds:.1f} s)"
         if deformable is not None:
             registration = None
         aligned = align_prior_dose(
@@ -200,4 +214,5 @@ def build_patient_maps(
         warnings=tuple(dict.fromkeys(warnings)),
         rigid_registration=rigid_registration,
         deformable_registration=deformable,
+        computed_registration=computed,
     )

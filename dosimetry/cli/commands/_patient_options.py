@@ -29,6 +29,11 @@ def add_patient_options(parser: argparse.ArgumentParser, *, patient_help: str) -
         action="store_true",
         help="frames differ and no registration: assume the patient did not move (the report carries a warning)",
     )
+    how.add_argument(
+        "--register", choices=("deformable",), default=None,
+        help="compute a registration of the prior CT to the current CT and apply it: deformable = rigid then demons "
+        "(SimpleITK; analyze writes it as REG_deformable.dcm and an ITK .h5 transform)",
+    )
     parser.add_argument(
         "--residual", type=float, default=None, metavar="R",
         help="residual fraction of the prior dose (default 0.3; needs a prior course)",
@@ -49,6 +54,7 @@ def load_patient_from_args(args: argparse.Namespace, *, alpha_beta_late_gy: floa
         prior=args.prior,
         registration=args.registration,
         assume_same_position=args.assume_same_position,
+        register=args.register,
         residual=args.residual,
         alpha_beta_late_gy=alpha_beta_late_gy,
     )
