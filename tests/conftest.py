@@ -31,6 +31,7 @@ SLOW_MODULES = frozenset(
         "test_dvh_crosscheck.py",
         "test_patient_deformable.py",
         "test_align_register.py",
+        "test_registration_uncertainty.py",
     }
 )
 

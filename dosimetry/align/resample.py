@@ -320,3 +320,15 @@ def align_prior_dose(
         warnings=all_warnings,
     )
     return AlignedDose(aligned, method, how, count, volume_cc, all_warnings, jacobian)
+
+
+def resample_values_with_transform(
+    values: FloatArray, grid: RectilinearGrid, target: RectilinearGrid, transform: sitk.Transform | None = None
+) -> tuple[FloatArray, npt.NDArray[np.bool_]]:
+    """:func:`resample_dose_with_transform` for any voxel values on a uniform ``grid`` (e.g. an ROI's
+    occupancy): linear, 0 outside ``grid``; returns the values and the outside mask."""
+    if not grid.z_is_uniform:
+        raise ArgumentError("resample_values_with_transform needs a grid with uniform z spacing")
+    if transform is None:
+        transform = sitk.Transform(3, sitk.sitkIdentity)
+    return _resample_sitk(_image_from_dose(values, grid), target, transform)

@@ -33,6 +33,7 @@ from dosimetry.dose import DoseGrid
 from dosimetry.errors import ArgumentError, OutputError
 from dosimetry.io.atomic_files import write_text
 from dosimetry.patient.deformable import RegisterMode, parse_register, write_registration_outputs
+from dosimetry.patient.registration_quality import DEFAULT_MARGIN_MM, RegistrationUncertainty, registration_uncertainty
 from dosimetry.patient.checks import constraint_report, unique_rois
 from dosimetry.patient.dvhs import DVH_BIN_WIDTH_GY, ROLE_SCOPE, PatientDvhs, compute_patient_dvhs, map_by_quantity, roles_for
 from dosimetry.patient.folders import CourseFolders, check_output_outside, resolve_folders
@@ -110,7 +111,12 @@ class Patient:
         registration_path: Path | None = None,
         assume_same_position: bool = False,
         dvh_bin_width_gy: float = DVH_BIN_WIDTH_GY,
+        uncertainty_margin_mm: float | None = None,
     ) -> None:
+        if uncertainty_margin_mm is not None and not (0 <= uncertainty_margin_mm <= 20):
+            raise ArgumentError(f"uncertainty_margin_mm must be in [0, 20] mm, got {uncertainty_margin_mm}")
+        self.uncertainty_margin_mm = uncertainty_margin_mm
+        self._uncertainty: dict[_CheckKey, object] = {}
         if not (0 < dvh_bin_width_gy <= 1):
             raise ArgumentError(f"dvh_bin_width_gy must be in (0, 1] Gy, got {dvh_bin_width_gy}")
         self._maps = maps
@@ -208,6 +214,23 @@ class Patient:
             self._checks[key] = report
         return self._checks[key]
 
+    def registration_uncertainty(
+        self, protocol: Protocol | Path | str | None = None, mapping: NameMapper | Path | str | None = None
+    ) -> RegistrationUncertainty | None:
+        """Rigid vs deformable cumulative checks, their spread under a prior-dose shift and the mapping
+        quality (:mod:`dosimetry.patient.registration_quality`): computed with a prior course when a
+        deformable registration is applied or ``uncertainty_margin_mm`` was given; else None."""
+        if self._maps.prior is None or (self._maps.deformable_registration is None and self.uncertainty_margin_mm is None):
+            return None
+        key = _CheckKey(_protocol_label(protocol), _mapping_label(mapping))
+        if key not in self._uncertainty:
+            margin = DEFAULT_MARGIN_MM if self.uncertainty_margin_mm is None else self.uncertainty_margin_mm
+            self._uncertainty[key] = registration_uncertainty(
+                self._maps, self._rois, constraint_checks(self.check(protocol, mapping)), mapper=_mapping(mapping),
+                protocol=_protocol(protocol), bin_width_gy=self.dvh_bin_width_gy, margin_mm=margin,
+            )
+        return self._uncertainty[key]  # type: ignore[return-value]
+
     def results(
         self,
         protocol: Protocol | Path | str | None = None,
@@ -298,6 +321,7 @@ class Patient:
                  ("mapping", Path(mapping) if isinstance(mapping, (str, Path)) else None)),
             ),
             warnings=tuple(dict.fromkeys(warnings)),
+            registration_uncertainty=self.registration_uncertainty(protocol, mapping),
         )
 
     # ---------------------------------------------------------------- outputs
@@ -380,6 +404,7 @@ def load_patient(
     alpha_beta_tumour_gy: float = 9.0,
     dvh_bin_width_gy: float = DVH_BIN_WIDTH_GY,
     register: RegisterMode | str | None = None,
+    uncertainty_margin_mm: float | None = None,
 ) -> Patient:
     """Load a patient: ``folder`` with ``current/`` (and ``prior/``) sub-folders, or a current course
     folder with ``prior=`` naming the prior course.
@@ -390,7 +415,9 @@ def load_patient(
     fraction of the prior course still counted for organs at risk (default 0.3, the protocol's; only
     with a prior course). Alpha/beta ratios in Gy: late-responding tissue (organs at risk, 2) and
     tumour (9). ``register="deformable"``: compute a deformable registration of the prior CT to the
-    current CT (rigid + demons, :mod:`dosimetry.align.register`) and apply it. Raises a :class:`~dosimetry.errors.DosimetryError` naming the file or argument when
+    current CT (rigid + demons, :mod:`dosimetry.align.register`) and apply it.
+    ``uncertainty_margin_mm``: shift of the prior dose for the registration uncertainty (default 2 mm
+    when a deformable registration is applied; giving it computes the uncertainty for a rigid one too). Raises a :class:`~dosimetry.errors.DosimetryError` naming the file or argument when
     the patient cannot be loaded.
     """
     folders = resolve_folders(Path(folder), None if prior is None else Path(prior))
@@ -415,4 +442,5 @@ def load_patient(
         registration_path=registration_path,
         assume_same_position=assume_same_position,
         dvh_bin_width_gy=dvh_bin_width_gy,
+        uncertainty_margin_mm=uncertainty_margin_mm,
     )

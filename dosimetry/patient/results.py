@@ -97,6 +97,8 @@ class AnalysisResults:
     inputs: tuple[InputRecord, ...] = ()
     warnings: tuple[str, ...] = field(default=())
     schema_version: str = SCHEMA_VERSION
+    #: rigid vs deformable, shift spread, mapping quality (dosimetry.patient.registration_quality); None when not computed
+    registration_uncertainty: Any = None
 
     @property
     def any_fail(self) -> bool:
@@ -121,6 +123,7 @@ class AnalysisResults:
             "patient": {"patient_id": self.patient_id, "patient_name": self.patient_name},
             "courses": [record_dict(c) for c in self.courses],
             "alignment": None if self.alignment is None else record_dict(self.alignment),
+            "registration_uncertainty": None if self.registration_uncertainty is None else record_dict(self.registration_uncertainty),
             "dose_levels": {
                 "rows": [record_dict(r) for r in self.dose_levels.rows],
                 "patient_level": self.dose_levels.patient_level,

@@ -38,6 +38,15 @@ Top-level keys (all required; doses in Gy, or GyE where the source dose is RBE-w
     outputs          [{path, kind, description, sop_instance_uid|null}]   relative to OUT
     inputs           [{path, course, modality, sop_class_uid, sop_instance_uid, sha256,
                        size_bytes}]   every input file (non-DICOM files have empty UIDs)
+    registration_uncertainty  null | {margin_mm, mapping, rigid_available, deformable_available,
+                       rows: [{source, roi, endpoint, quantity, metric, comparator, limit, value_rigid,
+                       value_deformable, value, spread_low, spread_high (over the prior dose shifted by
+                       margin_mm along +-x, +-y, +-z), worst_direction, status, verdict ("UNCERTAIN" when
+                       the status flips within the spread)}], organs: [{roi, prior_roi, dice_rigid,
+                       dice_deformable, mean_surface_distance_rigid_mm, mean_surface_distance_deformable_mm,
+                       jacobian_min, folding_voxels, note}], inverse_consistency null | {mean_mm, p95_mm,
+                       max_mm}, notes}   (dosimetry.patient.registration_quality; computed with a
+                       deformable registration or an explicit margin)
     warnings         [str]
 
 :data:`RESULTS_SCHEMA` states this as a JSON Schema (draft 2020-12); :func:`validate` checks a
@@ -73,6 +82,36 @@ def _obj(properties: Mapping[str, Any], *, extra: bool = False) -> dict[str, Any
 def _array(items: Mapping[str, Any]) -> dict[str, Any]:
     return {"type": "array", "items": dict(items)}
 
+
+_NUM_OR_NULL_ = {"type": ["number", "null"]}
+_REGISTRATION_UNCERTAINTY: dict[str, Any] = {
+    "type": ["object", "null"],
+    "properties": {
+        "margin_mm": _NUM,
+        "mapping": _STR,
+        "rigid_available": {"type": "boolean"},
+        "deformable_available": {"type": "boolean"},
+        "rows": _array(_obj({
+            "source": _STR, "roi": _STR, "endpoint": _STR, "quantity": _STR, "metric": _STR, "comparator": _STR,
+            "limit": _NUM_OR_NULL_, "value_rigid": _NUM_OR_NULL_, "value_deformable": _NUM_OR_NULL_, "value": _NUM_OR_NULL_,
+            "spread_low": _NUM_OR_NULL_, "spread_high": _NUM_OR_NULL_, "worst_direction": _STR_OR_NULL, "status": _STR,
+            "verdict": {"enum": ["PASS", "FAIL", "NOT_EVALUABLE", "UNCERTAIN"]},
+        })),
+        "organs": _array(_obj({
+            "roi": _STR, "prior_roi": _STR_OR_NULL, "dice_rigid": _NUM_OR_NULL_, "dice_deformable": _NUM_OR_NULL_,
+            "mean_surface_distance_rigid_mm": _NUM_OR_NULL_, "mean_surface_distance_deformable_mm": _NUM_OR_NULL_,
+            "jacobian_min": _NUM_OR_NULL_, "folding_voxels": _INT_OR_NULL, "note": _STR,
+        })),
+        "inverse_consistency": {
+            "type": ["object", "null"],
+            "properties": {"mean_mm": _NUM, "p95_mm": _NUM, "max_mm": _NUM},
+            "additionalProperties": False,
+        },
+        "notes": _array(_STR),
+    },
+    "required": ["margin_mm", "mapping", "rows", "organs", "inverse_consistency", "notes"],
+    "additionalProperties": False,
+}
 
 RESULTS_SCHEMA: dict[str, Any] = _obj(
     {
@@ -112,6 +151,7 @@ RESULTS_SCHEMA: dict[str, Any] = _obj(
                 }
             )
         ),
+        "registration_uncertainty": _REGISTRATION_UNCERTAINTY,
         "alignment": {
             "type": ["object", "null"],
             "properties": {

@@ -169,7 +169,10 @@ def find_deformable_registration(
             continue
         if not any(r.sop_instance_uid and r.sop_instance_uid == k.sop_instance_uid and r.source_frame_uid == k.source_frame_uid for k in linking):
             linking.append(r)
-    if len(linking) > 1:
+    if len(linking) > 1:  # both directions given: the one registered in the current frame is applied as is
+        as_is = [r for r in linking if r.target_frame_uid == current_frame_uid]
+        if len(as_is) == 1 and len(linking) == 2:
+            return as_is[0]
         paths = ", ".join(str(r.source_path) for r in linking)
         raise ConsistencyError(
             f"several deformable registrations link frames {prior_frame_uid} and {current_frame_uid} ({paths}); give --registration"

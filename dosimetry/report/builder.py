@@ -37,6 +37,7 @@ from dosimetry.report import (
     render_html,
 )
 from dosimetry.report.planes import PlaneAxis, ct_plane, occupancy_centroid_mm
+from dosimetry.report.registration import registration_sections
 from dosimetry.patient.maps import lq_key
 
 if TYPE_CHECKING:
@@ -356,6 +357,7 @@ def build_report(results: dict[str, Any], maps: PatientMaps, dvhs: PatientDvhs) 
         _plan_section(results),
         _dose_level_section(results),
         _constraint_section(results),
+        *registration_sections(results),
         _indices_section(results),
         _dvh_section(maps, dvhs),
         overlays,
