@@ -38,6 +38,11 @@ def add_patient_options(parser: argparse.ArgumentParser, *, patient_help: str) -
         "--residual", type=float, default=None, metavar="R",
         help="residual fraction of the prior dose (default 0.3; needs a prior course)",
     )
+    parser.add_argument(
+        "--registration-margin", type=float, default=None, metavar="MM",
+        help="registration uncertainty: shift the mapped prior dose by MM along +-x/y/z and mark checks whose verdict "
+        "flips UNCERTAIN (default 2 mm, computed when a deformable registration is applied; giving it computes it for a rigid one too)",
+    )
     parser.add_argument("--protocol", type=Path, metavar="FILE", help="protocol file (.yaml/.toml) of TG-263 constraints")
     parser.add_argument("--mapping", type=Path, metavar="FILE", help="ROI name -> organ mapping file (.yaml/.toml)")
 
@@ -55,6 +60,7 @@ def load_patient_from_args(args: argparse.Namespace, *, alpha_beta_late_gy: floa
         registration=args.registration,
         assume_same_position=args.assume_same_position,
         register=args.register,
+        uncertainty_margin_mm=args.registration_margin,
         residual=args.residual,
         alpha_beta_late_gy=alpha_beta_late_gy,
     )

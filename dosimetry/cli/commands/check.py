@@ -125,9 +125,13 @@ def run(args: argparse.Namespace) -> int:
             "summation_method": cumulative.method.value,
         }
     report = patient.check(args.protocol, args.mapping)
+    uncertainty = patient.registration_uncertainty(args.protocol, args.mapping)
     if args.json:
+        from dosimetry.patient.records import record_dict
+
         data = report.to_dict()
         data["inputs"] = context
+        data["registration_uncertainty"] = None if uncertainty is None else record_dict(uncertainty)
         data["parameters"] = {
             "alpha_beta_gy": args.alpha_beta,
             "residual": maps.residual,
@@ -138,4 +142,12 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(data, indent=2))
     else:
         print(_report_text(report, context))
+        if uncertainty is not None:
+            print(
+                f"\nRegistration uncertainty ({uncertainty.mapping}; prior dose shifted {uncertainty.margin_mm:g} mm along +-x/y/z): "
+                f"{len(uncertainty.uncertain)} of {len(uncertainty.rows)} cumulative checks UNCERTAIN"
+            )
+            for r in uncertainty.uncertain:
+                print(f"  UNCERTAIN {r.roi}: {r.metric} {r.value} ({r.status}), {r.spread_low}-{r.spread_high} "
+                      f"within the margin (worst {r.worst_direction}) vs {r.comparator} {r.limit}")
     return EXIT_FAIL if report.any_fail else 0
