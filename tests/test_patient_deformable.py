@@ -78,3 +78,20 @@ def test_register_deformable_outputs_read_back_identically(tmp_path: Path) -> No
     np.testing.assert_array_equal(a.dose.dose_gy, b.dose.dose_gy)
     assert sitk.ReadTransform(str(tmp_path / "out" / "prior_to_current_deformable.h5")).GetDimension() == 3
     assert export.registration is None
+
+
+def test_accumulate_register_deformable(tmp_path: Path) -> None:
+    """Oracle: the files the command promises, and pydicom's reading of the DICOM object (its
+    registered frame is the current course's, its source the prior course's)."""
+    import pydicom
+
+    export = f.make_two_course_export(tmp_path / "p", with_registration=False)
+    code = main(["accumulate", "--current", str(tmp_path / "p" / "current"), "--prior", str(tmp_path / "p" / "prior"),
+                 "--register", "deformable", "--out", str(tmp_path / "acc")])
+    assert code == 0
+    summary = json.loads((tmp_path / "acc" / "accumulate.json").read_text())
+    assert summary["alignment"]["method"] == "deformable-registration"
+    assert {o["file"] for o in summary["registration_outputs"]} == {"REG_deformable.dcm", "prior_to_current_deformable.h5", "registration_parameters.json"}
+    ds = pydicom.dcmread(tmp_path / "acc" / "REG_deformable.dcm")
+    assert ds.FrameOfReferenceUID == export.current.frame_of_reference_uid
+    assert ds.DeformableRegistrationSequence[0].SourceFrameOfReferenceUID == export.prior.frame_of_reference_uid

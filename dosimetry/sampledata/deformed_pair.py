@@ -41,7 +41,7 @@ class KnownDeformation:
         bump = self.amplitude_mm * np.exp(-r2 / (2 * self.sigma_mm**2))
         return p + np.asarray(self.translation_mm) + bump[:, None] * np.asarray(self.direction)
 
-    def inverse(self, points_mm: FloatArray, iterations: int = 60) -> FloatArray:
+    def inverse(self, points_mm: FloatArray, iterations: int = 30) -> FloatArray:
         """``phi^-1`` by the fixed-point iteration p <- q - t - bump(p) (a contraction, see the module docstring)."""
         q = np.asarray(points_mm, dtype=np.float64).reshape(-1, 3)
         p = q - np.asarray(self.translation_mm)
@@ -92,19 +92,32 @@ def grid_points(grid: RectilinearGrid) -> FloatArray:
 
 @dataclass(frozen=True, eq=False)
 class DeformedPair:
-    current_hu: FloatArray
+    """The two volumes (HU, float32, (z, y, x)) on one grid, and the mapping current -> prior."""
+
+    current_hu: npt.NDArray[np.float32]
     current_grid: RectilinearGrid
-    prior_hu: FloatArray
+    prior_hu: npt.NDArray[np.float32]
     prior_grid: RectilinearGrid
     deformation: KnownDeformation
 
 
-def deformed_pair(n_voxels: int = 40, spacing_mm: float = 3.0, deformation: KnownDeformation | None = None) -> DeformedPair:
-    """Current and prior CT volumes of ``n_voxels``^3 at ``spacing_mm``, both centred on the origin."""
+def deformed_pair(
+    n_voxels: int | tuple[int, int, int] = 40,
+    spacing_mm: float | tuple[float, float, float] = 3.0,
+    deformation: KnownDeformation | None = None,
+) -> DeformedPair:
+    """Current and prior CT volumes of ``n_voxels`` (one number: a cube; else (x, y, z)) at
+    ``spacing_mm`` (one number or (x, y, z)), both centred on the origin. Filled one z plane at a time."""
     phi = deformation or KnownDeformation()
-    half = (n_voxels - 1) * spacing_mm / 2
-    grid = RectilinearGrid.uniform((-half, -half, -half), (spacing_mm,) * 3, (n_voxels,) * 3)
-    pts = grid_points(grid)
-    current = phantom_hu(pts).reshape(grid.shape_zyx)
-    prior = phantom_hu(phi.inverse(pts)).reshape(grid.shape_zyx)
+    shape_xyz = (n_voxels,) * 3 if isinstance(n_voxels, int) else n_voxels
+    spacing = (float(spacing_mm),) * 3 if isinstance(spacing_mm, (int, float)) else spacing_mm
+    origin = tuple(-(n - 1) * s / 2 for n, s in zip(shape_xyz, spacing, strict=True))
+    grid = RectilinearGrid.uniform((origin[0], origin[1], origin[2]), (spacing[0], spacing[1], spacing[2]), (shape_xyz[2], shape_xyz[1], shape_xyz[0]))
+    current = np.empty(grid.shape_zyx, dtype=np.float32)
+    prior = np.empty(grid.shape_zyx, dtype=np.float32)
+    yy, xx = np.meshgrid(grid.y_mm, grid.x_mm, indexing="ij")
+    for k, z in enumerate(grid.z_mm):
+        pts = np.stack([xx.ravel(), yy.ravel(), np.full(xx.size, z)], axis=1)
+        current[k] = phantom_hu(pts).reshape(xx.shape)
+        prior[k] = phantom_hu(phi.inverse(pts)).reshape(xx.shape)
     return DeformedPair(current, grid, prior, grid, phi)

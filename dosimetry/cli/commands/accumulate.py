@@ -59,6 +59,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         action="store_true",
         help="frames differ but no registration: assume the patient did not move (every output carries a warning)",
     )
+    how.add_argument(
+        "--register", choices=("deformable",), default=None,
+        help="compute a registration of the prior CT to the current CT (deformable: rigid then demons, SimpleITK) and apply "
+        "it; written to --out as REG_deformable.dcm and prior_to_current_deformable.h5",
+    )
     parser.add_argument(
         "--residual", type=float, default=LazyValue(_SUMMATION, "DEFAULT_RESIDUAL"), metavar="R",
         help="residual fraction of the prior dose (default 0.3)",
@@ -185,7 +190,10 @@ def run(args: argparse.Namespace) -> int:
     policy = _policy(args)
     paths = _output_paths(args.out, args.alpha_beta)
     composite_paths = [args.out / name for name in COMPOSITE_FILES.values()] if args.composite else []
-    existing = [p for p in [*paths.values(), *composite_paths, args.out / SUMMARY_FILE] if p.exists()]
+    registration_files = [args.out / name for name in ("REG_deformable.dcm", "prior_to_current_deformable.h5", "registration_parameters.json")]
+    existing = [
+        p for p in [*paths.values(), *composite_paths, args.out / SUMMARY_FILE, *(registration_files if args.register else [])] if p.exists()
+    ]
     if existing and not args.overwrite:
         raise OutputError(f"--out {args.out} already holds {existing[0].name}; give --overwrite to replace")
 
@@ -200,10 +208,18 @@ def run(args: argparse.Namespace) -> int:
         registration_path=args.registration,
         search_folders=args.transform is None and not args.assume_same_position,
     )
+    computed = None
+    if args.register is not None:
+        from dosimetry.patient.deformable import compute_patient_registration
+
+        computed = compute_patient_registration(current, prior)
+        deformable = computed.deformable
     if deformable is not None:  # a deformable registration is applied when there is one
         registration = None
     registration_source = "none"
-    if args.registration is not None:
+    if computed is not None:
+        registration_source = f"computed (--register {args.register}: rigid + demons, {computed.computed.seconds:.1f} s)"
+    elif args.registration is not None:
         registration_source = str(args.registration)
     elif deformable is not None:
         registration_source = f"deformable, found in course folder: {deformable.source_path}"
@@ -229,6 +245,12 @@ def run(args: argparse.Namespace) -> int:
         current.dose, quantities=(DoseQuantity.BED, DoseQuantity.EQD2), alpha_betas_gy=args.alpha_beta, plan=current.plan, rbe=args.current_rbe
     )
     outputs: list[dict[str, Any]] = []
+    registration_outputs: list[dict[str, Any]] = []
+    if computed is not None:
+        from dosimetry.patient.deformable import write_registration_outputs
+
+        for record in write_registration_outputs(computed, args.out, current.dose_paths[0]):
+            registration_outputs.append({"file": record.path, "kind": record.kind, "description": record.description})
     for m in maps:
         exported = export_lq_map(
             m, paths[m.quantity.value, m.alpha_beta_gy], identity=identity, plan=current.plan, notes=aligned.warnings
@@ -304,6 +326,7 @@ def run(args: argparse.Namespace) -> int:
         "target_metrics": TARGET_METRICS_NOTE,
         "alpha_beta_policy": policy.describe(),
         "outputs": outputs,
+        "registration_outputs": registration_outputs,
         "roi_evaluation": evaluation,
         "warnings": list(dict.fromkeys(warnings)),
     }
