@@ -32,6 +32,7 @@ SLOW_MODULES = frozenset(
         "test_patient_deformable.py",
         "test_align_register.py",
         "test_registration_uncertainty.py",
+        "test_node_serve.py",
     }
 )
 

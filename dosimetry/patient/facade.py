@@ -374,7 +374,10 @@ class Patient:
         if self._maps.computed_registration is not None:
             outputs += write_registration_outputs(self._maps.computed_registration, out_dir, self._maps.current.dose_paths[0])
         write_text(out_dir / "dvh.csv", dvh_csv_text(self.dvhs(), dvh_csv_step_gy))
-        write_text(out_dir / "metrics.csv", metrics_csv_text(results.metrics))
+        write_text(
+            out_dir / "metrics.csv",
+            metrics_csv_text(results.metrics, results.warnings, [(r.number, r.name) for r in results.rois]),
+        )
         outputs += [
             OutputRecord("dvh.csv", "csv", "cumulative DVHs, long format"),
             OutputRecord("metrics.csv", "csv", "DVH metrics per ROI and quantity"),
