@@ -103,13 +103,13 @@ def main() -> None:
         out = subprocess.run([sys.executable, "-m", "benchmarks.deformable_registration", "--case", name],
                              cwd=ROOT, capture_output=True, text=True, timeout=1800, check=False)
         if out.returncode != 0:
-            print(f"{name}: failed: {out.stderr.strip().splitlines()[-1] if out.stderr.strip() else out.returncode}")
+            print(f"{name}: failed: {out.stderr.strip().splitlines()[-1] if out.stderr.strip() else out.returncode}", flush=True)
             continue
         r = json.loads(out.stdout.strip().splitlines()[-1])
         line = f"{r.pop('case')}: " + ", ".join(
             f"{k} {v:.2f}" if isinstance(v, float) else f"{k} {v}" for k, v in r.items()
         )
-        print(line)
+        print(line, flush=True)
 
 
 if __name__ == "__main__":
