@@ -37,10 +37,13 @@ def test_verdict_flipping_within_the_margin_is_uncertain(tmp_path: Path) -> None
     (row,) = [r for r in probe.rows if r.source == "protocol"]
     assert row.verdict == "PASS" and row.worst_direction == "-z"
     assert row.value is not None and row.spread_high is not None and row.spread_high > row.value
-    tight = load_patient(tmp_path / "p").registration_uncertainty(_protocol(tmp_path / "tight.yaml", row.value + 0.01))
+    tight_protocol = _protocol(tmp_path / "tight.yaml", row.value + 0.01)
+    patient = load_patient(tmp_path / "p")
+    tight = patient.registration_uncertainty(tight_protocol)
     assert tight is not None
     (flip,) = [r for r in tight.rows if r.source == "protocol"]
     assert flip.status == "PASS" and flip.verdict == "UNCERTAIN"
+    assert "UNCERTAIN BrainStem" in patient.results(tight_protocol).summary()
 
 
 def test_results_and_report_carry_the_uncertainty(tmp_path: Path) -> None:

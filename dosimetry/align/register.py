@@ -31,6 +31,9 @@ clinical CT stays near 100 MB; the sample patient (96 x 96 x 49 CT) registers in
 (``python -m benchmarks.deformable_registration`` prints time and peak memory). Both images are
 clipped to [-1000, 2000] HU before registration (metal and air outliers).
 
+Reproducible to within about 1e-6 mm between runs, not bit for bit: ITK's multi-threaded sums
+(metric, demons update) depend on the thread scheduling.
+
 Outputs: the ITK composite transform (:func:`write_itk_transform`, ``.h5``, readable by
 ``SimpleITK.ReadTransform`` and so by ``dosimetry accumulate --transform``) and, through
 :func:`to_deformable_registration`, the DICOM form: pre-deformation matrix identity, the demons

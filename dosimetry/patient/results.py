@@ -161,6 +161,11 @@ class AnalysisResults:
         for r in cons.failed:
             value = "-" if r.value is None else f"{r.value:.2f}"
             lines.append(f"  FAIL {r.roi}: {r.metric} {value} {r.unit} vs {r.comparator} {r.limit:g} ({r.source}: {r.endpoint})")
+        u = self.registration_uncertainty
+        if u is not None:
+            flips = [r for r in u.rows if r.verdict == "UNCERTAIN"]
+            lines.append(f"registration uncertainty (prior dose shifted {u.margin_mm:g} mm): {len(flips)} check(s) UNCERTAIN")
+            lines += [f"  UNCERTAIN {r.roi}: {r.metric} {r.status} at {r.value} Gy, {r.spread_low}-{r.spread_high} Gy within the margin" for r in flips]
         if self.warnings:
             lines.append(f"{len(self.warnings)} warning(s):")
             lines += [f"  {w}" for w in self.warnings]
