@@ -32,6 +32,9 @@ SLOW_MODULES = frozenset(
         "test_patient_deformable.py",
         "test_align_register.py",
         "test_registration_uncertainty.py",
+        "test_reirradiation_patient.py",
+        "test_reirradiation_limits.py",
+        "test_reirradiation_type.py",
         "test_node_serve.py",
     }
 )

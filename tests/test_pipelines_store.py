@@ -137,7 +137,7 @@ def test_run_key_depends_on_content_parameters_and_analysis(tmp_path: Path) -> N
 def test_analysis_identity_and_loading() -> None:
     assert analysis_identity(header_analysis) == "tests.header_analysis"
     default = load_analysis("pipelines.default_analysis:dvh_analysis")
-    assert analysis_identity(default) == "pipelines.default_analysis.dvh_analysis@1"
+    assert analysis_identity(default) == "pipelines.default_analysis.dvh_analysis@2"
     with pytest.raises(ArgumentError, match="form package.module:callable"):
         load_analysis("pipelines.default_analysis")
     with pytest.raises(ArgumentError, match="has no attribute"):

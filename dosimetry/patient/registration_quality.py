@@ -54,6 +54,7 @@ from dosimetry.patient.records import ConstraintCheck
 from dosimetry.patient.results import constraint_checks
 from dosimetry.quantities import DoseQuantity
 from dosimetry.radiobiology import CourseDose, accumulate
+from dosimetry.radiobiology.recovery import DEFAULT_RESIDUAL
 from dosimetry.structures import Roi
 
 logger = logging.getLogger(__name__)
@@ -264,7 +265,8 @@ def _checks_for_prior(
         key = (maps.eqd2_late_cumulative_key if quantity is DoseQuantity.EQD2 else maps.bed_late_cumulative_key)
         cumulative[key] = accumulate(
             CourseDose(maps.current.dose, maps.current.plan), CourseDose(prior_dose, maps.prior.plan),
-            alpha_beta_gy=maps.alpha_beta_late_gy, residual=maps.residual, quantity=quantity,
+            alpha_beta_gy=maps.alpha_beta_late_gy, residual=DEFAULT_RESIDUAL if maps.residual is None else maps.residual,
+            quantity=quantity, recovery=maps.recovery_assignment,
         )
     alt = replace(maps, aligned=replace(maps.aligned, dose=prior_dose), cumulative=cumulative)
     report = constraint_report(alt, rois, mapper=mapper, protocol=protocol, bin_width_gy=bin_width_gy, roi_failures={})

@@ -17,6 +17,7 @@ from dosimetry.constraints.metrics import parse_constraint
 from dosimetry.constraints.partial_volume import Status as ConstraintStatus
 from dosimetry.errors import ConsistencyError, DosimetryError
 from dosimetry.patient.maps import PatientMaps
+from dosimetry.patient.recovery_record import RecoveryRecord
 from dosimetry.patient.records import (
     AlignmentRecord,
     ConstraintCheck,
@@ -35,7 +36,7 @@ from dosimetry.patient.records import (
 from dosimetry.radiobiology import make_schedules
 from dosimetry.radiobiology.course import Course
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
 
 #: Protocol Table 1: dose levels 1..6 = 2.5 Gy(RBE) x 21..26 fractions.
 PROTOCOL_DOSE_PER_FRACTION_GY = 2.5
@@ -46,7 +47,7 @@ PROTOCOL_FRACTIONS: tuple[int, ...] = (21, 22, 23, 24, 25, 26)
 class RunParameters:
     """The parameters that change the answer, as recorded in ``results.json``."""
 
-    residual: float
+    residual: float | None  # None when the recovery model is not one constant residual (see ``recovery``)
     alpha_beta_late_gy: float
     alpha_beta_tumour_gy: float
     summation_method: str
@@ -97,6 +98,7 @@ class AnalysisResults:
     inputs: tuple[InputRecord, ...] = ()
     warnings: tuple[str, ...] = field(default=())
     schema_version: str = SCHEMA_VERSION
+    recovery: RecoveryRecord | None = None
     #: rigid vs deformable, shift spread, mapping quality (dosimetry.patient.registration_quality); None when not computed
     registration_uncertainty: Any = None
 
@@ -143,6 +145,8 @@ class AnalysisResults:
             "inputs": [record_dict(i) for i in self.inputs],
             "warnings": list(self.warnings),
         }
+        if self.recovery is not None:
+            document["recovery"] = self.recovery.to_dict()
         return json_ready(document)  # type: ignore[no-any-return]
 
     def summary(self) -> str:
@@ -152,7 +156,8 @@ class AnalysisResults:
             rx = "-" if c.prescription_dose_gy is None else f"{c.prescription_dose_gy:g} Gy"
             lines.append(f"  {c.label} course: {'+'.join(c.radiation_types)} {rx} in {c.fractions} fractions ({c.dose_type})")
         if self.alignment is not None:
-            lines.append(f"  prior dose: {self.alignment.method} ({self.alignment.registration_source}), residual {self.parameters.residual:g}")
+            model = self.recovery.description if self.recovery is not None else f"constant residual {self.parameters.residual:g}"
+            lines.append(f"  prior dose: {self.alignment.method} ({self.alignment.registration_source}), recovery: {model}")
         cons = self.constraints
         lines.append(
             f"constraints on {cons.quantity} (alpha/beta {cons.alpha_beta_gy:g} Gy): {cons.count(ConstraintStatus.FAIL)} FAIL, "

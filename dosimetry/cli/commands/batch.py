@@ -13,6 +13,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from dosimetry.cli.commands._patient_options import add_recovery_options
+
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
@@ -43,6 +45,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--alpha-beta-late", type=float, default=2.0, metavar="GY", help="alpha/beta of late-responding tissue, Gy (default 2)")
     parser.add_argument("--alpha-beta-tumour", type=float, default=9.0, metavar="GY", help="alpha/beta of the tumour, Gy (default 9)")
     parser.add_argument("--protocol", type=Path, default=None, metavar="FILE", help="constraint protocol file passed to the analysis")
+    add_recovery_options(parser)
     parser.add_argument(
         "--analysis", default=None, metavar="MODULE:CALLABLE",
         help="per-patient analysis to run (default: pipelines.analyze:full_analysis; pipelines.default_analysis:dvh_analysis is DVH metrics only)",
@@ -60,11 +63,23 @@ def run(args: argparse.Namespace) -> int:
     from pipelines.analysis import DEFAULT_ANALYSIS_SPEC, AnalysisParameters, load_analysis
     from pipelines.batch import ProgressMode, run_batch
 
+    from dosimetry.radiobiology.recovery import selection_from_specs
+
+    # Checked here so that a bad model stops the batch before any patient; the analysis rebuilds it.
+    selection_from_specs(args.recovery, args.organ_recovery, args.compare_recovery)
+    recovery = {
+        "recovery": args.recovery,
+        "organ_recovery": ";".join(args.organ_recovery) or None,
+        "compare_recovery": ";".join(args.compare_recovery) or None,
+        "interval_months": args.interval_months,
+        "overlap_threshold_gy": None if args.overlap_threshold_gy == [10.0, 10.0] else ",".join(f"{v:g}" for v in args.overlap_threshold_gy),
+    }
     parameters = AnalysisParameters(
         residual_fraction=args.residual,
         alpha_beta_tumour_gy=args.alpha_beta_tumour,
         alpha_beta_late_gy=args.alpha_beta_late,
         protocol_path=args.protocol,
+        extra=tuple((k, v) for k, v in recovery.items() if v is not None),
     )
     summary = run_batch(
         args.root,
