@@ -71,6 +71,7 @@ def test_register_deformable_outputs_read_back_identically(tmp_path: Path) -> No
     computed = load_patient(tmp_path / "p", register="deformable")
     results = computed.write(tmp_path / "out")
     assert results.alignment is not None and results.alignment.registration_kind == "deformable"
+    assert results.parameters.register == "deformable" and results.parameters.registration_margin_mm == 2.0
     assert {"REG_deformable.dcm", "prior_to_current_deformable.h5"} <= {o.path for o in results.outputs}
     again = load_patient(tmp_path / "p", registration=tmp_path / "out" / "REG_deformable.dcm")
     a, b = computed.patient_maps.aligned, again.patient_maps.aligned

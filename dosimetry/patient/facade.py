@@ -323,6 +323,7 @@ class Patient:
             for r in indices.results
         )
         identity = identity_from_dicom(maps.current.dose_paths[0])
+        uncertainty = self.registration_uncertainty(protocol, mapping)
         return AnalysisResults(
             software_version=dosimetry.__version__,
             generated_utc=_dt.datetime.now(_dt.UTC).replace(microsecond=0).isoformat(),
@@ -338,6 +339,8 @@ class Patient:
                 registration=None if self.registration_path is None else str(self.registration_path),
                 assume_same_position=bool(self.assume_same_position),
                 folders=maps.folders.how,
+                register=None if maps.computed_registration is None else "deformable",
+                registration_margin_mm=None if uncertainty is None else uncertainty.margin_mm,
             ),
             patient_id=identity.patient_id,
             patient_name=identity.patient_name,
@@ -359,7 +362,7 @@ class Patient:
                  ("mapping", Path(mapping) if isinstance(mapping, (str, Path)) else None)),
             ),
             warnings=tuple(dict.fromkeys(warnings)),
-            registration_uncertainty=self.registration_uncertainty(protocol, mapping),
+            registration_uncertainty=uncertainty,
             recovery=recovery,
         )
 

@@ -58,6 +58,8 @@ class RunParameters:
     registration: str | None
     assume_same_position: bool
     folders: str
+    register: str | None = None  # "deformable" when the registration was computed (--register)
+    registration_margin_mm: float | None = None  # prior-dose shift of the registration uncertainty (None: not computed)
 
 
 @dataclass(frozen=True)

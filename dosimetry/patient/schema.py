@@ -12,7 +12,8 @@ Top-level keys (all required; doses in Gy, or GyE where the source dose is RBE-w
     generated_utc    ISO 8601 time of the run (UTC)
     parameters       {residual, alpha_beta_late_gy, alpha_beta_tumour_gy, summation_method,
                       dvh_bin_width_gy, dvh_csv_step_gy, protocol, mapping, registration,
-                      assume_same_position, folders}
+                      assume_same_position, folders, register (null|"deformable": computed with
+                      --register), registration_margin_mm (null: no registration uncertainty computed)}
     patient          {patient_id, patient_name}           (from the current RT Dose)
     courses          [{label ("current"|"prior"), folder, plan_sop_instance_uid, plan_label,
                        radiation_types[], fractions, dose_per_fraction_gy|null,
@@ -145,6 +146,8 @@ RESULTS_SCHEMA: dict[str, Any] = _obj(
                 "registration": _STR_OR_NULL,
                 "assume_same_position": {"type": "boolean"},
                 "folders": _STR,
+                "register": {"enum": [None, "deformable"]},
+                "registration_margin_mm": _NUM_OR_NULL,
             }
         ),
         "patient": _obj({"patient_id": _STR, "patient_name": _STR}),
