@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from dosimetry.dvh import compute_dvh, evaluate_metric
+from dosimetry.dvh import compute_dvh, evaluate_metric, release_grid_caches
 from dosimetry.errors import DosimetryError
 from dosimetry.patient.dvhs import PatientDvhs
 from dosimetry.patient.eligibility import eligibility_checks
@@ -113,6 +113,8 @@ def recovery_comparison(
                 except DosimetryError as exc:
                     values[(roi.name, metric)].append(None)
                     warnings.append(f"recovery comparison ({label}): ROI {roi.name!r} {metric} not evaluated: {exc}")
+        if dose is not None:
+            release_grid_caches(dose)
     rows = tuple(ComparisonRow(roi, metric, tuple(v)) for (roi, metric), v in values.items())
     return tuple(c for c, _ in columns), rows, tuple(dict.fromkeys(warnings))
 

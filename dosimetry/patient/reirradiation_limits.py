@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dosimetry.constraints.naming import Laterality, NameMapper
 from dosimetry.constraints.reirradiation import LimitCheck, ReirradiationLimit, evaluate_limit, load_reirradiation_limits
 from dosimetry.dose import DoseGrid
-from dosimetry.dvh import compute_dvh
+from dosimetry.dvh import compute_dvh, release_grid_caches
 from dosimetry.errors import DosimetryError
 from dosimetry.patient.maps import PatientMaps
 from dosimetry.patient.records import ConstraintCheck
@@ -79,4 +79,6 @@ def reirradiation_limit_checks(
             rows.extend(
                 _row(c) for c in evaluate_limit(roi.name, limit, current_max_gy=current_max, prior_max_gy=prior_max, interval_months=months)
             )
+    for grid in cache.values():
+        release_grid_caches(grid)
     return tuple(rows), tuple(warnings)

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from dosimetry.dvh import compute_dvh, evaluate_metric
+from dosimetry.dvh import compute_dvh, evaluate_metric, release_grid_caches
 from dosimetry.errors import ArgumentError, DosimetryError
 from dosimetry.patient.maps import PatientMaps
 from dosimetry.quantities import DoseBasis, DoseQuantity
@@ -110,20 +110,34 @@ def classify_reirradiation(
     both = effective_dose_grid(current, ratio, plan=None, description="min(EQD2 prior/t, EQD2 current/t)", warnings=())
     organs: list[OrganOverlap] = []
     warnings: list[str] = []
-    for roi in rois:
-        if roi_role(roi) is not RoiRole.ORGAN_AT_RISK or not roi.closed_planar_contours:
-            continue
+    candidates = [r for r in rois if roi_role(r) is RoiRole.ORGAN_AT_RISK and r.closed_planar_contours]
+    # one grid at a time over all organs, its sampling tables released after it (memory: one grid's
+    # tables at once); per organ the first failure in the order overlap, prior, current is reported
+    failed: dict[str, DosimetryError] = {}
+    overlap_cc: dict[str, tuple[float, float]] = {}
+    max_gy: dict[tuple[str, str], float] = {}
+    for roi in candidates:
         try:
             overlap = compute_dvh(both, roi, bin_width_gy=bin_width_gy)
-            organs.append(
-                OrganOverlap(
-                    roi.name, float(overlap.volume_in_dose_grid_cc), float(evaluate_metric(overlap, "V1Gy[cc]")),
-                    float(compute_dvh(prior, roi, bin_width_gy=bin_width_gy).max_gy),
-                    float(compute_dvh(current, roi, bin_width_gy=bin_width_gy).max_gy),
-                )
-            )
+            overlap_cc[roi.name] = (float(overlap.volume_in_dose_grid_cc), float(evaluate_metric(overlap, "V1Gy[cc]")))
         except DosimetryError as exc:
-            warnings.append(f"re-irradiation type: ROI {roi.name!r} not evaluated: {exc}")
+            failed[roi.name] = exc
+    release_grid_caches(both)
+    for label, grid in (("prior", prior), ("current", current)):
+        for roi in candidates:
+            if roi.name in failed:
+                continue
+            try:
+                max_gy[(roi.name, label)] = float(compute_dvh(grid, roi, bin_width_gy=bin_width_gy).max_gy)
+            except DosimetryError as exc:
+                failed[roi.name] = exc
+        release_grid_caches(grid)
+    for roi in candidates:
+        if roi.name in failed:
+            warnings.append(f"re-irradiation type: ROI {roi.name!r} not evaluated: {failed[roi.name]}")
+            continue
+        volume_cc, overlap_volume_cc = overlap_cc[roi.name]
+        organs.append(OrganOverlap(roi.name, volume_cc, overlap_volume_cc, max_gy[(roi.name, "prior")], max_gy[(roi.name, "current")]))
     in_both = tuple(o.roi for o in organs if o.prior_max_gy >= threshold_prior_gy and o.current_max_gy >= threshold_current_gy)
     label = f"EQD2 (a/b {maps.alpha_beta_late_gy:g} Gy)"
     if overall_cc > 0:
