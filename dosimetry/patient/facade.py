@@ -25,12 +25,15 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import dosimetry
+from dosimetry.align.resample import AlignmentMethod
 from dosimetry.constraints.evaluate import ConstraintReport
 from dosimetry.constraints.naming import NameMapper, load_name_mapping
 from dosimetry.constraints.protocol import Protocol, load_protocol
 from dosimetry.dose import DoseGrid
 from dosimetry.errors import ArgumentError, OutputError
 from dosimetry.io.atomic_files import write_text
+from dosimetry.patient.deformable import RegisterMode, parse_register, write_registration_outputs
+from dosimetry.patient.registration_quality import DEFAULT_MARGIN_MM, RegistrationUncertainty, registration_uncertainty
 from dosimetry.patient.checks import constraint_report, unique_rois
 from dosimetry.patient.dvhs import DVH_BIN_WIDTH_GY, ROLE_SCOPE, PatientDvhs, compute_patient_dvhs, map_by_quantity, roles_for
 from dosimetry.patient.folders import CourseFolders, check_output_outside, resolve_folders
@@ -58,6 +61,15 @@ logger = logging.getLogger(__name__)
 
 #: The bundled synthetic patient (``dosimetry sample-data`` regenerates it byte for byte).
 SAMPLE_PATIENT_DIR = Path(__file__).resolve().parents[2] / "sample_data" / "patient01"
+
+
+_REGISTRATION_KIND = {
+    AlignmentMethod.DEFORMABLE_REGISTRATION: "deformable",
+    AlignmentMethod.REGISTRATION: "rigid",
+    AlignmentMethod.SAME_FRAME: "same-frame",
+    AlignmentMethod.TRANSFORM: "transform",
+    AlignmentMethod.ASSUMED_SAME_POSITION: "assumed-same-position",
+}
 
 
 @dataclass(frozen=True)
@@ -112,8 +124,13 @@ class Patient:
         registration_path: Path | None = None,
         assume_same_position: bool = False,
         dvh_bin_width_gy: float = DVH_BIN_WIDTH_GY,
+        uncertainty_margin_mm: float | None = None,
         reirradiation_thresholds_gy: tuple[float, float] = (10.0, 10.0),
     ) -> None:
+        if uncertainty_margin_mm is not None and not (0 <= uncertainty_margin_mm <= 20):
+            raise ArgumentError(f"uncertainty_margin_mm must be in [0, 20] mm, got {uncertainty_margin_mm}")
+        self.uncertainty_margin_mm = uncertainty_margin_mm
+        self._uncertainty: dict[_CheckKey, object] = {}
         if not (0 < dvh_bin_width_gy <= 1):
             raise ArgumentError(f"dvh_bin_width_gy must be in (0, 1] Gy, got {dvh_bin_width_gy}")
         self._maps = maps
@@ -233,6 +250,23 @@ class Patient:
             self._checks[key] = report
         return self._checks[key]
 
+    def registration_uncertainty(
+        self, protocol: Protocol | Path | str | None = None, mapping: NameMapper | Path | str | None = None
+    ) -> RegistrationUncertainty | None:
+        """Rigid vs deformable cumulative checks, their spread under a prior-dose shift and the mapping
+        quality (:mod:`dosimetry.patient.registration_quality`): computed with a prior course when a
+        deformable registration is applied or ``uncertainty_margin_mm`` was given; else None."""
+        if self._maps.prior is None or (self._maps.deformable_registration is None and self.uncertainty_margin_mm is None):
+            return None
+        key = _CheckKey(_protocol_label(protocol), _mapping_label(mapping))
+        if key not in self._uncertainty:
+            margin = DEFAULT_MARGIN_MM if self.uncertainty_margin_mm is None else self.uncertainty_margin_mm
+            self._uncertainty[key] = registration_uncertainty(
+                self._maps, self._rois, constraint_checks(self.check(protocol, mapping)), mapper=_mapping(mapping),
+                protocol=_protocol(protocol), bin_width_gy=self.dvh_bin_width_gy, margin_mm=margin,
+            )
+        return self._uncertainty[key]  # type: ignore[return-value]
+
     def results(
         self,
         protocol: Protocol | Path | str | None = None,
@@ -258,6 +292,8 @@ class Patient:
                 transform=maps.aligned.transform_description,
                 registration_source=maps.registration_source,
                 uncovered_volume_cc=float(maps.aligned.uncovered_volume_cc),
+                registration_kind=_REGISTRATION_KIND[maps.aligned.method],
+                jacobian_determinant=None if maps.aligned.jacobian is None else maps.aligned.jacobian.to_dict(),
             )
         descriptions = {dvhs.planned_dose_name: f"{dvhs.planned_dose_name}: the current plan's dose ({maps.current.dose.dose_type.value})"}
         descriptions.update({k: m.description for k, m in maps.lq.items()})
@@ -287,6 +323,7 @@ class Patient:
             for r in indices.results
         )
         identity = identity_from_dicom(maps.current.dose_paths[0])
+        uncertainty = self.registration_uncertainty(protocol, mapping)
         return AnalysisResults(
             software_version=dosimetry.__version__,
             generated_utc=_dt.datetime.now(_dt.UTC).replace(microsecond=0).isoformat(),
@@ -302,6 +339,8 @@ class Patient:
                 registration=None if self.registration_path is None else str(self.registration_path),
                 assume_same_position=bool(self.assume_same_position),
                 folders=maps.folders.how,
+                register=None if maps.computed_registration is None else "deformable",
+                registration_margin_mm=None if uncertainty is None else uncertainty.margin_mm,
             ),
             patient_id=identity.patient_id,
             patient_name=identity.patient_name,
@@ -323,6 +362,7 @@ class Patient:
                  ("mapping", Path(mapping) if isinstance(mapping, (str, Path)) else None)),
             ),
             warnings=tuple(dict.fromkeys(warnings)),
+            registration_uncertainty=uncertainty,
             recovery=recovery,
         )
 
@@ -373,6 +413,8 @@ class Patient:
         except OSError as exc:
             raise OutputError(f"cannot create the output folder {out_dir}: {exc}") from exc
         outputs = list(export_maps(self._maps, out_dir, results.warnings))
+        if self._maps.computed_registration is not None:
+            outputs += write_registration_outputs(self._maps.computed_registration, out_dir, self._maps.current.dose_paths[0])
         write_text(out_dir / "dvh.csv", dvh_csv_text(self.dvhs(), dvh_csv_step_gy))
         write_text(
             out_dir / "metrics.csv",
@@ -406,6 +448,8 @@ def load_patient(
     alpha_beta_late_gy: float = 2.0,
     alpha_beta_tumour_gy: float = 9.0,
     dvh_bin_width_gy: float = DVH_BIN_WIDTH_GY,
+    register: RegisterMode | str | None = None,
+    uncertainty_margin_mm: float | None = None,
     recovery: RecoverySelection | None = None,
     interval_months: float | None = None,
     reirradiation_thresholds_gy: tuple[float, float] = (10.0, 10.0),
@@ -424,7 +468,11 @@ def load_patient(
     :mod:`dosimetry.radiobiology.interval`); ``reirradiation_thresholds_gy``: the meaningful dose
     (EQD2 at the late alpha/beta) of the prior and the current course for the ESTRO-EORTC
     re-irradiation type (:mod:`dosimetry.patient.reirradiation_type`). Raises a :class:`~dosimetry.errors.DosimetryError`
-    naming the file or argument when the patient cannot be loaded.
+    naming the file or argument when the patient cannot be loaded. ``register="deformable"``: compute a
+    deformable registration of the prior CT to the current CT (rigid + demons,
+    :mod:`dosimetry.align.register`) and apply it. ``uncertainty_margin_mm``: shift of the prior dose for
+    the registration uncertainty (default 2 mm when a deformable registration is applied; giving it
+    computes the uncertainty for a rigid one too).
     """
     folders = resolve_folders(Path(folder), None if prior is None else Path(prior))
     if folders.prior is None and (
@@ -445,6 +493,7 @@ def load_patient(
         residual=DEFAULT_RESIDUAL if residual is None else residual,
         alpha_beta_late_gy=alpha_beta_late_gy,
         alpha_beta_tumour_gy=alpha_beta_tumour_gy,
+        register=parse_register(register),
         recovery=recovery,
         interval_months=interval_months,
     )
@@ -454,5 +503,6 @@ def load_patient(
         registration_path=registration_path,
         assume_same_position=assume_same_position,
         dvh_bin_width_gy=dvh_bin_width_gy,
+        uncertainty_margin_mm=uncertainty_margin_mm,
         reirradiation_thresholds_gy=reirradiation_thresholds_gy,
     )

@@ -103,6 +103,10 @@ class AlignmentRecord:
     transform: str
     registration_source: str
     uncovered_volume_cc: float
+    #: "deformable", "rigid", "same-frame", "transform" or "assumed-same-position": which mapping the cumulative dose used.
+    registration_kind: str = "rigid"
+    #: Jacobian determinant of the current -> prior mapping (deformable only): min, p1, median, p99, max, folding_voxels, voxels.
+    jacobian_determinant: dict[str, float | int] | None = None
 
 
 @dataclass(frozen=True)

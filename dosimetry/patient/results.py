@@ -59,6 +59,8 @@ class RunParameters:
     registration: str | None
     assume_same_position: bool
     folders: str
+    register: str | None = None  # "deformable" when the registration was computed (--register)
+    registration_margin_mm: float | None = None  # prior-dose shift of the registration uncertainty (None: not computed)
 
 
 @dataclass(frozen=True)
@@ -100,6 +102,8 @@ class AnalysisResults:
     warnings: tuple[str, ...] = field(default=())
     schema_version: str = SCHEMA_VERSION
     recovery: RecoveryRecord | None = None
+    #: rigid vs deformable, shift spread, mapping quality (dosimetry.patient.registration_quality); None when not computed
+    registration_uncertainty: Any = None
 
     @property
     def any_fail(self) -> bool:
@@ -132,6 +136,7 @@ class AnalysisResults:
             "patient": {"patient_id": self.patient_id, "patient_name": self.patient_name},
             "courses": [record_dict(c) for c in self.courses],
             "alignment": None if self.alignment is None else record_dict(self.alignment),
+            "registration_uncertainty": None if self.registration_uncertainty is None else record_dict(self.registration_uncertainty),
             "dose_levels": {
                 "rows": [record_dict(r) for r in self.dose_levels.rows],
                 "patient_level": self.dose_levels.patient_level,
@@ -171,6 +176,11 @@ class AnalysisResults:
             f"{cons.count(ConstraintStatus.PASS)} PASS, {cons.count(ConstraintStatus.NOT_EVALUABLE)} not evaluable"
         )
         lines += self.verdict().lines()
+        u = self.registration_uncertainty
+        if u is not None:
+            flips = [r for r in u.rows if r.verdict == "UNCERTAIN"]
+            lines.append(f"registration uncertainty (prior dose shifted {u.margin_mm:g} mm): {len(flips)} check(s) UNCERTAIN")
+            lines += [f"  UNCERTAIN {r.roi}: {r.metric} {r.status} at {r.value} Gy, {r.spread_low}-{r.spread_high} Gy within the margin" for r in flips]
         return "\n".join(lines)
 
     def __str__(self) -> str:

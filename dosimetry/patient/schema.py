@@ -12,14 +12,18 @@ Top-level keys (all required; doses in Gy, or GyE where the source dose is RBE-w
     generated_utc    ISO 8601 time of the run (UTC)
     parameters       {residual, alpha_beta_late_gy, alpha_beta_tumour_gy, summation_method,
                       dvh_bin_width_gy, dvh_csv_step_gy, protocol, mapping, registration,
-                      assume_same_position, folders}
+                      assume_same_position, folders, register (null|"deformable": computed with
+                      --register), registration_margin_mm (null: no registration uncertainty computed)}
     patient          {patient_id, patient_name}           (from the current RT Dose)
     courses          [{label ("current"|"prior"), folder, plan_sop_instance_uid, plan_label,
                        radiation_types[], fractions, dose_per_fraction_gy|null,
                        prescription_dose_gy|null, dose_type, dose_sop_instance_uid,
                        frame_of_reference_uid}]
     alignment        null (no prior course) | {method, transform, registration_source,
-                       uncovered_volume_cc}
+                       uncovered_volume_cc, registration_kind ("deformable"|"rigid"|"same-frame"|
+                       "transform"|"assumed-same-position": the mapping the cumulative dose used),
+                       jacobian_determinant (deformable: {min, p1, median, p99, max, folding_voxels,
+                       voxels} of the current -> prior mapping on the current dose grid; else null)}
     dose_levels      {rows: [{level, fractions, dose_per_fraction_gy, total_gy, bed2_gy, bed9_gy,
                        eqd2_2_gy, eqd2_9_gy}], patient_level: int|null, note}
                       (protocol Table 1 recomputed with make_schedules; patient_level is the row
@@ -40,6 +44,15 @@ Top-level keys (all required; doses in Gy, or GyE where the source dose is RBE-w
                        size_bytes}]   every input file (non-DICOM files have empty UIDs; a file
                        over the per-file size limit has modality "not read: <reason>" and an
                        empty sha256: it is neither parsed nor hashed)
+    registration_uncertainty  null | {margin_mm, mapping, rigid_available, deformable_available,
+                       rows: [{source, roi, endpoint, quantity, metric, comparator, limit, value_rigid,
+                       value_deformable, value, spread_low, spread_high (over the prior dose shifted by
+                       margin_mm along +-x, +-y, +-z), worst_direction, status, verdict ("UNCERTAIN" when
+                       the status flips within the spread)}], organs: [{roi, prior_roi, dice_rigid,
+                       dice_deformable, mean_surface_distance_rigid_mm, mean_surface_distance_deformable_mm,
+                       jacobian_min, folding_voxels, note}], inverse_consistency null | {mean_mm, p95_mm,
+                       max_mm}, notes}   (dosimetry.patient.registration_quality; computed with a
+                       deformable registration or an explicit margin)
     warnings         [str]
     recovery         (optional; present with a prior course) {model {kind, label, citation, ...},
                       description, per_organ [{key, model}], organ_models [{roi, key, model}],
@@ -94,6 +107,36 @@ def _array(items: Mapping[str, Any]) -> dict[str, Any]:
     return {"type": "array", "items": dict(items)}
 
 
+_NUM_OR_NULL_ = {"type": ["number", "null"]}
+_REGISTRATION_UNCERTAINTY: dict[str, Any] = {
+    "type": ["object", "null"],
+    "properties": {
+        "margin_mm": _NUM,
+        "mapping": _STR,
+        "rigid_available": {"type": "boolean"},
+        "deformable_available": {"type": "boolean"},
+        "rows": _array(_obj({
+            "source": _STR, "roi": _STR, "endpoint": _STR, "quantity": _STR, "metric": _STR, "comparator": _STR,
+            "limit": _NUM_OR_NULL_, "value_rigid": _NUM_OR_NULL_, "value_deformable": _NUM_OR_NULL_, "value": _NUM_OR_NULL_,
+            "spread_low": _NUM_OR_NULL_, "spread_high": _NUM_OR_NULL_, "worst_direction": _STR_OR_NULL, "status": _STR,
+            "verdict": {"enum": ["PASS", "FAIL", "NOT_EVALUABLE", "UNCERTAIN"]},
+        })),
+        "organs": _array(_obj({
+            "roi": _STR, "prior_roi": _STR_OR_NULL, "dice_rigid": _NUM_OR_NULL_, "dice_deformable": _NUM_OR_NULL_,
+            "mean_surface_distance_rigid_mm": _NUM_OR_NULL_, "mean_surface_distance_deformable_mm": _NUM_OR_NULL_,
+            "jacobian_min": _NUM_OR_NULL_, "folding_voxels": _INT_OR_NULL, "note": _STR,
+        })),
+        "inverse_consistency": {
+            "type": ["object", "null"],
+            "properties": {"mean_mm": _NUM, "p95_mm": _NUM, "max_mm": _NUM},
+            "additionalProperties": False,
+        },
+        "notes": _array(_STR),
+    },
+    "required": ["margin_mm", "mapping", "rows", "organs", "inverse_consistency", "notes"],
+    "additionalProperties": False,
+}
+
 RESULTS_SCHEMA: dict[str, Any] = _obj(
     {
         "schema_version": {"type": "string", "enum": [SCHEMA_VERSION]},
@@ -112,6 +155,8 @@ RESULTS_SCHEMA: dict[str, Any] = _obj(
                 "registration": _STR_OR_NULL,
                 "assume_same_position": {"type": "boolean"},
                 "folders": _STR,
+                "register": {"enum": [None, "deformable"]},
+                "registration_margin_mm": _NUM_OR_NULL,
             }
         ),
         "patient": _obj({"patient_id": _STR, "patient_name": _STR}),
@@ -132,10 +177,19 @@ RESULTS_SCHEMA: dict[str, Any] = _obj(
                 }
             )
         ),
+        "registration_uncertainty": _REGISTRATION_UNCERTAINTY,
         "alignment": {
             "type": ["object", "null"],
-            "properties": {"method": _STR, "transform": _STR, "registration_source": _STR, "uncovered_volume_cc": _NUM},
-            "required": ["method", "transform", "registration_source", "uncovered_volume_cc"],
+            "properties": {
+                "method": _STR, "transform": _STR, "registration_source": _STR, "uncovered_volume_cc": _NUM,
+                "registration_kind": {"enum": ["deformable", "rigid", "same-frame", "transform", "assumed-same-position"]},
+                "jacobian_determinant": {
+                    "type": ["object", "null"],
+                    "properties": {k: _NUM for k in ("min", "p1", "median", "p99", "max", "folding_voxels", "voxels")},
+                    "additionalProperties": False,
+                },
+            },
+            "required": ["method", "transform", "registration_source", "uncovered_volume_cc", "registration_kind", "jacobian_determinant"],
             "additionalProperties": False,
         },
         "dose_levels": _obj(

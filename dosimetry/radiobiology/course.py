@@ -28,7 +28,9 @@ from dosimetry.io import (
     load_structure_set,
     read_dose_header,
 )
+from dosimetry.io.dicom_file import DEFORMABLE_SPATIAL_REGISTRATION, read_dicom, sop_class_uid
 from dosimetry.io.dose_reader import BeamSumCheck, DoseHeader, check_beam_sum
+from dosimetry.io.registration_reader import DeformableRegistration, deformable_registrations_from_dataset, registrations_from_dataset
 from dosimetry.plan import Plan
 from dosimetry.registration import RigidRegistration
 from dosimetry.structures import StructureSet
@@ -52,6 +54,7 @@ class Course:
     warnings: tuple[str, ...] = field(default=())
     linked_structure_set: StructureSet | None = None
     beam_sum_check: BeamSumCheck | None = None  # a PLAN dose exported with its BEAM doses
+    deformable_registrations: tuple[DeformableRegistration, ...] = ()
 
     def structure_set(self, *, argument: str) -> StructureSet:
         """The course's RT Structure Set (the one discovery linked, else the folder's only one)."""
@@ -163,6 +166,7 @@ def load_course(folder: Path | str, *, argument: str) -> Course:
         warnings,
         course.structure_set,
         beam_check,
+        deformable_registrations=found.deformable_registrations,
     )
 
 
@@ -211,3 +215,67 @@ def course_registration(
             current.registrations + prior.registrations, current_frame_uid=cur_frame, prior_frame_uid=prior_frame
         )
     return None
+
+
+def find_deformable_registration(
+    registrations: tuple[DeformableRegistration, ...], *, current_frame_uid: str, prior_frame_uid: str
+) -> DeformableRegistration | None:
+    """The one deformable registration linking the two frames (either direction), None when there is none."""
+    linking: list[DeformableRegistration] = []
+    for r in registrations:
+        if {r.source_frame_uid, r.target_frame_uid} != {current_frame_uid, prior_frame_uid}:
+            continue
+        if not any(r.sop_instance_uid and r.sop_instance_uid == k.sop_instance_uid and r.source_frame_uid == k.source_frame_uid for k in linking):
+            linking.append(r)
+    if len(linking) > 1:  # both directions given: the one registered in the current frame is applied as is
+        as_is = [r for r in linking if r.target_frame_uid == current_frame_uid]
+        if len(as_is) == 1 and len(linking) == 2:
+            return as_is[0]
+        paths = ", ".join(str(r.source_path) for r in linking)
+        raise ConsistencyError(
+            f"several deformable registrations link frames {prior_frame_uid} and {current_frame_uid} ({paths}); give --registration"
+        )
+    return linking[0] if linking else None
+
+
+def course_registrations(
+    current: Course, prior: Course, *, registration_path: Path | None = None, search_folders: bool = True
+) -> tuple[RigidRegistration | None, DeformableRegistration | None]:
+    """The rigid and the deformable registration linking the two courses' frames (each None when
+    there is none). ``registration_path`` may be a Spatial Registration or a Deformable Spatial
+    Registration; it must link the two frames (ConsistencyError otherwise) and replaces the
+    folders' registration of its kind; the other kind is still looked for in the folders."""
+    cur_frame = current.dose.frame_of_reference_uid
+    prior_frame = prior.dose.frame_of_reference_uid
+    search = search_folders and cur_frame != prior_frame
+    given_deformable: DeformableRegistration | None = None
+    given_rigid: RigidRegistration | None = None
+    if registration_path is not None:
+        ds = read_dicom(registration_path, stop_before_pixels=True)
+        if sop_class_uid(ds) == DEFORMABLE_SPATIAL_REGISTRATION:
+            given_deformable = find_deformable_registration(
+                deformable_registrations_from_dataset(ds, Path(registration_path)),
+                current_frame_uid=cur_frame, prior_frame_uid=prior_frame,
+            )
+            if given_deformable is None:
+                raise ConsistencyError(
+                    f"--registration {registration_path} does not link the prior frame {prior_frame} and the current frame {cur_frame}"
+                )
+        else:
+            given_rigid = find_registration(
+                registrations_from_dataset(ds, Path(registration_path)), current_frame_uid=cur_frame, prior_frame_uid=prior_frame
+            )
+            if given_rigid is None:
+                raise ConsistencyError(
+                    f"--registration {registration_path} does not link the prior frame {prior_frame} and the current frame {cur_frame}"
+                )
+    rigid = given_rigid
+    if rigid is None and search:
+        rigid = find_registration(current.registrations + prior.registrations, current_frame_uid=cur_frame, prior_frame_uid=prior_frame)
+    deformable = given_deformable
+    if deformable is None and search and given_rigid is None:
+        deformable = find_deformable_registration(
+            current.deformable_registrations + prior.deformable_registrations,
+            current_frame_uid=cur_frame, prior_frame_uid=prior_frame,
+        )
+    return rigid, deformable

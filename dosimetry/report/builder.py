@@ -33,6 +33,7 @@ from dosimetry.report.content import (
     WarningGroup,
 )
 from dosimetry.report.html import render_html
+from dosimetry.report.registration import registration_sections
 from dosimetry.report.reirradiation import reirradiation_sections
 
 if TYPE_CHECKING:
@@ -67,6 +68,7 @@ SECTIONS: list[tuple[str, SectionBuilder]] = [
     ("dose-levels", lambda ctx: sections.dose_level_section(ctx.results)),
     ("constraints", lambda ctx: sections.constraint_section(ctx.results)),
     ("reirradiation", lambda ctx: reirradiation_sections(ctx.results)),
+    ("registration", lambda ctx: registration_sections(ctx.results)),
     ("indices", lambda ctx: sections.indices_section(ctx.results)),
     ("dvh", lambda ctx: figure_sections.dvh_section(ctx.maps, ctx.dvhs, ctx.results)),
     ("overlays", lambda ctx: figure_sections.overlay_section(ctx.maps, ctx.dvhs, ctx.results, ctx.drawing_warnings)),

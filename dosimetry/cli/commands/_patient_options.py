@@ -81,15 +81,26 @@ def add_patient_options(parser: argparse.ArgumentParser, *, patient_help: str) -
     prior.add_argument("--prior", type=Path, metavar="DIR", help="prior course folder (RT Dose + RT Plan)")
     prior.add_argument("--no-prior", action="store_true", help=NO_PRIOR_HELP)
     how = parser.add_mutually_exclusive_group()
-    how.add_argument("--registration", type=Path, metavar="REG.dcm", help="Spatial Registration linking the two frames")
+    how.add_argument("--registration", type=Path, metavar="REG.dcm", help="Spatial Registration or Deformable Spatial Registration linking the two frames (a deformable one is applied, "
+        "a rigid one found beside it is shown for comparison)")
     how.add_argument(
         "--assume-same-position",
         action="store_true",
         help="frames differ and no registration: assume the patient did not move (the report carries a warning)",
     )
+    how.add_argument(
+        "--register", choices=("deformable",), default=None,
+        help="compute a registration of the prior CT to the current CT and apply it: deformable = rigid then demons "
+        "(SimpleITK; analyze writes it as REG_deformable.dcm and an ITK .h5 transform)",
+    )
     parser.add_argument(
         "--residual", type=float, default=None, metavar="R",
         help="residual fraction of the prior dose (default 0.3; needs a prior course)",
+    )
+    parser.add_argument(
+        "--registration-margin", type=float, default=None, metavar="MM",
+        help="registration uncertainty: shift the mapped prior dose by MM along +-x/y/z and mark checks whose verdict "
+        "flips UNCERTAIN (default 2 mm, computed when a deformable registration is applied; giving it computes it for a rigid one too)",
     )
     add_recovery_options(parser)
     parser.add_argument("--protocol", type=Path, metavar="FILE", help="protocol file (.yaml/.toml) of TG-263 constraints")
@@ -129,6 +140,8 @@ def load_patient_from_args(args: argparse.Namespace, *, alpha_beta_late_gy: floa
         prior=args.prior,
         registration=args.registration,
         assume_same_position=args.assume_same_position,
+        register=args.register,
+        uncertainty_margin_mm=args.registration_margin,
         residual=args.residual if recovery is None else None,
         alpha_beta_late_gy=alpha_beta_late_gy,
         recovery=recovery,

@@ -49,7 +49,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.add_argument("--current", type=Path, required=True, metavar="DIR", help="folder of the current course (RT Dose + plan)")
     parser.add_argument("--prior", type=Path, required=True, metavar="DIR", help="folder of the prior course (RT Dose + plan)")
     how = parser.add_mutually_exclusive_group()
-    how.add_argument("--registration", type=Path, metavar="REG.dcm", help="DICOM Spatial Registration linking the two frames")
+    how.add_argument(
+        "--registration", type=Path, metavar="REG.dcm",
+        help="DICOM Spatial Registration or Deformable Spatial Registration linking the two frames",
+    )
     how.add_argument(
         "--transform", type=Path, metavar="T.tfm", help="ITK transform (rigid/affine/displacement field) mapping current to prior points"
     )
@@ -57,6 +60,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "--assume-same-position",
         action="store_true",
         help="frames differ but no registration: assume the patient did not move (every output carries a warning)",
+    )
+    how.add_argument(
+        "--register", choices=("deformable",), default=None,
+        help="compute a registration of the prior CT to the current CT (deformable: rigid then demons, SimpleITK) and apply "
+        "it; written to --out as REG_deformable.dcm and prior_to_current_deformable.h5",
     )
     parser.add_argument(
         "--residual", type=float, default=LazyValue(_SUMMATION, "DEFAULT_RESIDUAL"), metavar="R",
@@ -198,7 +206,7 @@ def _recovery(args: argparse.Namespace, current: Course, prior: Course) -> tuple
 
 def run(args: argparse.Namespace) -> int:
     from dosimetry.align import align_prior_dose
-    from dosimetry.radiobiology.course import course_registration, load_course
+    from dosimetry.radiobiology.course import course_registrations, load_course
     from dosimetry.radiobiology.evaluation import roi_eqd2_metrics
     from dosimetry.radiobiology.export import export_cumulative_map, export_lq_map, identity_from_dicom
     from dosimetry.radiobiology.lq import check_alpha_beta
@@ -220,7 +228,10 @@ def run(args: argparse.Namespace) -> int:
     policy = _policy(args)
     paths = _output_paths(args.out, args.alpha_beta)
     composite_paths = [args.out / name for name in COMPOSITE_FILES.values()] if args.composite else []
-    existing = [p for p in [*paths.values(), *composite_paths, args.out / SUMMARY_FILE] if p.exists()]
+    registration_files = [args.out / name for name in ("REG_deformable.dcm", "prior_to_current_deformable.h5", "registration_parameters.json")]
+    existing = [
+        p for p in [*paths.values(), *composite_paths, args.out / SUMMARY_FILE, *(registration_files if args.register else [])] if p.exists()
+    ]
     if existing and not args.overwrite:
         raise OutputError(f"--out {args.out} already holds {existing[0].name}; give --overwrite to replace")
 
@@ -229,15 +240,27 @@ def run(args: argparse.Namespace) -> int:
     structures = current.structure_set(argument="--current") if (args.composite or args.evaluate_rois) else None
     cur_frame = current.dose.frame_of_reference_uid
     prior_frame = prior.dose.frame_of_reference_uid
-    registration = course_registration(
+    registration, deformable = course_registrations(
         current,
         prior,
         registration_path=args.registration,
         search_folders=args.transform is None and not args.assume_same_position,
     )
+    computed = None
+    if args.register is not None:
+        from dosimetry.patient.deformable import compute_patient_registration
+
+        computed = compute_patient_registration(current, prior)
+        deformable = computed.deformable
+    if deformable is not None:  # a deformable registration is applied when there is one
+        registration = None
     registration_source = "none"
-    if args.registration is not None:
+    if computed is not None:
+        registration_source = f"computed (--register {args.register}: rigid + demons, {computed.computed.seconds:.1f} s)"
+    elif args.registration is not None:
         registration_source = str(args.registration)
+    elif deformable is not None:
+        registration_source = f"deformable, found in course folder: {deformable.source_path}"
     elif registration is not None:
         registration_source = f"found in course folder: {registration.source_path}"
     aligned = align_prior_dose(
@@ -247,6 +270,7 @@ def run(args: argparse.Namespace) -> int:
         registration=registration,
         transform=args.transform,
         assume_same_position=args.assume_same_position,
+        deformable=deformable,
     )
     try:
         args.out.mkdir(parents=False, exist_ok=True)
@@ -259,6 +283,12 @@ def run(args: argparse.Namespace) -> int:
         current.dose, quantities=(DoseQuantity.BED, DoseQuantity.EQD2), alpha_betas_gy=args.alpha_beta, plan=current.plan, rbe=args.current_rbe
     )
     outputs: list[dict[str, Any]] = []
+    registration_outputs: list[dict[str, Any]] = []
+    if computed is not None:
+        from dosimetry.patient.deformable import write_registration_outputs
+
+        for record in write_registration_outputs(computed, args.out, current.dose_paths[0]):
+            registration_outputs.append({"file": record.path, "kind": record.kind, "description": record.description})
     for m in maps:
         exported = export_lq_map(
             m, paths[m.quantity.value, m.alpha_beta_gy], identity=identity, plan=current.plan, notes=aligned.warnings
@@ -328,6 +358,7 @@ def run(args: argparse.Namespace) -> int:
             "registration_source": registration_source,
             "uncovered_voxels": aligned.uncovered_voxel_count,
             "uncovered_volume_cc": aligned.uncovered_volume_cc,
+            "jacobian_determinant": None if aligned.jacobian is None else aligned.jacobian.to_dict(),
         },
         "residual": args.residual if recovery is None else recovery.constant_residual,
         "recovery": None if recovery is None else {
@@ -339,6 +370,7 @@ def run(args: argparse.Namespace) -> int:
         "target_metrics": TARGET_METRICS_NOTE,
         "alpha_beta_policy": policy.describe(),
         "outputs": outputs,
+        "registration_outputs": registration_outputs,
         "roi_evaluation": evaluation,
         "warnings": list(dict.fromkeys(warnings)),
     }

@@ -143,6 +143,7 @@ def run(args: argparse.Namespace) -> int:
     from dosimetry.patient.records import record_dict
 
     report = patient.check(args.protocol, args.mapping)
+    uncertainty = patient.registration_uncertainty(args.protocol, args.mapping)
     limit_rows, limit_warnings = patient.reirradiation_limits()
     limits_fail = any(r.status == "FAIL" for r in limit_rows)
     verdict = patient.results(args.protocol, args.mapping).verdict()
@@ -152,6 +153,7 @@ def run(args: argparse.Namespace) -> int:
         data["reirradiation_limits"] = [record_dict(r) for r in limit_rows]
         data["warnings"] = [*data["warnings"], *limit_warnings]
         data["inputs"] = context
+        data["registration_uncertainty"] = None if uncertainty is None else record_dict(uncertainty)
         data["parameters"] = {
             "alpha_beta_gy": args.alpha_beta,
             "residual": maps.residual,
@@ -164,6 +166,14 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(data, indent=2))
     else:
         print(_report_text(report, context, verdict.lines()))
+        if uncertainty is not None:
+            print(
+                f"\nRegistration uncertainty ({uncertainty.mapping}; prior dose shifted {uncertainty.margin_mm:g} mm along +-x/y/z): "
+                f"{len(uncertainty.uncertain)} of {len(uncertainty.rows)} cumulative checks UNCERTAIN"
+            )
+            for u in uncertainty.uncertain:
+                print(f"  UNCERTAIN {u.roi}: {u.metric} {u.value} ({u.status}), {u.spread_low}-{u.spread_high} "
+                      f"within the margin (worst {u.worst_direction}) vs {u.comparator} {u.limit}")
         if limit_rows:
             print("\nCumulative re-irradiation limits (each course's maximum, no recovery discount):")
             for r in limit_rows:
