@@ -1,0 +1,379 @@
+"""Between-plane shape model (:attr:`~dosimetry.dvh.endcaps.EndCapConvention.SHAPE`): the solid
+between and beyond an ROI's contour planes reconstructed from the contours, as a finer stack of
+planar sections the rest of the engine samples exactly like any other (exact in-plane partial
+volumes, trilinear dose).
+
+Between planes. Each plane's region (even-odd, holes and several contours included) becomes a
+signed-distance map on a common raster (negative inside). At a height z between planes ``i`` and
+``i + 1`` the section is the zero level set of the Lagrange interpolant in z of the maps of up to
+four planes around z (two below, two above, within the same part of the ROI): cubic in the
+interior, quadratic or linear near the ends. A linear blend of two maps alone (classic
+shape-based interpolation) makes the radius of a sphere piecewise linear in z and loses the
+bulge between planes: measured on a 24 mm sphere contoured every 3 mm it is 2 % short, more than
+the half-slab midpoint rule's error, while the cubic stencil is within 0.1 %. A branching (one
+contour above two) needs nothing special: the maps are blended wherever the regions are. Each
+interval is cut into sub-slabs of at most :data:`SUB_SLAB_MM`; an original plane keeps its own
+polygons, verbatim, for the sub-slab around it.
+
+End caps. Beyond an extreme plane of a part the section is the extreme contour eroded by
+``m0 - m(s)``, ``m`` the largest inscribed radius (max of -distance) and ``s`` the distance out
+of the plane. ``m(s)^2`` follows the trend of the last three planes (a quadratic through their
+``m^2``; linear with two planes): it is exact for the caps of spheres, ellipsoids, cylinders
+lying across the planes and cones ending in a tip, all of which have ``m^2`` quadratic in z. When
+``m^2`` reaches 0 within one contour spacing the cap ends there, rounded; otherwise (constant or
+growing contours, or shrinking too slowly to close before the next plane, where the ROI has no
+contour) the ROI must end somewhere within that spacing and the cap is flat, half a spacing out
+(as in the half-slab convention, the unbiased position). A single-plane ROI has no trend: its
+profile is taken as round with the contour's inscribed radius (a section through a tube or
+ball), ending at that radius when it is within the plane's thickness and flat at half the
+thickness otherwise. A gap larger than :data:`~dosimetry.dvh.endcaps.GAP_FACTOR` spacings splits
+the ROI into parts, each capped this way.
+
+Why hand-written: the distance maps are :func:`scipy.ndimage.distance_transform_edt` corrected to
+exact point-to-boundary distances (k-d tree, :class:`scipy.spatial.cKDTree`) in a band of two
+pixels around the boundary, and level sets come from :mod:`contourpy` (the marching-squares
+library matplotlib uses); what is written here is only their assembly into sections.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from dosimetry.dvh.endcaps import GAP_FACTOR, SlabStack
+from dosimetry.dvh.geometry import PlaneSection, RoiGeometry
+from dosimetry.dvh.planar import nesting_depths, signed_area
+
+FloatArray = npt.NDArray[np.float64]
+logger = logging.getLogger(__name__)
+
+#: Largest sub-slab between two contour planes, mm (midpoint rule on the interpolated sections:
+#: its error on a 24 mm sphere is 0.02 % at 0.75 mm).
+SUB_SLAB_MM = 0.75
+#: Largest sub-slab of an end cap, mm.
+CAP_SUB_SLAB_MM = 0.5
+#: Raster pixel: the median over planes of 2 x area / perimeter (the radius of a circle) divided
+#: by this, within PIXEL_MIN_MM .. PIXEL_MAX_MM, and coarser when the raster would exceed
+#: MAX_PIXELS.
+PIXELS_PER_RADIUS = 30.0
+PIXEL_MIN_MM, PIXEL_MAX_MM = 0.04, 1.0
+MAX_PIXELS = 400_000
+#: Rasters up to this many pixels get exact distances everywhere (k-d tree), larger ones the
+#: Euclidean distance transform with exact distances in a band around the boundary.
+EXACT_PIXELS = 40_000
+
+
+@dataclass(frozen=True)
+class _Raster:
+    x0_mm: float
+    y0_mm: float
+    pixel_mm: float
+    nx: int
+    ny: int
+
+    @property
+    def xs(self) -> FloatArray:
+        return self.x0_mm + self.pixel_mm * np.arange(self.nx, dtype=np.float64)
+
+    @property
+    def ys(self) -> FloatArray:
+        return self.y0_mm + self.pixel_mm * np.arange(self.ny, dtype=np.float64)
+
+
+def _raster_for(base: RoiGeometry) -> _Raster:
+    radii = []
+    for section in base.sections:
+        perimeter = sum(
+            float(np.hypot(np.diff(np.append(x, x[0])), np.diff(np.append(y, y[0]))).sum()) for x, y in section.polygons
+        )
+        if perimeter > 0 and section.area_mm2 > 0:
+            radii.append(2.0 * section.area_mm2 / perimeter)
+    radius = float(np.median(radii)) if radii else 1.0
+    pixel = min(max(radius / PIXELS_PER_RADIUS, PIXEL_MIN_MM), PIXEL_MAX_MM)
+    x_min, x_max, y_min, y_max = base.bounds_xy_mm
+    while True:
+        margin = 4 * pixel
+        nx = math.ceil((x_max - x_min + 2 * margin) / pixel) + 1
+        ny = math.ceil((y_max - y_min + 2 * margin) / pixel) + 1
+        if nx * ny <= MAX_PIXELS:
+            return _Raster(x_min - margin, y_min - margin, pixel, nx, ny)
+        pixel *= math.sqrt(nx * ny / MAX_PIXELS) * 1.01
+
+
+def _inside(section: PlaneSection, raster: _Raster) -> npt.NDArray[np.bool_]:
+    """Even-odd inside mask of the section's polygons at the raster's pixel centres (scanlines)."""
+    p = raster.pixel_mm
+    toggles = np.zeros((raster.ny, raster.nx + 1), dtype=np.int64)
+    for x, y in section.polygons:
+        u0, v0 = (x - raster.x0_mm) / p, (y - raster.y0_mm) / p
+        u1, v1 = np.roll(u0, -1), np.roll(v0, -1)
+        lo, hi = np.minimum(v0, v1), np.maximum(v0, v1)
+        first = np.ceil(lo).astype(np.int64)  # rows r with lo <= r < hi
+        last = np.ceil(hi).astype(np.int64)
+        counts = np.clip(last - first, 0, None)
+        if not counts.any():
+            continue
+        edge = np.repeat(np.arange(u0.size), counts)
+        rows = np.repeat(first, counts) + (np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts))
+        f = (rows - v0[edge]) / (v1[edge] - v0[edge])
+        cross = u0[edge] + f * (u1[edge] - u0[edge])
+        cols = np.clip(np.ceil(cross).astype(np.int64), 0, raster.nx)  # first pixel centre at or right of it
+        keep = (rows >= 0) & (rows < raster.ny)
+        np.add.at(toggles, (rows[keep], cols[keep]), 1)
+    return (np.cumsum(toggles[:, :-1], axis=1) % 2).astype(bool)
+
+
+def _boundary_points(section: PlaneSection, step_mm: float) -> FloatArray:
+    """Points along every edge of the section's polygons, at most ``step_mm`` apart, (N, 2)."""
+    points = []
+    for x, y in section.polygons:
+        xc, yc = np.append(x, x[0]), np.append(y, y[0])
+        seg = np.hypot(np.diff(xc), np.diff(yc))
+        steps = np.maximum(np.ceil(seg / step_mm).astype(np.int64), 1)
+        first = np.repeat(np.cumsum(steps) - steps, steps)
+        e = np.repeat(np.arange(seg.size), steps)
+        t = (np.arange(int(steps.sum())) - first) / steps[e]
+        points.append(np.column_stack([xc[e] + t * (xc[e + 1] - xc[e]), yc[e] + t * (yc[e + 1] - yc[e])]))
+    return np.concatenate(points)
+
+
+def _signed_distance(section: PlaneSection, raster: _Raster) -> tuple[FloatArray, float]:
+    """Signed distance (mm, negative inside) from the section's boundary at the pixel centres, and
+    the section's largest inscribed radius (mm, refined between pixel centres)."""
+    from scipy import ndimage  # type: ignore[import-untyped,unused-ignore]
+    from scipy.spatial import cKDTree  # type: ignore[import-untyped,unused-ignore]
+
+    p = raster.pixel_mm
+    inside = _inside(section, raster)
+    tree = cKDTree(_boundary_points(section, 0.2 * p))
+
+    def exact(rows: npt.NDArray[np.intp], cols: npt.NDArray[np.intp]) -> FloatArray:
+        distance, _ = tree.query(np.column_stack([raster.x0_mm + p * cols, raster.y0_mm + p * rows]))
+        return np.asarray(distance, dtype=np.float64)
+
+    if raster.nx * raster.ny <= EXACT_PIXELS or not inside.any():
+        rows, cols = np.indices((raster.ny, raster.nx)).reshape(2, -1)
+        distance = exact(rows, cols).reshape(raster.ny, raster.nx)
+        phi = np.where(inside, -distance, distance)
+    else:
+        outside_d = ndimage.distance_transform_edt(~inside, sampling=p)
+        inside_d = ndimage.distance_transform_edt(inside, sampling=p)
+        # the boundary lies between a pixel centre and its nearest neighbour of the other class
+        phi = np.where(inside, -(inside_d - 0.5 * p), outside_d - 0.5 * p)
+        rows, cols = np.nonzero(np.abs(phi) < 2.5 * p)
+        distance_band = exact(rows, cols)
+        phi[rows, cols] = np.where(inside[rows, cols], -distance_band, distance_band)
+    if not inside.any():
+        return phi, 0.0
+    # inscribed radius: the deepest pixel, refined on two finer lattices around it
+    row, col = np.unravel_index(int(np.argmin(phi)), phi.shape)
+    x, y = float(raster.x0_mm + p * col), float(raster.y0_mm + p * row)
+    best = float(-phi[row, col])
+    offsets = np.linspace(-1.0, 1.0, 11)
+    step = p
+    for _ in range(3):
+        gx, gy = np.meshgrid(x + step * offsets, y + step * offsets)
+        qx, qy = gx.ravel(), gy.ravel()
+        distance, _ = tree.query(np.column_stack([qx, qy]))
+        k = int(np.argmax(distance))
+        if distance[k] > best:
+            best, x, y = float(distance[k]), float(qx[k]), float(qy[k])
+        step *= 0.2
+    return phi, best
+
+
+def _level_sections(z_mm: float, phi: FloatArray, level: float, raster: _Raster) -> PlaneSection | None:
+    """The region ``phi < level`` as a section (None when empty)."""
+    import contourpy
+
+    field = phi - level
+    field[0, :] = field[-1, :] = np.maximum(field[0, :], raster.pixel_mm)  # close every contour
+    field[:, 0] = field[:, -1] = np.maximum(field[:, 0], raster.pixel_mm)
+    if not (field < 0).any():
+        return None
+    generator = contourpy.contour_generator(
+        raster.xs, raster.ys, field, line_type=contourpy.LineType.Separate, corner_mask=False
+    )
+    polygons: list[tuple[FloatArray, FloatArray]] = []
+    min_area = 0.01 * raster.pixel_mm**2
+    for line in generator.lines(0.0):
+        pts = np.asarray(line, dtype=np.float64)
+        if pts.shape[0] > 1 and np.array_equal(pts[0], pts[-1]):
+            pts = pts[:-1]
+        if pts.shape[0] < 3:
+            continue
+        x, y = np.ascontiguousarray(pts[:, 0]), np.ascontiguousarray(pts[:, 1])
+        if abs(signed_area(x, y)) > min_area:
+            polygons.append((x, y))
+    if not polygons:
+        return None
+    signs = [1 if d % 2 == 0 else -1 for d in nesting_depths(polygons)]
+    areas = [signed_area(x, y) for x, y in polygons]
+    area = float(sum(s * abs(a) for s, a in zip(signs, areas, strict=True)))
+    if area <= 0:
+        return None
+    senses = tuple((a > 0) - (a < 0) for a in areas)
+    return PlaneSection(z_mm, tuple(polygons), tuple(signs), area, senses)
+
+
+def _lagrange(nodes: FloatArray, z: float) -> FloatArray:
+    weights = np.ones(nodes.size)
+    for j in range(nodes.size):
+        for k in range(nodes.size):
+            if k != j:
+                weights[j] *= (z - nodes[k]) / (nodes[j] - nodes[k])
+    return weights
+
+
+def _same_polygons(a: PlaneSection, b: PlaneSection) -> bool:
+    if len(a.polygons) != len(b.polygons) or a.signs != b.signs:
+        return False
+    return all(
+        np.array_equal(xa, xb) and np.array_equal(ya, yb) for (xa, ya), (xb, yb) in zip(a.polygons, b.polygons, strict=True)
+    )
+
+
+@dataclass(frozen=True)
+class _Cap:
+    """An end cap: extent out of the extreme plane (mm) and m^2(s) as polynomial coefficients
+    (highest power first, numpy order) of the outward distance s."""
+
+    extent_mm: float
+    m2_coefficients: FloatArray
+    m0_mm: float
+    rounded: bool
+
+
+def _cap(outward_mm: list[float], inradius_mm: list[float], spacing_mm: float) -> _Cap:
+    """Cap of a part end from its last planes (outward distances 0, -d1, -d2 and inscribed radii
+    from the extreme plane inward); see the module docstring."""
+    m0 = inradius_mm[0]
+    if not m0 > 0:  # no inside pixel: no trend to follow, a flat end half a spacing out
+        return _Cap(0.5 * spacing_mm, np.array([0.0]), 0.0, False)
+    s = np.array(outward_mm)
+    m2 = np.array(inradius_mm) ** 2
+    if s.size == 1:
+        coefficients = np.array([-1.0, 0.0, m0 * m0])  # round: m^2 = m0^2 - s^2
+    else:
+        coefficients = np.polyfit(s, m2, min(s.size - 1, 2))
+    roots = np.roots(coefficients) if coefficients.size > 1 else np.zeros(0)
+    real = [float(r.real) for r in roots if abs(r.imag) < 1e-9 and r.real > 1e-9]
+    closing = min(real) if real else math.inf
+    if closing <= spacing_mm * (1 + 1e-9):
+        return _Cap(closing, coefficients, m0, True)
+    return _Cap(0.5 * spacing_mm, coefficients, m0, False)
+
+
+def shape_geometry(base: RoiGeometry, label: str) -> RoiGeometry:
+    """``base`` (the ROI's own sections, any slabs) rebuilt under the shape model."""
+    planes = base.slabs.planes_mm
+    sections = base.sections
+    spacing = base.slabs.nominal_spacing_mm
+    raster = _raster_for(base)
+    maps: dict[int, FloatArray] = {}
+    inradius: dict[int, float] = {}
+
+    def psi(i: int) -> FloatArray:
+        """(phi + m)^2 - m^2 of plane i: zero on its boundary, negative inside, and m^2 linear in
+        it, so that an interpolant of degree 2 or more reproduces quadric solids exactly."""
+        if i not in maps:
+            phi, m = _signed_distance(sections[i], raster)
+            maps[i], inradius[i] = (phi + m) ** 2 - m * m, m
+        return maps[i]
+
+    def blend(stencil: list[int], z: float) -> FloatArray:
+        w = _lagrange(planes[stencil], z)
+        field = w[0] * psi(stencil[0])
+        for wq, q in zip(w[1:].tolist(), stencil[1:], strict=True):
+            field = field + wq * psi(q)
+        return field
+
+    gaps = np.diff(planes)
+    breaks = [0, *(np.flatnonzero(gaps > GAP_FACTOR * spacing) + 1).tolist(), planes.size]
+    entries: list[tuple[float, float, PlaneSection]] = []  # (lower, upper, section)
+    for a, b in itertools.pairwise(breaks):
+        stations: list[tuple[float, PlaneSection]] = []
+        for i in range(a, b):
+            stations.append((float(planes[i]), sections[i]))
+            if i + 1 == b:
+                break
+            gap = float(planes[i + 1] - planes[i])
+            k = max(math.ceil(gap / SUB_SLAB_MM - 1e-9), 1)
+            stencil = list(range(max(i - 1, a), min(i + 3, b)))
+            for j in range(1, k):
+                z = float(planes[i]) + gap * j / k
+                if all(_same_polygons(sections[q], sections[i]) for q in stencil):
+                    stations.append((z, sections[i]))
+                    continue
+                section = _level_sections(z, blend(stencil, z), 0.0, raster)
+                if section is not None:
+                    stations.append((z, section))
+        zs = [z for z, _ in stations]
+        bounds = [zs[0], *[0.5 * (u + v) for u, v in itertools.pairwise(zs)], zs[-1]]
+        part = [(bounds[q], bounds[q + 1], stations[q][1]) for q in range(len(stations))]
+        # caps: below the first plane (outward = -z) and above the last (outward = +z)
+        for end, inward in ((a, 1), (b - 1, -1)):
+            idx = [end + inward * q for q in range(3) if a <= end + inward * q < b]
+            for q in idx:
+                psi(q)
+            same = all(_same_polygons(sections[q], sections[end]) for q in idx)
+            outward = [-abs(float(planes[q] - planes[end])) for q in idx]
+            local = abs(float(planes[idx[1]] - planes[end])) if len(idx) > 1 else spacing
+            cap = _cap(outward, [inradius[q] for q in idx], local)
+            kc = max(math.ceil(cap.extent_mm / CAP_SUB_SLAB_MM - 1e-9), 1)
+            direction = -inward  # +1 above the part, -1 below
+            z_end = float(planes[end])
+            cap_entries = []
+            for j in range(kc):
+                s_lo, s_hi = cap.extent_mm * j / kc, cap.extent_mm * (j + 1) / kc
+                s_mid = 0.5 * (s_lo + s_hi)
+                z_mid = z_end + direction * s_mid
+                if same and len(idx) > 1:
+                    section = sections[end]
+                else:
+                    # the trend of the last planes, never growing beyond the extreme contour
+                    field = blend(idx, z_mid) if len(idx) > 1 else psi(end) + s_mid * s_mid
+                    section = _level_sections(z_mid, np.maximum(field, psi(end)), 0.0, raster)
+                if section is None:
+                    break
+                lo, hi = sorted((z_end + direction * s_lo, z_end + direction * s_hi))
+                cap_entries.append((lo, hi, section))
+            part = (cap_entries[::-1] + part) if direction < 0 else (part + cap_entries)
+        entries.extend(e for e in part if e[1] > e[0])
+    # merge runs of one section object over contiguous slabs
+    merged: list[tuple[float, float, PlaneSection]] = []
+    for lo, hi, section in entries:
+        if merged and merged[-1][2] is section and merged[-1][1] == lo:
+            merged[-1] = (merged[-1][0], hi, section)
+        else:
+            merged.append((lo, hi, section))
+    lower = np.array([e[0] for e in merged])
+    upper = np.array([e[1] for e in merged])
+    z_of = np.clip(np.array([e[2].z_mm for e in merged]), lower, upper)
+    z_of = 0.5 * (lower + upper) if np.any(np.diff(z_of) <= 0) else z_of
+    out_sections = tuple(
+        s if s.z_mm == z else PlaneSection(z, s.polygons, s.signs, s.area_mm2, s.orientations)
+        for (_, _, s), z in zip(merged, z_of.tolist(), strict=True)
+    )
+    volume_mm3 = float(sum(s.area_mm2 * t for s, t in zip(out_sections, (upper - lower).tolist(), strict=True)))
+    slabs = SlabStack(z_of, lower, upper, spacing, base.slabs.warnings)
+    logger.debug("%s: shape model with %d sections from %d planes", label, len(out_sections), planes.size)
+    x_min = min(float(x.min()) for s in out_sections for x, _ in s.polygons)
+    x_max = max(float(x.max()) for s in out_sections for x, _ in s.polygons)
+    y_min = min(float(y.min()) for s in out_sections for _, y in s.polygons)
+    y_max = max(float(y.max()) for s in out_sections for _, y in s.polygons)
+    return RoiGeometry(
+        name=base.name,
+        number=base.number,
+        sections=out_sections,
+        slabs=slabs,
+        end_cap=base.end_cap,
+        bounds_xy_mm=(x_min, x_max, y_min, y_max),
+        volume_cc=volume_mm3 / 1000.0,
+        warnings=base.warnings,
+    )
