@@ -259,14 +259,33 @@ def _cap(outward_mm: list[float], inradius_mm: list[float], spacing_mm: float) -
     m2 = np.array(inradius_mm) ** 2
     if s.size == 1:
         coefficients = np.array([-1.0, 0.0, m0 * m0])  # round: m^2 = m0^2 - s^2
+    elif s.size == 2:  # round through both: m^2 = m0^2 + b s - s^2
+        coefficients = np.array([-1.0, (m2[1] - m2[0] + s[1] ** 2) / s[1], m2[0]])
     else:
-        coefficients = np.polyfit(s, m2, min(s.size - 1, 2))
+        coefficients = np.polyfit(s, m2, 2)
     roots = np.roots(coefficients) if coefficients.size > 1 else np.zeros(0)
     real = [float(r.real) for r in roots if abs(r.imag) < 1e-9 and r.real > 1e-9]
     closing = min(real) if real else math.inf
     if closing <= spacing_mm * (1 + 1e-9):
         return _Cap(closing, coefficients, m0, True)
     return _Cap(0.5 * spacing_mm, coefficients, m0, False)
+
+
+#: A section whose area exceeds this many times pi m^2 (m its inscribed radius) is elongated.
+ELONGATED = 4.0
+
+
+def _prior(sections: list[PlaneSection], inradius_mm: list[float]) -> float:
+    """kappa = m^2 / rho^2 of the round profile assumed for a part of one or two planes: a
+    section through a tube lying across the planes (an elongated contour, area >= ELONGATED x pi
+    m^2: an optic nerve) closes with its inscribed radius, rho = m, kappa = 1; a compact one (a
+    lens, a ball) with the radius of its area, rho = sqrt(area / pi). Measured on true solids
+    (benchmarks/dvh_true_solids.py): a lens-like ellipsoid on two 3 mm planes is 29 % short
+    with rho = m, a lying 5 mm nerve within 1 % with rho = m and 22 % over with a flat end."""
+    ratios = [s.area_mm2 / (math.pi * m * m) for s, m in zip(sections, inradius_mm, strict=True) if m > 0]
+    if not ratios or float(np.mean(ratios)) >= ELONGATED:
+        return 1.0
+    return 1.0 / float(np.mean(ratios))
 
 
 def shape_geometry(base: RoiGeometry, label: str) -> RoiGeometry:
@@ -286,6 +305,10 @@ def shape_geometry(base: RoiGeometry, label: str) -> RoiGeometry:
             maps[i], inradius[i] = (phi + m) ** 2 - m * m, m
         return maps[i]
 
+    def inradius_of(i: int) -> float:
+        psi(i)
+        return inradius[i]
+
     def blend(stencil: list[int], z: float) -> FloatArray:
         w = _lagrange(planes[stencil], z)
         field = w[0] * psi(stencil[0])
@@ -297,6 +320,9 @@ def shape_geometry(base: RoiGeometry, label: str) -> RoiGeometry:
     breaks = [0, *(np.flatnonzero(gaps > GAP_FACTOR * spacing) + 1).tolist(), planes.size]
     entries: list[tuple[float, float, PlaneSection]] = []  # (lower, upper, section)
     for a, b in itertools.pairwise(breaks):
+        few = b - a <= 2
+        # a part of one or two planes has no curvature to follow: a round profile (see _prior)
+        kappa = _prior([sections[q] for q in range(a, b)], [inradius_of(q) for q in range(a, b)]) if few else 1.0
         stations: list[tuple[float, PlaneSection]] = []
         for i in range(a, b):
             stations.append((float(planes[i]), sections[i]))
@@ -307,10 +333,14 @@ def shape_geometry(base: RoiGeometry, label: str) -> RoiGeometry:
             stencil = list(range(max(i - 1, a), min(i + 3, b)))
             for j in range(1, k):
                 z = float(planes[i]) + gap * j / k
-                if all(_same_polygons(sections[q], sections[i]) for q in stencil):
+                if not few and all(_same_polygons(sections[q], sections[i]) for q in stencil):
                     stations.append((z, sections[i]))
                     continue
-                section = _level_sections(z, blend(stencil, z), 0.0, raster)
+                field = blend(stencil, z)
+                if few:  # the round profile of _cap between the two planes too
+                    t = z - float(planes[i])
+                    field = field - kappa * t * (gap - t)
+                section = _level_sections(z, field, 0.0, raster)
                 if section is not None:
                     stations.append((z, section))
         zs = [z for z, _ in stations]
@@ -319,12 +349,11 @@ def shape_geometry(base: RoiGeometry, label: str) -> RoiGeometry:
         # caps: below the first plane (outward = -z) and above the last (outward = +z)
         for end, inward in ((a, 1), (b - 1, -1)):
             idx = [end + inward * q for q in range(3) if a <= end + inward * q < b]
-            for q in idx:
-                psi(q)
             same = all(_same_polygons(sections[q], sections[end]) for q in idx)
             outward = [-abs(float(planes[q] - planes[end])) for q in idx]
             local = abs(float(planes[idx[1]] - planes[end])) if len(idx) > 1 else spacing
-            cap = _cap(outward, [inradius[q] for q in idx], local)
+            radii = [inradius_of(q) / math.sqrt(kappa) for q in idx]  # the prior's profile radius
+            cap = _cap(outward, radii, local)
             kc = max(math.ceil(cap.extent_mm / CAP_SUB_SLAB_MM - 1e-9), 1)
             direction = -inward  # +1 above the part, -1 below
             z_end = float(planes[end])
@@ -333,12 +362,15 @@ def shape_geometry(base: RoiGeometry, label: str) -> RoiGeometry:
                 s_lo, s_hi = cap.extent_mm * j / kc, cap.extent_mm * (j + 1) / kc
                 s_mid = 0.5 * (s_lo + s_hi)
                 z_mid = z_end + direction * s_mid
-                if same and len(idx) > 1:
+                if same and len(idx) > 2:
                     section = sections[end]
                 else:
-                    # the trend of the last planes, never growing beyond the extreme contour
-                    field = blend(idx, z_mid) if len(idx) > 1 else psi(end) + s_mid * s_mid
-                    section = _level_sections(z_mid, np.maximum(field, psi(end)), 0.0, raster)
+                    # the trend of the last planes (a cone's base keeps growing, a sphere closes)
+                    if len(idx) > 2:
+                        field = blend(idx, z_mid)
+                    else:  # the round profile of _cap, as a uniform erosion in psi
+                        field = psi(end) + kappa * (cap.m0_mm**2 - float(np.polyval(cap.m2_coefficients, s_mid)))
+                    section = _level_sections(z_mid, field, 0.0, raster)
                 if section is None:
                     break
                 lo, hi = sorted((z_end + direction * s_lo, z_end + direction * s_hi))
