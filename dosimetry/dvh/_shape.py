@@ -52,9 +52,15 @@ from dosimetry.dvh.planar import nesting_depths, signed_area
 FloatArray = npt.NDArray[np.float64]
 logger = logging.getLogger(__name__)
 
-#: Largest sub-slab between two contour planes, mm (midpoint rule on the interpolated sections:
-#: its error on a 24 mm sphere is 0.02 % at 0.75 mm).
+#: Largest sub-slab between two contour planes: the ROI's typical radius (the median over planes
+#: of 2 x area / perimeter) over SUB_SLABS_PER_RADIUS, within SUB_SLAB_MM .. SUB_SLAB_MAX_MM. The
+#: midpoint rule on the interpolated sections errs by about (sub-slab / radius)^2 / 24 in relative
+#: volume (0.02 % on a 24 mm sphere at 0.75 mm), so a large ROI needs no sub-slabs: the sample
+#: patient's External (radius ~70 mm, 49 planes) takes 5 s with 0.75 mm sub-slabs, 0.6 s with its
+#: own planes alone.
 SUB_SLAB_MM = 0.75
+SUB_SLAB_MAX_MM = 3.0
+SUB_SLABS_PER_RADIUS = 8.0
 #: Largest sub-slab of an end cap, mm.
 CAP_SUB_SLAB_MM = 0.5
 #: Raster pixel: the median over planes of 2 x area / perimeter (the radius of a circle) divided
@@ -62,10 +68,7 @@ CAP_SUB_SLAB_MM = 0.5
 #: MAX_PIXELS.
 PIXELS_PER_RADIUS = 30.0
 PIXEL_MIN_MM, PIXEL_MAX_MM = 0.04, 1.0
-MAX_PIXELS = 400_000
-#: Rasters up to this many pixels get exact distances everywhere (k-d tree), larger ones the
-#: Euclidean distance transform with exact distances in a band around the boundary.
-EXACT_PIXELS = 40_000
+MAX_PIXELS = 120_000
 
 
 @dataclass(frozen=True)
@@ -85,7 +88,8 @@ class _Raster:
         return self.y0_mm + self.pixel_mm * np.arange(self.ny, dtype=np.float64)
 
 
-def _raster_for(base: RoiGeometry) -> _Raster:
+def _typical_radius_mm(base: RoiGeometry) -> float:
+    """Median over the planes of 2 x area / perimeter (a circle's radius), mm."""
     radii = []
     for section in base.sections:
         perimeter = sum(
@@ -93,7 +97,10 @@ def _raster_for(base: RoiGeometry) -> _Raster:
         )
         if perimeter > 0 and section.area_mm2 > 0:
             radii.append(2.0 * section.area_mm2 / perimeter)
-    radius = float(np.median(radii)) if radii else 1.0
+    return float(np.median(radii)) if radii else 1.0
+
+
+def _raster_for(base: RoiGeometry, radius: float) -> _Raster:
     pixel = min(max(radius / PIXELS_PER_RADIUS, PIXEL_MIN_MM), PIXEL_MAX_MM)
     x_min, x_max, y_min, y_max = base.bounds_xy_mm
     while True:
@@ -156,18 +163,22 @@ def _signed_distance(section: PlaneSection, raster: _Raster) -> tuple[FloatArray
         distance, _ = tree.query(np.column_stack([raster.x0_mm + p * cols, raster.y0_mm + p * rows]))
         return np.asarray(distance, dtype=np.float64)
 
-    if raster.nx * raster.ny <= EXACT_PIXELS or not inside.any():
-        rows, cols = np.indices((raster.ny, raster.nx)).reshape(2, -1)
-        distance = exact(rows, cols).reshape(raster.ny, raster.nx)
-        phi = np.where(inside, -distance, distance)
-    else:
-        outside_d = ndimage.distance_transform_edt(~inside, sampling=p)
-        inside_d = ndimage.distance_transform_edt(inside, sampling=p)
-        # the boundary lies between a pixel centre and its nearest neighbour of the other class
-        phi = np.where(inside, -(inside_d - 0.5 * p), outside_d - 0.5 * p)
-        rows, cols = np.nonzero(np.abs(phi) < 2.5 * p)
-        distance_band = exact(rows, cols)
-        phi[rows, cols] = np.where(inside[rows, cols], -distance_band, distance_band)
+    # Far from the boundary: the distance to the boundary point held by the nearest boundary
+    # pixel (Euclidean feature transform; off by O(p^2 / distance)); within 2.5 pixels of it:
+    # exact, from a k-d tree of the boundary points (queries near the boundary are fast there,
+    # far ones are not: 2 s for 31,000 pixels inside the sample patient's External).
+    points = tree.data
+    cells = np.rint((points - [raster.x0_mm, raster.y0_mm]) / p).astype(np.int64)
+    keep = (cells[:, 0] >= 0) & (cells[:, 0] < raster.nx) & (cells[:, 1] >= 0) & (cells[:, 1] < raster.ny)
+    held = np.full((raster.ny, raster.nx), -1, dtype=np.int64)
+    held[cells[keep, 1], cells[keep, 0]] = np.flatnonzero(keep)
+    _, (near_row, near_col) = ndimage.distance_transform_edt(held < 0, return_indices=True)
+    nearest = points[held[near_row, near_col]]
+    gy, gx = np.indices((raster.ny, raster.nx))
+    distance = np.hypot(raster.x0_mm + p * gx - nearest[..., 0], raster.y0_mm + p * gy - nearest[..., 1])
+    rows, cols = np.nonzero(distance < 2.5 * p)
+    distance[rows, cols] = exact(rows, cols)
+    phi = np.where(inside, -distance, distance)
     if not inside.any():
         return phi, 0.0
     # inscribed radius: the deepest pixel, refined on two finer lattices around it
@@ -266,11 +277,15 @@ def _cap(outward_mm: list[float], inradius_mm: list[float], spacing_mm: float) -
     roots = np.roots(coefficients) if coefficients.size > 1 else np.zeros(0)
     real = [float(r.real) for r in roots if abs(r.imag) < 1e-9 and r.real > 1e-9]
     closing = min(real) if real else math.inf
-    if closing <= spacing_mm * (1 + 1e-9):
+    if closing <= CLOSING_SLACK * spacing_mm:
         return _Cap(closing, coefficients, m0, True)
     return _Cap(0.5 * spacing_mm, coefficients, m0, False)
 
 
+#: A cap whose profile closes within this many spacings is rounded (closed there): a pole lying
+#: exactly on the next plane must not fall to a flat end through the noise of the inscribed radii
+#: (a cylinder lying across 1 mm planes went from +0.2 % to -1.5 % when it did).
+CLOSING_SLACK = 1.25
 #: A section whose area exceeds this many times pi m^2 (m its inscribed radius) is elongated.
 ELONGATED = 4.0
 
@@ -293,7 +308,9 @@ def shape_geometry(base: RoiGeometry, label: str) -> RoiGeometry:
     planes = base.slabs.planes_mm
     sections = base.sections
     spacing = base.slabs.nominal_spacing_mm
-    raster = _raster_for(base)
+    radius = _typical_radius_mm(base)
+    raster = _raster_for(base, radius)
+    sub_slab_mm = min(max(radius / SUB_SLABS_PER_RADIUS, SUB_SLAB_MM), SUB_SLAB_MAX_MM)
     maps: dict[int, FloatArray] = {}
     inradius: dict[int, float] = {}
 
@@ -329,7 +346,7 @@ def shape_geometry(base: RoiGeometry, label: str) -> RoiGeometry:
             if i + 1 == b:
                 break
             gap = float(planes[i + 1] - planes[i])
-            k = max(math.ceil(gap / SUB_SLAB_MM - 1e-9), 1)
+            k = max(math.ceil(gap / sub_slab_mm - 1e-9), 1)
             stencil = list(range(max(i - 1, a), min(i + 3, b)))
             for j in range(1, k):
                 z = float(planes[i]) + gap * j / k
