@@ -36,6 +36,7 @@ from dosimetry.patient.dvhs import DVH_BIN_WIDTH_GY, ROLE_SCOPE, PatientDvhs, co
 from dosimetry.patient.folders import CourseFolders, check_output_outside, resolve_folders
 from dosimetry.patient.indices import PatientIndices, indices_quantity, target_indices
 from dosimetry.patient.maps import PatientMaps, build_patient_maps
+from dosimetry.patient.planning_system import planning_system_rows
 from dosimetry.patient.provenance import input_records
 from dosimetry.patient.records import AlignmentRecord, IndicesRecord, OutputRecord, QuantityRecord, RoiRecord
 from dosimetry.patient.results import (
@@ -210,7 +211,8 @@ class Patient:
         dvhs = self.dvhs()
         indices = self.indices()
         report = self.check(protocol, mapping)
-        warnings = [*self.warnings, *dvhs.warnings, *indices.warnings, *report.warnings]
+        planning_system, planning_system_warnings = planning_system_rows(maps, self._rois)
+        warnings = [*self.warnings, *dvhs.warnings, *indices.warnings, *report.warnings, *planning_system_warnings]
         courses = [course_record("current", maps.current)]
         alignment = None
         if maps.prior is not None and maps.aligned is not None:
@@ -285,6 +287,7 @@ class Patient:
                  ("mapping", Path(mapping) if isinstance(mapping, (str, Path)) else None)),
             ),
             warnings=tuple(dict.fromkeys(warnings)),
+            planning_system=planning_system,
         )
 
     # ---------------------------------------------------------------- outputs

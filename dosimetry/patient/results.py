@@ -17,6 +17,7 @@ from dosimetry.constraints.metrics import parse_constraint
 from dosimetry.constraints.partial_volume import Status as ConstraintStatus
 from dosimetry.errors import DosimetryError
 from dosimetry.patient.maps import PatientMaps
+from dosimetry.patient.planning_system import PlanningSystemRow
 from dosimetry.patient.records import (
     AlignmentRecord,
     ConstraintCheck,
@@ -96,6 +97,8 @@ class AnalysisResults:
     outputs: tuple[OutputRecord, ...] = ()
     inputs: tuple[InputRecord, ...] = ()
     warnings: tuple[str, ...] = field(default=())
+    #: ours vs the planning system's DVH Sequence (dosimetry.patient.planning_system); empty when none
+    planning_system: tuple[PlanningSystemRow, ...] = ()
     schema_version: str = SCHEMA_VERSION
 
     @property
@@ -139,6 +142,7 @@ class AnalysisResults:
             "outputs": [record_dict(o) for o in self.outputs],
             "inputs": [record_dict(i) for i in self.inputs],
             "warnings": list(self.warnings),
+            "planning_system": [record_dict(r) for r in self.planning_system],
         }
         return json_ready(document)  # type: ignore[no-any-return]
 

@@ -197,6 +197,22 @@ RESULTS_SCHEMA: dict[str, Any] = _obj(
         "warnings": _array(_STR),
     }
 )
+# optional (older documents have none): ours vs the planning system's DVH Sequence
+RESULTS_SCHEMA["properties"]["planning_system"] = _array(
+    _obj(
+        {
+            "roi": _STR,
+            "roi_number": {"type": "integer"},
+            "quantity": _STR,
+            "ours": _NUM_OR_NULL,
+            "planning_system": _NUM_OR_NULL,
+            "difference": _NUM_OR_NULL,
+            "flagged": {"type": "boolean"},
+            "note": _STR,
+            "best_convention": _STR_OR_NULL,
+        }
+    )
+)
 
 
 def schema_errors(instance: Any, schema: Mapping[str, Any] = RESULTS_SCHEMA) -> list[str]:
