@@ -98,6 +98,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "volume, mean, max and the metrics, ours and theirs, the difference, flags beyond the tolerances of "
         "dosimetry.dvh.planning_system, and which --end-cap reproduces the planning system's volume best",
     )
+    parser.add_argument(
+        "--convention-spread",
+        action="store_true",
+        help="also give, per ROI, the volume and every metric under each --end-cap convention, their spread, "
+        "and a flag where a dose metric moves by more than 1 Gy or the volume by more than 10 %% "
+        "(dosimetry.dvh.sensitivity)",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -274,6 +281,15 @@ def run(args: argparse.Namespace) -> int:
             bin_width_gy=args.bin_width, supersample=args.supersample,
         )
         result["planning_system_comparison"] = _comparison_json(comparison, planning_system.source, len(planning_system.dvhs))
+    if getattr(args, "convention_spread", False):
+        from dataclasses import asdict
+
+        from dosimetry.dvh.sensitivity import convention_sensitivity
+
+        sensitivity = convention_sensitivity(
+            dose, rois, metrics, prescription_gy=args.prescription, bin_width_gy=args.bin_width
+        )
+        result["convention_sensitivity"] = [asdict(s) | {"flagged": s.flagged} for s in sensitivity]
     if args.csv:
         _write_csv(args.csv, structures, metrics)
     if args.json == "-":
@@ -288,7 +304,21 @@ def run(args: argparse.Namespace) -> int:
         _print_table(structures, metrics)
         if comparison is not None:
             _print_comparison(result["planning_system_comparison"])
+        if "convention_sensitivity" in result:
+            _print_sensitivity(result["convention_sensitivity"])
     return 0
+
+
+def _print_sensitivity(entries: list[dict[str, Any]]) -> None:
+    print("\nConvention sensitivity (value under each --end-cap; spread = max - min)")
+    rows = [["ROI", "quantity", "by convention", "spread", "flag"]]
+    for entry in entries:
+        for s in entry["spreads"]:
+            shown = ", ".join(f"{name} {_fmt(v) or 'n/a'}" for name, v in s["by_convention"])
+            rows.append([entry["roi_name"], s["quantity"], shown, _fmt(s["spread"]) or "n/a", "SENSITIVE" if s["flagged"] else ""])
+    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
+    for r in rows:
+        print("  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)))
 
 
 def _comparison_json(comparison: Any, source: str, n_items: int) -> dict[str, Any]:
