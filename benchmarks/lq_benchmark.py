@@ -79,7 +79,6 @@ def main() -> None:
         flag = "" if not label.startswith("bed") and not label.startswith("eqd2") else ("  OK" if seconds < 0.5 and copies < 4 else "  MISSED TARGET")
         print(f"  {label:<45} {seconds:8.3f}   {copies:8.2f}{flag}")
     np.testing.assert_allclose(bed_array(dose[:4], 22, 2.0), naive_bed(dose[:4], 22, 2.0), rtol=1e-12)
-    del out
     grid = RectilinearGrid.uniform((0.0, 0.0, 0.0), (2.0, 2.0, 2.0), shape)
     effective = DoseGrid(grid, dose, DoseType.EFFECTIVE, DoseSummationType.PLAN, "1.2.3.2")
     seconds = best_time(lambda: lq_map(effective, quantity=DoseQuantity.EQD2, alpha_beta_gy=2.0, fractions=22), args.repeat)

@@ -16,23 +16,31 @@ command line starts fast).
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
-
-try:
-    __version__ = version("dosimetry")
-except PackageNotFoundError:  # running from a source tree that was not installed
-    __version__ = "0.1.0"
 
 if TYPE_CHECKING:
     from dosimetry.patient import AnalysisResults, Patient, load_patient
+
+    __version__: str
 
 __all__ = ["AnalysisResults", "Patient", "__version__", "load_patient"]
 
 _LAZY = {"load_patient", "Patient", "AnalysisResults"}
 
 
+def _installed_version() -> str:
+    # importlib.metadata costs about 35 ms of start-up: read only when asked
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("dosimetry")
+    except PackageNotFoundError:
+        return "unknown (a source tree that was not installed with pip)"
+
+
 def __getattr__(name: str) -> Any:
+    if name == "__version__":
+        return _installed_version()
     if name in _LAZY:
         from dosimetry import patient
 

@@ -160,8 +160,8 @@ class RectilinearGrid:
             raise GeometryError(f"shape_zyx must be positive, got {shape_zyx}")
         nz, ny, nx = shape_zyx
         return cls(
-            x_mm=origin_mm[0] + spacing_mm[0] * np.arange(nx),
-            y_mm=origin_mm[1] + spacing_mm[1] * np.arange(ny),
-            z_mm=origin_mm[2] + spacing_mm[2] * np.arange(nz),
+            x_mm=np.asarray(origin_mm[0] + spacing_mm[0] * np.arange(nx), dtype=np.float64),
+            y_mm=np.asarray(origin_mm[1] + spacing_mm[1] * np.arange(ny), dtype=np.float64),
+            z_mm=np.asarray(origin_mm[2] + spacing_mm[2] * np.arange(nz), dtype=np.float64),
             single_slice_thickness_mm=spacing_mm[2] if nz == 1 else None,
         )

@@ -47,7 +47,7 @@ class RigidRegistration:
         return RigidRegistration(
             source_frame_uid=self.target_frame_uid,
             target_frame_uid=self.source_frame_uid,
-            matrix=np.linalg.inv(self.matrix),
+            matrix=np.asarray(np.linalg.inv(self.matrix), dtype=np.float64),
             sop_instance_uid=self.sop_instance_uid,
             source_path=self.source_path,
         )

@@ -45,6 +45,7 @@ from dosimetry.outcomes import (
     read_outcomes_csv,
 )
 from dosimetry.errors import OutcomesTableError
+from dosimetry.io.csv_cells import csv_writer, restore_row
 from pipelines.atomic import open_atomic
 from pipelines.csv_out import METRICS_COLUMNS, METRICS_CSV_NAME
 from pipelines.store import DEFAULT_DB_NAME
@@ -114,6 +115,7 @@ def _rows_from_csv(path: Path) -> list[dict[str, str]]:
             for line, row in enumerate(reader, start=2):
                 if None in row or any(row[c] is None for c in METRICS_COLUMNS):
                     raise OutcomesTableError(f"{path}, line {line}: expected {len(reader.fieldnames or [])} fields")
+                row = restore_row(row)  # undo the formula-injection escape of csv_writer
                 row["_line"] = str(line)
                 rows.append(row)
             return rows
@@ -412,7 +414,7 @@ def report_csv_rows(report: CorrelationReport) -> list[list[str]]:
 def write_report_csv(report: CorrelationReport, path: Path | str) -> None:
     """Write the ranked associations atomically to ``path``."""
     with open_atomic(Path(path), "w", newline="") as handle:
-        writer = csv.writer(handle, lineterminator="\n")
+        writer = csv_writer(handle, lineterminator="\n")
         writer.writerow(CSV_COLUMNS)
         writer.writerows(report_csv_rows(report))
 

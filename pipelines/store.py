@@ -364,7 +364,7 @@ class CohortStore:
             query = query.where(patients.c.last_run_id == run_id)
         with self.engine.connect() as conn:
             for row in conn.execute(query):
-                yield row._mapping
+                yield dict(row._mapping)
 
     def count(self, table: sa.Table) -> int:
         with self.engine.connect() as conn:
@@ -434,13 +434,17 @@ def _insert_many(conn: Connection, table: sa.Table, rows: list[dict[str, Any]]) 
 
 def upsert_statement(dialect: str, table: sa.Table, row: dict[str, Any], key_columns: tuple[str, ...]) -> Any:
     """``INSERT .. ON CONFLICT (keys) DO UPDATE`` for ``sqlite`` or ``postgresql``."""
+    statement: Any
     if dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        statement = sqlite_insert(table).values(**row)
     elif dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
+        from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+
+        statement = postgresql_insert(table).values(**row)
     else:
         raise ArgumentError(f"no native upsert for database dialect {dialect!r}")
-    statement = insert(table).values(**row)
     updates = {k: statement.excluded[k] for k in row if k not in key_columns}
     if updates:
         return statement.on_conflict_do_update(index_elements=list(key_columns), set_=updates)

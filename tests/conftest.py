@@ -33,6 +33,7 @@ SLOW_MODULES = frozenset(
         "test_trial_profile_ci.py",
         "test_patient_facade.py",
         "test_dvh_crosscheck.py",
+        "test_node_serve.py",
     }
 )
 

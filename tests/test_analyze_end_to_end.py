@@ -120,7 +120,7 @@ def test_csv_files(sample_run: tuple[Path, int], results: dict) -> None:
         assert volume[-1] == 0.0, key
     with open(out / "metrics.csv", newline="", encoding="utf-8") as handle:
         reader = csv.DictReader(handle)
-        assert reader.fieldnames == ["roi", "quantity", "metric", "value", "unit"]
+        assert reader.fieldnames == ["roi", "quantity", "metric", "value", "unit", "warnings"]
         rows = [(r["roi"], r["quantity"], r["metric"], float(r["value"]), r["unit"]) for r in reader]
     assert rows == [(m["roi"], m["quantity"], m["metric"], m["value"], m["unit"]) for m in results["metrics"]]
 

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from dosimetry.dvh import compute_dvh, evaluate_metric, roi_dose_samples
 from dosimetry.structures import Roi
-from tests.dvh_helpers import box_roi, circle, dose_from, polygon_contour, uniform_grid
+from tests.dvh_helpers import circle, dose_from, polygon_contour, uniform_grid
 
 
 @st.composite

@@ -1,6 +1,6 @@
 """Helpers of the RS loader that do per-contour work once for all contours give exactly what the
 per-contour computation gives: z ranges (np.ptp), contour planes (round(Contour.z_mm, 3)) where
-they claim certainty, np.median of plane steps, and the blank test of raw values."""
+they claim certainty, and np.median of plane steps."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dosimetry.io.structure_reader import _BLANK, _median, _plane_estimates, _raw_text, _z_spans
+from dosimetry.io.contour_data import plane_estimates as _plane_estimates
+from dosimetry.io.contour_data import z_spans as _z_spans
+from dosimetry.io.structure_reader import _median
 from dosimetry.structures import Contour, ContourGeometricType
 
 finite = st.floats(min_value=-2000.0, max_value=2000.0, allow_nan=False, allow_infinity=False)
@@ -60,12 +62,6 @@ def test_median_is_numpys(values: list[float]) -> None:
     assert _median(values) == float(np.median(np.array(values)))
 
 
-def test_blank_test_is_raw_text_emptiness() -> None:
-    for byte in range(256):
-        for value in (bytes([byte]), bytes([byte]) * 3 + b"\x00", b" " + bytes([byte]) + b"\x00 "):
-            assert (not value.strip(_BLANK)) == (not _raw_text(value))
-
-
 @settings(max_examples=200, deadline=None)
 @given(
     st.lists(
@@ -91,7 +87,8 @@ def test_partly_decoded_contour_data_gives_the_same_structure_set() -> None:
     from pathlib import Path
 
     from dosimetry.io.dicom_file import read_dicom
-    from dosimetry.io.structure_reader import raw_contour_data, structure_set_from_dataset
+    from dosimetry.io.contour_data import raw_contour_data
+    from dosimetry.io.structure_reader import structure_set_from_dataset
 
     path = Path(__file__).resolve().parents[1] / "sample_data" / "patient01" / "current" / "RS_patient01.dcm"
     reference = structure_set_from_dataset(read_dicom(path), path)

@@ -1,7 +1,7 @@
 """Contour Data parsed from the raw element bytes with numpy (one conversion per file) gives
-bit-identical arrays to pydicom's own DS conversion: pydicom's bundled rtstruct.dcm, the sample
-patient's RS, and hand-written values with exponents, signs, odd spacing and NUL padding in both
-explicit and implicit VR little endian."""
+bit-identical arrays to pydicom's own DS conversion (the oracle): pydicom's bundled rtstruct.dcm,
+the sample patient's RS, hand-written values with exponents, signs, odd spacing and NUL padding,
+and sequences of undefined length, in both explicit and implicit VR little endian."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ from pydicom.data import get_testdata_file
 from dosimetry.errors import DicomContentError
 from dosimetry.io import load_structure_set
 from dosimetry.io.dicom_file import read_dicom
-from dosimetry.io.structure_reader import raw_contour_data, raw_roi_contour_items, structure_set_from_dataset
-from tests.structure_outcomes import structure_set_summary
+from dosimetry.io.contour_data import raw_contour_data
+from dosimetry.io.structure_reader import structure_set_from_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_RS = ROOT / "sample_data" / "patient01" / "current" / "RS_patient01.dcm"
@@ -120,9 +120,6 @@ def test_malformed_contour_data_is_refused(bad: bytes, tmp_path: Path) -> None:
         load_structure_set(path)
 
 
-# --- the ROI Contour Sequence parsed from raw bytes (fast path) against pydicom's path ----------
-
-
 def _nested_undefined_lengths(source: Path, implicit: bool) -> bytes:
     """``source`` re-encoded with the Contour Sequences and their items of undefined length."""
     ds = pydicom.dcmread(source)
@@ -138,62 +135,9 @@ def _nested_undefined_lengths(source: Path, implicit: bool) -> bytes:
     return buffer.getvalue()
 
 
-_summary = structure_set_summary
-
-
-@pytest.mark.parametrize("case", ["sample", "odd-explicit", "odd-implicit", "nested-undefined-explicit", "nested-undefined-implicit"])
-def test_raw_roi_contour_sequence_gives_the_same_structure_set(case: str, tmp_path: Path) -> None:
-    if case == "sample":
-        data = SAMPLE_RS.read_bytes()
-    elif case.startswith("odd"):
-        data = _odd_rs(SAMPLE_RS, implicit=case.endswith("implicit"))
-    else:
-        data = _nested_undefined_lengths(SAMPLE_RS, implicit=case.endswith("implicit"))
+@pytest.mark.parametrize("implicit", [False, True])
+def test_nested_undefined_lengths_give_pydicoms_values(implicit: bool, tmp_path: Path) -> None:
+    data = _nested_undefined_lengths(SAMPLE_RS, implicit)
     path = tmp_path / "RS.dcm"
     path.write_bytes(data)
-    items = raw_roi_contour_items(pydicom.dcmread(path))
-    assert items is not None and len(items) == 18  # the fast path is taken
-    fast = load_structure_set(path)
-    normal = structure_set_from_dataset(read_dicom(path), path)
-    assert _summary(fast) == _summary(normal)
-    assert sum(len(r.contours) for r in fast.rois) > 200
-
-
-def test_irregular_raw_bytes_fall_back_to_the_normal_path(tmp_path: Path) -> None:
-    # an item header whose length overruns the sequence: the raw parser gives up, pydicom's path
-    # reads (and here refuses) the file with the loaders' own error
-    data = bytearray(SAMPLE_RS.read_bytes())
-    ds = pydicom.dcmread(SAMPLE_RS)
-    start = data.find(b"\x06\x30\x39\x00SQ\x00\x00")  # (3006,0039) explicit VR header
-    assert start > 0
-    first_item = start + 12
-    assert data[first_item : first_item + 4] == b"\xfe\xff\x00\xe0"
-    data[first_item + 4 : first_item + 8] = (0x7FFFFFF0).to_bytes(4, "little")
-    path = tmp_path / "RS_bad_item.dcm"
-    path.write_bytes(bytes(data))
-    assert raw_roi_contour_items(pydicom.dcmread(path)) is None
-    with pytest.raises((DicomContentError, OSError)):
-        load_structure_set(path)
-    assert len(ds.ROIContourSequence) == 18
-
-
-@pytest.mark.parametrize("case", ["sample", "odd-implicit", "nested-undefined-explicit", "nested-undefined-implicit"])
-def test_shared_nested_sequences_parse_as_unshared(case: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    # contours on one image plane repeat the same Contour Image Sequence bytes: parsed once and
-    # shared, they give the same items as parsing every copy
-    from dosimetry.io import structure_reader
-
-    if case == "sample":
-        data = SAMPLE_RS.read_bytes()
-    elif case.startswith("odd"):
-        data = _odd_rs(SAMPLE_RS, implicit=True)
-    else:
-        data = _nested_undefined_lengths(SAMPLE_RS, implicit=case.endswith("implicit"))
-    ds = pydicom.dcmread(io.BytesIO(data))
-    shared = raw_roi_contour_items(ds)
-    monkeypatch.setattr(structure_reader, "_SHARED_SEQUENCE_BYTES", -1)
-    unshared = raw_roi_contour_items(ds)
-    assert shared is not None and shared == unshared
-    images = [c[0x30060016] for item in shared for c in item[0x30060040] if 0x30060016 in c]
-    assert len(images) > 200
-    assert len({id(v) for v in images}) <= 49 < len(images)  # one parse per CT image of the sample
+    _assert_identical(_our_points(path), _pydicom_points(data))

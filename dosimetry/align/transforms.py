@@ -55,7 +55,7 @@ def current_to_prior_matrix(
             "is not needed (and would be ambiguous)"
         )
     if src == prior_frame_uid and dst == current_frame_uid:
-        return np.linalg.inv(registration.matrix)
+        return np.asarray(np.linalg.inv(registration.matrix), dtype=np.float64)
     if src == current_frame_uid and dst == prior_frame_uid:
         return np.array(registration.matrix, dtype=np.float64)
     raise ConsistencyError(

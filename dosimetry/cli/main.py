@@ -18,7 +18,6 @@ import pkgutil
 import sys
 from collections.abc import Sequence
 
-from dosimetry import __version__
 from dosimetry.cli import commands
 from dosimetry.cli.commands._lazy import resolve_namespace
 from dosimetry.errors import DosimetryError
@@ -26,6 +25,19 @@ from dosimetry.errors import DosimetryError
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_INTERNAL_ERROR = 3
+
+
+class _VersionAction(argparse.Action):
+    """``--version``: reads the installed version only when asked (importlib.metadata is slow to import)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str = argparse.SUPPRESS, **kwargs: object) -> None:
+        super().__init__(option_strings=option_strings, dest=dest, default=argparse.SUPPRESS, nargs=0, help="show the version and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: object, option_string: str | None = None) -> None:
+        import dosimetry
+
+        parser._print_message(f"dosimetry {dosimetry.__version__}\n", sys.stdout)
+        parser.exit()
 
 
 class _ArgumentParser(argparse.ArgumentParser):
@@ -54,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
             "Doses in Gy (GyE for RBE-weighted dose), lengths in mm, volumes in cc."
         ),
     )
-    parser.add_argument("--version", action="version", version=f"dosimetry {__version__}")
+    parser.add_argument("--version", action=_VersionAction)
     parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logging")
     parser.add_argument("-v", "--verbose", action="store_true", help="info-level logging on stderr")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")

@@ -232,8 +232,8 @@ def load_name_mapping(path: str | Path) -> NameMapper:
     overrides: dict[str, Organ | None] = {}
     valid = [o.value for o in Organ] + ["non_organ"]
     for roi_name, target in data["mapping"].items():
-        line = _line_of(text, str(roi_name))
-        where = f"{path}" + (f" line {line}" if line else "") + f" ({roi_name!r})"
+        line_no = _line_of(text, str(roi_name))
+        where = f"{path}" + (f" line {line_no}" if line_no else "") + f" ({roi_name!r})"
         if not isinstance(target, str) or target not in valid:
             raise ConstraintError(f"{where}: expected an organ key, one of {valid}, got {target!r}")
         key = "".join(normalise_tokens(str(roi_name)))

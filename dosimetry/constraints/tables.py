@@ -174,7 +174,7 @@ def _positive(value: Any, where: str) -> float:
 def _triple(values: Any, where: str, *, nullable: bool) -> tuple[Any, Any, Any]:
     if not isinstance(values, list) or len(values) != 3:
         raise ConstraintError(f"{where}: expected a list of 3 values, got {values!r}")
-    out = []
+    out: list[float | None] = []
     for value in values:
         if value is None and nullable:
             out.append(None)

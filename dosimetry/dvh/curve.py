@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 import numpy.typing as npt
@@ -59,7 +60,7 @@ class Dvh:
             object.__setattr__(self, name, arr)
         if (
             self.bin_edges_gy.shape != self.cumulative_cc.shape
-            or self.bin_edges_gy.shape != self.edge_mass_cc.shape
+            or self.bin_edges_gy.shape != cast(FloatArray, self.edge_mass_cc).shape
             or self.bin_edges_gy.size < 2
         ):
             raise ArgumentError("a DVH needs matching bin edges, cumulative volumes and edge masses (at least 2)")
@@ -122,7 +123,7 @@ class Dvh:
         # last index i with cum[i] >= volume (cum is non-increasing)
         i = cum.size - int(np.searchsorted(cum[::-1], volume_cc, side="left")) - 1
         i = min(max(i, 0), cum.size - 2)
-        after = cum[i] - self.edge_mass_cc[i]  # volume just above edge i
+        after = cum[i] - cast(FloatArray, self.edge_mass_cc)[i]  # volume just above edge i (an array after __post_init__)
         if after < volume_cc:
             return float(min(max(self.bin_edges_gy[i], self.min_gy), self.max_gy))
         drop = after - cum[i + 1]
@@ -261,5 +262,5 @@ def dvh_from_samples(
         supersample=samples.supersample,
         dose_type=dose_type,
         warnings=samples.warnings,
-        edge_mass_cc=edge_mass,
+        edge_mass_cc=np.asarray(edge_mass, dtype=np.float64),
     )

@@ -79,7 +79,7 @@ class ClosedContours:
 
     @property
     def sizes(self) -> npt.NDArray[np.intp]:
-        return np.diff(np.array(self.offsets, dtype=np.intp))
+        return np.asarray(np.diff(np.array(self.offsets, dtype=np.intp)), dtype=np.intp)
 
 
 def closed_contours(roi: Roi) -> ClosedContours:

@@ -14,11 +14,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from typing import TypeVar
+
 import numpy as np
 import numpy.typing as npt
 
 from dosimetry.errors import GeometryError, UnsupportedDataError
 from dosimetry.grid import RectilinearGrid
+
+_Scalar = TypeVar("_Scalar", bound=np.generic)
 
 #: Largest deviation of a direction-cosine component from 0 or +-1 accepted as axis-aligned.
 #: 1e-4 keeps the position error below 0.05 mm across a 500 mm grid.
@@ -95,7 +99,7 @@ class CanonicalLayout:
     transpose_order: tuple[int, int, int]
     flip_axes: tuple[int, ...]
 
-    def apply(self, array_frc: npt.NDArray[np.generic]) -> npt.NDArray[np.generic]:
+    def apply(self, array_frc: npt.NDArray[_Scalar]) -> npt.NDArray[_Scalar]:
         data = np.transpose(array_frc, self.transpose_order)
         if self.flip_axes:
             data = np.flip(data, axis=self.flip_axes)
@@ -126,8 +130,8 @@ def canonical_layout(
     if frame_positions.size != n_frames:
         raise GeometryError(f"{path}: {frame_positions.size} frame positions for {n_frames} frames")
     coords: dict[int, npt.NDArray[np.float64]] = {
-        amap.column_axis: position_mm[amap.column_axis] + amap.column_sign * col_spacing * np.arange(n_cols),
-        amap.row_axis: position_mm[amap.row_axis] + amap.row_sign * row_spacing * np.arange(n_rows),
+        amap.column_axis: np.asarray(position_mm[amap.column_axis] + amap.column_sign * col_spacing * np.arange(n_cols), dtype=np.float64),
+        amap.row_axis: np.asarray(position_mm[amap.row_axis] + amap.row_sign * row_spacing * np.arange(n_rows), dtype=np.float64),
         amap.frame_axis: frame_positions,
     }
     if amap.frame_axis != 2:

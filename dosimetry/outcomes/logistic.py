@@ -310,7 +310,7 @@ def fit_logistic(x: ArrayLike, y: ArrayLike, *, name: str = "x") -> LogisticFit:
     beta = np.array([math.log(p0 / (1.0 - p0)), 0.0])
     loglik = _log_likelihood(design @ beta, ya)
     information = np.eye(2)
-    for iteration in range(1, MAX_ITERATIONS + 1):
+    for iteration in range(1, MAX_ITERATIONS + 1):  # noqa: B007 (reported after the loop)
         eta = design @ beta
         prob = 1.0 / (1.0 + np.exp(-eta))
         gradient = design.T @ (ya - prob)

@@ -338,7 +338,10 @@ class Patient:
             raise OutputError(f"cannot create the output folder {out_dir}: {exc}") from exc
         outputs = list(export_maps(self._maps, out_dir, results.warnings))
         write_text(out_dir / "dvh.csv", dvh_csv_text(self.dvhs(), dvh_csv_step_gy))
-        write_text(out_dir / "metrics.csv", metrics_csv_text(results.metrics))
+        write_text(
+            out_dir / "metrics.csv",
+            metrics_csv_text(results.metrics, results.warnings, [(r.number, r.name) for r in results.rois]),
+        )
         outputs += [
             OutputRecord("dvh.csv", "csv", "cumulative DVHs, long format"),
             OutputRecord("metrics.csv", "csv", "DVH metrics per ROI and quantity"),

@@ -15,7 +15,7 @@ from typing import Any
 from dosimetry.constraints.evaluate import ConstraintReport
 from dosimetry.constraints.metrics import parse_constraint
 from dosimetry.constraints.partial_volume import Status as ConstraintStatus
-from dosimetry.errors import DosimetryError
+from dosimetry.errors import ConsistencyError, DosimetryError
 from dosimetry.patient.maps import PatientMaps
 from dosimetry.patient.planning_system import PlanningSystemRow
 from dosimetry.patient.records import (
@@ -198,10 +198,7 @@ def constraint_checks(report: ConstraintReport) -> tuple[ConstraintCheck, ...]:
 def course_record(label: str, course: Course) -> CourseRecord:
     plan = course.plan
     fractions = plan.fractions_planned
-    try:
-        prescription: float | None = float(plan.target_prescription_dose_gy)
-    except (DosimetryError, TypeError):
-        prescription = None
+    prescription = plan.target_prescription_dose_gy
     return CourseRecord(
         label=label,
         folder=str(course.folder),
@@ -231,7 +228,10 @@ def dose_levels(maps: PatientMaps) -> DoseLevels:
     level: int | None = None
     try:
         n = plan.fractions_planned
-        d = float(plan.target_prescription_dose_gy) / n
+        prescription_gy = plan.target_prescription_dose_gy
+        if prescription_gy is None:
+            raise ConsistencyError(f"{plan.source_path}: no TargetPrescriptionDose of a TARGET item in its DoseReferenceSequence")
+        d = float(prescription_gy) / n
         for row in rows:
             if row.fractions == n and abs(row.dose_per_fraction_gy - d) < 1e-6:
                 level = row.level
@@ -240,6 +240,6 @@ def dose_levels(maps: PatientMaps) -> DoseLevels:
             if level is not None
             else f"current plan: {d:.4g} GyE x {n} fractions is not a dose level of the protocol (2.5 GyE x 21-26)"
         )
-    except (DosimetryError, TypeError) as exc:
+    except DosimetryError as exc:
         note = f"the current plan's fractionation is unknown ({exc})"
     return DoseLevels(rows, level, note)

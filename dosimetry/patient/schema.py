@@ -34,7 +34,9 @@ Top-level keys (all required; doses in Gy, or GyE where the source dose is RBE-w
                        unit, status ("PASS"|"FAIL"|"NOT_EVALUABLE"), ntcp|null, reason}]}
     outputs          [{path, kind, description, sop_instance_uid|null}]   relative to OUT
     inputs           [{path, course, modality, sop_class_uid, sop_instance_uid, sha256,
-                       size_bytes}]   every input file (non-DICOM files have empty UIDs)
+                       size_bytes}]   every input file (non-DICOM files have empty UIDs; a file
+                       over the per-file size limit has modality "not read: <reason>" and an
+                       empty sha256: it is neither parsed nor hashed)
     warnings         [str]
 
 :data:`RESULTS_SCHEMA` states this as a JSON Schema (draft 2020-12); :func:`validate` checks a

@@ -1,14 +1,18 @@
 """One treatment course read from a folder: its RT Dose, RT (Ion) Plan, structure set and registrations.
 
 Used by ``dosimetry accumulate``. The folder is scanned with :func:`dosimetry.io.discover`; it
-must hold one course (one plan in one frame of reference) with either one total RT Dose or several
-BEAM doses of that plan (summed). Discovery findings (warnings and errors) travel with the course
+must hold one course (one plan in one frame of reference) with one total RT Dose, or the BEAM doses
+of that plan (summed), or both as planning systems export them: then the PLAN dose is used and the
+BEAM doses are checked to sum to it (:func:`dosimetry.io.dose_reader.check_beam_sum`; the largest
+difference and where it is are logged, and a difference beyond the documented tolerance
+``BEAM_SUM_TOLERANCE_FRACTION`` is a warning of the course). Discovery findings (warnings and errors) travel with the course
 as warnings.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,7 +20,15 @@ import numpy as np
 
 from dosimetry.dose import DoseGrid, DoseSummationType
 from dosimetry.errors import ConsistencyError, InputFileError
-from dosimetry.io import discover, load_beam_doses, load_dose, load_registrations, load_structure_set, read_dose_header
+from dosimetry.io import (
+    discover,
+    load_beam_doses,
+    load_dose,
+    load_registrations,
+    load_structure_set,
+    read_dose_header,
+)
+from dosimetry.io.dose_reader import BeamSumCheck, DoseHeader, check_beam_sum
 from dosimetry.plan import Plan
 from dosimetry.registration import RigidRegistration
 from dosimetry.structures import StructureSet
@@ -28,6 +40,9 @@ RT_STRUCTURE_SET_STORAGE = "1.2.840.10008.5.1.4.1.1.481.3"
 
 @dataclass(frozen=True, eq=False)
 class Course:
+    """One treatment course loaded for an analysis: its total dose in Gy, plan, registrations and
+    structure set (discovery's :class:`dosimetry.io.CourseEntry` lists a course's files unloaded)."""
+
     folder: Path
     dose: DoseGrid
     dose_paths: tuple[Path, ...]
@@ -36,6 +51,7 @@ class Course:
     structure_set_paths: tuple[Path, ...] = ()
     warnings: tuple[str, ...] = field(default=())
     linked_structure_set: StructureSet | None = None
+    beam_sum_check: BeamSumCheck | None = None  # a PLAN dose exported with its BEAM doses
 
     def structure_set(self, *, argument: str) -> StructureSet:
         """The course's RT Structure Set (the one discovery linked, else the folder's only one)."""
@@ -53,13 +69,55 @@ PER_SESSION_SUMMATION = frozenset(
 )
 
 
-def load_total_dose(path: Path | str, fractions: int) -> DoseGrid:
+def load_total_dose(path: Path | str, fractions: int, *, normalisation_gy: float | None = None) -> DoseGrid:
     """The course's total dose from an RT Dose file: a per-session dose (DoseSummationType FRACTION,
-    FRACTION_SESSION, BEAM_SESSION) is multiplied by ``fractions``; PLAN/BEAM doses are totals."""
+    FRACTION_SESSION, BEAM_SESSION) is multiplied by ``fractions``; PLAN/BEAM doses are totals.
+    ``normalisation_gy``: for a RELATIVE dose (see :func:`dosimetry.io.load_dose`)."""
     header = read_dose_header(path)
     if header.summation_type in PER_SESSION_SUMMATION:
-        return load_dose(path, fractions=fractions)
-    return load_dose(path)
+        return load_dose(path, fractions=fractions, normalisation_gy=normalisation_gy)
+    return load_dose(path, normalisation_gy=normalisation_gy)
+
+
+@dataclass(frozen=True, eq=False)
+class ChosenDose:
+    """The total dose of a course chosen among its RT Dose files (:func:`course_dose`)."""
+
+    dose: DoseGrid
+    beam_sum_check: BeamSumCheck | None
+    warnings: tuple[str, ...]
+
+
+def course_dose(headers: Sequence[DoseHeader], plan: Plan, *, where: str) -> ChosenDose:
+    """The course's total dose from its RT Dose files (module docstring): the only file (scaled when
+    per-session), else the one PLAN dose (its BEAM doses checked to sum to it), else the sum of only
+    BEAM doses; ConsistencyError for any other combination. ``where`` names the course in messages."""
+    plan_headers = [h for h in headers if h.summation_type is DoseSummationType.PLAN]
+    beam_headers = [h for h in headers if h.summation_type is DoseSummationType.BEAM]
+    if len(headers) == 1:
+        return ChosenDose(load_total_dose(headers[0].path, plan.fractions_planned), None, ())
+    if len(plan_headers) == 1 and len(plan_headers) + len(beam_headers) == len(headers):
+        # a planning-system export: the PLAN dose is used, its BEAM doses are checked against it
+        dose = load_dose(plan_headers[0].path)
+        try:
+            beam_sum = load_beam_doses([h.path for h in beam_headers], plan)
+        except ConsistencyError as exc:
+            return ChosenDose(dose, None, (
+                f"{where}: the BEAM doses could not be checked against the PLAN dose {plan_headers[0].path.name} ({exc}); "
+                "the PLAN dose is used",
+            ))
+        check = check_beam_sum(dose, beam_sum, [h.dose_grid_scaling for h in headers])
+        message = check.describe(plan_headers[0].path.name)
+        if check.within_tolerance:
+            logger.info("%s: %s", where, message)
+            return ChosenDose(dose, check, ())
+        return ChosenDose(dose, check, (f"{where}: {message}; the PLAN dose is used",))
+    if {h.summation_type for h in headers} != {DoseSummationType.BEAM}:
+        listing = ", ".join(f"{h.path.name} ({h.summation_type.value})" for h in headers)
+        raise ConsistencyError(
+            f"several RT Dose files ({listing}); expected one PLAN dose (with or without the BEAM doses of its plan) or only BEAM doses"
+        )
+    return ChosenDose(load_beam_doses([h.path for h in headers], plan), None, ())
 
 
 def load_course(folder: Path | str, *, argument: str) -> Course:
@@ -70,6 +128,8 @@ def load_course(folder: Path | str, *, argument: str) -> Course:
         raise InputFileError(f"{argument} {root} is not a folder")
     found = discover(root)
     problems = [f"discovery {i.severity}: {i.message}" for i in found.issues]
+    reported = {i.path for i in found.issues}
+    problems += [f"skipped {s.path.name}: {s.reason}" for s in found.skipped if s.path not in reported]
     courses = [c for c in found.courses if c.plans or c.doses]
 
     def fail(message: str) -> ConsistencyError:
@@ -86,25 +146,23 @@ def load_course(folder: Path | str, *, argument: str) -> Course:
         raise fail(f"{course.label} has {len(course.plans)} plans; keep one course (one plan) per folder")
     plan = course.plans[0]
     headers = course.doses
-    if len(headers) == 1:
-        dose = load_total_dose(headers[0].path, plan.fractions_planned)
-    else:
-        kinds = {h.summation_type for h in headers}
-        if kinds != {DoseSummationType.BEAM}:
-            listing = ", ".join(f"{h.path.name} ({h.summation_type.value})" for h in headers)
-            raise fail(f"several RT Dose files ({listing}); expected one plan dose or only BEAM doses")
-        dose = load_beam_doses([h.path for h in headers], plan)
+    try:
+        chosen = course_dose(headers, plan, where=str(root))
+    except ConsistencyError as exc:
+        raise fail(str(exc)) from None
+    dose, beam_check, check_warnings = chosen.dose, chosen.beam_sum_check, chosen.warnings
     structure_paths = tuple(f.path for f in found.files if f.sop_class_uid == RT_STRUCTURE_SET_STORAGE)
-    warnings = tuple(dict.fromkeys((*problems, *plan.warnings, *dose.warnings)))
+    warnings = tuple(dict.fromkeys((*problems, *check_warnings, *plan.warnings, *dose.warnings)))
     return Course(
         root,
         dose,
-        tuple(h.path for h in headers),
+        tuple(h.path for h in (sorted(headers, key=lambda h: h.summation_type is not DoseSummationType.PLAN))),
         plan,
         found.registrations,
         structure_paths,
         warnings,
         course.structure_set,
+        beam_check,
     )
 
 

@@ -41,16 +41,17 @@ def check_alpha_beta(alpha_beta_gy: float, *, argument: str = "alpha_beta_gy") -
     return value
 
 
-def check_fractions(fractions: int, *, argument: str = "fractions") -> int:
+def check_fractions(fractions: object, *, argument: str = "fractions") -> int:
     """The fraction count as an int >= 1, or a :class:`RadiobiologyError` naming ``argument``."""
-    if isinstance(fractions, bool) or not isinstance(fractions, (int, np.integer)):
-        if isinstance(fractions, float) and fractions.is_integer():
-            fractions = int(fractions)
-        else:
-            raise RadiobiologyError(f"{argument} must be a whole number of fractions >= 1, got {fractions!r}")
-    if fractions < 1:
+    if isinstance(fractions, float) and fractions.is_integer():
+        value = int(fractions)
+    elif isinstance(fractions, (int, np.integer)) and not isinstance(fractions, bool):
+        value = int(fractions)
+    else:
         raise RadiobiologyError(f"{argument} must be a whole number of fractions >= 1, got {fractions!r}")
-    return int(fractions)
+    if value < 1:
+        raise RadiobiologyError(f"{argument} must be a whole number of fractions >= 1, got {fractions!r}")
+    return value
 
 
 def check_dose(dose_gy: float, *, argument: str = "dose_gy") -> float:

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import io
+from typing import Literal
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -96,7 +97,7 @@ def isodose_overlay_png(
     # Figure height follows the plane's aspect ratio (no wide empty bands for sagittal/coronal planes).
     aspect = abs(extent_mm[3] - extent_mm[2]) / max(abs(extent_mm[1] - extent_mm[0]), 1e-9)
     fig, ax = plt.subplots(figsize=(5.5, float(np.clip(4.4 * aspect + 1.1, 3.0, 8.0))))
-    origin = "upper" if flip_vertical else "lower"
+    origin: Literal["upper", "lower"] = "upper" if flip_vertical else "lower"
     ax.imshow(ct_hu, cmap="gray", vmin=-400, vmax=600, extent=extent_mm, origin=origin, interpolation="bilinear")
     rows, cols = ct_hu.shape
     # Pixel centres (the extent gives the image edges): column i is centred at left + (i + 0.5) x width.

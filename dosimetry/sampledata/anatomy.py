@@ -73,11 +73,11 @@ class AnatomySpec:
     @property
     def gtv(self) -> SphereUnion:
         main_centre = np.asarray(self.gtv_lobes[0][0])
-        centres = []
-        radii = []
+        centres: list[tuple[float, float, float]] = []
+        radii: list[float] = []
         for centre, radius in self.gtv_lobes:
             c = main_centre + self.tumour_scale * (np.asarray(centre) - main_centre) + np.asarray(self.tumour_offset_mm)
-            centres.append(tuple(float(v) for v in c))
+            centres.append((float(c[0]), float(c[1]), float(c[2])))
             radii.append(float(radius * self.tumour_scale))
         return SphereUnion(tuple(centres), tuple(radii))
 

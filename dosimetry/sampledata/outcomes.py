@@ -28,7 +28,6 @@ probability 0.5; everyone else is "alive".
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import io
 import zlib
@@ -38,6 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from dosimetry.errors import OutputError
+from dosimetry.io.csv_cells import csv_writer
 
 CTCAE_VERSION = "4.03"
 NTCP_INTERCEPT = -2.944
@@ -171,7 +171,7 @@ def draw_outcome(
 def outcomes_csv_text(outcomes: list[Outcome]) -> str:
     """The CSV text (fixed formatting, '\\n' line ends) for ``outcomes``."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    writer = csv_writer(buffer, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     for o in outcomes:
         writer.writerow(

@@ -212,9 +212,9 @@ def _write_course(
     phantom = Phantom(spec.anatomy)
     ct_grid = _grid(_shifted(CT_ORIGIN_MM, ct_shift_mm), CT_SPACING_MM, CT_SHAPE_ZYX)
     anatomy_points = _map(_points(ct_grid), ct_to_anatomy)
-    hu = phantom.hounsfield_units(anatomy_points).astype(np.int32)
-    noise = _rng(spec, f"{course}-ct-noise").normal(0.0, CT_NOISE_HU, size=hu.shape)
-    hu = np.clip(np.rint(hu + noise), -1024, 3071).astype(np.int16)
+    hu_int = phantom.hounsfield_units(anatomy_points).astype(np.int32)
+    noise = _rng(spec, f"{course}-ct-noise").normal(0.0, CT_NOISE_HU, size=hu_int.shape)
+    hu = np.clip(np.rint(hu_int + noise), -1024, 3071).astype(np.int16)
     frame_uid = uids.uid(course, "frame-of-reference")
     ct_series_uid = uids.uid(course, "ct-series")
     ct = write_ct_series(
@@ -345,7 +345,7 @@ def generate_patient(spec: PatientSpec, out_root: Path, *, overwrite: bool = Fal
     photon_beams = tuple(
         PlanBeam(i + 1, f"G{int(g):03d}", g, per_beam) for i, g in enumerate(PHOTON_GANTRY_DEG)
     )
-    inverse = np.linalg.inv(matrix)
+    inverse = np.asarray(np.linalg.inv(matrix), dtype=np.float64)
     ptv70 = next(t for t in prior_targets(spec.anatomy) if t.name == "PTV_7000").solid
     iso_anatomy = np.asarray(ptv70.centroid_mm)  # type: ignore[attr-defined]
     p_isocentre = tuple(float(round(v, 1)) for v in _map(iso_anatomy[None, :], inverse)[0])

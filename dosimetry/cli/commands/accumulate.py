@@ -244,15 +244,13 @@ def run(args: argparse.Namespace) -> int:
             current.dose, quantity=DoseQuantity.EQD2, alpha_beta_map_gy=ab_map, alpha_beta_rule=label, plan=current.plan, rbe=args.current_rbe
         )
         cum = accumulate(current_course, prior_course, alpha_beta_map_gy=ab_map, alpha_beta_rule=label, **summation)
-        for kind, grid_map, writer in (
-            ("EQD2", comp, export_lq_map),
-            ("cumEQD2", cum, export_cumulative_map),
-        ):
-            exported = writer(  # type: ignore[operator]
-                grid_map, args.out / COMPOSITE_FILES[kind], identity=identity, plan=current.plan, notes=aligned.warnings
-            )
-            course = "current" if kind == "EQD2" else "cumulative"
-            outputs.append(_output_record(exported, "EQD2", course, "composite: " + policy.describe(), grid_map.dose.max_gy))
+        composite_rule = "composite: " + policy.describe()
+        exported = export_lq_map(comp, args.out / COMPOSITE_FILES["EQD2"], identity=identity, plan=current.plan, notes=aligned.warnings)
+        outputs.append(_output_record(exported, "EQD2", "current", composite_rule, comp.dose.max_gy))
+        exported = export_cumulative_map(
+            cum, args.out / COMPOSITE_FILES["cumEQD2"], identity=identity, plan=current.plan, notes=aligned.warnings
+        )
+        outputs.append(_output_record(exported, "EQD2", "cumulative", composite_rule, cum.dose.max_gy))
     evaluation: list[dict[str, Any]] = []
     if args.evaluate_rois and structures is not None:
         result = roi_eqd2_metrics(current_course, prior_course, structures.rois, policy=policy, residual=args.residual, method=method)

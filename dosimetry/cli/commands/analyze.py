@@ -13,6 +13,7 @@ Exit code 0 when done; 2 with --fail-on-violation when a constraint FAILs; 1 on 
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from pathlib import Path
 
@@ -63,5 +64,9 @@ def run(args: argparse.Namespace) -> int:
         for r in constraints.failed:
             value = "-" if r.value is None else f"{r.value:.2f}"
             print(f"  FAIL {r.roi}: {r.metric} {value} {r.unit} vs {r.comparator} {r.limit:g} ({r.source}: {r.endpoint})")
+        for w in results.warnings:  # they may change numbers: every output format carries them
+            print(f"  warning: {w}")
+    for w in results.warnings:
+        logging.getLogger(__name__).warning("%s", w)
     sys.stdout.flush()
     return EXIT_VIOLATION if (args.fail_on_violation and results.any_fail) else 0

@@ -18,13 +18,16 @@ and the exit code stays 0. Malformed metric strings, relative metrics (D95%[%], 
 mismatched frames of reference abort with exit code 1.
 
 ``--csv FILE`` writes one row per ROI: name, number, volumes, then one column per metric (empty
-when not evaluable).
+when not evaluable), then ``warnings``: every warning that may change that ROI's numbers, joined by
+`` | `` (the ROI's own DVH warnings, the structure-set warnings naming its ROI number, e.g. a
+closed contour of 2 points that was dropped, and the dose file's and the structure set's general
+warnings). The same warnings follow the text table on stdout, are logged on stderr, and are in the
+JSON ("dose.warnings", "structure_set_warnings", each structure's "warnings").
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import logging
 import math
@@ -33,7 +36,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dosimetry.cli.commands._lazy import LazyChoices, LazyValue, set_lazy_choices
-from dosimetry.errors import ArgumentError, ConsistencyError, GeometryError, MetricError, OutputError
+from dosimetry.errors import (
+    ArgumentError,
+    ConsistencyError,
+    GeometryError,
+    MetricError,
+    OutputError,
+)
 
 if TYPE_CHECKING:
     from dosimetry.dose import DoseGrid
@@ -72,6 +81,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         ),
     )
     parser.add_argument("--dose", type=Path, required=True, metavar="RD.dcm", help="RT Dose file")
+    parser.add_argument(
+        "--normalisation-gy", type=float, metavar="GY",
+        help="for an RT Dose with DoseUnits RELATIVE: the dose in Gy of a stored relative value of 1 (refused for doses in GY)",
+    )
     parser.add_argument("--structures", type=Path, required=True, metavar="RS.dcm", help="RT Structure Set file")
     parser.add_argument("--roi", action="append", metavar="NAME", help="ROI to evaluate (repeatable; default all)")
     parser.add_argument("--metric", action="append", metavar="M", help="TG-263 metric (repeatable), e.g. 'D95%%[Gy]'")
@@ -211,14 +224,28 @@ def _entry(
     return entry
 
 
-def _write_csv(path: Path, structures: list[dict[str, Any]], metrics: list[str]) -> None:
+def roi_warnings(
+    structures: list[dict[str, Any]], dose_warnings: list[str], structure_set_warnings: list[str]
+) -> dict[int, list[str]]:
+    """Every warning that may change each ROI's numbers, by ROI number: its own DVH warnings, then
+    the file warnings naming it or naming no ROI (:func:`dosimetry.roi_warnings.warnings_by_roi`)."""
+    from dosimetry.roi_warnings import warnings_by_roi
+
+    by_roi = warnings_by_roi([(s["number"], s["name"]) for s in structures], [*structure_set_warnings, *dose_warnings])
+    return {s["number"]: list(dict.fromkeys([*s["warnings"], *by_roi[s["number"]]])) for s in structures}
+
+
+def _write_csv(path: Path, structures: list[dict[str, Any]], metrics: list[str], warnings: dict[int, list[str]]) -> None:
+    from dosimetry.io.csv_cells import csv_writer
+
     try:
         with path.open("w", newline="", encoding="utf-8") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(["name", "number", "volume_cc", "volume_outside_dose_grid_cc", *metrics])
+            writer = csv_writer(handle)
+            writer.writerow(["name", "number", "volume_cc", "volume_outside_dose_grid_cc", *metrics, "warnings"])
             for s in structures:
                 row = [s["name"], s["number"], _fmt(s["volume_cc"]), _fmt(s["volume_outside_dose_grid_cc"])]
                 row += [_fmt(s["metrics"].get(m)) for m in metrics]
+                row.append(" | ".join(warnings[s["number"]]))
                 writer.writerow(row)
     except OSError as exc:
         raise OutputError(f"cannot write CSV {path}: {exc}") from exc
@@ -240,7 +267,7 @@ def run(args: argparse.Namespace) -> int:
     if args.prescription is not None and not (math.isfinite(args.prescription) and args.prescription > 0):
         raise ArgumentError(f"--prescription must be a dose > 0 Gy, got {args.prescription}")
     end_cap = EndCapConvention.parse(args.end_cap)
-    dose = load_dose(args.dose)
+    dose = load_dose(args.dose, normalisation_gy=args.normalisation_gy)
     structure_set = load_structure_set(args.structures)
     if (
         dose.frame_of_reference_uid
@@ -290,8 +317,14 @@ def run(args: argparse.Namespace) -> int:
             dose, rois, metrics, prescription_gy=args.prescription, bin_width_gy=args.bin_width
         )
         result["convention_sensitivity"] = [asdict(s) | {"flagged": s.flagged} for s in sensitivity]
+    warnings = roi_warnings(structures, list(dose.warnings), list(structure_set.warnings))
+    every_warning = list(dict.fromkeys(w for ws in warnings.values() for w in ws))
+    if comparison is not None:  # malformed DVH Sequence items, unmatched ROI numbers
+        every_warning = list(dict.fromkeys([*every_warning, *comparison.warnings, *comparison.unmatched_items]))
+    for w in every_warning:
+        logger.warning("%s", w)
     if args.csv:
-        _write_csv(args.csv, structures, metrics)
+        _write_csv(args.csv, structures, metrics, warnings)
     if args.json == "-":
         json.dump(result, sys.stdout, indent=2)
         sys.stdout.write("\n")
@@ -306,6 +339,10 @@ def run(args: argparse.Namespace) -> int:
             _print_comparison(result["planning_system_comparison"])
         if "convention_sensitivity" in result:
             _print_sensitivity(result["convention_sensitivity"])
+        if every_warning:
+            print(f"{len(every_warning)} warning(s) that may change the numbers above:")
+            for w in every_warning:
+                print(f"  warning: {w}")
     return 0
 
 

@@ -68,6 +68,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         ),
     )
     parser.add_argument("--dose", type=Path, required=True, metavar="RD.dcm", help="RT Dose file")
+    parser.add_argument(
+        "--normalisation-gy", type=float, metavar="GY",
+        help="for an RT Dose with DoseUnits RELATIVE: the dose in Gy of a stored relative value of 1 (refused for doses in GY)",
+    )
     parser.add_argument("--structures", type=Path, required=True, metavar="RS.dcm", help="RT Structure Set file")
     parser.add_argument("--target", action="append", required=True, metavar="NAME", help="target ROI (repeatable)")
     parser.add_argument(
@@ -186,7 +190,7 @@ def run(args: argparse.Namespace) -> int:
     for ratio in fractions:
         if not (0.0 < ratio < 1.0):
             raise ArgumentError(f"--gradient-ratio must lie in (0, 1), got {ratio}")
-    dose = load_dose(args.dose)
+    dose = load_dose(args.dose, normalisation_gy=args.normalisation_gy)
     structures = load_structure_set(args.structures)
     if (
         dose.frame_of_reference_uid

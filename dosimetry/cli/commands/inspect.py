@@ -57,6 +57,7 @@ import argparse
 import json
 import math
 from pathlib import Path
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from dosimetry.errors import ConsistencyError, InputFileError
@@ -65,7 +66,7 @@ if TYPE_CHECKING:
     import numpy as np
 
     from dosimetry.grid import RectilinearGrid
-    from dosimetry.io import Course, Discovery
+    from dosimetry.io import CourseEntry, Discovery
     from dosimetry.io.dose_reader import DoseHeader
     from dosimetry.plan import Plan
     from dosimetry.registration import RigidRegistration
@@ -114,7 +115,7 @@ def _load_single_file(path: Path) -> None:
 
     ds = read_dicom(path, stop_before_pixels=True)
     uid = sop_class_uid(ds)
-    loaders = {
+    loaders: dict[str, Callable[..., object]] = {
         RT_DOSE: load_dose,
         RT_PLAN: load_plan,
         RT_ION_PLAN: load_plan,
@@ -284,7 +285,7 @@ def _ss_json(ss: StructureSet) -> dict[str, Any]:
     }
 
 
-def _course_json(c: Course) -> dict[str, Any]:
+def _course_json(c: CourseEntry) -> dict[str, Any]:
     ct = c.ct_series
     return {
         "label": c.label,
