@@ -376,9 +376,9 @@ def shape_geometry(base: RoiGeometry, label: str) -> RoiGeometry:
     for i in np.flatnonzero(ratio > STEP_AREA_RATIO).tolist():
         # a pole shrinking concentrically is no step; a change of topology or a shift of the
         # centroid by more than the larger section's radius (2 area / perimeter) is
-        lower, upper = sections[i], sections[i + 1]
-        shift = math.dist(_centroid(lower), _centroid(upper))
-        steps[i] = len(lower.polygons) != len(upper.polygons) or shift > max(_radius(lower), _radius(upper))
+        below, above = sections[i], sections[i + 1]
+        shift = math.dist(_centroid(below), _centroid(above))
+        steps[i] = len(below.polygons) != len(above.polygons) or shift > max(_radius(below), _radius(above))
     segment = np.concatenate([[0], np.cumsum(steps)]).tolist()
     breaks = [0, *(np.flatnonzero(gaps > GAP_FACTOR * spacing) + 1).tolist(), planes.size]
     entries: list[tuple[float, float, PlaneSection]] = []  # (lower, upper, section)
