@@ -1,5 +1,5 @@
 """The planning system's DVHs in ``analyze``'s results (results.json ``planning_system``,
-warnings) and report section.
+warnings) and report section; the convention spread of every constraint row.
 
 Oracle: a planning system that agrees with us by construction for one ROI (its DVH Sequence item
 is our own half-slab DVH of the sample patient's BrainStem, written in cGy/cc) and disagrees by a
@@ -20,9 +20,11 @@ from pydicom.sequence import Sequence
 
 import dosimetry
 from dosimetry.dvh import compute_dvh
+from dosimetry.quantities import DoseBasis
 from dosimetry.io import load_dose, load_structure_set
 from dosimetry.patient.schema import validate
-from dosimetry.report.planning_system import planning_system_section
+from dosimetry.dvh import EndCapConvention, evaluate_metric
+from dosimetry.report.planning_system import convention_sensitivity_section, planning_system_section
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_data" / "patient01"
 
@@ -78,3 +80,25 @@ def test_results_and_report_show_the_planning_system(patient_dir: Path) -> None:
     section = planning_system_section(document)
     assert section is not None and section.section_id == "planning-system"
     assert planning_system_section({"planning_system": []}) is None
+
+
+def test_constraint_rows_carry_their_convention_spread(patient_dir: Path) -> None:
+    """Oracle: the spread of a constraint row is max - min of its metric recomputed here under
+    each convention on the same map (dosimetry.dvh.compute_dvh per convention); a row is flagged
+    exactly when that exceeds 1 Gy, and then a warning names it."""
+    patient = dosimetry.load_patient(patient_dir)
+    results = patient.results()
+    document = results.to_dict()
+    validate(document)
+    rows = [r for r in document["constraints"]["rows"] if r["convention_spread_gy"] is not None]
+    assert rows
+    row = next(r for r in rows if r["roi"] == "OpticChiasm" and r["metric"] == "Max[Gy]")
+    dose = patient.patient_maps.constraint_maps()[DoseBasis(row["quantity"])]()
+    roi = next(r for r in load_structure_set(next((patient_dir / "current").glob("RS*.dcm"))).rois if r.name == "OpticChiasm")
+    values = [evaluate_metric(compute_dvh(dose, roi, end_cap=c), "Max[Gy]") for c in EndCapConvention]
+    assert row["convention_spread_gy"] == pytest.approx(max(values) - min(values), abs=0.02)
+    for r in rows:
+        assert r["convention_sensitive"] == (r["convention_spread_gy"] > 1.0)
+        if r["convention_sensitive"]:
+            assert any(r["roi"] in w and "end-cap conventions" in w for w in results.warnings)
+    assert convention_sensitivity_section(document) is not None

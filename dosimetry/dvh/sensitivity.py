@@ -17,10 +17,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from dosimetry.dose import DoseGrid
-from dosimetry.dvh.compute import compute_dvhs
+from dosimetry.dvh.curve import dvh_from_samples
 from dosimetry.dvh.endcaps import EndCapConvention
+from dosimetry.dvh.geometry import RoiGeometry
 from dosimetry.dvh.metrics import evaluate_metric
-from dosimetry.errors import MetricError
+from dosimetry.dvh.rasterise import geometry_for_grid
+from dosimetry.dvh.sampling import roi_dose_samples
+from dosimetry.errors import GeometryError, MetricError
 from dosimetry.structures import Roi
 
 DOSE_SPREAD_GY = 1.0
@@ -56,19 +59,28 @@ def convention_sensitivity(
     *,
     prescription_gy: float | None = None,
     bin_width_gy: float = 0.01,
+    geometries: dict[tuple[int, EndCapConvention], RoiGeometry] | None = None,
 ) -> tuple[RoiSensitivity, ...]:
-    """Volume and ``metrics`` of every ROI under every convention, their spread and flags."""
-    runs = {c: compute_dvhs(dose, rois, bin_width_gy=bin_width_gy, end_cap=c) for c in EndCapConvention}
+    """Volume and ``metrics`` of every ROI under every convention, their spread and flags.
+    ``geometries`` (keyed by ROI number and convention) is filled and reused across calls on
+    other dose maps of the same grid (the geometry does not depend on the dose)."""
     out = []
-    for index, roi in enumerate(rois):
+    cache = {} if geometries is None else geometries
+    for roi in rois:
         errors: list[str] = []
         values: dict[str, list[tuple[str, float | None]]] = {"volume_cc": []}
         for m in metrics:
             values[m] = []
-        for convention, outcomes in runs.items():
-            dvh = outcomes[index].dvh
-            if dvh is None:
-                errors.append(f"{convention.value}: {outcomes[index].error}")
+        for convention in EndCapConvention:
+            dvh = None
+            try:
+                key = (roi.number, convention)
+                if key not in cache:
+                    cache[key] = geometry_for_grid(roi, dose.grid, convention, None)
+                samples = roi_dose_samples(dose, roi, geometry=cache[key])
+                dvh = dvh_from_samples(samples, roi_name=roi.name, roi_number=roi.number, bin_width_gy=bin_width_gy)
+            except GeometryError as exc:
+                errors.append(f"{convention.value}: {exc}")
             values["volume_cc"].append((convention.value, None if dvh is None else dvh.volume_cc))
             for m in metrics:
                 value = None

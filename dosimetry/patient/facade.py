@@ -37,6 +37,7 @@ from dosimetry.patient.folders import CourseFolders, check_output_outside, resol
 from dosimetry.patient.indices import PatientIndices, indices_quantity, target_indices
 from dosimetry.patient.maps import PatientMaps, build_patient_maps
 from dosimetry.patient.planning_system import planning_system_rows
+from dosimetry.patient.sensitivity import with_convention_spreads
 from dosimetry.patient.provenance import input_records
 from dosimetry.patient.records import AlignmentRecord, IndicesRecord, OutputRecord, QuantityRecord, RoiRecord
 from dosimetry.patient.results import (
@@ -212,7 +213,13 @@ class Patient:
         indices = self.indices()
         report = self.check(protocol, mapping)
         planning_system, planning_system_warnings = planning_system_rows(maps, self._rois)
-        warnings = [*self.warnings, *dvhs.warnings, *indices.warnings, *report.warnings, *planning_system_warnings]
+        constraint_rows, sensitivity_warnings = with_convention_spreads(
+            maps, self._rois, constraint_checks(report), bin_width_gy=self.dvh_bin_width_gy
+        )
+        warnings = [
+            *self.warnings, *dvhs.warnings, *indices.warnings, *report.warnings, *planning_system_warnings,
+            *sensitivity_warnings,
+        ]
         courses = [course_record("current", maps.current)]
         alignment = None
         if maps.prior is not None and maps.aligned is not None:
@@ -278,7 +285,7 @@ class Patient:
             indices=index_records,
             constraints=ConstraintSummary(
                 any_fail=report.any_fail, quantity=report.quantity.value, alpha_beta_gy=report.alpha_beta_gy,
-                rows=constraint_checks(report),
+                rows=constraint_rows,
             ),
             inputs=input_records(
                 maps.folders, self.patient_dir,

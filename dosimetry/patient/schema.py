@@ -177,6 +177,8 @@ RESULTS_SCHEMA: dict[str, Any] = _obj(
                             "status": {"type": "string", "enum": ["PASS", "FAIL", "NOT_EVALUABLE"]},
                             "ntcp": _NUM_OR_NULL,
                             "reason": _STR,
+                            "convention_spread_gy": _NUM_OR_NULL,
+                            "convention_sensitive": {"type": "boolean"},
                         }
                     )
                 ),

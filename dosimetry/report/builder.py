@@ -37,7 +37,7 @@ from dosimetry.report import (
     render_html,
 )
 from dosimetry.report.planes import PlaneAxis, ct_plane, occupancy_centroid_mm
-from dosimetry.report.planning_system import planning_system_section
+from dosimetry.report.planning_system import convention_sensitivity_section, planning_system_section
 from dosimetry.patient.maps import lq_key
 
 if TYPE_CHECKING:
@@ -361,7 +361,7 @@ def build_report(results: dict[str, Any], maps: PatientMaps, dvhs: PatientDvhs) 
         _dvh_section(maps, dvhs),
         overlays,
         _metrics_section(results, maps, dvhs),
-        *filter(None, [planning_system_section(results)]),
+        *filter(None, [planning_system_section(results), convention_sensitivity_section(results)]),
         _provenance_section(results),
     )
     page = Report(
