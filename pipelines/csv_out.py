@@ -3,8 +3,8 @@
 Columns: ``patient_key`` (output folder name under ``OUT/patients/``), ``patient_id`` (DICOM
 PatientID), ``roi``, ``quantity`` (e.g. ``physical``, ``EQD2_cumulative``), ``metric`` (e.g.
 ``D95%[Gy]``), ``value`` (shortest text that round-trips the float), ``unit``. Rows come from the
-cohort database (so the CSV always has exactly the ``metrics`` table's rows) in a stable order, and
-the file is replaced atomically.
+manifests the run published under ``OUT/patients/`` (exactly the numbers of that output folder, even
+when another batch shares the cohort database), in a stable order, and the file is replaced atomically.
 """
 
 from __future__ import annotations

@@ -47,7 +47,7 @@ def test_exit_zero_and_all_outputs(sample_run: tuple[Path, int], results: dict) 
 
 def test_results_validate_against_schema(results: dict) -> None:
     validate(results)
-    assert results["schema_version"] == SCHEMA_VERSION == "1.0"
+    assert results["schema_version"] == SCHEMA_VERSION == "1.1"
     # The validator can fail: a wrong type and a missing key are reported with their JSON path.
     broken = json.loads(json.dumps(results))
     broken["metrics"][0]["value"] = "12"
@@ -233,7 +233,9 @@ def small_patient(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_fail_on_violation_exit_codes(small_patient: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code = cli_main.main(["analyze", str(small_patient), "--out", str(tmp_path / "ok"), "--fail-on-violation"])
+    # Both synthetic plans are dated the same day: without --interval-months the spinal cord's
+    # re-irradiation limit (Nieder 2006: >= 6 months between the courses) would FAIL.
+    code = cli_main.main(["analyze", str(small_patient), "--out", str(tmp_path / "ok"), "--fail-on-violation", "--interval-months", "12"])
     assert code == 0, capsys.readouterr().err
     data = json.loads((tmp_path / "ok" / "results.json").read_text(encoding="utf-8"))
     validate(data)
@@ -248,13 +250,14 @@ def test_fail_on_violation_exit_codes(small_patient: Path, tmp_path: Path, capsy
     protocol = tmp_path / "tiny.toml"
     protocol.write_text('[constraints]\nBrainStem = "Dmax[Gy] < 0.5"\n', encoding="utf-8")
     code = cli_main.main(["analyze", str(small_patient), "--out", str(tmp_path / "bad"), "--protocol", str(protocol),
-                          "--fail-on-violation"])
+                          "--fail-on-violation", "--interval-months", "12"])
     assert code == 2
     data = json.loads((tmp_path / "bad" / "results.json").read_text(encoding="utf-8"))
     failing = [r for r in data["constraints"]["rows"] if r["status"] == "FAIL"]
     assert [(r["source"], r["roi"], r["limit"]) for r in failing] == [("protocol", "Brain Stem", 0.5)]
     # Without the flag the same violation still exits 0 (the report says FAIL).
-    assert cli_main.main(["analyze", str(small_patient), "--out", str(tmp_path / "bad2"), "--protocol", str(protocol)]) == 0
+    assert cli_main.main(["analyze", str(small_patient), "--out", str(tmp_path / "bad2"), "--protocol", str(protocol),
+                          "--interval-months", "12"]) == 0
 
 
 def test_missing_folder_is_one_line_exit_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -290,7 +293,7 @@ def test_residual_without_a_prior_course_is_refused(small_patient: Path, tmp_pat
     code = cli_main.main(["analyze", str(small_patient / "current"), "--out", str(tmp_path / "out"), "--residual", "0.5"])
     err = capsys.readouterr().err
     assert code == 1 and err.count("\n") == 1
-    assert err.startswith("dosimetry: error: --registration, --assume-same-position and --residual need a prior course")
+    assert err.startswith("dosimetry: error: --registration, --assume-same-position, --recovery, --interval-months and --residual need a prior course")
     assert not (tmp_path / "out").exists()
 
 
@@ -312,7 +315,8 @@ def test_check_and_analyze_give_the_same_constraint_values(
         '  SpinalCord:\n    quantity: dose_current\n    constraints: ["Dmax[Gy] < 45", "D50%[cGy] < 4500"]\n',
         encoding="utf-8",
     )
-    assert cli_main.main(["check", str(small_patient), "--protocol", str(protocol), "--json"]) == 0
+    # --interval-months 12: the synthetic plans share a date (see test_fail_on_violation_exit_codes).
+    assert cli_main.main(["check", str(small_patient), "--protocol", str(protocol), "--json", "--interval-months", "12"]) == 0
     checked = json.loads(capsys.readouterr().out)
     assert cli_main.main(["analyze", str(small_patient), "--out", str(tmp_path / "out"), "--protocol", str(protocol)]) == 0
     rows = json.loads((tmp_path / "out" / "results.json").read_text(encoding="utf-8"))["constraints"]["rows"]

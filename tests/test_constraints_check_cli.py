@@ -91,7 +91,10 @@ def test_check_json(patient: Path, capsys: pytest.CaptureFixture[str], tmp_path:
 
 
 def test_check_text_and_residual(patient: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code = cli_main.main(["check", str(patient / "current"), "--prior", str(patient / "prior"), "--residual", "0"])
+    # Both plans are dated the same day: --interval-months 12 keeps the spinal cord's re-irradiation
+    # limit (>= 6 months between the courses, Nieder 2006) from failing.
+    code = cli_main.main(["check", str(patient / "current"), "--prior", str(patient / "prior"), "--residual", "0",
+                          "--interval-months", "12"])
     out = capsys.readouterr().out
     assert code == 0  # residual 0: the chiasm gets 44 Gy < 50 Gy
     assert "residual 0 of the prior course" in out

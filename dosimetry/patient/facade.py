@@ -39,7 +39,9 @@ from dosimetry.patient.maps import PatientMaps, build_patient_maps
 from dosimetry.patient.planning_system import planning_system_rows
 from dosimetry.patient.sensitivity import with_convention_spreads
 from dosimetry.patient.provenance import input_records
-from dosimetry.patient.records import AlignmentRecord, IndicesRecord, OutputRecord, QuantityRecord, RoiRecord
+from dosimetry.patient.recovery_record import RecoveryRecord
+from dosimetry.patient.reirradiation_limits import reirradiation_limit_checks
+from dosimetry.patient.records import AlignmentRecord, ConstraintCheck, IndicesRecord, OutputRecord, QuantityRecord, RoiRecord
 from dosimetry.patient.results import (
     SCHEMA_VERSION,
     AnalysisResults,
@@ -51,6 +53,7 @@ from dosimetry.patient.results import (
 )
 from dosimetry.patient.writers import DVH_CSV_STEP_GY, dvh_csv_text, export_maps, metrics_csv_text
 from dosimetry.radiobiology import DEFAULT_RESIDUAL, SummationMethod
+from dosimetry.radiobiology.recovery import RecoverySelection
 from dosimetry.radiobiology.export import identity_from_dicom
 
 logger = logging.getLogger(__name__)
@@ -90,6 +93,16 @@ def _mapping(mapping: NameMapper | Path | str | None) -> NameMapper:
     return mapping if isinstance(mapping, NameMapper) else load_name_mapping(mapping)
 
 
+def _recovery_mismatch(protocol: Protocol | None, used: RecoverySelection) -> tuple[str, ...]:
+    """A warning when the protocol file names recovery models other than those the maps were built with."""
+    if protocol is None or protocol.recovery is None or protocol.recovery == used:
+        return ()
+    return (
+        f"protocol {protocol.source} names recovery {protocol.recovery.describe()} but the maps were built with "
+        f"{used.describe()} (--recovery options or load_patient(recovery=...) take precedence over the protocol file)",
+    )
+
+
 class Patient:
     """A loaded patient (use :func:`load_patient`). Results are computed on first use and cached."""
 
@@ -101,6 +114,7 @@ class Patient:
         registration_path: Path | None = None,
         assume_same_position: bool = False,
         dvh_bin_width_gy: float = DVH_BIN_WIDTH_GY,
+        reirradiation_thresholds_gy: tuple[float, float] = (10.0, 10.0),
     ) -> None:
         if not (0 < dvh_bin_width_gy <= 1):
             raise ArgumentError(f"dvh_bin_width_gy must be in (0, 1] Gy, got {dvh_bin_width_gy}")
@@ -115,6 +129,9 @@ class Patient:
         self._dvhs: PatientDvhs | None = None
         self._indices: PatientIndices | None = None
         self._checks: dict[_CheckKey, ConstraintReport] = {}
+        self._recovery: RecoveryRecord | None = None
+        self._limits: tuple[tuple[ConstraintCheck, ...], tuple[str, ...]] | None = None
+        self.reirradiation_thresholds_gy = (float(reirradiation_thresholds_gy[0]), float(reirradiation_thresholds_gy[1]))
 
     @classmethod
     def from_sample(cls) -> Patient:
@@ -151,6 +168,25 @@ class Patient:
         return map_by_quantity(self._maps)
 
     # ---------------------------------------------------------------- analyses
+    def recovery(self) -> RecoveryRecord:
+        """The recovery models, the interval between the courses and each organ's cumulative EQD2
+        under the protocol's model and the alternatives (:mod:`dosimetry.patient.recovery_record`)."""
+        if self._recovery is None:
+            from dosimetry.patient.recovery_record import recovery_record
+
+            prior_gy, current_gy = self.reirradiation_thresholds_gy
+            self._recovery = recovery_record(
+                self._maps, self.dvhs(), bin_width_gy=self.dvh_bin_width_gy, threshold_prior_gy=prior_gy, threshold_current_gy=current_gy
+            )
+        return self._recovery
+
+    def reirradiation_limits(self) -> tuple[tuple[ConstraintCheck, ...], tuple[str, ...]]:
+        """The cumulative re-irradiation limits (``dosimetry/data/reirradiation_limits.json``) as
+        constraint rows (``source`` "reirradiation") and their warnings; none without a prior course."""
+        if self._limits is None:
+            self._limits = reirradiation_limit_checks(self._maps, self._rois, bin_width_gy=self.dvh_bin_width_gy)
+        return self._limits
+
     def dvhs(self) -> PatientDvhs:
         """DVHs and metric rows of every ROI on every map its role gets (:mod:`dosimetry.patient.dvhs`)."""
         if self._dvhs is None:
@@ -193,7 +229,7 @@ class Patient:
                 bin_width_gy=self.dvh_bin_width_gy,
                 roi_failures=failures,
                 known_dvhs=known,  # type: ignore[arg-type]
-                warnings=self.warnings,
+                warnings=self.warnings + _recovery_mismatch(loaded_protocol, self._maps.recovery),
                 report_dvh_warnings=True,
             )
             self._checks[key] = report
@@ -216,9 +252,11 @@ class Patient:
         constraint_rows, sensitivity_warnings = with_convention_spreads(
             maps, self._rois, constraint_checks(report), bin_width_gy=self.dvh_bin_width_gy
         )
+        recovery = self.recovery()
+        limit_rows, limit_warnings = self.reirradiation_limits()
         warnings = [
-            *self.warnings, *dvhs.warnings, *indices.warnings, *report.warnings, *planning_system_warnings,
-            *sensitivity_warnings,
+            *self.warnings, *dvhs.warnings, *indices.warnings, *report.warnings, *recovery.warnings, *limit_warnings,
+            *planning_system_warnings, *sensitivity_warnings,
         ]
         courses = [course_record("current", maps.current)]
         alignment = None
@@ -284,8 +322,8 @@ class Patient:
             metrics=dvhs.metrics,
             indices=index_records,
             constraints=ConstraintSummary(
-                any_fail=report.any_fail, quantity=report.quantity.value, alpha_beta_gy=report.alpha_beta_gy,
-                rows=constraint_rows,
+                any_fail=report.any_fail or any(r.status == "FAIL" for r in limit_rows), quantity=report.quantity.value,
+                alpha_beta_gy=report.alpha_beta_gy, rows=constraint_rows + limit_rows,
             ),
             inputs=input_records(
                 maps.folders, self.patient_dir,
@@ -294,6 +332,7 @@ class Patient:
                  ("mapping", Path(mapping) if isinstance(mapping, (str, Path)) else None)),
             ),
             warnings=tuple(dict.fromkeys(warnings)),
+            recovery=recovery,
             planning_system=planning_system,
         )
 
@@ -377,6 +416,9 @@ def load_patient(
     alpha_beta_late_gy: float = 2.0,
     alpha_beta_tumour_gy: float = 9.0,
     dvh_bin_width_gy: float = DVH_BIN_WIDTH_GY,
+    recovery: RecoverySelection | None = None,
+    interval_months: float | None = None,
+    reirradiation_thresholds_gy: tuple[float, float] = (10.0, 10.0),
 ) -> Patient:
     """Load a patient: ``folder`` with ``current/`` (and ``prior/``) sub-folders, or a current course
     folder with ``prior=`` naming the prior course.
@@ -386,15 +428,25 @@ def load_patient(
     frames differ and there is no registration (the results carry a warning). ``residual``: the
     fraction of the prior course still counted for organs at risk (default 0.3, the protocol's; only
     with a prior course). Alpha/beta ratios in Gy: late-responding tissue (organs at risk, 2) and
-    tumour (9). Raises a :class:`~dosimetry.errors.DosimetryError` naming the file or argument when
-    the patient cannot be loaded.
+    tumour (9). ``recovery``: the recovery models (default, per organ, alternatives for the report;
+    :class:`~dosimetry.radiobiology.recovery.RecoverySelection`) instead of ``residual``;
+    ``interval_months``: the interval between the courses (default: from the DICOM dates,
+    :mod:`dosimetry.radiobiology.interval`); ``reirradiation_thresholds_gy``: the meaningful dose
+    (EQD2 at the late alpha/beta) of the prior and the current course for the ESTRO-EORTC
+    re-irradiation type (:mod:`dosimetry.patient.reirradiation_type`). Raises a :class:`~dosimetry.errors.DosimetryError`
+    naming the file or argument when the patient cannot be loaded.
     """
     folders = resolve_folders(Path(folder), None if prior is None else Path(prior))
-    if folders.prior is None and (registration is not None or assume_same_position or residual is not None):
+    if folders.prior is None and (
+        registration is not None or assume_same_position or residual is not None or interval_months is not None
+        or (recovery is not None and recovery != RecoverySelection())
+    ):
         raise ArgumentError(
-            "--registration, --assume-same-position and --residual need a prior course "
+            "--registration, --assume-same-position, --recovery, --interval-months and --residual need a prior course "
             "(prior/ sub-folder of PATIENT_DIR or --prior DIR)"
         )
+    if residual is not None and recovery is not None:
+        raise ArgumentError("give either --residual or --recovery (constant:R is the same as --residual R), not both")
     registration_path = None if registration is None else Path(registration)
     maps = build_patient_maps(
         folders,
@@ -403,6 +455,8 @@ def load_patient(
         residual=DEFAULT_RESIDUAL if residual is None else residual,
         alpha_beta_late_gy=alpha_beta_late_gy,
         alpha_beta_tumour_gy=alpha_beta_tumour_gy,
+        recovery=recovery,
+        interval_months=interval_months,
     )
     return Patient(
         maps,
@@ -410,4 +464,5 @@ def load_patient(
         registration_path=registration_path,
         assume_same_position=assume_same_position,
         dvh_bin_width_gy=dvh_bin_width_gy,
+        reirradiation_thresholds_gy=reirradiation_thresholds_gy,
     )

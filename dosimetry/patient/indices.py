@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from dosimetry.dose import DoseGrid
+from dosimetry.dvh import release_grid_caches
 from dosimetry.errors import DosimetryError
 from dosimetry.indices import DoseQuantity, ReferenceLevel, TargetIndices, evaluate_targets, find_body
 from dosimetry.patient.dvhs import PatientDvhs, prescription_gy
@@ -58,6 +59,7 @@ def target_indices(maps: PatientMaps, dvhs: PatientDvhs) -> PatientIndices:
             results.extend(evaluate_targets(dose, targets, reference, body=body))
         except DosimetryError as exc:
             warnings.append(f"indices on {reference.label} not computed: {exc}")
+        release_grid_caches(dose)  # the DVH stage released them too: hold no grid's tables after a stage
     for result in results:
         warnings.extend(f"indices {result.target_name} ({result.reference.label}): {w}" for w in result.warnings)
     return PatientIndices(tuple(results), tuple(warnings))

@@ -30,8 +30,11 @@ from dosimetry.dose import DoseGrid, DoseType
 from dosimetry.errors import ArgumentError, ConsistencyError
 from dosimetry.radiobiology import CourseDose, CumulativeMap, LqMap, DoseQuantity, SummationMethod, accumulate, lq_map, lq_maps
 from dosimetry.radiobiology.course import Course, course_registration, load_course
+from dosimetry.radiobiology.interval import CourseInterval
+from dosimetry.radiobiology.recovery import DEFAULT_RESIDUAL, ConstantResidual, RecoverySelection
 from dosimetry.radiobiology.summation import check_residual
 from dosimetry.patient.folders import CourseFolders
+from dosimetry.patient.recovery import OrganModel, recovery_assignment, resolve_interval
 from dosimetry.structures import StructureSet
 
 logger = logging.getLogger(__name__)
@@ -56,12 +59,15 @@ class PatientMaps:
     prior: Course | None
     aligned: AlignedDose | None
     registration_source: str
-    residual: float
+    residual: float | None  # None when the recovery model is not one constant residual (see ``recovery``)
     alpha_beta_late_gy: float
     alpha_beta_tumour_gy: float
     lq: dict[str, LqMap]
     cumulative: dict[str, CumulativeMap]
     warnings: tuple[str, ...] = field(default=())
+    recovery: RecoverySelection = field(default_factory=RecoverySelection)
+    interval: CourseInterval | None = None
+    organ_models: tuple[OrganModel, ...] = ()
 
     @property
     def dose_quantity(self) -> str:
@@ -108,9 +114,18 @@ def build_patient_maps(
     residual: float = 0.3,
     alpha_beta_late_gy: float = 2.0,
     alpha_beta_tumour_gy: float = 9.0,
+    recovery: RecoverySelection | None = None,
+    interval_months: float | None = None,
 ) -> PatientMaps:
-    """Load, align and build the maps (see the module docstring)."""
+    """Load, align and build the maps (see the module docstring). ``recovery`` (default: a constant
+    ``residual``) and ``interval_months`` (default: from the DICOM dates) are described in
+    :mod:`dosimetry.patient.recovery`."""
     residual = check_residual(residual, argument="--residual")
+    if recovery is None:
+        recovery = RecoverySelection(
+            ConstantResidual() if residual == DEFAULT_RESIDUAL
+            else ConstantResidual(residual, citation="constant residual given by the user (--residual)")
+        )
     for name, value in (("alpha_beta_late_gy", alpha_beta_late_gy), ("alpha_beta_tumour_gy", alpha_beta_tumour_gy)):
         if not value > 0:
             raise ArgumentError(f"{name} must be > 0 Gy, got {value}")
@@ -150,6 +165,10 @@ def build_patient_maps(
             prior.dose, current.dose.grid, frame, registration=registration, assume_same_position=assume_same_position
         )
         warnings += [f"prior: {w}" for w in prior.warnings]
+        interval = resolve_interval(current, prior, recovery, interval_months)
+        rois = tuple({r.name: r for r in reversed(structure_set.rois)}.values())[::-1]
+        assignment, organ_records, recovery_warnings = recovery_assignment(recovery, rois, current.dose.grid, interval)
+        warnings.extend(recovery_warnings)
         for quantity in (DoseQuantity.EQD2, DoseQuantity.BED):
             cum = accumulate(
                 CourseDose(current.dose, current.plan),
@@ -158,10 +177,12 @@ def build_patient_maps(
                 residual=residual,
                 quantity=quantity,
                 warnings=aligned.warnings,
+                recovery=assignment,
             )
             cumulative[lq_key(quantity, alpha_beta_late_gy) + "_cumulative"] = cum
             warnings.extend(cum.warnings)
     else:
+        interval, organ_records = resolve_interval(current, None, recovery, interval_months), ()
         warnings.append("no prior course: the cumulative maps are the current course's BED/EQD2 alone")
         n = current.plan.fractions_planned
         for quantity in (DoseQuantity.EQD2, DoseQuantity.BED):
@@ -178,10 +199,13 @@ def build_patient_maps(
         prior=prior,
         aligned=aligned,
         registration_source=source,
-        residual=residual,
+        residual=recovery.default.residual if isinstance(recovery.default, ConstantResidual) and not recovery.per_organ else None,
         alpha_beta_late_gy=alpha_beta_late_gy,
         alpha_beta_tumour_gy=alpha_beta_tumour_gy,
         lq=lq,
         cumulative=cumulative,
         warnings=tuple(dict.fromkeys(warnings)),
+        recovery=recovery,
+        interval=interval,
+        organ_models=organ_records,
     )

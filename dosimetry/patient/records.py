@@ -63,7 +63,7 @@ class ConstraintCheck:
     ``status`` is a :class:`dosimetry.constraints.partial_volume.Status` value.
     """
 
-    source: str  # "emami" | "protocol"
+    source: str  # "emami" | "protocol" | "reirradiation"
     roi: str
     organ: str
     endpoint: str

@@ -18,6 +18,7 @@ from dosimetry.constraints.partial_volume import Status as ConstraintStatus
 from dosimetry.errors import ConsistencyError, DosimetryError
 from dosimetry.patient.maps import PatientMaps
 from dosimetry.patient.planning_system import PlanningSystemRow
+from dosimetry.patient.recovery_record import RecoveryRecord
 from dosimetry.patient.records import (
     AlignmentRecord,
     ConstraintCheck,
@@ -36,7 +37,7 @@ from dosimetry.patient.records import (
 from dosimetry.radiobiology import make_schedules
 from dosimetry.radiobiology.course import Course
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
 
 #: Protocol Table 1: dose levels 1..6 = 2.5 Gy(RBE) x 21..26 fractions.
 PROTOCOL_DOSE_PER_FRACTION_GY = 2.5
@@ -47,7 +48,7 @@ PROTOCOL_FRACTIONS: tuple[int, ...] = (21, 22, 23, 24, 25, 26)
 class RunParameters:
     """The parameters that change the answer, as recorded in ``results.json``."""
 
-    residual: float
+    residual: float | None  # None when the recovery model is not one constant residual (see ``recovery``)
     alpha_beta_late_gy: float
     alpha_beta_tumour_gy: float
     summation_method: str
@@ -100,6 +101,7 @@ class AnalysisResults:
     #: ours vs the planning system's DVH Sequence (dosimetry.patient.planning_system); empty when none
     planning_system: tuple[PlanningSystemRow, ...] = ()
     schema_version: str = SCHEMA_VERSION
+    recovery: RecoveryRecord | None = None
 
     @property
     def any_fail(self) -> bool:
@@ -144,6 +146,8 @@ class AnalysisResults:
             "warnings": list(self.warnings),
             "planning_system": [record_dict(r) for r in self.planning_system],
         }
+        if self.recovery is not None:
+            document["recovery"] = self.recovery.to_dict()
         return json_ready(document)  # type: ignore[no-any-return]
 
     def summary(self) -> str:
@@ -153,7 +157,8 @@ class AnalysisResults:
             rx = "-" if c.prescription_dose_gy is None else f"{c.prescription_dose_gy:g} Gy"
             lines.append(f"  {c.label} course: {'+'.join(c.radiation_types)} {rx} in {c.fractions} fractions ({c.dose_type})")
         if self.alignment is not None:
-            lines.append(f"  prior dose: {self.alignment.method} ({self.alignment.registration_source}), residual {self.parameters.residual:g}")
+            model = self.recovery.description if self.recovery is not None else f"constant residual {self.parameters.residual:g}"
+            lines.append(f"  prior dose: {self.alignment.method} ({self.alignment.registration_source}), recovery: {model}")
         cons = self.constraints
         lines.append(
             f"constraints on {cons.quantity} (alpha/beta {cons.alpha_beta_gy:g} Gy): {cons.count(ConstraintStatus.FAIL)} FAIL, "

@@ -1,11 +1,13 @@
-"""The schema of ``OUT/results.json`` written by ``dosimetry analyze`` (version 1.0), checked with jsonschema.
+"""The schema of ``OUT/results.json`` written by ``dosimetry analyze`` (version 1.1), checked with jsonschema.
 
 Versioning: ``schema_version`` is ``"MAJOR.MINOR"``. A MINOR bump only adds optional keys; a MAJOR
 bump removes or changes the meaning of a key. Readers should check the MAJOR number.
 
 Top-level keys (all required; doses in Gy, or GyE where the source dose is RBE-weighted; volumes in cc)::
 
-    schema_version   "1.0"
+    schema_version   "1.1"   (1.1 adds the optional ``recovery`` section and lets
+                              ``parameters.residual`` be null when the recovery model is not one
+                              constant residual)
     software         {name, version}
     generated_utc    ISO 8601 time of the run (UTC)
     parameters       {residual, alpha_beta_late_gy, alpha_beta_tumour_gy, summation_method,
@@ -29,7 +31,8 @@ Top-level keys (all required; doses in Gy, or GyE where the source dose is RBE-w
                        the same rows as metrics.csv)
     indices          [{target, quantity, ...}]   TargetIndices.to_dict() of dosimetry.indices plus
                        "quantity"; coverage entries carry the protocol rules (V95% CTV, V90% PTV)
-    constraints      {any_fail: bool, quantity, alpha_beta_gy, rows: [{source ("emami"|"protocol"),
+    constraints      {any_fail: bool, quantity, alpha_beta_gy, rows: [{source ("emami"|"protocol"|
+                       "reirradiation": the cumulative limits of dosimetry/data/reirradiation_limits.json, 1.1),
                        roi, organ, endpoint, quantity, metric, comparator, limit|null, value|null,
                        unit, status ("PASS"|"FAIL"|"NOT_EVALUABLE"), ntcp|null, reason}]}
     outputs          [{path, kind, description, sop_instance_uid|null}]   relative to OUT
@@ -38,6 +41,15 @@ Top-level keys (all required; doses in Gy, or GyE where the source dose is RBE-w
                        over the per-file size limit has modality "not read: <reason>" and an
                        empty sha256: it is neither parsed nor hashed)
     warnings         [str]
+    recovery         (optional; present with a prior course) {model {kind, label, citation, ...},
+                      description, per_organ [{key, model}], organ_models [{roi, key, model}],
+                      interval null | {months, source, prior, current}, alternatives [model],
+                      comparison {quantity, metrics, columns [str], rows [{roi, metric,
+                      values_gy [number|null, one per column]}]}, warnings [str],
+                      eligibility [{rule, status, value, reason}] (the protocol's rules the
+                      DICOM can answer), reirradiation_type null | {type, reason, citation,
+                      quantity, threshold_prior_gy, threshold_current_gy, overlap_cc, organs [{roi,
+                      volume_cc, overlap_cc, prior_max_gy, current_max_gy}], organs_in_both_courses}}
 
 :data:`RESULTS_SCHEMA` states this as a JSON Schema (draft 2020-12); :func:`validate` checks a
 document against it with the jsonschema package.
@@ -80,7 +92,7 @@ RESULTS_SCHEMA: dict[str, Any] = _obj(
         "generated_utc": _STR,
         "parameters": _obj(
             {
-                "residual": _NUM,
+                "residual": _NUM_OR_NULL,
                 "alpha_beta_late_gy": _NUM,
                 "alpha_beta_tumour_gy": _NUM,
                 "summation_method": _STR,
@@ -164,7 +176,7 @@ RESULTS_SCHEMA: dict[str, Any] = _obj(
                 "rows": _array(
                     _obj(
                         {
-                            "source": {"type": "string", "enum": ["emami", "protocol"]},
+                            "source": {"type": "string", "enum": ["emami", "protocol", "reirradiation"]},
                             "roi": _STR,
                             "organ": _STR,
                             "endpoint": _STR,
@@ -217,6 +229,40 @@ RESULTS_SCHEMA["properties"]["planning_system"] = _array(
         }
     )
 )
+
+
+_MODEL = {"type": "object", "properties": {"kind": _STR, "label": _STR, "citation": _STR}, "required": ["kind", "label", "citation"]}
+
+#: The optional ``recovery`` section (later additions go beside these keys).
+RESULTS_SCHEMA["properties"]["recovery"] = {
+    "type": "object",
+    "properties": {
+        "model": _MODEL,
+        "description": _STR,
+        "per_organ": _array({"type": "object", "properties": {"key": _STR, "model": _MODEL}, "required": ["key", "model"]}),
+        "organ_models": _array(_obj({"roi": _STR, "key": _STR, "model": _STR})),
+        "interval": {"type": ["object", "null"], "properties": {"months": _NUM, "source": _STR}, "required": ["months", "source"]},
+        "alternatives": _array(_MODEL),
+        "comparison": _obj(
+            {
+                "quantity": _STR,
+                "metrics": _array(_STR),
+                "columns": _array(_STR),
+                "rows": _array(_obj({"roi": _STR, "metric": _STR, "values_gy": _array(_NUM_OR_NULL)})),
+            }
+        ),
+        "warnings": _array(_STR),
+        "reirradiation_type": {
+            "type": ["object", "null"],
+            "properties": {"type": _STR, "reason": _STR, "overlap_cc": _NUM, "threshold_prior_gy": _NUM, "threshold_current_gy": _NUM},
+            "required": ["type", "reason", "overlap_cc", "threshold_prior_gy", "threshold_current_gy"],
+        },
+        "eligibility": _array(
+            _obj({"rule": _STR, "status": {"type": "string", "enum": ["PASS", "FAIL", "NOT_EVALUABLE"]}, "value": _STR, "reason": _STR})
+        ),
+    },
+    "required": ["model", "description", "per_organ", "organ_models", "interval", "alternatives", "comparison", "warnings"],
+}
 
 
 def schema_errors(instance: Any, schema: Mapping[str, Any] = RESULTS_SCHEMA) -> list[str]:

@@ -38,6 +38,7 @@ from dosimetry.report import (
 )
 from dosimetry.report.planes import PlaneAxis, ct_plane, occupancy_centroid_mm
 from dosimetry.report.planning_system import convention_sensitivity_section, planning_system_section
+from dosimetry.report.reirradiation import prior_term_text, reirradiation_sections
 from dosimetry.patient.maps import lq_key
 
 if TYPE_CHECKING:
@@ -110,7 +111,7 @@ def _plan_section(results: dict[str, Any]) -> Section:
             f"{a['uncovered_volume_cc']:.1f} cc of the current grid lie outside the prior dose grid (prior dose 0 there)."
         ))
     items.append(Paragraph(
-        f"Cumulative maps: current + {p['residual']:g} x prior ({p['summation_method']}), alpha/beta "
+        f"Cumulative maps: current + {prior_term_text(results)} ({p['summation_method']}), alpha/beta "
         f"{p['alpha_beta_late_gy']:g} Gy (organs at risk); targets: current course only, alpha/beta "
         f"{p['alpha_beta_tumour_gy']:g} Gy."
     ))
@@ -357,6 +358,7 @@ def build_report(results: dict[str, Any], maps: PatientMaps, dvhs: PatientDvhs) 
         _plan_section(results),
         _dose_level_section(results),
         _constraint_section(results),
+        *reirradiation_sections(results),
         _indices_section(results),
         _dvh_section(maps, dvhs),
         overlays,

@@ -1,5 +1,6 @@
 """Arguments shared by ``dosimetry check`` and ``dosimetry analyze``: the patient folder, the prior
-course and how it is aligned, the residual, the protocol and the ROI name mapping.
+course and how it is aligned, the residual or recovery models and the interval between the courses
+(also ``dosimetry batch``: :func:`add_recovery_options`), the protocol and the ROI name mapping.
 
 Private to the CLI (its name starts with ``_``, so it is not a sub-command); imports only light
 modules at its top level (the parser is built on every ``dosimetry`` call).
@@ -15,6 +16,56 @@ from dosimetry.errors import ArgumentError
 
 if TYPE_CHECKING:
     from dosimetry.patient import Patient
+    from dosimetry.radiobiology.recovery import RecoverySelection
+
+# The spec grammar (dosimetry.radiobiology.recovery.RECOVERY_SPEC_HELP), repeated here so that
+# building the parser imports no numpy.
+_RECOVERY_HELP = (
+    "constant[:R] (the protocol's 0.3, the default) | step[:TABLE.json|.yaml|.toml] (the shipped example table) | "
+    "jones-grant-2014[:DOSE_GY/FRACTIONS][:fitted] (CNS, Jones & Grant 2014; tolerance course default 52/35)"
+)
+
+
+def add_recovery_options(parser: argparse.ArgumentParser) -> None:
+    """--recovery, --organ-recovery, --compare-recovery, --interval-months."""
+    parser.add_argument("--recovery", metavar="MODEL", default=None, help=f"recovery model of the prior course: {_RECOVERY_HELP}")
+    parser.add_argument(
+        "--organ-recovery", action="append", default=[], metavar="NAME=MODEL",
+        help="recovery model of one organ (a structure name, or serial / parallel); repeatable",
+    )
+    parser.add_argument(
+        "--compare-recovery", action="append", default=[], metavar="MODEL",
+        help="alternative recovery model shown beside the protocol's in the report; repeatable",
+    )
+    parser.add_argument(
+        "--overlap-threshold-gy", type=float, nargs=2, default=[10.0, 10.0], metavar=("PRIOR", "CURRENT"),
+        help="meaningful dose (EQD2 at the late alpha/beta, Gy) of the prior and current course for the ESTRO-EORTC "
+        "re-irradiation type (default 10 10; the consensus sets no number)",
+    )
+    parser.add_argument(
+        "--interval-months", type=float, default=None, metavar="M",
+        help="months between the prior course and this one (default: from the DICOM dates: treatment records, "
+        "RT Plan date, RT Dose/study date)",
+    )
+
+
+def recovery_selection_from_args(args: argparse.Namespace, protocol_selection: RecoverySelection | None = None) -> RecoverySelection | None:
+    """The :class:`RecoverySelection` of the options (the protocol file's when no option is given); None: the default."""
+    from dosimetry.radiobiology.recovery import DEFAULT_RESIDUAL, ConstantResidual, RecoverySelection, selection_from_specs
+
+    residual = getattr(args, "residual", None)
+    given = args.recovery is not None or args.organ_recovery or args.compare_recovery or (residual is not None and protocol_selection)
+    if not given:
+        return protocol_selection
+    if residual is not None and args.recovery is not None:
+        raise ArgumentError("give either --residual or --recovery (constant:R is the same as --residual R), not both")
+    selection = selection_from_specs(args.recovery, args.organ_recovery, args.compare_recovery, base=protocol_selection)
+    if residual is not None:
+        default = ConstantResidual() if residual == DEFAULT_RESIDUAL else ConstantResidual(
+            residual, citation="constant residual given by the user (--residual)"
+        )
+        selection = RecoverySelection(default, selection.per_organ, selection.alternatives)
+    return selection
 
 
 def add_patient_options(parser: argparse.ArgumentParser, *, patient_help: str) -> None:
@@ -32,6 +83,7 @@ def add_patient_options(parser: argparse.ArgumentParser, *, patient_help: str) -
         "--residual", type=float, default=None, metavar="R",
         help="residual fraction of the prior dose (default 0.3; needs a prior course)",
     )
+    add_recovery_options(parser)
     parser.add_argument("--protocol", type=Path, metavar="FILE", help="protocol file (.yaml/.toml) of TG-263 constraints")
     parser.add_argument("--mapping", type=Path, metavar="FILE", help="ROI name -> organ mapping file (.yaml/.toml)")
 
@@ -43,11 +95,20 @@ def load_patient_from_args(args: argparse.Namespace, *, alpha_beta_late_gy: floa
 
     if not alpha_beta_late_gy > 0:
         raise ArgumentError(f"--alpha-beta must be > 0 Gy, got {alpha_beta_late_gy}")
+    protocol_selection = None
+    if args.protocol is not None:
+        from dosimetry.constraints.protocol import load_protocol
+
+        protocol_selection = load_protocol(args.protocol).recovery
+    recovery = recovery_selection_from_args(args, protocol_selection)
     return load_patient(
         args.patient_dir,
         prior=args.prior,
         registration=args.registration,
         assume_same_position=args.assume_same_position,
-        residual=args.residual,
+        residual=args.residual if recovery is None else None,
         alpha_beta_late_gy=alpha_beta_late_gy,
+        recovery=recovery,
+        interval_months=args.interval_months,
+        reirradiation_thresholds_gy=(args.overlap_threshold_gy[0], args.overlap_threshold_gy[1]),
     )

@@ -20,6 +20,8 @@ if TYPE_CHECKING:
     import numpy as np
 
     from dosimetry.grid import RectilinearGrid
+    from dosimetry.radiobiology.course import Course
+    from dosimetry.radiobiology.summation import RecoveryAssignment
     from dosimetry.radiobiology.alpha_beta import AlphaBetaPolicy
     from dosimetry.radiobiology.export import ExportedMap
     from dosimetry.structures import Roi, StructureSet
@@ -59,6 +61,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.add_argument(
         "--residual", type=float, default=LazyValue(_SUMMATION, "DEFAULT_RESIDUAL"), metavar="R",
         help="residual fraction of the prior dose (default 0.3)",
+    )
+    parser.add_argument(
+        "--recovery", metavar="MODEL", default=None,
+        help="recovery model of the prior course instead of --residual: constant[:R] | step[:TABLE] | "
+        "jones-grant-2014[:DOSE_GY/FRACTIONS][:fitted] (bed-space only)",
+    )
+    parser.add_argument(
+        "--interval-months", type=float, default=None, metavar="M",
+        help="months between the courses (default: from the DICOM dates; needed by time-dependent models)",
     )
     parser.add_argument("--alpha-beta", type=float, nargs="+", default=[2.0, 9.0], metavar="GY", help="alpha/beta ratios (default 2 9)")
     set_lazy_choices(
@@ -159,6 +170,32 @@ def _output_record(exported: ExportedMap, quantity: str, course: str, alpha_beta
     }
 
 
+def _recovery(args: argparse.Namespace, current: Course, prior: Course) -> tuple[RecoveryAssignment | None, str | None]:
+    """The uniform recovery model of --recovery at the interval (--interval-months, else the DICOM
+    dates) and where the interval came from; (None, None): --residual."""
+    from dosimetry.radiobiology.interval import course_dates, course_interval, missing_dates_message
+    from dosimetry.radiobiology.recovery import DEFAULT_RESIDUAL, check_interval_months, parse_recovery_model
+    from dosimetry.radiobiology.summation import RecoveryAssignment
+
+    if args.recovery is None:
+        if args.interval_months is not None:
+            raise ArgumentError("--interval-months is used only with --recovery")
+        return None, None
+    if args.residual != DEFAULT_RESIDUAL:
+        raise ArgumentError("give either --residual or --recovery (constant:R is the same as --residual R), not both")
+    model = parse_recovery_model(args.recovery)
+    prior_dates = course_dates(prior.folder, prior.plan.source_path, prior.dose_paths)
+    current_dates = course_dates(current.folder, current.plan.source_path, current.dose_paths)
+    interval = course_interval(prior_dates, current_dates, override_months=args.interval_months)
+    if model.needs_interval:
+        if interval is None:
+            raise ArgumentError(f"--recovery {args.recovery}: {missing_dates_message(prior_dates, current_dates)}; give --interval-months")
+        check_interval_months(interval.months, model=model.kind.value)
+    if interval is None:
+        return RecoveryAssignment(model), None
+    return RecoveryAssignment(model, (), interval.months), interval.source
+
+
 def run(args: argparse.Namespace) -> int:
     from dosimetry.align import align_prior_dose
     from dosimetry.radiobiology.course import course_registration, load_course
@@ -167,6 +204,7 @@ def run(args: argparse.Namespace) -> int:
     from dosimetry.radiobiology.lq import check_alpha_beta
     from dosimetry.quantities import DoseQuantity
     from dosimetry.radiobiology.maps import CourseDose, composite_lq_map, lq_maps
+    from dosimetry.radiobiology.recovery import model_record
     from dosimetry.radiobiology.summation import TARGET_METRICS_NOTE, SummationMethod, accumulate, check_residual
 
     check_residual(args.residual, argument="--residual")
@@ -230,7 +268,8 @@ def run(args: argparse.Namespace) -> int:
     # The summation settings every cumulative map of this run shares.
     current_course = CourseDose(current.dose, current.plan, rbe=args.current_rbe)
     prior_course = CourseDose(aligned.dose, prior.plan, rbe=args.prior_rbe)
-    summation: dict[str, Any] = {"residual": args.residual, "method": method, "warnings": aligned.warnings}
+    recovery, interval_source = _recovery(args, current, prior)
+    summation: dict[str, Any] = {"residual": args.residual, "method": method, "warnings": aligned.warnings, "recovery": recovery}
     for ab in args.alpha_beta:
         cum = accumulate(current_course, prior_course, alpha_beta_gy=ab, quantity=DoseQuantity.EQD2, **summation)
         exported = export_cumulative_map(cum, paths["cumEQD2", ab], identity=identity, plan=current.plan)
@@ -253,7 +292,9 @@ def run(args: argparse.Namespace) -> int:
         outputs.append(_output_record(exported, "EQD2", "cumulative", composite_rule, cum.dose.max_gy))
     evaluation: list[dict[str, Any]] = []
     if args.evaluate_rois and structures is not None:
-        result = roi_eqd2_metrics(current_course, prior_course, structures.rois, policy=policy, residual=args.residual, method=method)
+        result = roi_eqd2_metrics(
+            current_course, prior_course, structures.rois, policy=policy, residual=args.residual, method=method, recovery=recovery
+        )
         warnings.extend(result.warnings)
         evaluation = [
             {
@@ -288,7 +329,12 @@ def run(args: argparse.Namespace) -> int:
             "uncovered_voxels": aligned.uncovered_voxel_count,
             "uncovered_volume_cc": aligned.uncovered_volume_cc,
         },
-        "residual": args.residual,
+        "residual": args.residual if recovery is None else recovery.constant_residual,
+        "recovery": None if recovery is None else {
+            "models": [model_record(m) for m in recovery.models],
+            "interval_months": recovery.interval_months,
+            "interval_source": interval_source,
+        },
         "summation_method": method.value,
         "target_metrics": TARGET_METRICS_NOTE,
         "alpha_beta_policy": policy.describe(),
@@ -302,7 +348,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(f"prior dose aligned: {aligned.transform_description}")
         print(f"  outside the prior grid: {aligned.uncovered_volume_cc:.2f} cc ({aligned.uncovered_voxel_count} voxels, prior dose 0)")
-        print(f"cumulative = current + {args.residual:g} x prior, method {method.value}; {TARGET_METRICS_NOTE}")
+        prior_text = f"{args.residual:g} x prior" if recovery is None else f"prior counted with recovery {recovery.label}"
+        print(f"cumulative = current + {prior_text}, method {method.value}; {TARGET_METRICS_NOTE}")
         for item in outputs:
             print(f"  {item['file']}: {item['series_description']} (max {item['max_gy']:.2f} Gy)")
         for e in evaluation:

@@ -2,7 +2,8 @@
 
 This module only parses arguments; the orchestration lives in :mod:`pipelines.batch`.
 Exit codes: 0 when every patient succeeded (or was unchanged), 1 when any patient failed (the
-summary says how many) or the batch could not run.
+summary says how many) or the batch could not run, 143 when stopped by SIGTERM (130 for Ctrl-C);
+a stopped batch is resumed by running the same command again.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import json
 import sys
 from pathlib import Path
 from typing import Any
+
+from dosimetry.cli.commands._patient_options import add_recovery_options
 
 
 def register(subparsers: Any) -> None:
@@ -35,6 +38,11 @@ def register(subparsers: Any) -> None:
         "--scheduler", metavar="ADDRESS", default=None,
         help="Dask distributed scheduler address (e.g. tcp://10.0.0.5:8786); OUT must be on a file system the workers share; --workers is then ignored",
     )
+    parser.add_argument(
+        "--no-worker-timeout", type=float, default=120.0, metavar="SECONDS",
+        help="with --scheduler: stop when the Dask cluster has had no worker for this long (default 120 s); "
+        "finished patients stay published, run the same command again to resume",
+    )
     parser.add_argument("--db", metavar="URL", default=None, help="SQLAlchemy database URL (default: sqlite:///OUT/cohort.sqlite)")
     parser.add_argument(
         "--residual", type=float, default=0.3, metavar="FRACTION",
@@ -43,6 +51,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--alpha-beta-late", type=float, default=2.0, metavar="GY", help="alpha/beta of late-responding tissue, Gy (default 2)")
     parser.add_argument("--alpha-beta-tumour", type=float, default=9.0, metavar="GY", help="alpha/beta of the tumour, Gy (default 9)")
     parser.add_argument("--protocol", type=Path, default=None, metavar="FILE", help="constraint protocol file passed to the analysis")
+    add_recovery_options(parser)
     parser.add_argument(
         "--analysis", default=None, metavar="MODULE:CALLABLE",
         help="per-patient analysis to run (default: pipelines.analyze:full_analysis; pipelines.default_analysis:dvh_analysis is DVH metrics only)",
@@ -57,26 +66,50 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pipelines.analysis import DEFAULT_ANALYSIS_SPEC, AnalysisParameters, load_analysis
-    from pipelines.batch import ProgressMode, run_batch
+    from pipelines.analysis import (
+        DEFAULT_ANALYSIS_SPEC,
+        AnalysisParameters,
+        load_analysis,
+    )
+    from pipelines.batch import BatchTerminated, ProgressMode, run_batch
 
+    from dosimetry.radiobiology.recovery import selection_from_specs
+
+    # Checked here so that a bad model stops the batch before any patient; the analysis rebuilds it.
+    selection_from_specs(args.recovery, args.organ_recovery, args.compare_recovery)
+    recovery = {
+        "recovery": args.recovery,
+        "organ_recovery": ";".join(args.organ_recovery) or None,
+        "compare_recovery": ";".join(args.compare_recovery) or None,
+        "interval_months": args.interval_months,
+        "overlap_threshold_gy": None if args.overlap_threshold_gy == [10.0, 10.0] else ",".join(f"{v:g}" for v in args.overlap_threshold_gy),
+    }
     parameters = AnalysisParameters(
         residual_fraction=args.residual,
         alpha_beta_tumour_gy=args.alpha_beta_tumour,
         alpha_beta_late_gy=args.alpha_beta_late,
         protocol_path=args.protocol,
+        extra=tuple((k, v) for k, v in recovery.items() if v is not None),
     )
-    summary = run_batch(
-        args.root,
-        args.out,
-        analysis=load_analysis(args.analysis or DEFAULT_ANALYSIS_SPEC),
-        parameters=parameters,
-        workers=args.workers,
-        scheduler_address=args.scheduler,
-        db_url=args.db,
-        force=args.force,
-        progress=ProgressMode(args.progress),
-    )
+    try:
+        summary = run_batch(
+            args.root,
+            args.out,
+            analysis=load_analysis(args.analysis or DEFAULT_ANALYSIS_SPEC),
+            parameters=parameters,
+            workers=args.workers,
+            scheduler_address=args.scheduler,
+            no_worker_timeout_s=args.no_worker_timeout,
+            db_url=args.db,
+            force=args.force,
+            progress=ProgressMode(args.progress),
+        )
+    except BatchTerminated as exc:
+        sys.stderr.write(
+            f"dosimetry: batch {exc}: the patients finished so far are recorded and published, the run is marked "
+            "'interrupted'; run the same command again to resume\n"
+        )
+        return exc.exit_code
     out = sys.stdout
     if args.json:
         json.dump(summary.to_json_dict(), out, indent=2)

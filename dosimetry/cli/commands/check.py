@@ -6,9 +6,12 @@ courses) and optionally the prior course (--prior DIR: RT Dose + RT Plan). The p
 brought onto the current dose grid (same frame; a Spatial Registration from --registration or
 found in either folder; or --assume-same-position), both courses are converted voxel by voxel to
 EQD2 with alpha/beta = --alpha-beta (default 2 Gy) and added as current + r x prior
-(r = --residual, default 0.3). DVHs of the organs come from the DVH engine on that map.
+(r = --residual, default 0.3; or the recovery models of --recovery / --organ-recovery / the protocol
+file, with the interval from the DICOM dates or --interval-months). DVHs of the organs come from the DVH engine on that map.
 
-Exit code 0 when nothing fails, 2 when any Emami check or protocol constraint FAILs, 1 on errors.
+With a prior course the cumulative re-irradiation limits (dosimetry/data/reirradiation_limits.json)
+are checked too. Exit code 0 when nothing fails, 2 when any Emami check, protocol constraint or
+re-irradiation limit FAILs, 1 on errors.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from dosimetry.cli.commands._patient_options import (
 
 if TYPE_CHECKING:
     from dosimetry.constraints.evaluate import ConstraintReport
+
 
 EXIT_FAIL = 2
 
@@ -44,10 +48,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 def _report_text(report: ConstraintReport, context: dict[str, Any]) -> str:
     from dosimetry.constraints.partial_volume import Status
 
+    if not context["prior"]:
+        prior_text = "no prior course"
+    elif context["residual"] is not None:
+        prior_text = f"residual {context['residual']:g} of the prior course"
+    else:
+        prior_text = f"prior course counted with recovery {context['recovery']}"
     lines = [
-        f"Organ-at-risk checks on {report.quantity.value} (alpha/beta {report.alpha_beta_gy:g} Gy); "
-        f"residual {context['residual']:g} of the prior course" if context["prior"] else
-        f"Organ-at-risk checks on {report.quantity.value} (alpha/beta {report.alpha_beta_gy:g} Gy); no prior course",
+        f"Organ-at-risk checks on {report.quantity.value} (alpha/beta {report.alpha_beta_gy:g} Gy); {prior_text}",
         f"Rule: {report.rule_description}",
         f"Tables: {report.emami_version}, {report.burman_version}",
         "",
@@ -107,6 +115,7 @@ def run(args: argparse.Namespace) -> int:
         },
         "prior": None,
         "residual": maps.residual,
+        "recovery": maps.recovery.describe(),
     }
     if maps.prior is not None and maps.aligned is not None:
         prior, aligned = maps.prior, maps.aligned
@@ -124,13 +133,21 @@ def run(args: argparse.Namespace) -> int:
             "uncovered_volume_cc": aligned.uncovered_volume_cc,
             "summation_method": cumulative.method.value,
         }
+    from dosimetry.patient.records import record_dict
+
     report = patient.check(args.protocol, args.mapping)
+    limit_rows, limit_warnings = patient.reirradiation_limits()
+    limits_fail = any(r.status == "FAIL" for r in limit_rows)
     if args.json:
         data = report.to_dict()
+        data["reirradiation_limits"] = [record_dict(r) for r in limit_rows]
+        data["warnings"] = [*data["warnings"], *limit_warnings]
         data["inputs"] = context
         data["parameters"] = {
             "alpha_beta_gy": args.alpha_beta,
             "residual": maps.residual,
+            "recovery": maps.recovery.describe(),
+            "interval": None if maps.interval is None else maps.interval.to_dict(),
             "dvh_bin_width_gy": patient.dvh_bin_width_gy,
             "name_mapping": str(args.mapping) if args.mapping else "built-in TG-263 synonyms",
             "protocol": str(args.protocol) if args.protocol else None,
@@ -138,4 +155,11 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(data, indent=2))
     else:
         print(_report_text(report, context))
-    return EXIT_FAIL if report.any_fail else 0
+        if limit_rows:
+            print("\nCumulative re-irradiation limits (each course's maximum, no recovery discount):")
+            for r in limit_rows:
+                value = "-" if r.value is None else f"{r.value:.2f}"
+                print(f"  {r.roi}: {r.endpoint}: {r.metric} {value} {r.unit} {r.comparator} {r.limit:g}: {r.status}")
+        for warning in limit_warnings:
+            print(f"  warning: {warning}")
+    return EXIT_FAIL if (report.any_fail or limits_fail) else 0
