@@ -136,20 +136,21 @@ def compare_with_planning_system(
             parsed = parse_metric(metric)
             if parsed.kind in (MetricKind.MEAN, MetricKind.MAX):
                 continue
-            mine = theirs = None
+            metric_ours: float | None = None
+            metric_theirs: float | None = None
             note = ""
             try:
-                mine = None if ours is None else evaluate_metric(ours, parsed, prescription_gy)
+                metric_ours = None if ours is None else evaluate_metric(ours, parsed, prescription_gy)
             except MetricError as exc:
                 note = f"ours: {exc}"
             if percent and ("cc" in metric.split("[")[0] or metric.endswith("[cc]")):
                 note = "the planning system's DVH is in PERCENT: cc metrics are not compared"
             else:
                 try:
-                    theirs = evaluate_metric(tps.dvh, parsed, prescription_gy)
+                    metric_theirs = evaluate_metric(tps.dvh, parsed, prescription_gy)
                 except MetricError as exc:
                     note = f"planning system: {exc}"
-            values.append(_compared(metric, mine, theirs, note))
+            values.append(_compared(metric, metric_ours, metric_theirs, note))
         out.append(RoiComparison(roi.name, roi.number, tps.item, tuple(values), tuple(volumes), best, tuple(notes)))
     return PlanningSystemComparison(end_cap.value, tuple(out), unmatched, planning_system.warnings)
 
