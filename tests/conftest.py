@@ -38,6 +38,8 @@ SLOW_MODULES = frozenset(
         "test_pipelines_store.py",
         "test_postgres_server.py",
         "test_report_html.py",
+        "test_report_print.py",
+        "test_readme_examples.py",
         "test_sampledata_generator.py",
         "test_sampledata_committed.py",
         "test_trial_profile_ci.py",

@@ -8,9 +8,9 @@ warning.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from dosimetry.dose import DoseGrid
+from dosimetry.dose import DoseGrid, DoseType
 from dosimetry.dvh import release_grid_caches
 from dosimetry.errors import DosimetryError
 from dosimetry.indices import DoseQuantity, ReferenceLevel, TargetIndices, evaluate_targets, find_body
@@ -49,10 +49,14 @@ def target_indices(maps: PatientMaps, dvhs: PatientDvhs) -> PatientIndices:
         warnings.append(f"indices without a body ROI: {exc}")
         body = None
     n = maps.current.plan.fractions_planned
-    runs: list[tuple[DoseGrid, ReferenceLevel]] = [(maps.current.dose, ReferenceLevel.physical(prescription))]
+    rbe_weighted = maps.current.dose.dose_type is DoseType.EFFECTIVE
+    runs: list[tuple[DoseGrid, ReferenceLevel]] = [
+        (maps.current.dose, ReferenceLevel.physical(prescription, rbe_weighted=rbe_weighted))
+    ]
     bed_key = f"BED{maps.alpha_beta_tumour_gy:g}"
     if bed_key in maps.lq:
-        runs.append((maps.lq[bed_key].dose, ReferenceLevel.lq(DoseQuantity.BED, prescription, n, maps.alpha_beta_tumour_gy)))
+        bed_reference = ReferenceLevel.lq(DoseQuantity.BED, prescription, n, maps.alpha_beta_tumour_gy)
+        runs.append((maps.lq[bed_key].dose, replace(bed_reference, rbe_weighted=rbe_weighted)))
     results: list[TargetIndices] = []
     for dose, reference in runs:
         try:

@@ -183,7 +183,7 @@ def build_patient_maps(
             warnings.extend(cum.warnings)
     else:
         interval, organ_records = resolve_interval(current, None, recovery, interval_months), ()
-        warnings.append("no prior course: the cumulative maps are the current course's BED/EQD2 alone")
+        warnings.append("no prior course: current course only, no prior dose summed (the *_cumulative maps equal the current course's BED/EQD2)")
         n = current.plan.fractions_planned
         for quantity in (DoseQuantity.EQD2, DoseQuantity.BED):
             single = lq[lq_key(quantity, alpha_beta_late_gy)]

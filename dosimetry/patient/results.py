@@ -34,6 +34,7 @@ from dosimetry.patient.records import (
     json_ready,
     record_dict,
 )
+from dosimetry.patient.verdict import PlanVerdict, plan_verdict, summation_scope
 from dosimetry.radiobiology import make_schedules
 from dosimetry.radiobiology.course import Course
 
@@ -107,6 +108,14 @@ class AnalysisResults:
     def any_fail(self) -> bool:
         return self.constraints.any_fail
 
+    def verdict(self) -> PlanVerdict:
+        """Pass / violation / not evaluable, every failing constraint and coverage rule with its margin,
+        and the warnings de-duplicated by severity (:mod:`dosimetry.patient.verdict`)."""
+        p = self.parameters
+        recovery = "" if self.recovery is None else self.recovery.description
+        scope = summation_scope(self.alignment is not None, p.residual, self.constraints.alpha_beta_gy, p.summation_method, recovery)
+        return plan_verdict(self.constraints.rows, [i.to_dict() for i in self.indices], self.warnings, scope)
+
     def metric(self, roi: str, quantity: str, metric: str) -> float:
         """The value of a metric row, e.g. ``metric("OpticChiasm", "EQD2_2_cumulative", "Max[Gy]")``."""
         for row in self.metrics:
@@ -145,6 +154,7 @@ class AnalysisResults:
             "inputs": [record_dict(i) for i in self.inputs],
             "warnings": list(self.warnings),
             "planning_system": [record_dict(r) for r in self.planning_system],
+            "verdict": self.verdict().to_dict(),
         }
         if self.recovery is not None:
             document["recovery"] = self.recovery.to_dict()
@@ -164,12 +174,7 @@ class AnalysisResults:
             f"constraints on {cons.quantity} (alpha/beta {cons.alpha_beta_gy:g} Gy): {cons.count(ConstraintStatus.FAIL)} FAIL, "
             f"{cons.count(ConstraintStatus.PASS)} PASS, {cons.count(ConstraintStatus.NOT_EVALUABLE)} not evaluable"
         )
-        for r in cons.failed:
-            value = "-" if r.value is None else f"{r.value:.2f}"
-            lines.append(f"  FAIL {r.roi}: {r.metric} {value} {r.unit} vs {r.comparator} {r.limit:g} ({r.source}: {r.endpoint})")
-        if self.warnings:
-            lines.append(f"{len(self.warnings)} warning(s):")
-            lines += [f"  {w}" for w in self.warnings]
+        lines += self.verdict().lines()
         return "\n".join(lines)
 
     def __str__(self) -> str:

@@ -5,7 +5,7 @@ bump removes or changes the meaning of a key. Readers should check the MAJOR num
 
 Top-level keys (all required; doses in Gy, or GyE where the source dose is RBE-weighted; volumes in cc)::
 
-    schema_version   "1.1"   (1.1 adds the optional ``recovery`` section and lets
+    schema_version   "1.1"   (1.1 adds the optional ``recovery`` and ``verdict`` sections and lets
                               ``parameters.residual`` be null when the recovery model is not one
                               constant residual)
     software         {name, version}
@@ -50,6 +50,15 @@ Top-level keys (all required; doses in Gy, or GyE where the source dose is RBE-w
                       DICOM can answer), reirradiation_type null | {type, reason, citation,
                       quantity, threshold_prior_gy, threshold_current_gy, overlap_cc, organs [{roi,
                       volume_cc, overlap_cc, prior_max_gy, current_max_gy}], organs_in_both_courses}}
+
+Optional keys (added in 1.1)::
+
+    verdict          {verdict ("pass"|"violation"|"not_evaluable"), headline, scope (what was summed;
+                      "current course only, no prior dose summed" without a prior course),
+                      failures: [{kind ("constraint"|"coverage"), subject, check, comparator, value,
+                      limit, margin (positive when the check holds), unit, status, value_text,
+                      detail}], not_evaluable: [same], warnings: {review: [str], note: [str]}}
+                      (:mod:`dosimetry.patient.verdict`)
 
 :data:`RESULTS_SCHEMA` states this as a JSON Schema (draft 2020-12); :func:`validate` checks a
 document against it with the jsonschema package.
@@ -263,6 +272,34 @@ RESULTS_SCHEMA["properties"]["recovery"] = {
     },
     "required": ["model", "description", "per_organ", "organ_models", "interval", "alternatives", "comparison", "warnings"],
 }
+
+
+_FINDING = _obj(
+    {
+        "kind": {"type": "string", "enum": ["constraint", "coverage"]},
+        "subject": _STR,
+        "check": _STR,
+        "comparator": _STR,
+        "value": _NUM_OR_NULL,
+        "limit": _NUM_OR_NULL,
+        "margin": _NUM_OR_NULL,
+        "unit": _STR,
+        "status": _STR,
+        "value_text": _STR,
+        "detail": _STR,
+    }
+)
+#: Optional keys (MINOR additions): present in documents this version writes, not required of readers.
+RESULTS_SCHEMA["properties"]["verdict"] = _obj(
+    {
+        "verdict": {"type": "string", "enum": ["pass", "violation", "not_evaluable"]},
+        "headline": _STR,
+        "scope": _STR,
+        "failures": _array(_FINDING),
+        "not_evaluable": _array(_FINDING),
+        "warnings": _obj({"review": _array(_STR), "note": _array(_STR)}),
+    }
+)
 
 
 def schema_errors(instance: Any, schema: Mapping[str, Any] = RESULTS_SCHEMA) -> list[str]:

@@ -68,10 +68,18 @@ def recovery_selection_from_args(args: argparse.Namespace, protocol_selection: R
     return selection
 
 
+NO_PRIOR_HELP = (
+    "evaluate the current course alone (no prior dose summed); required when PATIENT_DIR has no prior/ "
+    "sub-folder and --prior is not given"
+)
+
+
 def add_patient_options(parser: argparse.ArgumentParser, *, patient_help: str) -> None:
-    """PATIENT_DIR, --prior, --registration | --assume-same-position, --residual, --protocol, --mapping."""
+    """PATIENT_DIR, --prior | --no-prior, --registration | --assume-same-position, --residual, --protocol, --mapping."""
     parser.add_argument("patient_dir", type=Path, metavar="PATIENT_DIR", help=patient_help)
-    parser.add_argument("--prior", type=Path, metavar="DIR", help="prior course folder (RT Dose + RT Plan)")
+    prior = parser.add_mutually_exclusive_group()
+    prior.add_argument("--prior", type=Path, metavar="DIR", help="prior course folder (RT Dose + RT Plan)")
+    prior.add_argument("--no-prior", action="store_true", help=NO_PRIOR_HELP)
     how = parser.add_mutually_exclusive_group()
     how.add_argument("--registration", type=Path, metavar="REG.dcm", help="Spatial Registration linking the two frames")
     how.add_argument(
@@ -90,11 +98,26 @@ def add_patient_options(parser: argparse.ArgumentParser, *, patient_help: str) -
 
 def load_patient_from_args(args: argparse.Namespace, *, alpha_beta_late_gy: float = 2.0) -> Patient:
     """:func:`dosimetry.load_patient` with the options of :func:`add_patient_options` (the prior-course
-    options without a prior course are an error: they would change nothing, yet be recorded)."""
+    options without a prior course are an error: they would change nothing, yet be recorded).
+
+    A re-irradiation check without the prior course would understate every organ-at-risk dose, so a
+    missing prior course is an error unless ``--no-prior`` says the current course alone is meant;
+    with ``--no-prior`` a ``prior/`` sub-folder is not read."""
     from dosimetry.patient import load_patient
+    from dosimetry.patient.folders import resolve_folders
 
     if not alpha_beta_late_gy > 0:
         raise ArgumentError(f"--alpha-beta must be > 0 Gy, got {alpha_beta_late_gy}")
+    folders = resolve_folders(args.patient_dir, args.prior)
+    patient_dir = args.patient_dir
+    if folders.prior is None and not args.no_prior:
+        raise ArgumentError(
+            f"no prior course: {args.patient_dir} has no prior/ sub-folder and --prior DIR was not given; a "
+            "re-irradiation check needs the prior course (give --prior DIR), or pass --no-prior to evaluate the "
+            "current course alone (no prior dose summed)"
+        )
+    if args.no_prior and folders.prior is not None:
+        patient_dir = folders.current  # the prior/ sub-folder is deliberately left out
     protocol_selection = None
     if args.protocol is not None:
         from dosimetry.constraints.protocol import load_protocol
@@ -102,7 +125,7 @@ def load_patient_from_args(args: argparse.Namespace, *, alpha_beta_late_gy: floa
         protocol_selection = load_protocol(args.protocol).recovery
     recovery = recovery_selection_from_args(args, protocol_selection)
     return load_patient(
-        args.patient_dir,
+        patient_dir,
         prior=args.prior,
         registration=args.registration,
         assume_same_position=args.assume_same_position,

@@ -1,9 +1,14 @@
 """``dosimetry batch ROOT --out OUT``: every patient under ROOT, in parallel, resumable.
 
 This module only parses arguments; the orchestration lives in :mod:`pipelines.batch`.
+Per-patient verdicts (:mod:`pipelines.verdicts`): one console line per patient (verdict, failing
+constraints, worst check and margin), the same fields in ``batch_summary.json``, and
+``OUT/cohort_overview.html`` linking every patient's report.
+
 Exit codes: 0 when every patient succeeded (or was unchanged), 1 when any patient failed (the
 summary says how many) or the batch could not run, 143 when stopped by SIGTERM (130 for Ctrl-C);
-a stopped batch is resumed by running the same command again.
+a stopped batch is resumed by running the same command again; 2 with --fail-on-violation when no
+patient failed but any patient's verdict is a violation.
 """
 
 from __future__ import annotations
@@ -61,6 +66,10 @@ def register(subparsers: Any) -> None:
         "--progress", choices=("auto", "bar", "lines", "off"), default="auto",
         help="progress display on stderr (auto: a bar on a terminal, one line per patient otherwise)",
     )
+    parser.add_argument(
+        "--fail-on-violation", action="store_true",
+        help="exit 2 when any patient's verdict is a violation (a constraint FAILs or a coverage rule is not met)",
+    )
     parser.add_argument("--json", action="store_true", help="print the batch summary as JSON")
     parser.set_defaults(handler=run)
 
@@ -72,6 +81,7 @@ def run(args: argparse.Namespace) -> int:
         load_analysis,
     )
     from pipelines.batch import BatchTerminated, ProgressMode, run_batch
+    from pipelines.verdicts import add_verdicts_to_summary, any_violation, patient_verdicts, verdict_line, write_overview
 
     from dosimetry.radiobiology.recovery import selection_from_specs
 
@@ -110,14 +120,28 @@ def run(args: argparse.Namespace) -> int:
             "'interrupted'; run the same command again to resume\n"
         )
         return exc.exit_code
+    verdicts = patient_verdicts(summary)
+    add_verdicts_to_summary(summary.out_dir, verdicts)
+    overview = write_overview(summary.out_dir, verdicts)
     out = sys.stdout
     if args.json:
-        json.dump(summary.to_json_dict(), out, indent=2)
+        document = summary.to_json_dict()
+        by_key = {v.key: v for v in verdicts}
+        for patient in document["patients"]:
+            v = by_key[patient["key"]]
+            patient.update({"verdict": v.verdict, "verdict_line": verdict_line(v)})
+        document["overview"] = str(overview)
+        json.dump(document, out, indent=2)
         out.write("\n")
     else:
-        for failure in summary.failures:
-            out.write(f"FAILED {failure.key} (PatientID {failure.patient_id!r}): {failure.error}\n")
+        for v in verdicts:
+            out.write(verdict_line(v) + "\n")
         for warning in summary.warnings:
             out.write(f"warning: {warning}\n")
         out.write(summary.summary_line() + "\n")
-    return summary.exit_code
+        counts = ", ".join(f"{sum(1 for v in verdicts if v.verdict == k)} {k.replace('_', ' ')}"
+                           for k in ("violation", "pass", "not_evaluable", "failed"))
+        out.write(f"verdicts: {counts}; overview {overview}\n")
+    if summary.exit_code:
+        return summary.exit_code
+    return 2 if (args.fail_on_violation and any_violation(verdicts)) else 0

@@ -9,9 +9,14 @@ EQD2 with alpha/beta = --alpha-beta (default 2 Gy) and added as current + r x pr
 (r = --residual, default 0.3; or the recovery models of --recovery / --organ-recovery / the protocol
 file, with the interval from the DICOM dates or --interval-months). DVHs of the organs come from the DVH engine on that map.
 
+The text output starts with the verdict (:mod:`dosimetry.patient.verdict`): every failing
+constraint and protocol coverage rule (V95% CTV, V90% PTV) with value, limit and margin, and the
+warnings de-duplicated by severity.
+
 With a prior course the cumulative re-irradiation limits (dosimetry/data/reirradiation_limits.json)
 are checked too. Exit code 0 when nothing fails, 2 when any Emami check, protocol constraint or
-re-irradiation limit FAILs, 1 on errors.
+re-irradiation limit FAILs (coverage rules are reported, not part of the exit code: they are plan
+quality, see ``analyze --fail-on-violation``), 1 on errors.
 """
 
 from __future__ import annotations
@@ -45,17 +50,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.set_defaults(handler=run)
 
 
-def _report_text(report: ConstraintReport, context: dict[str, Any]) -> str:
+def _report_text(report: ConstraintReport, context: dict[str, Any], verdict_lines: list[str]) -> str:
     from dosimetry.constraints.partial_volume import Status
+    from dosimetry.patient.verdict import quantity_label
 
     if not context["prior"]:
-        prior_text = "no prior course"
+        prior_text = "current course only, no prior dose summed"
     elif context["residual"] is not None:
         prior_text = f"residual {context['residual']:g} of the prior course"
     else:
         prior_text = f"prior course counted with recovery {context['recovery']}"
     lines = [
-        f"Organ-at-risk checks on {report.quantity.value} (alpha/beta {report.alpha_beta_gy:g} Gy); {prior_text}",
+        *verdict_lines,
+        "",
+        f"Organ-at-risk checks on {quantity_label(report.quantity.value, bool(context['prior']))} "
+        f"(alpha/beta {report.alpha_beta_gy:g} Gy); {prior_text}",
         f"Rule: {report.rule_description}",
         f"Tables: {report.emami_version}, {report.burman_version}",
         "",
@@ -86,8 +95,6 @@ def _report_text(report: ConstraintReport, context: dict[str, Any]) -> str:
         lines += [f"  {m.roi_name}: {m.reason}" for m in report.unmapped]
     if report.non_organs:
         lines += ["", "Non-organ ROIs: " + ", ".join(f"{m.roi_name} ({m.category.value})" for m in report.non_organs)]
-    if report.warnings:
-        lines += ["", "Warnings:"] + [f"  {w}" for w in report.warnings]
     lines += [
         "",
         "Doses in Gy of the quantity above. D1/3, D2/3, D3/3: minimum dose to the hottest third, two thirds and "
@@ -138,8 +145,10 @@ def run(args: argparse.Namespace) -> int:
     report = patient.check(args.protocol, args.mapping)
     limit_rows, limit_warnings = patient.reirradiation_limits()
     limits_fail = any(r.status == "FAIL" for r in limit_rows)
+    verdict = patient.results(args.protocol, args.mapping).verdict()
     if args.json:
         data = report.to_dict()
+        data["verdict"] = verdict.to_dict()
         data["reirradiation_limits"] = [record_dict(r) for r in limit_rows]
         data["warnings"] = [*data["warnings"], *limit_warnings]
         data["inputs"] = context
@@ -154,7 +163,7 @@ def run(args: argparse.Namespace) -> int:
         }
         print(json.dumps(data, indent=2))
     else:
-        print(_report_text(report, context))
+        print(_report_text(report, context, verdict.lines()))
         if limit_rows:
             print("\nCumulative re-irradiation limits (each course's maximum, no recovery discount):")
             for r in limit_rows:
