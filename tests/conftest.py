@@ -26,6 +26,10 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "deterministic"))
 SLOW_MODULES = frozenset(
     {
         "test_analyze_batch.py",
+        "test_analyze_planning_system.py",
+        "test_dvh_compare_tps.py",
+        "test_dvh_sensitivity.py",
+        "test_dvh_shape.py",
         "test_analyze_end_to_end.py",
         "test_pipelines_batch.py",
         "test_pipelines_dask.py",

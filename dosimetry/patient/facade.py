@@ -39,6 +39,8 @@ from dosimetry.patient.dvhs import DVH_BIN_WIDTH_GY, ROLE_SCOPE, PatientDvhs, co
 from dosimetry.patient.folders import CourseFolders, check_output_outside, resolve_folders
 from dosimetry.patient.indices import PatientIndices, indices_quantity, target_indices
 from dosimetry.patient.maps import PatientMaps, build_patient_maps
+from dosimetry.patient.planning_system import planning_system_rows
+from dosimetry.patient.sensitivity import with_convention_spreads
 from dosimetry.patient.provenance import input_records
 from dosimetry.patient.recovery_record import RecoveryRecord
 from dosimetry.patient.reirradiation_limits import reirradiation_limit_checks
@@ -280,9 +282,16 @@ class Patient:
         dvhs = self.dvhs()
         indices = self.indices()
         report = self.check(protocol, mapping)
+        planning_system, planning_system_warnings = planning_system_rows(maps, self._rois)
+        constraint_rows, sensitivity_warnings = with_convention_spreads(
+            maps, self._rois, constraint_checks(report), bin_width_gy=self.dvh_bin_width_gy
+        )
         recovery = self.recovery()
         limit_rows, limit_warnings = self.reirradiation_limits()
-        warnings = [*self.warnings, *dvhs.warnings, *indices.warnings, *report.warnings, *recovery.warnings, *limit_warnings]
+        warnings = [
+            *self.warnings, *dvhs.warnings, *indices.warnings, *report.warnings, *recovery.warnings, *limit_warnings,
+            *planning_system_warnings, *sensitivity_warnings,
+        ]
         courses = [course_record("current", maps.current)]
         alignment = None
         if maps.prior is not None and maps.aligned is not None:
@@ -353,7 +362,7 @@ class Patient:
             indices=index_records,
             constraints=ConstraintSummary(
                 any_fail=report.any_fail or any(r.status == "FAIL" for r in limit_rows), quantity=report.quantity.value,
-                alpha_beta_gy=report.alpha_beta_gy, rows=constraint_checks(report) + limit_rows,
+                alpha_beta_gy=report.alpha_beta_gy, rows=constraint_rows + limit_rows,
             ),
             inputs=input_records(
                 maps.folders, self.patient_dir,
@@ -364,6 +373,7 @@ class Patient:
             warnings=tuple(dict.fromkeys(warnings)),
             registration_uncertainty=uncertainty,
             recovery=recovery,
+            planning_system=planning_system,
         )
 
     # ---------------------------------------------------------------- outputs

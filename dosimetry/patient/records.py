@@ -76,6 +76,10 @@ class ConstraintCheck:
     status: str
     ntcp: float | None
     reason: str
+    #: spread (max - min, Gy) of ``value`` over the end-cap conventions and whether it exceeds
+    #: dosimetry.dvh.sensitivity.DOSE_SPREAD_GY (dosimetry.patient.sensitivity); None: not computed
+    convention_spread_gy: float | None = None
+    convention_sensitive: bool = False
 
 
 @dataclass(frozen=True)

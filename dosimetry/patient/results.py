@@ -17,6 +17,7 @@ from dosimetry.constraints.metrics import parse_constraint
 from dosimetry.constraints.partial_volume import Status as ConstraintStatus
 from dosimetry.errors import ConsistencyError, DosimetryError
 from dosimetry.patient.maps import PatientMaps
+from dosimetry.patient.planning_system import PlanningSystemRow
 from dosimetry.patient.recovery_record import RecoveryRecord
 from dosimetry.patient.records import (
     AlignmentRecord,
@@ -100,6 +101,8 @@ class AnalysisResults:
     outputs: tuple[OutputRecord, ...] = ()
     inputs: tuple[InputRecord, ...] = ()
     warnings: tuple[str, ...] = field(default=())
+    #: ours vs the planning system's DVH Sequence (dosimetry.patient.planning_system); empty when none
+    planning_system: tuple[PlanningSystemRow, ...] = ()
     schema_version: str = SCHEMA_VERSION
     recovery: RecoveryRecord | None = None
     #: rigid vs deformable, shift spread, mapping quality (dosimetry.patient.registration_quality); None when not computed
@@ -155,6 +158,7 @@ class AnalysisResults:
             "outputs": [record_dict(o) for o in self.outputs],
             "inputs": [record_dict(i) for i in self.inputs],
             "warnings": list(self.warnings),
+            "planning_system": [record_dict(r) for r in self.planning_system],
             "verdict": self.verdict().to_dict(),
         }
         if self.recovery is not None:

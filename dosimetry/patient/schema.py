@@ -252,6 +252,8 @@ RESULTS_SCHEMA: dict[str, Any] = _obj(
                             "status": {"type": "string", "enum": ["PASS", "FAIL", "NOT_EVALUABLE"]},
                             "ntcp": _NUM_OR_NULL,
                             "reason": _STR,
+                            "convention_spread_gy": _NUM_OR_NULL,
+                            "convention_sensitive": {"type": "boolean"},
                         }
                     )
                 ),
@@ -273,6 +275,22 @@ RESULTS_SCHEMA: dict[str, Any] = _obj(
         ),
         "warnings": _array(_STR),
     }
+)
+# optional (older documents have none): ours vs the planning system's DVH Sequence
+RESULTS_SCHEMA["properties"]["planning_system"] = _array(
+    _obj(
+        {
+            "roi": _STR,
+            "roi_number": {"type": "integer"},
+            "quantity": _STR,
+            "ours": _NUM_OR_NULL,
+            "planning_system": _NUM_OR_NULL,
+            "difference": _NUM_OR_NULL,
+            "flagged": {"type": "boolean"},
+            "note": _STR,
+            "best_convention": _STR_OR_NULL,
+        }
+    )
 )
 
 

@@ -33,6 +33,7 @@ from dosimetry.report.content import (
     WarningGroup,
 )
 from dosimetry.report.html import render_html
+from dosimetry.report.planning_system import convention_sensitivity_section, planning_system_section
 from dosimetry.report.registration import registration_sections
 from dosimetry.report.reirradiation import reirradiation_sections
 
@@ -73,6 +74,7 @@ SECTIONS: list[tuple[str, SectionBuilder]] = [
     ("dvh", lambda ctx: figure_sections.dvh_section(ctx.maps, ctx.dvhs, ctx.results)),
     ("overlays", lambda ctx: figure_sections.overlay_section(ctx.maps, ctx.dvhs, ctx.results, ctx.drawing_warnings)),
     ("metrics", lambda ctx: sections.metrics_section(ctx.results, ctx.maps, ctx.dvhs)),
+    ("planning-system", lambda ctx: [s for s in (planning_system_section(ctx.results), convention_sensitivity_section(ctx.results)) if s]),
     ("signoff", lambda ctx: sections.signoff_section(ctx.results)),
     ("provenance", lambda ctx: sections.provenance_section(ctx.results)),
 ]
