@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 SAMPLE := sample_data/patient01
 
-.PHONY: demo test setup baseline browser benchmark clean
+.PHONY: demo test setup baseline browser dicom-tools postgres benchmark clean
 
 setup: $(VENV)/.installed
 
@@ -32,7 +32,22 @@ browser:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "make test needs Chromium: run 'sudo apt-get install chromium'" >&2; exit 1; fi; }
 
-test: setup baseline browser
+# The cohort database tests start a throwaway PostgreSQL server (tests/postgres_server.py) from
+# Debian's postgresql package; install it when missing.
+postgres:
+	@ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
+	  else echo "make test needs PostgreSQL: run 'sudo apt-get install postgresql'" >&2; exit 1; fi; }
+
+# The DICOM node's end-to-end test sends with dcmtk's storescu/echoscu (Debian's dcmtk); install it when missing.
+dicom-tools:
+	@command -v storescu >/dev/null 2>&1 && command -v echoscu >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dcmtk >/dev/null; \
+	  else echo "make test needs dcmtk (storescu, echoscu): run 'sudo apt-get install dcmtk'" >&2; exit 1; fi; }
+
+test: setup baseline browser dicom-tools postgres
 	$(BIN)/ruff check dosimetry pipelines tests benchmarks
 	$(BIN)/mypy
 	$(BIN)/python -m pytest

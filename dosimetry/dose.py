@@ -20,6 +20,17 @@ class DoseType(StrEnum):
     EFFECTIVE = "EFFECTIVE"  # RBE-weighted (GyE / Gy(RBE))
     ERROR = "ERROR"
 
+    @property
+    def unit_label(self) -> str:
+        """The unit a dose of this type is labelled with: Gy(RBE) (the protocol's GyE) for RBE-weighted
+        (EFFECTIVE) dose, Gy otherwise."""
+        return "Gy(RBE)" if self is DoseType.EFFECTIVE else "Gy"
+
+    @property
+    def adjective(self) -> str:
+        """``RBE-weighted`` for EFFECTIVE dose, ``physical`` otherwise (as titles and labels write it)."""
+        return "RBE-weighted" if self is DoseType.EFFECTIVE else "physical"
+
 
 class DoseSummationType(StrEnum):
     """DICOM (3004,000A) DoseSummationType."""

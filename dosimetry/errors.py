@@ -64,3 +64,8 @@ class OutcomesTableError(DosimetryError, ValueError):
 class ModelFitError(DosimetryError, ValueError):
     """A statistical model cannot be fitted to the data given (no events, all events, a constant
     metric, separation); the message names the metric and what was found."""
+
+
+class ClusterError(DosimetryError, RuntimeError):
+    """The compute cluster of a batch cannot go on (for example the Dask cluster has had no worker
+    for longer than the documented timeout); the message says what finished and how to resume."""

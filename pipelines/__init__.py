@@ -21,7 +21,10 @@ patients, stores a cohort or correlates it lives here, and the library never imp
 * :mod:`pipelines.store`: the cohort database (SQLAlchemy Core; schema in its docstring).
 * :mod:`pipelines.csv_out`: the cohort ``metrics.csv``.
 * :mod:`pipelines.batch`: ``run_batch(root, out, ...) -> BatchSummary`` (in-process, process
-  pool, or Dask distributed).
+  pool, or Dask distributed); the coordinator records each outcome, then publishes it.
+* :mod:`pipelines.worker`: one patient's task and outcome, ``analyse_patient`` (runs in a worker).
+* :mod:`pipelines.executors`: the in-process, process-pool and Dask executors.
+* :mod:`pipelines.lifecycle`: workers die with the batch; SIGTERM stops it like Ctrl-C.
 
 Usage from Python::
 

@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from dosimetry.constraints.partial_volume import Status as ConstraintStatus
 from dosimetry.patient import AnalysisResults, load_patient, resolve_folders
 from pipelines.analysis import AnalysisParameters, ConstraintRow, CourseRow, MetricRow, PatientInputs, PatientResult, RoiRow
+
+if TYPE_CHECKING:
+    from dosimetry.radiobiology.recovery import RecoverySelection
 
 
 def _course_root(folder: Path) -> Path:
@@ -93,12 +97,35 @@ def patient_result(results: AnalysisResults) -> PatientResult:
     )
 
 
+def _recovery(parameters: AnalysisParameters, extra: dict[str, Any]) -> RecoverySelection | None:
+    """The batch's recovery models (``extra``), over the protocol file's ``recovery`` block; None: the residual."""
+    from dosimetry.constraints.protocol import load_protocol
+    from dosimetry.radiobiology.recovery import ConstantResidual, RecoverySelection, selection_from_specs
+
+    base = load_protocol(parameters.protocol_path).recovery if parameters.protocol_path is not None else None
+    texts = {k: extra.get(k) for k in ("recovery", "organ_recovery", "compare_recovery")}
+    if not any(texts.values()):
+        return base
+    if base is None and not texts["recovery"] and parameters.residual_fraction != 0.3:
+        base = RecoverySelection(ConstantResidual(parameters.residual_fraction, citation="constant residual given by the user (--residual)"))
+
+    def split(name: str) -> list[str]:
+        value = texts[name]
+        return [s for s in str(value).split(";") if s] if value else []
+
+    return selection_from_specs(str(texts["recovery"]) if texts["recovery"] else None, split("organ_recovery"), split("compare_recovery"), base=base)
+
+
 def full_analysis(inputs: PatientInputs, parameters: AnalysisParameters, out_dir: Path) -> PatientResult:
     """The :data:`pipelines.analysis.PatientAnalysis` running ``dosimetry analyze`` for one batch patient.
 
     The patient's folder (:func:`pipelines.adapters.patient_folder`) must have the ``current/``
     (and optionally ``prior/``) layout, or be a single course. ``parameters`` give the residual,
-    the alpha/beta ratios and the protocol; ``extra`` may hold ``assume_same_position`` (bool).
+    the alpha/beta ratios and the protocol; ``extra`` may hold ``assume_same_position`` (bool) and
+    the recovery options of ``dosimetry batch`` (``recovery``, ``organ_recovery`` and
+    ``compare_recovery``, lists joined with ";", ``interval_months`` and ``overlap_threshold_gy``
+    "PRIOR,CURRENT"); without them the protocol
+    file's ``recovery`` block applies, if any.
     Every output of ``dosimetry analyze`` is written into ``out_dir``.
     """
     from pipelines.adapters import patient_folder
@@ -107,10 +134,16 @@ def full_analysis(inputs: PatientInputs, parameters: AnalysisParameters, out_dir
     with tempfile.TemporaryDirectory(prefix="analyze-") as scratch:
         folder = _course_root(patient_folder(inputs, Path(scratch)))
         has_prior = resolve_folders(folder).prior is not None
+        recovery = _recovery(parameters, extra) if has_prior else None
+        interval = extra.get("interval_months")
+        thresholds = [float(v) for v in str(extra.get("overlap_threshold_gy") or "10,10").split(",")]
         patient = load_patient(
             folder,
             assume_same_position=bool(extra.get("assume_same_position", False)) and has_prior,
-            residual=parameters.residual_fraction if has_prior else None,
+            residual=parameters.residual_fraction if has_prior and recovery is None else None,
+            recovery=recovery,
+            interval_months=float(interval) if has_prior and isinstance(interval, (int, float)) else None,
+            reirradiation_thresholds_gy=(thresholds[0], thresholds[1]),
             alpha_beta_late_gy=parameters.alpha_beta_late_gy,
             alpha_beta_tumour_gy=parameters.alpha_beta_tumour_gy,
         )

@@ -7,12 +7,18 @@
 2. finds the patients (:func:`pipelines.discovery.discover_patients`, ``OUT`` excluded);
 3. runs :func:`analyse_patient` for each: in this process (``workers=0``), in a local process pool
    (``workers >= 1``, spawn start method), or on a Dask distributed cluster
-   (``scheduler_address``). Each task computes the patient's run key; when
-   ``OUT/patients/<key>/batch_result.json`` already holds the same key the patient is *skipped*.
-   Otherwise the analysis writes into a private staging folder which is published atomically;
-4. records each outcome in the cohort database as it arrives (only this process writes to it),
-   shows progress (a tqdm bar on a terminal, one plain line per patient otherwise), then writes
-   ``OUT/metrics.csv`` and ``OUT/batch_summary.json`` atomically.
+   (``scheduler_address``); see :mod:`pipelines.executors`. Each task computes the patient's run
+   key; when ``OUT/patients/<key>/batch_result.json`` already holds the same key the patient is
+   *skipped*. Otherwise the analysis writes into a private staging folder;
+4. records each outcome in the cohort database as it arrives (only this process writes to it) and
+   only then publishes the staging folder atomically (a failure removes the old folder), so a
+   published folder always has its run recorded; shows progress (a tqdm bar on a terminal, one
+   plain line per patient otherwise), then writes ``OUT/metrics.csv`` (from this run's published
+   manifests) and ``OUT/batch_summary.json`` atomically.
+
+Local worker processes die with the coordinator (:mod:`pipelines.lifecycle`: a parent-death
+signal and a watchdog), and SIGTERM stops the batch like Ctrl-C: the workers are terminated, the
+run is recorded as ``interrupted``, and the rerun resumes.
 
 One bad patient never stops the batch: a :class:`DosimetryError` is recorded with its one-line
 message, any other exception as ``internal error: Type: message``, and a worker process that dies
@@ -29,21 +35,18 @@ published with the same key and re-synchronises its database rows from ``batch_r
 
 from __future__ import annotations
 
-import concurrent.futures as cf
 import contextlib
 import dataclasses
 import io
 import json
 import logging
-import multiprocessing
 import os
 import pickle
 import shutil
-import socket
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -52,28 +55,57 @@ from typing import IO, Any
 import sqlalchemy as sa
 
 from dosimetry import __version__
-from dosimetry.errors import ArgumentError, DosimetryError, OutputError
+from dosimetry.errors import ArgumentError, OutputError
 from pipelines import atomic
-from pipelines.analysis import AnalysisParameters, PatientAnalysis, PatientInputs, PatientResult, analysis_identity
+from pipelines.analysis import (
+    AnalysisParameters,
+    PatientAnalysis,
+    PatientInputs,
+    analysis_identity,
+)
 from pipelines.csv_out import METRICS_CSV_NAME, write_metrics_csv
 from pipelines.discovery import CohortDiscovery, discover_patients
-from pipelines.hashing import parameters_document, run_key
-from pipelines.paths import inside
+from pipelines.executors import NO_WORKER_TIMEOUT_S, run_dask, run_in_process, run_process_pool
+from pipelines.hashing import parameters_document
+from pipelines.lifecycle import BatchTerminated, sigterm_raises
 from pipelines.store import CohortStore, default_url, redact_url
+from pipelines.worker import (
+    MANIFEST_NAME,
+    MANIFEST_SCHEMA_VERSION,
+    PATIENTS_DIR_NAME,
+    PatientOutcome,
+    PatientStatus,
+    PatientTask,
+    analyse_patient,
+    one_line_reason,
+    patient_dir,
+    previous_result,
+    read_manifest,
+)
+
+__all__ = [
+    "MANIFEST_NAME",
+    "MANIFEST_SCHEMA_VERSION",
+    "PATIENTS_DIR_NAME",
+    "SUMMARY_NAME",
+    "BatchSummary",
+    "BatchTerminated",
+    "PatientOutcome",
+    "PatientStatus",
+    "PatientSummary",
+    "PatientTask",
+    "ProgressMode",
+    "analyse_patient",
+    "one_line_reason",
+    "patient_dir",
+    "read_manifest",
+    "run_batch",
+]
 
 logger = logging.getLogger(__name__)
 
-PATIENTS_DIR_NAME = "patients"
-MANIFEST_NAME = "batch_result.json"
 SUMMARY_NAME = "batch_summary.json"
 LOCK_NAME = ".batch.lock"
-MANIFEST_SCHEMA_VERSION = 1
-
-
-class PatientStatus(StrEnum):
-    SUCCEEDED = "succeeded"
-    SKIPPED = "skipped"
-    FAILED = "failed"
 
 
 class ProgressMode(StrEnum):
@@ -82,39 +114,6 @@ class ProgressMode(StrEnum):
     LINES = "lines"
     OFF = "off"
 
-
-@dataclass(frozen=True)
-class PatientTask:
-    """Everything a worker needs for one patient (picklable)."""
-
-    inputs: PatientInputs
-    parameters: AnalysisParameters
-    out_dir: Path
-    analysis: PatientAnalysis
-    analysis_id: str
-    software_version: str
-    force: bool = False
-
-
-@dataclass(frozen=True)
-class PatientOutcome:
-    """What happened to one patient. ``result`` is None for failures.
-
-    ``peak_rss_mib``: the worker process's peak resident memory (``getrusage`` ru_maxrss) when
-    the task ended; None on platforms without :mod:`resource`.
-    """
-
-    key: str
-    patient_id: str
-    status: PatientStatus
-    error: str | None
-    run_key: str | None
-    inputs_sha256: str | None
-    file_sha256: tuple[tuple[str, str], ...]
-    result: PatientResult | None
-    duration_s: float
-    worker: str
-    peak_rss_mib: float | None
 
 
 @dataclass(frozen=True)
@@ -189,234 +188,6 @@ class BatchSummary:
             ],
         }
 
-
-# ------------------------------------------------------------------------------------------
-# The worker side
-# ------------------------------------------------------------------------------------------
-
-
-def one_line_reason(exc: BaseException) -> str:
-    """The failure reason recorded for a patient: the project error's message, or
-    ``internal error: Type: message`` for anything unexpected; always a single line."""
-    text = " ".join(str(exc).split())
-    if isinstance(exc, DosimetryError):
-        return text or type(exc).__name__
-    return f"internal error: {type(exc).__name__}: {text}" if text else f"internal error: {type(exc).__name__}"
-
-
-def _peak_rss_mib() -> float | None:
-    try:
-        import resource
-    except ImportError:  # pragma: no cover - Windows
-        return None
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / (1024.0 * 1024.0) if sys.platform == "darwin" else peak / 1024.0
-
-
-def _worker_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def patient_dir(out_dir: Path, key: str) -> Path:
-    """The published output folder of a patient, guaranteed inside ``out_dir``."""
-    return inside(out_dir, PATIENTS_DIR_NAME, key)
-
-
-def read_manifest(folder: Path) -> dict[str, Any] | None:
-    """The ``batch_result.json`` of a published patient folder, or None when absent or unreadable
-    (an unreadable manifest only means the patient is analysed again)."""
-    path = folder / MANIFEST_NAME
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    if not isinstance(data, dict) or data.get("schema_version") != MANIFEST_SCHEMA_VERSION:
-        return None
-    return data
-
-
-def _previous_result(manifest: dict[str, Any]) -> PatientResult | None:
-    """The result stored in a manifest; None when it does not parse (the patient is then rerun)."""
-    try:
-        return PatientResult.from_json_dict(manifest["result"])
-    except (KeyError, TypeError, ValueError):
-        return None
-
-
-def _check_result(result: object, staging: Path) -> PatientResult:
-    if not isinstance(result, PatientResult):
-        raise TypeError(f"the patient analysis returned {type(result).__name__}, expected PatientResult")
-    for name in result.output_files:
-        if name == MANIFEST_NAME:
-            raise OutputError(f"the patient analysis must not write {MANIFEST_NAME} (reserved for the batch runner)")
-        path = inside(staging, name)
-        if not path.is_file():
-            raise OutputError(f"the patient analysis lists output file {name!r} but did not write it")
-    return result
-
-
-def analyse_patient(task: PatientTask) -> PatientOutcome:
-    """Run one patient (in a worker): skip when up to date, else analyse and publish atomically."""
-    started = time.perf_counter()
-    inputs = task.inputs
-    key_info = None
-
-    def outcome(status: PatientStatus, error: str | None, result: PatientResult | None) -> PatientOutcome:
-        return PatientOutcome(
-            key=inputs.key,
-            patient_id=inputs.patient_id,
-            status=status,
-            error=error,
-            run_key=None if key_info is None else key_info.key,
-            inputs_sha256=None if key_info is None else key_info.inputs_sha256,
-            file_sha256=() if key_info is None else key_info.file_sha256,
-            result=result,
-            duration_s=time.perf_counter() - started,
-            worker=_worker_name(),
-            peak_rss_mib=_peak_rss_mib(),
-        )
-
-    target = patient_dir(task.out_dir, inputs.key)
-    staging: Path | None = None
-    try:
-        key_info = run_key(inputs, task.parameters, task.analysis_id, task.software_version)
-        if not task.force:
-            manifest = read_manifest(target)
-            if manifest is not None and manifest.get("run_key") == key_info.key:
-                previous = _previous_result(manifest)
-                if previous is not None and all((target / name).is_file() for name in previous.output_files):
-                    return outcome(PatientStatus.SKIPPED, None, previous)
-        staging = atomic.make_staging_dir(task.out_dir, inputs.key)
-        result = _check_result(task.analysis(inputs, task.parameters, staging), staging)
-        manifest = {
-            "schema_version": MANIFEST_SCHEMA_VERSION,
-            "patient_key": inputs.key,
-            "patient_id": inputs.patient_id,
-            "run_key": key_info.key,
-            "inputs_sha256": key_info.inputs_sha256,
-            "input_files": [{"relative_path": rel, "sha256": sha} for rel, sha in key_info.file_sha256],
-            "analysis_id": task.analysis_id,
-            "software_version": task.software_version,
-            "parameters": parameters_document(task.parameters),
-            "result": result.to_json_dict(),
-        }
-        atomic.write_text(staging / MANIFEST_NAME, json.dumps(manifest, indent=1, sort_keys=True))
-        atomic.publish_dir(task.out_dir, staging, target)
-        staging = None
-        return outcome(PatientStatus.SUCCEEDED, None, result)
-    except (Exception, SystemExit) as exc:  # noqa: BLE001 - one bad patient never stops the batch
-        reason = one_line_reason(exc)
-        logger.debug("patient %s failed", inputs.key, exc_info=True)
-        with contextlib.suppress(OSError):
-            atomic.remove_dir(task.out_dir, target)  # its old outputs no longer match its inputs
-        return outcome(PatientStatus.FAILED, reason, None)
-    finally:
-        if staging is not None:
-            shutil.rmtree(staging, ignore_errors=True)
-
-
-# ------------------------------------------------------------------------------------------
-# Executors: each yields PatientOutcomes as they complete
-# ------------------------------------------------------------------------------------------
-
-_WORKER_DIED = "worker process died while analysing this patient"
-
-
-def _died(task: PatientTask, detail: str) -> PatientOutcome:
-    return PatientOutcome(
-        key=task.inputs.key,
-        patient_id=task.inputs.patient_id,
-        status=PatientStatus.FAILED,
-        error=f"{_WORKER_DIED} ({detail})",
-        run_key=None,
-        inputs_sha256=None,
-        file_sha256=(),
-        result=None,
-        duration_s=0.0,
-        worker="",
-        peak_rss_mib=None,
-    )
-
-
-def _run_in_process(tasks: Sequence[PatientTask]) -> Iterator[PatientOutcome]:
-    for task in tasks:
-        yield analyse_patient(task)
-
-
-def _ping() -> int:
-    return os.getpid()
-
-
-def _start_pool(workers: int) -> cf.ProcessPoolExecutor:
-    """A process pool whose workers are known to start (a failure here is not any patient's fault)."""
-    pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
-    try:
-        pool.submit(_ping).result()
-    except cf.process.BrokenProcessPool as exc:
-        pool.shutdown(wait=False, cancel_futures=True)
-        raise OutputError(
-            "worker processes cannot start (with the spawn start method the calling script must guard its "
-            "entry point with `if __name__ == '__main__':`); use workers=0 to run in this process"
-        ) from exc
-    return pool
-
-
-def _run_process_pool(tasks: Sequence[PatientTask], workers: int) -> Iterator[PatientOutcome]:
-    unfinished: list[PatientTask] = []
-    with _start_pool(workers) as pool:
-        futures = {pool.submit(analyse_patient, task): task for task in tasks}
-        try:
-            for future in cf.as_completed(futures):
-                try:
-                    yield future.result()
-                except cf.process.BrokenProcessPool:
-                    unfinished.append(futures[future])
-        except BaseException:
-            for future in futures:
-                future.cancel()
-            raise
-    if not unfinished:
-        return
-    logger.warning("a worker process died; retrying %d unfinished patients one at a time", len(unfinished))
-    pool = _start_pool(1)
-    try:
-        for task in sorted(unfinished, key=lambda t: t.inputs.key):
-            try:
-                yield pool.submit(analyse_patient, task).result()
-            except cf.process.BrokenProcessPool as exc:
-                yield _died(task, type(exc).__name__)
-                pool.shutdown(wait=True, cancel_futures=True)
-                pool = _start_pool(1)
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-
-
-def _run_dask(tasks: Sequence[PatientTask], scheduler_address: str) -> Iterator[PatientOutcome]:
-    try:
-        from distributed import Client, as_completed
-    except ImportError as exc:  # pragma: no cover - dependency declared in the batch extra
-        raise ArgumentError("--scheduler needs the 'distributed' package (pip install 'dosimetry[batch]')") from exc
-    try:
-        client = Client(scheduler_address, timeout="20s", set_as_default=False)
-    except (OSError, TimeoutError) as exc:
-        raise ArgumentError(f"cannot connect to the Dask scheduler at {scheduler_address}: {exc}") from exc
-    try:
-        futures = {
-            client.submit(analyse_patient, task, key=f"patient-{task.inputs.key}-{uuid.uuid4().hex}", pure=False): task
-            for task in tasks
-        }
-        try:
-            for future in as_completed(list(futures), loop=client.loop):
-                task = futures[future]
-                try:
-                    yield future.result()
-                except Exception as exc:  # noqa: BLE001 - KilledWorker and friends: the worker died
-                    yield _died(task, one_line_reason(exc).removeprefix("internal error: "))
-        except BaseException:
-            client.cancel(list(futures))
-            raise
-    finally:
-        client.close()
 
 
 # ------------------------------------------------------------------------------------------
@@ -502,6 +273,7 @@ def run_batch(
     parameters: AnalysisParameters | None = None,
     workers: int = 1,
     scheduler_address: str | None = None,
+    no_worker_timeout_s: float = NO_WORKER_TIMEOUT_S,
     db_url: str | None = None,
     force: bool = False,
     progress: ProgressMode = ProgressMode.AUTO,
@@ -514,7 +286,9 @@ def run_batch(
     (process pool) it must be picklable (a module-level function or an instance of a module-level
     class). ``workers=0`` runs in this process. ``scheduler_address`` (e.g. ``tcp://host:8786``)
     sends the patients to a Dask distributed cluster instead; ``OUT`` must then be on a file system
-    the workers share. ``db_url`` is an SQLAlchemy URL (default ``sqlite:///OUT/cohort.sqlite``).
+    the workers share, and when the cluster has had no worker for ``no_worker_timeout_s`` seconds
+    the batch stops with :class:`~dosimetry.errors.ClusterError` (finished patients recorded and
+    published, the run marked ``failed``, the rest analysed by the next run). ``db_url`` is an SQLAlchemy URL (default ``sqlite:///OUT/cohort.sqlite``).
     ``force`` analyses every patient even when unchanged. ``on_outcome`` is called in this process
     after each patient is recorded.
     """
@@ -575,6 +349,7 @@ def run_batch(
                 analysis=analysis,
                 analysis_id=analysis_id,
                 software_version=__version__,
+                run_id=run_id,
                 force=force,
             )
             for patient in discovery.patients
@@ -584,30 +359,41 @@ def run_batch(
         bar = _Progress(len(tasks), progress, stream)
         status = "interrupted"
         error: str | None = "the run stopped before it finished (killed or interrupted)"
+        outcomes: Generator[PatientOutcome, None, None] | None = None
         try:
             if scheduler_address:
-                outcomes = _run_dask(tasks, scheduler_address)
+                outcomes = run_dask(tasks, scheduler_address, no_worker_timeout_s=no_worker_timeout_s)
             elif workers == 0:
-                outcomes = _run_in_process(tasks)
+                outcomes = run_in_process(tasks)
             else:
-                outcomes = _run_process_pool(tasks, workers)
-            for outcome in outcomes:
-                outcome = _record(store, run_id, by_key[outcome.key], outcome, out_dir)
-                summaries.append(
-                    PatientSummary(
-                        key=outcome.key,
-                        patient_id=outcome.patient_id,
-                        status=outcome.status,
-                        error=outcome.error,
-                        duration_s=outcome.duration_s,
-                        worker=outcome.worker,
-                        peak_rss_mib=outcome.peak_rss_mib,
+                outcomes = run_process_pool(tasks, workers)
+            with sigterm_raises():
+                for outcome in outcomes:
+                    outcome = _record(store, run_id, by_key[outcome.key], outcome, out_dir)
+                    summaries.append(
+                        PatientSummary(
+                            key=outcome.key,
+                            patient_id=outcome.patient_id,
+                            status=outcome.status,
+                            error=outcome.error,
+                            duration_s=outcome.duration_s,
+                            worker=outcome.worker,
+                            peak_rss_mib=outcome.peak_rss_mib,
+                        )
                     )
+                    bar.update(outcome)
+                    if on_outcome is not None:
+                        on_outcome(outcome)
+            metrics_rows = write_metrics_csv(out_dir / METRICS_CSV_NAME, _published_metric_rows(out_dir, summaries))
+            replaced = store.replaced_patients(run_id)
+            run_warnings = list(discovery.warnings)
+            if replaced:
+                run_warnings.append(
+                    f"another batch sharing the cohort database {redact_url(url)} has since stored other results for "
+                    f"{len(replaced)} patient(s) of this run ({', '.join(replaced[:10])}{', ...' if len(replaced) > 10 else ''}); "
+                    f"{METRICS_CSV_NAME} and OUT/patients hold this run's numbers, the database the other run's: "
+                    "give each batch its own --db"
                 )
-                bar.update(outcome)
-                if on_outcome is not None:
-                    on_outcome(outcome)
-            metrics_rows = write_metrics_csv(out_dir / METRICS_CSV_NAME, store.metric_rows(run_id))
             counts = {s: sum(1 for p in summaries if p.status is s) for s in PatientStatus}
             summary = BatchSummary(
                 run_id=run_id,
@@ -622,7 +408,7 @@ def run_batch(
                 skipped_files=len(discovery.skipped),
                 duration_s=time.perf_counter() - started,
                 patients=tuple(sorted(summaries, key=lambda p: p.key)),
-                warnings=discovery.warnings,
+                warnings=tuple(run_warnings),
             )
             document = summary.to_json_dict()
             document["skipped_files"] = [{"path": str(s.path), "reason": s.reason} for s in discovery.skipped]
@@ -634,6 +420,8 @@ def run_batch(
             status, error = "failed", one_line_reason(exc)
             raise
         finally:
+            if outcomes is not None:
+                outcomes.close()  # stops the workers now (a no-op once they have all finished)
             bar.close()
             counts_now = {s: sum(1 for p in summaries if p.status is s) for s in PatientStatus}
             with contextlib.suppress(Exception):
@@ -650,19 +438,62 @@ def run_batch(
 
 
 def _record(store: CohortStore, run_id: str, inputs: PatientInputs, outcome: PatientOutcome, out_dir: Path) -> PatientOutcome:
-    """Write ``outcome`` to the database; a result the database refuses fails that patient only."""
+    """Write ``outcome`` to the database, then publish its outputs (a success) or remove the old
+    ones (a failure: they no longer match the inputs). The database is written first, so a kill
+    between the two leaves a recorded patient whose folder is missing (the rerun analyses it
+    again), never a published folder that no recorded run produced. A result the database
+    refuses, or outputs that cannot be published, fail that patient only."""
     try:
         _write_outcome(store, run_id, inputs, outcome)
-        return outcome
     except sa.exc.SQLAlchemyError as exc:
         if outcome.status is PatientStatus.FAILED:
             raise OutputError(f"cannot record patient {inputs.key} in the cohort database: {one_line_reason(exc)}") from exc
         reason = "cannot store the results in the cohort database: " + " ".join(str(exc.orig if hasattr(exc, "orig") else exc).split())
+        return _fail_recorded(store, run_id, inputs, outcome, out_dir, reason)
+    target = patient_dir(out_dir, inputs.key)
+    if outcome.status is PatientStatus.SUCCEEDED and outcome.staging is not None:
+        try:
+            atomic.publish_dir(out_dir, outcome.staging, target)
+        except OSError as exc:
+            return _fail_recorded(store, run_id, inputs, outcome, out_dir, f"cannot publish the outputs into {target}: {exc.strerror or exc}")
+    elif outcome.status is PatientStatus.FAILED:
+        with contextlib.suppress(OSError):
+            atomic.remove_dir(out_dir, target)
+    return outcome
+
+
+def _published_metric_rows(out_dir: Path, summaries: list[PatientSummary]) -> Iterator[dict[str, Any]]:
+    """The metric rows of this run's patients (analysed or unchanged) as published in their
+    manifests, in (patient_key, roi, quantity, metric) order: exactly the numbers ``OUT`` holds,
+    whatever another batch sharing the database wrote since."""
+    for key in sorted(p.key for p in summaries if p.status is not PatientStatus.FAILED):
+        folder = patient_dir(out_dir, key)
+        manifest = read_manifest(folder)
+        result = None if manifest is None else previous_result(manifest)
+        if manifest is None or result is None:
+            raise OutputError(f"{folder / MANIFEST_NAME} is missing or unreadable although this run published it")
+        for m in sorted(result.metrics, key=lambda m: (m.roi, m.quantity, m.metric)):
+            yield {
+                "patient_key": key,
+                "patient_id": manifest["patient_id"],
+                "roi": m.roi,
+                "quantity": m.quantity,
+                "metric": m.metric,
+                "value": m.value,
+                "unit": m.unit,
+            }
+
+
+def _fail_recorded(
+    store: CohortStore, run_id: str, inputs: PatientInputs, outcome: PatientOutcome, out_dir: Path, reason: str
+) -> PatientOutcome:
     logger.warning("patient %s: %s", inputs.key, reason)
     store.record_failure(run_id, inputs, error=reason, run_key=outcome.run_key, duration_s=outcome.duration_s)
+    if outcome.staging is not None:
+        shutil.rmtree(outcome.staging, ignore_errors=True)
     with contextlib.suppress(OSError):
         atomic.remove_dir(out_dir, patient_dir(out_dir, inputs.key))
-    return dataclasses.replace(outcome, status=PatientStatus.FAILED, error=reason, result=None)
+    return dataclasses.replace(outcome, status=PatientStatus.FAILED, error=reason, result=None, staging=None)
 
 
 def _write_outcome(store: CohortStore, run_id: str, inputs: PatientInputs, outcome: PatientOutcome) -> None:

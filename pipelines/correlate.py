@@ -1,7 +1,9 @@
 """The researcher's step: correlate a binary outcome with every dosimetric metric of a cohort.
 
 Inputs: the output folder of ``dosimetry batch`` (its ``metrics.csv``, or its ``cohort.sqlite``
-when asked or when there is no CSV) and an outcomes CSV (``patient_id`` plus endpoint columns,
+when asked or when there is no CSV), or the cohort database itself given by its SQLAlchemy URL
+(``sqlite:///...`` or ``postgresql+psycopg://user:password@host/db``: the patients of its latest
+run; the password never appears in a message or a result), and an outcomes CSV (``patient_id`` plus endpoint columns,
 see :mod:`dosimetry.outcomes.table`). The two are joined on the DICOM PatientID. Patients present
 in only one of them, patients without a value for the endpoint, and PatientIDs that occur under
 two batch patient folders are listed as warnings and left out, never dropped silently.
@@ -45,6 +47,7 @@ from dosimetry.outcomes import (
     read_outcomes_csv,
 )
 from dosimetry.errors import OutcomesTableError
+from dosimetry.io.csv_cells import csv_writer, restore_row
 from pipelines.atomic import open_atomic
 from pipelines.csv_out import METRICS_COLUMNS, METRICS_CSV_NAME
 from pipelines.store import DEFAULT_DB_NAME
@@ -63,6 +66,12 @@ class MetricsSource(enum.Enum):
     AUTO = "auto"
     CSV = "csv"
     SQLITE = "sqlite"
+    DATABASE = "database"  # a database URL
+
+
+def is_database_url(text: str | Path) -> bool:
+    """Whether ``text`` is a database URL (``dialect[+driver]://...``) rather than a path."""
+    return isinstance(text, str) and "://" in text and text.split("://", 1)[0].replace("+", "").replace("_", "").isalnum()
 
 
 @dataclass(frozen=True, order=True)
@@ -80,7 +89,7 @@ class MetricKey:
 class CohortMetrics:
     """Metric values per key and PatientID, read from a batch output."""
 
-    source: Path
+    source: Path | str  # a path, or a database URL without its password
     values: Mapping[MetricKey, Mapping[str, float]]
     units: Mapping[MetricKey, str]
     patient_ids: tuple[str, ...]
@@ -103,6 +112,11 @@ def _resolve_source(results: Path, source: MetricsSource) -> tuple[Path, Metrics
             raise InputFileError(f"--results {results}: no {METRICS_CSV_NAME} (run 'dosimetry batch ROOT --out {results}' first)")
         return csv_path, MetricsSource.CSV
     if not db_path.is_file():
+        if source is MetricsSource.SQLITE and csv_path.is_file():
+            raise InputFileError(
+                f"--results {results} --source sqlite: no {DEFAULT_DB_NAME} in {results} (the batch wrote its database "
+                f"elsewhere with --db?); {METRICS_CSV_NAME} exists: use --source csv, or --source DATABASE_URL"
+            )
         raise InputFileError(
             f"--results {results}: neither {METRICS_CSV_NAME} nor {DEFAULT_DB_NAME} found "
             f"(run 'dosimetry batch ROOT --out {results}' first)"
@@ -121,6 +135,7 @@ def _rows_from_csv(path: Path) -> list[dict[str, str]]:
             for line, row in enumerate(reader, start=2):
                 if None in row or any(row[c] is None for c in METRICS_COLUMNS):
                     raise OutcomesTableError(f"{path}, line {line}: expected {len(reader.fieldnames or [])} fields")
+                row = restore_row(row)  # undo the formula-injection escape of csv_writer
                 row["_line"] = str(line)
                 rows.append(row)
             return rows
@@ -128,46 +143,98 @@ def _rows_from_csv(path: Path) -> list[dict[str, str]]:
         raise InputFileError(f"cannot read {path}: {exc}") from exc
 
 
-def _rows_from_sqlite(path: Path) -> tuple[list[dict[str, str]], list[str]]:
+def redact_secret(text: str, url: str) -> str:
+    """``text`` with ``url``'s password (and the URL itself) replaced, for messages and results."""
+    from pipelines.store import redact_url
+
+    text = text.replace(url, redact_url(url))
+    try:
+        import sqlalchemy as sa
+
+        password = sa.engine.make_url(url).password
+    except Exception:  # noqa: BLE001 - an unparsable URL: hide everything after the scheme
+        password = url.split("://", 1)[-1] if "://" in url else None
+    if password:
+        text = text.replace(str(password), "***")
+    return text
+
+
+def _read_only(url: str) -> str:
+    """An SQLite URL opened read-only (an absent file is an error, never created); others unchanged."""
     import sqlalchemy as sa
 
-    from pipelines.store import metrics, patients, runs
+    try:
+        parsed = sa.engine.make_url(url)
+    except (sa.exc.ArgumentError, ValueError):
+        return url  # _rows_from_database reports it
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:" or parsed.database.startswith("file:"):
+        return url
+    path = Path(parsed.database)
+    if not path.is_file():
+        raise InputFileError(f"--source: no such SQLite file {path}")
+    return f"sqlite:///file:{path.resolve()}?mode=ro&uri=true"
 
-    engine = sa.create_engine(f"sqlite:///file:{path.resolve()}?mode=ro&uri=true", future=True)
+
+def _rows_from_database(url: str, label: str) -> tuple[list[dict[str, str]], list[str]]:
+    """The metric rows of the latest run recorded in the cohort database at ``url``."""
+    import sqlalchemy as sa
+
+    from pipelines.store import CohortStore, patient_runs, patients, runs
+
+    try:
+        engine = sa.create_engine(url, future=True)
+    except (sa.exc.ArgumentError, ValueError, ImportError) as exc:  # ValueError: e.g. a port that is not a number
+        raise ArgumentError(
+            redact_secret(f"--source {label}: not a usable database URL ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__}); "
+                          "expected sqlite:///PATH or postgresql+psycopg://USER:PASSWORD@HOST/DB", url)
+        ) from None
     try:
         with engine.connect() as conn:
-            latest = conn.execute(sa.select(runs.c.run_id).order_by(runs.c.started_utc.desc()).limit(1)).scalar()
+            latest = conn.execute(sa.select(runs.c.run_id, runs.c.out_dir).order_by(runs.c.started_utc.desc()).limit(1)).first()
             if latest is None:
-                raise InputFileError(f"{path}: the cohort database records no batch run")
-            query = (
-                sa.select(patients.c.patient_key, patients.c.patient_id, metrics.c.roi, metrics.c.quantity, metrics.c.metric, metrics.c.value, metrics.c.unit)
-                .select_from(metrics.join(patients, metrics.c.patient_key == patients.c.patient_key))
-                .where(patients.c.last_run_id == latest)
-                .order_by(metrics.c.patient_key, metrics.c.roi, metrics.c.quantity, metrics.c.metric)
-            )
-            rows = [{**{k: str(v) for k, v in r._mapping.items()}, "_line": ""} for r in conn.execute(query)]
+                raise InputFileError(f"{label}: the cohort database records no batch run")
             failed = conn.execute(
-                sa.select(patients.c.patient_id, patients.c.error).where(
-                    (patients.c.last_run_id == latest) & (patients.c.status == "failed")
-                )
+                sa.select(patients.c.patient_id, patient_runs.c.error)
+                .select_from(patient_runs.join(patients, patients.c.patient_key == patient_runs.c.patient_key))
+                .where((patient_runs.c.run_id == latest.run_id) & (patient_runs.c.status == "failed"))
+                .order_by(patients.c.patient_id)
             ).all()
+        rows = [{**{k: str(v) for k, v in r.items()}, "_line": ""} for r in CohortStore(engine).metric_rows(latest.run_id)]
     except sa.exc.SQLAlchemyError as exc:
-        raise InputFileError(f"cannot read the cohort database {path}: {str(exc).splitlines()[0]}") from exc
+        reason = " ".join(str(getattr(exc, "orig", None) or exc).split()) or type(exc).__name__
+        raise InputFileError(redact_secret(f"cannot read the cohort database {label}: {reason}", url)) from None
     finally:
         engine.dispose()
     warnings = [f"patient {pid} failed in the batch and has no metrics: {err}" for pid, err in failed]
+    logger.info("cohort database %s: latest run %s (output folder %s)", label, latest.run_id, latest.out_dir)
     return rows, warnings
 
 
-def load_cohort_metrics(results: Path | str, *, source: MetricsSource = MetricsSource.AUTO) -> CohortMetrics:
+def load_cohort_metrics(
+    results: Path | str | None, *, source: MetricsSource = MetricsSource.AUTO, database_url: str | None = None
+) -> CohortMetrics:
     """Read the metric rows of a batch output folder (``metrics.csv`` preferred, else
-    ``cohort.sqlite``: the patients of its latest run), or of a CSV / SQLite file given directly."""
-    path, kind = _resolve_source(Path(results), source)
+    ``cohort.sqlite``: the patients of its latest run), of a CSV / SQLite file given directly, or
+    of the cohort database at ``database_url`` (or a URL given as ``results``): the patients of
+    the latest run it records."""
+    if database_url is None and results is not None and is_database_url(str(results)) and not Path(results).exists():
+        database_url = str(results)
     warnings: list[str] = []
-    if kind is MetricsSource.CSV:
-        rows = _rows_from_csv(path)
+    path: Path | str
+    if database_url is not None:
+        from pipelines.store import redact_url
+
+        path = redact_url(database_url)
+        rows, warnings = _rows_from_database(_read_only(database_url), path)
     else:
-        rows, warnings = _rows_from_sqlite(path)
+        if results is None:
+            raise ArgumentError("give --results OUT (a batch output folder) or --source DATABASE_URL")
+        path, kind = _resolve_source(Path(results), source)
+        if kind is MetricsSource.CSV:
+            rows = _rows_from_csv(path)
+        else:
+            sqlite_url = f"sqlite:///file:{path.resolve()}?mode=ro&uri=true"
+            rows, warnings = _rows_from_database(sqlite_url, str(path))
     keys_of_id: dict[str, set[str]] = defaultdict(set)
     for row in rows:
         keys_of_id[row["patient_id"]].add(row["patient_key"])
@@ -261,7 +328,7 @@ class CorrelationReport:
     """Associations ranked by the likelihood-ratio p-value (fitted metrics first, then the
     metrics with separation, ranked by the Mann-Whitney p-value)."""
 
-    metrics_source: Path
+    metrics_source: Path | str
     outcomes_path: Path
     endpoint: Endpoint
     patients_joined: tuple[str, ...]
@@ -438,7 +505,7 @@ def report_csv_rows(report: CorrelationReport) -> list[list[str]]:
 def write_report_csv(report: CorrelationReport, path: Path | str) -> None:
     """Write the ranked associations atomically to ``path``."""
     with open_atomic(Path(path), "w", newline="") as handle:
-        writer = csv.writer(handle, lineterminator="\n")
+        writer = csv_writer(handle, lineterminator="\n")
         writer.writerow(CSV_COLUMNS)
         writer.writerows(report_csv_rows(report))
 

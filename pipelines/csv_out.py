@@ -3,8 +3,8 @@
 Columns: ``patient_key`` (output folder name under ``OUT/patients/``), ``patient_id`` (DICOM
 PatientID), ``roi``, ``quantity`` (e.g. ``physical``, ``EQD2_cumulative``), ``metric`` (e.g.
 ``D95%[Gy]``), ``value`` (shortest text that round-trips the float), ``unit``. Rows come from the
-cohort database (so the CSV always has exactly the ``metrics`` table's rows) in a stable order, and
-the file is replaced atomically.
+manifests the run published under ``OUT/patients/`` (exactly the numbers of that output folder, even
+when another batch shares the cohort database), in a stable order, and the file is replaced atomically.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from dosimetry.io.csv_cells import csv_writer, restore_row
 from pipelines.atomic import open_atomic
 
 METRICS_CSV_NAME = "metrics.csv"
@@ -24,7 +25,7 @@ def write_metrics_csv(path: Path, rows: Iterable[Mapping[str, Any]]) -> int:
     """Write ``rows`` (mappings with :data:`METRICS_COLUMNS`) atomically; returns the row count."""
     count = 0
     with open_atomic(Path(path), "w", newline="") as handle:
-        writer = csv.writer(handle, lineterminator="\n")
+        writer = csv_writer(handle, lineterminator="\n")
         writer.writerow(METRICS_COLUMNS)
         for row in rows:
             writer.writerow([repr(float(row["value"])) if name == "value" else row[name] for name in METRICS_COLUMNS])
@@ -33,6 +34,7 @@ def write_metrics_csv(path: Path, rows: Iterable[Mapping[str, Any]]) -> int:
 
 
 def read_metrics_csv(path: Path) -> list[dict[str, str]]:
-    """The rows of a ``metrics.csv`` as dictionaries of strings (for tests and quick checks)."""
+    """The rows of a ``metrics.csv`` as dictionaries of strings, text cells restored
+    (:func:`dosimetry.io.csv_cells.restore_cell`)."""
     with open(path, newline="", encoding="utf-8") as handle:
-        return list(csv.DictReader(handle))
+        return [restore_row(row) for row in csv.DictReader(handle)]

@@ -8,9 +8,11 @@ the full analysis needs (no RT Plan, several structure sets) and for quick DVH-o
 
 Which files: the *current course* is the patient's files under a folder named ``current`` (any
 depth, case-insensitive) when there is one, else every file not under a folder named ``prior``.
-It must hold exactly one RT Structure Set and one RT Dose with DoseSummationType PLAN (or exactly
-one RT Dose of any summation); an RT (Ion) Plan is optional (it gives the fraction count). The dose
-and the structure set must share a frame of reference.
+It must hold exactly one RT Structure Set and one RT Dose of any summation, or several of which
+one is the PLAN dose (with its plan, the BEAM doses are checked to sum to it; a plan with only BEAM
+doses gets their sum: :func:`dosimetry.radiobiology.course.course_dose`); an RT (Ion) Plan is
+optional (it gives the fraction count). The dose and the structure set must share a frame of
+reference.
 
 Quantities (``metrics.quantity``): ``physical`` (DoseType PHYSICAL, Gy) or ``rbe_weighted``
 (EFFECTIVE, GyE); with the plan's fraction count n also ``BED<a/b>`` for the parameters' late and
@@ -19,7 +21,8 @@ the ROI's role: tumour value for GTV/CTV/PTV ROIs, late value otherwise). Metric
 D50%, D2% and D0.03cc (all Gy). A metric the curve cannot give (D0.03cc of a tiny ROI) and an ROI
 without volume in the dose grid become warnings, not rows.
 
-Outputs in the patient folder: ``dvh_metrics.csv`` (roi, quantity, metric, value, unit).
+Outputs in the patient folder: ``dvh_metrics.csv`` (roi, quantity, metric, value, unit, warnings: the
+warnings naming the row's ROI or no ROI, :func:`dosimetry.roi_warnings.warnings_by_roi`).
 
 The prior course is not read, so ``AnalysisParameters.residual_fraction`` is not used here (it is
 still part of the run key); cumulative doses are the business of the full ``analyze`` callable.
@@ -27,14 +30,21 @@ still part of the run key); cumulative doses are the business of the full ``anal
 
 from __future__ import annotations
 
-import csv
 import logging
 from pathlib import Path, PurePosixPath
 
 import numpy as np
 
 from dosimetry.dose import DoseGrid, DoseSummationType
-from dosimetry.errors import ConsistencyError, DicomContentError, GeometryError, MetricError
+from dosimetry.errors import (
+    ConsistencyError,
+    DicomContentError,
+    GeometryError,
+    MetricError,
+)
+from dosimetry.io.csv_cells import csv_writer
+from dosimetry.plan import Plan
+from dosimetry.roi_warnings import warnings_by_roi
 from dosimetry.structures import Roi, StructureSet
 from pipelines.analysis import (
     AnalysisParameters,
@@ -70,14 +80,21 @@ def is_target(roi: Roi) -> bool:
     return kind in TARGET_PREFIXES or roi.name.upper().startswith(TARGET_PREFIXES)
 
 
-def _select_dose(files: tuple[DicomFileInfo, ...], patient: str) -> DoseGrid:
-    from dosimetry.io import load_dose
+def _select_dose(files: tuple[DicomFileInfo, ...], patient: str, plan: Plan | None) -> tuple[DoseGrid, tuple[str, ...]]:
+    """The current course's dose and the warnings of choosing it: one file as it is; several with
+    the plan as :func:`dosimetry.radiobiology.course.course_dose` chooses (the PLAN dose, its BEAM
+    doses checked to sum to it; or only BEAM doses summed); without a plan, the one PLAN dose."""
+    from dosimetry.io import load_dose, read_dose_header
+    from dosimetry.radiobiology.course import course_dose
 
     if not files:
         raise DicomContentError(f"patient {patient}: no RT Dose in the current course")
+    if len(files) == 1:
+        return load_dose(files[0].path), ()
+    if plan is not None:
+        chosen = course_dose([read_dose_header(f.path) for f in files], plan, where=f"patient {patient}")
+        return chosen.dose, chosen.warnings
     doses = [load_dose(f.path) for f in files]
-    if len(doses) == 1:
-        return doses[0]
     plan_doses = [d for d in doses if d.summation_type is DoseSummationType.PLAN]
     if len(plan_doses) != 1:
         names = ", ".join(f.relative_path for f in files)
@@ -85,7 +102,7 @@ def _select_dose(files: tuple[DicomFileInfo, ...], patient: str) -> DoseGrid:
             f"patient {patient}: {len(files)} RT Dose files in the current course ({names}) and "
             f"{len(plan_doses)} with DoseSummationType PLAN; expected exactly one PLAN dose"
         )
-    return plan_doses[0]
+    return plan_doses[0], ()
 
 
 def _one(files: tuple[DicomFileInfo, ...], what: str, patient: str) -> DicomFileInfo:
@@ -104,10 +121,10 @@ def dvh_analysis(inputs: PatientInputs, parameters: AnalysisParameters, out_dir:
     patient = repr(inputs.patient_id or inputs.key)
     files = current_course_files(inputs)
     structure_set: StructureSet = load_structure_set(_one(tuple(f for f in files if f.modality == "RTSTRUCT"), "RT Structure Set", patient).path)
-    dose = _select_dose(tuple(f for f in files if f.modality == "RTDOSE"), patient)
     plans = tuple(f for f in files if f.modality == "RTPLAN")
     plan = load_plan(_one(plans, "RT Plan", patient).path) if plans else None
-    warnings: list[str] = list(dose.warnings) + list(structure_set.warnings)
+    dose, choice_warnings = _select_dose(tuple(f for f in files if f.modality == "RTDOSE"), patient, plan)
+    warnings: list[str] = [*choice_warnings, *dose.warnings, *structure_set.warnings]
     if structure_set.frame_of_reference_uid and structure_set.frame_of_reference_uid != dose.frame_of_reference_uid:
         raise ConsistencyError(
             f"patient {patient}: RT Structure Set {structure_set.source_path} has FrameOfReferenceUID "
@@ -173,10 +190,13 @@ def dvh_analysis(inputs: PatientInputs, parameters: AnalysisParameters, out_dir:
     if not rows:
         raise GeometryError(f"patient {patient}: no ROI of {structure_set.source_path} gave a DVH on the dose grid")
     with open(out_dir / OUTPUT_NAME, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(["roi", "quantity", "metric", "value", "unit"])
+        writer = csv_writer(handle, lineterminator="\n")
+        writer.writerow(["roi", "quantity", "metric", "value", "unit", "warnings"])
+        by_roi = warnings_by_roi([(r.number, r.name) for r in structure_set.rois], warnings)
+        number_of = {r.name: r.number for r in structure_set.rois}
         for row in rows:
-            writer.writerow([row.roi, row.quantity, row.metric, repr(row.value), row.unit])
+            notes = " | ".join(by_roi[number_of[row.roi]])
+            writer.writerow([row.roi, row.quantity, row.metric, repr(row.value), row.unit, notes])
     return PatientResult(
         metrics=tuple(rows),
         courses=tuple(courses),
@@ -187,4 +207,5 @@ def dvh_analysis(inputs: PatientInputs, parameters: AnalysisParameters, out_dir:
 
 
 dvh_analysis.analysis_id = "pipelines.default_analysis.dvh_analysis"  # type: ignore[attr-defined]
-dvh_analysis.analysis_version = "1"  # type: ignore[attr-defined]
+# version 2: warnings column in dvh_metrics.csv; PLAN + BEAM doses of one plan
+dvh_analysis.analysis_version = "2"  # type: ignore[attr-defined]

@@ -24,23 +24,18 @@ which the batch summary prints).
 from __future__ import annotations
 
 import logging
-import os
-import re
-import warnings
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-import pydicom
-from pydicom.errors import InvalidDicomError
-
 from dosimetry.errors import InputFileError
+from dosimetry.io.dicom_file import read_dicom_header
+from dosimetry.io.folder_walk import SkippedFile, walk_files
 from pipelines.analysis import DicomFileInfo, Layout, PatientInputs
 from pipelines.paths import unique_keys
 
 logger = logging.getLogger(__name__)
 
-_UID = re.compile(r"^[0-9]+(\.[0-9]+)+$")
 _HEADER_TAGS = [
     "SOPClassUID",
     "SOPInstanceUID",
@@ -53,12 +48,6 @@ _HEADER_TAGS = [
 
 
 @dataclass(frozen=True)
-class SkippedFile:
-    path: Path
-    reason: str
-
-
-@dataclass(frozen=True)
 class CohortDiscovery:
     root: Path
     patients: tuple[PatientInputs, ...]
@@ -68,20 +57,7 @@ class CohortDiscovery:
 
 def read_header(path: Path, relative_path: str) -> DicomFileInfo:
     """Header facts of one file; ``InputFileError`` when it is not a readable DICOM file."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            try:
-                dataset = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=_HEADER_TAGS)
-            except InvalidDicomError:
-                # old exports without preamble/file meta: accept only when the UIDs look like UIDs
-                dataset = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=_HEADER_TAGS, force=True)
-                if not (_UID.match(str(dataset.get("SOPClassUID", ""))) and _UID.match(str(dataset.get("SOPInstanceUID", "")))):
-                    raise InputFileError(f"{path}: not a DICOM file (no DICM preamble or recognisable header)") from None
-    except InputFileError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - pydicom raises many types on arbitrary bytes
-        raise InputFileError(f"{path}: unreadable DICOM header ({type(exc).__name__}: {exc})") from exc
+    dataset = read_dicom_header(path, _HEADER_TAGS)  # probe, size and time limits: dosimetry.io.dicom_probe
     sop_class = str(dataset.get("SOPClassUID", "") or "")
     modality = str(dataset.get("Modality", "") or "")
     if not sop_class and not modality:
@@ -100,31 +76,6 @@ def read_header(path: Path, relative_path: str) -> DicomFileInfo:
     )
 
 
-def _walk_files(root: Path, exclude: tuple[Path, ...], skipped: list[SkippedFile]) -> list[Path]:
-    files: list[Path] = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        here = Path(dirpath)
-        kept_dirs = []
-        for name in sorted(dirnames):
-            child = here / name
-            if name.startswith("."):
-                skipped.append(SkippedFile(child, "hidden folder"))
-            elif any(child.resolve() == ex for ex in exclude):
-                skipped.append(SkippedFile(child, "the batch output folder"))
-            else:
-                kept_dirs.append(name)
-        dirnames[:] = kept_dirs
-        for name in sorted(filenames):
-            path = here / name
-            if name.startswith("."):
-                skipped.append(SkippedFile(path, "hidden file"))
-            elif not path.is_file():
-                skipped.append(SkippedFile(path, "not a regular file"))
-            else:
-                files.append(path)
-    return files
-
-
 def discover_patients(root: Path, *, exclude: tuple[Path, ...] = ()) -> CohortDiscovery:
     """All patients under ``root`` (see the module docstring); ``exclude``: folders to ignore."""
     root = Path(root)
@@ -136,7 +87,9 @@ def discover_patients(root: Path, *, exclude: tuple[Path, ...] = ()) -> CohortDi
     notes: list[str] = []
 
     headers: list[tuple[str | None, DicomFileInfo]] = []  # (top-level folder or None, header)
-    for path in _walk_files(root, excluded, skipped):
+    walk = walk_files(root, skip_hidden=True, exclude=excluded)
+    skipped.extend(walk.skipped)
+    for path in walk.files:
         rel = path.relative_to(root)
         top = rel.parts[0] if len(rel.parts) > 1 else None
         try:

@@ -31,7 +31,10 @@ Schema (all doses in Gy, volumes in cc; ``patient_key`` is the sanitised output 
     unit, passed (boolean), description.
 
 Patients that vanish from ROOT keep their rows; ``patients.last_run_id`` tells which run last saw
-them, and ``metrics.csv`` holds only the patients of the run that wrote it.
+them, and ``patient_runs`` which patients each run saw: ``metric_rows(run_id)`` selects a run's
+patients through it, so two batches sharing one database (different ``--out``) each keep their
+own patients. The result tables hold one version per ``patient_key`` (the latest write): two
+batches analysing the same patients with different parameters should not share a database.
 
 A failed patient keeps no metrics, ROIs, courses or constraint rows (stale numbers from an earlier
 input would mislead a toxicity analysis); its ``patients.error`` says why.
@@ -47,6 +50,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -61,6 +65,8 @@ from pipelines.analysis import PatientInputs, PatientResult
 logger = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
+#: Attempts at creating the tables when another batch creates them at the same moment.
+CREATE_ATTEMPTS = 5
 DEFAULT_DB_NAME = "cohort.sqlite"
 
 metadata = sa.MetaData()
@@ -186,8 +192,8 @@ def redact_url(url: str) -> str:
     """``url`` with its password replaced by ``***`` (for messages and the run summary)."""
     try:
         return sa.engine.make_url(url).render_as_string(hide_password=True)
-    except sa.exc.ArgumentError:
-        return url
+    except (sa.exc.ArgumentError, ValueError):  # not parsable (e.g. a port that is no number): show the scheme only
+        return f"{url.split('://', 1)[0]}://***" if "://" in url else url
 
 
 def default_url(out_dir: Path) -> str:
@@ -210,13 +216,22 @@ class CohortStore:
                 f"--db {redact_url(url)!r} is not a usable SQLAlchemy database URL: {_one_line(exc)} "
                 "(PostgreSQL needs a driver such as psycopg: postgresql+psycopg://user@host/db)"
             ) from exc
-        try:
-            metadata.create_all(engine)
-            with engine.begin() as conn:
-                _upsert(conn, schema_info, {"name": "schema_version", "value": str(SCHEMA_VERSION)}, ("name",))
-        except sa.exc.SQLAlchemyError as exc:
-            engine.dispose()
-            raise OutputError(f"cannot open the cohort database {engine.url!r}: {_one_line(exc)}") from exc
+        for attempt in range(1, CREATE_ATTEMPTS + 1):
+            try:
+                metadata.create_all(engine)
+                with engine.begin() as conn:
+                    _upsert(conn, schema_info, {"name": "schema_version", "value": str(SCHEMA_VERSION)}, ("name",))
+                break
+            except sa.exc.SQLAlchemyError as exc:
+                # Two batches opening a new database at once race to create the tables (PostgreSQL:
+                # a unique violation in pg_type; SQLite: "table already exists"); the loser sees
+                # the winner's tables on the next attempt.
+                if attempt < CREATE_ATTEMPTS and (isinstance(exc, sa.exc.IntegrityError) or "already exists" in str(exc)):
+                    logger.info("creating the cohort tables raced with another batch (%s); retrying", _one_line(exc))
+                    time.sleep(0.2 * attempt)
+                    continue
+                engine.dispose()
+                raise OutputError(f"cannot open the cohort database {engine.url!r}: {_one_line(exc)}") from exc
         return cls(engine)
 
     def close(self) -> None:
@@ -346,7 +361,10 @@ class CohortStore:
     # -- reading ----------------------------------------------------------------------------
     def metric_rows(self, run_id: str | None = None) -> Iterator[Mapping[str, Any]]:
         """Metric rows joined with the patient's PatientID, in a stable order: every row, or with
-        ``run_id`` those of the patients that run saw (analysed, skipped or failed)."""
+        ``run_id`` those of the patients that run analysed or found unchanged (``patient_runs``
+        membership, so a later run sharing the database does not take patients away from it)
+        and whose stored rows still come from the same run key (another run with other inputs
+        or parameters may have replaced them: :meth:`replaced_patients` lists those)."""
         query = (
             sa.select(
                 metrics.c.patient_key,
@@ -361,10 +379,34 @@ class CohortStore:
             .order_by(metrics.c.patient_key, metrics.c.roi, metrics.c.quantity, metrics.c.metric)
         )
         if run_id is not None:
-            query = query.where(patients.c.last_run_id == run_id)
+            query = query.join(
+                patient_runs,
+                sa.and_(
+                    patient_runs.c.patient_key == metrics.c.patient_key,
+                    patient_runs.c.run_id == run_id,
+                    patient_runs.c.status.in_(("succeeded", "skipped")),
+                    patient_runs.c.run_key == patients.c.run_key,
+                ),
+            )
         with self.engine.connect() as conn:
             for row in conn.execute(query):
                 yield dict(row._mapping)
+
+    def replaced_patients(self, run_id: str) -> list[str]:
+        """Patients that run ``run_id`` analysed or found unchanged whose database rows now hold
+        another run key (another batch sharing the database analysed other inputs or parameters)."""
+        query = (
+            sa.select(patient_runs.c.patient_key)
+            .select_from(patient_runs.join(patients, patients.c.patient_key == patient_runs.c.patient_key))
+            .where(
+                patient_runs.c.run_id == run_id,
+                patient_runs.c.status.in_(("succeeded", "skipped")),
+                sa.or_(patients.c.run_key.is_(None), patients.c.run_key != patient_runs.c.run_key),
+            )
+            .order_by(patient_runs.c.patient_key)
+        )
+        with self.engine.connect() as conn:
+            return [row.patient_key for row in conn.execute(query)]
 
     def count(self, table: sa.Table) -> int:
         with self.engine.connect() as conn:

@@ -169,7 +169,7 @@ def _attempt(name: str, not_done: dict[str, str], action: Callable[[], T]) -> T 
 
 
 def run_study(
-    metrics: CohortMetrics, correlation: CorrelationReport, results_dir: Path, options: StudyOptions
+    metrics: CohortMetrics, correlation: CorrelationReport, results_dir: Path | None, options: StudyOptions
 ) -> StudyResult:
     """Run the study's models (see the module docstring); failures are recorded per analysis."""
     table = read_outcomes_csv(correlation.outcomes_path)
@@ -189,6 +189,11 @@ def run_study(
         roi = options.lkb_roi
 
         def do_lkb() -> LkbFit:
+            if results_dir is None:
+                raise InputFileError(
+                    "the LKB fit reads each patient's dvh.csv from the batch output folder: give --results OUT "
+                    "(the cohort database holds DVH metrics, not the curves)"
+                )
             organs, notes = load_cohort_dvhs(results_dir, metrics.patient_keys, joined, roi, options.lkb_quantity)
             warnings.extend(notes)
             pids = [p for p in joined if p in organs]

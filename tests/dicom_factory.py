@@ -580,8 +580,11 @@ def make_deformable_reg(
     pre_matrix: npt.NDArray[np.float64] | None = None,
     identity: Identity = DEFAULT_IDENTITY,
     seed: str = "dreg",
+    post_matrix: npt.NDArray[np.float64] | None = None,
+    orientation: Sequence[float] = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0),
 ) -> Path:
-    """Write a Deformable Spatial Registration with one grid (vectors shape (nz, ny, nx, 3))."""
+    """Write a Deformable Spatial Registration with one grid (vectors shape (nz, ny, nx, 3)); its own
+    frame (the Registered RCS) is ``identity.frame_of_reference_uid``."""
     vectors = np.asarray(vectors_zyx3_mm, dtype="<f4")
     nz, ny, nx, _ = vectors.shape
     sop = uid(f"{seed}-sop")
@@ -595,9 +598,11 @@ def make_deformable_reg(
     item.SourceFrameOfReferenceUID = source_frame_uid
     if pre_matrix is not None:
         item.PreDeformationMatrixRegistrationSequence = DicomSequence([_pre(pre_matrix)])
+    if post_matrix is not None:
+        item.PostDeformationMatrixRegistrationSequence = DicomSequence([_pre(post_matrix)])
     grid = Dataset()
     grid.ImagePositionPatient = [float(v) for v in origin_mm]
-    grid.ImageOrientationPatient = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0]
+    grid.ImageOrientationPatient = [float(v) for v in orientation]
     grid.GridDimensions = [nx, ny, nz]
     grid.GridResolution = [float(v) for v in resolution_mm]
     grid.VectorGridData = vectors.tobytes()

@@ -190,3 +190,17 @@ def unstorable_analysis(inputs: PatientInputs, parameters: AnalysisParameters, o
     bad = MetricRow("ALL", "physical", "Mean[Gy]", 1.0, "Gy")
     object.__setattr__(bad, "unit", None)
     return PatientResult(metrics=(bad,), output_files=result.output_files)
+
+
+def slow_analysis(inputs: PatientInputs, parameters: AnalysisParameters, out_dir: Path) -> PatientResult:
+    """``header_analysis`` after sleeping ``PIPELINES_TEST_SLOW_S`` seconds (default 0.4), so a
+    fault can be injected while patients are in flight."""
+    import time
+
+    (out_dir / "partial.txt").write_text("half")
+    time.sleep(float(os.environ.get("PIPELINES_TEST_SLOW_S", "0.4")))
+    (out_dir / "partial.txt").unlink()
+    return header_analysis(inputs, parameters, out_dir)
+
+
+slow_analysis.analysis_id = "tests.header_analysis"  # type: ignore[attr-defined]

@@ -3,9 +3,12 @@ maps, provenance, the report in headless Chromium) and on a small synthetic pati
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
+import io
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -18,17 +21,36 @@ from dosimetry.cli import main as cli_main
 from dosimetry.io import load_dose
 from dosimetry.radiobiology import bed_gy, eqd2_gy
 from dosimetry.patient.schema import SCHEMA_VERSION, schema_errors, validate
-from tests import dicom_factory as f
+from tests.report_patients import make_small_patient
 from tests.browser import dump_dom, screenshot
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_data" / "patient01"
 
 
+CONSOLE: dict[str, str] = {}
+
+
 @pytest.fixture(scope="module")
 def sample_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int]:
     out = tmp_path_factory.mktemp("analyze") / "out"
-    code = cli_main.main(["analyze", str(SAMPLE), "--out", str(out)])
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        code = cli_main.main(["analyze", str(SAMPLE), "--out", str(out)])
+    CONSOLE["analyze"] = buffer.getvalue()
     return out, code
+
+
+def test_console_names_the_verdict_the_two_violations_and_the_warnings(sample_run: tuple[Path, int]) -> None:
+    """Oracle: the sample patient is generated to exceed the Emami TD5/5 (50 Gy) of the optic chiasm and
+    the left optic nerve on the cumulative EQD2 (sample_data/README.md); its PTV V90% misses 100 % by
+    boundary voxels."""
+    text = CONSOLE["analyze"]
+    assert "verdict: VIOLATION: 2 constraint(s) failed" in text
+    assert "FAIL OpticChiasm: Max[Gy]" in text and "FAIL OpticNrv_L: Max[Gy]" in text
+    assert "limit <= 50 Gy, margin -" in text
+    assert "NOT MET PTV: V90%" in text
+    assert "warnings to review (1):" in text and "prior dose taken as 0 there" in text
+    assert text.count("dose grid does not cover ROI 'External' of RS_patient01.dcm: 673.9") == 0  # superseded, not repeated
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +69,7 @@ def test_exit_zero_and_all_outputs(sample_run: tuple[Path, int], results: dict) 
 
 def test_results_validate_against_schema(results: dict) -> None:
     validate(results)
-    assert results["schema_version"] == SCHEMA_VERSION == "1.0"
+    assert results["schema_version"] == SCHEMA_VERSION == "1.1"
     # The validator can fail: a wrong type and a missing key are reported with their JSON path.
     broken = json.loads(json.dumps(results))
     broken["metrics"][0]["value"] = "12"
@@ -120,7 +142,7 @@ def test_csv_files(sample_run: tuple[Path, int], results: dict) -> None:
         assert volume[-1] == 0.0, key
     with open(out / "metrics.csv", newline="", encoding="utf-8") as handle:
         reader = csv.DictReader(handle)
-        assert reader.fieldnames == ["roi", "quantity", "metric", "value", "unit"]
+        assert reader.fieldnames == ["roi", "quantity", "metric", "value", "unit", "warnings"]
         rows = [(r["roi"], r["quantity"], r["metric"], float(r["value"]), r["unit"]) for r in reader]
     assert rows == [(m["roi"], m["quantity"], m["metric"], m["value"], m["unit"]) for m in results["metrics"]]
 
@@ -189,10 +211,30 @@ def test_report_renders_in_headless_chromium(sample_run: tuple[Path, int], resul
         assert needle in text, needle
     assert '<tr class="highlight">' in text and '<tr class="fail">' in text
     dom = dump_dom(page, tmp_path / "profile1")
-    for figure_id in ("dvh-dose", "dvh-eqd2-cumulative", "overlay-axial", "overlay-sagittal", "overlay-coronal"):
-        assert f'data-figure="{figure_id}"' in dom, figure_id
+    # The verdict banner comes first (before warnings and every section) and names both violations.
+    banner = dom.split('id="verdict"')[1].split("</section>")[0]
+    assert dom.index('id="verdict"') < dom.index('id="warnings"') < dom.index('id="plan"')
+    assert 'data-verdict="violation"' in dom and "VIOLATION: 2 constraint(s) failed" in banner
+    assert "<td>OpticChiasm</td>" in banner and "<td>OpticNrv_L</td>" in banner and "<td>PTV</td>" in banner
+    assert "current course + 0.3 x prior course" in banner
+    # Plan data a physicist signs on, the sign-off block, and the provenance folded (complete, in a details element).
+    for needle in ("Plan data", "planning system", "RBE model", "not recorded", "carbon-ion (12C)", "Beams", "L-LAT",
+                   "ROI volumes", "dose grid", "Reviewer sign-off", "Signature"):
+        assert needle in text, needle
+    provenance = text.split('id="provenance"')[1]
+    assert "<details>" in provenance and results["inputs"][-1]["sha256"] in provenance.split("<details>")[1]
+    # Every figure decodes in the browser and spans the content width; the failing organs (optic chiasm, left optic
+    # nerve) and the prior/current overlap each get an axial slice.
+    figure_ids = re.findall(r'data-figure="([^"]+)"', dom)
+    for figure_id in ("dvh-dose", "dvh-eqd2-cumulative", "overlay-axial", "overlay-sagittal", "overlay-coronal",
+                      "overlay-hot-OpticChiasm", "overlay-hot-OpticNrv_L", "overlay-overlap"):
+        assert figure_id in figure_ids, figure_id
+    for figure_id in figure_ids:
         tag = dom.split(f'data-figure="{figure_id}"')[1].split(">")[0]
         assert 'data-loaded="true"' in tag, f"{figure_id} was not decoded by the browser"
+        widths = {k: int(v) for k, v in re.findall(r'data-(natural|rendered|content)-width="(\d+)"', tag)}
+        assert widths["natural"] >= 1000 and widths["rendered"] >= 0.9 * widths["content"], (figure_id, widths)
+    assert "CT window W 1000 / L 100 HU" in text
     shot = tmp_path / "shot.png"
     screenshot(page, shot, tmp_path / "profile2")
     pixels = mpimg.imread(shot)
@@ -202,38 +244,16 @@ def test_report_renders_in_headless_chromium(sample_run: tuple[Path, int], resul
 
 # --- synthetic patient: exit codes -------------------------------------------------------------
 
-SHAPE = (13, 31, 31)  # frames (z 0..30 mm), rows (y -30..30), columns (x -30..30)
-POSITION = (-30.0, -30.0, 0.0)
-PLANES = [5.0 + 2.5 * k for k in range(9)]
-
-
 @pytest.fixture(scope="module")
 def small_patient(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Low doses everywhere (no Emami limit reached), no CT (overlays left out with a warning)."""
-    root = tmp_path_factory.mktemp("small")
-    current, prior = root / "current", root / "prior"
-    current.mkdir()
-    prior.mkdir()
-    ion_uid, photon_uid = f.uid("analyze-ion-plan"), f.uid("analyze-photon-plan")
-    f.make_rt_ion_plan(current, fractions=22, dose_per_fraction_gy=1.0, sop_instance_uid=ion_uid)
-    dose = np.full(SHAPE, 5.0)
-    dose[:, 5:15, 18:28] = 22.0
-    f.make_rt_dose(current, shape_frc=SHAPE, position_mm=POSITION, pixel_spacing_mm=(2.0, 2.0), dose_frc_gy=dose,
-                   dose_type="EFFECTIVE", referenced_plan_uid=ion_uid, seed="analyze-current-dose")
-    rois = [
-        f.box_roi(1, "Brain Stem", (-18.0, 0.0), 6.0, PLANES),
-        f.box_roi(2, "SpinalCord", (-18.0, 14.0), 3.0, PLANES),
-        f.box_roi(3, "PTV", (18.0, -10.0), 6.0, PLANES, interpreted_type="PTV"),
-    ]
-    f.make_rt_struct(current, rois=rois, seed="analyze-struct")
-    f.make_rt_plan(prior, fractions=30, prescription_gy=30.0, sop_instance_uid=photon_uid, seed="analyze-photon")
-    f.make_rt_dose(prior, shape_frc=SHAPE, position_mm=POSITION, pixel_spacing_mm=(2.0, 2.0), dose_frc_gy=np.full(SHAPE, 10.0),
-                   referenced_plan_uid=photon_uid, seed="analyze-prior-dose")
-    return root
+    return make_small_patient(tmp_path_factory.mktemp("small"))
 
 
 def test_fail_on_violation_exit_codes(small_patient: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code = cli_main.main(["analyze", str(small_patient), "--out", str(tmp_path / "ok"), "--fail-on-violation"])
+    # Both synthetic plans are dated the same day: without --interval-months the spinal cord's
+    # re-irradiation limit (Nieder 2006: >= 6 months between the courses) would FAIL.
+    code = cli_main.main(["analyze", str(small_patient), "--out", str(tmp_path / "ok"), "--fail-on-violation", "--interval-months", "12"])
     assert code == 0, capsys.readouterr().err
     data = json.loads((tmp_path / "ok" / "results.json").read_text(encoding="utf-8"))
     validate(data)
@@ -248,13 +268,14 @@ def test_fail_on_violation_exit_codes(small_patient: Path, tmp_path: Path, capsy
     protocol = tmp_path / "tiny.toml"
     protocol.write_text('[constraints]\nBrainStem = "Dmax[Gy] < 0.5"\n', encoding="utf-8")
     code = cli_main.main(["analyze", str(small_patient), "--out", str(tmp_path / "bad"), "--protocol", str(protocol),
-                          "--fail-on-violation"])
+                          "--fail-on-violation", "--interval-months", "12"])
     assert code == 2
     data = json.loads((tmp_path / "bad" / "results.json").read_text(encoding="utf-8"))
     failing = [r for r in data["constraints"]["rows"] if r["status"] == "FAIL"]
     assert [(r["source"], r["roi"], r["limit"]) for r in failing] == [("protocol", "Brain Stem", 0.5)]
     # Without the flag the same violation still exits 0 (the report says FAIL).
-    assert cli_main.main(["analyze", str(small_patient), "--out", str(tmp_path / "bad2"), "--protocol", str(protocol)]) == 0
+    assert cli_main.main(["analyze", str(small_patient), "--out", str(tmp_path / "bad2"), "--protocol", str(protocol),
+                          "--interval-months", "12"]) == 0
 
 
 def test_missing_folder_is_one_line_exit_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -287,10 +308,11 @@ def test_output_inside_a_course_folder_is_refused(small_patient: Path, capsys: p
 
 def test_residual_without_a_prior_course_is_refused(small_patient: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     # A single course (no prior/): --residual would change nothing yet be recorded as a parameter.
-    code = cli_main.main(["analyze", str(small_patient / "current"), "--out", str(tmp_path / "out"), "--residual", "0.5"])
+    code = cli_main.main(["analyze", str(small_patient / "current"), "--out", str(tmp_path / "out"), "--no-prior",
+                          "--residual", "0.5"])
     err = capsys.readouterr().err
     assert code == 1 and err.count("\n") == 1
-    assert err.startswith("dosimetry: error: --registration, --assume-same-position and --residual need a prior course")
+    assert err.startswith("dosimetry: error: --registration, --assume-same-position, --recovery, --interval-months and --residual need a prior course")
     assert not (tmp_path / "out").exists()
 
 
@@ -312,7 +334,8 @@ def test_check_and_analyze_give_the_same_constraint_values(
         '  SpinalCord:\n    quantity: dose_current\n    constraints: ["Dmax[Gy] < 45", "D50%[cGy] < 4500"]\n',
         encoding="utf-8",
     )
-    assert cli_main.main(["check", str(small_patient), "--protocol", str(protocol), "--json"]) == 0
+    # --interval-months 12: the synthetic plans share a date (see test_fail_on_violation_exit_codes).
+    assert cli_main.main(["check", str(small_patient), "--protocol", str(protocol), "--json", "--interval-months", "12"]) == 0
     checked = json.loads(capsys.readouterr().out)
     assert cli_main.main(["analyze", str(small_patient), "--out", str(tmp_path / "out"), "--protocol", str(protocol)]) == 0
     rows = json.loads((tmp_path / "out" / "results.json").read_text(encoding="utf-8"))["constraints"]["rows"]
@@ -332,7 +355,8 @@ def test_check_and_analyze_give_the_same_constraint_values(
 def test_protocol_on_the_prior_course_without_one_is_not_evaluable(small_patient: Path, tmp_path: Path) -> None:
     protocol = tmp_path / "prior.yaml"
     protocol.write_text('constraints:\n  BrainStem:\n    quantity: eqd2_prior\n    constraints: "Dmax[Gy] < 54"\n', encoding="utf-8")
-    code = cli_main.main(["analyze", str(small_patient / "current"), "--out", str(tmp_path / "out"), "--protocol", str(protocol)])
+    code = cli_main.main(["analyze", str(small_patient / "current"), "--out", str(tmp_path / "out"), "--no-prior",
+                          "--protocol", str(protocol)])
     assert code == 0
     rows = json.loads((tmp_path / "out" / "results.json").read_text(encoding="utf-8"))["constraints"]["rows"]
     (row,) = [r for r in rows if r["source"] == "protocol"]
@@ -349,3 +373,36 @@ def test_an_input_that_cannot_be_hashed_is_an_input_file_error(tmp_path: Path) -
     folder.mkdir()
     with pytest.raises(InputFileError, match="not-a-file"):
         input_record(folder, "current", tmp_path)
+
+
+def test_a_missing_prior_course_is_an_error_unless_no_prior(small_patient: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Oracle: the issue's rule (a re-irradiation check without the prior course stops, unless --no-prior says the
+    current course alone is meant); the page is read back as text for every mention of a summation."""
+    for command in (["analyze", str(small_patient / "current"), "--out", str(tmp_path / "refused")],
+                    ["check", str(small_patient / "current")]):
+        code = cli_main.main(command)
+        err = capsys.readouterr().err
+        assert code == 1 and err.count("\n") == 1, err
+        assert "no prior course" in err and "--no-prior" in err and "--prior DIR" in err
+    assert not (tmp_path / "refused").exists()
+
+    out = tmp_path / "alone"
+    assert cli_main.main(["analyze", str(small_patient / "current"), "--out", str(out), "--no-prior"]) == 0
+    console = capsys.readouterr().out
+    assert "dose summed: current course only, no prior dose summed" in console
+    data = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    assert data["verdict"]["scope"] == "current course only, no prior dose summed" and data["alignment"] is None
+    page = (out / "report.html").read_text(encoding="utf-8")
+    visible = re.sub(r'(src|alt|id|data-figure)="[^"]*"', "", page.split('id="provenance"')[0])
+    assert "Dose evaluated: current course only, no prior dose summed" in visible
+    for summation in ("x prior", "current +", "r x prior", "Cumulative maps"):
+        assert summation not in visible, summation
+    # The current course is RBE-weighted (EFFECTIVE): doses read Gy(RBE), never "physical 22 Gy".
+    assert "RBE-weighted 22 Gy(RBE)" in page and "physical 22 Gy" not in page
+
+    # --no-prior with a prior/ sub-folder evaluates the current course alone; --prior with --no-prior is refused.
+    assert cli_main.main(["analyze", str(small_patient), "--out", str(tmp_path / "alone2"), "--no-prior"]) == 0
+    data2 = json.loads((tmp_path / "alone2" / "results.json").read_text(encoding="utf-8"))
+    assert [c["label"] for c in data2["courses"]] == ["current"]
+    with pytest.raises(SystemExit):
+        cli_main.main(["check", str(small_patient), "--no-prior", "--prior", str(small_patient / "prior")])

@@ -134,7 +134,7 @@ def test_an_explicit_value_is_kept_and_a_bad_choice_is_a_usage_error(capsys: pyt
     with pytest.raises(SystemExit) as exc:
         parser.parse_args(["dvh", "--dose", "d", "--structures", "s", "--end-cap", "flat"])
     assert exc.value.code == 2
-    assert "invalid choice: 'flat' (choose from 'half-slab', 'truncated')" in capsys.readouterr().err
+    assert "invalid choice: 'flat' (choose from 'half-slab', 'truncated', 'shape')" in capsys.readouterr().err
 
 
 def test_lazy_choices_and_value_on_a_plain_parser() -> None:

@@ -91,7 +91,10 @@ def test_check_json(patient: Path, capsys: pytest.CaptureFixture[str], tmp_path:
 
 
 def test_check_text_and_residual(patient: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code = cli_main.main(["check", str(patient / "current"), "--prior", str(patient / "prior"), "--residual", "0"])
+    # Both plans are dated the same day: --interval-months 12 keeps the spinal cord's re-irradiation
+    # limit (>= 6 months between the courses, Nieder 2006) from failing.
+    code = cli_main.main(["check", str(patient / "current"), "--prior", str(patient / "prior"), "--residual", "0",
+                          "--interval-months", "12"])
     out = capsys.readouterr().out
     assert code == 0  # residual 0: the chiasm gets 44 Gy < 50 Gy
     assert "residual 0 of the prior course" in out
@@ -103,7 +106,7 @@ def test_check_text_and_residual(patient: Path, capsys: pytest.CaptureFixture[st
 def test_check_without_prior_warns(patient: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     protocol = tmp_path / "p.yaml"
     protocol.write_text('constraints:\n  OpticChiasm:\n    quantity: eqd2_prior\n    constraints: "Dmax[Gy] < 54"\n', encoding="utf-8")
-    code = cli_main.main(["check", str(patient / "current"), "--protocol", str(protocol), "--json"])
+    code = cli_main.main(["check", str(patient / "current"), "--no-prior", "--protocol", str(protocol), "--json"])
     captured = capsys.readouterr()
     assert code == 0, captured.err  # 44 Gy in the chiasm < 50 Gy; 16.5 Gy in the brain stem
     data = json.loads(captured.out)

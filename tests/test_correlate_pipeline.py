@@ -171,10 +171,14 @@ def test_missing_results(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     with pytest.raises(InputFileError, match="neither metrics.csv nor cohort.sqlite"):
         load_cohort_metrics(tmp_path / "empty")
+    _write_results(tmp_path / "csv_only", _cohort())
+    with pytest.raises(InputFileError, match="--source sqlite: no cohort.sqlite in .*; metrics.csv exists: use --source csv"):
+        load_cohort_metrics(tmp_path / "csv_only", source=MetricsSource.SQLITE)
 
 
 def _write_sqlite(out: Path, patients: dict[str, dict[str, float]]) -> Path:
-    from pipelines.store import metadata, metrics, patients as patients_table, runs
+    from pipelines.store import metadata, metrics, patient_runs, runs
+    from pipelines.store import patients as patients_table
 
     out.mkdir(parents=True, exist_ok=True)
     path = out / "cohort.sqlite"
@@ -186,12 +190,15 @@ def _write_sqlite(out: Path, patients: dict[str, dict[str, float]]) -> Path:
         for run_id, t in ((old, t0), (new, t1)):
             conn.execute(runs.insert().values(run_id=run_id, started_utc=t, status="completed", parameters_json="{}", analysis_id="a", software_version="0", out_dir=str(out)))
         for pid, v in patients.items():
-            conn.execute(patients_table.insert().values(patient_key=pid, patient_id=pid, layout="folder", source="x", status="succeeded", last_run_id=new, updated_utc=t1, warnings_json="[]"))
+            conn.execute(patients_table.insert().values(patient_key=pid, patient_id=pid, layout="folder", source="x", status="succeeded", run_key="k", last_run_id=new, updated_utc=t1, warnings_json="[]"))
+            conn.execute(patient_runs.insert().values(run_id=new, patient_key=pid, status="succeeded", run_key="k"))
             conn.execute(metrics.insert().values(patient_key=pid, roi="PTV", quantity="rbe_weighted", metric="D50%[Gy]", value=v["dose"], unit="Gy"))
         # a patient only the older run saw, and one that failed in the latest run
-        conn.execute(patients_table.insert().values(patient_key="GONE", patient_id="GONE", layout="folder", source="x", status="succeeded", last_run_id=old, updated_utc=t0, warnings_json="[]"))
+        conn.execute(patients_table.insert().values(patient_key="GONE", patient_id="GONE", layout="folder", source="x", status="succeeded", run_key="g", last_run_id=old, updated_utc=t0, warnings_json="[]"))
+        conn.execute(patient_runs.insert().values(run_id=old, patient_key="GONE", status="succeeded", run_key="g"))
         conn.execute(metrics.insert().values(patient_key="GONE", roi="PTV", quantity="rbe_weighted", metric="D50%[Gy]", value=1.0, unit="Gy"))
         conn.execute(patients_table.insert().values(patient_key="BAD", patient_id="BAD", layout="folder", source="x", status="failed", error="truncated RT Dose", last_run_id=new, updated_utc=t1, warnings_json="[]"))
+        conn.execute(patient_runs.insert().values(run_id=new, patient_key="BAD", status="failed", error="truncated RT Dose"))
     engine.dispose()
     return path
 
@@ -274,3 +281,17 @@ def test_small_cohort_warns_everywhere_and_never_prints_a_negative_dose(tmp_path
     data = json.loads(capsys.readouterr().out)
     assert any("SMALL SAMPLE" in w for w in data["warnings"])
     assert data["associations"][0]["logistic"]["x50_ci95"][0] == 0.0
+
+
+def test_sqlite_url_source_reads_without_writing(tmp_path: Path) -> None:
+    """Oracle: the same file read as --results (tested above); the file's bytes before and after,
+    and an absent file must not be created."""
+    patients = _cohort()
+    db = _write_sqlite(tmp_path / "out", patients)
+    before = db.read_bytes()
+    metrics = load_cohort_metrics(None, database_url=f"sqlite:///{db}")
+    assert set(metrics.patient_ids) == set(patients) and metrics.source == f"sqlite:///{db}"
+    assert db.read_bytes() == before
+    with pytest.raises(InputFileError, match="no such SQLite file"):
+        load_cohort_metrics(None, database_url=f"sqlite:///{tmp_path / 'absent.sqlite'}")
+    assert not (tmp_path / "absent.sqlite").exists()

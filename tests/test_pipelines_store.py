@@ -137,7 +137,7 @@ def test_run_key_depends_on_content_parameters_and_analysis(tmp_path: Path) -> N
 def test_analysis_identity_and_loading() -> None:
     assert analysis_identity(header_analysis) == "tests.header_analysis"
     default = load_analysis("pipelines.default_analysis:dvh_analysis")
-    assert analysis_identity(default) == "pipelines.default_analysis.dvh_analysis@1"
+    assert analysis_identity(default) == "pipelines.default_analysis.dvh_analysis@2"
     with pytest.raises(ArgumentError, match="form package.module:callable"):
         load_analysis("pipelines.default_analysis")
     with pytest.raises(ArgumentError, match="has no attribute"):
@@ -172,3 +172,56 @@ def test_unreachable_postgresql_is_a_one_line_error_without_password() -> None:
     with pytest.raises((ArgumentError, OutputError)) as info:
         CohortStore.open("postgresql://user:secret@127.0.0.1:1/cohort")
     assert "secret" not in str(info.value) and "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_runs_sharing_a_database_keep_their_own_patients(tmp_path: Path, backend: str, request: pytest.FixtureRequest) -> None:
+    """Issue 21 item 2. Oracle: the cohort of known size: each run saw all 3 patients, so each
+    run's metric rows hold 3 patients x 2 metrics, whichever run wrote the patients last."""
+    url = f"sqlite:///{tmp_path / 'shared.sqlite'}" if backend == "sqlite" else request.getfixturevalue("postgres_url")
+    make_cohort(tmp_path / "root", bad=False, hostile=False, valid=3)
+    first = run_batch(tmp_path / "root", tmp_path / "a", analysis=header_analysis, workers=0, db_url=url, progress=ProgressMode.OFF)
+    second = run_batch(tmp_path / "root", tmp_path / "b", analysis=header_analysis, workers=0, db_url=url, progress=ProgressMode.OFF)
+    store = CohortStore.open(url)
+    try:
+        for summary in (first, second):
+            rows = list(store.metric_rows(summary.run_id))
+            assert sorted({r["patient_id"] for r in rows}) == ["P01", "P02", "P03"] and len(rows) == 6
+            assert store.replaced_patients(summary.run_id) == []
+        third = run_batch(tmp_path / "root", tmp_path / "c", analysis=header_analysis, workers=0, db_url=url,
+                          parameters=AnalysisParameters(residual_fraction=0.5), progress=ProgressMode.OFF)
+        # other parameters: the database now holds the third run's numbers; the first run's rows are gone, and said so
+        assert store.replaced_patients(first.run_id) == ["P01", "P02", "P03"] and list(store.metric_rows(first.run_id)) == []
+        assert len(list(store.metric_rows(third.run_id))) == 6
+    finally:
+        store.close()
+    assert {r["patient_id"] for r in read_metrics_csv(tmp_path / "a" / "metrics.csv")} == {"P01", "P02", "P03"}
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_batches_creating_a_new_database_at_once_all_open_it(tmp_path: Path, backend: str, request: pytest.FixtureRequest) -> None:
+    """Found by benchmarks/faults.py: two batches starting together on a new PostgreSQL database
+    raced in CREATE TABLE (unique violation in pg_type) and one stopped. Oracle: every one of 4
+    simultaneous opens (released together by a barrier) succeeds, and the schema exists once."""
+    import threading
+
+    url = f"sqlite:///{tmp_path / 'new.sqlite'}" if backend == "sqlite" else request.getfixturevalue("postgres_url")
+    barrier = threading.Barrier(4)
+    errors: list[BaseException] = []
+
+    def open_store() -> None:
+        barrier.wait(timeout=30)
+        try:
+            CohortStore.open(url).close()
+        except BaseException as exc:  # noqa: BLE001 - collected for the assertion
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_store) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == [] and not any(t.is_alive() for t in threads)
+    store = CohortStore.open(url)
+    assert store.count(patients) == 0
+    store.close()

@@ -11,7 +11,13 @@ from dosimetry.dose import DoseSummationType, DoseType
 from dosimetry.errors import ConsistencyError, InputFileError
 from dosimetry.radiobiology.course import find_registration, load_course
 from dosimetry.registration import RigidRegistration
-from tests.test_radiobiology_cli import CURRENT_FRAME, CURRENT_GRID, PRIOR_FRAME, write_dose, write_plan
+from tests.test_radiobiology_cli import (
+    CURRENT_FRAME,
+    CURRENT_GRID,
+    PRIOR_FRAME,
+    write_dose,
+    write_plan,
+)
 
 
 def test_fraction_dose_is_scaled_to_the_course(tmp_path: Path) -> None:
@@ -41,7 +47,10 @@ def test_two_courses_in_one_folder_refused(tmp_path: Path) -> None:
         load_course(tmp_path, argument="--prior")
 
 
-def test_plan_and_beam_dose_mixed_refused(tmp_path: Path) -> None:
+def test_plan_dose_used_when_its_beam_doses_cannot_be_checked(tmp_path: Path) -> None:
+    """Oracle: the values written (PLAN dose of 1 Gy). A BEAM dose without ReferencedBeamNumber
+    cannot be summed, so the PLAN dose is used and a warning says the check could not run (issue 21
+    item 9: a PLAN dose exported with BEAM doses was refused)."""
     uid = write_plan(tmp_path / "RP.dcm", fractions=22, ion=True, frame=CURRENT_FRAME)
     values = np.ones(CURRENT_GRID.shape_zyx)
     write_dose(tmp_path / "RD1.dcm", CURRENT_GRID, values, dose_type=DoseType.EFFECTIVE, frame=CURRENT_FRAME, plan_uid=uid, ion=True)
@@ -49,8 +58,10 @@ def test_plan_and_beam_dose_mixed_refused(tmp_path: Path) -> None:
         tmp_path / "RD2.dcm", CURRENT_GRID, values, dose_type=DoseType.EFFECTIVE, frame=CURRENT_FRAME, plan_uid=uid, ion=True,
         summation=DoseSummationType.BEAM,
     )
-    with pytest.raises(ConsistencyError, match="several RT Dose files"):
-        load_course(tmp_path, argument="--current")
+    course = load_course(tmp_path, argument="--current")
+    np.testing.assert_allclose(course.dose.dose_gy, 1.0)
+    assert course.dose.source_path == tmp_path / "RD1.dcm" and course.beam_sum_check is None
+    assert any("BEAM doses could not be checked" in w and "ReferencedBeamNumber" in w for w in course.warnings)
 
 
 def test_missing_folder_and_empty_folder(tmp_path: Path) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dosimetry.report.builder import _constraint_section
+from dosimetry.report.sections import constraint_section
 
 
 def _row(metric: str, limit: float, value: float | None, unit: str, status: str) -> dict[str, Any]:
@@ -21,7 +21,7 @@ def test_constraint_limits_and_values_carry_their_unit() -> None:
         _row("Dmean[Gy]", 30.0, None, "Gy", "NOT_EVALUABLE"),
     ]
     results = {"constraints": {"rows": rows, "quantity": "eqd2_cumulative", "alpha_beta_gy": 2.0}}
-    (table,) = _constraint_section(results).items
+    (table,) = constraint_section(results).items
     assert "limit [Gy]" not in table.columns  # a % or cc limit is not in Gy
     limit, value = table.columns.index("limit"), table.columns.index("value")
     shown = {r[table.columns.index("metric")]: (r[limit], r[value]) for r in table.rows}
@@ -38,13 +38,13 @@ def test_metrics_table_follows_the_alpha_beta_of_the_run() -> None:
     from types import SimpleNamespace
 
     from dosimetry.radiobiology.alpha_beta import RoiRole
-    from dosimetry.report.builder import _metrics_section
+    from dosimetry.report.sections import metrics_section
 
     maps = SimpleNamespace(alpha_beta_late_gy=3.0, alpha_beta_tumour_gy=10.0, eqd2_late_cumulative_key="EQD2_3_cumulative")
     dvhs = SimpleNamespace(rois=(SimpleNamespace(name="PTV"),), roles={"PTV": RoiRole.TARGET}, planned_dose_name="rbe_weighted")
     metrics = [{"roi": "PTV", "quantity": q, "metric": m, "value": v}
                for q, m, v in (("BED10", "D98%[Gy]", 71.25), ("EQD2_3", "D0.03cc[Gy]", 60.5), ("EQD2_3_cumulative", "Mean[Gy]", 40.0))]
-    (table,) = _metrics_section({"metrics": metrics}, maps, dvhs).items  # type: ignore[arg-type]
+    (table,) = metrics_section({"metrics": metrics}, maps, dvhs).items  # type: ignore[arg-type]
     shown = dict(zip(table.columns, table.rows[0], strict=True))
     assert shown["BED10 D98%"] == "71.25" and shown["EQD2_3 D0.03cc"] == "60.50"
     assert shown["EQD2_3_cumulative Mean"] == "40.00"

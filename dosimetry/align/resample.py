@@ -5,6 +5,10 @@ Choice of the mapping (:func:`align_prior_dose`):
 * same frame of reference: identity;
 * frames linked by a :class:`~dosimetry.registration.RigidRegistration`: its matrix, in the
   direction that maps current points to prior points (:mod:`dosimetry.align.transforms`);
+* frames linked by a DICOM Deformable Spatial Registration: pre matrix, grid, post matrix in the
+  standard's direction, inverted numerically when its registered frame is the prior one
+  (:mod:`dosimetry.align.deformable`); its Jacobian determinant statistics travel with the result
+  and folding (determinant <= 0) is a warning on every output;
 * a user ITK transform (object or file): applied as is (ITK maps output/current points to
   input/prior points); current-grid voxels outside a displacement field's domain, which ITK maps
   with zero displacement, are counted in a warning;
@@ -42,7 +46,9 @@ from scipy.interpolate import RegularGridInterpolator
 from dosimetry.dose import DoseGrid
 from dosimetry.errors import ArgumentError, ConsistencyError
 from dosimetry.grid import RectilinearGrid
+from dosimetry.io.registration_reader import DeformableRegistration
 from dosimetry.registration import RigidRegistration
+from dosimetry.align.deformable import JacobianStats, direction_for, displacement_field, jacobian_stats
 from dosimetry.align.transforms import current_to_prior_transform, describe_transform, load_itk_transform
 
 logger = logging.getLogger(__name__)
@@ -58,6 +64,7 @@ class AlignmentMethod(StrEnum):
     SAME_FRAME = "same-frame"
     REGISTRATION = "registration"
     TRANSFORM = "transform"
+    DEFORMABLE_REGISTRATION = "deformable-registration"
     ASSUMED_SAME_POSITION = "assumed-same-position"
 
 
@@ -71,6 +78,7 @@ class AlignedDose:
     uncovered_voxel_count: int
     uncovered_volume_cc: float
     warnings: tuple[str, ...] = field(default=())
+    jacobian: JacobianStats | None = None
 
 
 def _z_spacing(grid: RectilinearGrid) -> float:
@@ -194,18 +202,19 @@ def outside_displacement_field(transform: sitk.Transform, grid: RectilinearGrid)
     return outside
 
 
-def _check_exclusive(registration: object, transform: object, assume_same_position: bool) -> None:
+def _check_exclusive(registration: object, transform: object, assume_same_position: bool, deformable: object = None) -> None:
     given = [
         name
         for name, value in (
             ("registration", registration is not None),
+            ("deformable", deformable is not None),
             ("transform", transform is not None),
             ("assume_same_position", assume_same_position),
         )
         if value
     ]
     if len(given) > 1:
-        raise ArgumentError(f"give at most one of registration, transform and assume_same_position; got {', '.join(given)}")
+        raise ArgumentError(f"give at most one of registration, deformable, transform and assume_same_position; got {', '.join(given)}")
 
 
 def align_prior_dose(
@@ -216,12 +225,40 @@ def align_prior_dose(
     registration: RigidRegistration | None = None,
     transform: sitk.Transform | Path | str | None = None,
     assume_same_position: bool = False,
+    deformable: DeformableRegistration | None = None,
 ) -> AlignedDose:
     """Bring ``prior`` onto ``current_grid`` (see the module docstring for the rules)."""
-    _check_exclusive(registration, transform, assume_same_position)
+    _check_exclusive(registration, transform, assume_same_position, deformable)
     warnings: list[str] = []
     prior_frame = prior.frame_of_reference_uid
-    if transform is not None:
+    jacobian: JacobianStats | None = None
+    itk_transform: sitk.Transform | None
+    if deformable is not None:
+        used_as = direction_for(deformable, current_frame_uid=current_frame_uid, prior_frame_uid=prior_frame)
+        field_image, beyond_grid = displacement_field(
+            deformable, current_grid, current_frame_uid=current_frame_uid, prior_frame_uid=prior_frame
+        )
+        itk_transform = sitk.DisplacementFieldTransform(sitk.Image(field_image))
+        method = AlignmentMethod.DEFORMABLE_REGISTRATION
+        src = f" {deformable.source_path}" if deformable.source_path else ""
+        how = (
+            f"deformable spatial registration{src} ({deformable.source_frame_uid} -> {deformable.target_frame_uid}; "
+            f"{used_as.value}; grid {'x'.join(str(n) for n in deformable.grid_dimensions_xyz)} at "
+            f"{'/'.join(f'{r:g}' for r in deformable.resolution_mm)} mm, max displacement {deformable.max_displacement_mm:.1f} mm)"
+        )
+        jacobian = jacobian_stats(field_image)
+        if jacobian.folding_voxels:
+            warnings.append(
+                f"the deformable registration{src} folds space: {jacobian.folding_voxels} of {jacobian.voxels} voxels of the "
+                f"current dose grid have a Jacobian determinant <= 0 (min {jacobian.minimum:.3g}); the mapped prior dose is "
+                "not physical there"
+            )
+        if beyond_grid.any():
+            warnings.append(
+                f"{int(beyond_grid.sum())} points of the current dose grid lie more than half a grid voxel outside the "
+                f"deformation grid of{src}; the border displacement was held there"
+            )
+    elif transform is not None:
         itk_transform = transform if isinstance(transform, sitk.Transform) else load_itk_transform(transform)
         method = AlignmentMethod.TRANSFORM
         where = f" from {transform}" if not isinstance(transform, sitk.Transform) else ""
@@ -282,4 +319,16 @@ def align_prior_dose(
         description=f"prior dose resampled: {how}",
         warnings=all_warnings,
     )
-    return AlignedDose(aligned, method, how, count, volume_cc, all_warnings)
+    return AlignedDose(aligned, method, how, count, volume_cc, all_warnings, jacobian)
+
+
+def resample_values_with_transform(
+    values: FloatArray, grid: RectilinearGrid, target: RectilinearGrid, transform: sitk.Transform | None = None
+) -> tuple[FloatArray, npt.NDArray[np.bool_]]:
+    """:func:`resample_dose_with_transform` for any voxel values on a uniform ``grid`` (e.g. an ROI's
+    occupancy): linear, 0 outside ``grid``; returns the values and the outside mask."""
+    if not grid.z_is_uniform:
+        raise ArgumentError("resample_values_with_transform needs a grid with uniform z spacing")
+    if transform is None:
+        transform = sitk.Transform(3, sitk.sitkIdentity)
+    return _resample_sitk(_image_from_dose(values, grid), target, transform)

@@ -21,6 +21,19 @@ TOML::
     quantity = "eqd2_current"
     constraints = ["Dmean[Gy] < 26"]
 
+An optional ``recovery`` block chooses the recovery model of the prior course (model names and
+options as for ``--recovery``, :data:`dosimetry.radiobiology.recovery.RECOVERY_SPEC_HELP`; a step
+table path is relative to the protocol file)::
+
+    recovery:
+      model: constant                  # the default model (the protocol's 0.3)
+      per_organ:
+        serial: jones-grant-2014       # serial organs (spinal cord, brainstem, optic apparatus, ...)
+        Parotid_L: "constant:0.5"
+      alternatives: [step, "jones-grant-2014:fitted"]   # compared side by side in the report
+
+(``recovery: jones-grant-2014`` alone sets the default model.)
+
 Keys are structure names. They are matched to the patient's ROIs through
 :mod:`dosimetry.constraints.naming` (so ``BrainStem`` matches a ROI named "Brain Stem" or
 "Brainstem"; ``Parotid_L`` matches "Lt Parotid"). Any error names the file and the line.
@@ -38,10 +51,12 @@ import yaml
 
 from dosimetry.constraints.metrics import Constraint, parse_constraint
 from dosimetry.quantities import DoseBasis
-from dosimetry.errors import ConstraintError, InputFileError
+from dosimetry.errors import ConstraintError, DosimetryError, InputFileError
+from dosimetry.radiobiology.recovery import ConstantResidual, RecoveryModel, RecoverySelection, parse_recovery_model
 
 DEFAULT_QUANTITY = DoseBasis.EQD2_CUMULATIVE
-_TOP_KEYS = frozenset({"name", "quantity", "constraints", "description"})
+_TOP_KEYS = frozenset({"name", "quantity", "constraints", "description", "recovery"})
+_RECOVERY_KEYS = frozenset({"model", "per_organ", "alternatives"})
 _ENTRY_KEYS = frozenset({"quantity", "constraints"})
 
 
@@ -59,6 +74,7 @@ class Protocol:
     source: str
     quantity: DoseBasis
     constraints: tuple[ProtocolConstraint, ...]
+    recovery: RecoverySelection | None = None
 
 
 class _Located:
@@ -142,6 +158,43 @@ def _constraint_list(located: _Located, source: str, structure: str) -> list[_Lo
     )
 
 
+def _recovery_model(located: _Located, source: str) -> RecoveryModel:
+    if not isinstance(located.value, str):
+        raise ConstraintError(f"{source} line {located.line}: a recovery model must be a string like 'jones-grant-2014'")
+    spec = located.value
+    name, sep, rest = spec.partition(":")
+    if name.strip().lower() == "step" and rest and not Path(rest).is_absolute():
+        spec = f"{name}{sep}{Path(source).parent / rest}"
+    try:
+        return parse_recovery_model(spec, argument=f"{source} line {located.line}:")
+    except DosimetryError as exc:
+        raise ConstraintError(str(exc)) from exc
+
+
+def _recovery(located: _Located, source: str) -> RecoverySelection:
+    if isinstance(located.value, str):
+        return RecoverySelection(_recovery_model(located, source))
+    if not isinstance(located.value, dict):
+        raise ConstraintError(f"{source} line {located.line}: 'recovery' must be a model name or a mapping with {sorted(_RECOVERY_KEYS)}")
+    block: dict[str, tuple[_Located, _Located]] = located.value
+    for key, (key_loc, _) in block.items():
+        if key not in _RECOVERY_KEYS:
+            raise ConstraintError(f"{source} line {key_loc.line}: unknown key {key!r} under 'recovery'; expected {sorted(_RECOVERY_KEYS)}")
+    default: RecoveryModel = _recovery_model(block["model"][1], source) if "model" in block else ConstantResidual()
+    per_organ: list[tuple[str, RecoveryModel]] = []
+    if "per_organ" in block:
+        organs = block["per_organ"][1]
+        if not isinstance(organs.value, dict):
+            raise ConstraintError(f"{source} line {organs.line}: 'per_organ' must map structure names (or serial/parallel) to models")
+        per_organ = [(name, _recovery_model(value, source)) for name, (_, value) in organs.value.items()]
+    alternatives: list[RecoveryModel] = []
+    if "alternatives" in block:
+        items = block["alternatives"][1]
+        entries = items.value if isinstance(items.value, list) else [items]
+        alternatives = [_recovery_model(item, source) for item in entries]
+    return RecoverySelection(default, tuple(per_organ), tuple(alternatives))
+
+
 def parse_protocol_text(text: str, source: str, fmt: str) -> Protocol:
     """Parse protocol ``text`` in format ``fmt`` ("yaml" or "toml"); ``source`` names it in errors."""
     if fmt == "yaml":
@@ -201,7 +254,8 @@ def parse_protocol_text(text: str, source: str, fmt: str) -> Protocol:
             except ConstraintError as exc:
                 raise ConstraintError(f"{source} line {text_loc.line} ({structure}): {exc}") from exc
             items.append(ProtocolConstraint(structure, constraint, entry_quantity, text_loc.line))
-    return Protocol(name=name, source=source, quantity=quantity, constraints=tuple(items))
+    recovery = _recovery(top["recovery"][1], source) if "recovery" in top else None
+    return Protocol(name=name, source=source, quantity=quantity, constraints=tuple(items), recovery=recovery)
 
 
 def load_protocol(path: str | Path) -> Protocol:

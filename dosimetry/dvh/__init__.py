@@ -13,7 +13,14 @@ from dosimetry.dvh.curve import Dvh
 from dosimetry.dvh.endcaps import EndCapConvention
 from dosimetry.dvh.metrics import GRAMMAR, Metric, MetricKind, evaluate_metric, parse_metric
 from dosimetry.dvh.rasterise import RoiOccupancy, rasterise_roi
-from dosimetry.dvh.sampling import BatchSamples, DoseSamples, roi_dose_samples, roi_dose_samples_batch, volume_at_or_above
+from dosimetry.dvh.sampling import (
+    BatchSamples,
+    DoseSamples,
+    release_grid_caches,
+    roi_dose_samples,
+    roi_dose_samples_batch,
+    volume_at_or_above,
+)
 
 __all__ = [
     "BatchDvh",
@@ -26,6 +33,7 @@ __all__ = [
     "MetricKind",
     "RoiOccupancy",
     "compute_dvh",
+    "release_grid_caches",
     "compute_dvhs",
     "evaluate_metric",
     "parse_metric",

@@ -45,7 +45,7 @@ class Dvh:
     max_gy: float
     mean_gy: float
     median_gy: float
-    end_cap: EndCapConvention
+    end_cap: EndCapConvention | None  # None: a DVH read from a planning system (its convention unknown)
     supersample: int
     dose_type: str = ""
     warnings: tuple[str, ...] = ()

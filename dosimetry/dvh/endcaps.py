@@ -12,6 +12,13 @@ needs a rule for the thickness each plane stands for:
     No end-cap extension: the solid stops exactly at the first and last contour planes (interior
     boundaries still half-way between planes). A single-plane ROI has zero volume.
 
+``SHAPE``
+    The solid between and beyond the planes is reconstructed from the contours: shape-based
+    interpolation of signed-distance maps between planes and end caps following the trend of the
+    extreme contours (rounded when they close within a spacing, flat half a spacing out
+    otherwise); see :mod:`dosimetry.dvh._shape`. Its slabs are those of a finer stack of
+    interpolated sections, sampled like any other.
+
 A gap between consecutive planes larger than 1.5 times the ROI's nominal contour spacing (the
 median spacing) is treated as a break between separate parts; each side of the gap is capped by the
 same rule as the outermost planes.
@@ -38,6 +45,7 @@ class EndCapConvention(StrEnum):
 
     HALF_SLAB = "half-slab"
     TRUNCATED = "truncated"
+    SHAPE = "shape"
 
     @classmethod
     def parse(cls, text: str | EndCapConvention) -> EndCapConvention:
@@ -111,7 +119,7 @@ def slab_stack(
             f"{roi_label} has {n_split} gap(s) larger than {GAP_FACTOR} x its contour "
             f"spacing {spacing:.3g} mm; treated as separate parts, each capped as the ends"
         )
-    cap = half if convention is EndCapConvention.HALF_SLAB else 0.0
+    cap = 0.0 if convention is EndCapConvention.TRUNCATED else half  # SHAPE: rebuilt by _shape
     # A boundary below plane i: midpoint if joined to plane i-1, otherwise an end cap.
     lower[0] = planes[0] - cap
     upper[-1] = planes[-1] + cap

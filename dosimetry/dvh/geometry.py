@@ -231,7 +231,7 @@ def roi_geometry(
             f"{label}: on {overlapping} plane(s) solid contours overlap without nesting; the overlap "
             "is counted once in the occupancy but twice in the contour volume"
         )
-    return RoiGeometry(
+    geometry = RoiGeometry(
         name=roi.name,
         number=roi.number,
         sections=tuple(sections),
@@ -241,6 +241,11 @@ def roi_geometry(
         volume_cc=volume_mm3 / 1000.0,
         warnings=tuple(warnings),
     )
+    if end_cap is EndCapConvention.SHAPE:
+        from dosimetry.dvh._shape import shape_geometry
+
+        return shape_geometry(geometry, label)
+    return geometry
 
 
 class _Nesting:

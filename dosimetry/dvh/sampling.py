@@ -109,6 +109,7 @@ __all__ = [
     "DoseSamples",
     "auto_supersample",
     "cumulative_volume",
+    "release_grid_caches",
     "roi_dose_samples",
     "roi_dose_samples_batch",
     "steep_threshold_gy",
@@ -117,6 +118,25 @@ __all__ = [
 ]
 
 FloatArray = npt.NDArray[np.float64]
+
+
+def release_grid_caches(dose: DoseGrid) -> None:
+    """Drop the per-grid tables computed for ``dose`` (voxel means and spreads, 27-neighbourhood
+    ranges, cell ranges, steep-voxel samples: about seven float64 copies of the grid, shared by
+    every ROI sampled on it). They are otherwise kept as long as ``dose`` lives; a caller that has
+    sampled all its ROIs on a grid releases them here. Sampling on ``dose`` again rebuilds them
+    (same numbers)."""
+    from dosimetry.dvh import _steep, _trilinear, _voxel_stats
+
+    for cache in (
+        _voxel_stats._MAX_ABS_GY,
+        _voxel_stats._VOXEL_STATS,
+        _voxel_stats._INTERIOR,
+        _trilinear._AXIS_STEPS,
+        _trilinear._GRID_TABLES,
+        _steep._STEEP_SAMPLES,
+    ):
+        cache.pop(dose, None)
 
 
 def roi_dose_samples(

@@ -46,9 +46,9 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from dosimetry.dose import DoseGrid
+from dosimetry.dose import DoseGrid, DoseType
 from dosimetry.dvh import Dvh, evaluate_metric, roi_dose_samples
 from dosimetry.dvh.curve import dvh_from_samples
 from dosimetry.errors import ArgumentError, ConsistencyError
@@ -103,6 +103,7 @@ class ReferenceLevel:
     prescription_gy: float
     fractions: int | None = None
     alpha_beta_gy: float | None = None
+    rbe_weighted: bool = False  # a PHYSICAL-quantity reference on RBE-weighted (EFFECTIVE) dose: Gy(RBE)
 
     def __post_init__(self) -> None:
         for name in ("reference_gy", "prescription_gy"):
@@ -113,8 +114,10 @@ class ReferenceLevel:
             raise ArgumentError(f"a {self.quantity} reference needs fractions and alpha_beta_gy")
 
     @classmethod
-    def physical(cls, prescription_gy: float) -> ReferenceLevel:
-        return cls(DoseQuantity.PHYSICAL, float(prescription_gy), float(prescription_gy))
+    def physical(cls, prescription_gy: float, *, rbe_weighted: bool = False) -> ReferenceLevel:
+        """The prescription itself on the planned dose; ``rbe_weighted`` when that dose is RBE-weighted
+        (DoseType EFFECTIVE), so labels read Gy(RBE)."""
+        return cls(DoseQuantity.PHYSICAL, float(prescription_gy), float(prescription_gy), rbe_weighted=bool(rbe_weighted))
 
     @classmethod
     def lq(cls, quantity: DoseQuantity, prescription_gy: float, fractions: int, alpha_beta_gy: float) -> ReferenceLevel:
@@ -129,13 +132,23 @@ class ReferenceLevel:
 
     @property
     def label(self) -> str:
-        """For example ``physical 55 Gy`` or ``BED9 70.31 Gy (55 Gy in 22 fx)``."""
+        """For example ``physical 55 Gy``, ``RBE-weighted 55 Gy(RBE)`` or ``BED9 70.28 Gy (55 Gy(RBE) in 22 fx)``."""
         if self.quantity is DoseQuantity.PHYSICAL:
-            return f"physical {self.reference_gy:g} Gy"
+            return f"RBE-weighted {self.reference_gy:g} Gy(RBE)" if self.rbe_weighted else f"physical {self.reference_gy:g} Gy"
         return (
             f"{self.quantity}{self.alpha_beta_gy:g} {self.reference_gy:.4g} Gy "
-            f"({self.prescription_gy:g} Gy in {self.fractions} fx)"
+            f"({self.prescription_gy:g} {self.dose_unit} in {self.fractions} fx)"
         )
+
+    @property
+    def dose_unit(self) -> str:
+        """The unit of the prescription: Gy(RBE) for RBE-weighted dose, Gy otherwise."""
+        return "Gy(RBE)" if self.rbe_weighted else "Gy"
+
+    @property
+    def level_unit(self) -> str:
+        """The unit of levels on this reference's map: the prescription's unit on the planned dose, Gy on BED/EQD2."""
+        return self.dose_unit if self.quantity is DoseQuantity.PHYSICAL else "Gy"
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -144,6 +157,7 @@ class ReferenceLevel:
             "prescription_gy": self.prescription_gy,
             "fractions": self.fractions,
             "alpha_beta_gy": self.alpha_beta_gy,
+            "rbe_weighted": self.rbe_weighted,
             "label": self.label,
         }
 
@@ -465,11 +479,13 @@ def evaluate_quantity(
     if quantity is DoseQuantity.PHYSICAL:
         if alpha_beta_gy is not None:
             raise ArgumentError("alpha_beta_gy is only meaningful with quantity BED or EQD2")
-        reference = ReferenceLevel.physical(prescription_gy)
+        reference = ReferenceLevel.physical(prescription_gy, rbe_weighted=dose.dose_type is DoseType.EFFECTIVE)
     else:
         if alpha_beta_gy is None or fractions is None:
             raise ArgumentError(f"quantity {quantity} needs alpha_beta_gy and fractions")
         reference = ReferenceLevel.lq(quantity, prescription_gy, fractions, alpha_beta_gy)
+        if dose.dose_type is DoseType.EFFECTIVE:
+            reference = replace(reference, rbe_weighted=True)
     return evaluate_target(
         lq_dose_map(dose, reference),
         target,

@@ -13,17 +13,23 @@ that name the file, the tag and what was expected.
 
 from dosimetry.io.ct_reader import CtSeries, load_ct_series, load_ct_volume
 from dosimetry.io.discovery import (
-    Course,
+    CourseEntry,
     DicomFileEntry,
     Discovery,
     Issue,
     PatientEntry,
-    SkippedFile,
     discover,
     dose_per_fraction_gy,
     plan_type,
 )
-from dosimetry.io.dose_reader import DoseHeader, load_beam_doses, load_dose, read_dose_header, resample_dose
+from dosimetry.io.dose_reader import (
+    DoseHeader,
+    load_beam_doses,
+    load_dose,
+    read_dose_header,
+    resample_dose,
+)
+from dosimetry.io.folder_walk import FolderWalk, SkippedFile, walk_files
 from dosimetry.io.plan_reader import load_plan
 from dosimetry.io.registration_reader import (
     DeformableRegistration,
@@ -34,12 +40,13 @@ from dosimetry.io.registration_reader import (
 from dosimetry.io.structure_reader import contour_plane_spacing_mm, load_structure_set
 
 __all__ = [
-    "Course",
+    "CourseEntry",
     "CtSeries",
     "DeformableRegistration",
     "DicomFileEntry",
     "Discovery",
     "DoseHeader",
+    "FolderWalk",
     "Issue",
     "PatientEntry",
     "SkippedFile",
@@ -58,4 +65,5 @@ __all__ = [
     "plan_type",
     "read_dose_header",
     "resample_dose",
+    "walk_files",
 ]

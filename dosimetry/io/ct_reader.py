@@ -19,6 +19,7 @@ from pydicom.dataset import Dataset
 
 from dosimetry.errors import ArgumentError, ConsistencyError, DicomContentError, GeometryError, InputFileError, UnsupportedDataError
 from dosimetry.grid import RectilinearGrid
+from dosimetry.io.folder_walk import walk_files
 from dosimetry.io.dicom_file import (
     CT_IMAGE,
     expect_sop_class,
@@ -64,7 +65,7 @@ def _expand(paths: str | Path | Iterable[str | Path]) -> list[Path]:
     if isinstance(paths, (str, Path)):
         p = Path(paths)
         if p.is_dir():
-            return sorted(q for q in p.rglob("*") if q.is_file())
+            return list(walk_files(p).files)
         return [p]
     return [Path(q) for q in paths]
 

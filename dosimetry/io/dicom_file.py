@@ -16,7 +16,7 @@ import warnings
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pydicom
 from pydicom.dataset import Dataset
@@ -26,6 +26,12 @@ from pydicom.errors import InvalidDicomError
 from pydicom.tag import Tag
 
 from dosimetry.errors import DicomContentError, InputFileError
+from dosimetry.io.dicom_probe import (
+    DeadlineReader,
+    ParseTimeLimitExceeded,
+    probe_dicom_file,
+    time_limit_reason,
+)
 
 LOGGER = logging.getLogger(__name__)
 
@@ -117,29 +123,39 @@ def _read_dicom(path: Path, stop_before_pixels: bool) -> Dataset:
         raise InputFileError(f"{p}: no such file")
     if p.is_dir():
         raise InputFileError(f"{p}: is a directory, expected a DICOM file")
+    probe_dicom_file(p)  # microseconds; refuses non-DICOM and oversized files before pydicom parses them
     ds: Dataset
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            ds = pydicom.dcmread(p, stop_before_pixels=stop_before_pixels)
-    except InvalidDicomError:
-        ds = _read_without_preamble(p, stop_before_pixels)
+        with DeadlineReader(p) as handle:
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    ds = pydicom.dcmread(handle, stop_before_pixels=stop_before_pixels)
+            except InvalidDicomError:
+                handle.seek(0)
+                ds = _read_without_preamble(p, handle, stop_before_pixels)
+    except ParseTimeLimitExceeded:
+        raise InputFileError(f"{p}: {time_limit_reason()}") from None
+    except InputFileError:
+        raise
     except Exception as exc:  # noqa: BLE001 - pydicom's parser fails in many ways (struct.error, EOFError, ...) on corrupt bytes
         raise InputFileError(f"{p}: cannot be read as DICOM, the file is truncated or corrupt ({type(exc).__name__}: {one_line(exc)})") from None
     check_complete(ds, p)
     return ds
 
 
-def _read_without_preamble(path: Path, stop_before_pixels: bool) -> Dataset:
+def _read_without_preamble(path: Path, handle: DeadlineReader, stop_before_pixels: bool) -> Dataset:
     """Old exports may lack the 128-byte preamble and file meta: accept them only when the forced
     read yields a dataset with a SOP Class UID and a SOP Instance UID that look like UIDs."""
     not_dicom = InputFileError(f"{path}: not a DICOM file (no DICM preamble or recognisable DICOM header)")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            ds = pydicom.dcmread(path, force=True, stop_before_pixels=stop_before_pixels)
+            ds = pydicom.dcmread(handle, force=True, stop_before_pixels=stop_before_pixels)
             sop_class = str(ds.get("SOPClassUID", ""))
             sop_instance = str(ds.get("SOPInstanceUID", ""))
+    except ParseTimeLimitExceeded:
+        raise
     except Exception:  # noqa: BLE001 - any failure of a forced read means "not DICOM"
         raise not_dicom from None
     uid = re.compile(r"^[0-9]+(\.[0-9]+)+$")
@@ -147,6 +163,83 @@ def _read_without_preamble(path: Path, stop_before_pixels: bool) -> Dataset:
         raise not_dicom
     LOGGER.info("%s: no DICOM preamble/file meta; read as a raw dataset", path)
     return ds
+
+
+def read_dicom_header(path: str | Path, keywords: Iterable[str]) -> Dataset:
+    """Only the elements ``keywords`` of ``path`` (no pixel data, nothing else decoded), after the
+    same probe, size and time limits as :func:`read_dicom`; InputFileError when the file is not
+    DICOM (a file without preamble must hold UID-shaped SOPClassUID and SOPInstanceUID)."""
+    p = Path(path)
+    tags = list(dict.fromkeys(["SOPClassUID", "SOPInstanceUID", *keywords]))
+    probe_dicom_file(p)
+    uid = re.compile(r"^[0-9]+(\.[0-9]+)+$")
+    try:
+        with quiet_pydicom(), DeadlineReader(p) as handle:
+            try:
+                ds = pydicom.dcmread(handle, stop_before_pixels=True, specific_tags=tags)
+            except InvalidDicomError:
+                handle.seek(0)
+                ds = pydicom.dcmread(handle, stop_before_pixels=True, specific_tags=tags, force=True)
+                if not (uid.match(str(ds.get("SOPClassUID", ""))) and uid.match(str(ds.get("SOPInstanceUID", "")))):
+                    raise InputFileError(f"{p}: not a DICOM file (no DICM preamble or recognisable DICOM header)") from None
+    except ParseTimeLimitExceeded:
+        raise InputFileError(f"{p}: {time_limit_reason()}") from None
+    except InputFileError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - pydicom raises many types on arbitrary bytes
+        raise InputFileError(f"{p}: unreadable DICOM header ({type(exc).__name__}: {one_line(exc)})") from None
+    return ds
+
+
+def check_pixel_data_extent(path: str | Path) -> None:
+    """Without reading the voxels: InputFileError when the file ends before the end of its
+    (7FE0,0010) PixelData (the truncation :func:`read_dicom` finds when it reads the pixels), and
+    DicomContentError when a native PixelData is shorter than Rows x Columns x NumberOfFrames x
+    BitsAllocated / 8. Encapsulated (compressed) pixel data are checked when decoded.
+
+    pydicom leaves the file at the PixelData tag when it stops before the pixels; the element's
+    header (tag, VR, 4-byte length) is read from there (PS3.5 7.1)."""
+    p = Path(path)
+    size = p.stat().st_size
+    try:
+        with quiet_pydicom(), DeadlineReader(p) as handle:
+            try:
+                ds = pydicom.dcmread(handle, stop_before_pixels=True)
+            except InvalidDicomError:
+                handle.seek(0)
+                ds = pydicom.dcmread(handle, stop_before_pixels=True, force=True)
+            at = handle.tell()
+            head = handle.read(12)
+    except ParseTimeLimitExceeded:
+        raise InputFileError(f"{p}: {time_limit_reason()}") from None
+    except Exception as exc:  # noqa: BLE001 - pydicom's parser fails in many ways on corrupt bytes
+        raise InputFileError(f"{p}: cannot be read as DICOM, the file is truncated or corrupt ({type(exc).__name__}: {one_line(exc)})") from None
+    implicit_vr, little_endian = ds.original_encoding
+    order: Literal["little", "big"] = "big" if little_endian is False else "little"
+    tag_bytes = (0x7FE0).to_bytes(2, order) + (0x0010).to_bytes(2, order)
+    if len(head) < 8 or head[:4] != tag_bytes:
+        raise DicomContentError(f"{p}: required tag {tag_label('PixelData')} is missing")
+    if not implicit_vr:  # explicit VR (OB/OW): 2 reserved bytes, then a 4-byte length
+        if len(head) < 12:
+            raise InputFileError(f"{p}: truncated file: the file ends inside the (7FE0,0010) PixelData header")
+        length, value_at = int.from_bytes(head[8:12], order), at + 12
+    else:  # implicit VR: a 4-byte length right after the tag
+        length, value_at = int.from_bytes(head[4:8], order), at + 8
+    if length == UNDEFINED_LENGTH:
+        return
+    held = size - value_at
+    if held < length:
+        raise InputFileError(f"{p}: truncated file: (7FE0,0010) PixelData holds {max(held, 0)} of its {length} declared bytes")
+    try:
+        frames = int(str(ds.get("NumberOfFrames", 1) or 1).strip())
+        expected = frames * int(ds.Rows) * int(ds.Columns) * int(ds.BitsAllocated) // 8
+    except (AttributeError, TypeError, ValueError):
+        return  # the loader names the missing or malformed tag
+    if length < expected:
+        raise DicomContentError(
+            f"{p}: {tag_label('PixelData')} holds {length} bytes, expected {expected} "
+            "(NumberOfFrames x Rows x Columns x BitsAllocated / 8)"
+        )
 
 
 def check_complete(ds: Dataset, path: Path) -> None:

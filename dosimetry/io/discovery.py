@@ -36,6 +36,7 @@ from dosimetry.io.dicom_file import (
     RT_PLAN,
     RT_STRUCTURE_SET,
     SPATIAL_REGISTRATION,
+    check_pixel_data_extent,
     describe_sop_class,
     expect_sop_class,
     read_dicom,
@@ -44,6 +45,7 @@ from dosimetry.io.dicom_file import (
     text,
 )
 from dosimetry.io.dose_reader import DoseHeader, read_dose_header
+from dosimetry.io.folder_walk import SkippedFile, walk_files
 from dosimetry.io.plan_reader import plan_from_dataset
 from dosimetry.io.registration_reader import (
     DeformableRegistration,
@@ -56,12 +58,6 @@ from dosimetry.registration import RigidRegistration
 from dosimetry.structures import StructureSet
 
 LOGGER = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class SkippedFile:
-    path: Path
-    reason: str
 
 
 @dataclass(frozen=True)
@@ -94,8 +90,10 @@ class DicomFileEntry:
 
 
 @dataclass(frozen=True, eq=False)
-class Course:
-    """Plans of one patient in one frame of reference, with their doses, structure set and CT."""
+class CourseEntry:
+    """Plans of one patient in one frame of reference, with their doses (headers only), structure set
+    and CT, as found by discovery. Not :class:`dosimetry.radiobiology.course.Course`, which is one
+    course *loaded* (its dose in Gy, summed or checked) for an analysis."""
 
     label: str
     patient_id: str
@@ -123,7 +121,7 @@ class PatientEntry:
     patient_id: str
     patient_name: str
     study_instance_uids: tuple[str, ...]
-    courses: tuple[Course, ...]
+    courses: tuple[CourseEntry, ...]
 
 
 @dataclass(frozen=True, eq=False)
@@ -139,7 +137,7 @@ class Discovery:
     issues: tuple[Issue, ...] = field(default=())
 
     @property
-    def courses(self) -> tuple[Course, ...]:
+    def courses(self) -> tuple[CourseEntry, ...]:
         return tuple(c for p in self.patients for c in p.courses)
 
     @property
@@ -153,7 +151,7 @@ class Discovery:
     def files_in_frame(self, frame_of_reference_uid: str) -> tuple[DicomFileEntry, ...]:
         return tuple(f for f in self.files if f.frame_of_reference_uid == frame_of_reference_uid)
 
-    def course_of_frame(self, frame_of_reference_uid: str) -> Course | None:
+    def course_of_frame(self, frame_of_reference_uid: str) -> CourseEntry | None:
         for c in self.courses:
             if c.frame_of_reference_uid == frame_of_reference_uid:
                 return c
@@ -203,26 +201,28 @@ def _reason(exc: Exception, path: Path) -> str:
     return message[len(prefix):] if message.startswith(prefix) else message
 
 
-def _expand(paths: str | Path | Iterable[str | Path]) -> tuple[tuple[Path, ...], list[Path]]:
+def _expand(paths: str | Path | Iterable[str | Path]) -> tuple[tuple[Path, ...], list[Path], list[SkippedFile]]:
     roots = (Path(paths),) if isinstance(paths, (str, Path)) else tuple(Path(p) for p in paths)
     if not roots:
         raise InputFileError("discover: no path given")
     files: list[Path] = []
+    skipped: list[SkippedFile] = []
     for root in roots:
         if not root.exists():
             raise InputFileError(f"{root}: no such file or folder")
         if root.is_dir():
-            files.extend(sorted(p for p in root.rglob("*") if p.is_file()))
+            walk = walk_files(root)
+            files.extend(walk.files)
+            skipped.extend(walk.skipped)
         else:
             files.append(root)
-    return roots, files
+    return roots, files, skipped
 
 
 def discover(paths: str | Path | Sequence[str | Path]) -> Discovery:
     """Scan ``paths`` (folders recursively, or files) and link what they hold."""
-    roots, files = _expand(paths)
+    roots, files, skipped = _expand(paths)
     issues: list[Issue] = []
-    skipped: list[SkippedFile] = []
     entries: list[DicomFileEntry] = []
     plans: dict[str, Plan] = {}
     structure_sets: dict[str, StructureSet] = {}
@@ -265,7 +265,9 @@ def discover(paths: str | Path | Sequence[str | Path]) -> Discovery:
             continue
         try:
             if sop_class == RT_DOSE:
-                doses.append(read_dose_header(path, ds))
+                header = read_dose_header(path, ds)
+                check_pixel_data_extent(path)  # a truncated dose is refused here, as when it is loaded
+                doses.append(header)
             elif sop_class in (RT_PLAN, RT_ION_PLAN):
                 plan = plan_from_dataset(ds, path)
                 plans[plan.sop_instance_uid] = plan
@@ -418,7 +420,7 @@ def _link(
     def registered(a: str, b: str) -> bool:
         return (a, b) in reg_frames or (b, a) in reg_frames
 
-    by_patient: dict[str, list[Course]] = defaultdict(list)
+    by_patient: dict[str, list[CourseEntry]] = defaultdict(list)
     for (patient_id, frame), g in sorted(groups.items(), key=lambda kv: (kv[0][0], _sort_key(kv[1]))):
         course_plans = tuple(g["plans"])
         ss_list = [structure_sets[u] for u in g["ss"]]
@@ -438,7 +440,7 @@ def _link(
         if not study and ct_list:
             study = ct_list[0].study_instance_uid
         n = len(by_patient[patient_id]) + 1
-        course = Course(
+        course = CourseEntry(
             label=f"course {n} ({_describe(course_plans)})",
             patient_id=patient_id,
             study_instance_uid=study,
@@ -494,7 +496,7 @@ def _describe(plans: tuple[Plan, ...]) -> str:
     return "; ".join(parts)
 
 
-def _check_course(course: Course, registered: Callable[[str, str], bool], issues: list[Issue]) -> None:
+def _check_course(course: CourseEntry, registered: Callable[[str, str], bool], issues: list[Issue]) -> None:
     fg_tag = tag_label("FractionGroupSequence")
     for plan in course.plans:
         issues.extend(Issue("warning", w, plan.source_path) for w in plan.warnings)
@@ -508,7 +510,8 @@ def _check_course(course: Course, registered: Callable[[str, str], bool], issues
     for d in course.doses:
         units_tag = tag_label("DoseUnits")
         if d.dose_units != "GY":
-            issues.append(Issue("error", f"{d.path}: {units_tag} is {d.dose_units}, expected GY (absolute dose)", d.path, units_tag))
+            issues.append(Issue("error", f"{d.path}: {units_tag} is {d.dose_units}, expected GY (absolute dose); re-export the dose in Gy from "
+                                  "the planning system (a single RELATIVE file can be read by dvh, indices and bed with --normalisation-gy GY)", d.path, units_tag))
         dose_plan = next((p for p in course.plans if p.sop_instance_uid == d.referenced_plan_uid), None)
         if dose_plan is not None and dose_plan.frame_of_reference_uid and dose_plan.frame_of_reference_uid != d.frame_of_reference_uid:
             frame_tag = tag_label("FrameOfReferenceUID")
@@ -525,7 +528,20 @@ def _check_course(course: Course, registered: Callable[[str, str], bool], issues
             issues.append(
                 Issue("warning", f"{d.path}: {tag_label('DoseType')} PHYSICAL for an ion plan; BED/EQD2 need the RBE-weighted (EFFECTIVE) dose", d.path, tag_label("DoseType"))
             )
-        if d.summation_type.value in ("FRACTION", "FRACTION_SESSION", "BEAM_SESSION", "BEAM"):
+        with_plan_dose = d.summation_type.value == "BEAM" and any(
+            o.summation_type.value == "PLAN" and o.referenced_plan_uid == d.referenced_plan_uid for o in course.doses
+        )
+        if with_plan_dose:
+            issues.append(
+                Issue(
+                    "warning",
+                    f"{d.path}: {tag_label('DoseSummationType')} BEAM, exported with the PLAN dose of the same plan: "
+                    "the PLAN dose is used and the BEAM doses are checked to sum to it",
+                    d.path,
+                    tag_label("DoseSummationType"),
+                )
+            )
+        elif d.summation_type.value in ("FRACTION", "FRACTION_SESSION", "BEAM_SESSION", "BEAM"):
             issues.append(
                 Issue(
                     "warning",

@@ -296,7 +296,9 @@ def load_dose(path: str | Path, *, fractions: int | None = None, normalisation_g
     if header.dose_units == "RELATIVE":
         if normalisation_gy is None:
             raise UnsupportedDataError(
-                f"{p}: {tag_label('DoseUnits')} is RELATIVE; give normalisation_gy (the dose in Gy of a relative value of 1) to use it"
+                f"{p}: {tag_label('DoseUnits')} is RELATIVE; give normalisation_gy (the dose in Gy of a stored relative "
+                "value of 1; on the command line --normalisation-gy GY of dvh, indices and bed), or re-export the dose "
+                "in Gy (DoseUnits GY) from the planning system"
             )
         dose = dose * normalisation_gy
         warnings.append(f"{p.name}: RELATIVE dose converted to Gy with normalisation {normalisation_gy:g} Gy per unit")
@@ -431,4 +433,58 @@ def load_beam_doses(paths: Sequence[str | Path], plan: Plan, *, fractions: int |
     )
 
 
-__all__ = ["DoseHeader", "load_beam_doses", "load_dose", "read_dose_header", "resample_dose"]
+#: Allowed difference between a PLAN dose and the sum of its plan's BEAM doses, as a fraction of
+#: the PLAN dose maximum (1 %, the usual tolerance of a dose-summation check), on top of the
+#: storage quantisation (half of each file's DoseGridScaling, summed over the files).
+BEAM_SUM_TOLERANCE_FRACTION = 0.01
+
+
+@dataclass(frozen=True)
+class BeamSumCheck:
+    """How far the sum of a plan's BEAM doses is from its PLAN dose (on the PLAN dose grid)."""
+
+    n_beam_doses: int
+    max_difference_gy: float  # largest |sum of BEAM doses - PLAN dose|
+    position_mm: tuple[float, float, float]  # LPS x, y, z of the voxel where it occurs
+    plan_dose_gy: float  # the PLAN dose there
+    tolerance_gy: float
+    resampled: bool  # the BEAM grid differed from the PLAN grid and was resampled trilinearly
+
+    @property
+    def within_tolerance(self) -> bool:
+        return self.max_difference_gy <= self.tolerance_gy
+
+    def describe(self, plan_dose_name: str) -> str:
+        x, y, z = self.position_mm
+        verdict = "within" if self.within_tolerance else "BEYOND"
+        return (
+            f"the {self.n_beam_doses} BEAM doses sum to the PLAN dose {plan_dose_name} {verdict} the tolerance of "
+            f"{self.tolerance_gy:.3g} Gy (1 % of its maximum plus storage rounding): largest difference "
+            f"{self.max_difference_gy:.3g} Gy at x {x:.1f}, y {y:.1f}, z {z:.1f} mm (LPS), where the PLAN dose is "
+            f"{self.plan_dose_gy:.3g} Gy" + ("; BEAM grid resampled onto the PLAN grid" if self.resampled else "")
+        )
+
+
+def check_beam_sum(plan_dose: DoseGrid, beam_sum: DoseGrid, scalings: Sequence[float]) -> BeamSumCheck:
+    """Compare ``beam_sum`` (from :func:`load_beam_doses`) with ``plan_dose`` voxel by voxel;
+    ``scalings``: the DoseGridScaling of every file involved (storage rounding, in Gy)."""
+    resampled = not beam_sum.grid.same_as(plan_dose.grid)
+    if resampled:
+        values, _ = resample_dose(beam_sum, plan_dose.grid)
+    else:
+        values = beam_sum.dose_gy
+    difference = np.abs(values - plan_dose.dose_gy)
+    iz, iy, ix = np.unravel_index(int(np.argmax(difference)), difference.shape)
+    grid = plan_dose.grid
+    tolerance = BEAM_SUM_TOLERANCE_FRACTION * float(plan_dose.dose_gy.max()) + 0.5 * float(sum(scalings))
+    return BeamSumCheck(
+        n_beam_doses=len(scalings) - 1,
+        max_difference_gy=float(difference[iz, iy, ix]),
+        position_mm=(float(grid.x_mm[ix]), float(grid.y_mm[iy]), float(grid.z_mm[iz])),
+        plan_dose_gy=float(plan_dose.dose_gy[iz, iy, ix]),
+        tolerance_gy=tolerance,
+        resampled=resampled,
+    )
+
+
+__all__ = ["BeamSumCheck", "DoseHeader", "check_beam_sum", "load_beam_doses", "load_dose", "read_dose_header", "resample_dose"]

@@ -6,11 +6,13 @@ object's own FrameOfReferenceUID (the "registered" frame). An item for the objec
 normally the identity. Several matrices in one Matrix Sequence are applied in order
 (p' = M_n ... M_2 M_1 p).
 
-Deformable Spatial Registration (PS3.3 C.20.3): for each Deformable Registration Sequence item
-(SourceFrameOfReferenceUID = source), a point of the source frame is mapped by the
-pre-deformation matrix, then displaced by the vector of the deformation grid (trilinear), then
-mapped by the post-deformation matrix, into the object's own frame. The grid is kept here as a
-frozen value object (origin, direction cosines, resolution, vectors (z, y, x, 3) in mm).
+Deformable Spatial Registration (PS3.3 C.20.3.1.1): the object's own FrameOfReferenceUID is the
+Registered RCS, each Deformable Registration Sequence item's SourceFrameOfReferenceUID a Source
+RCS. A point of the *Registered* RCS is mapped by the pre-deformation matrix, offset by the
+deformation grid's vector at that point (the grid is placed in the Registered RCS), then mapped
+by the post-deformation matrix; the result is the sample point in the *Source* RCS. The grid is
+kept here as a frozen value object (origin, direction cosines, resolution, vectors (z, y, x, 3) in
+mm); :mod:`dosimetry.align.deformable` applies it.
 """
 
 from __future__ import annotations
@@ -125,9 +127,11 @@ def load_registration(path: str | Path) -> RigidRegistration:
 
 @dataclass(frozen=True, eq=False)
 class DeformableRegistration:
-    """One item of a Deformable Spatial Registration: source frame -> the object's own frame.
+    """One item of a Deformable Spatial Registration between ``source_frame_uid`` (the item's Source
+    RCS) and ``target_frame_uid`` (the object's own frame, the Registered RCS).
 
-    p_target = post @ (q + v(q)), q = pre @ p_source, with ``v`` the displacement field sampled on
+    PS3.3 C.20.3.1.1: p_source = post @ (pre @ p + v(p)) for a point p of the Registered RCS (the
+    "pull" direction: where to sample source data), with ``v`` the displacement field sampled on
     the grid of voxel centres ``origin_mm + i*resolution*row_dir + j*resolution*col_dir + k*resolution*normal``.
     ``vectors_mm`` has shape (nz, ny, nx, 3) in grid order (GridDimensions x, y, z).
     """

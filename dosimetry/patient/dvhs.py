@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from dosimetry.dose import DoseGrid
-from dosimetry.dvh import Dvh, EndCapConvention, evaluate_metric, roi_dose_samples
+from dosimetry.dvh import Dvh, EndCapConvention, evaluate_metric, release_grid_caches, roi_dose_samples
 from dosimetry.dvh.curve import dvh_from_samples
 from dosimetry.dvh.rasterise import geometry_for_grid
 from dosimetry.errors import ArgumentError, GeometryError, MetricError
@@ -115,22 +115,26 @@ def compute_patient_dvhs(maps: PatientMaps, rois: tuple[Roi, ...], *, bin_width_
     planned = maps.dose_quantity
     dose_maps = map_by_quantity(maps)
     roles = {r.name: roi_role(r) for r in rois}
-    curves: dict[tuple[str, str], Dvh] = {}
+    computed: dict[tuple[str, str], Dvh] = {}
     failures: dict[str, str] = {}
-    warnings: list[str] = []
+    roi_warnings: dict[str, list[str]] = {roi.name: [] for roi in rois}
+    geometries = {}
     for roi in rois:
         if not roi.closed_planar_contours:
             failures[roi.name] = f"ROI {roi.name!r} has no closed planar contours"
-            warnings.append(f"ROI {roi.name!r} has no closed planar contours: no DVH")
+            roi_warnings[roi.name].append(f"ROI {roi.name!r} has no closed planar contours: no DVH")
             continue
         try:
-            geometry = geometry_for_grid(roi, grid, EndCapConvention.HALF_SLAB, None)
+            geometries[roi.name] = geometry_for_grid(roi, grid, EndCapConvention.HALF_SLAB, None)
         except GeometryError as exc:
             failures[roi.name] = str(exc)
-            warnings.append(f"ROI {roi.name!r}: {exc}")
-            continue
-        for quantity, dose in dose_maps.items():
-            if roles[roi.name] not in roles_for(quantity, planned):
+            roi_warnings[roi.name].append(f"ROI {roi.name!r}: {exc}")
+    # one map at a time, all ROIs on it, then its per-grid sampling tables are released: at most
+    # one map's tables (about seven copies of the grid) are held at once, not one per map
+    for quantity, dose in dose_maps.items():
+        for roi in rois:
+            geometry = geometries.get(roi.name)
+            if geometry is None or roi.name in failures or roles[roi.name] not in roles_for(quantity, planned):
                 continue
             try:
                 samples = roi_dose_samples(dose, roi, geometry=geometry)
@@ -140,11 +144,15 @@ def compute_patient_dvhs(maps: PatientMaps, rois: tuple[Roi, ...], *, bin_width_
                 )
             except GeometryError as exc:
                 failures[roi.name] = str(exc)
-                warnings.append(f"ROI {roi.name!r}: {exc}")
-                break
+                roi_warnings[roi.name].append(f"ROI {roi.name!r}: {exc}")
+                continue
             if quantity == planned:
-                warnings.extend(dvh.warnings)
-            curves[(roi.name, quantity)] = dvh
+                roi_warnings[roi.name].extend(dvh.warnings)
+            computed[(roi.name, quantity)] = dvh
+        release_grid_caches(dose)
+    # in ROI order, each ROI's maps in map order (the order of every output)
+    curves = {(roi.name, q): computed[(roi.name, q)] for roi in rois for q in dose_maps if (roi.name, q) in computed}
+    warnings = [w for roi in rois for w in roi_warnings[roi.name]]
     prescription, note = prescription_gy(maps)
     if note is not None:
         warnings.append(note)

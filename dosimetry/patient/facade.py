@@ -25,19 +25,26 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import dosimetry
+from dosimetry.align.resample import AlignmentMethod
 from dosimetry.constraints.evaluate import ConstraintReport
 from dosimetry.constraints.naming import NameMapper, load_name_mapping
 from dosimetry.constraints.protocol import Protocol, load_protocol
 from dosimetry.dose import DoseGrid
 from dosimetry.errors import ArgumentError, OutputError
 from dosimetry.io.atomic_files import write_text
+from dosimetry.patient.deformable import RegisterMode, parse_register, write_registration_outputs
+from dosimetry.patient.registration_quality import DEFAULT_MARGIN_MM, RegistrationUncertainty, registration_uncertainty
 from dosimetry.patient.checks import constraint_report, unique_rois
 from dosimetry.patient.dvhs import DVH_BIN_WIDTH_GY, ROLE_SCOPE, PatientDvhs, compute_patient_dvhs, map_by_quantity, roles_for
 from dosimetry.patient.folders import CourseFolders, check_output_outside, resolve_folders
 from dosimetry.patient.indices import PatientIndices, indices_quantity, target_indices
 from dosimetry.patient.maps import PatientMaps, build_patient_maps
+from dosimetry.patient.planning_system import planning_system_rows
+from dosimetry.patient.sensitivity import with_convention_spreads
 from dosimetry.patient.provenance import input_records
-from dosimetry.patient.records import AlignmentRecord, IndicesRecord, OutputRecord, QuantityRecord, RoiRecord
+from dosimetry.patient.recovery_record import RecoveryRecord
+from dosimetry.patient.reirradiation_limits import reirradiation_limit_checks
+from dosimetry.patient.records import AlignmentRecord, ConstraintCheck, IndicesRecord, OutputRecord, QuantityRecord, RoiRecord
 from dosimetry.patient.results import (
     SCHEMA_VERSION,
     AnalysisResults,
@@ -49,12 +56,22 @@ from dosimetry.patient.results import (
 )
 from dosimetry.patient.writers import DVH_CSV_STEP_GY, dvh_csv_text, export_maps, metrics_csv_text
 from dosimetry.radiobiology import DEFAULT_RESIDUAL, SummationMethod
+from dosimetry.radiobiology.recovery import RecoverySelection
 from dosimetry.radiobiology.export import identity_from_dicom
 
 logger = logging.getLogger(__name__)
 
 #: The bundled synthetic patient (``dosimetry sample-data`` regenerates it byte for byte).
 SAMPLE_PATIENT_DIR = Path(__file__).resolve().parents[2] / "sample_data" / "patient01"
+
+
+_REGISTRATION_KIND = {
+    AlignmentMethod.DEFORMABLE_REGISTRATION: "deformable",
+    AlignmentMethod.REGISTRATION: "rigid",
+    AlignmentMethod.SAME_FRAME: "same-frame",
+    AlignmentMethod.TRANSFORM: "transform",
+    AlignmentMethod.ASSUMED_SAME_POSITION: "assumed-same-position",
+}
 
 
 @dataclass(frozen=True)
@@ -88,6 +105,16 @@ def _mapping(mapping: NameMapper | Path | str | None) -> NameMapper:
     return mapping if isinstance(mapping, NameMapper) else load_name_mapping(mapping)
 
 
+def _recovery_mismatch(protocol: Protocol | None, used: RecoverySelection) -> tuple[str, ...]:
+    """A warning when the protocol file names recovery models other than those the maps were built with."""
+    if protocol is None or protocol.recovery is None or protocol.recovery == used:
+        return ()
+    return (
+        f"protocol {protocol.source} names recovery {protocol.recovery.describe()} but the maps were built with "
+        f"{used.describe()} (--recovery options or load_patient(recovery=...) take precedence over the protocol file)",
+    )
+
+
 class Patient:
     """A loaded patient (use :func:`load_patient`). Results are computed on first use and cached."""
 
@@ -99,7 +126,13 @@ class Patient:
         registration_path: Path | None = None,
         assume_same_position: bool = False,
         dvh_bin_width_gy: float = DVH_BIN_WIDTH_GY,
+        uncertainty_margin_mm: float | None = None,
+        reirradiation_thresholds_gy: tuple[float, float] = (10.0, 10.0),
     ) -> None:
+        if uncertainty_margin_mm is not None and not (0 <= uncertainty_margin_mm <= 20):
+            raise ArgumentError(f"uncertainty_margin_mm must be in [0, 20] mm, got {uncertainty_margin_mm}")
+        self.uncertainty_margin_mm = uncertainty_margin_mm
+        self._uncertainty: dict[_CheckKey, object] = {}
         if not (0 < dvh_bin_width_gy <= 1):
             raise ArgumentError(f"dvh_bin_width_gy must be in (0, 1] Gy, got {dvh_bin_width_gy}")
         self._maps = maps
@@ -113,6 +146,9 @@ class Patient:
         self._dvhs: PatientDvhs | None = None
         self._indices: PatientIndices | None = None
         self._checks: dict[_CheckKey, ConstraintReport] = {}
+        self._recovery: RecoveryRecord | None = None
+        self._limits: tuple[tuple[ConstraintCheck, ...], tuple[str, ...]] | None = None
+        self.reirradiation_thresholds_gy = (float(reirradiation_thresholds_gy[0]), float(reirradiation_thresholds_gy[1]))
 
     @classmethod
     def from_sample(cls) -> Patient:
@@ -149,6 +185,25 @@ class Patient:
         return map_by_quantity(self._maps)
 
     # ---------------------------------------------------------------- analyses
+    def recovery(self) -> RecoveryRecord:
+        """The recovery models, the interval between the courses and each organ's cumulative EQD2
+        under the protocol's model and the alternatives (:mod:`dosimetry.patient.recovery_record`)."""
+        if self._recovery is None:
+            from dosimetry.patient.recovery_record import recovery_record
+
+            prior_gy, current_gy = self.reirradiation_thresholds_gy
+            self._recovery = recovery_record(
+                self._maps, self.dvhs(), bin_width_gy=self.dvh_bin_width_gy, threshold_prior_gy=prior_gy, threshold_current_gy=current_gy
+            )
+        return self._recovery
+
+    def reirradiation_limits(self) -> tuple[tuple[ConstraintCheck, ...], tuple[str, ...]]:
+        """The cumulative re-irradiation limits (``dosimetry/data/reirradiation_limits.json``) as
+        constraint rows (``source`` "reirradiation") and their warnings; none without a prior course."""
+        if self._limits is None:
+            self._limits = reirradiation_limit_checks(self._maps, self._rois, bin_width_gy=self.dvh_bin_width_gy)
+        return self._limits
+
     def dvhs(self) -> PatientDvhs:
         """DVHs and metric rows of every ROI on every map its role gets (:mod:`dosimetry.patient.dvhs`)."""
         if self._dvhs is None:
@@ -191,11 +246,28 @@ class Patient:
                 bin_width_gy=self.dvh_bin_width_gy,
                 roi_failures=failures,
                 known_dvhs=known,  # type: ignore[arg-type]
-                warnings=self.warnings,
+                warnings=self.warnings + _recovery_mismatch(loaded_protocol, self._maps.recovery),
                 report_dvh_warnings=True,
             )
             self._checks[key] = report
         return self._checks[key]
+
+    def registration_uncertainty(
+        self, protocol: Protocol | Path | str | None = None, mapping: NameMapper | Path | str | None = None
+    ) -> RegistrationUncertainty | None:
+        """Rigid vs deformable cumulative checks, their spread under a prior-dose shift and the mapping
+        quality (:mod:`dosimetry.patient.registration_quality`): computed with a prior course when a
+        deformable registration is applied or ``uncertainty_margin_mm`` was given; else None."""
+        if self._maps.prior is None or (self._maps.deformable_registration is None and self.uncertainty_margin_mm is None):
+            return None
+        key = _CheckKey(_protocol_label(protocol), _mapping_label(mapping))
+        if key not in self._uncertainty:
+            margin = DEFAULT_MARGIN_MM if self.uncertainty_margin_mm is None else self.uncertainty_margin_mm
+            self._uncertainty[key] = registration_uncertainty(
+                self._maps, self._rois, constraint_checks(self.check(protocol, mapping)), mapper=_mapping(mapping),
+                protocol=_protocol(protocol), bin_width_gy=self.dvh_bin_width_gy, margin_mm=margin,
+            )
+        return self._uncertainty[key]  # type: ignore[return-value]
 
     def results(
         self,
@@ -210,7 +282,16 @@ class Patient:
         dvhs = self.dvhs()
         indices = self.indices()
         report = self.check(protocol, mapping)
-        warnings = [*self.warnings, *dvhs.warnings, *indices.warnings, *report.warnings]
+        planning_system, planning_system_warnings = planning_system_rows(maps, self._rois)
+        constraint_rows, sensitivity_warnings = with_convention_spreads(
+            maps, self._rois, constraint_checks(report), bin_width_gy=self.dvh_bin_width_gy
+        )
+        recovery = self.recovery()
+        limit_rows, limit_warnings = self.reirradiation_limits()
+        warnings = [
+            *self.warnings, *dvhs.warnings, *indices.warnings, *report.warnings, *recovery.warnings, *limit_warnings,
+            *planning_system_warnings, *sensitivity_warnings,
+        ]
         courses = [course_record("current", maps.current)]
         alignment = None
         if maps.prior is not None and maps.aligned is not None:
@@ -220,6 +301,8 @@ class Patient:
                 transform=maps.aligned.transform_description,
                 registration_source=maps.registration_source,
                 uncovered_volume_cc=float(maps.aligned.uncovered_volume_cc),
+                registration_kind=_REGISTRATION_KIND[maps.aligned.method],
+                jacobian_determinant=None if maps.aligned.jacobian is None else maps.aligned.jacobian.to_dict(),
             )
         descriptions = {dvhs.planned_dose_name: f"{dvhs.planned_dose_name}: the current plan's dose ({maps.current.dose.dose_type.value})"}
         descriptions.update({k: m.description for k, m in maps.lq.items()})
@@ -249,6 +332,7 @@ class Patient:
             for r in indices.results
         )
         identity = identity_from_dicom(maps.current.dose_paths[0])
+        uncertainty = self.registration_uncertainty(protocol, mapping)
         return AnalysisResults(
             software_version=dosimetry.__version__,
             generated_utc=_dt.datetime.now(_dt.UTC).replace(microsecond=0).isoformat(),
@@ -264,6 +348,8 @@ class Patient:
                 registration=None if self.registration_path is None else str(self.registration_path),
                 assume_same_position=bool(self.assume_same_position),
                 folders=maps.folders.how,
+                register=None if maps.computed_registration is None else "deformable",
+                registration_margin_mm=None if uncertainty is None else uncertainty.margin_mm,
             ),
             patient_id=identity.patient_id,
             patient_name=identity.patient_name,
@@ -275,8 +361,8 @@ class Patient:
             metrics=dvhs.metrics,
             indices=index_records,
             constraints=ConstraintSummary(
-                any_fail=report.any_fail, quantity=report.quantity.value, alpha_beta_gy=report.alpha_beta_gy,
-                rows=constraint_checks(report),
+                any_fail=report.any_fail or any(r.status == "FAIL" for r in limit_rows), quantity=report.quantity.value,
+                alpha_beta_gy=report.alpha_beta_gy, rows=constraint_rows + limit_rows,
             ),
             inputs=input_records(
                 maps.folders, self.patient_dir,
@@ -285,6 +371,9 @@ class Patient:
                  ("mapping", Path(mapping) if isinstance(mapping, (str, Path)) else None)),
             ),
             warnings=tuple(dict.fromkeys(warnings)),
+            registration_uncertainty=uncertainty,
+            recovery=recovery,
+            planning_system=planning_system,
         )
 
     # ---------------------------------------------------------------- outputs
@@ -334,8 +423,13 @@ class Patient:
         except OSError as exc:
             raise OutputError(f"cannot create the output folder {out_dir}: {exc}") from exc
         outputs = list(export_maps(self._maps, out_dir, results.warnings))
+        if self._maps.computed_registration is not None:
+            outputs += write_registration_outputs(self._maps.computed_registration, out_dir, self._maps.current.dose_paths[0])
         write_text(out_dir / "dvh.csv", dvh_csv_text(self.dvhs(), dvh_csv_step_gy))
-        write_text(out_dir / "metrics.csv", metrics_csv_text(results.metrics))
+        write_text(
+            out_dir / "metrics.csv",
+            metrics_csv_text(results.metrics, results.warnings, [(r.number, r.name) for r in results.rois]),
+        )
         outputs += [
             OutputRecord("dvh.csv", "csv", "cumulative DVHs, long format"),
             OutputRecord("metrics.csv", "csv", "DVH metrics per ROI and quantity"),
@@ -364,6 +458,11 @@ def load_patient(
     alpha_beta_late_gy: float = 2.0,
     alpha_beta_tumour_gy: float = 9.0,
     dvh_bin_width_gy: float = DVH_BIN_WIDTH_GY,
+    register: RegisterMode | str | None = None,
+    uncertainty_margin_mm: float | None = None,
+    recovery: RecoverySelection | None = None,
+    interval_months: float | None = None,
+    reirradiation_thresholds_gy: tuple[float, float] = (10.0, 10.0),
 ) -> Patient:
     """Load a patient: ``folder`` with ``current/`` (and ``prior/``) sub-folders, or a current course
     folder with ``prior=`` naming the prior course.
@@ -373,15 +472,29 @@ def load_patient(
     frames differ and there is no registration (the results carry a warning). ``residual``: the
     fraction of the prior course still counted for organs at risk (default 0.3, the protocol's; only
     with a prior course). Alpha/beta ratios in Gy: late-responding tissue (organs at risk, 2) and
-    tumour (9). Raises a :class:`~dosimetry.errors.DosimetryError` naming the file or argument when
-    the patient cannot be loaded.
+    tumour (9). ``recovery``: the recovery models (default, per organ, alternatives for the report;
+    :class:`~dosimetry.radiobiology.recovery.RecoverySelection`) instead of ``residual``;
+    ``interval_months``: the interval between the courses (default: from the DICOM dates,
+    :mod:`dosimetry.radiobiology.interval`); ``reirradiation_thresholds_gy``: the meaningful dose
+    (EQD2 at the late alpha/beta) of the prior and the current course for the ESTRO-EORTC
+    re-irradiation type (:mod:`dosimetry.patient.reirradiation_type`). Raises a :class:`~dosimetry.errors.DosimetryError`
+    naming the file or argument when the patient cannot be loaded. ``register="deformable"``: compute a
+    deformable registration of the prior CT to the current CT (rigid + demons,
+    :mod:`dosimetry.align.register`) and apply it. ``uncertainty_margin_mm``: shift of the prior dose for
+    the registration uncertainty (default 2 mm when a deformable registration is applied; giving it
+    computes the uncertainty for a rigid one too).
     """
     folders = resolve_folders(Path(folder), None if prior is None else Path(prior))
-    if folders.prior is None and (registration is not None or assume_same_position or residual is not None):
+    if folders.prior is None and (
+        registration is not None or assume_same_position or residual is not None or interval_months is not None
+        or (recovery is not None and recovery != RecoverySelection())
+    ):
         raise ArgumentError(
-            "--registration, --assume-same-position and --residual need a prior course "
+            "--registration, --assume-same-position, --recovery, --interval-months and --residual need a prior course "
             "(prior/ sub-folder of PATIENT_DIR or --prior DIR)"
         )
+    if residual is not None and recovery is not None:
+        raise ArgumentError("give either --residual or --recovery (constant:R is the same as --residual R), not both")
     registration_path = None if registration is None else Path(registration)
     maps = build_patient_maps(
         folders,
@@ -390,6 +503,9 @@ def load_patient(
         residual=DEFAULT_RESIDUAL if residual is None else residual,
         alpha_beta_late_gy=alpha_beta_late_gy,
         alpha_beta_tumour_gy=alpha_beta_tumour_gy,
+        register=parse_register(register),
+        recovery=recovery,
+        interval_months=interval_months,
     )
     return Patient(
         maps,
@@ -397,4 +513,6 @@ def load_patient(
         registration_path=registration_path,
         assume_same_position=assume_same_position,
         dvh_bin_width_gy=dvh_bin_width_gy,
+        uncertainty_margin_mm=uncertainty_margin_mm,
+        reirradiation_thresholds_gy=reirradiation_thresholds_gy,
     )

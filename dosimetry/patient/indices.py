@@ -8,9 +8,10 @@ warning.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from dosimetry.dose import DoseGrid
+from dosimetry.dose import DoseGrid, DoseType
+from dosimetry.dvh import release_grid_caches
 from dosimetry.errors import DosimetryError
 from dosimetry.indices import DoseQuantity, ReferenceLevel, TargetIndices, evaluate_targets, find_body
 from dosimetry.patient.dvhs import PatientDvhs, prescription_gy
@@ -48,16 +49,21 @@ def target_indices(maps: PatientMaps, dvhs: PatientDvhs) -> PatientIndices:
         warnings.append(f"indices without a body ROI: {exc}")
         body = None
     n = maps.current.plan.fractions_planned
-    runs: list[tuple[DoseGrid, ReferenceLevel]] = [(maps.current.dose, ReferenceLevel.physical(prescription))]
+    rbe_weighted = maps.current.dose.dose_type is DoseType.EFFECTIVE
+    runs: list[tuple[DoseGrid, ReferenceLevel]] = [
+        (maps.current.dose, ReferenceLevel.physical(prescription, rbe_weighted=rbe_weighted))
+    ]
     bed_key = f"BED{maps.alpha_beta_tumour_gy:g}"
     if bed_key in maps.lq:
-        runs.append((maps.lq[bed_key].dose, ReferenceLevel.lq(DoseQuantity.BED, prescription, n, maps.alpha_beta_tumour_gy)))
+        bed_reference = ReferenceLevel.lq(DoseQuantity.BED, prescription, n, maps.alpha_beta_tumour_gy)
+        runs.append((maps.lq[bed_key].dose, replace(bed_reference, rbe_weighted=rbe_weighted)))
     results: list[TargetIndices] = []
     for dose, reference in runs:
         try:
             results.extend(evaluate_targets(dose, targets, reference, body=body))
         except DosimetryError as exc:
             warnings.append(f"indices on {reference.label} not computed: {exc}")
+        release_grid_caches(dose)  # the DVH stage released them too: hold no grid's tables after a stage
     for result in results:
         warnings.extend(f"indices {result.target_name} ({result.reference.label}): {w}" for w in result.warnings)
     return PatientIndices(tuple(results), tuple(warnings))

@@ -4,8 +4,10 @@
 (folders from :func:`dosimetry.patient.folders.resolve_folders`), takes the current course's
 structure set (same frame of reference as the current dose, else a
 :class:`~dosimetry.errors.ConsistencyError`), brings the prior dose onto the current dose grid
-with :func:`dosimetry.align.align_prior_dose` (same frame; a Spatial Registration from
-``registration_path`` or found in either folder; or ``assume_same_position``), and computes
+with :func:`dosimetry.align.align_prior_dose` (same frame; a Spatial Registration or a Deformable
+Spatial Registration from ``registration_path`` or found in either folder -- a deformable one is
+applied when there is one, the rigid one is kept for the rigid vs deformable comparison; or
+``assume_same_position``), and computes
 
 * the current course's voxel-wise LQ maps BED and EQD2 for the late (2 Gy) and tumour (9 Gy)
   alpha/beta: keys ``BED2``, ``EQD2_2``, ``BED9``, ``EQD2_9`` (:func:`dosimetry.radiobiology.lq_maps`);
@@ -29,9 +31,15 @@ from dosimetry.quantities import DoseBasis
 from dosimetry.dose import DoseGrid, DoseType
 from dosimetry.errors import ArgumentError, ConsistencyError
 from dosimetry.radiobiology import CourseDose, CumulativeMap, LqMap, DoseQuantity, SummationMethod, accumulate, lq_map, lq_maps
-from dosimetry.radiobiology.course import Course, course_registration, load_course
-from dosimetry.radiobiology.summation import check_residual
+from dosimetry.io.registration_reader import DeformableRegistration
+from dosimetry.radiobiology.course import Course, course_registrations, load_course
+from dosimetry.radiobiology.interval import CourseInterval
+from dosimetry.radiobiology.recovery import DEFAULT_RESIDUAL, ConstantResidual, RecoverySelection
+from dosimetry.registration import RigidRegistration
+from dosimetry.radiobiology.summation import RecoveryAssignment, check_residual
+from dosimetry.patient.deformable import PatientRegistration, RegisterMode, compute_patient_registration
 from dosimetry.patient.folders import CourseFolders
+from dosimetry.patient.recovery import OrganModel, recovery_assignment, resolve_interval
 from dosimetry.structures import StructureSet
 
 logger = logging.getLogger(__name__)
@@ -56,12 +64,19 @@ class PatientMaps:
     prior: Course | None
     aligned: AlignedDose | None
     registration_source: str
-    residual: float
+    residual: float | None  # None when the recovery model is not one constant residual (see ``recovery``)
     alpha_beta_late_gy: float
     alpha_beta_tumour_gy: float
     lq: dict[str, LqMap]
     cumulative: dict[str, CumulativeMap]
     warnings: tuple[str, ...] = field(default=())
+    recovery: RecoverySelection = field(default_factory=RecoverySelection)
+    interval: CourseInterval | None = None
+    organ_models: tuple[OrganModel, ...] = ()
+    rigid_registration: RigidRegistration | None = None
+    deformable_registration: DeformableRegistration | None = None
+    computed_registration: PatientRegistration | None = None
+    recovery_assignment: RecoveryAssignment | None = None  # the voxel models the cumulative maps used
 
     @property
     def dose_quantity(self) -> str:
@@ -108,9 +123,20 @@ def build_patient_maps(
     residual: float = 0.3,
     alpha_beta_late_gy: float = 2.0,
     alpha_beta_tumour_gy: float = 9.0,
+    recovery: RecoverySelection | None = None,
+    interval_months: float | None = None,
+    register: RegisterMode | None = None,
 ) -> PatientMaps:
-    """Load, align and build the maps (see the module docstring)."""
+    """Load, align and build the maps (see the module docstring). ``recovery`` (default: a constant
+    ``residual``) and ``interval_months`` (default: from the DICOM dates) are described in
+    :mod:`dosimetry.patient.recovery`. ``register``: compute a deformable registration of the prior CT
+    to the current CT and apply it (:mod:`dosimetry.patient.deformable`)."""
     residual = check_residual(residual, argument="--residual")
+    if recovery is None:
+        recovery = RecoverySelection(
+            ConstantResidual() if residual == DEFAULT_RESIDUAL
+            else ConstantResidual(residual, citation="constant residual given by the user (--residual)")
+        )
     for name, value in (("alpha_beta_late_gy", alpha_beta_late_gy), ("alpha_beta_tumour_gy", alpha_beta_tumour_gy)):
         if not value > 0:
             raise ArgumentError(f"{name} must be > 0 Gy, got {value}")
@@ -118,6 +144,8 @@ def build_patient_maps(
         raise ArgumentError("--registration and --assume-same-position need a prior course (prior/ or --prior DIR)")
     if registration_path is not None and assume_same_position:
         raise ArgumentError("give either --registration or --assume-same-position, not both")
+    if register is not None and (folders.prior is None or registration_path is not None or assume_same_position):
+        raise ArgumentError("--register needs a prior course and excludes --registration and --assume-same-position")
 
     current = load_course(folders.current, argument="PATIENT_DIR")
     frame = current.dose.frame_of_reference_uid
@@ -133,23 +161,44 @@ def build_patient_maps(
 
     prior: Course | None = None
     aligned: AlignedDose | None = None
+    rigid_registration: RigidRegistration | None = None
+    deformable: DeformableRegistration | None = None
+    computed: PatientRegistration | None = None
+    assignment: RecoveryAssignment | None = None
     source = "no prior course"
     cumulative: dict[str, CumulativeMap] = {}
     if folders.prior is not None:
         prior = load_course(folders.prior, argument="--prior")
         prior_frame = prior.dose.frame_of_reference_uid
-        registration = course_registration(
+        registration, deformable = course_registrations(
             current, prior, registration_path=registration_path, search_folders=not assume_same_position
         )
+        rigid_registration = registration
         source = "same frame of reference" if prior_frame == frame else "assumed same position (no registration)"
         if registration_path is not None:
             source = f"--registration {registration_path}"
+        elif deformable is not None:
+            source = f"deformable, found in course folder: {deformable.source_path}"
         elif registration is not None:
             source = f"found in course folder: {registration.source_path}"
+        if register is not None:
+            computed = compute_patient_registration(current, prior)
+            if deformable is not None:
+                warnings.append(f"--register: the deformable registration in {deformable.source_path} was not used (a new one was computed)")
+            deformable = computed.deformable
+            rigid_registration = rigid_registration or computed.rigid
+            source = f"computed (--register {register.value}: rigid + demons, {computed.computed.seconds:.1f} s)"
+        if deformable is not None:
+            registration = None
         aligned = align_prior_dose(
-            prior.dose, current.dose.grid, frame, registration=registration, assume_same_position=assume_same_position
+            prior.dose, current.dose.grid, frame, registration=registration, assume_same_position=assume_same_position,
+            deformable=deformable,
         )
         warnings += [f"prior: {w}" for w in prior.warnings]
+        interval = resolve_interval(current, prior, recovery, interval_months)
+        rois = tuple({r.name: r for r in reversed(structure_set.rois)}.values())[::-1]
+        assignment, organ_records, recovery_warnings = recovery_assignment(recovery, rois, current.dose.grid, interval)
+        warnings.extend(recovery_warnings)
         for quantity in (DoseQuantity.EQD2, DoseQuantity.BED):
             cum = accumulate(
                 CourseDose(current.dose, current.plan),
@@ -158,11 +207,13 @@ def build_patient_maps(
                 residual=residual,
                 quantity=quantity,
                 warnings=aligned.warnings,
+                recovery=assignment,
             )
             cumulative[lq_key(quantity, alpha_beta_late_gy) + "_cumulative"] = cum
             warnings.extend(cum.warnings)
     else:
-        warnings.append("no prior course: the cumulative maps are the current course's BED/EQD2 alone")
+        interval, organ_records = resolve_interval(current, None, recovery, interval_months), ()
+        warnings.append("no prior course: current course only, no prior dose summed (the *_cumulative maps equal the current course's BED/EQD2)")
         n = current.plan.fractions_planned
         for quantity in (DoseQuantity.EQD2, DoseQuantity.BED):
             single = lq[lq_key(quantity, alpha_beta_late_gy)]
@@ -178,10 +229,17 @@ def build_patient_maps(
         prior=prior,
         aligned=aligned,
         registration_source=source,
-        residual=residual,
+        residual=recovery.default.residual if isinstance(recovery.default, ConstantResidual) and not recovery.per_organ else None,
         alpha_beta_late_gy=alpha_beta_late_gy,
         alpha_beta_tumour_gy=alpha_beta_tumour_gy,
         lq=lq,
         cumulative=cumulative,
         warnings=tuple(dict.fromkeys(warnings)),
+        recovery=recovery,
+        interval=interval,
+        organ_models=organ_records,
+        rigid_registration=rigid_registration,
+        deformable_registration=deformable,
+        computed_registration=computed,
+        recovery_assignment=assignment,
     )

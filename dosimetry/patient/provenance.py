@@ -5,9 +5,10 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-import pydicom
-
 from dosimetry.errors import InputFileError
+from dosimetry.io.dicom_file import read_dicom_header
+from dosimetry.io.dicom_probe import size_limit_reason
+from dosimetry.io.folder_walk import walk_files
 from dosimetry.patient.folders import CourseFolders
 from dosimetry.patient.records import InputRecord
 
@@ -27,15 +28,23 @@ def file_sha256(path: Path) -> str:
 
 
 def input_record(path: Path, course: str, root: Path) -> InputRecord:
-    """One input file: path relative to ``root`` when inside it, DICOM identity ("not DICOM" otherwise), hash, size."""
+    """One input file: path relative to ``root`` when inside it, DICOM identity from its header only
+    ("not DICOM" otherwise), hash, size. A file beyond the per-file size limit
+    (:data:`dosimetry.io.dicom_probe.MAX_DICOM_FILE_BYTES`) is neither parsed nor hashed: its modality
+    names the reason and its sha256 is empty."""
     modality = sop_class = sop_instance = ""
-    try:
-        ds = pydicom.dcmread(path, stop_before_pixels=True)
-        modality = str(ds.get("Modality", ""))
-        sop_class = str(ds.get("SOPClassUID", ""))
-        sop_instance = str(ds.get("SOPInstanceUID", ""))
-    except (pydicom.errors.InvalidDicomError, OSError, ValueError, AttributeError, EOFError):
-        modality = "not DICOM"
+    size_bytes = path.stat().st_size
+    too_large = size_limit_reason(size_bytes)
+    if too_large is None:
+        try:
+            ds = read_dicom_header(path, ["Modality"])
+            modality = str(ds.get("Modality", ""))
+            sop_class = str(ds.get("SOPClassUID", ""))
+            sop_instance = str(ds.get("SOPInstanceUID", ""))
+        except InputFileError:
+            modality = "not DICOM"
+    else:
+        modality = f"not read: {too_large}"
     try:
         shown = path.resolve().relative_to(root.resolve()).as_posix()
     except ValueError:
@@ -46,8 +55,8 @@ def input_record(path: Path, course: str, root: Path) -> InputRecord:
         modality=modality,
         sop_class_uid=sop_class,
         sop_instance_uid=sop_instance,
-        sha256=file_sha256(path),
-        size_bytes=path.stat().st_size,
+        sha256=file_sha256(path) if too_large is None else "",
+        size_bytes=size_bytes,
     )
 
 
@@ -62,7 +71,7 @@ def input_records(
     if folders.prior is not None:
         courses.append(("prior", folders.prior))
     for course, folder in courses:
-        for path in sorted(p for p in Path(folder).rglob("*") if p.is_file()):
+        for path in walk_files(folder).files:
             if path.resolve() in seen:
                 continue
             seen.add(path.resolve())

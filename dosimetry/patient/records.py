@@ -63,7 +63,7 @@ class ConstraintCheck:
     ``status`` is a :class:`dosimetry.constraints.partial_volume.Status` value.
     """
 
-    source: str  # "emami" | "protocol"
+    source: str  # "emami" | "protocol" | "reirradiation"
     roi: str
     organ: str
     endpoint: str
@@ -76,6 +76,10 @@ class ConstraintCheck:
     status: str
     ntcp: float | None
     reason: str
+    #: spread (max - min, Gy) of ``value`` over the end-cap conventions and whether it exceeds
+    #: dosimetry.dvh.sensitivity.DOSE_SPREAD_GY (dosimetry.patient.sensitivity); None: not computed
+    convention_spread_gy: float | None = None
+    convention_sensitive: bool = False
 
 
 @dataclass(frozen=True)
@@ -103,6 +107,10 @@ class AlignmentRecord:
     transform: str
     registration_source: str
     uncovered_volume_cc: float
+    #: "deformable", "rigid", "same-frame", "transform" or "assumed-same-position": which mapping the cumulative dose used.
+    registration_kind: str = "rigid"
+    #: Jacobian determinant of the current -> prior mapping (deformable only): min, p1, median, p99, max, folding_voxels, voxels.
+    jacobian_determinant: dict[str, float | int] | None = None
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,8 @@ from dosimetry.constraints.metrics import parse_constraint
 from dosimetry.constraints.partial_volume import Status as ConstraintStatus
 from dosimetry.errors import ConsistencyError, DosimetryError
 from dosimetry.patient.maps import PatientMaps
+from dosimetry.patient.planning_system import PlanningSystemRow
+from dosimetry.patient.recovery_record import RecoveryRecord
 from dosimetry.patient.records import (
     AlignmentRecord,
     ConstraintCheck,
@@ -32,10 +34,11 @@ from dosimetry.patient.records import (
     json_ready,
     record_dict,
 )
+from dosimetry.patient.verdict import PlanVerdict, plan_verdict, summation_scope
 from dosimetry.radiobiology import make_schedules
 from dosimetry.radiobiology.course import Course
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
 
 #: Protocol Table 1: dose levels 1..6 = 2.5 Gy(RBE) x 21..26 fractions.
 PROTOCOL_DOSE_PER_FRACTION_GY = 2.5
@@ -46,7 +49,7 @@ PROTOCOL_FRACTIONS: tuple[int, ...] = (21, 22, 23, 24, 25, 26)
 class RunParameters:
     """The parameters that change the answer, as recorded in ``results.json``."""
 
-    residual: float
+    residual: float | None  # None when the recovery model is not one constant residual (see ``recovery``)
     alpha_beta_late_gy: float
     alpha_beta_tumour_gy: float
     summation_method: str
@@ -57,6 +60,8 @@ class RunParameters:
     registration: str | None
     assume_same_position: bool
     folders: str
+    register: str | None = None  # "deformable" when the registration was computed (--register)
+    registration_margin_mm: float | None = None  # prior-dose shift of the registration uncertainty (None: not computed)
 
 
 @dataclass(frozen=True)
@@ -96,11 +101,24 @@ class AnalysisResults:
     outputs: tuple[OutputRecord, ...] = ()
     inputs: tuple[InputRecord, ...] = ()
     warnings: tuple[str, ...] = field(default=())
+    #: ours vs the planning system's DVH Sequence (dosimetry.patient.planning_system); empty when none
+    planning_system: tuple[PlanningSystemRow, ...] = ()
     schema_version: str = SCHEMA_VERSION
+    recovery: RecoveryRecord | None = None
+    #: rigid vs deformable, shift spread, mapping quality (dosimetry.patient.registration_quality); None when not computed
+    registration_uncertainty: Any = None
 
     @property
     def any_fail(self) -> bool:
         return self.constraints.any_fail
+
+    def verdict(self) -> PlanVerdict:
+        """Pass / violation / not evaluable, every failing constraint and coverage rule with its margin,
+        and the warnings de-duplicated by severity (:mod:`dosimetry.patient.verdict`)."""
+        p = self.parameters
+        recovery = "" if self.recovery is None else self.recovery.description
+        scope = summation_scope(self.alignment is not None, p.residual, self.constraints.alpha_beta_gy, p.summation_method, recovery)
+        return plan_verdict(self.constraints.rows, [i.to_dict() for i in self.indices], self.warnings, scope)
 
     def metric(self, roi: str, quantity: str, metric: str) -> float:
         """The value of a metric row, e.g. ``metric("OpticChiasm", "EQD2_2_cumulative", "Max[Gy]")``."""
@@ -121,6 +139,7 @@ class AnalysisResults:
             "patient": {"patient_id": self.patient_id, "patient_name": self.patient_name},
             "courses": [record_dict(c) for c in self.courses],
             "alignment": None if self.alignment is None else record_dict(self.alignment),
+            "registration_uncertainty": None if self.registration_uncertainty is None else record_dict(self.registration_uncertainty),
             "dose_levels": {
                 "rows": [record_dict(r) for r in self.dose_levels.rows],
                 "patient_level": self.dose_levels.patient_level,
@@ -139,7 +158,11 @@ class AnalysisResults:
             "outputs": [record_dict(o) for o in self.outputs],
             "inputs": [record_dict(i) for i in self.inputs],
             "warnings": list(self.warnings),
+            "planning_system": [record_dict(r) for r in self.planning_system],
+            "verdict": self.verdict().to_dict(),
         }
+        if self.recovery is not None:
+            document["recovery"] = self.recovery.to_dict()
         return json_ready(document)  # type: ignore[no-any-return]
 
     def summary(self) -> str:
@@ -149,18 +172,19 @@ class AnalysisResults:
             rx = "-" if c.prescription_dose_gy is None else f"{c.prescription_dose_gy:g} Gy"
             lines.append(f"  {c.label} course: {'+'.join(c.radiation_types)} {rx} in {c.fractions} fractions ({c.dose_type})")
         if self.alignment is not None:
-            lines.append(f"  prior dose: {self.alignment.method} ({self.alignment.registration_source}), residual {self.parameters.residual:g}")
+            model = self.recovery.description if self.recovery is not None else f"constant residual {self.parameters.residual:g}"
+            lines.append(f"  prior dose: {self.alignment.method} ({self.alignment.registration_source}), recovery: {model}")
         cons = self.constraints
         lines.append(
             f"constraints on {cons.quantity} (alpha/beta {cons.alpha_beta_gy:g} Gy): {cons.count(ConstraintStatus.FAIL)} FAIL, "
             f"{cons.count(ConstraintStatus.PASS)} PASS, {cons.count(ConstraintStatus.NOT_EVALUABLE)} not evaluable"
         )
-        for r in cons.failed:
-            value = "-" if r.value is None else f"{r.value:.2f}"
-            lines.append(f"  FAIL {r.roi}: {r.metric} {value} {r.unit} vs {r.comparator} {r.limit:g} ({r.source}: {r.endpoint})")
-        if self.warnings:
-            lines.append(f"{len(self.warnings)} warning(s):")
-            lines += [f"  {w}" for w in self.warnings]
+        lines += self.verdict().lines()
+        u = self.registration_uncertainty
+        if u is not None:
+            flips = [r for r in u.rows if r.verdict == "UNCERTAIN"]
+            lines.append(f"registration uncertainty (prior dose shifted {u.margin_mm:g} mm): {len(flips)} check(s) UNCERTAIN")
+            lines += [f"  UNCERTAIN {r.roi}: {r.metric} {r.status} at {r.value} Gy, {r.spread_low}-{r.spread_high} Gy within the margin" for r in flips]
         return "\n".join(lines)
 
     def __str__(self) -> str:

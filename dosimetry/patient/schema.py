@@ -1,23 +1,29 @@
-"""The schema of ``OUT/results.json`` written by ``dosimetry analyze`` (version 1.0), checked with jsonschema.
+"""The schema of ``OUT/results.json`` written by ``dosimetry analyze`` (version 1.1), checked with jsonschema.
 
 Versioning: ``schema_version`` is ``"MAJOR.MINOR"``. A MINOR bump only adds optional keys; a MAJOR
 bump removes or changes the meaning of a key. Readers should check the MAJOR number.
 
 Top-level keys (all required; doses in Gy, or GyE where the source dose is RBE-weighted; volumes in cc)::
 
-    schema_version   "1.0"
+    schema_version   "1.1"   (1.1 adds the optional ``recovery`` and ``verdict`` sections and lets
+                              ``parameters.residual`` be null when the recovery model is not one
+                              constant residual)
     software         {name, version}
     generated_utc    ISO 8601 time of the run (UTC)
     parameters       {residual, alpha_beta_late_gy, alpha_beta_tumour_gy, summation_method,
                       dvh_bin_width_gy, dvh_csv_step_gy, protocol, mapping, registration,
-                      assume_same_position, folders}
+                      assume_same_position, folders, register (null|"deformable": computed with
+                      --register), registration_margin_mm (null: no registration uncertainty computed)}
     patient          {patient_id, patient_name}           (from the current RT Dose)
     courses          [{label ("current"|"prior"), folder, plan_sop_instance_uid, plan_label,
                        radiation_types[], fractions, dose_per_fraction_gy|null,
                        prescription_dose_gy|null, dose_type, dose_sop_instance_uid,
                        frame_of_reference_uid}]
     alignment        null (no prior course) | {method, transform, registration_source,
-                       uncovered_volume_cc}
+                       uncovered_volume_cc, registration_kind ("deformable"|"rigid"|"same-frame"|
+                       "transform"|"assumed-same-position": the mapping the cumulative dose used),
+                       jacobian_determinant (deformable: {min, p1, median, p99, max, folding_voxels,
+                       voxels} of the current -> prior mapping on the current dose grid; else null)}
     dose_levels      {rows: [{level, fractions, dose_per_fraction_gy, total_gy, bed2_gy, bed9_gy,
                        eqd2_2_gy, eqd2_9_gy}], patient_level: int|null, note}
                       (protocol Table 1 recomputed with make_schedules; patient_level is the row
@@ -29,13 +35,43 @@ Top-level keys (all required; doses in Gy, or GyE where the source dose is RBE-w
                        the same rows as metrics.csv)
     indices          [{target, quantity, ...}]   TargetIndices.to_dict() of dosimetry.indices plus
                        "quantity"; coverage entries carry the protocol rules (V95% CTV, V90% PTV)
-    constraints      {any_fail: bool, quantity, alpha_beta_gy, rows: [{source ("emami"|"protocol"),
+    constraints      {any_fail: bool, quantity, alpha_beta_gy, rows: [{source ("emami"|"protocol"|
+                       "reirradiation": the cumulative limits of dosimetry/data/reirradiation_limits.json, 1.1),
                        roi, organ, endpoint, quantity, metric, comparator, limit|null, value|null,
                        unit, status ("PASS"|"FAIL"|"NOT_EVALUABLE"), ntcp|null, reason}]}
     outputs          [{path, kind, description, sop_instance_uid|null}]   relative to OUT
     inputs           [{path, course, modality, sop_class_uid, sop_instance_uid, sha256,
-                       size_bytes}]   every input file (non-DICOM files have empty UIDs)
+                       size_bytes}]   every input file (non-DICOM files have empty UIDs; a file
+                       over the per-file size limit has modality "not read: <reason>" and an
+                       empty sha256: it is neither parsed nor hashed)
+    registration_uncertainty  null | {margin_mm, mapping, rigid_available, deformable_available,
+                       rows: [{source, roi, endpoint, quantity, metric, comparator, limit, value_rigid,
+                       value_deformable, value, spread_low, spread_high (over the prior dose shifted by
+                       margin_mm along +-x, +-y, +-z), worst_direction, status, verdict ("UNCERTAIN" when
+                       the status flips within the spread)}], organs: [{roi, prior_roi, dice_rigid,
+                       dice_deformable, mean_surface_distance_rigid_mm, mean_surface_distance_deformable_mm,
+                       jacobian_min, folding_voxels, note}], inverse_consistency null | {mean_mm, p95_mm,
+                       max_mm}, notes}   (dosimetry.patient.registration_quality; computed with a
+                       deformable registration or an explicit margin)
     warnings         [str]
+    recovery         (optional; present with a prior course) {model {kind, label, citation, ...},
+                      description, per_organ [{key, model}], organ_models [{roi, key, model}],
+                      interval null | {months, source, prior, current}, alternatives [model],
+                      comparison {quantity, metrics, columns [str], rows [{roi, metric,
+                      values_gy [number|null, one per column]}]}, warnings [str],
+                      eligibility [{rule, status, value, reason}] (the protocol's rules the
+                      DICOM can answer), reirradiation_type null | {type, reason, citation,
+                      quantity, threshold_prior_gy, threshold_current_gy, overlap_cc, organs [{roi,
+                      volume_cc, overlap_cc, prior_max_gy, current_max_gy}], organs_in_both_courses}}
+
+Optional keys (added in 1.1)::
+
+    verdict          {verdict ("pass"|"violation"|"not_evaluable"), headline, scope (what was summed;
+                      "current course only, no prior dose summed" without a prior course),
+                      failures: [{kind ("constraint"|"coverage"), subject, check, comparator, value,
+                      limit, margin (positive when the check holds), unit, status, value_text,
+                      detail}], not_evaluable: [same], warnings: {review: [str], note: [str]}}
+                      (:mod:`dosimetry.patient.verdict`)
 
 :data:`RESULTS_SCHEMA` states this as a JSON Schema (draft 2020-12); :func:`validate` checks a
 document against it with the jsonschema package.
@@ -71,6 +107,36 @@ def _array(items: Mapping[str, Any]) -> dict[str, Any]:
     return {"type": "array", "items": dict(items)}
 
 
+_NUM_OR_NULL_ = {"type": ["number", "null"]}
+_REGISTRATION_UNCERTAINTY: dict[str, Any] = {
+    "type": ["object", "null"],
+    "properties": {
+        "margin_mm": _NUM,
+        "mapping": _STR,
+        "rigid_available": {"type": "boolean"},
+        "deformable_available": {"type": "boolean"},
+        "rows": _array(_obj({
+            "source": _STR, "roi": _STR, "endpoint": _STR, "quantity": _STR, "metric": _STR, "comparator": _STR,
+            "limit": _NUM_OR_NULL_, "value_rigid": _NUM_OR_NULL_, "value_deformable": _NUM_OR_NULL_, "value": _NUM_OR_NULL_,
+            "spread_low": _NUM_OR_NULL_, "spread_high": _NUM_OR_NULL_, "worst_direction": _STR_OR_NULL, "status": _STR,
+            "verdict": {"enum": ["PASS", "FAIL", "NOT_EVALUABLE", "UNCERTAIN"]},
+        })),
+        "organs": _array(_obj({
+            "roi": _STR, "prior_roi": _STR_OR_NULL, "dice_rigid": _NUM_OR_NULL_, "dice_deformable": _NUM_OR_NULL_,
+            "mean_surface_distance_rigid_mm": _NUM_OR_NULL_, "mean_surface_distance_deformable_mm": _NUM_OR_NULL_,
+            "jacobian_min": _NUM_OR_NULL_, "folding_voxels": _INT_OR_NULL, "note": _STR,
+        })),
+        "inverse_consistency": {
+            "type": ["object", "null"],
+            "properties": {"mean_mm": _NUM, "p95_mm": _NUM, "max_mm": _NUM},
+            "additionalProperties": False,
+        },
+        "notes": _array(_STR),
+    },
+    "required": ["margin_mm", "mapping", "rows", "organs", "inverse_consistency", "notes"],
+    "additionalProperties": False,
+}
+
 RESULTS_SCHEMA: dict[str, Any] = _obj(
     {
         "schema_version": {"type": "string", "enum": [SCHEMA_VERSION]},
@@ -78,7 +144,7 @@ RESULTS_SCHEMA: dict[str, Any] = _obj(
         "generated_utc": _STR,
         "parameters": _obj(
             {
-                "residual": _NUM,
+                "residual": _NUM_OR_NULL,
                 "alpha_beta_late_gy": _NUM,
                 "alpha_beta_tumour_gy": _NUM,
                 "summation_method": _STR,
@@ -89,6 +155,8 @@ RESULTS_SCHEMA: dict[str, Any] = _obj(
                 "registration": _STR_OR_NULL,
                 "assume_same_position": {"type": "boolean"},
                 "folders": _STR,
+                "register": {"enum": [None, "deformable"]},
+                "registration_margin_mm": _NUM_OR_NULL,
             }
         ),
         "patient": _obj({"patient_id": _STR, "patient_name": _STR}),
@@ -109,10 +177,19 @@ RESULTS_SCHEMA: dict[str, Any] = _obj(
                 }
             )
         ),
+        "registration_uncertainty": _REGISTRATION_UNCERTAINTY,
         "alignment": {
             "type": ["object", "null"],
-            "properties": {"method": _STR, "transform": _STR, "registration_source": _STR, "uncovered_volume_cc": _NUM},
-            "required": ["method", "transform", "registration_source", "uncovered_volume_cc"],
+            "properties": {
+                "method": _STR, "transform": _STR, "registration_source": _STR, "uncovered_volume_cc": _NUM,
+                "registration_kind": {"enum": ["deformable", "rigid", "same-frame", "transform", "assumed-same-position"]},
+                "jacobian_determinant": {
+                    "type": ["object", "null"],
+                    "properties": {k: _NUM for k in ("min", "p1", "median", "p99", "max", "folding_voxels", "voxels")},
+                    "additionalProperties": False,
+                },
+            },
+            "required": ["method", "transform", "registration_source", "uncovered_volume_cc", "registration_kind", "jacobian_determinant"],
             "additionalProperties": False,
         },
         "dose_levels": _obj(
@@ -162,7 +239,7 @@ RESULTS_SCHEMA: dict[str, Any] = _obj(
                 "rows": _array(
                     _obj(
                         {
-                            "source": {"type": "string", "enum": ["emami", "protocol"]},
+                            "source": {"type": "string", "enum": ["emami", "protocol", "reirradiation"]},
                             "roi": _STR,
                             "organ": _STR,
                             "endpoint": _STR,
@@ -175,6 +252,8 @@ RESULTS_SCHEMA: dict[str, Any] = _obj(
                             "status": {"type": "string", "enum": ["PASS", "FAIL", "NOT_EVALUABLE"]},
                             "ntcp": _NUM_OR_NULL,
                             "reason": _STR,
+                            "convention_spread_gy": _NUM_OR_NULL,
+                            "convention_sensitive": {"type": "boolean"},
                         }
                     )
                 ),
@@ -195,6 +274,84 @@ RESULTS_SCHEMA: dict[str, Any] = _obj(
             )
         ),
         "warnings": _array(_STR),
+    }
+)
+# optional (older documents have none): ours vs the planning system's DVH Sequence
+RESULTS_SCHEMA["properties"]["planning_system"] = _array(
+    _obj(
+        {
+            "roi": _STR,
+            "roi_number": {"type": "integer"},
+            "quantity": _STR,
+            "ours": _NUM_OR_NULL,
+            "planning_system": _NUM_OR_NULL,
+            "difference": _NUM_OR_NULL,
+            "flagged": {"type": "boolean"},
+            "note": _STR,
+            "best_convention": _STR_OR_NULL,
+        }
+    )
+)
+
+
+_MODEL = {"type": "object", "properties": {"kind": _STR, "label": _STR, "citation": _STR}, "required": ["kind", "label", "citation"]}
+
+#: The optional ``recovery`` section (later additions go beside these keys).
+RESULTS_SCHEMA["properties"]["recovery"] = {
+    "type": "object",
+    "properties": {
+        "model": _MODEL,
+        "description": _STR,
+        "per_organ": _array({"type": "object", "properties": {"key": _STR, "model": _MODEL}, "required": ["key", "model"]}),
+        "organ_models": _array(_obj({"roi": _STR, "key": _STR, "model": _STR})),
+        "interval": {"type": ["object", "null"], "properties": {"months": _NUM, "source": _STR}, "required": ["months", "source"]},
+        "alternatives": _array(_MODEL),
+        "comparison": _obj(
+            {
+                "quantity": _STR,
+                "metrics": _array(_STR),
+                "columns": _array(_STR),
+                "rows": _array(_obj({"roi": _STR, "metric": _STR, "values_gy": _array(_NUM_OR_NULL)})),
+            }
+        ),
+        "warnings": _array(_STR),
+        "reirradiation_type": {
+            "type": ["object", "null"],
+            "properties": {"type": _STR, "reason": _STR, "overlap_cc": _NUM, "threshold_prior_gy": _NUM, "threshold_current_gy": _NUM},
+            "required": ["type", "reason", "overlap_cc", "threshold_prior_gy", "threshold_current_gy"],
+        },
+        "eligibility": _array(
+            _obj({"rule": _STR, "status": {"type": "string", "enum": ["PASS", "FAIL", "NOT_EVALUABLE"]}, "value": _STR, "reason": _STR})
+        ),
+    },
+    "required": ["model", "description", "per_organ", "organ_models", "interval", "alternatives", "comparison", "warnings"],
+}
+
+
+_FINDING = _obj(
+    {
+        "kind": {"type": "string", "enum": ["constraint", "coverage"]},
+        "subject": _STR,
+        "check": _STR,
+        "comparator": _STR,
+        "value": _NUM_OR_NULL,
+        "limit": _NUM_OR_NULL,
+        "margin": _NUM_OR_NULL,
+        "unit": _STR,
+        "status": _STR,
+        "value_text": _STR,
+        "detail": _STR,
+    }
+)
+#: Optional keys (MINOR additions): present in documents this version writes, not required of readers.
+RESULTS_SCHEMA["properties"]["verdict"] = _obj(
+    {
+        "verdict": {"type": "string", "enum": ["pass", "violation", "not_evaluable"]},
+        "headline": _STR,
+        "scope": _STR,
+        "failures": _array(_FINDING),
+        "not_evaluable": _array(_FINDING),
+        "warnings": _obj({"review": _array(_STR), "note": _array(_STR)}),
     }
 )
 

@@ -3,7 +3,9 @@
 * ``dvh.csv``: ``roi, quantity, dose_gy, volume_cc, volume_pct``: the cumulative DVH sampled every
   ``dvh_csv_step_gy`` (default 0.1 Gy; exact, the curve is linear between bin edges) from 0 Gy to
   the first step above the maximum; ``volume_pct`` refers to the ROI volume inside the dose grid.
-* ``metrics.csv``: ``roi, quantity, metric, value, unit`` (the same rows as results.json ``metrics``).
+* ``metrics.csv``: ``roi, quantity, metric, value, unit, warnings`` (the same rows as results.json
+  ``metrics``; ``warnings``: the analysis warnings naming the row's ROI or no ROI, joined by `` | ``,
+  so that a warning that may change the number travels with it).
 * the maps as RT Dose files ``BED2.dcm``, ``BED9.dcm``, ``EQD2_2.dcm``, ``EQD2_9.dcm`` and (with a
   prior course) ``EQD2_2_cumulative.dcm``, ``BED2_cumulative.dcm`` (file names are fixed, never
   taken from DICOM values).
@@ -11,7 +13,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 import os
 import shutil
@@ -21,10 +22,16 @@ from pathlib import Path
 
 import numpy as np
 
+from dosimetry.io.csv_cells import csv_writer
 from dosimetry.patient.dvhs import PatientDvhs
 from dosimetry.patient.maps import PatientMaps
 from dosimetry.patient.records import MetricRow, OutputRecord
-from dosimetry.radiobiology.export import export_cumulative_map, export_lq_map, identity_from_dicom
+from dosimetry.roi_warnings import warnings_by_roi
+from dosimetry.radiobiology.export import (
+    export_cumulative_map,
+    export_lq_map,
+    identity_from_dicom,
+)
 
 DVH_CSV_STEP_GY = 0.1
 
@@ -32,7 +39,7 @@ DVH_CSV_STEP_GY = 0.1
 def dvh_csv_text(dvhs: PatientDvhs, step_gy: float = DVH_CSV_STEP_GY) -> str:
     """``dvh.csv`` (module docstring)."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    writer = csv_writer(buffer, lineterminator="\n")
     writer.writerow(["roi", "quantity", "dose_gy", "volume_cc", "volume_pct"])
     for (name, quantity), dvh in dvhs.curves.items():
         top = float(dvh.bin_edges_gy[-1])
@@ -44,13 +51,19 @@ def dvh_csv_text(dvhs: PatientDvhs, step_gy: float = DVH_CSV_STEP_GY) -> str:
     return buffer.getvalue()
 
 
-def metrics_csv_text(rows: Sequence[MetricRow]) -> str:
-    """``metrics.csv`` (module docstring); values with full precision (``repr``)."""
+def metrics_csv_text(rows: Sequence[MetricRow], warnings: Sequence[str] = (), rois: Sequence[tuple[int, str]] = ()) -> str:
+    """``metrics.csv`` (module docstring); values with full precision (``repr``); the ``warnings``
+    column holds the analysis warnings naming the row's ROI (``rois``: (number, name)) or naming no
+    ROI, joined by `` | `` (:func:`dosimetry.roi_warnings.warnings_by_roi`)."""
+    numbered = list(rois) or [(k, name) for k, name in enumerate(dict.fromkeys(r.roi for r in rows), start=1)]
+    number_of = {name: number for number, name in numbered}
+    by_roi = warnings_by_roi(numbered, warnings)
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["roi", "quantity", "metric", "value", "unit"])
+    writer = csv_writer(buffer, lineterminator="\n")
+    writer.writerow(["roi", "quantity", "metric", "value", "unit", "warnings"])
     for row in rows:
-        writer.writerow([row.roi, row.quantity, row.metric, repr(row.value), row.unit])
+        notes = by_roi.get(number_of.get(row.roi, -1), [])
+        writer.writerow([row.roi, row.quantity, row.metric, repr(row.value), row.unit, " | ".join(notes)])
     return buffer.getvalue()
 
 

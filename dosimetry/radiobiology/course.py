@@ -1,14 +1,18 @@
 """One treatment course read from a folder: its RT Dose, RT (Ion) Plan, structure set and registrations.
 
 Used by ``dosimetry accumulate``. The folder is scanned with :func:`dosimetry.io.discover`; it
-must hold one course (one plan in one frame of reference) with either one total RT Dose or several
-BEAM doses of that plan (summed). Discovery findings (warnings and errors) travel with the course
+must hold one course (one plan in one frame of reference) with one total RT Dose, or the BEAM doses
+of that plan (summed), or both as planning systems export them: then the PLAN dose is used and the
+BEAM doses are checked to sum to it (:func:`dosimetry.io.dose_reader.check_beam_sum`; the largest
+difference and where it is are logged, and a difference beyond the documented tolerance
+``BEAM_SUM_TOLERANCE_FRACTION`` is a warning of the course). Discovery findings (warnings and errors) travel with the course
 as warnings.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,7 +20,17 @@ import numpy as np
 
 from dosimetry.dose import DoseGrid, DoseSummationType
 from dosimetry.errors import ConsistencyError, InputFileError
-from dosimetry.io import discover, load_beam_doses, load_dose, load_registrations, load_structure_set, read_dose_header
+from dosimetry.io import (
+    discover,
+    load_beam_doses,
+    load_dose,
+    load_registrations,
+    load_structure_set,
+    read_dose_header,
+)
+from dosimetry.io.dicom_file import DEFORMABLE_SPATIAL_REGISTRATION, read_dicom, sop_class_uid
+from dosimetry.io.dose_reader import BeamSumCheck, DoseHeader, check_beam_sum
+from dosimetry.io.registration_reader import DeformableRegistration, deformable_registrations_from_dataset, registrations_from_dataset
 from dosimetry.plan import Plan
 from dosimetry.registration import RigidRegistration
 from dosimetry.structures import StructureSet
@@ -28,6 +42,9 @@ RT_STRUCTURE_SET_STORAGE = "1.2.840.10008.5.1.4.1.1.481.3"
 
 @dataclass(frozen=True, eq=False)
 class Course:
+    """One treatment course loaded for an analysis: its total dose in Gy, plan, registrations and
+    structure set (discovery's :class:`dosimetry.io.CourseEntry` lists a course's files unloaded)."""
+
     folder: Path
     dose: DoseGrid
     dose_paths: tuple[Path, ...]
@@ -36,6 +53,8 @@ class Course:
     structure_set_paths: tuple[Path, ...] = ()
     warnings: tuple[str, ...] = field(default=())
     linked_structure_set: StructureSet | None = None
+    beam_sum_check: BeamSumCheck | None = None  # a PLAN dose exported with its BEAM doses
+    deformable_registrations: tuple[DeformableRegistration, ...] = ()
 
     def structure_set(self, *, argument: str) -> StructureSet:
         """The course's RT Structure Set (the one discovery linked, else the folder's only one)."""
@@ -53,13 +72,55 @@ PER_SESSION_SUMMATION = frozenset(
 )
 
 
-def load_total_dose(path: Path | str, fractions: int) -> DoseGrid:
+def load_total_dose(path: Path | str, fractions: int, *, normalisation_gy: float | None = None) -> DoseGrid:
     """The course's total dose from an RT Dose file: a per-session dose (DoseSummationType FRACTION,
-    FRACTION_SESSION, BEAM_SESSION) is multiplied by ``fractions``; PLAN/BEAM doses are totals."""
+    FRACTION_SESSION, BEAM_SESSION) is multiplied by ``fractions``; PLAN/BEAM doses are totals.
+    ``normalisation_gy``: for a RELATIVE dose (see :func:`dosimetry.io.load_dose`)."""
     header = read_dose_header(path)
     if header.summation_type in PER_SESSION_SUMMATION:
-        return load_dose(path, fractions=fractions)
-    return load_dose(path)
+        return load_dose(path, fractions=fractions, normalisation_gy=normalisation_gy)
+    return load_dose(path, normalisation_gy=normalisation_gy)
+
+
+@dataclass(frozen=True, eq=False)
+class ChosenDose:
+    """The total dose of a course chosen among its RT Dose files (:func:`course_dose`)."""
+
+    dose: DoseGrid
+    beam_sum_check: BeamSumCheck | None
+    warnings: tuple[str, ...]
+
+
+def course_dose(headers: Sequence[DoseHeader], plan: Plan, *, where: str) -> ChosenDose:
+    """The course's total dose from its RT Dose files (module docstring): the only file (scaled when
+    per-session), else the one PLAN dose (its BEAM doses checked to sum to it), else the sum of only
+    BEAM doses; ConsistencyError for any other combination. ``where`` names the course in messages."""
+    plan_headers = [h for h in headers if h.summation_type is DoseSummationType.PLAN]
+    beam_headers = [h for h in headers if h.summation_type is DoseSummationType.BEAM]
+    if len(headers) == 1:
+        return ChosenDose(load_total_dose(headers[0].path, plan.fractions_planned), None, ())
+    if len(plan_headers) == 1 and len(plan_headers) + len(beam_headers) == len(headers):
+        # a planning-system export: the PLAN dose is used, its BEAM doses are checked against it
+        dose = load_dose(plan_headers[0].path)
+        try:
+            beam_sum = load_beam_doses([h.path for h in beam_headers], plan)
+        except ConsistencyError as exc:
+            return ChosenDose(dose, None, (
+                f"{where}: the BEAM doses could not be checked against the PLAN dose {plan_headers[0].path.name} ({exc}); "
+                "the PLAN dose is used",
+            ))
+        check = check_beam_sum(dose, beam_sum, [h.dose_grid_scaling for h in headers])
+        message = check.describe(plan_headers[0].path.name)
+        if check.within_tolerance:
+            logger.info("%s: %s", where, message)
+            return ChosenDose(dose, check, ())
+        return ChosenDose(dose, check, (f"{where}: {message}; the PLAN dose is used",))
+    if {h.summation_type for h in headers} != {DoseSummationType.BEAM}:
+        listing = ", ".join(f"{h.path.name} ({h.summation_type.value})" for h in headers)
+        raise ConsistencyError(
+            f"several RT Dose files ({listing}); expected one PLAN dose (with or without the BEAM doses of its plan) or only BEAM doses"
+        )
+    return ChosenDose(load_beam_doses([h.path for h in headers], plan), None, ())
 
 
 def load_course(folder: Path | str, *, argument: str) -> Course:
@@ -70,6 +131,8 @@ def load_course(folder: Path | str, *, argument: str) -> Course:
         raise InputFileError(f"{argument} {root} is not a folder")
     found = discover(root)
     problems = [f"discovery {i.severity}: {i.message}" for i in found.issues]
+    reported = {i.path for i in found.issues}
+    problems += [f"skipped {s.path.name}: {s.reason}" for s in found.skipped if s.path not in reported]
     courses = [c for c in found.courses if c.plans or c.doses]
 
     def fail(message: str) -> ConsistencyError:
@@ -86,25 +149,24 @@ def load_course(folder: Path | str, *, argument: str) -> Course:
         raise fail(f"{course.label} has {len(course.plans)} plans; keep one course (one plan) per folder")
     plan = course.plans[0]
     headers = course.doses
-    if len(headers) == 1:
-        dose = load_total_dose(headers[0].path, plan.fractions_planned)
-    else:
-        kinds = {h.summation_type for h in headers}
-        if kinds != {DoseSummationType.BEAM}:
-            listing = ", ".join(f"{h.path.name} ({h.summation_type.value})" for h in headers)
-            raise fail(f"several RT Dose files ({listing}); expected one plan dose or only BEAM doses")
-        dose = load_beam_doses([h.path for h in headers], plan)
+    try:
+        chosen = course_dose(headers, plan, where=str(root))
+    except ConsistencyError as exc:
+        raise fail(str(exc)) from None
+    dose, beam_check, check_warnings = chosen.dose, chosen.beam_sum_check, chosen.warnings
     structure_paths = tuple(f.path for f in found.files if f.sop_class_uid == RT_STRUCTURE_SET_STORAGE)
-    warnings = tuple(dict.fromkeys((*problems, *plan.warnings, *dose.warnings)))
+    warnings = tuple(dict.fromkeys((*problems, *check_warnings, *plan.warnings, *dose.warnings)))
     return Course(
         root,
         dose,
-        tuple(h.path for h in headers),
+        tuple(h.path for h in (sorted(headers, key=lambda h: h.summation_type is not DoseSummationType.PLAN))),
         plan,
         found.registrations,
         structure_paths,
         warnings,
         course.structure_set,
+        beam_check,
+        deformable_registrations=found.deformable_registrations,
     )
 
 
@@ -153,3 +215,67 @@ def course_registration(
             current.registrations + prior.registrations, current_frame_uid=cur_frame, prior_frame_uid=prior_frame
         )
     return None
+
+
+def find_deformable_registration(
+    registrations: tuple[DeformableRegistration, ...], *, current_frame_uid: str, prior_frame_uid: str
+) -> DeformableRegistration | None:
+    """The one deformable registration linking the two frames (either direction), None when there is none."""
+    linking: list[DeformableRegistration] = []
+    for r in registrations:
+        if {r.source_frame_uid, r.target_frame_uid} != {current_frame_uid, prior_frame_uid}:
+            continue
+        if not any(r.sop_instance_uid and r.sop_instance_uid == k.sop_instance_uid and r.source_frame_uid == k.source_frame_uid for k in linking):
+            linking.append(r)
+    if len(linking) > 1:  # both directions given: the one registered in the current frame is applied as is
+        as_is = [r for r in linking if r.target_frame_uid == current_frame_uid]
+        if len(as_is) == 1 and len(linking) == 2:
+            return as_is[0]
+        paths = ", ".join(str(r.source_path) for r in linking)
+        raise ConsistencyError(
+            f"several deformable registrations link frames {prior_frame_uid} and {current_frame_uid} ({paths}); give --registration"
+        )
+    return linking[0] if linking else None
+
+
+def course_registrations(
+    current: Course, prior: Course, *, registration_path: Path | None = None, search_folders: bool = True
+) -> tuple[RigidRegistration | None, DeformableRegistration | None]:
+    """The rigid and the deformable registration linking the two courses' frames (each None when
+    there is none). ``registration_path`` may be a Spatial Registration or a Deformable Spatial
+    Registration; it must link the two frames (ConsistencyError otherwise) and replaces the
+    folders' registration of its kind; the other kind is still looked for in the folders."""
+    cur_frame = current.dose.frame_of_reference_uid
+    prior_frame = prior.dose.frame_of_reference_uid
+    search = search_folders and cur_frame != prior_frame
+    given_deformable: DeformableRegistration | None = None
+    given_rigid: RigidRegistration | None = None
+    if registration_path is not None:
+        ds = read_dicom(registration_path, stop_before_pixels=True)
+        if sop_class_uid(ds) == DEFORMABLE_SPATIAL_REGISTRATION:
+            given_deformable = find_deformable_registration(
+                deformable_registrations_from_dataset(ds, Path(registration_path)),
+                current_frame_uid=cur_frame, prior_frame_uid=prior_frame,
+            )
+            if given_deformable is None:
+                raise ConsistencyError(
+                    f"--registration {registration_path} does not link the prior frame {prior_frame} and the current frame {cur_frame}"
+                )
+        else:
+            given_rigid = find_registration(
+                registrations_from_dataset(ds, Path(registration_path)), current_frame_uid=cur_frame, prior_frame_uid=prior_frame
+            )
+            if given_rigid is None:
+                raise ConsistencyError(
+                    f"--registration {registration_path} does not link the prior frame {prior_frame} and the current frame {cur_frame}"
+                )
+    rigid = given_rigid
+    if rigid is None and search:
+        rigid = find_registration(current.registrations + prior.registrations, current_frame_uid=cur_frame, prior_frame_uid=prior_frame)
+    deformable = given_deformable
+    if deformable is None and search and given_rigid is None:
+        deformable = find_deformable_registration(
+            current.deformable_registrations + prior.deformable_registrations,
+            current_frame_uid=cur_frame, prior_frame_uid=prior_frame,
+        )
+    return rigid, deformable

@@ -24,6 +24,7 @@ from dosimetry.radiobiology.alpha_beta import AlphaBetaPolicy, RoiRole, roi_role
 from dosimetry.radiobiology.maps import CourseDose, lq_map
 from dosimetry.radiobiology.summation import (
     DEFAULT_RESIDUAL,
+    RecoveryAssignment,
     SummationMethod,
     accumulate,
 )
@@ -61,8 +62,10 @@ def roi_eqd2_metrics(
     policy: AlphaBetaPolicy,
     residual: float = DEFAULT_RESIDUAL,
     method: SummationMethod = SummationMethod.BED_SPACE,
+    recovery: RecoveryAssignment | None = None,
 ) -> EvaluationResult:
-    """EQD2 metrics per ROI (see the module docstring for which map each ROI uses)."""
+    """EQD2 metrics per ROI (see the module docstring for which map each ROI uses); ``recovery``
+    (:mod:`dosimetry.radiobiology.recovery` models) replaces ``residual`` when given."""
     current_maps: dict[float, DoseGrid] = {}
     cumulative_maps: dict[float, DoseGrid] = {}
     warnings: list[str] = []
@@ -81,10 +84,11 @@ def roi_eqd2_metrics(
         else:
             if ab not in cumulative_maps:
                 cumulative_maps[ab] = accumulate(
-                    current, prior_on_current_grid, alpha_beta_gy=ab, residual=residual, method=method
+                    current, prior_on_current_grid, alpha_beta_gy=ab, residual=residual, method=method, recovery=recovery
                 ).dose
             dose = cumulative_maps[ab]
-            basis = f"cumulative (r={residual:g}, {SummationMethod(method).value})"
+            prior_text = f"r={residual:g}" if recovery is None else recovery.label
+            basis = f"cumulative ({prior_text}, {SummationMethod(method).value})"
         try:
             dvh = compute_dvh(dose, roi)
         except DosimetryError as exc:

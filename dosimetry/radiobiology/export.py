@@ -160,7 +160,8 @@ def export_cumulative_map(
 ) -> ExportedMap:
     """Write a cumulative map (DoseSummationType MULTI_PLAN, referencing the current plan); the
     method, residual, what target metrics use and every warning go into ImageComments."""
-    comment = f"r={cum.residual:.3g} x prior, {cum.method.value}; targets use current only"
+    prior = f"r={cum.residual:.3g} x prior" if cum.residual is not None else "prior: recovery models"
+    comment = f"{prior}, {cum.method.value}; targets use current only"
     return _write(
         cum.dose,
         Path(path),
@@ -171,11 +172,31 @@ def export_cumulative_map(
         summation_type=DoseSummationType.MULTI_PLAN,
         notes=(
             cum.description,
-            f"summation method: {cum.method.value}; residual fraction of the prior course r = {cum.residual:g}",
+            f"summation method: {cum.method.value}; "
+            + (f"residual fraction of the prior course r = {cum.residual:g}" if cum.residual is not None else "")
+            + f" (recovery model: {cum.recovery_label})",
             cum.target_metrics_note,
             *(f"WARNING: {w}" for w in (*cum.warnings, *notes)),
         ),
     )
 
 
-__all__ = ["ExportedMap", "export_cumulative_map", "export_lq_map", "identity_from_dicom"]
+def export_dose(
+    dose: DoseGrid,
+    path: Path | str,
+    *,
+    identity: DicomIdentity,
+    plan: Plan | None,
+    series_description: str,
+    dose_comment: str,
+    notes: tuple[str, ...] = (),
+) -> ExportedMap:
+    """Write any EFFECTIVE dose on the grid of ``dose`` (for example an RBE-model conversion) with
+    ``notes`` (provenance, warnings) in ImageComments; DoseSummationType PLAN."""
+    return _write(
+        dose, Path(path), identity=identity, plan=plan, series_description=series_description, dose_comment=dose_comment,
+        summation_type=DoseSummationType.PLAN, notes=notes,
+    )
+
+
+__all__ = ["ExportedMap", "export_cumulative_map", "export_dose", "export_lq_map", "identity_from_dicom"]

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from dosimetry.errors import RadiobiologyError
+from dosimetry.numbers import table1_cell
 from dosimetry.radiobiology.lq import bed_gy, check_alpha_beta, check_dose, check_fractions, eqd2_gy
 
 
@@ -87,11 +87,6 @@ def schedules_to_json(schedules: Sequence[Schedule]) -> dict[str, Any]:
     return {"schedules": [s.to_json() for s in schedules]}
 
 
-def _one_decimal(value: float) -> str:
-    """``value`` rounded half-up to 0.1 (as the protocol's table prints 146.25 as 146.3)."""
-    return str(Decimal(repr(float(value))).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
-
-
 def format_table(schedules: Sequence[Schedule]) -> str:
     """A plain-text table (one line per schedule), values rounded half-up to 0.1 Gy."""
     if not schedules:
@@ -102,9 +97,9 @@ def format_table(schedules: Sequence[Schedule]) -> str:
     header += [f"EQD2_{alpha_beta_key(ab)} [Gy]" for ab in abs_gy]
     rows = [header]
     for s in schedules:
-        row = [str(s.fractions), f"{s.dose_per_fraction_gy:.2f}", _one_decimal(s.total_gy)]
-        row += [_one_decimal(s.bed_for(ab)) for ab in abs_gy]
-        row += [_one_decimal(s.eqd2_for(ab)) for ab in abs_gy]
+        row = [str(s.fractions), f"{s.dose_per_fraction_gy:.2f}", table1_cell(s.total_gy)]
+        row += [table1_cell(s.bed_for(ab)) for ab in abs_gy]
+        row += [table1_cell(s.eqd2_for(ab)) for ab in abs_gy]
         rows.append(row)
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
     return "\n".join("  ".join(cell.rjust(w) for cell, w in zip(r, widths, strict=True)) for r in rows)

@@ -29,7 +29,7 @@ import numpy.typing as npt
 
 from dosimetry.dose import DoseGrid
 from dosimetry.errors import ArgumentError, GeometryError
-from dosimetry.radiobiology.lq import check_alpha_beta, check_fractions
+from dosimetry.radiobiology.lq import EQD2_REFERENCE_DOSE_PER_FRACTION_GY, check_alpha_beta, check_fractions
 from dosimetry.quantities import DoseQuantity
 from dosimetry.radiobiology.maps import (
     CourseDose,
@@ -37,10 +37,10 @@ from dosimetry.radiobiology.maps import (
     lq_array,
     lq_array_variable,
 )
+from dosimetry.radiobiology.recovery import DEFAULT_RESIDUAL, ConstantResidual, RecoveryModel
 
 FloatArray = npt.NDArray[np.float64]
-
-DEFAULT_RESIDUAL = 0.30
+BoolArray = npt.NDArray[np.bool_]
 
 TARGET_METRICS_NOTE = (
     "target metrics use the current course alone (no prior dose); the residual prior dose is added "
@@ -64,6 +64,49 @@ def check_residual(residual: float, *, argument: str = "residual") -> float:
     return value
 
 
+@dataclass(frozen=True, eq=False)
+class RecoveryAssignment:
+    """Which recovery model applies where: ``default`` everywhere except the voxels of an override
+    mask (an organ with its own model); where override masks overlap, the model leaving the most
+    prior BED counts (the cautious choice). ``interval_months``: the interval between the courses."""
+
+    default: RecoveryModel
+    overrides: tuple[tuple[RecoveryModel, BoolArray], ...] = ()
+    interval_months: float | None = None
+
+    @property
+    def models(self) -> tuple[RecoveryModel, ...]:
+        return tuple({m.label: m for m in (self.default, *(m for m, _ in self.overrides))}.values())
+
+    @property
+    def constant_residual(self) -> float | None:
+        """The residual when one constant-residual model applies everywhere, else None."""
+        if not self.overrides and isinstance(self.default, ConstantResidual):
+            return self.default.residual
+        return None
+
+    @property
+    def label(self) -> str:
+        return " | ".join(m.label for m in self.models)
+
+    def remaining_bed(self, prior_bed_gy: FloatArray, alpha_beta_gy: float | FloatArray) -> FloatArray:
+        """The prior BED still counted, voxel by voxel."""
+        out = self.default.remaining_bed(prior_bed_gy, alpha_beta_gy=alpha_beta_gy, interval_months=self.interval_months)
+        if not self.overrides:
+            return out
+        ab = np.broadcast_to(np.asarray(alpha_beta_gy, dtype=np.float64), prior_bed_gy.shape)
+        best = np.full(prior_bed_gy.shape, -np.inf)
+        covered = np.zeros(prior_bed_gy.shape, dtype=bool)
+        for model, mask in self.overrides:
+            if mask.shape != prior_bed_gy.shape:
+                raise GeometryError(f"recovery mask shape {mask.shape} differs from the dose shape {prior_bed_gy.shape}")
+            values = model.remaining_bed(prior_bed_gy[mask], alpha_beta_gy=ab[mask], interval_months=self.interval_months)
+            best[mask] = np.maximum(best[mask], values)
+            covered |= mask
+        out[covered] = best[covered]
+        return out
+
+
 def cumulative_array(
     current_gy: npt.ArrayLike,
     current_fractions: int,
@@ -74,10 +117,14 @@ def cumulative_array(
     residual: float = DEFAULT_RESIDUAL,
     method: SummationMethod = SummationMethod.BED_SPACE,
     quantity: DoseQuantity = DoseQuantity.EQD2,
+    recovery: RecoveryAssignment | None = None,
 ) -> FloatArray:
     """Cumulative BED or EQD2 of two photon-equivalent total-dose arrays on the same grid
-    (``alpha_beta_gy``: one ratio, or one per voxel)."""
+    (``alpha_beta_gy``: one ratio, or one per voxel). ``recovery`` (models per voxel and the
+    interval) replaces ``residual`` when given; only a constant residual allows ``physical``."""
     r = check_residual(residual)
+    if recovery is not None and recovery.constant_residual is not None:
+        r, recovery = recovery.constant_residual, None
     n_cur = check_fractions(current_fractions, argument="current_fractions")
     n_prior = check_fractions(prior_fractions, argument="prior_fractions")
     current = np.asarray(current_gy, dtype=np.float64)
@@ -97,6 +144,20 @@ def cumulative_array(
             return lq_array_variable(values, quantity, n, ab_map)
 
     result = convert(current, n_cur)
+    if recovery is not None:
+        if method is not SummationMethod.BED_SPACE:
+            raise ArgumentError(
+                f"recovery model {recovery.label} works in BED space; the physical summation method takes only a constant residual"
+            )
+        ab_values = np.asarray(alpha_beta_gy, dtype=np.float64)
+        prior_bed = lq_array(prior, DoseQuantity.BED, n_prior, float(ab_values)) if ab_values.ndim == 0 else lq_array_variable(
+            prior, DoseQuantity.BED, n_prior, ab_values
+        )
+        prior_term = recovery.remaining_bed(prior_bed, ab_values if ab_values.ndim else float(ab_values))
+        if quantity is DoseQuantity.EQD2:
+            prior_term /= 1.0 + EQD2_REFERENCE_DOSE_PER_FRACTION_GY / ab_values
+        result += prior_term
+        return result
     if method is SummationMethod.BED_SPACE:
         prior_term = convert(prior, n_prior)
         prior_term *= r
@@ -114,7 +175,7 @@ class CumulativeMap:
 
     quantity: DoseQuantity
     alpha_beta_gy: float | None  # None for a composite map (see alpha_beta_rule)
-    residual: float
+    residual: float | None  # None when the recovery model is not one constant residual (see ``recovery``)
     method: SummationMethod
     current_fractions: int
     prior_fractions: int
@@ -122,20 +183,30 @@ class CumulativeMap:
     target_metrics_note: str = TARGET_METRICS_NOTE
     warnings: tuple[str, ...] = field(default=())
     alpha_beta_rule: str = ""
+    recovery: str = ""  # the recovery model(s), e.g. "constant residual 0.3"
+    interval_months: float | None = None
 
     @property
     def description(self) -> str:
         return self.dose.description
 
+    @property
+    def recovery_label(self) -> str:
+        return self.recovery or f"constant residual {self.residual:g}"
+
 
 def describe_cumulative(
-    quantity: DoseQuantity, alpha_beta: str, current_fractions: int, prior_fractions: int, residual: float, method: SummationMethod
+    quantity: DoseQuantity,
+    alpha_beta: str,
+    current_fractions: int,
+    prior_fractions: int,
+    residual: float | None,
+    method: SummationMethod,
+    recovery: str = "",
 ) -> str:
-    """``alpha_beta``: "2 Gy" or a composite rule label."""
-    return (
-        f"cum {quantity.value} a/b {alpha_beta}: {current_fractions} fx + "
-        f"{residual:.3g} x prior {prior_fractions} fx, {method.value}"
-    )
+    """``alpha_beta``: "2 Gy" or a composite rule label; ``recovery``: the model label when ``residual`` is None."""
+    prior = f"{residual:.3g} x prior" if residual is not None else f"prior[{recovery}]"
+    return f"cum {quantity.value} a/b {alpha_beta}: {current_fractions} fx + {prior} {prior_fractions} fx, {method.value}"
 
 
 def accumulate(
@@ -149,6 +220,7 @@ def accumulate(
     method: SummationMethod = SummationMethod.BED_SPACE,
     quantity: DoseQuantity = DoseQuantity.EQD2,
     warnings: tuple[str, ...] = (),
+    recovery: RecoveryAssignment | None = None,
 ) -> CumulativeMap:
     """Cumulative map of the ``current`` course and the prior course whose dose is already on the
     current grid.
@@ -156,7 +228,8 @@ def accumulate(
     Each course's dose passes the input rules of :mod:`dosimetry.radiobiology.maps` with its own
     plan (radiation types, fraction count). ``warnings`` (for example from the alignment) are
     carried into the result. Give either ``alpha_beta_gy`` or a per-voxel ``alpha_beta_map_gy``
-    with a short ``alpha_beta_rule`` label (a composite map).
+    with a short ``alpha_beta_rule`` label (a composite map). ``recovery`` (recovery models per
+    voxel and the interval, :mod:`dosimetry.radiobiology.recovery`) replaces ``residual``.
     """
     if (alpha_beta_gy is None) == (alpha_beta_map_gy is None):
         raise ArgumentError("give exactly one of alpha_beta_gy and alpha_beta_map_gy")
@@ -180,15 +253,21 @@ def accumulate(
     n_prior = prior_on_current_grid.fraction_count(argument="prior fractions")
     cur = current.photon_equivalent()
     pri = prior_on_current_grid.photon_equivalent()
-    r = check_residual(residual)
+    r: float | None = check_residual(residual)
+    if recovery is not None:
+        r = recovery.constant_residual
     method = SummationMethod(method)
     values = cumulative_array(
-        cur.dose_gy, n_cur, pri.dose_gy, n_prior, alpha_beta_gy=ab_values, residual=r, method=method, quantity=quantity
+        cur.dose_gy, n_cur, pri.dose_gy, n_prior, alpha_beta_gy=ab_values, residual=residual if r is None else r,
+        method=method, quantity=quantity, recovery=recovery,
     )
     prior_warnings = tuple(f"prior: {w}" for w in pri.warnings if w not in warnings)
     all_warnings = tuple(dict.fromkeys(cur.warnings + prior_warnings + tuple(warnings)))
-    description = describe_cumulative(quantity, ab_label, n_cur, n_prior, r, method)
+    label = recovery.label if recovery is not None else ConstantResidual(r if r is not None else DEFAULT_RESIDUAL).label
+    short = "+".join(dict.fromkeys(m.kind.short for m in recovery.models)) if recovery is not None else ""
+    description = describe_cumulative(quantity, ab_label, n_cur, n_prior, r, method, short)
     grid = effective_dose_grid(current.dose, values, plan=current.plan, description=description, warnings=all_warnings)
     return CumulativeMap(
-        quantity, ab, r, method, n_cur, n_prior, grid, TARGET_METRICS_NOTE, all_warnings, alpha_beta_rule if ab is None else ""
+        quantity, ab, r, method, n_cur, n_prior, grid, TARGET_METRICS_NOTE, all_warnings, alpha_beta_rule if ab is None else "",
+        label, None if recovery is None else recovery.interval_months,
     )

@@ -31,6 +31,7 @@ class Table:
     rows: tuple[tuple[str, ...], ...]
     row_status: tuple[RowStyle, ...] = ()
     note: str = ""
+    nowrap_columns: tuple[str, ...] = ()  # columns whose cells never wrap on screen (short values with units)
 
     def __post_init__(self) -> None:
         for i, row in enumerate(self.rows):
@@ -57,10 +58,50 @@ class Figure:
 
 
 @dataclass(frozen=True)
+class SignOff:
+    """A reviewer sign-off block: one blank line to fill in per ``fields`` entry (name, date, signature)."""
+
+    title: str
+    fields: tuple[str, ...]
+    statement: str = ""
+
+
+@dataclass(frozen=True)
+class Details:
+    """Content folded by default (an HTML details element), e.g. the full provenance."""
+
+    summary: str
+    items: tuple[Paragraph | Table | Figure, ...]
+
+
+Item = Paragraph | Table | Figure | SignOff | Details
+
+
+@dataclass(frozen=True)
 class Section:
     heading: str
-    items: tuple[Paragraph | Table | Figure, ...]
+    items: tuple[Item, ...]
     section_id: str = ""
+
+
+@dataclass(frozen=True)
+class Banner:
+    """The verdict at the top of the page: ``verdict`` is "pass", "violation" or "not_evaluable";
+    ``findings`` one table of failing (and not evaluable) checks; ``scope`` what dose was summed."""
+
+    verdict: str
+    headline: str
+    scope: str
+    findings: Table | None = None
+
+
+@dataclass(frozen=True)
+class WarningGroup:
+    """Warnings of one severity (``severity`` is also the CSS class: "review" or "note")."""
+
+    severity: str
+    title: str
+    items: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -69,3 +110,5 @@ class Report:
     subtitle: str
     sections: tuple[Section, ...]
     warnings: tuple[str, ...] = field(default=())
+    banner: Banner | None = None
+    warning_groups: tuple[WarningGroup, ...] = field(default=())

@@ -44,7 +44,6 @@ follow-up with probability 0.5; everyone else is "alive".
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import io
 import zlib
@@ -55,6 +54,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from dosimetry.errors import OutputError
+from dosimetry.io.csv_cells import csv_writer
 
 if TYPE_CHECKING:
     from dosimetry.constraints.samples import OrganDoseBins
@@ -246,7 +246,7 @@ def draw_organ_toxicity(*, seed: int, patient_id: str, organ_eqd2: OrganDoseBins
 def outcomes_csv_text(outcomes: list[Outcome]) -> str:
     """The CSV text (fixed formatting, '\\n' line ends) for ``outcomes``."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    writer = csv_writer(buffer, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     for o in outcomes:
         writer.writerow(

@@ -20,6 +20,8 @@ if TYPE_CHECKING:
     import numpy as np
 
     from dosimetry.grid import RectilinearGrid
+    from dosimetry.radiobiology.course import Course
+    from dosimetry.radiobiology.summation import RecoveryAssignment
     from dosimetry.radiobiology.alpha_beta import AlphaBetaPolicy
     from dosimetry.radiobiology.export import ExportedMap
     from dosimetry.structures import Roi, StructureSet
@@ -47,7 +49,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.add_argument("--current", type=Path, required=True, metavar="DIR", help="folder of the current course (RT Dose + plan)")
     parser.add_argument("--prior", type=Path, required=True, metavar="DIR", help="folder of the prior course (RT Dose + plan)")
     how = parser.add_mutually_exclusive_group()
-    how.add_argument("--registration", type=Path, metavar="REG.dcm", help="DICOM Spatial Registration linking the two frames")
+    how.add_argument(
+        "--registration", type=Path, metavar="REG.dcm",
+        help="DICOM Spatial Registration or Deformable Spatial Registration linking the two frames",
+    )
     how.add_argument(
         "--transform", type=Path, metavar="T.tfm", help="ITK transform (rigid/affine/displacement field) mapping current to prior points"
     )
@@ -56,9 +61,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         action="store_true",
         help="frames differ but no registration: assume the patient did not move (every output carries a warning)",
     )
+    how.add_argument(
+        "--register", choices=("deformable",), default=None,
+        help="compute a registration of the prior CT to the current CT (deformable: rigid then demons, SimpleITK) and apply "
+        "it; written to --out as REG_deformable.dcm and prior_to_current_deformable.h5",
+    )
     parser.add_argument(
         "--residual", type=float, default=LazyValue(_SUMMATION, "DEFAULT_RESIDUAL"), metavar="R",
         help="residual fraction of the prior dose (default 0.3)",
+    )
+    parser.add_argument(
+        "--recovery", metavar="MODEL", default=None,
+        help="recovery model of the prior course instead of --residual: constant[:R] | step[:TABLE] | "
+        "jones-grant-2014[:DOSE_GY/FRACTIONS][:fitted] (bed-space only)",
+    )
+    parser.add_argument(
+        "--interval-months", type=float, default=None, metavar="M",
+        help="months between the courses (default: from the DICOM dates; needed by time-dependent models)",
     )
     parser.add_argument("--alpha-beta", type=float, nargs="+", default=[2.0, 9.0], metavar="GY", help="alpha/beta ratios (default 2 9)")
     set_lazy_choices(
@@ -159,14 +178,41 @@ def _output_record(exported: ExportedMap, quantity: str, course: str, alpha_beta
     }
 
 
+def _recovery(args: argparse.Namespace, current: Course, prior: Course) -> tuple[RecoveryAssignment | None, str | None]:
+    """The uniform recovery model of --recovery at the interval (--interval-months, else the DICOM
+    dates) and where the interval came from; (None, None): --residual."""
+    from dosimetry.radiobiology.interval import course_dates, course_interval, missing_dates_message
+    from dosimetry.radiobiology.recovery import DEFAULT_RESIDUAL, check_interval_months, parse_recovery_model
+    from dosimetry.radiobiology.summation import RecoveryAssignment
+
+    if args.recovery is None:
+        if args.interval_months is not None:
+            raise ArgumentError("--interval-months is used only with --recovery")
+        return None, None
+    if args.residual != DEFAULT_RESIDUAL:
+        raise ArgumentError("give either --residual or --recovery (constant:R is the same as --residual R), not both")
+    model = parse_recovery_model(args.recovery)
+    prior_dates = course_dates(prior.folder, prior.plan.source_path, prior.dose_paths)
+    current_dates = course_dates(current.folder, current.plan.source_path, current.dose_paths)
+    interval = course_interval(prior_dates, current_dates, override_months=args.interval_months)
+    if model.needs_interval:
+        if interval is None:
+            raise ArgumentError(f"--recovery {args.recovery}: {missing_dates_message(prior_dates, current_dates)}; give --interval-months")
+        check_interval_months(interval.months, model=model.kind.value)
+    if interval is None:
+        return RecoveryAssignment(model), None
+    return RecoveryAssignment(model, (), interval.months), interval.source
+
+
 def run(args: argparse.Namespace) -> int:
     from dosimetry.align import align_prior_dose
-    from dosimetry.radiobiology.course import course_registration, load_course
+    from dosimetry.radiobiology.course import course_registrations, load_course
     from dosimetry.radiobiology.evaluation import roi_eqd2_metrics
     from dosimetry.radiobiology.export import export_cumulative_map, export_lq_map, identity_from_dicom
     from dosimetry.radiobiology.lq import check_alpha_beta
     from dosimetry.quantities import DoseQuantity
     from dosimetry.radiobiology.maps import CourseDose, composite_lq_map, lq_maps
+    from dosimetry.radiobiology.recovery import model_record
     from dosimetry.radiobiology.summation import TARGET_METRICS_NOTE, SummationMethod, accumulate, check_residual
 
     check_residual(args.residual, argument="--residual")
@@ -182,7 +228,10 @@ def run(args: argparse.Namespace) -> int:
     policy = _policy(args)
     paths = _output_paths(args.out, args.alpha_beta)
     composite_paths = [args.out / name for name in COMPOSITE_FILES.values()] if args.composite else []
-    existing = [p for p in [*paths.values(), *composite_paths, args.out / SUMMARY_FILE] if p.exists()]
+    registration_files = [args.out / name for name in ("REG_deformable.dcm", "prior_to_current_deformable.h5", "registration_parameters.json")]
+    existing = [
+        p for p in [*paths.values(), *composite_paths, args.out / SUMMARY_FILE, *(registration_files if args.register else [])] if p.exists()
+    ]
     if existing and not args.overwrite:
         raise OutputError(f"--out {args.out} already holds {existing[0].name}; give --overwrite to replace")
 
@@ -191,15 +240,27 @@ def run(args: argparse.Namespace) -> int:
     structures = current.structure_set(argument="--current") if (args.composite or args.evaluate_rois) else None
     cur_frame = current.dose.frame_of_reference_uid
     prior_frame = prior.dose.frame_of_reference_uid
-    registration = course_registration(
+    registration, deformable = course_registrations(
         current,
         prior,
         registration_path=args.registration,
         search_folders=args.transform is None and not args.assume_same_position,
     )
+    computed = None
+    if args.register is not None:
+        from dosimetry.patient.deformable import compute_patient_registration
+
+        computed = compute_patient_registration(current, prior)
+        deformable = computed.deformable
+    if deformable is not None:  # a deformable registration is applied when there is one
+        registration = None
     registration_source = "none"
-    if args.registration is not None:
+    if computed is not None:
+        registration_source = f"computed (--register {args.register}: rigid + demons, {computed.computed.seconds:.1f} s)"
+    elif args.registration is not None:
         registration_source = str(args.registration)
+    elif deformable is not None:
+        registration_source = f"deformable, found in course folder: {deformable.source_path}"
     elif registration is not None:
         registration_source = f"found in course folder: {registration.source_path}"
     aligned = align_prior_dose(
@@ -209,6 +270,7 @@ def run(args: argparse.Namespace) -> int:
         registration=registration,
         transform=args.transform,
         assume_same_position=args.assume_same_position,
+        deformable=deformable,
     )
     try:
         args.out.mkdir(parents=False, exist_ok=True)
@@ -221,6 +283,12 @@ def run(args: argparse.Namespace) -> int:
         current.dose, quantities=(DoseQuantity.BED, DoseQuantity.EQD2), alpha_betas_gy=args.alpha_beta, plan=current.plan, rbe=args.current_rbe
     )
     outputs: list[dict[str, Any]] = []
+    registration_outputs: list[dict[str, Any]] = []
+    if computed is not None:
+        from dosimetry.patient.deformable import write_registration_outputs
+
+        for record in write_registration_outputs(computed, args.out, current.dose_paths[0]):
+            registration_outputs.append({"file": record.path, "kind": record.kind, "description": record.description})
     for m in maps:
         exported = export_lq_map(
             m, paths[m.quantity.value, m.alpha_beta_gy], identity=identity, plan=current.plan, notes=aligned.warnings
@@ -230,7 +298,8 @@ def run(args: argparse.Namespace) -> int:
     # The summation settings every cumulative map of this run shares.
     current_course = CourseDose(current.dose, current.plan, rbe=args.current_rbe)
     prior_course = CourseDose(aligned.dose, prior.plan, rbe=args.prior_rbe)
-    summation: dict[str, Any] = {"residual": args.residual, "method": method, "warnings": aligned.warnings}
+    recovery, interval_source = _recovery(args, current, prior)
+    summation: dict[str, Any] = {"residual": args.residual, "method": method, "warnings": aligned.warnings, "recovery": recovery}
     for ab in args.alpha_beta:
         cum = accumulate(current_course, prior_course, alpha_beta_gy=ab, quantity=DoseQuantity.EQD2, **summation)
         exported = export_cumulative_map(cum, paths["cumEQD2", ab], identity=identity, plan=current.plan)
@@ -253,7 +322,9 @@ def run(args: argparse.Namespace) -> int:
         outputs.append(_output_record(exported, "EQD2", "cumulative", composite_rule, cum.dose.max_gy))
     evaluation: list[dict[str, Any]] = []
     if args.evaluate_rois and structures is not None:
-        result = roi_eqd2_metrics(current_course, prior_course, structures.rois, policy=policy, residual=args.residual, method=method)
+        result = roi_eqd2_metrics(
+            current_course, prior_course, structures.rois, policy=policy, residual=args.residual, method=method, recovery=recovery
+        )
         warnings.extend(result.warnings)
         evaluation = [
             {
@@ -287,12 +358,19 @@ def run(args: argparse.Namespace) -> int:
             "registration_source": registration_source,
             "uncovered_voxels": aligned.uncovered_voxel_count,
             "uncovered_volume_cc": aligned.uncovered_volume_cc,
+            "jacobian_determinant": None if aligned.jacobian is None else aligned.jacobian.to_dict(),
         },
-        "residual": args.residual,
+        "residual": args.residual if recovery is None else recovery.constant_residual,
+        "recovery": None if recovery is None else {
+            "models": [model_record(m) for m in recovery.models],
+            "interval_months": recovery.interval_months,
+            "interval_source": interval_source,
+        },
         "summation_method": method.value,
         "target_metrics": TARGET_METRICS_NOTE,
         "alpha_beta_policy": policy.describe(),
         "outputs": outputs,
+        "registration_outputs": registration_outputs,
         "roi_evaluation": evaluation,
         "warnings": list(dict.fromkeys(warnings)),
     }
@@ -302,7 +380,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(f"prior dose aligned: {aligned.transform_description}")
         print(f"  outside the prior grid: {aligned.uncovered_volume_cc:.2f} cc ({aligned.uncovered_voxel_count} voxels, prior dose 0)")
-        print(f"cumulative = current + {args.residual:g} x prior, method {method.value}; {TARGET_METRICS_NOTE}")
+        prior_text = f"{args.residual:g} x prior" if recovery is None else f"prior counted with recovery {recovery.label}"
+        print(f"cumulative = current + {prior_text}, method {method.value}; {TARGET_METRICS_NOTE}")
         for item in outputs:
             print(f"  {item['file']}: {item['series_description']} (max {item['max_gy']:.2f} Gy)")
         for e in evaluation:

@@ -25,6 +25,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         ),
     )
     parser.add_argument("--dose", type=Path, required=True, metavar="RD.dcm", help="RT Dose file (total dose of the course)")
+    parser.add_argument(
+        "--normalisation-gy", type=float, metavar="GY",
+        help="for an RT Dose with DoseUnits RELATIVE: the dose in Gy of a stored relative value of 1 (refused for doses in GY)",
+    )
     parser.add_argument("--plan", type=Path, metavar="RP.dcm", help="RT Plan / RT Ion Plan (fraction count, radiation type)")
     parser.add_argument("--fractions", type=int, metavar="N", help="number of fractions (checked against --plan)")
     parser.add_argument("--alpha-beta", type=float, required=True, metavar="GY", help="alpha/beta ratio, Gy")
@@ -53,7 +57,9 @@ def run(args: argparse.Namespace) -> int:
     if args.out.exists() and not args.overwrite:
         raise ArgumentError(f"--out {args.out} exists; give --overwrite to replace it")
     plan = load_plan(args.plan) if args.plan is not None else None
-    dose = load_total_dose(args.dose, resolve_fractions(plan=plan, fractions=args.fractions, argument="--fractions"))
+    dose = load_total_dose(
+        args.dose, resolve_fractions(plan=plan, fractions=args.fractions, argument="--fractions"), normalisation_gy=args.normalisation_gy
+    )
     try:
         result = lq_map(
             dose, quantity=lq_quantity(args.quantity, argument="--quantity"), alpha_beta_gy=args.alpha_beta, fractions=args.fractions, plan=plan, rbe=args.rbe

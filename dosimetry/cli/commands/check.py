@@ -6,9 +6,17 @@ courses) and optionally the prior course (--prior DIR: RT Dose + RT Plan). The p
 brought onto the current dose grid (same frame; a Spatial Registration from --registration or
 found in either folder; or --assume-same-position), both courses are converted voxel by voxel to
 EQD2 with alpha/beta = --alpha-beta (default 2 Gy) and added as current + r x prior
-(r = --residual, default 0.3). DVHs of the organs come from the DVH engine on that map.
+(r = --residual, default 0.3; or the recovery models of --recovery / --organ-recovery / the protocol
+file, with the interval from the DICOM dates or --interval-months). DVHs of the organs come from the DVH engine on that map.
 
-Exit code 0 when nothing fails, 2 when any Emami check or protocol constraint FAILs, 1 on errors.
+The text output starts with the verdict (:mod:`dosimetry.patient.verdict`): every failing
+constraint and protocol coverage rule (V95% CTV, V90% PTV) with value, limit and margin, and the
+warnings de-duplicated by severity.
+
+With a prior course the cumulative re-irradiation limits (dosimetry/data/reirradiation_limits.json)
+are checked too. Exit code 0 when nothing fails, 2 when any Emami check, protocol constraint or
+re-irradiation limit FAILs (coverage rules are reported, not part of the exit code: they are plan
+quality, see ``analyze --fail-on-violation``), 1 on errors.
 """
 
 from __future__ import annotations
@@ -24,6 +32,7 @@ from dosimetry.cli.commands._patient_options import (
 
 if TYPE_CHECKING:
     from dosimetry.constraints.evaluate import ConstraintReport
+
 
 EXIT_FAIL = 2
 
@@ -41,13 +50,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.set_defaults(handler=run)
 
 
-def _report_text(report: ConstraintReport, context: dict[str, Any]) -> str:
+def _report_text(report: ConstraintReport, context: dict[str, Any], verdict_lines: list[str]) -> str:
     from dosimetry.constraints.partial_volume import Status
+    from dosimetry.patient.verdict import quantity_label
 
+    if not context["prior"]:
+        prior_text = "current course only, no prior dose summed"
+    elif context["residual"] is not None:
+        prior_text = f"residual {context['residual']:g} of the prior course"
+    else:
+        prior_text = f"prior course counted with recovery {context['recovery']}"
     lines = [
-        f"Organ-at-risk checks on {report.quantity.value} (alpha/beta {report.alpha_beta_gy:g} Gy); "
-        f"residual {context['residual']:g} of the prior course" if context["prior"] else
-        f"Organ-at-risk checks on {report.quantity.value} (alpha/beta {report.alpha_beta_gy:g} Gy); no prior course",
+        *verdict_lines,
+        "",
+        f"Organ-at-risk checks on {quantity_label(report.quantity.value, bool(context['prior']))} "
+        f"(alpha/beta {report.alpha_beta_gy:g} Gy); {prior_text}",
         f"Rule: {report.rule_description}",
         f"Tables: {report.emami_version}, {report.burman_version}",
         "",
@@ -78,8 +95,6 @@ def _report_text(report: ConstraintReport, context: dict[str, Any]) -> str:
         lines += [f"  {m.roi_name}: {m.reason}" for m in report.unmapped]
     if report.non_organs:
         lines += ["", "Non-organ ROIs: " + ", ".join(f"{m.roi_name} ({m.category.value})" for m in report.non_organs)]
-    if report.warnings:
-        lines += ["", "Warnings:"] + [f"  {w}" for w in report.warnings]
     lines += [
         "",
         "Doses in Gy of the quantity above. D1/3, D2/3, D3/3: minimum dose to the hottest third, two thirds and "
@@ -107,6 +122,7 @@ def run(args: argparse.Namespace) -> int:
         },
         "prior": None,
         "residual": maps.residual,
+        "recovery": maps.recovery.describe(),
     }
     if maps.prior is not None and maps.aligned is not None:
         prior, aligned = maps.prior, maps.aligned
@@ -124,18 +140,45 @@ def run(args: argparse.Namespace) -> int:
             "uncovered_volume_cc": aligned.uncovered_volume_cc,
             "summation_method": cumulative.method.value,
         }
+    from dosimetry.patient.records import record_dict
+
     report = patient.check(args.protocol, args.mapping)
+    uncertainty = patient.registration_uncertainty(args.protocol, args.mapping)
+    limit_rows, limit_warnings = patient.reirradiation_limits()
+    limits_fail = any(r.status == "FAIL" for r in limit_rows)
+    verdict = patient.results(args.protocol, args.mapping).verdict()
     if args.json:
         data = report.to_dict()
+        data["verdict"] = verdict.to_dict()
+        data["reirradiation_limits"] = [record_dict(r) for r in limit_rows]
+        data["warnings"] = [*data["warnings"], *limit_warnings]
         data["inputs"] = context
+        data["registration_uncertainty"] = None if uncertainty is None else record_dict(uncertainty)
         data["parameters"] = {
             "alpha_beta_gy": args.alpha_beta,
             "residual": maps.residual,
+            "recovery": maps.recovery.describe(),
+            "interval": None if maps.interval is None else maps.interval.to_dict(),
             "dvh_bin_width_gy": patient.dvh_bin_width_gy,
             "name_mapping": str(args.mapping) if args.mapping else "built-in TG-263 synonyms",
             "protocol": str(args.protocol) if args.protocol else None,
         }
         print(json.dumps(data, indent=2))
     else:
-        print(_report_text(report, context))
-    return EXIT_FAIL if report.any_fail else 0
+        print(_report_text(report, context, verdict.lines()))
+        if uncertainty is not None:
+            print(
+                f"\nRegistration uncertainty ({uncertainty.mapping}; prior dose shifted {uncertainty.margin_mm:g} mm along +-x/y/z): "
+                f"{len(uncertainty.uncertain)} of {len(uncertainty.rows)} cumulative checks UNCERTAIN"
+            )
+            for u in uncertainty.uncertain:
+                print(f"  UNCERTAIN {u.roi}: {u.metric} {u.value} ({u.status}), {u.spread_low}-{u.spread_high} "
+                      f"within the margin (worst {u.worst_direction}) vs {u.comparator} {u.limit}")
+        if limit_rows:
+            print("\nCumulative re-irradiation limits (each course's maximum, no recovery discount):")
+            for r in limit_rows:
+                value = "-" if r.value is None else f"{r.value:.2f}"
+                print(f"  {r.roi}: {r.endpoint}: {r.metric} {value} {r.unit} {r.comparator} {r.limit:g}: {r.status}")
+        for warning in limit_warnings:
+            print(f"  warning: {warning}")
+    return EXIT_FAIL if (report.any_fail or limits_fail) else 0

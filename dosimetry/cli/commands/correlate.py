@@ -33,13 +33,21 @@ def register(subparsers: Any) -> None:
             "alongside. Patients present in only one input are listed as warnings."
         ),
     )
-    parser.add_argument("--results", type=Path, required=True, metavar="OUT", help="batch output folder (or a metrics.csv / cohort.sqlite file)")
+    parser.add_argument(
+        "--results", type=str, default=None, metavar="OUT",
+        help="batch output folder (or a metrics.csv / cohort.sqlite file); not needed with --source DATABASE_URL",
+    )
     parser.add_argument("--outcomes", type=Path, required=True, metavar="CSV", help="outcomes CSV with a patient_id column")
     parser.add_argument(
         "--endpoint", default=_DEFAULT_ENDPOINT, metavar="EXPR",
         help="binary endpoint: COLUMN OP NUMBER (OP one of >= > <= < == !=) or a 0/1 COLUMN (default %(default)r)",
     )
-    parser.add_argument("--source", choices=("auto", "csv", "sqlite"), default="auto", help="read OUT/metrics.csv or OUT/cohort.sqlite (default: the CSV when present)")
+    parser.add_argument(
+        "--source", default="auto", metavar="{auto,csv,sqlite,DATABASE_URL}",
+        help="read OUT/metrics.csv or OUT/cohort.sqlite (default: the CSV when present), or the cohort database at an "
+        "SQLAlchemy URL such as postgresql+psycopg://USER:PASSWORD@HOST/DB or sqlite:///PATH (the patients of its latest "
+        "run; the password is never printed)",
+    )
     parser.add_argument("--roi", nargs="+", metavar="NAME", default=None, help="only these ROIs (case-insensitive)")
     parser.add_argument("--quantity", nargs="+", metavar="Q", default=None, help="only these quantities, e.g. EQD2_2_cumulative")
     parser.add_argument("--metric", nargs="+", metavar="M", default=None, help="only these metrics, e.g. 'D0.03cc[Gy]'")
@@ -78,12 +86,29 @@ def _p(value: float) -> str:
 def run(args: argparse.Namespace) -> int:
     from dosimetry.errors import ArgumentError
     from dosimetry.outcomes.table import parse_endpoint
-    from pipelines.correlate import MetricsSource, correlate, load_cohort_metrics, report_json, write_report_csv
+    from pipelines.correlate import (
+        MetricsSource,
+        correlate,
+        is_database_url,
+        load_cohort_metrics,
+        report_json,
+        write_report_csv,
+    )
 
     if args.top < 0:
         raise ArgumentError(f"--top {args.top}: expected 0 (all) or a positive number of rows")
     endpoint = parse_endpoint(args.endpoint)
-    metrics = load_cohort_metrics(args.results, source=MetricsSource(args.source))
+    if is_database_url(args.source):
+        metrics = load_cohort_metrics(args.results, database_url=args.source)
+    elif args.results is not None and is_database_url(args.results):
+        metrics = load_cohort_metrics(None, database_url=args.results)
+    else:
+        choices = ("auto", "csv", "sqlite")
+        if args.source not in choices:
+            raise ArgumentError(f"--source {args.source!r}: expected one of {', '.join(choices)} or a database URL (dialect://...)")
+        if args.results is None:
+            raise ArgumentError("--results OUT is required unless --source is a database URL")
+        metrics = load_cohort_metrics(Path(args.results), source=MetricsSource(args.source))
     report = correlate(
         metrics, args.outcomes, endpoint, rois=args.roi, quantities=args.quantity, metric_names=args.metric
     )
@@ -99,7 +124,12 @@ def run(args: argparse.Namespace) -> int:
             covariates=tuple(args.covariates), time_column=args.time_column, event=args.event,
             group_metric=MetricKey(*args.group_metric) if args.group_metric else None,
         )
-        results_dir = args.results if args.results.is_dir() else args.results.parent
+        # the per-patient DVH files of the LKB fit live in the batch output folder; a database URL
+        # without --results has none (the LKB fit then says so in the report's "not done")
+        results_dir = None
+        if args.results is not None and not is_database_url(args.results):
+            given = Path(args.results)
+            results_dir = given if given.is_dir() else given.parent
         study = run_study(metrics, report, results_dir, options)
         write_study_report(study, args.study_report)
         sys.stderr.write(f"wrote {args.study_report / HTML_NAME} (and study.json, CSV tables)\n")

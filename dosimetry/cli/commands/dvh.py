@@ -18,13 +18,16 @@ and the exit code stays 0. Malformed metric strings, relative metrics (D95%[%], 
 mismatched frames of reference abort with exit code 1.
 
 ``--csv FILE`` writes one row per ROI: name, number, volumes, then one column per metric (empty
-when not evaluable).
+when not evaluable), then ``warnings``: every warning that may change that ROI's numbers, joined by
+`` | `` (the ROI's own DVH warnings, the structure-set warnings naming its ROI number, e.g. a
+closed contour of 2 points that was dropped, and the dose file's and the structure set's general
+warnings). The same warnings follow the text table on stdout, are logged on stderr, and are in the
+JSON ("dose.warnings", "structure_set_warnings", each structure's "warnings").
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import logging
 import math
@@ -33,7 +36,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dosimetry.cli.commands._lazy import LazyChoices, LazyValue, set_lazy_choices
-from dosimetry.errors import ArgumentError, ConsistencyError, GeometryError, MetricError, OutputError
+from dosimetry.errors import (
+    ArgumentError,
+    ConsistencyError,
+    GeometryError,
+    MetricError,
+    OutputError,
+)
 
 if TYPE_CHECKING:
     from dosimetry.dose import DoseGrid
@@ -72,6 +81,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         ),
     )
     parser.add_argument("--dose", type=Path, required=True, metavar="RD.dcm", help="RT Dose file")
+    parser.add_argument(
+        "--normalisation-gy", type=float, metavar="GY",
+        help="for an RT Dose with DoseUnits RELATIVE: the dose in Gy of a stored relative value of 1 (refused for doses in GY)",
+    )
     parser.add_argument("--structures", type=Path, required=True, metavar="RS.dcm", help="RT Structure Set file")
     parser.add_argument("--roi", action="append", metavar="NAME", help="ROI to evaluate (repeatable; default all)")
     parser.add_argument("--metric", action="append", metavar="M", help="TG-263 metric (repeatable), e.g. 'D95%%[Gy]'")
@@ -83,12 +96,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         parser.add_argument(
             "--end-cap",
             default=LazyValue(_END_CAPS, "EndCapConvention.HALF_SLAB.value"),
-            help="z extent of the outermost contours: half-slab (default; half a contour spacing beyond) or truncated",
+            help="solid between and beyond the contour planes: half-slab (default; half a contour spacing beyond "
+            "the outermost planes), truncated, or shape (interpolated between planes, caps following the trend)",
         ),
         LazyChoices(_END_CAPS, "EndCapConvention"),
     )
     parser.add_argument(
         "--supersample", type=int, metavar="N", help="fine pixels per axis in boundary and steep voxels, 1..8 (default: even, sub-pixels of at most ~1.5 mm, 2..4)"
+    )
+    parser.add_argument(
+        "--compare-tps",
+        action="store_true",
+        help="also compare, ROI by ROI, with the planning system's DVHs stored in the RT Dose (DVH Sequence): "
+        "volume, mean, max and the metrics, ours and theirs, the difference, flags beyond the tolerances of "
+        "dosimetry.dvh.planning_system, and which --end-cap reproduces the planning system's volume best",
+    )
+    parser.add_argument(
+        "--convention-spread",
+        action="store_true",
+        help="also give, per ROI, the volume and every metric under each --end-cap convention, their spread, "
+        "and a flag where a dose metric moves by more than 1 Gy or the volume by more than 10 %% "
+        "(dosimetry.dvh.sensitivity)",
     )
     parser.set_defaults(handler=run)
 
@@ -196,14 +224,28 @@ def _entry(
     return entry
 
 
-def _write_csv(path: Path, structures: list[dict[str, Any]], metrics: list[str]) -> None:
+def roi_warnings(
+    structures: list[dict[str, Any]], dose_warnings: list[str], structure_set_warnings: list[str]
+) -> dict[int, list[str]]:
+    """Every warning that may change each ROI's numbers, by ROI number: its own DVH warnings, then
+    the file warnings naming it or naming no ROI (:func:`dosimetry.roi_warnings.warnings_by_roi`)."""
+    from dosimetry.roi_warnings import warnings_by_roi
+
+    by_roi = warnings_by_roi([(s["number"], s["name"]) for s in structures], [*structure_set_warnings, *dose_warnings])
+    return {s["number"]: list(dict.fromkeys([*s["warnings"], *by_roi[s["number"]]])) for s in structures}
+
+
+def _write_csv(path: Path, structures: list[dict[str, Any]], metrics: list[str], warnings: dict[int, list[str]]) -> None:
+    from dosimetry.io.csv_cells import csv_writer
+
     try:
         with path.open("w", newline="", encoding="utf-8") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(["name", "number", "volume_cc", "volume_outside_dose_grid_cc", *metrics])
+            writer = csv_writer(handle)
+            writer.writerow(["name", "number", "volume_cc", "volume_outside_dose_grid_cc", *metrics, "warnings"])
             for s in structures:
                 row = [s["name"], s["number"], _fmt(s["volume_cc"]), _fmt(s["volume_outside_dose_grid_cc"])]
                 row += [_fmt(s["metrics"].get(m)) for m in metrics]
+                row.append(" | ".join(warnings[s["number"]]))
                 writer.writerow(row)
     except OSError as exc:
         raise OutputError(f"cannot write CSV {path}: {exc}") from exc
@@ -225,7 +267,7 @@ def run(args: argparse.Namespace) -> int:
     if args.prescription is not None and not (math.isfinite(args.prescription) and args.prescription > 0):
         raise ArgumentError(f"--prescription must be a dose > 0 Gy, got {args.prescription}")
     end_cap = EndCapConvention.parse(args.end_cap)
-    dose = load_dose(args.dose)
+    dose = load_dose(args.dose, normalisation_gy=args.normalisation_gy)
     structure_set = load_structure_set(args.structures)
     if (
         dose.frame_of_reference_uid
@@ -255,8 +297,34 @@ def run(args: argparse.Namespace) -> int:
         "prescription_gy": args.prescription,
         "structures": structures,
     }
+    comparison = None
+    if getattr(args, "compare_tps", False):
+        from dosimetry.dvh.planning_system import compare_with_planning_system
+        from dosimetry.io.dvh_sequence import read_dvh_sequence
+
+        planning_system = read_dvh_sequence(args.dose)
+        comparison = compare_with_planning_system(
+            dose, rois, planning_system, metrics, end_cap=end_cap, prescription_gy=args.prescription,
+            bin_width_gy=args.bin_width, supersample=args.supersample,
+        )
+        result["planning_system_comparison"] = _comparison_json(comparison, planning_system.source, len(planning_system.dvhs))
+    if getattr(args, "convention_spread", False):
+        from dataclasses import asdict
+
+        from dosimetry.dvh.sensitivity import convention_sensitivity
+
+        sensitivity = convention_sensitivity(
+            dose, rois, metrics, prescription_gy=args.prescription, bin_width_gy=args.bin_width
+        )
+        result["convention_sensitivity"] = [asdict(s) | {"flagged": s.flagged} for s in sensitivity]
+    warnings = roi_warnings(structures, list(dose.warnings), list(structure_set.warnings))
+    every_warning = list(dict.fromkeys(w for ws in warnings.values() for w in ws))
+    if comparison is not None:  # malformed DVH Sequence items, unmatched ROI numbers
+        every_warning = list(dict.fromkeys([*every_warning, *comparison.warnings, *comparison.unmatched_items]))
+    for w in every_warning:
+        logger.warning("%s", w)
     if args.csv:
-        _write_csv(args.csv, structures, metrics)
+        _write_csv(args.csv, structures, metrics, warnings)
     if args.json == "-":
         json.dump(result, sys.stdout, indent=2)
         sys.stdout.write("\n")
@@ -267,7 +335,68 @@ def run(args: argparse.Namespace) -> int:
             except OSError as exc:
                 raise OutputError(f"cannot write JSON {args.json}: {exc}") from exc
         _print_table(structures, metrics)
+        if comparison is not None:
+            _print_comparison(result["planning_system_comparison"])
+        if "convention_sensitivity" in result:
+            _print_sensitivity(result["convention_sensitivity"])
+        if every_warning:
+            print(f"{len(every_warning)} warning(s) that may change the numbers above:")
+            for w in every_warning:
+                print(f"  warning: {w}")
     return 0
+
+
+def _print_sensitivity(entries: list[dict[str, Any]]) -> None:
+    print("\nConvention sensitivity (value under each --end-cap; spread = max - min)")
+    rows = [["ROI", "quantity", "by convention", "spread", "flag"]]
+    for entry in entries:
+        for s in entry["spreads"]:
+            shown = ", ".join(f"{name} {_fmt(v) or 'n/a'}" for name, v in s["by_convention"])
+            rows.append([entry["roi_name"], s["quantity"], shown, _fmt(s["spread"]) or "n/a", "SENSITIVE" if s["flagged"] else ""])
+    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
+    for r in rows:
+        print("  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)))
+
+
+def _comparison_json(comparison: Any, source: str, n_items: int) -> dict[str, Any]:
+    from dataclasses import asdict
+
+    from dosimetry.dvh import planning_system as ps
+
+    return {
+        "source": source,
+        "items_read": n_items,
+        "end_cap": comparison.end_cap,
+        "tolerances": {
+            "volume_percent": ps.VOLUME_TOLERANCE_PERCENT,
+            "volume_cc": ps.VOLUME_TOLERANCE_CC,
+            "dose_percent": ps.DOSE_TOLERANCE_PERCENT,
+            "dose_gy": ps.DOSE_TOLERANCE_GY,
+        },
+        "rois": [asdict(r) | {"flagged": r.flagged} for r in comparison.rois],
+        "unmatched_items": list(comparison.unmatched_items),
+        "warnings": list(comparison.warnings),
+    }
+
+
+def _print_comparison(data: dict[str, Any]) -> None:
+    print(f"\nPlanning-system DVHs ({data['source']}, {data['items_read']} item(s)); ours with --end-cap {data['end_cap']}")
+    if not data["rois"]:
+        print("  no ROI of the structure set has a planning-system DVH (DVH Sequence absent or unmatched)")
+    rows = [["ROI", "quantity", "ours", "planning system", "ours - PS", "flag"]]
+    for roi in data["rois"]:
+        for value in roi["values"]:
+            rows.append([
+                roi["roi_name"], value["quantity"], _fmt(value["ours"]) or "n/a", _fmt(value["planning_system"]) or "n/a",
+                _fmt(value["difference"]) or "n/a", "BEYOND TOLERANCE" if value["flagged"] else (value["note"] or ""),
+            ])
+        volumes = ", ".join(f"{name} {v:.4g}" for name, v in roi["volume_by_convention_cc"])
+        rows.append([roi["roi_name"], "volume by convention (cc)", volumes, "", "", f"closest: {roi['best_convention'] or 'n/a'}"])
+    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
+    for r in rows:
+        print("  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)))
+    for line in [*data["unmatched_items"], *data["warnings"]]:
+        print(f"warning: {line}")
 
 
 def _print_table(structures: list[dict[str, Any]], metrics: list[str]) -> None:

@@ -5,7 +5,7 @@ Output with ``--json`` (stdout)::
     {"dose": {"source", "sop_instance_uid", "dose_type", "max_gy", "quantity_map", "warnings"},
      "structures_source": ..., "body": "<region PIV is counted in>",
      "results": [{"target", "reference": {"quantity", "reference_gy", "prescription_gy", "fractions",
-                  "alpha_beta_gy", "label"}, "isodose_pct", "level_gy", "TV_cc", "PIV_cc", "TV_PIV_cc",
+                  "alpha_beta_gy", "rbe_weighted", "label"}, "isodose_pct", "level_gy", "TV_cc", "PIV_cc", "TV_PIV_cc",
                   "gradient_isodose_volumes_cc": [...], "body_region",
                   "target_dose_gy": {"Dmax", "D2%", "D50%", "D98%"},
                   "indices": {"<name>": {"value": float | null, "undefined_reason": str | null,
@@ -68,10 +68,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         ),
     )
     parser.add_argument("--dose", type=Path, required=True, metavar="RD.dcm", help="RT Dose file")
+    parser.add_argument(
+        "--normalisation-gy", type=float, metavar="GY",
+        help="for an RT Dose with DoseUnits RELATIVE: the dose in Gy of a stored relative value of 1 (refused for doses in GY)",
+    )
     parser.add_argument("--structures", type=Path, required=True, metavar="RS.dcm", help="RT Structure Set file")
     parser.add_argument("--target", action="append", required=True, metavar="NAME", help="target ROI (repeatable)")
     parser.add_argument(
-        "--prescription", type=float, required=True, metavar="GY", help="prescription dose, Gy (GyE), physical"
+        "--prescription", type=float, required=True, metavar="GY", help="prescription dose in the dose file's unit: Gy, or Gy(RBE) (GyE) for RBE-weighted (EFFECTIVE) dose"
     )
     parser.add_argument(
         "--isodose", type=float, default=100.0, metavar="PCT",
@@ -141,7 +145,7 @@ def _dose_info(dose: DoseGrid, map_description: str, path: Path) -> dict[str, An
         "source": str(path),
         "sop_instance_uid": dose.sop_instance_uid,
         "dose_type": str(dose.dose_type),
-        "units": "GyE (RBE-weighted)" if dose.dose_type is DoseType.EFFECTIVE else "Gy",
+        "units": "Gy(RBE) (GyE, RBE-weighted)" if dose.dose_type is DoseType.EFFECTIVE else "Gy",
         "max_gy": dose.max_gy,
         "quantity_map": map_description,
         "warnings": list(dose.warnings),
@@ -156,7 +160,8 @@ def _print_text(results: tuple[TargetIndices, ...], body: str, out: Any) -> None
     print(f"PIV counted in: {body}", file=out)
     for result in results:
         print(
-            f"\n{result.target_name}: {result.isodose_pct:g} % of {result.reference.label} = {result.level_gy:.4g} Gy",
+            f"\n{result.target_name}: {result.isodose_pct:g} % of {result.reference.label} = {result.level_gy:.4g} "
+            f"{result.reference.level_unit}",
             file=out,
         )
         print(f"  TV {result.tv_cc:.3f} cc   PIV {result.piv_cc:.3f} cc   TV_PIV {result.tv_piv_cc:.3f} cc", file=out)
@@ -170,6 +175,9 @@ def _print_text(results: tuple[TargetIndices, ...], body: str, out: Any) -> None
 
 
 def run(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from dosimetry.dose import DoseType
     from dosimetry.indices.definitions import CoverageStatus
     from dosimetry.indices.evaluate import DoseQuantity, evaluate_targets, lq_dose_map
     from dosimetry.indices.volumes import find_body
@@ -186,7 +194,9 @@ def run(args: argparse.Namespace) -> int:
     for ratio in fractions:
         if not (0.0 < ratio < 1.0):
             raise ArgumentError(f"--gradient-ratio must lie in (0, 1), got {ratio}")
-    dose = load_dose(args.dose)
+    dose = load_dose(args.dose, normalisation_gy=args.normalisation_gy)
+    if dose.dose_type is DoseType.EFFECTIVE:  # labels read Gy(RBE): the prescription is RBE-weighted
+        reference = dataclasses.replace(reference, rbe_weighted=True)
     structures = load_structure_set(args.structures)
     if (
         dose.frame_of_reference_uid

@@ -66,7 +66,7 @@ if TYPE_CHECKING:
     import numpy as np
 
     from dosimetry.grid import RectilinearGrid
-    from dosimetry.io import Course, Discovery
+    from dosimetry.io import CourseEntry, Discovery
     from dosimetry.io.dose_reader import DoseHeader
     from dosimetry.plan import Plan
     from dosimetry.registration import RigidRegistration
@@ -285,7 +285,7 @@ def _ss_json(ss: StructureSet) -> dict[str, Any]:
     }
 
 
-def _course_json(c: Course) -> dict[str, Any]:
+def _course_json(c: CourseEntry) -> dict[str, Any]:
     ct = c.ct_series
     return {
         "label": c.label,

@@ -1,0 +1,157 @@
+"""Cumulative re-irradiation limits (``dosimetry/data/reirradiation_limits.json``), evaluated like the Emami rows.
+
+Each entry limits the sum of the two courses' maximum doses in an organ (each course's own BED or
+EQD2 at the entry's alpha/beta, without any recovery discount, as the sources add them), and may
+limit each course's maximum and require a minimum interval between the courses. Every part is a
+row with PASS / FAIL / NOT_EVALUABLE (an interval that is unknown cannot be checked).
+
+Shipped: the spinal cord (Nieder et al. 2006: cumulative BED <= 135.5 Gy2, each course <= 98 Gy2,
+>= 6 months) and the temporal lobe (Liu et al. 2014, NPC: EQD2 sum of maxima < 125 Gy, > 2 years).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from dosimetry.constraints.partial_volume import Status
+from dosimetry.constraints.tables import Organ, _read_resource
+from dosimetry.errors import ConstraintError
+
+REIRRADIATION_RESOURCE = "reirradiation_limits.json"
+QUANTITIES = ("bed", "eqd2")
+
+
+@dataclass(frozen=True)
+class ReirradiationLimit:
+    organ: Organ
+    organ_name: str
+    structures: tuple[str, ...]  # TG-263 names (without laterality) the entry applies to
+    endpoint: str
+    endpoint_id: str
+    quantity: str  # "bed" or "eqd2"
+    alpha_beta_gy: float
+    cumulative_limit_gy: float
+    per_course_limit_gy: float | None
+    min_interval_months: float | None
+    source: str
+    notes: tuple[str, ...] = ()
+
+    @property
+    def short_source(self) -> str:
+        """First author and year, e.g. "Nieder et al. 2006"."""
+        year = re.search(r"\b(19|20)\d\d\b", self.source)
+        return f"{self.source.split()[0]} et al.{' ' + year.group(0) if year else ''}"
+
+
+@dataclass(frozen=True)
+class ReirradiationTable:
+    citation: str
+    version: str
+    units: str
+    entries: tuple[ReirradiationLimit, ...]
+    notes: tuple[str, ...] = ()
+
+
+def _number(record: dict[str, Any], key: str, where: str, *, nullable: bool = False) -> float | None:
+    value = record.get(key)
+    if value is None and nullable:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        raise ConstraintError(f"{where}: {key} must be a positive number{' or null' if nullable else ''}, got {value!r}")
+    return float(value)
+
+
+def parse_reirradiation_table(data: dict[str, Any], source: str = REIRRADIATION_RESOURCE) -> ReirradiationTable:
+    entries = []
+    for index, record in enumerate(data.get("entries", [])):
+        where = f"{source} entries[{index}]"
+        try:
+            organ = Organ(record["organ"])
+        except (KeyError, ValueError) as exc:
+            raise ConstraintError(f"{where}: unknown or missing organ {record.get('organ')!r}") from exc
+        quantity = record.get("quantity")
+        if quantity not in QUANTITIES:
+            raise ConstraintError(f"{where}: quantity must be one of {QUANTITIES}, got {quantity!r}")
+        if record.get("metric") != "sum_of_course_max":
+            raise ConstraintError(f"{where}: metric must be sum_of_course_max, got {record.get('metric')!r}")
+        structures = record.get("structures")
+        if not isinstance(structures, list) or not structures:
+            raise ConstraintError(f"{where}: structures must list the TG-263 names the limit applies to")
+        text = str(record.get("source", "")).strip()
+        if not text:
+            raise ConstraintError(f"{where}: every limit must cite its source")
+        entries.append(
+            ReirradiationLimit(
+                organ=organ,
+                organ_name=str(record.get("organ_name", organ.value)),
+                structures=tuple(str(s) for s in structures),
+                endpoint=str(record.get("endpoint", "")),
+                endpoint_id=str(record.get("endpoint_id", "")),
+                quantity=quantity,
+                alpha_beta_gy=float(_number(record, "alpha_beta_gy", where)),  # type: ignore[arg-type]
+                cumulative_limit_gy=float(_number(record, "cumulative_limit_gy", where)),  # type: ignore[arg-type]
+                per_course_limit_gy=_number(record, "per_course_limit_gy", where, nullable=True),
+                min_interval_months=_number(record, "min_interval_months", where, nullable=True),
+                source=text,
+                notes=tuple(str(n) for n in record.get("notes", [])),
+            )
+        )
+    return ReirradiationTable(
+        citation=str(data.get("citation", "")), version=str(data.get("version", "")), units=str(data.get("units", "")),
+        entries=tuple(entries), notes=tuple(str(n) for n in data.get("notes", [])),
+    )
+
+
+@lru_cache(maxsize=1)
+def load_reirradiation_limits() -> ReirradiationTable:
+    """The shipped cumulative re-irradiation limits."""
+    return parse_reirradiation_table(_read_resource(REIRRADIATION_RESOURCE))
+
+
+@dataclass(frozen=True)
+class LimitCheck:
+    """One part of a limit for one ROI: the cumulative sum, one course's maximum, or the interval."""
+
+    roi_name: str
+    limit: ReirradiationLimit
+    part: str  # "cumulative", "current course", "prior course", "interval"
+    metric: str
+    comparator: str
+    limit_value: float
+    value: float | None
+    unit: str
+    status: Status
+    reason: str
+
+
+def evaluate_limit(
+    roi_name: str,
+    limit: ReirradiationLimit,
+    *,
+    current_max_gy: float,
+    prior_max_gy: float,
+    interval_months: float | None,
+) -> tuple[LimitCheck, ...]:
+    """The rows of ``limit`` for an ROI whose course maxima (BED or EQD2 as the limit says, Gy) are given."""
+    label = f"{limit.quantity.upper()} (a/b {limit.alpha_beta_gy:g} Gy)"
+    total = current_max_gy + prior_max_gy
+
+    def row(part: str, metric: str, comparator: str, bound: float, value: float | None, unit: str) -> LimitCheck:
+        if value is None:
+            return LimitCheck(roi_name, limit, part, metric, comparator, bound, None, unit, Status.NOT_EVALUABLE,
+                              "the interval between the courses is unknown (no usable DICOM date; give --interval-months)")
+        holds = value <= bound if comparator == "<=" else value >= bound
+        text = f"{value:.4g} {unit} {'satisfies' if holds else 'violates'} {comparator} {bound:g} {unit}"
+        return LimitCheck(roi_name, limit, part, metric, comparator, bound, value, unit, Status.PASS if holds else Status.FAIL, text)
+
+    rows = [row("cumulative", f"{label} Max current + Max prior", "<=", limit.cumulative_limit_gy, total, "Gy")]
+    if limit.per_course_limit_gy is not None:
+        rows.append(row("current course", f"{label} Max current course", "<=", limit.per_course_limit_gy, current_max_gy, "Gy"))
+        rows.append(row("prior course", f"{label} Max prior course", "<=", limit.per_course_limit_gy, prior_max_gy, "Gy"))
+    if limit.min_interval_months is not None:
+        rows.append(row("interval", "interval between the courses", ">=", limit.min_interval_months, interval_months, "months"))
+    return tuple(rows)

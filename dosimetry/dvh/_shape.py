@@ -1,0 +1,486 @@
+"""Between-plane shape model (:attr:`~dosimetry.dvh.endcaps.EndCapConvention.SHAPE`): the solid
+between and beyond an ROI's contour planes reconstructed from the contours, as a finer stack of
+planar sections the rest of the engine samples exactly like any other (exact in-plane partial
+volumes, trilinear dose).
+
+Between planes. Each plane's region (even-odd, holes and several contours included) becomes a
+signed-distance map on a common raster (negative inside). At a height z between planes ``i`` and
+``i + 1`` the section is the zero level set of the Lagrange interpolant in z of the maps of up to
+four planes around z (two below, two above, within the same part of the ROI): cubic in the
+interior, quadratic or linear near the ends. A linear blend of two maps alone (classic
+shape-based interpolation) makes the radius of a sphere piecewise linear in z and loses the
+bulge between planes: measured on a 24 mm sphere contoured every 3 mm it is 2 % short, more than
+the half-slab midpoint rule's error, while the cubic stencil is within 0.1 %. A branching (one
+contour above two) needs nothing special: the maps are blended wherever the regions are. Each
+interval is cut into sub-slabs of at most :data:`SUB_SLAB_MM`; an original plane keeps its own
+polygons, verbatim, for the sub-slab around it.
+
+End caps. Beyond an extreme plane of a part the section is the extreme contour eroded by
+``m0 - m(s)``, ``m`` the largest inscribed radius (max of -distance) and ``s`` the distance out
+of the plane. ``m(s)^2`` follows the trend of the last three planes (a quadratic through their
+``m^2``; linear with two planes): it is exact for the caps of spheres, ellipsoids, cylinders
+lying across the planes and cones ending in a tip, all of which have ``m^2`` quadratic in z. When
+``m^2`` reaches 0 within one contour spacing the cap ends there, rounded; otherwise (constant or
+growing contours, or shrinking too slowly to close before the next plane, where the ROI has no
+contour) the ROI must end somewhere within that spacing and the cap is flat, half a spacing out
+(as in the half-slab convention, the unbiased position). A single-plane ROI has no trend: its
+profile is taken as round with the contour's inscribed radius (a section through a tube or
+ball), ending at that radius when it is within the plane's thickness and flat at half the
+thickness otherwise. A gap larger than :data:`~dosimetry.dvh.endcaps.GAP_FACTOR` spacings splits
+the ROI into parts, each capped this way.
+
+Why hand-written: the distance maps are :func:`scipy.ndimage.distance_transform_edt` corrected to
+exact point-to-boundary distances (k-d tree, :class:`scipy.spatial.cKDTree`) in a band of two
+pixels around the boundary, and level sets come from :mod:`contourpy` (the marching-squares
+library matplotlib uses); what is written here is only their assembly into sections.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from dosimetry.dvh.endcaps import GAP_FACTOR, SlabStack
+from dosimetry.dvh.geometry import PlaneSection, RoiGeometry
+from dosimetry.dvh.planar import nesting_depths, signed_area
+
+FloatArray = npt.NDArray[np.float64]
+logger = logging.getLogger(__name__)
+
+#: Largest sub-slab between two contour planes: the ROI's typical radius (the median over planes
+#: of 2 x area / perimeter) over SUB_SLABS_PER_RADIUS, within SUB_SLAB_MM .. SUB_SLAB_MAX_MM. The
+#: midpoint rule on the interpolated sections errs by about (sub-slab / radius)^2 / 24 in relative
+#: volume (0.02 % on a 24 mm sphere at 0.75 mm), so a large ROI needs no sub-slabs: the sample
+#: patient's External (radius ~70 mm, 49 planes) takes 5 s with 0.75 mm sub-slabs, 0.6 s with its
+#: own planes alone.
+SUB_SLAB_MM = 0.75
+SUB_SLAB_MAX_MM = 3.0
+SUB_SLABS_PER_RADIUS = 8.0
+#: Largest sub-slab of an end cap, mm.
+CAP_SUB_SLAB_MM = 0.5
+#: Raster pixel: the median over planes of 2 x area / perimeter (the radius of a circle) divided
+#: by this, within PIXEL_MIN_MM .. PIXEL_MAX_MM, and coarser when the raster would exceed
+#: MAX_PIXELS.
+PIXELS_PER_RADIUS = 30.0
+PIXEL_MIN_MM, PIXEL_MAX_MM = 0.04, 1.0
+MAX_PIXELS = 120_000
+
+
+@dataclass(frozen=True)
+class _Raster:
+    x0_mm: float
+    y0_mm: float
+    pixel_mm: float
+    nx: int
+    ny: int
+
+    @property
+    def xs(self) -> FloatArray:
+        return self.x0_mm + self.pixel_mm * np.arange(self.nx, dtype=np.float64)
+
+    @property
+    def ys(self) -> FloatArray:
+        return self.y0_mm + self.pixel_mm * np.arange(self.ny, dtype=np.float64)
+
+
+def _centroid(section: PlaneSection) -> tuple[float, float]:
+    """Area centroid of the section (holes subtracted), mm."""
+    total = cx = cy = 0.0
+    for (x, y), sign in zip(section.polygons, section.signs, strict=True):
+        x1, y1 = np.roll(x, -1), np.roll(y, -1)
+        cross = x * y1 - x1 * y
+        a = 0.5 * float(cross.sum())
+        if a == 0:
+            continue
+        w = sign * abs(a)
+        total += w
+        cx += w * float(((x + x1) * cross).sum()) / (6 * a)
+        cy += w * float(((y + y1) * cross).sum()) / (6 * a)
+    return (cx / total, cy / total) if total else (float(section.polygons[0][0][0]), float(section.polygons[0][1][0]))
+
+
+def _radius(section: PlaneSection) -> float:
+    """2 x area / perimeter of the section (a circle's radius), mm."""
+    perimeter = sum(
+        float(np.hypot(np.diff(np.append(x, x[0])), np.diff(np.append(y, y[0]))).sum()) for x, y in section.polygons
+    )
+    return 2.0 * section.area_mm2 / perimeter if perimeter > 0 else 0.0
+
+
+def _typical_radius_mm(base: RoiGeometry) -> float:
+    """Median over the planes of 2 x area / perimeter (a circle's radius), mm."""
+    radii = []
+    for section in base.sections:
+        perimeter = sum(
+            float(np.hypot(np.diff(np.append(x, x[0])), np.diff(np.append(y, y[0]))).sum()) for x, y in section.polygons
+        )
+        if perimeter > 0 and section.area_mm2 > 0:
+            radii.append(2.0 * section.area_mm2 / perimeter)
+    return float(np.median(radii)) if radii else 1.0
+
+
+def _raster_for(base: RoiGeometry, radius: float) -> _Raster:
+    pixel = min(max(radius / PIXELS_PER_RADIUS, PIXEL_MIN_MM), PIXEL_MAX_MM)
+    x_min, x_max, y_min, y_max = base.bounds_xy_mm
+    while True:
+        margin = 4 * pixel
+        nx = math.ceil((x_max - x_min + 2 * margin) / pixel) + 1
+        ny = math.ceil((y_max - y_min + 2 * margin) / pixel) + 1
+        if nx * ny <= MAX_PIXELS:
+            return _Raster(x_min - margin, y_min - margin, pixel, nx, ny)
+        pixel *= math.sqrt(nx * ny / MAX_PIXELS) * 1.01
+
+
+def _inside(section: PlaneSection, raster: _Raster) -> npt.NDArray[np.bool_]:
+    """Even-odd inside mask of the section's polygons at the raster's pixel centres (scanlines)."""
+    p = raster.pixel_mm
+    toggles = np.zeros((raster.ny, raster.nx + 1), dtype=np.int64)
+    for x, y in section.polygons:
+        u0, v0 = (x - raster.x0_mm) / p, (y - raster.y0_mm) / p
+        u1, v1 = np.roll(u0, -1), np.roll(v0, -1)
+        lo, hi = np.minimum(v0, v1), np.maximum(v0, v1)
+        first = np.ceil(lo).astype(np.int64)  # rows r with lo <= r < hi
+        last = np.ceil(hi).astype(np.int64)
+        counts = np.clip(last - first, 0, None)
+        if not counts.any():
+            continue
+        edge = np.repeat(np.arange(u0.size), counts)
+        rows = np.repeat(first, counts) + (np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts))
+        f = (rows - v0[edge]) / (v1[edge] - v0[edge])
+        cross = u0[edge] + f * (u1[edge] - u0[edge])
+        cols = np.clip(np.ceil(cross).astype(np.int64), 0, raster.nx)  # first pixel centre at or right of it
+        keep = (rows >= 0) & (rows < raster.ny)
+        np.add.at(toggles, (rows[keep], cols[keep]), 1)
+    return (np.cumsum(toggles[:, :-1], axis=1) % 2).astype(bool)
+
+
+def _boundary_points(section: PlaneSection, step_mm: float) -> FloatArray:
+    """Points along every edge of the section's polygons, at most ``step_mm`` apart, (N, 2)."""
+    points = []
+    for x, y in section.polygons:
+        xc, yc = np.append(x, x[0]), np.append(y, y[0])
+        seg = np.hypot(np.diff(xc), np.diff(yc))
+        steps = np.maximum(np.ceil(seg / step_mm).astype(np.int64), 1)
+        first = np.repeat(np.cumsum(steps) - steps, steps)
+        e = np.repeat(np.arange(seg.size), steps)
+        t = (np.arange(int(steps.sum())) - first) / steps[e]
+        points.append(np.column_stack([xc[e] + t * (xc[e + 1] - xc[e]), yc[e] + t * (yc[e + 1] - yc[e])]))
+    return np.concatenate(points)
+
+
+def _signed_distance(section: PlaneSection, raster: _Raster) -> tuple[FloatArray, float]:
+    """Signed distance (mm, negative inside) from the section's boundary at the pixel centres, and
+    the section's largest inscribed radius (mm, refined between pixel centres)."""
+    from scipy import ndimage  # type: ignore[import-untyped,unused-ignore]
+    from scipy.spatial import cKDTree  # type: ignore[import-untyped,unused-ignore]
+
+    p = raster.pixel_mm
+    inside = _inside(section, raster)
+    tree = cKDTree(_boundary_points(section, 0.2 * p))
+
+    def exact(rows: npt.NDArray[np.intp], cols: npt.NDArray[np.intp]) -> FloatArray:
+        distance, _ = tree.query(np.column_stack([raster.x0_mm + p * cols, raster.y0_mm + p * rows]))
+        return np.asarray(distance, dtype=np.float64)
+
+    # Far from the boundary: the distance to the boundary point held by the nearest boundary
+    # pixel (Euclidean feature transform; off by O(p^2 / distance)); within 2.5 pixels of it:
+    # exact, from a k-d tree of the boundary points (queries near the boundary are fast there,
+    # far ones are not: 2 s for 31,000 pixels inside the sample patient's External).
+    points = tree.data
+    cells = np.rint((points - [raster.x0_mm, raster.y0_mm]) / p).astype(np.int64)
+    keep = (cells[:, 0] >= 0) & (cells[:, 0] < raster.nx) & (cells[:, 1] >= 0) & (cells[:, 1] < raster.ny)
+    held = np.full((raster.ny, raster.nx), -1, dtype=np.int64)
+    held[cells[keep, 1], cells[keep, 0]] = np.flatnonzero(keep)
+    _, (near_row, near_col) = ndimage.distance_transform_edt(held < 0, return_indices=True)
+    nearest = points[held[near_row, near_col]]
+    gy, gx = np.indices((raster.ny, raster.nx))
+    distance = np.hypot(raster.x0_mm + p * gx - nearest[..., 0], raster.y0_mm + p * gy - nearest[..., 1])
+    rows, cols = np.nonzero(distance < 2.5 * p)
+    distance[rows, cols] = exact(rows, cols)
+    phi = np.where(inside, -distance, distance)
+    if not inside.any():
+        return phi, 0.0
+    # inscribed radius: the deepest pixel, refined on two finer lattices around it
+    row, col = np.unravel_index(int(np.argmin(phi)), phi.shape)
+    x, y = float(raster.x0_mm + p * col), float(raster.y0_mm + p * row)
+    best = float(-phi[row, col])
+    offsets = np.linspace(-1.0, 1.0, 11)
+    step = p
+    for _ in range(3):
+        gx, gy = np.meshgrid(x + step * offsets, y + step * offsets)
+        qx, qy = gx.ravel(), gy.ravel()
+        distance, _ = tree.query(np.column_stack([qx, qy]))
+        k = int(np.argmax(distance))
+        if distance[k] > best:
+            best, x, y = float(distance[k]), float(qx[k]), float(qy[k])
+        step *= 0.2
+    return phi, best
+
+
+def _level_sections(z_mm: float, phi: FloatArray, level: float, raster: _Raster) -> PlaneSection | None:
+    """The region ``phi < level`` as a section (None when empty)."""
+    import contourpy
+
+    field = phi - level
+    field[0, :] = field[-1, :] = np.maximum(field[0, :], raster.pixel_mm)  # close every contour
+    field[:, 0] = field[:, -1] = np.maximum(field[:, 0], raster.pixel_mm)
+    if not (field < 0).any():
+        return None
+    generator = contourpy.contour_generator(
+        raster.xs, raster.ys, field, line_type=contourpy.LineType.Separate, corner_mask=False
+    )
+    polygons: list[tuple[FloatArray, FloatArray]] = []
+    min_area = 0.01 * raster.pixel_mm**2
+    for line in generator.lines(0.0):
+        pts = np.asarray(line, dtype=np.float64)
+        if pts.shape[0] > 1 and np.array_equal(pts[0], pts[-1]):
+            pts = pts[:-1]
+        if pts.shape[0] < 3:
+            continue
+        x, y = np.ascontiguousarray(pts[:, 0]), np.ascontiguousarray(pts[:, 1])
+        if abs(signed_area(x, y)) > min_area:
+            polygons.append((x, y))
+    if not polygons:
+        return None
+    signs = [1 if d % 2 == 0 else -1 for d in nesting_depths(polygons)]
+    areas = [signed_area(x, y) for x, y in polygons]
+    area = float(sum(s * abs(a) for s, a in zip(signs, areas, strict=True)))
+    if area <= 0:
+        return None
+    senses = tuple((a > 0) - (a < 0) for a in areas)
+    return PlaneSection(z_mm, tuple(polygons), tuple(signs), area, senses)
+
+
+def _lagrange(nodes: FloatArray, z: float) -> FloatArray:
+    weights = np.ones(nodes.size)
+    for j in range(nodes.size):
+        for k in range(nodes.size):
+            if k != j:
+                weights[j] *= (z - nodes[k]) / (nodes[j] - nodes[k])
+    return weights
+
+
+def _same_polygons(a: PlaneSection, b: PlaneSection) -> bool:
+    if len(a.polygons) != len(b.polygons) or a.signs != b.signs:
+        return False
+    return all(
+        np.array_equal(xa, xb) and np.array_equal(ya, yb) for (xa, ya), (xb, yb) in zip(a.polygons, b.polygons, strict=True)
+    )
+
+
+@dataclass(frozen=True)
+class _Cap:
+    """An end cap: extent out of the extreme plane (mm) and m^2(s) as polynomial coefficients
+    (highest power first, numpy order) of the outward distance s."""
+
+    extent_mm: float
+    m2_coefficients: FloatArray
+    m0_mm: float
+    rounded: bool
+
+
+def _cap(outward_mm: list[float], inradius_mm: list[float], spacing_mm: float) -> _Cap:
+    """Cap of a part end from its last planes (outward distances 0, -d1, -d2 and inscribed radii
+    from the extreme plane inward); see the module docstring."""
+    m0 = inradius_mm[0]
+    if not m0 > 0:  # no inside pixel: no trend to follow, a flat end half a spacing out
+        return _Cap(0.5 * spacing_mm, np.array([0.0]), 0.0, False)
+    s = np.array(outward_mm)
+    m2 = np.array(inradius_mm) ** 2
+    if s.size == 1:
+        coefficients = np.array([-1.0, 0.0, m0 * m0])  # round: m^2 = m0^2 - s^2
+    elif s.size == 2:  # round through both: m^2 = m0^2 + b s - s^2
+        coefficients = np.array([-1.0, (m2[1] - m2[0] + s[1] ** 2) / s[1], m2[0]])
+    else:
+        coefficients = np.polyfit(s, m2, 2)
+    roots = np.roots(coefficients) if coefficients.size > 1 else np.zeros(0)
+    real = [float(r.real) for r in roots if abs(r.imag) < 1e-9 and r.real > 1e-9]
+    closing = min(real) if real else math.inf
+    if closing <= CLOSING_SLACK * spacing_mm:
+        return _Cap(closing, coefficients, m0, True)
+    return _Cap(0.5 * spacing_mm, coefficients, m0, False)
+
+
+#: A cap whose profile closes within this many spacings is rounded (closed there): a pole lying
+#: exactly on the next plane must not fall to a flat end through the noise of the inscribed radii
+#: (a cylinder lying across 1 mm planes went from +0.2 % to -1.5 % when it did).
+CLOSING_SLACK = 1.25
+#: Neighbouring planes whose areas differ by more than this factor, and whose topology differs or
+#: whose centroids are further apart than the larger section's radius, are a step, not
+#: interpolated across (the sample patient's mandible, 1433 -> 212 mm^2 in two parts, grew by
+#: 4.6 % when it was; its oblique optic nerves, a full strip next to an off-centre sliver, went
+#: from 1.01 to 1.17 cc against 1.06 cc of the capsule they were generated from). A pole shrinking
+#: concentrically is no step (a sphere's last two planes differ by up to 2.6 at 1-3 mm spacing,
+#: the sample lens by 4.9).
+STEP_AREA_RATIO = 3.0
+#: A section whose area exceeds this many times pi m^2 (m its inscribed radius) is elongated.
+ELONGATED = 4.0
+
+
+def _prior(sections: list[PlaneSection], inradius_mm: list[float]) -> float:
+    """kappa = m^2 / rho^2 of the round profile assumed for a part of one or two planes: a
+    section through a tube lying across the planes (an elongated contour, area >= ELONGATED x pi
+    m^2: an optic nerve) closes with its inscribed radius, rho = m, kappa = 1; a compact one (a
+    lens, a ball) with the radius of its area, rho = sqrt(area / pi). Measured on true solids
+    (benchmarks/dvh_true_solids.py): a lens-like ellipsoid on two 3 mm planes is 29 % short
+    with rho = m, a lying 5 mm nerve within 1 % with rho = m and 22 % over with a flat end."""
+    ratios = [s.area_mm2 / (math.pi * m * m) for s, m in zip(sections, inradius_mm, strict=True) if m > 0]
+    if not ratios or float(np.mean(ratios)) >= ELONGATED:
+        return 1.0
+    return 1.0 / float(np.mean(ratios))
+
+
+def shape_geometry(base: RoiGeometry, label: str) -> RoiGeometry:
+    """``base`` (the ROI's own sections, any slabs) rebuilt under the shape model."""
+    planes = base.slabs.planes_mm
+    sections = base.sections
+    spacing = base.slabs.nominal_spacing_mm
+    radius = _typical_radius_mm(base)
+    raster = _raster_for(base, radius)
+    sub_slab_mm = min(max(radius / SUB_SLABS_PER_RADIUS, SUB_SLAB_MM), SUB_SLAB_MAX_MM)
+    maps: dict[int, FloatArray] = {}
+    inradius: dict[int, float] = {}
+
+    def psi(i: int) -> FloatArray:
+        """(phi + m)^2 - m^2 of plane i: zero on its boundary, negative inside, and m^2 linear in
+        it, so that an interpolant of degree 2 or more reproduces quadric solids exactly."""
+        if i not in maps:
+            phi, m = _signed_distance(sections[i], raster)
+            maps[i], inradius[i] = (phi + m) ** 2 - m * m, m
+        return maps[i]
+
+    def inradius_of(i: int) -> float:
+        psi(i)
+        return inradius[i]
+
+    def blend(stencil: list[int], z: float) -> FloatArray:
+        w = _lagrange(planes[stencil], z)
+        field = w[0] * psi(stencil[0])
+        for wq, q in zip(w[1:].tolist(), stencil[1:], strict=True):
+            field = field + wq * psi(q)
+        return field
+
+    gaps = np.diff(planes)
+    # A step (the area changing by more than STEP_AREA_RATIO between neighbouring planes, as where
+    # a mandible's body meets its rami) is not interpolated across: the planes on either side are
+    # separate segments for the interpolation stencils, and the boundary between them is half-way
+    # (as in the half-slab convention).
+    areas = np.array([max(sec.area_mm2, 1e-12) for sec in sections])
+    ratio = np.maximum(areas[1:] / areas[:-1], areas[:-1] / areas[1:])
+    steps = np.zeros(ratio.size, dtype=bool)
+    for i in np.flatnonzero(ratio > STEP_AREA_RATIO).tolist():
+        # a pole shrinking concentrically is no step; a change of topology or a shift of the
+        # centroid by more than the larger section's radius (2 area / perimeter) is
+        below, above = sections[i], sections[i + 1]
+        shift = math.dist(_centroid(below), _centroid(above))
+        steps[i] = len(below.polygons) != len(above.polygons) or shift > max(_radius(below), _radius(above))
+    segment = np.concatenate([[0], np.cumsum(steps)]).tolist()
+    breaks = [0, *(np.flatnonzero(gaps > GAP_FACTOR * spacing) + 1).tolist(), planes.size]
+    entries: list[tuple[float, float, PlaneSection]] = []  # (lower, upper, section)
+    for a, b in itertools.pairwise(breaks):
+        few = b - a <= 2
+        # a part of one or two planes has no curvature to follow: a round profile (see _prior)
+        kappa = _prior([sections[q] for q in range(a, b)], [inradius_of(q) for q in range(a, b)]) if few else 1.0
+        stations: list[tuple[float, PlaneSection]] = []
+        for i in range(a, b):
+            stations.append((float(planes[i]), sections[i]))
+            if i + 1 == b:
+                break
+            gap = float(planes[i + 1] - planes[i])
+            k = 1 if segment[i] != segment[i + 1] else max(math.ceil(gap / sub_slab_mm - 1e-9), 1)
+            stencil = [q for q in range(max(i - 1, a), min(i + 3, b)) if segment[q] == segment[i]]
+            for j in range(1, k):
+                z = float(planes[i]) + gap * j / k
+                if not few and all(_same_polygons(sections[q], sections[i]) for q in stencil):
+                    stations.append((z, sections[i]))
+                    continue
+                field = blend(stencil, z)
+                if few:  # the round profile of _cap between the two planes too
+                    t = z - float(planes[i])
+                    field = field - kappa * t * (gap - t)
+                # No overshoot beyond the two planes' own maps by more than a round profile bulges
+                # (m^2 of a circle has curvature -2 whatever its radius: at most gap^2 / 4 between
+                # two planes); without it the cubic overshoots where the shape jumps (the sample
+                # mandible's sections doubled next to a plane where it splits in two).
+                bulge = 0.25 * gap * gap
+                field = np.clip(field, np.minimum(psi(i), psi(i + 1)) - bulge, np.maximum(psi(i), psi(i + 1)) + bulge)
+                section = _level_sections(z, field, 0.0, raster)
+                if section is not None:
+                    stations.append((z, section))
+        zs = [z for z, _ in stations]
+        bounds = [zs[0], *[0.5 * (u + v) for u, v in itertools.pairwise(zs)], zs[-1]]
+        part = [(bounds[q], bounds[q + 1], stations[q][1]) for q in range(len(stations))]
+        # caps: below the first plane (outward = -z) and above the last (outward = +z)
+        for end, inward in ((a, 1), (b - 1, -1)):
+            idx = [end + inward * q for q in range(3) if a <= end + inward * q < b and segment[end + inward * q] == segment[end]]
+            cap_kappa = kappa
+            if len(idx) <= 2 and not few:  # the end of a segment after a step
+                cap_kappa = _prior([sections[q] for q in idx], [inradius_of(q) for q in idx])
+            same = all(_same_polygons(sections[q], sections[end]) for q in idx)
+            outward = [-abs(float(planes[q] - planes[end])) for q in idx]
+            local = abs(float(planes[idx[1]] - planes[end])) if len(idx) > 1 else spacing
+            radii = [inradius_of(q) / math.sqrt(cap_kappa) for q in idx]  # the prior's profile radius
+            cap = _cap(outward, radii, local)
+            kc = max(math.ceil(cap.extent_mm / CAP_SUB_SLAB_MM - 1e-9), 1)
+            direction = -inward  # +1 above the part, -1 below
+            z_end = float(planes[end])
+            cap_entries = []
+            for j in range(kc):
+                s_lo, s_hi = cap.extent_mm * j / kc, cap.extent_mm * (j + 1) / kc
+                s_mid = 0.5 * (s_lo + s_hi)
+                z_mid = z_end + direction * s_mid
+                if same and len(idx) > 2:
+                    section = sections[end]
+                else:
+                    # the trend of the last planes (a cone's base keeps growing, a sphere closes)
+                    if len(idx) > 2:
+                        # where it grows, no faster than the linear trend of the last two planes
+                        field = blend(idx, z_mid)
+                        grows = field < psi(end)
+                        field[grows] = np.maximum(field, blend(idx[:2], z_mid))[grows]
+                    else:  # the round profile of _cap, as a uniform erosion in psi
+                        field = psi(end) + cap_kappa * (cap.m0_mm**2 - float(np.polyval(cap.m2_coefficients, s_mid)))
+                    section = _level_sections(z_mid, field, 0.0, raster)
+                if section is None:
+                    break
+                lo, hi = sorted((z_end + direction * s_lo, z_end + direction * s_hi))
+                cap_entries.append((lo, hi, section))
+            part = (cap_entries[::-1] + part) if direction < 0 else (part + cap_entries)
+        entries.extend(e for e in part if e[1] > e[0])
+    # merge runs of one section object over contiguous slabs
+    merged: list[tuple[float, float, PlaneSection]] = []
+    for lo, hi, section in entries:
+        if merged and merged[-1][2] is section and merged[-1][1] == lo:
+            merged[-1] = (merged[-1][0], hi, section)
+        else:
+            merged.append((lo, hi, section))
+    lower = np.array([e[0] for e in merged])
+    upper = np.array([e[1] for e in merged])
+    z_of = np.clip(np.array([e[2].z_mm for e in merged]), lower, upper)
+    z_of = 0.5 * (lower + upper) if np.any(np.diff(z_of) <= 0) else z_of
+    out_sections = tuple(
+        s if s.z_mm == z else PlaneSection(z, s.polygons, s.signs, s.area_mm2, s.orientations)
+        for (_, _, s), z in zip(merged, z_of.tolist(), strict=True)
+    )
+    volume_mm3 = float(sum(s.area_mm2 * t for s, t in zip(out_sections, (upper - lower).tolist(), strict=True)))
+    slabs = SlabStack(z_of, lower, upper, spacing, base.slabs.warnings)
+    logger.debug("%s: shape model with %d sections from %d planes", label, len(out_sections), planes.size)
+    x_min = min(float(x.min()) for s in out_sections for x, _ in s.polygons)
+    x_max = max(float(x.max()) for s in out_sections for x, _ in s.polygons)
+    y_min = min(float(y.min()) for s in out_sections for _, y in s.polygons)
+    y_max = max(float(y.max()) for s in out_sections for _, y in s.polygons)
+    return RoiGeometry(
+        name=base.name,
+        number=base.number,
+        sections=out_sections,
+        slabs=slabs,
+        end_cap=base.end_cap,
+        bounds_xy_mm=(x_min, x_max, y_min, y_max),
+        volume_cc=volume_mm3 / 1000.0,
+        warnings=base.warnings,
+    )

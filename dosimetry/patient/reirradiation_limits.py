@@ -1,0 +1,97 @@
+"""The shipped cumulative re-irradiation limits (:mod:`dosimetry.constraints.reirradiation`) on one
+patient: each course's maximum dose in the organs the limits name, as constraint rows beside the
+Emami and protocol rows (``source`` "reirradiation").
+
+Each course is converted on its own (its fraction count, the entry's alpha/beta; the prior course
+on the current grid as aligned) and read by the DVH engine (Max of the ROI's DVH). No recovery
+discount is applied: the sources add the courses' full doses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from dosimetry.constraints.naming import Laterality, NameMapper
+from dosimetry.constraints.reirradiation import LimitCheck, ReirradiationLimit, evaluate_limit, load_reirradiation_limits
+from dosimetry.dose import DoseGrid
+from dosimetry.dvh import compute_dvh, release_grid_caches
+from dosimetry.errors import DosimetryError
+from dosimetry.patient.maps import PatientMaps
+from dosimetry.patient.records import ConstraintCheck
+from dosimetry.quantities import DoseQuantity
+from dosimetry.radiobiology.maps import lq_map
+from dosimetry.structures import Roi
+
+
+def _base_name(name: str, mapper: NameMapper) -> str:
+    mapping = mapper.map(name)
+    canonical = mapping.canonical_name
+    if mapping.laterality is not Laterality.NONE and canonical.endswith(f"_{mapping.laterality.value}"):
+        canonical = canonical[: -len(mapping.laterality.value) - 1]
+    return canonical.lower()
+
+
+def _row(check: LimitCheck) -> ConstraintCheck:
+    limit = check.limit
+    return ConstraintCheck(
+        source="reirradiation", roi=check.roi_name, organ=limit.organ.value, endpoint=f"{limit.endpoint} [{check.part}]",
+        quantity=f"{limit.quantity} a/b {limit.alpha_beta_gy:g} Gy per course, no recovery", metric=check.metric,
+        comparator=check.comparator, limit=check.limit_value, value=check.value, unit=check.unit, status=check.status.value,
+        ntcp=None, reason=f"{check.reason} ({limit.short_source})" if check.value is not None else check.reason,
+    )
+
+
+def reirradiation_limit_checks(
+    maps: PatientMaps, rois: Sequence[Roi], *, bin_width_gy: float, mapper: NameMapper | None = None
+) -> tuple[tuple[ConstraintCheck, ...], tuple[str, ...]]:
+    """Constraint rows of every shipped limit for every ROI it names, and warnings (ROIs without a DVH)."""
+    if maps.prior is None or maps.aligned is None:
+        return (), ()
+    mapper = mapper or NameMapper()
+    table = load_reirradiation_limits()
+    cache: dict[tuple[str, float, str], DoseGrid] = {}
+
+    def course_map(limit: ReirradiationLimit, course: str) -> DoseGrid:
+        key = (limit.quantity, limit.alpha_beta_gy, course)
+        if key not in cache:
+            quantity = DoseQuantity.BED if limit.quantity == "bed" else DoseQuantity.EQD2
+            if course == "current":
+                cache[key] = lq_map(maps.current.dose, quantity=quantity, alpha_beta_gy=limit.alpha_beta_gy, plan=maps.current.plan).dose
+            else:
+                assert maps.aligned is not None and maps.prior is not None
+                cache[key] = lq_map(maps.aligned.dose, quantity=quantity, alpha_beta_gy=limit.alpha_beta_gy, plan=maps.prior.plan).dose
+        return cache[key]
+
+    rows: list[ConstraintCheck] = []
+    warnings: list[str] = []
+    months = None if maps.interval is None else maps.interval.months
+    for limit in table.entries:
+        names = {s.lower() for s in limit.structures}
+        named = [roi for roi in rois if _base_name(roi.name, mapper) in names]
+        if not named:
+            continue
+        # one course map at a time over the limit's ROIs, its sampling tables released after it
+        maxima: dict[tuple[str, str], float] = {}
+        failed: dict[str, DosimetryError] = {}
+        for course in ("current", "prior"):
+            grid = course_map(limit, course)
+            for roi in named:
+                if roi.name in failed:
+                    continue
+                try:
+                    maxima[(roi.name, course)] = compute_dvh(grid, roi, bin_width_gy=bin_width_gy).max_gy
+                except DosimetryError as exc:
+                    failed[roi.name] = exc
+            release_grid_caches(grid)
+        for roi in named:
+            if roi.name in failed:
+                warnings.append(f"re-irradiation limit {limit.endpoint_id}: ROI {roi.name!r} not evaluated: {failed[roi.name]}")
+                continue
+            rows.extend(
+                _row(c)
+                for c in evaluate_limit(
+                    roi.name, limit, current_max_gy=maxima[(roi.name, "current")], prior_max_gy=maxima[(roi.name, "prior")],
+                    interval_months=months,
+                )
+            )
+    return tuple(rows), tuple(warnings)

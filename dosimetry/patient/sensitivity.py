@@ -1,0 +1,70 @@
+"""Convention sensitivity of the constraint rows (issue 13, item 4): each constraint row's metric
+under every end-cap / between-plane convention (:mod:`dosimetry.dvh.sensitivity`), its spread,
+and a flag beyond the thresholds documented there (a dose metric moving by more than 1 Gy). The
+spread is written next to the row (``ConstraintCheck.convention_spread_gy`` and
+``convention_sensitive``); a flagged row is also a warning of the analysis, so it reaches every
+output. Rows whose metric is not a DVH metric in Gy, or whose quantity has no map, are left
+without a spread (None).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from dosimetry.dvh.endcaps import EndCapConvention
+from dosimetry.dvh.geometry import RoiGeometry
+from dosimetry.dvh.metrics import parse_metric
+from dosimetry.dvh.sensitivity import convention_sensitivity
+from dosimetry.errors import MetricError
+from dosimetry.patient.maps import PatientMaps
+from dosimetry.patient.records import ConstraintCheck
+from dosimetry.quantities import DoseBasis
+from dosimetry.structures import Roi
+
+
+def with_convention_spreads(
+    maps: PatientMaps, rois: tuple[Roi, ...], rows: tuple[ConstraintCheck, ...], *, bin_width_gy: float
+) -> tuple[tuple[ConstraintCheck, ...], tuple[str, ...]]:
+    """``rows`` with their convention spread filled in, and the warnings of the flagged ones."""
+    by_name = {r.name: r for r in rois}
+    available = maps.constraint_maps()
+    wanted: dict[str, dict[str, set[str]]] = {}  # quantity -> ROI -> metrics
+    for row in rows:
+        if row.roi not in by_name or row.quantity not in {b.value for b in available}:
+            continue
+        try:
+            metric = parse_metric(row.metric)
+        except MetricError:
+            continue
+        if metric.text.endswith("[Gy]"):
+            wanted.setdefault(row.quantity, {}).setdefault(row.roi, set()).add(metric.text)
+    spreads: dict[tuple[str, str, str], tuple[float | None, bool, str]] = {}
+    geometries: dict[tuple[int, EndCapConvention], RoiGeometry] = {}
+    for quantity, per_roi in wanted.items():
+        dose = available[DoseBasis(quantity)]()
+        for name, metrics in per_roi.items():
+            (result,) = convention_sensitivity(
+                dose, [by_name[name]], sorted(metrics), bin_width_gy=bin_width_gy, geometries=geometries
+            )
+            for s in result.spreads:
+                shown = ", ".join(f"{c} {'n/a' if v is None else f'{v:.2f}'}" for c, v in s.by_convention)
+                spreads[(quantity, name, s.quantity)] = (s.spread, s.flagged, shown)
+    out = []
+    warnings = []
+    for row in rows:
+        try:
+            text = parse_metric(row.metric).text
+        except MetricError:
+            text = row.metric
+        found = spreads.get((row.quantity, row.roi, text))
+        if found is None:
+            out.append(row)
+            continue
+        spread, flagged, shown = found
+        out.append(replace(row, convention_spread_gy=spread, convention_sensitive=flagged))
+        if flagged:
+            warnings.append(
+                f"ROI {row.roi!r}: {row.metric} on {row.quantity} moves by {spread:.2f} Gy between end-cap "
+                f"conventions ({shown}); the constraint check depends on how the contours are closed"
+            )
+    return tuple(out), tuple(dict.fromkeys(warnings))

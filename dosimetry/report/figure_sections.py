@@ -1,0 +1,303 @@
+"""The report's figure sections: DVH plots and isodose overlays on the CT.
+
+DVHs: the planned dose (targets and organs at risk) and, with a prior course, the cumulative EQD2
+of the organs at risk (current + r x prior); without a prior course the organs' EQD2 of the
+current course. Isodose overlays: axial, sagittal and coronal CT planes through the target
+centroid, 95/85/70/30 % of the prescription in red/orange/yellow/blue (protocol Fig. 1).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from dosimetry.dvh import rasterise_roi
+from dosimetry.errors import DosimetryError
+from dosimetry.io import load_ct_series, load_ct_volume
+from dosimetry.patient.maps import lq_key
+from dosimetry.quantities import DoseQuantity
+from dosimetry.radiobiology.alpha_beta import RoiRole
+from dosimetry.report.content import Figure, Item, Paragraph, Section
+from dosimetry.report.figures import (
+    DvhCurve,
+    DvhMarker,
+    DvhPanel,
+    OverlayContour,
+    OverlayMarker,
+    ct_window_text,
+    dvh_panels_png,
+    isodose_overlay_png,
+)
+from dosimetry.report.planes import PlaneAxis, ct_plane, occupancy_centroid_mm
+from dosimetry.report.reirradiation import prior_term_text
+
+if TYPE_CHECKING:
+    from dosimetry.patient.dvhs import PatientDvhs
+    from dosimetry.patient.maps import PatientMaps
+
+#: Target outline colours (protocol Fig. 1 style): GTV, CTV, PTV.
+TARGET_COLOURS = {"GTV": (220, 0, 220), "CTV": (0, 200, 255), "PTV": (0, 255, 0)}
+ISODOSE_LEVELS_PCT = (95.0, 85.0, 70.0, 30.0)
+
+
+def _colour(roi: Any) -> tuple[int, int, int] | None:
+    """The ROI's display colour, darkened when too light to see on a white plot."""
+    rgb = getattr(roi, "color_rgb", None)
+    if not rgb:
+        return None
+    r, g, b = (int(c) for c in rgb)
+    luminance = (0.299 * r + 0.587 * g + 0.114 * b) / 255.0
+    if luminance > 0.75:
+        scale = 0.75 / luminance
+        r, g, b = int(r * scale), int(g * scale), int(b * scale)
+    return r, g, b
+
+
+def side_linestyle(name: str) -> str:
+    """Line style by body side, so that a left and a right organ of one colour can be told apart:
+    right dashed; left, midline and unknown side solid."""
+    n = name.strip()
+    low = n.casefold()
+    if re.search(r"(_r|\br|_rt|\brt|right)$", low) or low.startswith(("r_", "right")):
+        return "--"
+    return "-"
+
+
+def _volume_at(dvh: Any, dose_gy: float) -> float:
+    edges, volume = np.asarray(dvh.bin_edges_gy), np.asarray(dvh.cumulative_percent)
+    return float(np.interp(dose_gy, edges, volume, left=100.0, right=0.0))
+
+
+def _markers(results: dict[str, Any], dvhs: PatientDvhs, key: str, quantities: set[str]) -> tuple[DvhMarker, ...]:
+    """A marker at each constraint's limit on its organ's curve (D-metrics at the limit dose; V-metrics at
+    their dose and limit volume); only rows on ``quantities`` (the plotted map)."""
+    out = []
+    for r in results["constraints"]["rows"]:
+        if r["quantity"] not in quantities or r["limit"] is None or not r["roi"]:
+            continue
+        dvh = dvhs.curves.get((r["roi"], key))
+        if dvh is None:
+            continue
+        v = re.match(r"^C?V(\d+(?:\.\d+)?)(Gy|cGy)\[%\]$", r["metric"])
+        if v:
+            dose = float(v.group(1)) / (100.0 if v.group(2) == "cGy" else 1.0)
+            volume = float(r["limit"])
+        elif r["unit"] in ("Gy", "cGy"):
+            dose = float(r["limit"]) / (100.0 if r["unit"] == "cGy" else 1.0)
+            volume = _volume_at(dvh, dose)
+        else:
+            continue
+        label = f"{r['roi']} {r['metric'].split('[')[0]} {r['comparator']} {r['limit']:g} {r['unit']}"
+        out.append(DvhMarker(r["roi"], dose, volume, label, r["status"] == "FAIL"))
+    return tuple(dict.fromkeys(out))
+
+
+def dvh_section(maps: PatientMaps, dvhs: PatientDvhs, results: dict[str, Any]) -> Section:
+    """Planned dose (targets | organs at risk, prescription line) and the organs' EQD2 with the Emami limits."""
+    items: list[Item] = []
+    planned = dvhs.planned_dose_name
+    current = results["courses"][0]
+    unit = "Gy(RBE)" if current["dose_type"] == "EFFECTIVE" else "Gy"
+    adjective = "RBE-weighted" if current["dose_type"] == "EFFECTIVE" else "physical"
+    cumulative = maps.eqd2_late_cumulative_key
+    prescription = current["prescription_dose_gy"]
+    rx_line: tuple[tuple[float, str], ...] = () if prescription is None else ((float(prescription), f"prescription {prescription:g} {unit}"),)
+
+    def curves(key: str, role: RoiRole) -> tuple[DvhCurve, ...]:
+        found = []
+        for roi in dvhs.rois:
+            dvh = dvhs.curves.get((roi.name, key))
+            if dvh is not None and dvhs.roles[roi.name] is role:
+                found.append(DvhCurve(roi.name, np.asarray(dvh.bin_edges_gy), np.asarray(dvh.cumulative_percent), _colour(roi),
+                                      side_linestyle(roi.name)))
+        return tuple(found)
+
+    planned_markers = _markers(results, dvhs, planned, {"dose_current"})
+    panels = [DvhPanel("Targets", curves(planned, RoiRole.TARGET), (), rx_line),
+              DvhPanel("Organs at risk", curves(planned, RoiRole.ORGAN_AT_RISK), planned_markers, rx_line)]
+    title = f"DVH: planned {adjective} dose"
+    if any(p.curves for p in panels):
+        items.append(Figure("dvh-dose", title, dvh_panels_png(panels, title=title, dose_label=f"Dose [{unit}]"),
+                            caption="Right organs dashed, left and midline organs solid; dash-dot vertical line: "
+                            "the prescription. Markers: constraint limits on the planned dose (filled red: failed)."))
+    if results.get("alignment") is not None:
+        late_title = f"DVH: {cumulative} = current + {prior_term_text(results)} (organs at risk)"
+    else:
+        late_title = f"DVH: EQD2 (alpha/beta {maps.alpha_beta_late_gy:g} Gy) of the current course only (organs at risk)"
+    late_markers = _markers(results, dvhs, cumulative, {"eqd2_cumulative"})
+    late = DvhPanel("Organs at risk", curves(cumulative, RoiRole.ORGAN_AT_RISK), late_markers)
+    if late.curves:
+        items.append(Figure("dvh-eqd2-cumulative", late_title, dvh_panels_png([late], title=late_title, dose_label="EQD2 [Gy]"),
+                            caption="Markers at each Emami / protocol limit on its organ's curve: a filled red triangle "
+                            "is a failed check (the curve runs beyond it), an open circle a check that holds. Right organs "
+                            "dashed, left and midline organs solid."))
+    return Section("Dose-volume histograms", tuple(items), "dvh")
+
+
+def _target_kind(roi: Any) -> str | None:
+    kind = roi.interpreted_type.strip().upper()
+    if kind in TARGET_COLOURS:
+        return kind
+    prefix = roi.name.strip().upper()[:3]
+    return prefix if prefix in TARGET_COLOURS else None
+
+
+def _quantity_map(maps: PatientMaps, quantity: str) -> Any:
+    """The dose map (on the current dose grid) a constraint quantity is evaluated on, or None."""
+    if quantity == "eqd2_cumulative":
+        m = maps.cumulative.get(maps.eqd2_late_cumulative_key)
+        return None if m is None else m.dose
+    if quantity == "eqd2_current":
+        lq = maps.lq.get(lq_key(DoseQuantity.EQD2, maps.alpha_beta_late_gy))
+        return None if lq is None else lq.dose
+    if quantity == "dose_current":
+        return maps.current.dose
+    return None
+
+
+def _voxel_mm(grid: Any, index: tuple[int, int, int]) -> tuple[float, float, float]:
+    k, j, i = index
+    return float(grid.x_mm[i]), float(grid.y_mm[j]), float(grid.z_mm[k])
+
+
+def hottest_voxels(maps: PatientMaps, dvhs: PatientDvhs, results: dict[str, Any], warnings: list[str]) -> list[tuple[str, tuple[float, float, float], str]]:
+    """(figure id, point (x, y, z) mm, label) of the hottest voxel of every failing organ on the quantity it failed on."""
+    rois = {roi.name: roi for roi in dvhs.rois}
+    out: list[tuple[str, tuple[float, float, float], str]] = []
+    seen: set[str] = set()
+    for r in results["constraints"]["rows"]:
+        if r["status"] != "FAIL" or not r["roi"] or r["roi"] in seen or r["roi"] not in rois:
+            continue
+        seen.add(r["roi"])
+        dose = _quantity_map(maps, r["quantity"])
+        if dose is None:
+            continue
+        try:
+            occupancy = rasterise_roi(rois[r["roi"]], dose.grid).occupancy
+        except DosimetryError as exc:
+            warnings.append(f"overlay: no slice through the hottest voxel of {r['roi']!r}: {exc}")
+            continue
+        inside = np.where(occupancy > 0, np.asarray(dose.dose_gy), -np.inf)
+        if not np.isfinite(inside).any():
+            continue
+        index = np.unravel_index(int(np.argmax(inside)), inside.shape)
+        value = float(inside[index])
+        fid = "overlay-hot-" + re.sub(r"[^A-Za-z0-9_-]", "_", r["roi"])
+        label = f"{r['roi']}: hottest dose-grid voxel inside it {value:.2f} Gy"
+        if r["value"] is not None:
+            # The DVH engine also samples the outline's partial voxels (trilinear interpolation towards hotter
+            # neighbours), so the checked maximum can exceed the hottest voxel centre inside the organ.
+            label += f"; checked {r['metric']} = {float(r['value']):.2f} Gy (includes sub-voxel samples at the outline), limit {r['comparator']} {r['limit']:g} Gy"
+        out.append((fid, _voxel_mm(dose.grid, index), label))  # type: ignore[arg-type]
+    return out
+
+
+def _quantity_name(results: dict[str, Any], maps: PatientMaps) -> str:
+    return maps.eqd2_late_cumulative_key if results.get("alignment") is not None else f"EQD2_{maps.alpha_beta_late_gy:g} current course"
+
+
+def overlap_voxel(maps: PatientMaps) -> tuple[tuple[float, float, float], str] | None:
+    """Where prior and current dose overlap most: the axial slice with the largest sum of
+    min(current EQD2, r x prior EQD2), at its voxel of largest overlap. None without a prior course."""
+    if maps.prior is None:
+        return None
+    current_map = maps.lq.get(lq_key(DoseQuantity.EQD2, maps.alpha_beta_late_gy))
+    cumulative_map = maps.cumulative.get(maps.eqd2_late_cumulative_key)
+    if current_map is None or cumulative_map is None:
+        return None
+    current, cumulative = current_map, cumulative_map
+    now = np.asarray(current.dose.dose_gy)
+    overlap = np.minimum(now, np.asarray(cumulative.dose.dose_gy) - now)
+    if not float(overlap.max()) > 0:
+        return None
+    k = int(np.argmax(overlap.sum(axis=(1, 2))))
+    j, i = np.unravel_index(int(np.argmax(overlap[k])), overlap[k].shape)
+    value = float(overlap[k, j, i])
+    point = _voxel_mm(current.dose.grid, (k, int(j), int(i)))
+    return point, f"largest prior/current overlap: min(current EQD2, r x prior EQD2) = {value:.2f} Gy at this voxel"
+
+
+def overlay_section(maps: PatientMaps, dvhs: PatientDvhs, results: dict[str, Any], warnings: list[str]) -> Section:
+    """Three planes through the target centroid, then an axial slice through the hottest voxel of every
+    failing organ and one through the largest prior/current overlap, each at full width with its colour bar."""
+    prescription = results["courses"][0]["prescription_dose_gy"]
+    unit = "Gy(RBE)" if results["courses"][0]["dose_type"] == "EFFECTIVE" else "Gy"
+    if prescription is None:
+        warnings.append("no isodose overlays: the plan gives no prescription dose (the 100 % level)")
+        return Section("Isodose overlays", (Paragraph("Not available (see warnings)."),), "overlays")
+    dose = maps.current.dose
+    try:
+        series = load_ct_series(maps.folders.current)
+        if series.frame_of_reference_uid != dose.frame_of_reference_uid:
+            raise DosimetryError(
+                f"CT series {series.series_instance_uid} is in frame {series.frame_of_reference_uid}, the dose in {dose.frame_of_reference_uid}"
+            )
+        ct = load_ct_volume(series)
+    except DosimetryError as exc:
+        warnings.append(f"no isodose overlays: no usable CT in {maps.folders.current}: {exc}")
+        return Section("Isodose overlays", (Paragraph("Not available (see warnings)."),), "overlays")
+    grid = series.grid
+    contours: list[tuple[str, np.ndarray, tuple[int, int, int]]] = []
+    by_kind: dict[str, np.ndarray] = {}
+    for roi in dvhs.rois:
+        role = dvhs.roles[roi.name]
+        kind = _target_kind(roi) if role is RoiRole.TARGET else None
+        if (kind is None and role is not RoiRole.ORGAN_AT_RISK) or not roi.closed_planar_contours:
+            continue
+        try:
+            occ = rasterise_roi(roi, grid).occupancy
+        except DosimetryError as exc:
+            warnings.append(f"overlay: ROI {roi.name!r} not drawn: {exc}")
+            continue
+        if float(occ.sum()) <= 0:
+            continue
+        colour = TARGET_COLOURS[kind] if kind is not None else (_colour(roi) or (255, 255, 255))
+        contours.append((roi.name, occ, colour))
+        if kind is not None:
+            by_kind.setdefault(kind, occ)
+    centre_from = next((k for k in ("GTV", "CTV", "PTV") if k in by_kind), None)
+    if centre_from is not None:
+        point = occupancy_centroid_mm(grid, by_kind[centre_from])
+        where = f"centroid of the {centre_from}"
+    else:
+        k, j, i = np.unravel_index(int(np.argmax(dose.dose_gy)), dose.grid.shape_zyx)
+        point = (float(dose.grid.x_mm[i]), float(dose.grid.y_mm[j]), float(dose.grid.z_mm[k]))
+        where = "dose maximum (no GTV/CTV/PTV outline on the CT grid)"
+        warnings.append(f"isodose overlays centred on the {where}")
+    items: list[Item] = [Paragraph(
+        f"Planes through the {where} at x = {point[0]:.1f}, y = {point[1]:.1f}, z = {point[2]:.1f} mm (DICOM LPS), then "
+        "an axial slice through the hottest voxel of every failing organ and one through the largest overlap of the "
+        f"prior and current dose. Isodose bands at 95/85/70/30 % of the prescription {prescription:g} {unit} in "
+        "red/orange/yellow/blue (protocol Fig. 1; colour bar in % and dose); dose trilinearly interpolated onto the CT "
+        f"pixels; {ct_window_text()}; outlines from the ROI occupancy on the CT grid (GTV magenta, CTV cyan, PTV green, "
+        "organs at risk in their structure-set colour)."
+    )]
+
+    def draw(fid: str, axis: PlaneAxis, at: tuple[float, float, float], title: str, marker: str | None = None) -> Figure:
+        plane = ct_plane(ct, grid, dose, axis, at)
+        overlay_contours = [OverlayContour(name, plane.take(occ), colour) for name, occ, colour in contours]
+        short = None if not marker else marker.split(":")[0] + (" hottest voxel" if fid.startswith("overlay-hot") else " overlap")
+        markers = [OverlayMarker(at[0], at[1], short)] if short and axis is PlaneAxis.AXIAL else []
+        png = isodose_overlay_png(
+            plane.ct_hu, plane.dose_gy, extent_mm=plane.extent_mm, reference_gy=float(prescription),
+            contours=overlay_contours, title=title, axis_labels=plane.axis_labels, levels_pct=ISODOSE_LEVELS_PCT,
+            flip_vertical=plane.flip_vertical, dose_unit=unit, markers=markers,
+        )
+        return Figure(fid, title, png, caption=marker or "")
+
+    for axis in (PlaneAxis.AXIAL, PlaneAxis.SAGITTAL, PlaneAxis.CORONAL):
+        coordinate = {"axial": "z", "sagittal": "x", "coronal": "y"}[axis.value]
+        value = {"axial": point[2], "sagittal": point[0], "coronal": point[1]}[axis.value]
+        items.append(draw(f"overlay-{axis.value}", axis, point,
+                          f"{axis.value.capitalize()} plane through the {centre_from or 'dose maximum'}, {coordinate} = {value:.1f} mm"))
+    for fid, at, label in hottest_voxels(maps, dvhs, results, warnings):
+        items.append(draw(fid, PlaneAxis.AXIAL, at, f"Axial plane z = {at[2]:.1f} mm through the hottest voxel of "
+                          f"{label.split(':')[0]} (failing; {_quantity_name(results, maps)})", label))
+    overlap = overlap_voxel(maps)
+    if overlap is not None:
+        at, label = overlap
+        items.append(draw("overlay-overlap", PlaneAxis.AXIAL, at, f"Axial plane z = {at[2]:.1f} mm through the largest overlap "
+                          "of prior and current dose", label))
+    return Section("Isodose overlays", tuple(items), "overlays")

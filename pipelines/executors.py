@@ -1,0 +1,202 @@
+"""Executors of the batch: each runs :func:`pipelines.worker.analyse_patient` for every task and
+yields the :class:`PatientOutcome` of each as it completes: in this process, in a local process
+pool (spawn start method), or on a Dask distributed cluster."""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import contextlib
+import logging
+import multiprocessing
+import os
+import queue
+import time
+import uuid
+from collections.abc import Generator, Sequence
+from typing import Any
+
+from dosimetry.errors import ArgumentError, ClusterError, OutputError
+from pipelines.lifecycle import die_with_parent
+from pipelines.worker import (
+    PatientOutcome,
+    PatientStatus,
+    PatientTask,
+    analyse_patient,
+    one_line_reason,
+)
+
+logger = logging.getLogger("pipelines.batch")
+
+_WORKER_DIED = "worker process died while analysing this patient"
+
+
+def _died(task: PatientTask, detail: str) -> PatientOutcome:
+    return PatientOutcome(
+        key=task.inputs.key,
+        patient_id=task.inputs.patient_id,
+        status=PatientStatus.FAILED,
+        error=f"{_WORKER_DIED} ({detail})",
+        run_key=None,
+        inputs_sha256=None,
+        file_sha256=(),
+        result=None,
+        duration_s=0.0,
+        worker="",
+        peak_rss_mib=None,
+    )
+
+
+def run_in_process(tasks: Sequence[PatientTask]) -> Generator[PatientOutcome, None, None]:
+    for task in tasks:
+        yield analyse_patient(task)
+
+
+def _ping() -> int:
+    return os.getpid()
+
+
+def _start_pool(workers: int) -> cf.ProcessPoolExecutor:
+    """A process pool whose workers are known to start (a failure here is not any patient's fault)
+    and die with this process (:func:`pipelines.lifecycle.die_with_parent`)."""
+    pool = cf.ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=die_with_parent,
+        initargs=(os.getpid(),),
+    )
+    try:
+        pool.submit(_ping).result()
+    except cf.process.BrokenProcessPool as exc:
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise OutputError(
+            "worker processes cannot start (with the spawn start method the calling script must guard its "
+            "entry point with `if __name__ == '__main__':`); use workers=0 to run in this process"
+        ) from exc
+    return pool
+
+
+#: How long a worker process gets to end after SIGTERM before it is killed, in seconds.
+TERMINATE_GRACE_S = 5.0
+
+
+def stop_pool(pool: cf.ProcessPoolExecutor) -> None:
+    """Stop ``pool`` now: cancel what has not started and end the worker processes (SIGTERM, then
+    SIGKILL after :data:`TERMINATE_GRACE_S`), instead of waiting for the running patients. Their
+    staging folders are left for the next run to remove; nothing of theirs is published."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())  # no public API before 3.14
+    for process in processes:
+        with contextlib.suppress(Exception):
+            process.terminate()
+    deadline = time.monotonic() + TERMINATE_GRACE_S
+    for process in processes:
+        process.join(max(0.0, deadline - time.monotonic()))
+        if process.is_alive():
+            process.kill()
+            process.join(TERMINATE_GRACE_S)
+    pool.shutdown(wait=True, cancel_futures=True)
+
+
+def run_process_pool(tasks: Sequence[PatientTask], workers: int) -> Generator[PatientOutcome, None, None]:
+    unfinished: list[PatientTask] = []
+    pool = _start_pool(workers)
+    try:
+        futures = {pool.submit(analyse_patient, task): task for task in tasks}
+        for future in cf.as_completed(futures):
+            try:
+                yield future.result()
+            except cf.process.BrokenProcessPool:
+                unfinished.append(futures[future])
+    except BaseException:  # including GeneratorExit when the coordinator stops reading
+        stop_pool(pool)
+        raise
+    pool.shutdown(wait=True)
+    if not unfinished:
+        return
+    logger.warning("a worker process died; retrying %d unfinished patients one at a time", len(unfinished))
+    pool = _start_pool(1)
+    try:
+        for task in sorted(unfinished, key=lambda t: t.inputs.key):
+            try:
+                yield pool.submit(analyse_patient, task).result()
+            except cf.process.BrokenProcessPool as exc:
+                yield _died(task, type(exc).__name__)
+                pool.shutdown(wait=True, cancel_futures=True)
+                pool = _start_pool(1)
+    except BaseException:
+        stop_pool(pool)
+        raise
+    pool.shutdown(wait=True)
+
+
+#: How long a Dask batch waits while the cluster has no worker before it stops, in seconds (the
+#: default of ``run_batch(no_worker_timeout_s=...)`` and ``dosimetry batch --no-worker-timeout``).
+NO_WORKER_TIMEOUT_S = 120.0
+#: How often the Dask executor checks for finished patients and for live workers, in seconds.
+DASK_POLL_S = 1.0
+
+
+def run_dask(
+    tasks: Sequence[PatientTask], scheduler_address: str, *, no_worker_timeout_s: float = NO_WORKER_TIMEOUT_S
+) -> Generator[PatientOutcome, None, None]:
+    """The patients on a Dask cluster. A worker that dies is replaced by the scheduler's
+    rescheduling; when the cluster has had no worker for ``no_worker_timeout_s`` seconds the batch
+    stops with :class:`ClusterError` (the patients finished so far are already yielded, hence
+    recorded and published; the rest are analysed by the next run)."""
+    try:
+        from distributed import Client
+    except ImportError as exc:  # pragma: no cover - dependency declared in the batch extra
+        raise ArgumentError("--scheduler needs the 'distributed' package (pip install 'dosimetry[batch]')") from exc
+    if not no_worker_timeout_s > 0:
+        raise ArgumentError(f"--no-worker-timeout must be a positive number of seconds, got {no_worker_timeout_s}")
+    try:
+        client = Client(scheduler_address, timeout="20s", set_as_default=False)
+    except (OSError, TimeoutError) as exc:
+        raise ArgumentError(f"cannot connect to the Dask scheduler at {scheduler_address}: {exc}") from exc
+    futures = {}
+    try:
+        futures = {
+            client.submit(analyse_patient, task, key=f"patient-{task.inputs.key}-{uuid.uuid4().hex}", pure=False): task
+            for task in tasks
+        }
+        pending = set(futures)
+        finished: queue.Queue[Any] = queue.Queue()
+        for future in futures:
+            future.add_done_callback(finished.put)
+        no_worker_since: float | None = None
+        while pending:
+            done = []
+            with contextlib.suppress(queue.Empty):
+                done.append(finished.get(timeout=DASK_POLL_S))
+                while True:
+                    done.append(finished.get_nowait())
+            for future in sorted(done, key=lambda f: futures[f].inputs.key):
+                pending.discard(future)
+                task = futures[future]
+                try:
+                    yield future.result()
+                except Exception as exc:  # noqa: BLE001 - KilledWorker and friends: the worker died
+                    yield _died(task, one_line_reason(exc).removeprefix("internal error: "))
+            if done:
+                no_worker_since = None
+                continue
+            if client.nthreads():
+                no_worker_since = None
+                continue
+            now = time.monotonic()
+            if no_worker_since is None:
+                no_worker_since = now
+                logger.warning(
+                    "the Dask cluster at %s has no worker; waiting up to %.0f s for one (%d patients not analysed yet)",
+                    scheduler_address, no_worker_timeout_s, len(pending),
+                )
+            elif now - no_worker_since >= no_worker_timeout_s:
+                raise ClusterError(
+                    f"the Dask cluster at {scheduler_address} has had no worker for {no_worker_timeout_s:.0f} s "
+                    f"(--no-worker-timeout): {len(futures) - len(pending)} patients finished (recorded and published), "
+                    f"{len(pending)} not analysed; start workers and run the same command again to resume"
+                )
+    except BaseException:
+        client.cancel(list(futures))
+        raise
+    finally:
+        client.close()

@@ -1,0 +1,64 @@
+"""Convention sensitivity (dosimetry.dvh.sensitivity) and ``dosimetry dvh --convention-spread``.
+
+Oracle: closed-form slab geometry. A 4 x 4 x 20 mm box lying along y is contoured on two planes
+3 mm apart (z = +-1.5 mm) in a 2 Gy/mm SI gradient: truncated gives 4 x 20 x 3 mm^3, half-slab
+4 x 20 x 6 mm^3 (twice as much), so the volume spread is 67 % of their mean, and the maximum dose
+moves with the upper end of the solid, by 1.5 mm x 2 Gy/mm = 3 Gy between truncated and half-slab
+(more than the 1 Gy threshold). A 60 mm wide box on 30 planes 1 mm apart moves by 3 % in volume (29 against 30 mm thick)
+and its mean not at all (symmetric): not flagged for volume or mean.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from benchmarks.phantoms import write_case
+from dosimetry.cli.main import main
+from dosimetry.dose import DoseGrid, DoseSummationType, DoseType
+from dosimetry.dvh.sensitivity import convention_sensitivity
+from dosimetry.grid import RectilinearGrid
+from dosimetry.structures import Contour, ContourGeometricType, Roi
+
+
+def box(number: int, name: str, half_x: float, half_y: float, planes: np.ndarray) -> Roi:
+    x = np.array([-half_x, half_x, half_x, -half_x])
+    y = np.array([-half_y, -half_y, half_y, half_y])
+    contours = tuple(
+        Contour(np.column_stack([x, y, np.full(4, z)]), ContourGeometricType.CLOSED_PLANAR) for z in planes
+    )
+    return Roi(number, name, "ORGAN", contours)
+
+
+def dose_si(gradient_gy_per_mm: float) -> DoseGrid:
+    axis = np.arange(-40.0, 40.5, 1.0)
+    grid = RectilinearGrid(axis, axis, np.arange(-20.0, 20.5, 1.0))
+    z, _, _ = np.meshgrid(grid.z_mm, grid.y_mm, grid.x_mm, indexing="ij")
+    return DoseGrid(grid=grid, dose_gy=40.0 + gradient_gy_per_mm * z, dose_type=DoseType.PHYSICAL,
+                    summation_type=DoseSummationType.PLAN, frame_of_reference_uid="1.2.3")
+
+
+def test_small_roi_flagged_large_not() -> None:
+    small = box(1, "small", 2.0, 10.0, np.array([-1.5, 1.5]))
+    large = box(2, "large", 30.0, 30.0, np.arange(-14.5, 15.0, 1.0))
+    result = {s.roi_name: s for s in convention_sensitivity(dose_si(2.0), [small, large], ["Max[Gy]", "Mean[Gy]"])}
+    spreads = {q.quantity: q for q in result["small"].spreads}
+    volumes = dict(spreads["volume_cc"].by_convention)
+    assert volumes["truncated"] == pytest.approx(4 * 20 * 3 / 1000)
+    assert volumes["half-slab"] == pytest.approx(4 * 20 * 6 / 1000)
+    assert spreads["volume_cc"].flagged
+    max_by = dict(spreads["Max[Gy]"].by_convention)
+    assert max_by["half-slab"] - max_by["truncated"] == pytest.approx(3.0, abs=0.05)
+    assert spreads["Max[Gy]"].flagged and result["small"].flagged
+    large_spreads = {q.quantity: q for q in result["large"].spreads}
+    assert not large_spreads["volume_cc"].flagged and not large_spreads["Mean[Gy]"].flagged
+
+
+def test_cli_convention_spread(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    small = box(1, "small", 2.0, 10.0, np.array([-1.5, 1.5]))
+    rd, rs = write_case(dose_si(2.0), [small], tmp_path, seed="spread")
+    assert main(["dvh", "--dose", str(rd), "--structures", str(rs), "--metric", "Max[Gy]", "--convention-spread", "--json", "-"]) == 0
+    (entry,) = json.loads(capsys.readouterr().out)["convention_sensitivity"]
+    assert entry["flagged"] and {s["quantity"] for s in entry["spreads"]} == {"volume_cc", "Max[Gy]"}

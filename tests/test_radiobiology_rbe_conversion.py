@@ -1,0 +1,102 @@
+"""LEM-I <-> MKM conversion of carbon-ion RBE-weighted dose (dosimetry.radiobiology.rbe_conversion).
+
+Oracles: the factors stated by Zhang et al. 2020 (Radiat Oncol 15:277): LEM/MKM = 1.37 at 3.00
+Gy(RBE) per fraction, 1.46 at 2.70, 3.09 at 0.24; hand arithmetic of the log-log interpolation
+between two points; the round trip LEM -> MKM -> LEM (the inverse is closed form per segment, the
+forward a table look-up: two different computations); the rule that nothing is extrapolated.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pydicom
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dosimetry.cli import main as cli_main
+from dosimetry.errors import ArgumentError, RadiobiologyError
+from dosimetry.radiobiology.rbe_conversion import (
+    RbeModel,
+    RbeRelation,
+    convert_rbe_weighted_dose,
+    load_relation,
+    recorded_rbe_model,
+    resolve_source_model,
+)
+from tests import dicom_factory as f
+
+
+def test_published_points() -> None:
+    """At the paper's doses per fraction the factor is the paper's: D_MKM = D_LEM / factor."""
+    n = 20
+    lem = np.array([3.00, 2.70, 0.24]) * n
+    out = convert_rbe_weighted_dose(lem, n, source_model=RbeModel.LEM_I, target_model=RbeModel.MKM)
+    np.testing.assert_allclose(lem / out.dose_gy, [1.37, 1.46, 3.09], rtol=1e-12)
+    relation = load_relation()
+    assert relation.range_gy == (0.24, 3.00) and relation.short_source == "Zhang et al. 2020"
+
+
+def test_log_log_interpolation_by_hand() -> None:
+    """Between (1, 2) and (4, 1) the factor is a power law: f(2) = 2 x (2/1)^(log(1/2)/log 4) = sqrt(2)."""
+    relation = RbeRelation((1.0, 4.0), (2.0, 1.0), "hand example")
+    out = convert_rbe_weighted_dose(np.array([2.0]), 1, source_model="lem-i", target_model="mkm", relation=relation)
+    assert out.dose_gy[0] == pytest.approx(2.0 / math.sqrt(2.0), rel=1e-12)
+
+
+@settings(max_examples=80, deadline=None)
+@given(d=st.floats(min_value=0.24, max_value=3.0), n=st.integers(min_value=1, max_value=40))
+def test_round_trip(d: float, n: int) -> None:
+    forward = convert_rbe_weighted_dose(np.array([d * n, 0.0]), n, source_model="lem-i", target_model="mkm")
+    back = convert_rbe_weighted_dose(forward.dose_gy, n, source_model="mkm", target_model="lem-i")
+    assert back.dose_gy[0] == pytest.approx(d * n, rel=1e-9) and back.dose_gy[1] == 0.0
+
+
+def test_no_extrapolation_and_user_relation(tmp_path: Path) -> None:
+    with pytest.raises(RadiobiologyError, match="not extrapolated"):
+        convert_rbe_weighted_dose(np.array([3.5 * 10]), 10, source_model="lem-i", target_model="mkm")
+    zeroed = convert_rbe_weighted_dose(np.array([3.5 * 10, 2.7 * 10]), 10, source_model="lem-i", target_model="mkm", outside="zero")
+    assert zeroed.outside_voxels == 1 and zeroed.dose_gy[0] == 0.0 and "set to 0" in zeroed.warnings[0]
+    user = tmp_path / "rel.json"
+    user.write_text(json.dumps({"source": "my centre 2025", "from_model": "lem-i", "to_model": "mkm",
+                                "points": [{"dose_per_fraction_gy": 1.0, "factor": 1.5}, {"dose_per_fraction_gy": 5.0, "factor": 1.2}]}))
+    relation = load_relation(user)
+    out = convert_rbe_weighted_dose(np.array([5.0 * 4]), 4, source_model="lem-i", target_model="mkm", relation=relation)
+    assert out.dose_gy[0] == pytest.approx(20.0 / 1.2)
+    with pytest.raises(ArgumentError, match="increase"):
+        RbeRelation((1.0, 2.0), (1.0, 4.0), "d/f decreasing")
+
+
+def test_model_recorded_or_required(tmp_path: Path) -> None:
+    """The plan's model is read from its descriptions when recorded; else --from is required."""
+    plain = f.make_rt_plan(tmp_path, filename="plain.dcm", ion=True, label="CIRT", seed="plain")
+    lem = f.make_rt_plan(tmp_path, filename="lem.dcm", ion=True, label="CIRT LEM", seed="lem")
+    assert recorded_rbe_model(plain)[0] is None
+    model, where = recorded_rbe_model(lem)
+    assert model is RbeModel.LEM_I and "RTPlanLabel" in where
+    with pytest.raises(ArgumentError, match="--from"):
+        resolve_source_model(None, "nothing recorded", None)
+    with pytest.raises(RadiobiologyError, match="contradicts"):
+        resolve_source_model(RbeModel.LEM_I, where, "mkm")
+
+
+def test_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A uniform 2.70 Gy(RBE) x 10 fx LEM dose becomes 27 / 1.46 Gy(RBE) MKM (the paper's CTV2 factor)."""
+    uid = f.uid("rbe-plan")
+    plan = f.make_rt_plan(tmp_path, filename="RI.dcm", ion=True, fractions=10, label="CIRT", sop_instance_uid=uid, seed="rbe")
+    dose = f.make_rt_dose(tmp_path, shape_frc=(3, 4, 4), position_mm=(0.0, 0.0, 0.0), pixel_spacing_mm=(2.0, 2.0),
+                          dose_frc_gy=np.full((3, 4, 4), 27.0), dose_type="EFFECTIVE", referenced_plan_uid=uid, seed="rbe-dose")
+    out = tmp_path / "mkm.dcm"
+    args = ["rbe-convert", "--dose", str(dose), "--plan", str(plan), "--to", "mkm", "--out", str(out), "--json"]
+    assert cli_main.main(args) == 1
+    assert "give --from" in capsys.readouterr().err
+    assert cli_main.main([*args, "--from", "lem-i"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["max_gy"] == pytest.approx(27.0 / 1.46, rel=1e-9)
+    ds = pydicom.dcmread(out)
+    assert float((ds.pixel_array * float(ds.DoseGridScaling)).max()) == pytest.approx(27.0 / 1.46, rel=1e-4)
+    assert "Zhang" in ds.ImageComments
