@@ -49,7 +49,10 @@ def test_console_names_the_verdict_the_two_violations_and_the_warnings(sample_ru
     assert "FAIL OpticChiasm: Max[Gy]" in text and "FAIL OpticNrv_L: Max[Gy]" in text
     assert "limit <= 50 Gy, margin -" in text
     assert "NOT MET PTV: V90%" in text
-    assert "warnings to review (1):" in text and "prior dose taken as 0 there" in text
+    # to review: the prior grid not covering the current one, and the two organs whose checked maximum
+    # moves by more than 1 Gy between end-cap conventions (issue 13)
+    assert "warnings to review (3):" in text and "prior dose taken as 0 there" in text
+    assert "ROI 'OpticChiasm': Max[Gy] on eqd2_cumulative moves by" in text
     assert text.count("dose grid does not cover ROI 'External' of RS_patient01.dcm: 673.9") == 0  # superseded, not repeated
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from dosimetry.dvh import release_grid_caches
 from dosimetry.dvh.endcaps import EndCapConvention
 from dosimetry.dvh.geometry import RoiGeometry
 from dosimetry.dvh.metrics import parse_metric
@@ -49,6 +50,7 @@ def with_convention_spreads(
             for s in result.spreads:
                 shown = ", ".join(f"{c} {'n/a' if v is None else f'{v:.2f}'}" for c, v in s.by_convention)
                 spreads[(quantity, name, s.quantity)] = (s.spread, s.flagged, shown)
+        release_grid_caches(dose)  # one map's sampling tables at a time (the maps outlive this)
     out = []
     warnings = []
     for row in rows:

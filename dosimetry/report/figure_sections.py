@@ -30,7 +30,7 @@ from dosimetry.report.figures import (
     dvh_panels_png,
     isodose_overlay_png,
 )
-from dosimetry.report.planes import PlaneAxis, ct_plane, occupancy_centroid_mm
+from dosimetry.report.planes import BoxedOccupancy, PlaneAxis, ct_plane, occupancy_centroid_mm
 from dosimetry.report.reirradiation import prior_term_text
 
 if TYPE_CHECKING:
@@ -239,8 +239,8 @@ def overlay_section(maps: PatientMaps, dvhs: PatientDvhs, results: dict[str, Any
         warnings.append(f"no isodose overlays: no usable CT in {maps.folders.current}: {exc}")
         return Section("Isodose overlays", (Paragraph("Not available (see warnings)."),), "overlays")
     grid = series.grid
-    contours: list[tuple[str, np.ndarray, tuple[int, int, int]]] = []
-    by_kind: dict[str, np.ndarray] = {}
+    contours: list[tuple[str, BoxedOccupancy, tuple[int, int, int]]] = []
+    centroids: dict[str, tuple[float, float, float]] = {}  # first ROI of each target kind
     for roi in dvhs.rois:
         role = dvhs.roles[roi.name]
         kind = _target_kind(roi) if role is RoiRole.TARGET else None
@@ -254,12 +254,13 @@ def overlay_section(maps: PatientMaps, dvhs: PatientDvhs, results: dict[str, Any
         if float(occ.sum()) <= 0:
             continue
         colour = TARGET_COLOURS[kind] if kind is not None else (_colour(roi) or (255, 255, 255))
-        contours.append((roi.name, occ, colour))
-        if kind is not None:
-            by_kind.setdefault(kind, occ)
-    centre_from = next((k for k in ("GTV", "CTV", "PTV") if k in by_kind), None)
+        contours.append((roi.name, BoxedOccupancy.of(occ), colour))
+        if kind is not None and kind not in centroids:
+            centroids[kind] = occupancy_centroid_mm(grid, occ)
+        del occ
+    centre_from = next((k for k in ("GTV", "CTV", "PTV") if k in centroids), None)
     if centre_from is not None:
-        point = occupancy_centroid_mm(grid, by_kind[centre_from])
+        point = centroids[centre_from]
         where = f"centroid of the {centre_from}"
     else:
         k, j, i = np.unravel_index(int(np.argmax(dose.dose_gy)), dose.grid.shape_zyx)

@@ -50,13 +50,56 @@ class CtPlane:
     axis_labels: tuple[str, str]
     flip_vertical: bool
 
-    def take(self, volume_zyx: FloatArray) -> FloatArray:
+    def take(self, volume_zyx: FloatArray | BoxedOccupancy) -> FloatArray:
         """The same plane of another (z, y, x) array on the CT grid (e.g. an ROI occupancy)."""
+        if isinstance(volume_zyx, BoxedOccupancy):
+            return volume_zyx.plane(self.axis, self.index)
         if self.axis is PlaneAxis.AXIAL:
             return np.asarray(volume_zyx[self.index])
         if self.axis is PlaneAxis.SAGITTAL:
             return np.asarray(volume_zyx[:, :, self.index])
         return np.asarray(volume_zyx[:, self.index, :])
+
+
+@dataclass(frozen=True, eq=False)
+class BoxedOccupancy:
+    """An ROI occupancy on the CT grid kept as its bounding box only (zero outside it): a full-grid
+    float64 array per drawn ROI held 80 MB each on a 256 x 256 x 160 CT, 3 GB for 40 ROIs."""
+
+    shape_zyx: tuple[int, int, int]
+    box: tuple[slice, slice, slice]
+    values: FloatArray
+
+    @classmethod
+    def of(cls, occupancy_zyx: FloatArray) -> BoxedOccupancy:
+        nonzero = [np.flatnonzero(np.any(occupancy_zyx != 0, axis=axes)) for axes in ((1, 2), (0, 2), (0, 1))]
+        if any(n.size == 0 for n in nonzero):
+            empty = (slice(0, 0), slice(0, 0), slice(0, 0))
+            return cls(occupancy_zyx.shape, empty, np.zeros((0, 0, 0)))  # type: ignore[arg-type]
+        box = (
+            slice(int(nonzero[0][0]), int(nonzero[0][-1]) + 1),
+            slice(int(nonzero[1][0]), int(nonzero[1][-1]) + 1),
+            slice(int(nonzero[2][0]), int(nonzero[2][-1]) + 1),
+        )
+        return cls(occupancy_zyx.shape, box, np.array(occupancy_zyx[box], dtype=np.float64))  # type: ignore[arg-type]
+
+    def plane(self, axis: PlaneAxis, index: int) -> FloatArray:
+        """What ``CtPlane.take`` gives for the full array."""
+        nz, ny, nx = self.shape_zyx
+        bz, by, bx = self.box
+        if axis is PlaneAxis.AXIAL:
+            out = np.zeros((ny, nx))
+            if bz.start <= index < bz.stop:
+                out[by, bx] = self.values[index - bz.start]
+        elif axis is PlaneAxis.SAGITTAL:
+            out = np.zeros((nz, ny))
+            if bx.start <= index < bx.stop:
+                out[bz, by] = self.values[:, :, index - bx.start]
+        else:
+            out = np.zeros((nz, nx))
+            if by.start <= index < by.stop:
+                out[bz, bx] = self.values[:, index - by.start, :]
+        return out
 
 
 def nearest_index(coords_mm: FloatArray, value_mm: float) -> int:
