@@ -8,7 +8,6 @@
 from __future__ import annotations
 
 import base64
-import csv
 import html
 import json
 from collections.abc import Sequence
@@ -16,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from dosimetry.io.csv_cells import csv_writer
 from dosimetry.report.study_figures import (
     ForestRow,
     RocCurve,
@@ -34,7 +34,7 @@ HTML_NAME = "study.html"
 
 def _write_csv(path: Path, header: Sequence[str], rows: Sequence[Sequence[object]]) -> Path:
     with open_atomic(path, "w", newline="") as handle:
-        writer = csv.writer(handle, lineterminator="\n")
+        writer = csv_writer(handle, lineterminator="\n")
         writer.writerow(header)
         for row in rows:
             writer.writerow(["" if c is None else repr(c) if isinstance(c, float) else c for c in row])
