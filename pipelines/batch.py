@@ -55,7 +55,7 @@ from typing import IO, Any
 import sqlalchemy as sa
 
 from dosimetry import __version__
-from dosimetry.errors import ArgumentError, OutputError
+from dosimetry.errors import ArgumentError, DosimetryError, OutputError
 from pipelines import atomic
 from pipelines.analysis import (
     AnalysisParameters,
@@ -65,6 +65,7 @@ from pipelines.analysis import (
 )
 from pipelines.csv_out import METRICS_CSV_NAME, write_metrics_csv
 from pipelines.discovery import CohortDiscovery, discover_patients
+from pipelines.dvh_curves import DVH_FILE_NAME, DvhCurve, read_dvh_csv
 from pipelines.executors import NO_WORKER_TIMEOUT_S, run_dask, run_in_process, run_process_pool
 from pipelines.hashing import parameters_document
 from pipelines.lifecycle import BatchTerminated, sigterm_raises
@@ -442,9 +443,13 @@ def _record(store: CohortStore, run_id: str, inputs: PatientInputs, outcome: Pat
     ones (a failure: they no longer match the inputs). The database is written first, so a kill
     between the two leaves a recorded patient whose folder is missing (the rerun analyses it
     again), never a published folder that no recorded run produced. A result the database
-    refuses, or outputs that cannot be published, fail that patient only."""
+    refuses, a ``dvh.csv`` it cannot read, or outputs that cannot be published, fail that patient only."""
     try:
-        _write_outcome(store, run_id, inputs, outcome)
+        try:
+            dvhs = _dvh_curves(store, outcome, out_dir)
+        except DosimetryError as exc:
+            return _fail_recorded(store, run_id, inputs, outcome, out_dir, f"cannot store the DVH curves in the cohort database: {exc}")
+        _write_outcome(store, run_id, inputs, outcome, dvhs)
     except sa.exc.SQLAlchemyError as exc:
         if outcome.status is PatientStatus.FAILED:
             raise OutputError(f"cannot record patient {inputs.key} in the cohort database: {one_line_reason(exc)}") from exc
@@ -496,12 +501,34 @@ def _fail_recorded(
     return dataclasses.replace(outcome, status=PatientStatus.FAILED, error=reason, result=None, staging=None)
 
 
-def _write_outcome(store: CohortStore, run_id: str, inputs: PatientInputs, outcome: PatientOutcome) -> None:
+def _dvh_curves(store: CohortStore, outcome: PatientOutcome, out_dir: Path) -> tuple[DvhCurve, ...]:
+    """The cumulative DVH curves to store for a patient whose analysis wrote ``dvh.csv``: from the
+    staging folder (analysed now) or the published folder (unchanged), i.e. the file the patient's
+    published folder holds after this run; none when the database already holds this run key's curves."""
+    if outcome.status is PatientStatus.FAILED or outcome.result is None or DVH_FILE_NAME not in outcome.result.output_files:
+        return ()
+    if (
+        outcome.status is PatientStatus.SKIPPED
+        and store.patient_run_key(outcome.key) == outcome.run_key
+        and store.has_dvh_curves(outcome.key)
+    ):
+        return ()
+    folder = outcome.staging if outcome.status is PatientStatus.SUCCEEDED and outcome.staging is not None else patient_dir(out_dir, outcome.key)
+    return read_dvh_csv(folder / DVH_FILE_NAME)
+
+
+def _write_outcome(
+    store: CohortStore, run_id: str, inputs: PatientInputs, outcome: PatientOutcome, dvhs: tuple[DvhCurve, ...] = ()
+) -> None:
     if outcome.status is PatientStatus.FAILED:
         store.record_failure(run_id, inputs, error=outcome.error or "failed", run_key=outcome.run_key, duration_s=outcome.duration_s)
         return
     assert outcome.result is not None and outcome.run_key is not None and outcome.inputs_sha256 is not None
-    if outcome.status is PatientStatus.SKIPPED and store.patient_run_key(inputs.key) == outcome.run_key:
+    if (
+        outcome.status is PatientStatus.SKIPPED
+        and store.patient_run_key(inputs.key) == outcome.run_key
+        and not dvhs  # curves read: the database lacks them (written before its DVH table): fill them in
+    ):
         store.record_skip(run_id, inputs.key, run_key=outcome.run_key)
         return
     store.record_success(
@@ -513,4 +540,5 @@ def _write_outcome(store: CohortStore, run_id: str, inputs: PatientInputs, outco
         result=outcome.result,
         skipped=outcome.status is PatientStatus.SKIPPED,
         duration_s=outcome.duration_s,
+        dvhs=dvhs,
     )

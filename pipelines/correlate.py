@@ -96,6 +96,9 @@ class CohortMetrics:
     warnings: tuple[str, ...] = ()
     #: batch patient folder (``OUT/patients/<key>``) of each unambiguous PatientID
     patient_keys: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    #: the batch run whose patients were read from a cohort database (None: read from a CSV file);
+    #: its DVH curves are read through the same run (:func:`pipelines.study.load_cohort_dvhs_from_database`)
+    run_id: str | None = None
 
 
 def _resolve_source(results: Path, source: MetricsSource) -> tuple[Path, MetricsSource]:
@@ -175,7 +178,7 @@ def _read_only(url: str) -> str:
     return f"sqlite:///file:{path.resolve()}?mode=ro&uri=true"
 
 
-def _rows_from_database(url: str, label: str) -> tuple[list[dict[str, str]], list[str]]:
+def _rows_from_database(url: str, label: str) -> tuple[list[dict[str, str]], list[str], str]:
     """The metric rows of the latest run recorded in the cohort database at ``url``."""
     import sqlalchemy as sa
 
@@ -207,7 +210,7 @@ def _rows_from_database(url: str, label: str) -> tuple[list[dict[str, str]], lis
         engine.dispose()
     warnings = [f"patient {pid} failed in the batch and has no metrics: {err}" for pid, err in failed]
     logger.info("cohort database %s: latest run %s (output folder %s)", label, latest.run_id, latest.out_dir)
-    return rows, warnings
+    return rows, warnings, str(latest.run_id)
 
 
 def load_cohort_metrics(
@@ -220,12 +223,13 @@ def load_cohort_metrics(
     if database_url is None and results is not None and is_database_url(str(results)) and not Path(results).exists():
         database_url = str(results)
     warnings: list[str] = []
+    run_id: str | None = None
     path: Path | str
     if database_url is not None:
         from pipelines.store import redact_url
 
         path = redact_url(database_url)
-        rows, warnings = _rows_from_database(_read_only(database_url), path)
+        rows, warnings, run_id = _rows_from_database(_read_only(database_url), path)
     else:
         if results is None:
             raise ArgumentError("give --results OUT (a batch output folder) or --source DATABASE_URL")
@@ -234,7 +238,7 @@ def load_cohort_metrics(
             rows = _rows_from_csv(path)
         else:
             sqlite_url = f"sqlite:///file:{path.resolve()}?mode=ro&uri=true"
-            rows, warnings = _rows_from_database(sqlite_url, str(path))
+            rows, warnings, run_id = _rows_from_database(sqlite_url, str(path))
     keys_of_id: dict[str, set[str]] = defaultdict(set)
     for row in rows:
         keys_of_id[row["patient_id"]].add(row["patient_key"])
@@ -275,6 +279,7 @@ def load_cohort_metrics(
         patient_ids=patient_ids,
         warnings=tuple(warnings),
         patient_keys=MappingProxyType({pid: next(iter(keys)) for pid, keys in keys_of_id.items() if pid not in ambiguous}),
+        run_id=run_id,
     )
 
 

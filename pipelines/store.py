@@ -29,6 +29,11 @@ Schema (all doses in Gy, volumes in cc; ``patient_key`` is the sanitised output 
     metric) for cohort queries such as "Brainstem D0.03cc on EQD2_cumulative for every patient".
 ``constraint_results``  (patient_key, roi, quantity, metric, comparator, limit_value) PK, value,
     unit, passed (boolean), description.
+``dvh_curves``  (patient_key, roi, quantity) PK, points, dose_gy and volume_cc: the cumulative DVH
+    of the patient's ``dvh.csv`` (``volume_cc[k]`` receives at least ``dose_gy[k]``) as
+    little-endian float64 bytes (:mod:`pipelines.dvh_curves`; exact, the same numbers as the
+    file); indexed by (roi, quantity). Schema version 2 added it: an older database gains the
+    empty table when a batch opens it, and a rerun fills it for every patient it finds unchanged.
 
 Patients that vanish from ROOT keep their rows; ``patients.last_run_id`` tells which run last saw
 them, and ``patient_runs`` which patients each run saw: ``metric_rows(run_id)`` selects a run's
@@ -36,7 +41,7 @@ patients through it, so two batches sharing one database (different ``--out``) e
 own patients. The result tables hold one version per ``patient_key`` (the latest write): two
 batches analysing the same patients with different parameters should not share a database.
 
-A failed patient keeps no metrics, ROIs, courses or constraint rows (stale numbers from an earlier
+A failed patient keeps no metrics, ROIs, courses, constraint or DVH rows (stale numbers from an earlier
 input would mislead a toxicity analysis); its ``patients.error`` says why.
 
 Example (toxicity correlation)::
@@ -61,10 +66,11 @@ from sqlalchemy.engine import Connection, Engine
 
 from dosimetry.errors import ArgumentError, OutputError
 from pipelines.analysis import PatientInputs, PatientResult
+from pipelines.dvh_curves import DvhCurve, from_blob, to_blob
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: dvh_curves
 #: Attempts at creating the tables when another batch creates them at the same moment.
 CREATE_ATTEMPTS = 5
 DEFAULT_DB_NAME = "cohort.sqlite"
@@ -174,6 +180,18 @@ constraint_results = sa.Table(
     sa.Column("description", sa.Text, nullable=False),
 )
 
+dvh_curves = sa.Table(
+    "dvh_curves",
+    metadata,
+    sa.Column("patient_key", sa.String(64), primary_key=True),
+    sa.Column("roi", sa.Text, primary_key=True),
+    sa.Column("quantity", sa.Text, primary_key=True),
+    sa.Column("points", sa.Integer, nullable=False),
+    sa.Column("dose_gy", sa.LargeBinary, nullable=False),
+    sa.Column("volume_cc", sa.LargeBinary, nullable=False),
+    sa.Index("ix_dvh_curves_roi_quantity", "roi", "quantity"),
+)
+
 schema_info = sa.Table(
     "schema_info",
     metadata,
@@ -181,7 +199,7 @@ schema_info = sa.Table(
     sa.Column("value", sa.Text, nullable=False),
 )
 
-_PATIENT_CHILD_TABLES = (input_files, courses, rois, metrics, constraint_results)
+_PATIENT_CHILD_TABLES = (input_files, courses, rois, metrics, constraint_results, dvh_curves)
 
 
 def now_utc() -> datetime:
@@ -295,8 +313,9 @@ class CohortStore:
         result: PatientResult,
         skipped: bool,
         duration_s: float,
+        dvhs: Sequence[DvhCurve] = (),
     ) -> None:
-        """Replace the patient's rows by ``result`` (one transaction)."""
+        """Replace the patient's rows by ``result`` and its DVH curves by ``dvhs`` (one transaction)."""
         sha_of = dict(file_sha256)
         with self._begin() as conn:
             self._replace_patient(
@@ -339,7 +358,29 @@ class CohortStore:
                     for c in result.constraints
                 ],
             )
+            _insert_many(
+                conn,
+                dvh_curves,
+                [
+                    {
+                        "patient_key": inputs.key,
+                        "roi": c.roi,
+                        "quantity": c.quantity,
+                        "points": int(c.dose_gy.size),
+                        "dose_gy": to_blob(c.dose_gy),
+                        "volume_cc": to_blob(c.volume_cc),
+                    }
+                    for c in dvhs
+                ],
+            )
             self._patient_run(conn, run_id, inputs.key, "skipped" if skipped else "succeeded", None, run_key, duration_s)
+
+    def has_dvh_curves(self, patient_key: str) -> bool:
+        """Whether the database holds any DVH curve of the patient (a database written before
+        schema version 2 holds none)."""
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(dvh_curves.c.patient_key).where(dvh_curves.c.patient_key == patient_key).limit(1)).first()
+        return row is not None
 
     def record_skip(self, run_id: str, patient_key: str, *, run_key: str) -> None:
         """Note that this run found the patient up to date in the database."""
@@ -391,6 +432,39 @@ class CohortStore:
         with self.engine.connect() as conn:
             for row in conn.execute(query):
                 yield dict(row._mapping)
+
+    def dvh_curve_rows(self, run_id: str, roi: str, quantity: str) -> Iterator[tuple[str, str, DvhCurve]]:
+        """(patient_key, PatientID, curve) of ``roi`` on ``quantity`` (exact names) for the patients
+        of run ``run_id``, selected like :meth:`metric_rows` (``patient_runs`` membership and the
+        same run key), in patient_key order."""
+        query = (
+            sa.select(
+                dvh_curves.c.patient_key,
+                patients.c.patient_id,
+                dvh_curves.c.points,
+                dvh_curves.c.dose_gy,
+                dvh_curves.c.volume_cc,
+            )
+            .select_from(dvh_curves.join(patients, dvh_curves.c.patient_key == patients.c.patient_key))
+            .join(
+                patient_runs,
+                sa.and_(
+                    patient_runs.c.patient_key == dvh_curves.c.patient_key,
+                    patient_runs.c.run_id == run_id,
+                    patient_runs.c.status.in_(("succeeded", "skipped")),
+                    patient_runs.c.run_key == patients.c.run_key,
+                ),
+            )
+            .where(dvh_curves.c.roi == roi, dvh_curves.c.quantity == quantity)
+            .order_by(dvh_curves.c.patient_key)
+        )
+        with self.engine.connect() as conn:
+            for row in conn.execute(query):
+                what = f"cohort database, DVH of {roi} on {quantity} of patient {row.patient_key}"
+                dose, volume = from_blob(row.dose_gy, what + " (dose_gy)"), from_blob(row.volume_cc, what + " (volume_cc)")
+                if not (dose.size == volume.size == row.points):
+                    raise OutputError(f"{what}: {dose.size} doses and {volume.size} volumes stored for {row.points} points")
+                yield row.patient_key, row.patient_id, DvhCurve(roi, quantity, dose, volume)
 
     def replaced_patients(self, run_id: str) -> list[str]:
         """Patients that run ``run_id`` analysed or found unchanged whose database rows now hold

@@ -7,8 +7,10 @@ done (never silently left out):
 
 * the LKB NTCP model of one organ (``lkb_roi``) fitted to the patients' DVHs on ``lkb_quantity``
   (default ``EQD2_2_cumulative``), read from each batch patient's ``OUT/patients/<key>/dvh.csv``
-  (the cumulative DVH every 0.1 Gy; its differences are the differential DVH, each bin's volume at
-  the bin's centre dose) - :func:`dosimetry.outcomes.lkb_fit.fit_lkb`;
+  or, for a cohort database source, from the same curves the batch stored in its ``dvh_curves``
+  table (the cumulative DVH every 0.1 Gy; its differences are the differential DVH, each bin's
+  volume at the bin's centre dose: :func:`pipelines.dvh_curves.differential_bins`) -
+  :func:`dosimetry.outcomes.lkb_fit.fit_lkb`;
 * ROC curves of the best-ranked metrics (scikit-learn ``roc_curve``);
 * a multivariable logistic model of the endpoint on the group metric (default: the best-ranked
   fitted metric) and the clinical ``covariates`` of the outcomes table (statsmodels; Firth when
@@ -23,7 +25,6 @@ table into a folder, and a methods paragraph with the software versions.
 
 from __future__ import annotations
 
-import csv
 import functools
 import logging
 import math
@@ -42,12 +43,12 @@ from dosimetry.outcomes.multivariable import MultivariableLogistic, covariate_co
 from dosimetry.outcomes.table import endpoint_values, parse_endpoint, read_outcomes_csv, time_to_event
 from dosimetry.outcomes.timetoevent import CoxModel, GroupComparison, compare_groups, fit_cox, split_at_median
 from pipelines.correlate import CohortMetrics, CorrelationReport, MetricKey
+from pipelines.dvh_curves import DVH_FILE_NAME, differential_bins, read_dvh_csv
 
 logger = logging.getLogger(__name__)
 
 STUDY_SCHEMA = "dosimetry.study/1"
 PATIENTS_DIR_NAME = "patients"
-DVH_FILE_NAME = "dvh.csv"
 SOFTWARE = ("dosimetry", "numpy", "scipy", "statsmodels", "lifelines", "firthmodels", "scikit-learn", "matplotlib")
 
 T = TypeVar("T")
@@ -133,30 +134,57 @@ def load_cohort_dvhs(
         if path is None or not path.is_file():
             missing.append(f"{pid} (no {path or 'batch folder'})")
             continue
-        dose, volume = [], []
-        try:
-            with open(path, newline="", encoding="utf-8") as handle:
-                for line, row in enumerate(csv.DictReader(handle), start=2):
-                    if row.get("roi") == roi and row.get("quantity") == quantity:
-                        try:
-                            dose.append(float(row["dose_gy"]))
-                            volume.append(float(row["volume_cc"]))
-                        except (TypeError, ValueError):
-                            raise OutcomesTableError(f"{path}, line {line}: dose_gy/volume_cc not numbers") from None
-        except OSError as exc:
-            raise InputFileError(f"cannot read {path}: {exc}") from exc
-        if len(dose) < 2:
+        curves = read_dvh_csv(path, roi=roi, quantity=quantity)
+        organ = differential_bins(curves[0].dose_gy, curves[0].volume_cc, f"{pid} {roi}") if curves else None
+        if organ is None:
             missing.append(f"{pid} (no {roi} DVH on {quantity} in {path})")
             continue
-        d = np.asarray(dose)
-        cumulative = np.asarray(volume)
-        differential = np.append(-np.diff(cumulative), cumulative[-1])
-        centres = np.append(0.5 * (d[:-1] + d[1:]), d[-1])
-        organs[pid] = OrganDoseBins(centres, np.clip(differential, 0.0, None), label=f"{pid} {roi}")
-    warnings = []
-    if missing:
-        warnings.append(f"LKB fit: {len(missing)} patient(s) without a {roi} DVH on {quantity} are left out: {', '.join(missing[:10])}")
-    return organs, warnings
+        organs[pid] = organ
+    return organs, _missing_warning(missing, roi, quantity)
+
+
+def load_cohort_dvhs_from_database(
+    url: str, run_id: str, patient_keys: Mapping[str, str], patient_ids: Sequence[str], roi: str, quantity: str
+) -> tuple[dict[str, OrganDoseBins], list[str]]:
+    """As :func:`load_cohort_dvhs`, from the ``dvh_curves`` table of the cohort database at ``url``
+    (the patients of batch run ``run_id``, as for their metrics); the password of ``url`` appears
+    in no message."""
+    import sqlalchemy as sa
+
+    from pipelines.correlate import _read_only, redact_secret
+    from pipelines.store import CohortStore, dvh_curves, redact_url
+
+    label = redact_url(url)
+    engine = sa.create_engine(_read_only(url), future=True)
+    try:
+        if not sa.inspect(engine).has_table(dvh_curves.name):
+            raise InputFileError(
+                f"the cohort database {label} holds no DVH curves (written before schema version 2 added the "
+                f"{dvh_curves.name} table): rerun 'dosimetry batch' with the same --out and --db to fill it in, or give --results OUT"
+            )
+        wanted = {patient_keys[p]: p for p in patient_ids if p in patient_keys}
+        curves = {wanted[key]: curve for key, _pid, curve in CohortStore(engine).dvh_curve_rows(run_id, roi, quantity) if key in wanted}
+    except sa.exc.SQLAlchemyError as exc:
+        reason = " ".join(str(getattr(exc, "orig", None) or exc).split()) or type(exc).__name__
+        raise InputFileError(redact_secret(f"cannot read the DVH curves of the cohort database {label}: {reason}", url)) from None
+    finally:
+        engine.dispose()
+    organs: dict[str, OrganDoseBins] = {}
+    missing: list[str] = []
+    for pid in patient_ids:
+        curve = curves.get(pid)
+        organ = differential_bins(curve.dose_gy, curve.volume_cc, f"{pid} {roi}") if curve is not None else None
+        if organ is None:
+            missing.append(f"{pid} (no {roi} DVH on {quantity} in the cohort database)")
+            continue
+        organs[pid] = organ
+    return organs, _missing_warning(missing, roi, quantity)
+
+
+def _missing_warning(missing: Sequence[str], roi: str, quantity: str) -> list[str]:
+    if not missing:
+        return []
+    return [f"LKB fit: {len(missing)} patient(s) without a {roi} DVH on {quantity} are left out: {', '.join(missing[:10])}"]
 
 
 def _attempt(name: str, not_done: dict[str, str], action: Callable[[], T]) -> T | None:
@@ -169,9 +197,16 @@ def _attempt(name: str, not_done: dict[str, str], action: Callable[[], T]) -> T 
 
 
 def run_study(
-    metrics: CohortMetrics, correlation: CorrelationReport, results_dir: Path | None, options: StudyOptions
+    metrics: CohortMetrics,
+    correlation: CorrelationReport,
+    results_dir: Path | None,
+    options: StudyOptions,
+    *,
+    database_url: str | None = None,
 ) -> StudyResult:
-    """Run the study's models (see the module docstring); failures are recorded per analysis."""
+    """Run the study's models (see the module docstring); failures are recorded per analysis.
+    The LKB fit reads the DVH curves from the cohort database at ``database_url`` (the run
+    ``metrics`` were read from) when given, else from the output folder ``results_dir``."""
     table = read_outcomes_csv(correlation.outcomes_path)
     ends = endpoint_values(table, correlation.endpoint)
     joined = list(correlation.patients_joined)
@@ -189,12 +224,17 @@ def run_study(
         roi = options.lkb_roi
 
         def do_lkb() -> LkbFit:
-            if results_dir is None:
-                raise InputFileError(
-                    "the LKB fit reads each patient's dvh.csv from the batch output folder: give --results OUT "
-                    "(the cohort database holds DVH metrics, not the curves)"
+            if database_url is not None and metrics.run_id is not None:
+                organs, notes = load_cohort_dvhs_from_database(
+                    database_url, metrics.run_id, metrics.patient_keys, joined, roi, options.lkb_quantity
                 )
-            organs, notes = load_cohort_dvhs(results_dir, metrics.patient_keys, joined, roi, options.lkb_quantity)
+            elif results_dir is not None:
+                organs, notes = load_cohort_dvhs(results_dir, metrics.patient_keys, joined, roi, options.lkb_quantity)
+            else:
+                raise InputFileError(
+                    "the LKB fit reads the patients' DVH curves from the batch output folder (--results OUT) or the "
+                    "cohort database (--source DATABASE_URL); neither was given"
+                )
             warnings.extend(notes)
             pids = [p for p in joined if p in organs]
             fixed = {LkbParameter.N: options.lkb_fixed_n} if options.lkb_fixed_n is not None else {}

@@ -60,7 +60,7 @@ def register(subparsers: Any) -> None:
         "methods paragraph with software versions) and a CSV of every table",
     )
     study.add_argument("--study-report", type=Path, default=None, metavar="DIR", help="write study.html, study.json and the CSV tables into DIR")
-    study.add_argument("--lkb-roi", default=None, metavar="NAME", help="fit the LKB NTCP model to this organ's DVHs (OUT/patients/*/dvh.csv)")
+    study.add_argument("--lkb-roi", default=None, metavar="NAME", help="fit the LKB NTCP model to this organ's DVHs (OUT/patients/*/dvh.csv, or the cohort database's DVH curves with --source DATABASE_URL)")
     study.add_argument("--lkb-quantity", default="EQD2_2_cumulative", metavar="Q", help="DVH quantity of the LKB fit (default %(default)s)")
     study.add_argument("--lkb-fix-n", type=float, default=None, metavar="N", help="fix the LKB volume parameter n (e.g. 1 for a parallel organ)")
     study.add_argument("--bootstrap", type=int, default=200, metavar="B", help="bootstrap resamples of the LKB fit (default %(default)s)")
@@ -98,9 +98,12 @@ def run(args: argparse.Namespace) -> int:
     if args.top < 0:
         raise ArgumentError(f"--top {args.top}: expected 0 (all) or a positive number of rows")
     endpoint = parse_endpoint(args.endpoint)
+    database_url: str | None = None
     if is_database_url(args.source):
+        database_url = args.source
         metrics = load_cohort_metrics(args.results, database_url=args.source)
     elif args.results is not None and is_database_url(args.results):
+        database_url = args.results
         metrics = load_cohort_metrics(None, database_url=args.results)
     else:
         choices = ("auto", "csv", "sqlite")
@@ -124,13 +127,13 @@ def run(args: argparse.Namespace) -> int:
             covariates=tuple(args.covariates), time_column=args.time_column, event=args.event,
             group_metric=MetricKey(*args.group_metric) if args.group_metric else None,
         )
-        # the per-patient DVH files of the LKB fit live in the batch output folder; a database URL
-        # without --results has none (the LKB fit then says so in the report's "not done")
+        # the LKB fit reads the DVH curves from the cohort database when the metrics came from a
+        # database URL, else from the per-patient dvh.csv of the batch output folder
         results_dir = None
         if args.results is not None and not is_database_url(args.results):
             given = Path(args.results)
             results_dir = given if given.is_dir() else given.parent
-        study = run_study(metrics, report, results_dir, options)
+        study = run_study(metrics, report, results_dir, options, database_url=database_url)
         write_study_report(study, args.study_report)
         sys.stderr.write(f"wrote {args.study_report / HTML_NAME} (and study.json, CSV tables)\n")
         for name, reason in study.not_done.items():
