@@ -35,6 +35,7 @@ SLOW_MODULES = frozenset(
         "test_pipelines_dask.py",
         "test_pipelines_faults.py",
         "test_correlate_database.py",
+        "test_dvh_database.py",
         "test_pipelines_store.py",
         "test_postgres_server.py",
         "test_report_html.py",

@@ -204,3 +204,46 @@ def slow_analysis(inputs: PatientInputs, parameters: AnalysisParameters, out_dir
 
 
 slow_analysis.analysis_id = "tests.header_analysis"  # type: ignore[attr-defined]
+
+
+#: the LKB cohort behind :func:`lkb_dvh_analysis` (patients P01 .. P30 get its organs in order)
+LKB_COHORT = {"patients": 30, "td50_gy": 55.0, "m": 0.2, "n": 0.25, "seed": 12}
+
+
+def lkb_cohort() -> object:
+    from dosimetry.outcomes.simulate import simulate_lkb_cohort
+
+    spec = dict(LKB_COHORT)
+    return simulate_lkb_cohort(int(spec.pop("patients")), **spec)  # type: ignore[arg-type]
+
+
+def lkb_dvh_analysis(inputs: PatientInputs, parameters: AnalysisParameters, out_dir: Path) -> PatientResult:
+    """Writes the ``dvh.csv`` of patient ``Pk``'s simulated BrainStem (organ k of :data:`LKB_COHORT`)
+    on ``EQD2_2_cumulative``: the cumulative DVH at the simulation's bin edges (exact ``repr``
+    volumes), plus a ``Parotid_L`` ``physical`` curve written like the library writes (``%.4f`` Gy,
+    ``%.6g`` cc); its metric rows are the organ's mean and maximum dose."""
+    import csv
+
+    from dosimetry.outcomes.simulate import BIN_EDGES_GY
+
+    cohort = lkb_cohort()
+    organ = cohort.organs[int(inputs.patient_id[1:]) - 1]  # type: ignore[attr-defined]
+    order = np.argsort(organ.dose_gy)
+    volumes = np.zeros(BIN_EDGES_GY.size - 1)
+    volumes[np.searchsorted(BIN_EDGES_GY, organ.dose_gy[order]) - 1] = organ.volume_cc[order]
+    cumulative = np.append(np.cumsum(volumes[::-1])[::-1], 0.0)
+    with open(out_dir / "dvh.csv", "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(["roi", "quantity", "dose_gy", "volume_cc", "volume_pct"])
+        for d, v in zip(BIN_EDGES_GY, cumulative, strict=True):
+            writer.writerow(["BrainStem", "EQD2_2_cumulative", f"{d:.4f}", repr(float(v)), "0"])
+        for d, v in zip(BIN_EDGES_GY, cumulative, strict=True):
+            writer.writerow(["Parotid_L", "physical", f"{d / 3.0:.4f}", f"{v / 2.0:.6g}", "0"])
+    rows = (
+        MetricRow("BrainStem", "EQD2_2_cumulative", "Mean[Gy]", float(organ.mean_gy), "Gy"),
+        MetricRow("BrainStem", "EQD2_2_cumulative", "Max[Gy]", float(organ.max_gy), "Gy"),
+    )
+    return PatientResult(metrics=rows, output_files=("dvh.csv",))
+
+
+lkb_dvh_analysis.analysis_id = "tests.lkb_dvh_analysis"  # type: ignore[attr-defined]
