@@ -17,8 +17,10 @@ import sqlalchemy as sa
 
 from dosimetry.cli import main as cli_main
 from dosimetry.outcomes.lkb_fit import fit_lkb
+from pipelines.analysis import AnalysisParameters, PatientInputs, PatientResult
+from pipelines.batch import ProgressMode, run_batch
 from pipelines.store import CohortStore, dvh_curves, runs, schema_info
-from tests.pipelines_cohort import LKB_COHORT, lkb_cohort, write_patient
+from tests.pipelines_cohort import LKB_COHORT, lkb_cohort, lkb_dvh_analysis, write_patient
 
 
 def _cohort(tmp_path: Path) -> tuple[Path, Path]:
@@ -148,3 +150,35 @@ def test_a_database_older_than_the_dvh_table_opens_and_a_rerun_fills_it(tmp_path
     assert from_db["lkb"] == from_folder["lkb"] and from_db["lkb"] is not None
     with open(tmp_path / "from_db" / "not_done.csv", newline="", encoding="utf-8") as handle:
         assert all("LKB" not in ",".join(row) for row in csv.reader(handle))
+
+
+def _unreadable_dvh_analysis(inputs: PatientInputs, parameters: AnalysisParameters, out_dir: Path) -> PatientResult:
+    """``lkb_dvh_analysis``, except that P02's dvh.csv has a dose that is no number."""
+    result = lkb_dvh_analysis(inputs, parameters, out_dir)
+    if inputs.patient_id == "P02":
+        path = out_dir / "dvh.csv"
+        lines = path.read_text(encoding="utf-8").splitlines()
+        lines[5] = "BrainStem,EQD2_2_cumulative,abc,1.0,0"
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return result
+
+
+def test_an_unreadable_dvh_csv_fails_that_patient_only(tmp_path: Path) -> None:
+    """Oracle: the planted defect (line 6 of P02's dvh.csv); the patient is failed with a reason
+    naming the file and line, keeps no rows and no published folder; the others keep their curves."""
+    root = tmp_path / "root"
+    for i in range(1, 4):
+        write_patient(root / f"p{i:02d}", patient_id=f"P{i:02d}")
+    out = tmp_path / "out"
+    summary = run_batch(root, out, analysis=_unreadable_dvh_analysis, workers=0, progress=ProgressMode.OFF)
+    assert (summary.succeeded, summary.failed) == (2, 1)
+    failure = summary.failures[0]
+    assert failure.patient_id == "P02"
+    assert failure.error is not None and "dvh.csv, line 6: dose_gy/volume_cc not numbers" in failure.error
+    assert not (out / "patients" / failure.key).exists()
+    store = CohortStore.open(f"sqlite:///{(out / 'cohort.sqlite').as_posix()}")
+    try:
+        assert store.count(dvh_curves) == 4 and not store.has_dvh_curves(failure.key)
+        assert not any(row["patient_id"] == "P02" for row in store.metric_rows(summary.run_id))
+    finally:
+        store.close()
