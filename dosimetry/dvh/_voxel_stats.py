@@ -75,14 +75,30 @@ class _InteriorSamples:
 _INTERIOR: weakref.WeakKeyDictionary[DoseGrid, _InteriorSamples] = weakref.WeakKeyDictionary()
 
 
+#: z slices per block when the interior model is built for a whole grid: each voxel's numbers depend
+#: on its 27-neighbourhood only (the block reads one slice of halo on each side), so building it
+#: block by block gives the numbers of one whole-grid pass while its temporaries (about ten arrays
+#: of the block's size) stay a fraction of the grid (issue 20: they were ten copies of the grid).
+INTERIOR_BLOCK_SLICES = 16
+
+
 def _interior_samples(dose: DoseGrid) -> _InteriorSamples:
     cached = _INTERIOR.get(dose)
     if cached is None:
-        centre, raw, lo, hi = _voxel_stats(dose)
-        steep = hi - lo
-        cached = _InteriorSamples(centre, _clipped_spread(centre, raw, lo, hi), steep > steep_threshold_gy(dose))
-        cached.spread_gy.flags.writeable = False
-        cached.steep.flags.writeable = False
+        nz, ny, nx = dose.grid.shape_zyx
+        threshold_gy = steep_threshold_gy(dose)
+        centre = np.empty((nz, ny, nx))
+        spread = np.empty((nz, ny, nx))
+        steep = np.empty((nz, ny, nx), dtype=bool)
+        for k0 in range(0, nz, INTERIOR_BLOCK_SLICES):
+            k1 = min(k0 + INTERIOR_BLOCK_SLICES, nz)
+            block_centre, raw, lo, hi = _block_voxel_stats(dose, (k0, k1), (0, ny), (0, nx), True)
+            centre[k0:k1] = block_centre
+            spread[k0:k1] = _clipped_spread(block_centre, raw, lo, hi)
+            steep[k0:k1] = (hi - lo) > threshold_gy
+        cached = _InteriorSamples(centre, spread, steep)
+        for array in (cached.dose_gy, cached.spread_gy, cached.steep):
+            array.flags.writeable = False
         _INTERIOR[dose] = cached
     return cached
 
