@@ -204,6 +204,10 @@ def write_ion_plan(plan: PlanContent, path: Path, *, identity: DicomIdentity) ->
     return plan.sop_instance_uid
 
 
+#: Step-and-shoot segments per photon IMRT beam (the MLC opening shrinks from segment to segment).
+IMRT_SEGMENTS = 3
+
+
 def write_photon_plan(plan: PlanContent, path: Path, *, identity: DicomIdentity) -> str:
     """Write a 6 MV step-and-shoot IMRT RT Plan; returns its SOP Instance UID."""
     ds = new_file_dataset(RT_PLAN_STORAGE, plan.sop_instance_uid)
@@ -238,12 +242,21 @@ def write_photon_plan(plan: PlanContent, path: Path, *, identity: DicomIdentity)
         b.NumberOfBlocks = 0
         b.ReferencedPatientSetupNumber = 1
         b.FinalCumulativeMetersetWeight = "1"
-        b.NumberOfControlPoints = 2
+        # step and shoot: IMRT_SEGMENTS segments, each a pair of control points (start and end of the
+        # segment's meterset weight); the MLC opening changes at the start of each segment
+        b.NumberOfControlPoints = 2 * IMRT_SEGMENTS
         points = Sequence()
-        for index, weight in enumerate((0.0, 1.0)):
+        for index in range(2 * IMRT_SEGMENTS):
+            segment, end = divmod(index, 2)
             cp = Dataset()
             cp.ControlPointIndex = index
-            cp.CumulativeMetersetWeight = ds_str(weight)
+            cp.CumulativeMetersetWeight = ds_str(round((segment + end) / IMRT_SEGMENTS, 6))
+            if index > 0 and not end:
+                half_width = 55.0 - 15.0 * segment
+                pos = Dataset()
+                pos.RTBeamLimitingDeviceType = "MLCX"
+                pos.LeafJawPositions = [ds_str(v) for v in [-half_width] * leaf_pairs + [half_width] * leaf_pairs]
+                cp.BeamLimitingDevicePositionSequence = Sequence([pos])
             if index == 0:
                 cp.NominalBeamEnergy = "6"
                 cp.GantryAngle = ds_str(beam.gantry_deg)
