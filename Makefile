@@ -50,7 +50,7 @@ dicom-tools:
 test: setup baseline browser dicom-tools postgres
 	$(BIN)/ruff check dosimetry pipelines tests benchmarks
 	$(BIN)/mypy
-	$(BIN)/python -m pytest
+	DOSIMETRY_REQUIRE_POSTGRES=1 $(BIN)/python -m pytest
 
 benchmark: setup baseline
 	for script in benchmarks/*.py; do case $$script in */__init__.py) ;; *) $(BIN)/python $$script ;; esac; done

@@ -8,7 +8,10 @@ system user the package creates (``runuser -u postgres``).
 
 When the binaries are missing and this process is root with ``apt-get``, the package is installed
 (``make postgres`` does the same beforehand). Where it cannot be installed,
-:class:`PostgresUnavailable` says why; the pytest fixture turns that into a skip with the reason.
+:class:`PostgresUnavailable` says why; the pytest fixture turns that into a skip with the reason,
+except under ``make test`` (``DOSIMETRY_REQUIRE_POSTGRES=1``, set after ``make postgres`` installed
+the package), where it is a failure. A server that is installed but does not start
+(:class:`PostgresStartError`) is always an error.
 Every wait is bounded (``pg_ctl -w -t``, subprocess timeouts).
 """
 
@@ -97,10 +100,14 @@ def _as_server_user(command: list[str]) -> list[str]:
     return ["runuser", "-u", "postgres", "--", *command]
 
 
+class PostgresStartError(RuntimeError):
+    """The binaries are there but initdb or pg_ctl failed: an error of the test setup, never a skip."""
+
+
 def _run(command: list[str], timeout_s: float) -> None:
     proc = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s, check=False)
     if proc.returncode != 0:
-        raise PostgresUnavailable(f"'{Path(command[command.index('--') + 1] if '--' in command else command[0]).name}' failed: {(proc.stderr or proc.stdout).strip()[-800:]}")
+        raise PostgresStartError(f"'{Path(command[command.index('--') + 1] if '--' in command else command[0]).name}' failed: {(proc.stderr or proc.stdout).strip()[-800:]}")
 
 
 @contextlib.contextmanager
