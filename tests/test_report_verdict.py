@@ -115,3 +115,21 @@ def test_titles_and_labels_follow_modality_dose_type_and_prior() -> None:
     assert ReferenceLevel.physical(55.0, rbe_weighted=True).label == "RBE-weighted 55 Gy(RBE)"
     bed = ReferenceLevel.lq(DoseQuantity.BED, 55.0, 22, 9.0)
     assert bed.label == "BED9 70.28 Gy (55 Gy in 22 fx)"  # 55 (1 + 2.5/9) = 70.2777...
+
+
+def test_a_failing_constraint_is_never_printed_as_if_it_held() -> None:
+    """Oracle: hand arithmetic. 50.004 Gy against <= 50 Gy fails by 0.004 Gy; two decimals (50.00) would read as
+    holding, three (50.004) explain the FAIL; likewise 19.996 against >= 20 (20.00 would read as met)."""
+    from dosimetry.report.sections import constraint_section
+
+    assert explaining_digits(50.004, 50.0, False, comparator="<=", at_least=2) == "50.004"
+    assert explaining_digits(49.996, 50.0, True, comparator="<=", at_least=2) == "50.00"  # holds, and 50.00 <= 50
+    assert explaining_digits(50.0, 50.0, False, comparator="<", at_least=2) == "50.00"  # 50.00 < 50 is false: a FAIL
+    assert explaining_digits(19.996, 20.0, False, comparator=">=", at_least=2) == "19.996"
+    verdict = plan_verdict([_row("OpticChiasm", "FAIL", 50.004)], [], [], NO_PRIOR_SCOPE)
+    (chiasm,) = verdict.failing_constraints
+    assert chiasm.value_text == "50.004" and chiasm.margin_text == "-0.004"
+    assert "= 50.004 Gy, limit <= 50 Gy, margin -0.004 Gy" in chiasm.text()
+    section = constraint_section({"constraints": {"rows": [_row("OpticChiasm", "FAIL", 50.004)], "alpha_beta_gy": 2.0, "quantity": "eqd2_cumulative"}})
+    table = next(i for i in section.items if hasattr(i, "rows"))
+    assert "50.004 Gy" in table.rows[0]

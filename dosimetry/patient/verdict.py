@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from dosimetry.errors import ConstraintError
 from dosimetry.numbers import round_half_up
 
 #: The summation scope when no prior course was given (banner, console, results.json).
@@ -43,15 +44,26 @@ class FindingKind(StrEnum):
     COVERAGE = "coverage"
 
 
-def explaining_digits(value: float, limit: float, holds: bool, tolerance: float = 0.0, *, at_least: int = 1) -> str:
+def explaining_digits(
+    value: float, limit: float, holds: bool, tolerance: float = 0.0, *, at_least: int = 1, comparator: str = ">="
+) -> str:
     """``value`` with the fewest decimals (``at_least``..6) at which the printed number leads to the
-    same verdict as the exact one (99.9846 against a required 100 prints 99.98, never 100.0).
-    Compared in decimal arithmetic, so the printed digits themselves decide."""
+    same verdict as the exact one (99.9846 against a required >= 100 prints 99.98, never 100.0;
+    50.004 against <= 50 prints 50.004, never 50.00). ``comparator``: ``>=``, ``>``, ``<=`` or ``<``
+    (``tolerance`` widens the limit in the check's favour). Compared in decimal arithmetic, so the
+    printed digits themselves decide."""
     from decimal import Decimal
 
+    if comparator not in (">=", ">", "<=", "<"):
+        raise ConstraintError(f"explaining_digits: comparator {comparator!r}; expected one of >=, >, <=, <")
+    bound, tol = Decimal(repr(float(limit))), Decimal(repr(float(tolerance)))
     for decimals in range(at_least, 7):
         shown = round_half_up(value, decimals)
-        if (Decimal(shown) + Decimal(repr(float(tolerance))) >= Decimal(repr(float(limit)))) == holds:
+        d = Decimal(shown)
+        printed_holds = {
+            ">=": d + tol >= bound, ">": d + tol > bound, "<=": d - tol <= bound, "<": d - tol < bound,
+        }[comparator]
+        if printed_holds == holds:
             return shown
     return repr(float(value))
 
@@ -187,10 +199,16 @@ def constraint_findings(rows: Iterable[Any], has_prior: bool = True) -> tuple[li
             continue
         value, limit, comparator = get("value"), get("limit"), str(get("comparator"))
         margin = None if value is None or limit is None else _margin(comparator, float(value), float(limit))
+        if value is None:
+            value_text = "-"
+        elif status == "FAIL" and limit is not None:  # never a failing value printed as if it held (50.004 vs <= 50)
+            value_text = explaining_digits(float(value), float(limit), False, at_least=2, comparator=comparator)
+        else:
+            value_text = f"{float(value):.2f}"
         finding = Finding(
             kind=FindingKind.CONSTRAINT, subject=str(get("roi") or get("organ")),
             check=f"{get('metric')} on {quantity_label(str(get('quantity')), has_prior)}", comparator=comparator, value=value, limit=limit,
-            margin=margin, unit=str(get("unit")), status=str(status), value_text="-" if value is None else f"{float(value):.2f}",
+            margin=margin, unit=str(get("unit")), status=str(status), value_text=value_text,
             detail=f"{get('source')}: {get('endpoint')}" if status == "FAIL" else str(get("reason")),
         )
         (failing if status == "FAIL" else missing).append(finding)

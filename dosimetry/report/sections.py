@@ -109,6 +109,13 @@ def dose_level_section(results: dict[str, Any]) -> Section:
     return Section("Dose levels", (table,), "dose-levels")
 
 
+def _constraint_value(row: dict[str, Any]) -> str:
+    """A constraint row's value; a FAIL never printed as if it held (50.004 against <= 50 shows 50.004)."""
+    if row["status"] == "FAIL" and row["limit"] is not None:
+        return explaining_digits(float(row["value"]), float(row["limit"]), False, at_least=2, comparator=row["comparator"])
+    return fmt(row["value"])
+
+
 def constraint_section(results: dict[str, Any]) -> Section:
     rows, status = [], []
     order = {"FAIL": 0, "NOT_EVALUABLE": 1, "PASS": 2}
@@ -119,7 +126,7 @@ def constraint_section(results: dict[str, Any]) -> Section:
         rows.append((
             r["roi"] or "-", organ if organ != r["roi"] else "", f"{r['source']}: {r['endpoint']}",
             quantity_label(r["quantity"], prior).replace("_", " "), r["metric"],
-            f"{r['comparator']} {fmt(r['limit'])}{unit}", "-" if r["value"] is None else f"{fmt(r['value'])}{unit}",
+            f"{r['comparator']} {fmt(r['limit'])}{unit}", "-" if r["value"] is None else f"{_constraint_value(r)}{unit}",
             "-" if r["ntcp"] is None else f"{100 * r['ntcp']:.1f} %", r["status"], r["reason"],
         ))
         status.append(row_style(r["status"]))
