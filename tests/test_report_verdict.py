@@ -12,6 +12,7 @@ from dosimetry.patient.verdict import (
     Verdict,
     WarningSeverity,
     classify_warnings,
+    constraint_value_text,
     explaining_digits,
     plan_verdict,
 )
@@ -126,6 +127,8 @@ def test_a_failing_constraint_is_never_printed_as_if_it_held() -> None:
     assert explaining_digits(49.996, 50.0, True, comparator="<=", at_least=2) == "50.00"  # holds, and 50.00 <= 50
     assert explaining_digits(50.0, 50.0, False, comparator="<", at_least=2) == "50.00"  # 50.00 < 50 is false: a FAIL
     assert explaining_digits(19.996, 20.0, False, comparator=">=", at_least=2) == "19.996"
+    assert constraint_value_text(50.004, 50.0, "<=", "FAIL") == "50.004"  # also check's re-irradiation limit lines
+    assert constraint_value_text(50.004, 50.0, "<=", "PASS") == "50.00" and constraint_value_text(None, 50.0, "<=", "FAIL") == "-"
     verdict = plan_verdict([_row("OpticChiasm", "FAIL", 50.004)], [], [], NO_PRIOR_SCOPE)
     (chiasm,) = verdict.failing_constraints
     assert chiasm.value_text == "50.004" and chiasm.margin_text == "-0.004"

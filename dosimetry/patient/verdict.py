@@ -68,6 +68,16 @@ def explaining_digits(
     return repr(float(value))
 
 
+def constraint_value_text(value: float | None, limit: float | None, comparator: str, status: str) -> str:
+    """A constraint row's value as printed: two decimals, more when a FAIL would otherwise read as
+    holding (50.004 against <= 50 prints 50.004, never 50.00); ``-`` when there is none."""
+    if value is None:
+        return "-"
+    if status == "FAIL" and limit is not None:
+        return explaining_digits(float(value), float(limit), False, at_least=2, comparator=comparator)
+    return f"{float(value):.2f}"
+
+
 @dataclass(frozen=True)
 class Finding:
     """A failing or not-evaluable check: ``value``/``limit``/``margin`` in ``unit`` (None when not evaluable)."""
@@ -199,16 +209,10 @@ def constraint_findings(rows: Iterable[Any], has_prior: bool = True) -> tuple[li
             continue
         value, limit, comparator = get("value"), get("limit"), str(get("comparator"))
         margin = None if value is None or limit is None else _margin(comparator, float(value), float(limit))
-        if value is None:
-            value_text = "-"
-        elif status == "FAIL" and limit is not None:  # never a failing value printed as if it held (50.004 vs <= 50)
-            value_text = explaining_digits(float(value), float(limit), False, at_least=2, comparator=comparator)
-        else:
-            value_text = f"{float(value):.2f}"
         finding = Finding(
             kind=FindingKind.CONSTRAINT, subject=str(get("roi") or get("organ")),
             check=f"{get('metric')} on {quantity_label(str(get('quantity')), has_prior)}", comparator=comparator, value=value, limit=limit,
-            margin=margin, unit=str(get("unit")), status=str(status), value_text=value_text,
+            margin=margin, unit=str(get("unit")), status=str(status), value_text=constraint_value_text(value, limit, comparator, str(status)),
             detail=f"{get('source')}: {get('endpoint')}" if status == "FAIL" else str(get("reason")),
         )
         (failing if status == "FAIL" else missing).append(finding)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from dosimetry.dose import DoseType
 from dosimetry.numbers import table1_cell
 from dosimetry.patient.maps import lq_key
-from dosimetry.patient.verdict import explaining_digits, quantity_label
+from dosimetry.patient.verdict import constraint_value_text, explaining_digits, quantity_label
 from dosimetry.quantities import DoseQuantity
 from dosimetry.report.reirradiation import prior_term_text
 from dosimetry.report.content import (
@@ -109,13 +109,6 @@ def dose_level_section(results: dict[str, Any]) -> Section:
     return Section("Dose levels", (table,), "dose-levels")
 
 
-def _constraint_value(row: dict[str, Any]) -> str:
-    """A constraint row's value; a FAIL never printed as if it held (50.004 against <= 50 shows 50.004)."""
-    if row["status"] == "FAIL" and row["limit"] is not None:
-        return explaining_digits(float(row["value"]), float(row["limit"]), False, at_least=2, comparator=row["comparator"])
-    return fmt(row["value"])
-
-
 def constraint_section(results: dict[str, Any]) -> Section:
     rows, status = [], []
     order = {"FAIL": 0, "NOT_EVALUABLE": 1, "PASS": 2}
@@ -126,7 +119,7 @@ def constraint_section(results: dict[str, Any]) -> Section:
         rows.append((
             r["roi"] or "-", organ if organ != r["roi"] else "", f"{r['source']}: {r['endpoint']}",
             quantity_label(r["quantity"], prior).replace("_", " "), r["metric"],
-            f"{r['comparator']} {fmt(r['limit'])}{unit}", "-" if r["value"] is None else f"{_constraint_value(r)}{unit}",
+            f"{r['comparator']} {fmt(r['limit'])}{unit}", "-" if r["value"] is None else f"{constraint_value_text(r['value'], r['limit'], r['comparator'], r['status'])}{unit}",
             "-" if r["ntcp"] is None else f"{100 * r['ntcp']:.1f} %", r["status"], r["reason"],
         ))
         status.append(row_style(r["status"]))

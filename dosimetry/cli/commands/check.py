@@ -141,6 +141,7 @@ def run(args: argparse.Namespace) -> int:
             "summation_method": cumulative.method.value,
         }
     from dosimetry.patient.records import record_dict
+    from dosimetry.patient.verdict import constraint_value_text
 
     report = patient.check(args.protocol, args.mapping)
     uncertainty = patient.registration_uncertainty(args.protocol, args.mapping)
@@ -177,7 +178,7 @@ def run(args: argparse.Namespace) -> int:
         if limit_rows:
             print("\nCumulative re-irradiation limits (each course's maximum, no recovery discount):")
             for r in limit_rows:
-                value = "-" if r.value is None else f"{r.value:.2f}"
+                value = constraint_value_text(r.value, r.limit, r.comparator, r.status)
                 print(f"  {r.roi}: {r.endpoint}: {r.metric} {value} {r.unit} {r.comparator} {r.limit:g}: {r.status}")
         for warning in limit_warnings:
             print(f"  warning: {warning}")
