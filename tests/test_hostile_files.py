@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -287,3 +288,27 @@ def test_batch_discovery_lists_a_symlink_loop(patient_with_2gib_file: Path) -> N
     reasons = {s.path.name: s.reason for s in found.skipped}
     assert reasons["back"].startswith("symbolic link loop")
     assert len(found.patients) == 1
+
+
+def test_a_folder_that_cannot_be_listed_is_named_not_dropped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Oracle: the operating system's refusal, simulated (the tests run as root, which chmod cannot lock out):
+    listing ``locked/`` raises PermissionError, so its file is not scanned and the walk must say so."""
+    from dosimetry.io.folder_walk import walk_files
+
+    (tmp_path / "open").mkdir()
+    (tmp_path / "open" / "a.dcm").write_bytes(b"x")
+    (tmp_path / "locked").mkdir()
+    (tmp_path / "locked" / "b.dcm").write_bytes(b"x")
+    real_scandir = os.scandir
+
+    def scandir(path: Any = ".") -> Any:
+        if Path(path).name == "locked":
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    walk = walk_files(tmp_path)
+    assert walk.files == (tmp_path / "open" / "a.dcm",)
+    assert [(s.path, s.reason) for s in walk.skipped] == [
+        (tmp_path / "locked", "folder cannot be read (Permission denied); nothing under it was scanned")
+    ]

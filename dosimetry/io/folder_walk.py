@@ -7,7 +7,9 @@ Used by :func:`dosimetry.io.discover` (one export), :func:`pipelines.discovery.d
   link elsewhere may pull in a whole other tree); each is listed, a loop as such;
 * broken symbolic links, sockets, devices and FIFOs are listed;
 * with ``skip_hidden``, names starting with ``.`` are listed as hidden;
-* folders in ``exclude`` (e.g. the batch's own output folder) are listed.
+* folders in ``exclude`` (e.g. the batch's own output folder) are listed;
+* folders that cannot be listed (permission denied, removed during the walk) are listed with the
+  operating system's reason (``os.walk`` alone drops them without a word).
 
 Symbolic links to files are followed (the file is read once under the link's name).
 """
@@ -58,7 +60,12 @@ def walk_files(root: Path | str, *, skip_hidden: bool = False, exclude: tuple[Pa
     root = Path(root)
     files: list[Path] = []
     skipped: list[SkippedFile] = []
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+
+    def unreadable(exc: OSError) -> None:
+        folder = Path(exc.filename) if exc.filename is not None else root
+        skipped.append(SkippedFile(folder, f"folder cannot be read ({exc.strerror or exc}); nothing under it was scanned"))
+
+    for dirpath, dirnames, filenames in os.walk(root, onerror=unreadable, followlinks=False):
         here = Path(dirpath)
         kept: list[str] = []
         for name in sorted(dirnames):
