@@ -144,6 +144,17 @@ def test_config_is_safe_by_default(tmp_path: Path) -> None:
         load_config_file(toml)
 
 
+def test_a_quoted_false_is_refused_not_read_as_true(tmp_path: Path) -> None:
+    """Oracle: TOML's types (``"false"`` is a string, and a non-empty string is truthy in Python): a switch written
+    in quotes would silently accept any sender or assume the patient did not move, so it must be refused."""
+    for setting, table in (("accept_any_calling_ae_title", ""), ("assume_same_position", "[analysis]\n"),
+                           ("reirradiation", "[analysis]\n")):
+        toml = tmp_path / "node.toml"
+        toml.write_text(f'storage_dir = "s"\noutput_dir = "o"\nallowed_calling_ae_titles = ["TPS"]\n{table}{setting} = "false"\n')
+        with pytest.raises(ArgumentError, match=f"{setting} must be true or false, got 'false'"):
+            build_config(load_config_file(toml), {})
+
+
 def _top_level_boundaries(ds: pydicom.Dataset, implicit: bool, little: bool) -> tuple[bytes, set[int]]:
     from pydicom.filebase import DicomBytesIO
     from pydicom.filewriter import write_data_element

@@ -57,6 +57,12 @@ def _check_port(value: object, setting: str, *, allow_zero: bool) -> int:
     return value
 
 
+def _check_switch(value: object, setting: str) -> None:
+    """A TOML ``"false"`` (a string) would be truthy: only true or false is a switch."""
+    if not isinstance(value, bool):
+        raise ArgumentError(f"{setting} must be true or false, got {value!r}")
+
+
 def _check_seconds(value: object, setting: str, *, minimum: float = 0.0) -> float:
     if not isinstance(value, (int, float)) or isinstance(value, bool) or math.isnan(value) or not value >= minimum:
         raise ArgumentError(f"{setting} must be a number of seconds >= {minimum:g}, got {value!r}")
@@ -96,6 +102,8 @@ class AnalysisSettings:
     assume_same_position: bool = False
 
     def __post_init__(self) -> None:
+        _check_switch(self.reirradiation, "analysis.reirradiation")
+        _check_switch(self.assume_same_position, "analysis.assume_same_position")
         if self.residual is not None and not (
             isinstance(self.residual, (int, float)) and not isinstance(self.residual, bool) and 0 <= self.residual <= 1
         ):
@@ -132,6 +140,7 @@ class NodeConfig:
         _check_port(self.port, "port", allow_zero=True)  # 0: an ephemeral port (tests)
         titles = tuple(check_ae_title(t, "allowed_calling_ae_titles") for t in self.allowed_calling_ae_titles)
         object.__setattr__(self, "allowed_calling_ae_titles", titles)
+        _check_switch(self.accept_any_calling_ae_title, "accept_any_calling_ae_title")
         if not titles and not self.accept_any_calling_ae_title:
             raise ArgumentError(
                 "no calling AE title is allowed: list the senders in allowed_calling_ae_titles "
