@@ -153,6 +153,9 @@ def test_a_quoted_false_is_refused_not_read_as_true(tmp_path: Path) -> None:
         toml.write_text(f'storage_dir = "s"\noutput_dir = "o"\nallowed_calling_ae_titles = ["TPS"]\n{table}{setting} = "false"\n')
         with pytest.raises(ArgumentError, match=f"{setting} must be true or false, got 'false'"):
             build_config(load_config_file(toml), {})
+    toml.write_text('storage_dir = 5\noutput_dir = "o"\nallowed_calling_ae_titles = ["TPS"]\n')
+    with pytest.raises(ArgumentError, match="storage_dir must be a path in quotes, got 5"):  # not a TypeError from Path(5)
+        load_config_file(toml)
 
 
 def _top_level_boundaries(ds: pydicom.Dataset, implicit: bool, little: bool) -> tuple[bytes, set[int]]:

@@ -185,6 +185,8 @@ def _from_table(cls: type, table: dict[str, Any], where: str, base: Path) -> Any
     values = dict(table)
     for key in ("protocol", "mapping", *_PATHS):
         if key in values and values[key] is not None:
+            if not isinstance(values[key], str):
+                raise ArgumentError(f"{where}: {key} must be a path in quotes, got {values[key]!r}")
             path = Path(values[key]).expanduser()
             values[key] = path if path.is_absolute() else base / path
     return values
