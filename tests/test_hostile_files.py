@@ -312,3 +312,13 @@ def test_a_folder_that_cannot_be_listed_is_named_not_dropped(tmp_path: Path, mon
     assert [(s.path, s.reason) for s in walk.skipped] == [
         (tmp_path / "locked", "folder cannot be read (Permission denied); nothing under it was scanned")
     ]
+
+
+def test_a_file_cut_inside_a_file_meta_element_header_is_refused_not_a_crash(tmp_path: Path) -> None:
+    """Oracle: PS3.10 7.1 / PS3.5 7.1.2 by hand: an explicit-VR element header with a 2-byte length is 8 bytes
+    (tag 4, VR 2, length 2); a file ending 6 or 7 bytes into one is truncated inside its file meta information."""
+    for tail in (b"UL", b"UL\x04"):
+        cut = tmp_path / f"cut{len(tail)}.dcm"
+        cut.write_bytes(b"\0" * 128 + b"DICM" + b"\x02\x00\x00\x00" + tail)
+        with pytest.raises(InputFileError, match="ends inside its file meta information"):
+            probe_dicom_file(cut)

@@ -133,6 +133,8 @@ def _meta_then_dataset(handle: Any, start: int, size: int) -> str | None:
         group, element = struct.unpack("<HH", header[:4])
         if group != 0x0002:
             break
+        if len(header) < 8:
+            return "not a DICOM file: the file ends inside its file meta information"
         vr = header[4:6]
         if vr not in _VRS:
             return f"not a DICOM file: file meta element {_tag(group, element)} has no valid VR (got {vr!r})"
