@@ -213,3 +213,24 @@ def test_readme_configuration_and_cli(tmp_path: Path, capsys: pytest.CaptureFixt
     code = main(["serve", "--storage", str(tmp_path / "s"), "--output", str(tmp_path / "o"), "--port", "0"])
     assert code == 1 and "allowed_calling_ae_titles" in capsys.readouterr().err
     assert not (tmp_path / "s").exists()
+
+
+def test_the_log_verdict_is_the_reports_verdict() -> None:
+    """Oracle: the verdict's definitions (dosimetry.patient.verdict module docstring) applied by hand to rows written
+    here: a coverage rule not met is a violation although every constraint passes (the log said PASS before), a
+    constraint that cannot be evaluated is not a PASS."""
+    from dosimetry.node.analysis import Verdict, node_verdict
+    from dosimetry.patient.verdict import NO_PRIOR_SCOPE, plan_verdict
+
+    def row(status: str, value: float | None) -> dict[str, object]:
+        return {"source": "emami", "roi": "BrainStem", "organ": "brainstem", "endpoint": "Necrosis", "quantity": "q",
+                "metric": "Max[Gy]", "comparator": "<=", "limit": 54.0, "value": value, "unit": "Gy", "status": status,
+                "reason": "" if value is not None else "no DVH"}
+
+    coverage_missed = [{"target": "PTV", "quantity": "rbe_weighted", "coverage": [{
+        "rule": "PTV covered by the 90 % isodose", "metric": "V90%", "required_volume_pct": 100.0, "covered_pct": 97.0,
+        "status": "fail"}]}]
+    assert node_verdict(plan_verdict([row("PASS", 40.0)], [], [], NO_PRIOR_SCOPE)) is Verdict.PASS
+    assert node_verdict(plan_verdict([row("PASS", 40.0)], coverage_missed, [], NO_PRIOR_SCOPE)) is Verdict.FAIL
+    assert node_verdict(plan_verdict([row("FAIL", 60.0)], [], [], NO_PRIOR_SCOPE)) is Verdict.FAIL
+    assert node_verdict(plan_verdict([row("NOT_EVALUABLE", None)], [], [], NO_PRIOR_SCOPE)) is Verdict.NOT_EVALUABLE

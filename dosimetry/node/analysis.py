@@ -14,16 +14,29 @@ import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from dosimetry.patient.verdict import PlanVerdict
 
 
 class Verdict(enum.Enum):
     """The outcome of one analysis as the log and a dashboard see it."""
 
-    PASS = "PASS"  # every constraint passed (or could not be evaluated: see the report)
-    FAIL = "FAIL"  # at least one constraint failed
+    PASS = "PASS"  # every constraint and protocol coverage rule holds
+    FAIL = "FAIL"  # a constraint failed or a protocol coverage rule is not met (the report's VIOLATION)
+    NOT_EVALUABLE = "NOT_EVALUABLE"  # nothing failed but some check could not be evaluated
     INCOMPLETE = "INCOMPLETE"  # the course was still incomplete at the timeout: nothing analysed
     ERROR = "ERROR"  # the analysis stopped with an error (message in the log line)
+
+
+def node_verdict(verdict: PlanVerdict) -> Verdict:
+    """The log's verdict of an analysis: the same decision as the report's banner and ``analyze``
+    (:func:`dosimetry.patient.verdict.plan_verdict`), in the log's words."""
+    from dosimetry.patient.verdict import Verdict as PatientVerdict
+
+    return {PatientVerdict.PASS: Verdict.PASS, PatientVerdict.VIOLATION: Verdict.FAIL,
+            PatientVerdict.NOT_EVALUABLE: Verdict.NOT_EVALUABLE}[verdict.verdict]
 
 
 @dataclass(frozen=True)
@@ -74,8 +87,10 @@ def run_job(job: AnalysisJob) -> dict[str, Any]:
     )
     results = patient.write(job.out_dir, job.protocol, job.mapping)
     constraints = results.constraints
+    verdict = results.verdict()
     return {
-        "verdict": (Verdict.FAIL if results.any_fail else Verdict.PASS).value,
+        "verdict": node_verdict(verdict).value,
+        "failures": [f.text() for f in verdict.failures],  # failing constraints and coverage rules, with margins
         "failing_constraints": [
             {
                 "roi": r.roi, "metric": r.metric, "value": r.value, "comparator": r.comparator, "limit": r.limit,

@@ -115,7 +115,7 @@ class Runner:
             logger.info("analysis run %s interrupted by the node stopping; it runs again after the restart", name)
             return None
         line = {**base, "inputs": len(assessment.current) + len(assessment.prior), **summary}
-        if summary.get("verdict") in (Verdict.PASS.value, Verdict.FAIL.value) and self.config.destination is not None:
+        if summary.get("verdict") in (Verdict.PASS.value, Verdict.FAIL.value, Verdict.NOT_EVALUABLE.value) and self.config.destination is not None:
             maps = [Path(p) for p in summary.get("maps", []) if str(p).endswith(SENT_MAP_SUFFIX)]
             sent = send_files(self.config.destination, self.config.ae_title, maps, timeout_s=self.config.network_timeout_s)
             line["sent_to"] = f"{self.config.destination.ae_title}@{self.config.destination.host}:{self.config.destination.port}"
