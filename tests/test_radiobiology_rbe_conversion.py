@@ -100,3 +100,14 @@ def test_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     ds = pydicom.dcmread(out)
     assert float((ds.pixel_array * float(ds.DoseGridScaling)).max()) == pytest.approx(27.0 / 1.46, rel=1e-4)
     assert "Zhang" in ds.ImageComments
+
+
+def test_unknown_model_name_is_an_argument_error() -> None:
+    """Oracle: the rule that a bad argument raises from dosimetry/errors.py naming the argument and
+    the choices (it was a bare ValueError from the enum)."""
+    with pytest.raises(ArgumentError, match="source_model must be one of lem-i, mkm, got 'lem'"):
+        convert_rbe_weighted_dose(np.array([1.0]), 1, source_model="lem", target_model="mkm")  # type: ignore[arg-type]
+    with pytest.raises(ArgumentError, match="target_model"):
+        convert_rbe_weighted_dose(np.array([1.0]), 1, source_model="mkm", target_model="MKM-x")  # type: ignore[arg-type]
+    with pytest.raises(ArgumentError, match="--from"):
+        resolve_source_model(None, "nothing recorded", "lem")

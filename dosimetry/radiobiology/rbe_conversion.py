@@ -45,6 +45,15 @@ class RbeModel(StrEnum):
     MKM = "mkm"
 
 
+def rbe_model(value: str, argument: str) -> RbeModel:
+    """``value`` as an :class:`RbeModel`, or an ArgumentError naming ``argument`` and the choices."""
+    try:
+        return RbeModel(value)
+    except ValueError as exc:
+        choices = ", ".join(m.value for m in RbeModel)
+        raise ArgumentError(f"{argument} must be one of {choices}, got {value!r}") from exc
+
+
 @dataclass(frozen=True)
 class RbeRelation:
     """Conversion factors LEM-I/MKM at LEM-I doses per fraction (strictly increasing)."""
@@ -163,7 +172,7 @@ def convert_rbe_weighted_dose(
     says ``outside="zero"``, set to 0 with a warning that names the count."""
     n = check_fractions(fractions)
     relation = relation or load_relation()
-    source_model, target_model = RbeModel(source_model), RbeModel(target_model)
+    source_model, target_model = rbe_model(source_model, "source_model"), rbe_model(target_model, "target_model")
     if outside not in ("refuse", "zero"):
         raise ArgumentError(f"outside must be 'refuse' or 'zero', got {outside!r}")
     dose = np.asarray(dose_gy, dtype=np.float64)
@@ -236,7 +245,7 @@ def recorded_rbe_model(*paths: Path | None) -> tuple[RbeModel | None, str]:
 def resolve_source_model(recorded: RbeModel | None, where: str, given: str | None) -> RbeModel:
     """The model the dose was planned with: the recorded one (a different ``given`` is an error), else ``given``."""
     if given is not None:
-        chosen = RbeModel(given)
+        chosen = rbe_model(given, "--from")
         if recorded is not None and recorded is not chosen:
             raise RadiobiologyError(f"--from {chosen.value} contradicts the recorded model {recorded.value} ({where})")
         return chosen
