@@ -80,9 +80,13 @@ class RbeRelation:
 
     @property
     def short_source(self) -> str:
-        """First author and year, e.g. "Zhang et al. 2020"."""
+        """First author and year for a Vancouver author list ("Zhang L, Wang W, ... 2020" ->
+        "Zhang et al. 2020"); any other source (a centre's own relation) as written, cut at 60 characters."""
+        authors = re.match(r"([A-Z][\w'-]+) [A-Z]{1,3}(,)?", self.source)
         year = re.search(r"\b(19|20)\d\d\b", self.source)
-        return f"{self.source.split()[0]} et al.{' ' + year.group(0) if year else ''}"
+        if authors is None or year is None:
+            return self.source if len(self.source) <= 60 else self.source[:57] + "..."
+        return f"{authors.group(1)}{' et al.' if authors.group(2) else ''} {year.group(0)}"
 
     @property
     def range_gy(self) -> tuple[float, float]:
