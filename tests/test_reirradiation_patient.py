@@ -189,3 +189,13 @@ def test_report_shows_the_side_by_side_table(patient: Path, tmp_path: Path) -> N
     assert "of each organ under each recovery model" in page
     assert "alternative: step residual" in page and "62.00" in page and "74.00" in page
     assert "ESTRO-EORTC" in page and "eligibility" in page
+
+
+@pytest.mark.parametrize("given", ["six", None, -1.0, float("nan")])
+def test_interval_override_must_be_months(given: object) -> None:
+    """Oracle: the rule that a bad argument raises ArgumentError naming it (a string or None was a
+    bare ValueError/TypeError from float())."""
+    from dosimetry.radiobiology.interval import check_override_months
+
+    with pytest.raises(ArgumentError, match="--interval-months must be a finite number of months"):
+        check_override_months(given)  # type: ignore[arg-type]

@@ -144,7 +144,11 @@ def course_dates(folder: Path, plan_path: Path | None, dose_paths: tuple[Path, .
 
 
 def check_override_months(interval_months: float, *, argument: str = "--interval-months") -> float:
-    value = float(interval_months)
+    """The user's interval as a finite number of months >= 0, else an ArgumentError naming ``argument``."""
+    try:
+        value = float(interval_months)
+    except (TypeError, ValueError):
+        value = math.nan
     if not math.isfinite(value) or value < 0:
         raise ArgumentError(f"{argument} must be a finite number of months >= 0, got {interval_months!r}")
     return value
