@@ -58,3 +58,16 @@ def test_overlay_is_full_width_with_a_colour_bar_of_the_protocol_bands() -> None
     # Red, orange, yellow and blue of the protocol's Fig. 1 at alpha 0.5 on white.
     for colour in ((1.0, 0.5, 0.5), (1.0, 0.82, 0.5), (1.0, 1.0, 0.5), (0.5, 0.5, 1.0)):
         assert present(colour), colour
+
+
+def test_the_hottest_voxel_label_gives_the_check_in_its_own_unit() -> None:
+    """Oracle: the rows written here: a failing V20Gy[%] check is a percentage of the organ's volume (it was
+    labelled Gy), and a Max of 50.004 Gy against <= 50 Gy fails by 0.004 Gy (two decimals would print 50.00)."""
+    from dosimetry.report.figure_sections import checked_text
+
+    def row(metric: str, value: float, limit: float, unit: str) -> dict[str, object]:
+        return {"metric": metric, "value": value, "limit": limit, "comparator": "<=", "unit": unit, "status": "FAIL"}
+
+    assert checked_text(row("V20Gy[%]", 35.0, 30.0, "%")) == "; checked V20Gy[%] = 35.00 %, limit <= 30 %"
+    assert checked_text(row("Max[Gy]", 50.004, 50.0, "Gy")) == (
+        "; checked Max[Gy] = 50.004 Gy (includes sub-voxel samples at the outline), limit <= 50 Gy")

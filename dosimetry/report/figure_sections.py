@@ -17,6 +17,7 @@ from dosimetry.dvh import rasterise_roi
 from dosimetry.errors import DosimetryError
 from dosimetry.io import load_ct_series, load_ct_volume
 from dosimetry.patient.maps import lq_key
+from dosimetry.patient.verdict import constraint_value_text
 from dosimetry.quantities import DoseQuantity
 from dosimetry.radiobiology.alpha_beta import RoiRole
 from dosimetry.report.content import Figure, Item, Paragraph, Section
@@ -162,6 +163,18 @@ def _voxel_mm(grid: Any, index: tuple[int, int, int]) -> tuple[float, float, flo
     return float(grid.x_mm[i]), float(grid.y_mm[j]), float(grid.z_mm[k])
 
 
+def checked_text(row: dict[str, Any]) -> str:
+    """The failing check beside the hottest voxel, in the check's own unit (Gy, %, cc); empty without a value."""
+    if row["value"] is None:
+        return ""
+    unit = f" {row['unit']}" if row["unit"] else ""
+    value = constraint_value_text(row["value"], row["limit"], row["comparator"], row["status"])
+    # The DVH engine also samples the outline's partial voxels (trilinear interpolation towards hotter
+    # neighbours), so a checked dose can exceed the hottest voxel centre inside the organ.
+    note = " (includes sub-voxel samples at the outline)" if row["unit"] == "Gy" else ""
+    return f"; checked {row['metric']} = {value}{unit}{note}, limit {row['comparator']} {row['limit']:g}{unit}"
+
+
 def hottest_voxels(maps: PatientMaps, dvhs: PatientDvhs, results: dict[str, Any], warnings: list[str]) -> list[tuple[str, tuple[float, float, float], str]]:
     """(figure id, point (x, y, z) mm, label) of the hottest voxel of every failing organ on the quantity it failed on."""
     rois = {roi.name: roi for roi in dvhs.rois}
@@ -186,10 +199,7 @@ def hottest_voxels(maps: PatientMaps, dvhs: PatientDvhs, results: dict[str, Any]
         value = float(inside[index])
         fid = "overlay-hot-" + re.sub(r"[^A-Za-z0-9_-]", "_", r["roi"])
         label = f"{r['roi']}: hottest dose-grid voxel inside it {value:.2f} Gy"
-        if r["value"] is not None:
-            # The DVH engine also samples the outline's partial voxels (trilinear interpolation towards hotter
-            # neighbours), so the checked maximum can exceed the hottest voxel centre inside the organ.
-            label += f"; checked {r['metric']} = {float(r['value']):.2f} Gy (includes sub-voxel samples at the outline), limit {r['comparator']} {r['limit']:g} Gy"
+        label += checked_text(r)
         out.append((fid, _voxel_mm(dose.grid, index), label))  # type: ignore[arg-type]
     return out
 
