@@ -48,3 +48,18 @@ def test_metrics_table_follows_the_alpha_beta_of_the_run() -> None:
     shown = dict(zip(table.columns, table.rows[0], strict=True))
     assert shown["BED10 D98%"] == "71.25" and shown["EQD2_3 D0.03cc"] == "60.50"
     assert shown["EQD2_3_cumulative Mean"] == "40.00"
+
+
+def test_registration_table_does_not_call_a_volume_check_gy() -> None:
+    """Oracle: the row written here is a V20Gy[%] check (a percentage of the organ's volume); the table's note
+    said every value was in Gy."""
+    from dosimetry.report.registration import registration_sections
+
+    row = {"roi": "Parotid_L", "endpoint": "Xerostomia", "metric": "V20Gy[%]", "comparator": "<=", "limit": 30.0,
+           "value_rigid": 35.0, "value_deformable": None, "spread_low": 33.0, "spread_high": 37.0, "worst_direction": "+x",
+           "status": "FAIL", "verdict": "FAIL"}
+    u = {"organs": [], "rows": [row], "deformable_available": False, "margin_mm": 2.0, "mapping": "rigid",
+         "inverse_consistency": None, "notes": []}
+    (section,) = registration_sections({"registration_uncertainty": u})
+    note = section.items[0].note  # type: ignore[union-attr]
+    assert "Values in Gy" not in note and "% or cc for a volume" in note

@@ -184,11 +184,16 @@ class AnalysisResults:
         if u is not None:
             flips = [r for r in u.rows if r.verdict == "UNCERTAIN"]
             lines.append(f"registration uncertainty (prior dose shifted {u.margin_mm:g} mm): {len(flips)} check(s) UNCERTAIN")
-            lines += [f"  UNCERTAIN {r.roi}: {r.metric} {r.status} at {r.value} Gy, {r.spread_low}-{r.spread_high} Gy within the margin" for r in flips]
+            lines += [f"  UNCERTAIN {r.roi}: {r.metric} {r.status} at {_num(r.value)}, {_num(r.spread_low)}-{_num(r.spread_high)} "
+                      "within the margin (unit: the metric's)" for r in flips]
         return "\n".join(lines)
 
     def __str__(self) -> str:
         return self.summary()
+
+
+def _num(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
 
 
 def constraint_checks(report: ConstraintReport) -> tuple[ConstraintCheck, ...]:

@@ -43,7 +43,7 @@ def registration_sections(results: dict[str, Any]) -> tuple[Section, ...]:
         ("ROI", "endpoint", "metric", "limit", "rigid", "deformable", f"spread (shift {u['margin_mm']:g} mm)", "worst direction",
          "Dice", "status", "verdict"),
         tuple(rows), tuple(status),
-        note=f"Values in Gy on the cumulative quantity of each check. The cumulative dose used the {u['mapping']} mapping. "
+        note=f"Values in the unit of each check's metric (Gy for a dose, % or cc for a volume: the [unit] in its name) on the cumulative quantity of each check. The cumulative dose used the {u['mapping']} mapping. "
         f"Spread: the value with the mapped prior dose shifted by {u['margin_mm']:g} mm along +-x, +-y, +-z; a status that "
         "changes within it is UNCERTAIN.",
     )
