@@ -135,7 +135,7 @@ def load_cohort_dvhs(
             missing.append(f"{pid} (no {path or 'batch folder'})")
             continue
         curves = read_dvh_csv(path, roi=roi, quantity=quantity)
-        organ = differential_bins(curves[0].dose_gy, curves[0].volume_cc, f"{pid} {roi}") if curves else None
+        organ = differential_bins(curves[0].dose_gy, curves[0].volume_cc, f"{path}: {pid} {roi} on {quantity}") if curves else None
         if organ is None:
             missing.append(f"{pid} (no {roi} DVH on {quantity} in {path})")
             continue
@@ -173,7 +173,7 @@ def load_cohort_dvhs_from_database(
     missing: list[str] = []
     for pid in patient_ids:
         curve = curves.get(pid)
-        organ = differential_bins(curve.dose_gy, curve.volume_cc, f"{pid} {roi}") if curve is not None else None
+        organ = differential_bins(curve.dose_gy, curve.volume_cc, f"cohort database: {pid} {roi} on {quantity}") if curve is not None else None
         if organ is None:
             missing.append(f"{pid} (no {roi} DVH on {quantity} in the cohort database)")
             continue
