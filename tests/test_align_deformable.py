@@ -18,7 +18,7 @@ from dosimetry.align import align_prior_dose
 from dosimetry.align.deformable import current_to_prior_points, registered_to_source
 from dosimetry.align.resample import AlignmentMethod
 from dosimetry.dose import DoseGrid, DoseSummationType, DoseType
-from dosimetry.errors import ConsistencyError, GeometryError
+from dosimetry.errors import ConsistencyError, DicomContentError, GeometryError
 from dosimetry.grid import RectilinearGrid
 from dosimetry.io import load_deformable_registrations
 from tests import dicom_factory as f
@@ -179,3 +179,15 @@ def test_folding_inverse_refused(tmp_path: Path) -> None:
     (reg,) = load_deformable_registrations(path)
     with pytest.raises(GeometryError, match="could not be inverted"):
         current_to_prior_points(reg, np.array([[0.5, 0.0, 0.0]]), current_frame_uid=CURRENT, prior_frame_uid=PRIOR)
+
+
+@pytest.mark.parametrize("which", ["pre", "post"])
+def test_singular_matrix_refused_naming_it(tmp_path: Path, which: str) -> None:
+    """Oracle: a matrix whose 3 x 3 part has determinant 0 (here z -> 0: every point squeezed onto
+    the plane z = 0) has no inverse (hand calculation); applied as is it would sample the prior dose
+    of one plane for the whole grid, a plausible wrong number. The reader refuses it, naming the
+    sequence it came from."""
+    singular = np.diag([1.0, 1.0, 0.0, 1.0])
+    path = write_dreg(tmp_path, registered=CURRENT, source=PRIOR, **{which: singular}, shape_xyz=(3, 3, 3))
+    with pytest.raises(DicomContentError, match=rf"(?s){which.capitalize()}DeformationMatrix.*singular"):
+        load_deformable_registrations(path)

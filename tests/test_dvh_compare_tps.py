@@ -90,3 +90,61 @@ def test_compare_tps_table(case: tuple[Path, Path], capsys: pytest.CaptureFixtur
     assert main(["dvh", "--dose", str(rd), "--structures", str(rs), "--compare-tps", "--metric", "Mean[Gy]"]) == 0
     out = capsys.readouterr().out
     assert "BEYOND TOLERANCE" in out and "closest: shape" in out and "DVH Sequence item 3" in out
+
+
+def _shifted_planning_system(units: str, shift_gy: float) -> tuple[object, list[Roi], object]:
+    """Our own DVH of the sphere copied as the "planning system's", its doses raised by
+    ``shift_gy`` (a known, deliberate difference; its stored mean and max are left as ours), in CM3 or PERCENT (volumes scaled to 100)."""
+    from dataclasses import replace
+
+    from dosimetry.dvh.compute import compute_dvhs
+    from dosimetry.io.dvh_sequence import DvhVolumeUnits, PlanningSystemDvh, PlanningSystemDvhs
+
+    solid = make_solid("sphere")
+    dose = solid.dose_grid(2.0, GradientAxis.Z)
+    roi = solid.roi(3.0, 0.0)
+    (outcome,) = compute_dvhs(dose, [roi])
+    ours = outcome.dvh
+    assert ours is not None
+    width = float(ours.bin_edges_gy[1] - ours.bin_edges_gy[0])
+    below = np.arange(round(shift_gy / width)) * width
+    scale = 100.0 / ours.volume_cc if units == "PERCENT" else 1.0
+    theirs = replace(
+        ours,
+        bin_edges_gy=np.concatenate([below, ours.bin_edges_gy + below.size * width]),
+        cumulative_cc=scale * np.concatenate([np.full(below.size, ours.cumulative_cc[0]), ours.cumulative_cc]),
+        volume_cc=scale * ours.volume_cc,
+        volume_in_dose_grid_cc=scale * ours.volume_in_dose_grid_cc,
+        end_cap=None,
+        edge_mass_cc=None,
+    )
+    item = PlanningSystemDvh(1, roi.number, theirs, "CUMULATIVE", DvhVolumeUnits(units), "GY", None, None, None)
+    return dose, [roi], PlanningSystemDvhs("test", (item,), ())
+
+
+@pytest.mark.parametrize("metric", ["D50%[Gy]", "d50%[gy]", "D50%[cGy]"])
+def test_dose_metric_judged_by_dose_tolerance_in_any_unit_spelling(metric: str) -> None:
+    """Oracle: the planning system's curve is ours shifted by exactly 1 Gy (100 cGy), beyond the
+    dose tolerance max(0.5 Gy, 2 % of D50% = 40 Gy: 0.8 Gy) but within the volume tolerance (5 % of
+    the value) a dose metric must not be judged by, whatever the unit's spelling."""
+    from dosimetry.dvh.planning_system import compare_with_planning_system
+
+    dose, rois, ps = _shifted_planning_system("CM3", 1.0)
+    (roi,) = compare_with_planning_system(dose, rois, ps, [metric]).rois  # type: ignore[arg-type]
+    value = {v.quantity: v for v in roi.values}[metric]
+    scale = 100.0 if "cgy" in metric.lower() else 1.0
+    assert value.difference == pytest.approx(-1.0 * scale, abs=0.02 * scale)
+    assert value.flagged
+
+
+@pytest.mark.parametrize("metric", ["V30Gy[cc]", "V30Gy[CC]", "D0.03CC[Gy]"])
+def test_percent_planning_system_dvh_never_gives_a_cc_metric(metric: str) -> None:
+    """Oracle: DICOM PS3.3 C.8.8.4: a DVH in PERCENT has no absolute volume, so a cc metric of
+    it does not exist; its curve holds percent (total 100), which read as cc would be a plausible
+    wrong number. Upper-case CC is the same unit (the metric grammar is case-insensitive)."""
+    from dosimetry.dvh.planning_system import compare_with_planning_system
+
+    dose, rois, ps = _shifted_planning_system("PERCENT", 0.0)
+    (roi,) = compare_with_planning_system(dose, rois, ps, [metric]).rois  # type: ignore[arg-type]
+    value = {v.quantity: v for v in roi.values}[metric]
+    assert value.planning_system is None and not value.flagged and "PERCENT" in value.note

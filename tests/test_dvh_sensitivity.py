@@ -62,3 +62,25 @@ def test_cli_convention_spread(tmp_path, capsys) -> None:  # type: ignore[no-unt
     assert main(["dvh", "--dose", str(rd), "--structures", str(rs), "--metric", "Max[Gy]", "--convention-spread", "--json", "-"]) == 0
     (entry,) = json.loads(capsys.readouterr().out)["convention_sensitivity"]
     assert entry["flagged"] and {s["quantity"] for s in entry["spreads"]} == {"volume_cc", "Max[Gy]"}
+
+
+@pytest.mark.parametrize("metric", ["Max[cGy]", "max[gy]", "D0.03cc[cGy]"])
+def test_dose_spread_flagged_in_any_dose_unit_spelling(metric: str) -> None:
+    """Oracle: the closed-form slab of the module docstring: the top of the small box moves by
+    1.5 mm x 2 Gy/mm = 3 Gy = 300 cGy between truncated and half-slab, beyond the 1 Gy (100 cGy)
+    threshold whatever the unit or its case (the metric grammar is case-insensitive)."""
+    small = box(1, "small", 2.0, 10.0, np.array([-1.5, 1.5]))
+    (result,) = convention_sensitivity(dose_si(2.0), [small], [metric])
+    spread = {q.quantity: q for q in result.spreads}[metric]
+    scale = 100.0 if "cgy" in metric.lower() else 1.0
+    assert spread.spread is not None and spread.spread > 2.0 * scale
+    assert spread.flagged
+
+
+def test_small_cgy_spread_not_flagged() -> None:
+    """Oracle: the large box of the module docstring is symmetric about the gradient's centre, so
+    its mean does not move between conventions (well under 100 cGy): not flagged in cGy."""
+    large = box(2, "large", 30.0, 30.0, np.arange(-14.5, 15.0, 1.0))
+    (result,) = convention_sensitivity(dose_si(2.0), [large], ["Mean[cGy]"])
+    spread = {q.quantity: q for q in result.spreads}["Mean[cGy]"]
+    assert spread.spread is not None and spread.spread < 100.0 and not spread.flagged

@@ -118,3 +118,14 @@ def test_unequal_bins_are_resampled_exactly_at_the_original_edges() -> None:
     (tps,) = read_dvh_sequence(rtdose(ds)).dvhs
     for d in np.cumsum(widths):
         assert tps.dvh.volume_at_dose_cc(float(d)) == pytest.approx(TOTAL_CC * (1 - d / TOP_GY), abs=1e-9)
+
+
+def test_two_items_for_one_roi_is_a_warning_naming_both() -> None:
+    """Oracle: the standard lets DVH Sequence items repeat an ROI (e.g. one per dose type); the
+    comparison uses one (the first), so the other must not be dropped silently."""
+    second = item(7, scaling=0.5, dose_units="CGY")
+    read = read_dvh_sequence(rtdose(item(7), item(8), second))
+    assert [d.item for d in read.dvhs] == [1, 2, 3]
+    assert read.for_roi(7) is read.dvhs[0]
+    (warning,) = read.warnings
+    assert "items 1 and 3" in warning and "ROI 7" in warning

@@ -100,3 +100,24 @@ def test_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     ds = pydicom.dcmread(out)
     assert float((ds.pixel_array * float(ds.DoseGridScaling)).max()) == pytest.approx(27.0 / 1.46, rel=1e-4)
     assert "Zhang" in ds.ImageComments
+
+
+def test_unknown_model_name_is_an_argument_error() -> None:
+    """Oracle: the rule that a bad argument raises from dosimetry/errors.py naming the argument and
+    the choices (it was a bare ValueError from the enum)."""
+    with pytest.raises(ArgumentError, match="source_model must be one of lem-i, mkm, got 'lem'"):
+        convert_rbe_weighted_dose(np.array([1.0]), 1, source_model="lem", target_model="mkm")  # type: ignore[arg-type]
+    with pytest.raises(ArgumentError, match="target_model"):
+        convert_rbe_weighted_dose(np.array([1.0]), 1, source_model="mkm", target_model="MKM-x")  # type: ignore[arg-type]
+    with pytest.raises(ArgumentError, match="--from"):
+        resolve_source_model(None, "nothing recorded", "lem")
+
+
+def test_short_source_of_a_user_relation() -> None:
+    """Oracle: the sources as written by hand. A centre's relation "my centre 2025" is named as
+    written (it was "my et al. 2025"); a single Vancouver author has no "et al."."""
+    points = ((1.0, 5.0), (1.5, 1.2))
+    assert RbeRelation(*points, "my centre 2025").short_source == "my centre 2025"
+    assert RbeRelation(*points, "Smith J. A relation. Phys Med Biol 2019;1:1").short_source == "Smith 2019"
+    assert RbeRelation(*points, "Zhang L, Wang W. Title. Radiat Oncol 2020").short_source == "Zhang et al. 2020"
+    assert RbeRelation(*points, "x" * 80).short_source == "x" * 57 + "..."

@@ -83,3 +83,38 @@ def test_check_command_reports_the_limits(patient: Path, capsys: pytest.CaptureF
     cli_main.main(["check", str(patient), "--json", "--interval-months", "12"])
     rows = json.loads(capsys.readouterr().out)["reirradiation_limits"]
     assert all(r["status"] == "PASS" for r in rows if r["roi"] == "SpinalCord")
+
+
+def test_interval_from_the_prior_planning_date_is_not_confirmed(patient: Path, tmp_path: Path) -> None:  # noqa: F811
+    """Oracle: dates by hand. The prior plan dated 2025-05-01 and the current 2026-01-01 (the
+    factory's) are 245 days = 8.05 months apart, but without treatment records the prior course's
+    end is unknown (a 7-week course ends mid-June, 6.6 months before): the 6-month interval row is
+    NOT_EVALUABLE, not PASS. A treatment record with the last day 2025-07-15 (170 days = 5.59
+    months before) makes it FAIL, one on 2025-06-15 (200 days = 6.57 months) PASS."""
+    import shutil
+
+    import pydicom
+
+    from tests.test_reirradiation_patient import _record
+
+    case = tmp_path / "case"
+    shutil.copytree(patient, case)
+    for path in (case / "prior").glob("*.dcm"):
+        ds = pydicom.dcmread(path)
+        if "RTPlanDate" in ds:
+            ds.RTPlanDate = "20250501"
+            ds.save_as(path)
+
+    def interval_row(folder: Path):  # type: ignore[no-untyped-def]
+        rows = dosimetry.load_patient(folder).results().constraints.rows
+        return next(r for r in rows if r.source == "reirradiation" and r.roi == "SpinalCord" and r.endpoint.endswith("[interval]"))
+
+    row = interval_row(case)
+    assert row.value == pytest.approx(245 / 30.4375) and row.status == "NOT_EVALUABLE"
+    assert "planning date" in row.reason
+    _record(case / "prior", "20250715", "RT_record.dcm")
+    row = interval_row(case)
+    assert row.value == pytest.approx(170 / 30.4375) and row.status == "FAIL"
+    _record(case / "prior", "20250615", "RT_record.dcm")
+    row = interval_row(case)
+    assert row.value == pytest.approx(200 / 30.4375) and row.status == "PASS"

@@ -164,6 +164,22 @@ def test_accumulate_with_recovery(patient: Path, tmp_path: Path, capsys: pytest.
     assert "--interval-months is used only with --recovery" in capsys.readouterr().err
 
 
+def test_accumulate_jones_grant_clamp_warning(patient: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:  # noqa: F811
+    """Oracle: Jones and Grant's range (0-3 years): at 48 months the model uses 36 (brain stem
+    voxels 16.5 + the hand value at 36 months), and the clamp, which changes the number, reaches the
+    JSON summary and the cumulative map's DICOM comments (it reached neither from accumulate)."""
+    out = tmp_path / "acc"
+    args = ["accumulate", "--current", str(patient / "current"), "--prior", str(patient / "prior"), "--out", str(out),
+            "--alpha-beta", "2", "--recovery", "jones-grant-2014", "--interval-months", "48", "--json"]
+    assert cli_main.main(args) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert any("clamped" in w and "48.0 months" in w for w in summary["warnings"])
+    ds = pydicom.dcmread(out / "RD_cumEQD2_ab2.dcm")
+    assert "48.0 months clamped" in str(ds.ImageComments)
+    dose = ds.pixel_array * float(ds.DoseGridScaling)
+    assert float(dose.min()) == pytest.approx(16.5 + _jg_eqd2(45.0, 36.0), abs=1e-3)
+
+
 def test_report_shows_the_side_by_side_table(patient: Path, tmp_path: Path) -> None:  # noqa: F811
     """Oracle: the same hand values (chiasm 62 Gy under the protocol's 0.3, 74 Gy under the step
     table's 0.5 at 12 months) appear in the report's re-irradiation section as in results.json."""
@@ -173,3 +189,13 @@ def test_report_shows_the_side_by_side_table(patient: Path, tmp_path: Path) -> N
     assert "of each organ under each recovery model" in page
     assert "alternative: step residual" in page and "62.00" in page and "74.00" in page
     assert "ESTRO-EORTC" in page and "eligibility" in page
+
+
+@pytest.mark.parametrize("given", ["six", None, -1.0, float("nan")])
+def test_interval_override_must_be_months(given: object) -> None:
+    """Oracle: the rule that a bad argument raises ArgumentError naming it (a string or None was a
+    bare ValueError/TypeError from float())."""
+    from dosimetry.radiobiology.interval import check_override_months
+
+    with pytest.raises(ArgumentError, match="--interval-months must be a finite number of months"):
+        check_override_months(given)  # type: ignore[arg-type]

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from dosimetry.dose import DoseGrid
 from dosimetry.dvh.compute import compute_dvhs
 from dosimetry.dvh.endcaps import EndCapConvention
-from dosimetry.dvh.metrics import MetricKind, evaluate_metric, parse_metric
+from dosimetry.dvh.metrics import Metric, MetricKind, Unit, evaluate_metric, parse_metric
 from dosimetry.dvh.rasterise import geometry_for_grid
 from dosimetry.errors import GeometryError, MetricError
 from dosimetry.io.dvh_sequence import DvhVolumeUnits, PlanningSystemDvhs
@@ -131,7 +131,7 @@ def compare_with_planning_system(
             mine = None if ours is None else (ours.mean_gy if quantity == "Mean[Gy]" else ours.max_gy)
             theirs = theirs_own if theirs_own is not None else (tps.dvh.mean_gy if quantity == "Mean[Gy]" else tps.dvh.max_gy)
             note = "" if theirs_own is not None else "from the planning system's curve (the item has no value)"
-            values.append(_compared(quantity, mine, theirs, note))
+            values.append(_compared(parse_metric(quantity), mine, theirs, note, prescription_gy))
         for metric in metrics:
             parsed = parse_metric(metric)
             if parsed.kind in (MetricKind.MEAN, MetricKind.MAX):
@@ -143,24 +143,32 @@ def compare_with_planning_system(
                 metric_ours = None if ours is None else evaluate_metric(ours, parsed, prescription_gy)
             except MetricError as exc:
                 note = f"ours: {exc}"
-            if percent and ("cc" in metric.split("[")[0] or metric.endswith("[cc]")):
+            if percent and Unit.CC in (parsed.value_unit, parsed.output_unit):
                 note = "the planning system's DVH is in PERCENT: cc metrics are not compared"
             else:
                 try:
                     metric_theirs = evaluate_metric(tps.dvh, parsed, prescription_gy)
                 except MetricError as exc:
                     note = f"planning system: {exc}"
-            values.append(_compared(metric, metric_ours, metric_theirs, note))
+            values.append(_compared(parsed, metric_ours, metric_theirs, note, prescription_gy))
         out.append(RoiComparison(roi.name, roi.number, tps.item, tuple(values), tuple(volumes), best, tuple(notes)))
     return PlanningSystemComparison(end_cap.value, tuple(out), unmatched, planning_system.warnings)
 
 
-def _compared(quantity: str, mine: float | None, theirs: float | None, note: str) -> ComparedValue:
+def _compared(
+    metric: Metric, mine: float | None, theirs: float | None, note: str, prescription_gy: float | None
+) -> ComparedValue:
+    """Flag by the dose tolerances for a dose (Gy, cGy, or % of ``prescription_gy``; units in any
+    case, as the metric grammar), by the volume tolerances otherwise."""
+    quantity = metric.text
     if mine is None or theirs is None or not (math.isfinite(mine) and math.isfinite(theirs)):
         return ComparedValue(quantity, mine, theirs, None, False, note)
-    is_dose = quantity.endswith(("[Gy]", "[cGy]"))
-    scale = 0.01 if quantity.endswith("[cGy]") else 1.0
-    flagged = _dose_flag(mine * scale, theirs * scale) if is_dose else abs(mine - theirs) > max(
-        VOLUME_TOLERANCE_CC, VOLUME_TOLERANCE_PERCENT / 100.0 * abs(theirs)
-    )
+    is_dose = metric.kind not in (MetricKind.VOLUME_AT_DOSE, MetricKind.COMPLEMENT_VOLUME)
+    if is_dose:
+        to_gy = {Unit.GY: 1.0, Unit.CGY: 0.01}.get(metric.output_unit)
+        if to_gy is None:  # % of the prescription (evaluated, so a prescription was given)
+            to_gy = (prescription_gy or 0.0) / 100.0
+        flagged = _dose_flag(mine * to_gy, theirs * to_gy)
+    else:
+        flagged = abs(mine - theirs) > max(VOLUME_TOLERANCE_CC, VOLUME_TOLERANCE_PERCENT / 100.0 * abs(theirs))
     return ComparedValue(quantity, mine, theirs, mine - theirs, flagged, note)

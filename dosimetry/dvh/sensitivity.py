@@ -5,8 +5,9 @@ The contours do not say what lies between and beyond their planes; each conventi
 reading of them. Where the readings disagree by more than the thresholds below, a number of that
 ROI depends on an assumption the data cannot settle, and it is flagged:
 
-* a dose metric whose spread over the conventions exceeds ``DOSE_SPREAD_GY`` (1 Gy: a small
-  serial organ's D0.03cc moving by more than 1 Gy, the example of issue 13);
+* a dose metric in Gy or cGy (units case-insensitive, as the metric grammar) whose spread over
+  the conventions exceeds ``DOSE_SPREAD_GY`` (1 Gy = 100 cGy: a small serial organ's D0.03cc
+  moving by more than 1 Gy, the example of issue 13);
 * the volume, when its spread exceeds ``VOLUME_SPREAD_PERCENT`` (10 %) of the mean.
 
 These are working thresholds of this tool, not values from a guideline.
@@ -20,7 +21,7 @@ from dosimetry.dose import DoseGrid
 from dosimetry.dvh.curve import dvh_from_samples
 from dosimetry.dvh.endcaps import EndCapConvention
 from dosimetry.dvh.geometry import RoiGeometry
-from dosimetry.dvh.metrics import evaluate_metric
+from dosimetry.dvh.metrics import Unit, evaluate_metric, parse_metric
 from dosimetry.dvh.rasterise import geometry_for_grid
 from dosimetry.dvh.sampling import roi_dose_samples
 from dosimetry.errors import GeometryError, MetricError
@@ -28,6 +29,7 @@ from dosimetry.structures import Roi
 
 DOSE_SPREAD_GY = 1.0
 VOLUME_SPREAD_PERCENT = 10.0
+_DOSE_SPREAD_BY_UNIT = {Unit.GY: DOSE_SPREAD_GY, Unit.CGY: 100.0 * DOSE_SPREAD_GY}
 
 
 @dataclass(frozen=True)
@@ -100,7 +102,8 @@ def convention_sensitivity(
                 mean = sum(known) / len(known)
                 flagged = mean > 0 and 100.0 * spread / mean > VOLUME_SPREAD_PERCENT
             else:
-                flagged = quantity.endswith("[Gy]") and spread > DOSE_SPREAD_GY
+                threshold = _DOSE_SPREAD_BY_UNIT.get(parse_metric(quantity).output_unit)
+                flagged = threshold is not None and spread > threshold
             spreads.append(Spread(quantity, tuple(pairs), spread, flagged))
         out.append(RoiSensitivity(roi.name, roi.number, tuple(spreads), tuple(errors)))
     return tuple(out)

@@ -18,7 +18,8 @@ What is read, per item:
   as the planning system's own values (the curve's statistics otherwise, flagged as such).
 
 A malformed item is skipped with a warning naming its item number and ROI; it never fails the
-reading of the others or the analysis.
+reading of the others or the analysis. Several items for one ROI are a warning naming them: the
+first is the one :meth:`PlanningSystemDvhs.for_roi` gives.
 """
 
 from __future__ import annotations
@@ -93,6 +94,15 @@ def read_dvh_sequence(source: str | Path | Dataset) -> PlanningSystemDvhs:
         except _Malformed as exc:
             where = f"ROI {roi}" if roi is not None else "no ReferencedROINumber"
             warnings.append(f"{label}: DVH Sequence item {index} ({where}) skipped: {exc}")
+    first: dict[int, int] = {}
+    for d in out:
+        if d.roi_number in first:
+            warnings.append(
+                f"{label}: DVH Sequence items {first[d.roi_number]} and {d.item} both reference ROI {d.roi_number}; "
+                f"item {first[d.roi_number]} is the one compared"
+            )
+        else:
+            first[d.roi_number] = d.item
     return PlanningSystemDvhs(str(label), tuple(out), tuple(warnings))
 
 

@@ -52,11 +52,7 @@ def _matrix_from_sequence(seq_item: Dataset, path: Path, context: str) -> tuple[
     for k, m_item in enumerate(matrices, start=1):
         m_context = f"{context}, {tag_label('MatrixSequence')} item {k}"
         values = float_vector(m_item, "FrameOfReferenceTransformationMatrix", path, 16, context=m_context)
-        m = np.asarray(values, dtype=np.float64).reshape(4, 4)
-        if not np.allclose(m[3], [0, 0, 0, 1], atol=1e-6):
-            raise DicomContentError(
-                f"{path}: {tag_label('FrameOfReferenceTransformationMatrix')} in {m_context} has last row {m[3].tolist()}, expected (0, 0, 0, 1)"
-            )
+        m = _checked_matrix(np.asarray(values, dtype=np.float64).reshape(4, 4), path, m_context)
         types.append(text(m_item, "FrameOfReferenceTransformationMatrixType") or "")
         total = m @ total
     return total, tuple(types)
@@ -68,9 +64,24 @@ def _item_matrix(item: Dataset, keyword: str, path: Path, context: str) -> npt.N
         return np.eye(4)
     m_context = f"{context}, {tag_label(keyword)}"
     values = float_vector(seq[0], "FrameOfReferenceTransformationMatrix", path, 16, context=m_context)
-    matrix = np.asarray(values, dtype=np.float64).reshape(4, 4)
+    return _checked_matrix(np.asarray(values, dtype=np.float64).reshape(4, 4), path, m_context)
+
+
+#: Smallest |determinant| of a matrix's linear part accepted (a rigid matrix has 1; below this every
+#: point would be squeezed onto a plane, line or point: one dose value read for a whole region).
+_MIN_ABS_DETERMINANT = 1e-6
+
+
+def _checked_matrix(matrix: npt.NDArray[np.float64], path: Path, m_context: str) -> npt.NDArray[np.float64]:
+    """``matrix`` if it is an invertible homogeneous 4 x 4 transformation; DicomContentError otherwise."""
+    label = f"{path}: {tag_label('FrameOfReferenceTransformationMatrix')} in {m_context}"
     if not np.allclose(matrix[3], [0, 0, 0, 1], atol=1e-6):
-        raise DicomContentError(f"{path}: {tag_label('FrameOfReferenceTransformationMatrix')} in {m_context} has last row {matrix[3].tolist()}, expected (0, 0, 0, 1)")
+        raise DicomContentError(f"{label} has last row {matrix[3].tolist()}, expected (0, 0, 0, 1)")
+    det = float(np.linalg.det(matrix[:3, :3]))
+    if not abs(det) >= _MIN_ABS_DETERMINANT:
+        raise DicomContentError(
+            f"{label} is singular (determinant of its 3 x 3 part {det:.3g}), expected an invertible rigid or affine transformation"
+        )
     return matrix
 
 

@@ -2,6 +2,10 @@
 patient: each course's maximum dose in the organs the limits name, as constraint rows beside the
 Emami and protocol rows (``source`` "reirradiation").
 
+An interval row that passes only on the prior course's planning date (no treatment records, so its
+end is unknown: :attr:`CourseInterval.prior_end_unknown`) is NOT_EVALUABLE, not PASS: the true
+interval is shorter by about the prior course's duration.
+
 Each course is converted on its own (its fraction count, the entry's alpha/beta; the prior course
 on the current grid as aligned) and read by the DVH engine (Max of the ROI's DVH). No recovery
 discount is applied: the sources add the courses' full doses.
@@ -10,6 +14,7 @@ discount is applied: the sources add the courses' full doses.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 from dosimetry.constraints.naming import Laterality, NameMapper
 from dosimetry.constraints.reirradiation import LimitCheck, ReirradiationLimit, evaluate_limit, load_reirradiation_limits
@@ -20,7 +25,20 @@ from dosimetry.patient.maps import PatientMaps
 from dosimetry.patient.records import ConstraintCheck
 from dosimetry.quantities import DoseQuantity
 from dosimetry.radiobiology.maps import lq_map
+from dosimetry.constraints.partial_volume import Status
+from dosimetry.radiobiology.interval import CourseInterval
 from dosimetry.structures import Roi
+
+
+def _interval_confirmed(check: LimitCheck, interval: CourseInterval | None) -> LimitCheck:
+    """``check`` unchanged, except an interval PASS that rests on the prior course's planning date."""
+    if check.part != "interval" or check.status is not Status.PASS or interval is None or not interval.prior_end_unknown:
+        return check
+    return replace(
+        check, status=Status.NOT_EVALUABLE,
+        reason=f"{check.reason} only from the prior course's planning date: no treatment records give its last day, so the "
+        "interval is shorter by about the prior course's duration; confirm it or give --interval-months",
+    )
 
 
 def _base_name(name: str, mapper: NameMapper) -> str:
@@ -88,7 +106,7 @@ def reirradiation_limit_checks(
                 warnings.append(f"re-irradiation limit {limit.endpoint_id}: ROI {roi.name!r} not evaluated: {failed[roi.name]}")
                 continue
             rows.extend(
-                _row(c)
+                _row(_interval_confirmed(c, maps.interval))
                 for c in evaluate_limit(
                     roi.name, limit, current_max_gy=maxima[(roi.name, "current")], prior_max_gy=maxima[(roi.name, "prior")],
                     interval_months=months,

@@ -14,7 +14,7 @@ from dataclasses import replace
 from dosimetry.dvh import release_grid_caches
 from dosimetry.dvh.endcaps import EndCapConvention
 from dosimetry.dvh.geometry import RoiGeometry
-from dosimetry.dvh.metrics import parse_metric
+from dosimetry.dvh.metrics import Unit, parse_metric
 from dosimetry.dvh.sensitivity import convention_sensitivity
 from dosimetry.errors import MetricError
 from dosimetry.patient.maps import PatientMaps
@@ -37,7 +37,7 @@ def with_convention_spreads(
             metric = parse_metric(row.metric)
         except MetricError:
             continue
-        if metric.text.endswith("[Gy]"):
+        if metric.output_unit is Unit.GY:  # a spread in Gy (convention_spread_gy); cGy rows are not constraint rows
             wanted.setdefault(row.quantity, {}).setdefault(row.roi, set()).add(metric.text)
     spreads: dict[tuple[str, str, str], tuple[float | None, bool, str]] = {}
     geometries: dict[tuple[int, EndCapConvention], RoiGeometry] = {}

@@ -244,7 +244,9 @@ def course_registrations(
     """The rigid and the deformable registration linking the two courses' frames (each None when
     there is none). ``registration_path`` may be a Spatial Registration or a Deformable Spatial
     Registration; it must link the two frames (ConsistencyError otherwise) and replaces the
-    folders' registration of its kind; the other kind is still looked for in the folders."""
+    folders' registration of its kind. A given deformable one still lets the folders' rigid one be
+    found; a given rigid one is not searched past (a folder's deformable registration would
+    otherwise be applied in its place)."""
     cur_frame = current.dose.frame_of_reference_uid
     prior_frame = prior.dose.frame_of_reference_uid
     search = search_folders and cur_frame != prior_frame

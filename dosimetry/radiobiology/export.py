@@ -173,8 +173,8 @@ def export_cumulative_map(
         notes=(
             cum.description,
             f"summation method: {cum.method.value}; "
-            + (f"residual fraction of the prior course r = {cum.residual:g}" if cum.residual is not None else "")
-            + f" (recovery model: {cum.recovery_label})",
+            + (f"residual fraction of the prior course r = {cum.residual:g} " if cum.residual is not None else "")
+            + f"(recovery model: {cum.recovery_label})",
             cum.target_metrics_note,
             *(f"WARNING: {w}" for w in (*cum.warnings, *notes)),
         ),

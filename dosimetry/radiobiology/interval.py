@@ -66,6 +66,14 @@ class CourseInterval:
     source: str
     prior: CourseDates | None = None
     current: CourseDates | None = None
+    given_by_user: bool = False  # --interval-months
+
+    @property
+    def prior_end_unknown(self) -> bool:
+        """True when the months run from the prior course's planning (or dose) date, not its last
+        treatment day (no treatment records): the true interval is shorter by about the prior
+        course's duration, so a minimum interval cannot be confirmed from these dates."""
+        return not self.given_by_user and self.prior is not None and not self.prior.from_records
 
     def to_dict(self) -> dict[str, object]:
         def dates(d: CourseDates | None) -> dict[str, object] | None:
@@ -136,7 +144,11 @@ def course_dates(folder: Path, plan_path: Path | None, dose_paths: tuple[Path, .
 
 
 def check_override_months(interval_months: float, *, argument: str = "--interval-months") -> float:
-    value = float(interval_months)
+    """The user's interval as a finite number of months >= 0, else an ArgumentError naming ``argument``."""
+    try:
+        value = float(interval_months)
+    except (TypeError, ValueError):
+        value = math.nan
     if not math.isfinite(value) or value < 0:
         raise ArgumentError(f"{argument} must be a finite number of months >= 0, got {interval_months!r}")
     return value
@@ -145,7 +157,7 @@ def check_override_months(interval_months: float, *, argument: str = "--interval
 def course_interval(prior: CourseDates | None, current: CourseDates | None, *, override_months: float | None = None) -> CourseInterval | None:
     """The interval from ``prior`` to ``current`` (``override_months`` wins); None when a date is missing."""
     if override_months is not None:
-        return CourseInterval(check_override_months(override_months), "--interval-months (given by the user)", prior, current)
+        return CourseInterval(check_override_months(override_months), "--interval-months (given by the user)", prior, current, True)
     if prior is None or current is None:
         return None
     days = (current.start - prior.end).days

@@ -45,6 +45,15 @@ class RbeModel(StrEnum):
     MKM = "mkm"
 
 
+def rbe_model(value: str, argument: str) -> RbeModel:
+    """``value`` as an :class:`RbeModel`, or an ArgumentError naming ``argument`` and the choices."""
+    try:
+        return RbeModel(value)
+    except ValueError as exc:
+        choices = ", ".join(m.value for m in RbeModel)
+        raise ArgumentError(f"{argument} must be one of {choices}, got {value!r}") from exc
+
+
 @dataclass(frozen=True)
 class RbeRelation:
     """Conversion factors LEM-I/MKM at LEM-I doses per fraction (strictly increasing)."""
@@ -71,9 +80,13 @@ class RbeRelation:
 
     @property
     def short_source(self) -> str:
-        """First author and year, e.g. "Zhang et al. 2020"."""
+        """First author and year for a Vancouver author list ("Zhang L, Wang W, ... 2020" ->
+        "Zhang et al. 2020"); any other source (a centre's own relation) as written, cut at 60 characters."""
+        authors = re.match(r"([A-Z][\w'-]+) [A-Z]{1,3}(,)?", self.source)
         year = re.search(r"\b(19|20)\d\d\b", self.source)
-        return f"{self.source.split()[0]} et al.{' ' + year.group(0) if year else ''}"
+        if authors is None or year is None:
+            return self.source if len(self.source) <= 60 else self.source[:57] + "..."
+        return f"{authors.group(1)}{' et al.' if authors.group(2) else ''} {year.group(0)}"
 
     @property
     def range_gy(self) -> tuple[float, float]:
@@ -163,7 +176,7 @@ def convert_rbe_weighted_dose(
     says ``outside="zero"``, set to 0 with a warning that names the count."""
     n = check_fractions(fractions)
     relation = relation or load_relation()
-    source_model, target_model = RbeModel(source_model), RbeModel(target_model)
+    source_model, target_model = rbe_model(source_model, "source_model"), rbe_model(target_model, "target_model")
     if outside not in ("refuse", "zero"):
         raise ArgumentError(f"outside must be 'refuse' or 'zero', got {outside!r}")
     dose = np.asarray(dose_gy, dtype=np.float64)
@@ -236,7 +249,7 @@ def recorded_rbe_model(*paths: Path | None) -> tuple[RbeModel | None, str]:
 def resolve_source_model(recorded: RbeModel | None, where: str, given: str | None) -> RbeModel:
     """The model the dose was planned with: the recorded one (a different ``given`` is an error), else ``given``."""
     if given is not None:
-        chosen = RbeModel(given)
+        chosen = rbe_model(given, "--from")
         if recorded is not None and recorded is not chosen:
             raise RadiobiologyError(f"--from {chosen.value} contradicts the recorded model {recorded.value} ({where})")
         return chosen

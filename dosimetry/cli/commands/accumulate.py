@@ -178,17 +178,18 @@ def _output_record(exported: ExportedMap, quantity: str, course: str, alpha_beta
     }
 
 
-def _recovery(args: argparse.Namespace, current: Course, prior: Course) -> tuple[RecoveryAssignment | None, str | None]:
+def _recovery(args: argparse.Namespace, current: Course, prior: Course) -> tuple[RecoveryAssignment | None, str | None, tuple[str, ...]]:
     """The uniform recovery model of --recovery at the interval (--interval-months, else the DICOM
-    dates) and where the interval came from; (None, None): --residual."""
+    dates), where the interval came from and the model's warnings (an interval it clamps);
+    (None, None, ()): --residual."""
     from dosimetry.radiobiology.interval import course_dates, course_interval, missing_dates_message
-    from dosimetry.radiobiology.recovery import DEFAULT_RESIDUAL, check_interval_months, parse_recovery_model
+    from dosimetry.radiobiology.recovery import DEFAULT_RESIDUAL, JonesGrant2014, check_interval_months, parse_recovery_model
     from dosimetry.radiobiology.summation import RecoveryAssignment
 
     if args.recovery is None:
         if args.interval_months is not None:
             raise ArgumentError("--interval-months is used only with --recovery")
-        return None, None
+        return None, None, ()
     if args.residual != DEFAULT_RESIDUAL:
         raise ArgumentError("give either --residual or --recovery (constant:R is the same as --residual R), not both")
     model = parse_recovery_model(args.recovery)
@@ -200,8 +201,9 @@ def _recovery(args: argparse.Namespace, current: Course, prior: Course) -> tuple
             raise ArgumentError(f"--recovery {args.recovery}: {missing_dates_message(prior_dates, current_dates)}; give --interval-months")
         check_interval_months(interval.months, model=model.kind.value)
     if interval is None:
-        return RecoveryAssignment(model), None
-    return RecoveryAssignment(model, (), interval.months), interval.source
+        return RecoveryAssignment(model), None, ()
+    note = model.interval_note(interval.months) if isinstance(model, JonesGrant2014) else None
+    return RecoveryAssignment(model, (), interval.months), interval.source, (() if note is None else (note,))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -298,8 +300,10 @@ def run(args: argparse.Namespace) -> int:
     # The summation settings every cumulative map of this run shares.
     current_course = CourseDose(current.dose, current.plan, rbe=args.current_rbe)
     prior_course = CourseDose(aligned.dose, prior.plan, rbe=args.prior_rbe)
-    recovery, interval_source = _recovery(args, current, prior)
-    summation: dict[str, Any] = {"residual": args.residual, "method": method, "warnings": aligned.warnings, "recovery": recovery}
+    recovery, interval_source, recovery_warnings = _recovery(args, current, prior)
+    summation: dict[str, Any] = {
+        "residual": args.residual, "method": method, "warnings": (*aligned.warnings, *recovery_warnings), "recovery": recovery,
+    }
     for ab in args.alpha_beta:
         cum = accumulate(current_course, prior_course, alpha_beta_gy=ab, quantity=DoseQuantity.EQD2, **summation)
         exported = export_cumulative_map(cum, paths["cumEQD2", ab], identity=identity, plan=current.plan)
