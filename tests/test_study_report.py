@@ -116,3 +116,16 @@ def test_kaplan_meier_time_axis_is_named_by_the_time_column(tmp_path: Path, monk
                           "--time-column", "followup_days", "--event", "local_progression"])
     assert code == 0
     assert labels == ["followup_days"]
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{"bootstrap": -1}, {"bootstrap": 10**9}, {"lkb_fixed_n": 0.0}, {"lkb_fixed_n": float("nan")}, {"roc_curves": -2}],
+)
+def test_bad_study_options_stop_with_an_argument_error(options: dict[str, object]) -> None:
+    """Oracle: the options' documented domains; a bad value used to end up as a 'not done' line with exit 0."""
+    from dosimetry.errors import ArgumentError
+    from pipelines.study import StudyOptions
+
+    with pytest.raises(ArgumentError):
+        StudyOptions(**options)  # type: ignore[arg-type]
