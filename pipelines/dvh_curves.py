@@ -85,10 +85,24 @@ def from_blob(data: bytes, what: str) -> FloatArray:
 
 def differential_bins(dose_gy: FloatArray, cumulative_cc: FloatArray, label: str) -> OrganDoseBins | None:
     """The differential DVH of a cumulative curve: each step's volume (the difference of the
-    cumulative volumes, negative steps clipped to 0) at the step's centre dose, the last point's
-    volume at its dose. None for a curve of fewer than 2 points."""
+    cumulative volumes) at the step's centre dose, the last point's volume at its dose. None for a
+    curve of fewer than 2 points. Raises :class:`OutcomesTableError` naming ``label`` for a curve
+    whose doses do not increase or whose cumulative volume increases with dose (reordered or
+    edited rows: its differences would be a different, plausible-looking DVH)."""
     if dose_gy.size < 2:
         return None
-    differential = np.append(-np.diff(cumulative_cc), cumulative_cc[-1])
+    if np.any(np.diff(dose_gy) <= 0.0):
+        k = int(np.argmax(np.diff(dose_gy) <= 0.0))
+        raise OutcomesTableError(
+            f"{label}: cumulative DVH doses must increase row by row, got {float(dose_gy[k])!r} Gy then {float(dose_gy[k + 1])!r} Gy"
+        )
+    steps = -np.diff(cumulative_cc)
+    if np.any(steps < 0.0):
+        k = int(np.argmax(steps < 0.0))
+        raise OutcomesTableError(
+            f"{label}: cumulative DVH volume must not increase with dose, got {float(cumulative_cc[k])!r} cc at "
+            f"{float(dose_gy[k])!r} Gy then {float(cumulative_cc[k + 1])!r} cc at {float(dose_gy[k + 1])!r} Gy"
+        )
+    differential = np.append(steps, cumulative_cc[-1])
     centres = np.append(0.5 * (dose_gy[:-1] + dose_gy[1:]), dose_gy[-1])
-    return OrganDoseBins(centres, np.clip(differential, 0.0, None), label=label)
+    return OrganDoseBins(centres, differential, label=label)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import contextlib
 import logging
+import math
 import multiprocessing
 import os
 import queue
@@ -146,8 +147,8 @@ def run_dask(
         from distributed import Client
     except ImportError as exc:  # pragma: no cover - dependency declared in the batch extra
         raise ArgumentError("--scheduler needs the 'distributed' package (pip install 'dosimetry[batch]')") from exc
-    if not no_worker_timeout_s > 0:
-        raise ArgumentError(f"--no-worker-timeout must be a positive number of seconds, got {no_worker_timeout_s}")
+    if not (math.isfinite(no_worker_timeout_s) and no_worker_timeout_s > 0):
+        raise ArgumentError(f"--no-worker-timeout must be a positive finite number of seconds, got {no_worker_timeout_s}")
     try:
         client = Client(scheduler_address, timeout="20s", set_as_default=False)
     except (OSError, TimeoutError) as exc:

@@ -37,8 +37,8 @@ from typing import Any, TypeVar
 import numpy as np
 
 from dosimetry.constraints.samples import OrganDoseBins
-from dosimetry.errors import DosimetryError, InputFileError, OutcomesTableError
-from dosimetry.outcomes.lkb_fit import DEFAULT_BOOTSTRAP, LkbFit, LkbParameter, fit_lkb
+from dosimetry.errors import ArgumentError, DosimetryError, InputFileError, OutcomesTableError
+from dosimetry.outcomes.lkb_fit import DEFAULT_BOOTSTRAP, MAX_BOOTSTRAP, LkbFit, LkbParameter, fit_lkb
 from dosimetry.outcomes.multivariable import MultivariableLogistic, covariate_column, fit_multivariable_logistic
 from dosimetry.outcomes.table import endpoint_values, parse_endpoint, read_outcomes_csv, time_to_event
 from dosimetry.outcomes.timetoevent import CoxModel, GroupComparison, compare_groups, fit_cox, split_at_median
@@ -65,6 +65,15 @@ class StudyOptions:
     event: str | None = None
     group_metric: MetricKey | None = None
     roc_curves: int = 5
+
+    def __post_init__(self) -> None:
+        # checked here, so a bad option stops the command instead of becoming a "not done" line
+        if not isinstance(self.bootstrap, int) or isinstance(self.bootstrap, bool) or not 0 <= self.bootstrap <= MAX_BOOTSTRAP:
+            raise ArgumentError(f"--bootstrap must be a whole number of resamples in 0..{MAX_BOOTSTRAP}, got {self.bootstrap!r}")
+        if self.lkb_fixed_n is not None and not (math.isfinite(self.lkb_fixed_n) and self.lkb_fixed_n > 0):
+            raise ArgumentError(f"--lkb-fix-n must be a volume-effect parameter n > 0, got {self.lkb_fixed_n!r}")
+        if not isinstance(self.roc_curves, int) or self.roc_curves < 0:
+            raise ArgumentError(f"the number of ROC curves must be >= 0, got {self.roc_curves!r}")
 
 
 @dataclass(frozen=True)
@@ -135,7 +144,7 @@ def load_cohort_dvhs(
             missing.append(f"{pid} (no {path or 'batch folder'})")
             continue
         curves = read_dvh_csv(path, roi=roi, quantity=quantity)
-        organ = differential_bins(curves[0].dose_gy, curves[0].volume_cc, f"{pid} {roi}") if curves else None
+        organ = differential_bins(curves[0].dose_gy, curves[0].volume_cc, f"{path}: {pid} {roi} on {quantity}") if curves else None
         if organ is None:
             missing.append(f"{pid} (no {roi} DVH on {quantity} in {path})")
             continue
@@ -173,7 +182,7 @@ def load_cohort_dvhs_from_database(
     missing: list[str] = []
     for pid in patient_ids:
         curve = curves.get(pid)
-        organ = differential_bins(curve.dose_gy, curve.volume_cc, f"{pid} {roi}") if curve is not None else None
+        organ = differential_bins(curve.dose_gy, curve.volume_cc, f"cohort database: {pid} {roi} on {quantity}") if curve is not None else None
         if organ is None:
             missing.append(f"{pid} (no {roi} DVH on {quantity} in the cohort database)")
             continue

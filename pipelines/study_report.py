@@ -159,7 +159,8 @@ def write_study_report(result: StudyResult, out_dir: Path | str) -> list[Path]:
         written.append(_write_csv(out / "kaplan_meier.csv", ["group", "time", "at_risk", "events", "survival", "ci95_low", "ci95_high"], km_rows))
         written.append(_write_csv(out / "numbers_at_risk.csv", ["group", *[f"{t:g}" for t in km.risk_times]], [[g.label, *g.at_risk] for g in km.groups]))
         written.append(_write_csv(out / "logrank.csv", ["statistic", "df", "p_value"], [[km.logrank_statistic, km.degrees_of_freedom, km.p_value]]))
-        png = kaplan_meier_png(curves, km.risk_times, title=f"Kaplan-Meier: {result.time_event_label}", time_label="months")
+        png = kaplan_meier_png(curves, km.risk_times, title=f"Kaplan-Meier: {result.time_event_label}",
+                               time_label=result.options.time_column or "time")
         sections.append(
             "<h2>Time to event by dose group</h2>" + _img(png, "Kaplan-Meier curves")
             + f"<p>Log-rank chi-square {km.logrank_statistic:.3g} ({km.degrees_of_freedom} df), p = {km.p_value:.3g}.</p>"

@@ -259,6 +259,18 @@ def test_cli_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert code == 1 and "dosimetry: error:" in err and "no events among the 80 patients" in err and "local_progression" in err
 
 
+def test_study_options_without_study_report_are_an_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Oracle: the documented option group (the LKB/time-to-event options act only with
+    --study-report DIR); before, --lkb-roi without it printed the correlation table, exit 0, and no fit."""
+    patients = _cohort()
+    out = _write_results(tmp_path / "out", patients)
+    outcomes = _write_outcomes(tmp_path / "outcomes.csv", patients)
+    code = cli_main.main(["correlate", "--results", str(out), "--outcomes", str(outcomes), "--lkb-roi", "Parotid_L",
+                          "--time-column", "progression_months"])
+    err = capsys.readouterr().err
+    assert code == 1 and "--lkb-roi, --time-column: only used by the study report; add --study-report DIR" in err
+
+
 def test_small_cohort_warns_everywhere_and_never_prints_a_negative_dose(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """The issue's new-user run: 6 patients, 2 events, BrainStem doses near 0 Gy. Oracle: the
     documented rules (fewer than 10 events per parameter -> SMALL SAMPLE in the text, JSON and CSV;

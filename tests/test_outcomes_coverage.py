@@ -4,7 +4,8 @@ benchmarks/outcomes_coverage.py).
 Oracle: the known parameters of cohorts simulated from the LKB model (dosimetry.outcomes.simulate);
 over 40 cohorts a 95 % interval covers the truth 38 times on average (binomial SD 1.4), so fewer
 than 33 (3.6 SD below) would mean the intervals are too short. The median estimates must sit near
-the truth (the intervals are not merely wide)."""
+the truth, and no interval may have an unbounded end (coverage counts an unbounded end as covering,
+so intervals that all came back unbounded would otherwise pass: the intervals are not merely wide)."""
 
 from __future__ import annotations
 
@@ -19,4 +20,5 @@ def test_profile_intervals_cover_the_truth_with_n_fixed() -> None:
     assert study.refused == 0
     for p in study.parameters:
         assert p.covered >= 33, (p.parameter, p.covered, p.fitted)
+        assert p.unbounded == 0, (p.parameter, p.unbounded)
         assert p.median_estimate == pytest.approx(p.true_value, rel=0.1)

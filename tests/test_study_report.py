@@ -95,3 +95,37 @@ def test_study_report_says_what_it_could_not_do(tmp_path: Path, capsys: pytest.C
     assert "LKB NTCP fit" in data["not_done"] and "Parotid_L" in data["not_done"]["LKB NTCP fit"] or "LKB" in err
     assert "Cox proportional hazards" in data["not_done"]
     assert "not done" in err
+
+
+def test_kaplan_meier_time_axis_is_named_by_the_time_column(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Oracle: the outcomes table's own column name (``followup_days``): the time axis carries the
+    unit the user's column has; it was hard-coded as "months" whatever the column held."""
+    import pipelines.study_report as study_report
+
+    out, outcomes, _ = _batch_output(tmp_path, patients=30)
+    outcomes.write_text(outcomes.read_text().replace("progression_months", "followup_days", 1))
+    labels: list[str] = []
+    original = study_report.kaplan_meier_png
+
+    def spy(*args, **kwargs):  # type: ignore[no-untyped-def]
+        labels.append(kwargs["time_label"])
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(study_report, "kaplan_meier_png", spy)
+    code = cli_main.main(["correlate", "--results", str(out), "--outcomes", str(outcomes), "--study-report", str(tmp_path / "study"),
+                          "--time-column", "followup_days", "--event", "local_progression"])
+    assert code == 0
+    assert labels == ["followup_days"]
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{"bootstrap": -1}, {"bootstrap": 10**9}, {"lkb_fixed_n": 0.0}, {"lkb_fixed_n": float("nan")}, {"roc_curves": -2}],
+)
+def test_bad_study_options_stop_with_an_argument_error(options: dict[str, object]) -> None:
+    """Oracle: the options' documented domains; a bad value used to end up as a 'not done' line with exit 0."""
+    from dosimetry.errors import ArgumentError
+    from pipelines.study import StudyOptions
+
+    with pytest.raises(ArgumentError):
+        StudyOptions(**options)  # type: ignore[arg-type]

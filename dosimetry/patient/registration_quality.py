@@ -45,7 +45,7 @@ from dosimetry.constraints.naming import NameMapper
 from dosimetry.constraints.protocol import Protocol
 from dosimetry.dose import DoseGrid
 from dosimetry.dvh.rasterise import rasterise_roi
-from dosimetry.errors import DosimetryError
+from dosimetry.errors import DosimetryError, GeometryError
 from dosimetry.grid import RectilinearGrid
 from dosimetry.io.registration_reader import DeformableRegistration
 from dosimetry.patient.checks import constraint_report
@@ -164,13 +164,14 @@ def _surface_distance_mm(a: npt.NDArray[np.bool_], b: npt.NDArray[np.bool_], spa
     surf_a = a & ~ndimage.binary_erosion(a)
     surf_b = b & ~ndimage.binary_erosion(b)
     if not surf_a.any() or not surf_b.any():
-        return float("nan")
+        which = "current organ" if not surf_a.any() else "mapped prior organ"
+        raise GeometryError(f"the {which} covers no voxel of the comparison grid: no surface distance")
     to_b = ndimage.distance_transform_edt(~surf_b, sampling=spacing_mm)
     to_a = ndimage.distance_transform_edt(~surf_a, sampling=spacing_mm)
     return float(np.concatenate([to_b[surf_a], to_a[surf_b]]).mean())
 
 
-def _overlap(current_roi: Roi, prior_roi: Roi, maps: PatientMaps, transform: sitk.Transform, grid: RectilinearGrid) -> tuple[float, float]:
+def _overlap(current_roi: Roi, prior_roi: Roi, transform: sitk.Transform, grid: RectilinearGrid) -> tuple[float, float]:
     current = rasterise_roi(current_roi, grid).occupancy >= 0.5
     prior_points = _roi_points(prior_roi)
     spacing = grid.spacing_x_mm
@@ -185,7 +186,9 @@ def _overlap(current_roi: Roi, prior_roi: Roi, maps: PatientMaps, transform: sit
     mapped, _ = resample_values_with_transform(prior_occ, prior_grid, grid, transform)
     mapped_mask = mapped >= 0.5
     total = int(current.sum() + mapped_mask.sum())
-    dice = float(2 * (current & mapped_mask).sum() / total) if total else float("nan")
+    if total == 0:
+        raise GeometryError(f"neither {current_roi.name!r} nor the mapped prior {prior_roi.name!r} covers a voxel of the comparison grid")
+    dice = float(2 * (current & mapped_mask).sum() / total)
     return dice, _surface_distance_mm(current, mapped_mask, spacing)
 
 
@@ -223,9 +226,9 @@ def mapping_quality(maps: PatientMaps, roi_names: tuple[str, ...], rois: dict[st
         else:
             try:
                 if rigid is not None:
-                    dice_r, msd_r = _overlap(roi, prior_roi, maps, rigid, grid)
+                    dice_r, msd_r = _overlap(roi, prior_roi, rigid, grid)
                 if deformable is not None:
-                    dice_d, msd_d = _overlap(roi, prior_roi, maps, deformable, grid)
+                    dice_d, msd_d = _overlap(roi, prior_roi, deformable, grid)
             except DosimetryError as exc:
                 note = f"overlap not computed: {exc}"
         result.append(OrganMappingQuality(name, prior_roi.name if prior_roi else None, dice_r, dice_d, msd_r, msd_d, jac_min, folding, note))

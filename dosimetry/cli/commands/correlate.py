@@ -97,6 +97,15 @@ def run(args: argparse.Namespace) -> int:
 
     if args.top < 0:
         raise ArgumentError(f"--top {args.top}: expected 0 (all) or a positive number of rows")
+    if args.study_report is None:
+        study_flags = [
+            flag for flag, value in (
+                ("--lkb-roi", args.lkb_roi), ("--lkb-fix-n", args.lkb_fix_n), ("--covariates", args.covariates or None),
+                ("--time-column", args.time_column), ("--event", args.event), ("--group-metric", args.group_metric),
+            ) if value is not None
+        ]
+        if study_flags:
+            raise ArgumentError(f"{', '.join(study_flags)}: only used by the study report; add --study-report DIR")
     endpoint = parse_endpoint(args.endpoint)
     database_url: str | None = None
     if is_database_url(args.source):
