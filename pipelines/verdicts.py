@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from dosimetry.errors import OutputError
+from dosimetry.patient.verdict import relative_margin
 from pipelines import atomic
 from pipelines.batch import PATIENTS_DIR_NAME, SUMMARY_NAME, BatchSummary, PatientStatus
 
@@ -55,7 +56,7 @@ class PatientVerdict:
 def _worst(failures: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
     ranked = [f for f in failures if f["kind"] == "constraint" and f["margin"] is not None]
     ranked = ranked or [f for f in failures if f["margin"] is not None]
-    return min(ranked, key=lambda f: float(f["margin"])) if ranked else None
+    return min(ranked, key=lambda f: relative_margin(float(f["margin"]), f["limit"])) if ranked else None
 
 
 def _from_results(out_dir: Path, key: str, patient_id: str, status: str) -> PatientVerdict:

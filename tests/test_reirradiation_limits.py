@@ -118,3 +118,15 @@ def test_interval_from_the_prior_planning_date_is_not_confirmed(patient: Path, t
     _record(case / "prior", "20250615", "RT_record.dcm")
     row = interval_row(case)
     assert row.value == pytest.approx(200 / 30.4375) and row.status == "PASS"
+    # planning dates 2024-01-01 -> 2026-01-01 (731 days = 24.0 months): even a 6-month prior course
+    # leaves 18 months >= 6, so the planning dates alone confirm the interval
+    far = tmp_path / "far"
+    shutil.copytree(patient, far)
+    for path in (far / "prior").glob("*.dcm"):
+        ds = pydicom.dcmread(path)
+        if "RTPlanDate" in ds:
+            ds.RTPlanDate = "20240101"
+            ds.save_as(path)
+    row = interval_row(far)
+    assert row.value == pytest.approx(731 / 30.4375) and row.status == "PASS"
+    assert "even after 6 months for the prior course itself" in row.reason

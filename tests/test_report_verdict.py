@@ -136,3 +136,17 @@ def test_a_failing_constraint_is_never_printed_as_if_it_held() -> None:
     section = constraint_section({"constraints": {"rows": [_row("OpticChiasm", "FAIL", 50.004)], "alpha_beta_gy": 2.0, "quantity": "eqd2_cumulative"}})
     table = next(i for i in section.items if hasattr(i, "rows"))
     assert "50.004 Gy" in table.rows[0]
+
+
+def test_worst_failure_ranks_by_margin_relative_to_the_limit_across_units() -> None:
+    """Oracle: hand arithmetic. 3 Gy over a 10 Gy limit is 30 % beyond it; 5 cc over a 1000 cc limit
+    0.5 %: the Gy check is the worst although its margin number (-3) is larger than -5 (the batch
+    ranked by the raw number across units)."""
+    from dosimetry.patient.verdict import relative_margin
+    from pipelines.verdicts import _worst
+
+    gy = {"kind": "constraint", "margin": -3.0, "limit": 10.0, "subject": "Chiasm"}
+    cc = {"kind": "constraint", "margin": -5.0, "limit": 1000.0, "subject": "Liver"}
+    assert abs(relative_margin(-3.0, 10.0) + 0.3) < 1e-12
+    assert relative_margin(-0.02, 0.0) == -0.02
+    assert _worst([cc, gy]) is gy

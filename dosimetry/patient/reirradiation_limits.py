@@ -30,10 +30,22 @@ from dosimetry.radiobiology.interval import CourseInterval
 from dosimetry.structures import Roi
 
 
+#: Months from a prior course's planning date to its last fraction, at most: about seven weeks of
+#: conventional fractionation after a few weeks of planning, rounded generously up. An interval
+#: counted from the planning date that exceeds the required one by more than this is confirmed.
+PRIOR_COURSE_MAX_MONTHS = 6.0
+
+
 def _interval_confirmed(check: LimitCheck, interval: CourseInterval | None) -> LimitCheck:
-    """``check`` unchanged, except an interval PASS that rests on the prior course's planning date."""
+    """``check`` unchanged, except an interval PASS that rests on the prior course's planning date
+    and is not longer than required by :data:`PRIOR_COURSE_MAX_MONTHS` (then NOT_EVALUABLE)."""
     if check.part != "interval" or check.status is not Status.PASS or interval is None or not interval.prior_end_unknown:
         return check
+    if check.value is not None and check.value - PRIOR_COURSE_MAX_MONTHS >= check.limit_value:
+        return replace(
+            check, reason=f"{check.reason}; counted from the prior course's planning date, it exceeds the "
+            f"required {check.limit_value:g} months even after {PRIOR_COURSE_MAX_MONTHS:g} months for the prior course itself",
+        )
     return replace(
         check, status=Status.NOT_EVALUABLE,
         reason=f"{check.reason} only from the prior course's planning date: no treatment records give its last day, so the "

@@ -140,9 +140,10 @@ class PlanVerdict:
 
     @property
     def worst(self) -> Finding | None:
-        """The failing constraint with the most negative margin (else the worst coverage rule)."""
+        """The failing constraint farthest beyond its limit relative to the limit (:func:`relative_margin`;
+        else the worst coverage rule)."""
         ranked = [f for f in self.failing_constraints if f.margin is not None] or [f for f in self.failing_coverage if f.margin is not None]
-        return min(ranked, key=lambda f: f.margin if f.margin is not None else 0.0) if ranked else None
+        return min(ranked, key=lambda f: relative_margin(f.margin or 0.0, f.limit)) if ranked else None
 
     def headline(self) -> str:
         if self.verdict is Verdict.VIOLATION:
@@ -191,6 +192,13 @@ def quantity_label(quantity: str, has_prior: bool) -> str:
     if has_prior or not quantity.casefold().endswith("_cumulative"):
         return quantity
     return f"{quantity[: -len('_cumulative')]} (current course only)"
+
+
+def relative_margin(margin: float, limit: float | None) -> float:
+    """``margin`` as a fraction of ``limit``: unit-free, so failures in Gy, % and cc rank together
+    (14.99 Gy over a 50 Gy limit is -0.30; 5 cc over a 1000 cc limit -0.005); the margin itself for
+    a zero or missing limit."""
+    return margin / abs(limit) if limit else margin
 
 
 def _margin(comparator: str, value: float, limit: float) -> float:
