@@ -9,6 +9,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+import pytest
+
 from dosimetry.numbers import round_half_up, table1_cell
 from dosimetry.patient.records import DoseLevelRow, record_dict
 from dosimetry.radiobiology.schedule import format_table, make_schedules
@@ -78,3 +80,12 @@ def test_coverage_row_shows_the_digits_its_verdict_needs_and_the_tolerance() -> 
     row = dict(zip(coverage.columns, coverage.rows[0], strict=True))
     assert row["covered [%]"] == "99.98" and row["tolerance"] == "0.01 points" and row["status"] == "FAIL"
     assert indices.rows[0][-2:] == ("55.50", "Gy(RBE)")
+
+
+@pytest.mark.parametrize("value", [float("inf"), float("-inf"), float("nan")])
+def test_a_non_finite_number_is_an_error_not_a_decimal_exception(value: float) -> None:
+    from dosimetry.errors import ArgumentError
+    from dosimetry.numbers import round_half_up
+
+    with pytest.raises(ArgumentError, match="finite"):
+        round_half_up(value, 1)

@@ -26,6 +26,8 @@ _FLAGS = (
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
     "--disable-dev-shm-usage", "--no-pdf-header-footer", "--virtual-time-budget=5000",
+    # no name resolves and no proxy: the self-contained page needs no network, and gets none
+    "--host-resolver-rules=MAP * ~NOTFOUND", "--no-proxy-server",
 )
 
 
