@@ -12,10 +12,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 from dosimetry.dvh import release_grid_caches
-from dosimetry.dvh.endcaps import EndCapConvention
-from dosimetry.dvh.geometry import RoiGeometry
 from dosimetry.dvh.metrics import Unit, parse_metric
-from dosimetry.dvh.sensitivity import convention_sensitivity
+from dosimetry.dvh.sensitivity import GeometryCache, convention_sensitivity
 from dosimetry.errors import MetricError
 from dosimetry.patient.maps import PatientMaps
 from dosimetry.patient.records import ConstraintCheck
@@ -40,7 +38,7 @@ def with_convention_spreads(
         if metric.output_unit is Unit.GY:  # a spread in Gy (convention_spread_gy); cGy rows are not constraint rows
             wanted.setdefault(row.quantity, {}).setdefault(row.roi, set()).add(metric.text)
     spreads: dict[tuple[str, str, str], tuple[float | None, bool, str]] = {}
-    geometries: dict[tuple[int, EndCapConvention], RoiGeometry] = {}
+    geometries: GeometryCache = {}
     for quantity, per_roi in wanted.items():
         dose = available[DoseBasis(quantity)]()
         for name, metrics in per_roi.items():
