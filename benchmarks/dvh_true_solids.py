@@ -1,6 +1,6 @@
 """Every end-cap / between-plane convention and dicompyler-core against TRUE solids (issue 13).
 
-Run:  .venv/bin/python benchmarks/dvh_true_solids.py [--quick] [--no-dicompyler] [--json OUT]
+Run:  .venv/bin/python benchmarks/dvh_true_solids.py [--quick] [--no-dicompyler] [--only REGEX] [--json OUT]
 
 Oracle: :mod:`dosimetry.dvh.true_solids` -- volume, mean, D99, D95, D5, D1 (and for the small
 structures D0.03cc and Max) of the solid itself in a linear dose gradient (1 Gy/mm along y = AP or
@@ -13,6 +13,7 @@ slab; lens-like ellipsoids 9 x 4 x 7 mm and 0.6 x that) x contour spacing 1, 2, 
 through the solid's centre (``tangent``: a pole or flat face of a solid whose extent is a
 multiple of the spacing lies on a plane) or shifted half a spacing x dose grid 1, 2, 3 mm, aligned
 or shifted half a voxel x gradient AP or SI. ``--quick``: spacing 1 and 3, grid 2 mm, no shift.
+``--only REGEX``: the cases whose label matches (e.g. ``'nerve|lens'`` or ``'gradient z'``).
 
 Errors: volume in % of the true volume; doses in % of the solid's dose span. Targets (issue 13):
 volume within 1 % in >= 95 % of cases and within 2 % in all; Mean, D99, D95, D5, D1 within 1 % of
@@ -25,6 +26,7 @@ import argparse
 import itertools
 import json
 import math
+import re
 import sys
 import tempfile
 import time
@@ -70,7 +72,7 @@ def oracle(solid: TrueSolid, axis: GradientAxis) -> dict[str, float]:
     return out
 
 
-def run(quick: bool, with_dicompyler: bool, workdir: Path) -> list[dict[str, Any]]:
+def run(quick: bool, with_dicompyler: bool, workdir: Path, only: str | None = None) -> list[dict[str, Any]]:
     spacings = (1.0, 3.0) if quick else (1.0, 2.0, 3.0)
     grids = (2.0,) if quick else (1.0, 2.0, 3.0)
     shifts = (0.0,) if quick else (0.0, 0.5)
@@ -94,6 +96,8 @@ def run(quick: bool, with_dicompyler: bool, workdir: Path) -> list[dict[str, Any
                     "oracle": truth,
                     "seconds": {},
                 }
+                if only is not None and not re.search(only, row["case"]):
+                    continue
                 for convention in EndCapConvention:
                     t0 = time.perf_counter()
                     try:
@@ -189,15 +193,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--no-dicompyler", action="store_true")
+    parser.add_argument("--only", metavar="REGEX", help="only the cases whose label matches REGEX")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         with_dicompyler = not args.no_dicompyler
         try:
-            rows = run(args.quick, with_dicompyler, Path(tmp))
+            rows = run(args.quick, with_dicompyler, Path(tmp), args.only)
         except BaselineUnavailableError as exc:
             print(f"dicompyler-core unavailable ({exc}); running without it")
-            rows = run(args.quick, False, Path(tmp))
+            rows = run(args.quick, False, Path(tmp), args.only)
     summary = summarise(rows)
     if args.json:
         args.json.write_text(json.dumps({"rows": rows, "summary": summary}, indent=1, default=str))

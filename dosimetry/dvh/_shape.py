@@ -12,7 +12,7 @@ shape-based interpolation) makes the radius of a sphere piecewise linear in z an
 bulge between planes: measured on a 24 mm sphere contoured every 3 mm it is 2 % short, more than
 the half-slab midpoint rule's error, while the cubic stencil is within 0.1 %. A branching (one
 contour above two) needs nothing special: the maps are blended wherever the regions are. Each
-interval is cut into sub-slabs of at most :data:`SUB_SLAB_MM`; an original plane keeps its own
+interval is cut into sub-slabs (:data:`SUB_SLABS_PER_RADIUS`); an original plane keeps its own
 polygons, verbatim, for the sub-slab around it.
 
 End caps. Beyond an extreme plane of a part the section is the extreme contour eroded by
@@ -58,11 +58,20 @@ logger = logging.getLogger(__name__)
 #: volume (0.02 % on a 24 mm sphere at 0.75 mm), so a large ROI needs no sub-slabs: the sample
 #: patient's External (radius ~70 mm, 49 planes) takes 5 s with 0.75 mm sub-slabs, 0.6 s with its
 #: own planes alone.
-SUB_SLAB_MM = 0.75
+#: The lower bound matters for small ROIs in a gradient across the planes: the engine spreads a
+#: sub-slab's dose uniformly over its thickness, so D99 / D1 of an optic-nerve-like tube (r 1.5 mm)
+#: lying across the planes in an SI gradient missed by 1.9 % of the span with 0.75 mm sub-slabs,
+#: and by 0.3 % with 0.1 mm (benchmarks/dvh_true_solids.py; the z-gradient small-structure cases
+#: passing D99 went from 12 % to 82 %, at 10 s instead of 8.8 s for all 984 cases).
+SUB_SLAB_MM = 0.1
 SUB_SLAB_MAX_MM = 3.0
 SUB_SLABS_PER_RADIUS = 8.0
-#: Largest sub-slab of an end cap, mm.
+#: Largest sub-slab of an end cap, mm, and the fewest sub-slabs of a cap. A rounded cap's
+#: sub-slabs are graded towards its pole (cut at ``extent x (1 - (1 - j / k)^2)``, the last one
+#: extent / k^2 thick), where the area changes fastest (as the square root of the distance to the
+#: pole for a tube lying across the planes).
 CAP_SUB_SLAB_MM = 0.5
+CAP_MIN_SUB_SLABS = 8
 #: Raster pixel: the median over planes of 2 x area / perimeter (the radius of a circle) divided
 #: by this, within PIXEL_MIN_MM .. PIXEL_MAX_MM, and coarser when the raster would exceed
 #: MAX_PIXELS.
@@ -426,12 +435,16 @@ def shape_geometry(base: RoiGeometry, label: str) -> RoiGeometry:
             local = abs(float(planes[idx[1]] - planes[end])) if len(idx) > 1 else spacing
             radii = [inradius_of(q) / math.sqrt(cap_kappa) for q in idx]  # the prior's profile radius
             cap = _cap(outward, radii, local)
-            kc = max(math.ceil(cap.extent_mm / CAP_SUB_SLAB_MM - 1e-9), 1)
+            kc = max(math.ceil(cap.extent_mm / CAP_SUB_SLAB_MM - 1e-9), CAP_MIN_SUB_SLABS)
+            if cap.rounded:
+                cuts = [cap.extent_mm * (1 - (1 - j / kc) ** 2) for j in range(kc + 1)]
+            else:
+                cuts = [cap.extent_mm * j / kc for j in range(kc + 1)]
             direction = -inward  # +1 above the part, -1 below
             z_end = float(planes[end])
             cap_entries = []
             for j in range(kc):
-                s_lo, s_hi = cap.extent_mm * j / kc, cap.extent_mm * (j + 1) / kc
+                s_lo, s_hi = cuts[j], cuts[j + 1]
                 s_mid = 0.5 * (s_lo + s_hi)
                 z_mid = z_end + direction * s_mid
                 if same and len(idx) > 2:
