@@ -8,7 +8,9 @@ z = SI), by quadrature over its exact cross-sections; never from the contours (u
 benchmarks/dvh_vs_dicompyler.py, whose slab oracle shares the half-slab assumption).
 
 Matrix: large solids (sphere r 12; cylinder and cone r 10 x 24 axial and rotated) and small ones
-(optic-nerve-like cylinders r 1.5 and 2.5 mm x 20 mm along x, y and z; chiasm-like 14 x 8 x 4 mm
+(optic-nerve-like cylinders r 1.5 and 2.5 mm x 20 mm along x, y and z; oblique optic-nerve-like
+prolate spheroids r 1.5 and 2.5 mm x 20 mm tilted 30 and 60 degrees out of the axial plane, whose
+sections slide from plane to plane; chiasm-like 14 x 8 x 4 mm
 slab; lens-like ellipsoids 9 x 4 x 7 mm and 0.6 x that) x contour spacing 1, 2, 3 mm x planes
 through the solid's centre (``tangent``: a pole or flat face of a solid whose extent is a
 multiple of the spacing lies on a plane) or shifted half a spacing x dose grid 1, 2, 3 mm, aligned
@@ -57,6 +59,8 @@ def solids() -> list[tuple[str, TrueSolid]]:
     out = [(n, make_solid(n)) for n in ("sphere", "cylinder", "cone", "cylinder-rotated", "cone-rotated")]
     for axis, r in itertools.product("xyz", (1.5, 2.5)):
         out.append((f"nerve-{axis} r{r:g}", make_solid(f"nerve-{axis}", radius_mm=r)))
+    for tilt, r in itertools.product((30, 60), (1.5, 2.5)):
+        out.append((f"nerve-oblique{tilt} r{r:g}", make_solid("nerve-oblique", radius_mm=r, tilt_deg=tilt)))
     out.append(("chiasm", make_solid("chiasm")))
     out.append(("lens", make_solid("lens")))
     out.append(("lens x0.6", make_solid("lens", scale=0.6)))

@@ -11,7 +11,18 @@ interior, quadratic or linear near the ends. A linear blend of two maps alone (c
 shape-based interpolation) makes the radius of a sphere piecewise linear in z and loses the
 bulge between planes: measured on a 24 mm sphere contoured every 3 mm it is 2 % short, more than
 the half-slab midpoint rule's error, while the cubic stencil is within 0.1 %. A branching (one
-contour above two) needs nothing special: the maps are blended wherever the regions are. Each
+contour above two) needs nothing special: the maps are blended wherever the regions are.
+
+Sliding sections. An oblique tube (an optic nerve running obliquely through the planes) has
+sections that slide sideways from plane to plane; blending the maps where they lie shrinks the
+section between two laterally shifted ones (a 20 mm oblique nerve, r 2 mm at 30 degrees out of
+the axial plane, contoured every 3 mm, came out 13 % short). Where the stencil's sections
+correspond one to one (one polygon each, no hole, overlapping by at least
+:data:`REGISTER_OVERLAP` of the smaller one once their area centroids coincide, and by more than
+as they lie: :data:`REGISTER_GAIN`), the maps are blended in a co-moving frame: each is
+translated so that its centroid lies on the centroid interpolated at z (the same Lagrange
+weights: linear in z for a straight tube), bilinearly on the raster. The same oblique nerve is
+then within 1 %. Branching, holes and several contours per plane are blended as they lie. Each
 interval is cut into sub-slabs (:data:`SUB_SLABS_PER_RADIUS`); an original plane keeps its own
 polygons, verbatim, for the sub-slab around it.
 
@@ -327,6 +338,15 @@ CLOSING_SLACK = 1.25
 #: concentrically is no step (a sphere's last two planes differ by up to 2.6 at 1-3 mm spacing,
 #: the sample lens by 4.9).
 STEP_AREA_RATIO = 3.0
+#: Shape-based interpolation in a co-moving frame (see the module docstring): only where the
+#: sections of a stencil correspond one to one and overlap by at least REGISTER_OVERLAP of the
+#: smaller one once their centroids coincide, and by REGISTER_GAIN of it more than as they lie.
+#: The second condition keeps sections that grow on one side (a cone lying across the planes:
+#: nested sections sharing the base's edge, whose centroid moves as they shrink) out of it: there
+#: registration took the cone from within 1 % (24 of 72 cases outside) to 36 of 72 outside.
+SHIFT_REGISTRATION = True
+REGISTER_OVERLAP = 0.5
+REGISTER_GAIN = 0.02
 #: A section whose area exceeds this many times pi m^2 (m its inscribed radius) is elongated.
 ELONGATED = 4.0
 
@@ -367,12 +387,58 @@ def shape_geometry(base: RoiGeometry, label: str) -> RoiGeometry:
         psi(i)
         return inradius[i]
 
-    def blend(stencil: list[int], z: float) -> FloatArray:
+    centroids: dict[int, FloatArray] = {}
+    registrable: dict[tuple[int, ...], bool] = {}
+
+    def centroid_of(i: int) -> FloatArray:
+        if i not in centroids:
+            centroids[i] = np.array(_centroid(sections[i]))
+        return centroids[i]
+
+    def moved(i: int, shift_mm: FloatArray) -> FloatArray:
+        """psi of plane i translated by ``shift_mm`` (x, y), bilinear on the raster."""
+        from scipy import ndimage  # type: ignore[import-untyped,unused-ignore]
+
+        if not np.any(np.abs(shift_mm) > 1e-3 * raster.pixel_mm):
+            return psi(i)
+        yx = (float(shift_mm[1]) / raster.pixel_mm, float(shift_mm[0]) / raster.pixel_mm)
+        return np.asarray(ndimage.shift(psi(i), yx, order=1, mode="nearest"), dtype=np.float64)
+
+    def registered(stencil: list[int]) -> bool:
+        """Whether the stencil's sections correspond one to one: one polygon each (no holes, no
+        branching) and neighbours overlapping by at least REGISTER_OVERLAP of the smaller area
+        once their centroids coincide, and by more (REGISTER_GAIN of it) than as they lie (see
+        SHIFT_REGISTRATION)."""
+        key = tuple(stencil)
+        if key not in registrable:
+            ok = len(stencil) > 1 and all(len(sections[q].polygons) == 1 for q in stencil)
+            for u, v in itertools.pairwise(stencil):
+                if not ok:
+                    break
+                inside_u = psi(u) < 0
+                smaller = min(int(inside_u.sum()), int((psi(v) < 0).sum()))
+                shifted = int((inside_u & (moved(v, centroid_of(u) - centroid_of(v)) < 0)).sum())
+                as_is = int((inside_u & (psi(v) < 0)).sum())
+                ok = smaller > 0 and shifted >= REGISTER_OVERLAP * smaller and shifted > as_is + REGISTER_GAIN * smaller
+            registrable[key] = ok
+        return registrable[key]
+
+    def blend_and_bounds(stencil: list[int], z: float, pair: tuple[int, int]) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """The interpolated map at z and the two maps of ``pair`` it is clipped against, in the
+        co-moving frame where the stencil is registered (module docstring), else as they are."""
         w = _lagrange(planes[stencil], z)
-        field = w[0] * psi(stencil[0])
+        if SHIFT_REGISTRATION and registered(stencil):
+            c_z = sum((wq * centroid_of(q) for wq, q in zip(w.tolist(), stencil, strict=True)), np.zeros(2))
+            maps_at = {q: moved(q, c_z - centroid_of(q)) for q in {*stencil, *pair}}
+        else:
+            maps_at = {q: psi(q) for q in {*stencil, *pair}}
+        field = w[0] * maps_at[stencil[0]]
         for wq, q in zip(w[1:].tolist(), stencil[1:], strict=True):
-            field = field + wq * psi(q)
-        return field
+            field = field + wq * maps_at[q]
+        return field, maps_at[pair[0]], maps_at[pair[1]]
+
+    def blend(stencil: list[int], z: float) -> FloatArray:
+        return blend_and_bounds(stencil, z, (stencil[0], stencil[0]))[0]
 
     gaps = np.diff(planes)
     # A step (the area changing by more than STEP_AREA_RATIO between neighbouring planes, as where
@@ -408,7 +474,7 @@ def shape_geometry(base: RoiGeometry, label: str) -> RoiGeometry:
                 if not few and all(_same_polygons(sections[q], sections[i]) for q in stencil):
                     stations.append((z, sections[i]))
                     continue
-                field = blend(stencil, z)
+                field, psi_i, psi_j = blend_and_bounds(stencil, z, (i, i + 1))
                 if few:  # the round profile of _cap between the two planes too
                     t = z - float(planes[i])
                     field = field - kappa * t * (gap - t)
@@ -417,7 +483,7 @@ def shape_geometry(base: RoiGeometry, label: str) -> RoiGeometry:
                 # two planes); without it the cubic overshoots where the shape jumps (the sample
                 # mandible's sections doubled next to a plane where it splits in two).
                 bulge = 0.25 * gap * gap
-                field = np.clip(field, np.minimum(psi(i), psi(i + 1)) - bulge, np.maximum(psi(i), psi(i + 1)) + bulge)
+                field = np.clip(field, np.minimum(psi_i, psi_j) - bulge, np.maximum(psi_i, psi_j) + bulge)
                 section = _level_sections(z, field, 0.0, raster)
                 if section is not None:
                     stations.append((z, section))
@@ -453,8 +519,8 @@ def shape_geometry(base: RoiGeometry, label: str) -> RoiGeometry:
                     # the trend of the last planes (a cone's base keeps growing, a sphere closes)
                     if len(idx) > 2:
                         # where it grows, no faster than the linear trend of the last two planes
-                        field = blend(idx, z_mid)
-                        grows = field < psi(end)
+                        field, psi_end, _ = blend_and_bounds(idx, z_mid, (end, end))
+                        grows = field < psi_end
                         field[grows] = np.maximum(field, blend(idx[:2], z_mid))[grows]
                     else:  # the round profile of _cap, as a uniform erosion in psi
                         field = psi(end) + cap_kappa * (cap.m0_mm**2 - float(np.polyval(cap.m2_coefficients, s_mid)))
