@@ -102,6 +102,25 @@ class TrueSolid:
     def volume_cc(self) -> float:
         return self._quad(self._area) / 1000.0
 
+    def flat_end_ambiguity_cc(self, spacing_mm: float) -> float:
+        """Half the range of volumes of the solids that the contours on planes ``spacing_mm``
+        apart cannot tell apart at the flat ends: sum over the flat ends of the face's area x
+        ``spacing_mm`` / 2 (0 without a flat end).
+
+        Proof. Let the last contoured plane be z_n and the face at z_f. A face on a plane is
+        contoured, and the plane z_n + spacing is not, so z_f lies in [z_n, z_n + spacing). Every
+        face position in that interval gives the same contours (a constant section ending
+        between planes leaves no trace on them), and the volume grows linearly with z_f at the
+        rate of the face's area A. The volumes consistent with the contours therefore span A x
+        spacing at each flat end; any convention, whatever rule it uses, is off by at least A x
+        spacing / 2 for one of them (the midpoint of the range, half-slab's choice, attains
+        that bound). An error within this half-range is as good as the contours allow."""
+        total = 0.0
+        for flat, z in zip(self.flat_ends, (self.z_min_mm + 1e-9, self.z_max_mm - 1e-9), strict=True):
+            if flat:
+                total += self._area(z) * spacing_mm / 2.0
+        return total / 1000.0
+
     def y_range_mm(self) -> tuple[float, float]:
         zs = np.linspace(self.z_min_mm, self.z_max_mm, 401)[1:-1]
         ranges = [s.y_range() for s in (self.section_at(float(z)) for z in zs) if s is not None]
