@@ -10,7 +10,8 @@ benchmarks/dvh_vs_dicompyler.py, whose slab oracle shares the half-slab assumpti
 Matrix: large solids (sphere r 12; cylinder and cone r 10 x 24 axial and rotated) and small ones
 (optic-nerve-like cylinders r 1.5 and 2.5 mm x 20 mm along x, y and z; oblique optic-nerve-like
 prolate spheroids r 1.5 and 2.5 mm x 20 mm tilted 30 and 60 degrees out of the axial plane, whose
-sections slide from plane to plane; chiasm-like 14 x 8 x 4 mm
+sections slide from plane to plane; chiasm-like flat ellipsoid 24 x 12 x 7 mm (the sample
+patient's chiasm); chiasm-like 14 x 8 x 4 mm
 slab; lens-like ellipsoids 9 x 4 x 7 mm and 0.6 x that) x contour spacing 1, 2, 3 mm x planes
 through the solid's centre (``tangent``: a pole or flat face of a solid whose extent is a
 multiple of the spacing lies on a plane) or shifted half a spacing x dose grid 1, 2, 3 mm, aligned
@@ -62,6 +63,7 @@ def solids() -> list[tuple[str, TrueSolid]]:
     for tilt, r in itertools.product((30, 60), (1.5, 2.5)):
         out.append((f"nerve-oblique{tilt} r{r:g}", make_solid("nerve-oblique", radius_mm=r, tilt_deg=tilt)))
     out.append(("chiasm", make_solid("chiasm")))
+    out.append(("chiasm-ellipsoid", make_solid("chiasm-ellipsoid")))
     out.append(("lens", make_solid("lens")))
     out.append(("lens x0.6", make_solid("lens", scale=0.6)))
     return out

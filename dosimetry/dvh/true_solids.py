@@ -14,7 +14,8 @@ at the low end), ``cylinder-rotated`` / ``cone-rotated`` (axis along y), ``nerve
 / ``nerve-z`` (optic-nerve-like cylinders, 20 mm long, radius given), ``nerve-oblique`` (an
 optic-nerve-like prolate spheroid, 20 mm long, radius given, its axis in the y-z plane at
 ``tilt_deg`` from the y axis: its sections are ellipses whose centre slides along y from plane to
-plane), ``chiasm`` (a flat box 14 x 8 x 4 mm) and ``lens`` (an ellipsoid, semi-axes 4.5 x 2 x 3.5
+plane), ``chiasm`` (a flat box 14 x 8 x 4 mm), ``chiasm-ellipsoid`` (a flat ellipsoid, semi-axes
+12 x 6 x 3.5 mm, the sample patient's chiasm) and ``lens`` (an ellipsoid, semi-axes 4.5 x 2 x 3.5
 mm, or scaled).
 """
 
@@ -68,9 +69,9 @@ Section = Circle | Ellipse | Rectangle | ConeSection
 
 SOLIDS = (
     "sphere", "cylinder", "cone", "cylinder-rotated", "cone-rotated", "nerve-x", "nerve-y", "nerve-z", "nerve-oblique",
-    "chiasm", "lens",
+    "chiasm", "chiasm-ellipsoid", "lens",
 )
-SMALL_SOLIDS = ("nerve-x", "nerve-y", "nerve-z", "nerve-oblique", "chiasm", "lens")
+SMALL_SOLIDS = ("nerve-x", "nerve-y", "nerve-z", "nerve-oblique", "chiasm", "chiasm-ellipsoid", "lens")
 
 
 @dataclass(frozen=True, eq=False)
@@ -282,8 +283,8 @@ def make_solid(name: str, *, radius_mm: float | None = None, scale: float = 1.0,
     if name == "chiasm":
         hx, hy, hz = 7.0 * scale, 4.0 * scale, 2.0 * scale
         return TrueSolid(name, -hz, hz, lambda z: Rectangle(-hx, hx, -hy, hy), (True, True))
-    if name == "lens":
-        a, b, c = 4.5 * scale, 2.0 * scale, 3.5 * scale
+    if name in ("lens", "chiasm-ellipsoid"):
+        a, b, c = (4.5 * scale, 2.0 * scale, 3.5 * scale) if name == "lens" else (12.0 * scale, 6.0 * scale, 3.5 * scale)
 
         def lens(z: float) -> Section | None:
             f = 1.0 - (z / c) ** 2
