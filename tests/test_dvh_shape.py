@@ -128,7 +128,8 @@ def test_single_plane_tube_and_slab() -> None:
     y = np.array([-half, -half, half, half])
     nerve = roi_of({0.0: [(x, y)]})
     volume = roi_geometry(nerve, SHAPE, single_plane_thickness_mm=3.0).volume_cc * 1000
-    assert volume == pytest.approx(math.pi * r * r * 2 * half, rel=0.02)
+    # narrowed across its length only (a uniform erosion also shortened it: -1.9 %)
+    assert volume == pytest.approx(math.pi * r * r * 2 * half, rel=0.005)
     disc = roi_of({0.0: [circle(0, 0, 20.0)]})
     assert roi_geometry(disc, SHAPE, single_plane_thickness_mm=3.0).volume_cc * 1000 == pytest.approx(
         math.pi * 400 * 3.0, rel=3e-3
