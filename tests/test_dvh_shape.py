@@ -191,3 +191,25 @@ def test_finer_contouring_converges_to_the_true_volume() -> None:
     errors = [abs(roi_geometry(s.roi(h, 0.0), SHAPE).volume_cc / s.volume_cc() - 1) for h in (2.0, 1.0, 0.5)]
     assert errors[-1] < 2e-3
     assert errors[-1] <= errors[0]
+
+
+@pytest.mark.parametrize(("solid", "flat_faces"), [("cylinder", 2), ("cone", 1), ("sphere", 0), ("chiasm", 2)])
+def test_flat_end_ambiguity_is_face_area_times_half_spacing(solid: str, flat_faces: int) -> None:
+    """Oracle: closed form from the solid. Every flat end of a solid admits faces anywhere in
+    one contour spacing without changing the contours, so the volumes consistent with them span
+    face area x spacing per flat end: a half-range of A x h / 2 each (cylinder and cone r 10 mm:
+    A = 100 pi mm^2; the chiasm-like box 14 x 8 mm; a sphere has none)."""
+    s = make_solid(solid)
+    face_mm2 = {"cylinder": 100 * math.pi, "cone": 100 * math.pi, "sphere": 0.0, "chiasm": 14.0 * 8.0}[solid]
+    assert s.flat_end_ambiguity_cc(3.0) * 1000 == pytest.approx(flat_faces * face_mm2 * 1.5, rel=1e-6)
+
+
+def test_half_slab_attains_the_flat_end_bound_with_faces_on_planes() -> None:
+    """Oracle: closed form. A cylinder (r 10 mm, 24 mm long) contoured every 3 mm with its faces
+    on planes: half-slab puts each face half a spacing out, so its volume error is exactly the
+    irreducible half-range (A x h / 2 per end), the edge of what the contours allow; the shape
+    model closes constant contours the same way."""
+    s = make_solid("cylinder")
+    for convention in (EndCapConvention.HALF_SLAB, SHAPE):
+        error_cc = roi_geometry(s.roi(3.0, 0.0), convention).volume_cc - s.volume_cc()
+        assert error_cc / s.flat_end_ambiguity_cc(3.0) == pytest.approx(1.0, abs=0.01)
