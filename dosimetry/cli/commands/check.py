@@ -173,8 +173,8 @@ def run(args: argparse.Namespace) -> int:
                 f"{len(uncertainty.uncertain)} of {len(uncertainty.rows)} cumulative checks UNCERTAIN"
             )
             for u in uncertainty.uncertain:
-                print(f"  UNCERTAIN {u.roi}: {u.metric} {u.value} ({u.status}), {u.spread_low}-{u.spread_high} "
-                      f"within the margin (worst {u.worst_direction}) vs {u.comparator} {u.limit}")
+                print(f"  UNCERTAIN {u.roi}: {u.metric} {u.value} {u.unit} ({u.status}), {u.spread_low}-{u.spread_high} {u.unit} "
+                      f"within the margin (worst {u.worst_direction}) vs {u.comparator} {u.limit} {u.unit}")
         if limit_rows:
             print("\nCumulative re-irradiation limits (each course's maximum, no recovery discount):")
             for r in limit_rows:
