@@ -12,11 +12,11 @@ Shipped: the spinal cord (Nieder et al. 2006: cumulative BED <= 135.5 Gy2, each 
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from dosimetry.citations import short_citation
 from dosimetry.constraints.partial_volume import Status
 from dosimetry.constraints.tables import Organ, _read_resource
 from dosimetry.errors import ConstraintError
@@ -42,9 +42,8 @@ class ReirradiationLimit:
 
     @property
     def short_source(self) -> str:
-        """First author and year, e.g. "Nieder et al. 2006"."""
-        year = re.search(r"\b(19|20)\d\d\b", self.source)
-        return f"{self.source.split()[0]} et al.{' ' + year.group(0) if year else ''}"
+        """First author and year, e.g. "Nieder et al. 2006" (:func:`dosimetry.citations.short_citation`)."""
+        return short_citation(self.source)
 
 
 @dataclass(frozen=True)

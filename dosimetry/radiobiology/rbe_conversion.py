@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from dosimetry.citations import short_citation
 from dosimetry.errors import ArgumentError, InputFileError, RadiobiologyError
 from dosimetry.radiobiology.lq import check_fractions
 
@@ -80,13 +81,8 @@ class RbeRelation:
 
     @property
     def short_source(self) -> str:
-        """First author and year for a Vancouver author list ("Zhang L, Wang W, ... 2020" ->
-        "Zhang et al. 2020"); any other source (a centre's own relation) as written, cut at 60 characters."""
-        authors = re.match(r"([A-Z][\w'-]+) [A-Z]{1,3}(,)?", self.source)
-        year = re.search(r"\b(19|20)\d\d\b", self.source)
-        if authors is None or year is None:
-            return self.source if len(self.source) <= 60 else self.source[:57] + "..."
-        return f"{authors.group(1)}{' et al.' if authors.group(2) else ''} {year.group(0)}"
+        """First author and year ("Zhang et al. 2020"; :func:`dosimetry.citations.short_citation`)."""
+        return short_citation(self.source)
 
     @property
     def range_gy(self) -> tuple[float, float]:
