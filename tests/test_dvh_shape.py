@@ -143,6 +143,7 @@ def test_single_plane_tube_and_slab() -> None:
     ("lens", 1.0, 0.0, "y"),
     ("nerve-y", 1.0, 0.0, "z"),  # half-slab: -13 % volume, D99 +10 % of span
     ("nerve-oblique", 3.0, 0.0, "z"),  # sliding sections; without registration -15 % volume
+    ("nerve-oblique", 3.0, 0.5, "y"),  # a sliding pole four times smaller: no step (was -4.6 %)
 ])
 def test_true_solid_ci_subset(solid: str, spacing_mm: float, offset: float, axis: str) -> None:
     """CI-sized subset of benchmarks/dvh_true_solids.py. Oracle: the true solid's volume and DVH

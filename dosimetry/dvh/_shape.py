@@ -330,10 +330,13 @@ def shape_geometry(base: RoiGeometry, label: str) -> RoiGeometry:
     steps = np.zeros(ratio.size, dtype=bool)
     for i in np.flatnonzero(ratio > STEP_AREA_RATIO).tolist():
         # a pole shrinking concentrically is no step; a change of topology or a shift of the
-        # centroid by more than the larger section's radius (2 area / perimeter) is
+        # centroid by more than the larger section's radius (2 area / perimeter) is, unless the
+        # two sections are scaled copies of one another (an oblique spheroid's sliding pole:
+        # r 1.5 mm at 30 degrees, contoured every 3 mm, was 4.6 % short when it was a step)
         below, above = sections[i], sections[i + 1]
         shift = math.dist(_centroid(below), _centroid(above))
-        steps[i] = len(below.polygons) != len(above.polygons) or shift > max(_radius(below), _radius(above))
+        jump = len(below.polygons) != len(above.polygons) or shift > max(_radius(below), _radius(above))
+        steps[i] = jump and not (SIMILAR_REGISTRATION and similar([i, i + 1]))
     segment = np.concatenate([[0], np.cumsum(steps)]).tolist()
     breaks = [0, *(np.flatnonzero(gaps > GAP_FACTOR * spacing) + 1).tolist(), planes.size]
     entries: list[tuple[float, float, PlaneSection]] = []  # (lower, upper, section)
