@@ -235,14 +235,15 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
                   " a face on a plane is at the range's edge, 1.0)")
     print("\nVerdict against the issue-13 targets (criteria missed):")
     groups = _groups(rows)
-    for group in ("all", "well-posed: smooth ends"):
+    for group in ("all", "well-posed: smooth ends", "  of which 3 or more contour planes"):
+        label = group.strip()
         if not groups[group]:
-            print(f"  {group:26s} no cases")
+            print(f"  {label:34s} no cases")
             continue
         for tool in tools:
             missed = verdicts.get(group, {}).get(tool, [])
             met = len(CRITERIA) - len(missed)
-            print(f"  {group:26s} {tool:12s} {met}/{len(CRITERIA)} met" + ("" if not missed else "; misses " + ", ".join(missed)))
+            print(f"  {label:34s} {tool:12s} {met}/{len(CRITERIA)} met" + ("" if not missed else "; misses " + ", ".join(missed)))
     summary["verdict"] = verdicts
     seconds = {t: sum(r["seconds"].get(t, 0.0) for r in rows) for t in (c.value for c in EndCapConvention)}
     print("ours, seconds for all cases (geometry once per contour set + samples + curve): "
