@@ -1,6 +1,7 @@
 """Every end-cap / between-plane convention and dicompyler-core against TRUE solids (issue 13).
 
-Run:  .venv/bin/python benchmarks/dvh_true_solids.py [--quick] [--no-dicompyler] [--only REGEX] [--json OUT]
+Run:  .venv/bin/python benchmarks/dvh_true_solids.py [--quick] [--no-dicompyler] [--only REGEX]
+          [--breakdown TOOL] [--json OUT]
 
 Oracle: :mod:`dosimetry.dvh.true_solids` -- volume, mean, D99, D95, D5, D1 (and for the small
 structures D0.03cc and Max) of the solid itself in a linear dose gradient (1 Gy/mm along y = AP or
@@ -252,11 +253,41 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return summary
 
 
+def _failed(row: dict[str, Any], tool: str) -> list[str]:
+    """The issue-13 criteria one case misses under ``tool`` (each case judged on its own)."""
+    err = row.get(f"{tool}_error_percent")
+    if err is None:
+        return ["no result"]
+    return [
+        f"{metric}>{tol:g}%" for _, metric, tol, small_only, _ in CRITERIA
+        if (row["small"] or not small_only) and not abs(err.get(metric, math.inf)) <= tol
+    ]
+
+
+def breakdown(rows: list[dict[str, Any]], tool: str) -> None:
+    """Where ``tool`` misses: per solid, contour spacing and plane position, the cases missing any
+    criterion and which criteria (issue 13, item 1)."""
+    print(f"\nBreakdown of the cases {tool} misses (solid, contours, planes: missed / cases, criteria):")
+    cells: dict[str, list[Any]] = {}
+    for row in rows:
+        key = row["case"].split(", grid")[0]
+        cell = cells.setdefault(key, [0, 0, {}])
+        missed = _failed(row, tool)
+        cell[0] += bool(missed)
+        cell[1] += 1
+        for m in missed:
+            cell[2][m] = cell[2].get(m, 0) + 1
+    for key, (n_missed, n, by_metric) in cells.items():
+        if n_missed:
+            print(f"  {key:52s} {n_missed:3d} / {n:3d}  " + ", ".join(f"{m} {c}" for m, c in by_metric.items()))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--no-dicompyler", action="store_true")
     parser.add_argument("--only", metavar="REGEX", help="only the cases whose label matches REGEX")
+    parser.add_argument("--breakdown", metavar="TOOL", choices=TOOLS, help="also list the cases TOOL misses, by solid and contours")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
@@ -267,6 +298,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"dicompyler-core unavailable ({exc}); running without it")
             rows = run(args.quick, False, Path(tmp), args.only)
     summary = summarise(rows)
+    if args.breakdown:
+        breakdown(rows, args.breakdown)
     if args.json:
         args.json.write_text(json.dumps({"rows": rows, "summary": summary}, indent=1, default=str))
     return 0
