@@ -17,7 +17,7 @@ left out with its reason in ``roi_failures``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from dosimetry.dose import DoseGrid
@@ -27,6 +27,7 @@ from dosimetry.dvh.rasterise import geometry_for_grid
 from dosimetry.errors import ArgumentError, GeometryError, MetricError
 from dosimetry.patient.maps import PatientMaps
 from dosimetry.patient.records import MetricRow
+from dosimetry.radiobiology import CumulativeMap, LqMap
 from dosimetry.radiobiology.alpha_beta import RoiRole, roi_role
 from dosimetry.structures import Roi
 
@@ -101,19 +102,28 @@ class PatientDvhs:
         return float(evaluate_metric(self.get(roi, quantity), metric))
 
 
+def map_getters(maps: PatientMaps) -> dict[str, Callable[[], DoseGrid]]:
+    """:func:`map_by_quantity` without computing the maps: each one's getter (the LQ maps are
+    computed when asked for, see :class:`~dosimetry.patient.maps.LqMapSet`)."""
+    def getter(source: Mapping[str, LqMap | CumulativeMap], key: str) -> Callable[[], DoseGrid]:
+        return lambda: source[key].dose
+
+    out: dict[str, Callable[[], DoseGrid]] = {maps.dose_quantity: lambda: maps.current.dose}
+    out.update({key: getter(maps.lq, key) for key in maps.lq})
+    out.update({key: getter(maps.cumulative, key) for key in maps.cumulative})
+    return out
+
+
 def map_by_quantity(maps: PatientMaps) -> dict[str, DoseGrid]:
     """Every dose map of the patient by quantity name: the planned dose, the LQ maps, the cumulative maps."""
-    out: dict[str, DoseGrid] = {maps.dose_quantity: maps.current.dose}
-    out.update({key: m.dose for key, m in maps.lq.items()})
-    out.update({key: m.dose for key, m in maps.cumulative.items()})
-    return out
+    return {key: get() for key, get in map_getters(maps).items()}
 
 
 def compute_patient_dvhs(maps: PatientMaps, rois: tuple[Roi, ...], *, bin_width_gy: float = DVH_BIN_WIDTH_GY) -> PatientDvhs:
     """DVHs of ``rois`` on every map their role gets, and their metric rows (module docstring)."""
     grid = maps.current.dose.grid
     planned = maps.dose_quantity
-    dose_maps = map_by_quantity(maps)
+    dose_maps = map_getters(maps)  # one map at a time (the LQ maps are computed on demand)
     roles = {r.name: roi_role(r) for r in rois}
     computed: dict[tuple[str, str], Dvh] = {}
     failures: dict[str, str] = {}
@@ -131,7 +141,8 @@ def compute_patient_dvhs(maps: PatientMaps, rois: tuple[Roi, ...], *, bin_width_
             roi_warnings[roi.name].append(f"ROI {roi.name!r}: {exc}")
     # one map at a time, all ROIs on it, then its per-grid sampling tables are released: at most
     # one map's tables (about seven copies of the grid) are held at once, not one per map
-    for quantity, dose in dose_maps.items():
+    for quantity, get_dose in dose_maps.items():
+        dose = get_dose()
         for roi in rois:
             geometry = geometries.get(roi.name)
             if geometry is None or roi.name in failures or roles[roi.name] not in roles_for(quantity, planned):
@@ -150,6 +161,7 @@ def compute_patient_dvhs(maps: PatientMaps, rois: tuple[Roi, ...], *, bin_width_
                 roi_warnings[roi.name].extend(dvh.warnings)
             computed[(roi.name, quantity)] = dvh
         release_grid_caches(dose)
+        del dose
     # in ROI order, each ROI's maps in map order (the order of every output)
     curves = {(roi.name, q): computed[(roi.name, q)] for roi in rois for q in dose_maps if (roi.name, q) in computed}
     warnings = [w for roi in rois for w in roi_warnings[roi.name]]

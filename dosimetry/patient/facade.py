@@ -38,7 +38,7 @@ from dosimetry.patient.checks import constraint_report, unique_rois
 from dosimetry.patient.dvhs import DVH_BIN_WIDTH_GY, ROLE_SCOPE, PatientDvhs, compute_patient_dvhs, map_by_quantity, roles_for
 from dosimetry.patient.folders import CourseFolders, check_output_outside, resolve_folders
 from dosimetry.patient.indices import PatientIndices, indices_quantity, target_indices
-from dosimetry.patient.maps import PatientMaps, build_patient_maps
+from dosimetry.patient.maps import LqMapSet, PatientMaps, build_patient_maps
 from dosimetry.patient.planning_system import planning_system_rows
 from dosimetry.patient.sensitivity import with_convention_spreads
 from dosimetry.patient.provenance import input_records
@@ -305,7 +305,8 @@ class Patient:
                 jacobian_determinant=None if maps.aligned.jacobian is None else maps.aligned.jacobian.to_dict(),
             )
         descriptions = {dvhs.planned_dose_name: f"{dvhs.planned_dose_name}: the current plan's dose ({maps.current.dose.dose_type.value})"}
-        descriptions.update({k: m.description for k, m in maps.lq.items()})
+        lq = maps.lq
+        descriptions.update({k: lq.description(k) if isinstance(lq, LqMapSet) else lq[k].description for k in lq})
         descriptions.update({k: m.description for k, m in maps.cumulative.items()})
         present = {q for (_, q) in dvhs.curves}
         quantities = tuple(

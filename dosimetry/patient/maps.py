@@ -10,7 +10,8 @@ applied when there is one, the rigid one is kept for the rigid vs deformable com
 ``assume_same_position``), and computes
 
 * the current course's voxel-wise LQ maps BED and EQD2 for the late (2 Gy) and tumour (9 Gy)
-  alpha/beta: keys ``BED2``, ``EQD2_2``, ``BED9``, ``EQD2_9`` (:func:`dosimetry.radiobiology.lq_maps`);
+  alpha/beta: keys ``BED2``, ``EQD2_2``, ``BED9``, ``EQD2_9`` (:func:`dosimetry.radiobiology.lq_map`),
+  each computed when asked for (:class:`LqMapSet`: the last one asked for is kept, not all four);
 * the cumulative maps ``EQD2_2_cumulative`` and ``BED2_cumulative``: current + r x prior in
   BED space (:func:`dosimetry.radiobiology.accumulate`), the quantities of the organ-at-risk checks.
   Without a prior course they equal the current course's maps, with a warning.
@@ -21,7 +22,7 @@ Every loader, alignment and radiobiology warning is collected in :attr:`PatientM
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from dataclasses import dataclass, field
 
@@ -30,7 +31,8 @@ from dosimetry.align.resample import AlignedDose
 from dosimetry.quantities import DoseBasis
 from dosimetry.dose import DoseGrid, DoseType
 from dosimetry.errors import ArgumentError, ConsistencyError
-from dosimetry.radiobiology import CourseDose, CumulativeMap, LqMap, DoseQuantity, SummationMethod, accumulate, lq_map, lq_maps
+from dosimetry.plan import Plan
+from dosimetry.radiobiology import CourseDose, CumulativeMap, LqMap, DoseQuantity, SummationMethod, accumulate, lq_map
 from dosimetry.io.registration_reader import DeformableRegistration
 from dosimetry.radiobiology.course import Course, course_registrations, load_course
 from dosimetry.radiobiology.interval import CourseInterval
@@ -54,6 +56,48 @@ def lq_key(quantity: DoseQuantity, alpha_beta_gy: float) -> str:
     return f"BED{alpha_beta_gy:g}" if quantity is DoseQuantity.BED else f"EQD2_{alpha_beta_gy:g}"
 
 
+class LqMapSet(Mapping[str, LqMap]):
+    """The current course's LQ maps by key (``BED2``, ``EQD2_2``, ...), each computed by
+    :func:`~dosimetry.radiobiology.lq_map` when it is asked for; only the last one asked for is kept.
+
+    Measured reason (issue 20, 256 x 256 x 160 grid): holding the four maps costs 320 MB of the
+    analysis's peak; recomputing one costs about 0.1 s, and the analysis asks for each a few
+    times. A recomputed map has the same values (the same call on the same dose), but it is a new
+    :class:`~dosimetry.dose.DoseGrid`: per-grid caches keyed on the object are not shared with an
+    earlier copy.
+    """
+
+    def __init__(self, dose: DoseGrid, plan: Plan, specs: tuple[tuple[DoseQuantity, float], ...]) -> None:
+        self._dose = dose
+        self._plan = plan
+        self._specs = {lq_key(quantity, ab): (quantity, ab) for ab in dict.fromkeys(ab for _, ab in specs)
+                       for quantity in dict.fromkeys(q for q, _ in specs)}
+        self._last: tuple[str, LqMap] | None = None
+        self._descriptions: dict[str, str] = {}
+
+    def __getitem__(self, key: str) -> LqMap:
+        last = self._last
+        if last is not None and last[0] == key:
+            return last[1]
+        quantity, ab = self._specs[key]
+        computed = lq_map(self._dose, quantity=quantity, alpha_beta_gy=ab, plan=self._plan)
+        self._last = (key, computed)
+        self._descriptions[key] = computed.description
+        return computed
+
+    def description(self, key: str) -> str:
+        """The map's description (as :attr:`LqMap.description`), without computing it again."""
+        if key not in self._descriptions:
+            return self[key].description
+        return self._descriptions[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._specs)
+
+    def __len__(self) -> int:
+        return len(self._specs)
+
+
 @dataclass(frozen=True, eq=False)
 class PatientMaps:
     """The loaded courses and every dose map on the current dose grid."""
@@ -67,7 +111,7 @@ class PatientMaps:
     residual: float | None  # None when the recovery model is not one constant residual (see ``recovery``)
     alpha_beta_late_gy: float
     alpha_beta_tumour_gy: float
-    lq: dict[str, LqMap]
+    lq: Mapping[str, LqMap]
     cumulative: dict[str, CumulativeMap]
     warnings: tuple[str, ...] = field(default=())
     recovery: RecoverySelection = field(default_factory=RecoverySelection)
@@ -92,10 +136,10 @@ class PatientMaps:
 
     def constraint_maps(self) -> dict[DoseBasis, Callable[[], DoseGrid]]:
         """Dose maps of the constraint checks' quantities (EQD2 with the late alpha/beta), computed on demand."""
-        eqd2_current = self.lq[lq_key(DoseQuantity.EQD2, self.alpha_beta_late_gy)].dose
+        eqd2_key = lq_key(DoseQuantity.EQD2, self.alpha_beta_late_gy)
         maps: dict[DoseBasis, Callable[[], DoseGrid]] = {
             DoseBasis.DOSE_CURRENT: lambda: self.current.dose,
-            DoseBasis.EQD2_CURRENT: lambda: eqd2_current,
+            DoseBasis.EQD2_CURRENT: lambda: self.lq[eqd2_key].dose,
             DoseBasis.EQD2_CUMULATIVE: lambda: self.cumulative[self.eqd2_late_cumulative_key].dose,
         }
         if self.aligned is not None and self.prior is not None:
@@ -154,10 +198,9 @@ def build_patient_maps(
     warnings: list[str] = [*current.warnings, *structure_set.warnings]
 
     abs_gy = tuple(dict.fromkeys((alpha_beta_late_gy, alpha_beta_tumour_gy)))
-    lq: dict[str, LqMap] = {}
-    for m in lq_maps(current.dose, quantities=(DoseQuantity.BED, DoseQuantity.EQD2), alpha_betas_gy=abs_gy, plan=current.plan):
-        lq[lq_key(m.quantity, m.alpha_beta_gy)] = m
-        warnings.extend(m.warnings)
+    lq = LqMapSet(current.dose, current.plan, tuple((q, ab) for ab in abs_gy for q in (DoseQuantity.BED, DoseQuantity.EQD2)))
+    for key in lq:  # every map's warnings now (the maps themselves are computed again when asked for)
+        warnings.extend(lq[key].warnings)
 
     prior: Course | None = None
     aligned: AlignedDose | None = None
