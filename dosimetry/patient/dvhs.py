@@ -21,10 +21,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from dosimetry.dose import DoseGrid
-from dosimetry.dvh import Dvh, EndCapConvention, evaluate_metric, release_grid_caches, roi_dose_samples
+from dosimetry.dvh import Dvh, EndCapConvention, evaluate_metric, roi_dose_samples
 from dosimetry.dvh.curve import dvh_from_samples
 from dosimetry.dvh.rasterise import geometry_for_grid
 from dosimetry.errors import ArgumentError, GeometryError, MetricError
+from dosimetry.patient.grid_tables import GridTables
 from dosimetry.patient.maps import PatientMaps
 from dosimetry.patient.records import MetricRow
 from dosimetry.radiobiology import CumulativeMap, LqMap
@@ -119,8 +120,19 @@ def map_by_quantity(maps: PatientMaps) -> dict[str, DoseGrid]:
     return {key: get() for key, get in map_getters(maps).items()}
 
 
-def compute_patient_dvhs(maps: PatientMaps, rois: tuple[Roi, ...], *, bin_width_gy: float = DVH_BIN_WIDTH_GY) -> PatientDvhs:
-    """DVHs of ``rois`` on every map their role gets, and their metric rows (module docstring)."""
+def compute_patient_dvhs(
+    maps: PatientMaps, rois: tuple[Roi, ...], *, bin_width_gy: float = DVH_BIN_WIDTH_GY, tables: GridTables | None = None
+) -> PatientDvhs:
+    """DVHs of ``rois`` on every map their role gets, and their metric rows (module docstring).
+
+    ``tables``: the facade's :class:`GridTables`; the maps are sampled with the cumulative EQD2
+    (late alpha/beta) last, so that its tables are still held for the convention spreads of the
+    constraint rows (on that map); without it they are released here."""
+    with (tables or GridTables()).session() as held:
+        return _patient_dvhs(maps, rois, bin_width_gy, held)
+
+
+def _patient_dvhs(maps: PatientMaps, rois: tuple[Roi, ...], bin_width_gy: float, tables: GridTables) -> PatientDvhs:
     grid = maps.current.dose.grid
     planned = maps.dose_quantity
     dose_maps = map_getters(maps)  # one map at a time (the LQ maps are computed on demand)
@@ -139,10 +151,11 @@ def compute_patient_dvhs(maps: PatientMaps, rois: tuple[Roi, ...], *, bin_width_
         except GeometryError as exc:
             failures[roi.name] = str(exc)
             roi_warnings[roi.name].append(f"ROI {roi.name!r}: {exc}")
-    # one map at a time, all ROIs on it, then its per-grid sampling tables are released: at most
-    # one map's tables (about seven copies of the grid) are held at once, not one per map
-    for quantity, get_dose in dose_maps.items():
-        dose = get_dose()
+    # one map at a time, all ROIs on it; sampling the next releases its per-grid sampling tables:
+    # at most one map's tables (about seven copies of the grid) are held at once, not one per map
+    last = maps.eqd2_late_cumulative_key
+    for quantity in sorted(dose_maps, key=lambda q: q == last):
+        dose = tables.use(dose_maps[quantity]())
         for roi in rois:
             geometry = geometries.get(roi.name)
             if geometry is None or roi.name in failures or roles[roi.name] not in roles_for(quantity, planned):
@@ -160,7 +173,6 @@ def compute_patient_dvhs(maps: PatientMaps, rois: tuple[Roi, ...], *, bin_width_
             if quantity == planned:
                 roi_warnings[roi.name].extend(dvh.warnings)
             computed[(roi.name, quantity)] = dvh
-        release_grid_caches(dose)
         del dose
     # in ROI order, each ROI's maps in map order (the order of every output)
     curves = {(roi.name, q): computed[(roi.name, q)] for roi in rois for q in dose_maps if (roi.name, q) in computed}

@@ -11,10 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from dosimetry.dose import DoseGrid, DoseType
-from dosimetry.dvh import release_grid_caches
 from dosimetry.errors import DosimetryError
 from dosimetry.indices import DoseQuantity, ReferenceLevel, TargetIndices, evaluate_targets, find_body
 from dosimetry.patient.dvhs import PatientDvhs, prescription_gy
+from dosimetry.patient.grid_tables import GridTables
 from dosimetry.patient.maps import PatientMaps
 from dosimetry.radiobiology.alpha_beta import RoiRole
 
@@ -34,8 +34,14 @@ def indices_quantity(maps: PatientMaps, result: TargetIndices) -> str:
     return f"{result.reference.quantity}{result.reference.alpha_beta_gy:g}"
 
 
-def target_indices(maps: PatientMaps, dvhs: PatientDvhs) -> PatientIndices:
-    """Indices of the targets that got a DVH, on the planned dose and on ``BED<tumour a/b>``."""
+def target_indices(maps: PatientMaps, dvhs: PatientDvhs, tables: GridTables | None = None) -> PatientIndices:
+    """Indices of the targets that got a DVH, on the planned dose and on ``BED<tumour a/b>``.
+    ``tables``: the facade's :class:`GridTables`; without it the sampling tables are released here."""
+    with (tables or GridTables()).session() as held:
+        return _target_indices(maps, dvhs, held)
+
+
+def _target_indices(maps: PatientMaps, dvhs: PatientDvhs, tables: GridTables) -> PatientIndices:
     warnings: list[str] = []
     targets = [r for r in dvhs.rois if dvhs.roles[r.name] is RoiRole.TARGET and r.name not in dvhs.roi_failures]
     prescription, _ = prescription_gy(maps)  # its warning is already in the DVH warnings
@@ -60,10 +66,9 @@ def target_indices(maps: PatientMaps, dvhs: PatientDvhs) -> PatientIndices:
     results: list[TargetIndices] = []
     for dose, reference in runs:
         try:
-            results.extend(evaluate_targets(dose, targets, reference, body=body))
+            results.extend(evaluate_targets(tables.use(dose), targets, reference, body=body))
         except DosimetryError as exc:
             warnings.append(f"indices on {reference.label} not computed: {exc}")
-        release_grid_caches(dose)  # the DVH stage released them too: hold no grid's tables after a stage
     for result in results:
         warnings.extend(f"indices {result.target_name} ({result.reference.label}): {w}" for w in result.warnings)
     return PatientIndices(tuple(results), tuple(warnings))

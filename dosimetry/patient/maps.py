@@ -41,6 +41,7 @@ from dosimetry.registration import RigidRegistration
 from dosimetry.radiobiology.summation import RecoveryAssignment, check_residual
 from dosimetry.patient.deformable import PatientRegistration, RegisterMode, compute_patient_registration
 from dosimetry.patient.folders import CourseFolders
+from dosimetry.patient.grid_tables import GridTables
 from dosimetry.patient.recovery import OrganModel, recovery_assignment, resolve_interval
 from dosimetry.structures import StructureSet
 
@@ -133,6 +134,21 @@ class PatientMaps:
     @property
     def bed_late_cumulative_key(self) -> str:
         return lq_key(DoseQuantity.BED, self.alpha_beta_late_gy) + "_cumulative"
+
+    def prior_lq_dose(self, quantity: DoseQuantity, alpha_beta_gy: float, tables: GridTables | None = None) -> DoseGrid:
+        """The prior course's ``quantity`` map at ``alpha_beta_gy`` on the current grid (as aligned, its
+        own fractionation); within a ``tables`` session the same grid object is returned to the next
+        step asking for the same map (:meth:`GridTables.derived`). ArgumentError without a prior course."""
+        if self.aligned is None or self.prior is None:
+            raise ArgumentError("the prior course's LQ map needs a prior course (prior/ or --prior DIR)")
+        aligned, plan = self.aligned.dose, self.prior.plan
+
+        def compute() -> DoseGrid:
+            return lq_map(aligned, quantity=quantity, alpha_beta_gy=alpha_beta_gy, plan=plan).dose
+
+        if tables is None:
+            return compute()
+        return tables.derived(("prior", quantity.value, float(alpha_beta_gy)), (aligned, plan), compute)
 
     def constraint_maps(self) -> dict[DoseBasis, Callable[[], DoseGrid]]:
         """Dose maps of the constraint checks' quantities (EQD2 with the late alpha/beta), computed on demand."""
