@@ -22,6 +22,7 @@ Every loader, alignment and radiobiology warning is collected in :attr:`PatientM
 from __future__ import annotations
 
 import logging
+import weakref
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from dataclasses import dataclass, field
@@ -59,7 +60,8 @@ def lq_key(quantity: DoseQuantity, alpha_beta_gy: float) -> str:
 
 class LqMapSet(Mapping[str, LqMap]):
     """The current course's LQ maps by key (``BED2``, ``EQD2_2``, ...), each computed by
-    :func:`~dosimetry.radiobiology.lq_map` when it is asked for; only the last one asked for is kept.
+    :func:`~dosimetry.radiobiology.lq_map` when it is asked for; none is held: the last one asked
+    for is returned again while something else still holds it (a weak reference).
 
     Measured reason (issue 20, 256 x 256 x 160 grid): holding the four maps costs 320 MB of the
     analysis's peak; recomputing one costs about 0.1 s, and the analysis asks for each a few
@@ -73,16 +75,17 @@ class LqMapSet(Mapping[str, LqMap]):
         self._plan = plan
         self._specs = {lq_key(quantity, ab): (quantity, ab) for ab in dict.fromkeys(ab for _, ab in specs)
                        for quantity in dict.fromkeys(q for q, _ in specs)}
-        self._last: tuple[str, LqMap] | None = None
+        self._last: tuple[str, weakref.ref[LqMap]] | None = None
         self._descriptions: dict[str, str] = {}
 
     def __getitem__(self, key: str) -> LqMap:
         last = self._last
-        if last is not None and last[0] == key:
-            return last[1]
+        kept = None if last is None or last[0] != key else last[1]()
+        if kept is not None:
+            return kept
         quantity, ab = self._specs[key]
         computed = lq_map(self._dose, quantity=quantity, alpha_beta_gy=ab, plan=self._plan)
-        self._last = (key, computed)
+        self._last = (key, weakref.ref(computed))
         self._descriptions[key] = computed.description
         return computed
 

@@ -119,11 +119,14 @@ def _classify(
 ) -> tuple[ReirradiationClassification | None, tuple[str, ...]]:
     current = maps.constraint_maps()[DoseBasis.EQD2_CURRENT]()
     prior = maps.prior_lq_dose(DoseQuantity.EQD2, maps.alpha_beta_late_gy, tables)
-    ratio = np.minimum(prior.dose_gy / threshold_prior_gy, current.dose_gy / threshold_current_gy)
+    ratio = np.divide(prior.dose_gy, threshold_prior_gy)  # in place below: one grid copy less at this step's peak
+    np.minimum(ratio, np.divide(current.dose_gy, threshold_current_gy), out=ratio)
     # Whole voxels (the grid's own volumes per z slab): voxels at or above both thresholds.
     per_slab = np.count_nonzero(ratio >= 1.0, axis=(1, 2))
     overall_cc = float(np.dot(per_slab, current.grid.voxel_volume_cc()))
     both = effective_dose_grid(current, ratio, plan=None, description="min(EQD2 prior/t, EQD2 current/t)", warnings=())
+    del current  # fetched again below only for an organ without a curve from the DVH stage (one grid less held)
+    current_map = maps.constraint_maps()[DoseBasis.EQD2_CURRENT]
     organs: list[OrganOverlap] = []
     warnings: list[str] = []
     candidates = [r for r in rois if roi_role(r) is RoiRole.ORGAN_AT_RISK and r.closed_planar_contours]
@@ -141,13 +144,15 @@ def _classify(
             failed[roi.name] = exc
     # the current course mostly from the DVH stage's curves (not sampled again), so the prior map's
     # tables are still held for the next step (the re-irradiation limits sample the same prior map)
-    for label, grid in (("prior", prior), ("current", current)):
+    for label in ("prior", "current"):
         for roi in candidates:
             if roi.name in failed:
                 continue
             known = current_dvhs.get(roi.name) if label == "current" else None
             try:
-                dvh = known if known is not None else compute_dvh(tables.use(grid), roi, bin_width_gy=bin_width_gy)
+                if known is None:
+                    known = compute_dvh(tables.use(prior if label == "prior" else current_map()), roi, bin_width_gy=bin_width_gy)
+                dvh = known
                 max_gy[(roi.name, label)] = float(dvh.max_gy)
             except DosimetryError as exc:
                 failed[roi.name] = exc
