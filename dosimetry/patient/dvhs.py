@@ -155,6 +155,7 @@ def _patient_dvhs(maps: PatientMaps, rois: tuple[Roi, ...], bin_width_gy: float,
     # at most one map's tables (about seven copies of the grid) are held at once, not one per map
     last = maps.eqd2_late_cumulative_key
     for quantity in sorted(dose_maps, key=lambda q: q == last):
+        tables.release()  # before the next map is made (no map is sampled twice here): a lower peak
         dose = tables.use(dose_maps[quantity]())
         for roi in rois:
             geometry = geometries.get(roi.name)

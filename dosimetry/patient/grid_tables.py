@@ -14,14 +14,16 @@ previous map's tables when a different map is sampled, and the outermost :meth:`
 releases the last map's when it ends, so after a facade step no map's tables are held. The numbers
 do not change: the tables are a cache of values computed from the grid alone.
 
-:meth:`GridTables.derived` keeps the last map a step computed for itself (the prior course's EQD2)
-for the next step of the same session, so that both sample the same grid object and share its
-tables; it is dropped when the outermost session ends.
+:meth:`GridTables.derived` gives the last map a step computed for itself (the prior course's EQD2)
+to the next step of the same session while that map is still held (by :meth:`GridTables.use`:
+a weak reference, so it costs no memory), so that both sample the same grid object and share its
+tables.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterator
+import weakref
 from contextlib import contextmanager
 
 from dosimetry.dose import DoseGrid
@@ -35,7 +37,7 @@ class GridTables:
     def __init__(self) -> None:
         self._held: DoseGrid | None = None
         self._depth = 0
-        self._derived: tuple[tuple[Hashable, ...], tuple[object, ...], DoseGrid] | None = None
+        self._derived: tuple[tuple[Hashable, ...], tuple[object, ...], weakref.ref[DoseGrid]] | None = None
 
     def use(self, dose: DoseGrid) -> DoseGrid:
         """``dose`` is about to be sampled: release the tables of any other map held; returns ``dose``."""
@@ -48,14 +50,16 @@ class GridTables:
         self, key: tuple[Hashable, ...], sources: tuple[object, ...], compute: Callable[[], DoseGrid]
     ) -> DoseGrid:
         """``compute()``, or the map it gave last time for the same ``key`` computed from the same
-        ``sources`` (compared by identity) within this session. Outside a session nothing is kept."""
+        ``sources`` (compared by identity) within this session, if that map still exists."""
         last = self._derived
         if last is not None and last[0] == key and len(last[1]) == len(sources) and all(
             a is b for a, b in zip(last[1], sources, strict=True)
         ):
-            return last[2]
+            kept = last[2]()
+            if kept is not None:
+                return kept
         dose = compute()
-        self._derived = (key, sources, dose) if self._depth > 0 else None
+        self._derived = (key, sources, weakref.ref(dose)) if self._depth > 0 else None
         return dose
 
     def release(self) -> None:

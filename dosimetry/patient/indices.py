@@ -8,6 +8,7 @@ warning.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from dosimetry.dose import DoseGrid, DoseType
@@ -56,17 +57,18 @@ def _target_indices(maps: PatientMaps, dvhs: PatientDvhs, tables: GridTables) ->
         body = None
     n = maps.current.plan.fractions_planned
     rbe_weighted = maps.current.dose.dose_type is DoseType.EFFECTIVE
-    runs: list[tuple[DoseGrid, ReferenceLevel]] = [
-        (maps.current.dose, ReferenceLevel.physical(prescription, rbe_weighted=rbe_weighted))
+    runs: list[tuple[Callable[[], DoseGrid], ReferenceLevel]] = [
+        (lambda: maps.current.dose, ReferenceLevel.physical(prescription, rbe_weighted=rbe_weighted))
     ]
     bed_key = f"BED{maps.alpha_beta_tumour_gy:g}"
     if bed_key in maps.lq:
         bed_reference = ReferenceLevel.lq(DoseQuantity.BED, prescription, n, maps.alpha_beta_tumour_gy)
-        runs.append((maps.lq[bed_key].dose, replace(bed_reference, rbe_weighted=rbe_weighted)))
+        runs.append((lambda: maps.lq[bed_key].dose, replace(bed_reference, rbe_weighted=rbe_weighted)))
     results: list[TargetIndices] = []
-    for dose, reference in runs:
+    for get_dose, reference in runs:
+        tables.release()  # before the next map is made (a lower peak)
         try:
-            results.extend(evaluate_targets(tables.use(dose), targets, reference, body=body))
+            results.extend(evaluate_targets(tables.use(get_dose()), targets, reference, body=body))
         except DosimetryError as exc:
             warnings.append(f"indices on {reference.label} not computed: {exc}")
     for result in results:

@@ -117,6 +117,7 @@ def _classify(
     maps: PatientMaps, rois: Sequence[Roi], threshold_prior_gy: float, threshold_current_gy: float, bin_width_gy: float,
     current_dvhs: Mapping[str, Dvh], tables: GridTables,
 ) -> tuple[ReirradiationClassification | None, tuple[str, ...]]:
+    tables.release()  # the previous step's map tables are not needed while the ratio map is made (this step's peak)
     current = maps.constraint_maps()[DoseBasis.EQD2_CURRENT]()
     prior = maps.prior_lq_dose(DoseQuantity.EQD2, maps.alpha_beta_late_gy, tables)
     ratio = np.divide(prior.dose_gy, threshold_prior_gy)  # in place below: one grid copy less at this step's peak
@@ -125,7 +126,7 @@ def _classify(
     per_slab = np.count_nonzero(ratio >= 1.0, axis=(1, 2))
     overall_cc = float(np.dot(per_slab, current.grid.voxel_volume_cc()))
     both = effective_dose_grid(current, ratio, plan=None, description="min(EQD2 prior/t, EQD2 current/t)", warnings=())
-    del current  # fetched again below only for an organ without a curve from the DVH stage (one grid less held)
+    del current, prior, ratio  # (both holds a copy) fetched again below (not held while the overlap map is sampled: this step's peak)
     current_map = maps.constraint_maps()[DoseBasis.EQD2_CURRENT]
     organs: list[OrganOverlap] = []
     warnings: list[str] = []
@@ -144,6 +145,7 @@ def _classify(
             failed[roi.name] = exc
     # the current course mostly from the DVH stage's curves (not sampled again), so the prior map's
     # tables are still held for the next step (the re-irradiation limits sample the same prior map)
+    prior = maps.prior_lq_dose(DoseQuantity.EQD2, maps.alpha_beta_late_gy, tables)
     for label in ("prior", "current"):
         for roi in candidates:
             if roi.name in failed:
