@@ -7,8 +7,10 @@ end is unknown: :attr:`CourseInterval.prior_end_unknown`) is NOT_EVALUABLE, not 
 interval is shorter by about the prior course's duration.
 
 Each course is converted on its own (its fraction count, the entry's alpha/beta; the prior course
-on the current grid as aligned) and read by the DVH engine (Max of the ROI's DVH). No recovery
-discount is applied: the sources add the courses' full doses.
+on the current grid as aligned) and read by the DVH engine (Max of the ROI's DVH). A voxel-wise
+limit (``cumulative_max``, ``cumulative_dose_at_volume``) reads the DVH of the sum of the two
+course maps (Max, or the dose to the hottest ``volume_cc``). No recovery discount is applied: the
+sources add the courses' full doses.
 """
 
 from __future__ import annotations
@@ -16,8 +18,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
+import numpy as np
+
 from dosimetry.constraints.naming import Laterality, NameMapper
-from dosimetry.constraints.reirradiation import LimitCheck, ReirradiationLimit, evaluate_limit, load_reirradiation_limits
+from dosimetry.constraints.reirradiation import (
+    LimitCheck,
+    LimitMetric,
+    ReirradiationLimit,
+    ReirradiationTable,
+    evaluate_limit,
+    load_reirradiation_limits,
+)
 from dosimetry.dose import DoseGrid
 from dosimetry.dvh import compute_dvh
 from dosimetry.errors import DosimetryError
@@ -73,11 +84,21 @@ def _row(check: LimitCheck) -> ConstraintCheck:
     )
 
 
+def _cumulative_value(limit: ReirradiationLimit, grid: DoseGrid, roi: Roi, bin_width_gy: float) -> float:
+    """The voxel-wise metric of ``limit`` on the summed map ``grid`` (Max, or D at ``volume_cc``)."""
+    dvh = compute_dvh(grid, roi, bin_width_gy=bin_width_gy)
+    if limit.metric is LimitMetric.CUMULATIVE_MAX:
+        return dvh.max_gy
+    assert limit.volume_cc is not None  # the parser requires it for this metric
+    return dvh.dose_at_volume_cc(limit.volume_cc, label=f"re-irradiation limit {limit.endpoint_id} D{limit.volume_cc:g}cc")
+
+
 def reirradiation_limit_checks(
     maps: PatientMaps, rois: Sequence[Roi], *, bin_width_gy: float, mapper: NameMapper | None = None,
-    dvhs: PatientDvhs | None = None, tables: GridTables | None = None,
+    table: ReirradiationTable | None = None, dvhs: PatientDvhs | None = None, tables: GridTables | None = None,
 ) -> tuple[tuple[ConstraintCheck, ...], tuple[str, ...]]:
-    """Constraint rows of every shipped limit for every ROI it names, and warnings (ROIs without a DVH).
+    """Constraint rows of every limit of ``table`` (the shipped one by default) for every ROI it
+    names, and warnings (ROIs without a DVH).
 
     ``dvhs``: the DVH stage's curves (``bin_width_gy`` bins); a current-course maximum on a map they
     cover (``BED2``, ``EQD2_2``, ...) is read from them instead of sampling the map again (the same
@@ -86,14 +107,13 @@ def reirradiation_limit_checks(
     if maps.prior is None or maps.aligned is None:
         return (), ()
     with (tables or GridTables()).session() as held:
-        return _limit_checks(maps, rois, bin_width_gy, mapper or NameMapper(), dvhs, held)
+        return _limit_checks(maps, rois, bin_width_gy, mapper or NameMapper(), table or load_reirradiation_limits(), dvhs, held)
 
 
 def _limit_checks(
-    maps: PatientMaps, rois: Sequence[Roi], bin_width_gy: float, mapper: NameMapper, dvhs: PatientDvhs | None,
-    tables: GridTables,
+    maps: PatientMaps, rois: Sequence[Roi], bin_width_gy: float, mapper: NameMapper, table: ReirradiationTable,
+    dvhs: PatientDvhs | None, tables: GridTables,
 ) -> tuple[tuple[ConstraintCheck, ...], tuple[str, ...]]:
-    table = load_reirradiation_limits()
 
     def quantity_of(limit: ReirradiationLimit) -> DoseQuantity:
         return DoseQuantity.BED if limit.quantity == "bed" else DoseQuantity.EQD2
@@ -141,6 +161,25 @@ def _limit_checks(
             except DosimetryError as exc:
                 failed[(index, roi.name)] = exc
         del prior
+    # then the voxel-wise limits on the sum of the two course maps (per ROI after its course maxima)
+    cumulative: dict[tuple[int, str], float] = {}
+    for index, (limit, named) in enumerate(named_by_limit):
+        if not limit.metric.voxelwise:
+            continue
+        tables.release()  # before the summed map is made (a lower peak)
+        current = current_map(limit)
+        prior = maps.prior_lq_dose(quantity_of(limit), limit.alpha_beta_gy)
+        summed = replace(current, dose_gy=np.asarray(current.dose_gy) + np.asarray(prior.dose_gy),
+                         description=f"{limit.quantity} current + prior (no recovery)")
+        del current, prior
+        for roi in named:
+            if (index, roi.name) in failed:
+                continue
+            try:
+                cumulative[(index, roi.name)] = _cumulative_value(limit, tables.use(summed), roi, bin_width_gy)
+            except DosimetryError as exc:
+                failed[(index, roi.name)] = exc
+        del summed
     rows: list[ConstraintCheck] = []
     warnings: list[str] = []
     months = None if maps.interval is None else maps.interval.months
@@ -154,6 +193,7 @@ def _limit_checks(
                 for c in evaluate_limit(
                     roi.name, limit, current_max_gy=maxima[(index, roi.name, "current")],
                     prior_max_gy=maxima[(index, roi.name, "prior")], interval_months=months,
+                    cumulative_gy=cumulative.get((index, roi.name)),
                 )
             )
     return tuple(rows), tuple(warnings)
