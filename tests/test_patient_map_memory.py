@@ -13,6 +13,7 @@ import numpy as np
 import dosimetry
 from dosimetry.dvh import _trilinear, _voxel_stats, compute_dvh
 from dosimetry.patient.grid_tables import GridTables
+from dosimetry.patient.indices import target_indices
 from dosimetry.patient.reirradiation_limits import reirradiation_limit_checks
 from dosimetry.patient.reirradiation_type import classify_reirradiation
 from dosimetry.quantities import DoseQuantity
@@ -87,3 +88,16 @@ def test_reused_curves_give_the_same_classification_and_limits(patient: Path) ->
     # no sampling tables are left held after results()
     gc.collect()
     assert not _cached(plan.patient_maps.current.dose)
+
+
+def test_indices_inside_the_dvh_stage_equal_the_separate_step(patient: Path) -> None:  # noqa: F811
+    """Oracle: target_indices run as its own step after the DVHs (before issue 20), on a second
+    load of the patient; results() computes them inside the DVH stage: the same records."""
+    combined = dosimetry.load_patient(patient)
+    document = combined.results().to_dict()
+    separate = dosimetry.load_patient(patient)
+    alone = target_indices(separate.patient_maps, separate.dvhs())
+    assert alone.results
+    assert [r.to_dict() for r in combined.indices().results] == [r.to_dict() for r in alone.results]
+    assert combined.indices().warnings == alone.warnings
+    assert len(document["indices"]) == len(alone.results)

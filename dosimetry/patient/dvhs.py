@@ -121,18 +121,25 @@ def map_by_quantity(maps: PatientMaps) -> dict[str, DoseGrid]:
 
 
 def compute_patient_dvhs(
-    maps: PatientMaps, rois: tuple[Roi, ...], *, bin_width_gy: float = DVH_BIN_WIDTH_GY, tables: GridTables | None = None
+    maps: PatientMaps, rois: tuple[Roi, ...], *, bin_width_gy: float = DVH_BIN_WIDTH_GY, tables: GridTables | None = None,
+    on_map: Callable[[str, DoseGrid, Mapping[str, str]], None] | None = None,
 ) -> PatientDvhs:
     """DVHs of ``rois`` on every map their role gets, and their metric rows (module docstring).
 
     ``tables``: the facade's :class:`GridTables`; the maps are sampled with the cumulative EQD2
     (late alpha/beta) last, so that its tables are still held for the convention spreads of the
-    constraint rows (on that map); without it they are released here."""
+    constraint rows (on that map); without it they are released here. ``on_map(quantity, dose,
+    roi_failures)`` is called after all ROIs are sampled on a map, while its tables are held (the facade computes the
+    target indices there: :class:`~dosimetry.patient.indices.TargetIndicesRun`); the planned dose
+    is sampled first."""
     with (tables or GridTables()).session() as held:
-        return _patient_dvhs(maps, rois, bin_width_gy, held)
+        return _patient_dvhs(maps, rois, bin_width_gy, held, on_map)
 
 
-def _patient_dvhs(maps: PatientMaps, rois: tuple[Roi, ...], bin_width_gy: float, tables: GridTables) -> PatientDvhs:
+def _patient_dvhs(
+    maps: PatientMaps, rois: tuple[Roi, ...], bin_width_gy: float, tables: GridTables,
+    on_map: Callable[[str, DoseGrid, Mapping[str, str]], None] | None,
+) -> PatientDvhs:
     grid = maps.current.dose.grid
     planned = maps.dose_quantity
     dose_maps = map_getters(maps)  # one map at a time (the LQ maps are computed on demand)
@@ -174,6 +181,8 @@ def _patient_dvhs(maps: PatientMaps, rois: tuple[Roi, ...], bin_width_gy: float,
             if quantity == planned:
                 roi_warnings[roi.name].extend(dvh.warnings)
             computed[(roi.name, quantity)] = dvh
+        if on_map is not None:
+            on_map(quantity, dose, failures)
         del dose
     # in ROI order, each ROI's maps in map order (the order of every output)
     curves = {(roi.name, q): computed[(roi.name, q)] for roi in rois for q in dose_maps if (roi.name, q) in computed}

@@ -37,7 +37,7 @@ from dosimetry.patient.registration_quality import DEFAULT_MARGIN_MM, Registrati
 from dosimetry.patient.checks import constraint_report, unique_rois
 from dosimetry.patient.dvhs import DVH_BIN_WIDTH_GY, ROLE_SCOPE, PatientDvhs, compute_patient_dvhs, map_by_quantity, roles_for
 from dosimetry.patient.folders import CourseFolders, check_output_outside, resolve_folders
-from dosimetry.patient.indices import PatientIndices, indices_quantity, target_indices
+from dosimetry.patient.indices import PatientIndices, TargetIndicesRun, indices_quantity, target_indices
 from dosimetry.patient.grid_tables import GridTables
 from dosimetry.patient.maps import LqMapSet, PatientMaps, build_patient_maps
 from dosimetry.patient.planning_system import planning_system_rows
@@ -57,6 +57,7 @@ from dosimetry.patient.results import (
 )
 from dosimetry.patient.writers import DVH_CSV_STEP_GY, dvh_csv_text, export_maps, metrics_csv_text
 from dosimetry.radiobiology import DEFAULT_RESIDUAL, SummationMethod
+from dosimetry.radiobiology.alpha_beta import roi_role
 from dosimetry.radiobiology.recovery import RecoverySelection
 from dosimetry.radiobiology.export import identity_from_dicom
 
@@ -286,9 +287,17 @@ class Patient:
         input provenance and every warning (outputs empty until :meth:`write`)."""
         maps = self._maps
         # in the order that lets consecutive steps share a map's sampling tables (GridTables): the
-        # DVHs end on the cumulative EQD2, the spreads start on it; the re-irradiation type ends on
-        # the prior course's EQD2, the limits start on it
+        # indices run inside the DVH stage (planned dose, tumour BED); the DVHs end on the cumulative
+        # EQD2, the spreads start on it; the re-irradiation type ends on the prior course's EQD2, the
+        # limits start on it
         with self._tables.session():
+            if self._dvhs is None and self._indices is None:
+                # the indices on the planned dose and the tumour BED while the DVH stage holds those maps' tables
+                run = TargetIndicesRun(self._maps, self._rois, {r.name: roi_role(r) for r in self._rois})
+                self._dvhs = compute_patient_dvhs(
+                    self._maps, self._rois, bin_width_gy=self.dvh_bin_width_gy, tables=self._tables, on_map=run.on_map
+                )
+                self._indices = run.finish(self._tables)
             dvhs = self.dvhs()
             report = self.check(protocol, mapping)
             constraint_rows, sensitivity_warnings = with_convention_spreads(
