@@ -122,7 +122,7 @@ FloatArray = npt.NDArray[np.float64]
 
 def release_grid_caches(dose: DoseGrid) -> None:
     """Drop the per-grid tables computed for ``dose`` (voxel means and spreads, 27-neighbourhood
-    ranges, cell ranges, steep-voxel samples: about seven float64 copies of the grid, shared by
+    ranges, steep-voxel samples: up to five float64 copies of the grid, shared by
     every ROI sampled on it). They are otherwise kept as long as ``dose`` lives; a caller that has
     sampled all its ROIs on a grid releases them here. Sampling on ``dose`` again rebuilds them
     (same numbers)."""
@@ -133,7 +133,6 @@ def release_grid_caches(dose: DoseGrid) -> None:
         _voxel_stats._VOXEL_STATS,
         _voxel_stats._INTERIOR,
         _trilinear._AXIS_STEPS,
-        _trilinear._GRID_TABLES,
         _steep._STEEP_SAMPLES,
     ):
         cache.pop(dose, None)
