@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from dosimetry.dose import DoseGrid, DoseSummationType, DoseType
 from dosimetry.dvh._steep import _steep_samples_at_points, _steep_samples_in_cells
-from dosimetry.dvh._trilinear import _box_range, _sample_dose, _trilinear_cells_range
+from dosimetry.dvh._trilinear import _box_range, _clipped_spread, _sample_dose, _trilinear_cells_range
 from dosimetry.dvh.endcaps import EndCapConvention
 from dosimetry.dvh.sampling import DoseSamples, cumulative_volume, trilinear
 from dosimetry.grid import RectilinearGrid
@@ -120,17 +120,48 @@ def test_uniform_level_counting_equals_binary_search(seed: int, on_levels: int) 
 
 
 def test_steep_voxel_samples_in_blocks_equal_one_block(monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    """Sub-sampling the steep voxels block by block (bounded temporaries on large grids) gives the
-    same table as one block: each voxel's samples depend on that voxel only."""
+    """Sub-sampling the steep voxels block by block (bounded temporaries on large grids), and on
+    demand (first the voxels one ROI needs, then more), gives the same table as one block of every
+    voxel on a fresh grid (oracle: one direct call of the sampler on all voxels; each voxel's
+    samples depend on that voxel only)."""
     from dosimetry.dvh import _steep as steep
 
     for n in (2, 3):
         dose = _random_dose(5, (6, 7, 8))
+        every_voxel = np.arange(6 * 7 * 8)
+        sample = steep._steep_samples_in_cells if n % 2 == 0 else steep._steep_samples_at_points
+        whole = sample(_random_dose(5, (6, 7, 8)), every_voxel, n)  # a new grid object: nothing cached
         monkeypatch.setattr(steep, "STEEP_BLOCK_VOXELS", 7)
-        blocked = steep._steep_voxel_samples(dose, n)
-        assert blocked[0].size > 7 * 3  # several blocks
-        dose_again = _random_dose(5, (6, 7, 8))  # a new grid object: nothing cached
-        monkeypatch.setattr(steep, "STEEP_BLOCK_VOXELS", 10**6)
-        whole = steep._steep_voxel_samples(dose_again, n)
+        some = every_voxel[every_voxel % 3 == 1]
+        first = steep._steep_voxel_samples(dose, n, some)
+        assert some.size > 7 * 3  # several blocks
+        for a, b in zip(first, whole, strict=True):
+            np.testing.assert_array_equal(a, b[some])
+        blocked = steep._steep_voxel_samples(dose, n, every_voxel)  # the others computed, merged
         for a, b in zip(blocked, whole, strict=True):
             np.testing.assert_array_equal(a, b)
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 10_000), nz=st.integers(1, 40), ny=st.integers(2, 40), nx=st.integers(2, 40), uneven_z=st.booleans())
+def test_interior_model_built_on_demand_equals_one_whole_grid_pass(seed: int, nz: int, ny: int, nx: int, uneven_z: bool) -> None:
+    """The per-grid interior model, built tile by tile for the windows asked for (in any order,
+    overlapping), gives in every window the numbers of one pass over the whole grid (oracle:
+    :func:`_block_voxel_stats` of the whole grid in one call, the spread clipped by
+    :func:`_clipped_spread` and the steep mask from the 27-neighbourhood range, unblocked)."""
+    from dosimetry.dvh._voxel_stats import _block_voxel_stats, _interior_samples, _voxel_stats, steep_threshold_gy
+
+    z = np.cumsum(np.r_[0.0, np.random.default_rng(seed).uniform(1.0, 4.0, nz - 1)]) if uneven_z else None
+    dose = _random_dose(seed, (nz, ny, nx), z)
+    centre, raw, lo, hi = _block_voxel_stats(dose, (0, nz), (0, ny), (0, nx), True)
+    spread = _clipped_spread(centre, raw, lo, hi)
+    steep = (hi - lo) > steep_threshold_gy(dose)
+    rng = np.random.default_rng(seed + 2)
+    for _ in range(4):
+        window = tuple(slice(int(a), int(b) + 1) for a, b in (np.sort(rng.integers(0, m, 2)) for m in (nz, ny, nx)))
+        got = _interior_samples(dose, window)  # type: ignore[arg-type]
+        for a, b in zip(got, (centre, spread, steep), strict=True):
+            np.testing.assert_array_equal(a, b[window])
+            assert not a.flags.writeable
+        for a, b in zip(_voxel_stats(dose, window), (centre, raw, lo, hi), strict=True):  # type: ignore[arg-type]
+            np.testing.assert_array_equal(a, b[window])
