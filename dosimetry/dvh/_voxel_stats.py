@@ -1,18 +1,16 @@
-"""Whole-voxel statistics of a dose grid, computed once per grid and shared by every ROI on it.
+"""Whole-voxel statistics of a dose grid over the window of voxels an ROI needs.
 
 Per voxel: the mean of the trilinear dose over the voxel (a separable filter, [1, 6, 1] / 8 on a
 uniform axis), its spread from central differences, the range of the 27 voxel-centre doses around
 it, and whether it is steep (that range above :data:`STEEP_FRACTION` of the grid's largest
 absolute dose: an interior steep voxel is sub-sampled, :mod:`dosimetry.dvh._steep`). Everything
-here depends on the dose grid only and is computed element by element, so the whole-grid arrays
-(weak-keyed on the :class:`~dosimetry.dose.DoseGrid`, filled tile by tile where some ROI needs
-them) give each ROI the numbers it would compute for its own voxels.
+here depends on the dose grid only and is computed element by element (from each voxel's
+27-neighbourhood), so the numbers of a voxel are the same whichever ROI's window holds it.
 """
 
 from __future__ import annotations
 
 import weakref
-from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -43,115 +41,56 @@ def steep_threshold_gy(dose: DoseGrid) -> float:
     return STEEP_FRACTION * largest
 
 
-#: Edge (voxels) of the tiles along z, y and x in which the per-grid arrays are built on demand:
-#: only the tiles under some ROI's window are computed (on the clinical-size case, 10.5 M voxels,
-#: the 40 ROIs' windows cover 10 % of the grid: the whole-grid model took 0.6-1.4 s of the 3-4 s of
-#: ``dosimetry dvh``, issue 20). Each voxel's numbers depend on its 27-neighbourhood only (a box
-#: reads one voxel of halo on each side), so any tiling gives the numbers of one whole-grid pass.
-TILE_ZYX = (16, 16, 16)
-
-#: z slices per block when a box of tiles is computed: the temporaries (about ten arrays of the
-#: block's size) stay a fraction of the grid (issue 20: they were ten copies of the grid).
+#: z slices per block when the model of a window is computed: the temporaries (about ten arrays of
+#: the block's size) stay a fraction of the window (issue 20: they were ten copies of the grid).
 INTERIOR_BLOCK_SLICES = 16
 
 Window = tuple[slice, slice, slice]
-Box = tuple[tuple[int, int], tuple[int, int], tuple[int, int]]
 
 
-@dataclass(frozen=True, eq=False)
-class _TiledArrays:
-    """Whole-grid arrays (z, y, x) of which only the tiles marked in ``done`` are filled; the
-    others are allocated but never written (untouched pages cost no memory)."""
-
-    arrays: tuple[npt.NDArray[np.generic], ...]
-    done: npt.NDArray[np.bool_]
-
-    @classmethod
-    def empty(cls, shape_zyx: tuple[int, int, int], dtypes: tuple[type[np.generic], ...]) -> _TiledArrays:
-        tiles = tuple(-(-m // t) for m, t in zip(shape_zyx, TILE_ZYX, strict=True))
-        return cls(tuple(np.empty(shape_zyx, dtype=d) for d in dtypes), np.zeros(tiles, dtype=bool))
-
-    def missing_box(self, window: Window) -> Box | None:
-        """The voxel box (per axis first, last + 1) of the smallest block of tiles holding every
-        tile of ``window`` not yet filled, or None when all are filled."""
-        bounds = [(w.start, w.stop) for w in window]
-        if any(stop <= start for start, stop in bounds):
-            return None
-        first = [start // t for (start, _), t in zip(bounds, TILE_ZYX, strict=True)]
-        last = [-(-stop // t) for (_, stop), t in zip(bounds, TILE_ZYX, strict=True)]
-        todo = ~self.done[first[0] : last[0], first[1] : last[1], first[2] : last[2]]
-        if not todo.any():
-            return None
-        box = []
-        for axis, (f, t, m) in enumerate(zip(first, TILE_ZYX, self.arrays[0].shape, strict=True)):
-            other = tuple(a for a in range(3) if a != axis)
-            hit = np.flatnonzero(todo.any(axis=other))
-            box.append(((f + int(hit[0])) * t, min((f + int(hit[-1]) + 1) * t, m)))
-        return (box[0], box[1], box[2])
-
-    def mark(self, box: Box) -> None:
-        (k0, k1), (j0, j1), (i0, i1) = box
-        tz, ty, tx = TILE_ZYX
-        self.done[k0 // tz : -(-k1 // tz), j0 // ty : -(-j1 // ty), i0 // tx : -(-i1 // tx)] = True
-
-    def views(self, window: Window) -> tuple[npt.NDArray[np.generic], ...]:
-        out = []
-        for array in self.arrays:
-            view = array[window]
-            view.flags.writeable = False
-            out.append(view)
-        return tuple(out)
-
-
-_VOXEL_STATS: weakref.WeakKeyDictionary[DoseGrid, _TiledArrays] = weakref.WeakKeyDictionary()
+def _window_blocks(window: Window) -> list[tuple[int, int]]:
+    first, stop = window[0].start, window[0].stop
+    return [(k, min(k + INTERIOR_BLOCK_SLICES, stop)) for k in range(first, stop, INTERIOR_BLOCK_SLICES)]
 
 
 def _voxel_stats(dose: DoseGrid, window: Window) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
-    """:func:`_block_voxel_stats` over ``window`` (read-only views), built tile by tile on demand
-    and kept per dose grid (its dose array is read-only) for every ROI sampled on it."""
-    tiled = _VOXEL_STATS.get(dose)
-    if tiled is None:
-        tiled = _TiledArrays.empty(dose.grid.shape_zyx, (np.float64,) * 4)
-        _VOXEL_STATS[dose] = tiled
-    box = tiled.missing_box(window)
-    if box is not None:
-        (k0, k1), (j0, j1), (i0, i1) = box
-        for kb in range(k0, k1, INTERIOR_BLOCK_SLICES):
-            ke = min(kb + INTERIOR_BLOCK_SLICES, k1)
-            for array, block in zip(tiled.arrays, _block_voxel_stats(dose, (kb, ke), (j0, j1), (i0, i1), True), strict=True):
-                array[kb:ke, j0:j1, i0:i1] = block
-        tiled.mark(box)
-    centre, raw, lo, hi = tiled.views(window)
-    return centre, raw, lo, hi  # type: ignore[return-value]
-
-
-_INTERIOR: weakref.WeakKeyDictionary[DoseGrid, _TiledArrays] = weakref.WeakKeyDictionary()
+    """:func:`_block_voxel_stats` of the voxels of ``window`` (explicit start and stop on each axis),
+    computed a block of z slices at a time."""
+    shape = tuple(w.stop - w.start for w in window)
+    out = tuple(np.empty(shape) for _ in range(4))
+    j_range, i_range = (window[1].start, window[1].stop), (window[2].start, window[2].stop)
+    for k0, k1 in _window_blocks(window):
+        rows = slice(k0 - window[0].start, k1 - window[0].start)
+        for array, block in zip(out, _block_voxel_stats(dose, (k0, k1), j_range, i_range, True), strict=True):
+            array[rows] = block
+    return out[0], out[1], out[2], out[3]
 
 
 def _interior_samples(dose: DoseGrid, window: Window) -> tuple[FloatArray, FloatArray, npt.NDArray[np.bool_]]:
-    """Over ``window`` (read-only views): the one-sample model of every voxel (trilinear voxel
-    mean, its spread clipped to the 27-neighbourhood range) and whether the voxel is steep
-    (:data:`STEEP_FRACTION`). Built tile by tile on demand and kept per dose grid; the clipping is
-    element by element, so every ROI gets the numbers it would compute for its own voxels."""
-    tiled = _INTERIOR.get(dose)
-    if tiled is None:
-        tiled = _TiledArrays.empty(dose.grid.shape_zyx, (np.float64, np.float64, np.bool_))
-        _INTERIOR[dose] = tiled
-    box = tiled.missing_box(window)
-    if box is not None:
-        threshold_gy = steep_threshold_gy(dose)
-        centre, spread, steep = tiled.arrays
-        (k0, k1), (j0, j1), (i0, i1) = box
-        for kb in range(k0, k1, INTERIOR_BLOCK_SLICES):
-            ke = min(kb + INTERIOR_BLOCK_SLICES, k1)
-            block_centre, raw, lo, hi = _block_voxel_stats(dose, (kb, ke), (j0, j1), (i0, i1), True)
-            target = (slice(kb, ke), slice(j0, j1), slice(i0, i1))
-            centre[target] = block_centre
-            spread[target] = _clipped_spread(block_centre, raw, lo, hi)
-            steep[target] = (hi - lo) > threshold_gy
-        tiled.mark(box)
-    dose_gy, spread_gy, steep_mask = tiled.views(window)
-    return dose_gy, spread_gy, steep_mask  # type: ignore[return-value]
+    """Over ``window`` (explicit start and stop on each axis): the one-sample model of every voxel
+    (trilinear voxel mean, its spread clipped to the 27-neighbourhood range) and whether the voxel
+    is steep (:data:`STEEP_FRACTION`).
+
+    Computed for the window an ROI asks for, not cached per grid: each voxel's numbers depend on its
+    27-neighbourhood only (a block reads one voxel of halo on each side) and the clipping is element
+    by element, so every ROI gets the numbers one whole-grid pass gives its voxels. Measured on the
+    clinical-size case (benchmarks/clinical_scale.py, 10.5 M voxels, 40 ROIs whose windows cover
+    10 % of the grid; issue 20): the whole-grid model cached per grid took 0.6-1.4 s of the 3-4 s of
+    ``dosimetry dvh`` and 178 MB; a cache of 16^3 tiles filled on demand 0.20 s (mostly first-touch
+    page faults of the grid-size arrays); the External's window computed directly 0.04-0.05 s."""
+    threshold_gy = steep_threshold_gy(dose)
+    shape = tuple(w.stop - w.start for w in window)
+    centre = np.empty(shape)
+    spread = np.empty(shape)
+    steep = np.empty(shape, dtype=bool)
+    j_range, i_range = (window[1].start, window[1].stop), (window[2].start, window[2].stop)
+    for k0, k1 in _window_blocks(window):
+        rows = slice(k0 - window[0].start, k1 - window[0].start)
+        block_centre, raw, lo, hi = _block_voxel_stats(dose, (k0, k1), j_range, i_range, True)
+        centre[rows] = block_centre
+        spread[rows] = _clipped_spread(block_centre, raw, lo, hi)
+        steep[rows] = (hi - lo) > threshold_gy
+    return centre, spread, steep
 
 
 def whole_grid(dose: DoseGrid) -> Window:
