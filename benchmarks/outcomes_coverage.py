@@ -16,6 +16,7 @@ import argparse
 import time
 import tracemalloc
 
+from dosimetry.errors import ModelFitError
 from dosimetry.outcomes.coverage import coverage_study
 from dosimetry.outcomes.lkb_fit import LkbParameter
 
@@ -31,13 +32,18 @@ def main() -> None:
     args = parser.parse_args()
     print(f"true TD50 {TRUE['td50_gy']} Gy, m {TRUE['m']}, n {TRUE['n']}; {args.cohorts} cohorts of {args.patients} patients")
     print(f"{'fit':<10} {'parameter':<9} {'true':>7} {'median est':>10} {'coverage':>9} {'MC SE':>6} {'unbounded':>9} {'refused':>7} {'s/fit':>6} {'peak MB':>7}")
-    studies = (("n free", {}), ("n fixed", {LkbParameter.N: TRUE["n"]}))
+    studies: tuple[tuple[str, dict[LkbParameter, float]], ...] = (("n free", {}), ("n fixed", {LkbParameter.N: TRUE["n"]}))
     for label, fixed in studies:
         if args.only and not label.endswith(args.only):
             continue
         tracemalloc.start()
         t0 = time.perf_counter()
-        study = coverage_study(cohorts=args.cohorts, patients=args.patients, seed=args.seed, fixed=fixed, **TRUE)
+        try:
+            study = coverage_study(cohorts=args.cohorts, patients=args.patients, seed=args.seed, fixed=fixed, **TRUE)
+        except ModelFitError as exc:  # every cohort refused: no coverage to print (never NaN)
+            tracemalloc.stop()
+            print(f"{label:<10} not evaluable: all {args.cohorts} cohorts refused ({exc})", flush=True)
+            continue
         seconds = (time.perf_counter() - t0) / args.cohorts
         peak_mb = tracemalloc.get_traced_memory()[1] / 1e6
         tracemalloc.stop()

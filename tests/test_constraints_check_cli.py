@@ -124,3 +124,22 @@ def test_check_bad_protocol_names_the_line(patient: Path, tmp_path: Path, capsys
     assert cli_main.main(["check", str(patient), "--protocol", str(protocol)]) == 1
     err = capsys.readouterr().err
     assert "bad.yaml line 3" in err and "Dmax" in err
+
+
+def test_protocol_rows_print_the_value_the_report_and_verdict_print(
+    patient: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """Oracle: the hand-computed cumulative EQD2 of the brain stem, 16.5 + 0.3 x 22.5 = 23.25 Gy (module docstring),
+    against "Dmax[Gy] <= 23.2": it FAILs, so the printed value must read as failing (23.25, never 23.2 as ``.3g``
+    printed it) and be the same text the verdict (results.json, report banner) gives."""
+    protocol = tmp_path / "tight.yaml"
+    protocol.write_text('constraints:\n  BrainStem: "Dmax[Gy] <= 23.2"\n', encoding="utf-8")
+    args = ["check", str(patient), "--protocol", str(protocol), "--interval-months", "12"]
+    assert cli_main.main(args) == 2
+    out = capsys.readouterr().out
+    (line,) = [x for x in out.splitlines() if x.strip().startswith("line 2: BrainStem")]
+    assert "FAIL [23.25 Gy]" in line, line
+    assert cli_main.main([*args, "--json"]) == 2
+    data = json.loads(capsys.readouterr().out)
+    (finding,) = [x for x in data["verdict"]["failures"] if x["detail"].startswith("protocol") and x["subject"] == "Brain Stem"]
+    assert finding["value_text"] == "23.25"

@@ -148,3 +148,28 @@ def test_percent_planning_system_dvh_never_gives_a_cc_metric(metric: str) -> Non
     (roi,) = compare_with_planning_system(dose, rois, ps, [metric]).rois  # type: ignore[arg-type]
     value = {v.quantity: v for v in roi.values}[metric]
     assert value.planning_system is None and not value.flagged and "PERCENT" in value.note
+
+
+
+def test_percent_volume_metric_judged_in_percentage_points() -> None:
+    """Oracle: the closed-form slab of a sphere (radius 12 mm, 1 Gy/mm gradient) at its equator, dV/V = 3 dz / (4 r):
+    the planning system's curve, ours shifted by 0.3 Gy, holds 100 x 3 x 0.3 / 48 = 1.9 percentage points more at
+    V40Gy (about 50 %), beyond the documented V..[%] tolerance of 1 point; in the top cap (V50Gy, about 1.5 %) a
+    0.1 Gy shift moves far less than 1 point. The cc tolerance read as percent (more than 0.05 *and* more than 5 %
+    of the value) missed the first (5 % of 52 is 2.6) and flagged the second."""
+    from dosimetry.dvh.planning_system import VOLUME_TOLERANCE_PERCENT, VOLUME_TOLERANCE_PERCENT_POINTS, compare_with_planning_system
+
+    dose, rois, ps = _shifted_planning_system("CM3", 0.3)
+    (roi,) = compare_with_planning_system(dose, rois, ps, ["V40Gy[%]"]).rois  # type: ignore[arg-type]
+    (equator,) = [v for v in roi.values if v.quantity == "V40Gy[%]"]
+    assert equator.difference is not None and equator.planning_system is not None
+    assert -equator.difference == pytest.approx(100.0 * 3 * 0.3 / 48.0, rel=0.05)
+    assert VOLUME_TOLERANCE_PERCENT_POINTS < -equator.difference < VOLUME_TOLERANCE_PERCENT / 100.0 * equator.planning_system
+    assert equator.flagged
+
+    dose, rois, ps = _shifted_planning_system("CM3", 0.1)
+    (roi,) = compare_with_planning_system(dose, rois, ps, ["V50Gy[%]"]).rois  # type: ignore[arg-type]
+    (cap,) = [v for v in roi.values if v.quantity == "V50Gy[%]"]
+    assert cap.difference is not None and cap.planning_system is not None
+    assert VOLUME_TOLERANCE_PERCENT / 100.0 * cap.planning_system < -cap.difference < VOLUME_TOLERANCE_PERCENT_POINTS
+    assert not cap.flagged

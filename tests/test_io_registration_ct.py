@@ -151,3 +151,33 @@ def test_deformable_grid_bad_resolution_or_vectors_refused(tmp_path: Path, keywo
     ds.save_as(path)
     with pytest.raises(DicomContentError, match=message):
         load_deformable_registrations(path)
+
+
+def test_ct_folder_lists_every_skipped_file_with_its_reason(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Oracle: construction. Beside four CT slices the folder holds a broken symbolic link, a link to a folder and a
+    text file, each of which the folder walker (dosimetry.io.folder_walk) or the DICOM probe leaves out for a reason
+    of its own; the CT series must name each, with that reason, in its warnings and the log (they were dropped
+    without a word)."""
+    import logging
+
+    from dosimetry.io.folder_walk import walk_files
+
+    f.make_ct_series(tmp_path / "ct")
+    folder = tmp_path / "ct"
+    (folder / "dangling.dcm").symlink_to(tmp_path / "gone.dcm")
+    (tmp_path / "elsewhere").mkdir()
+    (folder / "more").symlink_to(tmp_path / "elsewhere")
+    (folder / "notes.txt").write_text("planning notes, not DICOM\n")
+    with caplog.at_level(logging.WARNING, logger="dosimetry.io.ct_reader"):
+        ct = load_ct_series(folder)
+    assert ct.n_slices == 4
+    walker = {s.path.name: s.reason for s in walk_files(folder).skipped}
+    assert set(walker) == {"dangling.dcm", "more"}
+    skipped = {s.path.name: s.reason for s in ct.skipped}
+    assert set(skipped) == {"dangling.dcm", "more", "notes.txt"}
+    for name in ("dangling.dcm", "more"):
+        assert skipped[name] == walker[name]
+        assert f"skipped {name}: {walker[name]}" in ct.warnings
+    assert any(w.startswith("skipped notes.txt: ") for w in ct.warnings)
+    logged = caplog.text
+    assert all(name in logged for name in skipped) and "symbolic link" in logged

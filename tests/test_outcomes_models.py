@@ -73,8 +73,44 @@ def test_covariate_column_two_levels() -> None:
     values, label = covariate_column(["M", "F", "", "M"], "sex")
     assert label == "sex=M (vs F)"
     assert values[0] == 1.0 and values[1] == 0.0 and math.isnan(values[2])
-    with pytest.raises(ArgumentError, match="3 distinct"):
+    with pytest.raises(ArgumentError, match="not a recognised two-level encoding"):
         covariate_column(["a", "b", "c"], "grade")
+
+
+@pytest.mark.parametrize(
+    ("cells", "label", "coded"),
+    [
+        (["yes", "No", "", "YES"], "chemo=yes (vs No)", [1.0, 0.0, math.nan, 1.0]),
+        (["true", "false"], "chemo=true (vs false)", [1.0, 0.0]),
+        (["female", "male"], "chemo=male (vs female)", [0.0, 1.0]),
+        (["0", "1", ""], "chemo", [0.0, 1.0, math.nan]),
+    ],
+)
+def test_covariate_column_recognised_binary_encodings(cells: list[str], label: str, coded: list[float]) -> None:
+    """Oracle: the documented encodings (yes/no, true/false, male/female in any case, 0/1 as numbers), each coded
+    by hand: 1 for yes/true/male, an empty cell missing."""
+    values, got = covariate_column(cells, "chemo")
+    assert got == label
+    np.testing.assert_array_equal(values, coded)
+
+
+@pytest.mark.parametrize(
+    ("cells", "match"),
+    [
+        (["0", "n/a", "1", "0"], "missing-value token.*cell 2 'n/a'"),
+        (["0", "n/a", "0"], "missing-value token"),  # the review's case: "0"/"n/a" became a 0/1 covariate
+        (["yes", "NA", "no"], "missing-value token.*'NA'"),
+        (["61.5", "nan", "70"], "missing-value token.*'nan'"),  # float() reads "nan": no silent NaN either
+        (["IMRT", "VMAT"], "not a recognised two-level encoding"),
+        (["1", "inf"], "not a finite number"),
+    ],
+)
+def test_covariate_column_refuses_missing_tokens_and_arbitrary_levels(cells: list[str], match: str) -> None:
+    """Oracle: the documented rule. Only recognised binary encodings are coded; a missing-value token is an error
+    naming the cell (an empty cell is the one way to say missing), never a category of its own: before, "0"/"n/a"
+    became the indicator "n/a (vs 0)", i.e. whether the value was recorded."""
+    with pytest.raises(ArgumentError, match=match):
+        covariate_column(cells, "covariate")
 
 
 def test_logrank_six_mp_vs_placebo() -> None:

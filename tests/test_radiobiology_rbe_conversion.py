@@ -121,3 +121,65 @@ def test_short_source_of_a_user_relation() -> None:
     assert RbeRelation(*points, "Smith J. A relation. Phys Med Biol 2019;1:1").short_source == "Smith 2019"
     assert RbeRelation(*points, "Zhang L, Wang W. Title. Radiat Oncol 2020").short_source == "Zhang et al. 2020"
     assert RbeRelation(*points, "x" * 80).short_source == "x" * 57 + "..."
+
+
+def test_mask_restricts_the_conversion() -> None:
+    """Oracle: Zhang et al.'s CTV2 factor (1.46 at 2.70 Gy(RBE) per fraction) by hand. 10 fx: a
+    27 Gy(RBE) voxel in the mask becomes 27 / 1.46; a 1 Gy(RBE) voxel (0.1 per fraction, below the
+    relation's 0.24) outside the mask is not refused: it keeps 1 Gy(RBE) (keep) or becomes 0 (zero),
+    and the warning names the count; 0 Gy stays 0 and is not counted."""
+    dose = np.array([27.0, 1.0, 0.0])
+    mask = np.array([True, False, False])
+    with pytest.raises(RadiobiologyError, match="not extrapolated"):
+        convert_rbe_weighted_dose(dose, 10, source_model="lem-i", target_model="mkm")
+    kept = convert_rbe_weighted_dose(dose, 10, source_model="lem-i", target_model="mkm", mask=mask, mask_label="ROI X")
+    np.testing.assert_allclose(kept.dose_gy, [27.0 / 1.46, 1.0, 0.0], rtol=1e-12)
+    assert kept.masked_voxels == 1 and kept.mask_label == "ROI X"
+    assert "1 voxel(s) with dose outside ROI X were not converted" in kept.warnings[0] and "mixes lem-i and mkm" in kept.warnings[0]
+    zeroed = convert_rbe_weighted_dose(dose, 10, source_model="lem-i", target_model="mkm", mask=mask, outside_mask="zero")
+    np.testing.assert_allclose(zeroed.dose_gy, [27.0 / 1.46, 0.0, 0.0], rtol=1e-12)
+    assert "set to 0" in zeroed.warnings[0]
+    # inside the mask the range is still checked, and the message says where
+    with pytest.raises(RadiobiologyError, match="inside ROI Y: 1 voxel"):
+        convert_rbe_weighted_dose(dose, 10, source_model="lem-i", target_model="mkm", mask=np.array([True, True, False]), mask_label="ROI Y")
+    with pytest.raises(ArgumentError, match="boolean array of the dose's shape"):
+        convert_rbe_weighted_dose(dose, 10, source_model="lem-i", target_model="mkm", mask=np.array([1, 0, 0]))
+
+
+def test_cli_structure_and_min_dose_mask(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Oracle: hand geometry and the paper's 1.46 at 2.70 Gy(RBE)/fx. A 3 x 4 x 4 grid (2 mm voxels
+    centred at x, y = 0, 2, 4, 6 mm; z = 0, 2.5, 5 mm) holds 27 Gy(RBE) (10 fx: 2.70/fx) where x, y
+    <= 2 mm (12 voxels) and 1 Gy(RBE) (0.10/fx, outside the relation) elsewhere (36 voxels). The box
+    ROI of half-side 1.5 mm centred at (1, 1) on every plane touches exactly the 12 voxels; either it
+    or --min-dose-gy 2.4 (= 0.24 x 10) lets the conversion run: 27 -> 27 / 1.46, 1 kept (36 voxels
+    named) or zeroed."""
+    uid = f.uid("rbe-mask-plan")
+    plan = f.make_rt_plan(tmp_path, filename="RI.dcm", ion=True, fractions=10, label="CIRT LEM", sop_instance_uid=uid, seed="rbe-mask")
+    values = np.full((3, 4, 4), 1.0)
+    values[:, :2, :2] = 27.0
+    dose = f.make_rt_dose(tmp_path, shape_frc=(3, 4, 4), position_mm=(0.0, 0.0, 0.0), pixel_spacing_mm=(2.0, 2.0),
+                          dose_frc_gy=values, dose_type="EFFECTIVE", referenced_plan_uid=uid, seed="rbe-mask-dose")
+    rs = f.make_rt_struct(tmp_path, rois=[f.box_roi(1, "GTV_r", (1.0, 1.0), 1.5, (0.0, 2.5, 5.0), interpreted_type="GTV")], seed="rbe-mask-rs")
+    out = tmp_path / "mkm.dcm"
+    base = ["rbe-convert", "--dose", str(dose), "--plan", str(plan), "--to", "mkm", "--out", str(out), "--json"]
+    assert cli_main.main(base) == 1
+    assert "--min-dose-gy" in capsys.readouterr().err  # the refusal names the way out
+    assert cli_main.main([*base, "--structure", "GTV_r", "--rtstruct", str(rs)]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["mask"]["voxels_converted_region"] == 12 and summary["mask"]["voxels_outside_with_dose"] == 36
+    assert summary["max_gy"] == pytest.approx(27.0 / 1.46, rel=1e-9)
+    assert any("36 voxel(s) with dose outside ROI GTV_r" in w for w in summary["warnings"])
+    ds = pydicom.dcmread(out)
+    grid = ds.pixel_array * float(ds.DoseGridScaling)
+    assert float(grid[0, 0, 0]) == pytest.approx(27.0 / 1.46, rel=1e-4) and float(grid[0, 3, 3]) == pytest.approx(1.0, rel=1e-4)
+    assert "masked" in ds.SeriesDescription and "36 outside mask keep" in ds.DoseComment
+    assert "converted only inside ROI GTV_r" in ds.ImageComments
+    assert cli_main.main([*base, "--min-dose-gy", "2.4", "--outside-mask", "zero", "--overwrite"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["mask"]["voxels_converted_region"] == 12 and "0.24 Gy(RBE) per fraction" in summary["mask"]["label"]
+    grid = (lambda d: d.pixel_array * float(d.DoseGridScaling))(pydicom.dcmread(out))
+    assert float(grid[0, 3, 3]) == 0.0
+    assert cli_main.main([*base, "--structure", "GTV_r", "--overwrite"]) == 1
+    assert "--structure needs --rtstruct" in capsys.readouterr().err
+    assert cli_main.main([*base, "--min-dose-gy", "-1", "--overwrite"]) == 1
+    assert "--min-dose-gy must be a positive number" in capsys.readouterr().err

@@ -101,3 +101,25 @@ def test_inverse_consistency_of_two_directions(tmp_path: Path) -> None:
     u = patient.registration_uncertainty()
     assert u is not None and u.inverse_consistency is not None
     assert abs(u.inverse_consistency.mean_mm - 1.0) < 1e-5 and abs(u.inverse_consistency.max_mm - 1.0) < 1e-5
+
+
+def test_every_uncertainty_row_carries_its_unit_to_every_output(tmp_path: Path) -> None:
+    """Oracle: the metric grammar (TG-263): "V10Gy[%]" is a percentage of the organ's volume, "V10Gy[cc]" a volume
+    in cc and "Max[Gy]" a dose in Gy, whatever the dose quantity. Each row of the uncertainty carries that unit in
+    results.json (validated by the schema), in the report's table and in the summary's UNCERTAIN lines; the rows
+    had no unit, so a reader could take a percentage for Gy."""
+    _export(tmp_path / "p")
+    protocol = tmp_path / "units.yaml"
+    protocol.write_text('quantity: eqd2_cumulative\nconstraints:\n  BrainStem: ["Max[Gy] < 10000", "V10Gy[%] <= 100", "V10Gy[cc] < 10000"]\n')
+    patient = load_patient(tmp_path / "p")
+    u = patient.registration_uncertainty(protocol)
+    assert u is not None
+    units = {r.metric: r.unit for r in u.rows if r.source == "protocol"}
+    assert units == {"Max[Gy]": "Gy", "V10Gy[%]": "%", "V10Gy[cc]": "cc"}
+    results = patient.write(tmp_path / "out", protocol=protocol)
+    document = results.to_dict()
+    validate(document)
+    written = {r["metric"]: r["unit"] for r in document["registration_uncertainty"]["rows"] if r["source"] == "protocol"}
+    assert written == units
+    html = (tmp_path / "out" / "report.html").read_text()
+    assert "<th>unit</th>" in html and "<td>%</td>" in html

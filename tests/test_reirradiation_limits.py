@@ -130,3 +130,80 @@ def test_interval_from_the_prior_planning_date_is_not_confirmed(patient: Path, t
     row = interval_row(far)
     assert row.value == pytest.approx(731 / 30.4375) and row.status == "PASS"
     assert "even after 6 months for the prior course itself" in row.reason
+
+
+def _voxelwise_table(metric: str, limit_gy: float, volume_cc: float | None = None):  # type: ignore[no-untyped-def]
+    record = {"organ": "brain_stem", "organ_name": "Brainstem", "structures": ["Brainstem"], "endpoint": "test endpoint",
+              "endpoint_id": "test_brainstem", "quantity": "eqd2", "alpha_beta_gy": 2.0, "metric": metric,
+              "cumulative_limit_gy": limit_gy, "per_course_limit_gy": None, "min_interval_months": None,
+              "source": "Hand example for the tests, not a published limit"}
+    if volume_cc is not None:
+        record["volume_cc"] = volume_cc
+    return parse_reirradiation_table({"entries": [record]}, "test table")
+
+
+def test_voxelwise_metric_rows_and_schema() -> None:
+    """Oracle: the schema rules as stated in dosimetry.constraints.reirradiation (volume_cc only and
+    always with cumulative_dose_at_volume) and hand comparisons: a voxel-wise value of 76.5 Gy
+    against a limit of 80 passes, against 75 fails, whatever the course maxima (44 + 60 = 104)."""
+    d003 = _voxelwise_table("cumulative_dose_at_volume", 80.0, 0.03).entries[0]
+    row = evaluate_limit("BrainStem", d003, current_max_gy=44.0, prior_max_gy=60.0, interval_months=None, cumulative_gy=76.5)[0]
+    assert row.status is Status.PASS and row.value == 76.5 and "D0.03cc of the voxel-wise sum" in row.metric
+    dmax = _voxelwise_table("cumulative_max", 75.0).entries[0]
+    row = evaluate_limit("BrainStem", dmax, current_max_gy=44.0, prior_max_gy=60.0, interval_months=None, cumulative_gy=76.5)[0]
+    assert row.status is Status.FAIL and "Max of the voxel-wise sum" in row.metric
+    with pytest.raises(ConstraintError, match="needs the voxel-wise cumulative value"):
+        evaluate_limit("BrainStem", dmax, current_max_gy=44.0, prior_max_gy=60.0, interval_months=None)
+    with pytest.raises(ConstraintError, match="volume_cc"):
+        _voxelwise_table("cumulative_dose_at_volume", 80.0)
+    with pytest.raises(ConstraintError, match="volume_cc"):
+        _voxelwise_table("cumulative_max", 80.0, 1.0)
+    with pytest.raises(ConstraintError, match="metric must be one of"):
+        _voxelwise_table("dmax", 80.0)
+
+
+@pytest.fixture(scope="module")
+def crossed_patient(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The check patient with the prior course's high dose on the other side (x < 0) and a
+    Brainstem box straddling x = 0 (x -6..6 mm)."""
+    from tests import dicom_factory as f
+    from tests.test_constraints_check_cli import PLANES, POSITION, _dose
+
+    root = tmp_path_factory.mktemp("crossed")
+    current, prior = root / "current", root / "prior"
+    current.mkdir()
+    prior.mkdir()
+    ion_uid, photon_uid = f.uid("crossed-ion-plan"), f.uid("crossed-photon-plan")
+    f.make_rt_ion_plan(current, fractions=22, dose_per_fraction_gy=2.0, sop_instance_uid=ion_uid)
+    f.make_rt_dose(current, shape_frc=(13, 31, 31), position_mm=POSITION, pixel_spacing_mm=(2.0, 2.0), dose_frc_gy=_dose(22.0, 44.0),
+                   dose_type="EFFECTIVE", referenced_plan_uid=ion_uid, seed="crossed-current-dose")
+    f.make_rt_struct(current, rois=[f.box_roi(1, "BrainStem", (0.0, 0.0), 6.0, PLANES)], seed="crossed-struct")
+    f.make_rt_plan(prior, fractions=30, prescription_gy=60.0, sop_instance_uid=photon_uid, seed="crossed-photon")
+    f.make_rt_dose(prior, shape_frc=(13, 31, 31), position_mm=POSITION, pixel_spacing_mm=(2.0, 2.0), dose_frc_gy=_dose(60.0, 30.0),
+                   referenced_plan_uid=photon_uid, seed="crossed-prior-dose")
+    return root
+
+
+@pytest.mark.parametrize(
+    ("metric", "volume_cc", "limit_gy", "expected_value", "status"),
+    [
+        ("sum_of_course_max", None, 90.0, 104.0, "FAIL"),  # 44 + 60, maxima on opposite sides
+        ("cumulative_max", None, 90.0, 76.5, "PASS"),  # x < 0: 16.5 + 60; x >= 0: 44 + 22.5 = 66.5
+        ("cumulative_dose_at_volume", 0.03, 76.0, 76.5, "FAIL"),  # the x < 0 half (> 0.03 cc) is uniformly 76.5
+    ],
+)
+def test_voxelwise_metrics_on_a_patient(
+    crossed_patient: Path, monkeypatch: pytest.MonkeyPatch, metric: str, volume_cc: float | None, limit_gy: float,
+    expected_value: float, status: str,
+) -> None:
+    """Oracle: EQD2 (a/b 2) by hand, EQD2 = D (d + 2) / 4. Current 22 GyE / 22 fx (x < 0) -> 16.5,
+    44 / 22 (x >= 0) -> 44; prior 60 Gy / 30 fx (x < 0) -> 60, 30 / 30 (x >= 0) -> 22.5. The sum of
+    the course maxima (104) is what sum_of_course_max limits; the voxel-wise sum peaks at 76.5 (the
+    DVH engine's linear interpolation between the halves stays between 66.5 and 76.5)."""
+    import dosimetry.patient.reirradiation_limits as module
+
+    monkeypatch.setattr(module, "load_reirradiation_limits", lambda: _voxelwise_table(metric, limit_gy, volume_cc))
+    rows, warnings = dosimetry.load_patient(crossed_patient).reirradiation_limits()
+    assert not warnings
+    (row,) = [r for r in rows if r.endpoint.endswith("[cumulative]")]
+    assert row.roi == "BrainStem" and row.value == pytest.approx(expected_value, abs=0.02) and row.status == status

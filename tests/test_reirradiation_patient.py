@@ -199,3 +199,26 @@ def test_interval_override_must_be_months(given: object) -> None:
 
     with pytest.raises(ArgumentError, match="--interval-months must be a finite number of months"):
         check_override_months(given)  # type: ignore[arg-type]
+
+
+def test_accumulate_uses_the_one_interval_lookup(patient: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:  # noqa: F811
+    """Oracle: the rule that ``accumulate`` and the patient facade share one interval lookup
+    (dosimetry.patient.recovery.resolve_interval): replacing it changes what accumulate reports."""
+    import datetime as dt
+
+    import dosimetry.patient.recovery as recovery_module
+    from dosimetry.radiobiology.interval import CourseDates, CourseInterval
+
+    day = CourseDates(dt.date(2020, 1, 1), dt.date(2020, 1, 1), "test")
+    calls: list[float | None] = []
+
+    def fake(current, prior, selection, override_months):  # type: ignore[no-untyped-def]
+        calls.append(override_months)
+        return CourseInterval(12.0, "the replaced lookup", day, day)
+
+    monkeypatch.setattr(recovery_module, "resolve_interval", fake)
+    args = ["accumulate", "--current", str(patient / "current"), "--prior", str(patient / "prior"), "--out", str(tmp_path / "acc"),
+            "--alpha-beta", "2", "--recovery", "step", "--json"]
+    assert cli_main.main(args) == 0
+    assert calls == [None]
+    assert json.loads(capsys.readouterr().out)["recovery"]["interval_source"] == "the replaced lookup"

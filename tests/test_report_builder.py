@@ -55,7 +55,7 @@ def test_registration_table_does_not_call_a_volume_check_gy() -> None:
     said every value was in Gy."""
     from dosimetry.report.registration import registration_sections
 
-    row = {"roi": "Parotid_L", "endpoint": "Xerostomia", "metric": "V20Gy[%]", "comparator": "<=", "limit": 30.0,
+    row = {"roi": "Parotid_L", "endpoint": "Xerostomia", "metric": "V20Gy[%]", "unit": "%", "comparator": "<=", "limit": 30.0,
            "value_rigid": 35.0, "value_deformable": None, "spread_low": 33.0, "spread_high": 37.0, "worst_direction": "+x",
            "status": "FAIL", "verdict": "FAIL"}
     u = {"organs": [], "rows": [row], "deformable_available": False, "margin_mm": 2.0, "mapping": "rigid",
@@ -63,3 +63,6 @@ def test_registration_table_does_not_call_a_volume_check_gy() -> None:
     (section,) = registration_sections({"registration_uncertainty": u})
     note = section.items[0].note  # type: ignore[union-attr]
     assert "Values in Gy" not in note and "% or cc for a volume" in note
+    table = section.items[0]
+    shown = dict(zip(table.columns, table.rows[0], strict=True))  # type: ignore[union-attr]
+    assert shown["unit"] == "%"

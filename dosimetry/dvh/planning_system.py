@@ -9,6 +9,12 @@ replaces the other. Differences beyond the tolerances below are flagged:
 * volume: more than ``VOLUME_TOLERANCE_PERCENT`` (5 %) *and* more than ``VOLUME_TOLERANCE_CC``
   (0.05 cc) apart -- the spread of the conventions themselves on small ROIs is larger than 5 %
   (issue 13: +19 % to +74 % between half-slab and a planning system below 1.3 cc);
+* volume metrics in cc (``V20Gy[cc]``): the volume tolerances above;
+* volume metrics in percent of the ROI volume (``V20Gy[%]``): more than
+  ``VOLUME_TOLERANCE_PERCENT_POINTS`` (1 percentage point) apart. A percentage is already relative
+  to the ROI volume, so it gets an absolute tolerance of its own: the cc floor (0.05) read as
+  percentage points flagged a 0.1-point difference in a 0.5 % tail, and 5 % of the value let a
+  4.9-point difference of a 98 % coverage pass;
 * doses: more than ``DOSE_TOLERANCE_PERCENT`` (2 %) of the planning system's value *and* more
   than ``DOSE_TOLERANCE_GY`` (0.5 Gy) apart.
 
@@ -32,6 +38,7 @@ from dosimetry.structures import Roi
 
 VOLUME_TOLERANCE_PERCENT = 5.0
 VOLUME_TOLERANCE_CC = 0.05
+VOLUME_TOLERANCE_PERCENT_POINTS = 1.0
 DOSE_TOLERANCE_PERCENT = 2.0
 DOSE_TOLERANCE_GY = 0.5
 
@@ -159,7 +166,8 @@ def _compared(
     metric: Metric, mine: float | None, theirs: float | None, note: str, prescription_gy: float | None
 ) -> ComparedValue:
     """Flag by the dose tolerances for a dose (Gy, cGy, or % of ``prescription_gy``; units in any
-    case, as the metric grammar), by the volume tolerances otherwise."""
+    case, as the metric grammar), by the percentage-point tolerance for a volume in % of the ROI,
+    by the cc volume tolerances otherwise."""
     quantity = metric.text
     if mine is None or theirs is None or not (math.isfinite(mine) and math.isfinite(theirs)):
         return ComparedValue(quantity, mine, theirs, None, False, note)
@@ -169,6 +177,8 @@ def _compared(
         if to_gy is None:  # % of the prescription (evaluated, so a prescription was given)
             to_gy = (prescription_gy or 0.0) / 100.0
         flagged = _dose_flag(mine * to_gy, theirs * to_gy)
+    elif metric.output_unit is Unit.PERCENT:
+        flagged = abs(mine - theirs) > VOLUME_TOLERANCE_PERCENT_POINTS
     else:
-        flagged = abs(mine - theirs) > max(VOLUME_TOLERANCE_CC, VOLUME_TOLERANCE_PERCENT / 100.0 * abs(theirs))
+        flagged = _volume_flag(mine, theirs)
     return ComparedValue(quantity, mine, theirs, mine - theirs, flagged, note)

@@ -4,22 +4,36 @@ Slices are grouped by SeriesInstanceUID, checked for a common orientation, pixel
 size, in-plane position and frame of reference, and ordered along the slice normal into a
 canonical :class:`~dosimetry.grid.RectilinearGrid`. Unevenly spaced slices are kept (the grid's z
 may be non-uniform) and reported as a warning; repeated slice positions are an error.
+
+A folder is scanned with the one folder walker (:func:`dosimetry.io.folder_walk.walk_files`).
+What it leaves out (links to folders, broken links, unreadable folders, ...) and the files that are
+not readable DICOM are listed in ``CtSeries.skipped`` and as warnings ``skipped NAME: REASON`` (the
+text the course loader uses, so a report listing both shows one line), and logged with their path;
+files that are DICOM but not CT Image are not used, as documented, and not listed.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 from pydicom.dataset import Dataset
 
-from dosimetry.errors import ArgumentError, ConsistencyError, DicomContentError, GeometryError, InputFileError, UnsupportedDataError
+from dosimetry.errors import (
+    ArgumentError,
+    ConsistencyError,
+    DicomContentError,
+    DosimetryError,
+    GeometryError,
+    InputFileError,
+    UnsupportedDataError,
+)
 from dosimetry.grid import RectilinearGrid
-from dosimetry.io.folder_walk import walk_files
+from dosimetry.io.folder_walk import SkippedFile, walk_files
 from dosimetry.io.dicom_file import (
     CT_IMAGE,
     expect_sop_class,
@@ -55,19 +69,29 @@ class CtSeries:
     layout: CanonicalLayout = field(repr=False)
     description: str = ""
     warnings: tuple[str, ...] = field(default=())
+    #: files of the scanned folder not read, and why (module docstring); also in ``warnings``
+    skipped: tuple[SkippedFile, ...] = field(default=())
 
     @property
     def n_slices(self) -> int:
         return len(self.slice_paths)
 
 
-def _expand(paths: str | Path | Iterable[str | Path]) -> list[Path]:
+def _expand(paths: str | Path | Iterable[str | Path]) -> tuple[list[Path], list[SkippedFile]]:
+    """The files to read, and what the folder walker left out (with its reason)."""
     if isinstance(paths, (str, Path)):
         p = Path(paths)
         if p.is_dir():
-            return list(walk_files(p).files)
-        return [p]
-    return [Path(q) for q in paths]
+            walk = walk_files(p)
+            return list(walk.files), list(walk.skipped)
+        return [p], []
+    return [Path(q) for q in paths], []
+
+
+def _reason(exc: DosimetryError, path: Path) -> str:
+    """The error's message without its leading path (the warning names the file)."""
+    message, prefix = one_line(exc), f"{path}: "
+    return message[len(prefix):] if message.startswith(prefix) else message
 
 
 def load_ct_series(paths: str | Path | Sequence[str | Path], *, series_instance_uid: str | None = None) -> CtSeries:
@@ -76,7 +100,7 @@ def load_ct_series(paths: str | Path | Sequence[str | Path], *, series_instance_
     Non-CT files in a folder are ignored; when several CT series are present,
     ``series_instance_uid`` must name one.
     """
-    files = _expand(paths)
+    files, skipped = _expand(paths)
     if not files:
         raise InputFileError(f"{paths}: no files")
     folder_scan = isinstance(paths, (str, Path)) and Path(paths).is_dir()
@@ -85,7 +109,8 @@ def load_ct_series(paths: str | Path | Sequence[str | Path], *, series_instance_
         if folder_scan:
             try:
                 ds = read_dicom(path, stop_before_pixels=True)
-            except InputFileError:
+            except InputFileError as exc:
+                skipped.append(SkippedFile(path, _reason(exc, path)))
                 continue
             if str(ds.get("SOPClassUID", "")) != CT_IMAGE:
                 continue
@@ -93,9 +118,16 @@ def load_ct_series(paths: str | Path | Sequence[str | Path], *, series_instance_
             ds = read_dicom(path, stop_before_pixels=True)
             expect_sop_class(ds, path, [CT_IMAGE])
         headers.append((path, ds))
+    for entry in skipped:
+        LOGGER.warning("CT series in %s: skipped %s: %s", paths, entry.path, entry.reason)
     if not headers:
-        raise InputFileError(f"{paths}: no CT Image files found")
-    return ct_series_from_headers(headers, series_instance_uid=series_instance_uid, where=str(paths))
+        listing = "".join(f"; skipped {e.path.name}: {e.reason}" for e in skipped)
+        raise InputFileError(f"{paths}: no CT Image files found{listing}")
+    series = ct_series_from_headers(headers, series_instance_uid=series_instance_uid, where=str(paths))
+    if not skipped:
+        return series
+    notes = tuple(f"skipped {e.path.name}: {e.reason}" for e in skipped)
+    return replace(series, warnings=(*series.warnings, *notes), skipped=tuple(skipped))
 
 
 def ct_series_from_headers(

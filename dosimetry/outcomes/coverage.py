@@ -6,6 +6,8 @@ profile interval is checked for containing the truth. An unbounded end (``None``
 infinity on that side (it covers there) and is counted separately; a cohort the fit refuses
 (too few events, separation) is counted as refused and left out of the coverage denominator.
 The Monte-Carlo standard error of a coverage ``c`` over ``k`` fitted cohorts is ``sqrt(c (1-c) / k)``.
+When every cohort is refused the coverage is not evaluable: :class:`~dosimetry.errors.ModelFitError`
+("not evaluable: all N cohorts refused", with the first refusal's reason), never a NaN coverage.
 """
 
 from __future__ import annotations
@@ -30,14 +32,19 @@ class ParameterCoverage:
     unbounded: int
     median_estimate: float
 
+    def _require_fitted(self) -> None:
+        if self.fitted < 1:
+            raise ModelFitError(f"coverage of {self.parameter.value}: not evaluable, no cohort was fitted")
+
     @property
     def coverage(self) -> float:
-        return self.covered / self.fitted if self.fitted else math.nan
+        self._require_fitted()
+        return self.covered / self.fitted
 
     @property
     def monte_carlo_se(self) -> float:
         c = self.coverage
-        return math.sqrt(c * (1.0 - c) / self.fitted) if self.fitted else math.nan
+        return math.sqrt(c * (1.0 - c) / self.fitted)
 
 
 @dataclass(frozen=True)
@@ -62,14 +69,16 @@ def coverage_study(
     unbounded = dict.fromkeys(free, 0)
     estimates: dict[LkbParameter, list[float]] = {p: [] for p in free}
     refused = 0
+    first_refusal = ""
     events = []
     for k in range(cohorts):
         cohort = simulate_lkb_cohort(patients, td50_gy=td50_gy, m=m, n=n, seed=seed + k)
         events.append(sum(cohort.outcome))
         try:
             fit = fit_lkb(cohort.organs, cohort.outcome, fixed=fixed, bootstrap=0)
-        except ModelFitError:
+        except ModelFitError as exc:
             refused += 1
+            first_refusal = first_refusal or str(exc)
             continue
         by = {LkbParameter.TD50: fit.td50, LkbParameter.M: fit.m, LkbParameter.N: fit.n}
         for p in free:
@@ -80,13 +89,17 @@ def coverage_study(
             if (lo is None or lo <= truth[p]) and (hi is None or truth[p] <= hi):
                 covered[p] += 1
     fitted = cohorts - refused
+    if fitted == 0:
+        raise ModelFitError(
+            f"coverage study not evaluable: all {cohorts} cohorts refused ({patients} patients each; first: {first_refusal})"
+        )
     return CoverageStudy(
         cohorts=cohorts,
         patients=patients,
         refused=refused,
         mean_events=float(np.mean(events)),
         parameters=tuple(
-            ParameterCoverage(p, truth[p], fitted, covered[p], unbounded[p], float(np.median(estimates[p])) if estimates[p] else math.nan)
+            ParameterCoverage(p, truth[p], fitted, covered[p], unbounded[p], float(np.median(estimates[p])))
             for p in free
         ),
     )

@@ -194,20 +194,52 @@ def _firth(names: list[str], x: np.ndarray, y: np.ndarray, separated: bool, warn
     )
 
 
+#: Two-level text encodings a covariate column may use (compared case-insensitively); the level coded 1 is
+#: the alphabetically later one of the pair (yes, true, y, male, m). 0/1 columns are numeric already.
+BINARY_ENCODINGS: tuple[frozenset[str], ...] = (
+    frozenset({"no", "yes"}), frozenset({"n", "y"}), frozenset({"false", "true"}),
+    frozenset({"female", "male"}), frozenset({"f", "m"}),
+)
+#: Cell texts that mean "no value" in some spreadsheet or export; an outcomes table writes a missing value as an
+#: empty cell (dosimetry.outcomes.table), so one of these is refused rather than read as a category or a number.
+MISSING_VALUE_TOKENS = frozenset({"na", "n/a", "nan", "none", "null", "missing", "unknown", "?", ".", "-", "--", "nd", "n.d."})
+
+
 def covariate_column(cells: Sequence[str], name: str) -> tuple[np.ndarray, str]:
-    """Parse an outcomes-table column into numbers: numeric text as is; a column of exactly two
-    distinct non-numeric values as a 0/1 indicator of the alphabetically later one (the reference
-    level is named in the returned label, e.g. ``sex=M (vs F)``). Empty cells are NaN."""
+    """Parse an outcomes-table column into numbers. Numeric text is read as is (it must be finite); a text
+    column is coded only when its values are one of the :data:`BINARY_ENCODINGS` (any case), as a 0/1
+    indicator of the pair's later level (the reference level is named in the returned label, e.g.
+    ``sex=M (vs F)``). An empty cell is a missing value (NaN). A missing-value token (``n/a``, ``NA``,
+    ``nan``, ``unknown``, ... :data:`MISSING_VALUE_TOKENS`) is an error naming the column and the cell, never
+    a category: "0"/"n/a" would otherwise become a binary covariate of "was the value recorded"."""
     values = [c.strip() for c in cells]
-    present = [v for v in values if v]
+    tokens = [(i, v) for i, v in enumerate(values) if v.casefold() in MISSING_VALUE_TOKENS]
+    if tokens:
+        where = ", ".join(f"cell {i + 1} {v!r}" for i, v in tokens[:6])
+        raise ArgumentError(
+            f"covariate {name}: {len(tokens)} cell(s) hold a missing-value token ({where}); leave a missing value's "
+            "cell empty (the patient is then left out of the model), or give the value"
+        )
     try:
-        return np.array([float(v) if v else math.nan for v in values]), name
+        numbers = np.array([float(v) if v else math.nan for v in values])
     except ValueError:
         pass
-    levels = sorted(set(present))
-    if len(levels) != 2:
+    else:
+        bad = [values[i] for i in np.flatnonzero(np.isinf(numbers))]
+        if bad:
+            raise ArgumentError(f"covariate {name}: not a finite number: {', '.join(bad[:6])}")
+        return numbers, name
+    present = [v for v in values if v]
+    spellings: dict[str, str] = {}
+    for v in present:
+        spellings.setdefault(v.casefold(), v)
+    levels = sorted(spellings)
+    if frozenset(levels) not in BINARY_ENCODINGS:
+        shown = ", ".join(spellings[k] for k in levels[:6])
         raise ArgumentError(
-            f"covariate {name}: not numeric and has {len(levels)} distinct values ({', '.join(levels[:6])}); "
-            "only numeric or two-level columns can be covariates"
+            f"covariate {name}: not numeric and its values ({shown}) are not a recognised two-level encoding "
+            "(yes/no, y/n, true/false, male/female, m/f, any case; or 0/1): code it as 0/1"
         )
-    return np.array([float(v == levels[1]) if v else math.nan for v in values]), f"{name}={levels[1]} (vs {levels[0]})"
+    reference, coded = levels
+    label = f"{name}={spellings[coded]} (vs {spellings[reference]})"
+    return np.array([float(v.casefold() == coded) if v else math.nan for v in values]), label

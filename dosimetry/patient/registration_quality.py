@@ -99,6 +99,7 @@ class UncertaintyRow:
     value_rigid: float | None
     value_deformable: float | None
     value: float | None
+    unit: str  # of limit, values and spread: the constraint row's unit (Gy, %, cc), as ConstraintCheck.unit
     spread_low: float | None
     spread_high: float | None
     worst_direction: str | None
@@ -336,7 +337,7 @@ def registration_uncertainty(
             UncertaintyRow(
                 source=row.source, roi=row.roi, endpoint=row.endpoint, quantity=row.quantity, metric=row.metric,
                 comparator=row.comparator, limit=row.limit, value_rigid=value_rigid,
-                value_deformable=row.value if deformable_used else None, value=row.value,
+                value_deformable=row.value if deformable_used else None, value=row.value, unit=row.unit,
                 spread_low=min(all_values) if all_values else None, spread_high=max(all_values) if all_values else None,
                 worst_direction=worst, status=row.status, verdict=verdict,
             )

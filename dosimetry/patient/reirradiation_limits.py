@@ -7,8 +7,10 @@ end is unknown: :attr:`CourseInterval.prior_end_unknown`) is NOT_EVALUABLE, not 
 interval is shorter by about the prior course's duration.
 
 Each course is converted on its own (its fraction count, the entry's alpha/beta; the prior course
-on the current grid as aligned) and read by the DVH engine (Max of the ROI's DVH). No recovery
-discount is applied: the sources add the courses' full doses.
+on the current grid as aligned) and read by the DVH engine (Max of the ROI's DVH). A voxel-wise
+limit (``cumulative_max``, ``cumulative_dose_at_volume``) reads the DVH of the sum of the two
+course maps (Max, or the dose to the hottest ``volume_cc``). No recovery discount is applied: the
+sources add the courses' full doses.
 """
 
 from __future__ import annotations
@@ -16,8 +18,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
+import numpy as np
+
 from dosimetry.constraints.naming import Laterality, NameMapper
-from dosimetry.constraints.reirradiation import LimitCheck, ReirradiationLimit, evaluate_limit, load_reirradiation_limits
+from dosimetry.constraints.reirradiation import (
+    LimitCheck,
+    LimitMetric,
+    ReirradiationLimit,
+    ReirradiationTable,
+    evaluate_limit,
+    load_reirradiation_limits,
+)
 from dosimetry.dose import DoseGrid
 from dosimetry.dvh import compute_dvh, release_grid_caches
 from dosimetry.errors import DosimetryError
@@ -71,14 +82,25 @@ def _row(check: LimitCheck) -> ConstraintCheck:
     )
 
 
+def _cumulative_value(limit: ReirradiationLimit, grid: DoseGrid, roi: Roi, bin_width_gy: float) -> float:
+    """The voxel-wise metric of ``limit`` on the summed map ``grid`` (Max, or D at ``volume_cc``)."""
+    dvh = compute_dvh(grid, roi, bin_width_gy=bin_width_gy)
+    if limit.metric is LimitMetric.CUMULATIVE_MAX:
+        return dvh.max_gy
+    assert limit.volume_cc is not None  # the parser requires it for this metric
+    return dvh.dose_at_volume_cc(limit.volume_cc, label=f"re-irradiation limit {limit.endpoint_id} D{limit.volume_cc:g}cc")
+
+
 def reirradiation_limit_checks(
-    maps: PatientMaps, rois: Sequence[Roi], *, bin_width_gy: float, mapper: NameMapper | None = None
+    maps: PatientMaps, rois: Sequence[Roi], *, bin_width_gy: float, mapper: NameMapper | None = None,
+    table: ReirradiationTable | None = None,
 ) -> tuple[tuple[ConstraintCheck, ...], tuple[str, ...]]:
-    """Constraint rows of every shipped limit for every ROI it names, and warnings (ROIs without a DVH)."""
+    """Constraint rows of every limit of ``table`` (the shipped one by default) for every ROI it
+    names, and warnings (ROIs without a DVH)."""
     if maps.prior is None or maps.aligned is None:
         return (), ()
     mapper = mapper or NameMapper()
-    table = load_reirradiation_limits()
+    table = table or load_reirradiation_limits()
     cache: dict[tuple[str, float, str], DoseGrid] = {}
 
     def course_map(limit: ReirradiationLimit, course: str) -> DoseGrid:
@@ -113,6 +135,19 @@ def reirradiation_limit_checks(
                 except DosimetryError as exc:
                     failed[roi.name] = exc
             release_grid_caches(grid)
+        cumulative: dict[str, float] = {}
+        if limit.metric.voxelwise:
+            current, prior = course_map(limit, "current"), course_map(limit, "prior")
+            summed = replace(current, dose_gy=np.asarray(current.dose_gy) + np.asarray(prior.dose_gy),
+                             description=f"{limit.quantity} current + prior (no recovery)")
+            for roi in named:
+                if roi.name in failed:
+                    continue
+                try:
+                    cumulative[roi.name] = _cumulative_value(limit, summed, roi, bin_width_gy)
+                except DosimetryError as exc:
+                    failed[roi.name] = exc
+            release_grid_caches(summed)
         for roi in named:
             if roi.name in failed:
                 warnings.append(f"re-irradiation limit {limit.endpoint_id}: ROI {roi.name!r} not evaluated: {failed[roi.name]}")
@@ -121,7 +156,7 @@ def reirradiation_limit_checks(
                 _row(_interval_confirmed(c, maps.interval))
                 for c in evaluate_limit(
                     roi.name, limit, current_max_gy=maxima[(roi.name, "current")], prior_max_gy=maxima[(roi.name, "prior")],
-                    interval_months=months,
+                    interval_months=months, cumulative_gy=cumulative.get(roi.name),
                 )
             )
     return tuple(rows), tuple(warnings)

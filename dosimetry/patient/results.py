@@ -184,8 +184,8 @@ class AnalysisResults:
         if u is not None:
             flips = [r for r in u.rows if r.verdict == "UNCERTAIN"]
             lines.append(f"registration uncertainty (prior dose shifted {u.margin_mm:g} mm): {len(flips)} check(s) UNCERTAIN")
-            lines += [f"  UNCERTAIN {r.roi}: {r.metric} {r.status} at {_num(r.value)}, {_num(r.spread_low)}-{_num(r.spread_high)} "
-                      "within the margin (unit: the metric's)" for r in flips]
+            lines += [f"  UNCERTAIN {r.roi}: {r.metric} {r.status} at {_num(r.value)} {r.unit}, "
+                      f"{_num(r.spread_low)}-{_num(r.spread_high)} {r.unit} within the margin" for r in flips]
         return "\n".join(lines)
 
     def __str__(self) -> str:

@@ -46,8 +46,9 @@ Top-level keys (all required; doses in Gy, or GyE where the source dose is RBE-w
                        empty sha256: it is neither parsed nor hashed)
     registration_uncertainty  null | {margin_mm, mapping, rigid_available, deformable_available,
                        rows: [{source, roi, endpoint, quantity, metric, comparator, limit, value_rigid,
-                       value_deformable, value, spread_low, spread_high (over the prior dose shifted by
-                       margin_mm along +-x, +-y, +-z), worst_direction, status, verdict ("UNCERTAIN" when
+                       value_deformable, value, unit (of limit, values and spread: the constraint row's
+                       unit, Gy|%|cc; always written, optional to read: added within 1.1), spread_low,
+                       spread_high (over the prior dose shifted by margin_mm along +-x, +-y, +-z), worst_direction, status, verdict ("UNCERTAIN" when
                        the status flips within the spread)}], organs: [{roi, prior_roi, dice_rigid,
                        dice_deformable, mean_surface_distance_rigid_mm, mean_surface_distance_deformable_mm,
                        jacobian_min, folding_voxels, note}], inverse_consistency null | {mean_mm, p95_mm,
@@ -103,6 +104,11 @@ def _obj(properties: Mapping[str, Any], *, extra: bool = False) -> dict[str, Any
     }
 
 
+def _optional(schema: dict[str, Any], *keys: str) -> dict[str, Any]:
+    """``schema`` with ``keys`` no longer required (keys added by a MINOR version)."""
+    return schema | {"required": [k for k in schema["required"] if k not in keys]}
+
+
 def _array(items: Mapping[str, Any]) -> dict[str, Any]:
     return {"type": "array", "items": dict(items)}
 
@@ -115,12 +121,12 @@ _REGISTRATION_UNCERTAINTY: dict[str, Any] = {
         "mapping": _STR,
         "rigid_available": {"type": "boolean"},
         "deformable_available": {"type": "boolean"},
-        "rows": _array(_obj({
+        "rows": _array(_optional(_obj({
             "source": _STR, "roi": _STR, "endpoint": _STR, "quantity": _STR, "metric": _STR, "comparator": _STR,
             "limit": _NUM_OR_NULL_, "value_rigid": _NUM_OR_NULL_, "value_deformable": _NUM_OR_NULL_, "value": _NUM_OR_NULL_,
-            "spread_low": _NUM_OR_NULL_, "spread_high": _NUM_OR_NULL_, "worst_direction": _STR_OR_NULL, "status": _STR,
-            "verdict": {"enum": ["PASS", "FAIL", "NOT_EVALUABLE", "UNCERTAIN"]},
-        })),
+            "unit": _STR, "spread_low": _NUM_OR_NULL_, "spread_high": _NUM_OR_NULL_, "worst_direction": _STR_OR_NULL,
+            "status": _STR, "verdict": {"enum": ["PASS", "FAIL", "NOT_EVALUABLE", "UNCERTAIN"]},
+        }), "unit")),
         "organs": _array(_obj({
             "roi": _STR, "prior_roi": _STR_OR_NULL, "dice_rigid": _NUM_OR_NULL_, "dice_deformable": _NUM_OR_NULL_,
             "mean_surface_distance_rigid_mm": _NUM_OR_NULL_, "mean_surface_distance_deformable_mm": _NUM_OR_NULL_,

@@ -16,6 +16,11 @@ Shipped relation (``dosimetry/data/rbe_lem_mkm_zhang2020.json``): Zhang L et al.
 (the file's notes say which points are used). A user relation in the same JSON/YAML form
 (``source``, ``from_model``, ``to_model``, ``points``) replaces it.
 
+A ``mask`` restricts the conversion (for example to a structure, or to voxels above a dose where
+the relation is defined): voxels outside it are kept at their input (source-model) dose or, with
+``outside_mask="zero"``, set to 0; either way their count is returned, logged and named in the
+warnings, so an output that mixes the two models says so.
+
 The plan's biological model is read when recorded (:func:`recorded_rbe_model`: the words LEM or
 MKM in the RT Dose or RT Ion Plan descriptions), else it is a required argument.
 """
@@ -23,6 +28,7 @@ MKM in the RT Dose or RT Ion Plan descriptions), else it is a required argument.
 from __future__ import annotations
 
 import json
+import logging
 import re
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -33,10 +39,14 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from dosimetry.citations import short_citation
 from dosimetry.errors import ArgumentError, InputFileError, RadiobiologyError
 from dosimetry.radiobiology.lq import check_fractions
 
+logger = logging.getLogger(__name__)
+
 FloatArray = npt.NDArray[np.float64]
+MASK_OUTSIDE = ("keep", "zero")
 SHIPPED_RELATION = "rbe_lem_mkm_zhang2020.json"
 
 
@@ -80,13 +90,8 @@ class RbeRelation:
 
     @property
     def short_source(self) -> str:
-        """First author and year for a Vancouver author list ("Zhang L, Wang W, ... 2020" ->
-        "Zhang et al. 2020"); any other source (a centre's own relation) as written, cut at 60 characters."""
-        authors = re.match(r"([A-Z][\w'-]+) [A-Z]{1,3}(,)?", self.source)
-        year = re.search(r"\b(19|20)\d\d\b", self.source)
-        if authors is None or year is None:
-            return self.source if len(self.source) <= 60 else self.source[:57] + "..."
-        return f"{authors.group(1)}{' et al.' if authors.group(2) else ''} {year.group(0)}"
+        """First author and year ("Zhang et al. 2020"; :func:`dosimetry.citations.short_citation`)."""
+        return short_citation(self.source)
 
     @property
     def range_gy(self) -> tuple[float, float]:
@@ -159,6 +164,8 @@ class ConvertedDose:
     relation_source: str
     outside_voxels: int = 0  # voxels outside the relation's range (set to 0, only with outside="zero")
     warnings: tuple[str, ...] = field(default=())
+    masked_voxels: int = 0  # dose > 0 outside the mask: kept at the source model's dose, or 0 (outside_mask)
+    mask_label: str = ""  # what the mask is (e.g. "ROI BrainStem, >= 10 Gy(RBE)"); "" without a mask
 
 
 def convert_rbe_weighted_dose(
@@ -169,19 +176,33 @@ def convert_rbe_weighted_dose(
     target_model: RbeModel,
     relation: RbeRelation | None = None,
     outside: str = "refuse",
+    mask: npt.ArrayLike | None = None,
+    mask_label: str = "the mask",
+    outside_mask: str = "keep",
 ) -> ConvertedDose:
     """Convert a total RBE-weighted dose array voxel by voxel (module docstring). Voxels of 0 Gy
     stay 0. A voxel whose LEM-I dose per fraction lies outside the relation's range is refused
     (``outside="refuse"``, a RadiobiologyError giving the count and doses) or, only when the caller
-    says ``outside="zero"``, set to 0 with a warning that names the count."""
+    says ``outside="zero"``, set to 0 with a warning that names the count. With ``mask`` (a boolean
+    array of the dose's shape, described by ``mask_label``) only the voxels in it are converted and
+    range-checked; the others keep the source model's dose (``outside_mask="keep"``) or are set to 0
+    (``"zero"``), with a warning naming their count and what was done."""
     n = check_fractions(fractions)
     relation = relation or load_relation()
     source_model, target_model = rbe_model(source_model, "source_model"), rbe_model(target_model, "target_model")
     if outside not in ("refuse", "zero"):
         raise ArgumentError(f"outside must be 'refuse' or 'zero', got {outside!r}")
+    if outside_mask not in MASK_OUTSIDE:
+        raise ArgumentError(f"outside_mask must be one of {', '.join(MASK_OUTSIDE)}, got {outside_mask!r}")
     dose = np.asarray(dose_gy, dtype=np.float64)
     if dose.size == 0 or not np.all(np.isfinite(dose)) or float(dose.min()) < 0:
         raise RadiobiologyError("the RBE-weighted dose must be a non-empty array of finite doses >= 0 Gy(RBE)")
+    if mask is None:
+        selected = np.ones(dose.shape, dtype=bool)
+    else:
+        selected = np.asarray(mask)
+        if selected.shape != dose.shape or selected.dtype != np.bool_:
+            raise ArgumentError(f"mask must be a boolean array of the dose's shape {dose.shape}, got {selected.dtype} {selected.shape}")
     if source_model is target_model:
         return ConvertedDose(dose.copy(), source_model, target_model, relation.source)
     per_fraction = dose / n
@@ -191,7 +212,7 @@ def convert_rbe_weighted_dose(
         low_in, high_in = float(g[0]), float(g[-1])
     else:
         low_in, high_in = low, high
-    positive = per_fraction > 0
+    positive = (per_fraction > 0) & selected
     inside = positive & (per_fraction >= low_in * (1 - 1e-12)) & (per_fraction <= high_in * (1 + 1e-12))
     bad = positive & ~inside
     count = int(np.count_nonzero(bad))
@@ -203,16 +224,35 @@ def convert_rbe_weighted_dose(
             f"Gy(RBE), outside the relation's range {low_in:.3g}-{high_in:.3g} Gy(RBE) per fraction ({relation.short_source}); "
             "the relation is not extrapolated"
         )
+        if mask is not None:
+            message = f"inside {mask_label}: {message}"
         if outside == "refuse":
-            raise RadiobiologyError(message + ": restrict the conversion to the relation's range or choose outside='zero' (--outside zero)")
+            raise RadiobiologyError(
+                message + ": restrict the conversion to the relation's range (--min-dose-gy, --structure) or choose outside='zero' (--outside zero)"
+            )
         warnings.append(message + "; those voxels were set to 0 (outside='zero')")
+    masked = (dose > 0) & ~selected
+    masked_count = int(np.count_nonzero(masked))
     out = np.zeros_like(dose)
+    if masked_count:
+        kept = outside_mask == "keep"
+        if kept:
+            out[masked] = dose[masked]
+        text = (
+            f"{masked_count} voxel(s) with dose outside {mask_label} were not converted: "
+            + (f"they keep their {source_model.value} dose, so the output mixes {source_model.value} and {target_model.value} doses"
+               if kept else "they were set to 0")
+        )
+        warnings.append(text)
+        logger.warning("RBE conversion %s -> %s: %s", source_model.value, target_model.value, text)
     d = np.clip(per_fraction[inside], low_in, high_in)
     if source_model is RbeModel.LEM_I:
         out[inside] = dose[inside] / relation.factor_at(d)
     else:
         out[inside] = relation.lem_from_mkm_per_fraction(d) * n
-    return ConvertedDose(out, source_model, target_model, relation.source, count, tuple(warnings))
+    return ConvertedDose(
+        out, source_model, target_model, relation.source, count, tuple(warnings), masked_count, "" if mask is None else mask_label
+    )
 
 
 _MODEL_WORDS = {RbeModel.LEM_I: re.compile(r"\bLEM(?:[ _-]?I{1,2}V?)?\b", re.IGNORECASE), RbeModel.MKM: re.compile(r"\bm?MKM\b", re.IGNORECASE)}

@@ -245,6 +245,7 @@ def overlay_section(maps: PatientMaps, dvhs: PatientDvhs, results: dict[str, Any
                 f"CT series {series.series_instance_uid} is in frame {series.frame_of_reference_uid}, the dose in {dose.frame_of_reference_uid}"
             )
         ct = load_ct_volume(series)
+        warnings.extend(series.warnings)  # skipped files and uneven slices reach the page and results.json
     except DosimetryError as exc:
         warnings.append(f"no isodose overlays: no usable CT in {maps.folders.current}: {exc}")
         return Section("Isodose overlays", (Paragraph("Not available (see warnings)."),), "overlays")

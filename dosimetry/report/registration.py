@@ -31,7 +31,7 @@ def registration_sections(results: dict[str, Any]) -> tuple[Section, ...]:
     for r in u["rows"]:
         q = quality.get(r["roi"], {})
         rows.append((
-            r["roi"], r["endpoint"], r["metric"], f"{r['comparator']} {_num(r['limit'])}",
+            r["roi"], r["endpoint"], r["metric"], r["unit"], f"{r['comparator']} {_num(r['limit'])}",
             _num(r["value_rigid"]), _num(r["value_deformable"]),
             f"{_num(r['spread_low'])} - {_num(r['spread_high'])}", r["worst_direction"] or "-",
             _num(q.get("dice_deformable") if u["deformable_available"] else q.get("dice_rigid")),
@@ -40,10 +40,10 @@ def registration_sections(results: dict[str, Any]) -> tuple[Section, ...]:
         status.append(_STYLE.get(r["verdict"], RowStyle.NONE))
     checks = Table(
         "Cumulative checks under rigid and deformable mapping",
-        ("ROI", "endpoint", "metric", "limit", "rigid", "deformable", f"spread (shift {u['margin_mm']:g} mm)", "worst direction",
+        ("ROI", "endpoint", "metric", "unit", "limit", "rigid", "deformable", f"spread (shift {u['margin_mm']:g} mm)", "worst direction",
          "Dice", "status", "verdict"),
         tuple(rows), tuple(status),
-        note=f"Values in the unit of each check's metric (Gy for a dose, % or cc for a volume: the [unit] in its name) on the cumulative quantity of each check. The cumulative dose used the {u['mapping']} mapping. "
+        note=f"Limit, values and spread in the row's unit (Gy for a dose, % or cc for a volume) on the cumulative quantity of each check. The cumulative dose used the {u['mapping']} mapping. "
         f"Spread: the value with the mapped prior dose shifted by {u['margin_mm']:g} mm along +-x, +-y, +-z; a status that "
         "changes within it is UNCERTAIN.",
     )

@@ -182,8 +182,8 @@ def _recovery(args: argparse.Namespace, current: Course, prior: Course) -> tuple
     """The uniform recovery model of --recovery at the interval (--interval-months, else the DICOM
     dates), where the interval came from and the model's warnings (an interval it clamps);
     (None, None, ()): --residual."""
-    from dosimetry.radiobiology.interval import course_dates, course_interval, missing_dates_message
-    from dosimetry.radiobiology.recovery import DEFAULT_RESIDUAL, JonesGrant2014, check_interval_months, parse_recovery_model
+    from dosimetry.patient.recovery import resolve_interval
+    from dosimetry.radiobiology.recovery import DEFAULT_RESIDUAL, JonesGrant2014, RecoverySelection, check_interval_months, parse_recovery_model
     from dosimetry.radiobiology.summation import RecoveryAssignment
 
     if args.recovery is None:
@@ -193,12 +193,10 @@ def _recovery(args: argparse.Namespace, current: Course, prior: Course) -> tuple
     if args.residual != DEFAULT_RESIDUAL:
         raise ArgumentError("give either --residual or --recovery (constant:R is the same as --residual R), not both")
     model = parse_recovery_model(args.recovery)
-    prior_dates = course_dates(prior.folder, prior.plan.source_path, prior.dose_paths)
-    current_dates = course_dates(current.folder, current.plan.source_path, current.dose_paths)
-    interval = course_interval(prior_dates, current_dates, override_months=args.interval_months)
+    # the one interval lookup (DICOM dates or --interval-months; a model that needs it and finds none raises)
+    interval = resolve_interval(current, prior, RecoverySelection(default=model), args.interval_months)
     if model.needs_interval:
-        if interval is None:
-            raise ArgumentError(f"--recovery {args.recovery}: {missing_dates_message(prior_dates, current_dates)}; give --interval-months")
+        assert interval is not None  # resolve_interval raised otherwise
         check_interval_months(interval.months, model=model.kind.value)
     if interval is None:
         return RecoveryAssignment(model), None, ()

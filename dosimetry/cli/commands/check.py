@@ -51,8 +51,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def _report_text(report: ConstraintReport, context: dict[str, Any], verdict_lines: list[str]) -> str:
+    from dosimetry.constraints.metrics import parse_constraint
     from dosimetry.constraints.partial_volume import Status
-    from dosimetry.patient.verdict import quantity_label
+    from dosimetry.patient.verdict import constraint_value_text, quantity_label
 
     if not context["prior"]:
         prior_text = "current course only, no prior dose summed"
@@ -76,10 +77,14 @@ def _report_text(report: ConstraintReport, context: dict[str, Any], verdict_line
             def f(v: float | None) -> str:
                 return "-" if v is None else f"{v:.2f}"
 
+            # Dmax and margin as the report and the verdict print them (a FAIL never reads as holding)
+            dmax = constraint_value_text(e.max_dose_gy, e.limit_gy, "<=", e.status.value)
+            decimals = len(dmax.split(".")[1]) if "." in dmax else 2
+            margin = "-" if e.margin_gy is None else f"{e.margin_gy:.{decimals}f}"
             ntcp = "-" if e.ntcp is None else f"{100 * e.ntcp:.1f}%" + ("!" if e.ntcp_flagged else "")
             lines.append(
                 f"{organ.mapping.roi_name[:21]:<22}{e.organ.value[:19]:<20}{e.endpoint_id[:27]:<28}{e.status.value:<15}"
-                f"{f(e.max_dose_gy):>8}{f(e.limit_gy):>8}{f(e.margin_gy):>8}{f(s.d_0_03cc_gy if s else None):>9}"
+                f"{dmax:>8}{f(e.limit_gy):>8}{margin:>8}{f(s.d_0_03cc_gy if s else None):>9}"
                 f"{f(s.d_hottest_third_gy if s else None):>8}{f(s.d_hottest_two_thirds_gy if s else None):>8}"
                 f"{f(s.d_whole_gy if s else None):>8}{f(s.mean_gy if s else None):>8}{ntcp:>8}"
             )
@@ -88,7 +93,9 @@ def _report_text(report: ConstraintReport, context: dict[str, Any], verdict_line
     if report.protocol:
         lines += ["", f"Protocol {report.protocol_source}:"]
         for p in report.protocol:
-            value = "-" if p.value is None else f"{p.value:.3g} {p.unit}"
+            # the report's and the verdict's value text (dosimetry.patient.verdict.constraint_value_text)
+            parsed = parse_constraint(p.constraint)
+            value = "-" if p.value is None else f"{constraint_value_text(p.value, parsed.limit, parsed.op, p.status.value)} {p.unit}"
             lines.append(f"  line {p.line}: {p.structure} ({p.roi_name or 'absent'}) {p.constraint} on {p.quantity.value}: {p.status.value} [{value}] {p.reason}")
     if report.unmapped:
         lines += ["", "ROIs not checked (not mapped to an Emami organ):"]
@@ -173,8 +180,11 @@ def run(args: argparse.Namespace) -> int:
                 f"{len(uncertainty.uncertain)} of {len(uncertainty.rows)} cumulative checks UNCERTAIN"
             )
             for u in uncertainty.uncertain:
-                print(f"  UNCERTAIN {u.roi}: {u.metric} {u.value} ({u.status}), {u.spread_low}-{u.spread_high} "
-                      f"within the margin (worst {u.worst_direction}) vs {u.comparator} {u.limit}")
+                shown = constraint_value_text(u.value, u.limit, u.comparator, u.status)
+                spread = "-" if u.spread_low is None or u.spread_high is None else f"{u.spread_low:.2f}-{u.spread_high:.2f}"
+                limit = "-" if u.limit is None else f"{u.limit:g}"
+                print(f"  UNCERTAIN {u.roi}: {u.metric} {shown} {u.unit} ({u.status}), {spread} {u.unit} "
+                      f"within the margin (worst {u.worst_direction}) vs {u.comparator} {limit} {u.unit}")
         if limit_rows:
             print("\nCumulative re-irradiation limits (each course's maximum, no recovery discount):")
             for r in limit_rows:

@@ -370,6 +370,7 @@ def _comparison_json(comparison: Any, source: str, n_items: int) -> dict[str, An
         "tolerances": {
             "volume_percent": ps.VOLUME_TOLERANCE_PERCENT,
             "volume_cc": ps.VOLUME_TOLERANCE_CC,
+            "percent_volume_points": ps.VOLUME_TOLERANCE_PERCENT_POINTS,
             "dose_percent": ps.DOSE_TOLERANCE_PERCENT,
             "dose_gy": ps.DOSE_TOLERANCE_GY,
         },

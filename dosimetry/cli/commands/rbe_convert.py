@@ -4,6 +4,13 @@ The factor LEM-I / MKM depends on the dose per fraction; the relation is Zhang e
 (recurrent NPC, LEM-I 0.24-3.00 Gy(RBE) per fraction) unless --relation names a user relation of
 the same form (dosimetry.radiobiology.rbe_conversion). Voxels outside the relation's range are
 refused unless --outside zero sets them to 0 (counted in the output and its DICOM comments).
+
+To convert only where the relation applies, --structure NAME (repeatable) with --rtstruct RS.dcm
+restricts the conversion to the voxels those ROIs touch, and --min-dose-gy GY to the voxels whose
+total input dose is at least GY Gy(RBE) (both: the voxels in both). The other voxels keep their
+input dose (--outside-mask keep, the default: the output then mixes the two models) or are set to 0
+(--outside-mask zero); their count and the mask are in the summary, the log, the DoseComment, the
+ImageComments and the SeriesDescription ("masked").
 """
 
 from __future__ import annotations
@@ -11,9 +18,14 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dosimetry.errors import ArgumentError, RadiobiologyError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from dosimetry.dose import DoseGrid
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -32,6 +44,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.add_argument("--relation", type=Path, metavar="FILE", help="user relation (.json/.yaml) instead of Zhang et al. 2020")
     parser.add_argument("--outside", choices=("refuse", "zero"), default="refuse",
                         help="voxels outside the relation's range: refuse (default) or set to 0 and report")
+    parser.add_argument("--structure", action="append", metavar="NAME",
+                        help="convert only inside this ROI of --rtstruct (repeatable: the union of the ROIs)")
+    parser.add_argument("--rtstruct", type=Path, metavar="RS.dcm", help="RT Structure Set of --structure (same frame of reference as --dose)")
+    parser.add_argument("--min-dose-gy", type=float, metavar="GY",
+                        help="convert only voxels whose total input dose is at least GY Gy(RBE) (e.g. the relation's lowest dose per fraction x fractions)")
+    parser.add_argument("--outside-mask", choices=("keep", "zero"), default="keep",
+                        help="voxels outside --structure/--min-dose-gy: keep their input dose (default) or set them to 0")
     parser.add_argument("--out", type=Path, required=True, metavar="OUT.dcm", help="output RT Dose file")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
@@ -65,20 +84,29 @@ def run(args: argparse.Namespace) -> int:
     recorded, where = recorded_rbe_model(args.dose, args.plan)
     source = resolve_source_model(recorded, where, args.source_model)
     relation = load_relation(args.relation)
+    mask, mask_label = _conversion_mask(args, dose, fractions, source.value)
     converted = convert_rbe_weighted_dose(
-        dose.dose_gy, fractions, source_model=source, target_model=args.target_model, relation=relation, outside=args.outside
+        dose.dose_gy, fractions, source_model=source, target_model=args.target_model, relation=relation, outside=args.outside,
+        mask=mask, mask_label=mask_label or "the mask", outside_mask=args.outside_mask,
     )
     source_text = f"recorded: {where}" if args.source_model is None else "--from"
-    description = f"{converted.target_model.value.upper()} from {source.value.upper()}, {fractions} fx"
+    description = f"{converted.target_model.value.upper()} from {source.value.upper()}, {fractions} fx{', masked' if mask is not None else ''}"
+    mask_note = (
+        () if mask is None else
+        (f"converted only inside {mask_label}; {converted.masked_voxels} voxel(s) with dose outside it "
+         f"{'keep their ' + source.value + ' dose' if args.outside_mask == 'keep' else 'were set to 0'} (--outside-mask {args.outside_mask})",)
+    )
     notes = (
         f"RBE-weighted dose converted from {source.value} ({source_text}) to {converted.target_model.value} voxel by voxel at each "
         f"voxel's dose per fraction; relation: {relation.source}",
+        *mask_note,
         *(f"WARNING: {w}" for w in (*dose.warnings, *converted.warnings)),
     )
     grid = effective_dose_grid(dose, converted.dose_gy, plan=plan, description=description, warnings=dose.warnings + converted.warnings)
     exported = export_dose(
         grid, args.out, identity=identity_from_dicom(args.dose), plan=plan, series_description=description,
-        dose_comment=f"{source.value}->{converted.target_model.value}, {converted.outside_voxels} voxels outside range",
+        dose_comment=f"{source.value}->{converted.target_model.value}, {converted.outside_voxels} voxels outside range"
+        + ("" if mask is None else f", {converted.masked_voxels} outside mask {args.outside_mask}"),
         notes=notes,
     )
     summary: dict[str, Any] = {
@@ -93,6 +121,10 @@ def run(args: argparse.Namespace) -> int:
         "input_max_gy": dose.max_gy,
         "max_gy": float(converted.dose_gy.max()),
         "outside_voxels": converted.outside_voxels,
+        "mask": None if mask is None else {
+            "label": mask_label, "voxels_converted_region": int(mask.sum()), "voxels_outside_with_dose": converted.masked_voxels,
+            "outside": args.outside_mask,
+        },
         "warnings": list(dict.fromkeys((*dose.warnings, *converted.warnings))),
     }
     if args.json:
@@ -100,6 +132,46 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(f"{source.value} -> {converted.target_model.value} ({fractions} fx): {exported.path}")
         print(f"  max {dose.max_gy:.3f} -> {summary['max_gy']:.3f} Gy(RBE); relation {relation.short_source}")
+        if mask is not None:
+            print(f"  converted only inside {mask_label}; {converted.masked_voxels} voxel(s) outside: {args.outside_mask}")
         for warning in summary["warnings"]:
             print(f"  warning: {warning}")
     return 0
+
+
+def _conversion_mask(args: argparse.Namespace, dose: DoseGrid, fractions: int, source_model: str) -> tuple[np.ndarray | None, str]:
+    """The voxels to convert (--structure/--rtstruct, --min-dose-gy; None: all) and what they are."""
+    import math
+
+    import numpy as np
+
+    from dosimetry.dvh import rasterise_roi
+    from dosimetry.errors import GeometryError
+    from dosimetry.io.structure_reader import load_structure_set
+
+    if args.rtstruct is not None and not args.structure:
+        raise ArgumentError(f"--rtstruct {args.rtstruct} needs --structure NAME (the ROI to convert inside)")
+    if args.structure and args.rtstruct is None:
+        raise ArgumentError("--structure needs --rtstruct RS.dcm (the RT Structure Set the ROI is in)")
+    mask: np.ndarray | None = None
+    parts: list[str] = []
+    if args.structure:
+        structures = load_structure_set(args.rtstruct)
+        if structures.frame_of_reference_uid and dose.frame_of_reference_uid and structures.frame_of_reference_uid != dose.frame_of_reference_uid:
+            raise GeometryError(
+                f"--rtstruct {args.rtstruct} (FrameOfReferenceUID {structures.frame_of_reference_uid}) and --dose {args.dose} "
+                f"(FrameOfReferenceUID {dose.frame_of_reference_uid}) are in different frames of reference"
+            )
+        mask = np.zeros(dose.grid.shape_zyx, dtype=bool)
+        for name in args.structure:
+            mask |= rasterise_roi(structures.roi(name), dose.grid).occupancy > 0.0
+        if not mask.any():
+            raise ArgumentError(f"--structure {', '.join(args.structure)}: the ROI(s) touch no voxel of the dose grid of {args.dose}")
+        parts.append(f"ROI {'+'.join(args.structure)} (voxels the contour touches)")
+    if args.min_dose_gy is not None:
+        if not math.isfinite(args.min_dose_gy) or args.min_dose_gy <= 0:
+            raise ArgumentError(f"--min-dose-gy must be a positive number of Gy(RBE), got {args.min_dose_gy!r}")
+        above = dose.dose_gy >= args.min_dose_gy
+        mask = above if mask is None else mask & above
+        parts.append(f"total {source_model} dose >= {args.min_dose_gy:g} Gy(RBE) ({args.min_dose_gy / fractions:.3g} Gy(RBE) per fraction)")
+    return mask, " and ".join(parts)
