@@ -17,16 +17,18 @@ left out with its reason in ``roi_failures``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from dosimetry.dose import DoseGrid
-from dosimetry.dvh import Dvh, EndCapConvention, evaluate_metric, release_grid_caches, roi_dose_samples
+from dosimetry.dvh import Dvh, EndCapConvention, evaluate_metric, roi_dose_samples
 from dosimetry.dvh.curve import dvh_from_samples
 from dosimetry.dvh.rasterise import geometry_for_grid
 from dosimetry.errors import ArgumentError, GeometryError, MetricError
+from dosimetry.patient.grid_tables import GridTables
 from dosimetry.patient.maps import PatientMaps
 from dosimetry.patient.records import MetricRow
+from dosimetry.radiobiology import CumulativeMap, LqMap
 from dosimetry.radiobiology.alpha_beta import RoiRole, roi_role
 from dosimetry.structures import Roi
 
@@ -101,19 +103,46 @@ class PatientDvhs:
         return float(evaluate_metric(self.get(roi, quantity), metric))
 
 
-def map_by_quantity(maps: PatientMaps) -> dict[str, DoseGrid]:
-    """Every dose map of the patient by quantity name: the planned dose, the LQ maps, the cumulative maps."""
-    out: dict[str, DoseGrid] = {maps.dose_quantity: maps.current.dose}
-    out.update({key: m.dose for key, m in maps.lq.items()})
-    out.update({key: m.dose for key, m in maps.cumulative.items()})
+def map_getters(maps: PatientMaps) -> dict[str, Callable[[], DoseGrid]]:
+    """:func:`map_by_quantity` without computing the maps: each one's getter (the LQ maps are
+    computed when asked for, see :class:`~dosimetry.patient.maps.LqMapSet`)."""
+    def getter(source: Mapping[str, LqMap | CumulativeMap], key: str) -> Callable[[], DoseGrid]:
+        return lambda: source[key].dose
+
+    out: dict[str, Callable[[], DoseGrid]] = {maps.dose_quantity: lambda: maps.current.dose}
+    out.update({key: getter(maps.lq, key) for key in maps.lq})
+    out.update({key: getter(maps.cumulative, key) for key in maps.cumulative})
     return out
 
 
-def compute_patient_dvhs(maps: PatientMaps, rois: tuple[Roi, ...], *, bin_width_gy: float = DVH_BIN_WIDTH_GY) -> PatientDvhs:
-    """DVHs of ``rois`` on every map their role gets, and their metric rows (module docstring)."""
+def map_by_quantity(maps: PatientMaps) -> dict[str, DoseGrid]:
+    """Every dose map of the patient by quantity name: the planned dose, the LQ maps, the cumulative maps."""
+    return {key: get() for key, get in map_getters(maps).items()}
+
+
+def compute_patient_dvhs(
+    maps: PatientMaps, rois: tuple[Roi, ...], *, bin_width_gy: float = DVH_BIN_WIDTH_GY, tables: GridTables | None = None,
+    on_map: Callable[[str, DoseGrid, Mapping[str, str]], None] | None = None,
+) -> PatientDvhs:
+    """DVHs of ``rois`` on every map their role gets, and their metric rows (module docstring).
+
+    ``tables``: the facade's :class:`GridTables`; the maps are sampled with the cumulative EQD2
+    (late alpha/beta) last, so that its tables are still held for the convention spreads of the
+    constraint rows (on that map); without it they are released here. ``on_map(quantity, dose,
+    roi_failures)`` is called after all ROIs are sampled on a map, while its tables are held (the facade computes the
+    target indices there: :class:`~dosimetry.patient.indices.TargetIndicesRun`); the planned dose
+    is sampled first."""
+    with (tables or GridTables()).session() as held:
+        return _patient_dvhs(maps, rois, bin_width_gy, held, on_map)
+
+
+def _patient_dvhs(
+    maps: PatientMaps, rois: tuple[Roi, ...], bin_width_gy: float, tables: GridTables,
+    on_map: Callable[[str, DoseGrid, Mapping[str, str]], None] | None,
+) -> PatientDvhs:
     grid = maps.current.dose.grid
     planned = maps.dose_quantity
-    dose_maps = map_by_quantity(maps)
+    dose_maps = map_getters(maps)  # one map at a time (the LQ maps are computed on demand)
     roles = {r.name: roi_role(r) for r in rois}
     computed: dict[tuple[str, str], Dvh] = {}
     failures: dict[str, str] = {}
@@ -129,9 +158,12 @@ def compute_patient_dvhs(maps: PatientMaps, rois: tuple[Roi, ...], *, bin_width_
         except GeometryError as exc:
             failures[roi.name] = str(exc)
             roi_warnings[roi.name].append(f"ROI {roi.name!r}: {exc}")
-    # one map at a time, all ROIs on it, then its per-grid sampling tables are released: at most
-    # one map's tables (about seven copies of the grid) are held at once, not one per map
-    for quantity, dose in dose_maps.items():
+    # one map at a time, all ROIs on it; sampling the next releases its per-grid sampling tables:
+    # at most one map's tables (about seven copies of the grid) are held at once, not one per map
+    last = maps.eqd2_late_cumulative_key
+    for quantity in sorted(dose_maps, key=lambda q: q == last):
+        tables.release()  # before the next map is made (no map is sampled twice here): a lower peak
+        dose = tables.use(dose_maps[quantity]())
         for roi in rois:
             geometry = geometries.get(roi.name)
             if geometry is None or roi.name in failures or roles[roi.name] not in roles_for(quantity, planned):
@@ -149,7 +181,9 @@ def compute_patient_dvhs(maps: PatientMaps, rois: tuple[Roi, ...], *, bin_width_
             if quantity == planned:
                 roi_warnings[roi.name].extend(dvh.warnings)
             computed[(roi.name, quantity)] = dvh
-        release_grid_caches(dose)
+        if on_map is not None:
+            on_map(quantity, dose, failures)
+        del dose
     # in ROI order, each ROI's maps in map order (the order of every output)
     curves = {(roi.name, q): computed[(roi.name, q)] for roi in rois for q in dose_maps if (roi.name, q) in computed}
     warnings = [w for roi in rois for w in roi_warnings[roi.name]]

@@ -37,8 +37,9 @@ from dosimetry.patient.registration_quality import DEFAULT_MARGIN_MM, Registrati
 from dosimetry.patient.checks import constraint_report, unique_rois
 from dosimetry.patient.dvhs import DVH_BIN_WIDTH_GY, ROLE_SCOPE, PatientDvhs, compute_patient_dvhs, map_by_quantity, roles_for
 from dosimetry.patient.folders import CourseFolders, check_output_outside, resolve_folders
-from dosimetry.patient.indices import PatientIndices, indices_quantity, target_indices
-from dosimetry.patient.maps import PatientMaps, build_patient_maps
+from dosimetry.patient.indices import PatientIndices, TargetIndicesRun, indices_quantity, target_indices
+from dosimetry.patient.grid_tables import GridTables
+from dosimetry.patient.maps import LqMapSet, PatientMaps, build_patient_maps
 from dosimetry.patient.planning_system import planning_system_rows
 from dosimetry.patient.sensitivity import with_convention_spreads
 from dosimetry.patient.provenance import input_records
@@ -56,6 +57,7 @@ from dosimetry.patient.results import (
 )
 from dosimetry.patient.writers import DVH_CSV_STEP_GY, dvh_csv_text, export_maps, metrics_csv_text
 from dosimetry.radiobiology import DEFAULT_RESIDUAL, SummationMethod
+from dosimetry.radiobiology.alpha_beta import roi_role
 from dosimetry.radiobiology.recovery import RecoverySelection
 from dosimetry.radiobiology.export import identity_from_dicom
 
@@ -148,6 +150,8 @@ class Patient:
         self._checks: dict[_CheckKey, ConstraintReport] = {}
         self._recovery: RecoveryRecord | None = None
         self._limits: tuple[tuple[ConstraintCheck, ...], tuple[str, ...]] | None = None
+        # the DVH engine's sampling tables of one map at a time, shared by consecutive steps of results()
+        self._tables = GridTables()
         self.reirradiation_thresholds_gy = (float(reirradiation_thresholds_gy[0]), float(reirradiation_thresholds_gy[1]))
 
     @classmethod
@@ -193,7 +197,8 @@ class Patient:
 
             prior_gy, current_gy = self.reirradiation_thresholds_gy
             self._recovery = recovery_record(
-                self._maps, self.dvhs(), bin_width_gy=self.dvh_bin_width_gy, threshold_prior_gy=prior_gy, threshold_current_gy=current_gy
+                self._maps, self.dvhs(), bin_width_gy=self.dvh_bin_width_gy, threshold_prior_gy=prior_gy, threshold_current_gy=current_gy,
+                tables=self._tables,
             )
         return self._recovery
 
@@ -201,19 +206,21 @@ class Patient:
         """The cumulative re-irradiation limits (``dosimetry/data/reirradiation_limits.json``) as
         constraint rows (``source`` "reirradiation") and their warnings; none without a prior course."""
         if self._limits is None:
-            self._limits = reirradiation_limit_checks(self._maps, self._rois, bin_width_gy=self.dvh_bin_width_gy)
+            self._limits = reirradiation_limit_checks(
+                self._maps, self._rois, bin_width_gy=self.dvh_bin_width_gy, dvhs=self.dvhs(), tables=self._tables
+            )
         return self._limits
 
     def dvhs(self) -> PatientDvhs:
         """DVHs and metric rows of every ROI on every map its role gets (:mod:`dosimetry.patient.dvhs`)."""
         if self._dvhs is None:
-            self._dvhs = compute_patient_dvhs(self._maps, self._rois, bin_width_gy=self.dvh_bin_width_gy)
+            self._dvhs = compute_patient_dvhs(self._maps, self._rois, bin_width_gy=self.dvh_bin_width_gy, tables=self._tables)
         return self._dvhs
 
     def indices(self) -> PatientIndices:
         """Plan-quality indices of the targets on the planned dose and on the tumour BED."""
         if self._indices is None:
-            self._indices = target_indices(self._maps, self.dvhs())
+            self._indices = target_indices(self._maps, self.dvhs(), tables=self._tables)
         return self._indices
 
     def check(
@@ -279,15 +286,27 @@ class Patient:
         """Everything: courses, alignment, dose level, DVH metrics, indices, constraint checks,
         input provenance and every warning (outputs empty until :meth:`write`)."""
         maps = self._maps
-        dvhs = self.dvhs()
-        indices = self.indices()
-        report = self.check(protocol, mapping)
+        # in the order that lets consecutive steps share a map's sampling tables (GridTables): the
+        # indices run inside the DVH stage (planned dose, tumour BED); the DVHs end on the cumulative
+        # EQD2, the spreads start on it; the re-irradiation type ends on the prior course's EQD2, the
+        # limits start on it
+        with self._tables.session():
+            if self._dvhs is None and self._indices is None:
+                # the indices on the planned dose and the tumour BED while the DVH stage holds those maps' tables
+                run = TargetIndicesRun(self._maps, self._rois, {r.name: roi_role(r) for r in self._rois})
+                self._dvhs = compute_patient_dvhs(
+                    self._maps, self._rois, bin_width_gy=self.dvh_bin_width_gy, tables=self._tables, on_map=run.on_map
+                )
+                self._indices = run.finish(self._tables)
+            dvhs = self.dvhs()
+            report = self.check(protocol, mapping)
+            constraint_rows, sensitivity_warnings = with_convention_spreads(
+                maps, self._rois, constraint_checks(report), bin_width_gy=self.dvh_bin_width_gy, tables=self._tables
+            )
+            indices = self.indices()
+            recovery = self.recovery()
+            limit_rows, limit_warnings = self.reirradiation_limits()
         planning_system, planning_system_warnings = planning_system_rows(maps, self._rois)
-        constraint_rows, sensitivity_warnings = with_convention_spreads(
-            maps, self._rois, constraint_checks(report), bin_width_gy=self.dvh_bin_width_gy
-        )
-        recovery = self.recovery()
-        limit_rows, limit_warnings = self.reirradiation_limits()
         warnings = [
             *self.warnings, *dvhs.warnings, *indices.warnings, *report.warnings, *recovery.warnings, *limit_warnings,
             *planning_system_warnings, *sensitivity_warnings,
@@ -305,7 +324,8 @@ class Patient:
                 jacobian_determinant=None if maps.aligned.jacobian is None else maps.aligned.jacobian.to_dict(),
             )
         descriptions = {dvhs.planned_dose_name: f"{dvhs.planned_dose_name}: the current plan's dose ({maps.current.dose.dose_type.value})"}
-        descriptions.update({k: m.description for k, m in maps.lq.items()})
+        lq = maps.lq
+        descriptions.update({k: lq.description(k) if isinstance(lq, LqMapSet) else lq[k].description for k in lq})
         descriptions.update({k: m.description for k, m in maps.cumulative.items()})
         present = {q for (_, q) in dvhs.curves}
         quantities = tuple(

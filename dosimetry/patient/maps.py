@@ -10,7 +10,8 @@ applied when there is one, the rigid one is kept for the rigid vs deformable com
 ``assume_same_position``), and computes
 
 * the current course's voxel-wise LQ maps BED and EQD2 for the late (2 Gy) and tumour (9 Gy)
-  alpha/beta: keys ``BED2``, ``EQD2_2``, ``BED9``, ``EQD2_9`` (:func:`dosimetry.radiobiology.lq_maps`);
+  alpha/beta: keys ``BED2``, ``EQD2_2``, ``BED9``, ``EQD2_9`` (:func:`dosimetry.radiobiology.lq_map`),
+  each computed when asked for (:class:`LqMapSet`: the last one asked for is kept, not all four);
 * the cumulative maps ``EQD2_2_cumulative`` and ``BED2_cumulative``: current + r x prior in
   BED space (:func:`dosimetry.radiobiology.accumulate`), the quantities of the organ-at-risk checks.
   Without a prior course they equal the current course's maps, with a warning.
@@ -21,16 +22,19 @@ Every loader, alignment and radiobiology warning is collected in :attr:`PatientM
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import weakref
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, Generic, TypeVar
 from pathlib import Path
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 from dosimetry.align import align_prior_dose
 from dosimetry.align.resample import AlignedDose
 from dosimetry.quantities import DoseBasis
 from dosimetry.dose import DoseGrid, DoseType
 from dosimetry.errors import ArgumentError, ConsistencyError
-from dosimetry.radiobiology import CourseDose, CumulativeMap, LqMap, DoseQuantity, SummationMethod, accumulate, lq_map, lq_maps
+from dosimetry.plan import Plan
+from dosimetry.radiobiology import CourseDose, CumulativeMap, LqMap, DoseQuantity, SummationMethod, accumulate, lq_map
 from dosimetry.io.registration_reader import DeformableRegistration
 from dosimetry.radiobiology.course import Course, course_registrations, load_course
 from dosimetry.radiobiology.interval import CourseInterval
@@ -39,6 +43,7 @@ from dosimetry.registration import RigidRegistration
 from dosimetry.radiobiology.summation import RecoveryAssignment, check_residual
 from dosimetry.patient.deformable import PatientRegistration, RegisterMode, compute_patient_registration
 from dosimetry.patient.folders import CourseFolders
+from dosimetry.patient.grid_tables import GridTables
 from dosimetry.patient.recovery import OrganModel, recovery_assignment, resolve_interval
 from dosimetry.structures import StructureSet
 
@@ -54,6 +59,100 @@ def lq_key(quantity: DoseQuantity, alpha_beta_gy: float) -> str:
     return f"BED{alpha_beta_gy:g}" if quantity is DoseQuantity.BED else f"EQD2_{alpha_beta_gy:g}"
 
 
+_M = TypeVar("_M", LqMap, CumulativeMap)
+
+
+class _LastMap(Generic[_M]):
+    """The last map computed, given again while its dose grid is still held by someone else (a weak
+    reference to the grid: the DVH engine's per-grid tables are keyed on the grid object, so a step
+    sampling the map the previous step sampled must get the same grid)."""
+
+    def __init__(self) -> None:
+        self._key: str | None = None
+        self._cls: type[_M] | None = None
+        self._fields: dict[str, Any] = {}
+        self._dose: weakref.ref[DoseGrid] | None = None
+
+    def get(self, key: str) -> _M | None:
+        dose = None if key != self._key or self._dose is None else self._dose()
+        if dose is None or self._cls is None:
+            return None
+        return self._cls(**self._fields, dose=dose)
+
+    def keep(self, key: str, computed: _M) -> _M:
+        self._key, self._cls, self._dose = key, type(computed), weakref.ref(computed.dose)
+        self._fields = {f.name: getattr(computed, f.name) for f in fields(computed) if f.init and f.name != "dose"}
+        return computed
+
+
+class LqMapSet(Mapping[str, LqMap]):
+    """The current course's LQ maps by key (``BED2``, ``EQD2_2``, ...), each computed by
+    :func:`~dosimetry.radiobiology.lq_map` when it is asked for; none is held: the last one asked
+    for is returned again while something else still holds its grid (:class:`_LastMap`).
+
+    Measured reason (issue 20, 256 x 256 x 160 grid): holding the four maps costs 320 MB of the
+    analysis's peak; recomputing one costs about 0.1 s, and the analysis asks for each a few
+    times. A recomputed map has the same values (the same call on the same dose), but it is a new
+    :class:`~dosimetry.dose.DoseGrid`: per-grid caches keyed on the object are not shared with an
+    earlier copy.
+    """
+
+    def __init__(self, dose: DoseGrid, plan: Plan, specs: tuple[tuple[DoseQuantity, float], ...]) -> None:
+        self._dose = dose
+        self._plan = plan
+        self._specs = {lq_key(quantity, ab): (quantity, ab) for ab in dict.fromkeys(ab for _, ab in specs)
+                       for quantity in dict.fromkeys(q for q, _ in specs)}
+        self._last: _LastMap[LqMap] = _LastMap()
+        self._descriptions: dict[str, str] = {}
+
+    def __getitem__(self, key: str) -> LqMap:
+        kept = self._last.get(key)
+        if kept is not None:
+            return kept
+        quantity, ab = self._specs[key]
+        computed = self._last.keep(key, lq_map(self._dose, quantity=quantity, alpha_beta_gy=ab, plan=self._plan))
+        self._descriptions[key] = computed.description
+        return computed
+
+    def description(self, key: str) -> str:
+        """The map's description (as :attr:`LqMap.description`), without computing it again."""
+        if key not in self._descriptions:
+            return self[key].description
+        return self._descriptions[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._specs)
+
+    def __len__(self) -> int:
+        return len(self._specs)
+
+
+class CumulativeMapSet(Mapping[str, CumulativeMap]):
+    """The cumulative maps by key (``EQD2_2_cumulative``, ``BED2_cumulative``), each computed by
+    :func:`~dosimetry.radiobiology.accumulate` when it is asked for, held by nobody between uses (the
+    last one is returned again while something else still holds its grid, :class:`_LastMap`).
+
+    Measured reason (issue 20, 256 x 256 x 160 grid): the two maps are 160 MB of the analysis's peak;
+    one accumulation costs about 0.3 s. A recomputed map has the same values (the same call on the
+    same doses, recovery assignment and interval)."""
+
+    def __init__(self, current: CourseDose, prior: CourseDose, specs: dict[str, DoseQuantity], **options: Any) -> None:
+        self._current, self._prior, self._specs, self._options = current, prior, dict(specs), options
+        self._last: _LastMap[CumulativeMap] = _LastMap()
+
+    def __getitem__(self, key: str) -> CumulativeMap:
+        kept = self._last.get(key)
+        if kept is not None:
+            return kept
+        return self._last.keep(key, accumulate(self._current, self._prior, quantity=self._specs[key], **self._options))
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._specs)
+
+    def __len__(self) -> int:
+        return len(self._specs)
+
+
 @dataclass(frozen=True, eq=False)
 class PatientMaps:
     """The loaded courses and every dose map on the current dose grid."""
@@ -67,8 +166,8 @@ class PatientMaps:
     residual: float | None  # None when the recovery model is not one constant residual (see ``recovery``)
     alpha_beta_late_gy: float
     alpha_beta_tumour_gy: float
-    lq: dict[str, LqMap]
-    cumulative: dict[str, CumulativeMap]
+    lq: Mapping[str, LqMap]
+    cumulative: Mapping[str, CumulativeMap]
     warnings: tuple[str, ...] = field(default=())
     recovery: RecoverySelection = field(default_factory=RecoverySelection)
     interval: CourseInterval | None = None
@@ -90,12 +189,27 @@ class PatientMaps:
     def bed_late_cumulative_key(self) -> str:
         return lq_key(DoseQuantity.BED, self.alpha_beta_late_gy) + "_cumulative"
 
+    def prior_lq_dose(self, quantity: DoseQuantity, alpha_beta_gy: float, tables: GridTables | None = None) -> DoseGrid:
+        """The prior course's ``quantity`` map at ``alpha_beta_gy`` on the current grid (as aligned, its
+        own fractionation); within a ``tables`` session the same grid object is returned to the next
+        step asking for the same map (:meth:`GridTables.derived`). ArgumentError without a prior course."""
+        if self.aligned is None or self.prior is None:
+            raise ArgumentError("the prior course's LQ map needs a prior course (prior/ or --prior DIR)")
+        aligned, plan = self.aligned.dose, self.prior.plan
+
+        def compute() -> DoseGrid:
+            return lq_map(aligned, quantity=quantity, alpha_beta_gy=alpha_beta_gy, plan=plan).dose
+
+        if tables is None:
+            return compute()
+        return tables.derived(("prior", quantity.value, float(alpha_beta_gy)), (aligned, plan), compute)
+
     def constraint_maps(self) -> dict[DoseBasis, Callable[[], DoseGrid]]:
         """Dose maps of the constraint checks' quantities (EQD2 with the late alpha/beta), computed on demand."""
-        eqd2_current = self.lq[lq_key(DoseQuantity.EQD2, self.alpha_beta_late_gy)].dose
+        eqd2_key = lq_key(DoseQuantity.EQD2, self.alpha_beta_late_gy)
         maps: dict[DoseBasis, Callable[[], DoseGrid]] = {
             DoseBasis.DOSE_CURRENT: lambda: self.current.dose,
-            DoseBasis.EQD2_CURRENT: lambda: eqd2_current,
+            DoseBasis.EQD2_CURRENT: lambda: self.lq[eqd2_key].dose,
             DoseBasis.EQD2_CUMULATIVE: lambda: self.cumulative[self.eqd2_late_cumulative_key].dose,
         }
         if self.aligned is not None and self.prior is not None:
@@ -154,10 +268,9 @@ def build_patient_maps(
     warnings: list[str] = [*current.warnings, *structure_set.warnings]
 
     abs_gy = tuple(dict.fromkeys((alpha_beta_late_gy, alpha_beta_tumour_gy)))
-    lq: dict[str, LqMap] = {}
-    for m in lq_maps(current.dose, quantities=(DoseQuantity.BED, DoseQuantity.EQD2), alpha_betas_gy=abs_gy, plan=current.plan):
-        lq[lq_key(m.quantity, m.alpha_beta_gy)] = m
-        warnings.extend(m.warnings)
+    lq = LqMapSet(current.dose, current.plan, tuple((q, ab) for ab in abs_gy for q in (DoseQuantity.BED, DoseQuantity.EQD2)))
+    for key in lq:  # every map's warnings now (the maps themselves are computed again when asked for)
+        warnings.extend(lq[key].warnings)
 
     prior: Course | None = None
     aligned: AlignedDose | None = None
@@ -166,7 +279,7 @@ def build_patient_maps(
     computed: PatientRegistration | None = None
     assignment: RecoveryAssignment | None = None
     source = "no prior course"
-    cumulative: dict[str, CumulativeMap] = {}
+    cumulative: Mapping[str, CumulativeMap] = {}
     if folders.prior is not None:
         prior = load_course(folders.prior, argument="--prior")
         prior_frame = prior.dose.frame_of_reference_uid
@@ -199,25 +312,23 @@ def build_patient_maps(
         rois = tuple({r.name: r for r in reversed(structure_set.rois)}.values())[::-1]
         assignment, organ_records, recovery_warnings = recovery_assignment(recovery, rois, current.dose.grid, interval)
         warnings.extend(recovery_warnings)
-        for quantity in (DoseQuantity.EQD2, DoseQuantity.BED):
-            cum = accumulate(
-                CourseDose(current.dose, current.plan),
-                CourseDose(aligned.dose, prior.plan),
-                alpha_beta_gy=alpha_beta_late_gy,
-                residual=residual,
-                quantity=quantity,
-                warnings=aligned.warnings,
-                recovery=assignment,
-            )
-            cumulative[lq_key(quantity, alpha_beta_late_gy) + "_cumulative"] = cum
-            warnings.extend(cum.warnings)
+        cumulative = CumulativeMapSet(
+            CourseDose(current.dose, current.plan),
+            CourseDose(aligned.dose, prior.plan),
+            {lq_key(q, alpha_beta_late_gy) + "_cumulative": q for q in (DoseQuantity.EQD2, DoseQuantity.BED)},
+            alpha_beta_gy=alpha_beta_late_gy, residual=residual, warnings=aligned.warnings, recovery=assignment,
+        )
+        for key in cumulative:  # every map's warnings now (the maps themselves are computed again when asked for)
+            warnings.extend(cumulative[key].warnings)
     else:
         interval, organ_records = resolve_interval(current, None, recovery, interval_months), ()
         warnings.append("no prior course: current course only, no prior dose summed (the *_cumulative maps equal the current course's BED/EQD2)")
         n = current.plan.fractions_planned
+        no_prior: dict[str, CumulativeMap] = {}
+        cumulative = no_prior
         for quantity in (DoseQuantity.EQD2, DoseQuantity.BED):
             single = lq[lq_key(quantity, alpha_beta_late_gy)]
-            cumulative[lq_key(quantity, alpha_beta_late_gy) + "_cumulative"] = CumulativeMap(
+            no_prior[lq_key(quantity, alpha_beta_late_gy) + "_cumulative"] = CumulativeMap(
                 quantity, alpha_beta_late_gy, residual, SummationMethod.BED_SPACE, n, 0, single.dose,
                 warnings=single.warnings,
             )

@@ -18,7 +18,8 @@ from dosimetry.dvh import compute_dvh, evaluate_metric, release_grid_caches
 from dosimetry.errors import DosimetryError
 from dosimetry.patient.dvhs import PatientDvhs
 from dosimetry.patient.eligibility import eligibility_checks
-from dosimetry.patient.maps import PatientMaps
+from dosimetry.patient.grid_tables import GridTables
+from dosimetry.patient.maps import PatientMaps, lq_key
 from dosimetry.patient.reirradiation_type import DEFAULT_THRESHOLD_GY, classify_reirradiation
 from dosimetry.quantities import DoseQuantity
 from dosimetry.radiobiology.alpha_beta import RoiRole
@@ -126,13 +127,18 @@ def recovery_record(
     bin_width_gy: float,
     threshold_prior_gy: float = DEFAULT_THRESHOLD_GY,
     threshold_current_gy: float = DEFAULT_THRESHOLD_GY,
+    tables: GridTables | None = None,
 ) -> RecoveryRecord:
     """The ``recovery`` section of results.json for ``maps`` (models, interval, comparison,
-    eligibility, re-irradiation type with the given meaningful-dose thresholds)."""
+    eligibility, re-irradiation type with the given meaningful-dose thresholds). ``tables``: the
+    facade's :class:`GridTables` (see :func:`classify_reirradiation`)."""
     selection = maps.recovery
     columns, rows, warnings = recovery_comparison(maps, dvhs, bin_width_gy=bin_width_gy)
+    eqd2_current = lq_key(DoseQuantity.EQD2, maps.alpha_beta_late_gy)
     kind, type_warnings = classify_reirradiation(
-        maps, dvhs.rois, threshold_prior_gy=threshold_prior_gy, threshold_current_gy=threshold_current_gy, bin_width_gy=bin_width_gy
+        maps, dvhs.rois, threshold_prior_gy=threshold_prior_gy, threshold_current_gy=threshold_current_gy, bin_width_gy=bin_width_gy,
+        current_dvhs={roi: dvh for (roi, q), dvh in dvhs.curves.items() if q == eqd2_current},  # their max_gy only
+        tables=tables,
     )
     return RecoveryRecord(
         model=model_record(selection.default),

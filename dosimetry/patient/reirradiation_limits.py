@@ -30,9 +30,11 @@ from dosimetry.constraints.reirradiation import (
     load_reirradiation_limits,
 )
 from dosimetry.dose import DoseGrid
-from dosimetry.dvh import compute_dvh, release_grid_caches
+from dosimetry.dvh import compute_dvh
 from dosimetry.errors import DosimetryError
-from dosimetry.patient.maps import PatientMaps
+from dosimetry.patient.dvhs import PatientDvhs
+from dosimetry.patient.grid_tables import GridTables
+from dosimetry.patient.maps import PatientMaps, lq_key
 from dosimetry.patient.records import ConstraintCheck
 from dosimetry.quantities import DoseQuantity
 from dosimetry.radiobiology.maps import lq_map
@@ -93,70 +95,105 @@ def _cumulative_value(limit: ReirradiationLimit, grid: DoseGrid, roi: Roi, bin_w
 
 def reirradiation_limit_checks(
     maps: PatientMaps, rois: Sequence[Roi], *, bin_width_gy: float, mapper: NameMapper | None = None,
-    table: ReirradiationTable | None = None,
+    table: ReirradiationTable | None = None, dvhs: PatientDvhs | None = None, tables: GridTables | None = None,
 ) -> tuple[tuple[ConstraintCheck, ...], tuple[str, ...]]:
     """Constraint rows of every limit of ``table`` (the shipped one by default) for every ROI it
-    names, and warnings (ROIs without a DVH)."""
+    names, and warnings (ROIs without a DVH).
+
+    ``dvhs``: the DVH stage's curves (``bin_width_gy`` bins); a current-course maximum on a map they
+    cover (``BED2``, ``EQD2_2``, ...) is read from them instead of sampling the map again (the same
+    numbers). ``tables``: the facade's :class:`GridTables`; the prior course's maps are sampled the
+    late-EQD2 one first (the re-irradiation type has just sampled it: its tables are still held)."""
     if maps.prior is None or maps.aligned is None:
         return (), ()
-    mapper = mapper or NameMapper()
-    table = table or load_reirradiation_limits()
-    cache: dict[tuple[str, float, str], DoseGrid] = {}
+    with (tables or GridTables()).session() as held:
+        return _limit_checks(maps, rois, bin_width_gy, mapper or NameMapper(), table or load_reirradiation_limits(), dvhs, held)
 
-    def course_map(limit: ReirradiationLimit, course: str) -> DoseGrid:
-        key = (limit.quantity, limit.alpha_beta_gy, course)
-        if key not in cache:
-            quantity = DoseQuantity.BED if limit.quantity == "bed" else DoseQuantity.EQD2
-            if course == "current":
-                cache[key] = lq_map(maps.current.dose, quantity=quantity, alpha_beta_gy=limit.alpha_beta_gy, plan=maps.current.plan).dose
-            else:
-                assert maps.aligned is not None and maps.prior is not None
-                cache[key] = lq_map(maps.aligned.dose, quantity=quantity, alpha_beta_gy=limit.alpha_beta_gy, plan=maps.prior.plan).dose
-        return cache[key]
 
-    rows: list[ConstraintCheck] = []
-    warnings: list[str] = []
-    months = None if maps.interval is None else maps.interval.months
+def _limit_checks(
+    maps: PatientMaps, rois: Sequence[Roi], bin_width_gy: float, mapper: NameMapper, table: ReirradiationTable,
+    dvhs: PatientDvhs | None, tables: GridTables,
+) -> tuple[tuple[ConstraintCheck, ...], tuple[str, ...]]:
+
+    def quantity_of(limit: ReirradiationLimit) -> DoseQuantity:
+        return DoseQuantity.BED if limit.quantity == "bed" else DoseQuantity.EQD2
+
+    def current_map(limit: ReirradiationLimit) -> DoseGrid:
+        key = lq_key(quantity_of(limit), limit.alpha_beta_gy)
+        if key in maps.lq:
+            return maps.lq[key].dose
+        return lq_map(maps.current.dose, quantity=quantity_of(limit), alpha_beta_gy=limit.alpha_beta_gy, plan=maps.current.plan).dose
+
+    named_by_limit = []
     for limit in table.entries:
         names = {s.lower() for s in limit.structures}
         named = [roi for roi in rois if _base_name(roi.name, mapper) in names]
-        if not named:
-            continue
-        # one course map at a time over the limit's ROIs, its sampling tables released after it
-        maxima: dict[tuple[str, str], float] = {}
-        failed: dict[str, DosimetryError] = {}
-        for course in ("current", "prior"):
-            grid = course_map(limit, course)
-            for roi in named:
-                if roi.name in failed:
-                    continue
-                try:
-                    maxima[(roi.name, course)] = compute_dvh(grid, roi, bin_width_gy=bin_width_gy).max_gy
-                except DosimetryError as exc:
-                    failed[roi.name] = exc
-            release_grid_caches(grid)
-        cumulative: dict[str, float] = {}
-        if limit.metric.voxelwise:
-            current, prior = course_map(limit, "current"), course_map(limit, "prior")
-            summed = replace(current, dose_gy=np.asarray(current.dose_gy) + np.asarray(prior.dose_gy),
-                             description=f"{limit.quantity} current + prior (no recovery)")
-            for roi in named:
-                if roi.name in failed:
-                    continue
-                try:
-                    cumulative[roi.name] = _cumulative_value(limit, summed, roi, bin_width_gy)
-                except DosimetryError as exc:
-                    failed[roi.name] = exc
-            release_grid_caches(summed)
+        if named:
+            named_by_limit.append((limit, named))
+    maxima: dict[tuple[int, str, str], float] = {}
+    failed: dict[tuple[int, str], DosimetryError] = {}
+    # the current course first (per ROI the first failure in the order current, prior is reported)
+    for index, (limit, named) in enumerate(named_by_limit):
+        key = lq_key(quantity_of(limit), limit.alpha_beta_gy)
+        grid: DoseGrid | None = None
         for roi in named:
-            if roi.name in failed:
-                warnings.append(f"re-irradiation limit {limit.endpoint_id}: ROI {roi.name!r} not evaluated: {failed[roi.name]}")
+            known = None if dvhs is None else dvhs.curves.get((roi.name, key))
+            try:
+                if known is None:
+                    if grid is None:
+                        grid = tables.use(current_map(limit))
+                    known = compute_dvh(grid, roi, bin_width_gy=bin_width_gy)
+                maxima[(index, roi.name, "current")] = known.max_gy
+            except DosimetryError as exc:
+                failed[(index, roi.name)] = exc
+        del grid
+    # then the prior course, one map at a time: the late EQD2 first (see the docstring)
+    late_eqd2 = (DoseQuantity.EQD2, maps.alpha_beta_late_gy)
+    order = sorted(range(len(named_by_limit)), key=lambda i: (quantity_of(named_by_limit[i][0]), named_by_limit[i][0].alpha_beta_gy) != late_eqd2)
+    for index in order:
+        limit, named = named_by_limit[index]
+        prior = maps.prior_lq_dose(quantity_of(limit), limit.alpha_beta_gy, tables)
+        for roi in named:
+            if (index, roi.name) in failed:
+                continue
+            try:
+                maxima[(index, roi.name, "prior")] = compute_dvh(tables.use(prior), roi, bin_width_gy=bin_width_gy).max_gy
+            except DosimetryError as exc:
+                failed[(index, roi.name)] = exc
+        del prior
+    # then the voxel-wise limits on the sum of the two course maps (per ROI after its course maxima)
+    cumulative: dict[tuple[int, str], float] = {}
+    for index, (limit, named) in enumerate(named_by_limit):
+        if not limit.metric.voxelwise:
+            continue
+        tables.release()  # before the summed map is made (a lower peak)
+        current = current_map(limit)
+        prior = maps.prior_lq_dose(quantity_of(limit), limit.alpha_beta_gy)
+        summed = replace(current, dose_gy=np.asarray(current.dose_gy) + np.asarray(prior.dose_gy),
+                         description=f"{limit.quantity} current + prior (no recovery)")
+        del current, prior
+        for roi in named:
+            if (index, roi.name) in failed:
+                continue
+            try:
+                cumulative[(index, roi.name)] = _cumulative_value(limit, tables.use(summed), roi, bin_width_gy)
+            except DosimetryError as exc:
+                failed[(index, roi.name)] = exc
+        del summed
+    rows: list[ConstraintCheck] = []
+    warnings: list[str] = []
+    months = None if maps.interval is None else maps.interval.months
+    for index, (limit, named) in enumerate(named_by_limit):
+        for roi in named:
+            if (index, roi.name) in failed:
+                warnings.append(f"re-irradiation limit {limit.endpoint_id}: ROI {roi.name!r} not evaluated: {failed[(index, roi.name)]}")
                 continue
             rows.extend(
                 _row(_interval_confirmed(c, maps.interval))
                 for c in evaluate_limit(
-                    roi.name, limit, current_max_gy=maxima[(roi.name, "current")], prior_max_gy=maxima[(roi.name, "prior")],
-                    interval_months=months, cumulative_gy=cumulative.get(roi.name),
+                    roi.name, limit, current_max_gy=maxima[(index, roi.name, "current")],
+                    prior_max_gy=maxima[(index, roi.name, "prior")], interval_months=months,
+                    cumulative_gy=cumulative.get((index, roi.name)),
                 )
             )
     return tuple(rows), tuple(warnings)

@@ -20,15 +20,16 @@ dose is a concern is a clinical judgement: the organs are listed); otherwise rep
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
 import numpy as np
 
-from dosimetry.dvh import compute_dvh, evaluate_metric, release_grid_caches
+from dosimetry.dvh import Dvh, compute_dvh, evaluate_metric
 from dosimetry.errors import ArgumentError, DosimetryError
+from dosimetry.patient.grid_tables import GridTables
 from dosimetry.patient.maps import PatientMaps
 from dosimetry.quantities import DoseBasis, DoseQuantity
 from dosimetry.radiobiology.alpha_beta import RoiRole, roi_role
@@ -93,21 +94,40 @@ def classify_reirradiation(
     threshold_prior_gy: float = DEFAULT_THRESHOLD_GY,
     threshold_current_gy: float = DEFAULT_THRESHOLD_GY,
     bin_width_gy: float = 0.01,
+    current_dvhs: Mapping[str, Dvh] | None = None,
+    tables: GridTables | None = None,
 ) -> tuple[ReirradiationClassification | None, tuple[str, ...]]:
-    """The classification (None without a prior course) and warnings (organs without a DVH)."""
+    """The classification (None without a prior course) and warnings (organs without a DVH).
+
+    ``current_dvhs``: DVHs of ROIs already computed on the current course's EQD2 map (late
+    alpha/beta, ``bin_width_gy`` bins: the facade's DVH stage), whose maxima are used instead of
+    sampling that map again (the same numbers: the same engine call on the same values).
+    ``tables``: the facade's :class:`GridTables` (one map's sampling tables at a time, shared with
+    the next step); without it the tables are released before returning."""
     for name, value in (("threshold_prior_gy", threshold_prior_gy), ("threshold_current_gy", threshold_current_gy)):
         if not (np.isfinite(value) and value > 0):
             raise ArgumentError(f"{name} must be a dose > 0 Gy, got {value!r}")
     if maps.prior is None or maps.aligned is None:
         return None, ()
-    available = maps.constraint_maps()
-    current = available[DoseBasis.EQD2_CURRENT]()
-    prior = available[DoseBasis.EQD2_PRIOR]()
-    ratio = np.minimum(prior.dose_gy / threshold_prior_gy, current.dose_gy / threshold_current_gy)
+    with (tables or GridTables()).session() as held:
+        return _classify(maps, rois, threshold_prior_gy, threshold_current_gy, bin_width_gy, current_dvhs or {}, held)
+
+
+def _classify(
+    maps: PatientMaps, rois: Sequence[Roi], threshold_prior_gy: float, threshold_current_gy: float, bin_width_gy: float,
+    current_dvhs: Mapping[str, Dvh], tables: GridTables,
+) -> tuple[ReirradiationClassification | None, tuple[str, ...]]:
+    tables.release()  # the previous step's map tables are not needed while the ratio map is made (this step's peak)
+    current = maps.constraint_maps()[DoseBasis.EQD2_CURRENT]()
+    prior = maps.prior_lq_dose(DoseQuantity.EQD2, maps.alpha_beta_late_gy, tables)
+    ratio = np.divide(prior.dose_gy, threshold_prior_gy)  # in place below: one grid copy less at this step's peak
+    np.minimum(ratio, np.divide(current.dose_gy, threshold_current_gy), out=ratio)
     # Whole voxels (the grid's own volumes per z slab): voxels at or above both thresholds.
     per_slab = np.count_nonzero(ratio >= 1.0, axis=(1, 2))
     overall_cc = float(np.dot(per_slab, current.grid.voxel_volume_cc()))
     both = effective_dose_grid(current, ratio, plan=None, description="min(EQD2 prior/t, EQD2 current/t)", warnings=())
+    del current, prior, ratio  # (both holds a copy) fetched again below (not held while the overlap map is sampled: this step's peak)
+    current_map = maps.constraint_maps()[DoseBasis.EQD2_CURRENT]
     organs: list[OrganOverlap] = []
     warnings: list[str] = []
     candidates = [r for r in rois if roi_role(r) is RoiRole.ORGAN_AT_RISK and r.closed_planar_contours]
@@ -116,22 +136,28 @@ def classify_reirradiation(
     failed: dict[str, DosimetryError] = {}
     overlap_cc: dict[str, tuple[float, float]] = {}
     max_gy: dict[tuple[str, str], float] = {}
+    tables.use(both)
     for roi in candidates:
         try:
             overlap = compute_dvh(both, roi, bin_width_gy=bin_width_gy)
             overlap_cc[roi.name] = (float(overlap.volume_in_dose_grid_cc), float(evaluate_metric(overlap, "V1Gy[cc]")))
         except DosimetryError as exc:
             failed[roi.name] = exc
-    release_grid_caches(both)
-    for label, grid in (("prior", prior), ("current", current)):
+    # the current course mostly from the DVH stage's curves (not sampled again), so the prior map's
+    # tables are still held for the next step (the re-irradiation limits sample the same prior map)
+    prior = maps.prior_lq_dose(DoseQuantity.EQD2, maps.alpha_beta_late_gy, tables)
+    for label in ("prior", "current"):
         for roi in candidates:
             if roi.name in failed:
                 continue
+            known = current_dvhs.get(roi.name) if label == "current" else None
             try:
-                max_gy[(roi.name, label)] = float(compute_dvh(grid, roi, bin_width_gy=bin_width_gy).max_gy)
+                if known is None:
+                    known = compute_dvh(tables.use(prior if label == "prior" else current_map()), roi, bin_width_gy=bin_width_gy)
+                dvh = known
+                max_gy[(roi.name, label)] = float(dvh.max_gy)
             except DosimetryError as exc:
                 failed[roi.name] = exc
-        release_grid_caches(grid)
     for roi in candidates:
         if roi.name in failed:
             warnings.append(f"re-irradiation type: ROI {roi.name!r} not evaluated: {failed[roi.name]}")

@@ -11,12 +11,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from dosimetry.dvh import release_grid_caches
-from dosimetry.dvh.endcaps import EndCapConvention
-from dosimetry.dvh.geometry import RoiGeometry
 from dosimetry.dvh.metrics import Unit, parse_metric
-from dosimetry.dvh.sensitivity import convention_sensitivity
+from dosimetry.dvh.sensitivity import GeometryCache, convention_sensitivity
 from dosimetry.errors import MetricError
+from dosimetry.patient.grid_tables import GridTables
 from dosimetry.patient.maps import PatientMaps
 from dosimetry.patient.records import ConstraintCheck
 from dosimetry.quantities import DoseBasis
@@ -24,9 +22,19 @@ from dosimetry.structures import Roi
 
 
 def with_convention_spreads(
-    maps: PatientMaps, rois: tuple[Roi, ...], rows: tuple[ConstraintCheck, ...], *, bin_width_gy: float
+    maps: PatientMaps, rois: tuple[Roi, ...], rows: tuple[ConstraintCheck, ...], *, bin_width_gy: float,
+    tables: GridTables | None = None,
 ) -> tuple[tuple[ConstraintCheck, ...], tuple[str, ...]]:
-    """``rows`` with their convention spread filled in, and the warnings of the flagged ones."""
+    """``rows`` with their convention spread filled in, and the warnings of the flagged ones.
+    ``tables``: the facade's :class:`GridTables` (a map's sampling tables shared with the step
+    before: the DVH stage ends on the cumulative EQD2 map); without it they are released here."""
+    with (tables or GridTables()).session() as held:
+        return _with_spreads(maps, rois, rows, bin_width_gy, held)
+
+
+def _with_spreads(
+    maps: PatientMaps, rois: tuple[Roi, ...], rows: tuple[ConstraintCheck, ...], bin_width_gy: float, tables: GridTables
+) -> tuple[tuple[ConstraintCheck, ...], tuple[str, ...]]:
     by_name = {r.name: r for r in rois}
     available = maps.constraint_maps()
     wanted: dict[str, dict[str, set[str]]] = {}  # quantity -> ROI -> metrics
@@ -40,9 +48,10 @@ def with_convention_spreads(
         if metric.output_unit is Unit.GY:  # a spread in Gy (convention_spread_gy); cGy rows are not constraint rows
             wanted.setdefault(row.quantity, {}).setdefault(row.roi, set()).add(metric.text)
     spreads: dict[tuple[str, str, str], tuple[float | None, bool, str]] = {}
-    geometries: dict[tuple[int, EndCapConvention], RoiGeometry] = {}
-    for quantity, per_roi in wanted.items():
-        dose = available[DoseBasis(quantity)]()
+    geometries: GeometryCache = {}
+    # the cumulative EQD2 first: the DVH stage ends on it, so its tables may still be held
+    for quantity, per_roi in sorted(wanted.items(), key=lambda item: item[0] != DoseBasis.EQD2_CUMULATIVE.value):
+        dose = tables.use(available[DoseBasis(quantity)]())
         for name, metrics in per_roi.items():
             (result,) = convention_sensitivity(
                 dose, [by_name[name]], sorted(metrics), bin_width_gy=bin_width_gy, geometries=geometries
@@ -50,7 +59,7 @@ def with_convention_spreads(
             for s in result.spreads:
                 shown = ", ".join(f"{c} {'n/a' if v is None else f'{v:.2f}'}" for c, v in s.by_convention)
                 spreads[(quantity, name, s.quantity)] = (s.spread, s.flagged, shown)
-        release_grid_caches(dose)  # one map's sampling tables at a time (the maps outlive this)
+        del dose  # one map's sampling tables at a time (GridTables.use releases the previous map's)
     out = []
     warnings = []
     for row in rows:

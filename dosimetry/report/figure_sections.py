@@ -192,11 +192,15 @@ def hottest_voxels(maps: PatientMaps, dvhs: PatientDvhs, results: dict[str, Any]
         except DosimetryError as exc:
             warnings.append(f"overlay: no slice through the hottest voxel of {r['roi']!r}: {exc}")
             continue
-        inside = np.where(occupancy > 0, np.asarray(dose.dose_gy), -np.inf)
-        if not np.isfinite(inside).any():
+        # the first hottest voxel in C order among the occupied ones (as argmax over the grid would
+        # give), without a full-grid copy of the dose
+        occupied = np.flatnonzero(occupancy > 0)
+        if occupied.size == 0:
             continue
-        index = np.unravel_index(int(np.argmax(inside)), inside.shape)
-        value = float(inside[index])
+        values = np.asarray(dose.dose_gy).reshape(-1)[occupied]
+        flat = int(occupied[int(np.argmax(values))])
+        index = np.unravel_index(flat, occupancy.shape)
+        value = float(values.max())
         fid = "overlay-hot-" + re.sub(r"[^A-Za-z0-9_-]", "_", r["roi"])
         label = f"{r['roi']}: hottest dose-grid voxel inside it {value:.2f} Gy"
         label += checked_text(r)
