@@ -22,7 +22,9 @@ from tests.test_constraints_check_cli import patient  # noqa: F401  (the synthet
 
 
 def _cached(dose: object) -> bool:
-    return dose in _voxel_stats._VOXEL_STATS or dose in _trilinear._GRID_TABLES
+    # the per-grid caches the DVH engine keeps (largest dose, axis steps; the interior model and the
+    # cell ranges are computed per ROI window, not cached)
+    return dose in _voxel_stats._MAX_ABS_GY or dose in _trilinear._AXIS_STEPS
 
 
 def test_lazy_maps_equal_the_direct_calls(patient: Path) -> None:  # noqa: F811
