@@ -69,6 +69,7 @@ from dosimetry.dvh._shape_planar import (
     _level_sections,
     _radius,
     _raster_for,
+    _resample,
     _scaled,
     _signed_distance,
     _typical_radius_mm,
@@ -225,7 +226,7 @@ def shape_geometry(base: RoiGeometry, label: str) -> RoiGeometry:
         return inradius[i]
 
     centroids: dict[int, FloatArray] = {}
-    registrable: dict[tuple[int, ...], bool] = {}
+    registrable: dict[tuple[int, int], bool] = {}
 
     def centroid_of(i: int) -> FloatArray:
         if i not in centroids:
@@ -234,66 +235,61 @@ def shape_geometry(base: RoiGeometry, label: str) -> RoiGeometry:
 
     def moved(i: int, shift_mm: FloatArray) -> FloatArray:
         """psi of plane i translated by ``shift_mm`` (x, y), bilinear on the raster."""
-        from scipy import ndimage  # type: ignore[import-untyped,unused-ignore]
-
         if not np.any(np.abs(shift_mm) > 1e-3 * raster.pixel_mm):
             return psi(i)
-        yx = (float(shift_mm[1]) / raster.pixel_mm, float(shift_mm[0]) / raster.pixel_mm)
-        return np.asarray(ndimage.shift(psi(i), yx, order=1, mode="nearest"), dtype=np.float64)
+        rows = np.arange(raster.ny, dtype=np.float64) - float(shift_mm[1]) / raster.pixel_mm
+        cols = np.arange(raster.nx, dtype=np.float64) - float(shift_mm[0]) / raster.pixel_mm
+        return _resample(psi(i), rows, cols)
 
     def registered(stencil: list[int]) -> bool:
         """Whether the stencil's sections correspond one to one: one polygon each (no holes, no
         branching) and neighbours overlapping by at least REGISTER_OVERLAP of the smaller area
         once their centroids coincide, and by more (REGISTER_GAIN of it) than as they lie (see
         SHIFT_REGISTRATION)."""
-        key = tuple(stencil)
-        if key not in registrable:
-            ok = len(stencil) > 1 and all(len(sections[q].polygons) == 1 for q in stencil)
-            for u, v in itertools.pairwise(stencil):
-                if not ok:
-                    break
+        if len(stencil) < 2 or any(len(sections[q].polygons) != 1 for q in stencil):
+            return False
+        for u, v in itertools.pairwise(stencil):  # a pair's answer, once per ROI (stencils overlap)
+            if (u, v) not in registrable:
                 inside_u = psi(u) < 0
                 smaller = min(int(inside_u.sum()), int((psi(v) < 0).sum()))
                 shifted = int((inside_u & (moved(v, centroid_of(u) - centroid_of(v)) < 0)).sum())
                 as_is = int((inside_u & (psi(v) < 0)).sum())
-                ok = smaller > 0 and shifted >= REGISTER_OVERLAP * smaller and shifted > as_is + REGISTER_GAIN * smaller
-            registrable[key] = ok
-        return registrable[key]
+                registrable[(u, v)] = (
+                    smaller > 0 and shifted >= REGISTER_OVERLAP * smaller and shifted > as_is + REGISTER_GAIN * smaller
+                )
+            if not registrable[(u, v)]:
+                return False
+        return True
 
-    similar_cache: dict[tuple[int, ...], bool] = {}
+    similar_cache: dict[tuple[int, int], bool] = {}
 
     def warped(i: int, centre_mm: FloatArray, ratio: float) -> FloatArray:
         """psi of plane i moved so that its centroid lies on ``centre_mm`` and scaled about it by
         ``ratio`` (its values by ratio^2, so that it stays the psi of the scaled section: exact
         for a circle), bilinear on the raster."""
-        from scipy import ndimage  # type: ignore[import-untyped,unused-ignore]
-
         if abs(ratio - 1.0) < 1e-9:
             return moved(i, centre_mm - centroid_of(i))
         c = centroid_of(i)
         cols = (c[0] + (raster.xs - centre_mm[0]) / ratio - raster.x0_mm) / raster.pixel_mm
         rows = (c[1] + (raster.ys - centre_mm[1]) / ratio - raster.y0_mm) / raster.pixel_mm
-        rr, cc = np.meshgrid(rows, cols, indexing="ij")
-        out = ndimage.map_coordinates(psi(i), [rr, cc], order=1, mode="nearest")
-        return np.asarray(out, dtype=np.float64) * ratio * ratio
+        return _resample(psi(i), rows, cols) * (ratio * ratio)
 
     def similar(stencil: list[int]) -> bool:
         """Whether the stencil's sections are scaled copies of one another (one polygon each;
         neighbours overlapping by SIMILAR_OVERLAP of the larger once their centroids and sizes
         coincide): the sections of an ellipsoid, a sphere, an axial cone, an oblique tube."""
-        key = tuple(stencil)
-        if key not in similar_cache:
-            ok = len(stencil) > 1 and all(len(sections[q].polygons) == 1 for q in stencil)
-            for u, v in itertools.pairwise(stencil):
-                if not ok:
-                    break
+        if len(stencil) < 2 or any(len(sections[q].polygons) != 1 for q in stencil):
+            return False
+        for u, v in itertools.pairwise(stencil):  # a pair's answer, once per ROI (stencils overlap)
+            if (u, v) not in similar_cache:
                 inside_u = psi(u) < 0
                 ratio = math.sqrt(sections[u].area_mm2 / sections[v].area_mm2)
                 inside_v = warped(v, centroid_of(u), ratio) < 0
                 larger = max(int(inside_u.sum()), int(inside_v.sum()))
-                ok = larger > 0 and int((inside_u & inside_v).sum()) >= SIMILAR_OVERLAP * larger
-            similar_cache[key] = ok
-        return similar_cache[key]
+                similar_cache[(u, v)] = larger > 0 and int((inside_u & inside_v).sum()) >= SIMILAR_OVERLAP * larger
+            if not similar_cache[(u, v)]:
+                return False
+        return True
 
     def blend_and_bounds(stencil: list[int], z: float, pair: tuple[int, int]) -> tuple[FloatArray, FloatArray, FloatArray]:
         """The interpolated map at z and the two maps of ``pair`` it is clipped against: in a

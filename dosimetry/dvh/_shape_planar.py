@@ -123,6 +123,25 @@ def _inside(section: PlaneSection, raster: _Raster) -> npt.NDArray[np.bool_]:
     return (np.cumsum(toggles[:, :-1], axis=1) % 2).astype(bool)
 
 
+def _resample(field: FloatArray, rows_px: FloatArray, cols_px: FloatArray) -> FloatArray:
+    """``field`` at the fractional pixel positions ``rows_px`` x ``cols_px`` (an axis-aligned grid
+    of them), bilinear, the edges extended: what ``scipy.ndimage.map_coordinates(field, meshgrid,
+    order=1, mode="nearest")`` gives (tests/test_dvh_shape_speed.py), done separably (two row
+    gathers, then two column gathers): the translated and scaled maps of the shape model are
+    such grids, and map_coordinates over a full meshgrid was 57 % of the shape model's time on
+    the clinical test case (256 x 256 x 160, 40 ROIs)."""
+    ny, nx = field.shape
+    r = np.clip(rows_px, 0.0, ny - 1.0)
+    c = np.clip(cols_px, 0.0, nx - 1.0)
+    r0 = np.minimum(np.floor(r).astype(np.intp), ny - 2)
+    c0 = np.minimum(np.floor(c).astype(np.intp), nx - 2)
+    fr, fc = (r - r0)[:, None], c - c0
+    top, bottom = field[r0], field[r0 + 1]
+    rows = top + fr * (bottom - top)
+    left, right = rows[:, c0], rows[:, c0 + 1]
+    return np.asarray(left + fc * (right - left), dtype=np.float64)
+
+
 def _boundary_points(section: PlaneSection, step_mm: float) -> FloatArray:
     """Points along every edge of the section's polygons, at most ``step_mm`` apart, (N, 2)."""
     points = []
