@@ -180,9 +180,10 @@ def _signed_distance(section: PlaneSection, raster: _Raster) -> tuple[FloatArray
     held = np.full((raster.ny, raster.nx), -1, dtype=np.int64)
     held[cells[keep, 1], cells[keep, 0]] = np.flatnonzero(keep)
     _, (near_row, near_col) = ndimage.distance_transform_edt(held < 0, return_indices=True)
-    nearest = points[held[near_row, near_col]]
-    gy, gx = np.indices((raster.ny, raster.nx))
-    distance = np.hypot(raster.x0_mm + p * gx - nearest[..., 0], raster.y0_mm + p * gy - nearest[..., 1])
+    nearest = held[near_row, near_col]
+    xs = raster.x0_mm + p * np.arange(raster.nx, dtype=np.int64)
+    ys = raster.y0_mm + p * np.arange(raster.ny, dtype=np.int64)
+    distance = np.hypot(xs[None, :] - points[:, 0][nearest], ys[:, None] - points[:, 1][nearest])
     rows, cols = np.nonzero(distance < 2.5 * p)
     distance[rows, cols] = exact(rows, cols)
     phi = np.where(inside, -distance, distance)
