@@ -66,6 +66,7 @@ import numpy.typing as npt
 
 from dosimetry.dvh._shape_planar import (
     _centroid,
+    _inside,
     _level_sections,
     _radius,
     _raster_for,
@@ -99,6 +100,18 @@ SUB_SLABS_PER_RADIUS = 8.0
 #: extent / k^2 thick), where the area changes fastest (as the square root of the distance to the
 #: pole for a tube lying across the planes).
 CAP_SUB_SLAB_MM = 0.5
+#: Sub-slabs where the sections change: between two planes the full subdivision (above) is made
+#: only where one section part-way shows that it matters. The interval keeps the two planes' own
+#: sections (half each, as a prism) where the volume this misses (the interpolated area's bulge
+#: over the linear trend, 1/6 of it) is within the full subdivision's own midpoint-rule error,
+#: (sub-slab / radius)^2 / 24 of the area, and the two sections lie within one sub-slab of each
+#: other sideways (the largest distance from a section's boundary of a pixel inside only one of
+#: them, plus a pixel); it keeps the section part-way as well where the same holds of the
+#: stations then. On the clinical test case (40 ROIs, 2 mm planes) and the sample patient this
+#: took the shape model from 3580 to 3243 sections (the sample spinal cords 143 -> 53 and 129 -> 62,
+#: the clinical case's 306 -> 145), volumes within 0.02 %; benchmarks/dvh_true_solids.py: no
+#: pass rate worse, no case moved by more than 0.014 % of its volume or 0.021 % of its span.
+ADAPTIVE_SUB_SLABS = True
 CAP_MIN_SUB_SLABS = 8
 
 def _lagrange(nodes: FloatArray, z: float) -> FloatArray:
@@ -316,6 +329,54 @@ def shape_geometry(base: RoiGeometry, label: str) -> RoiGeometry:
     def blend(stencil: list[int], z: float) -> FloatArray:
         return blend_and_bounds(stencil, z, (stencil[0], stencil[0]))[0]
 
+    def section_at(stencil: list[int], z: float, i: int, gap: float, kappa: float, few: bool) -> PlaneSection | None:
+        """The interpolated section at z between planes i and i + 1."""
+        field, psi_i, psi_j = blend_and_bounds(stencil, z, (i, i + 1))
+        if few:  # the round profile of _cap between the two planes too
+            t = z - float(planes[i])
+            field = field - kappa * t * (gap - t)
+        # No overshoot beyond the two planes' own maps by more than a round profile bulges
+        # (m^2 of a circle has curvature -2 whatever its radius: at most gap^2 / 4 between
+        # two planes); without it the cubic overshoots where the shape jumps (the sample
+        # mandible's sections doubled next to a plane where it splits in two).
+        bulge = 0.25 * gap * gap
+        field = np.clip(field, np.minimum(psi_i, psi_j) - bulge, np.maximum(psi_i, psi_j) + bulge)
+        return _level_sections(z, field, 0.0, raster)
+
+    def distance_map(i: int) -> FloatArray:
+        """phi of plane i (mm, negative inside) back from psi = (phi + m)^2 - m^2."""
+        m = inradius_of(i)
+        return np.asarray(np.sqrt(np.maximum(psi(i) + m * m, 0.0)) - m, dtype=np.float64)
+
+    def _coarse_stations(i: int, j: int, t: float, middle: PlaneSection | None, sub_slab: float, radius_mm: float) -> int:
+        """How many stations the interval (i, j) needs, from its section ``middle`` at the
+        fraction t of the way: 1 (the two planes' own sections, half each), 2 (those and
+        ``middle``) or 0 (the full subdivision). Coarser only where the volume it misses and the
+        sideways step between neighbouring stations stay within what the full subdivision
+        allows (see ADAPTIVE_SUB_SLABS)."""
+        if middle is None:
+            return 0
+        a_i, a_j = sections[i].area_mm2, sections[j].area_mm2
+        linear = (1.0 - t) * a_i + t * a_j
+        bulge = (middle.area_mm2 - linear) / (t * (1.0 - t))  # A = linear + bulge t (1 - t)
+        mean_area = 0.5 * (a_i + a_j)
+        tolerance = (sub_slab / radius_mm) ** 2 / 24.0  # the full subdivision's midpoint-rule error
+        inside_i, inside_j = psi(i) < 0, psi(j) < 0
+        inside_t = _inside(middle, raster)
+        phi_i, phi_j = np.abs(distance_map(i)), np.abs(distance_map(j))
+
+        def step(mask: npt.NDArray[np.bool_], *maps: FloatArray) -> float:
+            return max((float(m[mask].max()) if mask.any() else 0.0) for m in maps)
+
+        pixel = raster.pixel_mm
+        if abs(bulge) / 6.0 <= tolerance * mean_area and step(inside_i ^ inside_j, phi_i, phi_j) + pixel <= sub_slab:
+            return 1
+        missed = abs(bulge) * abs(1.0 / 6.0 - 0.5 * t * (1.0 - t))
+        sideways = max(step(inside_i ^ inside_t, phi_i), step(inside_t ^ inside_j, phi_j))
+        if missed <= tolerance * mean_area and sideways + pixel <= sub_slab:
+            return 2
+        return 0
+
     gaps = np.diff(planes)
     # A step (the area changing by more than STEP_AREA_RATIO between neighbouring planes, as where
     # a mandible's body meets its rami) is not interpolated across: the planes on either side are
@@ -348,22 +409,27 @@ def shape_geometry(base: RoiGeometry, label: str) -> RoiGeometry:
             gap = float(planes[i + 1] - planes[i])
             k = 1 if segment[i] != segment[i + 1] else max(math.ceil(gap / sub_slab_mm - 1e-9), 1)
             stencil = [q for q in range(max(i - 1, a), min(i + 3, b)) if segment[q] == segment[i]]
+            same = not few and all(_same_polygons(sections[q], sections[i]) for q in stencil)
+            known: dict[int, PlaneSection | None] = {}
+            if ADAPTIVE_SUB_SLABS and not few and not same and k >= 3:
+                # one section part-way (the station nearest the middle, as the full subdivision
+                # would place it) decides whether the others are needed (module docstring)
+                t_index = k // 2
+                z_t = float(planes[i]) + gap * t_index / k
+                known[t_index] = section_at(stencil, z_t, i, gap, kappa, few)
+                coarse = _coarse_stations(i, i + 1, t_index / k, known[t_index], sub_slab_mm, radius)
+                if coarse == 1:
+                    continue
+                middle = known[t_index]
+                if coarse == 2 and middle is not None:
+                    stations.append((z_t, middle))
+                    continue
             for j in range(1, k):
                 z = float(planes[i]) + gap * j / k
-                if not few and all(_same_polygons(sections[q], sections[i]) for q in stencil):
+                if same:
                     stations.append((z, sections[i]))
                     continue
-                field, psi_i, psi_j = blend_and_bounds(stencil, z, (i, i + 1))
-                if few:  # the round profile of _cap between the two planes too
-                    t = z - float(planes[i])
-                    field = field - kappa * t * (gap - t)
-                # No overshoot beyond the two planes' own maps by more than a round profile bulges
-                # (m^2 of a circle has curvature -2 whatever its radius: at most gap^2 / 4 between
-                # two planes); without it the cubic overshoots where the shape jumps (the sample
-                # mandible's sections doubled next to a plane where it splits in two).
-                bulge = 0.25 * gap * gap
-                field = np.clip(field, np.minimum(psi_i, psi_j) - bulge, np.maximum(psi_i, psi_j) + bulge)
-                section = _level_sections(z, field, 0.0, raster)
+                section = known[j] if j in known else section_at(stencil, z, i, gap, kappa, few)
                 if section is not None:
                     stations.append((z, section))
         zs = [z for z, _ in stations]
