@@ -343,10 +343,14 @@ def shape_geometry(base: RoiGeometry, label: str) -> RoiGeometry:
         field = np.clip(field, np.minimum(psi_i, psi_j) - bulge, np.maximum(psi_i, psi_j) + bulge)
         return _level_sections(z, field, 0.0, raster)
 
+    distances: dict[int, FloatArray] = {}
+
     def distance_map(i: int) -> FloatArray:
-        """phi of plane i (mm, negative inside) back from psi = (phi + m)^2 - m^2."""
-        m = inradius_of(i)
-        return np.asarray(np.sqrt(np.maximum(psi(i) + m * m, 0.0)) - m, dtype=np.float64)
+        """|phi| of plane i (mm) back from psi = (phi + m)^2 - m^2."""
+        if i not in distances:
+            m = inradius_of(i)
+            distances[i] = np.abs(np.sqrt(np.maximum(psi(i) + m * m, 0.0)) - m)
+        return distances[i]
 
     def _coarse_stations(i: int, j: int, t: float, middle: PlaneSection | None, sub_slab: float, radius_mm: float) -> int:
         """How many stations the interval (i, j) needs, from its section ``middle`` at the
@@ -363,7 +367,7 @@ def shape_geometry(base: RoiGeometry, label: str) -> RoiGeometry:
         tolerance = (sub_slab / radius_mm) ** 2 / 24.0  # the full subdivision's midpoint-rule error
         inside_i, inside_j = psi(i) < 0, psi(j) < 0
         inside_t = _inside(middle, raster)
-        phi_i, phi_j = np.abs(distance_map(i)), np.abs(distance_map(j))
+        phi_i, phi_j = distance_map(i), distance_map(j)
 
         def step(mask: npt.NDArray[np.bool_], *maps: FloatArray) -> float:
             return max((float(m[mask].max()) if mask.any() else 0.0) for m in maps)
