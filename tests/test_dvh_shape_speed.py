@@ -60,7 +60,7 @@ def test_adaptive_sub_slabs_against_the_full_subdivision(monkeypatch: pytest.Mon
     """Oracles: the long path (ADAPTIVE_SUB_SLABS off: every interval cut into the full number of
     sub-slabs) and Cavalieri's principle (the solid between the end planes has the disc's area
     times its height, whatever the drift). A slowly drifting tube (0.04 mm sideways per 2 mm
-    plane, under one sub-slab) keeps only its own planes between them; a fast one (1.2 mm per
+    plane, under half a sub-slab of 0.5 mm) keeps only its own planes between them; a fast one (1.2 mm per
     plane) keeps the full subdivision, section for section."""
     radius, spacing, length = 4.0, 2.0, 20.0
     roi = _drifting_tube(radius, drift, spacing, length)
