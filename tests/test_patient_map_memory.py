@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 import dosimetry
-from dosimetry.dvh import _trilinear, _voxel_stats, compute_dvh
+from dosimetry.dvh import _steep, _trilinear, _voxel_stats, compute_dvh
 from dosimetry.patient.grid_tables import GridTables
 from dosimetry.patient.indices import target_indices
 from dosimetry.patient.reirradiation_limits import reirradiation_limit_checks
@@ -22,7 +22,8 @@ from tests.test_constraints_check_cli import patient  # noqa: F401  (the synthet
 
 
 def _cached(dose: object) -> bool:
-    return dose in _voxel_stats._VOXEL_STATS or dose in _trilinear._GRID_TABLES
+    # the per-grid tables release_grid_caches drops (after perf-dvh: largest dose, axis steps, steep sub-samples)
+    return dose in _voxel_stats._MAX_ABS_GY or dose in _trilinear._AXIS_STEPS or dose in _steep._STEEP_SAMPLES
 
 
 def test_lazy_maps_equal_the_direct_calls(patient: Path) -> None:  # noqa: F811

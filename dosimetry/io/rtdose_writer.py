@@ -179,6 +179,7 @@ def write_rt_dose(
     referenced_plan_sop_class_uid: str = RT_PLAN_STORAGE,
     series_number: int = 1,
     instance_number: int = 1,
+    image_comments: str | None = None,
 ) -> str:
     """Write ``dose`` to ``path`` as RT Dose and return its SOP Instance UID.
 
@@ -187,7 +188,8 @@ def write_rt_dose(
     both for reproducible bytes). When ``referenced_plan_uid`` is given the file carries a
     ReferencedRTPlanSequence item of class ``referenced_plan_sop_class_uid`` (RT Plan by default;
     :data:`RT_ION_PLAN_STORAGE` for an RT Ion Plan) and, when ``dose.referenced_beam_number`` is
-    set, the beam it refers to. Doses must be >= 0 (unsigned pixel data).
+    set, the beam it refers to. Doses must be >= 0 (unsigned pixel data). ``image_comments``, when
+    not None, goes into ImageComments (0020,4000; an LT of at most 10240 characters).
     """
     if not dose.frame_of_reference_uid:
         raise ArgumentError("cannot write RT Dose: DoseGrid.frame_of_reference_uid is empty (FrameOfReferenceUID)")
@@ -231,6 +233,10 @@ def write_rt_dose(
 
     # General Image
     ds.InstanceNumber = int(instance_number)
+    if image_comments is not None:
+        if len(image_comments) > 10240:
+            raise ArgumentError(f"cannot write RT Dose: ImageComments has {len(image_comments)} characters, an LT holds at most 10240")
+        ds.ImageComments = image_comments
 
     # Image Plane (canonical grid: rows along +y, columns along +x, frames along +z)
     ds.ImagePositionPatient = [ds_str(grid.x_mm[0]), ds_str(grid.y_mm[0]), ds_str(grid.z_mm[0])]
