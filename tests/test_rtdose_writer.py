@@ -186,3 +186,16 @@ def test_image_comments_written_with_the_file_equal_a_read_back_rewrite(tmp_path
     write_rt_dose(dose, once, image_comments=comments, **kwargs)  # type: ignore[arg-type]
     assert once.read_bytes() == rewritten.read_bytes()
     assert pydicom.dcmread(once).ImageComments == comments
+
+
+@pytest.mark.parametrize("shape", [(1, 2, 2), (3, 5, 7), (17, 300, 211)])
+def test_scaled_pixels_in_blocks_equal_the_whole_grid_conversion(shape: tuple[int, int, int]) -> None:
+    """The pixel values converted in blocks equal rint(dose / scaling).astype('<u4') over the whole
+    grid (the conversion before, written out here as the oracle), including grids larger than one block."""
+    from dosimetry.io.rtdose_writer import _scaled_pixels
+
+    dose = np.random.default_rng(sum(shape)).random(shape) * 70.0
+    dose.flat[0] = 0.0
+    scaling = dose_grid_scaling(float(dose.max()))
+    assert np.array_equal(_scaled_pixels(dose, scaling), np.rint(dose / scaling).astype("<u4"))
+    assert _scaled_pixels(dose, scaling).dtype == np.dtype("<u4")

@@ -267,7 +267,9 @@ def overlay_section(maps: PatientMaps, dvhs: PatientDvhs, results: dict[str, Any
     hottest = hottest_voxels(maps, dvhs, results, hottest_warnings)
     overlap = overlap_voxel(maps)
     try:
-        series = load_ct_series(maps.folders.current)
+        # the series discovery assembled when the course was loaded, if it is the folder's only one
+        # (the same series load_ct_series would read; :attr:`Course.ct_series`)
+        series = maps.current.ct_series or load_ct_series(maps.folders.current)
         if series.frame_of_reference_uid != dose.frame_of_reference_uid:
             raise DosimetryError(
                 f"CT series {series.series_instance_uid} is in frame {series.frame_of_reference_uid}, the dose in {dose.frame_of_reference_uid}"
