@@ -257,6 +257,7 @@ class Patient:
                 known_dvhs=known,  # type: ignore[arg-type]
                 warnings=self.warnings + _recovery_mismatch(loaded_protocol, self._maps.recovery),
                 report_dvh_warnings=True,
+                tables=self._tables,
             )
             self._checks[key] = report
         return self._checks[key]
