@@ -1,6 +1,7 @@
 """Every end-cap / between-plane convention and dicompyler-core against TRUE solids (issue 13).
 
-Run:  .venv/bin/python benchmarks/dvh_true_solids.py [--quick] [--no-dicompyler] [--json OUT]
+Run:  .venv/bin/python benchmarks/dvh_true_solids.py [--quick] [--no-dicompyler] [--only REGEX]
+          [--breakdown TOOL] [--json OUT]
 
 Oracle: :mod:`dosimetry.dvh.true_solids` -- volume, mean, D99, D95, D5, D1 (and for the small
 structures D0.03cc and Max) of the solid itself in a linear dose gradient (1 Gy/mm along y = AP or
@@ -8,15 +9,33 @@ z = SI), by quadrature over its exact cross-sections; never from the contours (u
 benchmarks/dvh_vs_dicompyler.py, whose slab oracle shares the half-slab assumption).
 
 Matrix: large solids (sphere r 12; cylinder and cone r 10 x 24 axial and rotated) and small ones
-(optic-nerve-like cylinders r 1.5 and 2.5 mm x 20 mm along x, y and z; chiasm-like 14 x 8 x 4 mm
+(optic-nerve-like cylinders r 1.5 and 2.5 mm x 20 mm along x, y and z; oblique optic-nerve-like
+prolate spheroids r 1.5 and 2.5 mm x 20 mm tilted 30 and 60 degrees out of the axial plane, whose
+sections slide from plane to plane; chiasm-like flat ellipsoid 24 x 12 x 7 mm (the sample
+patient's chiasm); chiasm-like 14 x 8 x 4 mm
 slab; lens-like ellipsoids 9 x 4 x 7 mm and 0.6 x that) x contour spacing 1, 2, 3 mm x planes
 through the solid's centre (``tangent``: a pole or flat face of a solid whose extent is a
 multiple of the spacing lies on a plane) or shifted half a spacing x dose grid 1, 2, 3 mm, aligned
 or shifted half a voxel x gradient AP or SI. ``--quick``: spacing 1 and 3, grid 2 mm, no shift.
+``--only REGEX``: the cases whose label matches (e.g. ``'nerve|lens'`` or ``'gradient z'``).
 
 Errors: volume in % of the true volume; doses in % of the solid's dose span. Targets (issue 13):
 volume within 1 % in >= 95 % of cases and within 2 % in all; Mean, D99, D95, D5, D1 within 1 % of
 the span in >= 97 %; small structures D0.03cc, Max and Mean within 2 % of the span.
+
+Verdict. The targets are judged over all cases and over the well-posed ones (smooth ends); the
+smooth-ended structures on one or two contour planes are also shown apart, since with no
+curvature to follow their extent beyond the planes rests on a prior (a round profile). Flat ends
+are ill-posed, and no convention can meet 1 % there: let the last contoured plane be z_n and the
+face at z_f. A face on a plane is contoured and the plane z_n + h (h the spacing) is not, so z_f
+lies anywhere in [z_n, z_n + h) and every such solid gives the same contours; the volume grows
+with z_f at the rate of the face's area A. The solids consistent with the contours therefore
+span a volume range of A x h at each flat end, +-A x h / 2 around its midpoint (half-slab's
+choice), and for any rule some consistent solid is A x h / 2 away (for the 24 mm cylinder
+contoured every 3 mm, 6.25 % of its volume per end). For the flat-ended cases the benchmark
+prints the volume error in units of that irreducible half-range (sum over the flat ends,
+:meth:`~dosimetry.dvh.true_solids.TrueSolid.flat_end_ambiguity_cc`): 1 is as good as the contours
+allow; a face lying on a plane is at the edge of the range (1 for half-slab and shape).
 """
 
 from __future__ import annotations
@@ -25,6 +44,7 @@ import argparse
 import itertools
 import json
 import math
+import re
 import sys
 import tempfile
 import time
@@ -55,7 +75,10 @@ def solids() -> list[tuple[str, TrueSolid]]:
     out = [(n, make_solid(n)) for n in ("sphere", "cylinder", "cone", "cylinder-rotated", "cone-rotated")]
     for axis, r in itertools.product("xyz", (1.5, 2.5)):
         out.append((f"nerve-{axis} r{r:g}", make_solid(f"nerve-{axis}", radius_mm=r)))
+    for tilt, r in itertools.product((30, 60), (1.5, 2.5)):
+        out.append((f"nerve-oblique{tilt} r{r:g}", make_solid("nerve-oblique", radius_mm=r, tilt_deg=tilt)))
     out.append(("chiasm", make_solid("chiasm")))
+    out.append(("chiasm-ellipsoid", make_solid("chiasm-ellipsoid")))
     out.append(("lens", make_solid("lens")))
     out.append(("lens x0.6", make_solid("lens", scale=0.6)))
     return out
@@ -70,7 +93,7 @@ def oracle(solid: TrueSolid, axis: GradientAxis) -> dict[str, float]:
     return out
 
 
-def run(quick: bool, with_dicompyler: bool, workdir: Path) -> list[dict[str, Any]]:
+def run(quick: bool, with_dicompyler: bool, workdir: Path, only: str | None = None) -> list[dict[str, Any]]:
     spacings = (1.0, 3.0) if quick else (1.0, 2.0, 3.0)
     grids = (2.0,) if quick else (1.0, 2.0, 3.0)
     shifts = (0.0,) if quick else (0.0, 0.5)
@@ -91,9 +114,13 @@ def run(quick: bool, with_dicompyler: bool, workdir: Path) -> list[dict[str, Any
                     f"grid {grid_mm:g} mm shift {shift:g}, gradient {axis_name}",
                     "small": label.split()[0].split("-")[0] in {s.split("-")[0] for s in SMALL_SOLIDS},
                     "flat_ends": any(solid.flat_ends),
+                    "planes": int(roi.contour_planes_mm().size),
+                    "flat_end_ambiguity_cc": solid.flat_end_ambiguity_cc(spacing),
                     "oracle": truth,
                     "seconds": {},
                 }
+                if only is not None and not re.search(only, row["case"]):
+                    continue
                 for convention in EndCapConvention:
                     t0 = time.perf_counter()
                     try:
@@ -137,8 +164,35 @@ def run(quick: bool, with_dicompyler: bool, workdir: Path) -> list[dict[str, Any
                     err[m] = 100.0 * (v - truth[m]) / truth[m]
                 else:
                     err[m] = 100.0 * (v - truth[m]) / truth["span"]
+            if row["flat_end_ambiguity_cc"] > 0 and values.get("volume") is not None:
+                # the volume error in units of the irreducible half-range (see the module docstring)
+                err["volume_over_ambiguity"] = abs(values["volume"] - truth["volume"]) / row["flat_end_ambiguity_cc"]
             row[f"{tool}_error_percent"] = err
     return rows
+
+
+def _groups(rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    smooth = [r for r in rows if not r["flat_ends"]]
+    return {
+        "all": rows,
+        "well-posed: smooth ends": smooth,
+        "  of which 3 or more contour planes": [r for r in smooth if r["planes"] >= 3],
+        "  of which 1-2 contour planes (rest on a prior)": [r for r in smooth if r["planes"] < 3],
+        "ill-posed: flat ends": [r for r in rows if r["flat_ends"]],
+    }
+
+
+#: A flat-end case passes when its volume error is within this many irreducible half-ranges: a
+#: face lying on a plane is at the edge of the range (exactly 1 for half-slab), and the polygonal
+#: contours and a smooth other end (the cone's tip) add a little.
+AMBIGUITY_SLACK = 1.1
+
+CRITERIA = [
+    ("volume <=1 % (target >=95 %)", "volume", 1.0, False, 95.0),
+    ("volume <=2 % (target 100 %)", "volume", 2.0, False, 100.0),
+    *[(f"{m} <=1 % span (target >=97 %)", m, 1.0, False, 97.0) for m in ("mean", *(f"D{p}" for p in D_LEVELS))],
+    *[(f"small {m} <=2 % span (target 100 %)", m, 2.0, True, 100.0) for m in SMALL_METRICS],
+]
 
 
 def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -146,29 +200,19 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
     tools = [t for t in TOOLS if any(f"{t}_error_percent" in r for r in rows)]
     print(f"\nTrue solids: {len(rows)} cases ({sum(r['small'] for r in rows)} small structures). "
           "Pass rates against the issue-13 targets; worst |error| in brackets")
-    header = f"{'criterion':44s}" + "".join(f"{t:>20s}" for t in tools)
+    header = f"{'criterion':50s}" + "".join(f"{t:>20s}" for t in tools)
     print(header)
 
     def rate(subset: list[dict[str, Any]], metric: str, tol: float, tool: str) -> tuple[float, float]:
-        errs = [abs(r[f"{tool}_error_percent"][metric]) for r in subset if f"{tool}_error_percent" in r]
+        errs = [abs(r[f"{tool}_error_percent"].get(metric, math.inf)) for r in subset if f"{tool}_error_percent" in r]
         if not errs:
             return math.nan, math.nan
         return 100.0 * sum(e <= tol for e in errs) / len(errs), max(errs)
 
-    groups = {
-        "all": rows,
-        "smooth ends": [r for r in rows if not r["flat_ends"]],
-        "flat ends": [r for r in rows if r["flat_ends"]],
-    }
-    criteria = [
-        ("volume <=1 % (target >=95 %)", "volume", 1.0, False),
-        ("volume <=2 % (target 100 %)", "volume", 2.0, False),
-        *[(f"{m} <=1 % span (target >=97 %)", m, 1.0, False) for m in ("mean", *(f"D{p}" for p in D_LEVELS))],
-        *[(f"small {m} <=2 % span (target 100 %)", m, 2.0, True) for m in SMALL_METRICS],
-    ]
-    for group, subset in groups.items():
+    verdicts: dict[str, dict[str, list[str]]] = {}
+    for group, subset in _groups(rows).items():
         print(f"-- {group} ({len(subset)} cases)")
-        for text, metric, tol, small_only in criteria:
+        for text, metric, tol, small_only, target in CRITERIA:
             chosen = [r for r in subset if r["small"]] if small_only else subset
             if not chosen:
                 continue
@@ -176,8 +220,32 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
             for tool in tools:
                 pct, worst = rate(chosen, metric, tol, tool)
                 summary.setdefault(group, {}).setdefault(text, {})[tool] = {"pass_percent": pct, "worst": worst}
+                if not pct >= target:
+                    verdicts.setdefault(group, {}).setdefault(tool, []).append(text.split(" (")[0])
                 cells.append(f"{pct:6.1f} % ({worst:6.2f})")
-            print(f"{text:44s}" + "".join(f"{c:>20s}" for c in cells))
+            print(f"{text:50s}" + "".join(f"{c:>20s}" for c in cells))
+        if group.startswith("ill-posed"):
+            text = "volume error <= 1.1 x irreducible half-range"
+            cells = []
+            for tool in tools:
+                pct, worst = rate(subset, "volume_over_ambiguity", AMBIGUITY_SLACK, tool)
+                summary.setdefault(group, {}).setdefault(text, {})[tool] = {"pass_percent": pct, "worst": worst}
+                cells.append(f"{pct:6.1f} % ({worst:6.2f})")
+            print(f"{text:50s}" + "".join(f"{c:>20s}" for c in cells))
+            print("  (worst in units of the half-range sum(face area x spacing / 2): <= 1 is as good as the contours allow;"
+                  " a face on a plane is at the range's edge, 1.0)")
+    print("\nVerdict against the issue-13 targets (criteria missed):")
+    groups = _groups(rows)
+    for group in ("all", "well-posed: smooth ends", "  of which 3 or more contour planes"):
+        label = group.strip()
+        if not groups[group]:
+            print(f"  {label:34s} no cases")
+            continue
+        for tool in tools:
+            missed = verdicts.get(group, {}).get(tool, [])
+            met = len(CRITERIA) - len(missed)
+            print(f"  {label:34s} {tool:12s} {met}/{len(CRITERIA)} met" + ("" if not missed else "; misses " + ", ".join(missed)))
+    summary["verdict"] = verdicts
     seconds = {t: sum(r["seconds"].get(t, 0.0) for r in rows) for t in (c.value for c in EndCapConvention)}
     print("ours, seconds for all cases (geometry once per contour set + samples + curve): "
           + ", ".join(f"{t} {s:.1f}" for t, s in seconds.items()))
@@ -185,20 +253,53 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return summary
 
 
+def _failed(row: dict[str, Any], tool: str) -> list[str]:
+    """The issue-13 criteria one case misses under ``tool`` (each case judged on its own)."""
+    err = row.get(f"{tool}_error_percent")
+    if err is None:
+        return ["no result"]
+    return [
+        f"{metric}>{tol:g}%" for _, metric, tol, small_only, _ in CRITERIA
+        if (row["small"] or not small_only) and not abs(err.get(metric, math.inf)) <= tol
+    ]
+
+
+def breakdown(rows: list[dict[str, Any]], tool: str) -> None:
+    """Where ``tool`` misses: per solid, contour spacing and plane position, the cases missing any
+    criterion and which criteria (issue 13, item 1)."""
+    print(f"\nBreakdown of the cases {tool} misses (solid, contours, planes: missed / cases, criteria):")
+    cells: dict[str, list[Any]] = {}
+    for row in rows:
+        key = row["case"].split(", grid")[0]
+        cell = cells.setdefault(key, [0, 0, {}])
+        missed = _failed(row, tool)
+        cell[0] += bool(missed)
+        cell[1] += 1
+        for m in missed:
+            cell[2][m] = cell[2].get(m, 0) + 1
+    for key, (n_missed, n, by_metric) in cells.items():
+        if n_missed:
+            print(f"  {key:52s} {n_missed:3d} / {n:3d}  " + ", ".join(f"{m} {c}" for m, c in by_metric.items()))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--no-dicompyler", action="store_true")
+    parser.add_argument("--only", metavar="REGEX", help="only the cases whose label matches REGEX")
+    parser.add_argument("--breakdown", metavar="TOOL", choices=TOOLS, help="also list the cases TOOL misses, by solid and contours")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         with_dicompyler = not args.no_dicompyler
         try:
-            rows = run(args.quick, with_dicompyler, Path(tmp))
+            rows = run(args.quick, with_dicompyler, Path(tmp), args.only)
         except BaselineUnavailableError as exc:
             print(f"dicompyler-core unavailable ({exc}); running without it")
-            rows = run(args.quick, False, Path(tmp))
+            rows = run(args.quick, False, Path(tmp), args.only)
     summary = summarise(rows)
+    if args.breakdown:
+        breakdown(rows, args.breakdown)
     if args.json:
         args.json.write_text(json.dumps({"rows": rows, "summary": summary}, indent=1, default=str))
     return 0

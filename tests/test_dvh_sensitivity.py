@@ -84,3 +84,53 @@ def test_small_cgy_spread_not_flagged() -> None:
     (result,) = convention_sensitivity(dose_si(2.0), [large], ["Mean[cGy]"])
     spread = {q.quantity: q for q in result.spreads}["Mean[cGy]"]
     assert spread.spread is not None and spread.spread < 100.0 and not spread.flagged
+
+
+def single_plane_roi() -> Roi:
+    return box(1, "single", 5.0, 5.0, np.array([0.0]))
+
+
+def dose_on(z_step_mm: float) -> DoseGrid:
+    axis = np.arange(-20.0, 20.5, 1.0)
+    grid = RectilinearGrid(axis, axis, np.arange(-12.0, 12.0 + 0.5 * z_step_mm, z_step_mm))
+    return DoseGrid(grid=grid, dose_gy=np.full(grid.shape_zyx, 50.0), dose_type=DoseType.PHYSICAL,
+                    summation_type=DoseSummationType.PLAN, frame_of_reference_uid="1.2.3")
+
+
+def test_geometry_cache_is_keyed_by_the_grid() -> None:
+    """Oracle: closed-form slab. A 10 x 10 mm square on a single plane takes the dose grid's slice
+    thickness there as its slab (half-slab): 100 mm^2 x 1 mm on a 1 mm grid, x 3 mm on a 3 mm
+    grid. One geometry cache shared by the two calls must not carry the first grid's slab into
+    the second."""
+    roi = single_plane_roi()
+    cache: dict = {}  # type: ignore[type-arg]
+    (fine,) = convention_sensitivity(dose_on(1.0), [roi], ["Mean[Gy]"], geometries=cache)
+    (coarse,) = convention_sensitivity(dose_on(3.0), [roi], ["Mean[Gy]"], geometries=cache)
+    volume = {s.roi_name: dict({q.quantity: q for q in s.spreads}["volume_cc"].by_convention) for s in (fine,)}
+    assert volume["single"]["half-slab"] == pytest.approx(0.1)
+    coarse_volume = dict({q.quantity: q for q in coarse.spreads}["volume_cc"].by_convention)
+    assert coarse_volume["half-slab"] == pytest.approx(0.3)
+    assert len(cache) == 2 * 3  # two grids x three conventions
+
+
+def test_cli_convention_spread_honours_supersample(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    """Oracle: the command's own per-ROI result under --end-cap half-slab with the same
+    --supersample (another code path: compute_dvhs), and the closed-form slab of the module
+    docstring for the volume. With --supersample 1 and 8 the half-slab Max of the spread table
+    is the one the ROI row reports for that supersampling (they differ: the box's edges fall
+    inside voxels)."""
+    small = box(1, "small", 2.3, 10.0, np.array([-1.5, 1.5]))
+    rd, rs = write_case(dose_si(2.0), [small], tmp_path, seed="spread-ss")
+    seen = {}
+    for n in ("1", "8"):
+        argv = ["dvh", "--dose", str(rd), "--structures", str(rs), "--metric", "Mean[Gy]", "--supersample", n,
+                "--convention-spread", "--json", "-"]
+        assert main(argv) == 0
+        out = json.loads(capsys.readouterr().out)
+        (entry,) = out["convention_sensitivity"]
+        by = {s["quantity"]: dict(s["by_convention"]) for s in entry["spreads"]}
+        (row,) = out["structures"]
+        assert by["Mean[Gy]"]["half-slab"] == pytest.approx(row["metrics"]["Mean[Gy]"], abs=1e-9)
+        assert by["volume_cc"]["half-slab"] == pytest.approx(4.6 * 20 * 6 / 1000, rel=1e-6)
+        seen[n] = by["Mean[Gy]"]["half-slab"]
+    assert seen["1"] != seen["8"]

@@ -11,8 +11,12 @@ x spacing`` (sections under 1e-6 mm^2, e.g. a tangent pole, are not contoured).
 
 Solids: ``sphere`` (r 12 mm), ``cylinder`` / ``cone`` (r 10 mm x 24 mm, axis along z; cone base
 at the low end), ``cylinder-rotated`` / ``cone-rotated`` (axis along y), ``nerve-y`` / ``nerve-x``
-/ ``nerve-z`` (optic-nerve-like cylinders, 20 mm long, radius given), ``chiasm`` (a flat box 14 x
-8 x 4 mm) and ``lens`` (an ellipsoid, semi-axes 4.5 x 2 x 3.5 mm, or scaled).
+/ ``nerve-z`` (optic-nerve-like cylinders, 20 mm long, radius given), ``nerve-oblique`` (an
+optic-nerve-like prolate spheroid, 20 mm long, radius given, its axis in the y-z plane at
+``tilt_deg`` from the y axis: its sections are ellipses whose centre slides along y from plane to
+plane), ``chiasm`` (a flat box 14 x 8 x 4 mm), ``chiasm-ellipsoid`` (a flat ellipsoid, semi-axes
+12 x 6 x 3.5 mm, the sample patient's chiasm) and ``lens`` (an ellipsoid, semi-axes 4.5 x 2 x 3.5
+mm, or scaled).
 """
 
 from __future__ import annotations
@@ -63,8 +67,11 @@ class Ellipse:
 
 Section = Circle | Ellipse | Rectangle | ConeSection
 
-SOLIDS = ("sphere", "cylinder", "cone", "cylinder-rotated", "cone-rotated", "nerve-x", "nerve-y", "nerve-z", "chiasm", "lens")
-SMALL_SOLIDS = ("nerve-x", "nerve-y", "nerve-z", "chiasm", "lens")
+SOLIDS = (
+    "sphere", "cylinder", "cone", "cylinder-rotated", "cone-rotated", "nerve-x", "nerve-y", "nerve-z", "nerve-oblique",
+    "chiasm", "chiasm-ellipsoid", "lens",
+)
+SMALL_SOLIDS = ("nerve-x", "nerve-y", "nerve-z", "nerve-oblique", "chiasm", "chiasm-ellipsoid", "lens")
 
 
 @dataclass(frozen=True, eq=False)
@@ -95,6 +102,25 @@ class TrueSolid:
 
     def volume_cc(self) -> float:
         return self._quad(self._area) / 1000.0
+
+    def flat_end_ambiguity_cc(self, spacing_mm: float) -> float:
+        """Half the range of volumes of the solids that the contours on planes ``spacing_mm``
+        apart cannot tell apart at the flat ends: sum over the flat ends of the face's area x
+        ``spacing_mm`` / 2 (0 without a flat end).
+
+        Proof. Let the last contoured plane be z_n and the face at z_f. A face on a plane is
+        contoured, and the plane z_n + spacing is not, so z_f lies in [z_n, z_n + spacing). Every
+        face position in that interval gives the same contours (a constant section ending
+        between planes leaves no trace on them), and the volume grows linearly with z_f at the
+        rate of the face's area A. The volumes consistent with the contours therefore span A x
+        spacing at each flat end; any convention, whatever rule it uses, is off by at least A x
+        spacing / 2 for one of them (the midpoint of the range, half-slab's choice, attains
+        that bound). An error within this half-range is as good as the contours allow."""
+        total = 0.0
+        for flat, z in zip(self.flat_ends, (self.z_min_mm + 1e-9, self.z_max_mm - 1e-9), strict=True):
+            if flat:
+                total += self._area(z) * spacing_mm / 2.0
+        return total / 1000.0
 
     def y_range_mm(self) -> tuple[float, float]:
         zs = np.linspace(self.z_min_mm, self.z_max_mm, 401)[1:-1]
@@ -198,9 +224,35 @@ class TrueSolid:
         )
 
 
-def make_solid(name: str, *, radius_mm: float | None = None, scale: float = 1.0) -> TrueSolid:
+def _tilted_spheroid(name: str, radius_mm: float, half_length_mm: float, tilt_deg: float) -> TrueSolid:
+    """Prolate spheroid, semi-axes ``radius_mm`` (x and across the axis) and ``half_length_mm``
+    (along its axis, in the y-z plane at ``tilt_deg`` from y). With p = (y, z), u the axis and n
+    its normal in that plane, the solid is x^2 / r^2 + (p.u)^2 / L^2 + (p.n)^2 / r^2 <= 1, i.e.
+    x^2 / r^2 + A y^2 + 2 B y z + C z^2 <= 1; at height z, completing the square in y, the section
+    is the ellipse centred on y = -B z / A with semi-axes r sqrt(k) and sqrt(k / A), k = 1 - (C -
+    B^2 / A) z^2, and the solid spans |z| < 1 / sqrt(C - B^2 / A)."""
+    t = math.radians(tilt_deg)
+    c, s = math.cos(t), math.sin(t)
+    inv_l2, inv_r2 = 1.0 / half_length_mm**2, 1.0 / radius_mm**2
+    a_yy = c * c * inv_l2 + s * s * inv_r2
+    b_yz = c * s * (inv_l2 - inv_r2)
+    c_zz = s * s * inv_l2 + c * c * inv_r2
+    q = c_zz - b_yz * b_yz / a_yy
+    z_max = 1.0 / math.sqrt(q)
+
+    def section(z: float) -> Section | None:
+        k = 1.0 - q * z * z
+        if k <= 0:
+            return None
+        return Ellipse(0.0, -b_yz * z / a_yy, radius_mm * math.sqrt(k), math.sqrt(k / a_yy))
+
+    return TrueSolid(name, -z_max, z_max, section, (False, False))
+
+
+def make_solid(name: str, *, radius_mm: float | None = None, scale: float = 1.0, tilt_deg: float = 30.0) -> TrueSolid:
     """One of :data:`SOLIDS`, centred on the origin (``radius_mm``: the nerves' radius, default
-    2 mm; ``scale``: multiplies the lens's and the chiasm's dimensions)."""
+    2 mm; ``scale``: multiplies the lens's and the chiasm's dimensions; ``tilt_deg``: the oblique
+    nerve's axis from the y axis towards z)."""
     if name == "sphere":
         r = 12.0
         return TrueSolid(name, -r, r, lambda z: Circle(0, 0, math.sqrt(max(r * r - z * z, 0.0))) if abs(z) < r else None, (False, False))
@@ -215,6 +267,8 @@ def make_solid(name: str, *, radius_mm: float | None = None, scale: float = 1.0)
     if name == "cone-rotated":
         r, half = 10.0, 12.0
         return TrueSolid(name, -r, r, lambda z: ConeSection(0.0, -half, r, 2 * half, abs(z)), (False, False))
+    if name == "nerve-oblique":
+        return _tilted_spheroid(name, 2.0 if radius_mm is None else radius_mm, 10.0, tilt_deg)
     if name.startswith("nerve-"):
         r, half = (2.0 if radius_mm is None else radius_mm), 10.0
         axis = name[-1]
@@ -229,8 +283,8 @@ def make_solid(name: str, *, radius_mm: float | None = None, scale: float = 1.0)
     if name == "chiasm":
         hx, hy, hz = 7.0 * scale, 4.0 * scale, 2.0 * scale
         return TrueSolid(name, -hz, hz, lambda z: Rectangle(-hx, hx, -hy, hy), (True, True))
-    if name == "lens":
-        a, b, c = 4.5 * scale, 2.0 * scale, 3.5 * scale
+    if name in ("lens", "chiasm-ellipsoid"):
+        a, b, c = (4.5 * scale, 2.0 * scale, 3.5 * scale) if name == "lens" else (12.0 * scale, 6.0 * scale, 3.5 * scale)
 
         def lens(z: float) -> Section | None:
             f = 1.0 - (z / c) ** 2

@@ -314,7 +314,8 @@ def run(args: argparse.Namespace) -> int:
         from dosimetry.dvh.sensitivity import convention_sensitivity
 
         sensitivity = convention_sensitivity(
-            dose, rois, metrics, prescription_gy=args.prescription, bin_width_gy=args.bin_width
+            dose, rois, metrics, prescription_gy=args.prescription, bin_width_gy=args.bin_width,
+            supersample=args.supersample,
         )
         result["convention_sensitivity"] = [asdict(s) | {"flagged": s.flagged} for s in sensitivity]
     warnings = roi_warnings(structures, list(dose.warnings), list(structure_set.warnings))

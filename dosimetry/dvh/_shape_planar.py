@@ -1,0 +1,248 @@
+"""Planar helpers of the shape model (:mod:`dosimetry.dvh._shape`): the common raster, exact
+signed-distance maps of a plane's section on it, level sets back to polygons, centroids and
+scaled copies of sections. Split from ``_shape`` to keep each module one concern (the raster
+geometry here, the assembly of sections between and beyond the planes there).
+
+Why hand-written: the distance maps are :func:`scipy.ndimage.distance_transform_edt` corrected to
+exact point-to-boundary distances (k-d tree, :class:`scipy.spatial.cKDTree`) in a band around
+the boundary, and level sets come from :mod:`contourpy` (the marching-squares library matplotlib
+uses); what is written here is only their use on a plane's polygons.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from dosimetry.dvh.geometry import PlaneSection, RoiGeometry
+from dosimetry.dvh.planar import nesting_depths, signed_area
+
+FloatArray = npt.NDArray[np.float64]
+
+#: Raster pixel: the median over planes of 2 x area / perimeter (the radius of a circle) divided
+#: by this, within PIXEL_MIN_MM .. PIXEL_MAX_MM, and coarser when the raster would exceed
+#: MAX_PIXELS.
+PIXELS_PER_RADIUS = 30.0
+PIXEL_MIN_MM, PIXEL_MAX_MM = 0.04, 1.0
+MAX_PIXELS = 120_000
+
+
+@dataclass(frozen=True)
+class _Raster:
+    x0_mm: float
+    y0_mm: float
+    pixel_mm: float
+    nx: int
+    ny: int
+
+    @property
+    def xs(self) -> FloatArray:
+        return self.x0_mm + self.pixel_mm * np.arange(self.nx, dtype=np.float64)
+
+    @property
+    def ys(self) -> FloatArray:
+        return self.y0_mm + self.pixel_mm * np.arange(self.ny, dtype=np.float64)
+
+
+def _centroid(section: PlaneSection) -> tuple[float, float]:
+    """Area centroid of the section (holes subtracted), mm."""
+    total = cx = cy = 0.0
+    for (x, y), sign in zip(section.polygons, section.signs, strict=True):
+        x1, y1 = np.roll(x, -1), np.roll(y, -1)
+        cross = x * y1 - x1 * y
+        a = 0.5 * float(cross.sum())
+        if a == 0:
+            continue
+        w = sign * abs(a)
+        total += w
+        cx += w * float(((x + x1) * cross).sum()) / (6 * a)
+        cy += w * float(((y + y1) * cross).sum()) / (6 * a)
+    return (cx / total, cy / total) if total else (float(section.polygons[0][0][0]), float(section.polygons[0][1][0]))
+
+
+def _radius(section: PlaneSection) -> float:
+    """2 x area / perimeter of the section (a circle's radius), mm."""
+    perimeter = sum(
+        float(np.hypot(np.diff(np.append(x, x[0])), np.diff(np.append(y, y[0]))).sum()) for x, y in section.polygons
+    )
+    return 2.0 * section.area_mm2 / perimeter if perimeter > 0 else 0.0
+
+
+def _typical_radius_mm(base: RoiGeometry) -> float:
+    """Median over the planes of 2 x area / perimeter (a circle's radius), mm."""
+    radii = []
+    for section in base.sections:
+        perimeter = sum(
+            float(np.hypot(np.diff(np.append(x, x[0])), np.diff(np.append(y, y[0]))).sum()) for x, y in section.polygons
+        )
+        if perimeter > 0 and section.area_mm2 > 0:
+            radii.append(2.0 * section.area_mm2 / perimeter)
+    return float(np.median(radii)) if radii else 1.0
+
+
+def _raster_for(base: RoiGeometry, radius: float, slide_factor: float) -> _Raster:
+    """The common raster: the contours' bounds, four pixels around, and room for an end cap to
+    slide on (an oblique tube's cap continues its sections' sideways trend beyond the last plane:
+    ``slide_factor`` times the largest shift of the centroid between neighbouring planes)."""
+    pixel = min(max(radius / PIXELS_PER_RADIUS, PIXEL_MIN_MM), PIXEL_MAX_MM)
+    x_min, x_max, y_min, y_max = base.bounds_xy_mm
+    centres = np.array([_centroid(s) for s in base.sections])
+    slide = slide_factor * float(np.hypot(*np.diff(centres, axis=0).T).max()) if len(centres) > 1 else 0.0
+    while True:
+        margin = 4 * pixel + slide
+        nx = math.ceil((x_max - x_min + 2 * margin) / pixel) + 1
+        ny = math.ceil((y_max - y_min + 2 * margin) / pixel) + 1
+        if nx * ny <= MAX_PIXELS:
+            return _Raster(x_min - margin, y_min - margin, pixel, nx, ny)
+        pixel *= math.sqrt(nx * ny / MAX_PIXELS) * 1.01
+
+
+def _inside(section: PlaneSection, raster: _Raster) -> npt.NDArray[np.bool_]:
+    """Even-odd inside mask of the section's polygons at the raster's pixel centres (scanlines)."""
+    p = raster.pixel_mm
+    toggles = np.zeros((raster.ny, raster.nx + 1), dtype=np.int64)
+    for x, y in section.polygons:
+        u0, v0 = (x - raster.x0_mm) / p, (y - raster.y0_mm) / p
+        u1, v1 = np.roll(u0, -1), np.roll(v0, -1)
+        lo, hi = np.minimum(v0, v1), np.maximum(v0, v1)
+        first = np.ceil(lo).astype(np.int64)  # rows r with lo <= r < hi
+        last = np.ceil(hi).astype(np.int64)
+        counts = np.clip(last - first, 0, None)
+        if not counts.any():
+            continue
+        edge = np.repeat(np.arange(u0.size), counts)
+        rows = np.repeat(first, counts) + (np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts))
+        f = (rows - v0[edge]) / (v1[edge] - v0[edge])
+        cross = u0[edge] + f * (u1[edge] - u0[edge])
+        cols = np.clip(np.ceil(cross).astype(np.int64), 0, raster.nx)  # first pixel centre at or right of it
+        keep = (rows >= 0) & (rows < raster.ny)
+        np.add.at(toggles, (rows[keep], cols[keep]), 1)
+    return (np.cumsum(toggles[:, :-1], axis=1) % 2).astype(bool)
+
+
+def _boundary_points(section: PlaneSection, step_mm: float) -> FloatArray:
+    """Points along every edge of the section's polygons, at most ``step_mm`` apart, (N, 2)."""
+    points = []
+    for x, y in section.polygons:
+        xc, yc = np.append(x, x[0]), np.append(y, y[0])
+        seg = np.hypot(np.diff(xc), np.diff(yc))
+        steps = np.maximum(np.ceil(seg / step_mm).astype(np.int64), 1)
+        first = np.repeat(np.cumsum(steps) - steps, steps)
+        e = np.repeat(np.arange(seg.size), steps)
+        t = (np.arange(int(steps.sum())) - first) / steps[e]
+        points.append(np.column_stack([xc[e] + t * (xc[e + 1] - xc[e]), yc[e] + t * (yc[e + 1] - yc[e])]))
+    return np.concatenate(points)
+
+
+def _signed_distance(section: PlaneSection, raster: _Raster) -> tuple[FloatArray, float]:
+    """Signed distance (mm, negative inside) from the section's boundary at the pixel centres, and
+    the section's largest inscribed radius (mm, refined between pixel centres)."""
+    from scipy import ndimage  # type: ignore[import-untyped,unused-ignore]
+    from scipy.spatial import cKDTree  # type: ignore[import-untyped,unused-ignore]
+
+    p = raster.pixel_mm
+    inside = _inside(section, raster)
+    tree = cKDTree(_boundary_points(section, 0.2 * p))
+
+    def exact(rows: npt.NDArray[np.intp], cols: npt.NDArray[np.intp]) -> FloatArray:
+        distance, _ = tree.query(np.column_stack([raster.x0_mm + p * cols, raster.y0_mm + p * rows]))
+        return np.asarray(distance, dtype=np.float64)
+
+    # Far from the boundary: the distance to the boundary point held by the nearest boundary
+    # pixel (Euclidean feature transform; off by O(p^2 / distance)); within 2.5 pixels of it:
+    # exact, from a k-d tree of the boundary points (queries near the boundary are fast there,
+    # far ones are not: 2 s for 31,000 pixels inside the sample patient's External).
+    points = tree.data
+    cells = np.rint((points - [raster.x0_mm, raster.y0_mm]) / p).astype(np.int64)
+    keep = (cells[:, 0] >= 0) & (cells[:, 0] < raster.nx) & (cells[:, 1] >= 0) & (cells[:, 1] < raster.ny)
+    held = np.full((raster.ny, raster.nx), -1, dtype=np.int64)
+    held[cells[keep, 1], cells[keep, 0]] = np.flatnonzero(keep)
+    _, (near_row, near_col) = ndimage.distance_transform_edt(held < 0, return_indices=True)
+    nearest = points[held[near_row, near_col]]
+    gy, gx = np.indices((raster.ny, raster.nx))
+    distance = np.hypot(raster.x0_mm + p * gx - nearest[..., 0], raster.y0_mm + p * gy - nearest[..., 1])
+    rows, cols = np.nonzero(distance < 2.5 * p)
+    distance[rows, cols] = exact(rows, cols)
+    phi = np.where(inside, -distance, distance)
+    if not inside.any():
+        return phi, 0.0
+    # inscribed radius: the deepest pixel, refined on two finer lattices around it
+    row, col = np.unravel_index(int(np.argmin(phi)), phi.shape)
+    x, y = float(raster.x0_mm + p * col), float(raster.y0_mm + p * row)
+    best = float(-phi[row, col])
+    offsets = np.linspace(-1.0, 1.0, 11)
+    step = p
+    for _ in range(3):
+        gx, gy = np.meshgrid(x + step * offsets, y + step * offsets)
+        qx, qy = gx.ravel(), gy.ravel()
+        distance, _ = tree.query(np.column_stack([qx, qy]))
+        k = int(np.argmax(distance))
+        if distance[k] > best:
+            best, x, y = float(distance[k]), float(qx[k]), float(qy[k])
+        step *= 0.2
+    return phi, best
+
+
+def _level_sections(z_mm: float, phi: FloatArray, level: float, raster: _Raster) -> PlaneSection | None:
+    """The region ``phi < level`` as a section (None when empty)."""
+    import contourpy
+
+    field = phi - level
+    field[0, :] = field[-1, :] = np.maximum(field[0, :], raster.pixel_mm)  # close every contour
+    field[:, 0] = field[:, -1] = np.maximum(field[:, 0], raster.pixel_mm)
+    if not (field < 0).any():
+        return None
+    generator = contourpy.contour_generator(
+        raster.xs, raster.ys, field, line_type=contourpy.LineType.Separate, corner_mask=False
+    )
+    polygons: list[tuple[FloatArray, FloatArray]] = []
+    min_area = 0.01 * raster.pixel_mm**2
+    for line in generator.lines(0.0):
+        pts = np.asarray(line, dtype=np.float64)
+        if pts.shape[0] > 1 and np.array_equal(pts[0], pts[-1]):
+            pts = pts[:-1]
+        if pts.shape[0] < 3:
+            continue
+        x, y = np.ascontiguousarray(pts[:, 0]), np.ascontiguousarray(pts[:, 1])
+        if abs(signed_area(x, y)) > min_area:
+            polygons.append((x, y))
+    if not polygons:
+        return None
+    signs = [1 if d % 2 == 0 else -1 for d in nesting_depths(polygons)]
+    areas = [signed_area(x, y) for x, y in polygons]
+    area = float(sum(s * abs(a) for s, a in zip(signs, areas, strict=True)))
+    if area <= 0:
+        return None
+    senses = tuple((a > 0) - (a < 0) for a in areas)
+    return PlaneSection(z_mm, tuple(polygons), tuple(signs), area, senses)
+
+
+def _scaled(section: PlaneSection, z_mm: float, factor: float, minor_only: bool) -> PlaneSection | None:
+    """A single-polygon section scaled about its centroid by ``factor``: along its minor
+    principal axis only (``minor_only``: a tube lying across the planes narrows, its length
+    stays) or in every direction (a compact section: the sections of an ellipsoid are scaled
+    copies of one another). None when the factor is not positive."""
+    if not factor > 0:
+        return None
+    (x, y), = section.polygons
+    cx, cy = _centroid(section)
+    u, v = x - cx, y - cy
+    if minor_only:
+        # second moments of the polygon's area about its centroid (Green's theorem)
+        u1, v1 = np.roll(u, -1), np.roll(v, -1)
+        cross = u * v1 - u1 * v
+        suu = float((cross * (u * u + u * u1 + u1 * u1)).sum()) / 12.0
+        svv = float((cross * (v * v + v * v1 + v1 * v1)).sum()) / 12.0
+        suv = float((cross * (u * v1 + 2 * u * v + 2 * u1 * v1 + u1 * v)).sum()) / 24.0
+        _, vectors = np.linalg.eigh(np.array([[suu, suv], [suv, svv]]) * np.sign(suu + svv))
+        minor = vectors[:, 0]  # the direction of least spread
+        along = u * minor[0] + v * minor[1]
+        u, v = u + (factor - 1.0) * along * minor[0], v + (factor - 1.0) * along * minor[1]
+        area = section.area_mm2 * factor
+    else:
+        u, v = factor * u, factor * v
+        area = section.area_mm2 * factor * factor
+    return PlaneSection(z_mm, ((cx + u, cy + v),), section.signs, area, section.orientations)
