@@ -1,8 +1,8 @@
 """`dosimetry analyze` of one case by two checkouts, side by side, repeated: wall time, CPU time
 (user + system), peak RSS, bytes per dose voxel and minor page faults (issue 20).
 
-Each run is a fresh process of ``python -m dosimetry.cli.main analyze CASE --out TMP`` with
-``PYTHONPATH`` set to the checkout, measured by ``getrusage(RUSAGE_CHILDREN)`` in a fresh wrapper
+Each run is a fresh process of ``python -m dosimetry.cli.main analyze CASE --out TMP`` started in
+the checkout with ``PYTHONPATH`` set to it, measured by ``getrusage(RUSAGE_CHILDREN)`` in a fresh wrapper
 process (so one run's peak does not hide another's). The runs alternate between the checkouts so
 that a change of the machine's load hits both alike; the load average is printed before each run.
 On a shared machine compare CPU time: wall time depends on the load. The outputs go to a new
@@ -39,7 +39,9 @@ print(json.dumps({"seconds": seconds, "cpu_seconds": u.ru_utime + u.ru_stime, "s
 def run_once(checkout: Path, case: Path, out: Path) -> dict[str, float]:
     env = dict(os.environ, PYTHONPATH=str(checkout))
     command = [sys.executable, "-m", "dosimetry.cli.main", "analyze", str(case), "--out", str(out)]
-    done = subprocess.run([sys.executable, "-c", _MEASURE, *command], capture_output=True, text=True, check=True, env=env)
+    done = subprocess.run(  # cwd: ``-m`` puts the current folder first on sys.path, before PYTHONPATH
+        [sys.executable, "-c", _MEASURE, *command], capture_output=True, text=True, check=True, env=env, cwd=checkout
+    )
     result: dict[str, float] = json.loads(done.stdout)
     if result["returncode"] not in (0, 2):  # 2: the analysis ran and found violations
         raise SystemExit(f"{checkout}: analyze failed ({result['returncode']}): {result['stderr']}")
