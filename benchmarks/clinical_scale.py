@@ -7,19 +7,21 @@ x 160 at 2 mm (10.5 M voxels each, as in the issue's head-and-neck measurement),
 ROIs plus 22 small spheres and ellipsoids of 0.01-2 cc ("sub-voxel" ROIs: 40 ROIs in all). It is
 generated once into ``--workdir`` (deterministic; a few minutes) and reused.
 
-Printed side by side (``--repeat`` runs of each, after one unmeasured warm-up of ``dosimetry dvh``;
-minimum and median):
+Printed side by side (``dvh``, ``compute_dvhs`` and dicompyler-core: ``--repeat`` runs each, after one
+unmeasured warm-up of ``dosimetry dvh``, best and median; ``analyze``: one run):
 
 - ``dosimetry dvh`` (whole process: start-up, reading, all ROIs) and ``compute_dvhs`` alone (the
   calculation, files read before the clock starts, fresh process) vs dicompyler-core ``get_dvh``
   over the same ROIs (calculation time its worker reports, reading excluded), ratios, peak RSS;
-  wall time and CPU time (user + system) of each, since the machine's cores may be shared;
 - ``dosimetry analyze`` (whole process, prior course summed, report written): wall time, peak RSS,
   and peak RSS per current-dose voxel (the issue's target: under 100 bytes per voxel, under 1.2 GB).
 
 Peak memory is the child process's maximum resident set and CPU time its user + system time
 (``getrusage(RUSAGE_CHILDREN)`` read in a fresh wrapper process per command, so one command's peak
-does not hide another's); on a shared machine compare CPU time, wall time depends on the load.
+does not hide another's); on a shared machine compare CPU time, wall time depends on the load (the
+load average is printed). The commands run without ``PYTHONDONTWRITEBYTECODE``, as an installed
+package does: modules are compiled once (the warm-up), not at every start (about 0.1 s of every run
+otherwise).
 
 ``--roi-counts 10,40`` also runs ``analyze`` on copies of the case whose current structure set keeps
 only the first N ROIs (the other files are symbolic links; the case folder is only read) and prints
@@ -28,11 +30,8 @@ the peak RSS per added ROI: the per-ROI term of the analysis's memory.
 Outputs (``dvh.json``, the analysis folders, the ROI-subset copies) go to ``--scratch`` (a new
 temporary folder by default), never into the case folder.
 
-The commands run without ``PYTHONDONTWRITEBYTECODE``, as an installed package does: modules are compiled once (the
-warm-up), not at every start (about 0.1 s of every run otherwise).
-
-Run: ``.venv/bin/python benchmarks/clinical_scale.py [--workdir /tmp/dosimetry_clinical] [--skip-baseline] [--skip-analyze]
-[--repeat 3] [--roi-counts 10,40]``.
+Run: ``.venv/bin/python benchmarks/clinical_scale.py [--workdir /tmp/dosimetry_clinical] [--skip-baseline]
+[--skip-analyze] [--repeat 3] [--roi-counts 10,40]``.
 """
 
 from __future__ import annotations
@@ -66,30 +65,10 @@ t0 = time.perf_counter()
 proc = subprocess.run(sys.argv[1:], capture_output=True, text=True)
 seconds = time.perf_counter() - t0
 usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-print(json.dumps({"seconds": seconds, "cpu_seconds": usage.ru_utime + usage.ru_stime, "peak_mib": usage.ru_maxrss / 1024,
-                  "returncode": proc.returncode, "stderr": proc.stderr[-1500:]}))
+print(json.dumps({"seconds": seconds, "cpu_seconds": usage.ru_utime + usage.ru_stime,
+                  "peak_mib": usage.ru_maxrss / 1024, "returncode": proc.returncode,
+                  "stderr": proc.stderr[-1500:]}))
 """
-
-#: ``compute_dvhs`` of every ROI, timed alone in a fresh process (files read before the clock starts):
-#: the counterpart of dicompyler-core's calculation-only time
-_CALCULATION = r"""
-import json, sys, time
-from dosimetry.dvh import compute_dvhs
-from dosimetry.io import load_dose, load_structure_set
-dose, rois = load_dose(sys.argv[1]), list(load_structure_set(sys.argv[2]).rois)
-t0, c0 = time.perf_counter(), time.process_time()
-compute_dvhs(dose, rois)
-print(json.dumps({"seconds": time.perf_counter() - t0, "cpu_seconds": time.process_time() - c0}))
-"""
-
-
-def calculation_only(rd: Path, rs: Path) -> dict[str, Any]:
-    env = dict(os.environ)
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
-    env["PYTHONPATH"] = str(ROOT) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    out = subprocess.run([sys.executable, "-c", _CALCULATION, str(rd), str(rs)], capture_output=True, text=True, check=True, env=env)
-    result: dict[str, Any] = json.loads(out.stdout)
-    return result
 
 
 def _origin() -> tuple[float, float, float]:
@@ -140,10 +119,36 @@ def generate(workdir: Path) -> Path:
     return folder
 
 
-def measure(command: list[str]) -> dict[str, Any]:
+def _environment() -> dict[str, str]:
     env = dict(os.environ)
     env.pop("PYTHONDONTWRITEBYTECODE", None)
-    out = subprocess.run([sys.executable, "-c", _MEASURE, *command], capture_output=True, text=True, check=True, env=env)
+    env["PYTHONPATH"] = str(ROOT) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    return env
+
+
+#: ``compute_dvhs`` of every ROI, timed alone in a fresh process (files read before the clock starts):
+#: the counterpart of dicompyler-core's calculation-only time
+_CALCULATION = r"""
+import json, sys, time
+from dosimetry.dvh import compute_dvhs
+from dosimetry.io import load_dose, load_structure_set
+dose, rois = load_dose(sys.argv[1]), list(load_structure_set(sys.argv[2]).rois)
+t0, c0 = time.perf_counter(), time.process_time()
+compute_dvhs(dose, rois)
+print(json.dumps({"seconds": time.perf_counter() - t0, "cpu_seconds": time.process_time() - c0}))
+"""
+
+
+def calculation_only(rd: Path, rs: Path) -> dict[str, Any]:
+    out = subprocess.run(
+        [sys.executable, "-c", _CALCULATION, str(rd), str(rs)], capture_output=True, text=True, check=True, env=_environment()
+    )
+    result: dict[str, Any] = json.loads(out.stdout)
+    return result
+
+
+def measure(command: list[str]) -> dict[str, Any]:
+    out = subprocess.run([sys.executable, "-c", _MEASURE, *command], capture_output=True, text=True, check=True, env=_environment())
     result: dict[str, Any] = json.loads(out.stdout)
     if result["returncode"] not in (0, 2):  # 2: the analysis ran and found violations
         raise SystemExit(f"{' '.join(command)} failed ({result['returncode']}): {result['stderr']}")
@@ -179,7 +184,7 @@ def main() -> None:
     parser.add_argument("--skip-analyze", action="store_true")
     parser.add_argument("--scratch", type=Path, help="folder for the outputs (default: a new temporary folder)")
     parser.add_argument("--roi-counts", help="e.g. 10,40: also analyze copies keeping the first N ROIs (per-ROI memory term)")
-    parser.add_argument("--repeat", type=int, default=3, help="measured runs of dvh and of dicompyler-core (default 3)")
+    parser.add_argument("--repeat", type=int, default=3, help="measured runs of dvh, compute_dvhs and dicompyler-core (default 3)")
     args = parser.parse_args()
     load = os.getloadavg()[0]
     scratch = args.scratch or Path(tempfile.mkdtemp(prefix="clinical_scale_"))
@@ -227,7 +232,7 @@ def main() -> None:
         by_count[n] = float(result["peak_mib"])
         rows.append(_row(f"dosimetry analyze, first {n} ROIs only", [float(result["seconds"])], [float(result["cpu_seconds"])],
                          by_count[n]))
-    print(f"load average before: {load:.1f}; {os.cpu_count()} CPUs; {args.repeat} run(s) each (best / median)")
+    print(f"load average before: {load:.1f}; {os.cpu_count()} CPUs; {args.repeat} run(s) of dvh, compute_dvhs, dicompyler-core (best / median)")
     print(f"{'command':<50} {'wall [s]':>13} {'CPU [s]':>13} {'peak RSS [MiB]':>15} {'bytes/voxel':>12}")
     for label, wall_best, wall_median, cpu_best, cpu_median, peak in rows:
         per_voxel = f"{peak * 2**20 / n_voxels:12.0f}" if peak == peak else f"{'-':>12}"
@@ -242,6 +247,7 @@ def main() -> None:
 
 def _row(label: str, wall: list[float], cpu: list[float], peak_mib: float) -> tuple[str, float, float, float, float, float]:
     return (label, min(wall), statistics.median(wall), min(cpu), statistics.median(cpu), peak_mib)
+
 
 if __name__ == "__main__":
     main()
