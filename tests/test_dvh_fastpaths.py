@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from dosimetry.dose import DoseGrid, DoseSummationType, DoseType
 from dosimetry.dvh._steep import _steep_samples_at_points, _steep_samples_in_cells
-from dosimetry.dvh._trilinear import _box_range, _grid_tables, _sample_dose
+from dosimetry.dvh._trilinear import _box_range, _clipped_spread, _sample_dose, _trilinear_cells_range
 from dosimetry.dvh.endcaps import EndCapConvention
 from dosimetry.dvh.sampling import DoseSamples, cumulative_volume, trilinear
 from dosimetry.grid import RectilinearGrid
@@ -44,16 +44,15 @@ def test_sample_dose_equals_trilinear_and_the_box_range(seed: int, nz: int, ny: 
     want = (*trilinear(dose, px, py, pz), *_box_range(dose, (px, py, pz), half))
     for a, b in zip(got, want, strict=True):
         np.testing.assert_array_equal(a, b)
-    # the box range is the min/max of the voxel-centre doses whose index lies in the bracket
-    tables = _grid_tables(dose)
+    # the corner range of each point's cell is the min/max of the (up to 8) voxel-centre doses of
+    # that cell, found here by slicing the dose array (brute force)
+    *_, (k0, j0, i0), corners = _trilinear_cells_range(dose, px, py, pz, corner_range=True)
+    assert corners is not None
     d = dose.dose_gy
-    for k in range(max(nz - 1, 1)):
-        for j in range(max(ny - 1, 1)):
-            for i in range(max(nx - 1, 1)):
-                cell = d[k : k + 2, j : j + 2, i : i + 2]
-                flat = (k * ny + j) * nx + i
-                assert tables.cell_min[flat] == cell.min()
-                assert tables.cell_max[flat] == cell.max()
+    for p, (k, j, i) in enumerate(zip(k0, j0, i0, strict=True)):
+        cell = d[k : k + 2, j : j + 2, i : i + 2]
+        assert corners[0][p] == cell.min()
+        assert corners[1][p] == cell.max()
 
 
 @settings(max_examples=25, deadline=None)
@@ -121,17 +120,47 @@ def test_uniform_level_counting_equals_binary_search(seed: int, on_levels: int) 
 
 
 def test_steep_voxel_samples_in_blocks_equal_one_block(monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    """Sub-sampling the steep voxels block by block (bounded temporaries on large grids) gives the
-    same table as one block: each voxel's samples depend on that voxel only."""
+    """Sub-sampling the steep voxels block by block (bounded temporaries on large grids), and on
+    demand (first the voxels one ROI needs, then more), gives the same table as one block of every
+    voxel on a fresh grid (oracle: one direct call of the sampler on all voxels; each voxel's
+    samples depend on that voxel only)."""
     from dosimetry.dvh import _steep as steep
 
     for n in (2, 3):
         dose = _random_dose(5, (6, 7, 8))
+        every_voxel = np.arange(6 * 7 * 8)
+        sample = steep._steep_samples_in_cells if n % 2 == 0 else steep._steep_samples_at_points
+        whole = sample(_random_dose(5, (6, 7, 8)), every_voxel, n)  # a new grid object: nothing cached
         monkeypatch.setattr(steep, "STEEP_BLOCK_VOXELS", 7)
-        blocked = steep._steep_voxel_samples(dose, n)
-        assert blocked[0].size > 7 * 3  # several blocks
-        dose_again = _random_dose(5, (6, 7, 8))  # a new grid object: nothing cached
-        monkeypatch.setattr(steep, "STEEP_BLOCK_VOXELS", 10**6)
-        whole = steep._steep_voxel_samples(dose_again, n)
+        some = every_voxel[every_voxel % 3 == 1]
+        first = steep._steep_voxel_samples(dose, n, some)
+        assert some.size > 7 * 3  # several blocks
+        for a, b in zip(first, whole, strict=True):
+            np.testing.assert_array_equal(a, b[some])
+        blocked = steep._steep_voxel_samples(dose, n, every_voxel)  # the others computed, merged
         for a, b in zip(blocked, whole, strict=True):
             np.testing.assert_array_equal(a, b)
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 10_000), nz=st.integers(1, 40), ny=st.integers(2, 40), nx=st.integers(2, 40), uneven_z=st.booleans())
+def test_interior_model_of_a_window_equals_one_whole_grid_pass(seed: int, nz: int, ny: int, nx: int, uneven_z: bool) -> None:
+    """The interior model computed for the windows ROIs ask for (a block of z slices at a time,
+    overlapping windows, any order) gives in every window the numbers of one pass over the whole
+    grid (oracle: :func:`_block_voxel_stats` of the whole grid in one call, the spread clipped by
+    :func:`_clipped_spread` and the steep mask from the 27-neighbourhood range, unblocked)."""
+    from dosimetry.dvh._voxel_stats import _block_voxel_stats, _interior_samples, _voxel_stats, steep_threshold_gy
+
+    z = np.cumsum(np.r_[0.0, np.random.default_rng(seed).uniform(1.0, 4.0, nz - 1)]) if uneven_z else None
+    dose = _random_dose(seed, (nz, ny, nx), z)
+    centre, raw, lo, hi = _block_voxel_stats(dose, (0, nz), (0, ny), (0, nx), True)
+    spread = _clipped_spread(centre, raw, lo, hi)
+    steep = (hi - lo) > steep_threshold_gy(dose)
+    rng = np.random.default_rng(seed + 2)
+    for _ in range(4):
+        window = tuple(slice(int(a), int(b) + 1) for a, b in (np.sort(rng.integers(0, m, 2)) for m in (nz, ny, nx)))
+        got = _interior_samples(dose, window)  # type: ignore[arg-type]
+        for a, b in zip(got, (centre, spread, steep), strict=True):
+            np.testing.assert_array_equal(a, b[window])
+        for a, b in zip(_voxel_stats(dose, window), (centre, raw, lo, hi), strict=True):  # type: ignore[arg-type]
+            np.testing.assert_array_equal(a, b[window])

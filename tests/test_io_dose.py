@@ -379,3 +379,47 @@ def test_single_frame_leftover_offsets_not_starting_at_0_or_ipp_z_refused(tmp_pa
     for name, first in (("relative.dcm", 0.0), ("absolute.dcm", -30.0)):
         ok = load_dose(f.make_rt_dose(tmp_path, filename=name, shape_frc=(1, 3, 3), offsets_mm=(0.0,), slice_thickness_mm=3.0, edit=leftover(first)))
         np.testing.assert_allclose(ok.grid.z_mm, [-30.0])  # the IPP z (-30 mm) in both readings
+
+
+@pytest.mark.parametrize("orientation", ["HFS", "FFP"])
+def test_loaded_dose_is_the_stored_integers_times_the_scaling_in_an_array_of_its_own(tmp_path: Path, orientation: str) -> None:
+    """The reader multiplies pydicom's read-only view of the stored integers by DoseGridScaling and
+    hands the result to DoseGrid without a copy (oracle: the integers read back with pydicom's
+    default, writeable ``pixel_array``, converted to float64 and scaled, brought to (z, y, x) by
+    the layout; numpy's ``shares_memory`` for the ownership)."""
+    import pydicom
+
+    from dosimetry.io.dose_reader import read_dose_header
+
+    assert orientation in f.ORIENTATIONS
+    path = f.make_rt_dose(tmp_path, shape_frc=(3, 4, 5), orientation=orientation, scaling=0.0025)
+    dose = load_dose(path)
+    ds = pydicom.dcmread(path)
+    header = read_dose_header(path, ds)
+    expected = header.layout.apply(ds.pixel_array.astype(np.float64) * float(ds.DoseGridScaling))
+    np.testing.assert_array_equal(dose.dose_gy, expected)
+    assert dose.dose_gy.base is None and not dose.dose_gy.flags.writeable
+    again = load_dose(path)
+    assert not np.shares_memory(dose.dose_gy, again.dose_gy)
+
+
+def test_dose_grid_copies_an_array_its_caller_can_still_change() -> None:
+    """DoseGrid keeps a read-only float64 array that owns its data (handed over) and copies any
+    other, so changing the caller's array (or the base of a read-only view) later does not change
+    the grid (oracle: numpy's ``shares_memory`` and the values before the change)."""
+    from dosimetry.dose import DoseGrid
+    from dosimetry.grid import RectilinearGrid
+
+    grid = RectilinearGrid(np.arange(3.0), np.arange(2.0), np.arange(2.0), single_slice_thickness_mm=None)
+    writeable = np.ones((2, 2, 3))
+    base = np.ones((2, 2, 3))
+    view = base[:]
+    view.flags.writeable = False
+    handed = np.ones((2, 2, 3))
+    handed.flags.writeable = False
+    kept = [DoseGrid(grid, a, DoseType.PHYSICAL, DoseSummationType.PLAN, "1.2.3") for a in (writeable, view, handed)]
+    writeable[...] = 7.0
+    base[...] = 7.0
+    assert np.all(kept[0].dose_gy == 1.0) and np.all(kept[1].dose_gy == 1.0)
+    assert not np.shares_memory(kept[0].dose_gy, writeable) and not np.shares_memory(kept[1].dose_gy, base)
+    assert kept[2].dose_gy is handed

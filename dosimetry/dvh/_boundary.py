@@ -21,7 +21,7 @@ from dosimetry.dvh._trilinear import (
     _box_range,
     _cell_range,
     _clipped_spread,
-    _trilinear_cells,
+    _trilinear_cells_range,
 )
 from dosimetry.dvh.geometry import RoiGeometry
 from dosimetry.dvh.planar import EdgePieces, edge_pieces
@@ -257,9 +257,10 @@ def _finish_pieces(
             np.concatenate([getattr(p, name) for p in pending])
             for name in ("px", "py", "pz", "dz", "a", "vx_unit", "vy_unit")
         )
-    value, gx, gy, gz, base, cell = _trilinear_cells(dose, px, py, pz)
-    if n % 2 == 0:  # a fine pixel (and so the piece) lies inside one interpolation cell
-        lo, hi = _cell_range(dose, (px, py, pz), base, cell)
+    even = n % 2 == 0
+    value, gx, gy, gz, _, cell, corners = _trilinear_cells_range(dose, px, py, pz, corner_range=even)
+    if corners is not None:  # n even: a fine pixel (and so the piece) lies inside one interpolation cell
+        lo, hi = _cell_range(dose, (px, py, pz), corners, cell)
     else:  # the middle fine pixels straddle the voxel-centre lines: the nodes bracketing the pixel
         pixel_x = np.concatenate([_required(p.pixel_x) for p in pending])
         pixel_y = np.concatenate([_required(p.pixel_y) for p in pending])

@@ -229,12 +229,11 @@ def _sample_slices(
     if np.any(interior):
         window = (slice(k_first, k_last), slice(y0, y0 + ny), slice(x0, x0 + nx))
         if steep_gy is not None and steep_gy == steep_threshold_gy(dose):
-            per_grid = _interior_samples(dose)
-            centre, clipped = per_grid.dose_gy[window], per_grid.spread_gy[window]
-            steep = interior & per_grid.steep[window]
+            centre, clipped, steep_window = _interior_samples(dose, window)
+            steep = interior & steep_window
             interior &= ~steep
         else:
-            centre, raw, lo, hi = (a[window] for a in _voxel_stats(dose))
+            centre, raw, lo, hi = _voxel_stats(dose, window)
             clipped = None
             if steep_gy is not None:
                 steep = interior & ((hi - lo) > steep_gy)

@@ -22,7 +22,6 @@ import numpy.typing as npt
 
 from dosimetry.dose import DoseGrid
 from dosimetry.dvh._trilinear import _axis_steps, _clipped_spread, _sample_dose
-from dosimetry.dvh._voxel_stats import _interior_samples
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -31,36 +30,43 @@ IntArray = npt.NDArray[np.int64]
 #: quantity; 32768 voxels keep each below ~8 MB).
 STEEP_BLOCK_VOXELS = 32768
 
+#: per dose grid and n: the flat indices (sorted) of the steep voxels sampled so far and their
+#: samples' dose, spread and weight (rows in the same order)
 _STEEP_SAMPLES: weakref.WeakKeyDictionary[DoseGrid, dict[int, tuple[IntArray, FloatArray, FloatArray, FloatArray]]] = (
     weakref.WeakKeyDictionary()
 )
 
 
-def _steep_voxel_samples(dose: DoseGrid, n: int) -> tuple[IntArray, FloatArray, FloatArray, FloatArray]:
-    """Samples of every steep voxel of the grid (see the module docstring): sorted flat voxel
-    indices and, per voxel (rows), the dose, spread and weight (cc) of its 2 n^2 sub-voxel samples
-    (fine pixel s = n * row + column, lower then upper half in z). They depend on the dose grid and
-    ``n`` only, so they are computed once per grid and ``n``."""
+def _steep_voxel_samples(dose: DoseGrid, n: int, wanted: IntArray) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Samples of the voxels with sorted flat indices ``wanted`` (steep voxels, see the module
+    docstring): per voxel (rows), the dose, spread and weight (cc) of its 2 n^2 sub-voxel samples
+    (fine pixel s = n * row + column, lower then upper half in z). They depend on the dose grid, the
+    voxel and ``n`` only, so each voxel's are computed once per grid and ``n`` (when some ROI first
+    needs them) and kept in a table sorted by flat index."""
     per_grid = _STEEP_SAMPLES.setdefault(dose, {})
-    cached = per_grid.get(n)
-    if cached is not None:
-        return cached
-    flat_index = np.flatnonzero(_interior_samples(dose).steep)
-    sample = _steep_samples_in_cells if n % 2 == 0 else _steep_samples_at_points
-    # in blocks of voxels, so that the temporaries stay small on a large grid (each voxel's
-    # samples depend on that voxel only)
-    blocks = [sample(dose, flat_index[i : i + STEEP_BLOCK_VOXELS], n) for i in range(0, flat_index.size, STEEP_BLOCK_VOXELS)]
-    if len(blocks) == 1:
-        value, spread_gy, weight = blocks[0]
-    elif blocks:
-        value, spread_gy, weight = (np.concatenate([b[q] for b in blocks]) for q in range(3))
-    else:
-        value, spread_gy, weight = (np.zeros((0, 2 * n * n)) for _ in range(3))
-    cached = (flat_index, value, spread_gy, weight)
-    for array in cached:
-        array.flags.writeable = False
-    per_grid[n] = cached
-    return cached
+    empty = np.zeros((0, 2 * n * n))
+    cached = per_grid.get(n, (np.zeros(0, dtype=np.int64), empty, empty, empty))
+    known = cached[0]
+    rows = np.searchsorted(known, wanted)
+    found = rows < known.size
+    found[found] = known[rows[found]] == wanted[found]
+    if not found.all():
+        new_index = wanted[~found]
+        sample = _steep_samples_in_cells if n % 2 == 0 else _steep_samples_at_points
+        # in blocks of voxels, so that the temporaries stay small on a large grid (each voxel's
+        # samples depend on that voxel only)
+        blocks = [sample(dose, new_index[i : i + STEEP_BLOCK_VOXELS], n) for i in range(0, new_index.size, STEEP_BLOCK_VOXELS)]
+        index = np.concatenate([known, new_index])
+        order = np.argsort(index, kind="stable")
+        merged = [index[order]]
+        for q in range(3):
+            merged.append(np.concatenate([cached[q + 1], *(b[q] for b in blocks)])[order])
+        for array in merged:
+            array.flags.writeable = False
+        cached = (merged[0], merged[1], merged[2], merged[3])
+        per_grid[n] = cached
+        rows = np.searchsorted(cached[0], wanted)
+    return cached[1][rows], cached[2][rows], cached[3][rows]
 
 
 def _steep_samples_at_points(dose: DoseGrid, flat_index: IntArray, n: int) -> tuple[FloatArray, FloatArray, FloatArray]:
@@ -218,11 +224,8 @@ def _covered_voxel_samples(
     contour-slab boundary cuts the voxel."""
     _, ny, nx = dose.grid.shape_zyx
     ks, jj, ii = np.nonzero(mask)
-    wanted = ((ks + k_first) * ny + (jj + start[0])) * nx + (ii + start[1])
-    flat_index, value, spread_gy, weight = _steep_voxel_samples(dose, n)
-    rows = np.searchsorted(flat_index, wanted)
-    if rows.size and (rows.max() >= flat_index.size or np.any(flat_index[rows] != wanted)):
-        raise AssertionError("steep voxel missing from the per-grid sample table")  # both masks come from _voxel_stats
-    doses.append(value[rows].reshape(-1))
-    weights.append(weight[rows].reshape(-1))
-    spreads.append(spread_gy[rows].reshape(-1) if spread else np.zeros(rows.size * value.shape[1]))
+    wanted = ((ks + k_first) * ny + (jj + start[0])) * nx + (ii + start[1])  # sorted: np.nonzero is in C order
+    value, spread_gy, weight = _steep_voxel_samples(dose, n, wanted)
+    doses.append(value.reshape(-1))
+    weights.append(weight.reshape(-1))
+    spreads.append(spread_gy.reshape(-1) if spread else np.zeros(wanted.size * value.shape[1]))

@@ -2,7 +2,7 @@
 
 This is the public module; the implementation is in private modules named for what they hold:
 ``_samples`` (:class:`DoseSamples`, :func:`cumulative_volume`), ``_roi_samples`` (one ROI's samples
-assembled), ``_voxel_stats`` (per-grid voxel means, spreads, ranges, steep mask), ``_steep``
+assembled), ``_voxel_stats`` (voxel means, spreads, ranges, steep mask over a window), ``_steep``
 (sub-samples of steep voxels), ``_boundary`` (boundary pieces) and ``_trilinear`` (the interpolant
 and dose ranges).
 
@@ -121,19 +121,16 @@ FloatArray = npt.NDArray[np.float64]
 
 
 def release_grid_caches(dose: DoseGrid) -> None:
-    """Drop the per-grid tables computed for ``dose`` (voxel means and spreads, 27-neighbourhood
-    ranges, cell ranges, steep-voxel samples: about seven float64 copies of the grid, shared by
-    every ROI sampled on it). They are otherwise kept as long as ``dose`` lives; a caller that has
-    sampled all its ROIs on a grid releases them here. Sampling on ``dose`` again rebuilds them
+    """Drop the per-grid tables computed for ``dose`` (its largest absolute dose, axis steps and
+    the sub-samples of the steep voxels ROIs have covered, shared by every ROI sampled on it).
+    They are otherwise kept as long as ``dose`` lives; a caller that has sampled all its ROIs on a
+    grid releases them here. Sampling on ``dose`` again rebuilds them
     (same numbers)."""
     from dosimetry.dvh import _steep, _trilinear, _voxel_stats
 
     for cache in (
         _voxel_stats._MAX_ABS_GY,
-        _voxel_stats._VOXEL_STATS,
-        _voxel_stats._INTERIOR,
         _trilinear._AXIS_STEPS,
-        _trilinear._GRID_TABLES,
         _steep._STEEP_SAMPLES,
     ):
         cache.pop(dose, None)
