@@ -31,7 +31,8 @@ a scaled copy too. Blending the maps of two ellipses of one family directly does
 ellipse of that family: a lens-like ellipsoid contoured every 3 mm came out 2.9 % short, a small
 one every 2 mm 7.4 % short; both are now within 0.2 %. Branching, holes and several contours per
 plane are blended as they lie. Each
-interval is cut into sub-slabs (:data:`SUB_SLABS_PER_RADIUS`); an original plane keeps its own
+interval is cut into sub-slabs (:data:`SUB_SLABS_PER_RADIUS`; fewer where one section part-way
+shows they would not matter, :data:`ADAPTIVE_SUB_SLABS`); an original plane keeps its own
 polygons, verbatim, for the sub-slab around it.
 
 End caps. Beyond an extreme plane of a part the section is the extreme contour eroded by
