@@ -116,3 +116,22 @@ def test_library_never_imports_pipelines() -> None:
         if not (in_cli and path.name in cohort_commands):
             offenders.append(f"{path.relative_to(ROOT)}: {sorted(uses)}")
     assert offenders == []
+
+
+def _without_run_fields(document: dict[str, object]) -> dict[str, object]:
+    return {k: v for k, v in document.items() if k not in ("generated_utc", "outputs")}
+
+
+def test_results_computed_once_and_equal_to_a_fresh_computation(patient: Path, tmp_path: Path) -> None:  # noqa: F811
+    """results() is cached per protocol/mapping/CSV step: a second call and write() reuse it.
+    Oracle: the uncached path, a freshly loaded Patient whose write() computes everything itself."""
+    plan = dosimetry.load_patient(patient)
+    first = plan.results()
+    assert plan.results() is first
+    assert plan.results(dvh_csv_step_gy=0.5) is not first  # another key: computed anew
+    written = plan.write(tmp_path / "cached")
+    assert written.generated_utc == first.generated_utc and written.metrics is first.metrics
+    fresh = dosimetry.load_patient(patient).write(tmp_path / "fresh")
+    assert _without_run_fields(written.to_dict()) == _without_run_fields(fresh.to_dict())
+    assert (tmp_path / "cached" / "metrics.csv").read_bytes() == (tmp_path / "fresh" / "metrics.csv").read_bytes()
+    assert (tmp_path / "cached" / "dvh.csv").read_bytes() == (tmp_path / "fresh" / "dvh.csv").read_bytes()

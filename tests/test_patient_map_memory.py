@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 import dosimetry
-from dosimetry.dvh import _trilinear, _voxel_stats, compute_dvh
+from dosimetry.dvh import _steep, _trilinear, _voxel_stats, compute_dvh
 from dosimetry.patient.grid_tables import GridTables
 from dosimetry.patient.indices import target_indices
 from dosimetry.patient.reirradiation_limits import reirradiation_limit_checks
@@ -22,9 +22,8 @@ from tests.test_constraints_check_cli import patient  # noqa: F401  (the synthet
 
 
 def _cached(dose: object) -> bool:
-    # the per-grid caches the DVH engine keeps (largest dose, axis steps; the interior model and the
-    # cell ranges are computed per ROI window, not cached)
-    return dose in _voxel_stats._MAX_ABS_GY or dose in _trilinear._AXIS_STEPS
+    # the per-grid tables release_grid_caches drops (after perf-dvh: largest dose, axis steps, steep sub-samples)
+    return dose in _voxel_stats._MAX_ABS_GY or dose in _trilinear._AXIS_STEPS or dose in _steep._STEEP_SAMPLES
 
 
 def test_lazy_maps_equal_the_direct_calls(patient: Path) -> None:  # noqa: F811
@@ -103,3 +102,20 @@ def test_indices_inside_the_dvh_stage_equal_the_separate_step(patient: Path) -> 
     assert [r.to_dict() for r in combined.indices().results] == [r.to_dict() for r in alone.results]
     assert combined.indices().warnings == alone.warnings
     assert len(document["indices"]) == len(alone.results)
+
+
+def test_check_before_dvhs_releases_the_tables_it_built(patient: Path) -> None:  # noqa: F811
+    """check() on a fresh patient samples the ROIs the checks need itself; afterwards no map it
+    sampled keeps its tables, and the report equals the one that reuses the DVH stage's curves.
+    Oracle: the per-grid caches themselves (release_grid_caches's list) and a second Patient whose
+    dvhs() ran first (a second path to the same DVHs)."""
+    plan = dosimetry.load_patient(patient)
+    maps = plan.patient_maps
+    sampled = [make() for make in maps.constraint_maps().values()]
+    report = plan.check()
+    gc.collect()
+    assert not any(_cached(dose) for dose in sampled)
+    assert not _cached(maps.current.dose)
+    reused = dosimetry.load_patient(patient)
+    reused.dvhs()
+    assert reused.check().to_dict()["organs"] == report.to_dict()["organs"]

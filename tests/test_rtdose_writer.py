@@ -165,3 +165,37 @@ def test_dicompyler_core_reads_the_written_dose(tmp_path: Path) -> None:
     assert (answer["dosetype"], answer["units"], answer["plan"]) == ("EFFECTIVE", "GY", "1.2.3")
     for k, z in enumerate(z_mm):
         np.testing.assert_allclose(np.asarray(answer["planes"][str(float(z))]), dose.dose_gy[k], atol=1e-6)
+
+
+@pytest.mark.parametrize("comments", ["provenance line\nWARNING: a warning", ""])
+def test_image_comments_written_with_the_file_equal_a_read_back_rewrite(tmp_path: Path, comments: str) -> None:
+    """ImageComments given to write_rt_dose (written once) give the same bytes as writing the file
+    without them, reading it back with pydicom, setting ImageComments and saving it again (what the
+    export did before). Oracle: that read-back-and-rewrite path (pydicom's own reader and writer)."""
+    dose = _dose(np.array([0.0, 2.5, 5.0]))
+    kwargs = dict(
+        identity=IDENTITY, referenced_plan_uid="1.2.826.0.1.3680043.8.498.3", series_description="test dose",
+        dose_comment="comments", sop_instance_uid="1.2.826.0.1.3680043.8.498.4", series_instance_uid="1.2.826.0.1.3680043.8.498.5",
+    )
+    rewritten = tmp_path / "rewritten.dcm"
+    write_rt_dose(dose, rewritten, **kwargs)  # type: ignore[arg-type]
+    ds = pydicom.dcmread(rewritten)
+    ds.ImageComments = comments
+    ds.save_as(rewritten, enforce_file_format=True)
+    once = tmp_path / "once.dcm"
+    write_rt_dose(dose, once, image_comments=comments, **kwargs)  # type: ignore[arg-type]
+    assert once.read_bytes() == rewritten.read_bytes()
+    assert pydicom.dcmread(once).ImageComments == comments
+
+
+@pytest.mark.parametrize("shape", [(1, 2, 2), (3, 5, 7), (17, 300, 211)])
+def test_scaled_pixels_in_blocks_equal_the_whole_grid_conversion(shape: tuple[int, int, int]) -> None:
+    """The pixel values converted in blocks equal rint(dose / scaling).astype('<u4') over the whole
+    grid (the conversion before, written out here as the oracle), including grids larger than one block."""
+    from dosimetry.io.rtdose_writer import _scaled_pixels
+
+    dose = np.random.default_rng(sum(shape)).random(shape) * 70.0
+    dose.flat[0] = 0.0
+    scaling = dose_grid_scaling(float(dose.max()))
+    assert np.array_equal(_scaled_pixels(dose, scaling), np.rint(dose / scaling).astype("<u4"))
+    assert _scaled_pixels(dose, scaling).dtype == np.dtype("<u4")

@@ -16,6 +16,7 @@ from dosimetry.quantities import DoseBasis
 from dosimetry.dose import DoseGrid
 from dosimetry.dvh import Dvh, compute_dvh
 from dosimetry.errors import GeometryError
+from dosimetry.patient.grid_tables import GridTables
 from dosimetry.patient.maps import PatientMaps
 from dosimetry.structures import Roi, StructureSet
 
@@ -43,6 +44,7 @@ def constraint_report(
     known_dvhs: dict[DoseBasis, dict[str, Dvh]] | None = None,
     warnings: tuple[str, ...] = (),
     report_dvh_warnings: bool = False,
+    tables: GridTables | None = None,
 ) -> ConstraintReport:
     """Emami/LKB and protocol checks of ``rois`` on the maps of :meth:`PatientMaps.constraint_maps`.
 
@@ -52,9 +54,30 @@ def constraint_report(
     closed contours, outside the dose grid) are added to it with the reason. A quantity without a
     map (the prior course's without a prior) is left out: its constraints are NOT_EVALUABLE.
     The report carries ``warnings`` and, with ``report_dvh_warnings``, the warnings of each DVH
-    computed here (and the volume outside the dose grid).
+    computed here (and the volume outside the dose grid). The sampling tables of the maps sampled
+    here are released when done, or shared with the caller's ``tables`` session
+    (:class:`~dosimetry.patient.grid_tables.GridTables`).
     """
-    known = known_dvhs or {}
+    with (tables or GridTables()).session() as held:
+        return _constraint_report(
+            maps, rois, mapper=mapper, protocol=protocol, bin_width_gy=bin_width_gy, roi_failures=roi_failures,
+            known=known_dvhs or {}, warnings=warnings, report_dvh_warnings=report_dvh_warnings, tables=held,
+        )
+
+
+def _constraint_report(
+    maps: PatientMaps,
+    rois: tuple[Roi, ...],
+    *,
+    mapper: NameMapper,
+    protocol: Protocol | None,
+    bin_width_gy: float,
+    roi_failures: dict[str, str],
+    known: dict[DoseBasis, dict[str, Dvh]],
+    warnings: tuple[str, ...],
+    report_dvh_warnings: bool,
+    tables: GridTables,
+) -> ConstraintReport:
     available = maps.constraint_maps()
     names = [r.name for r in rois]
     by_name = {r.name: r for r in rois}
@@ -74,7 +97,7 @@ def constraint_report(
                 if not roi.closed_planar_contours:
                     roi_failures[name] = f"ROI {name!r} has no closed planar contours"
                     continue
-                dose_map = dose_map if dose_map is not None else available[quantity]()
+                dose_map = dose_map if dose_map is not None else tables.use(available[quantity]())
                 try:
                     dvh = compute_dvh(dose_map, roi, bin_width_gy=bin_width_gy)
                 except GeometryError as exc:

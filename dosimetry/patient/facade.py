@@ -150,6 +150,8 @@ class Patient:
         self._checks: dict[_CheckKey, ConstraintReport] = {}
         self._recovery: RecoveryRecord | None = None
         self._limits: tuple[tuple[ConstraintCheck, ...], tuple[str, ...]] | None = None
+        # results() per (protocol, mapping, CSV step) named by file: results() then write() computes once
+        self._results: dict[tuple[_CheckKey, float], AnalysisResults] = {}
         # the DVH engine's sampling tables of one map at a time, shared by consecutive steps of results()
         self._tables = GridTables()
         self.reirradiation_thresholds_gy = (float(reirradiation_thresholds_gy[0]), float(reirradiation_thresholds_gy[1]))
@@ -255,6 +257,7 @@ class Patient:
                 known_dvhs=known,  # type: ignore[arg-type]
                 warnings=self.warnings + _recovery_mismatch(loaded_protocol, self._maps.recovery),
                 report_dvh_warnings=True,
+                tables=self._tables,
             )
             self._checks[key] = report
         return self._checks[key]
@@ -284,7 +287,21 @@ class Patient:
         dvh_csv_step_gy: float = DVH_CSV_STEP_GY,
     ) -> AnalysisResults:
         """Everything: courses, alignment, dose level, DVH metrics, indices, constraint checks,
-        input provenance and every warning (outputs empty until :meth:`write`)."""
+        input provenance and every warning (outputs empty until :meth:`write`). Computed once per
+        protocol, mapping and CSV step (given as files or None; a Protocol or NameMapper object is
+        evaluated at every call, as :meth:`check` does): a later call returns the same object."""
+        cacheable = not isinstance(protocol, Protocol) and not isinstance(mapping, NameMapper)
+        key = (_CheckKey(_protocol_label(protocol), _mapping_label(mapping)), float(dvh_csv_step_gy))
+        if cacheable and key in self._results:
+            return self._results[key]
+        results = self._compute_results(protocol, mapping, dvh_csv_step_gy)
+        if cacheable:
+            self._results[key] = results
+        return results
+
+    def _compute_results(
+        self, protocol: Protocol | Path | str | None, mapping: NameMapper | Path | str | None, dvh_csv_step_gy: float
+    ) -> AnalysisResults:
         maps = self._maps
         # in the order that lets consecutive steps share a map's sampling tables (GridTables): the
         # indices run inside the DVH stage (planned dose, tumour BED); the DVHs end on the cumulative

@@ -125,8 +125,10 @@ def _classify(
     # Whole voxels (the grid's own volumes per z slab): voxels at or above both thresholds.
     per_slab = np.count_nonzero(ratio >= 1.0, axis=(1, 2))
     overall_cc = float(np.dot(per_slab, current.grid.voxel_volume_cc()))
-    both = effective_dose_grid(current, ratio, plan=None, description="min(EQD2 prior/t, EQD2 current/t)", warnings=())
-    del current, prior, ratio  # (both holds a copy) fetched again below (not held while the overlap map is sampled: this step's peak)
+    both = effective_dose_grid(
+        current, ratio, plan=None, description="min(EQD2 prior/t, EQD2 current/t)", warnings=(), hand_over=True
+    )
+    del current, prior, ratio  # (both holds the ratio array) fetched again below (not held while the overlap map is sampled: this step's peak)
     current_map = maps.constraint_maps()[DoseBasis.EQD2_CURRENT]
     organs: list[OrganOverlap] = []
     warnings: list[str] = []

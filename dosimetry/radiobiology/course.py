@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,12 +29,16 @@ from dosimetry.io import (
     load_structure_set,
     read_dose_header,
 )
-from dosimetry.io.dicom_file import DEFORMABLE_SPATIAL_REGISTRATION, read_dicom, sop_class_uid
+from dosimetry.io.dicom_file import CT_IMAGE, DEFORMABLE_SPATIAL_REGISTRATION, read_dicom, sop_class_uid
 from dosimetry.io.dose_reader import BeamSumCheck, DoseHeader, check_beam_sum
 from dosimetry.io.registration_reader import DeformableRegistration, deformable_registrations_from_dataset, registrations_from_dataset
 from dosimetry.plan import Plan
 from dosimetry.registration import RigidRegistration
 from dosimetry.structures import StructureSet
+
+if TYPE_CHECKING:
+    from dosimetry.io.ct_reader import CtSeries
+    from dosimetry.io.discovery import DicomFileEntry
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +60,10 @@ class Course:
     linked_structure_set: StructureSet | None = None
     beam_sum_check: BeamSumCheck | None = None  # a PLAN dose exported with its BEAM doses
     deformable_registrations: tuple[DeformableRegistration, ...] = ()
+    #: the folder's CT series as discovery assembled it, when it is the folder's only CT series and
+    #: discovery skipped no file (then it is what :func:`dosimetry.io.load_ct_series` of the folder
+    #: gives, without reading every header again: 0.4 s on 160 slices); else None
+    ct_series: CtSeries | None = None
 
     def structure_set(self, *, argument: str) -> StructureSet:
         """The course's RT Structure Set (the one discovery linked, else the folder's only one)."""
@@ -167,7 +176,17 @@ def load_course(folder: Path | str, *, argument: str) -> Course:
         course.structure_set,
         beam_check,
         deformable_registrations=found.deformable_registrations,
+        ct_series=_only_ct_series(found.files, found.skipped, course.ct_series),
     )
+
+
+def _only_ct_series(files: Sequence[DicomFileEntry], skipped: Sequence[object], series: CtSeries | None) -> CtSeries | None:
+    """``series`` when it is the only CT series among ``files`` and nothing was ``skipped`` (see
+    :attr:`Course.ct_series`), else None."""
+    ct_series_uids = {f.series_instance_uid for f in files if f.sop_class_uid == CT_IMAGE}
+    if series is None or skipped or ct_series_uids != {series.series_instance_uid}:
+        return None
+    return series
 
 
 def find_registration(

@@ -103,24 +103,20 @@ def _write(
         referenced_plan_sop_class_uid=_plan_class(plan),
         series_description=_lo(series_description, "SeriesDescription"),
         dose_comment=_lo(dose_comment, "DoseComment"),
+        image_comments=image_comments_text(notes),
     )
-    _add_image_comments(target, notes)
     logger.info("exported %s to %s", series_description, target)
     return ExportedMap(target, uid, series_description, dose_comment)
 
 
-def _add_image_comments(path: Path, notes: tuple[str, ...]) -> None:
-    """Put the full provenance and every warning in ImageComments (0020,4000), an LT of up to 10240
-    characters (General Image module, part of the RT Dose IOD for grid-based doses)."""
+def image_comments_text(notes: tuple[str, ...]) -> str:
+    """The full provenance and every warning for ImageComments (0020,4000), an LT of up to 10240
+    characters (General Image module, part of the RT Dose IOD for grid-based doses); written with
+    the file (it was read back and rewritten: 0.4 s for six clinical-size maps)."""
     text = "\n".join(dict.fromkeys(notes))
     if len(text) > 10240:
         text = text[:10200] + "\n[... more in the summary JSON]"
-    ds = pydicom.dcmread(path)
-    ds.ImageComments = text
-    try:
-        ds.save_as(path, enforce_file_format=True)
-    except OSError as exc:
-        raise OutputError(f"cannot write DICOM file {path}: {exc}") from exc
+    return text
 
 
 def export_lq_map(

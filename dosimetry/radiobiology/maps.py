@@ -210,9 +210,16 @@ def effective_dose_grid(
     description: str,
     warnings: tuple[str, ...],
     summation_type: DoseSummationType | None = None,
+    hand_over: bool = False,
 ) -> DoseGrid:
     """An EFFECTIVE (photon-equivalent) dose on the grid and frame of ``like``, referencing ``plan``
-    (else ``like``'s plan), with ``like``'s summation type unless ``summation_type`` is given."""
+    (else ``like``'s plan), with ``like``'s summation type unless ``summation_type`` is given.
+
+    ``hand_over=True``: ``dose_gy`` was made for this grid and nothing else holds it; it is made
+    read-only and kept instead of copied (:class:`DoseGrid` keeps a read-only array that owns its
+    data): one grid copy less per map, 84 MB and 0.03-0.1 s of page faults on a clinical grid."""
+    if hand_over:
+        dose_gy.flags.writeable = False
     return DoseGrid(
         grid=like.grid,
         dose_gy=dose_gy,
@@ -308,7 +315,7 @@ def composite_lq_map(
     source = photon_equivalent_dose(dose, radiation_types=plan.radiation_types if plan else None, rbe=rbe)
     values = lq_array_variable(source.dose_gy, quantity, n, ab_map)
     text = _describe(quantity, alpha_beta_rule, n, source.rbe)
-    grid = effective_dose_grid(dose, values, plan=plan, description=text, warnings=source.warnings)
+    grid = effective_dose_grid(dose, values, plan=plan, description=text, warnings=source.warnings, hand_over=True)
     ab_map.flags.writeable = False
     return CompositeLqMap(lq_quantity(quantity), n, alpha_beta_rule, ab_map, grid, source.rbe, source.warnings)
 
@@ -348,6 +355,6 @@ def lq_maps(
         for quantity in quantities:
             values = lq_array(source.dose_gy, lq_quantity(quantity), n, ab)
             description = describe_map(lq_quantity(quantity), ab, n, source.rbe)
-            grid = effective_dose_grid(dose, values, plan=plan, description=description, warnings=source.warnings)
+            grid = effective_dose_grid(dose, values, plan=plan, description=description, warnings=source.warnings, hand_over=True)
             maps.append(LqMap(lq_quantity(quantity), ab, n, grid, source.rbe, source.warnings))
     return tuple(maps)

@@ -266,7 +266,9 @@ def accumulate(
     label = recovery.label if recovery is not None else ConstantResidual(r if r is not None else DEFAULT_RESIDUAL).label
     short = "+".join(dict.fromkeys(m.kind.short for m in recovery.models)) if recovery is not None else ""
     description = describe_cumulative(quantity, ab_label, n_cur, n_prior, r, method, short)
-    grid = effective_dose_grid(current.dose, values, plan=current.plan, description=description, warnings=all_warnings)
+    grid = effective_dose_grid(
+        current.dose, values, plan=current.plan, description=description, warnings=all_warnings, hand_over=True
+    )
     return CumulativeMap(
         quantity, ab, r, method, n_cur, n_prior, grid, TARGET_METRICS_NOTE, all_warnings, alpha_beta_rule if ab is None else "",
         label, None if recovery is None else recovery.interval_months,

@@ -72,14 +72,19 @@ class BoxedOccupancy:
 
     @classmethod
     def of(cls, occupancy_zyx: FloatArray) -> BoxedOccupancy:
-        nonzero = [np.flatnonzero(np.any(occupancy_zyx != 0, axis=axes)) for axes in ((1, 2), (0, 2), (0, 1))]
-        if any(n.size == 0 for n in nonzero):
-            empty = (slice(0, 0), slice(0, 0), slice(0, 0))
+        # the z range from one pass over the grid, then y and x within those slabs only (three
+        # whole-grid comparisons were 0.9 s for the 39 ROIs of a 256 x 256 x 160 CT)
+        empty = (slice(0, 0), slice(0, 0), slice(0, 0))
+        z_used = np.flatnonzero(occupancy_zyx.reshape(occupancy_zyx.shape[0], -1).any(axis=1))
+        if z_used.size == 0:
             return cls(occupancy_zyx.shape, empty, np.zeros((0, 0, 0)))  # type: ignore[arg-type]
+        slabs = occupancy_zyx[int(z_used[0]) : int(z_used[-1]) + 1] != 0
+        y_used = np.flatnonzero(slabs.any(axis=(0, 2)))
+        x_used = np.flatnonzero(slabs.any(axis=(0, 1)))
         box = (
-            slice(int(nonzero[0][0]), int(nonzero[0][-1]) + 1),
-            slice(int(nonzero[1][0]), int(nonzero[1][-1]) + 1),
-            slice(int(nonzero[2][0]), int(nonzero[2][-1]) + 1),
+            slice(int(z_used[0]), int(z_used[-1]) + 1),
+            slice(int(y_used[0]), int(y_used[-1]) + 1),
+            slice(int(x_used[0]), int(x_used[-1]) + 1),
         )
         return cls(occupancy_zyx.shape, box, np.array(occupancy_zyx[box], dtype=np.float64))  # type: ignore[arg-type]
 

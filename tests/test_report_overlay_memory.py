@@ -1,0 +1,79 @@
+"""The report's overlay helpers rewritten for memory and time (issue 20) give what the whole-grid
+expressions they replaced give.
+
+Oracles: brute force on the whole grid -- the bounding box of ``np.nonzero`` and the full-array
+plane for :class:`BoxedOccupancy`; ``np.minimum(now, cum - now)`` over the whole grid, its per-slab
+sums and argmax for :func:`overlap_voxel` (the code before the change, written out here).
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from dosimetry.dose import DoseGrid, DoseSummationType, DoseType
+from dosimetry.grid import RectilinearGrid
+from dosimetry.report.figure_sections import overlap_voxel
+from dosimetry.report.planes import BoxedOccupancy, PlaneAxis
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_boxed_occupancy_box_and_planes_equal_brute_force(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    shape = (int(rng.integers(3, 12)), int(rng.integers(3, 15)), int(rng.integers(3, 15)))
+    occ = np.zeros(shape)
+    if seed:  # seed 0: an empty occupancy
+        lo = [int(rng.integers(0, n)) for n in shape]
+        hi = [int(rng.integers(a, n)) + 1 for a, n in zip(lo, shape, strict=True)]
+        occ[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]] = rng.random((hi[0] - lo[0], hi[1] - lo[1], hi[2] - lo[2])) > 0.4
+        occ[tuple(int(rng.integers(0, n)) for n in shape)] = -0.0  # a negative zero is not occupied
+    boxed = BoxedOccupancy.of(occ)
+    nz = np.nonzero(occ)
+    if nz[0].size == 0:
+        assert boxed.values.size == 0
+    else:
+        expected = tuple(slice(int(a.min()), int(a.max()) + 1) for a in nz)
+        assert boxed.box == expected
+        assert np.array_equal(boxed.values, occ[expected])
+    for axis, n, take in ((PlaneAxis.AXIAL, shape[0], lambda k: occ[k]), (PlaneAxis.SAGITTAL, shape[2], lambda k: occ[:, :, k]),
+                          (PlaneAxis.CORONAL, shape[1], lambda k: occ[:, k, :])):
+        for index in range(n):
+            assert np.array_equal(boxed.plane(axis, index), take(index))
+
+
+def _grid(values: np.ndarray) -> DoseGrid:
+    nz, ny, nx = values.shape
+    grid = RectilinearGrid.uniform((-10.0, -20.0, 5.0), (2.5, 2.0, 3.0), (nz, ny, nx))
+    return DoseGrid(grid, values, DoseType.EFFECTIVE, DoseSummationType.PLAN, "1.2.3")
+
+
+def _maps(now: np.ndarray, cumulative: np.ndarray) -> SimpleNamespace:
+    current = SimpleNamespace(dose=_grid(now))
+    total = SimpleNamespace(dose=_grid(cumulative))
+    return SimpleNamespace(
+        prior=object(), alpha_beta_late_gy=2.0, eqd2_late_cumulative_key="EQD2_2_cumulative",
+        lq={"EQD2_2": current}, cumulative={"EQD2_2_cumulative": total},
+    )
+
+
+@pytest.mark.parametrize("n_slabs", [1, 15, 16, 17, 37])
+def test_overlap_voxel_equals_the_whole_grid_expression(n_slabs: int) -> None:
+    rng = np.random.default_rng(n_slabs)
+    now = rng.random((n_slabs, 9, 7)) * 50.0
+    cumulative = now + rng.random(now.shape) * 30.0 * (rng.random(now.shape) > 0.5)
+    result = overlap_voxel(_maps(now, cumulative))  # type: ignore[arg-type]
+    overlap = np.minimum(now, cumulative - now)
+    k = int(np.argmax(overlap.sum(axis=(1, 2))))
+    j, i = np.unravel_index(int(np.argmax(overlap[k])), overlap[k].shape)
+    grid = _grid(now).grid
+    assert result is not None
+    point, label = result
+    assert point == (float(grid.x_mm[i]), float(grid.y_mm[j]), float(grid.z_mm[k]))
+    assert f"= {float(overlap[k, j, i]):.2f} Gy" in label
+
+
+def test_overlap_voxel_none_without_overlap() -> None:
+    now = np.full((20, 4, 5), 10.0)
+    assert overlap_voxel(_maps(now, now.copy())) is None  # type: ignore[arg-type]
