@@ -27,7 +27,7 @@ Why SHAPE is the default (issue 13): measured against the true solids the contou
 (``benchmarks/dvh_true_solids.py``, 1344 cases), it is the better estimate of the real organ on
 every well-posed group (smooth ends on 3+ planes: volume within 1 % in 95 % of cases against 48 %
 for half-slab) and equal to half-slab on flat ends, where no rule can do better (a face anywhere
-within a spacing past the last plane gives the same contours). It costs about four times the CPU
+within a spacing past the last plane gives the same contours). It costs about three times the CPU
 time of half-slab in ``dosimetry dvh`` (measured in the README). The other conventions stay
 selectable everywhere (``end_cap=``, ``--end-cap``), and the convention-sensitivity flags
 (:mod:`dosimetry.dvh.sensitivity`) compare all three; see the README's section on the DVH engine
