@@ -135,3 +135,24 @@ def test_results_computed_once_and_equal_to_a_fresh_computation(patient: Path, t
     assert _without_run_fields(written.to_dict()) == _without_run_fields(fresh.to_dict())
     assert (tmp_path / "cached" / "metrics.csv").read_bytes() == (tmp_path / "fresh" / "metrics.csv").read_bytes()
     assert (tmp_path / "cached" / "dvh.csv").read_bytes() == (tmp_path / "fresh" / "dvh.csv").read_bytes()
+
+
+def test_results_and_check_follow_an_edited_protocol_file(patient: Path, tmp_path: Path) -> None:  # noqa: F811
+    """The results()/check() caches are keyed on the protocol file's contents, not only its name: a
+    notebook that edits the file and asks again gets the edited protocol's verdict.
+    Oracle: the hand-computed chiasm maximum of the synthetic patient (cumulative EQD2 62 Gy, module
+    docstring) against the two limits written (54 Gy: FAIL, 70 Gy: PASS)."""
+    protocol = tmp_path / "p.yaml"
+    protocol.write_text('constraints:\n  OpticChiasm: "Dmax[Gy] < 54"\n', encoding="utf-8")
+    plan = dosimetry.load_patient(patient)
+
+    def chiasm_status() -> set[str]:
+        rows = plan.results(protocol).to_dict()["constraints"]["rows"]
+        return {r["status"] for r in rows if r["roi"] == "OpticChiasm" and r.get("source") == "protocol"}
+
+    def check_status() -> set[str]:
+        return {r["status"] for r in plan.check(protocol).to_dict()["protocol"] if r["structure"] == "OpticChiasm"}
+
+    assert chiasm_status() == {"FAIL"} and check_status() == {"FAIL"}
+    protocol.write_text('constraints:\n  OpticChiasm: "Dmax[Gy] < 70"\n', encoding="utf-8")
+    assert chiasm_status() == {"PASS"} and check_status() == {"PASS"}
