@@ -156,3 +156,18 @@ def test_results_and_check_follow_an_edited_protocol_file(patient: Path, tmp_pat
     assert chiasm_status() == {"FAIL"} and check_status() == {"FAIL"}
     protocol.write_text('constraints:\n  OpticChiasm: "Dmax[Gy] < 70"\n', encoding="utf-8")
     assert chiasm_status() == {"PASS"} and check_status() == {"PASS"}
+
+
+def test_registration_uncertainty_follows_the_protocol_object_given(patient: Path) -> None:  # noqa: F811
+    """Two Protocol objects with the same source label are two protocols: registration_uncertainty()
+    (and results() through it) evaluates the one given, as check() does, not a cached earlier one.
+    Oracle: the limits written into the two protocols (54 and 70 Gy on the chiasm's Dmax)."""
+    from dosimetry.constraints import parse_protocol_text
+
+    plan = dosimetry.load_patient(patient, uncertainty_margin_mm=1.0)
+    for limit_gy in (54.0, 70.0):
+        protocol = parse_protocol_text(f'constraints:\n  OpticChiasm: "Dmax[Gy] < {limit_gy:g}"\n', "p.yaml", "yaml")
+        uncertainty = plan.registration_uncertainty(protocol)
+        assert uncertainty is not None
+        limits = {r.limit for r in uncertainty.rows if r.roi == "OpticChiasm" and r.source == "protocol"}
+        assert limits == {limit_gy}

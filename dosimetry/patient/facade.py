@@ -291,7 +291,9 @@ class Patient:
         if self._maps.prior is None or (self._maps.deformable_registration is None and self.uncertainty_margin_mm is None):
             return None
         key = _check_key(protocol, mapping)
-        if key not in self._uncertainty:
+        # a Protocol or NameMapper object is evaluated at every call (as check() does): two objects
+        # with the same label are not the same protocol/mapping
+        if key not in self._uncertainty or isinstance(protocol, Protocol) or isinstance(mapping, NameMapper):
             margin = DEFAULT_MARGIN_MM if self.uncertainty_margin_mm is None else self.uncertainty_margin_mm
             self._uncertainty[key] = registration_uncertainty(
                 self._maps, self._rois, constraint_checks(self.check(protocol, mapping)), mapper=_mapping(mapping),
