@@ -183,3 +183,17 @@ def test_cli_structure_and_min_dose_mask(tmp_path: Path, capsys: pytest.CaptureF
     assert "--structure needs --rtstruct" in capsys.readouterr().err
     assert cli_main.main([*base, "--min-dose-gy", "-1", "--overwrite"]) == 1
     assert "--min-dose-gy must be a positive number" in capsys.readouterr().err
+
+
+def test_same_model_honours_the_mask() -> None:
+    """LEM-I to LEM-I converts nothing, but outside_mask="zero" still sets the voxels outside the
+    mask to 0 (as the CLI's summary and DICOM comments then say). Oracle: the identity inside the
+    mask and 0 outside, by hand."""
+    dose = np.array([27.0, 1.0, 0.0])
+    mask = np.array([True, False, False])
+    zeroed = convert_rbe_weighted_dose(dose, 10, source_model="lem-i", target_model="lem-i", mask=mask, mask_label="ROI X", outside_mask="zero")
+    np.testing.assert_array_equal(zeroed.dose_gy, [27.0, 0.0, 0.0])
+    assert zeroed.masked_voxels == 1 and "set to 0" in zeroed.warnings[0]
+    kept = convert_rbe_weighted_dose(dose, 10, source_model="lem-i", target_model="lem-i", mask=mask)
+    np.testing.assert_array_equal(kept.dose_gy, dose)
+    assert kept.masked_voxels == 1 and kept.warnings == ()
