@@ -123,6 +123,25 @@ def _inside(section: PlaneSection, raster: _Raster) -> npt.NDArray[np.bool_]:
     return (np.cumsum(toggles[:, :-1], axis=1) % 2).astype(bool)
 
 
+def _resample(field: FloatArray, rows_px: FloatArray, cols_px: FloatArray) -> FloatArray:
+    """``field`` at the fractional pixel positions ``rows_px`` x ``cols_px`` (an axis-aligned grid
+    of them), bilinear, the edges extended: what ``scipy.ndimage.map_coordinates(field, meshgrid,
+    order=1, mode="nearest")`` gives (tests/test_dvh_shape_speed.py), done separably (two row
+    gathers, then two column gathers): the translated and scaled maps of the shape model are
+    such grids, and map_coordinates over a full meshgrid was 57 % of the shape model's time on
+    the clinical test case (256 x 256 x 160, 40 ROIs)."""
+    ny, nx = field.shape
+    r = np.clip(rows_px, 0.0, ny - 1.0)
+    c = np.clip(cols_px, 0.0, nx - 1.0)
+    r0 = np.minimum(np.floor(r).astype(np.intp), ny - 2)
+    c0 = np.minimum(np.floor(c).astype(np.intp), nx - 2)
+    fr, fc = (r - r0)[:, None], c - c0
+    top, bottom = field[r0], field[r0 + 1]
+    rows = top + fr * (bottom - top)
+    left, right = rows[:, c0], rows[:, c0 + 1]
+    return np.asarray(left + fc * (right - left), dtype=np.float64)
+
+
 def _boundary_points(section: PlaneSection, step_mm: float) -> FloatArray:
     """Points along every edge of the section's polygons, at most ``step_mm`` apart, (N, 2)."""
     points = []
@@ -161,9 +180,10 @@ def _signed_distance(section: PlaneSection, raster: _Raster) -> tuple[FloatArray
     held = np.full((raster.ny, raster.nx), -1, dtype=np.int64)
     held[cells[keep, 1], cells[keep, 0]] = np.flatnonzero(keep)
     _, (near_row, near_col) = ndimage.distance_transform_edt(held < 0, return_indices=True)
-    nearest = points[held[near_row, near_col]]
-    gy, gx = np.indices((raster.ny, raster.nx))
-    distance = np.hypot(raster.x0_mm + p * gx - nearest[..., 0], raster.y0_mm + p * gy - nearest[..., 1])
+    nearest = held[near_row, near_col]
+    xs = raster.x0_mm + p * np.arange(raster.nx, dtype=np.int64)
+    ys = raster.y0_mm + p * np.arange(raster.ny, dtype=np.int64)
+    distance = np.hypot(xs[None, :] - points[:, 0][nearest], ys[:, None] - points[:, 1][nearest])
     rows, cols = np.nonzero(distance < 2.5 * p)
     distance[rows, cols] = exact(rows, cols)
     phi = np.where(inside, -distance, distance)
@@ -195,8 +215,15 @@ def _level_sections(z_mm: float, phi: FloatArray, level: float, raster: _Raster)
     field[:, 0] = field[:, -1] = np.maximum(field[:, 0], raster.pixel_mm)
     if not (field < 0).any():
         return None
+    # marching squares on the smallest window holding every pixel at or below the level and a
+    # ring of pixels above it: the same lines as over the whole raster, without walking its
+    # empty part (a slanted optic nerve's raster is 30 times its sections)
+    below = field <= 0
+    rows, cols = np.flatnonzero(below.any(axis=1)), np.flatnonzero(below.any(axis=0))
+    r0, r1 = max(int(rows[0]) - 1, 0), min(int(rows[-1]) + 2, raster.ny)
+    c0, c1 = max(int(cols[0]) - 1, 0), min(int(cols[-1]) + 2, raster.nx)
     generator = contourpy.contour_generator(
-        raster.xs, raster.ys, field, line_type=contourpy.LineType.Separate, corner_mask=False
+        raster.xs[c0:c1], raster.ys[r0:r1], field[r0:r1, c0:c1], line_type=contourpy.LineType.Separate, corner_mask=False
     )
     polygons: list[tuple[FloatArray, FloatArray]] = []
     min_area = 0.01 * raster.pixel_mm**2
