@@ -171,3 +171,19 @@ def test_registration_uncertainty_follows_the_protocol_object_given(patient: Pat
         assert uncertainty is not None
         limits = {r.limit for r in uncertainty.rows if r.roi == "OpticChiasm" and r.source == "protocol"}
         assert limits == {limit_gy}
+
+
+def test_load_time_settings_cannot_change_under_the_cached_results(patient: Path) -> None:  # noqa: F811
+    """The DVHs, checks and results are cached on first use with the load-time settings; changing
+    one afterwards (dvh_bin_width_gy, the re-irradiation thresholds, ...) silently kept the old
+    numbers. Oracle: the DVH bin width the cached results record (the load-time 0.01 Gy) and the
+    documented rule that a setting is given to load_patient."""
+    from dataclasses import FrozenInstanceError
+
+    plan = dosimetry.load_patient(patient)
+    first = plan.results()
+    for name, value in (("dvh_bin_width_gy", 0.5), ("reirradiation_thresholds_gy", (20.0, 20.0)), ("uncertainty_margin_mm", 3.0)):
+        with pytest.raises(FrozenInstanceError, match=f"Patient.{name} is fixed at load time"):
+            setattr(plan, name, value)
+    assert plan.dvh_bin_width_gy == 0.01 and first.parameters.dvh_bin_width_gy == 0.01
+    assert plan.results() is first

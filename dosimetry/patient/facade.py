@@ -22,7 +22,7 @@ import datetime as _dt
 import hashlib
 import json
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import FrozenInstanceError, dataclass, replace
 from pathlib import Path
 
 import dosimetry
@@ -137,8 +137,24 @@ def _recovery_mismatch(protocol: Protocol | None, used: RecoverySelection) -> tu
     )
 
 
+#: Patient attributes set at load time that the cached analyses depend on (not to be changed afterwards)
+_LOAD_SETTINGS = frozenset({
+    "patient_dir", "registration_path", "assume_same_position", "dvh_bin_width_gy", "uncertainty_margin_mm",
+    "reirradiation_thresholds_gy",
+})
+
+
 class Patient:
-    """A loaded patient (use :func:`load_patient`). Results are computed on first use and cached."""
+    """A loaded patient (use :func:`load_patient`). Results are computed on first use and cached;
+    the load-time settings (:data:`_LOAD_SETTINGS`) are fixed once set: the cached results use them."""
+
+    def __setattr__(self, name: str, value: object) -> None:
+        if name in _LOAD_SETTINGS and name in self.__dict__:
+            raise FrozenInstanceError(
+                f"Patient.{name} is fixed at load time (the cached DVHs, checks and results use it): "
+                f"load the patient again with load_patient(..., {name}=...)"
+            )
+        super().__setattr__(name, value)
 
     def __init__(
         self,
