@@ -135,3 +135,55 @@ def test_results_computed_once_and_equal_to_a_fresh_computation(patient: Path, t
     assert _without_run_fields(written.to_dict()) == _without_run_fields(fresh.to_dict())
     assert (tmp_path / "cached" / "metrics.csv").read_bytes() == (tmp_path / "fresh" / "metrics.csv").read_bytes()
     assert (tmp_path / "cached" / "dvh.csv").read_bytes() == (tmp_path / "fresh" / "dvh.csv").read_bytes()
+
+
+def test_results_and_check_follow_an_edited_protocol_file(patient: Path, tmp_path: Path) -> None:  # noqa: F811
+    """The results()/check() caches are keyed on the protocol file's contents, not only its name: a
+    notebook that edits the file and asks again gets the edited protocol's verdict.
+    Oracle: the hand-computed chiasm maximum of the synthetic patient (cumulative EQD2 62 Gy, module
+    docstring) against the two limits written (54 Gy: FAIL, 70 Gy: PASS)."""
+    protocol = tmp_path / "p.yaml"
+    protocol.write_text('constraints:\n  OpticChiasm: "Dmax[Gy] < 54"\n', encoding="utf-8")
+    plan = dosimetry.load_patient(patient)
+
+    def chiasm_status() -> set[str]:
+        rows = plan.results(protocol).to_dict()["constraints"]["rows"]
+        return {r["status"] for r in rows if r["roi"] == "OpticChiasm" and r.get("source") == "protocol"}
+
+    def check_status() -> set[str]:
+        return {r["status"] for r in plan.check(protocol).to_dict()["protocol"] if r["structure"] == "OpticChiasm"}
+
+    assert chiasm_status() == {"FAIL"} and check_status() == {"FAIL"}
+    protocol.write_text('constraints:\n  OpticChiasm: "Dmax[Gy] < 70"\n', encoding="utf-8")
+    assert chiasm_status() == {"PASS"} and check_status() == {"PASS"}
+
+
+def test_registration_uncertainty_follows_the_protocol_object_given(patient: Path) -> None:  # noqa: F811
+    """Two Protocol objects with the same source label are two protocols: registration_uncertainty()
+    (and results() through it) evaluates the one given, as check() does, not a cached earlier one.
+    Oracle: the limits written into the two protocols (54 and 70 Gy on the chiasm's Dmax)."""
+    from dosimetry.constraints import parse_protocol_text
+
+    plan = dosimetry.load_patient(patient, uncertainty_margin_mm=1.0)
+    for limit_gy in (54.0, 70.0):
+        protocol = parse_protocol_text(f'constraints:\n  OpticChiasm: "Dmax[Gy] < {limit_gy:g}"\n', "p.yaml", "yaml")
+        uncertainty = plan.registration_uncertainty(protocol)
+        assert uncertainty is not None
+        limits = {r.limit for r in uncertainty.rows if r.roi == "OpticChiasm" and r.source == "protocol"}
+        assert limits == {limit_gy}
+
+
+def test_load_time_settings_cannot_change_under_the_cached_results(patient: Path) -> None:  # noqa: F811
+    """The DVHs, checks and results are cached on first use with the load-time settings; changing
+    one afterwards (dvh_bin_width_gy, the re-irradiation thresholds, ...) silently kept the old
+    numbers. Oracle: the DVH bin width the cached results record (the load-time 0.01 Gy) and the
+    documented rule that a setting is given to load_patient."""
+    from dataclasses import FrozenInstanceError
+
+    plan = dosimetry.load_patient(patient)
+    first = plan.results()
+    for name, value in (("dvh_bin_width_gy", 0.5), ("reirradiation_thresholds_gy", (20.0, 20.0)), ("uncertainty_margin_mm", 3.0)):
+        with pytest.raises(FrozenInstanceError, match=f"Patient.{name} is fixed at load time"):
+            setattr(plan, name, value)
+    assert plan.dvh_bin_width_gy == 0.01 and first.parameters.dvh_bin_width_gy == 0.01
+    assert plan.results() is first

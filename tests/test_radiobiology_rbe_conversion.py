@@ -183,3 +183,34 @@ def test_cli_structure_and_min_dose_mask(tmp_path: Path, capsys: pytest.CaptureF
     assert "--structure needs --rtstruct" in capsys.readouterr().err
     assert cli_main.main([*base, "--min-dose-gy", "-1", "--overwrite"]) == 1
     assert "--min-dose-gy must be a positive number" in capsys.readouterr().err
+
+
+def test_same_model_honours_the_mask() -> None:
+    """LEM-I to LEM-I converts nothing, but outside_mask="zero" still sets the voxels outside the
+    mask to 0 (as the CLI's summary and DICOM comments then say). Oracle: the identity inside the
+    mask and 0 outside, by hand."""
+    dose = np.array([27.0, 1.0, 0.0])
+    mask = np.array([True, False, False])
+    zeroed = convert_rbe_weighted_dose(dose, 10, source_model="lem-i", target_model="lem-i", mask=mask, mask_label="ROI X", outside_mask="zero")
+    np.testing.assert_array_equal(zeroed.dose_gy, [27.0, 0.0, 0.0])
+    assert zeroed.masked_voxels == 1 and "set to 0" in zeroed.warnings[0]
+    kept = convert_rbe_weighted_dose(dose, 10, source_model="lem-i", target_model="lem-i", mask=mask)
+    np.testing.assert_array_equal(kept.dose_gy, dose)
+    assert kept.masked_voxels == 1 and kept.warnings == ()
+
+
+def test_cli_mask_selecting_no_voxel_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A --min-dose-gy above every voxel's dose would convert nothing and write the input dose
+    labelled as the target model: refused, naming the argument and the dose's maximum. Oracle: the
+    dose written (27 Gy(RBE) at most) against the threshold given (30 Gy(RBE)), by hand."""
+    uid = f.uid("rbe-empty-plan")
+    plan = f.make_rt_plan(tmp_path, filename="RI.dcm", ion=True, fractions=10, label="CIRT LEM", sop_instance_uid=uid, seed="rbe-empty")
+    values = np.full((3, 4, 4), 27.0)
+    dose = f.make_rt_dose(tmp_path, shape_frc=(3, 4, 4), position_mm=(0.0, 0.0, 0.0), pixel_spacing_mm=(2.0, 2.0),
+                          dose_frc_gy=values, dose_type="EFFECTIVE", referenced_plan_uid=uid, seed="rbe-empty-dose")
+    out = tmp_path / "mkm.dcm"
+    args = ["rbe-convert", "--dose", str(dose), "--plan", str(plan), "--to", "mkm", "--out", str(out), "--min-dose-gy", "30"]
+    assert cli_main.main(args) == 1
+    err = capsys.readouterr().err
+    assert "--min-dose-gy 30" in err and "no voxel" in err and "27 Gy(RBE)" in err
+    assert not out.exists()

@@ -207,3 +207,20 @@ def test_voxelwise_metrics_on_a_patient(
     assert not warnings
     (row,) = [r for r in rows if r.endpoint.endswith("[cumulative]")]
     assert row.roi == "BrainStem" and row.value == pytest.approx(expected_value, abs=0.02) and row.status == status
+
+
+def test_check_cli_heading_fits_a_voxelwise_limit(crossed_patient: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """The text output's heading of the limit rows must not say the rows are each course's maximum
+    when a row is the maximum of the voxel-wise sum. Oracle: the hand value of
+    test_voxelwise_metrics_on_a_patient (voxel-wise maximum 76.5 Gy, module of that test) printed
+    under a heading that names no metric of its own."""
+    import dosimetry.patient.reirradiation_limits as module
+    from dosimetry.cli import main as cli_main
+
+    monkeypatch.setattr(module, "load_reirradiation_limits", lambda: _voxelwise_table("cumulative_max", 90.0))
+    cli_main.main(["check", str(crossed_patient), "--interval-months", "12"])
+    out = capsys.readouterr().out
+    heading = next(line for line in out.splitlines() if line.startswith("Cumulative re-irradiation limits"))
+    assert "each course's maximum" not in heading
+    (row,) = [line for line in out.splitlines() if "Max of the voxel-wise sum" in line]
+    assert "76.5" in row and "Gy" in row

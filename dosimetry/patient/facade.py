@@ -19,9 +19,10 @@ batch's ``full_analysis`` are built on this object, so they give the same number
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
 import json
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import FrozenInstanceError, dataclass, replace
 from pathlib import Path
 
 import dosimetry
@@ -80,6 +81,25 @@ _REGISTRATION_KIND = {
 class _CheckKey:
     protocol: str | None
     mapping: str | None
+    # the files' contents (SHA-256) when given as files: an edited protocol/mapping file is a new key
+    protocol_sha256: str | None = None
+    mapping_sha256: str | None = None
+
+
+def _file_sha256(value: object) -> str | None:
+    """SHA-256 of the file ``value`` names (a path given as str/Path), else None (an object, or a
+    file that cannot be read: its loader then raises the error naming it)."""
+    if not isinstance(value, (str, Path)):
+        return None
+    try:
+        return hashlib.sha256(Path(value).read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+def _check_key(protocol: Protocol | Path | str | None, mapping: NameMapper | Path | str | None) -> _CheckKey:
+    """The cache key of check()/results()/registration_uncertainty(): the labels and the files' contents."""
+    return _CheckKey(_protocol_label(protocol), _mapping_label(mapping), _file_sha256(protocol), _file_sha256(mapping))
 
 
 def _protocol_label(protocol: Protocol | Path | str | None) -> str | None:
@@ -117,8 +137,24 @@ def _recovery_mismatch(protocol: Protocol | None, used: RecoverySelection) -> tu
     )
 
 
+#: Patient attributes set at load time that the cached analyses depend on (not to be changed afterwards)
+_LOAD_SETTINGS = frozenset({
+    "patient_dir", "registration_path", "assume_same_position", "dvh_bin_width_gy", "uncertainty_margin_mm",
+    "reirradiation_thresholds_gy",
+})
+
+
 class Patient:
-    """A loaded patient (use :func:`load_patient`). Results are computed on first use and cached."""
+    """A loaded patient (use :func:`load_patient`). Results are computed on first use and cached;
+    the load-time settings (:data:`_LOAD_SETTINGS`) are fixed once set: the cached results use them."""
+
+    def __setattr__(self, name: str, value: object) -> None:
+        if name in _LOAD_SETTINGS and name in self.__dict__:
+            raise FrozenInstanceError(
+                f"Patient.{name} is fixed at load time (the cached DVHs, checks and results use it): "
+                f"load the patient again with load_patient(..., {name}=...)"
+            )
+        super().__setattr__(name, value)
 
     def __init__(
         self,
@@ -231,7 +267,7 @@ class Patient:
         """Emami TD5/5 + LKB NTCP on the cumulative EQD2 (late alpha/beta) and the ``protocol``'s
         constraints; ROI names mapped by TG-263 synonyms or ``mapping``. DVHs already computed by
         :meth:`dvhs` are reused; otherwise only the ROIs the checks need get one."""
-        key = _CheckKey(_protocol_label(protocol), _mapping_label(mapping))
+        key = _check_key(protocol, mapping)
         if key not in self._checks or isinstance(protocol, Protocol) or isinstance(mapping, NameMapper):
             loaded_protocol, mapper = _protocol(protocol), _mapping(mapping)
             from dosimetry.quantities import DoseBasis
@@ -270,8 +306,10 @@ class Patient:
         deformable registration is applied or ``uncertainty_margin_mm`` was given; else None."""
         if self._maps.prior is None or (self._maps.deformable_registration is None and self.uncertainty_margin_mm is None):
             return None
-        key = _CheckKey(_protocol_label(protocol), _mapping_label(mapping))
-        if key not in self._uncertainty:
+        key = _check_key(protocol, mapping)
+        # a Protocol or NameMapper object is evaluated at every call (as check() does): two objects
+        # with the same label are not the same protocol/mapping
+        if key not in self._uncertainty or isinstance(protocol, Protocol) or isinstance(mapping, NameMapper):
             margin = DEFAULT_MARGIN_MM if self.uncertainty_margin_mm is None else self.uncertainty_margin_mm
             self._uncertainty[key] = registration_uncertainty(
                 self._maps, self._rois, constraint_checks(self.check(protocol, mapping)), mapper=_mapping(mapping),
@@ -289,9 +327,9 @@ class Patient:
         """Everything: courses, alignment, dose level, DVH metrics, indices, constraint checks,
         input provenance and every warning (outputs empty until :meth:`write`). Computed once per
         protocol, mapping and CSV step (given as files or None; a Protocol or NameMapper object is
-        evaluated at every call, as :meth:`check` does): a later call returns the same object."""
+        evaluated at every call, as :meth:`check` does; a file is keyed by its contents too): a later call returns the same object."""
         cacheable = not isinstance(protocol, Protocol) and not isinstance(mapping, NameMapper)
-        key = (_CheckKey(_protocol_label(protocol), _mapping_label(mapping)), float(dvh_csv_step_gy))
+        key = (_check_key(protocol, mapping), float(dvh_csv_step_gy))
         if cacheable and key in self._results:
             return self._results[key]
         results = self._compute_results(protocol, mapping, dvh_csv_step_gy)

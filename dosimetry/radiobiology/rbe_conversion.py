@@ -204,7 +204,17 @@ def convert_rbe_weighted_dose(
         if selected.shape != dose.shape or selected.dtype != np.bool_:
             raise ArgumentError(f"mask must be a boolean array of the dose's shape {dose.shape}, got {selected.dtype} {selected.shape}")
     if source_model is target_model:
-        return ConvertedDose(dose.copy(), source_model, target_model, relation.source)
+        # nothing to convert; the voxels outside the mask are still set to 0 when asked (outside_mask="zero")
+        same = dose.copy()
+        outside_count = int(np.count_nonzero((dose > 0) & ~selected))
+        notes: tuple[str, ...] = ()
+        if outside_count and outside_mask == "zero":
+            same[~selected] = 0.0
+            notes = (f"{outside_count} voxel(s) with dose outside {mask_label} were set to 0",)
+            logger.warning("RBE conversion %s -> %s: %s", source_model.value, target_model.value, notes[0])
+        return ConvertedDose(
+            same, source_model, target_model, relation.source, 0, notes, outside_count, "" if mask is None else mask_label
+        )
     per_fraction = dose / n
     low, high = relation.range_gy
     if source_model is RbeModel.MKM:

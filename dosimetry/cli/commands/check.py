@@ -186,7 +186,7 @@ def run(args: argparse.Namespace) -> int:
                 print(f"  UNCERTAIN {u.roi}: {u.metric} {shown} {u.unit} ({u.status}), {spread} {u.unit} "
                       f"within the margin (worst {u.worst_direction}) vs {u.comparator} {limit} {u.unit}")
         if limit_rows:
-            print("\nCumulative re-irradiation limits (each course's maximum, no recovery discount):")
+            print("\nCumulative re-irradiation limits (each course's own BED/EQD2, no recovery discount; the metric per row):")
             for r in limit_rows:
                 value = constraint_value_text(r.value, r.limit, r.comparator, r.status)
                 print(f"  {r.roi}: {r.endpoint}: {r.metric} {value} {r.unit} {r.comparator} {r.limit:g}: {r.status}")

@@ -174,4 +174,9 @@ def _conversion_mask(args: argparse.Namespace, dose: DoseGrid, fractions: int, s
         above = dose.dose_gy >= args.min_dose_gy
         mask = above if mask is None else mask & above
         parts.append(f"total {source_model} dose >= {args.min_dose_gy:g} Gy(RBE) ({args.min_dose_gy / fractions:.3g} Gy(RBE) per fraction)")
+        if not mask.any():  # nothing would be converted: the output would be the input under the target model's name
+            raise ArgumentError(
+                f"--min-dose-gy {args.min_dose_gy:g}{' with --structure ' + ', '.join(args.structure) if args.structure else ''}: "
+                f"no voxel of --dose {args.dose} is selected (its maximum is {float(dose.dose_gy.max()):.4g} Gy(RBE)); nothing to convert"
+            )
     return mask, " and ".join(parts)
