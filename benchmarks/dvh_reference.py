@@ -4,11 +4,17 @@ Run:  .venv/bin/python benchmarks/dvh_reference.py save REF.npz     (before the 
       .venv/bin/python benchmarks/dvh_reference.py check REF.npz    (after; exit 1 if anything moved)
       .venv/bin/python benchmarks/dvh_reference.py                  (computes everything twice and
                                                                      compares: the engine is deterministic)
+      ... --end-cap shape --end-cap half-slab                        (only these conventions; default all)
 
 Cases: every ROI of the sample patient's current and prior course, the synthetic head-and-neck set
 of ``benchmarks/dvh_vs_dicompyler.py`` and 16 analytic phantoms (sphere, cylinder, cone and their
 rotated forms; 1 and 3 mm contours; 1 and 3 mm grids; AP and SI gradients; aligned and shifted half
-a voxel). Per ROI: volume, volume in and outside the grid, min, max, mean, median, and the whole
+a voxel). Every case is computed under each end-cap convention named explicitly (shape,
+half-slab, truncated; ``--end-cap`` to restrict), never under "the default", so that a reference
+means the same numbers whatever the default is (it became shape in issue 13); keys are
+``CONVENTION/CASE/ROI/...``. A reference saved before the conventions were named (keys
+``CASE/ROI/...``, computed when the default was half-slab) is compared with this run's half-slab
+numbers. Per ROI: volume, volume in and outside the grid, min, max, mean, median, and the whole
 cumulative curve with its bin edges and edge masses (what ``compute_dvhs`` returns), or the error
 message. ``check`` compares each array with the saved one to 1e-9 of its largest value (--rtol) and
 prints the largest relative change seen. Deterministic: nothing random, nothing downloaded.
@@ -32,6 +38,7 @@ if str(ROOT) not in sys.path:
 from benchmarks.dvh_vs_dicompyler import synthetic_head_neck  # noqa: E402
 from dosimetry.dose import DoseGrid  # noqa: E402
 from dosimetry.dvh.compute import compute_dvhs  # noqa: E402
+from dosimetry.dvh.endcaps import EndCapConvention  # noqa: E402
 from dosimetry.dvh.phantoms import Shape, make_phantom  # noqa: E402
 from dosimetry.io import load_dose, load_structure_set  # noqa: E402
 from dosimetry.structures import Roi  # noqa: E402
@@ -54,12 +61,16 @@ def cases(workdir: Path) -> Iterator[tuple[str, DoseGrid, tuple[Roi, ...]]]:
         yield f"phantom{index}", phantom.dose_grid(grid_mm, shift_fraction=shift), (phantom.roi(),)
 
 
-def collect() -> dict[str, np.ndarray]:
+#: Key prefix of a reference saved before each convention was named: it holds half-slab numbers.
+LEGACY_CONVENTION = EndCapConvention.HALF_SLAB
+
+
+def collect(conventions: tuple[EndCapConvention, ...] = tuple(EndCapConvention)) -> dict[str, np.ndarray]:
     out: dict[str, np.ndarray] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for tag, dose, rois in cases(Path(tmp)):
-            for outcome in compute_dvhs(dose, list(rois)):
-                key = f"{tag}/{outcome.roi.name}"
+        for (tag, dose, rois), convention in itertools.product(cases(Path(tmp)), conventions):
+            for outcome in compute_dvhs(dose, list(rois), end_cap=convention):
+                key = f"{convention.value}/{tag}/{outcome.roi.name}"
                 if outcome.dvh is None:
                     out[f"{key}/error"] = np.array([str(outcome.error)])
                     continue
@@ -71,6 +82,16 @@ def collect() -> dict[str, np.ndarray]:
                 out[f"{key}/cumulative"] = d.cumulative_cc
                 out[f"{key}/edge_mass"] = np.asarray(d.edge_mass_cc)
     return out
+
+
+def named_conventions(reference: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """``reference`` with every key prefixed by its convention: a legacy reference (no convention
+    in its keys) holds half-slab numbers (module docstring)."""
+    values = {c.value for c in EndCapConvention}
+    if all(key.split("/", 1)[0] in values for key in reference):
+        return reference
+    print(f"legacy reference (no convention in its keys): compared as {LEGACY_CONVENTION.value}")
+    return {f"{LEGACY_CONVENTION.value}/{key}": value for key, value in reference.items()}
 
 
 def compare(reference: dict[str, np.ndarray], current: dict[str, np.ndarray], rtol: float) -> int:
@@ -106,19 +127,31 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("action", nargs="?", choices=["save", "check"])
     parser.add_argument("file", nargs="?", type=Path, help="reference .npz")
     parser.add_argument("--rtol", type=float, default=1e-9)
+    parser.add_argument(
+        "--end-cap", action="append", choices=[c.value for c in EndCapConvention],
+        help="convention to compute (repeatable; default all three)",
+    )
     args = parser.parse_args(argv)
     if (args.action is None) != (args.file is None):
         parser.error("give both an action and a file, or neither")
-    current = collect()
+    conventions = tuple(EndCapConvention(c) for c in dict.fromkeys(args.end_cap or [c.value for c in EndCapConvention]))
+    current = collect(conventions)
     if args.action is None:
         print("no reference given: computing everything a second time to compare (determinism)")
-        return compare(current, collect(), 0.0)
+        return compare(current, collect(conventions), 0.0)
     if args.action == "save":
         np.savez(args.file, **current)
         print(f"wrote {len(current)} arrays to {args.file}")
         return 0
     with np.load(args.file) as saved:
-        reference = {key: saved[key] for key in saved.files}
+        reference = named_conventions({key: saved[key] for key in saved.files})
+    computed = {c.value for c in conventions}
+    saved_conventions = {key.split("/", 1)[0] for key in reference}
+    skipped = sorted(computed - saved_conventions)
+    if skipped:  # e.g. a legacy (half-slab only) reference
+        print(f"not in the reference, not compared: {', '.join(skipped)}")
+    reference = {k: v for k, v in reference.items() if k.split("/", 1)[0] in computed}
+    current = {k: v for k, v in current.items() if k.split("/", 1)[0] in saved_conventions}
     return compare(reference, current, args.rtol)
 
 

@@ -85,7 +85,7 @@ def test_help_lists_every_command() -> None:
     ("argv", "dest", "module", "attribute"),
     [
         (["bed", "--dose", "d", "--out", "o", "--alpha-beta", "2"], "quantity", "dosimetry.quantities", "DoseQuantity.BED.value"),
-        (["dvh", "--dose", "d", "--structures", "s"], "end_cap", "dosimetry.dvh.endcaps", "EndCapConvention.HALF_SLAB.value"),
+        (["dvh", "--dose", "d", "--structures", "s"], "end_cap", "dosimetry.dvh.endcaps", "DEFAULT_END_CAP.value"),
         (
             ["indices", "--dose", "d", "--structures", "s", "--target", "T", "--prescription", "60"],
             "quantity",

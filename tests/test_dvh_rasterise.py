@@ -1,5 +1,9 @@
 """Fractional occupancy: end-cap conventions, holes, several contours per plane, ROIs partly
-outside the grid; every expected value computed by hand."""
+outside the grid; every expected value computed by hand.
+
+The by-hand values are area x slab thickness under the half-slab (or truncated) convention, so
+those conventions are named explicitly; the default (shape) is judged against true solids in
+tests/test_dvh_shape.py."""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from dosimetry.errors import ArgumentError, GeometryError
 from dosimetry.structures import Contour, ContourGeometricType, Roi
 from tests.dvh_helpers import box_roi, polygon_contour, rectangle, uniform_grid
 
+HALF_SLAB = EndCapConvention.HALF_SLAB
 GRID = uniform_grid((0.0, 0.0, 0.0), (2.0, 2.0, 2.0), (10, 10, 10))  # edges -1 .. 19 on every axis
 
 
@@ -35,7 +40,7 @@ def test_gap_splits_parts_and_is_reported() -> None:
 def test_box_volume_and_occupancy_by_hand() -> None:
     # box x 2..8, y 3..9 (6 x 6 mm), planes z = 4, 6, 8 (spacing 2): half-slab z 3..9
     roi = box_roi(2.0, 8.0, 3.0, 9.0, [4.0, 6.0, 8.0])
-    occ = rasterise_roi(roi, GRID)
+    occ = rasterise_roi(roi, GRID, end_cap=HALF_SLAB)
     assert occ.volume_cc == pytest.approx(6 * 6 * 6 / 1000)
     assert occ.volume_in_grid_cc == pytest.approx(occ.volume_cc)
     assert occ.volume_outside_grid_cc == 0.0
@@ -55,7 +60,7 @@ def test_hole_and_two_islands_per_plane() -> None:
     island = rectangle(14.0, 16.0, 14.0, 16.0)
     contours = tuple(polygon_contour(p, z) for z in (4.0, 6.0) for p in (outer, inner, island))
     roi = Roi(3, "ring", "ORGAN", contours)
-    occ = rasterise_roi(roi, GRID)
+    occ = rasterise_roi(roi, GRID, end_cap=HALF_SLAB)
     area = 144 - 16 + 4
     assert occ.volume_cc == pytest.approx(area * 4 / 1000)
     assert occ.volume_in_grid_cc == pytest.approx(area * 4 / 1000)
@@ -66,24 +71,24 @@ def test_hole_and_two_islands_per_plane() -> None:
 def test_roi_partly_outside_grid_reports_volume_outside() -> None:
     # x from 15 to 25: grid ends at x = 19 -> 4 of 10 mm inside
     roi = box_roi(15.0, 25.0, 0.0, 10.0, [4.0, 6.0])
-    occ = rasterise_roi(roi, GRID)
+    occ = rasterise_roi(roi, GRID, end_cap=HALF_SLAB)
     assert occ.volume_cc == pytest.approx(10 * 10 * 4 / 1000)
     assert occ.volume_in_grid_cc == pytest.approx(4 * 10 * 4 / 1000)
     assert occ.volume_outside_grid_cc == pytest.approx(6 * 10 * 4 / 1000)
     assert any("outside" in w for w in occ.warnings)
     # and beyond the top slab
     high = box_roi(2.0, 4.0, 2.0, 4.0, [18.0, 20.0])  # half-slab 17..21, grid ends at 19
-    occ = rasterise_roi(high, GRID)
+    occ = rasterise_roi(high, GRID, end_cap=HALF_SLAB)
     assert occ.volume_in_grid_cc == pytest.approx(2 * 2 * 2 / 1000)
     assert occ.volume_outside_grid_cc == pytest.approx(2 * 2 * 2 / 1000)
 
 
 def test_single_plane_uses_grid_thickness_with_warning() -> None:
     roi = box_roi(2.0, 4.0, 2.0, 4.0, [6.0])
-    occ = rasterise_roi(roi, GRID)
+    occ = rasterise_roi(roi, GRID, end_cap=HALF_SLAB)
     assert occ.volume_cc == pytest.approx(2 * 2 * 2 / 1000)
     assert any("single contour plane" in w for w in occ.warnings)
-    explicit = rasterise_roi(roi, GRID, single_plane_thickness_mm=3.0)
+    explicit = rasterise_roi(roi, GRID, single_plane_thickness_mm=3.0, end_cap=HALF_SLAB)
     assert explicit.volume_cc == pytest.approx(2 * 2 * 3 / 1000)
 
 
@@ -103,7 +108,7 @@ def test_non_uniform_dose_grid_z() -> None:
 
     grid = RectilinearGrid(np.arange(10) * 2.0, np.arange(10) * 2.0, np.array([0.0, 2.0, 5.0, 6.0, 10.0]))
     roi = box_roi(2.0, 8.0, 2.0, 8.0, [3.0, 5.0])  # half-slab z 2..6
-    occ = rasterise_roi(roi, grid)
+    occ = rasterise_roi(roi, grid, end_cap=HALF_SLAB)
     # z edges -1, 1, 3.5, 5.5, 8, 12: voxel 1 (1..3.5) has 1.5 of 2.5 inside; voxel 2 full; voxel 3 (5.5..8) 0.5 of 2.5
     assert occ.occupancy[1, 3, 3] == pytest.approx(1.5 / 2.5)
     assert occ.occupancy[2, 3, 3] == pytest.approx(1.0)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from dosimetry.dose import DoseGrid
 from dosimetry.dvh.curve import Dvh, dvh_from_samples
-from dosimetry.dvh.endcaps import EndCapConvention
+from dosimetry.dvh.endcaps import DEFAULT_END_CAP, EndCapConvention
 from dosimetry.dvh.sampling import roi_dose_samples, roi_dose_samples_batch
 from dosimetry.errors import GeometryError
 from dosimetry.structures import Roi
@@ -17,7 +17,7 @@ def compute_dvh(
     roi: Roi,
     *,
     bin_width_gy: float = 0.01,
-    end_cap: EndCapConvention | str = EndCapConvention.HALF_SLAB,
+    end_cap: EndCapConvention | str = DEFAULT_END_CAP,
     supersample: int | None = None,
     spread: bool = True,
     single_plane_thickness_mm: float | None = None,
@@ -60,7 +60,7 @@ def compute_dvhs(
     rois: list[Roi] | tuple[Roi, ...],
     *,
     bin_width_gy: float = 0.01,
-    end_cap: EndCapConvention | str = EndCapConvention.HALF_SLAB,
+    end_cap: EndCapConvention | str = DEFAULT_END_CAP,
     supersample: int | None = None,
     spread: bool = True,
     single_plane_thickness_mm: float | None = None,

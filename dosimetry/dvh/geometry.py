@@ -17,7 +17,7 @@ from itertools import accumulate
 import numpy as np
 import numpy.typing as npt
 
-from dosimetry.dvh.endcaps import EndCapConvention, SlabStack, slab_stack
+from dosimetry.dvh.endcaps import DEFAULT_END_CAP, EndCapConvention, SlabStack, slab_stack
 from dosimetry.errors import GeometryError
 from dosimetry.structures import Roi
 
@@ -93,7 +93,7 @@ def closed_contours(roi: Roi) -> ClosedContours:
 
 def roi_geometry(
     roi: Roi,
-    end_cap: EndCapConvention = EndCapConvention.HALF_SLAB,
+    end_cap: EndCapConvention = DEFAULT_END_CAP,
     *,
     single_plane_thickness_mm: float | None = None,
     default_single_plane_thickness: Callable[[], float | None] | None = None,

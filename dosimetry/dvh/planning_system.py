@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 from dosimetry.dose import DoseGrid
 from dosimetry.dvh.compute import compute_dvhs
-from dosimetry.dvh.endcaps import EndCapConvention
+from dosimetry.dvh.endcaps import DEFAULT_END_CAP, EndCapConvention
 from dosimetry.dvh.metrics import Metric, MetricKind, Unit, evaluate_metric, parse_metric
 from dosimetry.dvh.rasterise import geometry_for_grid
 from dosimetry.errors import GeometryError, MetricError
@@ -93,7 +93,7 @@ def compare_with_planning_system(
     planning_system: PlanningSystemDvhs,
     metrics: list[str],
     *,
-    end_cap: EndCapConvention = EndCapConvention.HALF_SLAB,
+    end_cap: EndCapConvention = DEFAULT_END_CAP,
     prescription_gy: float | None = None,
     bin_width_gy: float = 0.01,
     supersample: int | None = None,

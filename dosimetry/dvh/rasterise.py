@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from dosimetry.dvh.endcaps import EndCapConvention, overlap_matrix
+from dosimetry.dvh.endcaps import DEFAULT_END_CAP, EndCapConvention, overlap_matrix
 from dosimetry.dvh.geometry import RoiGeometry, roi_geometry
 from dosimetry.dvh.planar import pixel_coverage
 from dosimetry.errors import GeometryError
@@ -169,7 +169,7 @@ def rasterise_roi(
     roi: Roi,
     grid: RectilinearGrid,
     *,
-    end_cap: EndCapConvention | str = EndCapConvention.HALF_SLAB,
+    end_cap: EndCapConvention | str = DEFAULT_END_CAP,
     single_plane_thickness_mm: float | None = None,
     geometry: RoiGeometry | None = None,
 ) -> RoiOccupancy:

@@ -94,7 +94,7 @@ from dosimetry.dvh._roi_samples import (
 from dosimetry.dvh._samples import DoseSamples, cumulative_volume
 from dosimetry.dvh._trilinear import trilinear
 from dosimetry.dvh._voxel_stats import STEEP_FRACTION, steep_threshold_gy
-from dosimetry.dvh.endcaps import EndCapConvention
+from dosimetry.dvh.endcaps import DEFAULT_END_CAP, EndCapConvention
 from dosimetry.dvh.geometry import RoiGeometry
 from dosimetry.errors import GeometryError
 from dosimetry.structures import Roi
@@ -140,7 +140,7 @@ def roi_dose_samples(
     dose: DoseGrid,
     roi: Roi,
     *,
-    end_cap: EndCapConvention | str = EndCapConvention.HALF_SLAB,
+    end_cap: EndCapConvention | str = DEFAULT_END_CAP,
     supersample: int | None = None,
     spread: bool = True,
     single_plane_thickness_mm: float | None = None,
@@ -170,7 +170,7 @@ def roi_dose_samples_batch(
     dose: DoseGrid,
     rois: list[Roi] | tuple[Roi, ...],
     *,
-    end_cap: EndCapConvention | str = EndCapConvention.HALF_SLAB,
+    end_cap: EndCapConvention | str = DEFAULT_END_CAP,
     supersample: int | None = None,
     spread: bool = True,
     single_plane_thickness_mm: float | None = None,
@@ -207,7 +207,7 @@ def volume_at_or_above(
     roi: Roi,
     level_gy: float,
     *,
-    end_cap: EndCapConvention | str = EndCapConvention.HALF_SLAB,
+    end_cap: EndCapConvention | str = DEFAULT_END_CAP,
     supersample: int | None = None,
 ) -> float:
     """Volume (cc) of ``roi`` inside the dose grid receiving at least ``level_gy`` (partial-volume

@@ -9,7 +9,7 @@ Quantities (the ``quantity`` of a metric row) and which ROIs get them (:func:`ro
 * ``EQD2_2_cumulative``, ``BED2_cumulative``: current + r x prior (BED space); organs at risk only
   (target metrics use the current course alone, as the protocol does).
 
-Each ROI's geometry is rasterised once (half-slab end caps) and sampled on every map it gets; the
+Each ROI's geometry is rasterised once (the default end caps, shape) and sampled on every map it gets; the
 DVHs have bins of ``bin_width_gy``. A metric the DVH cannot give (D0.03cc of an ROI smaller than
 0.03 cc) is left out with a warning; an ROI without closed contours or outside the dose grid is
 left out with its reason in ``roi_failures``.
@@ -21,8 +21,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from dosimetry.dose import DoseGrid
-from dosimetry.dvh import Dvh, EndCapConvention, evaluate_metric, roi_dose_samples
+from dosimetry.dvh import Dvh, evaluate_metric, roi_dose_samples
 from dosimetry.dvh.curve import dvh_from_samples
+from dosimetry.dvh.endcaps import DEFAULT_END_CAP
 from dosimetry.dvh.rasterise import geometry_for_grid
 from dosimetry.errors import ArgumentError, GeometryError, MetricError
 from dosimetry.patient.grid_tables import GridTables
@@ -154,7 +155,7 @@ def _patient_dvhs(
             roi_warnings[roi.name].append(f"ROI {roi.name!r} has no closed planar contours: no DVH")
             continue
         try:
-            geometries[roi.name] = geometry_for_grid(roi, grid, EndCapConvention.HALF_SLAB, None)
+            geometries[roi.name] = geometry_for_grid(roi, grid, DEFAULT_END_CAP, None)
         except GeometryError as exc:
             failures[roi.name] = str(exc)
             roi_warnings[roi.name].append(f"ROI {roi.name!r}: {exc}")

@@ -95,9 +95,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     set_lazy_choices(
         parser.add_argument(
             "--end-cap",
-            default=LazyValue(_END_CAPS, "EndCapConvention.HALF_SLAB.value"),
-            help="solid between and beyond the contour planes: half-slab (default; half a contour spacing beyond "
-            "the outermost planes), truncated, or shape (interpolated between planes, caps following the trend)",
+            default=LazyValue(_END_CAPS, "DEFAULT_END_CAP.value"),
+            help="solid between and beyond the contour planes: shape (interpolated between planes, caps following "
+            "the trend of the extreme contours), half-slab (half a contour spacing beyond the outermost planes) "
+            "or truncated (default: %(default)s; README, 'Between and beyond the contour planes')",
         ),
         LazyChoices(_END_CAPS, "EndCapConvention"),
     )
