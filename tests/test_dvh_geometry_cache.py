@@ -101,3 +101,23 @@ def test_cache_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     assert geometry_for_grid(a, grid, EndCapConvention.HALF_SLAB, None) is ga
     clear_geometry_cache()
     assert geometry_for_grid(a, grid, EndCapConvention.HALF_SLAB, None) is not ga
+
+
+def test_passed_geometry_labels_the_samples_and_occupancy() -> None:
+    """Oracle: the geometry's own convention (set by roi_geometry) and the half-slab volume of a
+    cylinder by hand: pi 5^2 mm^2 x 3 planes x 2 mm = 0.471 cc; a half-slab geometry passed
+    without ``end_cap`` (default shape) yields half-slab samples labelled half-slab, not shape."""
+    from dosimetry.dvh import rasterise_roi, roi_dose_samples
+    from tests.dvh_helpers import dose_from
+
+    grid = uniform_grid((-10.0, -10.0, -6.0), (1.0, 1.0, 2.0), (21, 21, 7))
+    dose = dose_from(grid, lambda x, y, z: 10.0 + 0.1 * x)
+    roi = _disc(1, (-2.0, 0.0, 2.0))
+    half_slab = geometry_for_grid(roi, grid, EndCapConvention.HALF_SLAB, None)
+    assert half_slab.end_cap is EndCapConvention.HALF_SLAB
+    assert half_slab.volume_cc == pytest.approx(25 * 3.14159265 * 6.0 / 1000, rel=2e-3)
+    samples = roi_dose_samples(dose, roi, geometry=half_slab)
+    assert samples.end_cap is EndCapConvention.HALF_SLAB
+    assert samples.volume_cc == half_slab.volume_cc
+    assert roi_dose_samples(dose, roi).end_cap is EndCapConvention.SHAPE  # no geometry: the argument
+    assert rasterise_roi(roi, grid, geometry=half_slab).end_cap is EndCapConvention.HALF_SLAB

@@ -179,11 +179,14 @@ def rasterise_roi(
 
     ``single_plane_thickness_mm``: slab thickness of an ROI with a single contour plane (default:
     the grid's slice thickness at that plane, with a warning). ``geometry`` may pass a
-    precomputed :func:`roi_geometry` (it must match ``roi`` and ``end_cap``).
+    precomputed :func:`roi_geometry` of ``roi``; the occupancy is then labelled with the geometry's
+    convention (``end_cap`` is not used).
     """
     convention = EndCapConvention.parse(end_cap)
     if geometry is None:
         geometry = geometry_for_grid(roi, grid, convention, single_plane_thickness_mm)
+    else:
+        convention = geometry.end_cap
     occupancy = np.zeros(grid.shape_zyx)
     irregular: list[float] = []
     for piece in iter_fine_occupancy(geometry, grid, 1, irregular):
