@@ -218,8 +218,10 @@ def rasterise_roi(
 #: asks for each ROI's geometry from every step that samples it (DVH stage, re-irradiation limits,
 #: checks, indices, report, convention spreads); the shape model costs 4.2 s of a 9.9 s
 #: ``dosimetry analyze`` of sample_data/patient01 when rebuilt each time. Bounded so that a batch of
-#: many patients does not grow memory: 18 ROIs x 3 conventions of one patient fit.
-GEOMETRY_CACHE_SIZE = 64
+#: many patients does not grow memory beyond it: one analysis needs about 1.7 entries per ROI
+#: (sample_data/patient01: 46 for 18 ROIs; a 40-ROI clinical set: 68), so 256 holds a structure set
+#: of about 150 ROIs; 64 was measured too small (the clinical set rebuilt 27 of its 40 shapes).
+GEOMETRY_CACHE_SIZE = 256
 
 _GeometryKey = tuple[int, EndCapConvention, float | None]
 _geometry_cache: OrderedDict[_GeometryKey, tuple[Roi, RoiGeometry]] = OrderedDict()
