@@ -73,7 +73,8 @@ def test_exit_zero_and_all_outputs(sample_run: tuple[Path, int], results: dict) 
 
 def test_results_validate_against_schema(results: dict) -> None:
     validate(results)
-    assert results["schema_version"] == SCHEMA_VERSION == "1.1"
+    assert results["schema_version"] == SCHEMA_VERSION == "1.2"
+    assert results["parameters"]["end_cap"] == "shape"  # the default DVH end-cap convention, recorded (1.2)
     # The validator can fail: a wrong type and a missing key are reported with their JSON path.
     broken = json.loads(json.dumps(results))
     broken["metrics"][0]["value"] = "12"

@@ -100,17 +100,15 @@ def dose_on(z_step_mm: float) -> DoseGrid:
 def test_geometry_cache_is_keyed_by_the_grid() -> None:
     """Oracle: closed-form slab. A 10 x 10 mm square on a single plane takes the dose grid's slice
     thickness there as its slab (half-slab): 100 mm^2 x 1 mm on a 1 mm grid, x 3 mm on a 3 mm
-    grid. One geometry cache shared by the two calls must not carry the first grid's slab into
-    the second."""
+    grid. The geometry memo (geometry_for_grid) shared by the two calls must not carry the first
+    grid's slab into the second."""
     roi = single_plane_roi()
-    cache: dict = {}  # type: ignore[type-arg]
-    (fine,) = convention_sensitivity(dose_on(1.0), [roi], ["Mean[Gy]"], geometries=cache)
-    (coarse,) = convention_sensitivity(dose_on(3.0), [roi], ["Mean[Gy]"], geometries=cache)
+    (fine,) = convention_sensitivity(dose_on(1.0), [roi], ["Mean[Gy]"])
+    (coarse,) = convention_sensitivity(dose_on(3.0), [roi], ["Mean[Gy]"])
     volume = {s.roi_name: dict({q.quantity: q for q in s.spreads}["volume_cc"].by_convention) for s in (fine,)}
     assert volume["single"]["half-slab"] == pytest.approx(0.1)
     coarse_volume = dict({q.quantity: q for q in coarse.spreads}["volume_cc"].by_convention)
     assert coarse_volume["half-slab"] == pytest.approx(0.3)
-    assert len(cache) == 2 * 3  # two grids x three conventions
 
 
 def test_cli_convention_spread_honours_supersample(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]

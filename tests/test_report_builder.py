@@ -44,10 +44,11 @@ def test_metrics_table_follows_the_alpha_beta_of_the_run() -> None:
     dvhs = SimpleNamespace(rois=(SimpleNamespace(name="PTV"),), roles={"PTV": RoiRole.TARGET}, planned_dose_name="rbe_weighted")
     metrics = [{"roi": "PTV", "quantity": q, "metric": m, "value": v}
                for q, m, v in (("BED10", "D98%[Gy]", 71.25), ("EQD2_3", "D0.03cc[Gy]", 60.5), ("EQD2_3_cumulative", "Mean[Gy]", 40.0))]
-    (table,) = metrics_section({"metrics": metrics}, maps, dvhs).items  # type: ignore[arg-type]
+    (table,) = metrics_section({"metrics": metrics, "parameters": {"end_cap": "shape"}}, maps, dvhs).items  # type: ignore[arg-type]
     shown = dict(zip(table.columns, table.rows[0], strict=True))
     assert shown["BED10 D98%"] == "71.25" and shown["EQD2_3 D0.03cc"] == "60.50"
     assert shown["EQD2_3_cumulative Mean"] == "40.00"
+    assert "DVH end caps: shape convention" in table.note  # results.json parameters.end_cap (schema 1.2)
 
 
 def test_registration_table_does_not_call_a_volume_check_gy() -> None:

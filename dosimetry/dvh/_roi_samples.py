@@ -103,6 +103,8 @@ def _start_samples(
         n = int(supersample)
     if geometry is None:
         geometry = geometry_for_grid(roi, grid, convention, single_plane_thickness_mm)
+    else:
+        convention = geometry.end_cap  # the samples are the geometry's, whatever ``end_cap`` says
     ze = grid.z_edges_mm
     dx, dy = grid.spacing_x_mm, grid.spacing_y_mm
     doses: list[FloatArray] = []

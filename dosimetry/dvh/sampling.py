@@ -150,7 +150,8 @@ def roi_dose_samples(
 
     See the module docstring. ``supersample``: ``n`` (default :func:`auto_supersample`).
     ``spread=False`` gives point samples (for comparison). ``geometry`` may pass a precomputed
-    :func:`~dosimetry.dvh.geometry.roi_geometry` matching ``roi`` and ``end_cap``.
+    :func:`~dosimetry.dvh.geometry.roi_geometry` of ``roi``; the samples are then labelled with
+    the geometry's convention (``end_cap`` is not used).
     """
     partial = _start_samples(dose, roi, end_cap, supersample, spread, single_plane_thickness_mm, geometry, None)
     return _end_samples(partial)

@@ -20,29 +20,15 @@ from dataclasses import dataclass
 from dosimetry.dose import DoseGrid
 from dosimetry.dvh.curve import dvh_from_samples
 from dosimetry.dvh.endcaps import EndCapConvention
-from dosimetry.dvh.geometry import RoiGeometry
 from dosimetry.dvh.metrics import Unit, evaluate_metric, parse_metric
 from dosimetry.dvh.rasterise import geometry_for_grid
 from dosimetry.dvh.sampling import roi_dose_samples
 from dosimetry.errors import GeometryError, MetricError
-from dosimetry.grid import RectilinearGrid
 from dosimetry.structures import Roi
 
 DOSE_SPREAD_GY = 1.0
 VOLUME_SPREAD_PERCENT = 10.0
 _DOSE_SPREAD_BY_UNIT = {Unit.GY: DOSE_SPREAD_GY, Unit.CGY: 100.0 * DOSE_SPREAD_GY}
-
-#: Key of a dose grid's geometry in a geometry cache: its voxel-centre axes and single-slice
-#: thickness (a single-plane ROI's slab thickness defaults to the grid's slice there, so the same
-#: ROI under the same convention can have a different geometry on another grid).
-GridKey = tuple[bytes, bytes, bytes, float | None]
-GeometryCache = dict[tuple[int, EndCapConvention, GridKey], RoiGeometry]
-
-
-def grid_key(grid: RectilinearGrid) -> GridKey:
-    """The geometry of ``grid`` as a hashable key (exact: the axes' bytes)."""
-    return (grid.x_mm.tobytes(), grid.y_mm.tobytes(), grid.z_mm.tobytes(), grid.single_slice_thickness_mm)
-
 
 @dataclass(frozen=True)
 class Spread:
@@ -74,16 +60,14 @@ def convention_sensitivity(
     prescription_gy: float | None = None,
     bin_width_gy: float = 0.01,
     supersample: int | None = None,
-    geometries: GeometryCache | None = None,
 ) -> tuple[RoiSensitivity, ...]:
     """Volume and ``metrics`` of every ROI under every convention, their spread and flags.
     ``supersample`` is passed to the sampling of every convention (as ``dosimetry dvh
-    --supersample``). ``geometries`` (keyed by ROI number, convention and :func:`grid_key` of the
-    dose grid) is filled and reused across calls on other dose maps (the geometry does not depend
-    on the dose, only on the grid through a single plane's default thickness)."""
+    --supersample``). Each ROI's geometry under each convention comes from
+    :func:`~dosimetry.dvh.rasterise.geometry_for_grid`, which memoises it across calls on other
+    dose maps (the geometry does not depend on the dose, only on the grid through a single plane's
+    default thickness)."""
     out = []
-    cache: GeometryCache = {} if geometries is None else geometries
-    key_of_grid = grid_key(dose.grid)
     for roi in rois:
         errors: list[str] = []
         values: dict[str, list[tuple[str, float | None]]] = {"volume_cc": []}
@@ -92,10 +76,8 @@ def convention_sensitivity(
         for convention in EndCapConvention:
             dvh = None
             try:
-                key = (roi.number, convention, key_of_grid)
-                if key not in cache:
-                    cache[key] = geometry_for_grid(roi, dose.grid, convention, None)
-                samples = roi_dose_samples(dose, roi, end_cap=convention, supersample=supersample, geometry=cache[key])
+                geometry = geometry_for_grid(roi, dose.grid, convention, None)
+                samples = roi_dose_samples(dose, roi, end_cap=convention, supersample=supersample, geometry=geometry)
                 dvh = dvh_from_samples(samples, roi_name=roi.name, roi_number=roi.number, bin_width_gy=bin_width_gy)
             except GeometryError as exc:
                 errors.append(f"{convention.value}: {exc}")

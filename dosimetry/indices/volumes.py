@@ -11,6 +11,7 @@ volume used.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 from collections.abc import Sequence
@@ -106,11 +107,18 @@ def roi_volumes(dose: DoseGrid, roi: Roi, levels_gy: Sequence[float]) -> RegionV
 def grid_box_roi(dose: DoseGrid) -> Roi:
     """A box ROI enclosing the whole dose grid with a margin, so that the DVH engine sees every
     voxel as fully inside it (planes uniformly spaced at the finest slice spacing, 1 mm beyond the
-    grid in x and y and one plane spacing beyond it in z)."""
+    grid in x and y and one plane spacing beyond it in z). The same object for grids with the same
+    bounds and finest slice, so that its geometry is built once per analysis (see
+    :func:`dosimetry.dvh.rasterise.geometry_for_grid`)."""
     grid = dose.grid
     (x0, x1), (y0, y1), (z0, z1) = grid.bounds_mm()
-    step = float(grid.slice_thickness_mm.min())
-    planes = np.arange(z0 - step, z1 + 1.5 * step, step)
+    return _box_roi((float(x0), float(x1), float(y0), float(y1), float(z0), float(z1)), float(grid.slice_thickness_mm.min()))
+
+
+@functools.lru_cache(maxsize=8)
+def _box_roi(bounds_mm: tuple[float, float, float, float, float, float], step_mm: float) -> Roi:
+    x0, x1, y0, y1, z0, z1 = bounds_mm
+    planes = np.arange(z0 - step_mm, z1 + 1.5 * step_mm, step_mm)
     corners = np.array([[x0 - 1.0, y0 - 1.0], [x1 + 1.0, y0 - 1.0], [x1 + 1.0, y1 + 1.0], [x0 - 1.0, y1 + 1.0]])
     contours = tuple(
         Contour(np.column_stack([corners, np.full(4, z)]), ContourGeometricType.CLOSED_PLANAR) for z in planes

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from dosimetry.dose import DoseGrid
 from dosimetry.dvh import Dvh, evaluate_metric, roi_dose_samples
 from dosimetry.dvh.curve import dvh_from_samples
-from dosimetry.dvh.endcaps import DEFAULT_END_CAP
+from dosimetry.dvh.endcaps import DEFAULT_END_CAP, EndCapConvention
 from dosimetry.dvh.rasterise import geometry_for_grid
 from dosimetry.errors import ArgumentError, GeometryError, MetricError
 from dosimetry.patient.grid_tables import GridTables
@@ -81,6 +81,7 @@ class PatientDvhs:
     metrics: tuple[MetricRow, ...]
     roi_failures: Mapping[str, str] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
+    end_cap: EndCapConvention = DEFAULT_END_CAP  # the convention every curve was computed under
 
     def get(self, roi: str, quantity: str) -> Dvh:
         """The DVH of ``roi`` on ``quantity``; a DosimetryError naming what exists when there is none."""

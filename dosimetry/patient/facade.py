@@ -425,6 +425,7 @@ class Patient:
                 folders=maps.folders.how,
                 register=None if maps.computed_registration is None else "deformable",
                 registration_margin_mm=None if uncertainty is None else uncertainty.margin_mm,
+                end_cap=dvhs.end_cap,
             ),
             patient_id=identity.patient_id,
             patient_name=identity.patient_name,

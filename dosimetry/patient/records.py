@@ -6,6 +6,7 @@ RBE-weighted), volumes in cc. Every record is frozen; ``to_dict`` gives its JSON
 from __future__ import annotations
 
 import dataclasses
+import enum
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +30,8 @@ def json_ready(value: Any) -> Any:
         return {str(k): json_ready(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [json_ready(v) for v in value]
+    if isinstance(value, enum.Enum):
+        return value.value
     if isinstance(value, np.floating):
         value = float(value)
     if isinstance(value, float) and not math.isfinite(value):

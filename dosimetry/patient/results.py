@@ -15,6 +15,7 @@ from typing import Any
 from dosimetry.constraints.evaluate import ConstraintReport
 from dosimetry.constraints.metrics import parse_constraint
 from dosimetry.constraints.partial_volume import Status as ConstraintStatus
+from dosimetry.dvh.endcaps import DEFAULT_END_CAP, EndCapConvention
 from dosimetry.errors import ConsistencyError, DosimetryError
 from dosimetry.patient.maps import PatientMaps
 from dosimetry.patient.planning_system import PlanningSystemRow
@@ -38,7 +39,7 @@ from dosimetry.patient.verdict import PlanVerdict, plan_verdict, summation_scope
 from dosimetry.radiobiology import make_schedules
 from dosimetry.radiobiology.course import Course
 
-SCHEMA_VERSION = "1.1"
+SCHEMA_VERSION = "1.2"
 
 #: Protocol Table 1: dose levels 1..6 = 2.5 Gy(RBE) x 21..26 fractions.
 PROTOCOL_DOSE_PER_FRACTION_GY = 2.5
@@ -62,6 +63,7 @@ class RunParameters:
     folders: str
     register: str | None = None  # "deformable" when the registration was computed (--register)
     registration_margin_mm: float | None = None  # prior-dose shift of the registration uncertainty (None: not computed)
+    end_cap: EndCapConvention = DEFAULT_END_CAP  # the DVH end-cap convention of every ROI (schema 1.2)
 
 
 @dataclass(frozen=True)

@@ -1,19 +1,21 @@
-"""The schema of ``OUT/results.json`` written by ``dosimetry analyze`` (version 1.1), checked with jsonschema.
+"""The schema of ``OUT/results.json`` written by ``dosimetry analyze`` (version 1.2), checked with jsonschema.
 
 Versioning: ``schema_version`` is ``"MAJOR.MINOR"``. A MINOR bump only adds optional keys; a MAJOR
 bump removes or changes the meaning of a key. Readers should check the MAJOR number.
 
 Top-level keys (all required; doses in Gy, or GyE where the source dose is RBE-weighted; volumes in cc)::
 
-    schema_version   "1.1"   (1.1 adds the optional ``recovery`` and ``verdict`` sections and lets
+    schema_version   "1.2"   (1.1 adds the optional ``recovery`` and ``verdict`` sections and lets
                               ``parameters.residual`` be null when the recovery model is not one
-                              constant residual)
+                              constant residual; 1.2 adds the optional ``parameters.end_cap``)
     software         {name, version}
     generated_utc    ISO 8601 time of the run (UTC)
     parameters       {residual, alpha_beta_late_gy, alpha_beta_tumour_gy, summation_method,
                       dvh_bin_width_gy, dvh_csv_step_gy, protocol, mapping, registration,
                       assume_same_position, folders, register (null|"deformable": computed with
-                      --register), registration_margin_mm (null: no registration uncertainty computed)}
+                      --register), registration_margin_mm (null: no registration uncertainty computed),
+                      end_cap ("half-slab"|"truncated"|"shape": the DVH end-cap convention of
+                      every ROI, dosimetry.dvh.endcaps; optional, added in 1.2)}
     patient          {patient_id, patient_name}           (from the current RT Dose)
     courses          [{label ("current"|"prior"), folder, plan_sop_instance_uid, plan_label,
                        radiation_types[], fractions, dose_per_fraction_gy|null,
@@ -85,6 +87,7 @@ from typing import Any
 
 import jsonschema
 
+from dosimetry.dvh.endcaps import EndCapConvention
 from dosimetry.errors import OutputError
 from dosimetry.patient.results import SCHEMA_VERSION
 
@@ -148,7 +151,7 @@ RESULTS_SCHEMA: dict[str, Any] = _obj(
         "schema_version": {"type": "string", "enum": [SCHEMA_VERSION]},
         "software": _obj({"name": _STR, "version": _STR}),
         "generated_utc": _STR,
-        "parameters": _obj(
+        "parameters": _optional(_obj(
             {
                 "residual": _NUM_OR_NULL,
                 "alpha_beta_late_gy": _NUM,
@@ -163,8 +166,9 @@ RESULTS_SCHEMA: dict[str, Any] = _obj(
                 "folders": _STR,
                 "register": {"enum": [None, "deformable"]},
                 "registration_margin_mm": _NUM_OR_NULL,
+                "end_cap": {"enum": [c.value for c in EndCapConvention]},
             }
-        ),
+        ), "end_cap"),
         "patient": _obj({"patient_id": _STR, "patient_name": _STR}),
         "courses": _array(
             _obj(

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from dosimetry.dvh.metrics import Unit, parse_metric
-from dosimetry.dvh.sensitivity import GeometryCache, convention_sensitivity
+from dosimetry.dvh.sensitivity import convention_sensitivity
 from dosimetry.errors import MetricError
 from dosimetry.patient.grid_tables import GridTables
 from dosimetry.patient.maps import PatientMaps
@@ -48,13 +48,12 @@ def _with_spreads(
         if metric.output_unit is Unit.GY:  # a spread in Gy (convention_spread_gy); cGy rows are not constraint rows
             wanted.setdefault(row.quantity, {}).setdefault(row.roi, set()).add(metric.text)
     spreads: dict[tuple[str, str, str], tuple[float | None, bool, str]] = {}
-    geometries: GeometryCache = {}
     # the cumulative EQD2 first: the DVH stage ends on it, so its tables may still be held
     for quantity, per_roi in sorted(wanted.items(), key=lambda item: item[0] != DoseBasis.EQD2_CUMULATIVE.value):
         dose = tables.use(available[DoseBasis(quantity)]())
         for name, metrics in per_roi.items():
             (result,) = convention_sensitivity(
-                dose, [by_name[name]], sorted(metrics), bin_width_gy=bin_width_gy, geometries=geometries
+                dose, [by_name[name]], sorted(metrics), bin_width_gy=bin_width_gy
             )
             for s in result.spreads:
                 shown = ", ".join(f"{c} {'n/a' if v is None else f'{v:.2f}'}" for c, v in s.by_convention)

@@ -76,14 +76,15 @@ def summation_paragraph(results: dict[str, Any]) -> Paragraph:
     if a is None:
         return Paragraph(
             "Current course only, no prior dose summed: organ-at-risk checks use the current course's "
-            f"EQD2 (alpha/beta {p['alpha_beta_late_gy']:g} Gy); targets use alpha/beta {p['alpha_beta_tumour_gy']:g} Gy."
+            f"EQD2 (alpha/beta {p['alpha_beta_late_gy']:g} Gy); targets use alpha/beta {p['alpha_beta_tumour_gy']:g} Gy. "
+            f"DVH end caps: {end_cap_text(results)}."
         )
     return Paragraph(
         f"Prior dose alignment: {a['method']} ({a['registration_source']}); {a['transform']}; "
         f"{a['uncovered_volume_cc']:.1f} cc of the current grid lie outside the prior dose grid (prior dose 0 there). "
         f"Cumulative maps: current + {prior_term_text(results)} ({p['summation_method']}), alpha/beta "
         f"{p['alpha_beta_late_gy']:g} Gy (organs at risk); targets: current course only, alpha/beta "
-        f"{p['alpha_beta_tumour_gy']:g} Gy."
+        f"{p['alpha_beta_tumour_gy']:g} Gy. DVH end caps: {end_cap_text(results)}."
     )
 
 
@@ -184,6 +185,12 @@ def indices_section(results: dict[str, Any]) -> Section:
     return Section("Target indices", tuple(items), "indices")
 
 
+def end_cap_text(results: dict[str, Any]) -> str:
+    """The DVH end-cap convention of ``results.json`` (schema 1.2; older files do not record it)."""
+    end_cap = results["parameters"].get("end_cap")
+    return "not recorded (results.json before schema 1.2)" if end_cap is None else f"{end_cap} convention (dosimetry.dvh.endcaps)"
+
+
 def metrics_section(results: dict[str, Any], maps: PatientMaps, dvhs: PatientDvhs) -> Section:
     values = {(m["roi"], m["quantity"], m["metric"]): m["value"] for m in results["metrics"]}
     cum = maps.eqd2_late_cumulative_key
@@ -210,7 +217,8 @@ def metrics_section(results: dict[str, Any], maps: PatientMaps, dvhs: PatientDvh
     table = Table(
         "Key DVH metrics (all rows in metrics.csv)", tuple(columns), tuple(rows),
         note=f"{q} columns in {planned_unit}; BED and EQD2 columns in Gy."
-        + ("" if prior else " No prior course: no cumulative columns."),
+        + ("" if prior else " No prior course: no cumulative columns.")
+        + f" DVH end caps: {end_cap_text(results)}.",
     )
     return Section("DVH metrics", (table,), "metrics")
 

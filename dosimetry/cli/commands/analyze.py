@@ -65,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
         "coverage_rules_not_met": len(verdict.failing_coverage),
         "failures": [f.text() for f in verdict.failures],
         "warnings": len(verdict.warnings),
+        "end_cap": results.parameters.end_cap.value,
     }
     if args.pdf:
         from dosimetry.report.pdf import print_pdf
@@ -77,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
         if "pdf" in summary:
             print(f"pdf: {summary['pdf']}")
         print(f"results: {summary['results']} (+ dvh.csv, metrics.csv, RT Dose maps in {args.out})")
+        print(f"DVH end caps: {summary['end_cap']} convention")
         print(
             f"constraints: {summary['constraints_failed']} FAIL, {summary['constraints_passed']} PASS, "
             f"{summary['constraints_not_evaluable']} not evaluable"

@@ -168,6 +168,7 @@ def run(args: argparse.Namespace) -> int:
             "recovery": maps.recovery.describe(),
             "interval": None if maps.interval is None else maps.interval.to_dict(),
             "dvh_bin_width_gy": patient.dvh_bin_width_gy,
+            "end_cap": patient.dvhs().end_cap.value,
             "name_mapping": str(args.mapping) if args.mapping else "built-in TG-263 synonyms",
             "protocol": str(args.protocol) if args.protocol else None,
         }
