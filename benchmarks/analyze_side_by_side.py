@@ -24,16 +24,13 @@ import sys
 import tempfile
 from pathlib import Path
 
-_MEASURE = r"""
-import json, resource, subprocess, sys, time
-t0 = time.perf_counter()
-proc = subprocess.run(sys.argv[1:], capture_output=True, text=True)
-seconds = time.perf_counter() - t0
-u = resource.getrusage(resource.RUSAGE_CHILDREN)
-print(json.dumps({"seconds": seconds, "cpu_seconds": u.ru_utime + u.ru_stime, "system_seconds": u.ru_stime,
-                  "peak_mib": u.ru_maxrss / 1024, "minor_faults": u.ru_minflt, "returncode": proc.returncode,
-                  "stderr": proc.stderr[-1500:]}))
-"""
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks.child_process import MEASURE_SCRIPT  # noqa: E402
+
+_MEASURE = MEASURE_SCRIPT
 
 
 def run_once(checkout: Path, case: Path, out: Path) -> dict[str, float]:

@@ -51,17 +51,11 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from benchmarks.child_process import MEASURE_SCRIPT  # noqa: E402
+
 DEFAULT_SOURCE = Path("/tmp/dosimetry_clinical/clinical01")
 
-_MEASURE = r"""
-import resource, subprocess, sys, time, json
-t0 = time.perf_counter()
-proc = subprocess.run(sys.argv[1:], capture_output=True, text=True)
-seconds = time.perf_counter() - t0
-usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-print(json.dumps({"seconds": seconds, "cpu_seconds": usage.ru_utime + usage.ru_stime, "returncode": proc.returncode,
-                  "stdout": proc.stdout, "stderr": proc.stderr[-3000:]}))
-"""
+_MEASURE = MEASURE_SCRIPT
 
 
 def build_cohort(source: Path, dest: Path, patients: int) -> None:

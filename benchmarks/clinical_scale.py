@@ -52,6 +52,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from benchmarks.child_process import MEASURE_SCRIPT  # noqa: E402
+
 #: CT and dose grids of the clinical-size case (x, y, z spacing in mm; z, y, x shape).
 SPACING_MM = (2.0, 2.0, 2.0)
 SHAPE_ZYX = (160, 256, 256)
@@ -59,16 +61,7 @@ SHAPE_ZYX = (160, 256, 256)
 PHANTOM_CENTRE_MM = (1.25, 11.25, -10.5)
 N_SMALL_ROIS = 22
 
-_MEASURE = r"""
-import resource, subprocess, sys, time, json
-t0 = time.perf_counter()
-proc = subprocess.run(sys.argv[1:], capture_output=True, text=True)
-seconds = time.perf_counter() - t0
-usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-print(json.dumps({"seconds": seconds, "cpu_seconds": usage.ru_utime + usage.ru_stime,
-                  "peak_mib": usage.ru_maxrss / 1024, "returncode": proc.returncode,
-                  "stderr": proc.stderr[-1500:]}))
-"""
+_MEASURE = MEASURE_SCRIPT
 
 
 def _origin() -> tuple[float, float, float]:
