@@ -125,9 +125,12 @@ class LocalDaskCluster:
     ``nanny_defaults`` (distributed's own nanny settings, for comparison); stopped (by process id)
     on exit."""
 
-    def __init__(self, workers: int, folder: Path, *, nanny_defaults: bool = False) -> None:
+    def __init__(
+        self, workers: int, folder: Path, *, nanny_defaults: bool = False, extra_env: dict[str, str] | None = None
+    ) -> None:
         self.workers = workers
         self.nanny_defaults = nanny_defaults
+        self.extra_env = dict(extra_env or {})
         self.scheduler_file = folder / "scheduler.json"
         self.processes: list[subprocess.Popen[bytes]] = []
         self.dask = str(Path(sys.executable).with_name("dask"))
@@ -137,6 +140,7 @@ class LocalDaskCluster:
         from pipelines.executors import dask_worker_environment
 
         env = _environment() if self.nanny_defaults else dask_worker_environment(_environment())
+        env.update(self.extra_env)
         self.processes.append(subprocess.Popen(
             [self.dask, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
              "--scheduler-file", str(self.scheduler_file)], stdout=self.log, stderr=subprocess.STDOUT, env=env,

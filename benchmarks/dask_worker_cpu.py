@@ -63,9 +63,14 @@ def main() -> int:
             print(f"  {label}: {result['seconds']:.1f} s; the task's PatientResult pickles to {_result_bytes(out)} bytes", flush=True)
             shutil.rmtree(out, ignore_errors=True)
         batch_clinical._environment = lambda: dict(base_env)  # type: ignore[misc]
-        for label, defaults in (("dask worker, nanny defaults", True), ("dask worker, DASK_WORKER_ENVIRONMENT", False)):
+        profile_off = {"DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED": "False"}
+        for label, defaults, extra in (
+            ("dask worker, nanny defaults", True, {}),
+            ("dask worker, DASK_WORKER_ENVIRONMENT", False, {}),
+            ("dask worker, that + worker profiler off", False, profile_off),
+        ):
             out = work / f"out_{len(rows)}"
-            with LocalDaskCluster(1, work, nanny_defaults=defaults) as cluster:
+            with LocalDaskCluster(1, work, nanny_defaults=defaults, extra_env=extra) as cluster:
                 user0, sys0 = cluster.worker_cpu_times()
                 result = run_batch_cli(cohort, out, ["--scheduler", cluster.address])
                 user1, sys1 = cluster.worker_cpu_times()
