@@ -1,6 +1,7 @@
 """Where a Dask worker's extra CPU per patient goes (issue 20): one clinical-size patient analysed by
 ``dosimetry batch`` in one local process worker and in one ``dask worker --nworkers 1 --nthreads 1``,
-each with and without ``MALLOC_TRIM_THRESHOLD_=65536`` (distributed's nanny default), plus the CPU an
+each with and without ``MALLOC_TRIM_THRESHOLD_=65536`` (distributed's nanny default; for Dask also
+with the worker's statistical profiler on and off: ``DASK_WORKER_ENVIRONMENT``), plus the CPU an
 idle Dask worker (nanny + worker: heartbeats, memory monitor) spends in the same wall time. Also the
 pickled size of what a task returns to the coordinator.
 
@@ -63,11 +64,11 @@ def main() -> int:
             print(f"  {label}: {result['seconds']:.1f} s; the task's PatientResult pickles to {_result_bytes(out)} bytes", flush=True)
             shutil.rmtree(out, ignore_errors=True)
         batch_clinical._environment = lambda: dict(base_env)  # type: ignore[misc]
-        profile_off = {"DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED": "False"}
+        profile_on = {"DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED": "True"}
         for label, defaults, extra in (
             ("dask worker, nanny defaults", True, {}),
+            ("dask worker, trim threshold unset, profiler on", False, profile_on),
             ("dask worker, DASK_WORKER_ENVIRONMENT", False, {}),
-            ("dask worker, that + worker profiler off", False, profile_off),
         ):
             out = work / f"out_{len(rows)}"
             with LocalDaskCluster(1, work, nanny_defaults=defaults, extra_env=extra) as cluster:

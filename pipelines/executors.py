@@ -145,10 +145,16 @@ DASK_POLL_S = 1.0
 #: threshold, so each large array of a patient's analysis is mapped and faulted in afresh and
 #: freed memory is returned at once: measured 2.1 s more system CPU per clinical-size patient
 #: (benchmarks/dask_worker_cpu.py). Unset, a Dask worker allocates like the local process workers.
-#: A department's own ``dask worker`` needs this variable in its environment (or
-#: ``MALLOC_TRIM_THRESHOLD_: null`` under ``distributed: nanny: pre-spawn-environ:`` in its Dask
-#: config file); :func:`run_dask` logs a warning naming the workers started without it.
-DASK_WORKER_ENVIRONMENT: dict[str, str] = {"DASK_DISTRIBUTED__NANNY__PRE_SPAWN_ENVIRON": "{'MALLOC_TRIM_THRESHOLD_': None}"}
+#: ``DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED=False`` stops the worker's statistical profiler
+#: (it samples the running task's stack every 10 ms, for the dashboard's profile page): measured
+#: 0.7 s CPU per clinical-size patient. A department's own ``dask worker`` needs both variables
+#: in its environment (or, in its Dask config file, ``MALLOC_TRIM_THRESHOLD_: null`` under
+#: ``distributed: nanny: pre-spawn-environ:`` and ``enabled: false`` under ``distributed: worker:
+#: profile:``); :func:`run_dask` logs a warning naming the workers started with the trim threshold set.
+DASK_WORKER_ENVIRONMENT: dict[str, str] = {
+    "DASK_DISTRIBUTED__NANNY__PRE_SPAWN_ENVIRON": "{'MALLOC_TRIM_THRESHOLD_': None}",
+    "DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED": "False",
+}
 
 _TRIM_VARIABLE = "MALLOC_TRIM_THRESHOLD_"
 

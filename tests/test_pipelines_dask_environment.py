@@ -4,7 +4,8 @@ with distributed's nanny defaults warns (issue 20).
 
 Oracles: the environment of the real worker process, read inside it with ``os.environ`` (not through
 the helper under test), and distributed's documented nanny default
-(``distributed.nanny.pre-spawn-environ``: ``MALLOC_TRIM_THRESHOLD_: 65536``, its distributed.yaml);
+(``distributed.nanny.pre-spawn-environ``: ``MALLOC_TRIM_THRESHOLD_: 65536``, and
+``distributed.worker.profile.enabled: True``, its distributed.yaml), read in the worker;
 real ``dask scheduler`` / ``dask worker`` processes on loopback, stopped by process id."""
 
 from __future__ import annotations
@@ -31,6 +32,12 @@ DASK = str(Path(sys.executable).with_name("dask"))
 
 def _trim() -> str | None:
     return os.environ.get("MALLOC_TRIM_THRESHOLD_")
+
+
+def _profiling() -> bool:
+    import dask
+
+    return bool(dask.config.get("distributed.worker.profile.enabled"))
 
 
 @contextmanager
@@ -76,13 +83,14 @@ def test_worker_environment_and_warning(tmp_path: Path, caplog: pytest.LogCaptur
     with _cluster(tmp_path, env) as address:
         with Client(address, timeout="30s", set_as_default=False) as client:
             seen = set(client.run(_trim).values())
+            profiling = set(client.run(_profiling).values())
         with caplog.at_level(logging.WARNING, logger="pipelines.batch"):
             result = run_batch(root, tmp_path / "out", analysis=dvh_analysis, scheduler_address=address, progress=ProgressMode.OFF)
     assert result.succeeded == 1
     warned = [r.getMessage() for r in caplog.records if "MALLOC_TRIM_THRESHOLD_" in r.getMessage()]
     if documented:
-        assert seen == {None}
+        assert seen == {None} and profiling == {False}
         assert warned == []
     else:
-        assert seen == {"65536"}
+        assert seen == {"65536"} and profiling == {True}
         assert len(warned) == 1 and "1 of the 1 Dask workers" in warned[0] and "DASK_DISTRIBUTED__NANNY__PRE_SPAWN_ENVIRON" in warned[0]
