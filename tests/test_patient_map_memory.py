@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gc
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -137,12 +138,12 @@ def test_warnings_of_equal_each_maps_own_warnings(patient: Path) -> None:  # noq
         quantity = DoseQuantity.BED if key.startswith("BED") else DoseQuantity.EQD2
         ab = float(key.removeprefix("BED").removeprefix("EQD2_"))
         assert fresh.warnings_of(key) == lq_map(maps.current.dose, quantity=quantity, alpha_beta_gy=ab, plan=maps.current.plan).warnings
-    options = dict(alpha_beta_gy=maps.alpha_beta_late_gy, residual=0.3, warnings=maps.aligned.warnings, recovery=maps.recovery_assignment)
+    options: dict[str, Any] = dict(alpha_beta_gy=maps.alpha_beta_late_gy, residual=0.3, warnings=maps.aligned.warnings, recovery=maps.recovery_assignment)
     courses = (CourseDose(maps.current.dose, maps.current.plan), CourseDose(maps.aligned.dose, maps.prior.plan))
     specs = {maps.eqd2_late_cumulative_key: DoseQuantity.EQD2, maps.bed_late_cumulative_key: DoseQuantity.BED}
     cumulative = CumulativeMapSet(*courses, specs, **options)
     for key, quantity in specs.items():
-        assert cumulative.warnings_of(key) == accumulate(*courses, quantity=quantity, **options).warnings  # type: ignore[arg-type]
+        assert cumulative.warnings_of(key) == accumulate(*courses, quantity=quantity, **options).warnings
     with pytest.raises(KeyError):
         cumulative.warnings_of("EQD2_9_cumulative")
     refused = LqMapSet(maps.current.dose, maps.current.plan, ((DoseQuantity.EQD2, 2.0), (DoseQuantity.EQD2, float("inf"))))
