@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gc
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -119,3 +120,36 @@ def test_check_before_dvhs_releases_the_tables_it_built(patient: Path) -> None: 
     reused = dosimetry.load_patient(patient)
     reused.dvhs()
     assert reused.check().to_dict()["organs"] == report.to_dict()["organs"]
+
+
+def test_warnings_of_equal_each_maps_own_warnings(patient: Path) -> None:  # noqa: F811
+    """Oracle: lq_map and accumulate called directly for every key (each map's own ``warnings``, what
+    build_patient_maps collected before warnings_of). warnings_of gives the same tuple for every key,
+    and for an alpha/beta lq_map refuses it raises the error lq_map raises."""
+    import pytest
+
+    from dosimetry.errors import RadiobiologyError
+    from dosimetry.patient.maps import CumulativeMapSet, LqMapSet
+
+    maps = dosimetry.load_patient(patient).patient_maps
+    assert maps.prior is not None and maps.aligned is not None
+    fresh = LqMapSet(maps.current.dose, maps.current.plan, ((DoseQuantity.BED, 2.0), (DoseQuantity.EQD2, 9.0)))
+    for key in fresh:
+        quantity = DoseQuantity.BED if key.startswith("BED") else DoseQuantity.EQD2
+        ab = float(key.removeprefix("BED").removeprefix("EQD2_"))
+        assert fresh.warnings_of(key) == lq_map(maps.current.dose, quantity=quantity, alpha_beta_gy=ab, plan=maps.current.plan).warnings
+    options: dict[str, Any] = dict(alpha_beta_gy=maps.alpha_beta_late_gy, residual=0.3, warnings=maps.aligned.warnings, recovery=maps.recovery_assignment)
+    courses = (CourseDose(maps.current.dose, maps.current.plan), CourseDose(maps.aligned.dose, maps.prior.plan))
+    specs = {maps.eqd2_late_cumulative_key: DoseQuantity.EQD2, maps.bed_late_cumulative_key: DoseQuantity.BED}
+    cumulative = CumulativeMapSet(*courses, specs, **options)
+    for key, quantity in specs.items():
+        assert cumulative.warnings_of(key) == accumulate(*courses, quantity=quantity, **options).warnings
+    with pytest.raises(KeyError):
+        cumulative.warnings_of("EQD2_9_cumulative")
+    refused = LqMapSet(maps.current.dose, maps.current.plan, ((DoseQuantity.EQD2, 2.0), (DoseQuantity.EQD2, float("inf"))))
+    refused.warnings_of("EQD2_2")
+    with pytest.raises(RadiobiologyError) as direct:
+        lq_map(maps.current.dose, quantity=DoseQuantity.EQD2, alpha_beta_gy=float("inf"), plan=maps.current.plan)
+    with pytest.raises(RadiobiologyError) as ours:
+        refused.warnings_of("EQD2_inf")
+    assert str(ours.value) == str(direct.value)

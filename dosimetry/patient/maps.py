@@ -34,6 +34,7 @@ from dosimetry.quantities import DoseBasis
 from dosimetry.dose import DoseGrid, DoseType
 from dosimetry.errors import ArgumentError, ConsistencyError
 from dosimetry.plan import Plan
+from dosimetry.radiobiology.lq import check_alpha_beta
 from dosimetry.radiobiology import CourseDose, CumulativeMap, LqMap, DoseQuantity, SummationMethod, accumulate, lq_map
 from dosimetry.io.registration_reader import DeformableRegistration
 from dosimetry.radiobiology.course import Course, course_registrations, load_course
@@ -104,6 +105,7 @@ class LqMapSet(Mapping[str, LqMap]):
                        for quantity in dict.fromkeys(q for q, _ in specs)}
         self._last: _LastMap[LqMap] = _LastMap()
         self._descriptions: dict[str, str] = {}
+        self._warnings: tuple[str, ...] | None = None
 
     def __getitem__(self, key: str) -> LqMap:
         kept = self._last.get(key)
@@ -113,6 +115,21 @@ class LqMapSet(Mapping[str, LqMap]):
         computed = self._last.keep(key, lq_map(self._dose, quantity=quantity, alpha_beta_gy=ab, plan=self._plan))
         self._descriptions[key] = computed.description
         return computed
+
+    def warnings_of(self, key: str) -> tuple[str, ...]:
+        """The map's warnings (as :attr:`LqMap.warnings`), computing at most one map of the set.
+
+        Every map of the set carries the warnings of its source dose
+        (:func:`~dosimetry.radiobiology.lq_maps`: the same dose and plan for every key), so after the
+        first map only the key's alpha/beta is checked (the error its map would raise). Measured
+        reason (issue 20, clinical 256 x 256 x 160 grid): collecting the warnings computed all four
+        maps, 3 x 0.07 s of LQ arithmetic thrown away."""
+        quantity, ab = self._specs[key]
+        if self._warnings is None:
+            self._warnings = self[key].warnings
+        else:
+            check_alpha_beta(ab)
+        return self._warnings
 
     def description(self, key: str) -> str:
         """The map's description (as :attr:`LqMap.description`), without computing it again."""
@@ -139,6 +156,20 @@ class CumulativeMapSet(Mapping[str, CumulativeMap]):
     def __init__(self, current: CourseDose, prior: CourseDose, specs: dict[str, DoseQuantity], **options: Any) -> None:
         self._current, self._prior, self._specs, self._options = current, prior, dict(specs), options
         self._last: _LastMap[CumulativeMap] = _LastMap()
+        self._warnings: tuple[str, ...] | None = None
+
+    def warnings_of(self, key: str) -> tuple[str, ...]:
+        """The map's warnings (as :attr:`CumulativeMap.warnings`), computing at most one map of the set.
+
+        :func:`~dosimetry.radiobiology.accumulate` takes its warnings from the two courses' doses and
+        the ``warnings`` option, never from the quantity (the only thing that differs between the
+        keys), so the first map's warnings are every map's. Measured reason (issue 20, clinical grid):
+        collecting the warnings computed both maps, one accumulation (about 0.2 s) thrown away."""
+        if key not in self._specs:
+            raise KeyError(key)
+        if self._warnings is None:
+            self._warnings = self[key].warnings
+        return self._warnings
 
     def __getitem__(self, key: str) -> CumulativeMap:
         kept = self._last.get(key)
@@ -270,7 +301,7 @@ def build_patient_maps(
     abs_gy = tuple(dict.fromkeys((alpha_beta_late_gy, alpha_beta_tumour_gy)))
     lq = LqMapSet(current.dose, current.plan, tuple((q, ab) for ab in abs_gy for q in (DoseQuantity.BED, DoseQuantity.EQD2)))
     for key in lq:  # every map's warnings now (the maps themselves are computed again when asked for)
-        warnings.extend(lq[key].warnings)
+        warnings.extend(lq.warnings_of(key))
 
     prior: Course | None = None
     aligned: AlignedDose | None = None
@@ -312,14 +343,15 @@ def build_patient_maps(
         rois = tuple({r.name: r for r in reversed(structure_set.rois)}.values())[::-1]
         assignment, organ_records, recovery_warnings = recovery_assignment(recovery, rois, current.dose.grid, interval)
         warnings.extend(recovery_warnings)
-        cumulative = CumulativeMapSet(
+        cumulative_set = CumulativeMapSet(
             CourseDose(current.dose, current.plan),
             CourseDose(aligned.dose, prior.plan),
             {lq_key(q, alpha_beta_late_gy) + "_cumulative": q for q in (DoseQuantity.EQD2, DoseQuantity.BED)},
             alpha_beta_gy=alpha_beta_late_gy, residual=residual, warnings=aligned.warnings, recovery=assignment,
         )
-        for key in cumulative:  # every map's warnings now (the maps themselves are computed again when asked for)
-            warnings.extend(cumulative[key].warnings)
+        for key in cumulative_set:  # every map's warnings now (the maps themselves are computed again when asked for)
+            warnings.extend(cumulative_set.warnings_of(key))
+        cumulative = cumulative_set
     else:
         interval, organ_records = resolve_interval(current, None, recovery, interval_months), ()
         warnings.append("no prior course: current course only, no prior dose summed (the *_cumulative maps equal the current course's BED/EQD2)")

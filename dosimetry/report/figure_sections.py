@@ -175,16 +175,27 @@ def checked_text(row: dict[str, Any]) -> str:
     return f"; checked {row['metric']} = {value}{unit}{note}, limit {row['comparator']} {row['limit']:g}{unit}"
 
 
-def hottest_voxels(maps: PatientMaps, dvhs: PatientDvhs, results: dict[str, Any], warnings: list[str]) -> list[tuple[str, tuple[float, float, float], str]]:
-    """(figure id, point (x, y, z) mm, label) of the hottest voxel of every failing organ on the quantity it failed on."""
+def hottest_voxels(
+    maps: PatientMaps, dvhs: PatientDvhs, results: dict[str, Any], warnings: list[str], *, held: list[Any] | None = None
+) -> list[tuple[str, tuple[float, float, float], str]]:
+    """(figure id, point (x, y, z) mm, label) of the hottest voxel of every failing organ on the quantity it failed on.
+
+    Each quantity's map is asked for once (organs failing on different quantities no longer make it
+    compute a map again); ``held``, when given, receives those maps so that the caller can keep them
+    for :func:`overlap_voxel` (the map sets give a map again while its grid is held)."""
     rois = {roi.name: roi for roi in dvhs.rois}
     out: list[tuple[str, tuple[float, float, float], str]] = []
     seen: set[str] = set()
+    doses: dict[str, Any] = {}
     for r in results["constraints"]["rows"]:
         if r["status"] != "FAIL" or not r["roi"] or r["roi"] in seen or r["roi"] not in rois:
             continue
         seen.add(r["roi"])
-        dose = _quantity_map(maps, r["quantity"])
+        if r["quantity"] not in doses:
+            doses[r["quantity"]] = _quantity_map(maps, r["quantity"])
+            if held is not None:
+                held.append(doses[r["quantity"]])
+        dose = doses[r["quantity"]]
         if dose is None:
             continue
         try:
@@ -264,8 +275,13 @@ def overlay_section(maps: PatientMaps, dvhs: PatientDvhs, results: dict[str, Any
     # found before the CT volume is read, so that the maps and the CT are not held at once (the
     # report's memory peak); their warnings keep their place in the list below
     hottest_warnings: list[str] = []
-    hottest = hottest_voxels(maps, dvhs, results, hottest_warnings)
+    # Measured reason (issue 20, clinical 256 x 256 x 160 grid): the overlap asked again for the EQD2
+    # maps the hottest voxels had just used, one accumulation (about 0.2 s) and one LQ map more; the
+    # overlap holds both maps anyway, so keeping them from one step to the next adds no peak.
+    held: list[Any] = []
+    hottest = hottest_voxels(maps, dvhs, results, hottest_warnings, held=held)
     overlap = overlap_voxel(maps)
+    del held
     try:
         # the series discovery assembled when the course was loaded, if it is the folder's only one
         # (the same series load_ct_series would read; :attr:`Course.ct_series`)
