@@ -28,7 +28,10 @@ bounded by the CPU actually free, not by the code: the load average before each 
 each run obtained (CPU time / wall time) are printed. A ``dask worker`` started by its nanny gets
 ``MALLOC_TRIM_THRESHOLD_=65536`` (distributed's ``nanny.pre-spawn-environ`` default): measured on one
 clinical-size ``analyze``, system time 4.2 -> 6.7 s (freed memory returned to the system at once, the
-next large array faulted in again), part of the Dask run's extra CPU time.
+next large array faulted in again), part of the Dask run's extra CPU time. The cluster here is
+therefore started the documented way (:data:`pipelines.executors.DASK_WORKER_ENVIRONMENT`, which
+unsets that variable so glibc keeps its defaults, as in the process workers);
+``--dask-nanny-defaults`` starts it with distributed's defaults instead, for comparison.
 
 Run: ``.venv/bin/python benchmarks/batch_clinical.py --patients 4`` (about 10 minutes on 2 shared
 cores); the issue's figure is ``--patients 20``.
@@ -117,17 +120,27 @@ def run_batch_cli(cohort: Path, out: Path, options: list[str]) -> dict[str, Any]
 
 class LocalDaskCluster:
     """``dask scheduler`` and ``--workers`` separate ``dask worker --nworkers 1 --nthreads 1``
-    processes on this machine; stopped (by process id) on exit."""
+    processes on this machine, started the documented way (``dask_worker_environment``: the
+    environment of :data:`pipelines.executors.DASK_WORKER_ENVIRONMENT` added) unless
+    ``nanny_defaults`` (distributed's own nanny settings, for comparison); stopped (by process id)
+    on exit."""
 
-    def __init__(self, workers: int, folder: Path) -> None:
+    def __init__(
+        self, workers: int, folder: Path, *, nanny_defaults: bool = False, extra_env: dict[str, str] | None = None
+    ) -> None:
         self.workers = workers
+        self.nanny_defaults = nanny_defaults
+        self.extra_env = dict(extra_env or {})
         self.scheduler_file = folder / "scheduler.json"
         self.processes: list[subprocess.Popen[bytes]] = []
         self.dask = str(Path(sys.executable).with_name("dask"))
         self.log = (folder / "dask.log").open("wb")
 
     def __enter__(self) -> LocalDaskCluster:
-        env = _environment()
+        from pipelines.executors import dask_worker_environment
+
+        env = _environment() if self.nanny_defaults else dask_worker_environment(_environment())
+        env.update(self.extra_env)
         self.processes.append(subprocess.Popen(
             [self.dask, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
              "--scheduler-file", str(self.scheduler_file)], stdout=self.log, stderr=subprocess.STDOUT, env=env,
@@ -154,9 +167,14 @@ class LocalDaskCluster:
 
     def worker_cpu_seconds(self) -> float:
         """User + system CPU of the worker processes and their children (the nanny's worker)."""
+        user, system = self.worker_cpu_times()
+        return user + system
+
+    def worker_cpu_times(self) -> tuple[float, float]:
+        """(user, system) CPU seconds of the worker processes and their children."""
         import psutil  # type: ignore[import-untyped,unused-ignore]  # a dependency of distributed
 
-        total = 0.0
+        user = system = 0.0
         for proc in self.processes[1:]:
             try:
                 tree = [psutil.Process(proc.pid), *psutil.Process(proc.pid).children(recursive=True)]
@@ -167,8 +185,9 @@ class LocalDaskCluster:
                     times = p.cpu_times()
                 except psutil.NoSuchProcess:
                     continue
-                total += times.user + times.system
-        return total
+                user += times.user
+                system += times.system
+        return user, system
 
     def __exit__(self, *exc: object) -> None:
         for proc in reversed(self.processes):
@@ -197,6 +216,9 @@ def main() -> int:
     parser.add_argument("--source", type=Path, default=DEFAULT_SOURCE, help="the clinical-size case (read only)")
     parser.add_argument("--keep", type=Path, default=None, metavar="DIR", help="build (or reuse) the cohort here and keep it")
     parser.add_argument("--skip-dask", action="store_true")
+    parser.add_argument("--dask-nanny-defaults", action="store_true",
+                        help="start the Dask workers with distributed's nanny defaults (MALLOC_TRIM_THRESHOLD_=65536), "
+                        "not the documented pipelines.executors.DASK_WORKER_ENVIRONMENT; for comparison")
     args = parser.parse_args()
     if args.patients < 1:
         raise SystemExit("--patients must be at least 1")
@@ -218,7 +240,7 @@ def main() -> int:
                 result = run_batch_cli(cohort, out, options)
                 cpu = float(result["cpu_seconds"])
             else:
-                with LocalDaskCluster(2, work) as cluster:
+                with LocalDaskCluster(2, work, nanny_defaults=args.dask_nanny_defaults) as cluster:
                     before = cluster.worker_cpu_seconds()
                     result = run_batch_cli(cohort, out, ["--scheduler", cluster.address])
                     cpu = float(result["cpu_seconds"]) + cluster.worker_cpu_seconds() - before

@@ -33,6 +33,7 @@ SLOW_MODULES = frozenset(
         "test_analyze_end_to_end.py",
         "test_pipelines_batch.py",
         "test_pipelines_dask.py",
+        "test_pipelines_dask_environment.py",
         "test_pipelines_faults.py",
         "test_correlate_database.py",
         "test_dvh_database.py",
