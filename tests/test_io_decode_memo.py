@@ -1,8 +1,10 @@
-"""The decode memo of :func:`dosimetry.io.dicom_file.check_complete` (issue 20): a value decoded
-before without error or warning is not decoded again; nothing a reader raises or keeps quiet changes.
+"""The memories of :mod:`dosimetry.io.dicom_file` (issue 20): check_complete's decode memo (a value
+decoded before without error or warning is not decoded again) and read_dicom's file identities (the
+provenance and the treatment-record search do not read a header again). Nothing a reader raises,
+keeps quiet or returns changes.
 
-Oracle: the same files read one at a time with the memo emptied before each read (the behaviour
-before the memo existed), compared with reading them in sequence with the memo warm."""
+Oracles: the same files read with the memories emptied (the behaviour before they existed), and a
+fresh header read of the file."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import struct
 import warnings
 from pathlib import Path
 
+import pydicom
 import pytest
 
 from dosimetry.errors import DosimetryError
@@ -92,3 +95,56 @@ def test_memo_is_bounded(files: list[Path], monkeypatch: pytest.MonkeyPatch) -> 
         except DosimetryError:
             pass
         assert len(dicom_file._DECODED) <= 5
+
+
+def test_header_identity_equals_a_fresh_header_read(files: list[Path], tmp_path: Path) -> None:
+    """Oracle: read_dicom_header of the file (what the provenance read before): header_identity
+    gives the same three values, from read_dicom's memory while the file is unchanged and from
+    the file once it was replaced; known_sop_class is None for a file read_dicom has not accepted."""
+    from dosimetry.io.dicom_file import header_identity, known_sop_class, read_dicom_header
+
+    def fresh(path: Path) -> tuple[str, str, str]:
+        ds = read_dicom_header(path, ["Modality"])
+        return str(ds.get("Modality", "")), str(ds.get("SOPClassUID", "")), str(ds.get("SOPInstanceUID", ""))
+
+    path = files[0]
+    assert known_sop_class(tmp_path / "never-read.dcm") is None
+    read_dicom(path)
+    assert str(path) in dicom_file._IDENTITIES
+    assert header_identity(path) == fresh(path)
+    assert known_sop_class(path) == fresh(path)[1]
+    other = f.make_rt_plan(tmp_path / "plan")
+    path.write_bytes(other.read_bytes())  # replaced: another size and content
+    assert header_identity(path) == fresh(path) != fresh(files[1])
+    assert known_sop_class(path) is None
+
+
+def test_treatment_records_are_found_after_discovery(tmp_path: Path) -> None:
+    """Oracle: course_dates of a folder no reader has seen (it opens every file): after discovery
+    read the same folder (the records and CT slices remembered), the same dates and source."""
+    from dosimetry.io import discover
+    from dosimetry.radiobiology.interval import course_dates
+
+    def _record(folder: Path, day: str, name: str) -> None:  # an RT Beams Treatment Record (PS3.3 A.29) with its day
+        ds = pydicom.Dataset()
+        ds.file_meta = pydicom.dataset.FileMetaDataset()
+        ds.file_meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.481.4"
+        ds.file_meta.MediaStorageSOPInstanceUID = f.uid(name)
+        ds.file_meta.TransferSyntaxUID = pydicom.uid.ExplicitVRLittleEndian
+        ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID
+        ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID
+        ds.Modality = "RTRECORD"
+        ds.TreatmentDate = day
+        ds.save_as(folder / name, enforce_file_format=True)
+
+    folder = tmp_path / "prior"
+    folder.mkdir()
+    _record(folder, "20230102", "RT1.dcm")
+    _record(folder, "20230210", "RT2.dcm")
+    f.make_ct_series(folder)
+    dicom_file._IDENTITIES.clear()
+    unseen = course_dates(folder, None, ())
+    discover(folder)
+    assert str(folder / "RT1.dcm") in dicom_file._IDENTITIES and str(folder / "CT000.dcm") in dicom_file._IDENTITIES
+    assert course_dates(folder, None, ()) == unseen
+    assert unseen is not None and unseen.from_records and unseen.end.isoformat() == "2023-02-10"
