@@ -51,6 +51,8 @@ def _check_outputs(out: Path, end_cap: EndCapConvention, patients: int = 2) -> N
 
 
 def test_rerun_with_another_end_cap_recomputes(tmp_path: Path) -> None:
+    """Oracle: the boxes' closed-form volumes per convention (module docstring): after the rerun the
+    database holds the truncated volumes, so nothing of the shape run was reused."""
     root, out = tmp_path / "root", tmp_path / "out"
     for i in (1, 2):
         write_patient(root / f"p{i}", patient_id=f"P0{i}", scale_gy=float(i))
@@ -74,6 +76,7 @@ def test_rerun_with_another_end_cap_recomputes(tmp_path: Path) -> None:
 
 
 def test_batch_cli_end_cap(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Oracle: the boxes' closed-form half-slab volumes (module docstring) in the database."""
     root, out = tmp_path / "root", tmp_path / "out"
     write_patient(root / "p1", patient_id="P01")
     code = cli_main.main([

@@ -64,6 +64,9 @@ def _volume_cc(patient: dosimetry.Patient) -> float:
 
 
 def test_load_patient_end_cap_against_true_solid_and_contour_areas(sphere_patient: tuple[Path, list[np.ndarray]]) -> None:
+    """Oracles: the true sphere (volume by quadrature; Max 100 + 12 |grad| in the linear dose) for
+    shape; the contours' shoelace areas x spacing and the top contour's vertices for half-slab and
+    truncated (module docstring)."""
     folder, contours = sphere_patient
     areas_mm2 = [_shoelace_mm2(c) for c in contours]
     half_slab_cc = sum(areas_mm2) * SPACING_MM / 1000.0
@@ -133,6 +136,8 @@ def _metric_rows(path: Path, quantity: str) -> dict[tuple[str, str], float]:
 def test_analyze_end_cap_matches_dvh_command(
     sphere_patient: tuple[Path, list[np.ndarray]], tmp_path: Path, capsys: pytest.CaptureFixture[str], end_cap: str
 ) -> None:
+    """Oracle: ``dosimetry dvh --end-cap`` on the same RT Dose and structure set (computes its DVHs
+    without the facade): analyze's planned-dose metrics and volume are the same numbers."""
     folder, _ = sphere_patient
     out = tmp_path / "out"
     assert cli_main.main(["analyze", str(folder), "--no-prior", "--end-cap", end_cap, "--out", str(out), "--json"]) == 0
