@@ -97,7 +97,7 @@ def _cumulative_value(limit: ReirradiationLimit, grid: DoseGrid, roi: Roi, bin_w
 def reirradiation_limit_checks(
     maps: PatientMaps, rois: Sequence[Roi], *, bin_width_gy: float, mapper: NameMapper | None = None,
     table: ReirradiationTable | None = None, dvhs: PatientDvhs | None = None, tables: GridTables | None = None,
-    end_cap: EndCapConvention = DEFAULT_END_CAP,
+    end_cap: EndCapConvention | None = None,
 ) -> tuple[tuple[ConstraintCheck, ...], tuple[str, ...]]:
     """Constraint rows of every limit of ``table`` (the shipped one by default) for every ROI it
     names, and warnings (ROIs without a DVH).
@@ -106,15 +106,17 @@ def reirradiation_limit_checks(
     cover (``BED2``, ``EQD2_2``, ...) is read from them instead of sampling the map again (the same
     numbers). ``tables``: the facade's :class:`GridTables`; the prior course's maps are sampled the
     late-EQD2 one first (the re-irradiation type has just sampled it: its tables are still held).
-    ``end_cap``: the end-cap convention of every DVH (that of ``dvhs``, when given)."""
+    ``end_cap``: the end-cap convention of every DVH (default: that of ``dvhs``, else :data:`DEFAULT_END_CAP`;
+    one differing from that of ``dvhs`` is an error)."""
     if maps.prior is None or maps.aligned is None:
         return (), ()
-    if dvhs is not None and dvhs.end_cap is not EndCapConvention.parse(end_cap):
-        raise ArgumentError(f"end_cap {end_cap} differs from that of the DVHs given ({dvhs.end_cap})")
+    convention = EndCapConvention.parse(end_cap) if end_cap is not None else (DEFAULT_END_CAP if dvhs is None else dvhs.end_cap)
+    if dvhs is not None and dvhs.end_cap is not convention:
+        raise ArgumentError(f"end_cap {convention.value} differs from that of the DVHs given ({dvhs.end_cap.value})")
     with (tables or GridTables()).session() as held:
         return _limit_checks(
             maps, rois, bin_width_gy, mapper or NameMapper(), table or load_reirradiation_limits(), dvhs, held,
-            EndCapConvention.parse(end_cap),
+            convention,
         )
 
 
