@@ -151,7 +151,7 @@ def _read_dicom(path: Path, stop_before_pixels: bool) -> Dataset:
 #: :data:`_IDENTITIES_MAX_ENTRIES`). Measured reason (issue 20, clinical case, 327 files): the
 #: provenance and the treatment-record search read every header again after discovery, 0.25-0.3 s CPU.
 _IDENTITIES: dict[str, tuple[tuple[int, int, int], tuple[str, str, str]]] = {}
-_IDENTITIES_MAX_ENTRIES = 100_000
+_IDENTITIES_MAX_ENTRIES = 20_000  # a few MB at most
 
 
 def _file_state(path: Path) -> tuple[int, int, int] | None:
@@ -295,7 +295,7 @@ def check_pixel_data_extent(path: str | Path) -> None:
 #: Raw elements already decoded without error (:func:`check_complete`), by everything the decoding
 #: depends on; bounded: cleared when it reaches :data:`_DECODED_MAX_ENTRIES`.
 _DECODED: dict[tuple[Any, ...], None] = {}
-_DECODED_MAX_ENTRIES = 65536
+_DECODED_MAX_ENTRIES = 20_000  # about 8 MB at most (a clinical patient: 2,700 entries, 1 MB)
 #: Values longer than this are decoded every time (long values rarely repeat; keeps the memo small).
 _DECODED_MAX_VALUE_BYTES = 512
 #: A sequence (explicit VR SQ) of at most this many bytes whose items all passed is remembered too.
