@@ -170,6 +170,8 @@ def dose_grid_scaling(max_dose_gy: float) -> float:
 
 #: voxels converted to pixel values at once (:func:`_scaled_pixels`; 1 M float64 = 8 MB)
 _PIXEL_CHUNK = 1 << 20
+#: voxels encoded at once by :func:`encode_dose` (2 MB of float64, 1 MB of pixels)
+_ENCODE_CHUNK = 1 << 18
 #: bytes of an :class:`EncodedDose`'s pixel file copied into the RT Dose file at once
 _STREAM_CHUNK_BYTES = 4 << 20
 
@@ -229,10 +231,21 @@ def encode_dose(dose: DoseGrid, pixel_path: Path | str) -> EncodedDose:
     scaling = dose_grid_scaling(max_gy)
     target = Path(pixel_path)
     flat = dose_gy.reshape(-1)
+    # two small buffers reused for every block (fresh multi-MB arrays per block were mapped and
+    # page-faulted again each time: 0.3-0.6 s of system time for six clinical-size maps)
+    size = min(_ENCODE_CHUNK, flat.size)
+    quotient, pixels = np.empty(size, dtype=np.float64), np.empty(size, dtype="<u4")
     try:
         with open(target, "wb") as handle:
-            for start in range(0, flat.size, _PIXEL_CHUNK):
-                handle.write(_scaled_pixels(flat[start : start + _PIXEL_CHUNK], scaling).tobytes())
+            for start in range(0, flat.size, _ENCODE_CHUNK):
+                n = min(_ENCODE_CHUNK, flat.size - start)
+                block, out = quotient[:n], pixels[:n]
+                np.divide(flat[start : start + n], scaling, out=block)  # the arithmetic of _scaled_pixels
+                np.rint(block, out=block)
+                if block.max() > UINT32_MAX:
+                    raise ArgumentError(f"internal: DoseGridScaling {scaling} overflows 32-bit pixels")
+                out[...] = block
+                handle.write(out.data)  # the block's bytes, no copy
     except OSError as exc:
         raise OutputError(f"cannot write the encoded pixels {target}: {exc}") from exc
     return EncodedDose(
