@@ -65,6 +65,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from dosimetry.dvh._shape_caps import width_trend
 from dosimetry.dvh._shape_planar import (
     _centroid,
     _inside,
@@ -171,6 +172,12 @@ def _cap(outward_mm: list[float], inradius_mm: list[float], spacing_mm: float) -
 #: exactly on the next plane must not fall to a flat end through the noise of the inscribed radii
 #: (a cylinder lying across 1 mm planes went from +0.2 % to -1.5 % when it did).
 CLOSING_SLACK = 1.25
+#: A rounded cap of three or more planes, each one polygon without holes, is the extreme contour
+#: narrowed along its principal axes to the widths the trend of the last three planes gives, and
+#: ends where the first width closes (:mod:`dosimetry.dvh._shape_caps`, which gives the measured
+#: reason); the extrapolated maps kept a face across the planes (a lying cylinder's end, a lying
+#: cone's base) at full length out to the pole.
+WIDTH_TREND_CAPS = True
 #: Neighbouring planes whose areas differ by more than this factor, and whose topology differs or
 #: whose centroids are further apart than the larger section's radius, are a step, not
 #: interpolated across (the sample patient's mandible, 1433 -> 212 mm^2 in two parts, grew by
@@ -453,6 +460,11 @@ def shape_geometry(base: RoiGeometry, label: str) -> RoiGeometry:
             local = abs(float(planes[idx[1]] - planes[end])) if len(idx) > 1 else spacing
             radii = [inradius_of(q) / math.sqrt(cap_kappa) for q in idx]  # the prior's profile radius
             cap = _cap(outward, radii, local)
+            trend = None
+            if WIDTH_TREND_CAPS and cap.rounded and len(idx) > 2 and not same:
+                trend = width_trend([sections[q] for q in idx], outward, CLOSING_SLACK * local)
+                if trend is not None:
+                    cap = _Cap(trend.closing_mm, cap.m2_coefficients, cap.m0_mm, True)
             m_end = inradius_of(end)
             elongated_end = m_end > 0 and sections[end].area_mm2 >= ELONGATED * math.pi * m_end * m_end
             kc = max(math.ceil(cap.extent_mm / CAP_SUB_SLAB_MM - 1e-9), CAP_MIN_SUB_SLABS)
@@ -470,6 +482,8 @@ def shape_geometry(base: RoiGeometry, label: str) -> RoiGeometry:
                 cap_field: FloatArray | None = None
                 if same and len(idx) > 2:
                     section = sections[end]
+                elif trend is not None:
+                    section = trend.section(sections[end], s_mid, z_mid)
                 else:
                     # the trend of the last planes (a cone's base keeps growing, a sphere closes)
                     if len(idx) > 2:
