@@ -188,8 +188,25 @@ def test_caps_shrinking_onto_a_face_across_the_planes(solid: str, spacing_mm: fl
     the lying cone's remaining -1.3 % at 3 mm is its apex edge between planes)."""
     s = make_solid(solid)
     error = roi_geometry(s.roi(spacing_mm, offset), SHAPE).volume_cc / s.volume_cc() - 1
-    assert abs(error) <= 0.0135
+    assert abs(error) <= 0.01
     assert abs(error) < 0.6 * abs(before_percent) / 100
+
+
+@pytest.mark.parametrize(("spacing_mm", "offset"), [(3.0, 0.0), (2.0, 0.0)])
+def test_lying_cone_apex_edge_follows_its_contours(spacing_mm: float, offset: float) -> None:
+    """Oracle: the lying cone itself (quadrature over its exact sections, dosimetry.dvh.true_solids).
+    Its apex edge is a line joining the tips of the sections; the distance maps compress inside
+    a sharp tip and put it 0.3-0.6 mm short between planes (D1 of the AP gradient along the cone's
+    axis 1.5-1.7 % of the span low); interpolating the convex sections' support functions keeps
+    D1 and D5 within 1 % of the span and the volume within 0.5 % (planes through the apex edge; an
+    edge between two planes is ambiguous, see benchmarks/dvh_true_solids.py)."""
+    s = make_solid("cone-rotated")
+    gradient = GradientAxis.Y
+    dvh = compute_dvh(s.dose_grid(2.0, gradient), s.roi(spacing_mm, offset), end_cap=SHAPE)
+    lo, hi = s.dose_range_gy(gradient, 1.0, 40.0)
+    assert dvh.volume_cc == pytest.approx(s.volume_cc(), rel=0.005)
+    for p in (5, 1):
+        assert abs(evaluate_metric(dvh, f"D{p}%[Gy]") - s.dose_at_volume_percent(p, gradient, 1.0, 40.0)) <= 0.01 * (hi - lo)
 
 
 @settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
