@@ -65,7 +65,38 @@ class Ellipse:
         return self.xc + self.a * x, self.yc + self.b * y
 
 
-Section = Circle | Ellipse | Rectangle | ConeSection
+@dataclass(frozen=True)
+class CutSection:
+    """The part of a section at or below ``y_max`` (a solid cut by the plane y = y_max)."""
+
+    section: Circle | Ellipse | Rectangle | ConeSection
+    y_max: float
+
+    def y_range(self) -> tuple[float, float]:
+        lo, hi = self.section.y_range()
+        return lo, min(hi, self.y_max)
+
+    def area_above(self, y: float) -> float:
+        if y >= self.y_max:
+            return 0.0
+        return self.section.area_above(y) - self.section.area_above(self.y_max)
+
+    def area(self) -> float:
+        return self.area_above(self.section.y_range()[0])
+
+    def moment_y(self) -> float:
+        # integral of y c(y) dy = lo A + integral_lo^hi A_above(y) dy, as ConeSection.moment_y
+        lo, hi = self.y_range()
+        if hi <= lo:
+            return 0.0
+        tail, _ = integrate.quad(self.area_above, lo, hi, epsabs=1e-12, epsrel=1e-12, limit=200)
+        return lo * self.area() + float(tail)
+
+    def polygon(self) -> tuple[FloatArray, FloatArray]:
+        raise ArgumentError("a cut section is an oracle only: contour the solid it was cut from")
+
+
+Section = Circle | Ellipse | Rectangle | ConeSection | CutSection
 
 SOLIDS = (
     "sphere", "cylinder", "cone", "cylinder-rotated", "cone-rotated", "nerve-x", "nerve-y", "nerve-z", "nerve-oblique",
@@ -121,6 +152,29 @@ class TrueSolid:
             if flat:
                 total += self._area(z) * spacing_mm / 2.0
         return total / 1000.0
+
+    def highest_contour_y_mm(self, spacing_mm: float, offset_fraction: float) -> float:
+        """The largest y of the contours on planes ``spacing_mm`` apart (``offset_fraction``)."""
+        tops = []
+        for z in self.planes_mm(spacing_mm, offset_fraction).tolist():
+            zz = self._clamped(z)
+            s = None if zz is None else self.section_at(zz)
+            if s is not None:
+                tops.append(s.y_range()[1])
+        if not tops:
+            raise ArgumentError(f"solid {self.name!r} has no contour at {spacing_mm} mm spacing")
+        return max(tops)
+
+    def cut_above_y(self, y_max_mm: float) -> TrueSolid:
+        """This solid cut by the plane y = ``y_max_mm`` (the part at or below it)."""
+
+        def section(z: float) -> Section | None:
+            s = self.section_at(z)
+            if s is None or s.y_range()[0] >= y_max_mm:
+                return None
+            return CutSection(s, y_max_mm)  # type: ignore[arg-type]
+
+        return TrueSolid(f"{self.name} cut at y {y_max_mm:g}", self.z_min_mm, self.z_max_mm, section, self.flat_ends)
 
     def y_range_mm(self) -> tuple[float, float]:
         zs = np.linspace(self.z_min_mm, self.z_max_mm, 401)[1:-1]
