@@ -196,13 +196,15 @@ def run(quick: bool, with_dicompyler: bool, workdir: Path, only: str | None = No
                     err[m] = 100.0 * (v - truth[m]) / truth[m]
                 else:
                     err[m] = 100.0 * (v - truth[m]) / truth["span"]
-            cut = row.get("cut_oracle")
-            for m in (("volume", *(f"D{p}" for p in D_LEVELS)) if cut is not None else ()):
+            cut_values = row.get("cut_oracle")
+            for metric in ("volume", *(f"D{p}" for p in D_LEVELS)):
+                if cut_values is None:
+                    break
                 # the error against the nearer of the two consistent solids (0 between them)
-                v = values.get(m)
-                lo, hi = sorted((cut[m], truth[m]))
-                scale = truth[m] if m == "volume" else truth["span"]
-                err[f"{m}_consistent"] = math.inf if v is None else 100.0 * (max(lo - v, v - hi, 0.0)) / scale
+                v = values.get(metric)
+                lo, hi = sorted((cut_values[metric], truth[metric]))
+                scale = truth[metric] if metric == "volume" else truth["span"]
+                err[f"{metric}_consistent"] = math.inf if v is None else 100.0 * (max(lo - v, v - hi, 0.0)) / scale
             if row["flat_end_ambiguity_cc"] > 0 and values.get("volume") is not None:
                 # the volume error in units of the irreducible half-range (see the module docstring)
                 err["volume_over_ambiguity"] = abs(values["volume"] - truth["volume"]) / row["flat_end_ambiguity_cc"]

@@ -249,3 +249,20 @@ def test_half_slab_attains_the_flat_end_bound_with_faces_on_planes() -> None:
     for convention in (EndCapConvention.HALF_SLAB, SHAPE):
         error_cc = roi_geometry(s.roi(3.0, 0.0), convention).volume_cc - s.volume_cc()
         assert error_cc / s.flat_end_ambiguity_cc(3.0) == pytest.approx(1.0, abs=0.01)
+
+
+def test_apex_cut_solid_fits_the_same_contours() -> None:
+    """Oracle: closed form. The lying cone (r 10 mm, 24 mm long, apex at y = +12) contoured every
+    3 mm half a spacing off its axis has its highest contour point on the planes z = +-1.5 mm,
+    y* = 12 - 2.4 x 1.5 = 8.4 mm; cutting the cone there removes only the apex cone above y*, of
+    volume pi (10/24)^2 (12 - y*)^3 / 3, and leaves every contour as it was."""
+    s = make_solid("cone-rotated")
+    y_star = s.highest_contour_y_mm(3.0, 0.5)
+    assert y_star == pytest.approx(8.4, abs=1e-9)
+    cut = s.cut_above_y(y_star)
+    removed_mm3 = math.pi * (10.0 / 24.0) ** 2 * (12.0 - y_star) ** 3 / 3.0
+    assert (s.volume_cc() - cut.volume_cc()) * 1000 == pytest.approx(removed_mm3, rel=1e-6)
+    for z in s.planes_mm(3.0, 0.5).tolist():
+        section, whole = cut.section_at(z), s.section_at(z)
+        assert section is not None and whole is not None
+        assert section.area() == pytest.approx(whole.area(), rel=1e-9)

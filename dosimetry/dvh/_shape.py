@@ -360,9 +360,7 @@ def shape_geometry(base: RoiGeometry, label: str) -> RoiGeometry:
     def convex_section_at(stencil: list[int], z: float, i: int, gap: float) -> PlaneSection | None:
         """The section at z whose squared support function about a fixed interior point is the
         quadratic interpolant, direction by direction, of the three planes' around the interval
-        whose second divided difference is the smaller (:mod:`dosimetry.dvh._shape_convex`),
-        clipped like the maps (no overshoot beyond planes i and i + 1 by more than a round
-        profile)."""
+        whose second divided difference is the smaller (:mod:`dosimetry.dvh._shape_convex`)."""
         key = tuple(stencil)
         if key not in centres:
             # a point inside every section of the stencil: the centroid of their intersection
@@ -384,9 +382,10 @@ def shape_geometry(base: RoiGeometry, label: str) -> RoiGeometry:
                 squared[q] = h * h
         if i not in squared or i + 1 not in squared:
             return None
+        # not clipped like the maps: the quadratic of the smoother side does not carry a jump
+        # across the interval, and a clip held an apex edge between two planes at the
+        # contours' highest point (module _shape_convex)
         h2 = eno_squared_support(squared, planes, i, z)
-        bulge = 0.25 * gap * gap
-        h2 = np.clip(h2, np.minimum(squared[i], squared[i + 1]) - bulge, np.maximum(squared[i], squared[i + 1]) + bulge)
         return section_from_support(z, centre, np.sqrt(np.maximum(h2, 0.0)))
 
     def section_at(stencil: list[int], z: float, i: int, gap: float, kappa: float, few: bool) -> PlaneSection | None:
