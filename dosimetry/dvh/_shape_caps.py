@@ -1,4 +1,5 @@
-"""Width-trend end caps of the between-plane shape model (:mod:`dosimetry.dvh._shape`).
+"""End caps of the between-plane shape model (:mod:`dosimetry.dvh._shape`): the inscribed-radius
+profile of a cap (:func:`_cap`, described there under "End caps") and the width-trend caps.
 
 A rounded cap of three or more contour planes is the extreme contour narrowed, along each of its
 two principal axes, to the width that the trend of the last three planes gives beyond it: along
@@ -38,6 +39,45 @@ FloatArray = npt.NDArray[np.float64]
 #: (against the next plane in) for that axis to close the cap: a constant width (a tube's length)
 #: must not close through the noise of polygon vertices.
 SHRINKING = 0.01
+
+
+@dataclass(frozen=True)
+class _Cap:
+    """An end cap: extent out of the extreme plane (mm) and m^2(s) as polynomial coefficients
+    (highest power first, numpy order) of the outward distance s."""
+
+    extent_mm: float
+    m2_coefficients: FloatArray
+    m0_mm: float
+    rounded: bool
+
+
+def _cap(outward_mm: list[float], inradius_mm: list[float], spacing_mm: float) -> _Cap:
+    """Cap of a part end from its last planes (outward distances 0, -d1, -d2 and inscribed radii
+    from the extreme plane inward); see "End caps" in :mod:`dosimetry.dvh._shape`."""
+    m0 = inradius_mm[0]
+    if not m0 > 0:  # no inside pixel: no trend to follow, a flat end half a spacing out
+        return _Cap(0.5 * spacing_mm, np.array([0.0]), 0.0, False)
+    s = np.array(outward_mm)
+    m2 = np.array(inradius_mm) ** 2
+    if s.size == 1:
+        coefficients = np.array([-1.0, 0.0, m0 * m0])  # round: m^2 = m0^2 - s^2
+    elif s.size == 2:  # round through both: m^2 = m0^2 + b s - s^2
+        coefficients = np.array([-1.0, (m2[1] - m2[0] + s[1] ** 2) / s[1], m2[0]])
+    else:
+        coefficients = np.polyfit(s, m2, 2)
+    roots = np.roots(coefficients) if coefficients.size > 1 else np.zeros(0)
+    real = [float(r.real) for r in roots if abs(r.imag) < 1e-9 and r.real > 1e-9]
+    closing = min(real) if real else math.inf
+    if closing <= CLOSING_SLACK * spacing_mm:
+        return _Cap(closing, coefficients, m0, True)
+    return _Cap(0.5 * spacing_mm, coefficients, m0, False)
+
+
+#: A cap whose profile closes within this many spacings is rounded (closed there): a pole lying
+#: exactly on the next plane must not fall to a flat end through the noise of the inscribed radii
+#: (a cylinder lying across 1 mm planes went from +0.2 % to -1.5 % when it did).
+CLOSING_SLACK = 1.25
 
 
 @dataclass(frozen=True)
