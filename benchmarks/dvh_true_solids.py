@@ -37,6 +37,13 @@ prints the volume error in units of that irreducible half-range (sum over the fl
 :meth:`~dosimetry.dvh.true_solids.TrueSolid.flat_end_ambiguity_cc`): 1 is as good as the contours
 allow; a face lying on a plane is at the edge of the range (1 for half-slab and shape).
 
+One or two planes. The ellipsoids whose sections on two planes a spacing h apart are one and the
+same ellipse (a x b) and which no other plane cuts have volumes 4/3 pi a b c^3 / (c^2 - h^2 / 4)
+for every semi-axis c in (h/2, 3h/2): at least 1.30 x 4/3 pi a b h, and without bound as c ->
+h/2 (:func:`~dosimetry.dvh.true_solids.two_plane_ellipsoid`). The contours of an ROI on one or
+two planes therefore do not determine its volume; the shape model's round profile is a prior,
+and the verdict judges the targets over the well-posed cases of three or more planes.
+
 Apex edges between planes. A convex solid whose highest point in y (an edge of it, e.g. the
 apex edge of a cone lying across the planes) lies between two contour planes has the same
 contours as the solid cut by the plane y = y*, y* the highest y of its contours: the cut removes

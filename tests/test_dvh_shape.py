@@ -266,3 +266,23 @@ def test_apex_cut_solid_fits_the_same_contours() -> None:
         section, whole = cut.section_at(z), s.section_at(z)
         assert section is not None and whole is not None
         assert section.area() == pytest.approx(whole.area(), rel=1e-9)
+
+
+def test_two_plane_rois_rest_on_a_prior() -> None:
+    """Oracle: closed form (4/3 pi a b c of each ellipsoid, by quadrature in dosimetry.dvh.true_solids).
+    Ellipsoids of different extent along z, each cut by the planes z = -+1.5 mm in the same
+    4.5 x 2 mm ellipse and by no other plane 3 mm apart, give identical contours, yet their
+    volumes differ by far more than 1 %: the volume of an ROI on two planes is not determined
+    by its contours, and the shape model's (a round profile) is a prior."""
+    from dosimetry.dvh.true_solids import two_plane_ellipsoid
+
+    solids = [two_plane_ellipsoid(4.5, 2.0, 3.0, c) for c in (1.6, 3.0 * math.sqrt(3) / 2, 4.4)]
+    contours = [[c.points_mm for c in s.roi(3.0, 0.5).contours] for s in solids]
+    for other in contours[1:]:
+        assert len(other) == len(contours[0]) == 2
+        for p, q in zip(contours[0], other, strict=True):
+            np.testing.assert_allclose(p, q, atol=1e-9)
+    volumes = [s.volume_cc() * 1000 for s in solids]
+    unit = 4.0 / 3.0 * math.pi * 4.5 * 2.0 * 3.0
+    assert volumes[1] == pytest.approx(unit * 3 * math.sqrt(3) / 4, rel=1e-6)  # the least: 1.30 x
+    assert min(volumes[0], volumes[2]) > 1.05 * volumes[1]

@@ -303,6 +303,27 @@ def _tilted_spheroid(name: str, radius_mm: float, half_length_mm: float, tilt_de
     return TrueSolid(name, -z_max, z_max, section, (False, False))
 
 
+def two_plane_ellipsoid(a_mm: float, b_mm: float, spacing_mm: float, c_mm: float) -> TrueSolid:
+    """The ellipsoid, semi-axis ``c_mm`` along z (spacing / 2 < c < 3 spacing / 2), whose sections
+    on the planes z = -+spacing / 2 are the ellipse of semi-axes ``a_mm`` x ``b_mm``, and which no
+    other plane of that spacing (z = -+3 spacing / 2, ...) cuts: every such c gives the same two
+    contours. Its volume is 4/3 pi a b c^3 / (c^2 - spacing^2 / 4): 1.30 x 4/3 pi a b spacing at
+    c = 0.866 spacing, its least, and without bound as c -> spacing / 2 (a wide, thin ellipsoid
+    whose poles are just beyond the planes), so no rule for an ROI on two planes is within any
+    given tolerance of every smooth solid consistent with its contours."""
+    h = 0.5 * spacing_mm
+    if not h < c_mm < 3.0 * h:
+        raise ArgumentError(f"c_mm {c_mm} must lie between spacing/2 = {h} and 3 spacing/2 = {3 * h}")
+    grow = 1.0 / math.sqrt(1.0 - (h / c_mm) ** 2)
+    big_a, big_b = a_mm * grow, b_mm * grow
+
+    def section(z: float) -> Section | None:
+        f = 1.0 - (z / c_mm) ** 2
+        return Ellipse(0, 0, big_a * math.sqrt(f), big_b * math.sqrt(f)) if f > 0 else None
+
+    return TrueSolid(f"ellipsoid c {c_mm:g}", -c_mm, c_mm, section, (False, False))
+
+
 def make_solid(name: str, *, radius_mm: float | None = None, scale: float = 1.0, tilt_deg: float = 30.0) -> TrueSolid:
     """One of :data:`SOLIDS`, centred on the origin (``radius_mm``: the nerves' radius, default
     2 mm; ``scale``: multiplies the lens's and the chiasm's dimensions; ``tilt_deg``: the oblique
