@@ -326,7 +326,7 @@ def shape_geometry(base: RoiGeometry, label: str) -> RoiGeometry:
                 convex_cache[q] = is_convex(sections[q])
         return len(stencil) >= 2 and all(convex_cache[q] for q in stencil)
 
-    def convex_section_at(stencil: list[int], z: float, i: int, gap: float) -> PlaneSection | None:
+    def convex_section_at(stencil: list[int], z: float, i: int) -> PlaneSection | None:
         """The section at z whose squared support function about a fixed interior point is the
         quadratic interpolant, direction by direction, of the three planes' around the interval
         whose second divided difference is the smaller (:mod:`dosimetry.dvh._shape_convex`)."""
@@ -363,7 +363,7 @@ def shape_geometry(base: RoiGeometry, label: str) -> RoiGeometry:
             CONVEX_SUPPORT and not few and convex([*stencil, i, i + 1])
             and not (SIMILAR_REGISTRATION and similar(stencil)) and not (SHIFT_REGISTRATION and registered(stencil))
         ):
-            convex_section = convex_section_at(stencil, z, i, gap)
+            convex_section = convex_section_at(stencil, z, i)
             if convex_section is not None:
                 return convex_section
         field, psi_i, psi_j = blend_and_bounds(stencil, z, (i, i + 1))

@@ -17,6 +17,10 @@ half a spacing off its centre came out 1.0 % over (its caps 48 mm^3 each over, o
 lying cone 2.4 % short (its caps closing 1.5 mm early, where the inscribed radii's trend closes,
 and 15 mm^3 short each, of 2513). Narrowing the extreme contour along its principal axes keeps
 the shared line where the solid keeps it and shortens it as the solid's width shrinks.
+The width trend is used only where the extrapolated maps are still open near the pole (see
+``OPEN_CAP_AT`` in :mod:`dosimetry.dvh._shape`): where they close (a sphere, a union of spheres)
+they follow the sections better than a quadratic of their widths through ends that are not
+quadrics (unions of two spheres: -0.81..0 % with the maps, -2.3..+0.7 % with the width trend).
 
 Hand-written: the principal axes are the eigenvectors of the contour's second moments of area
 (Green's theorem, as in :func:`dosimetry.dvh._shape_planar._scaled`), the trends
