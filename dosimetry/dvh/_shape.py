@@ -497,7 +497,7 @@ def shape_geometry(base: RoiGeometry, label: str) -> RoiGeometry:
             trend = None
             direction = -inward  # +1 above the part, -1 below
             z_end = float(planes[end])
-            if WIDTH_TREND_CAPS and cap.rounded and len(idx) > 2 and not same and not (SIMILAR_REGISTRATION and similar(idx)):
+            if WIDTH_TREND_CAPS and cap.rounded and len(idx) > 2 and not same and not (SIMILAR_REGISTRATION and similar(sorted(idx))):
                 # only where the extrapolated maps do not close where the cap does (module _shape_caps)
                 z_pole = z_end + direction * OPEN_CAP_AT * cap.extent_mm
                 near_pole = _level_sections(z_pole, trend_field(idx, end, z_pole), 0.0, raster)
