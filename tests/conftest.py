@@ -57,6 +57,7 @@ SLOW_MODULES = frozenset(
         "test_reirradiation_limits.py",
         "test_reirradiation_type.py",
         "test_node_serve.py",
+        "test_patient_spread_reuse.py",
     }
 )
 

@@ -66,10 +66,12 @@ def _with_spreads(
         dose = tables.use(available[DoseBasis(quantity)]())
         key = _curve_key(maps, DoseBasis(quantity))
         for name, metrics in per_roi.items():
-            known = None if dvhs is None or key is None else dvhs.curves.get((name, key))
+            computed = {}
+            # the stage's curve only when it is of this very ROI (a repeated name: the stage keeps the first)
+            if dvhs is not None and key is not None and (name, key) in dvhs.curves and any(r is by_name[name] for r in dvhs.rois):
+                computed[(name, dvhs.end_cap)] = dvhs.curves[(name, key)]
             (result,) = convention_sensitivity(
-                dose, [by_name[name]], sorted(metrics), bin_width_gy=bin_width_gy,
-                computed=None if known is None else {(name, dvhs.end_cap): known},  # type: ignore[union-attr]
+                dose, [by_name[name]], sorted(metrics), bin_width_gy=bin_width_gy, computed=computed
             )
             for s in result.spreads:
                 shown = ", ".join(f"{c} {'n/a' if v is None else f'{v:.2f}'}" for c, v in s.by_convention)
