@@ -58,6 +58,7 @@ SLOW_MODULES = frozenset(
         "test_reirradiation_type.py",
         "test_node_serve.py",
         "test_patient_spread_reuse.py",
+        "test_report_overlay_drawing.py",
     }
 )
 
