@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 import dosimetry
+from dosimetry.dvh.endcaps import EndCapConvention
 from dosimetry.patient import sensitivity
 from dosimetry.patient.sensitivity import with_convention_spreads
 from dosimetry.patient.results import constraint_checks
@@ -21,7 +22,11 @@ from dosimetry.patient.results import constraint_checks
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_data" / "patient01"
 
 
-def test_spreads_with_the_dvh_stages_curves_equal_the_full_computation(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("end_cap", [EndCapConvention.SHAPE, EndCapConvention.HALF_SLAB])
+def test_spreads_with_the_dvh_stages_curves_equal_the_full_computation(
+    monkeypatch: pytest.MonkeyPatch, end_cap: EndCapConvention
+) -> None:
+    """With the DVH stage under ``end_cap`` (its curves are then that convention's values)."""
     given: list[int] = []
     original = sensitivity.convention_sensitivity
 
@@ -30,7 +35,7 @@ def test_spreads_with_the_dvh_stages_curves_equal_the_full_computation(monkeypat
         return original(*args, **kwargs)
 
     monkeypatch.setattr(sensitivity, "convention_sensitivity", counted)
-    patient = dosimetry.load_patient(SAMPLE)
+    patient = dosimetry.load_patient(SAMPLE, end_cap=end_cap)
     results = patient.results()
     assert given and all(n == 1 for n in given)  # every ROI's default-convention DVH came from the DVH stage
     given.clear()
