@@ -1,78 +1,71 @@
-"""Compare two ``dosimetry analyze`` output folders (issue 20: a speed change must not change outputs).
+"""Are two ``dosimetry analyze`` output folders the same analysis? (issue 20: a speed change must
+not move an output.)
 
-Compared: ``dvh.csv`` and ``metrics.csv`` byte for byte; ``results.json`` as JSON without the
-fields that change on every run (``generated_utc``, SOP Instance UIDs of the written maps); each
-RT Dose map's PixelData byte for byte and every other element of the map equal except the UIDs a
-run generates (SOP Instance, Series Instance, Media Storage SOP Instance UIDs). ``report.html`` is
-not compared (it embeds the run's time and figures). Exit 1 and a line per difference when they differ.
+Compared: ``dvh.csv`` and ``metrics.csv`` byte for byte; ``results.json`` and ``report.html`` with
+what differs between runs by design replaced (ISO timestamps, DICOM UIDs the run generates, the
+output folder's path); every exported RT Dose by its voxel values, DoseGridScaling and every other
+element but the UIDs the run generates (SOP Instance, Series Instance UID), and the two folders
+hold the same maps. Prints one line per file and exits 1 when any differs.
 
-Run: ``.venv/bin/python benchmarks/compare_analyze_outputs.py OUT_BEFORE OUT_AFTER``.
+Run: ``.venv/bin/python benchmarks/compare_analyze_outputs.py OUT_A OUT_B`` (e.g. the ``main_0`` and
+``branch_0`` folders benchmarks/analyze_side_by_side.py leaves).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pydicom
 
-RUN_UIDS = ("SOPInstanceUID", "SeriesInstanceUID")
+#: elements of an exported map a run generates anew (compared elsewhere: none)
+_RUN_UIDS = frozenset({"SOPInstanceUID", "SeriesInstanceUID"})
+_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(\+00:00|Z)?")
+_UID = re.compile(r"\b\d+(\.\d+){4,}\b")
 
 
-def _results(path: Path) -> Any:
-    document = json.loads(path.read_text())
-    document.pop("generated_utc", None)
-    for output in document.get("outputs", []):
-        output.pop("sop_instance_uid", None)
-    return document
+def _text(path: Path, out_dir: Path) -> str:
+    text = path.read_text(encoding="utf-8").replace(str(out_dir.resolve()), "OUT").replace(str(out_dir), "OUT")
+    return _UID.sub("UID", _TIME.sub("TIME", text))
 
 
-def _map_differences(a: Path, b: Path) -> list[str]:
-    ds_a, ds_b = pydicom.dcmread(a), pydicom.dcmread(b)
-    problems = []
-    if ds_a.PixelData != ds_b.PixelData:
-        problems.append(f"{a.name}: PixelData differs")
-    for elem in ds_a:
-        if elem.keyword in RUN_UIDS or elem.keyword == "PixelData":
-            continue
-        other = ds_b.get(elem.tag)
-        if other is None or other.value != elem.value:
-            problems.append(f"{a.name}: {elem.keyword or elem.tag} differs")
-    missing = {e.tag for e in ds_b} - {e.tag for e in ds_a}
-    problems += [f"{a.name}: {t} only in the second" for t in sorted(missing)]
-    return problems
+def _json(path: Path, out_dir: Path) -> Any:
+    return json.loads(_text(path, out_dir))
 
 
-def compare(first: Path, second: Path) -> list[str]:
-    problems = []
+def compare(a: Path, b: Path) -> list[tuple[str, bool]]:
+    out = []
     for name in ("dvh.csv", "metrics.csv"):
-        if (first / name).read_bytes() != (second / name).read_bytes():
-            problems.append(f"{name} differs")
-    if _results(first / "results.json") != _results(second / "results.json"):
-        problems.append("results.json differs (beyond generated_utc and map UIDs)")
-    maps_a = sorted(p.name for p in first.glob("*.dcm"))
-    maps_b = sorted(p.name for p in second.glob("*.dcm"))
-    if maps_a != maps_b:
-        problems.append(f"maps differ: {maps_a} vs {maps_b}")
-    for name in sorted(set(maps_a) & set(maps_b)):
-        problems += _map_differences(first / name, second / name)
-    return problems
+        out.append((name, (a / name).read_bytes() == (b / name).read_bytes()))
+    out.append(("results.json", _json(a / "results.json", a) == _json(b / "results.json", b)))
+    out.append(("report.html", _text(a / "report.html", a) == _text(b / "report.html", b)))
+    for dose in sorted(p.name for p in a.glob("*.dcm")):
+        if not (b / dose).exists():
+            out.append((dose, False))
+            continue
+        x, y = pydicom.dcmread(a / dose), pydicom.dcmread(b / dose)
+        same_header = {e.tag for e in x} == {e.tag for e in y} and all(
+            e.value == y[e.tag].value for e in x if e.keyword not in _RUN_UIDS and e.keyword != "PixelData"
+        )
+        out.append((dose, bool(np.array_equal(x.pixel_array, y.pixel_array)) and x.DoseGridScaling == y.DoseGridScaling and same_header))
+    out += [(f"{dose} (only in {b})", False) for dose in sorted(p.name for p in b.glob("*.dcm")) if not (a / dose).exists()]
+    return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("first", type=Path)
-    parser.add_argument("second", type=Path)
+    parser.add_argument("a", type=Path)
+    parser.add_argument("b", type=Path)
     args = parser.parse_args()
-    problems = compare(args.first, args.second)
-    for line in problems:
-        print(line)
-    n_maps = len(list(args.first.glob("*.dcm")))
-    print("same outputs" if not problems else f"{len(problems)} difference(s)", f"({n_maps} maps compared)")
-    sys.exit(1 if problems else 0)
+    results = compare(args.a, args.b)
+    for name, same in results:
+        print(f"{name:28s} {'same' if same else 'DIFFERS'}")
+    sys.exit(0 if all(same for _, same in results) else 1)
 
 
 if __name__ == "__main__":

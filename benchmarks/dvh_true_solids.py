@@ -36,6 +36,26 @@ contoured every 3 mm, 6.25 % of its volume per end). For the flat-ended cases th
 prints the volume error in units of that irreducible half-range (sum over the flat ends,
 :meth:`~dosimetry.dvh.true_solids.TrueSolid.flat_end_ambiguity_cc`): 1 is as good as the contours
 allow; a face lying on a plane is at the edge of the range (1 for half-slab and shape).
+
+One or two planes. The ellipsoids whose sections on two planes a spacing h apart are one and the
+same ellipse (a x b) and which no other plane cuts have volumes 4/3 pi a b c^3 / (c^2 - h^2 / 4)
+for every semi-axis c in (h/2, 3h/2): at least 1.30 x 4/3 pi a b h, and without bound as c ->
+h/2 (:func:`~dosimetry.dvh.true_solids.two_plane_ellipsoid`). The contours of an ROI on one or
+two planes therefore do not determine its volume; the shape model's round profile is a prior,
+and the verdict judges the targets over the well-posed cases of three or more planes.
+
+Apex edges between planes. A convex solid whose highest point in y (an edge of it, e.g. the
+apex edge of a cone lying across the planes) lies between two contour planes has the same
+contours as the solid cut by the plane y = y*, y* the highest y of its contours: the cut removes
+only what lies above every contour, and the cut solid is convex with no face parallel to the
+planes, so it belongs to the well-posed family too. No rule can tell the two apart, so for any
+rule one of them is at least half the difference of their metrics away (the lying cone
+contoured every 3 mm half a spacing off its axis: D1 of the AP gradient differs by 2.2 % of the
+span, D5 by 0.8 %). For the AP-gradient cases the benchmark therefore also prints each metric's
+error against the nearer of the two (0 between them): within the tolerance there means some
+solid consistent with the contours is within the tolerance
+(:meth:`~dosimetry.dvh.true_solids.TrueSolid.cut_above_y`); the main verdict is still judged
+against the true solid alone.
 """
 
 from __future__ import annotations
@@ -93,6 +113,20 @@ def oracle(solid: TrueSolid, axis: GradientAxis) -> dict[str, float]:
     return out
 
 
+def cut_oracle(solid: TrueSolid, spacing_mm: float, offset: float, truth: dict[str, float]) -> dict[str, float] | None:
+    """Volume and D99..D1 (AP gradient) of the solid cut by the plane y = y*, the largest y of
+    its contours, or None when the cut removes nothing (see the module docstring: the apex-edge
+    ambiguity)."""
+    y_star = solid.highest_contour_y_mm(spacing_mm, offset)
+    if y_star >= solid.y_range_mm()[1] - 1e-6:
+        return None
+    cut = solid.cut_above_y(y_star)
+    args = (GradientAxis.Y, 1.0, 40.0)
+    out = {"volume": cut.volume_cc(), "y_star_mm": y_star}
+    out.update({f"D{p}": cut.dose_at_volume_percent(p, *args) for p in D_LEVELS})
+    return out
+
+
 def run(quick: bool, with_dicompyler: bool, workdir: Path, only: str | None = None) -> list[dict[str, Any]]:
     spacings = (1.0, 3.0) if quick else (1.0, 2.0, 3.0)
     grids = (2.0,) if quick else (1.0, 2.0, 3.0)
@@ -107,6 +141,7 @@ def run(quick: bool, with_dicompyler: bool, workdir: Path, only: str | None = No
             if not roi.contours:
                 continue
             geometries: dict[EndCapConvention, Any] = {}  # the geometry does not depend on the dose grid
+            cut: list[dict[str, float] | None] = []  # the apex-cut oracle, computed once if needed
             for grid_mm, shift in itertools.product(grids, shifts):
                 dose = solid.dose_grid(grid_mm, axis, shift_fraction=shift)
                 row: dict[str, Any] = {
@@ -121,6 +156,10 @@ def run(quick: bool, with_dicompyler: bool, workdir: Path, only: str | None = No
                 }
                 if only is not None and not re.search(only, row["case"]):
                     continue
+                if axis is GradientAxis.Y and not row["flat_ends"]:
+                    if not cut:
+                        cut.append(cut_oracle(solid, spacing, offset, truth))
+                    row["cut_oracle"] = cut[0]
                 for convention in EndCapConvention:
                     t0 = time.perf_counter()
                     try:
@@ -164,6 +203,15 @@ def run(quick: bool, with_dicompyler: bool, workdir: Path, only: str | None = No
                     err[m] = 100.0 * (v - truth[m]) / truth[m]
                 else:
                     err[m] = 100.0 * (v - truth[m]) / truth["span"]
+            cut_values = row.get("cut_oracle")
+            for metric in ("volume", *(f"D{p}" for p in D_LEVELS)):
+                if cut_values is None:
+                    break
+                # the error against the nearer of the two consistent solids (0 between them)
+                v = values.get(metric)
+                lo, hi = sorted((cut_values[metric], truth[metric]))
+                scale = truth[metric] if metric == "volume" else truth["span"]
+                err[f"{metric}_consistent"] = math.inf if v is None else 100.0 * (max(lo - v, v - hi, 0.0)) / scale
             if row["flat_end_ambiguity_cc"] > 0 and values.get("volume") is not None:
                 # the volume error in units of the irreducible half-range (see the module docstring)
                 err["volume_over_ambiguity"] = abs(values["volume"] - truth["volume"]) / row["flat_end_ambiguity_cc"]
@@ -224,6 +272,27 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
                     verdicts.setdefault(group, {}).setdefault(tool, []).append(text.split(" (")[0])
                 cells.append(f"{pct:6.1f} % ({worst:6.2f})")
             print(f"{text:50s}" + "".join(f"{c:>20s}" for c in cells))
+        with_cut = [r for r in subset if r.get("cut_oracle") is not None]
+        if group.startswith("well-posed") or group.startswith("  of which 3"):
+            apart = [
+                r for r in with_cut
+                if any(abs(r["cut_oracle"][f"D{p}"] - r["oracle"][f"D{p}"]) > 0.01 * r["oracle"]["span"] for p in D_LEVELS)
+            ]
+            beyond = sorted({
+                f"{r['case'].split(', grid')[0]} D{p}" for r in with_cut for p in D_LEVELS
+                if abs(r["cut_oracle"][f"D{p}"] - r["oracle"][f"D{p}"]) > 0.02 * r["oracle"]["span"]
+            })
+            print(f"  apex-edge ambiguity (AP gradient): {len(with_cut)} cases whose contours also fit the solid cut at"
+                  f" their highest y; in {len(apart)} a D metric of the two differs by more than 1 % of the span,"
+                  f" by more than 2 % (no rule within 1 % of both: unreachable) in: {', '.join(beyond) or 'none'}")
+            for m, tol in (("volume", 1.0), *((f"D{p}", 1.0) for p in D_LEVELS)):
+                text = f"  {m} <={tol:g} % of the nearer consistent solid"
+                cells = []
+                for tool in tools:
+                    pct, worst = rate(with_cut, f"{m}_consistent", tol, tool)
+                    summary.setdefault(group, {}).setdefault(text, {})[tool] = {"pass_percent": pct, "worst": worst}
+                    cells.append(f"{pct:6.1f} % ({worst:6.2f})")
+                print(f"{text:50s}" + "".join(f"{c:>20s}" for c in cells))
         if group.startswith("ill-posed"):
             text = "volume error <= 1.1 x irreducible half-range"
             cells = []

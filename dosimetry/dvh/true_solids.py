@@ -65,7 +65,38 @@ class Ellipse:
         return self.xc + self.a * x, self.yc + self.b * y
 
 
-Section = Circle | Ellipse | Rectangle | ConeSection
+@dataclass(frozen=True)
+class CutSection:
+    """The part of a section at or below ``y_max`` (a solid cut by the plane y = y_max)."""
+
+    section: Circle | Ellipse | Rectangle | ConeSection
+    y_max: float
+
+    def y_range(self) -> tuple[float, float]:
+        lo, hi = self.section.y_range()
+        return lo, min(hi, self.y_max)
+
+    def area_above(self, y: float) -> float:
+        if y >= self.y_max:
+            return 0.0
+        return self.section.area_above(y) - self.section.area_above(self.y_max)
+
+    def area(self) -> float:
+        return self.area_above(self.section.y_range()[0])
+
+    def moment_y(self) -> float:
+        # integral of y c(y) dy = lo A + integral_lo^hi A_above(y) dy, as ConeSection.moment_y
+        lo, hi = self.y_range()
+        if hi <= lo:
+            return 0.0
+        tail, _ = integrate.quad(self.area_above, lo, hi, epsabs=1e-12, epsrel=1e-12, limit=200)
+        return lo * self.area() + float(tail)
+
+    def polygon(self) -> tuple[FloatArray, FloatArray]:
+        raise ArgumentError("a cut section is an oracle only: contour the solid it was cut from")
+
+
+Section = Circle | Ellipse | Rectangle | ConeSection | CutSection
 
 SOLIDS = (
     "sphere", "cylinder", "cone", "cylinder-rotated", "cone-rotated", "nerve-x", "nerve-y", "nerve-z", "nerve-oblique",
@@ -121,6 +152,29 @@ class TrueSolid:
             if flat:
                 total += self._area(z) * spacing_mm / 2.0
         return total / 1000.0
+
+    def highest_contour_y_mm(self, spacing_mm: float, offset_fraction: float) -> float:
+        """The largest y of the contours on planes ``spacing_mm`` apart (``offset_fraction``)."""
+        tops = []
+        for z in self.planes_mm(spacing_mm, offset_fraction).tolist():
+            zz = self._clamped(z)
+            s = None if zz is None else self.section_at(zz)
+            if s is not None:
+                tops.append(s.y_range()[1])
+        if not tops:
+            raise ArgumentError(f"solid {self.name!r} has no contour at {spacing_mm} mm spacing")
+        return max(tops)
+
+    def cut_above_y(self, y_max_mm: float) -> TrueSolid:
+        """This solid cut by the plane y = ``y_max_mm`` (the part at or below it)."""
+
+        def section(z: float) -> Section | None:
+            s = self.section_at(z)
+            if s is None or s.y_range()[0] >= y_max_mm:
+                return None
+            return CutSection(s, y_max_mm)  # type: ignore[arg-type]
+
+        return TrueSolid(f"{self.name} cut at y {y_max_mm:g}", self.z_min_mm, self.z_max_mm, section, self.flat_ends)
 
     def y_range_mm(self) -> tuple[float, float]:
         zs = np.linspace(self.z_min_mm, self.z_max_mm, 401)[1:-1]
@@ -247,6 +301,27 @@ def _tilted_spheroid(name: str, radius_mm: float, half_length_mm: float, tilt_de
         return Ellipse(0.0, -b_yz * z / a_yy, radius_mm * math.sqrt(k), math.sqrt(k / a_yy))
 
     return TrueSolid(name, -z_max, z_max, section, (False, False))
+
+
+def two_plane_ellipsoid(a_mm: float, b_mm: float, spacing_mm: float, c_mm: float) -> TrueSolid:
+    """The ellipsoid, semi-axis ``c_mm`` along z (spacing / 2 < c < 3 spacing / 2), whose sections
+    on the planes z = -+spacing / 2 are the ellipse of semi-axes ``a_mm`` x ``b_mm``, and which no
+    other plane of that spacing (z = -+3 spacing / 2, ...) cuts: every such c gives the same two
+    contours. Its volume is 4/3 pi a b c^3 / (c^2 - spacing^2 / 4): 1.30 x 4/3 pi a b spacing at
+    c = 0.866 spacing, its least, and without bound as c -> spacing / 2 (a wide, thin ellipsoid
+    whose poles are just beyond the planes), so no rule for an ROI on two planes is within any
+    given tolerance of every smooth solid consistent with its contours."""
+    h = 0.5 * spacing_mm
+    if not h < c_mm < 3.0 * h:
+        raise ArgumentError(f"c_mm {c_mm} must lie between spacing/2 = {h} and 3 spacing/2 = {3 * h}")
+    grow = 1.0 / math.sqrt(1.0 - (h / c_mm) ** 2)
+    big_a, big_b = a_mm * grow, b_mm * grow
+
+    def section(z: float) -> Section | None:
+        f = 1.0 - (z / c_mm) ** 2
+        return Ellipse(0, 0, big_a * math.sqrt(f), big_b * math.sqrt(f)) if f > 0 else None
+
+    return TrueSolid(f"ellipsoid c {c_mm:g}", -c_mm, c_mm, section, (False, False))
 
 
 def make_solid(name: str, *, radius_mm: float | None = None, scale: float = 1.0, tilt_deg: float = 30.0) -> TrueSolid:
