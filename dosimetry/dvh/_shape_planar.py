@@ -196,9 +196,18 @@ def _signed_distance(section: PlaneSection, raster: _Raster) -> tuple[FloatArray
     offsets = np.linspace(-1.0, 1.0, 11)
     step = p
     for _ in range(3):
-        gx, gy = np.meshgrid(x + step * offsets, y + step * offsets)
-        qx, qy = gx.ravel(), gy.ravel()
-        distance, _ = tree.query(np.column_stack([qx, qy]))
+        qx, qy = np.tile(x + step * offsets, offsets.size), np.repeat(y + step * offsets, offsets.size)  # meshgrid, raveled
+        # The centre (x, y) is at most ``best`` from a boundary point (``best`` is a distance to one
+        # of them), so every lattice point (within step * sqrt(2) of it) has its nearest boundary
+        # point within best + 2 step sqrt(2) of the centre: a k-d tree of those candidates gives the
+        # same nearest distances (the same pairs, the same arithmetic) as the whole boundary's tree,
+        # whose queries this deep inside a large section were 26 % of this function's time on the
+        # clinical case with 1 mm contours.
+        reach = best + 2.0 * math.sqrt(2.0) * step
+        reach += 1e-9 * max(reach, 1.0)  # rounding of the distances
+        near = np.hypot(points[:, 0] - x, points[:, 1] - y) <= reach
+        local = cKDTree(points[near]) if near.sum() < points.shape[0] // 2 else tree
+        distance, _ = local.query(np.column_stack([qx, qy]))
         k = int(np.argmax(distance))
         if distance[k] > best:
             best, x, y = float(distance[k]), float(qx[k]), float(qy[k])
@@ -206,10 +215,30 @@ def _signed_distance(section: PlaneSection, raster: _Raster) -> tuple[FloatArray
     return phi, best
 
 
-def _level_sections(z_mm: float, phi: FloatArray, level: float, raster: _Raster) -> PlaneSection | None:
-    """The region ``phi < level`` as a section (None when empty)."""
+def _zero_lines(xs: FloatArray, ys: FloatArray, field: FloatArray) -> list[FloatArray]:
+    """The lines (each (N, 2), x and y) where ``field`` (rows along ``ys``, columns along ``xs``)
+    crosses 0: contourpy's serial marching squares, as ``contourpy.contour_generator(xs, ys, field,
+    line_type=LineType.Separate, corner_mask=False).lines(0.0)``. Its generator class is built
+    directly when the field is finite (it always is here, distances minus a level): the function's
+    argument checks and masked-array handling took 0.23 ms a call, whatever the field's size, 0.3 s
+    of the shape model's 1,300 calls on the clinical case; a field with a non-finite value goes
+    through the function (which masks those values)."""
     import contourpy
 
+    if not np.isfinite(field).all():
+        generator = contourpy.contour_generator(xs, ys, field, line_type=contourpy.LineType.Separate, corner_mask=False)
+        return list(generator.lines(0.0))
+    x2, y2 = np.meshgrid(xs, ys)
+    generator = contourpy.SerialContourGenerator(
+        x2, y2, np.ascontiguousarray(field, dtype=np.float64), None, corner_mask=False,
+        line_type=contourpy.LineType.Separate, fill_type=contourpy.SerialContourGenerator.default_fill_type,
+        quad_as_tri=False, z_interp=contourpy.ZInterp.Linear, x_chunk_size=0, y_chunk_size=0,
+    )
+    return list(generator.lines(0.0))
+
+
+def _level_sections(z_mm: float, phi: FloatArray, level: float, raster: _Raster) -> PlaneSection | None:
+    """The region ``phi < level`` as a section (None when empty)."""
     field = phi - level
     field[0, :] = field[-1, :] = np.maximum(field[0, :], raster.pixel_mm)  # close every contour
     field[:, 0] = field[:, -1] = np.maximum(field[:, 0], raster.pixel_mm)
@@ -222,12 +251,9 @@ def _level_sections(z_mm: float, phi: FloatArray, level: float, raster: _Raster)
     rows, cols = np.flatnonzero(below.any(axis=1)), np.flatnonzero(below.any(axis=0))
     r0, r1 = max(int(rows[0]) - 1, 0), min(int(rows[-1]) + 2, raster.ny)
     c0, c1 = max(int(cols[0]) - 1, 0), min(int(cols[-1]) + 2, raster.nx)
-    generator = contourpy.contour_generator(
-        raster.xs[c0:c1], raster.ys[r0:r1], field[r0:r1, c0:c1], line_type=contourpy.LineType.Separate, corner_mask=False
-    )
     polygons: list[tuple[FloatArray, FloatArray]] = []
     min_area = 0.01 * raster.pixel_mm**2
-    for line in generator.lines(0.0):
+    for line in _zero_lines(raster.xs[c0:c1], raster.ys[r0:r1], field[r0:r1, c0:c1]):
         pts = np.asarray(line, dtype=np.float64)
         if pts.shape[0] > 1 and np.array_equal(pts[0], pts[-1]):
             pts = pts[:-1]
