@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 import numpy.typing as npt
@@ -227,14 +228,15 @@ def _zero_lines(xs: FloatArray, ys: FloatArray, field: FloatArray) -> list[Float
 
     if not np.isfinite(field).all():
         generator = contourpy.contour_generator(xs, ys, field, line_type=contourpy.LineType.Separate, corner_mask=False)
-        return list(generator.lines(0.0))
+        return cast(list[FloatArray], generator.lines(0.0))  # LineType.Separate: a list of (N, 2) arrays
     x2, y2 = np.meshgrid(xs, ys)
     generator = contourpy.SerialContourGenerator(
-        x2, y2, np.ascontiguousarray(field, dtype=np.float64), None, corner_mask=False,
+        x2, y2, np.ascontiguousarray(field, dtype=np.float64), None,  # type: ignore[arg-type]  # no mask, as contour_generator passes
+        corner_mask=False,
         line_type=contourpy.LineType.Separate, fill_type=contourpy.SerialContourGenerator.default_fill_type,
         quad_as_tri=False, z_interp=contourpy.ZInterp.Linear, x_chunk_size=0, y_chunk_size=0,
     )
-    return list(generator.lines(0.0))
+    return cast(list[FloatArray], generator.lines(0.0))
 
 
 def _level_sections(z_mm: float, phi: FloatArray, level: float, raster: _Raster) -> PlaneSection | None:
