@@ -88,3 +88,24 @@ def test_inscribed_radius_against_brute_force_and_analytic(kind: str, pixel_mm: 
     assert abs(inscribed - _brute_inscribed(section, raster, phi)) <= 1e-12
     if analytic == analytic:
         assert abs(inscribed - analytic) <= 0.02 * pixel_mm + 0.01
+
+
+@pytest.mark.parametrize(("shift_px", "ratio"), [(0.0, 1.0), (-3.37, 1.0), (2.5, 1.07), (0.31, 0.83)])
+def test_resample_equals_the_bilinear_formula_exactly(shift_px: float, ratio: float) -> None:
+    """Oracle: the bilinear formula written out with fancy indexing (the form _resample had before
+    its gathers became ``take`` and its arithmetic in place): equal value for value, edges clipped."""
+    from dosimetry.dvh._shape_planar import _resample
+
+    rng = np.random.default_rng(7)
+    field = rng.normal(size=(37, 53))
+    rows = (np.arange(37) - 18.0) / ratio + 18.0 - shift_px
+    cols = (np.arange(53) - 26.0) / ratio + 26.0 + 0.5 * shift_px
+    r = np.clip(rows, 0.0, 36.0)
+    c = np.clip(cols, 0.0, 52.0)
+    r0 = np.minimum(np.floor(r).astype(np.intp), 35)
+    c0 = np.minimum(np.floor(c).astype(np.intp), 51)
+    fr, fc = (r - r0)[:, None], c - c0
+    top, bottom = field[r0], field[r0 + 1]
+    along = top + fr * (bottom - top)
+    expected = along[:, c0] + fc * (along[:, c0 + 1] - along[:, c0])
+    np.testing.assert_array_equal(_resample(field, rows, cols), expected)
