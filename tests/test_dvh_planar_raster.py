@@ -98,8 +98,8 @@ def test_resample_equals_the_bilinear_formula_exactly(shift_px: float, ratio: fl
 
     rng = np.random.default_rng(7)
     field = rng.normal(size=(37, 53))
-    rows = (np.arange(37) - 18.0) / ratio + 18.0 - shift_px
-    cols = (np.arange(53) - 26.0) / ratio + 26.0 + 0.5 * shift_px
+    rows = np.asarray((np.arange(37) - 18.0) / ratio + 18.0 - shift_px, dtype=np.float64)
+    cols = np.asarray((np.arange(53) - 26.0) / ratio + 26.0 + 0.5 * shift_px, dtype=np.float64)
     r = np.clip(rows, 0.0, 36.0)
     c = np.clip(cols, 0.0, 52.0)
     r0 = np.minimum(np.floor(r).astype(np.intp), 35)
