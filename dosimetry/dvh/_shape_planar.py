@@ -191,7 +191,7 @@ def _signed_distance(section: PlaneSection, raster: _Raster) -> tuple[FloatArray
     keep = (cells[:, 0] >= 0) & (cells[:, 0] < raster.nx) & (cells[:, 1] >= 0) & (cells[:, 1] < raster.ny)
     held = np.full((raster.ny, raster.nx), -1, dtype=np.int64)
     held[cells[keep, 1], cells[keep, 0]] = np.flatnonzero(keep)
-    _, (near_row, near_col) = ndimage.distance_transform_edt(held < 0, return_indices=True)
+    near_row, near_col = ndimage.distance_transform_edt(held < 0, return_distances=False, return_indices=True)
     nearest = held[near_row, near_col]
     xs = raster.x0_mm + p * np.arange(raster.nx, dtype=np.int64)
     ys = raster.y0_mm + p * np.arange(raster.ny, dtype=np.int64)
