@@ -217,7 +217,8 @@ print(json.dumps({"seconds": time.perf_counter() - t0, "cpu_seconds": time.proce
 
 def calculation_only(rd: Path, rs: Path) -> dict[str, Any]:
     out = subprocess.run(
-        [sys.executable, "-c", _CALCULATION, str(rd), str(rs)], capture_output=True, text=True, check=True, env=_environment()
+        [sys.executable, "-c", _CALCULATION, str(rd), str(rs)], capture_output=True, text=True, check=True, env=_environment(),
+        cwd=ROOT,  # "-c" puts the working directory first on sys.path: this checkout, wherever the script is run from
     )
     result: dict[str, Any] = json.loads(out.stdout)
     return result
