@@ -48,11 +48,17 @@ class _Raster:
         return self.y0_mm + self.pixel_mm * np.arange(self.ny, dtype=np.float64)
 
 
+def _next(values: FloatArray) -> FloatArray:
+    """``np.roll(values, -1)`` of a 1-D array (each vertex's successor), without np.roll's
+    per-call overhead (the shape model calls it thousands of times on short arrays)."""
+    return np.concatenate((values[1:], values[:1]))
+
+
 def _centroid(section: PlaneSection) -> tuple[float, float]:
     """Area centroid of the section (holes subtracted), mm."""
     total = cx = cy = 0.0
     for (x, y), sign in zip(section.polygons, section.signs, strict=True):
-        x1, y1 = np.roll(x, -1), np.roll(y, -1)
+        x1, y1 = _next(x), _next(y)
         cross = x * y1 - x1 * y
         a = 0.5 * float(cross.sum())
         if a == 0:
@@ -107,18 +113,18 @@ def _inside(section: PlaneSection, raster: _Raster) -> npt.NDArray[np.bool_]:
     toggles = np.zeros((raster.ny, raster.nx + 1), dtype=np.int64)
     for x, y in section.polygons:
         u0, v0 = (x - raster.x0_mm) / p, (y - raster.y0_mm) / p
-        u1, v1 = np.roll(u0, -1), np.roll(v0, -1)
+        u1, v1 = _next(u0), _next(v0)
         lo, hi = np.minimum(v0, v1), np.maximum(v0, v1)
         first = np.ceil(lo).astype(np.int64)  # rows r with lo <= r < hi
         last = np.ceil(hi).astype(np.int64)
-        counts = np.clip(last - first, 0, None)
+        counts = np.maximum(last - first, 0)
         if not counts.any():
             continue
         edge = np.repeat(np.arange(u0.size), counts)
         rows = np.repeat(first, counts) + (np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts))
         f = (rows - v0[edge]) / (v1[edge] - v0[edge])
         cross = u0[edge] + f * (u1[edge] - u0[edge])
-        cols = np.clip(np.ceil(cross).astype(np.int64), 0, raster.nx)  # first pixel centre at or right of it
+        cols = np.minimum(np.maximum(np.ceil(cross).astype(np.int64), 0), raster.nx)  # first pixel centre at or right of it
         keep = (rows >= 0) & (rows < raster.ny)
         np.add.at(toggles, (rows[keep], cols[keep]), 1)
     return (np.cumsum(toggles[:, :-1], axis=1) % 2).astype(bool)
@@ -136,8 +142,8 @@ def _resample(field: FloatArray, rows_px: FloatArray, cols_px: FloatArray) -> Fl
     on a 300 x 400 raster."""
     field = np.asarray(field, dtype=np.float64)
     ny, nx = field.shape
-    r = np.clip(rows_px, 0.0, ny - 1.0)
-    c = np.clip(cols_px, 0.0, nx - 1.0)
+    r = np.minimum(np.maximum(rows_px, 0.0), ny - 1.0)  # np.clip, without its per-call overhead
+    c = np.minimum(np.maximum(cols_px, 0.0), nx - 1.0)
     r0 = np.minimum(np.floor(r).astype(np.intp), ny - 2)
     c0 = np.minimum(np.floor(c).astype(np.intp), nx - 2)
     fr, fc = (r - r0)[:, None], c - c0
