@@ -258,7 +258,9 @@ def _zero_lines(xs: FloatArray, ys: FloatArray, field: FloatArray) -> list[Float
     if not np.isfinite(field).all():
         generator = contourpy.contour_generator(xs, ys, field, line_type=contourpy.LineType.Separate, corner_mask=False)
         return cast(list[FloatArray], generator.lines(0.0))  # LineType.Separate: a list of (N, 2) arrays
-    x2, y2 = np.meshgrid(xs, ys)
+    x2, y2 = np.empty(field.shape), np.empty(field.shape)  # np.meshgrid(xs, ys), without its overhead
+    x2[...] = xs
+    y2[...] = ys[:, None]
     generator = contourpy.SerialContourGenerator(
         x2, y2, np.ascontiguousarray(field, dtype=np.float64), None,  # type: ignore[arg-type]  # no mask, as contour_generator passes
         corner_mask=False,
