@@ -200,7 +200,9 @@ def _signed_distance(section: PlaneSection, raster: _Raster) -> tuple[FloatArray
     held = np.full((raster.ny, raster.nx), -1, dtype=np.int64)
     held[cells[keep, 1], cells[keep, 0]] = np.flatnonzero(keep)
     near_row, near_col = ndimage.distance_transform_edt(held < 0, return_distances=False, return_indices=True)
-    nearest = held[near_row, near_col]
+    near_row *= raster.nx  # the feature's flat index (rows x columns < 2**31: MAX_PIXELS)
+    near_row += near_col
+    nearest = held.take(near_row)  # held[near_row, near_col], four times faster
     xs = raster.x0_mm + p * np.arange(raster.nx, dtype=np.int64)
     ys = raster.y0_mm + p * np.arange(raster.ny, dtype=np.int64)
     # np.hypot(xs - x of the held point, ys - its y): gathers by take from contiguous copies of
