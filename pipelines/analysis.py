@@ -36,6 +36,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from dosimetry.dvh.endcaps import DEFAULT_END_CAP, EndCapConvention
 from dosimetry.errors import ArgumentError
 from dosimetry.patient.records import MetricRow
 
@@ -117,8 +118,11 @@ class AnalysisParameters:
     ``residual_fraction``: fraction of the prior course's dose still counted for OARs (protocol:
     30 % residual, i.e. 0.3). ``alpha_beta_tumour_gy`` / ``alpha_beta_late_gy``: alpha/beta ratios
     (protocol: 9 Gy for NPC, 2 Gy for late-responding tissue). ``protocol_path``: optional
-    constraint protocol file (its *content* is hashed, not its name). ``extra``: further named
-    parameters for a plugged-in analysis (str, int, float, bool or None values).
+    constraint protocol file (its *content* is hashed, not its name). ``end_cap``: how every ROI's
+    solid is closed between and beyond its contour planes (:mod:`dosimetry.dvh.endcaps`; default
+    shape), passed to every patient's DVHs; part of the key, so a rerun with another convention
+    analyses every patient again instead of reusing results computed under the old one. ``extra``:
+    further named parameters for a plugged-in analysis (str, int, float, bool or None values).
     """
 
     residual_fraction: float = 0.3
@@ -126,8 +130,10 @@ class AnalysisParameters:
     alpha_beta_late_gy: float = 2.0
     protocol_path: Path | None = None
     extra: tuple[tuple[str, ParameterValue], ...] = ()
+    end_cap: EndCapConvention = DEFAULT_END_CAP
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "end_cap", EndCapConvention.parse(self.end_cap))
         if not (0.0 <= self.residual_fraction <= 1.0) or math.isnan(self.residual_fraction):
             raise ArgumentError(f"residual fraction must be within [0, 1], got {self.residual_fraction}")
         for name in ("alpha_beta_tumour_gy", "alpha_beta_late_gy"):
@@ -156,6 +162,7 @@ class AnalysisParameters:
             "alpha_beta_tumour_gy": self.alpha_beta_tumour_gy,
             "alpha_beta_late_gy": self.alpha_beta_late_gy,
             "protocol_path": None if self.protocol_path is None else str(self.protocol_path),
+            "end_cap": self.end_cap.value,
             "extra": {k: v for k, v in self.extra},
         }
 

@@ -121,7 +121,7 @@ def full_analysis(inputs: PatientInputs, parameters: AnalysisParameters, out_dir
 
     The patient's folder (:func:`pipelines.adapters.patient_folder`) must have the ``current/``
     (and optionally ``prior/``) layout, or be a single course. ``parameters`` give the residual,
-    the alpha/beta ratios and the protocol; ``extra`` may hold ``assume_same_position`` (bool) and
+    the alpha/beta ratios, the protocol and the DVH end-cap convention; ``extra`` may hold ``assume_same_position`` (bool) and
     the recovery options of ``dosimetry batch`` (``recovery``, ``organ_recovery`` and
     ``compare_recovery``, lists joined with ";", ``interval_months`` and ``overlap_threshold_gy``
     "PRIOR,CURRENT"); without them the protocol
@@ -146,6 +146,7 @@ def full_analysis(inputs: PatientInputs, parameters: AnalysisParameters, out_dir
             reirradiation_thresholds_gy=(thresholds[0], thresholds[1]),
             alpha_beta_late_gy=parameters.alpha_beta_late_gy,
             alpha_beta_tumour_gy=parameters.alpha_beta_tumour_gy,
+            end_cap=parameters.end_cap,
         )
         results = patient.write(Path(out_dir), parameters.protocol_path)
     return patient_result(results)

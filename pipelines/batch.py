@@ -31,6 +31,9 @@ Resumability: a run killed at any point leaves only complete patient folders (se
 :mod:`pipelines.atomic`), database transactions that either happened or not, and a ``runs`` row
 still ``running`` that the next run marks ``interrupted``. The rerun skips every patient already
 published with the same key and re-synchronises its database rows from ``batch_result.json``.
+The key holds every parameter, the DVH end-cap convention (``--end-cap``) included: a rerun with
+another convention analyses every patient again (never reuses a result computed under the old one)
+and its summary says so in a warning.
 """
 
 from __future__ import annotations
@@ -342,6 +345,16 @@ def run_batch(
             software_version=__version__,
             out_dir=out_dir,
         )
+        previous = store.last_run_parameters(out_dir, before_run_id=run_id)
+        previous_end_cap = None if previous is None else previous.get("end_cap")
+        end_cap_note = None
+        if previous is not None and previous_end_cap != parameters.end_cap.value:
+            end_cap_note = (
+                f"the previous run into {out_dir} used DVH end caps {previous_end_cap or 'not recorded'} and this one "
+                f"{parameters.end_cap.value}: the end cap is part of every patient's run key, so no earlier result is "
+                "reused (every patient is analysed again)"
+            )
+            logger.warning("%s", end_cap_note)
         tasks = [
             PatientTask(
                 inputs=patient,
@@ -388,6 +401,8 @@ def run_batch(
             metrics_rows = write_metrics_csv(out_dir / METRICS_CSV_NAME, _published_metric_rows(out_dir, summaries))
             replaced = store.replaced_patients(run_id)
             run_warnings = list(discovery.warnings)
+            if end_cap_note is not None:
+                run_warnings.append(end_cap_note)
             if replaced:
                 run_warnings.append(
                     f"another batch sharing the cohort database {redact_url(url)} has since stored other results for "
@@ -486,6 +501,7 @@ def _published_metric_rows(out_dir: Path, summaries: list[PatientSummary]) -> It
                 "metric": m.metric,
                 "value": m.value,
                 "unit": m.unit,
+                "end_cap": manifest.get("parameters", {}).get("end_cap"),
             }
 
 

@@ -173,7 +173,7 @@ def dvh_analysis(inputs: PatientInputs, parameters: AnalysisParameters, out_dir:
         for quantity, (late_map, tumour_map) in maps.items():
             dose_map = tumour_map if tumour_map is not None and is_target(roi) else late_map
             try:
-                dvh = compute_dvh(dose_map, roi)
+                dvh = compute_dvh(dose_map, roi, end_cap=parameters.end_cap)
             except GeometryError as exc:
                 warnings.append(f"ROI {roi.name!r} ({quantity}): {exc}")
                 break

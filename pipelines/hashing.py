@@ -6,7 +6,10 @@ A patient's *run key* is the SHA-256 of a canonical JSON document holding
   over every input file of the patient (a renamed, added, removed or edited file changes it;
   touching a file's modification time does not);
 * ``parameters``: :meth:`AnalysisParameters.to_json_dict` plus the SHA-256 of the protocol
-  file's content (so editing the protocol reruns every patient);
+  file's content (so editing the protocol reruns every patient); it includes the DVH end-cap
+  convention, so a rerun with another ``--end-cap`` analyses every patient again (an output
+  published before the convention was part of the key is analysed again too: its convention is
+  not recorded);
 * ``analysis``: the analysis callable's identity (:func:`pipelines.analysis.analysis_identity`);
 * ``software``: the installed ``dosimetry`` version.
 

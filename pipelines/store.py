@@ -12,8 +12,11 @@ Schema (all doses in Gy, volumes in cc; ``patient_key`` is the sanitised output 
 ``runs``  one row per ``dosimetry batch`` invocation
     run_id (PK, uuid4 text), started_utc, finished_utc, status (``running``, ``completed``,
     ``completed_with_failures``, ``interrupted``: the process died or was stopped before the end,
-    ``failed``: the batch itself failed), error (one line), parameters_json, analysis_id,
-    software_version, out_dir, patients_total, succeeded, skipped, failed.
+    ``failed``: the batch itself failed), error (one line), parameters_json (the parameters as
+    hashed, :func:`pipelines.hashing.parameters_document`: residual, alpha/beta, protocol, the DVH
+    ``end_cap`` convention, extra), analysis_id, software_version, out_dir, patients_total,
+    succeeded, skipped, failed. A patient's rows were computed under the parameters of
+    ``patients.last_run_id`` (a run that skipped it had the same run key, hence the same parameters).
 ``patients``  the latest state of each patient
     patient_key (PK), patient_id (raw DICOM PatientID), layout (``folder``/``grouped``), source
     (folder or ROOT), status (``succeeded``/``failed``), error (one line, failures only), run_key
@@ -290,6 +293,25 @@ class CohortStore:
                     failed=failed,
                 )
             )
+
+    def last_run_parameters(self, out_dir: Path, *, before_run_id: str) -> dict[str, Any] | None:
+        """The parameters document of the latest run into ``out_dir`` started before ``before_run_id``
+        (None: no such run, or its parameters are not readable JSON)."""
+        with self.engine.connect() as conn:
+            started = sa.select(runs.c.started_utc).where(runs.c.run_id == before_run_id).scalar_subquery()
+            row = conn.execute(
+                sa.select(runs.c.parameters_json)
+                .where(runs.c.out_dir == str(out_dir), runs.c.run_id != before_run_id, runs.c.started_utc <= started)
+                .order_by(runs.c.started_utc.desc())
+                .limit(1)
+            ).first()
+        if row is None:
+            return None
+        try:
+            document = json.loads(row.parameters_json)
+        except ValueError:
+            return None
+        return document if isinstance(document, dict) else None
 
     # -- patients ---------------------------------------------------------------------------
     def patient_run_key(self, patient_key: str) -> str | None:

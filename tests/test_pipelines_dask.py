@@ -3,9 +3,12 @@ results as the local run."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 from distributed import LocalCluster
 
 from pipelines.batch import PatientStatus, ProgressMode, run_batch
@@ -18,7 +21,24 @@ def _rows(db: Path, query: str) -> list[tuple[object, ...]]:
         return conn.execute(query).fetchall()
 
 
-def test_dask_cluster_matches_local_run(tmp_path: Path) -> None:
+@pytest.fixture
+def restored_environment() -> Iterator[None]:
+    """This process's environment as it was before the test. A LocalCluster with processes=True
+    sets MALLOC_TRIM_THRESHOLD_, OMP_NUM_THREADS, MKL_NUM_THREADS, OPENBLAS_NUM_THREADS,
+    PYTHONHASHSEED and __DASK_PARENT_PID in os.environ of the process that starts it (distributed's
+    nanny pre-spawn environment) and leaves them there: later tests' process pools would inherit them."""
+    saved = dict(os.environ)
+    try:
+        yield
+    finally:
+        for name in set(os.environ) - set(saved):
+            del os.environ[name]
+        for name, value in saved.items():
+            if os.environ.get(name) != value:
+                os.environ[name] = value
+
+
+def test_dask_cluster_matches_local_run(tmp_path: Path, restored_environment: None) -> None:
     root = tmp_path / "root"
     make_cohort(root, bad=True, hostile=True, valid=2)
     local = run_batch(root, tmp_path / "local", analysis=dvh_analysis, workers=0, progress=ProgressMode.OFF)
@@ -45,3 +65,16 @@ def test_dask_cluster_matches_local_run(tmp_path: Path) -> None:
             assert (tmp_path / "dask" / "patients" / patient.key / "dvh_metrics.csv").read_bytes() == local_file.read_bytes()
     assert all(w and not w.endswith(f":{__import__('os').getpid()}") for w in workers)  # ran in worker processes
     assert rerun.skipped == 6 and rerun.succeeded == 0
+
+
+#: This process's environment when the module was imported (before any cluster of this module).
+_ENVIRONMENT_AT_IMPORT = dict(os.environ)
+
+
+def test_environment_left_as_found() -> None:
+    """Runs after the cluster test (pytest keeps a module's order). Oracle: the environment
+    snapshot taken at import, before any LocalCluster of this module started (not the fixture's own
+    snapshot): the nanny's variables are gone again."""
+    ignored = {"PYTEST_CURRENT_TEST"}  # pytest's own, set per test
+    now = {k: v for k, v in os.environ.items() if k not in ignored}
+    assert now == {k: v for k, v in _ENVIRONMENT_AT_IMPORT.items() if k not in ignored}

@@ -51,6 +51,7 @@ from dataclasses import dataclass, field, replace
 from dosimetry.dose import DoseGrid, DoseType
 from dosimetry.dvh import Dvh, evaluate_metric, roi_dose_samples
 from dosimetry.dvh.curve import dvh_from_samples
+from dosimetry.dvh.endcaps import DEFAULT_END_CAP, EndCapConvention
 from dosimetry.errors import ArgumentError, ConsistencyError
 from dosimetry.indices.definitions import (
     CTV_COVERAGE_RULE,
@@ -392,8 +393,10 @@ def evaluate_targets(
     isodose_pct: float = 100.0,
     gradient_fractions: Sequence[float] = DEFAULT_GRADIENT_FRACTIONS,
     coverage_rules: Mapping[str, Sequence[CoverageRule]] | None = None,
+    end_cap: EndCapConvention = DEFAULT_END_CAP,
 ) -> tuple[TargetIndices, ...]:
-    """:func:`evaluate_target` for several targets, sampling the body once.
+    """:func:`evaluate_target` for several targets, sampling the body once; the targets and the
+    body closed under ``end_cap`` (:mod:`dosimetry.dvh.endcaps`).
 
     ``coverage_rules`` maps target names to their rules; targets it does not name, or all targets
     when it is None, get :func:`protocol_coverage_rules`.
@@ -408,8 +411,8 @@ def evaluate_targets(
     levels_by_target = [required_levels(reference, isodose_pct, gradient_fractions, r) for r in rules_by_target]
     edge_notes = _grid_edge_notes(dose, isodose_level_gy(reference, isodose_pct), gradient_fractions)
     # Targets first: an unusable target fails before the (larger) body is sampled.
-    samples_by_target = [roi_dose_samples(dose, target) for target in targets]
-    body_region = body_volumes(dose, body, sorted({level for levels in levels_by_target for level in levels}))
+    samples_by_target = [roi_dose_samples(dose, target, end_cap=end_cap) for target in targets]
+    body_region = body_volumes(dose, body, sorted({level for levels in levels_by_target for level in levels}), end_cap=end_cap)
     results = []
     for target, rules, levels, samples in zip(targets, rules_by_target, levels_by_target, samples_by_target, strict=True):
         target_volumes = volumes_from_samples(f"ROI {target.name!r}", samples, levels)

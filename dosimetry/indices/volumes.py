@@ -22,6 +22,7 @@ import numpy.typing as npt
 
 from dosimetry.dose import DoseGrid
 from dosimetry.dvh import DoseSamples, roi_dose_samples
+from dosimetry.dvh.endcaps import DEFAULT_END_CAP, EndCapConvention
 from dosimetry.errors import ArgumentError, ConsistencyError, GeometryError
 from dosimetry.structures import Contour, ContourGeometricType, Roi, StructureSet
 
@@ -172,11 +173,13 @@ def body_volumes(
     dose: DoseGrid,
     body: Roi | None,
     levels_gy: Sequence[float],
+    *,
+    end_cap: EndCapConvention = DEFAULT_END_CAP,
 ) -> RegionVolumes:
-    """Isodose volumes inside ``body`` (its part inside the dose grid, where the dose is known), or
+    """Isodose volumes inside ``body`` (closed under ``end_cap``) (its part inside the dose grid, where the dose is known), or
     in the whole dose grid with a warning when ``body`` is None."""
     if body is not None:
-        samples = roi_dose_samples(dose, body)
+        samples = roi_dose_samples(dose, body, end_cap=end_cap)
         region = volumes_from_samples(f"ROI {body.name!r}", samples, levels_gy)
         if samples.volume_outside_grid_cc > 0.0:
             # Normal for a body outline: the dose grid covers the irradiated part only.

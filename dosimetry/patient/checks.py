@@ -15,6 +15,7 @@ from dosimetry.constraints.protocol import Protocol
 from dosimetry.quantities import DoseBasis
 from dosimetry.dose import DoseGrid
 from dosimetry.dvh import Dvh, compute_dvh
+from dosimetry.dvh.endcaps import DEFAULT_END_CAP, EndCapConvention
 from dosimetry.errors import GeometryError
 from dosimetry.patient.grid_tables import GridTables
 from dosimetry.patient.maps import PatientMaps
@@ -45,11 +46,12 @@ def constraint_report(
     warnings: tuple[str, ...] = (),
     report_dvh_warnings: bool = False,
     tables: GridTables | None = None,
+    end_cap: EndCapConvention = DEFAULT_END_CAP,
 ) -> ConstraintReport:
     """Emami/LKB and protocol checks of ``rois`` on the maps of :meth:`PatientMaps.constraint_maps`.
 
     Each ROI the checks need (:func:`dosimetry.constraints.patient.needed_rois`) gets a DVH of
-    ``bin_width_gy`` bins by :func:`dosimetry.dvh.compute_dvh`, unless ``known_dvhs`` already
+    ``bin_width_gy`` bins by :func:`dosimetry.dvh.compute_dvh` under ``end_cap``, unless ``known_dvhs`` already
     holds it for that quantity. ROIs in ``roi_failures`` are skipped; ROIs that fail here (no
     closed contours, outside the dose grid) are added to it with the reason. A quantity without a
     map (the prior course's without a prior) is left out: its constraints are NOT_EVALUABLE.
@@ -62,6 +64,7 @@ def constraint_report(
         return _constraint_report(
             maps, rois, mapper=mapper, protocol=protocol, bin_width_gy=bin_width_gy, roi_failures=roi_failures,
             known=known_dvhs or {}, warnings=warnings, report_dvh_warnings=report_dvh_warnings, tables=held,
+            end_cap=end_cap,
         )
 
 
@@ -77,6 +80,7 @@ def _constraint_report(
     warnings: tuple[str, ...],
     report_dvh_warnings: bool,
     tables: GridTables,
+    end_cap: EndCapConvention,
 ) -> ConstraintReport:
     available = maps.constraint_maps()
     names = [r.name for r in rois]
@@ -99,7 +103,7 @@ def _constraint_report(
                     continue
                 dose_map = dose_map if dose_map is not None else tables.use(available[quantity]())
                 try:
-                    dvh = compute_dvh(dose_map, roi, bin_width_gy=bin_width_gy)
+                    dvh = compute_dvh(dose_map, roi, bin_width_gy=bin_width_gy, end_cap=end_cap)
                 except GeometryError as exc:
                     roi_failures[name] = f"ROI {name!r}: {exc}"
                     continue

@@ -9,7 +9,7 @@ Quantities (the ``quantity`` of a metric row) and which ROIs get them (:func:`ro
 * ``EQD2_2_cumulative``, ``BED2_cumulative``: current + r x prior (BED space); organs at risk only
   (target metrics use the current course alone, as the protocol does).
 
-Each ROI's geometry is rasterised once (the default end caps, shape) and sampled on every map it gets; the
+Each ROI's geometry is rasterised once (under ``end_cap``, default shape: :mod:`dosimetry.dvh.endcaps`) and sampled on every map it gets; the
 DVHs have bins of ``bin_width_gy``. A metric the DVH cannot give (D0.03cc of an ROI smaller than
 0.03 cc) is left out with a warning; an ROI without closed contours or outside the dose grid is
 left out with its reason in ``roi_failures``.
@@ -124,7 +124,7 @@ def map_by_quantity(maps: PatientMaps) -> dict[str, DoseGrid]:
 
 def compute_patient_dvhs(
     maps: PatientMaps, rois: tuple[Roi, ...], *, bin_width_gy: float = DVH_BIN_WIDTH_GY, tables: GridTables | None = None,
-    on_map: Callable[[str, DoseGrid, Mapping[str, str]], None] | None = None,
+    on_map: Callable[[str, DoseGrid, Mapping[str, str]], None] | None = None, end_cap: EndCapConvention = DEFAULT_END_CAP,
 ) -> PatientDvhs:
     """DVHs of ``rois`` on every map their role gets, and their metric rows (module docstring).
 
@@ -133,14 +133,14 @@ def compute_patient_dvhs(
     constraint rows (on that map); without it they are released here. ``on_map(quantity, dose,
     roi_failures)`` is called after all ROIs are sampled on a map, while its tables are held (the facade computes the
     target indices there: :class:`~dosimetry.patient.indices.TargetIndicesRun`); the planned dose
-    is sampled first."""
+    is sampled first. ``end_cap``: the end-cap convention of every ROI (:mod:`dosimetry.dvh.endcaps`)."""
     with (tables or GridTables()).session() as held:
-        return _patient_dvhs(maps, rois, bin_width_gy, held, on_map)
+        return _patient_dvhs(maps, rois, bin_width_gy, held, on_map, EndCapConvention.parse(end_cap))
 
 
 def _patient_dvhs(
     maps: PatientMaps, rois: tuple[Roi, ...], bin_width_gy: float, tables: GridTables,
-    on_map: Callable[[str, DoseGrid, Mapping[str, str]], None] | None,
+    on_map: Callable[[str, DoseGrid, Mapping[str, str]], None] | None, end_cap: EndCapConvention,
 ) -> PatientDvhs:
     grid = maps.current.dose.grid
     planned = maps.dose_quantity
@@ -156,7 +156,7 @@ def _patient_dvhs(
             roi_warnings[roi.name].append(f"ROI {roi.name!r} has no closed planar contours: no DVH")
             continue
         try:
-            geometries[roi.name] = geometry_for_grid(roi, grid, DEFAULT_END_CAP, None)
+            geometries[roi.name] = geometry_for_grid(roi, grid, end_cap, None)
         except GeometryError as exc:
             failures[roi.name] = str(exc)
             roi_warnings[roi.name].append(f"ROI {roi.name!r}: {exc}")
@@ -208,5 +208,5 @@ def _patient_dvhs(
             metrics.append(MetricRow(roi=name, quantity=quantity, metric=metric, value=float(value), unit=unit))
     return PatientDvhs(
         curves=curves, rois=rois, roles=roles, planned_dose_name=planned, metrics=tuple(metrics),
-        roi_failures=failures, warnings=tuple(dict.fromkeys(warnings)),
+        roi_failures=failures, warnings=tuple(dict.fromkeys(warnings)), end_cap=end_cap,
     )

@@ -31,6 +31,7 @@ from dosimetry.constraints.evaluate import ConstraintReport
 from dosimetry.constraints.naming import NameMapper, load_name_mapping
 from dosimetry.constraints.protocol import Protocol, load_protocol
 from dosimetry.dose import DoseGrid
+from dosimetry.dvh.endcaps import DEFAULT_END_CAP, EndCapConvention
 from dosimetry.errors import ArgumentError, OutputError
 from dosimetry.io.atomic_files import write_text
 from dosimetry.patient.deformable import RegisterMode, parse_register, write_registration_outputs
@@ -140,7 +141,7 @@ def _recovery_mismatch(protocol: Protocol | None, used: RecoverySelection) -> tu
 #: Patient attributes set at load time that the cached analyses depend on (not to be changed afterwards)
 _LOAD_SETTINGS = frozenset({
     "patient_dir", "registration_path", "assume_same_position", "dvh_bin_width_gy", "uncertainty_margin_mm",
-    "reirradiation_thresholds_gy",
+    "reirradiation_thresholds_gy", "end_cap",
 })
 
 
@@ -166,7 +167,11 @@ class Patient:
         dvh_bin_width_gy: float = DVH_BIN_WIDTH_GY,
         uncertainty_margin_mm: float | None = None,
         reirradiation_thresholds_gy: tuple[float, float] = (10.0, 10.0),
+        end_cap: EndCapConvention | str = DEFAULT_END_CAP,
     ) -> None:
+        # the convention of every DVH, index, check and result of this patient: fixed at load time
+        # like the bin width, so every cache of this object (DVHs, checks, results) is under it
+        self.end_cap = EndCapConvention.parse(end_cap)
         if uncertainty_margin_mm is not None and not (0 <= uncertainty_margin_mm <= 20):
             raise ArgumentError(f"uncertainty_margin_mm must be in [0, 20] mm, got {uncertainty_margin_mm}")
         self.uncertainty_margin_mm = uncertainty_margin_mm
@@ -245,14 +250,17 @@ class Patient:
         constraint rows (``source`` "reirradiation") and their warnings; none without a prior course."""
         if self._limits is None:
             self._limits = reirradiation_limit_checks(
-                self._maps, self._rois, bin_width_gy=self.dvh_bin_width_gy, dvhs=self.dvhs(), tables=self._tables
+                self._maps, self._rois, bin_width_gy=self.dvh_bin_width_gy, dvhs=self.dvhs(), tables=self._tables,
+                end_cap=self.end_cap,
             )
         return self._limits
 
     def dvhs(self) -> PatientDvhs:
         """DVHs and metric rows of every ROI on every map its role gets (:mod:`dosimetry.patient.dvhs`)."""
         if self._dvhs is None:
-            self._dvhs = compute_patient_dvhs(self._maps, self._rois, bin_width_gy=self.dvh_bin_width_gy, tables=self._tables)
+            self._dvhs = compute_patient_dvhs(
+                self._maps, self._rois, bin_width_gy=self.dvh_bin_width_gy, tables=self._tables, end_cap=self.end_cap
+            )
         return self._dvhs
 
     def indices(self) -> PatientIndices:
@@ -294,6 +302,7 @@ class Patient:
                 warnings=self.warnings + _recovery_mismatch(loaded_protocol, self._maps.recovery),
                 report_dvh_warnings=True,
                 tables=self._tables,
+                end_cap=self.end_cap,
             )
             self._checks[key] = report
         return self._checks[key]
@@ -313,7 +322,7 @@ class Patient:
             margin = DEFAULT_MARGIN_MM if self.uncertainty_margin_mm is None else self.uncertainty_margin_mm
             self._uncertainty[key] = registration_uncertainty(
                 self._maps, self._rois, constraint_checks(self.check(protocol, mapping)), mapper=_mapping(mapping),
-                protocol=_protocol(protocol), bin_width_gy=self.dvh_bin_width_gy, margin_mm=margin,
+                protocol=_protocol(protocol), bin_width_gy=self.dvh_bin_width_gy, margin_mm=margin, end_cap=self.end_cap,
             )
         return self._uncertainty[key]  # type: ignore[return-value]
 
@@ -348,9 +357,10 @@ class Patient:
         with self._tables.session():
             if self._dvhs is None and self._indices is None:
                 # the indices on the planned dose and the tumour BED while the DVH stage holds those maps' tables
-                run = TargetIndicesRun(self._maps, self._rois, {r.name: roi_role(r) for r in self._rois})
+                run = TargetIndicesRun(self._maps, self._rois, {r.name: roi_role(r) for r in self._rois}, end_cap=self.end_cap)
                 self._dvhs = compute_patient_dvhs(
-                    self._maps, self._rois, bin_width_gy=self.dvh_bin_width_gy, tables=self._tables, on_map=run.on_map
+                    self._maps, self._rois, bin_width_gy=self.dvh_bin_width_gy, tables=self._tables, on_map=run.on_map,
+                    end_cap=self.end_cap,
                 )
                 self._indices = run.finish(self._tables)
             dvhs = self.dvhs()
@@ -361,7 +371,7 @@ class Patient:
             indices = self.indices()
             recovery = self.recovery()
             limit_rows, limit_warnings = self.reirradiation_limits()
-        planning_system, planning_system_warnings = planning_system_rows(maps, self._rois)
+        planning_system, planning_system_warnings = planning_system_rows(maps, self._rois, end_cap=self.end_cap)
         warnings = [
             *self.warnings, *dvhs.warnings, *indices.warnings, *report.warnings, *recovery.warnings, *limit_warnings,
             *planning_system_warnings, *sensitivity_warnings,
@@ -539,6 +549,7 @@ def load_patient(
     recovery: RecoverySelection | None = None,
     interval_months: float | None = None,
     reirradiation_thresholds_gy: tuple[float, float] = (10.0, 10.0),
+    end_cap: EndCapConvention | str = DEFAULT_END_CAP,
 ) -> Patient:
     """Load a patient: ``folder`` with ``current/`` (and ``prior/``) sub-folders, or a current course
     folder with ``prior=`` naming the prior course.
@@ -558,7 +569,10 @@ def load_patient(
     deformable registration of the prior CT to the current CT (rigid + demons,
     :mod:`dosimetry.align.register`) and apply it. ``uncertainty_margin_mm``: shift of the prior dose for
     the registration uncertainty (default 2 mm when a deformable registration is applied; giving it
-    computes the uncertainty for a rigid one too).
+    computes the uncertainty for a rigid one too). ``end_cap``: how every ROI's solid is closed
+    between and beyond its contour planes (:class:`~dosimetry.dvh.endcaps.EndCapConvention`; default
+    shape, the README's "Between and beyond the contour planes" says why), used by every DVH, index,
+    check and result of the patient and recorded as ``parameters.end_cap`` in results.json.
     """
     folders = resolve_folders(Path(folder), None if prior is None else Path(prior))
     if folders.prior is None and (
@@ -591,4 +605,5 @@ def load_patient(
         dvh_bin_width_gy=dvh_bin_width_gy,
         uncertainty_margin_mm=uncertainty_margin_mm,
         reirradiation_thresholds_gy=reirradiation_thresholds_gy,
+        end_cap=end_cap,
     )

@@ -15,6 +15,7 @@ from dosimetry.dose import DoseGrid, DoseType
 from dosimetry.errors import DosimetryError
 from dosimetry.indices import DoseQuantity, ReferenceLevel, TargetIndices, evaluate_targets, find_body
 from dosimetry.patient.dvhs import PatientDvhs, prescription_gy
+from dosimetry.dvh.endcaps import DEFAULT_END_CAP, EndCapConvention
 from dosimetry.patient.grid_tables import GridTables
 from dosimetry.patient.maps import PatientMaps
 from dosimetry.radiobiology.alpha_beta import RoiRole
@@ -39,7 +40,7 @@ def indices_quantity(maps: PatientMaps, result: TargetIndices) -> str:
 def target_indices(maps: PatientMaps, dvhs: PatientDvhs, tables: GridTables | None = None) -> PatientIndices:
     """Indices of the targets that got a DVH, on the planned dose and on ``BED<tumour a/b>``.
     ``tables``: the facade's :class:`GridTables`; without it the sampling tables are released here."""
-    run = TargetIndicesRun(maps, dvhs.rois, dvhs.roles, dvhs.roi_failures)
+    run = TargetIndicesRun(maps, dvhs.rois, dvhs.roles, dvhs.roi_failures, end_cap=dvhs.end_cap)
     with (tables or GridTables()).session() as held:
         return run.finish(held)
 
@@ -55,7 +56,9 @@ class TargetIndicesRun:
 
     def __init__(
         self, maps: PatientMaps, rois: tuple[Roi, ...], roles: Mapping[str, RoiRole], roi_failures: Mapping[str, str] | None = None,
+        *, end_cap: EndCapConvention = DEFAULT_END_CAP,
     ) -> None:
+        self._end_cap = EndCapConvention.parse(end_cap)
         self._maps, self._rois, self._roles = maps, rois, roles
         self._failures: Mapping[str, str] = roi_failures or {}
         self._targets: list[Roi] | None = None
@@ -103,7 +106,7 @@ class TargetIndicesRun:
             return
         assert self._targets is not None
         try:
-            self._results[quantity] = list(evaluate_targets(dose, self._targets, reference, body=self._body))
+            self._results[quantity] = list(evaluate_targets(dose, self._targets, reference, body=self._body, end_cap=self._end_cap))
         except DosimetryError as exc:
             self._results[quantity] = []
             self._warnings.append(f"indices on {reference.label} not computed: {exc}")

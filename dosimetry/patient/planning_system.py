@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from dosimetry.dvh.endcaps import DEFAULT_END_CAP, EndCapConvention
 from dosimetry.dvh.planning_system import compare_with_planning_system
 from dosimetry.io.dvh_sequence import read_dvh_sequence
 from dosimetry.patient.maps import PatientMaps
@@ -33,15 +34,17 @@ class PlanningSystemRow:
     best_convention: str | None
 
 
-def planning_system_rows(maps: PatientMaps, rois: tuple[Roi, ...]) -> tuple[tuple[PlanningSystemRow, ...], tuple[str, ...]]:
-    """Rows and warnings (module docstring)."""
+def planning_system_rows(
+    maps: PatientMaps, rois: tuple[Roi, ...], *, end_cap: EndCapConvention = DEFAULT_END_CAP
+) -> tuple[tuple[PlanningSystemRow, ...], tuple[str, ...]]:
+    """Rows and warnings (module docstring); ours under ``end_cap``."""
     paths = maps.current.dose_paths
     if len(paths) != 1:
         return (), ()  # beam doses: a DVH Sequence of one beam is not the plan's
     tps = read_dvh_sequence(paths[0])
     if not tps.dvhs:
         return (), tps.warnings
-    comparison = compare_with_planning_system(maps.current.dose, [r for r in rois if r.closed_planar_contours], tps, list(METRICS))
+    comparison = compare_with_planning_system(maps.current.dose, [r for r in rois if r.closed_planar_contours], tps, list(METRICS), end_cap=end_cap)
     rows = []
     warnings = [*comparison.warnings, *comparison.unmatched_items]
     for roi in comparison.rois:

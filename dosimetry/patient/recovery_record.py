@@ -107,7 +107,7 @@ def recovery_comparison(
     for label, column_model in columns:
         dose = None if column_model is None else _uniform_map(maps, column_model)
         for roi in organs:
-            dvh = dvhs.curves[(roi.name, key)] if dose is None else compute_dvh(dose, roi, bin_width_gy=bin_width_gy)
+            dvh = dvhs.curves[(roi.name, key)] if dose is None else compute_dvh(dose, roi, bin_width_gy=bin_width_gy, end_cap=dvhs.end_cap)
             for metric in COMPARISON_METRICS:
                 try:
                     values[(roi.name, metric)].append(float(evaluate_metric(dvh, metric)))
@@ -138,7 +138,7 @@ def recovery_record(
     kind, type_warnings = classify_reirradiation(
         maps, dvhs.rois, threshold_prior_gy=threshold_prior_gy, threshold_current_gy=threshold_current_gy, bin_width_gy=bin_width_gy,
         current_dvhs={roi: dvh for (roi, q), dvh in dvhs.curves.items() if q == eqd2_current},  # their max_gy only
-        tables=tables,
+        tables=tables, end_cap=dvhs.end_cap,
     )
     return RecoveryRecord(
         model=model_record(selection.default),

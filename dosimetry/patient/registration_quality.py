@@ -49,6 +49,7 @@ from dosimetry.errors import DosimetryError, GeometryError
 from dosimetry.grid import RectilinearGrid
 from dosimetry.io.registration_reader import DeformableRegistration
 from dosimetry.patient.checks import constraint_report
+from dosimetry.dvh.endcaps import DEFAULT_END_CAP, EndCapConvention
 from dosimetry.patient.maps import PatientMaps
 from dosimetry.patient.records import ConstraintCheck
 from dosimetry.patient.results import constraint_checks
@@ -261,7 +262,8 @@ def inverse_consistency(maps: PatientMaps) -> InverseConsistency | None:
 
 # ---------------------------------------------------------------------------- uncertainty
 def _checks_for_prior(
-    maps: PatientMaps, prior_dose: DoseGrid, rois: tuple[Roi, ...], mapper: NameMapper, protocol: Protocol | None, bin_width_gy: float
+    maps: PatientMaps, prior_dose: DoseGrid, rois: tuple[Roi, ...], mapper: NameMapper, protocol: Protocol | None, bin_width_gy: float,
+    end_cap: EndCapConvention,
 ) -> dict[tuple[str, str, str, str], ConstraintCheck]:
     assert maps.prior is not None and maps.aligned is not None
     cumulative = {}
@@ -273,7 +275,9 @@ def _checks_for_prior(
             quantity=quantity, recovery=maps.recovery_assignment,
         )
     alt = replace(maps, aligned=replace(maps.aligned, dose=prior_dose), cumulative=cumulative)
-    report = constraint_report(alt, rois, mapper=mapper, protocol=protocol, bin_width_gy=bin_width_gy, roi_failures={})
+    report = constraint_report(
+        alt, rois, mapper=mapper, protocol=protocol, bin_width_gy=bin_width_gy, roi_failures={}, end_cap=end_cap
+    )
     return {(r.source, r.roi, r.endpoint, r.metric): r for r in constraint_checks(report)}
 
 
@@ -297,6 +301,7 @@ def registration_uncertainty(
     protocol: Protocol | None,
     bin_width_gy: float,
     margin_mm: float = DEFAULT_MARGIN_MM,
+    end_cap: EndCapConvention = DEFAULT_END_CAP,
 ) -> RegistrationUncertainty | None:
     """Rigid vs deformable values, the shift spread and the verdicts (module docstring); None without a prior course."""
     if maps.prior is None or maps.aligned is None:
@@ -311,14 +316,16 @@ def registration_uncertainty(
             maps.prior.dose, maps.current.dose.grid, maps.current.dose.frame_of_reference_uid, registration=rigid_reg,
         ).dose if rigid_reg is not None else None
         if rigid_dose is not None:
-            rigid_checks = _checks_for_prior(maps, rigid_dose, rois, mapper, protocol, bin_width_gy)
+            rigid_checks = _checks_for_prior(maps, rigid_dose, rois, mapper, protocol, bin_width_gy, end_cap)
     elif deformable_used:
         notes.append("no rigid registration links the frames: the rigid column is empty")
     shifted: dict[str, dict[tuple[str, str, str, str], ConstraintCheck]] = {}
     if margin_mm > 0:
         for label, unit in _DIRECTIONS.items():
             shift = (unit[0] * margin_mm, unit[1] * margin_mm, unit[2] * margin_mm)
-            shifted[label] = _checks_for_prior(maps, _shifted(maps.aligned.dose, shift), rois, mapper, protocol, bin_width_gy)
+            shifted[label] = _checks_for_prior(
+                maps, _shifted(maps.aligned.dose, shift), rois, mapper, protocol, bin_width_gy, end_cap
+            )
     rows: list[UncertaintyRow] = []
     for row in nominal:
         if "cumulative" not in row.quantity and "prior" not in row.quantity:

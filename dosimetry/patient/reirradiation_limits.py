@@ -31,7 +31,8 @@ from dosimetry.constraints.reirradiation import (
 )
 from dosimetry.dose import DoseGrid
 from dosimetry.dvh import compute_dvh
-from dosimetry.errors import DosimetryError
+from dosimetry.dvh.endcaps import DEFAULT_END_CAP, EndCapConvention
+from dosimetry.errors import ArgumentError, DosimetryError
 from dosimetry.patient.dvhs import PatientDvhs
 from dosimetry.patient.grid_tables import GridTables
 from dosimetry.patient.maps import PatientMaps, lq_key
@@ -84,9 +85,9 @@ def _row(check: LimitCheck) -> ConstraintCheck:
     )
 
 
-def _cumulative_value(limit: ReirradiationLimit, grid: DoseGrid, roi: Roi, bin_width_gy: float) -> float:
+def _cumulative_value(limit: ReirradiationLimit, grid: DoseGrid, roi: Roi, bin_width_gy: float, end_cap: EndCapConvention) -> float:
     """The voxel-wise metric of ``limit`` on the summed map ``grid`` (Max, or D at ``volume_cc``)."""
-    dvh = compute_dvh(grid, roi, bin_width_gy=bin_width_gy)
+    dvh = compute_dvh(grid, roi, bin_width_gy=bin_width_gy, end_cap=end_cap)
     if limit.metric is LimitMetric.CUMULATIVE_MAX:
         return dvh.max_gy
     assert limit.volume_cc is not None  # the parser requires it for this metric
@@ -96,6 +97,7 @@ def _cumulative_value(limit: ReirradiationLimit, grid: DoseGrid, roi: Roi, bin_w
 def reirradiation_limit_checks(
     maps: PatientMaps, rois: Sequence[Roi], *, bin_width_gy: float, mapper: NameMapper | None = None,
     table: ReirradiationTable | None = None, dvhs: PatientDvhs | None = None, tables: GridTables | None = None,
+    end_cap: EndCapConvention | None = None,
 ) -> tuple[tuple[ConstraintCheck, ...], tuple[str, ...]]:
     """Constraint rows of every limit of ``table`` (the shipped one by default) for every ROI it
     names, and warnings (ROIs without a DVH).
@@ -103,16 +105,24 @@ def reirradiation_limit_checks(
     ``dvhs``: the DVH stage's curves (``bin_width_gy`` bins); a current-course maximum on a map they
     cover (``BED2``, ``EQD2_2``, ...) is read from them instead of sampling the map again (the same
     numbers). ``tables``: the facade's :class:`GridTables`; the prior course's maps are sampled the
-    late-EQD2 one first (the re-irradiation type has just sampled it: its tables are still held)."""
+    late-EQD2 one first (the re-irradiation type has just sampled it: its tables are still held).
+    ``end_cap``: the end-cap convention of every DVH (default: that of ``dvhs``, else :data:`DEFAULT_END_CAP`;
+    one differing from that of ``dvhs`` is an error)."""
     if maps.prior is None or maps.aligned is None:
         return (), ()
+    convention = EndCapConvention.parse(end_cap) if end_cap is not None else (DEFAULT_END_CAP if dvhs is None else dvhs.end_cap)
+    if dvhs is not None and dvhs.end_cap is not convention:
+        raise ArgumentError(f"end_cap {convention.value} differs from that of the DVHs given ({dvhs.end_cap.value})")
     with (tables or GridTables()).session() as held:
-        return _limit_checks(maps, rois, bin_width_gy, mapper or NameMapper(), table or load_reirradiation_limits(), dvhs, held)
+        return _limit_checks(
+            maps, rois, bin_width_gy, mapper or NameMapper(), table or load_reirradiation_limits(), dvhs, held,
+            convention,
+        )
 
 
 def _limit_checks(
     maps: PatientMaps, rois: Sequence[Roi], bin_width_gy: float, mapper: NameMapper, table: ReirradiationTable,
-    dvhs: PatientDvhs | None, tables: GridTables,
+    dvhs: PatientDvhs | None, tables: GridTables, end_cap: EndCapConvention,
 ) -> tuple[tuple[ConstraintCheck, ...], tuple[str, ...]]:
 
     def quantity_of(limit: ReirradiationLimit) -> DoseQuantity:
@@ -142,7 +152,7 @@ def _limit_checks(
                 if known is None:
                     if grid is None:
                         grid = tables.use(current_map(limit))
-                    known = compute_dvh(grid, roi, bin_width_gy=bin_width_gy)
+                    known = compute_dvh(grid, roi, bin_width_gy=bin_width_gy, end_cap=end_cap)
                 maxima[(index, roi.name, "current")] = known.max_gy
             except DosimetryError as exc:
                 failed[(index, roi.name)] = exc
@@ -157,7 +167,7 @@ def _limit_checks(
             if (index, roi.name) in failed:
                 continue
             try:
-                maxima[(index, roi.name, "prior")] = compute_dvh(tables.use(prior), roi, bin_width_gy=bin_width_gy).max_gy
+                maxima[(index, roi.name, "prior")] = compute_dvh(tables.use(prior), roi, bin_width_gy=bin_width_gy, end_cap=end_cap).max_gy
             except DosimetryError as exc:
                 failed[(index, roi.name)] = exc
         del prior
@@ -176,7 +186,7 @@ def _limit_checks(
             if (index, roi.name) in failed:
                 continue
             try:
-                cumulative[(index, roi.name)] = _cumulative_value(limit, tables.use(summed), roi, bin_width_gy)
+                cumulative[(index, roi.name)] = _cumulative_value(limit, tables.use(summed), roi, bin_width_gy, end_cap)
             except DosimetryError as exc:
                 failed[(index, roi.name)] = exc
         del summed

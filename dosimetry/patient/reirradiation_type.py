@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from dosimetry.dvh import Dvh, compute_dvh, evaluate_metric
+from dosimetry.dvh.endcaps import DEFAULT_END_CAP, EndCapConvention
 from dosimetry.errors import ArgumentError, DosimetryError
 from dosimetry.patient.grid_tables import GridTables
 from dosimetry.patient.maps import PatientMaps
@@ -96,6 +97,7 @@ def classify_reirradiation(
     bin_width_gy: float = 0.01,
     current_dvhs: Mapping[str, Dvh] | None = None,
     tables: GridTables | None = None,
+    end_cap: EndCapConvention = DEFAULT_END_CAP,
 ) -> tuple[ReirradiationClassification | None, tuple[str, ...]]:
     """The classification (None without a prior course) and warnings (organs without a DVH).
 
@@ -103,19 +105,23 @@ def classify_reirradiation(
     alpha/beta, ``bin_width_gy`` bins: the facade's DVH stage), whose maxima are used instead of
     sampling that map again (the same numbers: the same engine call on the same values).
     ``tables``: the facade's :class:`GridTables` (one map's sampling tables at a time, shared with
-    the next step); without it the tables are released before returning."""
+    the next step); without it the tables are released before returning. ``end_cap``: the end-cap
+    convention of the organs' DVHs (that of ``current_dvhs``)."""
     for name, value in (("threshold_prior_gy", threshold_prior_gy), ("threshold_current_gy", threshold_current_gy)):
         if not (np.isfinite(value) and value > 0):
             raise ArgumentError(f"{name} must be a dose > 0 Gy, got {value!r}")
     if maps.prior is None or maps.aligned is None:
         return None, ()
     with (tables or GridTables()).session() as held:
-        return _classify(maps, rois, threshold_prior_gy, threshold_current_gy, bin_width_gy, current_dvhs or {}, held)
+        return _classify(
+            maps, rois, threshold_prior_gy, threshold_current_gy, bin_width_gy, current_dvhs or {}, held,
+            EndCapConvention.parse(end_cap),
+        )
 
 
 def _classify(
     maps: PatientMaps, rois: Sequence[Roi], threshold_prior_gy: float, threshold_current_gy: float, bin_width_gy: float,
-    current_dvhs: Mapping[str, Dvh], tables: GridTables,
+    current_dvhs: Mapping[str, Dvh], tables: GridTables, end_cap: EndCapConvention,
 ) -> tuple[ReirradiationClassification | None, tuple[str, ...]]:
     tables.release()  # the previous step's map tables are not needed while the ratio map is made (this step's peak)
     current = maps.constraint_maps()[DoseBasis.EQD2_CURRENT]()
@@ -141,7 +147,7 @@ def _classify(
     tables.use(both)
     for roi in candidates:
         try:
-            overlap = compute_dvh(both, roi, bin_width_gy=bin_width_gy)
+            overlap = compute_dvh(both, roi, bin_width_gy=bin_width_gy, end_cap=end_cap)
             overlap_cc[roi.name] = (float(overlap.volume_in_dose_grid_cc), float(evaluate_metric(overlap, "V1Gy[cc]")))
         except DosimetryError as exc:
             failed[roi.name] = exc
@@ -155,7 +161,9 @@ def _classify(
             known = current_dvhs.get(roi.name) if label == "current" else None
             try:
                 if known is None:
-                    known = compute_dvh(tables.use(prior if label == "prior" else current_map()), roi, bin_width_gy=bin_width_gy)
+                    known = compute_dvh(
+                        tables.use(prior if label == "prior" else current_map()), roi, bin_width_gy=bin_width_gy, end_cap=end_cap
+                    )
                 dvh = known
                 max_gy[(roi.name, label)] = float(dvh.max_gy)
             except DosimetryError as exc:

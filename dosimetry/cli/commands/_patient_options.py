@@ -1,6 +1,7 @@
 """Arguments shared by ``dosimetry check`` and ``dosimetry analyze``: the patient folder, the prior
 course and how it is aligned, the residual or recovery models and the interval between the courses
-(also ``dosimetry batch``: :func:`add_recovery_options`), the protocol and the ROI name mapping.
+(also ``dosimetry batch``: :func:`add_recovery_options`), the protocol, the ROI name mapping and the DVH
+end-cap convention (also ``dosimetry batch``: :func:`add_end_cap_option`).
 
 Private to the CLI (its name starts with ``_``, so it is not a sub-command); imports only light
 modules at its top level (the parser is built on every ``dosimetry`` call).
@@ -12,6 +13,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from dosimetry.cli.commands._lazy import LazyChoices, LazyValue, set_lazy_choices
 from dosimetry.errors import ArgumentError
 
 if TYPE_CHECKING:
@@ -68,6 +70,28 @@ def recovery_selection_from_args(args: argparse.Namespace, protocol_selection: R
     return selection
 
 
+#: The module that defines the end-cap conventions (named lazily: building the parser imports no numpy).
+_END_CAPS = "dosimetry.dvh.endcaps"
+
+END_CAP_HELP = (
+    "how each ROI's solid is closed between and beyond its contour planes, for every DVH, index and check: "
+    "shape (the default: reconstructed from the contours, interpolated between planes, end caps following the "
+    "trend of the extreme contours: rounded where they close, flat half a spacing out otherwise; the better "
+    "estimate of the real organ against true solids), half-slab (each plane a slab one contour spacing thick, "
+    "half a spacing beyond the outermost planes: most planning systems' convention, about 3x faster) or "
+    "truncated (the solid stops at the outermost planes); recorded as parameters.end_cap "
+    "(default: %(default)s; README, 'Between and beyond the contour planes')"
+)
+
+
+def add_end_cap_option(parser: argparse.ArgumentParser) -> None:
+    """--end-cap (default :data:`dosimetry.dvh.endcaps.DEFAULT_END_CAP`, resolved after parsing)."""
+    set_lazy_choices(
+        parser.add_argument("--end-cap", default=LazyValue(_END_CAPS, "DEFAULT_END_CAP.value"), help=END_CAP_HELP),
+        LazyChoices(_END_CAPS, "EndCapConvention"),
+    )
+
+
 NO_PRIOR_HELP = (
     "evaluate the current course alone (no prior dose summed); required when PATIENT_DIR has no prior/ "
     "sub-folder and --prior is not given"
@@ -105,6 +129,7 @@ def add_patient_options(parser: argparse.ArgumentParser, *, patient_help: str) -
     add_recovery_options(parser)
     parser.add_argument("--protocol", type=Path, metavar="FILE", help="protocol file (.yaml/.toml) of TG-263 constraints")
     parser.add_argument("--mapping", type=Path, metavar="FILE", help="ROI name -> organ mapping file (.yaml/.toml)")
+    add_end_cap_option(parser)
 
 
 def load_patient_from_args(args: argparse.Namespace, *, alpha_beta_late_gy: float = 2.0) -> Patient:
@@ -147,4 +172,5 @@ def load_patient_from_args(args: argparse.Namespace, *, alpha_beta_late_gy: floa
         recovery=recovery,
         interval_months=args.interval_months,
         reirradiation_thresholds_gy=(args.overlap_threshold_gy[0], args.overlap_threshold_gy[1]),
+        end_cap=str(args.end_cap),
     )

@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from dosimetry.cli.commands._patient_options import add_recovery_options
+from dosimetry.cli.commands._patient_options import add_end_cap_option, add_recovery_options
 
 
 def register(subparsers: Any) -> None:
@@ -57,6 +57,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--alpha-beta-tumour", type=float, default=9.0, metavar="GY", help="alpha/beta of the tumour, Gy (default 9)")
     parser.add_argument("--protocol", type=Path, default=None, metavar="FILE", help="constraint protocol file passed to the analysis")
     add_recovery_options(parser)
+    add_end_cap_option(parser)  # part of the resumability key: another convention analyses every patient again
     parser.add_argument(
         "--analysis", default=None, metavar="MODULE:CALLABLE",
         help="per-patient analysis to run (default: pipelines.analyze:full_analysis; pipelines.default_analysis:dvh_analysis is DVH metrics only)",
@@ -83,6 +84,7 @@ def run(args: argparse.Namespace) -> int:
     from pipelines.batch import BatchTerminated, ProgressMode, run_batch
     from pipelines.verdicts import add_verdicts_to_summary, any_violation, patient_verdicts, verdict_line, write_overview
 
+    from dosimetry.dvh.endcaps import EndCapConvention
     from dosimetry.radiobiology.recovery import selection_from_specs
 
     # Checked here so that a bad model stops the batch before any patient; the analysis rebuilds it.
@@ -100,6 +102,7 @@ def run(args: argparse.Namespace) -> int:
         alpha_beta_late_gy=args.alpha_beta_late,
         protocol_path=args.protocol,
         extra=tuple((k, v) for k, v in recovery.items() if v is not None),
+        end_cap=EndCapConvention.parse(str(args.end_cap)),
     )
     try:
         summary = run_batch(

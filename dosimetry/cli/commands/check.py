@@ -68,6 +68,7 @@ def _report_text(report: ConstraintReport, context: dict[str, Any], verdict_line
         f"(alpha/beta {report.alpha_beta_gy:g} Gy); {prior_text}",
         f"Rule: {report.rule_description}",
         f"Tables: {report.emami_version}, {report.burman_version}",
+        f"DVH end caps: {context['end_cap']} convention (--end-cap)",
         "",
         f"{'ROI':<22}{'organ':<20}{'endpoint':<28}{'status':<15}{'Dmax':>8}{'limit':>8}{'margin':>8}{'D0.03cc':>9}{'D1/3':>8}{'D2/3':>8}{'D3/3':>8}{'Dmean':>8}{'NTCP':>8}",
     ]
@@ -130,6 +131,7 @@ def run(args: argparse.Namespace) -> int:
         "prior": None,
         "residual": maps.residual,
         "recovery": maps.recovery.describe(),
+        "end_cap": patient.end_cap.value,
     }
     if maps.prior is not None and maps.aligned is not None:
         prior, aligned = maps.prior, maps.aligned
@@ -168,7 +170,7 @@ def run(args: argparse.Namespace) -> int:
             "recovery": maps.recovery.describe(),
             "interval": None if maps.interval is None else maps.interval.to_dict(),
             "dvh_bin_width_gy": patient.dvh_bin_width_gy,
-            "end_cap": patient.dvhs().end_cap.value,
+            "end_cap": patient.end_cap.value,
             "name_mapping": str(args.mapping) if args.mapping else "built-in TG-263 synonyms",
             "protocol": str(args.protocol) if args.protocol else None,
         }
