@@ -41,7 +41,7 @@ from dosimetry.patient.dvhs import DVH_BIN_WIDTH_GY, ROLE_SCOPE, PatientDvhs, co
 from dosimetry.patient.folders import CourseFolders, check_output_outside, resolve_folders
 from dosimetry.patient.indices import PatientIndices, TargetIndicesRun, indices_quantity, target_indices
 from dosimetry.patient.grid_tables import GridTables
-from dosimetry.patient.maps import LqMapSet, PatientMaps, build_patient_maps
+from dosimetry.patient.maps import CumulativeMapSet, LqMapSet, PatientMaps, build_patient_maps
 from dosimetry.patient.planning_system import planning_system_rows
 from dosimetry.patient.sensitivity import with_convention_spreads
 from dosimetry.patient.provenance import input_records
@@ -360,7 +360,7 @@ class Patient:
                 run = TargetIndicesRun(self._maps, self._rois, {r.name: roi_role(r) for r in self._rois}, end_cap=self.end_cap)
                 self._dvhs = compute_patient_dvhs(
                     self._maps, self._rois, bin_width_gy=self.dvh_bin_width_gy, tables=self._tables, on_map=run.on_map,
-                    end_cap=self.end_cap,
+                    end_cap=self.end_cap, keep_samples=run.keep_samples,
                 )
                 self._indices = run.finish(self._tables)
             dvhs = self.dvhs()
@@ -391,7 +391,9 @@ class Patient:
         descriptions = {dvhs.planned_dose_name: f"{dvhs.planned_dose_name}: the current plan's dose ({maps.current.dose.dose_type.value})"}
         lq = maps.lq
         descriptions.update({k: lq.description(k) if isinstance(lq, LqMapSet) else lq[k].description for k in lq})
-        descriptions.update({k: m.description for k, m in maps.cumulative.items()})
+        cumulative = maps.cumulative  # their descriptions without computing the maps again
+        descriptions.update({k: cumulative.description(k) if isinstance(cumulative, CumulativeMapSet) else cumulative[k].description
+                             for k in cumulative})
         present = {q for (_, q) in dvhs.curves}
         quantities = tuple(
             QuantityRecord(name=q, description=descriptions[q], rois=ROLE_SCOPE[roles_for(q, dvhs.planned_dose_name)])

@@ -1,0 +1,146 @@
+"""Issue 20: work the analysis steps of ``Patient.results()`` share instead of repeating changes no number.
+
+* the lazy map sets answer ``key in maps.lq`` and the cumulative maps' descriptions without computing a map;
+* the target indices take the DVH stage's dose samples of the targets and the body instead of
+  sampling those ROIs again.
+
+Each test's oracle is the uncached computation: the map computed directly, the indices computed by
+a separate step that samples every ROI itself, ``evaluate_targets`` without the samples given.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import dosimetry
+import dosimetry.indices.evaluate as indices_evaluate
+import dosimetry.indices.volumes as indices_volumes
+import dosimetry.patient.maps as patient_maps
+from dosimetry.dvh import roi_dose_samples
+from dosimetry.dvh.endcaps import EndCapConvention
+from dosimetry.errors import ArgumentError
+from dosimetry.indices.evaluate import ReferenceLevel, evaluate_targets
+from dosimetry.patient.indices import target_indices
+from dosimetry.patient.maps import CumulativeMapSet
+from dosimetry.quantities import DoseQuantity
+from dosimetry.radiobiology import CourseDose
+from tests import dicom_factory as f
+from tests.indices_phantoms import RadialFalloff, dose_grid, sphere_roi
+from tests.test_constraints_check_cli import PLANES, POSITION, SHAPE, _dose
+
+
+@pytest.fixture(scope="module")
+def patient_with_body(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The two-course patient of tests/test_constraints_check_cli.py with a CTV, a PTV and an
+    External ROI (the body of the indices' isodose volumes), partly outside the dose grid."""
+    root = tmp_path_factory.mktemp("patient_body")
+    current, prior = root / "current", root / "prior"
+    current.mkdir()
+    prior.mkdir()
+    ion_uid, photon_uid = f.uid("reuse-ion-plan"), f.uid("reuse-photon-plan")
+    f.make_rt_ion_plan(current, fractions=22, dose_per_fraction_gy=2.0, sop_instance_uid=ion_uid)
+    f.make_rt_dose(current, shape_frc=SHAPE, position_mm=POSITION, pixel_spacing_mm=(2.0, 2.0), dose_frc_gy=_dose(22.0, 44.0),
+                   dose_type="EFFECTIVE", referenced_plan_uid=ion_uid, seed="reuse-current-dose")
+    rois = [
+        f.box_roi(1, "External", (0.0, 0.0), 36.0, [2.5 * k for k in range(13)], interpreted_type="EXTERNAL"),
+        f.box_roi(2, "Brain Stem", (-18.0, 0.0), 6.0, PLANES),
+        f.box_roi(3, "CTV_60", (14.0, -12.0), 4.0, PLANES[2:7], interpreted_type="CTV"),
+        f.box_roi(4, "PTV_66", (14.0, -12.0), 6.0, PLANES, interpreted_type="PTV"),
+    ]
+    f.make_rt_struct(current, rois=rois, seed="reuse-struct")
+    f.make_rt_plan(prior, fractions=30, prescription_gy=60.0, sop_instance_uid=photon_uid, seed="reuse-photon")
+    f.make_rt_dose(prior, shape_frc=SHAPE, position_mm=POSITION, pixel_spacing_mm=(2.0, 2.0), dose_frc_gy=_dose(30.0, 60.0),
+                   referenced_plan_uid=photon_uid, seed="reuse-prior-dose")
+    return root
+
+
+def test_membership_and_descriptions_compute_no_map(patient_with_body: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Oracle: accumulate called directly on the loaded courses (its description). ``in`` on the
+    LQ and cumulative map sets and the cumulative descriptions once a map was computed call neither
+    lq_map nor accumulate (counted); a description asked for first computes the map."""
+    maps = dosimetry.load_patient(patient_with_body).patient_maps
+    assert maps.prior is not None and maps.aligned is not None and isinstance(maps.cumulative, CumulativeMapSet)
+    calls: list[str] = []
+    real_lq_map, real_accumulate = patient_maps.lq_map, patient_maps.accumulate
+
+    def counted(name: str, real: Callable[..., object]) -> Callable[..., object]:
+        def call(*args: object, **kwargs: object) -> object:
+            calls.append(name)
+            return real(*args, **kwargs)
+
+        return call
+
+    monkeypatch.setattr(patient_maps, "lq_map", counted("lq_map", real_lq_map))
+    monkeypatch.setattr(patient_maps, "accumulate", counted("accumulate", real_accumulate))
+    assert "BED9" in maps.lq and "EQD2_2" in maps.lq and "BED3" not in maps.lq and 2 not in maps.lq
+    assert maps.eqd2_late_cumulative_key in maps.cumulative and "EQD2_2" not in maps.cumulative
+    assert calls == []
+    # the late EQD2 map was computed at load time (its warnings): its description was kept then; the
+    # BED map was not computed yet: its description computes it once
+    for key, quantity, computed in (
+        (maps.eqd2_late_cumulative_key, DoseQuantity.EQD2, []), (maps.bed_late_cumulative_key, DoseQuantity.BED, ["accumulate"]),
+    ):
+        calls.clear()
+        direct = real_accumulate(
+            CourseDose(maps.current.dose, maps.current.plan), CourseDose(maps.aligned.dose, maps.prior.plan),
+            alpha_beta_gy=maps.alpha_beta_late_gy, residual=0.3, quantity=quantity, warnings=maps.aligned.warnings,
+            recovery=maps.recovery_assignment,
+        )
+        assert maps.cumulative.description(key) == direct.description
+        assert calls == computed
+        assert maps.cumulative.description(key) == direct.description
+        assert calls == computed  # the second time from the description kept
+
+
+def test_indices_take_the_dvh_stage_samples(patient_with_body: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Oracle: target_indices as a separate step after the DVHs on a second load of the patient (it
+    samples every target and the body itself). results() samples no target again and the body
+    only on the tumour BED (the External ROI gets no BED map in the DVH stage): counted calls of
+    the engine from the indices modules; the index records are equal."""
+    sampled: list[str] = []
+
+    def counting(module: object) -> None:
+        real = module.roi_dose_samples  # type: ignore[attr-defined]
+
+        def call(dose: object, roi: object, **kwargs: object) -> object:
+            sampled.append(roi.name)  # type: ignore[attr-defined]
+            return real(dose, roi, **kwargs)
+
+        monkeypatch.setattr(module, "roi_dose_samples", call)
+
+    counting(indices_evaluate)
+    counting(indices_volumes)
+    combined = dosimetry.load_patient(patient_with_body)
+    document = combined.results().to_dict()
+    assert sampled == ["External"]  # on BED9 only: the planned dose's samples came from the DVH stage
+    monkeypatch.undo()
+    separate = dosimetry.load_patient(patient_with_body)
+    alone = target_indices(separate.patient_maps, separate.dvhs())
+    assert {r.target_name for r in alone.results} == {"CTV_60", "PTV_66"}
+    assert len(alone.results) == 4  # two targets on the planned dose and on BED9
+    assert [r.to_dict() for r in combined.indices().results] == [r.to_dict() for r in alone.results]
+    assert combined.indices().warnings == alone.warnings
+    assert all(r.body_description.startswith("ROI 'External'") for r in alone.results)
+    assert len(document["indices"]) == 4
+
+
+def test_evaluate_targets_with_known_samples_equals_sampling_again() -> None:
+    """Oracle: evaluate_targets without samples given (every ROI sampled by the engine). Given the
+    engine's samples of a target and of the body, the results are equal; samples under another
+    end-cap convention are refused, naming the ROI."""
+    dose = dose_grid(RadialFalloff(dmax_gy=60.0, plateau_mm=6.0, zero_mm=30.0), half_width_mm=26.0, spacing_mm=1.0)
+    body = sphere_roi("BODY", 22.5, interpreted_type="EXTERNAL", number=99, vertices=96)
+    ctv, ptv = sphere_roi("CTV", 10.5), sphere_roi("PTV", 11.5, interpreted_type="PTV", number=2)
+    reference = ReferenceLevel.physical(50.0)
+    fresh = evaluate_targets(dose, (ctv, ptv), reference, body=body)
+    known = {"PTV": roi_dose_samples(dose, ptv), "BODY": roi_dose_samples(dose, body)}
+    given = evaluate_targets(dose, (ctv, ptv), reference, body=body, known_samples=known)
+    assert [r.to_dict() for r in given] == [r.to_dict() for r in fresh]
+    assert np.array_equal([r.piv_cc for r in given], [r.piv_cc for r in fresh])
+    other = next(c for c in EndCapConvention if c is not known["PTV"].end_cap)
+    with pytest.raises(ArgumentError, match="'PTV'"):
+        evaluate_targets(dose, (ptv,), reference, body=body, known_samples={"PTV": roi_dose_samples(dose, ptv, end_cap=other)})
