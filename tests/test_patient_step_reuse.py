@@ -2,14 +2,17 @@
 
 * the lazy map sets answer ``key in maps.lq`` and the cumulative maps' descriptions without computing a map;
 * the target indices take the DVH stage's dose samples of the targets and the body instead of
-  sampling those ROIs again.
+  sampling those ROIs again;
+* dvh.csv formats each curve's text cells once, not once per dose level.
 
 Each test's oracle is the uncached computation: the map computed directly, the indices computed by
-a separate step that samples every ROI itself, ``evaluate_targets`` without the samples given.
+a separate step that samples every ROI itself, ``evaluate_targets`` without the samples given,
+the CSV writer called once per row.
 """
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,12 +23,15 @@ import dosimetry
 import dosimetry.indices.evaluate as indices_evaluate
 import dosimetry.indices.volumes as indices_volumes
 import dosimetry.patient.maps as patient_maps
-from dosimetry.dvh import roi_dose_samples
+from dosimetry.dvh import compute_dvh, roi_dose_samples
 from dosimetry.dvh.endcaps import EndCapConvention
 from dosimetry.errors import ArgumentError
 from dosimetry.indices.evaluate import ReferenceLevel, evaluate_targets
+from dosimetry.io.csv_cells import csv_writer
+from dosimetry.patient.dvhs import PatientDvhs
 from dosimetry.patient.indices import target_indices
 from dosimetry.patient.maps import CumulativeMapSet
+from dosimetry.patient.writers import dvh_csv_text
 from dosimetry.quantities import DoseQuantity
 from dosimetry.radiobiology import CourseDose
 from tests import dicom_factory as f
@@ -144,3 +150,32 @@ def test_evaluate_targets_with_known_samples_equals_sampling_again() -> None:
     other = next(c for c in EndCapConvention if c is not known["PTV"].end_cap)
     with pytest.raises(ArgumentError, match="'PTV'"):
         evaluate_targets(dose, (ptv,), reference, body=body, known_samples={"PTV": roi_dose_samples(dose, ptv, end_cap=other)})
+
+
+def _dvh_csv_row_by_row(dvhs: PatientDvhs, step_gy: float) -> str:
+    """dvh.csv as written before issue 20: one CSV writer row per dose level."""
+    buffer = io.StringIO()
+    writer = csv_writer(buffer, lineterminator="\n")
+    writer.writerow(["roi", "quantity", "dose_gy", "volume_cc", "volume_pct"])
+    for (name, quantity), dvh in dvhs.curves.items():
+        levels = np.arange(0.0, float(dvh.bin_edges_gy[-1]) + step_gy, step_gy)
+        volumes = np.interp(levels, dvh.bin_edges_gy, dvh.cumulative_cc, left=dvh.volume_in_dose_grid_cc, right=0.0)
+        pct = 100.0 * volumes / dvh.volume_in_dose_grid_cc
+        for level, volume, p in zip(levels, volumes, pct, strict=True):
+            writer.writerow([name, quantity, f"{level:.4f}", f"{volume:.6g}", f"{p:.6g}"])
+    return buffer.getvalue()
+
+
+def test_dvh_csv_equals_one_writer_row_per_level() -> None:
+    """Oracle: the CSV writer called once per dose level (the code before issue 20). The text is
+    the same, byte for byte, for ROI names that the writer neutralises (formula triggers, a
+    leading quote) or quotes (comma, double quote, line break) and for a name that is a number."""
+    dose = dose_grid(RadialFalloff(dmax_gy=60.0, plateau_mm=6.0, zero_mm=30.0), half_width_mm=26.0, spacing_mm=2.0)
+    dvh = compute_dvh(dose, sphere_roi("CTV", 10.5))
+    names = ["CTV", "=HYPERLINK(1)", "+cmd|' /C calc'!A0", "-1.5", "'quoted", "a,b", 'say "hi"', "two\nlines", "\tTab", ""]
+    dvhs = PatientDvhs(
+        curves={(name, quantity): dvh for name in names for quantity in ("physical", "@BED2")}, rois=(), roles={},
+        planned_dose_name="physical", metrics=(),
+    )
+    for step in (0.1, 0.25):
+        assert dvh_csv_text(dvhs, step) == _dvh_csv_row_by_row(dvhs, step)
