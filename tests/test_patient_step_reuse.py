@@ -179,3 +179,31 @@ def test_dvh_csv_equals_one_writer_row_per_level() -> None:
     )
     for step in (0.1, 0.25):
         assert dvh_csv_text(dvhs, step) == _dvh_csv_row_by_row(dvhs, step)
+
+
+@pytest.mark.parametrize("shape", [(3, 5, 7), (5, 300, 301)])  # one chunk; several chunks and a partial one
+@pytest.mark.parametrize("quantity", [DoseQuantity.EQD2, DoseQuantity.BED])
+def test_cumulative_array_in_chunks_equals_the_whole_array_formula(shape: tuple[int, int, int], quantity: DoseQuantity) -> None:
+    """Oracle: the whole-array formula (the code before issue 20): lq_array of each course, the
+    prior term times the residual, added. The chunked sum is equal bit for bit, for contiguous and
+    strided inputs, and a negative prior dose is refused with the message lq_array gives."""
+    from dosimetry.errors import RadiobiologyError
+    from dosimetry.radiobiology.maps import lq_array
+    from dosimetry.radiobiology.summation import cumulative_array
+
+    rng = np.random.default_rng(20)
+    current, prior = rng.uniform(0.0, 70.0, shape), rng.uniform(0.0, 60.0, shape)
+    expected = lq_array(current, quantity, 22, 2.0)
+    term = lq_array(prior, quantity, 33, 2.0)
+    term *= 0.3
+    expected += term
+    assert np.array_equal(cumulative_array(current, 22, prior, 33, alpha_beta_gy=2.0, residual=0.3, quantity=quantity), expected)
+    strided = np.asfortranarray(prior)
+    assert np.array_equal(cumulative_array(current, 22, strided, 33, alpha_beta_gy=2.0, residual=0.3, quantity=quantity), expected)
+    negative = prior.copy()
+    negative.flat[-1] = -1.0
+    with pytest.raises(RadiobiologyError) as whole:
+        lq_array(negative, quantity, 33, 2.0)
+    with pytest.raises(RadiobiologyError) as chunked:
+        cumulative_array(current, 22, negative, 33, alpha_beta_gy=2.0, residual=0.3, quantity=quantity)
+    assert str(chunked.value) == str(whole.value)
