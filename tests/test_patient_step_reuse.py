@@ -23,7 +23,7 @@ import dosimetry
 import dosimetry.indices.evaluate as indices_evaluate
 import dosimetry.indices.volumes as indices_volumes
 import dosimetry.patient.maps as patient_maps
-from dosimetry.dvh import compute_dvh, roi_dose_samples
+from dosimetry.dvh import compute_dvh, evaluate_metric, roi_dose_samples
 from dosimetry.dvh.endcaps import EndCapConvention
 from dosimetry.errors import ArgumentError
 from dosimetry.indices.evaluate import ReferenceLevel, evaluate_targets
@@ -207,3 +207,38 @@ def test_cumulative_array_in_chunks_equals_the_whole_array_formula(shape: tuple[
     with pytest.raises(RadiobiologyError) as chunked:
         cumulative_array(current, 22, negative, 33, alpha_beta_gy=2.0, residual=0.3, quantity=quantity)
     assert str(chunked.value) == str(whole.value)
+
+
+def test_lq_map_slabs_and_the_overlap_ratio_equal_the_whole_maps(patient_with_body: Path) -> None:
+    """Oracle: lq_map's whole maps (what the re-irradiation type used before issue 20). The slabs
+    equal the map's values bit for bit, and the classification made from the slabs equals one made
+    from the whole-map ratio min(EQD2 prior / t, EQD2 current / t): the overlap volume counted
+    voxel by voxel and every organ's overlap volume from its DVH on that ratio map."""
+    from dosimetry.patient.reirradiation_type import classify_reirradiation
+    from dosimetry.radiobiology import lq_map
+    from dosimetry.radiobiology.maps import effective_dose_grid, lq_map_slabs
+
+    patient = dosimetry.load_patient(patient_with_body)
+    maps = patient.patient_maps
+    assert maps.aligned is not None and maps.prior is not None
+    courses = ((maps.aligned.dose, maps.prior.plan), (maps.current.dose, maps.current.plan))
+    whole = []
+    for dose, plan in courses:
+        for quantity in (DoseQuantity.EQD2, DoseQuantity.BED):
+            expected = lq_map(dose, quantity=quantity, alpha_beta_gy=2.0, plan=plan).dose.dose_gy
+            slabs = [slab.copy() for slab in lq_map_slabs(dose, quantity=quantity, alpha_beta_gy=2.0, plan=plan)]
+            assert np.array_equal(np.stack(slabs), expected)
+        whole.append(lq_map(dose, quantity=DoseQuantity.EQD2, alpha_beta_gy=2.0, plan=plan).dose)
+    t_prior, t_current = 40.0, 30.0  # thresholds inside the synthetic doses' EQD2 range (16.5-62 Gy)
+    ratio = np.minimum(np.divide(whole[0].dose_gy, t_prior), np.divide(whole[1].dose_gy, t_current))
+    kind, _ = classify_reirradiation(maps, patient.dvhs().rois, threshold_prior_gy=t_prior, threshold_current_gy=t_current)
+    assert kind is not None and kind.organs
+    per_slab = np.count_nonzero(ratio >= 1.0, axis=(1, 2))
+    assert kind.overlap_cc == float(np.dot(per_slab, maps.current.dose.grid.voxel_volume_cc()))
+    assert kind.overlap_cc > 0
+    both = effective_dose_grid(whole[1], ratio, plan=None, description="whole-map ratio", warnings=())
+    rois = {r.name: r for r in maps.structure_set.rois}
+    for organ in kind.organs:
+        dvh = compute_dvh(both, rois[organ.roi], end_cap=patient.end_cap)
+        assert organ.overlap_cc == float(evaluate_metric(dvh, "V1Gy[cc]"))
+        assert organ.volume_cc == float(dvh.volume_in_dose_grid_cc)
