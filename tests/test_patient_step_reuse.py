@@ -242,3 +242,69 @@ def test_lq_map_slabs_and_the_overlap_ratio_equal_the_whole_maps(patient_with_bo
         dvh = compute_dvh(both, rois[organ.roi], end_cap=patient.end_cap)
         assert organ.overlap_cc == float(evaluate_metric(dvh, "V1Gy[cc]"))
         assert organ.volume_cc == float(dvh.volume_in_dose_grid_cc)
+
+
+def test_uncertainty_evaluations_equal_the_eager_computation(
+    patient_with_body: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Oracle: the evaluation of one shifted prior dose as before issue 20: both cumulative maps
+    accumulated up front and every constraint DVH sampled (constraint_report without known DVHs).
+    The lazy evaluation with the DVH stage's current-course curves gives the same rows, accumulates
+    the late EQD2 map only (counted), and the facade's uncertainty equals one computed without the
+    stage's curves. The protocol has a constraint on the current course's dose and one on its EQD2."""
+    from dataclasses import replace as replace_fields
+
+    import dosimetry.patient.registration_quality as quality
+    from dosimetry.constraints.naming import NameMapper
+    from dosimetry.constraints.protocol import load_protocol
+    from dosimetry.patient.checks import constraint_report
+    from dosimetry.patient.results import constraint_checks
+    from dosimetry.radiobiology import accumulate
+    from dosimetry.radiobiology.recovery import DEFAULT_RESIDUAL
+
+    protocol_path = tmp_path / "protocol.toml"
+    protocol_path.write_text(
+        '[constraints]\nBrainStem = "D0.03cc[Gy] < 54"\n'
+        '[constraints.PTV_66]\nquantity = "dose_current"\nconstraints = ["Dmax[Gy] < 50"]\n'
+        '[constraints."Brain Stem"]\nquantity = "eqd2_current"\nconstraints = ["Dmax[Gy] < 30"]\n',
+        encoding="utf-8",
+    )
+    patient = dosimetry.load_patient(patient_with_body, uncertainty_margin_mm=2.0)
+    maps, rois = patient.patient_maps, tuple(patient.dvhs().rois)
+    assert maps.aligned is not None and maps.prior is not None
+    protocol, mapper = load_protocol(protocol_path), NameMapper()
+    shifted = quality._shifted(maps.aligned.dose, (2.0, 0.0, 0.0))
+    eager = {
+        key: accumulate(
+            CourseDose(maps.current.dose, maps.current.plan), CourseDose(shifted, maps.prior.plan),
+            alpha_beta_gy=maps.alpha_beta_late_gy, residual=DEFAULT_RESIDUAL if maps.residual is None else maps.residual,
+            quantity=quantity, recovery=maps.recovery_assignment,
+        )
+        for key, quantity in ((maps.eqd2_late_cumulative_key, DoseQuantity.EQD2), (maps.bed_late_cumulative_key, DoseQuantity.BED))
+    }
+    alt = replace_fields(maps, aligned=replace_fields(maps.aligned, dose=shifted), cumulative=eager)
+    expected = constraint_checks(constraint_report(
+        alt, rois, mapper=mapper, protocol=protocol, bin_width_gy=patient.dvh_bin_width_gy, roi_failures={}, end_cap=patient.end_cap,
+    ))
+    assert {r.quantity for r in expected} >= {"dose_current", "eqd2_current", "eqd2_cumulative"}
+    accumulated: list[object] = []
+    real_accumulate: Callable[..., object] = patient_maps.accumulate
+
+    def counted(*args: object, **kwargs: object) -> object:
+        accumulated.append(kwargs["quantity"])
+        return real_accumulate(*args, **kwargs)
+
+    monkeypatch.setattr(patient_maps, "accumulate", counted)
+    lazy = quality._checks_for_prior(
+        maps, shifted, rois, mapper, protocol, patient.dvh_bin_width_gy, patient.end_cap,
+        patient._stage_dvhs(cumulative=False),
+    )
+    assert accumulated == [DoseQuantity.EQD2]
+    assert list(lazy.values()) == list(expected)
+    monkeypatch.undo()
+    facade = patient.registration_uncertainty(protocol_path)
+    plain = quality.registration_uncertainty(
+        maps, rois, constraint_checks(patient.check(protocol_path)), mapper=mapper, protocol=protocol,
+        bin_width_gy=patient.dvh_bin_width_gy, margin_mm=2.0, end_cap=patient.end_cap,
+    )
+    assert facade is not None and facade == plain and facade.rows

@@ -31,6 +31,7 @@ from dosimetry.constraints.evaluate import ConstraintReport
 from dosimetry.constraints.naming import NameMapper, load_name_mapping
 from dosimetry.constraints.protocol import Protocol, load_protocol
 from dosimetry.dose import DoseGrid
+from dosimetry.dvh import Dvh
 from dosimetry.dvh.endcaps import DEFAULT_END_CAP, EndCapConvention
 from dosimetry.errors import ArgumentError, OutputError
 from dosimetry.io.atomic_files import write_text
@@ -62,6 +63,7 @@ from dosimetry.radiobiology import DEFAULT_RESIDUAL, SummationMethod
 from dosimetry.radiobiology.alpha_beta import roi_role
 from dosimetry.radiobiology.recovery import RecoverySelection
 from dosimetry.radiobiology.export import identity_from_dicom
+from dosimetry.quantities import DoseBasis
 
 logger = logging.getLogger(__name__)
 
@@ -278,19 +280,8 @@ class Patient:
         key = _check_key(protocol, mapping)
         if key not in self._checks or isinstance(protocol, Protocol) or isinstance(mapping, NameMapper):
             loaded_protocol, mapper = _protocol(protocol), _mapping(mapping)
-            from dosimetry.quantities import DoseBasis
-
-            known: dict[DoseBasis, dict[str, object]] = {}
-            failures: dict[str, str] = {}
-            if self._dvhs is not None:
-                reuse = {
-                    DoseBasis.EQD2_CUMULATIVE: self._maps.eqd2_late_cumulative_key,
-                    DoseBasis.EQD2_CURRENT: f"EQD2_{self._maps.alpha_beta_late_gy:g}",
-                    DoseBasis.DOSE_CURRENT: self._dvhs.planned_dose_name,
-                }
-                for quantity, name in reuse.items():
-                    known[quantity] = {roi: dvh for (roi, q), dvh in self._dvhs.curves.items() if q == name}
-                failures = dict(self._dvhs.roi_failures)
+            known = self._stage_dvhs(cumulative=True)
+            failures = {} if self._dvhs is None else dict(self._dvhs.roi_failures)
             report = constraint_report(
                 self._maps,
                 self._rois,
@@ -298,7 +289,7 @@ class Patient:
                 protocol=loaded_protocol,
                 bin_width_gy=self.dvh_bin_width_gy,
                 roi_failures=failures,
-                known_dvhs=known,  # type: ignore[arg-type]
+                known_dvhs=known,
                 warnings=self.warnings + _recovery_mismatch(loaded_protocol, self._maps.recovery),
                 report_dvh_warnings=True,
                 tables=self._tables,
@@ -306,6 +297,16 @@ class Patient:
             )
             self._checks[key] = report
         return self._checks[key]
+
+    def _stage_dvhs(self, *, cumulative: bool) -> dict[DoseBasis, dict[str, Dvh]]:
+        """The DVH stage's curves on the current course's constraint maps (and the cumulative EQD2 with
+        ``cumulative``) by dose basis and ROI name; none before the stage ran."""
+        if self._dvhs is None:
+            return {}
+        names = {DoseBasis.EQD2_CURRENT: f"EQD2_{self._maps.alpha_beta_late_gy:g}", DoseBasis.DOSE_CURRENT: self._dvhs.planned_dose_name}
+        if cumulative:
+            names = {DoseBasis.EQD2_CUMULATIVE: self._maps.eqd2_late_cumulative_key, **names}
+        return {basis: {roi: dvh for (roi, q), dvh in self._dvhs.curves.items() if q == name} for basis, name in names.items()}
 
     def registration_uncertainty(
         self, protocol: Protocol | Path | str | None = None, mapping: NameMapper | Path | str | None = None
@@ -323,6 +324,7 @@ class Patient:
             self._uncertainty[key] = registration_uncertainty(
                 self._maps, self._rois, constraint_checks(self.check(protocol, mapping)), mapper=_mapping(mapping),
                 protocol=_protocol(protocol), bin_width_gy=self.dvh_bin_width_gy, margin_mm=margin, end_cap=self.end_cap,
+                current_dvhs=self._stage_dvhs(cumulative=False),
             )
         return self._uncertainty[key]  # type: ignore[return-value]
 
