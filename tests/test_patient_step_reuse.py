@@ -308,3 +308,48 @@ def test_uncertainty_evaluations_equal_the_eager_computation(
         bin_width_gy=patient.dvh_bin_width_gy, margin_mm=2.0, end_cap=patient.end_cap,
     )
     assert facade is not None and facade == plain and facade.rows
+
+
+def test_mapping_quality_rasterises_each_organ_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Oracle: the overlap computed as before issue 20, each organ and its prior rasterised again for
+    every mapping (rasterise_roi, resample, Dice and surface distance written out here). With a
+    rigid and a deformable mapping, mapping_quality rasterises each organ and its prior once
+    (counted) and gives the same Dice and surface distances."""
+    import dosimetry.patient.registration_quality as quality
+    from dosimetry.align.resample import resample_values_with_transform
+    from dosimetry.constraints.naming import NameMapper
+    from dosimetry.dvh.rasterise import rasterise_roi
+
+    root = tmp_path / "p"
+    export = f.make_two_course_export(root, with_registration=True)  # a rigid registration too
+    rois = [f.box_roi(1, "PTV_70", (0, 0), 8, (-3, 0, 3), "PTV"), f.box_roi(2, "BrainStem", (3, 10), 3, (-3, 0, 3))]
+    f.make_rt_struct(root / "prior", filename="RS.pri.dcm", identity=export.prior, rois=rois,
+                     referenced_series_uid=f.uid("pri-ct"), seed="pri-ss", label="PRIOR")
+    f.make_deformable_reg(root / "prior", identity=export.current, source_frame_uid=export.prior.frame_of_reference_uid,
+                          vectors_zyx3_mm=np.tile([3.0, 0.0, 0.0], (4, 4, 4, 1)), origin_mm=(-40, -40, -40), resolution_mm=(27, 27, 27))
+    maps = dosimetry.load_patient(root).patient_maps
+    current = {r.name: r for r in maps.structure_set.rois}
+    prior_brainstem = next(r for r in maps.prior.structure_set(argument="--prior").rois if r.name == "BrainStem")  # type: ignore[union-attr]
+    rasterised: list[str] = []
+
+    def counting(roi: object, grid: object) -> object:
+        rasterised.append(roi.name)  # type: ignore[attr-defined]
+        return rasterise_roi(roi, grid)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(quality, "rasterise_roi", counting)
+    rigid_transform = quality._rigid_transform(maps)
+    assert rigid_transform is not None
+    (organ,), _ = quality.mapping_quality(maps, ("BrainStem",), current, NameMapper())
+    assert sorted(rasterised) == ["BrainStem", "BrainStem"]  # the current organ and its prior, once each
+    monkeypatch.undo()
+    grid = quality._fine_grid(quality._roi_points(current["BrainStem"]))
+    for transform, dice, distance in (
+        (rigid_transform, organ.dice_rigid, organ.mean_surface_distance_rigid_mm),
+        (quality._deformable_transform(maps, grid), organ.dice_deformable, organ.mean_surface_distance_deformable_mm),
+    ):
+        mask = rasterise_roi(current["BrainStem"], grid).occupancy >= 0.5
+        prior_occ, prior_grid = quality._prior_occupancy(prior_brainstem, grid.spacing_x_mm)
+        mapped = resample_values_with_transform(prior_occ, prior_grid, grid, transform)[0] >= 0.5
+        assert dice == float(2 * (mask & mapped).sum() / int(mask.sum() + mapped.sum()))
+        assert distance == quality._surface_distance_mm(mask, mapped, grid.spacing_x_mm)
+    assert organ.dice_deformable is not None and organ.dice_deformable > 0.95  # the prior box mapped onto the current one

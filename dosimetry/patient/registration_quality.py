@@ -177,25 +177,32 @@ def _surface_distance_mm(a: npt.NDArray[np.bool_], b: npt.NDArray[np.bool_], spa
     return float(np.concatenate([to_b[surf_a], to_a[surf_b]]).mean())
 
 
-def _overlap(current_roi: Roi, prior_roi: Roi, transform: sitk.Transform, grid: RectilinearGrid) -> tuple[float, float]:
-    current = rasterise_roi(current_roi, grid).occupancy >= 0.5
-    prior_points = _roi_points(prior_roi)
-    spacing = grid.spacing_x_mm
-    prior_grid = _fine_grid(prior_points)
+def _prior_occupancy(prior_roi: Roi, spacing_mm: float) -> tuple[FloatArray, RectilinearGrid]:
+    """The prior contour's occupancy on a grid of ``spacing_mm`` around it, in its own frame."""
+    prior_grid = _fine_grid(_roi_points(prior_roi))
     prior_grid = RectilinearGrid.uniform(
-        (float(prior_grid.x_mm[0]), float(prior_grid.y_mm[0]), float(prior_grid.z_mm[0])), (spacing,) * 3,
-        (int(np.ceil((prior_grid.z_mm[-1] - prior_grid.z_mm[0]) / spacing)) + 1,
-         int(np.ceil((prior_grid.y_mm[-1] - prior_grid.y_mm[0]) / spacing)) + 1,
-         int(np.ceil((prior_grid.x_mm[-1] - prior_grid.x_mm[0]) / spacing)) + 1),
+        (float(prior_grid.x_mm[0]), float(prior_grid.y_mm[0]), float(prior_grid.z_mm[0])), (spacing_mm,) * 3,
+        (int(np.ceil((prior_grid.z_mm[-1] - prior_grid.z_mm[0]) / spacing_mm)) + 1,
+         int(np.ceil((prior_grid.y_mm[-1] - prior_grid.y_mm[0]) / spacing_mm)) + 1,
+         int(np.ceil((prior_grid.x_mm[-1] - prior_grid.x_mm[0]) / spacing_mm)) + 1),
     )
-    prior_occ = rasterise_roi(prior_roi, prior_grid).occupancy
+    return rasterise_roi(prior_roi, prior_grid).occupancy, prior_grid
+
+
+def _overlap(
+    current: npt.NDArray[np.bool_], prior: tuple[FloatArray, RectilinearGrid], transform: sitk.Transform, grid: RectilinearGrid,
+    names: tuple[str, str],
+) -> tuple[float, float]:
+    """Dice and mean surface distance of the ``current`` organ mask (on ``grid``) and the prior
+    occupancy (:func:`_prior_occupancy`) pulled through ``transform``; ``names``: (current, prior) ROI."""
+    prior_occ, prior_grid = prior
     mapped, _ = resample_values_with_transform(prior_occ, prior_grid, grid, transform)
     mapped_mask = mapped >= 0.5
     total = int(current.sum() + mapped_mask.sum())
     if total == 0:
-        raise GeometryError(f"neither {current_roi.name!r} nor the mapped prior {prior_roi.name!r} covers a voxel of the comparison grid")
+        raise GeometryError(f"neither {names[0]!r} nor the mapped prior {names[1]!r} covers a voxel of the comparison grid")
     dice = float(2 * (current & mapped_mask).sum() / total)
-    return dice, _surface_distance_mm(current, mapped_mask, spacing)
+    return dice, _surface_distance_mm(current, mapped_mask, grid.spacing_x_mm)
 
 
 def mapping_quality(maps: PatientMaps, roi_names: tuple[str, ...], rois: dict[str, Roi], mapper: NameMapper) -> tuple[tuple[OrganMappingQuality, ...], tuple[str, ...]]:
@@ -218,6 +225,10 @@ def mapping_quality(maps: PatientMaps, roi_names: tuple[str, ...], rois: dict[st
         deformable = _deformable_transform(maps, grid)
         jac_min: float | None = None
         folding: int | None = None
+        # the organ's mask and the prior organ's occupancy are made once and compared under each
+        # mapping (measured reason, issue 20: with a deformable registration each organ was
+        # rasterised three times and its prior twice)
+        inside: npt.NDArray[np.bool_] | None = None
         if deformable is not None:
             field = sitk.DisplacementFieldTransform(deformable).GetDisplacementField()
             inside = rasterise_roi(roi, grid).occupancy >= 0.5
@@ -231,10 +242,16 @@ def mapping_quality(maps: PatientMaps, roi_names: tuple[str, ...], rois: dict[st
             note = "no organ of this name in the prior structure set"
         else:
             try:
-                if rigid is not None:
-                    dice_r, msd_r = _overlap(roi, prior_roi, rigid, grid)
-                if deformable is not None:
-                    dice_d, msd_d = _overlap(roi, prior_roi, deformable, grid)
+                mappings = [(label, t) for label, t in (("rigid", rigid), ("deformable", deformable)) if t is not None]
+                if mappings:
+                    current = inside if inside is not None else rasterise_roi(roi, grid).occupancy >= 0.5
+                    prior = _prior_occupancy(prior_roi, grid.spacing_x_mm)
+                for label, transform in mappings:
+                    overlap = _overlap(current, prior, transform, grid, (roi.name, prior_roi.name))
+                    if label == "rigid":
+                        dice_r, msd_r = overlap
+                    else:
+                        dice_d, msd_d = overlap
             except DosimetryError as exc:
                 note = f"overlap not computed: {exc}"
         result.append(OrganMappingQuality(name, prior_roi.name if prior_roi else None, dice_r, dice_d, msd_r, msd_d, jac_min, folding, note))
