@@ -58,6 +58,8 @@ SLOW_MODULES = frozenset(
         "test_reirradiation_limits.py",
         "test_reirradiation_type.py",
         "test_node_serve.py",
+        "test_patient_spread_reuse.py",
+        "test_report_overlay_drawing.py",
         "test_end_cap_selectable.py",
         "test_batch_end_cap.py",
     }

@@ -132,3 +132,23 @@ def test_cli_convention_spread_honours_supersample(tmp_path, capsys) -> None:  #
         assert by["volume_cc"]["half-slab"] == pytest.approx(4.6 * 20 * 6 / 1000, rel=1e-6)
         seen[n] = by["Mean[Gy]"]["half-slab"]
     assert seen["1"] != seen["8"]
+
+
+def test_a_given_dvh_is_used_as_it_is_and_gives_the_full_computation() -> None:
+    """Oracle: the full computation (every convention sampled here) -- the spreads, values and flags
+    with the default convention's DVHs passed in (as ``dosimetry analyze`` passes the DVH stage's)
+    are those without; and a marker DVH passed for one convention is the one used for it."""
+    from dataclasses import replace
+
+    from dosimetry.dvh import compute_dvh
+    from dosimetry.dvh.endcaps import DEFAULT_END_CAP
+
+    dose = dose_si(2.0)
+    rois = [box(1, "small", 2.0, 10.0, np.array([-1.5, 1.5])), box(2, "large", 30.0, 30.0, np.arange(-14.5, 15.0, 1.0))]
+    metrics = ["Max[Gy]", "Mean[Gy]", "D0.03cc[Gy]", "V41Gy[%]"]
+    full = convention_sensitivity(dose, rois, metrics)
+    stage = {(r.name, DEFAULT_END_CAP): compute_dvh(dose, r, end_cap=DEFAULT_END_CAP, bin_width_gy=0.01) for r in rois}
+    assert convention_sensitivity(dose, rois, metrics, computed=stage) == full
+    marker = replace(stage[("small", DEFAULT_END_CAP)], volume_cc=123.0)
+    (small,) = convention_sensitivity(dose, rois[:1], ["Max[Gy]"], computed={("small", DEFAULT_END_CAP): marker})
+    assert dict(small.spreads[0].by_convention)[DEFAULT_END_CAP.value] == 123.0

@@ -3,7 +3,9 @@ expressions they replaced give.
 
 Oracles: brute force on the whole grid -- the bounding box of ``np.nonzero`` and the full-array
 plane for :class:`BoxedOccupancy`; ``np.minimum(now, cum - now)`` over the whole grid, its per-slab
-sums and argmax for :func:`overlap_voxel` (the code before the change, written out here).
+sums and argmax for :func:`overlap_voxel` (the code before the change, written out here);
+``rasterise_roi``'s full-grid occupancy, plane by plane, for :meth:`BoxedOccupancy.of_roi` and
+:func:`may_cross`.
 """
 
 from __future__ import annotations
@@ -14,9 +16,11 @@ import numpy as np
 import pytest
 
 from dosimetry.dose import DoseGrid, DoseSummationType, DoseType
+from dosimetry.dvh import rasterise_roi
 from dosimetry.grid import RectilinearGrid
 from dosimetry.report.figure_sections import overlap_voxel
-from dosimetry.report.planes import BoxedOccupancy, PlaneAxis
+from dosimetry.report.planes import BoxedOccupancy, PlaneAxis, may_cross, occupancy_centroid_mm
+from dosimetry.structures import Contour, ContourGeometricType, Roi
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -77,3 +81,56 @@ def test_overlap_voxel_equals_the_whole_grid_expression(n_slabs: int) -> None:
 def test_overlap_voxel_none_without_overlap() -> None:
     now = np.full((20, 4, 5), 10.0)
     assert overlap_voxel(_maps(now, now.copy())) is None  # type: ignore[arg-type]
+
+
+def _ellipse_roi(number: int, centre: tuple[float, float], radii: tuple[float, float], z_planes: list[float]) -> Roi:
+    t = np.linspace(0.0, 2.0 * np.pi, 40, endpoint=False)
+    contours = []
+    for n, z in enumerate(z_planes):
+        shrink = 1.0 - 0.15 * abs(n - len(z_planes) / 2) / len(z_planes)  # a little narrower towards the ends
+        x = centre[0] + shrink * radii[0] * np.cos(t)
+        y = centre[1] + shrink * radii[1] * np.sin(t)
+        contours.append(Contour(np.column_stack([x, y, np.full(t.size, z)]), ContourGeometricType.CLOSED_PLANAR))
+    return Roi(number, f"roi{number}", "ORGAN", tuple(contours))
+
+
+_CT = RectilinearGrid.uniform((-30.0, -24.0, -12.0), (2.0, 2.0, 3.0), (12, 26, 31))
+_ROIS = (
+    _ellipse_roi(1, (0.3, 1.1), (9.0, 6.0), [-3.0, 0.0, 3.0, 6.0]),  # inside the grid
+    _ellipse_roi(2, (-28.0, 20.0), (7.0, 9.0), [-13.5, -10.5]),  # over the grid's edges (x low, y high, z low)
+    _ellipse_roi(3, (12.0, -8.0), (2.5, 1.5), [15.0]),  # one plane
+)
+
+
+@pytest.mark.parametrize("roi", _ROIS, ids=lambda r: r.name)
+def test_boxed_rasterisation_of_an_roi_equals_the_full_grid_rasteriser(roi: Roi) -> None:
+    """Oracle: ``rasterise_roi`` (the full-grid occupancy the overlays used) through ``BoxedOccupancy.of``,
+    plane by plane along every axis, and ``occupancy_centroid_mm`` of the full array."""
+    full = rasterise_roi(roi, _CT).occupancy
+    boxed = BoxedOccupancy.of_roi(roi, _CT)
+    for axis, n, take in ((PlaneAxis.AXIAL, _CT.shape_zyx[0], lambda k: full[k]),
+                          (PlaneAxis.SAGITTAL, _CT.shape_zyx[2], lambda k: full[:, :, k]),
+                          (PlaneAxis.CORONAL, _CT.shape_zyx[1], lambda k: full[:, k, :])):
+        for index in range(n):
+            assert np.array_equal(boxed.plane(axis, index), take(index)), (axis, index)
+    assert (float(boxed.values.sum()) > 0) == (float(full.sum()) > 0)
+    if float(full.sum()) > 0:
+        assert boxed.centroid_mm(_CT) == pytest.approx(occupancy_centroid_mm(_CT, full), rel=0, abs=1e-9)
+
+
+@pytest.mark.parametrize("roi", _ROIS, ids=lambda r: r.name)
+def test_an_roi_said_not_to_cross_a_plane_has_no_occupancy_there(roi: Roi) -> None:
+    """Oracle: brute force, the full-grid occupancy of ``rasterise_roi`` on each single plane; and every plane
+    with occupancy is said to be crossed (no outline is lost)."""
+    full = rasterise_roi(roi, _CT).occupancy
+    nz, ny, nx = _CT.shape_zyx
+    outside = {"sagittal": nx + 5, "coronal": ny + 5}  # an index no ROI reaches
+    for k in range(nz):
+        crossed = may_cross(roi, _CT, axial={k}, sagittal=outside["sagittal"], coronal=outside["coronal"])
+        assert crossed or not full[k].any(), k
+    for i in range(nx):
+        crossed = may_cross(roi, _CT, axial=set(), sagittal=i, coronal=outside["coronal"])
+        assert crossed or not full[:, :, i].any(), i
+    for j in range(ny):
+        crossed = may_cross(roi, _CT, axial=set(), sagittal=outside["sagittal"], coronal=j)
+        assert crossed or not full[:, j, :].any(), j

@@ -368,7 +368,8 @@ class Patient:
             dvhs = self.dvhs()
             report = self.check(protocol, mapping)
             constraint_rows, sensitivity_warnings = with_convention_spreads(
-                maps, self._rois, constraint_checks(report), bin_width_gy=self.dvh_bin_width_gy, tables=self._tables
+                maps, self._rois, constraint_checks(report), bin_width_gy=self.dvh_bin_width_gy, tables=self._tables,
+                dvhs=dvhs,
             )
             indices = self.indices()
             recovery = self.recovery()

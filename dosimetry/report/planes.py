@@ -25,8 +25,11 @@ import numpy.typing as npt
 from scipy.interpolate import RegularGridInterpolator
 
 from dosimetry.dose import DoseGrid
+from dosimetry.dvh.endcaps import DEFAULT_END_CAP
+from dosimetry.dvh.rasterise import fine_window, geometry_for_grid, iter_fine_occupancy
 from dosimetry.errors import ArgumentError
 from dosimetry.grid import RectilinearGrid
+from dosimetry.structures import Roi
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -88,6 +91,38 @@ class BoxedOccupancy:
         )
         return cls(occupancy_zyx.shape, box, np.array(occupancy_zyx[box], dtype=np.float64))  # type: ignore[arg-type]
 
+    @classmethod
+    def of_roi(cls, roi: Roi, grid: RectilinearGrid) -> BoxedOccupancy:
+        """``BoxedOccupancy.of(rasterise_roi(roi, grid).occupancy)`` (the same values in every
+        plane) without the full-grid array: the slices :func:`~dosimetry.dvh.rasterise.iter_fine_occupancy`
+        yields (what ``rasterise_roi`` writes into the grid) go straight into a box of the ROI's
+        window. Measured reason (issue 20, 39 ROIs on a 256 x 256 x 160 CT): the full-grid
+        occupancy, its sum and the box search were 0.2 s of the 0.44 s the overlays' rasterisation took.
+        GeometryError as ``rasterise_roi``."""
+        geometry = geometry_for_grid(roi, grid, DEFAULT_END_CAP, None)
+        pieces = list(iter_fine_occupancy(geometry, grid, 1))
+        window = fine_window(geometry, grid)
+        if not pieces or window is None:
+            return cls(grid.shape_zyx, (slice(0, 0), slice(0, 0), slice(0, 0)), np.zeros((0, 0, 0)))
+        y0, y1, x0, x1 = window
+        k0, k1 = pieces[0].z_index, pieces[-1].z_index + 1
+        values = np.zeros((k1 - k0, y1 - y0, x1 - x0))
+        for piece in pieces:
+            values[piece.z_index - k0] = piece.occupancy[0]
+        return cls(grid.shape_zyx, (slice(k0, k1), slice(y0, y1), slice(x0, x1)), values)
+
+    def centroid_mm(self, grid: RectilinearGrid) -> tuple[float, float, float]:
+        """:func:`occupancy_centroid_mm` of the full array, summed over the box only."""
+        bz, by, bx = self.box
+        weights = self.values * grid.voxel_volume_cc()[bz][:, None, None]
+        total = float(weights.sum())
+        if not total > 0:
+            raise ArgumentError("occupancy_centroid_mm: the ROI has no volume on this grid")
+        z = float((weights.sum(axis=(1, 2)) * grid.z_mm[bz]).sum() / total)
+        y = float((weights.sum(axis=(0, 2)) * grid.y_mm[by]).sum() / total)
+        x = float((weights.sum(axis=(0, 1)) * grid.x_mm[bx]).sum() / total)
+        return x, y, z
+
     def plane(self, axis: PlaneAxis, index: int) -> FloatArray:
         """What ``CtPlane.take`` gives for the full array."""
         nz, ny, nx = self.shape_zyx
@@ -105,6 +140,26 @@ class BoxedOccupancy:
             if by.start <= index < by.stop:
                 out[bz, bx] = self.values[:, index - by.start, :]
         return out
+
+
+def may_cross(roi: Roi, grid: RectilinearGrid, *, axial: set[int], sagittal: int, coronal: int) -> bool:
+    """False only when the ROI's occupancy on ``grid`` (as :meth:`BoxedOccupancy.of_roi`) is 0 on
+    every given plane (axial slice indices ``axial``, the sagittal column ``sagittal``, the coronal
+    row ``coronal``): the bound is the ROI's xy window (:func:`~dosimetry.dvh.rasterise.fine_window`,
+    outside which the occupancy is 0) and the slices whose z extent meets its solid's z range.
+    GeometryError as :meth:`BoxedOccupancy.of_roi`."""
+    geometry = geometry_for_grid(roi, grid, DEFAULT_END_CAP, None)
+    window = fine_window(geometry, grid)
+    if window is None:
+        return False
+    z_lo, z_hi = geometry.z_range_mm
+    ze = grid.z_edges_mm
+    slices = np.flatnonzero((ze[:-1] < z_hi) & (ze[1:] > z_lo))
+    if slices.size == 0:
+        return False
+    y0, y1, x0, x1 = window
+    in_z = any(int(slices[0]) <= k <= int(slices[-1]) for k in axial)
+    return in_z or x0 <= sagittal < x1 or y0 <= coronal < y1
 
 
 def nearest_index(coords_mm: FloatArray, value_mm: float) -> int:
