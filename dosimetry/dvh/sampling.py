@@ -192,8 +192,7 @@ def roi_dose_samples_batch(
         except GeometryError as exc:
             started.append(exc)
     if defer:
-        n = next(p.n for p in started if isinstance(p, _PartialSamples))
-        _finish_pieces(dose, n, spread, [d[0] for d in defer], [d[1] for d in defer])
+        _finish_pieces(dose, spread, [d[0] for d in defer], [d[1] for d in defer])
     out = []
     for roi, item in zip(rois, started, strict=True):
         if isinstance(item, GeometryError):
