@@ -91,8 +91,8 @@ def main() -> None:
                     w[3] = max(w[3], 100 * abs(new[m] - fine[m]) / truth["span"])
     print(f"{cases} case x convention pairs sampled more finely by the automatic rule")
     print(f"{'convention':10s} {'metric':8s} {'vs true solid: grid n -> auto n':>34s} {'vs n=8 same geometry: grid n -> auto n':>40s}")
-    for (convention, m), w in sorted(worst.items()):
-        print(f"{convention:10s} {m:8s} {w[0]:16.3f} -> {w[1]:6.3f} % {w[2]:22.3f} -> {w[3]:6.3f} %")
+    for (name, m), w in sorted(worst.items()):
+        print(f"{name:10s} {m:8s} {w[0]:16.3f} -> {w[1]:6.3f} % {w[2]:22.3f} -> {w[3]:6.3f} %")
     print("sampling seconds: " + ", ".join(f"{k} {v:.2f}" for k, v in seconds.items()))
 
 
