@@ -46,6 +46,7 @@ SLOW_MODULES = frozenset(
         "test_sampledata_committed.py",
         "test_trial_profile_ci.py",
         "test_patient_facade.py",
+        "test_patient_step_reuse.py",
         "test_dvh_crosscheck.py",
         "test_outcomes_lkb_fit.py",
         "test_outcomes_models.py",

@@ -17,6 +17,7 @@ import pytest
 
 from dosimetry.dose import DoseGrid, DoseSummationType, DoseType
 from dosimetry.dvh import rasterise_roi
+from dosimetry.dvh.endcaps import EndCapConvention
 from dosimetry.grid import RectilinearGrid
 from dosimetry.report.figure_sections import overlap_voxel
 from dosimetry.report.planes import BoxedOccupancy, PlaneAxis, may_cross, occupancy_centroid_mm
@@ -102,12 +103,14 @@ _ROIS = (
 )
 
 
+@pytest.mark.parametrize("end_cap", list(EndCapConvention))
 @pytest.mark.parametrize("roi", _ROIS, ids=lambda r: r.name)
-def test_boxed_rasterisation_of_an_roi_equals_the_full_grid_rasteriser(roi: Roi) -> None:
+def test_boxed_rasterisation_of_an_roi_equals_the_full_grid_rasteriser(roi: Roi, end_cap: EndCapConvention) -> None:
     """Oracle: ``rasterise_roi`` (the full-grid occupancy the overlays used) through ``BoxedOccupancy.of``,
-    plane by plane along every axis, and ``occupancy_centroid_mm`` of the full array."""
-    full = rasterise_roi(roi, _CT).occupancy
-    boxed = BoxedOccupancy.of_roi(roi, _CT)
+    plane by plane along every axis, and ``occupancy_centroid_mm`` of the full array, under each end-cap
+    convention (the report draws the outlines of the analysis's convention, ``load_patient(end_cap=...)``)."""
+    full = rasterise_roi(roi, _CT, end_cap=end_cap).occupancy
+    boxed = BoxedOccupancy.of_roi(roi, _CT, end_cap)
     for axis, n, take in ((PlaneAxis.AXIAL, _CT.shape_zyx[0], lambda k: full[k]),
                           (PlaneAxis.SAGITTAL, _CT.shape_zyx[2], lambda k: full[:, :, k]),
                           (PlaneAxis.CORONAL, _CT.shape_zyx[1], lambda k: full[:, k, :])):
@@ -118,19 +121,20 @@ def test_boxed_rasterisation_of_an_roi_equals_the_full_grid_rasteriser(roi: Roi)
         assert boxed.centroid_mm(_CT) == pytest.approx(occupancy_centroid_mm(_CT, full), rel=0, abs=1e-9)
 
 
+@pytest.mark.parametrize("end_cap", list(EndCapConvention))
 @pytest.mark.parametrize("roi", _ROIS, ids=lambda r: r.name)
-def test_an_roi_said_not_to_cross_a_plane_has_no_occupancy_there(roi: Roi) -> None:
-    """Oracle: brute force, the full-grid occupancy of ``rasterise_roi`` on each single plane; and every plane
-    with occupancy is said to be crossed (no outline is lost)."""
-    full = rasterise_roi(roi, _CT).occupancy
+def test_an_roi_said_not_to_cross_a_plane_has_no_occupancy_there(roi: Roi, end_cap: EndCapConvention) -> None:
+    """Oracle: brute force, the full-grid occupancy of ``rasterise_roi`` on each single plane (under each
+    end-cap convention); and every plane with occupancy is said to be crossed (no outline is lost)."""
+    full = rasterise_roi(roi, _CT, end_cap=end_cap).occupancy
     nz, ny, nx = _CT.shape_zyx
     outside = {"sagittal": nx + 5, "coronal": ny + 5}  # an index no ROI reaches
     for k in range(nz):
-        crossed = may_cross(roi, _CT, axial={k}, sagittal=outside["sagittal"], coronal=outside["coronal"])
+        crossed = may_cross(roi, _CT, axial={k}, sagittal=outside["sagittal"], coronal=outside["coronal"], end_cap=end_cap)
         assert crossed or not full[k].any(), k
     for i in range(nx):
-        crossed = may_cross(roi, _CT, axial=set(), sagittal=i, coronal=outside["coronal"])
+        crossed = may_cross(roi, _CT, axial=set(), sagittal=i, coronal=outside["coronal"], end_cap=end_cap)
         assert crossed or not full[:, :, i].any(), i
     for j in range(ny):
-        crossed = may_cross(roi, _CT, axial=set(), sagittal=outside["sagittal"], coronal=j)
+        crossed = may_cross(roi, _CT, axial=set(), sagittal=outside["sagittal"], coronal=j, end_cap=end_cap)
         assert crossed or not full[:, j, :].any(), j

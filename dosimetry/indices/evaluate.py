@@ -49,7 +49,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from dosimetry.dose import DoseGrid, DoseType
-from dosimetry.dvh import Dvh, evaluate_metric, roi_dose_samples
+from dosimetry.dvh import DoseSamples, Dvh, evaluate_metric, roi_dose_samples
 from dosimetry.dvh.curve import dvh_from_samples
 from dosimetry.dvh.endcaps import DEFAULT_END_CAP, EndCapConvention
 from dosimetry.errors import ArgumentError, ConsistencyError
@@ -394,13 +394,23 @@ def evaluate_targets(
     gradient_fractions: Sequence[float] = DEFAULT_GRADIENT_FRACTIONS,
     coverage_rules: Mapping[str, Sequence[CoverageRule]] | None = None,
     end_cap: EndCapConvention = DEFAULT_END_CAP,
+    known_samples: Mapping[str, DoseSamples] | None = None,
 ) -> tuple[TargetIndices, ...]:
     """:func:`evaluate_target` for several targets, sampling the body once; the targets and the
     body closed under ``end_cap`` (:mod:`dosimetry.dvh.endcaps`).
 
     ``coverage_rules`` maps target names to their rules; targets it does not name, or all targets
-    when it is None, get :func:`protocol_coverage_rules`.
+    when it is None, get :func:`protocol_coverage_rules`. ``known_samples``: the
+    :func:`~dosimetry.dvh.roi_dose_samples` of some of these targets and of the body on ``dose``
+    under ``end_cap``, by ROI name, already computed (the facade's DVH stage: the same engine call),
+    used instead of sampling those ROIs again; the caller vouches that each name is that of the ROI
+    object given here.
     """
+    known = known_samples or {}
+    convention = EndCapConvention.parse(end_cap)
+    for name, given in known.items():
+        if given.end_cap is not convention:
+            raise ArgumentError(f"samples of ROI {name!r} are under end cap {given.end_cap.value}, not {convention.value}")
     if not targets:
         raise ArgumentError("at least one target ROI is needed")
     rules_by_target = [
@@ -411,8 +421,11 @@ def evaluate_targets(
     levels_by_target = [required_levels(reference, isodose_pct, gradient_fractions, r) for r in rules_by_target]
     edge_notes = _grid_edge_notes(dose, isodose_level_gy(reference, isodose_pct), gradient_fractions)
     # Targets first: an unusable target fails before the (larger) body is sampled.
-    samples_by_target = [roi_dose_samples(dose, target, end_cap=end_cap) for target in targets]
-    body_region = body_volumes(dose, body, sorted({level for levels in levels_by_target for level in levels}), end_cap=end_cap)
+    samples_by_target = [known.get(target.name) or roi_dose_samples(dose, target, end_cap=end_cap) for target in targets]
+    body_region = body_volumes(
+        dose, body, sorted({level for levels in levels_by_target for level in levels}), end_cap=end_cap,
+        samples=None if body is None else known.get(body.name),
+    )
     results = []
     for target, rules, levels, samples in zip(targets, rules_by_target, levels_by_target, samples_by_target, strict=True):
         target_volumes = volumes_from_samples(f"ROI {target.name!r}", samples, levels)

@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from dosimetry.dose import DoseGrid
-from dosimetry.dvh import Dvh, evaluate_metric, roi_dose_samples
+from dosimetry.dvh import DoseSamples, Dvh, evaluate_metric, roi_dose_samples
 from dosimetry.dvh.curve import dvh_from_samples
 from dosimetry.dvh.endcaps import DEFAULT_END_CAP, EndCapConvention
 from dosimetry.dvh.rasterise import geometry_for_grid
@@ -37,6 +37,8 @@ from dosimetry.structures import Roi
 METRICS: tuple[str, ...] = ("Mean[Gy]", "Min[Gy]", "Max[Gy]", "D98%[Gy]", "D95%[Gy]", "D50%[Gy]", "D2%[Gy]", "D0.03cc[Gy]")
 #: Extra metrics of targets on the planned dose: volume (%) at 100/95/90 % of the prescription.
 TARGET_COVERAGE_METRICS: tuple[str, ...] = ("V100%[%]", "V95%[%]", "V90%[%]")
+#: ``on_map(quantity, dose, roi_failures, samples)`` of :func:`compute_patient_dvhs`.
+OnMap = Callable[[str, DoseGrid, Mapping[str, str], Mapping[str, DoseSamples]], None]
 #: Default DVH bin width (Gy).
 DVH_BIN_WIDTH_GY = 0.01
 
@@ -124,23 +126,26 @@ def map_by_quantity(maps: PatientMaps) -> dict[str, DoseGrid]:
 
 def compute_patient_dvhs(
     maps: PatientMaps, rois: tuple[Roi, ...], *, bin_width_gy: float = DVH_BIN_WIDTH_GY, tables: GridTables | None = None,
-    on_map: Callable[[str, DoseGrid, Mapping[str, str]], None] | None = None, end_cap: EndCapConvention = DEFAULT_END_CAP,
+    on_map: OnMap | None = None, end_cap: EndCapConvention = DEFAULT_END_CAP,
+    keep_samples: Callable[[str, Roi], bool] | None = None,
 ) -> PatientDvhs:
     """DVHs of ``rois`` on every map their role gets, and their metric rows (module docstring).
 
     ``tables``: the facade's :class:`GridTables`; the maps are sampled with the cumulative EQD2
     (late alpha/beta) last, so that its tables are still held for the convention spreads of the
     constraint rows (on that map); without it they are released here. ``on_map(quantity, dose,
-    roi_failures)`` is called after all ROIs are sampled on a map, while its tables are held (the facade computes the
+    roi_failures, samples)`` is called after all ROIs are sampled on a map, while its tables are held (the facade computes the
     target indices there: :class:`~dosimetry.patient.indices.TargetIndicesRun`); the planned dose
-    is sampled first. ``end_cap``: the end-cap convention of every ROI (:mod:`dosimetry.dvh.endcaps`)."""
+    is sampled first. ``samples`` holds, by ROI name, the dose samples of the ROIs on that map for
+    which ``keep_samples(quantity, roi)`` is true (the indices' targets and body: not sampled
+    again), dropped after the call. ``end_cap``: the end-cap convention of every ROI (:mod:`dosimetry.dvh.endcaps`)."""
     with (tables or GridTables()).session() as held:
-        return _patient_dvhs(maps, rois, bin_width_gy, held, on_map, EndCapConvention.parse(end_cap))
+        return _patient_dvhs(maps, rois, bin_width_gy, held, on_map, EndCapConvention.parse(end_cap), keep_samples)
 
 
 def _patient_dvhs(
     maps: PatientMaps, rois: tuple[Roi, ...], bin_width_gy: float, tables: GridTables,
-    on_map: Callable[[str, DoseGrid, Mapping[str, str]], None] | None, end_cap: EndCapConvention,
+    on_map: OnMap | None, end_cap: EndCapConvention, keep_samples: Callable[[str, Roi], bool] | None = None,
 ) -> PatientDvhs:
     grid = maps.current.dose.grid
     planned = maps.dose_quantity
@@ -166,6 +171,7 @@ def _patient_dvhs(
     for quantity in sorted(dose_maps, key=lambda q: q == last):
         tables.release()  # before the next map is made (no map is sampled twice here): a lower peak
         dose = tables.use(dose_maps[quantity]())
+        kept: dict[str, DoseSamples] = {}
         for roi in rois:
             geometry = geometries.get(roi.name)
             if geometry is None or roi.name in failures or roles[roi.name] not in roles_for(quantity, planned):
@@ -183,9 +189,12 @@ def _patient_dvhs(
             if quantity == planned:
                 roi_warnings[roi.name].extend(dvh.warnings)
             computed[(roi.name, quantity)] = dvh
+            if keep_samples is not None and keep_samples(quantity, roi):
+                kept[roi.name] = samples
+            del samples
         if on_map is not None:
-            on_map(quantity, dose, failures)
-        del dose
+            on_map(quantity, dose, failures, kept)
+        del dose, kept
     # in ROI order, each ROI's maps in map order (the order of every output)
     curves = {(roi.name, q): computed[(roi.name, q)] for roi in rois for q in dose_maps if (roi.name, q) in computed}
     warnings = [w for roi in rois for w in roi_warnings[roi.name]]

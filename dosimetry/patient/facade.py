@@ -31,6 +31,7 @@ from dosimetry.constraints.evaluate import ConstraintReport
 from dosimetry.constraints.naming import NameMapper, load_name_mapping
 from dosimetry.constraints.protocol import Protocol, load_protocol
 from dosimetry.dose import DoseGrid
+from dosimetry.dvh import Dvh
 from dosimetry.dvh.endcaps import DEFAULT_END_CAP, EndCapConvention
 from dosimetry.errors import ArgumentError, OutputError
 from dosimetry.io.atomic_files import write_text
@@ -41,7 +42,7 @@ from dosimetry.patient.dvhs import DVH_BIN_WIDTH_GY, ROLE_SCOPE, PatientDvhs, co
 from dosimetry.patient.folders import CourseFolders, check_output_outside, resolve_folders
 from dosimetry.patient.indices import PatientIndices, TargetIndicesRun, indices_quantity, target_indices
 from dosimetry.patient.grid_tables import GridTables
-from dosimetry.patient.maps import LqMapSet, PatientMaps, build_patient_maps
+from dosimetry.patient.maps import CumulativeMapSet, LqMapSet, PatientMaps, build_patient_maps
 from dosimetry.patient.planning_system import planning_system_rows
 from dosimetry.patient.sensitivity import with_convention_spreads
 from dosimetry.patient.provenance import input_records
@@ -62,6 +63,7 @@ from dosimetry.radiobiology import DEFAULT_RESIDUAL, SummationMethod
 from dosimetry.radiobiology.alpha_beta import roi_role
 from dosimetry.radiobiology.recovery import RecoverySelection
 from dosimetry.radiobiology.export import identity_from_dicom
+from dosimetry.quantities import DoseBasis
 
 logger = logging.getLogger(__name__)
 
@@ -278,19 +280,8 @@ class Patient:
         key = _check_key(protocol, mapping)
         if key not in self._checks or isinstance(protocol, Protocol) or isinstance(mapping, NameMapper):
             loaded_protocol, mapper = _protocol(protocol), _mapping(mapping)
-            from dosimetry.quantities import DoseBasis
-
-            known: dict[DoseBasis, dict[str, object]] = {}
-            failures: dict[str, str] = {}
-            if self._dvhs is not None:
-                reuse = {
-                    DoseBasis.EQD2_CUMULATIVE: self._maps.eqd2_late_cumulative_key,
-                    DoseBasis.EQD2_CURRENT: f"EQD2_{self._maps.alpha_beta_late_gy:g}",
-                    DoseBasis.DOSE_CURRENT: self._dvhs.planned_dose_name,
-                }
-                for quantity, name in reuse.items():
-                    known[quantity] = {roi: dvh for (roi, q), dvh in self._dvhs.curves.items() if q == name}
-                failures = dict(self._dvhs.roi_failures)
+            known = self._stage_dvhs(cumulative=True)
+            failures = {} if self._dvhs is None else dict(self._dvhs.roi_failures)
             report = constraint_report(
                 self._maps,
                 self._rois,
@@ -298,7 +289,7 @@ class Patient:
                 protocol=loaded_protocol,
                 bin_width_gy=self.dvh_bin_width_gy,
                 roi_failures=failures,
-                known_dvhs=known,  # type: ignore[arg-type]
+                known_dvhs=known,
                 warnings=self.warnings + _recovery_mismatch(loaded_protocol, self._maps.recovery),
                 report_dvh_warnings=True,
                 tables=self._tables,
@@ -306,6 +297,16 @@ class Patient:
             )
             self._checks[key] = report
         return self._checks[key]
+
+    def _stage_dvhs(self, *, cumulative: bool) -> dict[DoseBasis, dict[str, Dvh]]:
+        """The DVH stage's curves on the current course's constraint maps (and the cumulative EQD2 with
+        ``cumulative``) by dose basis and ROI name; none before the stage ran."""
+        if self._dvhs is None:
+            return {}
+        names = {DoseBasis.EQD2_CURRENT: f"EQD2_{self._maps.alpha_beta_late_gy:g}", DoseBasis.DOSE_CURRENT: self._dvhs.planned_dose_name}
+        if cumulative:
+            names = {DoseBasis.EQD2_CUMULATIVE: self._maps.eqd2_late_cumulative_key, **names}
+        return {basis: {roi: dvh for (roi, q), dvh in self._dvhs.curves.items() if q == name} for basis, name in names.items()}
 
     def registration_uncertainty(
         self, protocol: Protocol | Path | str | None = None, mapping: NameMapper | Path | str | None = None
@@ -323,6 +324,7 @@ class Patient:
             self._uncertainty[key] = registration_uncertainty(
                 self._maps, self._rois, constraint_checks(self.check(protocol, mapping)), mapper=_mapping(mapping),
                 protocol=_protocol(protocol), bin_width_gy=self.dvh_bin_width_gy, margin_mm=margin, end_cap=self.end_cap,
+                current_dvhs=self._stage_dvhs(cumulative=False),
             )
         return self._uncertainty[key]  # type: ignore[return-value]
 
@@ -360,7 +362,7 @@ class Patient:
                 run = TargetIndicesRun(self._maps, self._rois, {r.name: roi_role(r) for r in self._rois}, end_cap=self.end_cap)
                 self._dvhs = compute_patient_dvhs(
                     self._maps, self._rois, bin_width_gy=self.dvh_bin_width_gy, tables=self._tables, on_map=run.on_map,
-                    end_cap=self.end_cap,
+                    end_cap=self.end_cap, keep_samples=run.keep_samples,
                 )
                 self._indices = run.finish(self._tables)
             dvhs = self.dvhs()
@@ -392,7 +394,9 @@ class Patient:
         descriptions = {dvhs.planned_dose_name: f"{dvhs.planned_dose_name}: the current plan's dose ({maps.current.dose.dose_type.value})"}
         lq = maps.lq
         descriptions.update({k: lq.description(k) if isinstance(lq, LqMapSet) else lq[k].description for k in lq})
-        descriptions.update({k: m.description for k, m in maps.cumulative.items()})
+        cumulative = maps.cumulative  # their descriptions without computing the maps again
+        descriptions.update({k: cumulative.description(k) if isinstance(cumulative, CumulativeMapSet) else cumulative[k].description
+                             for k in cumulative})
         present = {q for (_, q) in dvhs.curves}
         quantities = tuple(
             QuantityRecord(name=q, description=descriptions[q], rois=ROLE_SCOPE[roles_for(q, dvhs.planned_dose_name)])

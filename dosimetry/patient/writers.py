@@ -41,13 +41,25 @@ def dvh_csv_text(dvhs: PatientDvhs, step_gy: float = DVH_CSV_STEP_GY) -> str:
     buffer = io.StringIO()
     writer = csv_writer(buffer, lineterminator="\n")
     writer.writerow(["roi", "quantity", "dose_gy", "volume_cc", "volume_pct"])
+    # The text cells of a curve (neutralised, quoted as needed) once per curve through the CSV
+    # writer, then its numeric cells joined directly: a formatted number is never neutralised nor
+    # quoted, so the bytes are those of one writer row per level. Measured reason (issue 20,
+    # clinical case, 268 curves): one writer row per level took 0.26 s CPU of `analyze`.
+    head = io.StringIO()
+    head_writer = csv_writer(head, lineterminator="\n")
     for (name, quantity), dvh in dvhs.curves.items():
         top = float(dvh.bin_edges_gy[-1])
         levels = np.arange(0.0, top + step_gy, step_gy)
         volumes = np.interp(levels, dvh.bin_edges_gy, dvh.cumulative_cc, left=dvh.volume_in_dose_grid_cc, right=0.0)
         pct = 100.0 * volumes / dvh.volume_in_dose_grid_cc
-        for level, volume, p in zip(levels, volumes, pct, strict=True):
-            writer.writerow([name, quantity, f"{level:.4f}", f"{volume:.6g}", f"{p:.6g}"])
+        head.seek(0)
+        head.truncate()
+        head_writer.writerow([name, quantity])
+        prefix = head.getvalue()[:-1] + ","
+        buffer.write("".join([
+            f"{prefix}{level:.4f},{volume:.6g},{p:.6g}\n"
+            for level, volume, p in zip(levels.tolist(), volumes.tolist(), pct.tolist(), strict=True)
+        ]))
     return buffer.getvalue()
 
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -35,6 +35,7 @@ from dosimetry.errors import ArgumentError, ConsistencyError, RadiobiologyError
 from dosimetry.plan import Plan, RadiationType
 from dosimetry.quantities import LQ_QUANTITIES, DoseQuantity, lq_quantity
 from dosimetry.radiobiology.lq import (
+    _check_dose_array,
     bed_array,
     bed_array_variable_alpha_beta,
     check_alpha_beta,
@@ -331,6 +332,32 @@ def lq_map(
 ) -> LqMap:
     """The ``quantity`` map of ``dose`` for one alpha/beta; fractions from ``plan`` or ``fractions``."""
     return lq_maps(dose, quantities=(quantity,), alpha_betas_gy=(alpha_beta_gy,), fractions=fractions, plan=plan, rbe=rbe)[0]
+
+
+def lq_map_slabs(
+    dose: DoseGrid,
+    *,
+    quantity: DoseQuantity,
+    alpha_beta_gy: float,
+    fractions: int | None = None,
+    plan: Plan | None = None,
+    rbe: float | None = None,
+) -> Iterator[FloatArray]:
+    """The values of :func:`lq_map` (same arguments) one z slab at a time, without the whole map:
+    the same checks and the same element-wise arithmetic, so the same numbers. Each slab is one
+    scratch buffer, overwritten by the next: use it before asking for the next.
+
+    Measured reason (issue 20, 256 x 256 x 160 grid): a step that needs only a function of a map
+    (the re-irradiation type's overlap ratio of two EQD2 maps) held 84 MB per map at its peak, and
+    on the shared machine faulting in each fresh whole-grid array cost 0.03-0.3 s of system time."""
+    n = resolve_fractions(plan=plan, fractions=fractions)
+    ab = check_alpha_beta(alpha_beta_gy)
+    source = photon_equivalent_dose(dose, radiation_types=plan.radiation_types if plan else None, rbe=rbe)
+    values = np.asarray(source.dose_gy, dtype=np.float64)
+    _check_dose_array(values, "dose_gy")  # the error lq_map gives, for the whole array
+    scratch = np.empty(values.shape[1:], dtype=np.float64)
+    for k in range(values.shape[0]):
+        yield lq_array(values[k], lq_quantity(quantity), n, ab, out=scratch)
 
 
 def lq_maps(

@@ -29,7 +29,7 @@ import numpy.typing as npt
 
 from dosimetry.dose import DoseGrid
 from dosimetry.errors import ArgumentError, GeometryError
-from dosimetry.radiobiology.lq import EQD2_REFERENCE_DOSE_PER_FRACTION_GY, check_alpha_beta, check_fractions
+from dosimetry.radiobiology.lq import _CHUNK, EQD2_REFERENCE_DOSE_PER_FRACTION_GY, _check_dose_array, check_alpha_beta, check_fractions
 from dosimetry.quantities import DoseQuantity
 from dosimetry.radiobiology.maps import (
     CourseDose,
@@ -159,6 +159,9 @@ def cumulative_array(
         result += prior_term
         return result
     if method is SummationMethod.BED_SPACE:
+        if np.ndim(alpha_beta_gy) == 0 and result.flags.c_contiguous and prior.flags.c_contiguous:
+            _add_scaled_lq(result, prior, quantity, n_prior, ab, r)
+            return result
         prior_term = convert(prior, n_prior)
         prior_term *= r
     else:
@@ -167,6 +170,24 @@ def cumulative_array(
         prior_term = convert(discounted, n_prior)
     result += prior_term
     return result
+
+
+def _add_scaled_lq(
+    result: FloatArray, prior: FloatArray, quantity: DoseQuantity, fractions: int, alpha_beta_gy: float, residual: float
+) -> None:
+    """``result += residual * lq_array(prior, ...)`` one chunk at a time, through a small scratch
+    buffer: the same operations in the same order on every voxel (the same numbers), without a
+    whole-grid temporary. Measured reason (issue 20, 256 x 256 x 160 grid): the temporary was 84 MB
+    of the accumulation's peak, a fresh allocation whose page faults cost 0.03-0.2 s of system time
+    per cumulative map on the shared machine."""
+    _check_dose_array(prior, "dose_gy")  # the error lq_array(prior) gives, for the whole array
+    flat_prior, flat_result = prior.reshape(-1), result.reshape(-1)
+    scratch = np.empty(min(_CHUNK, flat_prior.size), dtype=np.float64)
+    for start in range(0, flat_prior.size, _CHUNK):
+        chunk = flat_prior[start : start + _CHUNK]
+        term = lq_array(chunk, quantity, fractions, alpha_beta_gy, out=scratch[: chunk.size])
+        term *= residual
+        flat_result[start : start + _CHUNK] += term
 
 
 @dataclass(frozen=True, eq=False)

@@ -200,7 +200,7 @@ def hottest_voxels(
         if dose is None:
             continue
         try:
-            occupancy = rasterise_roi(rois[r["roi"]], dose.grid).occupancy
+            occupancy = rasterise_roi(rois[r["roi"]], dose.grid, end_cap=dvhs.end_cap).occupancy
         except DosimetryError as exc:
             warnings.append(f"overlay: no slice through the hottest voxel of {r['roi']!r}: {exc}")
             continue
@@ -314,7 +314,7 @@ def overlay_section(maps: PatientMaps, dvhs: PatientDvhs, results: dict[str, Any
 
     def box_of(n: int, roi: Roi) -> BoxedOccupancy | None:
         try:
-            boxes[n] = BoxedOccupancy.of_roi(roi, grid)
+            boxes[n] = BoxedOccupancy.of_roi(roi, grid, dvhs.end_cap)
         except DosimetryError as exc:
             failures[n] = exc
             return None
@@ -340,7 +340,7 @@ def overlay_section(maps: PatientMaps, dvhs: PatientDvhs, results: dict[str, Any
         if n in boxes or n in failures:
             continue
         try:
-            if may_cross(roi, grid, axial=axial, sagittal=sagittal, coronal=coronal):
+            if may_cross(roi, grid, axial=axial, sagittal=sagittal, coronal=coronal, end_cap=dvhs.end_cap):
                 box_of(n, roi)
         except DosimetryError as exc:
             failures[n] = exc
