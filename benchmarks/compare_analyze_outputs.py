@@ -3,8 +3,9 @@ not move an output.)
 
 Compared: ``dvh.csv`` and ``metrics.csv`` byte for byte; ``results.json`` and ``report.html`` with
 what differs between runs by design replaced (ISO timestamps, DICOM UIDs the run generates, the
-output folder's path); every exported RT Dose by its voxel values and DoseGridScaling. Prints one
-line per file and exits 1 when any differs.
+output folder's path); every exported RT Dose by its voxel values, DoseGridScaling and every other
+element but the UIDs the run generates (SOP Instance, Series Instance UID), and the two folders
+hold the same maps. Prints one line per file and exits 1 when any differs.
 
 Run: ``.venv/bin/python benchmarks/compare_analyze_outputs.py OUT_A OUT_B`` (e.g. the ``main_0`` and
 ``branch_0`` folders benchmarks/analyze_side_by_side.py leaves).
@@ -22,6 +23,8 @@ from typing import Any
 import numpy as np
 import pydicom
 
+#: elements of an exported map a run generates anew (compared elsewhere: none)
+_RUN_UIDS = frozenset({"SOPInstanceUID", "SeriesInstanceUID"})
 _TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(\+00:00|Z)?")
 _UID = re.compile(r"\b\d+(\.\d+){4,}\b")
 
@@ -46,7 +49,11 @@ def compare(a: Path, b: Path) -> list[tuple[str, bool]]:
             out.append((dose, False))
             continue
         x, y = pydicom.dcmread(a / dose), pydicom.dcmread(b / dose)
-        out.append((dose, bool(np.array_equal(x.pixel_array, y.pixel_array)) and x.DoseGridScaling == y.DoseGridScaling))
+        same_header = {e.tag for e in x} == {e.tag for e in y} and all(
+            e.value == y[e.tag].value for e in x if e.keyword not in _RUN_UIDS and e.keyword != "PixelData"
+        )
+        out.append((dose, bool(np.array_equal(x.pixel_array, y.pixel_array)) and x.DoseGridScaling == y.DoseGridScaling and same_header))
+    out += [(f"{dose} (only in {b})", False) for dose in sorted(p.name for p in b.glob("*.dcm")) if not (a / dose).exists()]
     return out
 
 

@@ -6,39 +6,76 @@ Public API::
     from dosimetry.dvh import (compute_dvh, compute_dvhs, evaluate_metric, parse_metric, rasterise_roi, Dvh,
                                RoiOccupancy, EndCapConvention, roi_dose_samples, DoseSamples,
                                volume_at_or_above)
+
+The names are imported on first use (PEP 562 ``__getattr__``, as :mod:`dosimetry.io`): importing
+``dosimetry.dvh.convention`` for the command line's ``--end-cap`` choices does not import numpy and the
+engine (issue 20: ``dosimetry analyze --help`` under 0.15 s).
 """
 
-from dosimetry.dvh.compute import BatchDvh, compute_dvh, compute_dvhs
-from dosimetry.dvh.curve import Dvh
-from dosimetry.dvh.endcaps import EndCapConvention
-from dosimetry.dvh.metrics import GRAMMAR, Metric, MetricKind, evaluate_metric, parse_metric
-from dosimetry.dvh.rasterise import RoiOccupancy, rasterise_roi
-from dosimetry.dvh.sampling import (
-    BatchSamples,
-    DoseSamples,
-    release_grid_caches,
-    roi_dose_samples,
-    roi_dose_samples_batch,
-    volume_at_or_above,
-)
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from dosimetry.dvh.compute import BatchDvh, compute_dvh, compute_dvhs
+    from dosimetry.dvh.convention import EndCapConvention
+    from dosimetry.dvh.curve import Dvh
+    from dosimetry.dvh.metrics import GRAMMAR, Metric, MetricKind, evaluate_metric, parse_metric
+    from dosimetry.dvh.rasterise import RoiOccupancy, rasterise_roi
+    from dosimetry.dvh.sampling import BatchSamples, DoseSamples, release_grid_caches, roi_dose_samples, roi_dose_samples_batch, volume_at_or_above
+
+_MODULES = {
+    "BatchDvh": "dosimetry.dvh.compute",
+    "BatchSamples": "dosimetry.dvh.sampling",
+    "DoseSamples": "dosimetry.dvh.sampling",
+    "Dvh": "dosimetry.dvh.curve",
+    "EndCapConvention": "dosimetry.dvh.convention",
+    "GRAMMAR": "dosimetry.dvh.metrics",
+    "Metric": "dosimetry.dvh.metrics",
+    "MetricKind": "dosimetry.dvh.metrics",
+    "RoiOccupancy": "dosimetry.dvh.rasterise",
+    "compute_dvh": "dosimetry.dvh.compute",
+    "compute_dvhs": "dosimetry.dvh.compute",
+    "evaluate_metric": "dosimetry.dvh.metrics",
+    "parse_metric": "dosimetry.dvh.metrics",
+    "rasterise_roi": "dosimetry.dvh.rasterise",
+    "release_grid_caches": "dosimetry.dvh.sampling",
+    "roi_dose_samples": "dosimetry.dvh.sampling",
+    "roi_dose_samples_batch": "dosimetry.dvh.sampling",
+    "volume_at_or_above": "dosimetry.dvh.sampling",
+}
 
 __all__ = [
     "BatchDvh",
     "BatchSamples",
-    "GRAMMAR",
     "DoseSamples",
     "Dvh",
     "EndCapConvention",
+    "GRAMMAR",
     "Metric",
     "MetricKind",
     "RoiOccupancy",
     "compute_dvh",
-    "release_grid_caches",
     "compute_dvhs",
     "evaluate_metric",
     "parse_metric",
     "rasterise_roi",
+    "release_grid_caches",
     "roi_dose_samples",
     "roi_dose_samples_batch",
     "volume_at_or_above",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _MODULES.get(name)
+    if module is None:
+        raise AttributeError(f"module 'dosimetry.dvh' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

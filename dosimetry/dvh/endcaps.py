@@ -41,12 +41,13 @@ same rule as the outermost planes.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 
 import numpy as np
 import numpy.typing as npt
 
-from dosimetry.errors import ArgumentError, GeometryError
+from dosimetry.dvh.convention import DEFAULT_END_CAP as DEFAULT_END_CAP
+from dosimetry.dvh.convention import EndCapConvention as EndCapConvention
+from dosimetry.errors import GeometryError
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -54,28 +55,8 @@ FloatArray = npt.NDArray[np.float64]
 GAP_FACTOR = 1.5
 
 
-class EndCapConvention(StrEnum):
-    """How far the solid extends beyond its outermost contour planes (see module docstring)."""
-
-    HALF_SLAB = "half-slab"
-    TRUNCATED = "truncated"
-    SHAPE = "shape"
-
-    @classmethod
-    def parse(cls, text: str | EndCapConvention) -> EndCapConvention:
-        if isinstance(text, EndCapConvention):
-            return text
-        try:
-            return cls(str(text).strip().lower())
-        except ValueError:
-            raise ArgumentError(
-                f"end-cap convention {text!r} is not one of {[c.value for c in cls]}"
-            ) from None
-
-
-#: The convention every ``end_cap`` argument, ``--end-cap`` option and analysis uses unless told
-#: otherwise (module docstring: why).
-DEFAULT_END_CAP = EndCapConvention.SHAPE
+# EndCapConvention and DEFAULT_END_CAP live in dosimetry.dvh.convention (no numpy: the command line's
+# --end-cap choices and default are resolved from there at --help time); re-exported here.
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import re
 import warnings
 from collections.abc import Iterable, Iterator
@@ -141,7 +142,56 @@ def _read_dicom(path: Path, stop_before_pixels: bool) -> Dataset:
     except Exception as exc:  # noqa: BLE001 - pydicom's parser fails in many ways (struct.error, EOFError, ...) on corrupt bytes
         raise InputFileError(f"{p}: cannot be read as DICOM, the file is truncated or corrupt ({type(exc).__name__}: {one_line(exc)})") from None
     check_complete(ds, p)
+    _remember_identity(p, ds)
     return ds
+
+
+#: (Modality, SOPClassUID, SOPInstanceUID) of the files :func:`read_dicom` accepted, by path, with
+#: the file's (size, mtime_ns, inode) when read; bounded (cleared when it reaches
+#: :data:`_IDENTITIES_MAX_ENTRIES`). Measured reason (issue 20, clinical case, 327 files): the
+#: provenance and the treatment-record search read every header again after discovery, 0.25-0.3 s CPU.
+_IDENTITIES: dict[str, tuple[tuple[int, int, int], tuple[str, str, str]]] = {}
+_IDENTITIES_MAX_ENTRIES = 20_000  # a few MB at most
+
+
+def _file_state(path: Path) -> tuple[int, int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_size, st.st_mtime_ns, st.st_ino
+
+
+def _remember_identity(path: Path, ds: Dataset) -> None:
+    state = _file_state(path)
+    if state is None:
+        return
+    if len(_IDENTITIES) >= _IDENTITIES_MAX_ENTRIES:
+        _IDENTITIES.clear()
+    _IDENTITIES[os.fspath(path)] = (state, (str(ds.get("Modality", "")), str(ds.get("SOPClassUID", "")), str(ds.get("SOPInstanceUID", ""))))
+
+
+def header_identity(path: str | Path) -> tuple[str, str, str]:
+    """``(Modality, SOPClassUID, SOPInstanceUID)`` of ``path``, each ``str(ds.get(keyword, ""))``
+    of its header: what :func:`read_dicom` read when it accepted the unchanged file (same path,
+    size, modification time and inode) in this process, else read with :func:`read_dicom_header`
+    (InputFileError when the file is not DICOM)."""
+    p = Path(path)
+    known = _IDENTITIES.get(os.fspath(p))
+    if known is not None and known[0] == _file_state(p):
+        return known[1]
+    ds = read_dicom_header(p, ["Modality"])
+    return str(ds.get("Modality", "")), str(ds.get("SOPClassUID", "")), str(ds.get("SOPInstanceUID", ""))
+
+
+def known_sop_class(path: str | Path) -> str | None:
+    """``str(ds.get("SOPClassUID", ""))`` of ``path`` when :func:`read_dicom` accepted the unchanged
+    file in this process (see :func:`header_identity`), else None (not known: read the file)."""
+    p = Path(path)
+    known = _IDENTITIES.get(os.fspath(p))
+    if known is not None and known[0] == _file_state(p):
+        return known[1][1]
+    return None
 
 
 def _read_without_preamble(path: Path, handle: DeadlineReader, stop_before_pixels: bool) -> Dataset:
@@ -242,16 +292,54 @@ def check_pixel_data_extent(path: str | Path) -> None:
         )
 
 
+#: Raw elements already decoded without error (:func:`check_complete`), by everything the decoding
+#: depends on; bounded: cleared when it reaches :data:`_DECODED_MAX_ENTRIES`.
+_DECODED: dict[tuple[Any, ...], None] = {}
+_DECODED_MAX_ENTRIES = 20_000  # about 8 MB at most (a clinical patient: 2,700 entries, 1 MB)
+#: Values longer than this are decoded every time (long values rarely repeat; keeps the memo small).
+_DECODED_MAX_VALUE_BYTES = 512
+#: A sequence (explicit VR SQ) of at most this many bytes whose items all passed is remembered too.
+_DECODED_MAX_SEQUENCE_BYTES = 4096
+#: VRs whose decoding depends on nothing but the bytes, the VR, the byte order and the character set
+#: (not UN: pydicom may look the VR up from the tag and its context).
+_MEMO_VRS = frozenset({"AE", "AS", "AT", "CS", "DA", "DS", "DT", "FD", "FL", "IS", "LO", "LT", "OB", "OD", "OF",
+                       "OL", "OV", "OW", "PN", "SH", "SL", "SS", "ST", "SV", "TM", "UC", "UI", "UL", "UR", "US",
+                       "UT", "UV"})
+
+
+def _decoding_settings() -> tuple[Any, ...]:
+    """The pydicom settings a value's decoding depends on (part of every :data:`_DECODED` key)."""
+    from pydicom import config
+    from pydicom.hooks import hooks
+
+    return (
+        config.settings.reading_validation_mode, config.use_DS_decimal, config.use_DS_numpy, config.use_IS_numpy,
+        config.datetime_conversion, config.replace_un_with_known_vr, config.convert_wrong_length_to_UN,
+        hooks.raw_element_value, hooks.raw_element_vr,
+    )
+
+
 def check_complete(ds: Dataset, path: Path) -> None:
     """Find truncation here rather than later: pydicom stops silently at end of file, leaving the
     last value (or sequence) shorter than its declared length. Also decodes every element once
     (:data:`LAZY_TAGS` aside), so that a value pydicom cannot decode is reported here as a
-    DicomContentError naming the file and the tag. :func:`read_dicom` calls it on every file."""
+    DicomContentError naming the file and the tag. :func:`read_dicom` calls it on every file.
+
+    Measured reason for the memo (issue 20, clinical case, 327 files, 28,000 elements): decoding
+    every element cost 0.57 s CPU, and the slices of a CT series repeat most values byte for byte. A
+    public-tag value of a VR in :data:`_MEMO_VRS` with the same bytes, VR, byte order, character set
+    and pydicom settings as one decoded before without error or warning decodes the same way, so it
+    is not decoded again here (it stays raw, and pydicom decodes it when it is read); anything else
+    is decoded as before."""
     truncated = InputFileError  # alias for the messages below
+    settings = _decoding_settings()
+    caught: list[warnings.WarningMessage] = []
 
     def walk(dataset: Dataset) -> None:
+        charset = None
         for tag in list(dataset.keys()):
             raw = dataset.get_item(tag)
+            memo_key: tuple[Any, ...] | None = None
             if isinstance(raw, RawDataElement) and raw.length != UNDEFINED_LENGTH and raw.value is not None:
                 if len(raw.value) < raw.length:
                     t = Tag(tag)
@@ -260,8 +348,17 @@ def check_complete(ds: Dataset, path: Path) -> None:
                         f"{path}: truncated file: ({t.group:04X},{t.element:04X}) {keyword} holds {len(raw.value)} "
                         f"of its {raw.length} declared bytes"
                     )
+                limit = _DECODED_MAX_SEQUENCE_BYTES if raw.VR == "SQ" else _DECODED_MAX_VALUE_BYTES
+                if (raw.VR in _MEMO_VRS or raw.VR == "SQ") and len(raw.value) <= limit and not (tag >> 16) & 1:
+                    if charset is None:
+                        found = getattr(dataset, "original_character_set", None) or getattr(dataset, "_character_set", None)
+                        charset = tuple(found) if isinstance(found, list) else found
+                    memo_key = (int(tag), raw.VR, bytes(raw.value), raw.is_little_endian, raw.is_implicit_VR, charset, settings)
+                    if memo_key in _DECODED:
+                        continue
             if tag in LAZY_TAGS and isinstance(raw, RawDataElement):
                 continue  # parsed by the loader that needs it (fast path for large numeric strings)
+            warned = len(caught)
             try:
                 elem = dataset[tag]
             except Exception as exc:  # noqa: BLE001 - any failure to decode a value is a content error of this file
@@ -275,10 +372,14 @@ def check_complete(ds: Dataset, path: Path) -> None:
             if elem.VR == "SQ":
                 for item in elem.value:
                     walk(item)
+            if memo_key is not None and len(caught) == warned:  # a value that warns is decoded again (quietly) each time
+                if len(_DECODED) >= _DECODED_MAX_ENTRIES:
+                    _DECODED.clear()
+                _DECODED[memo_key] = None
 
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
             walk(ds)
             meta = getattr(ds, "file_meta", None)
             if meta is not None:

@@ -58,7 +58,7 @@ from dosimetry.patient.results import (
     course_record,
     dose_levels,
 )
-from dosimetry.patient.writers import DVH_CSV_STEP_GY, dvh_csv_text, export_maps, metrics_csv_text
+from dosimetry.patient.writers import DVH_CSV_STEP_GY, dvh_csv_text, export_maps, map_spool, metrics_csv_text
 from dosimetry.radiobiology import DEFAULT_RESIDUAL, SummationMethod
 from dosimetry.radiobiology.alpha_beta import roi_role
 from dosimetry.radiobiology.recovery import RecoverySelection
@@ -508,12 +508,9 @@ class Patient:
             raise ArgumentError(f"dvh_csv_step_gy must be in (0, 10] Gy, got {dvh_csv_step_gy}")
         out_dir = Path(out_dir)
         check_output_outside(self.folders, out_dir)
-        results = self.results(protocol, mapping, dvh_csv_step_gy=dvh_csv_step_gy)
-        try:
-            out_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise OutputError(f"cannot create the output folder {out_dir}: {exc}") from exc
-        outputs = list(export_maps(self._maps, out_dir, results.warnings))
+        with map_spool(self._maps, out_dir) as spool:  # the maps the analysis computes are written without computing them again
+            results = self.results(protocol, mapping, dvh_csv_step_gy=dvh_csv_step_gy)
+            outputs = list(export_maps(self._maps, out_dir, results.warnings, spool))
         if self._maps.computed_registration is not None:
             outputs += write_registration_outputs(self._maps.computed_registration, out_dir, self._maps.current.dose_paths[0])
         write_text(out_dir / "dvh.csv", dvh_csv_text(self.dvhs(), dvh_csv_step_gy))

@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 import weakref
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any, Generic, TypeVar
 from pathlib import Path
 from dataclasses import dataclass, field, fields
@@ -32,12 +33,14 @@ from dosimetry.align import align_prior_dose
 from dosimetry.align.resample import AlignedDose
 from dosimetry.quantities import DoseBasis
 from dosimetry.dose import DoseGrid, DoseType
-from dosimetry.errors import ArgumentError, ConsistencyError
+from dosimetry.errors import ArgumentError, ConsistencyError, OutputError
+from dosimetry.io.rtdose_writer import EncodedDose, encode_dose
 from dosimetry.plan import Plan
 from dosimetry.radiobiology.lq import check_alpha_beta
 from dosimetry.radiobiology import CourseDose, CumulativeMap, LqMap, DoseQuantity, SummationMethod, accumulate, lq_map
 from dosimetry.io.registration_reader import DeformableRegistration
 from dosimetry.radiobiology.course import Course, course_registrations, load_course
+from dosimetry.radiobiology.export import MapFileText, cumulative_map_text, lq_map_text
 from dosimetry.radiobiology.interval import CourseInterval
 from dosimetry.radiobiology.recovery import DEFAULT_RESIDUAL, ConstantResidual, RecoverySelection
 from dosimetry.registration import RigidRegistration
@@ -86,6 +89,40 @@ class _LastMap(Generic[_M]):
         return computed
 
 
+@dataclass(frozen=True)
+class SpooledMap:
+    """A map's pixels encoded into a file when the analysis computed it, and its file's texts."""
+
+    encoded: EncodedDose
+    text: MapFileText
+
+
+class MapSpool:
+    """The exported maps (:func:`dosimetry.patient.writers.export_maps`) encoded into files of
+    ``folder`` when the analysis computes them (:meth:`PatientMaps.spooling`), so that the export
+    writes them without computing them again (measured reason: :class:`~dosimetry.io.rtdose_writer.EncodedDose`).
+    A map that cannot be encoded (negative values, a write error) is left to the export, which
+    computes it and raises what it raised before. Each map costs its pixels on disk (4 bytes per
+    voxel) until the folder is removed, no memory."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._maps: dict[str, SpooledMap] = {}
+
+    def keep(self, key: str, dose: DoseGrid, text: Callable[[], MapFileText]) -> None:
+        if key in self._maps:
+            return
+        try:
+            encoded = encode_dose(dose, self.folder / f"{key}.pixels")
+        except (ArgumentError, OutputError) as exc:
+            logger.debug("map %s not encoded when computed (%s); the export computes it again", key, exc)
+            return
+        self._maps[key] = SpooledMap(encoded, text())
+
+    def get(self, key: str) -> SpooledMap | None:
+        return self._maps.get(key)
+
+
 class LqMapSet(Mapping[str, LqMap]):
     """The current course's LQ maps by key (``BED2``, ``EQD2_2``, ...), each computed by
     :func:`~dosimetry.radiobiology.lq_map` when it is asked for; none is held: the last one asked
@@ -106,6 +143,7 @@ class LqMapSet(Mapping[str, LqMap]):
         self._last: _LastMap[LqMap] = _LastMap()
         self._descriptions: dict[str, str] = {}
         self._warnings: tuple[str, ...] | None = None
+        self.spool: MapSpool | None = None
 
     def __getitem__(self, key: str) -> LqMap:
         kept = self._last.get(key)
@@ -114,6 +152,8 @@ class LqMapSet(Mapping[str, LqMap]):
         quantity, ab = self._specs[key]
         computed = self._last.keep(key, lq_map(self._dose, quantity=quantity, alpha_beta_gy=ab, plan=self._plan))
         self._descriptions[key] = computed.description
+        if self.spool is not None:
+            self.spool.keep(key, computed.dose, lambda: lq_map_text(computed))
         return computed
 
     def warnings_of(self, key: str) -> tuple[str, ...]:
@@ -162,6 +202,7 @@ class CumulativeMapSet(Mapping[str, CumulativeMap]):
         self._last: _LastMap[CumulativeMap] = _LastMap()
         self._warnings: tuple[str, ...] | None = None
         self._descriptions: dict[str, str] = {}
+        self.spool: MapSpool | None = None
 
     def warnings_of(self, key: str) -> tuple[str, ...]:
         """The map's warnings (as :attr:`CumulativeMap.warnings`), computing at most one map of the set.
@@ -182,6 +223,8 @@ class CumulativeMapSet(Mapping[str, CumulativeMap]):
             return kept
         computed = self._last.keep(key, accumulate(self._current, self._prior, quantity=self._specs[key], **self._options))
         self._descriptions[key] = computed.description
+        if self.spool is not None:
+            self.spool.keep(key, computed.dose, lambda: cumulative_map_text(computed))
         return computed
 
     def description(self, key: str) -> str:
@@ -252,6 +295,20 @@ class PatientMaps:
         if tables is None:
             return compute()
         return tables.derived(("prior", quantity.value, float(alpha_beta_gy)), (aligned, plan), compute)
+
+    @contextmanager
+    def spooling(self, folder: Path) -> Iterator[MapSpool]:
+        """While open, the LQ and cumulative maps the analysis computes are encoded into ``folder``
+        (:class:`MapSpool`) for the export; the folder is the caller's to remove."""
+        spool = MapSpool(folder)
+        sets = [m for m in (self.lq, self.cumulative) if isinstance(m, (LqMapSet, CumulativeMapSet))]
+        for mapping in sets:
+            mapping.spool = spool
+        try:
+            yield spool
+        finally:
+            for mapping in sets:
+                mapping.spool = None
 
     def constraint_maps(self) -> dict[DoseBasis, Callable[[], DoseGrid]]:
         """Dose maps of the constraint checks' quantities (EQD2 with the late alpha/beta), computed on demand."""

@@ -6,7 +6,7 @@ import hashlib
 from pathlib import Path
 
 from dosimetry.errors import InputFileError
-from dosimetry.io.dicom_file import read_dicom_header
+from dosimetry.io.dicom_file import header_identity
 from dosimetry.io.dicom_probe import size_limit_reason
 from dosimetry.io.folder_walk import walk_files
 from dosimetry.patient.folders import CourseFolders
@@ -37,10 +37,7 @@ def input_record(path: Path, course: str, root: Path) -> InputRecord:
     too_large = size_limit_reason(size_bytes)
     if too_large is None:
         try:
-            ds = read_dicom_header(path, ["Modality"])
-            modality = str(ds.get("Modality", ""))
-            sop_class = str(ds.get("SOPClassUID", ""))
-            sop_instance = str(ds.get("SOPInstanceUID", ""))
+            modality, sop_class, sop_instance = header_identity(path)
         except InputFileError:
             modality = "not DICOM"
     else:

@@ -17,19 +17,22 @@ import io
 import os
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
+from dosimetry.errors import OutputError
 from dosimetry.io.csv_cells import csv_writer
 from dosimetry.patient.dvhs import PatientDvhs
-from dosimetry.patient.maps import PatientMaps
+from dosimetry.patient.maps import MapSpool, PatientMaps
 from dosimetry.patient.records import MetricRow, OutputRecord
 from dosimetry.roi_warnings import warnings_by_roi
 from dosimetry.radiobiology.export import (
     export_cumulative_map,
     export_lq_map,
+    export_map_file,
     identity_from_dicom,
 )
 
@@ -79,26 +82,58 @@ def metrics_csv_text(rows: Sequence[MetricRow], warnings: Sequence[str] = (), ro
     return buffer.getvalue()
 
 
-def export_maps(maps: PatientMaps, out_dir: Path, warnings: Sequence[str]) -> tuple[OutputRecord, ...]:
+def export_maps(
+    maps: PatientMaps, out_dir: Path, warnings: Sequence[str], spool: MapSpool | None = None
+) -> tuple[OutputRecord, ...]:
     """Write the maps as RT Dose files: each into a private temporary folder, then renamed into ``out_dir``.
-    The first 50 ``warnings`` go into each file's notes."""
+    The first 50 ``warnings`` go into each file's notes. A map the ``spool`` holds (encoded when the
+    analysis computed it, :meth:`PatientMaps.spooling`) is written from there, the others are computed."""
     identity = identity_from_dicom(maps.current.dose_paths[0])
     outputs: list[OutputRecord] = []
     notes = tuple(warnings)[:50]
+    plan = maps.current.plan
     scratch = Path(tempfile.mkdtemp(prefix=".rtdose-", dir=out_dir))
+    keys = [(key, False) for key in maps.lq] + ([(key, True) for key in maps.cumulative] if maps.prior is not None else [])
     try:
-        for key, lq in maps.lq.items():
+        for key, is_cumulative in keys:
             tmp = scratch / f"{key}.dcm"
-            exported = export_lq_map(lq, tmp, identity=identity, plan=maps.current.plan, notes=notes)
+            spooled = None if spool is None else spool.get(key)
+            if spooled is not None:
+                exported = export_map_file(spooled.encoded, spooled.text, tmp, identity=identity, plan=plan, notes=notes)
+            elif is_cumulative:
+                exported = export_cumulative_map(maps.cumulative[key], tmp, identity=identity, plan=plan, notes=notes)
+            else:
+                exported = export_lq_map(maps.lq[key], tmp, identity=identity, plan=plan, notes=notes)
             outputs.append(_publish(tmp, out_dir, exported.series_description, exported.sop_instance_uid))
-        if maps.prior is not None:
-            for key, cumulative in maps.cumulative.items():
-                tmp = scratch / f"{key}.dcm"
-                exported = export_cumulative_map(cumulative, tmp, identity=identity, plan=maps.current.plan, notes=notes)
-                outputs.append(_publish(tmp, out_dir, exported.series_description, exported.sop_instance_uid))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return tuple(outputs)
+
+
+@contextmanager
+def map_spool(maps: PatientMaps, out_dir: Path) -> Iterator[MapSpool]:
+    """Creates ``out_dir`` if needed (OutputError when it cannot) and, while open, encodes the maps
+    the analysis computes into a private folder of it for :func:`export_maps`
+    (:meth:`PatientMaps.spooling`); the folder is removed at exit, and ``out_dir`` too when this
+    created it and the block failed (it is then empty)."""
+    created = not out_dir.exists()
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        folder = Path(tempfile.mkdtemp(prefix=".maps-", dir=out_dir))
+    except OSError as exc:
+        raise OutputError(f"cannot create the output folder {out_dir}: {exc}") from exc
+    failed = True
+    try:
+        with maps.spooling(folder) as spool:
+            yield spool
+        failed = False
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+        if failed and created:
+            try:
+                out_dir.rmdir()
+            except OSError:
+                pass  # not empty: something else wrote into it meanwhile; left as it is
 
 
 def _publish(tmp: Path, out_dir: Path, description: str, sop_instance_uid: str) -> OutputRecord:

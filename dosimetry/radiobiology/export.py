@@ -10,14 +10,14 @@ course's RT Dose file so the maps land in the same patient and study.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pydicom
 
-from dosimetry.dose import DoseGrid, DoseSummationType
+from dosimetry.dose import DoseGrid, DoseSummationType, DoseType
 from dosimetry.errors import ArgumentError, DicomContentError, InputFileError, OutputError
-from dosimetry.io.rtdose_writer import RT_ION_PLAN_STORAGE, RT_PLAN_STORAGE, DicomIdentity, write_rt_dose
+from dosimetry.io.rtdose_writer import RT_ION_PLAN_STORAGE, RT_PLAN_STORAGE, DicomIdentity, EncodedDose, write_rt_dose
 from dosimetry.plan import Plan, PlanKind
 from dosimetry.radiobiology.maps import SingleCourseMap, effective_dose_grid
 from dosimetry.radiobiology.summation import CumulativeMap
@@ -79,7 +79,7 @@ def _plan_class(plan: Plan | None) -> str:
 
 
 def _write(
-    dose: DoseGrid,
+    dose: DoseGrid | EncodedDose,
     path: Path,
     *,
     identity: DicomIdentity,
@@ -92,9 +92,16 @@ def _write(
     target = Path(path)
     if not target.parent.is_dir():
         raise OutputError(f"cannot write {target}: folder {target.parent} does not exist")
-    effective = effective_dose_grid(
-        dose, dose.dose_gy, plan=plan, description=dose.description, warnings=dose.warnings, summation_type=summation_type
-    )
+    effective: DoseGrid | EncodedDose
+    if isinstance(dose, EncodedDose):  # the fields effective_dose_grid gives a DoseGrid
+        effective = replace(
+            dose, dose_type=DoseType.EFFECTIVE, summation_type=summation_type, sop_instance_uid="",
+            referenced_plan_uid=plan.sop_instance_uid if plan else dose.referenced_plan_uid, referenced_beam_number=None,
+        )
+    else:
+        effective = effective_dose_grid(
+            dose, dose.dose_gy, plan=plan, description=dose.description, warnings=dose.warnings, summation_type=summation_type
+        )
     uid = write_rt_dose(
         effective,
         target,
@@ -119,6 +126,72 @@ def image_comments_text(notes: tuple[str, ...]) -> str:
     return text
 
 
+@dataclass(frozen=True)
+class MapFileText:
+    """What a map's RT Dose file says about it besides its values: SeriesDescription, DoseComment,
+    DoseSummationType and the notes that open ImageComments (the map's description and warnings)."""
+
+    series_description: str
+    dose_comment: str
+    summation_type: DoseSummationType
+    notes: tuple[str, ...]
+
+
+def lq_map_text(lq: SingleCourseMap) -> MapFileText:
+    """The texts of a single-course BED/EQD2 map's file (:func:`export_lq_map`)."""
+    return MapFileText(
+        series_description=lq.description,
+        dose_comment=f"{lq.quantity.value} a/b {lq.alpha_beta_label}; {lq.fractions} fx; residual n/a; single course",
+        summation_type=DoseSummationType.PLAN,
+        notes=(
+            f"{lq.description}; BED = D (1 + d/(a/b)), d = D/n per voxel; EQD2 = BED / (1 + 2/(a/b))",
+            "single course: no prior dose, no residual",
+            *(f"WARNING: {w}" for w in lq.warnings),
+        ),
+    )
+
+
+def cumulative_map_text(cum: CumulativeMap) -> MapFileText:
+    """The texts of a cumulative map's file (:func:`export_cumulative_map`)."""
+    prior = f"r={cum.residual:.3g} x prior" if cum.residual is not None else "prior: recovery models"
+    return MapFileText(
+        series_description=cum.description,
+        dose_comment=f"{prior}, {cum.method.value}; targets use current only",
+        summation_type=DoseSummationType.MULTI_PLAN,
+        notes=(
+            cum.description,
+            f"summation method: {cum.method.value}; "
+            + (f"residual fraction of the prior course r = {cum.residual:g} " if cum.residual is not None else "")
+            + f"(recovery model: {cum.recovery_label})",
+            cum.target_metrics_note,
+            *(f"WARNING: {w}" for w in cum.warnings),
+        ),
+    )
+
+
+def export_map_file(
+    dose: DoseGrid | EncodedDose,
+    text: MapFileText,
+    path: Path | str,
+    *,
+    identity: DicomIdentity,
+    plan: Plan | None,
+    notes: tuple[str, ...] = (),
+) -> ExportedMap:
+    """Write a map's values (a grid, or pixels encoded when the map was computed) with its
+    ``text``; ``notes`` (for example the run's warnings) follow the map's own in ImageComments."""
+    return _write(
+        dose,
+        Path(path),
+        identity=identity,
+        plan=plan,
+        series_description=text.series_description,
+        dose_comment=text.dose_comment,
+        summation_type=text.summation_type,
+        notes=(*text.notes, *(f"WARNING: {w}" for w in notes)),
+    )
+
+
 def export_lq_map(
     lq: SingleCourseMap,
     path: Path | str,
@@ -129,21 +202,7 @@ def export_lq_map(
 ) -> ExportedMap:
     """Write a single-course BED/EQD2 map (one alpha/beta or composite). ``notes`` (for example
     the run's warnings) go with the map's own warnings into ImageComments."""
-    comment = f"{lq.quantity.value} a/b {lq.alpha_beta_label}; {lq.fractions} fx; residual n/a; single course"
-    return _write(
-        lq.dose,
-        Path(path),
-        identity=identity,
-        plan=plan,
-        series_description=lq.description,
-        dose_comment=comment,
-        summation_type=DoseSummationType.PLAN,
-        notes=(
-            f"{lq.description}; BED = D (1 + d/(a/b)), d = D/n per voxel; EQD2 = BED / (1 + 2/(a/b))",
-            "single course: no prior dose, no residual",
-            *(f"WARNING: {w}" for w in (*lq.warnings, *notes)),
-        ),
-    )
+    return export_map_file(lq.dose, lq_map_text(lq), path, identity=identity, plan=plan, notes=notes)
 
 
 def export_cumulative_map(
@@ -156,25 +215,7 @@ def export_cumulative_map(
 ) -> ExportedMap:
     """Write a cumulative map (DoseSummationType MULTI_PLAN, referencing the current plan); the
     method, residual, what target metrics use and every warning go into ImageComments."""
-    prior = f"r={cum.residual:.3g} x prior" if cum.residual is not None else "prior: recovery models"
-    comment = f"{prior}, {cum.method.value}; targets use current only"
-    return _write(
-        cum.dose,
-        Path(path),
-        identity=identity,
-        plan=plan,
-        series_description=cum.description,
-        dose_comment=comment,
-        summation_type=DoseSummationType.MULTI_PLAN,
-        notes=(
-            cum.description,
-            f"summation method: {cum.method.value}; "
-            + (f"residual fraction of the prior course r = {cum.residual:g} " if cum.residual is not None else "")
-            + f"(recovery model: {cum.recovery_label})",
-            cum.target_metrics_note,
-            *(f"WARNING: {w}" for w in (*cum.warnings, *notes)),
-        ),
-    )
+    return export_map_file(cum.dose, cumulative_map_text(cum), path, identity=identity, plan=plan, notes=notes)
 
 
 def export_dose(
@@ -195,4 +236,7 @@ def export_dose(
     )
 
 
-__all__ = ["ExportedMap", "export_cumulative_map", "export_dose", "export_lq_map", "identity_from_dicom"]
+__all__ = [
+    "ExportedMap", "MapFileText", "cumulative_map_text", "export_cumulative_map", "export_dose", "export_lq_map",
+    "export_map_file", "identity_from_dicom", "lq_map_text",
+]

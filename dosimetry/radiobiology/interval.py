@@ -29,6 +29,7 @@ import pydicom
 from pydicom.errors import InvalidDicomError
 
 from dosimetry.errors import ArgumentError
+from dosimetry.io.dicom_file import known_sop_class
 
 logger = logging.getLogger(__name__)
 
@@ -110,6 +111,9 @@ def record_dates(folder: Path) -> tuple[list[_dt.date], list[Path]]:
         logger.warning("%s holds %d files; only the first %d are searched for treatment records", folder, len(files), MAX_FILES_SCANNED)
         files = files[:MAX_FILES_SCANNED]
     for path in files:
+        known = known_sop_class(path)  # a file discovery read already: no need to open it again unless it is a record
+        if known is not None and known not in TREATMENT_RECORD_SOP_CLASSES:
+            continue
         ds = _read(path)
         if ds is None or str(ds.get("SOPClassUID", "")) not in TREATMENT_RECORD_SOP_CLASSES:
             continue

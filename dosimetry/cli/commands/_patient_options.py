@@ -71,7 +71,7 @@ def recovery_selection_from_args(args: argparse.Namespace, protocol_selection: R
 
 
 #: The module that defines the end-cap conventions (named lazily: building the parser imports no numpy).
-_END_CAPS = "dosimetry.dvh.endcaps"
+_END_CAPS = "dosimetry.dvh.convention"
 
 END_CAP_HELP = (
     "how each ROI's solid is closed between and beyond its contour planes, for every DVH, index and check: "

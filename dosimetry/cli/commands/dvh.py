@@ -53,7 +53,7 @@ logger = logging.getLogger(__name__)
 
 # The DVH engine (numpy) and the loaders (pydicom) are imported by the handler; the parser names the
 # end-cap conventions without importing them.
-_END_CAPS = "dosimetry.dvh.endcaps"
+_END_CAPS = "dosimetry.dvh.convention"
 
 DEFAULT_METRICS = (
     "Min[Gy]",
