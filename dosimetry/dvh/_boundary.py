@@ -195,16 +195,18 @@ def _piece_samples(
         src, za, zb = src[keep], za[keep], zb[keep]
     pz = 0.5 * (za + zb)
     dz = zb - za
-    pending = _PendingPieces(px_c[src], py_c[src], pz, dz, a_c[src], vx_c[src], vy_c[src], len(doses))
+    pending = _PendingPieces(px_c[src], py_c[src], pz, dz, a_c[src], vx_c[src], vy_c[src], len(doses), n)
     if n % 2:
         pixel_x = x_origin + (fc[sel][src] + 0.5) * fdx
         pixel_y = y_origin + (fr[sel][src] + 0.5) * fdy
-        pending = _PendingPieces(px_c[src], py_c[src], pz, dz, a_c[src], vx_c[src], vy_c[src], len(doses), pixel_x, pixel_y)
+        pending = _PendingPieces(
+            px_c[src], py_c[src], pz, dz, a_c[src], vx_c[src], vy_c[src], len(doses), n, pixel_x, pixel_y
+        )
     doses.append(_EMPTY)
     weights.append(_EMPTY)
     spreads.append(_EMPTY)
     if defer is None:
-        _finish_pieces(dose, n, spread, [pending], [(doses, weights, spreads)])
+        _finish_pieces(dose, spread, [pending], [(doses, weights, spreads)])
     else:
         defer.append((pending, (doses, weights, spreads)))
 
@@ -216,8 +218,8 @@ _EMPTY = np.zeros(0)
 class _PendingPieces:
     """The covered pieces of one ROI, before their dose is sampled: centroids (mm), thickness in
     z (mm), covered fraction and in-plane variances in fine-pixel units (from the polygon moments),
-    where their samples go in the ROI's sample lists, and (odd ``n`` only) the centres of their
-    fine pixels."""
+    where their samples go in the ROI's sample lists, the ROI's fine pixels per axis ``n``, and
+    (odd ``n`` only) the centres of their fine pixels."""
 
     px: FloatArray
     py: FloatArray
@@ -227,6 +229,7 @@ class _PendingPieces:
     vx_unit: FloatArray
     vy_unit: FloatArray
     slot: int
+    n: int
     pixel_x: FloatArray | None = None
     pixel_y: FloatArray | None = None
 
@@ -239,14 +242,21 @@ def _required(array: FloatArray | None) -> FloatArray:
 
 def _finish_pieces(
     dose: DoseGrid,
-    n: int,
     spread: bool,
     pending: list[_PendingPieces],
     targets: list[tuple[list[FloatArray], list[FloatArray], list[FloatArray]]],
 ) -> None:
     """Dose, weight and spread of the pending pieces of one or several ROIs on the same grid, in
-    one pass: every operation is element by element, so concatenating the ROIs' pieces gives each
-    piece the numbers it gets alone. The results replace the placeholders at each ``slot``."""
+    one pass per supersampling factor: every operation is element by element, so concatenating
+    the ROIs' pieces gives each piece the numbers it gets alone. The results replace the
+    placeholders at each ``slot``."""
+    factors = sorted({p.n for p in pending})
+    if len(factors) > 1:
+        for factor in factors:
+            chosen = [i for i, p in enumerate(pending) if p.n == factor]
+            _finish_pieces(dose, spread, [pending[i] for i in chosen], [targets[i] for i in chosen])
+        return
+    n = factors[0]
     grid = dose.grid
     fdx, fdy = grid.spacing_x_mm / n, grid.spacing_y_mm / n
     if len(pending) == 1:

@@ -12,7 +12,9 @@ is the dose of every ROI: a voxel's dose distribution does not depend on which R
 evaluated for. An ROI is sampled as follows:
 
 * boundary voxels (the ROI boundary crosses them) are split into ``n x n`` fine pixels in plane
-  (``n`` from :func:`auto_supersample`: even, sub-pixels of at most ~1.5 mm) and, in z, into
+  (``n`` from :func:`auto_supersample`: even, sub-pixels of at most ~1.5 mm, and at least 3
+  across the ROI's narrowest in-plane extent, up to 8, so that a lens's Max is not a fine
+  pixel's fraction low) and, in z, into
   pieces cut at the voxel-centre plane and at the ROI's contour-slab boundaries, so that each
   piece lies in one slab and in one cell of the trilinear interpolant; each covered piece gives
   one sample at the centroid of its covered part (exact polygon moments,
@@ -192,8 +194,7 @@ def roi_dose_samples_batch(
         except GeometryError as exc:
             started.append(exc)
     if defer:
-        n = next(p.n for p in started if isinstance(p, _PartialSamples))
-        _finish_pieces(dose, n, spread, [d[0] for d in defer], [d[1] for d in defer])
+        _finish_pieces(dose, spread, [d[0] for d in defer], [d[1] for d in defer])
     out = []
     for roi, item in zip(rois, started, strict=True):
         if isinstance(item, GeometryError):

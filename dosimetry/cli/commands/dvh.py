@@ -103,7 +103,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         LazyChoices(_END_CAPS, "EndCapConvention"),
     )
     parser.add_argument(
-        "--supersample", type=int, metavar="N", help="fine pixels per axis in boundary and steep voxels, 1..8 (default: even, sub-pixels of at most ~1.5 mm, 2..4)"
+        "--supersample", type=int, metavar="N", help="fine pixels per axis in boundary and steep voxels, 1..8 (default: even, sub-pixels of at most ~1.5 mm, 2..4; in boundary voxels at least 3 across the ROI's narrowest in-plane extent, up to 8)"
     )
     parser.add_argument(
         "--compare-tps",
