@@ -65,22 +65,28 @@ def cases(workdir: Path) -> Iterator[tuple[str, DoseGrid, tuple[Roi, ...]]]:
 LEGACY_CONVENTION = EndCapConvention.HALF_SLAB
 
 
+def record(out: dict[str, np.ndarray], tag: str, dose: DoseGrid, rois: list[Roi], convention: EndCapConvention) -> None:
+    """Every array of ``compute_dvhs(dose, rois, end_cap=convention)`` into ``out`` under
+    ``convention/tag/roi`` keys (the error text of an ROI that has no DVH)."""
+    for outcome in compute_dvhs(dose, rois, end_cap=convention):
+        key = f"{convention.value}/{tag}/{outcome.roi.name}"
+        if outcome.dvh is None:
+            out[f"{key}/error"] = np.array([str(outcome.error)])
+            continue
+        d = outcome.dvh
+        out[f"{key}/scalars"] = np.array(
+            [d.volume_cc, d.volume_in_dose_grid_cc, d.volume_outside_dose_grid_cc, d.min_gy, d.max_gy, d.mean_gy, d.median_gy]
+        )
+        out[f"{key}/edges"] = d.bin_edges_gy
+        out[f"{key}/cumulative"] = d.cumulative_cc
+        out[f"{key}/edge_mass"] = np.asarray(d.edge_mass_cc)
+
+
 def collect(conventions: tuple[EndCapConvention, ...] = tuple(EndCapConvention)) -> dict[str, np.ndarray]:
     out: dict[str, np.ndarray] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for (tag, dose, rois), convention in itertools.product(cases(Path(tmp)), conventions):
-            for outcome in compute_dvhs(dose, list(rois), end_cap=convention):
-                key = f"{convention.value}/{tag}/{outcome.roi.name}"
-                if outcome.dvh is None:
-                    out[f"{key}/error"] = np.array([str(outcome.error)])
-                    continue
-                d = outcome.dvh
-                out[f"{key}/scalars"] = np.array(
-                    [d.volume_cc, d.volume_in_dose_grid_cc, d.volume_outside_dose_grid_cc, d.min_gy, d.max_gy, d.mean_gy, d.median_gy]
-                )
-                out[f"{key}/edges"] = d.bin_edges_gy
-                out[f"{key}/cumulative"] = d.cumulative_cc
-                out[f"{key}/edge_mass"] = np.asarray(d.edge_mass_cc)
+            record(out, tag, dose, list(rois), convention)
     return out
 
 

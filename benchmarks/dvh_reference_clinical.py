@@ -24,8 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from benchmarks.dvh_reference import compare  # noqa: E402
-from dosimetry.dvh.compute import compute_dvhs  # noqa: E402
+from benchmarks.dvh_reference import compare, record  # noqa: E402
 from dosimetry.dvh.endcaps import EndCapConvention  # noqa: E402
 from dosimetry.io import load_dose, load_structure_set  # noqa: E402
 
@@ -37,18 +36,7 @@ def collect(folders: list[Path], conventions: tuple[EndCapConvention, ...]) -> d
         dose = load_dose(next(current.glob("RD_*.dcm")))
         rois = list(load_structure_set(next(current.glob("RS_*.dcm"))).rois)
         for convention in conventions:
-            for outcome in compute_dvhs(dose, rois, end_cap=convention):
-                key = f"{convention.value}/{folder.name}/{outcome.roi.name}"
-                if outcome.dvh is None:
-                    out[f"{key}/error"] = np.array([str(outcome.error)])
-                    continue
-                d = outcome.dvh
-                out[f"{key}/scalars"] = np.array(
-                    [d.volume_cc, d.volume_in_dose_grid_cc, d.volume_outside_dose_grid_cc, d.min_gy, d.max_gy, d.mean_gy, d.median_gy]
-                )
-                out[f"{key}/edges"] = d.bin_edges_gy
-                out[f"{key}/cumulative"] = d.cumulative_cc
-                out[f"{key}/edge_mass"] = np.asarray(d.edge_mass_cc)
+            record(out, folder.name, dose, rois, convention)
     return out
 
 
