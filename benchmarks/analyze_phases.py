@@ -12,7 +12,11 @@ checkouts; on a shared machine compare CPU, not wall time. For the same comparis
 both checkouts need the same byte-compiled state (``python -m compileall -q dosimetry``: with
 ``PYTHONDONTWRITEBYTECODE`` set, a tree without ``__pycache__`` compiles every module at start-up).
 
-Run: ``.venv/bin/python benchmarks/analyze_phases.py CASE --checkout base=/tmp/base
+Several cases may be given (e.g. the clinical case with simplified contours and the same case with
+1 mm contours, issue 20: what contour density costs); the runs alternate between cases too, and with
+two cases a last table gives the second minus the first (median and min) for each checkout.
+
+Run: ``.venv/bin/python benchmarks/analyze_phases.py CASE [CASE ...] --checkout base=/tmp/base
 --checkout branch=. [--repeat 3]``.
 """
 
@@ -72,29 +76,39 @@ def run_once(checkout: Path, case: Path, out: Path) -> dict[str, float]:
     return result
 
 
+def _cells(results: list[dict[str, float]]) -> list[tuple[float, float]]:
+    return [(statistics.median(r.get(p, 0.0) for r in results), min(r.get(p, 0.0) for r in results)) for p in PHASES]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("case", type=Path)
+    parser.add_argument("cases", type=Path, nargs="+", metavar="CASE")
     parser.add_argument("--checkout", action="append", required=True, metavar="LABEL=PATH")
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     checkouts = [(c.split("=", 1)[0], Path(c.split("=", 1)[1]).resolve()) for c in args.checkout]
+    cases: list[Path] = args.cases
     scratch = Path(tempfile.mkdtemp(prefix="analyze_phases_"))
-    runs: dict[str, list[dict[str, float]]] = {label: [] for label, _ in checkouts}
+    keys = [(label, n) for label, _ in checkouts for n in range(len(cases))]
+    runs: dict[tuple[str, int], list[dict[str, float]]] = {key: [] for key in keys}
     for k in range(args.repeat):
-        for label, path in checkouts:
-            result = run_once(path, args.case, scratch / f"{label}_{k}")
-            runs[label].append(result)
-            print(f"run {k + 1} {label:<8} load avg {os.getloadavg()[0]:4.1f}: "
-                  + ", ".join(f"{p} {result.get(p, 0.0):.2f}" for p in PHASES), flush=True)
+        for n, case in enumerate(cases):
+            for label, path in checkouts:
+                result = run_once(path, case, scratch / f"{label}_{n}_{k}")
+                runs[(label, n)].append(result)
+                print(f"run {k + 1} {label:<8} case {n + 1} load avg {os.getloadavg()[0]:4.1f}: "
+                      + ", ".join(f"{p} {result.get(p, 0.0):.2f}" for p in PHASES), flush=True)
+    for n, case in enumerate(cases):
+        print(f"case {n + 1}: {case}")
     print(f"\nCPU seconds, median of {args.repeat} (min in brackets)")
-    print(f"{'checkout':<10}" + "".join(f"{p:>16}" for p in PHASES))
-    for label, results in runs.items():
-        cells = []
-        for p in PHASES:
-            values = [r.get(p, 0.0) for r in results]
-            cells.append(f"{statistics.median(values):8.2f} ({min(values):5.2f})")
-        print(f"{label:<10}" + "".join(f"{c:>16}" for c in cells))
+    print(f"{'checkout':<10}{'case':>5}" + "".join(f"{p:>16}" for p in PHASES))
+    for label, n in keys:
+        print(f"{label:<10}{n + 1:>5}" + "".join(f"{f'{m:8.2f} ({lo:5.2f})':>16}" for m, lo in _cells(runs[(label, n)])))
+    if len(cases) == 2:
+        print("\ncase 2 minus case 1: CPU seconds, difference of medians (difference of mins in brackets)")
+        for label, _ in checkouts:
+            pairs = zip(_cells(runs[(label, 1)]), _cells(runs[(label, 0)]), strict=True)
+            print(f"{label:<15}" + "".join(f"{f'{m2 - m1:+8.2f} ({lo2 - lo1:+5.2f})':>16}" for (m2, lo2), (m1, lo1) in pairs))
     print(f"outputs in {scratch}")
 
 

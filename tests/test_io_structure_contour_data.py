@@ -110,8 +110,13 @@ def test_decoded_elements_take_the_normal_path_with_the_same_values() -> None:
     )
 
 
-@pytest.mark.parametrize("bad", [b"1.0\\2.0\\abc", b"1.0\\\\3.0", b"1.0\\2.0\\nan", b"1.2.3\\4\\5"])
+@pytest.mark.parametrize(
+    "bad",
+    [b"1.0\\2.0\\abc", b"1.0\\\\3.0", b"1.0\\2.0\\nan", b"1.2.3\\4\\5", b"1.0\\2.0\\inf", b"-Infinity\\2\\3", b"1 5\\2\\3"],
+)
 def test_malformed_contour_data_is_refused(bad: bytes, tmp_path: Path) -> None:
+    """Oracle: the DS value representation (DICOM PS3.5 table 6.2-1: a decimal number, spaces only leading or
+    trailing, no empty component) and finite coordinates; each value here breaks one of those rules."""
     data = _odd_rs(SAMPLE_RS, implicit=False)
     good = b"\\".join(ODD_VALUES[2])
     path = tmp_path / "RS_bad.dcm"
