@@ -98,3 +98,20 @@ def test_failed_analysis_leaves_no_output_folder(patient: Path, tmp_path: Path, 
     with pytest.raises(ArgumentError):
         loaded.write(tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("voxels", [1, 7, 2 * 7 + 3])
+def test_pixel_blocks_equal_the_whole_grid_formula_across_block_edges(voxels: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Oracle: the one-shot expression the writer used before blocks, ``rint(dose / scaling)`` cast to
+    uint32 over the whole array; blocks of 7 voxels so that the grids end mid-block, on a block edge and
+    inside the first block; both routes (the in-memory pixels and the encoded pixel file)."""
+    from dosimetry.io import rtdose_writer
+
+    monkeypatch.setattr(rtdose_writer, "_PIXEL_CHUNK", 7)
+    monkeypatch.setattr(rtdose_writer, "_ENCODE_CHUNK", 7)
+    dose_gy = np.random.default_rng(voxels).uniform(0.0, 70.0, size=(1, 1, voxels))
+    scaling = rtdose_writer.dose_grid_scaling(float(dose_gy.max()))
+    expected = np.rint(dose_gy / scaling).astype("<u4")
+    assert np.array_equal(rtdose_writer._scaled_pixels(dose_gy, scaling), expected)
+    blocks = b"".join(bytes(b) for b in rtdose_writer._pixel_blocks(dose_gy, scaling, 7))
+    assert blocks == expected.tobytes()
