@@ -14,8 +14,9 @@ engine (issue 20: ``dosimetry analyze --help`` under 0.15 s).
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from dosimetry._lazy_exports import lazy_exports
 
 if TYPE_CHECKING:
     from dosimetry.dvh.compute import BatchDvh, compute_dvh, compute_dvhs
@@ -68,14 +69,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _MODULES.get(name)
-    if module is None:
-        raise AttributeError(f"module 'dosimetry.dvh' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *__all__])
+__getattr__, __dir__ = lazy_exports(__name__, _MODULES, globals(), __all__)

@@ -67,7 +67,14 @@ import numpy as np
 import numpy.typing as npt
 
 from dosimetry.dvh._shape_caps import CLOSING_SLACK, _Cap, _cap, width_trend
-from dosimetry.dvh._shape_convex import NORMALS, eno_squared_support, is_convex, section_from_support, support
+from dosimetry.dvh._shape_convex import (
+    NORMALS,
+    eno_squared_support,
+    is_convex,
+    lagrange_weights,
+    section_from_support,
+    support,
+)
 from dosimetry.dvh._shape_planar import (
     _centroid,
     _inside,
@@ -119,15 +126,6 @@ CAP_SUB_SLAB_MM = 0.5
 ADAPTIVE_SUB_SLABS = True
 SIDEWAYS_SUB_SLABS = 0.5
 CAP_MIN_SUB_SLABS = 8
-
-def _lagrange(nodes: FloatArray, z: float) -> FloatArray:
-    weights = np.ones(nodes.size)
-    for j in range(nodes.size):
-        for k in range(nodes.size):
-            if k != j:
-                weights[j] *= (z - nodes[k]) / (nodes[j] - nodes[k])
-    return weights
-
 
 def _same_polygons(a: PlaneSection, b: PlaneSection) -> bool:
     if len(a.polygons) != len(b.polygons) or a.signs != b.signs:
@@ -294,7 +292,7 @@ def shape_geometry(base: RoiGeometry, label: str) -> RoiGeometry:
         """The interpolated map at z and the two maps of ``pair`` it is clipped against: in a
         co-moving, co-scaling frame where the stencil's sections are similar, in a co-moving
         frame where they are registered (module docstring), else as they are."""
-        w = _lagrange(planes[stencil], z)
+        w = lagrange_weights(planes[stencil], z)
         if SIMILAR_REGISTRATION and similar(stencil):
             c_z = sum((wq * centroid_of(q) for wq, q in zip(w.tolist(), stencil, strict=True)), np.zeros(2))
             area_z = float(sum(wq * sections[q].area_mm2 for wq, q in zip(w.tolist(), stencil, strict=True)))

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from dosimetry.dvh._shape_planar import second_moment_axes
 from dosimetry.dvh.geometry import PlaneSection
 
 FloatArray = npt.NDArray[np.float64]
@@ -119,15 +120,7 @@ class WidthTrend:
 def _principal_axes(section: PlaneSection) -> FloatArray:
     """Unit principal axes (columns) of a single-polygon section's second moments of area."""
     (x, y), = section.polygons
-    x = x - float(x.mean())
-    y = y - float(y.mean())
-    x1, y1 = np.roll(x, -1), np.roll(y, -1)
-    cross = x * y1 - x1 * y
-    sxx = float((cross * (x * x + x * x1 + x1 * x1)).sum()) / 12.0
-    syy = float((cross * (y * y + y * y1 + y1 * y1)).sum()) / 12.0
-    sxy = float((cross * (x * y1 + 2 * x * y + 2 * x1 * y1 + x1 * y)).sum()) / 24.0
-    _, vectors = np.linalg.eigh(np.array([[sxx, sxy], [sxy, syy]]) * np.sign(sxx + syy))
-    return np.asarray(vectors, dtype=np.float64)
+    return second_moment_axes(x - float(x.mean()), y - float(y.mean()))  # about the vertices' mean
 
 
 def width_trend(sections: list[PlaneSection], outward_mm: list[float], reach_mm: float) -> WidthTrend | None:

@@ -74,7 +74,8 @@ def support(section: PlaneSection) -> FloatArray:
     return np.asarray((NORMALS @ np.vstack([x, y])).max(axis=1), dtype=np.float64)
 
 
-def _lagrange(nodes: FloatArray, z: float) -> FloatArray:
+def lagrange_weights(nodes: FloatArray, z: float) -> FloatArray:
+    """Weights of the Lagrange polynomial through ``nodes`` evaluated at ``z`` (one per node)."""
     weights = np.ones(nodes.size)
     for j in range(nodes.size):
         for k in range(nodes.size):
@@ -92,12 +93,12 @@ def eno_squared_support(squared: dict[int, FloatArray], planes_mm: FloatArray, i
     interval beside it); linear with only the two planes."""
     triples = [s for s in ([i - 1, i, i + 1], [i, i + 1, i + 2]) if all(q in squared for q in s)]
     if not triples:
-        w = _lagrange(planes_mm[[i, i + 1]], z_mm)
+        w = lagrange_weights(planes_mm[[i, i + 1]], z_mm)
         return np.asarray(w[0] * squared[i] + w[1] * squared[i + 1], dtype=np.float64)
     values, curvatures = [], []
     for triple in triples:
         zs = planes_mm[triple]
-        w = _lagrange(zs, z_mm)
+        w = lagrange_weights(zs, z_mm)
         values.append(sum(wq * squared[q] for wq, q in zip(w.tolist(), triple, strict=True)))
         d01 = (squared[triple[1]] - squared[triple[0]]) / float(zs[1] - zs[0])
         d12 = (squared[triple[2]] - squared[triple[1]]) / float(zs[2] - zs[1])

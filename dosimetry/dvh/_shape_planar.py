@@ -316,6 +316,19 @@ def _level_sections(z_mm: float, phi: FloatArray, level: float, raster: _Raster)
     return PlaneSection(z_mm, tuple(polygons), tuple(signs), area, senses)
 
 
+def second_moment_axes(u: FloatArray, v: FloatArray) -> FloatArray:
+    """Unit eigenvectors (columns, least spread first) of the second moments of area of the polygon
+    with vertices (``u``, ``v``) about the origin of those coordinates (Green's theorem, either
+    orientation of the vertices)."""
+    u1, v1 = np.roll(u, -1), np.roll(v, -1)
+    cross = u * v1 - u1 * v
+    suu = float((cross * (u * u + u * u1 + u1 * u1)).sum()) / 12.0
+    svv = float((cross * (v * v + v * v1 + v1 * v1)).sum()) / 12.0
+    suv = float((cross * (u * v1 + 2 * u * v + 2 * u1 * v1 + u1 * v)).sum()) / 24.0
+    _, vectors = np.linalg.eigh(np.array([[suu, suv], [suv, svv]]) * np.sign(suu + svv))
+    return np.asarray(vectors, dtype=np.float64)
+
+
 def _scaled(section: PlaneSection, z_mm: float, factor: float, minor_only: bool) -> PlaneSection | None:
     """A single-polygon section scaled about its centroid by ``factor``: along its minor
     principal axis only (``minor_only``: a tube lying across the planes narrows, its length
@@ -327,14 +340,8 @@ def _scaled(section: PlaneSection, z_mm: float, factor: float, minor_only: bool)
     cx, cy = _centroid(section)
     u, v = x - cx, y - cy
     if minor_only:
-        # second moments of the polygon's area about its centroid (Green's theorem)
-        u1, v1 = np.roll(u, -1), np.roll(v, -1)
-        cross = u * v1 - u1 * v
-        suu = float((cross * (u * u + u * u1 + u1 * u1)).sum()) / 12.0
-        svv = float((cross * (v * v + v * v1 + v1 * v1)).sum()) / 12.0
-        suv = float((cross * (u * v1 + 2 * u * v + 2 * u1 * v1 + u1 * v)).sum()) / 24.0
-        _, vectors = np.linalg.eigh(np.array([[suu, suv], [suv, svv]]) * np.sign(suu + svv))
-        minor = vectors[:, 0]  # the direction of least spread
+        # second moments of the polygon's area about its centroid
+        minor = second_moment_axes(u, v)[:, 0]  # the direction of least spread
         along = u * minor[0] + v * minor[1]
         u, v = u + (factor - 1.0) * along * minor[0], v + (factor - 1.0) * along * minor[1]
         area = section.area_mm2 * factor

@@ -17,8 +17,9 @@ dose resampler needs) at start-up (issue 20: ``import dosimetry.io`` took 0.6 s 
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from dosimetry._lazy_exports import lazy_exports
 
 if TYPE_CHECKING:
     from dosimetry.io.ct_reader import CtSeries, load_ct_series, load_ct_volume
@@ -108,14 +109,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _MODULES.get(name)
-    if module is None:
-        raise AttributeError(f"module 'dosimetry.io' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *__all__])
+__getattr__, __dir__ = lazy_exports(__name__, _MODULES, globals(), __all__)
