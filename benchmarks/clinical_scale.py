@@ -45,9 +45,19 @@ on the edges, to the 0.001 mm of the written coordinates, so every exact volume 
 dose, plan and registration files are symbolic links to the simplified case. Both cases are then
 measured and printed (``--cases dense`` measures the dense one only).
 
+The real-size plan (``--cases real`` or ``all``). The issue's first measurement is a real planning-system
+export: a photon breast plan, dose grid 194 x 129 x 98 at 2.5 mm, 10 ROIs (88,158 contour vertices).
+That export is the anonymised example plan dicompyler-core ships in its source distribution
+(``tests/testdata/example_data``: rtdose.dcm, rtss.dcm, rtplan.dcm and one CT slice; data nobody here
+generated). It is not bundled with this repository: ``fetch_real_plan`` downloads the sdist of
+``dicompyler-core==0.5.6`` from PyPI with the baseline environment's pip (once, into
+``--real-plan-dir``, default ``/tmp/dosimetry_real_plan``), extracts those four files only, checks
+their SHA-256 against :data:`REAL_PLAN_FILES` and lays them out as a current course
+(``breast01/current``). It has no prior course, so ``analyze`` runs with ``--no-prior``.
+
 Run: ``.venv/bin/python benchmarks/clinical_scale.py [--workdir /tmp/dosimetry_clinical] [--skip-baseline]
-[--skip-analyze] [--repeat 3] [--roi-counts 10,40] [--vertex-spacing-mm 1.0 [--dense-workdir DIR]
-[--cases both|dense|simplified]]``.
+[--skip-analyze] [--repeat 3] [--roi-counts 10,40] [--vertex-spacing-mm 1.0 [--dense-workdir DIR]]
+[--cases both|dense|simplified|real|all] [--real-plan-dir DIR]``.
 """
 
 from __future__ import annotations
@@ -56,9 +66,11 @@ import argparse
 import json
 import os
 import shutil
+import hashlib
 import statistics
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 from pathlib import Path
@@ -76,6 +88,17 @@ SHAPE_ZYX = (160, 256, 256)
 #: the sample phantom's centre (its CT grid's centre), kept as the centre of the larger grids
 PHANTOM_CENTRE_MM = (1.25, 11.25, -10.5)
 N_SMALL_ROIS = 22
+
+#: The real-size plan: the source distribution that ships it and, per file of its
+#: ``tests/testdata/example_data``, the name it gets in the course folder and its SHA-256.
+REAL_PLAN_SDIST = "dicompyler-core==0.5.6"
+REAL_PLAN_MEMBER_DIR = "tests/testdata/example_data"
+REAL_PLAN_FILES = {
+    "rtdose.dcm": ("RD_breast.dcm", "a78d4d7723e280b1baf8153a43583fda384a681428eca306b53ada37ef7d3123"),
+    "rtss.dcm": ("RS_breast.dcm", "8fe3e3a20d1acf911f5c284dc40288d46f97acd43e4a63753cd6e3e1dac398cb"),
+    "rtplan.dcm": ("RP_breast.dcm", "d518fc976a225cbf05f8747d0067b52e7b1faa147da8e53b2b0bce01eaa21977"),
+    "ct.0.dcm": ("CT_0.dcm", "6eb080ed6a1f4c850706418582a0b40e6d10dc831c7f3e3fc7d7b0bdd404e542"),
+}
 
 _MEASURE = MEASURE_SCRIPT
 
@@ -126,6 +149,52 @@ def generate(workdir: Path) -> Path:
     generator.generate_patient(spec, workdir, overwrite=True)
     print(f"generated {folder} in {time.perf_counter() - t0:.0f} s")
     return folder
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def fetch_real_plan(workdir: Path) -> Path:
+    """The real-size plan's patient folder (``workdir/breast01``, its course in ``current/``):
+    downloaded once from PyPI (see the module docstring), every file checked against its SHA-256."""
+    folder = workdir / "breast01"
+    current = folder / "current"
+    if all((current / name).is_file() and _sha256(current / name) == digest for name, digest in REAL_PLAN_FILES.values()):
+        return folder
+    from benchmarks.baseline.bridge import baseline_python
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="real_plan_", dir=workdir) as tmp:
+        subprocess.run([str(baseline_python()), "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary", ":all:",
+                        "--dest", tmp, REAL_PLAN_SDIST], check=True, timeout=600)
+        (sdist,) = Path(tmp).glob("*.tar.gz")
+        partial = Path(tmp) / "current"
+        partial.mkdir()
+        with tarfile.open(sdist) as archive:
+            members = {m.name.split("/", 1)[1]: m for m in archive.getmembers() if m.isfile() and "/" in m.name}
+            for source, (name, digest) in REAL_PLAN_FILES.items():
+                member = members.get(f"{REAL_PLAN_MEMBER_DIR}/{source}")
+                if member is None:
+                    raise SystemExit(f"{sdist.name} has no {REAL_PLAN_MEMBER_DIR}/{source}")
+                extracted = archive.extractfile(member)
+                assert extracted is not None  # a regular file (checked above)
+                (partial / name).write_bytes(extracted.read())
+                if _sha256(partial / name) != digest:
+                    raise SystemExit(f"{sdist.name}: {source} has SHA-256 {_sha256(partial / name)}, expected {digest}")
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        partial.rename(current)
+    print(f"fetched the real-size plan ({REAL_PLAN_SDIST} example data) into {folder}")
+    return folder
+
+
+def dose_grid_size(rd: Path) -> tuple[int, int, int, float, float]:
+    """(columns, rows, frames, column spacing mm, row spacing mm) of an RT Dose file's header."""
+    import pydicom
+
+    ds = pydicom.dcmread(rd, stop_before_pixels=True)
+    return (int(ds.Columns), int(ds.Rows), int(ds.NumberOfFrames), float(ds.PixelSpacing[1]), float(ds.PixelSpacing[0]))
 
 
 def densify_closed(points_xy_mm: Any, max_edge_mm: float) -> Any:
@@ -265,8 +334,11 @@ def main() -> None:
     parser.add_argument("--vertex-spacing-mm", type=float, metavar="MM",
                         help="also measure a variant whose contours have at least one vertex per MM of perimeter")
     parser.add_argument("--dense-workdir", type=Path, default=Path("/tmp/dosimetry_clinical_dense"))
-    parser.add_argument("--cases", choices=("both", "dense", "simplified"), default="both",
-                        help="with --vertex-spacing-mm: which cases to measure (default both)")
+    parser.add_argument("--cases", choices=("both", "dense", "simplified", "real", "all"), default="both",
+                        help="which cases to measure: both (simplified, and dense with --vertex-spacing-mm; the default), "
+                             "dense, simplified, real (the real-size plan only) or all")
+    parser.add_argument("--real-plan-dir", type=Path, default=Path("/tmp/dosimetry_real_plan"),
+                        help="where the real-size plan is fetched to (once)")
     parser.add_argument("--end-cap", action="append", metavar="CONVENTION",
                         help="dosimetry dvh --end-cap convention(s) to measure (repeatable; default: the command's default)")
     args = parser.parse_args()
@@ -274,13 +346,19 @@ def main() -> None:
     scratch = args.scratch or Path(tempfile.mkdtemp(prefix="clinical_scale_"))
     scratch.mkdir(parents=True, exist_ok=True)
     counts = sorted({int(n) for n in args.roi_counts.split(",")}) if args.roi_counts else []
-    simplified = generate(args.workdir)
-    cases = [("simplified", simplified)]
-    if args.vertex_spacing_mm is not None:
-        if not args.vertex_spacing_mm > 0:
-            parser.error(f"--vertex-spacing-mm must be > 0, got {args.vertex_spacing_mm}")
-        dense = generate_dense(simplified, args.dense_workdir, args.vertex_spacing_mm)
-        cases = {"both": [*cases, ("dense", dense)], "dense": [("dense", dense)], "simplified": cases}[args.cases]
+    if args.vertex_spacing_mm is not None and not args.vertex_spacing_mm > 0:
+        parser.error(f"--vertex-spacing-mm must be > 0, got {args.vertex_spacing_mm}")
+    if args.cases == "dense" and args.vertex_spacing_mm is None:
+        parser.error("--cases dense needs --vertex-spacing-mm")
+    cases: list[tuple[str, Path]] = []
+    if args.cases in ("real", "all"):
+        cases.append(("real-size", fetch_real_plan(args.real_plan_dir)))
+    if args.cases != "real":
+        simplified = generate(args.workdir)
+        if args.cases != "dense":
+            cases.append(("simplified", simplified))
+        if args.vertex_spacing_mm is not None and args.cases != "simplified":
+            cases.append(("dense", generate_dense(simplified, args.dense_workdir, args.vertex_spacing_mm)))
     for name, folder in cases:
         measure_case(name, folder, args, scratch / name, counts)
     print(f"load average before: {load:.1f}; {os.cpu_count()} CPUs; outputs in {scratch}")
@@ -293,9 +371,10 @@ def measure_case(name: str, folder: Path, args: argparse.Namespace, scratch: Pat
     rd = next(current.glob("RD_*.dcm"))
     rs = next(current.glob("RS_*.dcm"))
     exe = shutil.which("dosimetry") or str(Path(sys.executable).with_name("dosimetry"))
-    n_voxels = SHAPE_ZYX[0] * SHAPE_ZYX[1] * SHAPE_ZYX[2]
+    nx, ny, nz, sx, sy = dose_grid_size(rd)
+    n_voxels = nx * ny * nz
     n_vertices, mm_per_vertex, external_mm_per_vertex = contour_density(rs)
-    print(f"case {name}: {folder} (dose grid {SHAPE_ZYX[2]} x {SHAPE_ZYX[1]} x {SHAPE_ZYX[0]} at {SPACING_MM[0]} mm = "
+    print(f"case {name}: {folder} (dose grid {nx} x {ny} x {nz} at {sx:g} x {sy:g} mm = "
           f"{n_voxels / 1e6:.1f} M voxels; {n_vertices} contour vertices, {mm_per_vertex:.2f} mm of perimeter per vertex, "
           f"External {external_mm_per_vertex:.2f} mm)")
     rows = []
@@ -324,8 +403,9 @@ def measure_case(name: str, folder: Path, args: argparse.Namespace, scratch: Pat
     if not args.skip_analyze:
         with_out = scratch / "out"
         shutil.rmtree(with_out, ignore_errors=True)
-        analyze = measure([exe, "analyze", str(folder), "--out", str(with_out)])
-        rows.append(_row("dosimetry analyze (whole process, prior summed)", [float(analyze["seconds"])],
+        no_prior = [] if (folder / "prior").is_dir() else ["--no-prior"]
+        analyze = measure([exe, "analyze", str(folder), "--out", str(with_out), *no_prior])
+        rows.append(_row(f"dosimetry analyze (whole process, {'no prior course' if no_prior else 'prior summed'})", [float(analyze["seconds"])],
                          [float(analyze["cpu_seconds"])], float(analyze["peak_mib"])))
     by_count: dict[int, float] = {}
     for n in counts:
