@@ -37,3 +37,37 @@ def test_nearest_distances_single_point() -> None:
     """Oracle: the Euclidean distance written out (one candidate point)."""
     got = _nearest_distances(np.array([0.0, 3.0]), np.array([0.0, 4.0]), np.array([0.0]), np.array([0.0]))
     assert got.tolist() == [0.0, 5.0]
+
+
+def _lagrange_weights_numpy_scalars(nodes: np.ndarray, z: float) -> np.ndarray:
+    """The form lagrange_weights had before issue 20: NumPy scalar arithmetic on an array."""
+    weights = np.ones(nodes.size)
+    for j in range(nodes.size):
+        for k in range(nodes.size):
+            if k != j:
+                weights[j] *= (z - nodes[k]) / (nodes[j] - nodes[k])
+    return weights
+
+
+@pytest.mark.parametrize("count", [2, 3, 4])
+def test_lagrange_weights_are_the_numpy_scalar_forms_bit_for_bit(count: int) -> None:
+    """Oracle: the NumPy-scalar loop above, on random nodes and heights inside and outside them."""
+    from dosimetry.dvh._shape_convex import lagrange_weights
+
+    rng = np.random.default_rng(count)
+    for _ in range(500):
+        nodes = np.sort(rng.uniform(-50.0, 50.0, size=count))
+        z = float(rng.uniform(-60.0, 60.0))
+        assert np.array_equal(lagrange_weights(nodes, z), _lagrange_weights_numpy_scalars(nodes, z))
+
+
+def test_raster_coordinates_are_cached_and_read_only() -> None:
+    """Oracle: the formula x0 + pixel * arange(n) written out; the shared arrays refuse writes."""
+    from dosimetry.dvh._shape_planar import _Raster
+
+    raster = _Raster(-3.0, 2.0, 0.25, 5, 4)
+    assert np.array_equal(raster.xs, -3.0 + 0.25 * np.arange(5, dtype=np.float64))
+    assert np.array_equal(raster.ys, 2.0 + 0.25 * np.arange(4, dtype=np.float64))
+    assert raster.xs is raster.xs
+    with pytest.raises(ValueError, match="read-only"):
+        raster.xs[0] = 1.0
