@@ -71,3 +71,26 @@ def test_raster_coordinates_are_cached_and_read_only() -> None:
     assert raster.xs is raster.xs
     with pytest.raises(ValueError, match="read-only"):
         raster.xs[0] = 1.0
+
+
+def test_band_query_that_finds_nothing_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The band's exact distances are searched within the band's bound; a query the tree answers
+    with "none within it" (infinity) is refused, never written into the map."""
+    import scipy.spatial  # type: ignore[import-untyped,unused-ignore]
+
+    from dosimetry.dvh._shape_planar import _Raster, _signed_distance
+    from dosimetry.dvh.geometry import PlaneSection
+    from dosimetry.errors import GeometryError
+
+    class NothingWithinTheBound(cKDTree):  # type: ignore[misc]
+        def query(self, x, *args, **kwargs):  # type: ignore[no-untyped-def]
+            distance, index = super().query(x, *args, **kwargs)
+            if "distance_upper_bound" in kwargs:
+                distance = np.full_like(distance, np.inf)
+            return distance, index
+
+    monkeypatch.setattr(scipy.spatial, "cKDTree", NothingWithinTheBound)
+    square = (np.array([0.0, 4.0, 4.0, 0.0]), np.array([0.0, 0.0, 4.0, 4.0]))
+    section = PlaneSection(0.0, (square,), (1,), 16.0, (1,))
+    with pytest.raises(GeometryError, match="no boundary point within"):
+        _signed_distance(section, _Raster(-2.0, -2.0, 0.25, 33, 33))
