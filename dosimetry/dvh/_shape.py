@@ -269,7 +269,9 @@ def shape_geometry(base: RoiGeometry, label: str) -> RoiGeometry:
         c = centroid_of(i)
         cols = (c[0] + (raster.xs - centre_mm[0]) / ratio - raster.x0_mm) / raster.pixel_mm
         rows = (c[1] + (raster.ys - centre_mm[1]) / ratio - raster.y0_mm) / raster.pixel_mm
-        return _resample(psi(i), rows, cols) * (ratio * ratio)
+        out = _resample(psi(i), rows, cols)  # a new array: scaled in place
+        out *= ratio * ratio
+        return out
 
     def similar(stencil: list[int]) -> bool:
         """Whether the stencil's sections are scaled copies of one another (one polygon each;
@@ -307,7 +309,7 @@ def shape_geometry(base: RoiGeometry, label: str) -> RoiGeometry:
             maps_at = {q: psi(q) for q in {*stencil, *pair}}
         field = w[0] * maps_at[stencil[0]]
         for wq, q in zip(w[1:].tolist(), stencil[1:], strict=True):
-            field = field + wq * maps_at[q]
+            field += wq * maps_at[q]  # in place: the same sums, one array fewer a term
         return field, maps_at[pair[0]], maps_at[pair[1]]
 
     def blend(stencil: list[int], z: float) -> FloatArray:
@@ -373,8 +375,11 @@ def shape_geometry(base: RoiGeometry, label: str) -> RoiGeometry:
         # two planes); without it the cubic overshoots where the shape jumps (the sample
         # mandible's sections doubled next to a plane where it splits in two).
         bulge = 0.25 * gap * gap
-        field = np.clip(field, np.minimum(psi_i, psi_j) - bulge, np.maximum(psi_i, psi_j) + bulge)
-        return _level_sections(z, field, 0.0, raster)
+        low, high = np.minimum(psi_i, psi_j), np.maximum(psi_i, psi_j)
+        low -= bulge
+        high += bulge
+        # in place (field is this call's own array): np.clip(field, low, high), the same values
+        return _level_sections(z, np.clip(field, low, high, out=field), 0.0, raster)
 
     def trend_field(idx: list[int], end: int, z: float) -> FloatArray:
         """The map of a cap at z: the interpolant of its last planes ``idx`` (``end`` first)

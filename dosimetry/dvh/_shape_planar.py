@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 from typing import cast
 
 import numpy as np
@@ -20,6 +21,7 @@ import numpy.typing as npt
 
 from dosimetry.dvh.geometry import PlaneSection, RoiGeometry
 from dosimetry.dvh.planar import nesting_depths, signed_area
+from dosimetry.errors import GeometryError
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -39,13 +41,19 @@ class _Raster:
     nx: int
     ny: int
 
-    @property
+    # computed once per raster (the shape model asked for them about 4,000 times on the clinical
+    # test case), read-only since they are shared
+    @cached_property
     def xs(self) -> FloatArray:
-        return self.x0_mm + self.pixel_mm * np.arange(self.nx, dtype=np.float64)
+        values = self.x0_mm + self.pixel_mm * np.arange(self.nx, dtype=np.float64)
+        values.flags.writeable = False
+        return values
 
-    @property
+    @cached_property
     def ys(self) -> FloatArray:
-        return self.y0_mm + self.pixel_mm * np.arange(self.ny, dtype=np.float64)
+        values = self.y0_mm + self.pixel_mm * np.arange(self.ny, dtype=np.float64)
+        values.flags.writeable = False
+        return values
 
 
 def _next(values: FloatArray) -> FloatArray:
@@ -186,8 +194,13 @@ def _signed_distance(section: PlaneSection, raster: _Raster) -> tuple[FloatArray
     # same nearest distances (exact search either way; only the distance is used)
     tree = cKDTree(_boundary_points(section, 0.2 * p), balanced_tree=False, compact_nodes=False)
 
-    def exact(rows: npt.NDArray[np.intp], cols: npt.NDArray[np.intp]) -> FloatArray:
-        distance, _ = tree.query(np.column_stack([raster.x0_mm + p * cols, raster.y0_mm + p * rows]))
+    def exact(rows: npt.NDArray[np.intp], cols: npt.NDArray[np.intp], within_mm: float) -> FloatArray:
+        # ``within_mm``: an upper bound of every queried pixel's nearest distance (the search
+        # prunes farther branches; the same nearest point, the same distance): 15 % less query
+        # time on the clinical test case
+        distance, _ = tree.query(np.column_stack([raster.x0_mm + p * cols, raster.y0_mm + p * rows]), distance_upper_bound=within_mm)
+        if np.isinf(distance).any():  # the tree's "none within the bound": the bound was wrong
+            raise GeometryError(f"shape model: a pixel near the boundary has no boundary point within {within_mm:g} mm")
         return np.asarray(distance, dtype=np.float64)
 
     # Far from the boundary: the distance to the boundary point held by the nearest boundary
@@ -212,27 +225,42 @@ def _signed_distance(section: PlaneSection, raster: _Raster) -> tuple[FloatArray
     np.subtract(xs[None, :], dx, out=dx)
     np.subtract(ys[:, None], dy, out=dy)
     distance = np.hypot(dx, dy, out=dx)
-    rows, cols = np.nonzero(distance < 2.5 * p)
-    distance[rows, cols] = exact(rows, cols)
-    phi = np.where(inside, -distance, distance)
+    band = 2.5 * p
+    rows, cols = np.nonzero(distance < band)
+    # each of these pixels is less than ``band`` from a boundary point (its held point): the exact
+    # nearest distance is within it too (the bound a hair wider, for the rounding of the two
+    # distance computations)
+    distance[rows, cols] = exact(rows, cols, band * (1.0 + 1e-9))
+    phi = np.negative(distance, out=distance, where=inside)  # np.where(inside, -distance, distance), in place
     if not inside.any():
         return phi, 0.0
     # inscribed radius: the deepest pixel, refined on two finer lattices around it
     row, col = np.unravel_index(int(np.argmin(phi)), phi.shape)
     x, y = float(raster.x0_mm + p * col), float(raster.y0_mm + p * row)
     best = float(-phi[row, col])
-    offsets = np.linspace(-1.0, 1.0, 11)
+    offsets = _LATTICE_OFFSETS
     step = p
     # about 64 boundary points spread along the boundary: their nearest distance is an upper bound
     # of a lattice point's distance to the boundary (NumPy, 121 x 64 distances)
     ring = points[:: max(1, points.shape[0] // 64)]
+    points_x, points_y = np.ascontiguousarray(points[:, 0]), np.ascontiguousarray(points[:, 1])
+    ring_x, ring_y = np.ascontiguousarray(ring[:, 0]), np.ascontiguousarray(ring[:, 1])
     for _ in range(3):
-        qx, qy = np.tile(x + step * offsets, offsets.size), np.repeat(y + step * offsets, offsets.size)  # meshgrid, raveled
+        lattice_x, lattice_y = x + step * offsets, y + step * offsets
+        qx, qy = np.tile(lattice_x, offsets.size), np.repeat(lattice_y, offsets.size)  # meshgrid, raveled
         # Only the lattice points that may lie deeper than ``best`` are queried: one whose upper
         # bound is at most ``best`` (less a relative 1e-12 for the rounding of the two distance
         # computations) cannot replace it, and the deepest of the others is the one the whole
         # lattice's query would pick (same values, the first of equals in the same order).
-        bound = np.sqrt(np.min((qx[:, None] - ring[None, :, 0]) ** 2 + (qy[:, None] - ring[None, :, 1]) ** 2, axis=1))
+        # The squared distances (qx - ring x)^2 + (qy - ring y)^2, with each square computed once
+        # per lattice column or row (11 x 64) rather than per lattice point (121 x 64): the same
+        # values (addition commutes exactly), 40 % less time for the bounds.
+        across = lattice_x[:, None] - ring_x
+        across *= across
+        down = lattice_y[:, None] - ring_y
+        down *= down
+        squared = down[:, None, :] + across[None, :, :]  # [row, column, ring]: lattice point row * 11 + column
+        bound = np.sqrt(squared.min(axis=2).ravel())
         open_ = np.flatnonzero(bound * (1.0 + 1e-12) > best)
         if open_.size:
             qx, qy = qx[open_], qy[open_]
@@ -245,14 +273,41 @@ def _signed_distance(section: PlaneSection, raster: _Raster) -> tuple[FloatArray
             # with 1 mm contours before the bound and the candidates.
             reach = best + 2.0 * math.sqrt(2.0) * step
             reach += 1e-9 * max(reach, 1.0)  # rounding of the distances
-            near = np.hypot(points[:, 0] - x, points[:, 1] - y) <= reach
-            local = cKDTree(points[near], balanced_tree=False, compact_nodes=False) if near.sum() < points.shape[0] // 2 else tree
-            distance, _ = local.query(np.column_stack([qx, qy]))
+            near = np.hypot(points_x - x, points_y - y) <= reach
+            candidates = int(np.count_nonzero(near))
+            if qx.size * candidates <= BRUTE_FORCE_PAIRS:
+                distance = _nearest_distances(qx, qy, points_x[near], points_y[near])
+            else:
+                local = cKDTree(points[near], balanced_tree=False, compact_nodes=False) if candidates < points.shape[0] // 2 else tree
+                distance, _ = local.query(np.column_stack([qx, qy]))
             k = int(np.argmax(distance))
             if distance[k] > best:
                 best, x, y = float(distance[k]), float(qx[k]), float(qy[k])
         step *= 0.2
     return phi, best
+
+
+#: The inscribed radius's refinement lattice, in steps either side of its centre.
+_LATTICE_OFFSETS = np.linspace(-1.0, 1.0, 11)
+#: Largest (lattice points x candidate boundary points) whose nearest distances the refinement
+#: computes by brute force (:func:`_nearest_distances`) rather than by a k-d tree of the candidates.
+BRUTE_FORCE_PAIRS = 200_000
+
+
+def _nearest_distances(qx: FloatArray, qy: FloatArray, px: FloatArray, py: FloatArray) -> FloatArray:
+    """Distance from each query point (``qx``, ``qy``) to the nearest of the points (``px``,
+    ``py``), by brute force: what ``cKDTree(points).query(queries)[0]`` gives, bit for bit (the
+    tree's Euclidean distance is also ``sqrt(dx * dx + dy * dy)``, the differences taken query
+    minus point; tests/test_dvh_shape_cpu.py). Measured on the clinical test case (simplified
+    contours, 349 maps): the inscribed radius's refinement queries about 30 lattice points against
+    about 300 boundary points at a time, where building a k-d tree of them and querying it took
+    0.11-0.13 s CPU of the distance maps' 1.3 s, and this takes 0.05 s."""
+    dx = qx[:, None] - px
+    dx *= dx
+    dy = qy[:, None] - py
+    dy *= dy
+    dx += dy
+    return np.asarray(np.sqrt(dx.min(axis=1)), dtype=np.float64)
 
 
 def _zero_lines(xs: FloatArray, ys: FloatArray, field: FloatArray) -> list[FloatArray]:
@@ -281,34 +336,47 @@ def _zero_lines(xs: FloatArray, ys: FloatArray, field: FloatArray) -> list[Float
 
 
 def _level_sections(z_mm: float, phi: FloatArray, level: float, raster: _Raster) -> PlaneSection | None:
-    """The region ``phi < level`` as a section (None when empty)."""
-    field = phi - level
+    """The region ``phi < level`` as a section (None when empty). ``phi`` is overwritten (the
+    level subtracted, its border raised): every caller passes a map it has just computed, and the
+    copy this saves was a seventh of the function's time on the clinical test case."""
+    field = phi
+    if level != 0.0:
+        field -= level
     field[0, :] = field[-1, :] = np.maximum(field[0, :], raster.pixel_mm)  # close every contour
     field[:, 0] = field[:, -1] = np.maximum(field[:, 0], raster.pixel_mm)
-    if not (field < 0).any():
-        return None
     # marching squares on the smallest window holding every pixel at or below the level and a
     # ring of pixels above it: the same lines as over the whole raster, without walking its
-    # empty part (a slanted optic nerve's raster is 30 times its sections)
+    # empty part (a slanted optic nerve's raster is 30 times its sections). The rows are found
+    # first, then the columns and the test for a pixel strictly below the level within those rows
+    # alone (none lies outside them): the same window and answer as over the whole raster, two
+    # passes over it fewer.
     below = field <= 0
-    rows, cols = np.flatnonzero(below.any(axis=1)), np.flatnonzero(below.any(axis=0))
+    row_below = below.any(axis=1)
+    if not row_below.any():
+        return None
+    rows = np.flatnonzero(row_below)
     r0, r1 = max(int(rows[0]) - 1, 0), min(int(rows[-1]) + 2, raster.ny)
+    if not (field[r0:r1] < 0).any():
+        return None
+    cols = np.flatnonzero(below[r0:r1].any(axis=0))
     c0, c1 = max(int(cols[0]) - 1, 0), min(int(cols[-1]) + 2, raster.nx)
     polygons: list[tuple[FloatArray, FloatArray]] = []
+    areas: list[float] = []
     min_area = 0.01 * raster.pixel_mm**2
     for line in _zero_lines(raster.xs[c0:c1], raster.ys[r0:r1], field[r0:r1, c0:c1]):
         pts = np.asarray(line, dtype=np.float64)
-        if pts.shape[0] > 1 and np.array_equal(pts[0], pts[-1]):
+        if pts.shape[0] > 1 and pts[0, 0] == pts[-1, 0] and pts[0, 1] == pts[-1, 1]:  # np.array_equal, without its overhead
             pts = pts[:-1]
         if pts.shape[0] < 3:
             continue
         x, y = np.ascontiguousarray(pts[:, 0]), np.ascontiguousarray(pts[:, 1])
-        if abs(signed_area(x, y)) > min_area:
+        a = signed_area(x, y)
+        if abs(a) > min_area:
             polygons.append((x, y))
+            areas.append(a)
     if not polygons:
         return None
     signs = [1 if d % 2 == 0 else -1 for d in nesting_depths(polygons)]
-    areas = [signed_area(x, y) for x, y in polygons]
     area = float(sum(s * abs(a) for s, a in zip(signs, areas, strict=True)))
     if area <= 0:
         return None
