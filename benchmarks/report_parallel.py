@@ -6,7 +6,8 @@ Each run is a fresh process started in its checkout (``PYTHONPATH`` set to it), 
 imports of the analyze command to the end of ``write``: wall (``time.perf_counter``), the main
 process's CPU (``time.process_time``), the whole run's CPU including the render processes
 (user + system of the process and its children, from ``os.wait4``), and wall and main CPU of
-``build_report`` (the report phase). Variants: ``LABEL=PATH`` for a checkout whose ``write`` has no
+``build_report`` (the report phase). On a shared machine the wall times measure the other users too, so
+``report_idle`` / ``wall_idle`` replay the run on idle cores from CPU times (:func:`idle_estimate`). Variants: ``LABEL=PATH`` for a checkout whose ``write`` has no
 ``report_workers`` (e.g. the base commit) and ``LABEL=PATH:N`` to call ``write(report_workers=N)``.
 Runs alternate between variants; compare medians on a shared machine (the load average is printed).
 
@@ -30,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.compare_analyze_outputs import compare  # noqa: E402
@@ -46,11 +48,23 @@ def timed(name, fn):
         finally:
             spent[name + "_wall"] = spent.get(name + "_wall", 0.0) + time.perf_counter() - w
             spent[name + "_cpu"] = spent.get(name + "_cpu", 0.0) + time.process_time() - c
+            spent[name + "_start_cpu"] = c
     return wrapper
 import dosimetry.cli.commands.analyze
 import dosimetry.patient.facade as facade
 import dosimetry.report.builder as builder
 builder.build_report = timed("report", builder.build_report)
+try:
+    import dataclasses
+    import dosimetry.report.render_process as render_process
+except ImportError:  # a checkout without render processes
+    pass
+else:
+    close = render_process.RenderProcesses.close
+    def keep_timings(self, **kwargs):
+        spent.setdefault("timings", []).extend(dataclasses.asdict(t) for t in self.timings)
+        return close(self, **kwargs)
+    render_process.RenderProcesses.close = keep_timings
 patient = facade.load_patient(sys.argv[1])
 kwargs = {} if sys.argv[3] == "-" else {"report_workers": int(sys.argv[3])}
 patient.write(sys.argv[2], **kwargs)
@@ -59,7 +73,24 @@ spent["main_cpu"] = time.process_time() - cpu0
 print(json.dumps(spent))
 """
 
-COLUMNS = ("wall", "main_cpu", "all_cpu", "report_wall", "report_cpu")
+COLUMNS = ("wall", "main_cpu", "all_cpu", "report_wall", "report_cpu", "report_idle", "wall_idle")
+CORES = 2
+
+
+def idle_estimate(result: dict[str, Any]) -> float:
+    """The report's wall time on idle cores, replayed from CPU times (noise-free; a shared machine's
+    wall time is not): the main process's report CPU, and each render process drawing its figures
+    one after the other, each no earlier than the main process sent it (its CPU time then); at least
+    the report's whole CPU over :data:`CORES` cores (more processes than cores share them)."""
+    timings = result.get("timings", [])
+    if not timings:
+        return result["report_cpu"]
+    finish: dict[str, float] = {}
+    for t in timings:  # in the order the PNGs came back: per process, the order drawn
+        sent = t["submitted_cpu_s"] - result["report_start_cpu"]
+        finish[t["process"]] = max(finish.get(t["process"], 0.0), sent) + t["drawn_cpu_s"]
+    total = result["report_cpu"] + sum(t["drawn_cpu_s"] for t in timings)
+    return max(result["report_cpu"], *finish.values(), total / CORES)
 
 
 def run_once(checkout: Path, workers: str, case: Path, out: Path) -> dict[str, float]:
@@ -74,6 +105,8 @@ def run_once(checkout: Path, workers: str, case: Path, out: Path) -> dict[str, f
         raise SystemExit(f"{checkout} (workers {workers}): failed with code {process.returncode}")
     result: dict[str, float] = json.loads(stdout.strip().splitlines()[-1])
     result["all_cpu"] = usage.ru_utime + usage.ru_stime  # the process and the children it waited for
+    result["report_idle"] = idle_estimate(result)
+    result["wall_idle"] = result["main_cpu"] - result["report_cpu"] + result["report_idle"]
     return result
 
 
@@ -103,7 +136,8 @@ def main() -> None:
             runs[label].append(result)
             print(f"run {k + 1} {label:<10} load avg {os.getloadavg()[0]:4.1f}: "
                   + ", ".join(f"{c} {result.get(c, 0.0):.2f}" for c in COLUMNS), flush=True)
-    print(f"\nseconds, median of {args.repeat} (min in brackets); all_cpu includes the render processes")
+    print(f"\nseconds, median of {args.repeat} (min in brackets); all_cpu includes the render processes; "
+          f"report_idle and wall_idle: replayed from CPU times on {CORES} idle cores (idle_estimate)")
     print(f"{'variant':<12}" + "".join(f"{c:>18}" for c in COLUMNS))
     for label, _, _ in variants:
         rs = runs[label]

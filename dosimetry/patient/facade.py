@@ -504,7 +504,7 @@ class Patient:
         the RT Dose maps, ``dvh.csv``, ``metrics.csv``, ``report.html`` and ``results.json``
         (validated against :mod:`dosimetry.patient.schema`). Returns the results as written.
         ``report_workers``: processes drawing the report's figures, started now so that they import
-        matplotlib during the analysis (None: 1 with a second core, else 0; 0: drawn in this process,
+        matplotlib during the analysis (None: 2 with a second core, else 0; 0: drawn in this process,
         as a batch's workers should; :mod:`dosimetry.report.render_process`). Same outputs either way."""
         with report_renderer(report_workers) as renderer:
             return self._write(out_dir, protocol, mapping, dvh_csv_step_gy=dvh_csv_step_gy, renderer=renderer)
