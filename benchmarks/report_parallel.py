@@ -5,7 +5,8 @@ outputs are the same.
 Each run is a fresh process started in its checkout (``PYTHONPATH`` set to it), timing from before the
 imports of the analyze command to the end of ``write``: wall (``time.perf_counter``), the main
 process's CPU (``time.process_time``), the whole run's CPU including the render processes
-(user + system of the process and its children, from ``os.wait4``), and wall and main CPU of
+(user + system of the process and its children, from ``os.wait4``), the peak resident memory of the
+main process and of the largest render process (``ru_maxrss``, MB), and wall and main CPU of
 ``build_report`` (the report phase). On a shared machine the wall times measure the other users too, so
 ``report_idle`` / ``wall_idle`` replay the run on idle cores from CPU times (:func:`idle_estimate`). Variants: ``LABEL=PATH`` for a checkout whose ``write`` has no
 ``report_workers`` (e.g. the base commit) and ``LABEL=PATH:N`` to call ``write(report_workers=N)``.
@@ -70,10 +71,14 @@ kwargs = {} if sys.argv[3] == "-" else {"report_workers": int(sys.argv[3])}
 patient.write(sys.argv[2], **kwargs)
 spent["wall"] = time.perf_counter() - wall0
 spent["main_cpu"] = time.process_time() - cpu0
+import resource
+spent["main_peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+spent["render_peak_mb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 print(json.dumps(spent))
 """
 
-COLUMNS = ("wall", "main_cpu", "all_cpu", "report_wall", "report_cpu", "report_idle", "wall_idle")
+COLUMNS = ("wall", "main_cpu", "all_cpu", "report_wall", "report_cpu", "report_idle", "wall_idle", "main_peak_mb",
+           "render_peak_mb")
 CORES = 2
 
 

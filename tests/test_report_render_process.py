@@ -102,3 +102,9 @@ def test_report_workers_zero_draws_here_and_negative_is_refused() -> None:
             pass
     with pytest.raises(ArgumentError, match="unknown drawing function"):
         FigureJob("x", "pie_chart")
+
+
+def test_a_render_process_that_cannot_start_is_an_error_saying_how_to_draw_here(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("sys.executable", "/nonexistent/python")
+    with pytest.raises(OutputError, match=r"cannot start a report render process .*report_workers=0"):
+        RenderProcesses(2)

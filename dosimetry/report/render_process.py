@@ -171,7 +171,11 @@ class _RenderProcess:
         self.name = name
         root = str(Path(__file__).resolve().parents[2])  # the folder holding the dosimetry package
         code = f"import sys; sys.path.insert(0, {root!r}); from dosimetry.report.render_process import serve; serve()"
-        self.popen = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        try:
+            self.popen = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        except (OSError, ValueError) as exc:
+            raise OutputError(f"cannot start a report render process with {sys.executable!r}: {exc} "
+                              "(report_workers=0 draws the figures in this process)") from exc
         self.awaited: dict[int, str] = {}  # job number -> figure id
         self.submitted_cpu_s: dict[int, float] = {}  # job number -> the main process's CPU time when sent
         self.exited = False
