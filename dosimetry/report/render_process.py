@@ -6,8 +6,11 @@ the main process while the second core idled. With a render process (:class:`Ren
 started when ``Patient.write`` starts, matplotlib is imported on the second core during the
 analysis; the report's sections send each figure (a :class:`FigureJob`: the drawing function's
 name and its arguments, arrays and frozen dataclasses) as soon as its data are ready and go on
-(CT planes, ROI outlines, tables), and the page waits for the PNGs at the end. See
-``benchmarks/report_parallel.py`` for the wall and CPU time with and without it.
+(CT planes, ROI outlines, tables), and the page waits for the PNGs at the end. Measured with
+``benchmarks/report_parallel.py`` (clinical case, medians of 3, a shared machine at load 6-8): the
+main process's report CPU 6.3-7.8 s -> 2.2 s; the report replayed on 2 idle cores from the CPU
+times 6.3-7.8 s -> 5.4 s with one render process, 3.7 s with two (the default); the whole run's CPU
++0.6 s (one) / +3 s (two: each imports matplotlib), which is why a batch's workers run without.
 
 The PNGs are the bytes serial drawing gives: the same functions of :mod:`dosimetry.report.figures`
 on the same (pickled) arrays, with the main process's matplotlib rcParams when it has imported
@@ -324,9 +327,9 @@ class RenderProcesses:
 def default_report_workers() -> int:
     """2 render processes when the machine has a second core, else 0 (draw in the main process).
     Two, not one: the main process mostly waits while the figures are drawn (its own part of the
-    report, CT planes and outlines, is about 1.8 s CPU of 6.5 on the clinical case), so a second
+    report, CT planes and outlines, is about 2.2 s CPU of 6.5 on the clinical case), so a second
     render process uses the main process's core; ``benchmarks/report_parallel.py`` replays the
-    clinical report on 2 idle cores in about 4 s with one render process and 2.5 s with two."""
+    clinical report on 2 idle cores in 5.4 s with one render process and 3.7 s with two (module docstring)."""
     return 2 if (os.cpu_count() or 1) >= 2 else 0
 
 
