@@ -6,7 +6,8 @@ Each run is a fresh process started in its checkout (``PYTHONPATH`` set to it), 
 imports of the analyze command to the end of ``write``: wall (``time.perf_counter``), the main
 process's CPU (``time.process_time``), the whole run's CPU including the render processes
 (user + system of the process and its children, from ``os.wait4``), the peak resident memory of the
-main process and of the largest render process (``ru_maxrss``, MB), and wall and main CPU of
+main process (``ru_maxrss``) and of the largest render process (``VmHWM`` before it stops; its
+``ru_maxrss`` would keep the main process's size when it was started), in MB, and wall and main CPU of
 ``build_report`` (the report phase). On a shared machine the wall times measure the other users too, so
 ``report_idle`` / ``wall_idle`` replay the run on idle cores from CPU times (:func:`idle_estimate`). Variants: ``LABEL=PATH`` for a checkout whose ``write`` has no
 ``report_workers`` (e.g. the base commit) and ``LABEL=PATH:N`` to call ``write(report_workers=N)``.
@@ -64,6 +65,13 @@ else:
     close = render_process.RenderProcesses.close
     def keep_timings(self, **kwargs):
         spent.setdefault("timings", []).extend(dataclasses.asdict(t) for t in self.timings)
+        for p in self.processes:  # VmHWM: this process image's peak (ru_maxrss keeps the forking parent's)
+            try:
+                status = open(f"/proc/{p.popen.pid}/status").read()
+            except OSError:
+                continue
+            kb = [int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:")]
+            spent["render_peak_mb"] = max([spent.get("render_peak_mb", 0.0), *(k / 1024 for k in kb)])
         return close(self, **kwargs)
     render_process.RenderProcesses.close = keep_timings
 patient = facade.load_patient(sys.argv[1])
@@ -73,7 +81,6 @@ spent["wall"] = time.perf_counter() - wall0
 spent["main_cpu"] = time.process_time() - cpu0
 import resource
 spent["main_peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-spent["render_peak_mb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 print(json.dumps(spent))
 """
 
@@ -147,7 +154,7 @@ def main() -> None:
     for label, _, _ in variants:
         rs = runs[label]
         print(f"{label:<12}" + "".join(
-            f"{f'{statistics.median(r[c] for r in rs):8.2f} ({min(r[c] for r in rs):6.2f})':>18}" for c in COLUMNS))
+            f"{f'{statistics.median(r.get(c, 0.0) for r in rs):8.2f} ({min(r.get(c, 0.0) for r in rs):6.2f})':>18}" for c in COLUMNS))
     first = variants[0][0]
     reference = figures_of(scratch / f"{first}_0" / "report.html")
     print(f"\noutputs compared with {first} (first runs): ")
