@@ -9,8 +9,9 @@ name and its arguments, arrays and frozen dataclasses) as soon as its data are r
 (CT planes, ROI outlines, tables), and the page waits for the PNGs at the end. Measured with
 ``benchmarks/report_parallel.py`` (clinical case, medians of 3, a shared machine at load 6-8): the
 main process's report CPU 6.3-7.8 s -> 2.2 s; the report replayed on 2 idle cores from the CPU
-times 6.3-7.8 s -> 5.4 s with one render process, 3.7 s with two (the default); the whole run's CPU
-+0.6 s (one) / +3 s (two: each imports matplotlib), which is why a batch's workers run without.
+times 5.6-7.8 s -> 5.4 s with one render process, 3.2-3.7 s with two (the default); the whole run's CPU
++0.6 s (one) / +3 s (two: each imports matplotlib), which is why a batch's workers run without. The
+gain needs an idle core: on that machine at load 6 the measured wall time did not improve.
 
 The PNGs are the bytes serial drawing gives: the same functions of :mod:`dosimetry.report.figures`
 on the same (pickled) arrays, with the main process's matplotlib rcParams when it has imported
@@ -329,7 +330,7 @@ def default_report_workers() -> int:
     Two, not one: the main process mostly waits while the figures are drawn (its own part of the
     report, CT planes and outlines, is about 2.2 s CPU of 6.5 on the clinical case), so a second
     render process uses the main process's core; ``benchmarks/report_parallel.py`` replays the
-    clinical report on 2 idle cores in 5.4 s with one render process and 3.7 s with two (module docstring)."""
+    clinical report on 2 idle cores in 5.4 s with one render process and 3.2-3.7 s with two (module docstring)."""
     return 2 if (os.cpu_count() or 1) >= 2 else 0
 
 
