@@ -64,6 +64,7 @@ from dosimetry.radiobiology.alpha_beta import roi_role
 from dosimetry.radiobiology.recovery import RecoverySelection
 from dosimetry.radiobiology.export import identity_from_dicom
 from dosimetry.quantities import DoseBasis
+from dosimetry.report.render_process import FigureRenderer, report_renderer
 
 logger = logging.getLogger(__name__)
 
@@ -497,10 +498,26 @@ class Patient:
         mapping: NameMapper | Path | str | None = None,
         *,
         dvh_csv_step_gy: float = DVH_CSV_STEP_GY,
+        report_workers: int | None = None,
     ) -> AnalysisResults:
         """Write everything ``dosimetry analyze`` writes into ``out_dir`` (created if needed):
         the RT Dose maps, ``dvh.csv``, ``metrics.csv``, ``report.html`` and ``results.json``
-        (validated against :mod:`dosimetry.patient.schema`). Returns the results as written."""
+        (validated against :mod:`dosimetry.patient.schema`). Returns the results as written.
+        ``report_workers``: processes drawing the report's figures, started now so that they import
+        matplotlib during the analysis (None: 2 with a second core, else 0; 0: drawn in this process,
+        as a batch's workers should; :mod:`dosimetry.report.render_process`). Same outputs either way."""
+        with report_renderer(report_workers) as renderer:
+            return self._write(out_dir, protocol, mapping, dvh_csv_step_gy=dvh_csv_step_gy, renderer=renderer)
+
+    def _write(
+        self,
+        out_dir: Path | str,
+        protocol: Protocol | Path | str | None,
+        mapping: NameMapper | Path | str | None,
+        *,
+        dvh_csv_step_gy: float,
+        renderer: FigureRenderer | None,
+    ) -> AnalysisResults:
         from dosimetry.patient.schema import validate
         from dosimetry.report.builder import build_report
 
@@ -526,7 +543,7 @@ class Patient:
             OutputRecord("results.json", "json", f"results, schema {SCHEMA_VERSION}"),
         ]
         results = replace(results, outputs=tuple(outputs))
-        page = build_report(results.to_dict(), self._maps, self.dvhs())
+        page = build_report(results.to_dict(), self._maps, self.dvhs(), renderer=renderer)
         results = replace(results, warnings=tuple(dict.fromkeys((*results.warnings, *page.warnings))))
         document = results.to_dict()
         validate(document)

@@ -1,4 +1,11 @@
-"""Report building blocks: figures (PNG bytes) and a self-contained HTML page."""
+"""Report building blocks: figures (PNG bytes) and a self-contained HTML page.
+
+The drawing functions are imported from :mod:`dosimetry.report.figures` on first use, so that
+importing the package does not import matplotlib (issue 20: the report's figures may be drawn in a
+render process, :mod:`dosimetry.report.render_process`, and matplotlib's import was about 1 s CPU).
+"""
+
+from dosimetry._lazy_exports import lazy_exports
 
 from dosimetry.report.content import (
     Banner,
@@ -12,15 +19,12 @@ from dosimetry.report.content import (
     Table,
     WarningGroup,
 )
-from dosimetry.report.figures import (
+from dosimetry.report.figure_data import (
     DvhCurve,
     DvhMarker,
     DvhPanel,
     OverlayContour,
     OverlayMarker,
-    dvh_figure_png,
-    dvh_panels_png,
-    isodose_overlay_png,
 )
 from dosimetry.report.html import render_html
 
@@ -45,3 +49,7 @@ __all__ = [
     "isodose_overlay_png",
     "render_html",
 ]
+
+_MODULES = {name: "dosimetry.report.figures" for name in ("dvh_figure_png", "dvh_panels_png", "isodose_overlay_png")}
+
+__getattr__, __dir__ = lazy_exports(__name__, _MODULES, globals(), __all__)

@@ -26,6 +26,8 @@ from dosimetry.patient.verdict import (
 from dosimetry.report import figure_sections, plan_data, sections
 from dosimetry.report.content import (
     Banner,
+    Item,
+    PendingFigure,
     Report,
     RowStyle,
     Section,
@@ -40,6 +42,7 @@ from dosimetry.report.reirradiation import reirradiation_sections
 if TYPE_CHECKING:
     from dosimetry.patient.dvhs import PatientDvhs
     from dosimetry.patient.maps import PatientMaps
+    from dosimetry.report.render_process import FigureRenderer
 
 logger = logging.getLogger(__name__)
 
@@ -53,12 +56,14 @@ class Page:
 @dataclass(frozen=True)
 class ReportContext:
     """What a section is built from: the ``results.json`` document (every number shown is the same
-    as there), the patient's maps and DVHs, and a list collecting problems met while drawing."""
+    as there), the patient's maps and DVHs, a list collecting problems met while drawing, and where
+    the figures are drawn (``renderer``; None: in this process as the sections ask for them)."""
 
     results: dict[str, Any]
     maps: PatientMaps
     dvhs: PatientDvhs
     drawing_warnings: list[str] = field(default_factory=list)
+    renderer: FigureRenderer | None = None
 
 
 SectionBuilder = Callable[[ReportContext], "Section | Sequence[Section] | None"]
@@ -71,8 +76,8 @@ SECTIONS: list[tuple[str, SectionBuilder]] = [
     ("reirradiation", lambda ctx: reirradiation_sections(ctx.results)),
     ("registration", lambda ctx: registration_sections(ctx.results)),
     ("indices", lambda ctx: sections.indices_section(ctx.results)),
-    ("dvh", lambda ctx: figure_sections.dvh_section(ctx.maps, ctx.dvhs, ctx.results)),
-    ("overlays", lambda ctx: figure_sections.overlay_section(ctx.maps, ctx.dvhs, ctx.results, ctx.drawing_warnings)),
+    ("dvh", lambda ctx: figure_sections.dvh_section(ctx.maps, ctx.dvhs, ctx.results, ctx.renderer)),
+    ("overlays", lambda ctx: figure_sections.overlay_section(ctx.maps, ctx.dvhs, ctx.results, ctx.drawing_warnings, ctx.renderer)),
     ("metrics", lambda ctx: sections.metrics_section(ctx.results, ctx.maps, ctx.dvhs)),
     ("planning-system", lambda ctx: [s for s in (planning_system_section(ctx.results), convention_sensitivity_section(ctx.results)) if s]),
     ("signoff", lambda ctx: sections.signoff_section(ctx.results)),
@@ -130,10 +135,22 @@ def report_title(results: dict[str, Any], maps: PatientMaps | None = None) -> tu
     return title, subtitle
 
 
-def build_report(results: dict[str, Any], maps: PatientMaps, dvhs: PatientDvhs) -> Page:
+def _resolved(section: Section) -> Section:
+    """``section`` with each :class:`PendingFigure` replaced by its Figure (waiting for its PNG)."""
+    if not any(isinstance(item, PendingFigure) for item in section.items):
+        return section
+    items: tuple[Item, ...] = tuple(item.resolve() if isinstance(item, PendingFigure) else item for item in section.items)
+    return Section(section.heading, items, section.section_id)
+
+
+def build_report(
+    results: dict[str, Any], maps: PatientMaps, dvhs: PatientDvhs, *, renderer: FigureRenderer | None = None
+) -> Page:
     """The report page from the results.json document and the patient's maps and DVHs;
-    ``Page.warnings`` are the problems met while drawing (already on the page)."""
-    ctx = ReportContext(results, maps, dvhs)
+    ``Page.warnings`` are the problems met while drawing (already on the page). ``renderer``: where
+    the figures are drawn (:class:`~dosimetry.report.render_process.RenderProcesses`; None: here, one
+    after the other); the PNGs are the same bytes either way."""
+    ctx = ReportContext(results, maps, dvhs, renderer=renderer)
     built = []
     for name, builder in SECTIONS:
         section = builder(ctx)
@@ -142,6 +159,7 @@ def build_report(results: dict[str, Any], maps: PatientMaps, dvhs: PatientDvhs) 
         elif section is not None:
             built.extend(section)
         logger.debug("report section %s built", name)
+    built = [_resolved(section) for section in built]
     extra = tuple(dict.fromkeys(ctx.drawing_warnings))
     verdict = document_verdict(results, extra)
     title, subtitle = report_title(results, maps)

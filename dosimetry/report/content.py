@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -57,6 +58,21 @@ class Figure:
             raise ArgumentError(f"figure {self.figure_id!r}: png must be PNG bytes")
 
 
+@dataclass(frozen=True, eq=False)
+class PendingFigure:
+    """A :class:`Figure` whose PNG is being drawn elsewhere (a render process,
+    :mod:`dosimetry.report.render_process`): ``png()`` waits for the bytes. The report builder
+    replaces it by its Figure (:meth:`resolve`) before the page is rendered."""
+
+    figure_id: str
+    title: str
+    png: Callable[[], bytes]
+    caption: str = ""
+
+    def resolve(self) -> Figure:
+        return Figure(self.figure_id, self.title, self.png(), self.caption)
+
+
 @dataclass(frozen=True)
 class SignOff:
     """A reviewer sign-off block: one blank line to fill in per ``fields`` entry (name, date, signature)."""
@@ -74,7 +90,7 @@ class Details:
     items: tuple[Paragraph | Table | Figure, ...]
 
 
-Item = Paragraph | Table | Figure | SignOff | Details
+Item = Paragraph | Table | Figure | PendingFigure | SignOff | Details
 
 
 @dataclass(frozen=True)

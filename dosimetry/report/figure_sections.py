@@ -20,19 +20,18 @@ from dosimetry.patient.maps import lq_key
 from dosimetry.patient.verdict import constraint_value_text
 from dosimetry.quantities import DoseQuantity
 from dosimetry.radiobiology.alpha_beta import RoiRole
-from dosimetry.report.content import Figure, Item, Paragraph, Section
-from dosimetry.report.figures import (
+from dosimetry.report.content import Figure, Item, Paragraph, PendingFigure, Section
+from dosimetry.report.figure_data import (
     DvhCurve,
     DvhMarker,
     DvhPanel,
     OverlayContour,
     OverlayMarker,
     ct_window_text,
-    dvh_panels_png,
-    isodose_overlay_png,
 )
 from dosimetry.report.planes import BoxedOccupancy, PlaneAxis, ct_plane, may_cross, nearest_index
 from dosimetry.report.reirradiation import prior_term_text
+from dosimetry.report.render_process import FigureJob, FigureRenderer, draw
 from dosimetry.structures import Roi
 
 if TYPE_CHECKING:
@@ -42,6 +41,13 @@ if TYPE_CHECKING:
 #: Target outline colours (protocol Fig. 1 style): GTV, CTV, PTV.
 TARGET_COLOURS = {"GTV": (220, 0, 220), "CTV": (0, 200, 255), "PTV": (0, 255, 0)}
 ISODOSE_LEVELS_PCT = (95.0, 85.0, 70.0, 30.0)
+
+
+def figure_item(renderer: FigureRenderer | None, job: FigureJob, title: str, caption: str = "") -> Figure | PendingFigure:
+    """The figure of ``job``: drawn here without a ``renderer``, else sent to it (the PNG comes later)."""
+    if renderer is None:
+        return Figure(job.figure_id, title, draw(job), caption=caption)
+    return PendingFigure(job.figure_id, title, renderer.submit(job), caption=caption)
 
 
 def _colour(roi: Any) -> tuple[int, int, int] | None:
@@ -96,8 +102,9 @@ def _markers(results: dict[str, Any], dvhs: PatientDvhs, key: str, quantities: s
     return tuple(dict.fromkeys(out))
 
 
-def dvh_section(maps: PatientMaps, dvhs: PatientDvhs, results: dict[str, Any]) -> Section:
-    """Planned dose (targets | organs at risk, prescription line) and the organs' EQD2 with the Emami limits."""
+def dvh_section(maps: PatientMaps, dvhs: PatientDvhs, results: dict[str, Any], renderer: FigureRenderer | None = None) -> Section:
+    """Planned dose (targets | organs at risk, prescription line) and the organs' EQD2 with the Emami limits;
+    figures drawn by ``renderer`` (None: here)."""
     items: list[Item] = []
     planned = dvhs.planned_dose_name
     current = results["courses"][0]
@@ -121,8 +128,8 @@ def dvh_section(maps: PatientMaps, dvhs: PatientDvhs, results: dict[str, Any]) -
               DvhPanel("Organs at risk", curves(planned, RoiRole.ORGAN_AT_RISK), planned_markers, rx_line)]
     title = f"DVH: planned {adjective} dose"
     if any(p.curves for p in panels):
-        items.append(Figure("dvh-dose", title, dvh_panels_png(panels, title=title, dose_label=f"Dose [{unit}]"),
-                            caption="Right organs dashed, left and midline organs solid; dash-dot vertical line: "
+        items.append(figure_item(renderer, FigureJob("dvh-dose", "dvh_panels", (panels,), {"title": title, "dose_label": f"Dose [{unit}]"}),
+                                 title, caption="Right organs dashed, left and midline organs solid; dash-dot vertical line: "
                             "the prescription. Markers: constraint limits on the planned dose (filled red: failed)."))
     if results.get("alignment") is not None:
         late_title = f"DVH: {cumulative} = current + {prior_term_text(results)} (organs at risk)"
@@ -131,8 +138,9 @@ def dvh_section(maps: PatientMaps, dvhs: PatientDvhs, results: dict[str, Any]) -
     late_markers = _markers(results, dvhs, cumulative, {"eqd2_cumulative"})
     late = DvhPanel("Organs at risk", curves(cumulative, RoiRole.ORGAN_AT_RISK), late_markers)
     if late.curves:
-        items.append(Figure("dvh-eqd2-cumulative", late_title, dvh_panels_png([late], title=late_title, dose_label="EQD2 [Gy]"),
-                            caption="Markers at each Emami / protocol limit on its organ's curve: a filled red triangle "
+        items.append(figure_item(renderer, FigureJob("dvh-eqd2-cumulative", "dvh_panels", ([late],),
+                                                     {"title": late_title, "dose_label": "EQD2 [Gy]"}),
+                                 late_title, caption="Markers at each Emami / protocol limit on its organ's curve: a filled red triangle "
                             "is a failed check (the curve runs beyond it), an open circle a check that holds. Right organs "
                             "dashed, left and midline organs solid."))
     return Section("Dose-volume histograms", tuple(items), "dvh")
@@ -263,9 +271,12 @@ def overlap_voxel(maps: PatientMaps) -> tuple[tuple[float, float, float], str] |
     return point, f"largest prior/current overlap: min(current EQD2, r x prior EQD2) = {value:.2f} Gy at this voxel"
 
 
-def overlay_section(maps: PatientMaps, dvhs: PatientDvhs, results: dict[str, Any], warnings: list[str]) -> Section:
+def overlay_section(
+    maps: PatientMaps, dvhs: PatientDvhs, results: dict[str, Any], warnings: list[str], renderer: FigureRenderer | None = None
+) -> Section:
     """Three planes through the target centroid, then an axial slice through the hottest voxel of every
-    failing organ and one through the largest prior/current overlap, each at full width with its colour bar."""
+    failing organ and one through the largest prior/current overlap, each at full width with its colour bar;
+    figures drawn by ``renderer`` (None: here)."""
     prescription = results["courses"][0]["prescription_dose_gy"]
     unit = "Gy(RBE)" if results["courses"][0]["dose_type"] == "EFFECTIVE" else "Gy"
     if prescription is None:
@@ -362,29 +373,29 @@ def overlay_section(maps: PatientMaps, dvhs: PatientDvhs, results: dict[str, Any
         "organs at risk in their structure-set colour)."
     )]
 
-    def draw(fid: str, axis: PlaneAxis, at: tuple[float, float, float], title: str, marker: str | None = None) -> Figure:
+    def overlay(fid: str, axis: PlaneAxis, at: tuple[float, float, float], title: str, marker: str | None = None) -> Figure | PendingFigure:
         plane = ct_plane(ct, grid, dose, axis, at)
         overlay_contours = [OverlayContour(name, plane.take(occ), colour) for name, occ, colour in contours]
         short = None if not marker else marker.split(":")[0] + (" hottest voxel" if fid.startswith("overlay-hot") else " overlap")
         markers = [OverlayMarker(at[0], at[1], short)] if short and axis is PlaneAxis.AXIAL else []
-        png = isodose_overlay_png(
-            plane.ct_hu, plane.dose_gy, extent_mm=plane.extent_mm, reference_gy=float(prescription),
-            contours=overlay_contours, title=title, axis_labels=plane.axis_labels, levels_pct=ISODOSE_LEVELS_PCT,
-            flip_vertical=plane.flip_vertical, dose_unit=unit, markers=markers,
-        )
-        return Figure(fid, title, png, caption=marker or "")
+        job = FigureJob(fid, "isodose_overlay", (plane.ct_hu, plane.dose_gy), {
+            "extent_mm": plane.extent_mm, "reference_gy": float(prescription), "contours": overlay_contours, "title": title,
+            "axis_labels": plane.axis_labels, "levels_pct": ISODOSE_LEVELS_PCT, "flip_vertical": plane.flip_vertical,
+            "dose_unit": unit, "markers": markers,
+        })
+        return figure_item(renderer, job, title, caption=marker or "")
 
     for axis in (PlaneAxis.AXIAL, PlaneAxis.SAGITTAL, PlaneAxis.CORONAL):
         coordinate = {"axial": "z", "sagittal": "x", "coronal": "y"}[axis.value]
         value = {"axial": point[2], "sagittal": point[0], "coronal": point[1]}[axis.value]
-        items.append(draw(f"overlay-{axis.value}", axis, point,
+        items.append(overlay(f"overlay-{axis.value}", axis, point,
                           f"{axis.value.capitalize()} plane through the {centre_from or 'dose maximum'}, {coordinate} = {value:.1f} mm"))
     warnings.extend(hottest_warnings)
     for fid, at, label in hottest:
-        items.append(draw(fid, PlaneAxis.AXIAL, at, f"Axial plane z = {at[2]:.1f} mm through the hottest voxel of "
+        items.append(overlay(fid, PlaneAxis.AXIAL, at, f"Axial plane z = {at[2]:.1f} mm through the hottest voxel of "
                           f"{label.split(':')[0]} (failing; {_quantity_name(results, maps)})", label))
     if overlap is not None:
         at, label = overlap
-        items.append(draw("overlay-overlap", PlaneAxis.AXIAL, at, f"Axial plane z = {at[2]:.1f} mm through the largest overlap "
+        items.append(overlay("overlay-overlap", PlaneAxis.AXIAL, at, f"Axial plane z = {at[2]:.1f} mm through the largest overlap "
                           "of prior and current dose", label))
     return Section("Isodose overlays", tuple(items), "overlays")

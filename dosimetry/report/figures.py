@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any, Literal
 
 import contourpy
@@ -39,64 +38,30 @@ from matplotlib.colors import BoundaryNorm, ListedColormap, to_rgba  # noqa: E40
 from matplotlib.path import Path  # noqa: E402
 
 from dosimetry.errors import ArgumentError  # noqa: E402
+from dosimetry.report.figure_data import (  # noqa: E402  (re-exported: the names figures are drawn from)
+    CT_WINDOW_HU,
+    PROTOCOL_ISODOSE_COLOURS,
+    DvhCurve,
+    DvhMarker,
+    DvhPanel,
+    OverlayContour,
+    OverlayMarker,
+    ct_window_text,
+)
 
-#: Isodose levels (% of reference) and colours of the protocol's Fig. 1.
-PROTOCOL_ISODOSE_COLOURS: dict[float, str] = {95.0: "red", 85.0: "orange", 70.0: "yellow", 30.0: "blue"}
-
-
-@dataclass(frozen=True, eq=False)
-class DvhCurve:
-    name: str
-    dose_gy: npt.NDArray[np.float64]
-    volume_pct: npt.NDArray[np.float64]
-    colour_rgb: tuple[int, int, int] | None = None
-    linestyle: str = "-"
-
-
-@dataclass(frozen=True)
-class DvhMarker:
-    """A constraint limit on a curve: at (``dose_gy``, ``volume_pct``); ``failed`` draws it filled red."""
-
-    roi: str
-    dose_gy: float
-    volume_pct: float
-    label: str
-    failed: bool
-
-
-@dataclass(frozen=True, eq=False)
-class DvhPanel:
-    title: str
-    curves: tuple[DvhCurve, ...]
-    markers: tuple[DvhMarker, ...] = ()
-    reference_lines: tuple[tuple[float, str], ...] = ()  # (dose_gy, label), e.g. the prescription
-
-
-@dataclass(frozen=True)
-class OverlayMarker:
-    """A point on the displayed plane (horizontal, vertical mm) with a label."""
-
-    x_mm: float
-    y_mm: float
-    label: str
-
-
-#: The CT window of the overlays: (lower, upper) HU, i.e. width 1000 HU at level 100 HU (soft tissue and bone).
-CT_WINDOW_HU: tuple[float, float] = (-400.0, 600.0)
-
-
-def ct_window_text(window_hu: tuple[float, float] = CT_WINDOW_HU) -> str:
-    low, high = window_hu
-    return f"CT window W {high - low:g} / L {(high + low) / 2:g} HU"
-
-
-@dataclass(frozen=True, eq=False)
-class OverlayContour:
-    """An ROI outline: ``occupancy`` on the displayed plane (same shape as the CT plane), drawn at 0.5."""
-
-    name: str
-    occupancy: npt.NDArray[np.float64]
-    colour_rgb: tuple[int, int, int]
+__all__ = [
+    "CT_WINDOW_HU",
+    "PROTOCOL_ISODOSE_COLOURS",
+    "DvhCurve",
+    "DvhMarker",
+    "DvhPanel",
+    "OverlayContour",
+    "OverlayMarker",
+    "ct_window_text",
+    "dvh_figure_png",
+    "dvh_panels_png",
+    "isodose_overlay_png",
+]
 
 
 def _to_png(fig: plt.Figure) -> bytes:

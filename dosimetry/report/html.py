@@ -18,6 +18,7 @@ from dosimetry.report.content import (
     Figure,
     Item,
     Paragraph,
+    PendingFigure,
     Report,
     RowStyle,
     Section,
@@ -126,6 +127,8 @@ def _item(item: Item) -> str:
         return _table(item)
     if isinstance(item, Figure):
         return _figure(item)
+    if isinstance(item, PendingFigure):
+        return _figure(item.resolve())
     if isinstance(item, SignOff):
         return _signoff(item)
     if isinstance(item, Details):
