@@ -29,7 +29,7 @@ from dosimetry.report.figure_data import (
     OverlayMarker,
     ct_window_text,
 )
-from dosimetry.report.planes import BoxedOccupancy, PlaneAxis, ct_plane, may_cross, nearest_index
+from dosimetry.report.planes import BoxedOccupancy, PlaneAxis, ct_plane, may_cross, nearest_index, plane_unavailable
 from dosimetry.report.reirradiation import prior_term_text
 from dosimetry.report.render_process import FigureJob, FigureRenderer, draw
 from dosimetry.structures import Roi
@@ -373,7 +373,11 @@ def overlay_section(
         "organs at risk in their structure-set colour)."
     )]
 
-    def overlay(fid: str, axis: PlaneAxis, at: tuple[float, float, float], title: str, marker: str | None = None) -> Figure | PendingFigure:
+    def overlay(fid: str, axis: PlaneAxis, at: tuple[float, float, float], title: str, marker: str | None = None) -> None:
+        reason = plane_unavailable(grid, axis, at)
+        if reason is not None:
+            warnings.append(f"overlay: {title[0].lower()}{title[1:]}: not drawn: {reason}")
+            return
         plane = ct_plane(ct, grid, dose, axis, at)
         overlay_contours = [OverlayContour(name, plane.take(occ), colour) for name, occ, colour in contours]
         short = None if not marker else marker.split(":")[0] + (" hottest voxel" if fid.startswith("overlay-hot") else " overlap")
@@ -383,19 +387,19 @@ def overlay_section(
             "axis_labels": plane.axis_labels, "levels_pct": ISODOSE_LEVELS_PCT, "flip_vertical": plane.flip_vertical,
             "dose_unit": unit, "markers": markers,
         })
-        return figure_item(renderer, job, title, caption=marker or "")
+        items.append(figure_item(renderer, job, title, caption=marker or ""))
 
     for axis in (PlaneAxis.AXIAL, PlaneAxis.SAGITTAL, PlaneAxis.CORONAL):
         coordinate = {"axial": "z", "sagittal": "x", "coronal": "y"}[axis.value]
         value = {"axial": point[2], "sagittal": point[0], "coronal": point[1]}[axis.value]
-        items.append(overlay(f"overlay-{axis.value}", axis, point,
-                          f"{axis.value.capitalize()} plane through the {centre_from or 'dose maximum'}, {coordinate} = {value:.1f} mm"))
+        overlay(f"overlay-{axis.value}", axis, point,
+                f"{axis.value.capitalize()} plane through the {centre_from or 'dose maximum'}, {coordinate} = {value:.1f} mm")
     warnings.extend(hottest_warnings)
     for fid, at, label in hottest:
-        items.append(overlay(fid, PlaneAxis.AXIAL, at, f"Axial plane z = {at[2]:.1f} mm through the hottest voxel of "
-                          f"{label.split(':')[0]} (failing; {_quantity_name(results, maps)})", label))
+        overlay(fid, PlaneAxis.AXIAL, at, f"Axial plane z = {at[2]:.1f} mm through the hottest voxel of "
+                f"{label.split(':')[0]} (failing; {_quantity_name(results, maps)})", label)
     if overlap is not None:
         at, label = overlap
-        items.append(overlay("overlay-overlap", PlaneAxis.AXIAL, at, f"Axial plane z = {at[2]:.1f} mm through the largest overlap "
-                          "of prior and current dose", label))
+        overlay("overlay-overlap", PlaneAxis.AXIAL, at, f"Axial plane z = {at[2]:.1f} mm through the largest overlap "
+                "of prior and current dose", label)
     return Section("Isodose overlays", tuple(items), "overlays")

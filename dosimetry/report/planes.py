@@ -198,6 +198,31 @@ def _dose_at(dose: DoseGrid, z: FloatArray, y: FloatArray, x: FloatArray) -> Flo
     return np.nan_to_num(result, nan=0.0)
 
 
+def plane_unavailable(ct_grid: RectilinearGrid, axis: PlaneAxis, point_mm: tuple[float, float, float]) -> str | None:
+    """Why the CT cannot show the plane of ``axis`` through ``point_mm`` (x, y, z), or None when it can.
+
+    The plane needs at least two CT pixels along each of its own axes (a CT of one slice has no
+    sagittal or coronal image: seen on a planning-system export whose CT series held one slice) and
+    the point within the CT along the plane's normal (else :func:`ct_plane` would draw the CT's edge
+    slice under a title naming another position)."""
+    axis = PlaneAxis(axis)
+    g = ct_grid
+    names = {"x": g.x_mm.size, "y": g.y_mm.size, "z": g.z_mm.size}
+    normal, in_plane = {
+        PlaneAxis.AXIAL: ("z", ("y", "x")),
+        PlaneAxis.SAGITTAL: ("x", ("z", "y")),
+        PlaneAxis.CORONAL: ("y", ("z", "x")),
+    }[axis]
+    for name in in_plane:
+        if names[name] < 2:
+            return f"the CT has {names[name]} pixel(s) along {name} (a {axis.value} plane needs at least 2)"
+    low, high = dict(zip("xyz", g.bounds_mm()))[normal]
+    value = float(point_mm["xyz".index(normal)])
+    if not min(low, high) <= value <= max(low, high):
+        return f"{normal} = {value:.1f} mm lies outside the CT ({normal} from {min(low, high):.1f} to {max(low, high):.1f} mm)"
+    return None
+
+
 def ct_plane(
     ct_hu_zyx: FloatArray, ct_grid: RectilinearGrid, dose: DoseGrid, axis: PlaneAxis, point_mm: tuple[float, float, float]
 ) -> CtPlane:
