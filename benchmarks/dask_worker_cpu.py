@@ -15,6 +15,13 @@ part of every row. The patient is copy 1 of ``benchmarks/batch_clinical.py``'s c
 ``--source``; reused with ``--keep DIR``). ``--rounds N`` repeats the configurations alternately and
 prints the median.
 
+Ruled out on 2026-12-07 (slow loaded 2-core machine, one patient's ``analyse_patient`` in a plain
+process, medians of 3 alternated runs): running the task in a non-main thread, as a Dask worker does
+(glibc's per-thread malloc arena): main thread 18.1 s user, 2.29 s system, 135 k minor faults;
+``threading.Thread`` 18.7 s, 2.43 s, 122 k (within the run-to-run spread of 2.7 s);
+``MALLOC_ARENA_MAX=1`` does not help (thread 19.4 s, 2.93 s). The task's arguments and result
+pickle to about 130 kB and 160 kB (printed below): milliseconds.
+
 Run: ``.venv/bin/python benchmarks/dask_worker_cpu.py [--rounds 3]`` (about 4 minutes a round on 2
 shared cores).
 """

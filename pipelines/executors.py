@@ -160,8 +160,9 @@ DASK_POLL_S = 1.0
 #:   the spill, pause and terminate thresholds, then checked every second; a batch task holds no
 #:   Dask data to spill). Each wakes the event-loop thread, which takes the GIL from the thread
 #:   running the patient: an idle nanny + worker used 5.4 % of a core with the defaults, 0.6 %
-#:   with these values (the tick alone 5.4 -> 2.0 %), and one patient 31.9 -> 27.1 s CPU
-#:   (the local process worker: 27.3 s).
+#:   with these values (the tick alone 5.4 -> 2.0 %), and one patient 35.1 -> 29.5 s CPU,
+#:   batch process included (the local process worker: 27.3 s; medians of 3 alternated runs on
+#:   the loaded 2-core machine of 2026-12-07, about 2x slower than the one of the 2.1 s and 0.7 s).
 #:
 #: A department's own ``dask worker`` needs these variables in its environment (or the same
 #: values in its Dask config file, e.g. ``MALLOC_TRIM_THRESHOLD_: null`` under ``distributed:
@@ -238,9 +239,8 @@ def _warn_unprepared_workers(client: Any, scheduler_address: str) -> None:
         names = " ".join(f"{k}={v}" for k, v in DASK_WORKER_ENVIRONMENT.items())
         first = differing[min(differing)]
         logger.warning(
-            "%d of the %d Dask workers at %s run with %s instead of %s, which costs "
-            "up to about 5 s more CPU per clinical-size patient (malloc trim threshold 2.1 s, profiler 0.7 s, "
-            "event-loop timers 2 s); start them with %s (%s)",
+            "%d of the %d Dask workers at %s run with %s instead of %s, which costs up to 1.4x the CPU per "
+            "clinical-size patient (benchmarks/dask_worker_cpu.py); start them with %s (%s)",
             len(differing), len(values), scheduler_address,
             ", ".join(f"{k}={v}" for k, v in sorted(first.items())),
             ", ".join(f"{k}={DOCUMENTED_WORKER_SETTINGS[k]}" for k in sorted(first)),
