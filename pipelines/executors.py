@@ -136,27 +136,65 @@ NO_WORKER_TIMEOUT_S = 120.0
 DASK_POLL_S = 1.0
 
 #: The environment to start every ``dask worker`` of a batch cluster with (added to the usual
-#: one), e.g. ``DASK_DISTRIBUTED__NANNY__PRE_SPAWN_ENVIRON="{'MALLOC_TRIM_THRESHOLD_': None}" dask
-#: worker SCHEDULER --nworkers 1 --nthreads 1``. distributed's nanny otherwise sets
-#: ``MALLOC_TRIM_THRESHOLD_=65536`` in its worker process (config
-#: ``distributed.nanny.pre-spawn-environ``, where ``None`` unsets a variable; the dict form is
-#: needed because Dask lower-cases the last part of a ``DASK_..._MALLOC_TRIM_THRESHOLD_`` name,
-#: which then misses the key). Setting that variable also switches off glibc's dynamic mmap
-#: threshold, so each large array of a patient's analysis is mapped and faulted in afresh and
-#: freed memory is returned at once: measured 2.1 s more system CPU per clinical-size patient
-#: (benchmarks/dask_worker_cpu.py). Unset, a Dask worker allocates like the local process workers.
-#: ``DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED=False`` stops the worker's statistical profiler
-#: (it samples the running task's stack every 10 ms, for the dashboard's profile page): measured
-#: 0.7 s CPU per clinical-size patient. A department's own ``dask worker`` needs both variables
-#: in its environment (or, in its Dask config file, ``MALLOC_TRIM_THRESHOLD_: null`` under
-#: ``distributed: nanny: pre-spawn-environ:`` and ``enabled: false`` under ``distributed: worker:
-#: profile:``); :func:`run_dask` logs a warning naming the workers started with the trim threshold set.
+#: one), e.g. ``DASK_DISTRIBUTED__NANNY__PRE_SPAWN_ENVIRON="{'MALLOC_TRIM_THRESHOLD_': None}"
+#: DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED=False DASK_DISTRIBUTED__ADMIN__TICK__INTERVAL=1s
+#: DASK_DISTRIBUTED__ADMIN__SYSTEM_MONITOR__INTERVAL=5s
+#: DASK_DISTRIBUTED__WORKER__MEMORY__MONITOR_INTERVAL=1s dask worker SCHEDULER --nworkers 1
+#: --nthreads 1`` (the scheduler may get the same). Measured per clinical-size patient
+#: (benchmarks/dask_worker_cpu.py):
+#:
+#: - distributed's nanny otherwise sets ``MALLOC_TRIM_THRESHOLD_=65536`` in its worker process
+#:   (config ``distributed.nanny.pre-spawn-environ``, where ``None`` unsets a variable; the dict
+#:   form is needed because Dask lower-cases the last part of a ``DASK_..._MALLOC_TRIM_THRESHOLD_``
+#:   name, which then misses the key). Setting that variable also switches off glibc's dynamic
+#:   mmap threshold, so each large array of a patient's analysis is mapped and faulted in afresh
+#:   and freed memory is returned at once: 2.1 s more system CPU per patient. Unset, a Dask worker
+#:   allocates like the local process workers.
+#: - the worker's statistical profiler (it samples the running task's stack every 10 ms, for the
+#:   dashboard's profile page): 0.7 s CPU per patient.
+#: - the timers of the worker's and the nanny's event loops: the loop-health tick every 20 ms
+#:   (``distributed.admin.tick.interval``; it only times the loop, to log "Event loop was
+#:   unresponsive" after 3 s, which a 1 s tick still does), the system monitor every 500 ms
+#:   (``distributed.admin.system-monitor.interval``: the dashboard's CPU, memory, disk and network
+#:   series) and the memory monitor every 100 ms (``distributed.worker.memory.monitor-interval``:
+#:   the spill, pause and terminate thresholds, then checked every second; a batch task holds no
+#:   Dask data to spill). Each wakes the event-loop thread, which takes the GIL from the thread
+#:   running the patient: an idle nanny + worker used 5.4 % of a core with the defaults, 0.6 %
+#:   with these values (the tick alone 5.4 -> 2.0 %), and one patient 35.1 -> 29.5 s CPU,
+#:   batch process included (the local process worker: 27.3 s; medians of 3 alternated runs on
+#:   the loaded 2-core machine of 2026-12-07, about 2x slower than the one of the 2.1 s and 0.7 s).
+#:
+#: A department's own ``dask worker`` needs these variables in its environment (or the same
+#: values in its Dask config file, e.g. ``MALLOC_TRIM_THRESHOLD_: null`` under ``distributed:
+#: nanny: pre-spawn-environ:``); :func:`run_dask` logs a warning naming the workers that run with
+#: other values (:data:`DOCUMENTED_WORKER_SETTINGS`). Only the speed depends on them, never a number.
 DASK_WORKER_ENVIRONMENT: dict[str, str] = {
     "DASK_DISTRIBUTED__NANNY__PRE_SPAWN_ENVIRON": "{'MALLOC_TRIM_THRESHOLD_': None}",
     "DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED": "False",
+    "DASK_DISTRIBUTED__ADMIN__TICK__INTERVAL": "1s",
+    "DASK_DISTRIBUTED__ADMIN__SYSTEM_MONITOR__INTERVAL": "5s",
+    "DASK_DISTRIBUTED__WORKER__MEMORY__MONITOR_INTERVAL": "1s",
 }
 
 _TRIM_VARIABLE = "MALLOC_TRIM_THRESHOLD_"
+
+#: The Dask configuration intervals :data:`DASK_WORKER_ENVIRONMENT` sets, with the unit distributed
+#: reads a bare number in.
+_WORKER_INTERVALS: dict[str, str] = {
+    "distributed.admin.tick.interval": "ms",
+    "distributed.admin.system-monitor.interval": "s",
+    "distributed.worker.memory.monitor-interval": "s",
+}
+
+#: What a worker started with :data:`DASK_WORKER_ENVIRONMENT` reports from
+#: :func:`_worker_settings` (intervals in seconds).
+DOCUMENTED_WORKER_SETTINGS: dict[str, object] = {
+    _TRIM_VARIABLE: None,
+    "distributed.worker.profile.enabled": False,
+    "distributed.admin.tick.interval": 1.0,
+    "distributed.admin.system-monitor.interval": 5.0,
+    "distributed.worker.memory.monitor-interval": 1.0,
+}
 
 
 def dask_worker_environment(base: dict[str, str] | None = None) -> dict[str, str]:
@@ -169,26 +207,44 @@ def dask_worker_environment(base: dict[str, str] | None = None) -> dict[str, str
     return env
 
 
-def _trim_threshold() -> str | None:
-    return os.environ.get(_TRIM_VARIABLE)
+def _worker_settings() -> dict[str, object]:
+    """The settings of :data:`DOCUMENTED_WORKER_SETTINGS` as this process (a Dask worker) has them."""
+    import dask
+    from dask.utils import parse_timedelta
+
+    settings: dict[str, object] = {
+        _TRIM_VARIABLE: os.environ.get(_TRIM_VARIABLE),
+        "distributed.worker.profile.enabled": bool(dask.config.get("distributed.worker.profile.enabled")),
+    }
+    for key, unit in _WORKER_INTERVALS.items():
+        settings[key] = parse_timedelta(dask.config.get(key), default=unit)
+    return settings
 
 
-def _warn_trimming_workers(client: Any, scheduler_address: str) -> None:
-    """Log a warning when a worker of the cluster runs with ``MALLOC_TRIM_THRESHOLD_`` set (see
-    :data:`DASK_WORKER_ENVIRONMENT`). Only the speed depends on it, never a number."""
+def _warn_unprepared_workers(client: Any, scheduler_address: str) -> None:
+    """Log a warning when a worker of the cluster runs with settings other than
+    :data:`DOCUMENTED_WORKER_SETTINGS` (see :data:`DASK_WORKER_ENVIRONMENT`). Only the speed
+    depends on them, never a number."""
     try:
-        values = client.run(_trim_threshold)
+        values: dict[str, dict[str, object]] = client.run(_worker_settings)
     except Exception as exc:  # noqa: BLE001 - a check of speed only; the batch itself reports real failures
-        logger.debug("could not read the Dask workers' environment: %s", exc)
+        logger.debug("could not read the Dask workers' settings: %s", exc)
         return
-    trimming = sorted(worker for worker, value in values.items() if value is not None)
-    if trimming:
+    differing = {
+        worker: {key: value for key, value in settings.items() if DOCUMENTED_WORKER_SETTINGS.get(key, value) != value}
+        for worker, settings in values.items()
+    }
+    differing = {worker: keys for worker, keys in differing.items() if keys}
+    if differing:
         names = " ".join(f"{k}={v}" for k, v in DASK_WORKER_ENVIRONMENT.items())
+        first = differing[min(differing)]
         logger.warning(
-            "%d of the %d Dask workers at %s run with %s=%s set (distributed's nanny default), which costs "
-            "about 2.5 s more CPU per clinical-size patient; start them with %s (%s)",
-            len(trimming), len(values), scheduler_address, _TRIM_VARIABLE, values[trimming[0]], names,
-            ", ".join(trimming),
+            "%d of the %d Dask workers at %s run with %s instead of %s, which costs up to 1.4x the CPU per "
+            "clinical-size patient (benchmarks/dask_worker_cpu.py); start them with %s (%s)",
+            len(differing), len(values), scheduler_address,
+            ", ".join(f"{k}={v}" for k, v in sorted(first.items())),
+            ", ".join(f"{k}={DOCUMENTED_WORKER_SETTINGS[k]}" for k in sorted(first)),
+            names, ", ".join(sorted(differing)),
         )
 
 
@@ -211,7 +267,7 @@ def run_dask(
         raise ArgumentError(f"cannot connect to the Dask scheduler at {scheduler_address}: {exc}") from exc
     futures = {}
     try:
-        _warn_trimming_workers(client, scheduler_address)
+        _warn_unprepared_workers(client, scheduler_address)
         futures = {
             client.submit(analyse_patient, task, key=f"patient-{task.inputs.key}-{uuid.uuid4().hex}", pure=False): task
             for task in tasks
