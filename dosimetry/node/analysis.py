@@ -85,7 +85,9 @@ def run_job(job: AnalysisJob) -> dict[str, Any]:
         residual=job.residual if job.reirradiation else None,
         assume_same_position=job.assume_same_position,
     )
-    results = patient.write(job.out_dir, job.protocol, job.mapping)
+    # report_workers=0: the figures are drawn in this job's own process, so a study's analysis stays one
+    # process under the node's per-job time and memory bounds (render processes would run beside them)
+    results = patient.write(job.out_dir, job.protocol, job.mapping, report_workers=0)
     constraints = results.constraints
     verdict = results.verdict()
     return {
