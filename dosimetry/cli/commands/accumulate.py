@@ -36,7 +36,6 @@ _SUMMATION = "dosimetry.radiobiology.summation"
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = subparsers.add_parser(
         "accumulate",
-        help="cumulative EQD2 of the current and a prior course (residual discount)",
         description=(
             "Bring the prior course's dose onto the current dose grid (same frame of reference; a Spatial "
             "Registration given with --registration or found in either folder; or an ITK transform file mapping "

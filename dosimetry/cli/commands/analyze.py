@@ -33,7 +33,6 @@ EXIT_VIOLATION = 2
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = subparsers.add_parser(
         "analyze",
-        help="full analysis of one patient: maps, DVH metrics, indices, constraints, HTML report",
         description=__doc__.split("\n\n", 1)[1] if __doc__ else None,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -25,7 +25,6 @@ from dosimetry.cli.commands._patient_options import add_end_cap_option, add_reco
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "batch",
-        help="analyse every patient under a folder (process pool or Dask cluster), resumable",
         description=(
             "Find every patient under ROOT (a folder per patient, or files grouped by PatientID), analyse each "
             "into OUT/patients/<patient>/, and collect OUT/metrics.csv and a cohort database (SQLite "

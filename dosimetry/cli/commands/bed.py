@@ -16,7 +16,6 @@ _QUANTITIES = "dosimetry.quantities"
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = subparsers.add_parser(
         "bed",
-        help="voxel-wise BED or EQD2 of an RT Dose, exported as RT Dose",
         description=(
             "Convert each voxel's total dose D in n fractions to BED = D (1 + D/n / (alpha/beta)) or "
             "EQD2 = BED / (1 + 2/(alpha/beta)). The fraction count comes from --plan or --fractions (both: they "

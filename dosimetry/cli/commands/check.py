@@ -40,7 +40,6 @@ EXIT_FAIL = 2
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = subparsers.add_parser(
         "check",
-        help="check organs at risk on the cumulative EQD2 against Emami 1991, LKB NTCP and a protocol",
         description=__doc__.split("\n\n", 1)[1] if __doc__ else None,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

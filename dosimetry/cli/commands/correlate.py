@@ -22,7 +22,6 @@ _DEFAULT_ENDPOINT = LazyValue("dosimetry.outcomes.table", "DEFAULT_ENDPOINT")
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "correlate",
-        help="correlate a binary outcome with every dosimetric metric of a batch output (logistic regression, AUC)",
         description=(
             "Join the cohort metrics of a 'dosimetry batch' output (OUT/metrics.csv, or OUT/cohort.sqlite) with an "
             "outcomes CSV (patient_id plus endpoint columns) on the DICOM PatientID, and for every ROI, quantity and "

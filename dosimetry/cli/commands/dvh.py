@@ -73,7 +73,6 @@ DEFAULT_METRICS = (
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = subparsers.add_parser(
         "dvh",
-        help="DVH metrics of structures on an RT Dose (exact partial volumes, TG-263 metrics)",
         description=(
             "Compute DVHs of RT Structure Set ROIs on an RT Dose grid: exact fractional voxel occupancy of the "
             "contours, trilinear dose sampling in boundary voxels, and TG-263 metrics such as D95%[Gy], "

@@ -55,7 +55,6 @@ EXIT_COVERAGE_FAILED = 2
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = subparsers.add_parser(
         "indices",
-        help="conformity (RTOG, Paddick, van't Riet, Lomax-Scheib), gradient, homogeneity and coverage indices",
         description=(
             "Plan-quality indices of target ROIs at a reference isodose: RTOG CI = PIV/TV, Paddick CI = "
             "TV_PIV^2/(TV x PIV), van't Riet CN, Lomax-Scheib TV_PIV/PIV, Paddick-Lippitz gradient index "

@@ -81,7 +81,6 @@ EXIT_CONSISTENCY_ERRORS = 2
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = subparsers.add_parser(
         "inspect",
-        help="summarise the DICOM objects in a folder or file: patients, courses, plans, doses, structures, registrations",
         description=__doc__.split("JSON shape")[0] if __doc__ else None,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -31,7 +31,6 @@ if TYPE_CHECKING:
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = subparsers.add_parser(
         "rbe-convert",
-        help="convert a carbon-ion RBE-weighted dose between LEM-I and MKM (dose-per-fraction dependent)",
         description=__doc__.split("\n\n", 1)[1] if __doc__ else None,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -25,7 +25,6 @@ DEFAULT_SEED = 2026
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = subparsers.add_parser(
         "sample-data",
-        help="write the synthetic sample patient or a synthetic cohort (DICOM + outcomes.csv)",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -9,7 +9,6 @@ import json
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = subparsers.add_parser(
         "schedule",
-        help="BED and EQD2 of fractionation schedules",
         description=(
             "Total dose, BED = D (1 + d / (alpha/beta)) and EQD2 = BED / (1 + 2 / (alpha/beta)) for each "
             "fraction count. Example (protocol Table 1): dosimetry schedule --dose-per-fraction 2.5 "

@@ -232,7 +232,6 @@ def _run_phase2_check(args: argparse.Namespace) -> int:
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = subparsers.add_parser(
         "trial",
-        help="TITE-CRM next dose and simulation, end-of-trial logistic estimate, phase II design",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
