@@ -120,13 +120,8 @@ class _LazySubParsersAction(argparse._SubParsersAction):  # type: ignore[type-ar
         return parser
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The ``dosimetry`` parser with every sub-command listed and none built yet.
-
-    A sub-command's parser is built (its module imported and registered) when the command line names it
-    or when ``choices[name]`` of the sub-parsers action is read. The command modules import only light
-    modules at their top level (heavy libraries are imported by the handlers).
-    """
+def _top_level_parser() -> argparse.ArgumentParser:
+    """The ``dosimetry`` parser without its sub-commands."""
     parser = _ArgumentParser(
         prog="dosimetry",
         description=(
@@ -137,6 +132,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action=_VersionAction)
     parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logging")
     parser.add_argument("-v", "--verbose", action="store_true", help="info-level logging on stderr")
+    return parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``dosimetry`` parser with every sub-command listed and none built yet.
+
+    A sub-command's parser is built (its module imported and registered) when the command line names it
+    or when ``choices[name]`` of the sub-parsers action is read. The command modules import only light
+    modules at their top level (heavy libraries are imported by the handlers).
+    """
+    parser = _top_level_parser()
     subparsers = cast(_LazySubParsersAction, parser.add_subparsers(dest="command", metavar="COMMAND", action=_LazySubParsersAction))
     for name, help_line in COMMANDS.items():
         subparsers.add_lazy_parser(name, module_name(name), help_line)

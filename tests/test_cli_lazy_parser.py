@@ -1,0 +1,150 @@
+"""The ``dosimetry`` parser lists every sub-command from a static table and builds only the one named.
+
+Oracles: the command modules themselves (each registers exactly the table's name), a parser built
+eagerly from every module (the shape before issue 20: same help texts, usage and errors), and
+``sys.modules`` of a fresh interpreter (which command modules a command line imported).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import pkgutil
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+
+from dosimetry.cli import commands
+from dosimetry.cli import main as cli_main
+from dosimetry.cli.commands import COMMANDS, module_name
+
+
+def _run_python(code: str) -> str:
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+class _WithHelp:
+    """Sub-parsers seen by a command module's ``register``: adds the table's one-line help (the eager shape)."""
+
+    def __init__(self, subparsers: Any) -> None:
+        self._subparsers = subparsers
+
+    def add_parser(self, name: str, **kwargs: Any) -> argparse.ArgumentParser:
+        parser: argparse.ArgumentParser = self._subparsers.add_parser(name, help=COMMANDS[name], **kwargs)
+        return parser
+
+
+def _eager_parser() -> argparse.ArgumentParser:
+    """Every sub-command built at once, as ``build_parser`` did before the lazy table."""
+    parser = cli_main._top_level_parser()
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        importlib.import_module(module_name(name)).register(_WithHelp(subparsers))
+    return parser
+
+
+def _subparsers_action(parser: argparse.ArgumentParser) -> Any:
+    (action,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    return action
+
+
+def test_the_table_names_every_command_module_and_each_registers_its_name() -> None:
+    modules = sorted(f"{commands.__name__}.{m.name}" for m in pkgutil.iter_modules(commands.__path__) if not m.name.startswith("_"))
+    assert sorted(module_name(name) for name in COMMANDS) == modules
+    for name in COMMANDS:
+        sub = argparse.ArgumentParser().add_subparsers()
+        importlib.import_module(module_name(name)).register(sub)
+        assert list(sub.choices) == [name]
+    assert list(COMMANDS) == sorted(COMMANDS)  # listed in the order of the modules, as the discovery did
+
+
+def test_lazy_help_usage_and_errors_equal_the_eagerly_built_parser(capsys: pytest.CaptureFixture[str]) -> None:
+    eager = _eager_parser()
+    lazy = cli_main.build_parser()
+    assert lazy.format_help() == eager.format_help()
+    assert lazy.format_usage() == eager.format_usage()
+    eager_sub, lazy_sub = _subparsers_action(eager), _subparsers_action(lazy)
+    for name in COMMANDS:
+        assert lazy_sub.choices[name].format_help() == eager_sub.choices[name].format_help(), name
+    for argv in (["no-such-command"], ["analyze"], ["--bogus"], ["schedule", "--bogus"], ["bed", "--quantity", "x"]):
+        outputs = []
+        for parser in (eager, cli_main.build_parser()):
+            with pytest.raises(SystemExit) as exc:
+                parser.parse_args(argv)
+            outputs.append((exc.value.code, capsys.readouterr().err))
+        assert outputs[0] == outputs[1], argv
+        assert outputs[0][0] == 2
+
+
+def test_an_unknown_command_lists_every_command_in_table_order(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        cli_main.main(["no-such-command"])
+    assert exc.value.code == 2
+    listed = ", ".join(repr(name) for name in COMMANDS)
+    err = capsys.readouterr().err
+    assert err.endswith(f"dosimetry: error: argument COMMAND: invalid choice: 'no-such-command' (choose from {listed})\n")
+    assert "'accumulate', 'analyze', 'batch', 'bed', 'check'" in err and err.count("', '") == len(COMMANDS) - 1
+
+
+def test_top_level_help_lists_each_command_with_its_one_line_help() -> None:
+    lazy_sub = _subparsers_action(cli_main.build_parser())
+    assert [(a.dest, a.help) for a in lazy_sub._get_subactions()] == list(COMMANDS.items())
+
+
+def _command_modules_after(argv: list[str]) -> tuple[int, list[str]]:
+    out = _run_python(
+        "import contextlib, io, json, sys\n"
+        "import dosimetry.cli.main as m\n"
+        "with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):\n"
+        "    try:\n"
+        f"        code = m.main({argv!r})\n"
+        "    except SystemExit as exc:\n"
+        "        code = exc.code\n"
+        "print(json.dumps([code, sorted(k for k in sys.modules if k.startswith('dosimetry.cli.commands.'))]))\n"
+    )
+    code, modules = json.loads(out)
+    return int(code), list(modules)
+
+
+@pytest.mark.parametrize(
+    ("argv", "code", "modules"),
+    [
+        (["--help"], 0, []),
+        (["no-such-command"], 2, []),
+        (["analyze"], 2, ["_patient_options", "analyze"]),
+        (["schedule", "--help"], 0, ["schedule"]),
+        (["rbe-convert", "--help"], 0, ["rbe_convert"]),
+        (["schedule", "--dose-per-fraction", "2", "--fractions", "30", "--alpha-beta", "3"], 0, ["schedule"]),
+    ],
+)
+def test_a_command_line_imports_only_the_command_it_names(argv: list[str], code: int, modules: list[str]) -> None:
+    # _lazy (the lazy defaults) is imported by dosimetry.cli.main itself
+    assert _command_modules_after(argv) == (code, [f"{commands.__name__}.{m}" for m in ["_lazy", *modules]])
+
+
+def test_choices_builds_a_listed_command_on_first_access() -> None:
+    sub = _subparsers_action(cli_main.build_parser())
+    assert "dvh" in sub.choices and len(sub.choices) == len(COMMANDS)
+    parser = sub.choices["dvh"]
+    assert isinstance(parser, argparse.ArgumentParser) and parser.prog == "dosimetry dvh"
+    assert sub.choices["dvh"] is parser  # built once
+
+
+def test_a_table_row_that_its_module_does_not_register_is_an_error() -> None:
+    sub = _subparsers_action(cli_main.build_parser())
+    sub.add_lazy_parser("not-registered", module_name("schedule"), "help")
+    with pytest.raises(TypeError, match="did not add the sub-command 'not-registered'"):
+        sub.choices["not-registered"]
+
+
+def test_a_listed_command_whose_module_passes_its_own_help_is_an_error() -> None:
+    sub = _subparsers_action(cli_main.build_parser())
+    with pytest.raises(TypeError, match="one-line help of a sub-command"):
+        sub.add_parser("schedule", help="another help line")
+    with pytest.raises(argparse.ArgumentError, match="conflicting subparser: dvh"):
+        sub.add_lazy_parser("dvh", module_name("dvh"), "again")
