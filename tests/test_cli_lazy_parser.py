@@ -148,3 +148,38 @@ def test_a_listed_command_whose_module_passes_its_own_help_is_an_error() -> None
         sub.add_parser("schedule", help="another help line")
     with pytest.raises(argparse.ArgumentError, match="conflicting subparser: dvh"):
         sub.add_lazy_parser("dvh", module_name("dvh"), "again")
+
+
+def _every_parser() -> list[argparse.ArgumentParser]:
+    """Every sub-command parser, nested ones (``dosimetry trial next-dose``) included."""
+    found: list[argparse.ArgumentParser] = []
+    pending = [_subparsers_action(cli_main.build_parser()).choices[name] for name in COMMANDS]
+    while pending:
+        parser = pending.pop()
+        found.append(parser)
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                pending.extend(action.choices.values())
+    return found
+
+
+def test_every_printed_copy_of_a_lazy_value_equals_the_owning_module_value(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Oracle: the owning module's value (LazyValue.resolve / LazyChoices.resolved), and the help and
+    usage texts printed from it instead of from the copy."""
+    from dosimetry.cli.commands._lazy import _RESOLVE, LazyChoices, LazyValue
+
+    copies = 0
+    for parser in _every_parser():
+        printed = (parser.format_help(), parser.format_usage())
+        for action in parser._actions:
+            if isinstance(action.default, LazyValue) and action.default.shown is not _RESOLVE:
+                copies += 1
+                resolved = action.default.resolve()
+                assert type(action.default.shown) is type(resolved) and action.default.shown == resolved, action.dest
+                monkeypatch.setattr(action.default, "shown", _RESOLVE)  # module-level objects: restored after the test
+            if isinstance(action.choices, LazyChoices) and action.choices.shown is not None:
+                copies += 1
+                assert action.choices.shown == action.choices.resolved(), action.dest
+                monkeypatch.setattr(action.choices, "shown", None)
+        assert (parser.format_help(), parser.format_usage()) == printed, parser.prog
+    assert copies >= 2  # correlate --endpoint, accumulate --method
