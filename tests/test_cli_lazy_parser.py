@@ -182,4 +182,11 @@ def test_every_printed_copy_of_a_lazy_value_equals_the_owning_module_value(monke
                 assert action.choices.shown == action.choices.resolved(), action.dest
                 monkeypatch.setattr(action.choices, "shown", None)
         assert (parser.format_help(), parser.format_usage()) == printed, parser.prog
-    assert copies >= 2  # correlate --endpoint, accumulate --method
+    for name in COMMANDS:  # copies printed into a help text when the parser is built (trial --max-level)
+        for value in vars(importlib.import_module(module_name(name))).values():
+            if isinstance(value, LazyValue) and value.shown is not _RESOLVE:
+                copies += 1
+                assert type(value.shown) is type(value.resolve()) and value.shown == value.resolve(), value.attribute
+    # correlate --endpoint, accumulate --method, trial --escalation-reference, --start-level,
+    # --start-cohort-size (in four sub-commands) and --max-level
+    assert copies >= 2 + 3 * 2 + 1
