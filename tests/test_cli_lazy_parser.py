@@ -190,3 +190,24 @@ def test_every_printed_copy_of_a_lazy_value_equals_the_owning_module_value(monke
     # correlate --endpoint, accumulate --method, trial --escalation-reference, --start-level,
     # --start-cohort-size (in four sub-commands) and --max-level
     assert copies >= 2 + 3 * 2 + 1
+
+
+@pytest.mark.parametrize("columns", [None, "", "0", "-3", "abc", "37", "123"])
+@pytest.mark.parametrize("terminal", [None, 101])
+def test_terminal_columns_equal_shutil(monkeypatch: pytest.MonkeyPatch, columns: str | None, terminal: int | None) -> None:
+    """Oracle: ``shutil.get_terminal_size().columns``, which argparse's formatter uses when no width is given."""
+    import os
+    import shutil
+
+    if columns is None:
+        monkeypatch.delenv("COLUMNS", raising=False)
+    else:
+        monkeypatch.setenv("COLUMNS", columns)
+
+    def size(_fd: int) -> os.terminal_size:
+        if terminal is None:
+            raise OSError("not a terminal")
+        return os.terminal_size((terminal, 40))
+
+    monkeypatch.setattr(os, "get_terminal_size", size)
+    assert cli_main._terminal_columns() == shutil.get_terminal_size().columns

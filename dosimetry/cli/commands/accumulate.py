@@ -8,7 +8,6 @@ Writes, for each alpha/beta, the current course's BED and EQD2 maps and the cumu
 from __future__ import annotations
 
 import argparse
-import json
 import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -207,6 +206,8 @@ def _recovery(args: argparse.Namespace, current: Course, prior: Course) -> tuple
 
 
 def run(args: argparse.Namespace) -> int:
+    import json
+
     from dosimetry.align import align_prior_dose
     from dosimetry.radiobiology.course import course_registrations, load_course
     from dosimetry.radiobiology.evaluation import roi_eqd2_metrics

@@ -18,7 +18,6 @@ FAILs or a coverage rule is not met); 1 on errors.
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from pathlib import Path
 
@@ -46,6 +45,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 def run(args: argparse.Namespace) -> int:
     import json
+    import logging
 
     from dosimetry.constraints.partial_volume import Status
     from dosimetry.patient.verdict import Verdict

@@ -14,7 +14,6 @@ patient failed but any patient's verdict is a violation.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -75,6 +74,8 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import json
+
     from pipelines.analysis import (
         DEFAULT_ANALYSIS_SPEC,
         AnalysisParameters,

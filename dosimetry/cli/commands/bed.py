@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from dosimetry.cli.commands._lazy import LazyChoices, LazyValue, set_lazy_choices
@@ -43,6 +42,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def run(args: argparse.Namespace) -> int:
+    import json
+
     from dosimetry.io import load_plan
     from dosimetry.radiobiology.course import load_total_dose
     from dosimetry.radiobiology.export import export_lq_map, identity_from_dicom

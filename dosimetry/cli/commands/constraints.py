@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import Any
 
@@ -27,6 +26,8 @@ def _fmt(value: float | None) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    import json
+
     from dosimetry.constraints.tables import burman_as_dict, emami_as_dict, load_burman, load_emami
 
     out = sys.stdout

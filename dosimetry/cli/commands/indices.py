@@ -28,8 +28,6 @@ reference that differ, a target outside the External).
 from __future__ import annotations
 
 import argparse
-import json
-import logging
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -43,7 +41,6 @@ if TYPE_CHECKING:
     from dosimetry.indices.evaluate import DoseQuantity, ReferenceLevel, TargetIndices
     from dosimetry.structures import Roi
 
-logger = logging.getLogger(__name__)
 
 # The indices (numpy) and the loaders (pydicom) are imported by the handler; the parser takes the dose
 # quantities from the light module that defines them (dosimetry.indices.evaluate, which uses them,
@@ -176,6 +173,8 @@ def _print_text(results: tuple[TargetIndices, ...], body: str, out: Any) -> None
 
 def run(args: argparse.Namespace) -> int:
     import dataclasses
+    import json
+    import logging
 
     from dosimetry.dose import DoseType
     from dosimetry.indices.definitions import CoverageStatus
@@ -228,7 +227,7 @@ def run(args: argparse.Namespace) -> int:
     )
     for result in results:
         for warning in result.warnings:
-            logger.warning("%s: %s", result.target_name, warning)
+            logging.getLogger(__name__).warning("%s: %s", result.target_name, warning)
     body_description = results[0].body_description
     if args.json:
         document = {

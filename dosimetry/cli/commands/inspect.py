@@ -54,7 +54,6 @@ JSON shape (``--json``; every length in mm, dose in Gy, volume in cc)::
 from __future__ import annotations
 
 import argparse
-import json
 import math
 from pathlib import Path
 from collections.abc import Callable
@@ -140,6 +139,8 @@ def _load_single_file(path: Path) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import json
+
     from dosimetry.io import discover
 
     path: Path = args.path

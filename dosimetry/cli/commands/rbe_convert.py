@@ -16,7 +16,6 @@ ImageComments and the SeriesDescription ("masked").
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -57,6 +56,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def run(args: argparse.Namespace) -> int:
+    import json
+
     from dosimetry.dose import DoseType
     from dosimetry.io import load_plan
     from dosimetry.radiobiology.course import load_total_dose

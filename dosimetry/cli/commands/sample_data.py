@@ -12,7 +12,6 @@ dose levels, plus DIR/outcomes.csv drawn from the documented dose-response model
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -63,6 +62,8 @@ def _summary(patient: GeneratedPatient) -> dict[str, object]:
 
 
 def run(args: argparse.Namespace) -> int:
+    import json
+
     from dosimetry.errors import ArgumentError
     from dosimetry.sampledata.cohort import generate_cohort
     from dosimetry.sampledata.patient import generate_patient, reference_patient_spec

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -25,6 +24,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def run(args: argparse.Namespace) -> int:
+    import json
+
     from dosimetry.errors import RadiobiologyError
     from dosimetry.radiobiology.lq import check_alpha_beta, check_dose, check_fractions
     from dosimetry.radiobiology.schedule import format_table, make_schedules, schedules_to_json
