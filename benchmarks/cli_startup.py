@@ -10,7 +10,7 @@ checkout can be compared in the same session); the trees are alternated run by r
 the inherited ``PYTHONPATH`` decides. Prints, per command line and tree, the median wall and CPU
 (user + sys of the child) time over ``--repeat`` runs and the exit code; ``python -c pass`` is the floor.
 With ``--imports``: the modules each command line imports beyond a bare ``python -c pass``
-(from ``-X importtime``; top-level imports with their cumulative time).
+(from ``-X importtime``), and the heavy libraries among them.
 """
 
 from __future__ import annotations
@@ -54,24 +54,25 @@ def run_once(argv: Sequence[str], env: dict[str, str], cwd: str) -> tuple[float,
     return wall, cpu, code
 
 
-def imports_beyond_bare_python(argv: Sequence[str], env: dict[str, str], cwd: str) -> list[tuple[str, int]]:
-    """Top-level modules imported by ``argv`` and not by ``python -c pass``, with cumulative microseconds."""
+def imports_beyond_bare_python(argv: Sequence[str], env: dict[str, str], cwd: str) -> tuple[list[str], float]:
+    """Modules imported by ``argv`` and not by ``python -c pass`` (import order, any depth), and the summed
+    cumulative milliseconds of the top-level ones, from ``-X importtime`` (which inflates the times)."""
 
-    def top_level(cmd: Sequence[str]) -> dict[str, int]:
+    def imported(cmd: Sequence[str], environ: dict[str, str]) -> list[tuple[str, int, bool]]:
         stderr = subprocess.run(
-            cmd, capture_output=True, text=True, env={**env, "PYTHONPROFILEIMPORTTIME": "1"}, cwd=cwd, check=False
+            cmd, capture_output=True, text=True, env={**environ, "PYTHONPROFILEIMPORTTIME": "1"}, cwd=cwd, check=False
         ).stderr
-        found: dict[str, int] = {}
+        found = []
         for line in stderr.splitlines():
             if not line.startswith("import time:") or "cumulative" in line:
                 continue
             _, cumulative, name = line.split("|")
-            if not name.startswith("  ") and name.strip():
-                found[name.strip()] = int(cumulative)
+            found.append((name.strip(), int(cumulative), not name.startswith("  ")))
         return found
 
-    bare = top_level([sys.executable, "-c", "pass"])
-    return [(name, us) for name, us in top_level(argv).items() if name not in bare]
+    bare = {name for name, _, _ in imported([sys.executable, "-c", "pass"], dict(os.environ))}
+    extra = [(name, us, top) for name, us, top in imported(argv, env) if name not in bare]
+    return [name for name, _, _ in extra], sum(us for _, us, top in extra if top) / 1000
 
 
 def main() -> None:
@@ -80,11 +81,11 @@ def main() -> None:
     parser.add_argument("--executable", default=str(Path(sys.executable).with_name("dosimetry")))
     parser.add_argument("--tree", action="append", default=[], metavar="LABEL=PATH", help="source tree put on PYTHONPATH")
     parser.add_argument("--imports", action="store_true", help="also list the imports of each command line")
-    parser.add_argument("--only", nargs="+", metavar="ARG0", help="only the command lines starting with these words")
+    parser.add_argument("--only", metavar="ARG0,...", help="only the command lines whose first word is one of these (e.g. --only=--help,analyze)")
     args = parser.parse_args()
     trees = [tuple(spec.split("=", 1)) for spec in args.tree] or [("current", os.environ.get("PYTHONPATH", ""))]
     envs = {label: {**os.environ, "PYTHONPATH": str(Path(path).resolve()) if path else ""} for label, path in trees}
-    lines = [line for line in command_lines() if not args.only or line[0] in args.only]
+    lines = [line for line in command_lines() if not args.only or line[0] in args.only.split(",")]
     floor: list[float] = []
     with tempfile.TemporaryDirectory() as cwd:  # not a repository root, so that PYTHONPATH decides the tree
         for _ in range(args.repeat):
@@ -105,11 +106,10 @@ def main() -> None:
                 over += wall >= BUDGET_S
                 print(f"dosimetry {' '.join(line)[:38]:<38} {label:<8} {wall:7.3f} {cpu:7.3f} {codes}")
                 if args.imports:
-                    found = imports_beyond_bare_python(argv, env, cwd)
-                    heavy = [name for name, _ in found if name.split(".")[0] in HEAVY]
-                    listed = ", ".join(f"{name} {us / 1000:.1f}" for name, us in found)
-                    print(f"    imports (cumulative ms under -X importtime): {listed}")
-                    print(f"    heavy libraries: {heavy or 'none'}")
+                    names, ms = imports_beyond_bare_python(argv, envs[label], cwd)
+                    heavy = sorted({name.split(".")[0] for name in names} & set(HEAVY))
+                    print(f"    {len(names)} modules beyond python -c pass ({ms:.0f} ms under -X importtime; heavy: "
+                          f"{heavy or 'none'}): {' '.join(names)}")
         print(f"median wall >= {BUDGET_S} s: {over} of {len(lines) * len(envs)} (wall depends on the load; CPU is the steadier figure)")
 
 
