@@ -55,7 +55,8 @@ def _subparsers_action(parser: argparse.ArgumentParser) -> Any:
 
 def test_the_table_names_every_command_module_and_each_registers_its_name() -> None:
     modules = sorted(f"{commands.__name__}.{m.name}" for m in pkgutil.iter_modules(commands.__path__) if not m.name.startswith("_"))
-    assert sorted(module_name(name) for name in COMMANDS) == modules
+    listed = sorted(module_name(name) for name in COMMANDS)
+    assert listed == modules, "a command module needs its row (name, one-line help) in dosimetry.cli.commands.COMMANDS"
     for name in COMMANDS:
         sub = argparse.ArgumentParser().add_subparsers()
         importlib.import_module(module_name(name)).register(sub)
