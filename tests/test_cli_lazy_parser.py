@@ -134,6 +134,11 @@ def test_choices_builds_a_listed_command_on_first_access() -> None:
     parser = sub.choices["dvh"]
     assert isinstance(parser, argparse.ArgumentParser) and parser.prog == "dosimetry dvh"
     assert sub.choices["dvh"] is parser  # built once
+    assert sub.choices.get("dvh") is parser and sub.choices.get("no-such-command") is None
+    assert isinstance(sub.choices.get("bed"), argparse.ArgumentParser)
+    every = sub.choices.values()
+    assert [p.prog for p in every] == [f"dosimetry {name}" for name in COMMANDS]
+    assert [name for name, _ in sub.choices.items()] == list(COMMANDS)
 
 
 def test_a_table_row_that_its_module_does_not_register_is_an_error() -> None:

@@ -106,6 +106,16 @@ class _ParserMap(dict[str, Any]):
             value = self._action.build(name, value.module)
         return value
 
+    # the other ways to a parser build it too (never an _Unbuilt placeholder out of this map)
+    def get(self, name: str, default: Any = None) -> Any:  # type: ignore[override]
+        return self[name] if name in self else default
+
+    def values(self) -> list[Any]:  # type: ignore[override]
+        return [self[name] for name in self]
+
+    def items(self) -> list[tuple[str, Any]]:  # type: ignore[override]
+        return [(name, self[name]) for name in self]
+
 
 class _LazySubParsersAction(argparse._SubParsersAction):  # type: ignore[type-arg]
     """Sub-parsers whose help line is known from the start and whose parser is built on first use."""
