@@ -144,6 +144,13 @@ def test_trial_defaults_come_from_the_trial_models() -> None:
     assert nd.target == PROTOCOL_TARGET
     assert nd.prior_variance == DEFAULT_PRIOR_VARIANCE
     assert nd.selection_rule == SelectionRule.CLOSEST_NOT_ABOVE_TARGET.value
+    from dosimetry.trial.rules import PROTOCOL_START_COHORT_SIZE, PROTOCOL_START_LEVEL, EscalationReference
+
+    assert (type(nd.start_level), nd.start_level) == (int, PROTOCOL_START_LEVEL)
+    assert (type(nd.start_cohort_size), nd.start_cohort_size) == (int, PROTOCOL_START_COHORT_SIZE)
+    assert nd.escalation_reference == EscalationReference.MOST_RECENT_PATIENT.value
+    assert parser.parse_args(["trial", "simulate", "--true-pdlt", "0.1", "--seed", "1", "--window-months", "6",
+                              "--escalation-reference", "highest-tried"]).escalation_reference == "highest-tried"
     fe = parser.parse_args(["trial", "final-estimate", "--patients", "p.csv", "--window-months", "6"])
     assert fe.dose_gye == list(PROTOCOL_TOTAL_DOSE_GYE)
 
