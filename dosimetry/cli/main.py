@@ -134,14 +134,17 @@ class _LazySubParsersAction(argparse._SubParsersAction):  # type: ignore[type-ar
     def add_parser(self, name: str, **kwargs: Any) -> Any:
         if not isinstance(dict.get(self._name_parser_map, name), _Unbuilt):
             return super().add_parser(name, **kwargs)
-        # the registration of a listed command: its help line is already listed (same as argparse's add_parser
-        # otherwise: prog from the prefix, parser of the parent's class)
-        if kwargs.pop("help", None) is not None:
+        # the registration of a listed command: its help line is listed already
+        if "help" in kwargs:
             raise TypeError(f"{name}: the one-line help of a sub-command is in dosimetry.cli.commands.COMMANDS")
-        if kwargs.get("prog") is None:
-            kwargs["prog"] = f"{self._prog_prefix} {name}"
-        parser = self._parser_class(**kwargs)
-        dict.__setitem__(self._name_parser_map, name, parser)
+        listed = [(key, dict.__getitem__(self._name_parser_map, key)) for key in self._name_parser_map]
+        dict.__delitem__(self._name_parser_map, name)
+        parser = super().add_parser(name, **kwargs)  # argparse's own (prog, parser class, aliases) ...
+        listed_names = {key for key, _ in listed}
+        added = [(key, value) for key, value in dict.items(self._name_parser_map) if key not in listed_names]
+        dict.clear(self._name_parser_map)  # ... with the name back in its listed place (the "choose from" order)
+        for key, value in [*listed, *added]:
+            dict.__setitem__(self._name_parser_map, key, parser if key == name else value)
         return parser
 
     def build(self, name: str, module: str) -> Any:
