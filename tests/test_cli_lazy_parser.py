@@ -217,3 +217,25 @@ def test_terminal_columns_equal_shutil(monkeypatch: pytest.MonkeyPatch, columns:
 
     monkeypatch.setattr(os, "get_terminal_size", size)
     assert cli_main._terminal_columns() == shutil.get_terminal_size().columns
+
+
+HEAVY_OR_NUMPY = ("numpy", "scipy", "SimpleITK", "matplotlib", "sqlalchemy", "dask", "distributed", "pydicom")
+
+
+@pytest.mark.parametrize("name", list(COMMANDS))
+def test_help_and_usage_error_of_every_command_import_no_heavy_library(name: str) -> None:
+    """Oracle: ``sys.modules`` after ``dosimetry NAME --help`` and after a usage error (an unknown option: the
+    usage line prints the choices; no handler runs). Before issue 20's start-up work, accumulate, correlate
+    and indices imported numpy (correlate also scipy) to print their help."""
+    for argv in ([name, "--help"], [name, "--no-such-option"]):
+        out = _run_python(
+            "import contextlib, io, json, sys\n"
+            "import dosimetry.cli.main as m\n"
+            "with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):\n"
+            "    try:\n"
+            f"        code = m.main({argv!r})\n"
+            "    except SystemExit as exc:\n"
+            "        code = exc.code\n"
+            f"print(json.dumps([code, sorted(k for k in sys.modules if k.split('.')[0] in {list(HEAVY_OR_NUMPY)!r})]))\n"
+        )
+        assert json.loads(out) == [0 if argv[-1] == "--help" else 2, []], argv
