@@ -9,13 +9,14 @@ Each ``--tree LABEL=PATH`` runs the installed ``dosimetry`` script with ``PYTHON
 checkout can be compared in the same session); the trees are alternated run by run. Without ``--tree``
 the inherited ``PYTHONPATH`` decides. Prints, per command line and tree, the median wall and CPU
 (user + sys of the child) time over ``--repeat`` runs and the exit code; ``python -c pass`` is the floor.
-With ``--imports``: the modules each command line imports beyond a bare ``python -c pass``
-(from ``-X importtime``), and the heavy libraries among them.
+With ``--imports``: the modules each command line imports beyond a bare ``python -c`` (``sys.modules``
+after running it in process), and the heavy libraries among them.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import resource
 import statistics
@@ -54,25 +55,32 @@ def run_once(argv: Sequence[str], env: dict[str, str], cwd: str) -> tuple[float,
     return wall, cpu, code
 
 
-def imports_beyond_bare_python(argv: Sequence[str], env: dict[str, str], cwd: str) -> tuple[list[str], float]:
-    """Modules imported by ``argv`` and not by ``python -c pass`` (import order, any depth), and the summed
-    cumulative milliseconds of the top-level ones, from ``-X importtime`` (which inflates the times)."""
+_MODULES_AFTER = """
+import json, sys
+argv = json.loads(sys.argv[1])
+if argv is not None:
+    import contextlib, io
+    from dosimetry.cli.main import main
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        try:
+            main(argv)
+        except SystemExit:
+            pass
+sys.stdout.write(json.dumps(sorted(sys.modules)))
+"""
 
-    def imported(cmd: Sequence[str], environ: dict[str, str]) -> list[tuple[str, int, bool]]:
-        stderr = subprocess.run(
-            cmd, capture_output=True, text=True, env={**environ, "PYTHONPROFILEIMPORTTIME": "1"}, cwd=cwd, check=False
-        ).stderr
-        found = []
-        for line in stderr.splitlines():
-            if not line.startswith("import time:") or "cumulative" in line:
-                continue
-            _, cumulative, name = line.split("|")
-            found.append((name.strip(), int(cumulative), not name.startswith("  ")))
-        return found
 
-    bare = {name for name, _, _ in imported([sys.executable, "-c", "pass"], dict(os.environ))}
-    extra = [(name, us, top) for name, us, top in imported(argv, env) if name not in bare]
-    return [name for name, _, _ in extra], sum(us for _, us, top in extra if top) / 1000
+def imports_beyond_bare_python(argv: Sequence[str], env: dict[str, str], cwd: str) -> list[str]:
+    """Modules in ``sys.modules`` after ``dosimetry ARGV`` (run in process by the same interpreter) and not after
+    a bare ``python -c`` (``-X importtime`` would miss the command modules, imported with importlib)."""
+
+    def modules(arguments: Sequence[str] | None) -> set[str]:
+        out = subprocess.run(
+            [sys.executable, "-c", _MODULES_AFTER, json.dumps(arguments)], capture_output=True, text=True, env=env, cwd=cwd, check=True
+        ).stdout
+        return set(json.loads(out))
+
+    return sorted(modules(argv) - modules(None) - {"contextlib"})
 
 
 def main() -> None:
@@ -106,10 +114,9 @@ def main() -> None:
                 over += wall >= BUDGET_S
                 print(f"dosimetry {' '.join(line)[:38]:<38} {label:<8} {wall:7.3f} {cpu:7.3f} {codes}")
                 if args.imports:
-                    names, ms = imports_beyond_bare_python(argv, envs[label], cwd)
+                    names = imports_beyond_bare_python(line, envs[label], cwd)
                     heavy = sorted({name.split(".")[0] for name in names} & set(HEAVY))
-                    print(f"    {len(names)} modules beyond python -c pass ({ms:.0f} ms under -X importtime; heavy: "
-                          f"{heavy or 'none'}): {' '.join(names)}")
+                    print(f"    {len(names)} modules beyond python -c (heavy: {heavy or 'none'}): {' '.join(names)}")
         print(f"median wall >= {BUDGET_S} s: {over} of {len(lines) * len(envs)} (wall depends on the load; CPU is the steadier figure)")
 
 
