@@ -1,9 +1,10 @@
 """Building the ``dosimetry`` parser stays light: no heavy library is imported by it.
 
-Every invocation (even ``dosimetry --version``) builds the whole parser, so the command modules
-import numpy/scipy/pydicom/... only in their handlers. Defaults and choices owned by heavy modules
-are referenced lazily (``dosimetry.cli.commands._lazy``); these tests check that they still resolve
-to the owning modules' values.
+The top-level parser lists the sub-commands from a static table and builds only the one a command line
+names (tests/test_cli_lazy_parser.py), and the command modules import numpy/scipy/pydicom/... only in
+their handlers, so that ``--help`` and usage errors start fast. Defaults and choices owned by heavy
+modules are referenced lazily (``dosimetry.cli.commands._lazy``); these tests check that they still
+resolve to the owning modules' values.
 """
 
 from __future__ import annotations
@@ -48,7 +49,9 @@ def test_building_the_parser_imports_no_heavy_library() -> None:
     out = _run_python(
         "import json, sys\n"
         "import dosimetry.cli.main as m\n"
-        "m.build_parser()\n"
+        "from dosimetry.cli.commands import COMMANDS\n"
+        "(sub,) = [a for a in m.build_parser()._actions if a.dest == 'command']\n"
+        "built = [sub.choices[name] for name in COMMANDS]  # every sub-command parser\n"
         f"print(json.dumps(sorted(k for k in sys.modules if k.split('.')[0] in {list(HEAVY_MODULES)!r})))\n"
     )
     assert json.loads(out) == []
@@ -141,6 +144,13 @@ def test_trial_defaults_come_from_the_trial_models() -> None:
     assert nd.target == PROTOCOL_TARGET
     assert nd.prior_variance == DEFAULT_PRIOR_VARIANCE
     assert nd.selection_rule == SelectionRule.CLOSEST_NOT_ABOVE_TARGET.value
+    from dosimetry.trial.rules import PROTOCOL_START_COHORT_SIZE, PROTOCOL_START_LEVEL, EscalationReference
+
+    assert (type(nd.start_level), nd.start_level) == (int, PROTOCOL_START_LEVEL)
+    assert (type(nd.start_cohort_size), nd.start_cohort_size) == (int, PROTOCOL_START_COHORT_SIZE)
+    assert nd.escalation_reference == EscalationReference.MOST_RECENT_PATIENT.value
+    assert parser.parse_args(["trial", "simulate", "--true-pdlt", "0.1", "--seed", "1", "--window-months", "6",
+                              "--escalation-reference", "highest-tried"]).escalation_reference == "highest-tried"
     fe = parser.parse_args(["trial", "final-estimate", "--patients", "p.csv", "--window-months", "6"])
     assert fe.dose_gye == list(PROTOCOL_TOTAL_DOSE_GYE)
 

@@ -8,7 +8,6 @@ Writes, for each alpha/beta, the current course's BED and EQD2 maps and the cumu
 from __future__ import annotations
 
 import argparse
-import json
 import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,14 +28,16 @@ if TYPE_CHECKING:
 SUMMARY_FILE = "accumulate.json"
 
 # Alignment (scipy, SimpleITK), the DVH engine and the radiobiology maps (numpy) are imported by the
-# handler; the parser refers to the summation defaults without importing them.
+# handler; the parser refers to the summation defaults without importing them. The usage prints the
+# summation methods from a copy (importing the radiobiology package costs about 0.3 s of CPU; the copy
+# is checked against the enum by tests/test_cli_lazy_parser.py).
 _SUMMATION = "dosimetry.radiobiology.summation"
+_SUMMATION_METHODS_SHOWN = ("bed-space", "physical")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = subparsers.add_parser(
         "accumulate",
-        help="cumulative EQD2 of the current and a prior course (residual discount)",
         description=(
             "Bring the prior course's dose onto the current dose grid (same frame of reference; a Spatial "
             "Registration given with --registration or found in either folder; or an ITK transform file mapping "
@@ -82,7 +83,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.add_argument("--alpha-beta", type=float, nargs="+", default=[2.0, 9.0], metavar="GY", help="alpha/beta ratios (default 2 9)")
     set_lazy_choices(
         parser.add_argument("--method", default=LazyValue(_SUMMATION, "SummationMethod.BED_SPACE.value"), help="default bed-space"),
-        LazyChoices(_SUMMATION, "SummationMethod"),
+        LazyChoices(_SUMMATION, "SummationMethod", shown=_SUMMATION_METHODS_SHOWN),
     )
     parser.add_argument(
         "--composite",
@@ -205,6 +206,8 @@ def _recovery(args: argparse.Namespace, current: Course, prior: Course) -> tuple
 
 
 def run(args: argparse.Namespace) -> int:
+    import json
+
     from dosimetry.align import align_prior_dose
     from dosimetry.radiobiology.course import course_registrations, load_course
     from dosimetry.radiobiology.evaluation import roi_eqd2_metrics

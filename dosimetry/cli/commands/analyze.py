@@ -18,7 +18,6 @@ FAILs or a coverage rule is not met); 1 on errors.
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from pathlib import Path
 
@@ -33,7 +32,6 @@ EXIT_VIOLATION = 2
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = subparsers.add_parser(
         "analyze",
-        help="full analysis of one patient: maps, DVH metrics, indices, constraints, HTML report",
         description=__doc__.split("\n\n", 1)[1] if __doc__ else None,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -47,6 +45,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 def run(args: argparse.Namespace) -> int:
     import json
+    import logging
 
     from dosimetry.constraints.partial_volume import Status
     from dosimetry.patient.verdict import Verdict

@@ -14,7 +14,6 @@ patient failed but any patient's verdict is a violation.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,6 @@ from dosimetry.cli.commands._patient_options import add_end_cap_option, add_reco
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "batch",
-        help="analyse every patient under a folder (process pool or Dask cluster), resumable",
         description=(
             "Find every patient under ROOT (a folder per patient, or files grouped by PatientID), analyse each "
             "into OUT/patients/<patient>/, and collect OUT/metrics.csv and a cohort database (SQLite "
@@ -76,6 +74,8 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import json
+
     from pipelines.analysis import (
         DEFAULT_ANALYSIS_SPEC,
         AnalysisParameters,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from dosimetry.cli.commands._lazy import LazyChoices, LazyValue, set_lazy_choices
@@ -16,7 +15,6 @@ _QUANTITIES = "dosimetry.quantities"
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = subparsers.add_parser(
         "bed",
-        help="voxel-wise BED or EQD2 of an RT Dose, exported as RT Dose",
         description=(
             "Convert each voxel's total dose D in n fractions to BED = D (1 + D/n / (alpha/beta)) or "
             "EQD2 = BED / (1 + 2/(alpha/beta)). The fraction count comes from --plan or --fractions (both: they "
@@ -44,6 +42,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def run(args: argparse.Namespace) -> int:
+    import json
+
     from dosimetry.io import load_plan
     from dosimetry.radiobiology.course import load_total_dose
     from dosimetry.radiobiology.export import export_lq_map, identity_from_dicom

@@ -22,7 +22,6 @@ quality, see ``analyze --fail-on-violation``), 1 on errors.
 from __future__ import annotations
 
 import argparse
-import json
 from typing import TYPE_CHECKING, Any
 
 from dosimetry.cli.commands._patient_options import (
@@ -40,7 +39,6 @@ EXIT_FAIL = 2
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = subparsers.add_parser(
         "check",
-        help="check organs at risk on the cumulative EQD2 against Emami 1991, LKB NTCP and a protocol",
         description=__doc__.split("\n\n", 1)[1] if __doc__ else None,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -114,6 +112,8 @@ def _report_text(report: ConstraintReport, context: dict[str, Any], verdict_line
 
 def run(args: argparse.Namespace) -> int:
     # Loading, alignment, the maps and the checks are the library's (dosimetry.load_patient), as in ``analyze``.
+    import json
+
     patient = load_patient_from_args(args, alpha_beta_late_gy=args.alpha_beta)
     maps = patient.patient_maps
     folders, current, structure_set = maps.folders, maps.current, maps.structure_set

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import Any
 
@@ -11,7 +10,6 @@ from typing import Any
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "constraints",
-        help="print the Emami 1991 tolerance table or the Burman 1991 LKB parameters",
         description=(
             "Print a tolerance table shipped with the package: 'emami' (Emami et al. 1991, TD5/5 and TD50/5 "
             "for 1/3, 2/3, 3/3 of the organ, Gy at 1.8-2 Gy per fraction) or 'burman' (Burman et al. 1991, "
@@ -28,6 +26,8 @@ def _fmt(value: float | None) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    import json
+
     from dosimetry.constraints.tables import burman_as_dict, emami_as_dict, load_burman, load_emami
 
     out = sys.stdout

@@ -15,14 +15,14 @@ from typing import Any
 
 from dosimetry.cli.commands._lazy import LazyValue
 
-# The outcomes package imports scipy: its default endpoint is looked up only when used.
-_DEFAULT_ENDPOINT = LazyValue("dosimetry.outcomes.table", "DEFAULT_ENDPOINT")
+# The outcomes package imports scipy (about 2 s of CPU): its default endpoint is looked up only when used,
+# and printed by --help from this copy (checked against the module by tests/test_cli_lazy_parser.py).
+_DEFAULT_ENDPOINT = LazyValue("dosimetry.outcomes.table", "DEFAULT_ENDPOINT", shown="worst_toxicity_grade>=3")
 
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "correlate",
-        help="correlate a binary outcome with every dosimetric metric of a batch output (logistic regression, AUC)",
         description=(
             "Join the cohort metrics of a 'dosimetry batch' output (OUT/metrics.csv, or OUT/cohort.sqlite) with an "
             "outcomes CSV (patient_id plus endpoint columns) on the DICOM PatientID, and for every ROI, quantity and "

@@ -28,8 +28,6 @@ JSON ("dose.warnings", "structure_set_warnings", each structure's "warnings").
 from __future__ import annotations
 
 import argparse
-import json
-import logging
 import math
 import sys
 from pathlib import Path
@@ -49,7 +47,6 @@ if TYPE_CHECKING:
     from dosimetry.dvh import Dvh, EndCapConvention
     from dosimetry.structures import Roi
 
-logger = logging.getLogger(__name__)
 
 # The DVH engine (numpy) and the loaders (pydicom) are imported by the handler; the parser names the
 # end-cap conventions without importing them.
@@ -73,7 +70,6 @@ DEFAULT_METRICS = (
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = subparsers.add_parser(
         "dvh",
-        help="DVH metrics of structures on an RT Dose (exact partial volumes, TG-263 metrics)",
         description=(
             "Compute DVHs of RT Structure Set ROIs on an RT Dose grid: exact fractional voxel occupancy of the "
             "contours, trilinear dose sampling in boundary voxels, and TG-263 metrics such as D95%[Gy], "
@@ -183,7 +179,11 @@ def evaluate_rois(
 def _entry(
     roi: Roi, dvh: Dvh | None, error: GeometryError | None, metrics: list[str], prescription_gy: float | None
 ) -> dict[str, Any]:
+    import logging
+
     from dosimetry.dvh import evaluate_metric
+
+    logger = logging.getLogger(__name__)
 
     entry: dict[str, Any] = {"name": roi.name, "number": roi.number, "interpreted_type": roi.interpreted_type}
     if dvh is None:
@@ -257,6 +257,9 @@ def _fmt(value: float | None) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    import json
+    import logging
+
     from dosimetry.dvh import EndCapConvention, parse_metric
     from dosimetry.io import load_dose, load_structure_set
 
@@ -324,7 +327,7 @@ def run(args: argparse.Namespace) -> int:
     if comparison is not None:  # malformed DVH Sequence items, unmatched ROI numbers
         every_warning = list(dict.fromkeys([*every_warning, *comparison.warnings, *comparison.unmatched_items]))
     for w in every_warning:
-        logger.warning("%s", w)
+        logging.getLogger(__name__).warning("%s", w)
     if args.csv:
         _write_csv(args.csv, structures, metrics, warnings)
     if args.json == "-":

@@ -54,7 +54,6 @@ JSON shape (``--json``; every length in mm, dose in Gy, volume in cc)::
 from __future__ import annotations
 
 import argparse
-import json
 import math
 from pathlib import Path
 from collections.abc import Callable
@@ -81,7 +80,6 @@ EXIT_CONSISTENCY_ERRORS = 2
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = subparsers.add_parser(
         "inspect",
-        help="summarise the DICOM objects in a folder or file: patients, courses, plans, doses, structures, registrations",
         description=__doc__.split("JSON shape")[0] if __doc__ else None,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -141,6 +139,8 @@ def _load_single_file(path: Path) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import json
+
     from dosimetry.io import discover
 
     path: Path = args.path

@@ -16,7 +16,6 @@ ImageComments and the SeriesDescription ("masked").
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,7 +30,6 @@ if TYPE_CHECKING:
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = subparsers.add_parser(
         "rbe-convert",
-        help="convert a carbon-ion RBE-weighted dose between LEM-I and MKM (dose-per-fraction dependent)",
         description=__doc__.split("\n\n", 1)[1] if __doc__ else None,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -58,6 +56,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def run(args: argparse.Namespace) -> int:
+    import json
+
     from dosimetry.dose import DoseType
     from dosimetry.io import load_plan
     from dosimetry.radiobiology.course import load_total_dose

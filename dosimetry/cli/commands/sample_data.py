@@ -12,7 +12,6 @@ dose levels, plus DIR/outcomes.csv drawn from the documented dose-response model
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -25,7 +24,6 @@ DEFAULT_SEED = 2026
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = subparsers.add_parser(
         "sample-data",
-        help="write the synthetic sample patient or a synthetic cohort (DICOM + outcomes.csv)",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -64,6 +62,8 @@ def _summary(patient: GeneratedPatient) -> dict[str, object]:
 
 
 def run(args: argparse.Namespace) -> int:
+    import json
+
     from dosimetry.errors import ArgumentError
     from dosimetry.sampledata.cohort import generate_cohort
     from dosimetry.sampledata.patient import generate_patient, reference_patient_spec

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = subparsers.add_parser(
         "schedule",
-        help="BED and EQD2 of fractionation schedules",
         description=(
             "Total dose, BED = D (1 + d / (alpha/beta)) and EQD2 = BED / (1 + 2 / (alpha/beta)) for each "
             "fraction count. Example (protocol Table 1): dosimetry schedule --dose-per-fraction 2.5 "
@@ -26,6 +24,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def run(args: argparse.Namespace) -> int:
+    import json
+
     from dosimetry.errors import RadiobiologyError
     from dosimetry.radiobiology.lq import check_alpha_beta, check_dose, check_fractions
     from dosimetry.radiobiology.schedule import format_table, make_schedules, schedules_to_json

@@ -34,7 +34,6 @@ def _destination(value: str) -> Any:
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = subparsers.add_parser(
         "serve",
-        help="DICOM node: receive plans by C-STORE, analyse complete courses, send the maps back",
         description=__doc__.split("\n\n", 1)[1] if __doc__ else None,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -7,12 +7,11 @@ Sub-commands: ``next-dose``, ``simulate``, ``final-estimate``, ``phase2-design``
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import json
 import sys
 from typing import TYPE_CHECKING, Any
 
 # Only light modules at the top: the models (numpy, scipy) are imported by the handlers.
+from dosimetry.cli.commands._lazy import LazyChoices, LazyValue, set_lazy_choices
 from dosimetry.errors import ArgumentError
 from dosimetry.trial.constants import (
     DEFAULT_PRIOR_VARIANCE,
@@ -22,19 +21,23 @@ from dosimetry.trial.constants import (
     IntegrationMethod,
     SelectionRule,
 )
-from dosimetry.trial.rules import (
-    PROTOCOL_MAX_LEVEL,
-    PROTOCOL_START_COHORT_SIZE,
-    PROTOCOL_START_LEVEL,
-    EscalationReference,
-    SafetyRules,
-)
 
 if TYPE_CHECKING:
+    import datetime as dt
+
     from dosimetry.trial.next_dose import TiteCrmDesign
+
+# The safety rules (dataclasses, the patients CSV reader, logging: about 27 ms of CPU, as much as the rest
+# of ``dosimetry trial --help``) are imported by the handlers; --help prints their defaults and choices
+# from these copies (checked against dosimetry.trial.rules by tests/test_cli_lazy_parser.py).
+_RULES = "dosimetry.trial.rules"
+_MAX_LEVEL = LazyValue(_RULES, "PROTOCOL_MAX_LEVEL", shown=6)
+_ESCALATION_REFERENCES_SHOWN = ("most-recent-patient", "highest-tried")
 
 
 def _date(text: str) -> dt.date:
+    import datetime as dt
+
     try:
         return dt.date.fromisoformat(text)
     except ValueError as exc:
@@ -54,14 +57,18 @@ def _add_design_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--selection-rule", choices=[r.value for r in SelectionRule],
                    default=SelectionRule.CLOSEST_NOT_ABOVE_TARGET.value,
                    help="model level: protocol 'closest-not-above-target' (default) or dfcrm 'closest-to-target'")
-    p.add_argument("--escalation-reference", choices=[r.value for r in EscalationReference],
-                   default=EscalationReference.MOST_RECENT_PATIENT.value,
-                   help="escalation is measured from the most recent patient's level (default, protocol wording) "
-                        "or from the highest level tried")
-    p.add_argument("--start-level", type=int, default=PROTOCOL_START_LEVEL, help="default %(default)s")
-    p.add_argument("--start-cohort-size", type=int, default=PROTOCOL_START_COHORT_SIZE, help="default %(default)s")
+    set_lazy_choices(
+        p.add_argument("--escalation-reference",
+                       default=LazyValue(_RULES, "EscalationReference.MOST_RECENT_PATIENT.value"),
+                       help="escalation is measured from the most recent patient's level (default, protocol wording) "
+                            "or from the highest level tried"),
+        LazyChoices(_RULES, "EscalationReference", shown=_ESCALATION_REFERENCES_SHOWN),
+    )
+    p.add_argument("--start-level", type=int, default=LazyValue(_RULES, "PROTOCOL_START_LEVEL", shown=2), help="default %(default)s")
+    p.add_argument("--start-cohort-size", type=int, default=LazyValue(_RULES, "PROTOCOL_START_COHORT_SIZE", shown=4),
+                   help="default %(default)s")
     p.add_argument("--max-level", type=int, default=None,
-                   help=f"highest level ever given (default: {PROTOCOL_MAX_LEVEL}, the protocol's 65 GyE, or the number "
+                   help=f"highest level ever given (default: {_MAX_LEVEL}, the protocol's 65 GyE, or the number "
                         "of skeleton levels if fewer)")
     p.add_argument("--no-full-window-rule", action="store_true",
                    help="drop the rule 'escalate only after a patient at the level below completed the window "
@@ -70,6 +77,7 @@ def _add_design_arguments(p: argparse.ArgumentParser) -> None:
 
 def _design(args: argparse.Namespace, integration: IntegrationMethod) -> TiteCrmDesign:
     from dosimetry.trial.next_dose import TiteCrmDesign
+    from dosimetry.trial.rules import PROTOCOL_MAX_LEVEL, EscalationReference, SafetyRules
 
     max_level = min(PROTOCOL_MAX_LEVEL, len(args.skeleton)) if args.max_level is None else args.max_level
     if max_level > len(args.skeleton):
@@ -94,6 +102,8 @@ def _design(args: argparse.Namespace, integration: IntegrationMethod) -> TiteCrm
 
 def _emit(payload: dict[str, Any], as_json: bool, lines: list[str]) -> None:
     if as_json:
+        import json
+
         json.dump(payload, sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
@@ -232,7 +242,6 @@ def _run_phase2_check(args: argparse.Namespace) -> int:
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = subparsers.add_parser(
         "trial",
-        help="TITE-CRM next dose and simulation, end-of-trial logistic estimate, phase II design",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
