@@ -1,5 +1,5 @@
-"""lq_map_warnings and accumulate_warnings: the warnings and the errors of lq_map / accumulate
-without the map (issue 20: load_patient computed a map to collect its warnings). Oracle: the map
+"""lq_map_preview and accumulate_preview: the warnings, the description and the errors of lq_map /
+accumulate without the map (issue 20: load_patient computed a map to collect its warnings). Oracle: the map
 functions themselves, called with the same arguments."""
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from dosimetry.errors import DosimetryError
 from dosimetry.plan import RadiationType
 from dosimetry.quantities import DoseQuantity
 from dosimetry.radiobiology import CourseDose
-from dosimetry.radiobiology.maps import lq_map, lq_map_warnings
+from dosimetry.radiobiology.maps import lq_map, lq_map_preview
 from dosimetry.radiobiology.recovery import ConstantResidual
-from dosimetry.radiobiology.summation import RecoveryAssignment, SummationMethod, accumulate, accumulate_warnings
+from dosimetry.radiobiology.summation import RecoveryAssignment, SummationMethod, accumulate, accumulate_preview
 from tests.test_radiobiology_maps import VOXELS, make_dose, make_plan
 
 #: doses whose BED/EQD2 overflow float64 (the map's DoseGrid refuses the non-finite values)
@@ -56,14 +56,21 @@ def _lq_cases() -> list[tuple[DoseGrid, dict[str, Any]]]:
 
 
 @pytest.mark.parametrize("case", range(len(_lq_cases())))
-def test_lq_map_warnings_give_what_lq_map_gives(case: int) -> None:
+def test_lq_map_preview_gives_what_lq_map_gives(case: int) -> None:
     dose, kwargs = _lq_cases()[case]
-    expected = _outcome(lambda: lq_map(dose, **kwargs).warnings)
-    assert _outcome(lambda: lq_map_warnings(dose, **kwargs)) == expected
+    def made() -> tuple[tuple[str, ...], str]:
+        computed = lq_map(dose, **kwargs)
+        return computed.warnings, computed.description
+
+    def preview() -> tuple[tuple[str, ...], str]:
+        found = lq_map_preview(dose, **kwargs)
+        return found.warnings, found.description
+
+    assert _outcome(preview) == _outcome(made)
 
 
 def test_overflowing_map_is_refused_as_before() -> None:
-    kind, message = _outcome(lambda: lq_map_warnings(make_dose(HUGE), quantity=DoseQuantity.BED, alpha_beta_gy=2.0, fractions=1))
+    kind, message = _outcome(lambda: lq_map_preview(make_dose(HUGE), quantity=DoseQuantity.BED, alpha_beta_gy=2.0, fractions=1))
     assert (kind, "non-finite" in message) == ("GeometryError", True)
 
 
@@ -102,7 +109,14 @@ def _accumulate_cases() -> list[tuple[CourseDose, CourseDose, dict[str, Any]]]:
 
 
 @pytest.mark.parametrize("case", range(len(_accumulate_cases())))
-def test_accumulate_warnings_give_what_accumulate_gives(case: int) -> None:
+def test_accumulate_preview_gives_what_accumulate_gives(case: int) -> None:
     current, prior, kwargs = _accumulate_cases()[case]
-    expected = _outcome(lambda: accumulate(current, prior, **kwargs).warnings)
-    assert _outcome(lambda: accumulate_warnings(current, prior, **kwargs)) == expected
+    def made() -> tuple[tuple[str, ...], str]:
+        computed = accumulate(current, prior, **kwargs)
+        return computed.warnings, computed.description
+
+    def preview() -> tuple[tuple[str, ...], str]:
+        found = accumulate_preview(current, prior, **kwargs)
+        return found.warnings, found.description
+
+    assert _outcome(preview) == _outcome(made)
