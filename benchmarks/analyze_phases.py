@@ -6,7 +6,10 @@ time (``time.process_time``: user + system of the process) of: the imports of th
 and the facade (``import``), ``load_patient`` (``load``: discovery, dose, plan, structures, prior
 alignment, the maps' warnings), ``Patient.results`` (``analysis``: DVHs, indices, checks, provenance),
 ``export_maps`` (``export``: the RT Dose maps), ``build_report`` (``report``) and the rest of
-``write`` (``rest``: CSV, JSON, schema validation). The phases are found by wrapping the functions
+``write`` (``rest``: CSV, JSON, schema validation), and, apart, the CPU time spent in Python's
+cyclic garbage collector over the whole run (``gc``, already inside the phases: a collection
+falls in whichever phase allocates when the thresholds are reached, so a change of allocation
+pattern moves it between phases; compare ``total`` then). The phases are found by wrapping the functions
 by name, so the script works on checkouts before and after a change. The runs alternate between
 checkouts; on a shared machine compare CPU, not wall time. For the same comparison to hold,
 both checkouts need the same byte-compiled state (``python -m compileall -q dosimetry``: with
@@ -31,12 +34,19 @@ import sys
 import tempfile
 from pathlib import Path
 
-PHASES = ("import", "load", "analysis", "export", "report", "rest", "total")
+PHASES = ("import", "load", "analysis", "export", "report", "rest", "total", "gc")
 
 CHILD = r"""
-import json, sys, time
+import gc, json, sys, time
 start = time.process_time()
 spent = {}
+collecting = []
+def gc_clock(phase, info):
+    if phase == "start":
+        collecting.append(time.process_time())
+    elif collecting:
+        spent["gc"] = spent.get("gc", 0.0) + time.process_time() - collecting.pop()
+gc.callbacks.append(gc_clock)
 def timed(name, fn):
     def wrapper(*args, **kwargs):
         t = time.process_time()

@@ -38,6 +38,8 @@ from dosimetry.io.rtdose_writer import EncodedDose, encode_dose
 from dosimetry.plan import Plan
 from dosimetry.radiobiology.lq import check_alpha_beta
 from dosimetry.radiobiology import CourseDose, CumulativeMap, LqMap, DoseQuantity, SummationMethod, accumulate, lq_map
+from dosimetry.radiobiology.maps import lq_map_preview
+from dosimetry.radiobiology.summation import accumulate_preview
 from dosimetry.io.registration_reader import DeformableRegistration
 from dosimetry.radiobiology.course import Course, course_registrations, load_course
 from dosimetry.radiobiology.export import MapFileText, cumulative_map_text, lq_map_text
@@ -157,7 +159,8 @@ class LqMapSet(Mapping[str, LqMap]):
         return computed
 
     def warnings_of(self, key: str) -> tuple[str, ...]:
-        """The map's warnings (as :attr:`LqMap.warnings`), computing at most one map of the set.
+        """The map's warnings (as :attr:`LqMap.warnings`), computing no map (unless one overflows);
+        the first key's description is kept too.
 
         Every map of the set carries the warnings of its source dose
         (:func:`~dosimetry.radiobiology.lq_maps`: the same dose and plan for every key), so after the
@@ -166,7 +169,10 @@ class LqMapSet(Mapping[str, LqMap]):
         maps, 3 x 0.07 s of LQ arithmetic thrown away."""
         quantity, ab = self._specs[key]
         if self._warnings is None:
-            self._warnings = self[key].warnings
+            # lq_map_preview: the map's warnings, description and errors without the map (measured reason there)
+            preview = lq_map_preview(self._dose, quantity=quantity, alpha_beta_gy=ab, plan=self._plan)
+            self._warnings = preview.warnings
+            self._descriptions.setdefault(key, preview.description)
         else:
             check_alpha_beta(ab)
         return self._warnings
@@ -205,7 +211,9 @@ class CumulativeMapSet(Mapping[str, CumulativeMap]):
         self.spool: MapSpool | None = None
 
     def warnings_of(self, key: str) -> tuple[str, ...]:
-        """The map's warnings (as :attr:`CumulativeMap.warnings`), computing at most one map of the set.
+        """The map's warnings (as :attr:`CumulativeMap.warnings`), computing no map in the usual case
+        (one alpha/beta, bed-space, constant residual; see :func:`accumulate_preview`); its
+        description is kept too.
 
         :func:`~dosimetry.radiobiology.accumulate` takes its warnings from the two courses' doses and
         the ``warnings`` option, never from the quantity (the only thing that differs between the
@@ -214,7 +222,10 @@ class CumulativeMapSet(Mapping[str, CumulativeMap]):
         if key not in self._specs:
             raise KeyError(key)
         if self._warnings is None:
-            self._warnings = self[key].warnings
+            # accumulate_preview: the map's warnings, description and errors without the map (measured reason there)
+            preview = accumulate_preview(self._current, self._prior, quantity=self._specs[key], **self._options)
+            self._warnings = preview.warnings
+            self._descriptions.setdefault(key, preview.description)
         return self._warnings
 
     def __getitem__(self, key: str) -> CumulativeMap:

@@ -16,11 +16,40 @@ from dosimetry.errors import ArgumentError
 
 def record_dict(record: Any) -> dict[str, Any]:
     """A record's fields as a JSON-ready dict (tuples to lists, non-finite floats to None)."""
-    return {f.name: json_ready(getattr(record, f.name)) for f in dataclasses.fields(record)}
+    return {name: json_ready(getattr(record, name)) for name in _field_names(type(record))}
+
+
+#: Field names by dataclass type (a class's fields do not change; one entry per record class).
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _field_names(cls: type) -> tuple[str, ...]:
+    """The names ``dataclasses.fields`` gives for a dataclass type (TypeError for another type)."""
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in dataclasses.fields(cls))
+    return names
+
+
+#: Types returned as they are (exact types: an Enum member of a str or int type is not one of them).
+_PLAIN_TYPES = frozenset({str, int, bool, type(None)})
 
 
 def json_ready(value: Any) -> Any:
-    """JSON-ready copy: records to dicts, tuples to lists, numpy scalars to Python, non-finite floats to None."""
+    """JSON-ready copy: records to dicts, tuples to lists, numpy scalars to Python, non-finite floats to None.
+
+    The exact built-in types come first (the same results: none of them is a dataclass, an Enum or a
+    numpy scalar). Measured reason (issue 20, clinical case): 65,000 calls per analysis, 0.1 s of
+    each results.json document's 0.1 s went through the chain of isinstance checks below."""
+    kind = type(value)
+    if kind in _PLAIN_TYPES:
+        return value
+    if kind is float:
+        return value if math.isfinite(value) else None
+    if kind is dict:
+        return {str(k): json_ready(v) for k, v in value.items()}
+    if kind is list or kind is tuple:
+        return [json_ready(v) for v in value]
     import numpy as np
 
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
