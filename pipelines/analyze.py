@@ -148,7 +148,9 @@ def full_analysis(inputs: PatientInputs, parameters: AnalysisParameters, out_dir
             alpha_beta_tumour_gy=parameters.alpha_beta_tumour_gy,
             end_cap=parameters.end_cap,
         )
-        results = patient.write(Path(out_dir), parameters.protocol_path)
+        # report_workers=0: a batch runs one analysis per core already; render processes beside each
+        # would oversubscribe the cores and escape the worker's per-patient memory figure
+        results = patient.write(Path(out_dir), parameters.protocol_path, report_workers=0)
     return patient_result(results)
 
 

@@ -41,3 +41,17 @@ def test_the_node_draws_its_reports_in_the_job_process(write_calls: list[dict[st
     with pytest.raises(_Stop):
         run_job(job)
     assert [c.get("report_workers") for c in write_calls] == [0]
+
+
+def test_batch_workers_draw_their_reports_in_the_worker_process(write_calls: list[dict[str, Any]], tmp_path: Path) -> None:
+    import shutil
+
+    from pipelines.analysis import AnalysisParameters
+    from pipelines.analyze import full_analysis
+    from pipelines.batch import ProgressMode, run_batch
+
+    shutil.copytree(SAMPLE, tmp_path / "cohort" / "patient01")
+    summary = run_batch(tmp_path / "cohort", tmp_path / "out", analysis=full_analysis, parameters=AnalysisParameters(),
+                        workers=0, progress=ProgressMode.OFF)
+    assert summary.failed == 1  # the spy stops the analysis: an isolated failure, as any patient's
+    assert [c.get("report_workers") for c in write_calls] == [0]
