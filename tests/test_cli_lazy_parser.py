@@ -97,7 +97,9 @@ def test_top_level_help_lists_each_command_with_its_one_line_help() -> None:
     assert [(a.dest, a.help) for a in lazy_sub._get_subactions()] == list(COMMANDS.items())
 
 
-def _command_modules_after(argv: list[str]) -> tuple[int, list[str]]:
+def _exit_code_and_modules_after(argv: list[str], selects: str) -> tuple[int, list[str]]:
+    """In a fresh interpreter: ``dosimetry ARGV``'s exit code and the sorted ``sys.modules`` names ``k``
+    for which the Python expression ``selects`` is true."""
     out = _run_python(
         "import contextlib, io, json, sys\n"
         "import dosimetry.cli.main as m\n"
@@ -106,10 +108,14 @@ def _command_modules_after(argv: list[str]) -> tuple[int, list[str]]:
         f"        code = m.main({argv!r})\n"
         "    except SystemExit as exc:\n"
         "        code = exc.code\n"
-        "print(json.dumps([code, sorted(k for k in sys.modules if k.startswith('dosimetry.cli.commands.'))]))\n"
+        f"print(json.dumps([code, sorted(k for k in sys.modules if {selects})]))\n"
     )
     code, modules = json.loads(out)
     return int(code), list(modules)
+
+
+def _command_modules_after(argv: list[str]) -> tuple[int, list[str]]:
+    return _exit_code_and_modules_after(argv, "k.startswith('dosimetry.cli.commands.')")
 
 
 @pytest.mark.parametrize(
@@ -228,14 +234,5 @@ def test_help_and_usage_error_of_every_command_import_no_heavy_library(name: str
     usage line prints the choices; no handler runs). Before issue 20's start-up work, accumulate, correlate
     and indices imported numpy (correlate also scipy) to print their help."""
     for argv in ([name, "--help"], [name, "--no-such-option"]):
-        out = _run_python(
-            "import contextlib, io, json, sys\n"
-            "import dosimetry.cli.main as m\n"
-            "with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):\n"
-            "    try:\n"
-            f"        code = m.main({argv!r})\n"
-            "    except SystemExit as exc:\n"
-            "        code = exc.code\n"
-            f"print(json.dumps([code, sorted(k for k in sys.modules if k.split('.')[0] in {list(HEAVY_OR_NUMPY)!r})]))\n"
-        )
-        assert json.loads(out) == [0 if argv[-1] == "--help" else 2, []], argv
+        result = _exit_code_and_modules_after(argv, f"k.split('.')[0] in {list(HEAVY_OR_NUMPY)!r}")
+        assert result == (0 if argv[-1] == "--help" else 2, []), argv
