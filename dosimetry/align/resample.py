@@ -113,7 +113,7 @@ def _resample_sitk(
         image = resampler.Execute(prior_image)
         view = sitk.GetArrayViewFromImage(image)  # valid while ``image`` lives: copy before returning
         outside = np.isnan(view)
-        return np.nan_to_num(view, nan=0.0), outside
+        return _zero_outside_copy(view, outside), outside
     out = np.empty(target.shape_zyx, dtype=np.float64)
     resampler.SetSize((nx, ny, 1))
     resampler.SetOutputSpacing((*spacing_xy, 1.0))
@@ -121,6 +121,21 @@ def _resample_sitk(
         resampler.SetOutputOrigin((float(target.x_mm[0]), float(target.y_mm[0]), float(z)))
         out[k] = sitk.GetArrayFromImage(resampler.Execute(prior_image))[0]
     return _split_outside(out)
+
+
+def _zero_outside_copy(view: FloatArray, outside: npt.NDArray[np.bool_]) -> FloatArray:
+    """``np.nan_to_num(view, nan=0.0)`` given ``outside = np.isnan(view)``: a new array owning its
+    data, 0 where ``outside``, +-inf (never seen: interpolated finite doses) replaced as
+    :func:`numpy.nan_to_num` does. Measured reason (issue 20, clinical case, 10.5 M voxels):
+    nan_to_num copies the grid, then builds NaN, +inf and -inf masks, each a fresh array whose first
+    touch is page faults (system time); one ``np.where`` pass with the mask already made, and a
+    min/max scan for infinities, writes one array. With the aligned array handed to DoseGrid
+    uncopied, ``align_prior_dose`` went from 0.84 to 0.49 s CPU (median of 10 alternating runs of
+    ``benchmarks/load_patient_cpu.py``)."""
+    values = np.where(outside, 0.0, view)
+    if not (np.isfinite(values.min()) and np.isfinite(values.max())):
+        np.nan_to_num(values, copy=False)
+    return values
 
 
 def _split_outside(values: FloatArray) -> tuple[FloatArray, npt.NDArray[np.bool_]]:
@@ -309,6 +324,7 @@ def align_prior_dose(
         )
     logger.info("prior dose aligned by %s; %d voxels (%.2f cc) outside the prior grid", how, count, volume_cc)
     all_warnings = tuple(dict.fromkeys(prior.warnings + tuple(warnings)))
+    values.flags.writeable = False  # a new array nothing else holds: DoseGrid keeps it without a copy
     aligned = DoseGrid(
         grid=current_grid,
         dose_gy=values,

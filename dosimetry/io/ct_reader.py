@@ -130,6 +130,17 @@ def load_ct_series(paths: str | Path | Sequence[str | Path], *, series_instance_
     return replace(series, warnings=(*series.warnings, *notes), skipped=tuple(skipped))
 
 
+def _allclose(values: list[float], reference: list[float], *, atol: float) -> bool:
+    """``np.allclose(values, reference, atol=atol)`` (rtol 1e-05) for two lists of finite floats of
+    the same length (what :func:`float_vector` returns), with numpy's test ``|v - r| <= atol + rtol
+    |r|`` in the same float64 arithmetic. Measured reason (issue 20, clinical case, two 160-slice
+    series): np.allclose on 2- and 6-value lists costs about 25 us per call, 640 calls per load; this
+    loop a few microseconds."""
+    return len(values) == len(reference) and all(
+        abs(v - r) <= atol + 1e-05 * abs(r) or v == r for v, r in zip(values, reference)
+    )
+
+
 def ct_series_from_headers(
     headers: Sequence[tuple[Path, Dataset]], *, series_instance_uid: str | None = None, where: str = "CT files"
 ) -> CtSeries:
@@ -153,9 +164,9 @@ def ct_series_from_headers(
     amap = axis_map(iop, first_path)
     positions = []
     for p, ds in headers:
-        if not np.allclose(float_vector(ds, "ImageOrientationPatient", p, 6), iop, atol=1e-4):
+        if not _allclose(float_vector(ds, "ImageOrientationPatient", p, 6), iop, atol=1e-4):
             raise ConsistencyError(f"{p}: {tag_label('ImageOrientationPatient')} differs from {first_path.name} in series {series_instance_uid}")
-        if not np.allclose(float_vector(ds, "PixelSpacing", p, 2), spacing, atol=1e-4):
+        if not _allclose(float_vector(ds, "PixelSpacing", p, 2), spacing, atol=1e-4):
             raise ConsistencyError(f"{p}: {tag_label('PixelSpacing')} differs from {first_path.name} in series {series_instance_uid}")
         if required_int(ds, "Rows", p) != rows or required_int(ds, "Columns", p) != columns:
             raise ConsistencyError(f"{p}: image size differs from {first_path.name} in series {series_instance_uid}")
