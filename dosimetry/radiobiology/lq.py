@@ -157,11 +157,24 @@ def _lq_array(
         d = flat_dose[start : start + _CHUNK]
         if not _doses_valid(d):
             _check_dose_array(dose, argument)  # raises (the input is unchanged)
-        o = flat_out[start : start + _CHUNK]
-        np.multiply(d, k, out=o)
-        o += scale
-        o *= d
+        _lq_into(d, k, scale, flat_out[start : start + _CHUNK])
     return out
+
+
+def _lq_into(dose: FloatArray, k: float, scale: float, out: FloatArray) -> FloatArray:
+    """``out = (dose * k + scale) * dose``, unchecked: ``out`` a float64 array of the shape of ``dose``
+    sharing no memory with it (the arithmetic of :func:`_lq_array`, whose checks the caller made)."""
+    np.multiply(dose, k, out=out)
+    out += scale
+    out *= dose
+    return out
+
+
+def _lq_coefficients(fractions: int, alpha_beta_gy: float, *, bed: bool) -> tuple[float, float]:
+    """``(k, scale)`` of :func:`bed_array` (``bed``) or :func:`eqd2_array` for checked arguments: the
+    floats :func:`_lq_array` computes from them."""
+    scale = 1.0 if bed else eqd2_per_bed(alpha_beta_gy)
+    return scale / (fractions * alpha_beta_gy), scale
 
 
 def _add_scaled_lq_array(
