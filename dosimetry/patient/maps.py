@@ -134,7 +134,8 @@ class LqMapSet(Mapping[str, LqMap]):
     analysis's peak; recomputing one costs about 0.1 s, and the analysis asks for each a few
     times. A recomputed map has the same values (the same call on the same dose), but it is a new
     :class:`~dosimetry.dose.DoseGrid`: per-grid caches keyed on the object are not shared with an
-    earlier copy.
+    earlier copy. Not thread-safe: one caller at a time (the DVH stage asks from its background
+    thread while nothing else asks, :class:`~dosimetry.patient.dvhs._MapsAhead`).
     """
 
     def __init__(self, dose: DoseGrid, plan: Plan, specs: tuple[tuple[DoseQuantity, float], ...]) -> None:
@@ -201,7 +202,7 @@ class CumulativeMapSet(Mapping[str, CumulativeMap]):
 
     Measured reason (issue 20, 256 x 256 x 160 grid): the two maps are 160 MB of the analysis's peak;
     one accumulation costs about 0.3 s. A recomputed map has the same values (the same call on the
-    same doses, recovery assignment and interval)."""
+    same doses, recovery assignment and interval). Not thread-safe, as :class:`LqMapSet`."""
 
     def __init__(self, current: CourseDose, prior: CourseDose, specs: dict[str, DoseQuantity], **options: Any) -> None:
         self._current, self._prior, self._specs, self._options = current, prior, dict(specs), options
