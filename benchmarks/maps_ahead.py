@@ -1,6 +1,6 @@
 """How well the DVH stage's background thread hides the making of the dose maps (issue 20).
 
-``dosimetry.patient.dvhs._MapsAhead`` makes each LQ / cumulative map one map ahead in a background
+``dosimetry.patient.dvhs._MapsAhead`` makes each LQ / cumulative map ahead in a background
 thread while the ROI geometries are computed and the previous map is sampled. This loads one
 patient folder, runs ``results()`` (or ``write(OUT)`` with ``--write OUT``: the maps are then also
 encoded for the export in that thread) and prints, per map, how long the main thread waited for it

@@ -10,8 +10,8 @@ Quantities (the ``quantity`` of a metric row) and which ROIs get them (:func:`ro
   (target metrics use the current course alone, as the protocol does).
 
 Each ROI's geometry is rasterised once (under ``end_cap``, default shape: :mod:`dosimetry.dvh.endcaps`) and sampled on every map it gets; the
-maps are made one map ahead in a background thread while the geometries are computed and the previous
-map is sampled (:class:`_MapsAhead`: at most two maps exist at once, the sampled one and the next). The
+maps are made ahead in a background thread while the geometries are computed and the previous
+map is sampled (:class:`_MapsAhead`: at most two made maps exist at once, the sampled one and the next). The
 DVHs have bins of ``bin_width_gy``. A metric the DVH cannot give (D0.03cc of an ROI smaller than
 0.03 cc) is left out with a warning; an ROI without closed contours or outside the dose grid is
 left out with its reason in ``roi_failures``.
@@ -130,13 +130,13 @@ def map_by_quantity(maps: PatientMaps) -> dict[str, DoseGrid]:
 
 
 class _MapsAhead:
-    """The dose maps of the DVH stage, in their order, each made one map ahead in a background thread.
+    """The dose maps of the DVH stage, in their order, each made ahead in a background thread.
 
     :meth:`start` submits the getter of the next map to a one-thread pool (the getter's thread
     runs in a copy of the caller's context: numpy's error state, context variables); :meth:`get`
     returns the map, raising what its getter raised (the same exception object), or runs the getter
-    in the calling thread when it was not started. At most one map is made ahead: :meth:`start` is
-    called after :meth:`get` of the previous map. Measured reason (issue 20, clinical 256 x 256 x 160
+    in the calling thread when it was not started. The caller bounds how far ahead (the DVH stage:
+    at most two made maps at once, the sampled one and the next). Measured reason (issue 20, clinical 256 x 256 x 160
     grid, 2 cores): the LQ and cumulative maps were made one after the other with the ROI
     geometries and the sampling (Python code holding the GIL) while the second core was idle; numpy's
     arithmetic releases the GIL, so a map is made while the previous one is sampled: the main
@@ -204,13 +204,16 @@ def _patient_dvhs(
     failures: dict[str, str] = {}
     roi_warnings: dict[str, list[str]] = {roi.name: [] for roi in rois}
     # the maps in sampling order, the cumulative EQD2 (late alpha/beta) last; each map after the
-    # planned dose is made one map ahead in a background thread (_MapsAhead): the first while the
-    # ROI geometries are computed, the next while the current one is sampled
+    # planned dose is made ahead in a background thread (_MapsAhead), the next while the current
+    # one is sampled
     last = maps.eqd2_late_cumulative_key
     order = sorted(dose_maps, key=lambda q: q == last)
     with _maps_ahead(dose_maps) as ahead:
-        if len(order) > 1:
-            ahead.start(order[1])
+        # at most two made maps at once (the one sampled and the next); the planned dose is held by
+        # the course anyway, so the first two are made while the geometries are computed and the
+        # planned dose is sampled
+        for quantity in order[1 : 3 if order[0] == planned else 2]:
+            ahead.start(quantity)
         geometries = {}
         for roi in rois:
             if not roi.closed_planar_contours:
