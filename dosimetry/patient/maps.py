@@ -134,7 +134,8 @@ class LqMapSet(Mapping[str, LqMap]):
     analysis's peak; recomputing one costs about 0.1 s, and the analysis asks for each a few
     times. A recomputed map has the same values (the same call on the same dose), but it is a new
     :class:`~dosimetry.dose.DoseGrid`: per-grid caches keyed on the object are not shared with an
-    earlier copy.
+    earlier copy. Not thread-safe: one caller at a time (the DVH stage asks from its background
+    thread while nothing else asks, :class:`~dosimetry.patient.dvhs._MapsAhead`).
     """
 
     def __init__(self, dose: DoseGrid, plan: Plan, specs: tuple[tuple[DoseQuantity, float], ...]) -> None:
@@ -201,7 +202,7 @@ class CumulativeMapSet(Mapping[str, CumulativeMap]):
 
     Measured reason (issue 20, 256 x 256 x 160 grid): the two maps are 160 MB of the analysis's peak;
     one accumulation costs about 0.3 s. A recomputed map has the same values (the same call on the
-    same doses, recovery assignment and interval)."""
+    same doses, recovery assignment and interval). Not thread-safe, as :class:`LqMapSet`."""
 
     def __init__(self, current: CourseDose, prior: CourseDose, specs: dict[str, DoseQuantity], **options: Any) -> None:
         self._current, self._prior, self._specs, self._options = current, prior, dict(specs), options
@@ -292,10 +293,26 @@ class PatientMaps:
     def bed_late_cumulative_key(self) -> str:
         return lq_key(DoseQuantity.BED, self.alpha_beta_late_gy) + "_cumulative"
 
-    def prior_lq_dose(self, quantity: DoseQuantity, alpha_beta_gy: float, tables: GridTables | None = None) -> DoseGrid:
+    def prior_lq_dose(
+        self, quantity: DoseQuantity, alpha_beta_gy: float, tables: GridTables | None = None, *,
+        made: Callable[[], DoseGrid] | None = None,
+    ) -> DoseGrid:
         """The prior course's ``quantity`` map at ``alpha_beta_gy`` on the current grid (as aligned, its
         own fractionation); within a ``tables`` session the same grid object is returned to the next
-        step asking for the same map (:meth:`GridTables.derived`). ArgumentError without a prior course."""
+        step asking for the same map (:meth:`GridTables.derived`). ArgumentError without a prior course.
+        ``made``: gives the map made by :meth:`prior_lq_maker`'s function for the same arguments
+        (for example in a background thread), called instead of making it here when it is needed."""
+        compute = self.prior_lq_maker(quantity, alpha_beta_gy) if made is None else made
+        if self.aligned is None or self.prior is None:  # (prior_lq_maker's error, also when made is given)
+            self.prior_lq_maker(quantity, alpha_beta_gy)
+        assert self.aligned is not None and self.prior is not None
+        if tables is None:
+            return compute()
+        return tables.derived(("prior", quantity.value, float(alpha_beta_gy)), (self.aligned.dose, self.prior.plan), compute)
+
+    def prior_lq_maker(self, quantity: DoseQuantity, alpha_beta_gy: float) -> Callable[[], DoseGrid]:
+        """The function making the map of :meth:`prior_lq_dose` (no session); ArgumentError without a
+        prior course."""
         if self.aligned is None or self.prior is None:
             raise ArgumentError("the prior course's LQ map needs a prior course (prior/ or --prior DIR)")
         aligned, plan = self.aligned.dose, self.prior.plan
@@ -303,9 +320,7 @@ class PatientMaps:
         def compute() -> DoseGrid:
             return lq_map(aligned, quantity=quantity, alpha_beta_gy=alpha_beta_gy, plan=plan).dose
 
-        if tables is None:
-            return compute()
-        return tables.derived(("prior", quantity.value, float(alpha_beta_gy)), (aligned, plan), compute)
+        return compute
 
     @contextmanager
     def spooling(self, folder: Path) -> Iterator[MapSpool]:

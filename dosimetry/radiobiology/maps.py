@@ -36,6 +36,8 @@ from dosimetry.plan import Plan, RadiationType
 from dosimetry.quantities import LQ_QUANTITIES, DoseQuantity, lq_quantity
 from dosimetry.radiobiology.lq import (
     _check_dose_array,
+    _lq_coefficients,
+    _lq_into,
     bed_array,
     bed_array_variable_alpha_beta,
     check_alpha_beta,
@@ -387,7 +389,8 @@ def lq_map_slabs(
 ) -> Iterator[FloatArray]:
     """The values of :func:`lq_map` (same arguments) one z slab at a time, without the whole map:
     the same checks and the same element-wise arithmetic, so the same numbers. Each slab is one
-    scratch buffer, overwritten by the next: use it before asking for the next.
+    scratch buffer, overwritten by the next: use it (the caller may also overwrite it) before
+    asking for the next.
 
     Measured reason (issue 20, 256 x 256 x 160 grid): a step that needs only a function of a map
     (the re-irradiation type's overlap ratio of two EQD2 maps) held 84 MB per map at its peak, and
@@ -397,9 +400,13 @@ def lq_map_slabs(
     source = photon_equivalent_dose(dose, radiation_types=plan.radiation_types if plan else None, rbe=rbe)
     values = np.asarray(source.dose_gy, dtype=np.float64)
     _check_dose_array(values, "dose_gy")  # the error lq_map gives, for the whole array
+    # every value checked above: each slab is the unchecked arithmetic of lq_array with its
+    # coefficients (measured: the checked call per slab cost 0.086 s CPU for two maps' 320 slabs
+    # of the clinical grid, the arithmetic alone about a third of it)
+    k, scale = _lq_coefficients(n, ab, bed=lq_quantity(quantity) is DoseQuantity.BED)
     scratch = np.empty(values.shape[1:], dtype=np.float64)
-    for k in range(values.shape[0]):
-        yield lq_array(values[k], lq_quantity(quantity), n, ab, out=scratch)
+    for z in range(values.shape[0]):
+        yield _lq_into(values[z], k, scale, scratch)
 
 
 def lq_maps(

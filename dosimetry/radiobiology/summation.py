@@ -29,7 +29,14 @@ import numpy.typing as npt
 
 from dosimetry.dose import DoseGrid
 from dosimetry.errors import ArgumentError, GeometryError
-from dosimetry.radiobiology.lq import _CHUNK, EQD2_REFERENCE_DOSE_PER_FRACTION_GY, _check_dose_array, check_alpha_beta, check_fractions
+from dosimetry.radiobiology.lq import (
+    EQD2_REFERENCE_DOSE_PER_FRACTION_GY,
+    _add_scaled_lq_array,
+    _check_dose_array,
+    check_alpha_beta,
+    check_fractions,
+    eqd2_per_bed,
+)
 from dosimetry.quantities import DoseQuantity, lq_quantity
 from dosimetry.radiobiology.maps import (
     CourseDose,
@@ -180,15 +187,12 @@ def _add_scaled_lq(
     buffer: the same operations in the same order on every voxel (the same numbers), without a
     whole-grid temporary. Measured reason (issue 20, 256 x 256 x 160 grid): the temporary was 84 MB
     of the accumulation's peak, a fresh allocation whose page faults cost 0.03-0.2 s of system time
-    per cumulative map on the shared machine."""
-    _check_dose_array(prior, "dose_gy")  # the error lq_array(prior) gives, for the whole array
-    flat_prior, flat_result = prior.reshape(-1), result.reshape(-1)
-    scratch = np.empty(min(_CHUNK, flat_prior.size), dtype=np.float64)
-    for start in range(0, flat_prior.size, _CHUNK):
-        chunk = flat_prior[start : start + _CHUNK]
-        term = lq_array(chunk, quantity, fractions, alpha_beta_gy, out=scratch[: chunk.size])
-        term *= residual
-        flat_result[start : start + _CHUNK] += term
+    per cumulative map on the shared machine. The prior doses are checked chunk by chunk (the
+    error of lq_array(prior) for the whole array when one fails), not in a pass of their own, and
+    the chunk arithmetic is not a checked lq_array call per chunk: cumulative_array 0.110 -> 0.059 s
+    CPU per map on the clinical grid (with lq's smaller chunks, median of 7)."""
+    scale = 1.0 if lq_quantity(quantity) is DoseQuantity.BED else eqd2_per_bed(alpha_beta_gy)  # lq_array's scale
+    _add_scaled_lq_array(result, prior, fractions, alpha_beta_gy, scale, residual, "dose_gy")
 
 
 @dataclass(frozen=True, eq=False)
