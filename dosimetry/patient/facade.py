@@ -520,13 +520,17 @@ class Patient:
     ) -> AnalysisResults:
         from dosimetry.patient.schema import validate
         from dosimetry.report.builder import build_report
+        from dosimetry.report.figure_sections import overlay_map_keys
 
         if not (0 < dvh_csv_step_gy <= 10):
             raise ArgumentError(f"dvh_csv_step_gy must be in (0, 10] Gy, got {dvh_csv_step_gy}")
         out_dir = Path(out_dir)
         check_output_outside(self.folders, out_dir)
-        with map_spool(self._maps, out_dir) as spool:  # the maps the analysis computes are written without computing them again
+        # the maps the analysis computes are written without computing them again, and those the
+        # report's overlays look into are held for it (HoldingSpool: measured reason there)
+        with map_spool(self._maps, out_dir, hold=overlay_map_keys(self._maps)) as spool:
             results = self.results(protocol, mapping, dvh_csv_step_gy=dvh_csv_step_gy)
+            computed_maps = spool.take_held()
             outputs = list(export_maps(self._maps, out_dir, results.warnings, spool))
         if self._maps.computed_registration is not None:
             outputs += write_registration_outputs(self._maps.computed_registration, out_dir, self._maps.current.dose_paths[0])
@@ -543,7 +547,7 @@ class Patient:
             OutputRecord("results.json", "json", f"results, schema {SCHEMA_VERSION}"),
         ]
         results = replace(results, outputs=tuple(outputs))
-        page = build_report(results.to_dict(), self._maps, self.dvhs(), renderer=renderer)
+        page = build_report(results.to_dict(), self._maps, self.dvhs(), renderer=renderer, computed_maps=computed_maps)
         results = replace(results, warnings=tuple(dict.fromkeys((*results.warnings, *page.warnings))))
         document = results.to_dict()
         validate(document)

@@ -9,6 +9,7 @@ centroid, 95/85/70/30 % of the prescription in red/orange/yellow/blue (protocol 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -35,6 +36,7 @@ from dosimetry.report.render_process import FigureJob, FigureRenderer, draw
 from dosimetry.structures import Roi
 
 if TYPE_CHECKING:
+    from dosimetry.dose import DoseGrid
     from dosimetry.patient.dvhs import PatientDvhs
     from dosimetry.patient.maps import PatientMaps
 
@@ -154,13 +156,27 @@ def _target_kind(roi: Any) -> str | None:
     return prefix if prefix in TARGET_COLOURS else None
 
 
-def _quantity_map(maps: PatientMaps, quantity: str) -> Any:
-    """The dose map (on the current dose grid) a constraint quantity is evaluated on, or None."""
+def overlay_map_keys(maps: PatientMaps) -> tuple[str, str]:
+    """The maps the overlays look into besides the planned dose (the hottest voxels, the overlap):
+    the current course's and the cumulative EQD2 at the late alpha/beta. ``Patient.write`` hands the
+    grids the analysis computed of them to the report (``computed``), which then computes neither again."""
+    return lq_key(DoseQuantity.EQD2, maps.alpha_beta_late_gy), maps.eqd2_late_cumulative_key
+
+
+def _quantity_map(maps: PatientMaps, quantity: str, computed: Mapping[str, DoseGrid] | None = None) -> Any:
+    """The dose map (on the current dose grid) a constraint quantity is evaluated on, or None; a map
+    in ``computed`` (grids by map key, as computed by the analysis) is taken from there."""
+    computed = computed or {}
     if quantity == "eqd2_cumulative":
+        if maps.eqd2_late_cumulative_key in computed:
+            return computed[maps.eqd2_late_cumulative_key]
         m = maps.cumulative.get(maps.eqd2_late_cumulative_key)
         return None if m is None else m.dose
     if quantity == "eqd2_current":
-        lq = maps.lq.get(lq_key(DoseQuantity.EQD2, maps.alpha_beta_late_gy))
+        key = lq_key(DoseQuantity.EQD2, maps.alpha_beta_late_gy)
+        if key in computed:
+            return computed[key]
+        lq = maps.lq.get(key)
         return None if lq is None else lq.dose
     if quantity == "dose_current":
         return maps.current.dose
@@ -185,13 +201,15 @@ def checked_text(row: dict[str, Any]) -> str:
 
 
 def hottest_voxels(
-    maps: PatientMaps, dvhs: PatientDvhs, results: dict[str, Any], warnings: list[str], *, held: list[Any] | None = None
+    maps: PatientMaps, dvhs: PatientDvhs, results: dict[str, Any], warnings: list[str], *, held: list[Any] | None = None,
+    computed: Mapping[str, DoseGrid] | None = None,
 ) -> list[tuple[str, tuple[float, float, float], str]]:
     """(figure id, point (x, y, z) mm, label) of the hottest voxel of every failing organ on the quantity it failed on.
 
     Each quantity's map is asked for once (organs failing on different quantities no longer make it
     compute a map again); ``held``, when given, receives those maps so that the caller can keep them
-    for :func:`overlap_voxel` (the map sets give a map again while its grid is held)."""
+    for :func:`overlap_voxel` (the map sets give a map again while its grid is held); a map in
+    ``computed`` (grids by map key) is taken from there instead of computed."""
     rois = {roi.name: roi for roi in dvhs.rois}
     out: list[tuple[str, tuple[float, float, float], str]] = []
     seen: set[str] = set()
@@ -201,7 +219,7 @@ def hottest_voxels(
             continue
         seen.add(r["roi"])
         if r["quantity"] not in doses:
-            doses[r["quantity"]] = _quantity_map(maps, r["quantity"])
+            doses[r["quantity"]] = _quantity_map(maps, r["quantity"], computed)
             if held is not None:
                 held.append(doses[r["quantity"]])
         dose = doses[r["quantity"]]
@@ -236,18 +254,18 @@ def _quantity_name(results: dict[str, Any], maps: PatientMaps) -> str:
 _OVERLAP_SLABS = 16
 
 
-def overlap_voxel(maps: PatientMaps) -> tuple[tuple[float, float, float], str] | None:
+def overlap_voxel(maps: PatientMaps, computed: Mapping[str, DoseGrid] | None = None) -> tuple[tuple[float, float, float], str] | None:
     """Where prior and current dose overlap most: the axial slice with the largest sum of
-    min(current EQD2, r x prior EQD2), at its voxel of largest overlap. None without a prior course."""
+    min(current EQD2, r x prior EQD2), at its voxel of largest overlap. None without a prior course.
+    A map in ``computed`` (grids by map key) is taken from there instead of computed."""
     if maps.prior is None:
         return None
-    current_map = maps.lq.get(lq_key(DoseQuantity.EQD2, maps.alpha_beta_late_gy))
-    cumulative_map = maps.cumulative.get(maps.eqd2_late_cumulative_key)
-    if current_map is None or cumulative_map is None:
+    current = _quantity_map(maps, "eqd2_current", computed)
+    cumulative = _quantity_map(maps, "eqd2_cumulative", computed)
+    if current is None or cumulative is None:
         return None
-    current, cumulative = current_map, cumulative_map
-    now = np.asarray(current.dose.dose_gy)
-    cum = np.asarray(cumulative.dose.dose_gy)
+    now = np.asarray(current.dose_gy)
+    cum = np.asarray(cumulative.dose_gy)
     # In blocks of slabs through one small buffer: the whole-grid overlap and difference were two grid
     # copies (160 MB on a 256 x 256 x 160 grid) at the report's memory peak. Same sums per slab (the
     # same reduction over each slab's contiguous y, x), same argmax.
@@ -267,16 +285,19 @@ def overlap_voxel(maps: PatientMaps) -> tuple[tuple[float, float, float], str] |
     overlap_k = np.minimum(now[k], cum[k] - now[k])
     j, i = np.unravel_index(int(np.argmax(overlap_k)), overlap_k.shape)
     value = float(overlap_k[j, i])
-    point = _voxel_mm(current.dose.grid, (k, int(j), int(i)))
+    point = _voxel_mm(current.grid, (k, int(j), int(i)))
     return point, f"largest prior/current overlap: min(current EQD2, r x prior EQD2) = {value:.2f} Gy at this voxel"
 
 
 def overlay_section(
-    maps: PatientMaps, dvhs: PatientDvhs, results: dict[str, Any], warnings: list[str], renderer: FigureRenderer | None = None
+    maps: PatientMaps, dvhs: PatientDvhs, results: dict[str, Any], warnings: list[str], renderer: FigureRenderer | None = None,
+    computed: dict[str, DoseGrid] | None = None,
 ) -> Section:
     """Three planes through the target centroid, then an axial slice through the hottest voxel of every
     failing organ and one through the largest prior/current overlap, each at full width with its colour bar;
-    figures drawn by ``renderer`` (None: here)."""
+    figures drawn by ``renderer`` (None: here). ``computed``: maps of :func:`overlay_map_keys` the
+    analysis computed (grids by key), used instead of computing them again and emptied once used
+    (the report's memory peak is with the CT, read after)."""
     prescription = results["courses"][0]["prescription_dose_gy"]
     unit = "Gy(RBE)" if results["courses"][0]["dose_type"] == "EFFECTIVE" else "Gy"
     if prescription is None:
@@ -291,9 +312,11 @@ def overlay_section(
     # maps the hottest voxels had just used, one accumulation (about 0.2 s) and one LQ map more; the
     # overlap holds both maps anyway, so keeping them from one step to the next adds no peak.
     held: list[Any] = []
-    hottest = hottest_voxels(maps, dvhs, results, hottest_warnings, held=held)
-    overlap = overlap_voxel(maps)
+    hottest = hottest_voxels(maps, dvhs, results, hottest_warnings, held=held, computed=computed)
+    overlap = overlap_voxel(maps, computed)
     del held
+    if computed is not None:
+        computed.clear()  # the maps are not held with the CT
     try:
         # the series discovery assembled when the course was loaded, if it is the folder's only one
         # (the same series load_ct_series would read; :attr:`Course.ct_series`)
