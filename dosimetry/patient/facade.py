@@ -24,6 +24,7 @@ import json
 import logging
 from dataclasses import FrozenInstanceError, dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dosimetry
 from dosimetry.align.resample import AlignmentMethod
@@ -33,7 +34,7 @@ from dosimetry.constraints.protocol import Protocol, load_protocol
 from dosimetry.dose import DoseGrid
 from dosimetry.dvh import Dvh
 from dosimetry.dvh.endcaps import DEFAULT_END_CAP, EndCapConvention
-from dosimetry.errors import ArgumentError, OutputError
+from dosimetry.errors import ArgumentError, DosimetryError, OutputError
 from dosimetry.io.atomic_files import write_text
 from dosimetry.patient.deformable import RegisterMode, parse_register, write_registration_outputs
 from dosimetry.patient.registration_quality import DEFAULT_MARGIN_MM, RegistrationUncertainty, registration_uncertainty
@@ -64,7 +65,10 @@ from dosimetry.radiobiology.alpha_beta import roi_role
 from dosimetry.radiobiology.recovery import RecoverySelection
 from dosimetry.radiobiology.export import identity_from_dicom
 from dosimetry.quantities import DoseBasis
-from dosimetry.report.render_process import FigureRenderer, report_renderer
+from dosimetry.report.render_process import FigureRenderer, RenderProcesses, report_renderer
+
+if TYPE_CHECKING:
+    from dosimetry.report.overlay_scene import EarlyOverlays
 
 logger = logging.getLogger(__name__)
 
@@ -509,6 +513,27 @@ class Patient:
         with report_renderer(report_workers) as renderer:
             return self._write(out_dir, protocol, mapping, dvh_csv_step_gy=dvh_csv_step_gy, renderer=renderer)
 
+    def _early_overlays(self, renderer: FigureRenderer | None) -> EarlyOverlays | None:
+        """The report's CT scene built, and its three centre planes drawn, in the render processes
+        while this process runs the analysis (:mod:`dosimetry.report.overlay_scene`: measured reason
+        there); None without render processes, or when the overlays will not use it (no prescription,
+        no usable CT: the report's overlay section then says why, as before)."""
+        if not isinstance(renderer, RenderProcesses):
+            return None
+        from dosimetry.report.figure_sections import drawable_rois, overlay_ct_series, overlay_reference
+        from dosimetry.report.overlay_scene import SceneInputs, start_early_overlays
+
+        course = course_record("current", self._maps.current)  # as results.json's courses[0]
+        reference_gy, unit = overlay_reference({"prescription_dose_gy": course.prescription_dose_gy, "dose_type": course.dose_type})
+        if reference_gy is None:
+            return None
+        try:
+            series = overlay_ct_series(self._maps)
+        except DosimetryError:
+            return None
+        inputs = SceneInputs(series, self._maps.current.dose, drawable_rois(None, self._rois), self.end_cap)
+        return start_early_overlays(renderer, inputs, float(reference_gy), unit)
+
     def _write(
         self,
         out_dir: Path | str,
@@ -526,6 +551,7 @@ class Patient:
             raise ArgumentError(f"dvh_csv_step_gy must be in (0, 10] Gy, got {dvh_csv_step_gy}")
         out_dir = Path(out_dir)
         check_output_outside(self.folders, out_dir)
+        early = self._early_overlays(renderer)
         # the maps the analysis computes are written without computing them again, and those the
         # report's overlays look into are held for it (HoldingSpool: measured reason there)
         with map_spool(self._maps, out_dir, hold=overlay_map_keys(self._maps)) as spool:
@@ -547,7 +573,8 @@ class Patient:
             OutputRecord("results.json", "json", f"results, schema {SCHEMA_VERSION}"),
         ]
         results = replace(results, outputs=tuple(outputs))
-        page = build_report(results.to_dict(), self._maps, self.dvhs(), renderer=renderer, computed_maps=computed_maps)
+        page = build_report(results.to_dict(), self._maps, self.dvhs(), renderer=renderer, computed_maps=computed_maps,
+                            early_overlays=early)
         results = replace(results, warnings=tuple(dict.fromkeys((*results.warnings, *page.warnings))))
         document = results.to_dict()
         validate(document)
