@@ -19,6 +19,7 @@ batch's ``full_analysis`` are built on this object, so they give the same number
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import hashlib
 import json
 import logging
@@ -43,13 +44,15 @@ from dosimetry.patient.dvhs import DVH_BIN_WIDTH_GY, ROLE_SCOPE, PatientDvhs, co
 from dosimetry.patient.folders import CourseFolders, check_output_outside, resolve_folders
 from dosimetry.patient.indices import PatientIndices, TargetIndicesRun, indices_quantity, target_indices
 from dosimetry.patient.grid_tables import GridTables
-from dosimetry.patient.maps import CumulativeMapSet, LqMapSet, PatientMaps, build_patient_maps
+from dosimetry.patient.maps import CumulativeMapSet, LqMapSet, MapSpool, PatientMaps, build_patient_maps
 from dosimetry.patient.planning_system import planning_system_rows
 from dosimetry.patient.sensitivity import with_convention_spreads
 from dosimetry.patient.provenance import input_records
 from dosimetry.patient.recovery_record import RecoveryRecord
 from dosimetry.patient.reirradiation_limits import reirradiation_limit_checks
-from dosimetry.patient.records import AlignmentRecord, ConstraintCheck, IndicesRecord, OutputRecord, QuantityRecord, RoiRecord
+from dosimetry.patient.records import (
+    AlignmentRecord, ConstraintCheck, IndicesRecord, OutputRecord, QuantityRecord, RoiRecord, record_dict,
+)
 from dosimetry.patient.results import (
     SCHEMA_VERSION,
     AnalysisResults,
@@ -556,8 +559,37 @@ class Patient:
         # report's overlays look into are held for it (HoldingSpool: measured reason there)
         with map_spool(self._maps, out_dir, hold=overlay_map_keys(self._maps)) as spool:
             results = self.results(protocol, mapping, dvh_csv_step_gy=dvh_csv_step_gy)
+            spool.seal()  # what the report computes is neither encoded nor held (the export computes what the analysis did not)
             computed_maps = spool.take_held()
-            outputs = list(export_maps(self._maps, out_dir, results.warnings, spool))
+            analysed = results
+
+            @functools.cache
+            def files() -> tuple[OutputRecord, ...]:
+                return self._write_files(out_dir, analysed, spool, dvh_csv_step_gy)
+
+            # The files are written when the report asks for their list (its provenance section, after
+            # its figures are sent to the render processes, which draw them meanwhile). Measured reason:
+            # benchmarks/report_tail.py (issue 20, clinical case): the map export (0.4-0.6 s) ran
+            # before the report sent its first figure.
+            document = results.to_dict()
+            del document["outputs"]
+            page = build_report(document, self._maps, self.dvhs(), renderer=renderer, computed_maps=computed_maps,
+                                early_overlays=early, outputs=lambda: [record_dict(o) for o in files()])
+            results = replace(results, outputs=files())  # written by now, unless no section asked
+        results = replace(results, warnings=tuple(dict.fromkeys((*results.warnings, *page.warnings))))
+        document = results.to_dict()
+        validate(document)
+        write_text(out_dir / "report.html", page.html)
+        write_text(out_dir / "results.json", json.dumps(document, indent=2, sort_keys=False) + "\n")
+        logger.info("analysis of %s written to %s", self.patient_dir, out_dir)
+        return results
+
+    def _write_files(
+        self, out_dir: Path, results: AnalysisResults, spool: MapSpool, dvh_csv_step_gy: float
+    ) -> tuple[OutputRecord, ...]:
+        """Write the maps, the registration outputs, ``dvh.csv`` and ``metrics.csv``; returns the
+        records of every output file (``report.html`` and ``results.json`` listed, not yet written)."""
+        outputs = list(export_maps(self._maps, out_dir, results.warnings, spool))
         if self._maps.computed_registration is not None:
             outputs += write_registration_outputs(self._maps.computed_registration, out_dir, self._maps.current.dose_paths[0])
         write_text(out_dir / "dvh.csv", dvh_csv_text(self.dvhs(), dvh_csv_step_gy))
@@ -572,16 +604,7 @@ class Patient:
             OutputRecord("report.html", "html", "clinical report"),
             OutputRecord("results.json", "json", f"results, schema {SCHEMA_VERSION}"),
         ]
-        results = replace(results, outputs=tuple(outputs))
-        page = build_report(results.to_dict(), self._maps, self.dvhs(), renderer=renderer, computed_maps=computed_maps,
-                            early_overlays=early)
-        results = replace(results, warnings=tuple(dict.fromkeys((*results.warnings, *page.warnings))))
-        document = results.to_dict()
-        validate(document)
-        write_text(out_dir / "report.html", page.html)
-        write_text(out_dir / "results.json", json.dumps(document, indent=2, sort_keys=False) + "\n")
-        logger.info("analysis of %s written to %s", self.patient_dir, out_dir)
-        return results
+        return tuple(outputs)
 
 
 def load_patient(

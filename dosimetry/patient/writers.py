@@ -125,8 +125,16 @@ class HoldingSpool(MapSpool):
         super().__init__(folder)
         self._hold = frozenset(hold)
         self._held: dict[str, DoseGrid] = {}
+        self._sealed = False
+
+    def seal(self) -> None:
+        """Encode and hold nothing more (the maps computed from now on, e.g. by the report, are left
+        to :func:`export_maps`, which computes what the spool does not hold)."""
+        self._sealed = True
 
     def keep(self, key: str, dose: DoseGrid, text: Callable[[], MapFileText]) -> None:
+        if self._sealed:
+            return
         if key in self._hold:
             self._held[key] = dose  # a later computation of the same map replaces it (the same values)
         super().keep(key, dose, text)

@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from dosimetry.errors import ArgumentError
 from dosimetry.patient.verdict import (
     PlanVerdict,
     WarningSeverity,
@@ -151,9 +152,28 @@ def _resolved(section: Section) -> Section:
     return Section(section.heading, items, section.section_id)
 
 
+class _LateOutputs(dict[str, Any]):
+    """A results.json document whose ``outputs`` are asked for from ``outputs`` when a section first
+    reads them (``Patient.write`` writes the files then: the provenance section comes after the
+    figure sections, whose figures are drawn meanwhile)."""
+
+    def __init__(self, document: dict[str, Any], outputs: Callable[[], list[dict[str, Any]]]) -> None:
+        if "outputs" in document:
+            raise ArgumentError("build_report: results holds outputs and outputs= is given; give one")
+        super().__init__(document)
+        self._outputs = outputs
+
+    def __missing__(self, key: str) -> Any:
+        if key != "outputs":
+            raise KeyError(key)
+        self["outputs"] = self._outputs()
+        return self["outputs"]
+
+
 def build_report(
     results: dict[str, Any], maps: PatientMaps, dvhs: PatientDvhs, *, renderer: FigureRenderer | None = None,
     computed_maps: dict[str, DoseGrid] | None = None, early_overlays: EarlyOverlays | None = None,
+    outputs: Callable[[], list[dict[str, Any]]] | None = None,
 ) -> Page:
     """The report page from the results.json document and the patient's maps and DVHs;
     ``Page.warnings`` are the problems met while drawing (already on the page). ``renderer``: where
@@ -162,7 +182,10 @@ def build_report(
     computed, by map key (:func:`~dosimetry.report.figure_sections.overlay_map_keys`; the same values
     the report would compute), handed over: the report empties the dict once it has used them.
     ``early_overlays``: the overlays' CT scene started in the render processes before the analysis
-    (:func:`~dosimetry.report.overlay_scene.start_early_overlays`)."""
+    (:func:`~dosimetry.report.overlay_scene.start_early_overlays`). ``outputs``: gives ``results["outputs"]``
+    (absent from ``results`` then) when a section first reads it (:class:`_LateOutputs`)."""
+    if outputs is not None:
+        results = _LateOutputs(results, outputs)
     ctx = ReportContext(results, maps, dvhs, renderer=renderer, computed_maps={} if computed_maps is None else computed_maps,
                         early_overlays=early_overlays)
     built = []

@@ -17,6 +17,11 @@ The PNGs are the bytes serial drawing gives: the same functions of :mod:`dosimet
 on the same (pickled) arrays, with the main process's matplotlib rcParams when it has imported
 matplotlib (else both use matplotlib's defaults, read from the same files and environment).
 
+Besides figures, a render process runs :class:`RenderTask` s with a state kept between them (issue 20:
+the report's CT and ROI outlines are read and rasterised there during the analysis, and the planes
+through the target centroid drawn then, :mod:`dosimetry.report.overlay_scene`); :meth:`RenderProcesses.run`
+sends one to a chosen process. A process leaves at once (``os._exit``) when its input ends.
+
 Safety: a figure that fails in the render process is an :class:`~dosimetry.errors.OutputError`
 naming the figure and the error (no figure silently missing); a render process that exits, or no
 PNG within ``timeout_s``, is an OutputError naming the figures still awaited; the processes are
