@@ -7,8 +7,8 @@ and writes it (``report_workers`` as given; -1: the default), and measures: ``an
 wall time of ``Patient.results``, which the render processes' early work may slow on a busy
 machine), ``tail_wall`` and ``tail_cpu`` (from the end of ``results`` to the end of ``write``: wall,
 and the CPU of the main process, all its threads), ``total_wall``/``total_cpu`` (load and write),
-``children_cpu`` (the render processes, all their work) and ``maxrss_mb`` (the main process's peak
-resident memory). The runs alternate between checkouts; on a shared machine compare CPU and the
+``children_cpu`` (the render processes, all their work), ``rss_analysis_mb`` and ``maxrss_mb`` (the
+main process's peak resident memory by the end of the analysis, and over the run). The runs alternate between checkouts; on a shared machine compare CPU and the
 medians, not one wall time. Byte-compile both checkouts first (``python -m compileall -q dosimetry``).
 
 Run: ``.venv/bin/python benchmarks/report_tail.py CASE --checkout base=/tmp/base --checkout branch=.
@@ -26,7 +26,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-COLUMNS = ("analysis_wall", "tail_wall", "tail_cpu", "total_wall", "total_cpu", "children_cpu", "maxrss_mb")
+COLUMNS = ("analysis_wall", "tail_wall", "tail_cpu", "total_wall", "total_cpu", "children_cpu", "rss_analysis_mb", "maxrss_mb")
 
 CHILD = r"""
 import json, resource, sys, time
@@ -43,6 +43,7 @@ def timed(*args, **kwargs):
         if "end" not in marks:
             marks["end"] = (time.monotonic(), time.process_time())
             marks["analysis_wall"] = marks["end"][0] - start
+            marks["rss"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 facade.Patient.results = timed
 case, out, workers, no_prior = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4] == "1"
 patient = facade.load_patient(case + "/current" if no_prior else case)
@@ -52,7 +53,7 @@ children = resource.getrusage(resource.RUSAGE_CHILDREN)
 print(json.dumps({
     "analysis_wall": marks["analysis_wall"], "tail_wall": wall - marks["end"][0], "tail_cpu": cpu - marks["end"][1],
     "total_wall": wall - t0w, "total_cpu": cpu - t0c, "children_cpu": children.ru_utime + children.ru_stime,
-    "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    "rss_analysis_mb": marks["rss"], "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
 }))
 """
 
