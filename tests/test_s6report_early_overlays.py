@@ -40,6 +40,7 @@ def test_write_with_the_early_scene_gives_the_page_drawn_in_the_main_process(tmp
         return early
 
     monkeypatch.setattr(overlay_scene, "start_early_overlays", spy)
+    monkeypatch.setattr(overlay_scene, "spare_core", lambda: True)  # whatever the test machine's load
     load_patient(SAMPLE).write(tmp_path / "serial", report_workers=0)
     assert started == []  # no render process, no early start
     built_here: list[OverlayScene] = []
@@ -89,3 +90,15 @@ def test_a_centre_plane_drawn_before_the_last_outlines_is_the_same_png() -> None
     for axis, png in before.items():
         again = draw(scene.plane_job(f"overlay-{axis.value}", axis, point, centre_title(axis, point, scene.centre_from), None, 60.0, "Gy"))
         assert again == png
+
+
+def test_no_early_scene_on_a_busy_machine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    started: list[Any] = []
+    monkeypatch.setattr(overlay_scene, "start_early_overlays", lambda *a, **k: started.append(1))
+    monkeypatch.setattr(os, "getloadavg", lambda: (2.0 * (os.cpu_count() or 1), 0.0, 0.0))
+    assert not overlay_scene.spare_core()
+    load_patient(SAMPLE).write(tmp_path / "busy", report_workers=1)
+    assert started == []
+    assert len(re.findall(r'<img data-figure="overlay-', _page(tmp_path / "busy"))) == 6

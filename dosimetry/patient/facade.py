@@ -519,13 +519,17 @@ class Patient:
     def _early_overlays(self, renderer: FigureRenderer | None) -> EarlyOverlays | None:
         """The report's CT scene built, and its three centre planes drawn, in the render processes
         while this process runs the analysis (:mod:`dosimetry.report.overlay_scene`: measured reason
-        there); None without render processes, or when the overlays will not use it (no prescription,
-        no usable CT: the report's overlay section then says why, as before)."""
+        there); None without render processes, on a busy machine (:func:`~dosimetry.report.overlay_scene.spare_core`),
+        or when the overlays will not use it (no prescription, no usable CT: the report's overlay
+        section then says why, as before)."""
         if not isinstance(renderer, RenderProcesses):
             return None
         from dosimetry.report.figure_sections import drawable_rois, overlay_ct_series, overlay_reference
-        from dosimetry.report.overlay_scene import SceneInputs, start_early_overlays
+        from dosimetry.report.overlay_scene import SceneInputs, spare_core, start_early_overlays
 
+        if not spare_core():
+            logger.debug("report overlays: the machine is busy, the CT scene is built after the analysis")
+            return None
         course = course_record("current", self._maps.current)  # as results.json's courses[0]
         reference_gy, unit = overlay_reference({"prescription_dose_gy": course.prescription_dose_gy, "dose_type": course.dose_type})
         if reference_gy is None:

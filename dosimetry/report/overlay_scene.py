@@ -22,6 +22,7 @@ an outline with occupancy below 0.5 on a plane is neither drawn nor listed, so i
 from __future__ import annotations
 
 import itertools
+import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -289,6 +290,25 @@ class EarlyOverlays:
         """Send one more plane (available, checked by the caller) to the process with the fewest figures awaited."""
         job = DrawScenePlane(fid, self.scene_id, axis, self.reference_gy, self.dose_unit, at, title, marker)
         return self.renderer.run(job, process=self.renderer.least_busy(self.processes))
+
+
+#: The 1-minute load average, as a share of the cores, from which :func:`spare_core` says no.
+BUSY_LOAD_PER_CORE = 0.75
+
+
+def spare_core() -> bool:
+    """Whether the machine seems to have a core to spare for the early scene: the 1-minute load
+    average below :data:`BUSY_LOAD_PER_CORE` x the cores (``os.getloadavg``; True where the system
+    gives none). Measured reason (``benchmarks/report_tail.py``, clinical case, 2 cores, medians of
+    3): on a quiet machine (load 0.5-0.9) the early scene took ``analyze`` from 10.4 to 9.0 s; with
+    other work running (load 2-4) it slowed the analysis from 7.0 to 14.0 s (the scene's 2-3 s CPU in
+    a render process competes with it) and the whole run from 15.8 to 21.3 s. Without the early
+    scene the section builds the same scene in the main process (the same outputs)."""
+    try:
+        load = os.getloadavg()[0]
+    except (OSError, AttributeError):
+        return True
+    return load < BUSY_LOAD_PER_CORE * (os.cpu_count() or 1)
 
 
 def start_early_overlays(
