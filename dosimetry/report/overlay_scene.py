@@ -292,8 +292,9 @@ class EarlyOverlays:
         return self.renderer.run(job, process=self.renderer.least_busy(self.processes))
 
 
-#: The 1-minute load average, as a share of the cores, from which :func:`spare_core` says no.
-BUSY_LOAD_PER_CORE = 0.75
+#: The 1-minute load average, as a share of the cores, from which :func:`spare_core` says no (1: as
+#: many runnable processes as cores; one ``analyze`` after another keeps it near 1-1.5 on 2 cores).
+BUSY_LOAD_PER_CORE = 1.0
 
 
 def spare_core() -> bool:
