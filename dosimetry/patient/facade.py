@@ -19,11 +19,13 @@ batch's ``full_analysis`` are built on this object, so they give the same number
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import hashlib
 import json
 import logging
 from dataclasses import FrozenInstanceError, dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dosimetry
 from dosimetry.align.resample import AlignmentMethod
@@ -33,7 +35,7 @@ from dosimetry.constraints.protocol import Protocol, load_protocol
 from dosimetry.dose import DoseGrid
 from dosimetry.dvh import Dvh
 from dosimetry.dvh.endcaps import DEFAULT_END_CAP, EndCapConvention
-from dosimetry.errors import ArgumentError, OutputError
+from dosimetry.errors import ArgumentError, DosimetryError, OutputError
 from dosimetry.io.atomic_files import write_text
 from dosimetry.patient.deformable import RegisterMode, parse_register, write_registration_outputs
 from dosimetry.patient.registration_quality import DEFAULT_MARGIN_MM, RegistrationUncertainty, registration_uncertainty
@@ -42,13 +44,15 @@ from dosimetry.patient.dvhs import DVH_BIN_WIDTH_GY, ROLE_SCOPE, PatientDvhs, co
 from dosimetry.patient.folders import CourseFolders, check_output_outside, resolve_folders
 from dosimetry.patient.indices import PatientIndices, TargetIndicesRun, indices_quantity, target_indices
 from dosimetry.patient.grid_tables import GridTables
-from dosimetry.patient.maps import CumulativeMapSet, LqMapSet, PatientMaps, build_patient_maps
+from dosimetry.patient.maps import CumulativeMapSet, LqMapSet, MapSpool, PatientMaps, build_patient_maps
 from dosimetry.patient.planning_system import planning_system_rows
 from dosimetry.patient.sensitivity import with_convention_spreads
 from dosimetry.patient.provenance import input_records
 from dosimetry.patient.recovery_record import RecoveryRecord
 from dosimetry.patient.reirradiation_limits import reirradiation_limit_checks
-from dosimetry.patient.records import AlignmentRecord, ConstraintCheck, IndicesRecord, OutputRecord, QuantityRecord, RoiRecord
+from dosimetry.patient.records import (
+    AlignmentRecord, ConstraintCheck, IndicesRecord, OutputRecord, QuantityRecord, RoiRecord, record_dict,
+)
 from dosimetry.patient.results import (
     SCHEMA_VERSION,
     AnalysisResults,
@@ -64,7 +68,10 @@ from dosimetry.radiobiology.alpha_beta import roi_role
 from dosimetry.radiobiology.recovery import RecoverySelection
 from dosimetry.radiobiology.export import identity_from_dicom
 from dosimetry.quantities import DoseBasis
-from dosimetry.report.render_process import FigureRenderer, report_renderer
+from dosimetry.report.render_process import FigureRenderer, RenderProcesses, report_renderer
+
+if TYPE_CHECKING:
+    from dosimetry.report.overlay_scene import EarlyOverlays
 
 logger = logging.getLogger(__name__)
 
@@ -509,6 +516,31 @@ class Patient:
         with report_renderer(report_workers) as renderer:
             return self._write(out_dir, protocol, mapping, dvh_csv_step_gy=dvh_csv_step_gy, renderer=renderer)
 
+    def _early_overlays(self, renderer: FigureRenderer | None) -> EarlyOverlays | None:
+        """The report's CT scene built, and its three centre planes drawn, in the render processes
+        while this process runs the analysis (:mod:`dosimetry.report.overlay_scene`: measured reason
+        there); None without render processes, on a busy machine (:func:`~dosimetry.report.overlay_scene.spare_core`),
+        or when the overlays will not use it (no prescription, no usable CT: the report's overlay
+        section then says why, as before)."""
+        if not isinstance(renderer, RenderProcesses):
+            return None
+        from dosimetry.report.figure_sections import drawable_rois, overlay_ct_series, overlay_reference
+        from dosimetry.report.overlay_scene import SceneInputs, spare_core, start_early_overlays
+
+        if not spare_core():
+            logger.debug("report overlays: the machine is busy, the CT scene is built after the analysis")
+            return None
+        course = course_record("current", self._maps.current)  # as results.json's courses[0]
+        reference_gy, unit = overlay_reference({"prescription_dose_gy": course.prescription_dose_gy, "dose_type": course.dose_type})
+        if reference_gy is None:
+            return None
+        try:
+            series = overlay_ct_series(self._maps)
+        except DosimetryError:
+            return None
+        inputs = SceneInputs(series, self._maps.current.dose, drawable_rois(None, self._rois), self.end_cap)
+        return start_early_overlays(renderer, inputs, float(reference_gy), unit)
+
     def _write(
         self,
         out_dir: Path | str,
@@ -520,14 +552,51 @@ class Patient:
     ) -> AnalysisResults:
         from dosimetry.patient.schema import validate
         from dosimetry.report.builder import build_report
+        from dosimetry.report.figure_sections import overlay_map_keys
 
         if not (0 < dvh_csv_step_gy <= 10):
             raise ArgumentError(f"dvh_csv_step_gy must be in (0, 10] Gy, got {dvh_csv_step_gy}")
         out_dir = Path(out_dir)
         check_output_outside(self.folders, out_dir)
-        with map_spool(self._maps, out_dir) as spool:  # the maps the analysis computes are written without computing them again
+        early = self._early_overlays(renderer)
+        # the maps the analysis computes are written without computing them again, and the cumulative
+        # EQD2 the report's overlays look into is held for them (HoldingSpool: measured reason there).
+        # Not the current EQD2 too: measured (clinical case) holding both raised the main process's
+        # peak from 714 to 853 MB, the cumulative alone to 774-786 MB; the report computes the current
+        # EQD2 again (one LQ map, about 0.07 s).
+        with map_spool(self._maps, out_dir, hold=overlay_map_keys(self._maps)[1:]) as spool:
             results = self.results(protocol, mapping, dvh_csv_step_gy=dvh_csv_step_gy)
-            outputs = list(export_maps(self._maps, out_dir, results.warnings, spool))
+            spool.seal()  # what the report computes is neither encoded nor held (the export computes what the analysis did not)
+            computed_maps = spool.take_held()
+            analysed = results
+
+            @functools.cache
+            def files() -> tuple[OutputRecord, ...]:
+                return self._write_files(out_dir, analysed, spool, dvh_csv_step_gy)
+
+            # The files are written when the report asks for their list (its provenance section, after
+            # its figures are sent to the render processes, which draw them meanwhile). Measured reason:
+            # benchmarks/report_tail.py (issue 20, clinical case): the map export (0.4-0.6 s) ran
+            # before the report sent its first figure.
+            document = results.to_dict()
+            del document["outputs"]
+            page = build_report(document, self._maps, self.dvhs(), renderer=renderer, computed_maps=computed_maps,
+                                early_overlays=early, outputs=lambda: [record_dict(o) for o in files()])
+            results = replace(results, outputs=files())  # written by now, unless no section asked
+        results = replace(results, warnings=tuple(dict.fromkeys((*results.warnings, *page.warnings))))
+        document = results.to_dict()
+        validate(document)
+        write_text(out_dir / "report.html", page.html)
+        write_text(out_dir / "results.json", json.dumps(document, indent=2, sort_keys=False) + "\n")
+        logger.info("analysis of %s written to %s", self.patient_dir, out_dir)
+        return results
+
+    def _write_files(
+        self, out_dir: Path, results: AnalysisResults, spool: MapSpool, dvh_csv_step_gy: float
+    ) -> tuple[OutputRecord, ...]:
+        """Write the maps, the registration outputs, ``dvh.csv`` and ``metrics.csv``; returns the
+        records of every output file (``report.html`` and ``results.json`` listed, not yet written)."""
+        outputs = list(export_maps(self._maps, out_dir, results.warnings, spool))
         if self._maps.computed_registration is not None:
             outputs += write_registration_outputs(self._maps.computed_registration, out_dir, self._maps.current.dose_paths[0])
         write_text(out_dir / "dvh.csv", dvh_csv_text(self.dvhs(), dvh_csv_step_gy))
@@ -542,15 +611,7 @@ class Patient:
             OutputRecord("report.html", "html", "clinical report"),
             OutputRecord("results.json", "json", f"results, schema {SCHEMA_VERSION}"),
         ]
-        results = replace(results, outputs=tuple(outputs))
-        page = build_report(results.to_dict(), self._maps, self.dvhs(), renderer=renderer)
-        results = replace(results, warnings=tuple(dict.fromkeys((*results.warnings, *page.warnings))))
-        document = results.to_dict()
-        validate(document)
-        write_text(out_dir / "report.html", page.html)
-        write_text(out_dir / "results.json", json.dumps(document, indent=2, sort_keys=False) + "\n")
-        logger.info("analysis of %s written to %s", self.patient_dir, out_dir)
-        return results
+        return tuple(outputs)
 
 
 def load_patient(

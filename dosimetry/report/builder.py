@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from dosimetry.errors import ArgumentError
 from dosimetry.patient.verdict import (
     PlanVerdict,
     WarningSeverity,
@@ -40,8 +41,10 @@ from dosimetry.report.registration import registration_sections
 from dosimetry.report.reirradiation import reirradiation_sections
 
 if TYPE_CHECKING:
+    from dosimetry.dose import DoseGrid
     from dosimetry.patient.dvhs import PatientDvhs
     from dosimetry.patient.maps import PatientMaps
+    from dosimetry.report.overlay_scene import EarlyOverlays
     from dosimetry.report.render_process import FigureRenderer
 
 logger = logging.getLogger(__name__)
@@ -57,13 +60,18 @@ class Page:
 class ReportContext:
     """What a section is built from: the ``results.json`` document (every number shown is the same
     as there), the patient's maps and DVHs, a list collecting problems met while drawing, and where
-    the figures are drawn (``renderer``; None: in this process as the sections ask for them)."""
+    the figures are drawn (``renderer``; None: in this process as the sections ask for them), and maps
+    the analysis computed (``computed_maps``, grids by map key: the overlays take them instead of
+    computing them again, and let go of them once used), and the overlays' CT scene when it was started
+    in the render processes before the analysis (``early_overlays``)."""
 
     results: dict[str, Any]
     maps: PatientMaps
     dvhs: PatientDvhs
     drawing_warnings: list[str] = field(default_factory=list)
     renderer: FigureRenderer | None = None
+    computed_maps: dict[str, DoseGrid] = field(default_factory=dict)
+    early_overlays: EarlyOverlays | None = None
 
 
 SectionBuilder = Callable[[ReportContext], "Section | Sequence[Section] | None"]
@@ -77,7 +85,8 @@ SECTIONS: list[tuple[str, SectionBuilder]] = [
     ("registration", lambda ctx: registration_sections(ctx.results)),
     ("indices", lambda ctx: sections.indices_section(ctx.results)),
     ("dvh", lambda ctx: figure_sections.dvh_section(ctx.maps, ctx.dvhs, ctx.results, ctx.renderer)),
-    ("overlays", lambda ctx: figure_sections.overlay_section(ctx.maps, ctx.dvhs, ctx.results, ctx.drawing_warnings, ctx.renderer)),
+    ("overlays", lambda ctx: figure_sections.overlay_section(ctx.maps, ctx.dvhs, ctx.results, ctx.drawing_warnings, ctx.renderer,
+                                                                   ctx.computed_maps, ctx.early_overlays)),
     ("metrics", lambda ctx: sections.metrics_section(ctx.results, ctx.maps, ctx.dvhs)),
     ("planning-system", lambda ctx: [s for s in (planning_system_section(ctx.results), convention_sensitivity_section(ctx.results)) if s]),
     ("signoff", lambda ctx: sections.signoff_section(ctx.results)),
@@ -143,14 +152,42 @@ def _resolved(section: Section) -> Section:
     return Section(section.heading, items, section.section_id)
 
 
+class _LateOutputs(dict[str, Any]):
+    """A results.json document whose ``outputs`` are asked for from ``outputs`` when a section first
+    reads them (``Patient.write`` writes the files then: the provenance section comes after the
+    figure sections, whose figures are drawn meanwhile)."""
+
+    def __init__(self, document: dict[str, Any], outputs: Callable[[], list[dict[str, Any]]]) -> None:
+        if "outputs" in document:
+            raise ArgumentError("build_report: results holds outputs and outputs= is given; give one")
+        super().__init__(document)
+        self._outputs = outputs
+
+    def __missing__(self, key: str) -> Any:
+        if key != "outputs":
+            raise KeyError(key)
+        self["outputs"] = self._outputs()
+        return self["outputs"]
+
+
 def build_report(
-    results: dict[str, Any], maps: PatientMaps, dvhs: PatientDvhs, *, renderer: FigureRenderer | None = None
+    results: dict[str, Any], maps: PatientMaps, dvhs: PatientDvhs, *, renderer: FigureRenderer | None = None,
+    computed_maps: dict[str, DoseGrid] | None = None, early_overlays: EarlyOverlays | None = None,
+    outputs: Callable[[], list[dict[str, Any]]] | None = None,
 ) -> Page:
     """The report page from the results.json document and the patient's maps and DVHs;
     ``Page.warnings`` are the problems met while drawing (already on the page). ``renderer``: where
     the figures are drawn (:class:`~dosimetry.report.render_process.RenderProcesses`; None: here, one
-    after the other); the PNGs are the same bytes either way."""
-    ctx = ReportContext(results, maps, dvhs, renderer=renderer)
+    after the other); the PNGs are the same bytes either way. ``computed_maps``: grids the analysis
+    computed, by map key (:func:`~dosimetry.report.figure_sections.overlay_map_keys`; the same values
+    the report would compute), handed over: the report empties the dict once it has used them.
+    ``early_overlays``: the overlays' CT scene started in the render processes before the analysis
+    (:func:`~dosimetry.report.overlay_scene.start_early_overlays`). ``outputs``: gives ``results["outputs"]``
+    (absent from ``results`` then) when a section first reads it (:class:`_LateOutputs`)."""
+    if outputs is not None:
+        results = _LateOutputs(results, outputs)
+    ctx = ReportContext(results, maps, dvhs, renderer=renderer, computed_maps={} if computed_maps is None else computed_maps,
+                        early_overlays=early_overlays)
     built = []
     for name, builder in SECTIONS:
         section = builder(ctx)

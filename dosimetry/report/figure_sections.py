@@ -9,13 +9,14 @@ centroid, 95/85/70/30 % of the prescription in red/orange/yellow/blue (protocol 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from dosimetry.dvh import rasterise_roi
 from dosimetry.errors import DosimetryError
-from dosimetry.io import load_ct_series, load_ct_volume
+from dosimetry.io import load_ct_series
 from dosimetry.patient.maps import lq_key
 from dosimetry.patient.verdict import constraint_value_text
 from dosimetry.quantities import DoseQuantity
@@ -25,23 +26,27 @@ from dosimetry.report.figure_data import (
     DvhCurve,
     DvhMarker,
     DvhPanel,
-    OverlayContour,
-    OverlayMarker,
     ct_window_text,
 )
-from dosimetry.report.planes import BoxedOccupancy, PlaneAxis, ct_plane, may_cross, nearest_index, plane_unavailable
+from dosimetry.report.overlay_scene import (
+    CENTRE_AXES,
+    TARGET_COLOURS,
+    EarlyOverlays,
+    OverlayScene,
+    SceneInputs,
+    centre_title,
+    roi_colour,
+)
+from dosimetry.report.planes import PlaneAxis, nearest_index, plane_unavailable
 from dosimetry.report.reirradiation import prior_term_text
 from dosimetry.report.render_process import FigureJob, FigureRenderer, draw
 from dosimetry.structures import Roi
 
 if TYPE_CHECKING:
+    from dosimetry.dose import DoseGrid
+    from dosimetry.io.ct_reader import CtSeries
     from dosimetry.patient.dvhs import PatientDvhs
     from dosimetry.patient.maps import PatientMaps
-
-#: Target outline colours (protocol Fig. 1 style): GTV, CTV, PTV.
-TARGET_COLOURS = {"GTV": (220, 0, 220), "CTV": (0, 200, 255), "PTV": (0, 255, 0)}
-ISODOSE_LEVELS_PCT = (95.0, 85.0, 70.0, 30.0)
-
 
 def figure_item(renderer: FigureRenderer | None, job: FigureJob, title: str, caption: str = "") -> Figure | PendingFigure:
     """The figure of ``job``: drawn here without a ``renderer``, else sent to it (the PNG comes later)."""
@@ -50,17 +55,7 @@ def figure_item(renderer: FigureRenderer | None, job: FigureJob, title: str, cap
     return PendingFigure(job.figure_id, title, renderer.submit(job), caption=caption)
 
 
-def _colour(roi: Any) -> tuple[int, int, int] | None:
-    """The ROI's display colour, darkened when too light to see on a white plot."""
-    rgb = getattr(roi, "color_rgb", None)
-    if not rgb:
-        return None
-    r, g, b = (int(c) for c in rgb)
-    luminance = (0.299 * r + 0.587 * g + 0.114 * b) / 255.0
-    if luminance > 0.75:
-        scale = 0.75 / luminance
-        r, g, b = int(r * scale), int(g * scale), int(b * scale)
-    return r, g, b
+_colour = roi_colour
 
 
 def side_linestyle(name: str) -> str:
@@ -154,13 +149,27 @@ def _target_kind(roi: Any) -> str | None:
     return prefix if prefix in TARGET_COLOURS else None
 
 
-def _quantity_map(maps: PatientMaps, quantity: str) -> Any:
-    """The dose map (on the current dose grid) a constraint quantity is evaluated on, or None."""
+def overlay_map_keys(maps: PatientMaps) -> tuple[str, str]:
+    """The maps the overlays look into besides the planned dose (the hottest voxels, the overlap):
+    the current course's and the cumulative EQD2 at the late alpha/beta. ``Patient.write`` hands the
+    grids the analysis computed of them to the report (``computed``), which then computes neither again."""
+    return lq_key(DoseQuantity.EQD2, maps.alpha_beta_late_gy), maps.eqd2_late_cumulative_key
+
+
+def _quantity_map(maps: PatientMaps, quantity: str, computed: Mapping[str, DoseGrid] | None = None) -> Any:
+    """The dose map (on the current dose grid) a constraint quantity is evaluated on, or None; a map
+    in ``computed`` (grids by map key, as computed by the analysis) is taken from there."""
+    computed = computed or {}
     if quantity == "eqd2_cumulative":
+        if maps.eqd2_late_cumulative_key in computed:
+            return computed[maps.eqd2_late_cumulative_key]
         m = maps.cumulative.get(maps.eqd2_late_cumulative_key)
         return None if m is None else m.dose
     if quantity == "eqd2_current":
-        lq = maps.lq.get(lq_key(DoseQuantity.EQD2, maps.alpha_beta_late_gy))
+        key = lq_key(DoseQuantity.EQD2, maps.alpha_beta_late_gy)
+        if key in computed:
+            return computed[key]
+        lq = maps.lq.get(key)
         return None if lq is None else lq.dose
     if quantity == "dose_current":
         return maps.current.dose
@@ -185,13 +194,15 @@ def checked_text(row: dict[str, Any]) -> str:
 
 
 def hottest_voxels(
-    maps: PatientMaps, dvhs: PatientDvhs, results: dict[str, Any], warnings: list[str], *, held: list[Any] | None = None
+    maps: PatientMaps, dvhs: PatientDvhs, results: dict[str, Any], warnings: list[str], *, held: list[Any] | None = None,
+    computed: Mapping[str, DoseGrid] | None = None,
 ) -> list[tuple[str, tuple[float, float, float], str]]:
     """(figure id, point (x, y, z) mm, label) of the hottest voxel of every failing organ on the quantity it failed on.
 
     Each quantity's map is asked for once (organs failing on different quantities no longer make it
     compute a map again); ``held``, when given, receives those maps so that the caller can keep them
-    for :func:`overlap_voxel` (the map sets give a map again while its grid is held)."""
+    for :func:`overlap_voxel` (the map sets give a map again while its grid is held); a map in
+    ``computed`` (grids by map key) is taken from there instead of computed."""
     rois = {roi.name: roi for roi in dvhs.rois}
     out: list[tuple[str, tuple[float, float, float], str]] = []
     seen: set[str] = set()
@@ -201,7 +212,7 @@ def hottest_voxels(
             continue
         seen.add(r["roi"])
         if r["quantity"] not in doses:
-            doses[r["quantity"]] = _quantity_map(maps, r["quantity"])
+            doses[r["quantity"]] = _quantity_map(maps, r["quantity"], computed)
             if held is not None:
                 held.append(doses[r["quantity"]])
         dose = doses[r["quantity"]]
@@ -236,18 +247,18 @@ def _quantity_name(results: dict[str, Any], maps: PatientMaps) -> str:
 _OVERLAP_SLABS = 16
 
 
-def overlap_voxel(maps: PatientMaps) -> tuple[tuple[float, float, float], str] | None:
+def overlap_voxel(maps: PatientMaps, computed: Mapping[str, DoseGrid] | None = None) -> tuple[tuple[float, float, float], str] | None:
     """Where prior and current dose overlap most: the axial slice with the largest sum of
-    min(current EQD2, r x prior EQD2), at its voxel of largest overlap. None without a prior course."""
+    min(current EQD2, r x prior EQD2), at its voxel of largest overlap. None without a prior course.
+    A map in ``computed`` (grids by map key) is taken from there instead of computed."""
     if maps.prior is None:
         return None
-    current_map = maps.lq.get(lq_key(DoseQuantity.EQD2, maps.alpha_beta_late_gy))
-    cumulative_map = maps.cumulative.get(maps.eqd2_late_cumulative_key)
-    if current_map is None or cumulative_map is None:
+    current = _quantity_map(maps, "eqd2_current", computed)
+    cumulative = _quantity_map(maps, "eqd2_cumulative", computed)
+    if current is None or cumulative is None:
         return None
-    current, cumulative = current_map, cumulative_map
-    now = np.asarray(current.dose.dose_gy)
-    cum = np.asarray(cumulative.dose.dose_gy)
+    now = np.asarray(current.dose_gy)
+    cum = np.asarray(cumulative.dose_gy)
     # In blocks of slabs through one small buffer: the whole-grid overlap and difference were two grid
     # copies (160 MB on a 256 x 256 x 160 grid) at the report's memory peak. Same sums per slab (the
     # same reduction over each slab's contiguous y, x), same argmax.
@@ -267,18 +278,59 @@ def overlap_voxel(maps: PatientMaps) -> tuple[tuple[float, float, float], str] |
     overlap_k = np.minimum(now[k], cum[k] - now[k])
     j, i = np.unravel_index(int(np.argmax(overlap_k)), overlap_k.shape)
     value = float(overlap_k[j, i])
-    point = _voxel_mm(current.dose.grid, (k, int(j), int(i)))
+    point = _voxel_mm(current.grid, (k, int(j), int(i)))
     return point, f"largest prior/current overlap: min(current EQD2, r x prior EQD2) = {value:.2f} Gy at this voxel"
 
 
+def drawable_rois(dvhs: PatientDvhs | None, rois: Sequence[Roi] = (), end_cap: Any = None) -> tuple[tuple[Roi, str | None], ...]:
+    """The ROIs the overlays outline, in the report's order, with their target kind (None: organ at
+    risk): targets and organs at risk with closed planar contours. From the DVHs' ROIs and roles, or,
+    before the DVHs (``dvhs`` None), from ``rois`` and :func:`~dosimetry.radiobiology.alpha_beta.roi_role`
+    (the roles the DVH stage gives them)."""
+    from dosimetry.radiobiology.alpha_beta import roi_role
+
+    pairs = [(roi, dvhs.roles[roi.name]) for roi in dvhs.rois] if dvhs is not None else [(roi, roi_role(roi)) for roi in rois]
+    drawable: list[tuple[Roi, str | None]] = []
+    for roi, role in pairs:
+        kind = _target_kind(roi) if role is RoiRole.TARGET else None
+        if (kind is None and role is not RoiRole.ORGAN_AT_RISK) or not roi.closed_planar_contours:
+            continue
+        drawable.append((roi, kind))
+    return tuple(drawable)
+
+
+def overlay_ct_series(maps: PatientMaps) -> CtSeries:
+    """The CT series of the overlays, in the dose's frame; DosimetryError when there is none usable."""
+    dose = maps.current.dose
+    # the series discovery assembled when the course was loaded, if it is the folder's only one
+    # (the same series load_ct_series would read; :attr:`Course.ct_series`)
+    series = maps.current.ct_series or load_ct_series(maps.folders.current)
+    if series.frame_of_reference_uid != dose.frame_of_reference_uid:
+        raise DosimetryError(
+            f"CT series {series.series_instance_uid} is in frame {series.frame_of_reference_uid}, the dose in {dose.frame_of_reference_uid}"
+        )
+    return series
+
+
+def overlay_reference(course: Mapping[str, Any]) -> tuple[float | None, str]:
+    """The overlays' 100 % level (the prescription, None without one) and dose unit, from the
+    current course's record of results.json."""
+    return course["prescription_dose_gy"], "Gy(RBE)" if course["dose_type"] == "EFFECTIVE" else "Gy"
+
+
 def overlay_section(
-    maps: PatientMaps, dvhs: PatientDvhs, results: dict[str, Any], warnings: list[str], renderer: FigureRenderer | None = None
+    maps: PatientMaps, dvhs: PatientDvhs, results: dict[str, Any], warnings: list[str], renderer: FigureRenderer | None = None,
+    computed: dict[str, DoseGrid] | None = None, early: EarlyOverlays | None = None,
 ) -> Section:
     """Three planes through the target centroid, then an axial slice through the hottest voxel of every
     failing organ and one through the largest prior/current overlap, each at full width with its colour bar;
-    figures drawn by ``renderer`` (None: here)."""
-    prescription = results["courses"][0]["prescription_dose_gy"]
-    unit = "Gy(RBE)" if results["courses"][0]["dose_type"] == "EFFECTIVE" else "Gy"
+    figures drawn by ``renderer`` (None: here). ``computed``: maps of :func:`overlay_map_keys` the
+    analysis computed (grids by key), used instead of computing them again and emptied once used
+    (the report's memory peak is with the CT, read after). ``early``: the CT scene built and the
+    centre planes drawn in the render processes since before the analysis
+    (:func:`~dosimetry.report.overlay_scene.start_early_overlays`), used when it was started from
+    the inputs and prescription used here; else the scene is built here (the same figures)."""
+    prescription, unit = overlay_reference(results["courses"][0])
     if prescription is None:
         warnings.append("no isodose overlays: the plan gives no prescription dose (the 100 % level)")
         return Section("Isodose overlays", (Paragraph("Not available (see warnings)."),), "overlays")
@@ -291,77 +343,32 @@ def overlay_section(
     # maps the hottest voxels had just used, one accumulation (about 0.2 s) and one LQ map more; the
     # overlap holds both maps anyway, so keeping them from one step to the next adds no peak.
     held: list[Any] = []
-    hottest = hottest_voxels(maps, dvhs, results, hottest_warnings, held=held)
-    overlap = overlap_voxel(maps)
+    hottest = hottest_voxels(maps, dvhs, results, hottest_warnings, held=held, computed=computed)
+    overlap = overlap_voxel(maps, computed)
     del held
+    if computed is not None:
+        computed.clear()  # the maps are not held with the CT
     try:
-        # the series discovery assembled when the course was loaded, if it is the folder's only one
-        # (the same series load_ct_series would read; :attr:`Course.ct_series`)
-        series = maps.current.ct_series or load_ct_series(maps.folders.current)
-        if series.frame_of_reference_uid != dose.frame_of_reference_uid:
-            raise DosimetryError(
-                f"CT series {series.series_instance_uid} is in frame {series.frame_of_reference_uid}, the dose in {dose.frame_of_reference_uid}"
-            )
-        ct = load_ct_volume(series)
-        warnings.extend(series.warnings)  # skipped files and uneven slices reach the page and results.json
+        series = overlay_ct_series(maps)
     except DosimetryError as exc:
         warnings.append(f"no isodose overlays: no usable CT in {maps.folders.current}: {exc}")
         return Section("Isodose overlays", (Paragraph("Not available (see warnings)."),), "overlays")
+    inputs = SceneInputs(series, dose, drawable_rois(dvhs), dvhs.end_cap)
+    if early is not None and not (early.inputs.same_as(inputs) and early.reference_gy == float(prescription) and early.dose_unit == unit):
+        early = None  # started from other inputs: built here
+    scene = None if early is not None else OverlayScene(inputs)
+    summary = early.summary() if early is not None else scene.summary  # type: ignore[union-attr]
+    if summary.error is not None:
+        warnings.append(f"no isodose overlays: no usable CT in {maps.folders.current}: {summary.error}")
+        return Section("Isodose overlays", (Paragraph("Not available (see warnings)."),), "overlays")
+    warnings.extend(series.warnings)  # skipped files and uneven slices reach the page and results.json
     grid = series.grid
-    # Measured reason (issue 20, clinical case): rasterising all 39 ROIs on the CT grid was 0.44 s of
-    # the report. Targets first (the first of each kind gives its centroid, the planes' centre), then
-    # only the ROIs whose bounds can reach a drawn plane: one that cannot has occupancy 0 on every
-    # plane, so it was never drawn nor listed. Each kept as its box (no full-grid array).
-    drawable: list[tuple[Roi, str | None]] = []
-    for roi in dvhs.rois:
-        role = dvhs.roles[roi.name]
-        kind = _target_kind(roi) if role is RoiRole.TARGET else None
-        if (kind is None and role is not RoiRole.ORGAN_AT_RISK) or not roi.closed_planar_contours:
-            continue
-        drawable.append((roi, kind))
-    boxes: dict[int, BoxedOccupancy] = {}
-    failures: dict[int, DosimetryError] = {}
-    centroids: dict[str, tuple[float, float, float]] = {}  # first ROI of each target kind
-
-    def box_of(n: int, roi: Roi) -> BoxedOccupancy | None:
-        try:
-            boxes[n] = BoxedOccupancy.of_roi(roi, grid, dvhs.end_cap)
-        except DosimetryError as exc:
-            failures[n] = exc
-            return None
-        return boxes[n] if float(boxes[n].values.sum()) > 0 else None
-
-    for n, (roi, kind) in enumerate(drawable):
-        if kind is not None and kind not in centroids:
-            box = box_of(n, roi)
-            if box is not None:
-                centroids[kind] = box.centroid_mm(grid)
-    centre_from = next((k for k in ("GTV", "CTV", "PTV") if k in centroids), None)
-    if centre_from is not None:
-        point = centroids[centre_from]
-        where = f"centroid of the {centre_from}"
-    else:
-        k, j, i = np.unravel_index(int(np.argmax(dose.dose_gy)), dose.grid.shape_zyx)
-        point = (float(dose.grid.x_mm[i]), float(dose.grid.y_mm[j]), float(dose.grid.z_mm[k]))
-        where = "dose maximum (no GTV/CTV/PTV outline on the CT grid)"
+    point, where, centre_from = summary.point_mm, summary.where, summary.centre_from
     axial = {nearest_index(grid.z_mm, z) for z in (point[2], *(at[2] for _, at, _ in hottest),
                                                    *((overlap[0][2],) if overlap is not None else ()))}
-    sagittal, coronal = nearest_index(grid.x_mm, point[0]), nearest_index(grid.y_mm, point[1])
-    for n, (roi, _) in enumerate(drawable):
-        if n in boxes or n in failures:
-            continue
-        try:
-            if may_cross(roi, grid, axial=axial, sagittal=sagittal, coronal=coronal, end_cap=dvhs.end_cap):
-                box_of(n, roi)
-        except DosimetryError as exc:
-            failures[n] = exc
-    contours: list[tuple[str, BoxedOccupancy, tuple[int, int, int]]] = []
-    for n, (roi, kind) in enumerate(drawable):
-        if n in failures:
-            warnings.append(f"overlay: ROI {roi.name!r} not drawn: {failures[n]}")
-        elif n in boxes and float(boxes[n].values.sum()) > 0:
-            colour = TARGET_COLOURS[kind] if kind is not None else (_colour(roi) or (255, 255, 255))
-            contours.append((roi.name, boxes[n], colour))
+    failures = early.extend(axial) if early is not None else scene.extend(axial)  # type: ignore[union-attr]
+    for n, text in failures:
+        warnings.append(f"overlay: ROI {inputs.drawable[n][0].name!r} not drawn: {text}")
     if centre_from is None:
         warnings.append(f"isodose overlays centred on the {where}")
     items: list[Item] = [Paragraph(
@@ -373,27 +380,25 @@ def overlay_section(
         "organs at risk in their structure-set colour)."
     )]
 
-    def overlay(fid: str, axis: PlaneAxis, at: tuple[float, float, float], title: str, marker: str | None = None) -> None:
+    def overlay(fid: str, axis: PlaneAxis, at: tuple[float, float, float], title: str, marker: str | None = None,
+                drawn: Callable[[], Any] | None = None) -> None:
         reason = plane_unavailable(grid, axis, at)
         if reason is not None:
+            if drawn is not None:
+                drawn()  # the render process found it unavailable too (answer None)
             warnings.append(f"overlay: {title[0].lower()}{title[1:]}: not drawn: {reason}")
             return
-        plane = ct_plane(ct, grid, dose, axis, at)
-        overlay_contours = [OverlayContour(name, plane.take(occ), colour) for name, occ, colour in contours]
-        short = None if not marker else marker.split(":")[0] + (" hottest voxel" if fid.startswith("overlay-hot") else " overlap")
-        markers = [OverlayMarker(at[0], at[1], short)] if short and axis is PlaneAxis.AXIAL else []
-        job = FigureJob(fid, "isodose_overlay", (plane.ct_hu, plane.dose_gy), {
-            "extent_mm": plane.extent_mm, "reference_gy": float(prescription), "contours": overlay_contours, "title": title,
-            "axis_labels": plane.axis_labels, "levels_pct": ISODOSE_LEVELS_PCT, "flip_vertical": plane.flip_vertical,
-            "dose_unit": unit, "markers": markers,
-        })
+        if early is not None:
+            png = drawn if drawn is not None else early.plane(fid, axis, at, title, marker)
+            items.append(PendingFigure(fid, title, png, caption=marker or ""))
+            return
+        assert scene is not None
+        job = scene.plane_job(fid, axis, at, title, marker, float(prescription), unit)
         items.append(figure_item(renderer, job, title, caption=marker or ""))
 
-    for axis in (PlaneAxis.AXIAL, PlaneAxis.SAGITTAL, PlaneAxis.CORONAL):
-        coordinate = {"axial": "z", "sagittal": "x", "coronal": "y"}[axis.value]
-        value = {"axial": point[2], "sagittal": point[0], "coronal": point[1]}[axis.value]
-        overlay(f"overlay-{axis.value}", axis, point,
-                f"{axis.value.capitalize()} plane through the {centre_from or 'dose maximum'}, {coordinate} = {value:.1f} mm")
+    for k, axis in enumerate(CENTRE_AXES):
+        overlay(f"overlay-{axis.value}", axis, point, centre_title(axis, point, centre_from),
+                drawn=None if early is None else early.centre_planes[k])
     warnings.extend(hottest_warnings)
     for fid, at, label in hottest:
         overlay(fid, PlaneAxis.AXIAL, at, f"Axial plane z = {at[2]:.1f} mm through the hottest voxel of "

@@ -17,6 +17,11 @@ The PNGs are the bytes serial drawing gives: the same functions of :mod:`dosimet
 on the same (pickled) arrays, with the main process's matplotlib rcParams when it has imported
 matplotlib (else both use matplotlib's defaults, read from the same files and environment).
 
+Besides figures, a render process runs :class:`RenderTask` s with a state kept between them (issue 20:
+the report's CT and ROI outlines are read and rasterised there during the analysis, and the planes
+through the target centroid drawn then, :mod:`dosimetry.report.overlay_scene`); :meth:`RenderProcesses.run`
+sends one to a chosen process. A process leaves at once (``os._exit``) when its input ends.
+
 Safety: a figure that fails in the render process is an :class:`~dosimetry.errors.OutputError`
 naming the figure and the error (no figure silently missing); a render process that exits, or no
 PNG within ``timeout_s``, is an OutputError naming the figures still awaited; the processes are
@@ -39,10 +44,10 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import IO, Any, NoReturn, Protocol
 
 from dosimetry.errors import ArgumentError, OutputError
 
@@ -85,6 +90,21 @@ def draw(job: FigureJob) -> bytes:
     return function(*job.args, **job.kwargs)
 
 
+class RenderTask(Protocol):
+    """Work other than one figure, run in a render process (:meth:`RenderProcesses.run`): ``run``
+    gets the process's ``state`` (a dict kept between tasks, e.g. a report's CT and outlines,
+    :mod:`dosimetry.report.overlay_scene`) and answers a picklable value; ``figure_id`` names it in errors."""
+
+    @property
+    def figure_id(self) -> str: ...
+
+    def run(self, state: dict[str, Any]) -> Any: ...
+
+
+def _perform(job: FigureJob | RenderTask, state: dict[str, Any]) -> Any:
+    return draw(job) if isinstance(job, FigureJob) else job.run(state)
+
+
 class FigureRenderer(Protocol):
     """Where the report's figures are drawn: ``submit`` returns a function giving the PNG bytes
     (waiting for them if they are drawn elsewhere)."""
@@ -100,14 +120,14 @@ def _rc_params() -> dict[str, Any] | None:
     return {k: v for k, v in dict.items(matplotlib.rcParams) if k != "backend"}
 
 
-def _draw_with(job: FigureJob, rc_params: dict[str, Any] | None) -> bytes:
+def _draw_with(job: FigureJob | RenderTask, rc_params: dict[str, Any] | None, state: dict[str, Any]) -> Any:
     if rc_params is None:
-        return draw(job)
+        return _perform(job, state)
     import matplotlib
 
     with matplotlib.rc_context():
         dict.update(matplotlib.rcParams, rc_params)  # type: ignore[misc]  # as rc_context restores them: no validation, no warnings
-        return draw(job)
+        return _perform(job, state)
 
 
 def _read_message(stream: IO[bytes]) -> Any:
@@ -141,18 +161,32 @@ def serve() -> None:
     from dosimetry.report import figures  # noqa: F401  (imported while the main process is busy)
 
     jobs = sys.stdin.buffer
+    state: dict[str, Any] = {}  # what tasks keep between jobs (RenderTask)
     while True:
         message = _read_message(jobs)
         if message is _EOF:
-            return
+            _leave(answers)
         number, job, rc_params = message
         started = time.process_time()
         try:
-            png = _draw_with(job, rc_params)
+            png = _draw_with(job, rc_params, state)
         except Exception as exc:  # reported to the main process, which raises it naming the figure
             _write_message(answers, (number, None, f"{type(exc).__name__}: {exc}", time.process_time() - started))
         else:
             _write_message(answers, (number, png, None, time.process_time() - started))
+
+
+def _leave(answers: IO[bytes]) -> NoReturn:
+    """End the render process at once, its answers flushed: no interpreter shutdown. Measured reason
+    (issue 20, clinical case): the shutdown of a process that imported matplotlib (its modules'
+    finalisation, the garbage collection of every object) took 0.2 s that ``Patient.write`` waited for
+    at its end; the process holds no file or resource of its own besides its pipes."""
+    with contextlib.suppress(OSError, ValueError):
+        answers.close()
+    for stream in (sys.stdout, sys.stderr):  # what was printed (both go to stderr)
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(0)
 
 
 @dataclass(frozen=True)
@@ -257,16 +291,28 @@ class RenderProcesses:
 
     def submit(self, job: FigureJob) -> Callable[[], bytes]:
         """Send ``job`` to a render process; the returned function waits for its PNG."""
+        return self.run(job)
+
+    def least_busy(self, among: Sequence[int] | None = None) -> int:
+        """The index of the process (of ``among``; None: all) with the fewest answers awaited."""
+        indices = range(len(self.processes)) if among is None else among
+        return min(indices, key=lambda k: len(self.processes[k].awaited))
+
+    def run(self, job: FigureJob | RenderTask, *, process: int | None = None) -> Callable[[], Any]:
+        """Send ``job`` (a figure or a :class:`RenderTask`) to render process number ``process`` (None:
+        the one with the fewest answers awaited); the returned function waits for its answer."""
         if self._closed:
             raise OutputError(f"report figure {job.figure_id!r}: the render processes are stopped")
         gone = [p for p in self.processes if p.exited]
         if gone:
             raise OutputError(f"report figure {job.figure_id!r}: {self._exit_text(gone[0])}")
+        if process is not None and not 0 <= process < len(self.processes):
+            raise ArgumentError(f"report figure {job.figure_id!r}: no render process {process} (there are {len(self.processes)})")
         number = next(self._numbers)
-        process = min(self.processes, key=lambda p: len(p.awaited))
-        process.awaited[number] = job.figure_id
-        process.submitted_cpu_s[number] = time.process_time()
-        process.send((number, job, _rc_params()))
+        process_ = self.processes[self.least_busy() if process is None else process]
+        process_.awaited[number] = job.figure_id
+        process_.submitted_cpu_s[number] = time.process_time()
+        process_.send((number, job, _rc_params()))
         return lambda: self._png(number)
 
     def _exit_text(self, process: _RenderProcess) -> str:
@@ -276,7 +322,7 @@ class RenderProcesses:
     def _awaiting(self) -> str:
         return ", ".join(repr(f) for p in self.processes for f in p.awaited.values())
 
-    def _png(self, number: int) -> bytes:
+    def _png(self, number: int) -> Any:
         deadline = time.monotonic() + self.timeout_s
         while number not in self._done:
             if not any(number in p.awaited for p in self.processes):

@@ -1,0 +1,331 @@
+"""The CT, the ROI outlines and the planes of the report's isodose overlays, built where they are drawn.
+
+Measured reason (issue 20, clinical case, 2 cores): after the analysis, the overlays read the CT
+(0.43-0.78 s CPU of the main process), rasterised the ROI outlines on the CT grid (0.26 s) and then
+waited about 1 s for the render processes, which drew all 8 figures after the analysis while they
+had idled during it. An :class:`OverlayScene` is what the overlay section needs of the CT: built
+from :class:`SceneInputs` (the CT series, the planned dose, the ROIs to outline) by
+:func:`start_early_overlays` in the render processes while the main process runs the analysis
+(:class:`BuildScene`), which then also draw the three planes through the target centroid
+(:class:`DrawScenePlane`); the section later asks them for the ROIs crossing the hottest-voxel and
+overlap planes (:class:`ExtendScene`) and for those planes. Without render processes (``report_workers=0``)
+or without an early start, the section builds the same scene in the main process
+(:func:`dosimetry.report.figure_sections.overlay_section`). The PNGs are the same bytes either way:
+the same scene code, the same drawing function on the same arrays.
+
+A plane's outlines are the ROIs boxed so far (:meth:`OverlayScene.contours`): the three centroid
+planes may be drawn before the ROIs that only cross a hottest-voxel plane are boxed; such an ROI
+has occupancy 0 on the centroid planes (:func:`~dosimetry.report.planes.may_cross` bounds it), and
+an outline with occupancy below 0.5 on a plane is neither drawn nor listed, so its figure is the same.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from dosimetry.errors import DosimetryError
+from dosimetry.report.figure_data import OverlayContour, OverlayMarker
+from dosimetry.report.planes import BoxedOccupancy, PlaneAxis, ct_plane, may_cross, nearest_index, plane_unavailable
+from dosimetry.report.render_process import FigureJob, draw
+
+if TYPE_CHECKING:
+    from dosimetry.dose import DoseGrid
+    from dosimetry.dvh.endcaps import EndCapConvention
+    from dosimetry.io.ct_reader import CtSeries
+    from dosimetry.report.render_process import RenderProcesses
+    from dosimetry.structures import Roi
+
+#: Target outline colours (protocol Fig. 1 style): GTV, CTV, PTV.
+TARGET_COLOURS = {"GTV": (220, 0, 220), "CTV": (0, 200, 255), "PTV": (0, 255, 0)}
+ISODOSE_LEVELS_PCT = (95.0, 85.0, 70.0, 30.0)
+
+#: The three planes through the centre, in the report's order.
+CENTRE_AXES = (PlaneAxis.AXIAL, PlaneAxis.SAGITTAL, PlaneAxis.CORONAL)
+
+
+def roi_colour(roi: Any) -> tuple[int, int, int] | None:
+    """The ROI's display colour, darkened when too light to see on a white plot."""
+    rgb = getattr(roi, "color_rgb", None)
+    if not rgb:
+        return None
+    r, g, b = (int(c) for c in rgb)
+    luminance = (0.299 * r + 0.587 * g + 0.114 * b) / 255.0
+    if luminance > 0.75:
+        scale = 0.75 / luminance
+        r, g, b = int(r * scale), int(g * scale), int(b * scale)
+    return r, g, b
+
+
+@dataclass(frozen=True, eq=False)
+class SceneInputs:
+    """What a scene is built from: the CT ``series`` (in the dose's frame), the planned ``dose``, the
+    ROIs to outline with their target kind (GTV/CTV/PTV, None for an organ at risk) in the report's
+    order, and the analysis's end-cap convention."""
+
+    series: CtSeries
+    dose: DoseGrid
+    drawable: tuple[tuple[Roi, str | None], ...]
+    end_cap: EndCapConvention
+
+    def same_as(self, other: SceneInputs) -> bool:
+        """The same objects (the early start's inputs are those the section would use)."""
+        return (
+            self.series is other.series and self.dose is other.dose and self.end_cap == other.end_cap
+            and len(self.drawable) == len(other.drawable)
+            and all(a is c and b == d for (a, b), (c, d) in zip(self.drawable, other.drawable, strict=True))
+        )
+
+
+@dataclass(frozen=True)
+class SceneSummary:
+    """What the section needs of a scene: ``error`` (the CT could not be read: the overlays are not
+    available), else the planes' centre ``point_mm`` (x, y, z), how it was found (``where``,
+    ``centre_from``: the target kind or None for the dose maximum) and the ROIs not drawn so far
+    (``failures``: index in ``drawable`` -> the error's text)."""
+
+    error: str | None
+    point_mm: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    where: str = ""
+    centre_from: str | None = None
+    failures: tuple[tuple[int, str], ...] = ()
+
+
+def centre_title(axis: PlaneAxis, point: tuple[float, float, float], centre_from: str | None) -> str:
+    coordinate = {"axial": "z", "sagittal": "x", "coronal": "y"}[axis.value]
+    value = {"axial": point[2], "sagittal": point[0], "coronal": point[1]}[axis.value]
+    return f"{axis.value.capitalize()} plane through the {centre_from or 'dose maximum'}, {coordinate} = {value:.1f} mm"
+
+
+class OverlayScene:
+    """The CT volume, the centre of the planes and the ROI outlines (each kept as its box) of one
+    report's overlays. Targets first (the first of each kind gives its centroid, the planes' centre),
+    then only the ROIs whose bounds can reach a drawn plane (:meth:`extend`; measured reason: the
+    code this came from, :func:`~dosimetry.report.figure_sections.overlay_section`)."""
+
+    def __init__(self, inputs: SceneInputs) -> None:
+        from dosimetry.io import load_ct_volume
+
+        self.inputs = inputs
+        self.boxes: dict[int, BoxedOccupancy] = {}
+        self.failures: dict[int, str] = {}
+        self._undecided: set[int] = set()
+        self._axial: set[int] = set()
+        try:
+            self.ct = load_ct_volume(inputs.series)
+        except DosimetryError as exc:
+            self.summary = SceneSummary(error=str(exc))
+            return
+        grid = inputs.series.grid
+        centroids: dict[str, tuple[float, float, float]] = {}
+        for n, (roi, kind) in enumerate(inputs.drawable):
+            if kind is not None and kind not in centroids:
+                box = self._box_of(n, roi)
+                if box is not None:
+                    centroids[kind] = box.centroid_mm(grid)
+        centre_from = next((k for k in ("GTV", "CTV", "PTV") if k in centroids), None)
+        dose = inputs.dose
+        if centre_from is not None:
+            point = centroids[centre_from]
+            where = f"centroid of the {centre_from}"
+        else:
+            k, j, i = np.unravel_index(int(np.argmax(dose.dose_gy)), dose.grid.shape_zyx)
+            point = (float(dose.grid.x_mm[i]), float(dose.grid.y_mm[j]), float(dose.grid.z_mm[k]))
+            where = "dose maximum (no GTV/CTV/PTV outline on the CT grid)"
+        self.point, self.where, self.centre_from = point, where, centre_from
+        self._undecided = {n for n in range(len(inputs.drawable)) if n not in self.boxes and n not in self.failures}
+        self.extend({nearest_index(grid.z_mm, point[2])})
+        self.summary = SceneSummary(None, point, where, centre_from, tuple(sorted(self.failures.items())))
+
+    def _box_of(self, n: int, roi: Roi) -> BoxedOccupancy | None:
+        try:
+            self.boxes[n] = BoxedOccupancy.of_roi(roi, self.inputs.series.grid, self.inputs.end_cap)
+        except DosimetryError as exc:
+            self.failures[n] = str(exc)
+            return None
+        return self.boxes[n] if float(self.boxes[n].values.sum()) > 0 else None
+
+    def extend(self, axial: Iterable[int]) -> tuple[tuple[int, str], ...]:
+        """Box the ROIs that may cross the axial slices drawn so far and ``axial``, or the sagittal
+        and coronal planes through the centre; returns every failure so far (index, text)."""
+        grid = self.inputs.series.grid
+        self._axial |= set(axial)
+        sagittal, coronal = nearest_index(grid.x_mm, self.point[0]), nearest_index(grid.y_mm, self.point[1])
+        for n in sorted(self._undecided):
+            roi = self.inputs.drawable[n][0]
+            try:
+                if may_cross(roi, grid, axial=self._axial, sagittal=sagittal, coronal=coronal, end_cap=self.inputs.end_cap):
+                    self._undecided.discard(n)
+                    self._box_of(n, roi)
+            except DosimetryError as exc:
+                self._undecided.discard(n)
+                self.failures[n] = str(exc)
+        return tuple(sorted(self.failures.items()))
+
+    def contours(self) -> list[tuple[str, BoxedOccupancy, tuple[int, int, int]]]:
+        """(name, box, colour) of the ROIs boxed so far with volume on the CT grid, in the report's order."""
+        out = []
+        for n, (roi, kind) in enumerate(self.inputs.drawable):
+            if n not in self.failures and n in self.boxes and float(self.boxes[n].values.sum()) > 0:
+                colour = TARGET_COLOURS[kind] if kind is not None else (roi_colour(roi) or (255, 255, 255))
+                out.append((roi.name, self.boxes[n], colour))
+        return out
+
+    def plane_job(
+        self, fid: str, axis: PlaneAxis, at: tuple[float, float, float], title: str, marker: str | None,
+        reference_gy: float, dose_unit: str,
+    ) -> FigureJob:
+        """The figure job of one plane (the plane must be available: :func:`plane_unavailable`)."""
+        plane = ct_plane(self.ct, self.inputs.series.grid, self.inputs.dose, axis, at)
+        overlay_contours = [OverlayContour(name, plane.take(occ), colour) for name, occ, colour in self.contours()]
+        short = None if not marker else marker.split(":")[0] + (" hottest voxel" if fid.startswith("overlay-hot") else " overlap")
+        markers = [OverlayMarker(at[0], at[1], short)] if short and axis is PlaneAxis.AXIAL else []
+        return FigureJob(fid, "isodose_overlay", (plane.ct_hu, plane.dose_gy), {
+            "extent_mm": plane.extent_mm, "reference_gy": float(reference_gy), "contours": overlay_contours, "title": title,
+            "axis_labels": plane.axis_labels, "levels_pct": ISODOSE_LEVELS_PCT, "flip_vertical": plane.flip_vertical,
+            "dose_unit": dose_unit, "markers": markers,
+        })
+
+
+# ---------------------------------------------------------------- tasks run in a render process
+def _scenes(state: dict[str, Any]) -> dict[int, OverlayScene]:
+    scenes: dict[int, OverlayScene] = state.setdefault("overlay_scenes", {})
+    return scenes
+
+
+def _scene(state: dict[str, Any], scene_id: int, figure_id: str) -> OverlayScene:
+    scene = _scenes(state).get(scene_id)
+    if scene is None:
+        raise DosimetryError(f"{figure_id}: overlay scene {scene_id} was not built in this render process")
+    return scene
+
+
+@dataclass(frozen=True, eq=False)
+class BuildScene:
+    """Build scene ``scene_id`` from ``inputs`` in the render process; answers its :class:`SceneSummary`."""
+
+    figure_id: str
+    scene_id: int
+    inputs: SceneInputs
+
+    def run(self, state: dict[str, Any]) -> SceneSummary:
+        scene = OverlayScene(self.inputs)
+        _scenes(state)[self.scene_id] = scene
+        return scene.summary
+
+
+@dataclass(frozen=True, eq=False)
+class ExtendScene:
+    """:meth:`OverlayScene.extend` in the render process; answers the failures so far."""
+
+    figure_id: str
+    scene_id: int
+    axial: frozenset[int]
+
+    def run(self, state: dict[str, Any]) -> tuple[tuple[int, str], ...]:
+        return _scene(state, self.scene_id, self.figure_id).extend(self.axial)
+
+
+@dataclass(frozen=True, eq=False)
+class DrawScenePlane:
+    """One plane of the scene drawn in the render process: PNG bytes, or None when the CT cannot
+    show it (:func:`plane_unavailable`; the section warns) or the scene has no CT. ``at`` None: the
+    scene's centre (a plane through the centroid, titled by :func:`centre_title`)."""
+
+    figure_id: str
+    scene_id: int
+    axis: PlaneAxis
+    reference_gy: float
+    dose_unit: str
+    at: tuple[float, float, float] | None = None
+    title: str = ""
+    marker: str | None = None
+
+    def run(self, state: dict[str, Any]) -> bytes | None:
+        scene = _scene(state, self.scene_id, self.figure_id)
+        if scene.summary.error is not None:
+            return None
+        at = scene.point if self.at is None else self.at
+        if plane_unavailable(scene.inputs.series.grid, self.axis, at) is not None:
+            return None
+        title = centre_title(self.axis, at, scene.centre_from) if self.at is None else self.title
+        return draw(scene.plane_job(self.figure_id, self.axis, at, title, self.marker, self.reference_gy, self.dose_unit))
+
+
+# ---------------------------------------------------------------- the main process's side
+_SCENE_IDS = itertools.count()
+
+
+@dataclass(frozen=True, eq=False)
+class EarlyOverlays:
+    """Scenes being built in the render processes (one per process in ``processes``) since before the
+    analysis, and the three centre planes they draw; :func:`start_early_overlays` makes it, the overlay
+    section uses it when its own inputs and prescription are these."""
+
+    renderer: RenderProcesses
+    scene_id: int
+    inputs: SceneInputs
+    reference_gy: float
+    dose_unit: str
+    processes: tuple[int, ...]
+    summaries: tuple[Callable[[], Any], ...]
+    centre_planes: tuple[Callable[[], Any], ...]  # in CENTRE_AXES order
+
+    def summary(self) -> SceneSummary:
+        """The scene's summary (the same in every process: the same code on the same inputs)."""
+        answers: list[SceneSummary] = [wait() for wait in self.summaries]
+        return answers[0]
+
+    def extend(self, axial: set[int]) -> tuple[tuple[int, str], ...]:
+        waits = [self.renderer.run(ExtendScene("overlay-extend", self.scene_id, frozenset(axial)), process=p) for p in self.processes]
+        answers: list[tuple[tuple[int, str], ...]] = [wait() for wait in waits]
+        return answers[0]
+
+    def plane(self, fid: str, axis: PlaneAxis, at: tuple[float, float, float], title: str, marker: str | None) -> Callable[[], bytes]:
+        """Send one more plane (available, checked by the caller) to the process with the fewest figures awaited."""
+        job = DrawScenePlane(fid, self.scene_id, axis, self.reference_gy, self.dose_unit, at, title, marker)
+        return self.renderer.run(job, process=self.renderer.least_busy(self.processes))
+
+
+#: The 1-minute load average, as a share of the cores, from which :func:`spare_core` says no (1: as
+#: many runnable processes as cores; one ``analyze`` after another keeps it near 1-1.5 on 2 cores).
+BUSY_LOAD_PER_CORE = 1.0
+
+
+def spare_core() -> bool:
+    """Whether the machine seems to have a core to spare for the early scene: the 1-minute load
+    average below :data:`BUSY_LOAD_PER_CORE` x the cores (``os.getloadavg``; True where the system
+    gives none). Measured reason (``benchmarks/report_tail.py``, clinical case, 2 cores, medians of
+    3): on a quiet machine (load 0.5-0.9) the early scene took ``analyze`` from 10.4 to 9.0 s; with
+    other work running (load 2-4) it slowed the analysis from 7.0 to 14.0 s (the scene's 2-3 s CPU in
+    a render process competes with it) and the whole run from 15.8 to 21.3 s. Without the early
+    scene the section builds the same scene in the main process (the same outputs)."""
+    try:
+        load = os.getloadavg()[0]
+    except (OSError, AttributeError):
+        return True
+    return load < BUSY_LOAD_PER_CORE * (os.cpu_count() or 1)
+
+
+def start_early_overlays(
+    renderer: RenderProcesses, inputs: SceneInputs, reference_gy: float, dose_unit: str, *, processes: Sequence[int] | None = None
+) -> EarlyOverlays:
+    """Build the scene in the render processes ``processes`` (default: the first one only) and draw
+    the three centre planes there, before the analysis (module docstring). One process, not each:
+    measured (clinical case) the scene cost 1.9 s CPU per process (the CT, the outlines, the modules
+    they import), which during the analysis competes with it for the 2 cores; the figures after the
+    analysis (0.2 s each) are few."""
+    chosen = (0,) if processes is None else tuple(processes)
+    scene_id = next(_SCENE_IDS)
+    summaries = tuple(renderer.run(BuildScene("overlay-scene", scene_id, inputs), process=p) for p in chosen)
+    planes = tuple(
+        renderer.run(DrawScenePlane(f"overlay-{axis.value}", scene_id, axis, reference_gy, dose_unit),
+                     process=chosen[k % len(chosen)])
+        for k, axis in enumerate(CENTRE_AXES)
+    )
+    return EarlyOverlays(renderer, scene_id, inputs, reference_gy, dose_unit, chosen, summaries, planes)
