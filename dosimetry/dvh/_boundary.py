@@ -26,6 +26,7 @@ from dosimetry.dvh._trilinear import (
 from dosimetry.dvh.geometry import RoiGeometry
 from dosimetry.dvh.planar import EdgePieces, edge_pieces
 from dosimetry.dvh.rasterise import COVERAGE_TOLERANCE, SNAP
+from dosimetry.grid import RectilinearGrid
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -87,8 +88,8 @@ def _plane_stats(
     )
 
 
-def _piece_samples(
-    dose: DoseGrid,
+def _piece_geometry(
+    grid: RectilinearGrid,
     stats: _PlaneStats,
     mask: npt.NDArray[np.bool_],
     cuts: FloatArray,
@@ -99,14 +100,9 @@ def _piece_samples(
     n_slices: int,
     origin_mm: tuple[float, float],
     n: int,
-    spread: bool,
-    doses: list[FloatArray],
-    weights: list[FloatArray],
-    spreads: list[FloatArray],
     halves: tuple[FloatArray, IntArray, npt.NDArray[np.bool_]],
-    defer: list[tuple[_PendingPieces, tuple[list[FloatArray], list[FloatArray], list[FloatArray]]]] | None = None,
-) -> None:
-    """One sample per (valid z piece) x (voxel of ``mask`` in the piece's slice) x (n x n fine
+) -> _PieceGeometry | None:
+    """Where the boundary samples are (None: nowhere), one sample per (valid z piece) x (voxel of ``mask`` in the piece's slice) x (n x n fine
     pixel), at the centroid of the covered part (``piece_k``: dose slice of each z piece); the
     pieces of a half-voxel (``halves``: half edges, half of each piece, halves with a gap) that
     all cover a fine pixel entirely give one sample for the whole half instead.
@@ -114,14 +110,14 @@ def _piece_samples(
     Consecutive valid pieces on the same dose slice and contour plane (typically the two halves
     of a voxel in one slab) have the same in-plane coverage: it is looked up and turned into
     centroids and variances once per such run and handed to each of its pieces. Samples come out
-    in piece order, then voxel, then fine pixel."""
+    in piece order, then voxel, then fine pixel. Nothing here depends on the dose
+    values: the result serves every dose map on ``grid`` (:func:`_piece_samples`)."""
     slice_of = piece_k - k_first
-    grid = dose.grid
     fdx, fdy = grid.spacing_x_mm / n, grid.spacing_y_mm / n
     x_origin, y_origin = origin_mm
     ks, jj, ii = np.nonzero(mask)
     if ks.size == 0 or vp.size == 0:
-        return
+        return None
     nn = n * n
     per_slice = np.bincount(ks, minlength=n_slices)
     starts = np.cumsum(per_slice)
@@ -138,7 +134,7 @@ def _piece_samples(
     run_voxels = per_slice[run_slice]
     total = int(run_voxels.sum())
     if total == 0:
-        return
+        return None
     # candidates of each run: the mask voxels of its slice x the n*n fine pixels of each voxel
     offset = np.arange(total) - np.repeat(np.cumsum(run_voxels) - run_voxels, run_voxels)
     voxel = np.repeat(starts[run_slice], run_voxels) + offset
@@ -150,7 +146,7 @@ def _piece_samples(
     area, mu, mv, muu, mvv = stats.fine.at(fr + v_plane[run_first][cand_run] * stats.fine_rows, fc)
     sel = np.flatnonzero(area > SNAP)
     if sel.size == 0:
-        return
+        return None
     # in-plane data of each run's covered candidates (contiguous per run, in candidate order)
     a_c = np.minimum(area[sel], 1.0)
     cx = mu[sel] / a_c
@@ -164,7 +160,7 @@ def _piece_samples(
     m_piece = m_run[run_of_piece]
     count = int(m_piece.sum())
     if count == 0:
-        return
+        return None
     src = np.repeat(np.cumsum(m_run)[run_of_piece] - m_piece, m_piece)
     src += np.arange(count) - np.repeat(np.cumsum(m_piece) - m_piece, m_piece)
     piece = np.repeat(vp, m_piece)
@@ -195,13 +191,29 @@ def _piece_samples(
         src, za, zb = src[keep], za[keep], zb[keep]
     pz = 0.5 * (za + zb)
     dz = zb - za
-    pending = _PendingPieces(px_c[src], py_c[src], pz, dz, a_c[src], vx_c[src], vy_c[src], len(doses), n)
+    pixel_x = pixel_y = None
     if n % 2:
         pixel_x = x_origin + (fc[sel][src] + 0.5) * fdx
         pixel_y = y_origin + (fr[sel][src] + 0.5) * fdy
-        pending = _PendingPieces(
-            px_c[src], py_c[src], pz, dz, a_c[src], vx_c[src], vy_c[src], len(doses), n, pixel_x, pixel_y
-        )
+    pieces = _PieceGeometry(px_c[src], py_c[src], pz, dz, a_c[src], vx_c[src], vy_c[src], n, pixel_x, pixel_y)
+    for array in (pieces.px, pieces.py, pieces.pz, pieces.dz, pieces.a, pieces.vx_unit, pieces.vy_unit, pixel_x, pixel_y):
+        if array is not None:
+            array.flags.writeable = False
+    return pieces
+
+
+def _piece_samples(
+    dose: DoseGrid,
+    pieces: _PieceGeometry,
+    spread: bool,
+    doses: list[FloatArray],
+    weights: list[FloatArray],
+    spreads: list[FloatArray],
+    defer: list[tuple[_PendingPieces, tuple[list[FloatArray], list[FloatArray], list[FloatArray]]]] | None = None,
+) -> None:
+    """The samples of the boundary pieces ``pieces`` (:func:`_piece_geometry`) on ``dose``, appended
+    to the ROI's lists (or a placeholder there, filled when ``defer``'s pieces are finished)."""
+    pending = _PendingPieces(pieces, len(doses))
     doses.append(_EMPTY)
     weights.append(_EMPTY)
     spreads.append(_EMPTY)
@@ -215,11 +227,11 @@ _EMPTY = np.zeros(0)
 
 
 @dataclass(frozen=True, eq=False)
-class _PendingPieces:
-    """The covered pieces of one ROI, before their dose is sampled: centroids (mm), thickness in
-    z (mm), covered fraction and in-plane variances in fine-pixel units (from the polygon moments),
-    where their samples go in the ROI's sample lists, the ROI's fine pixels per axis ``n``, and
-    (odd ``n`` only) the centres of their fine pixels."""
+class _PieceGeometry:
+    """The covered pieces of one ROI, before their dose is sampled (read-only arrays, the same for
+    every dose map on the grid): centroids (mm), thickness in z (mm), covered fraction and in-plane
+    variances in fine-pixel units (from the polygon moments), the ROI's fine pixels per axis ``n``,
+    and (odd ``n`` only) the centres of their fine pixels."""
 
     px: FloatArray
     py: FloatArray
@@ -228,10 +240,17 @@ class _PendingPieces:
     a: FloatArray
     vx_unit: FloatArray
     vy_unit: FloatArray
-    slot: int
     n: int
     pixel_x: FloatArray | None = None
     pixel_y: FloatArray | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class _PendingPieces:
+    """An ROI's pieces waiting for their dose, and where their samples go in its sample lists."""
+
+    pieces: _PieceGeometry
+    slot: int
 
 
 def _required(array: FloatArray | None) -> FloatArray:
@@ -250,21 +269,21 @@ def _finish_pieces(
     one pass per supersampling factor: every operation is element by element, so concatenating
     the ROIs' pieces gives each piece the numbers it gets alone. The results replace the
     placeholders at each ``slot``."""
-    factors = sorted({p.n for p in pending})
+    factors = sorted({p.pieces.n for p in pending})
     if len(factors) > 1:
         for factor in factors:
-            chosen = [i for i, p in enumerate(pending) if p.n == factor]
+            chosen = [i for i, p in enumerate(pending) if p.pieces.n == factor]
             _finish_pieces(dose, spread, [pending[i] for i in chosen], [targets[i] for i in chosen])
         return
     n = factors[0]
     grid = dose.grid
     fdx, fdy = grid.spacing_x_mm / n, grid.spacing_y_mm / n
     if len(pending) == 1:
-        one = pending[0]
+        one = pending[0].pieces
         px, py, pz, dz, a, vx_unit, vy_unit = one.px, one.py, one.pz, one.dz, one.a, one.vx_unit, one.vy_unit
     else:
         px, py, pz, dz, a, vx_unit, vy_unit = (
-            np.concatenate([getattr(p, name) for p in pending])
+            np.concatenate([getattr(p.pieces, name) for p in pending])
             for name in ("px", "py", "pz", "dz", "a", "vx_unit", "vy_unit")
         )
     even = n % 2 == 0
@@ -272,16 +291,17 @@ def _finish_pieces(
     if corners is not None:  # n even: a fine pixel (and so the piece) lies inside one interpolation cell
         lo, hi = _cell_range(dose, (px, py, pz), corners, cell)
     else:  # the middle fine pixels straddle the voxel-centre lines: the nodes bracketing the pixel
-        pixel_x = np.concatenate([_required(p.pixel_x) for p in pending])
-        pixel_y = np.concatenate([_required(p.pixel_y) for p in pending])
+        pixel_x = np.concatenate([_required(p.pieces.pixel_x) for p in pending])
+        pixel_y = np.concatenate([_required(p.pieces.pixel_y) for p in pending])
         lo, hi = _box_range(dose, (pixel_x, pixel_y, pz), (0.5 * fdx, 0.5 * fdy, 0.5 * dz))
     np.maximum(value, lo, out=value)  # rounding of the interpolation
     np.minimum(value, hi, out=value)
     weight = a * (fdx * fdy / 1000.0) * dz
     if spread:
-        vx = np.maximum(vx_unit, 0, out=vx_unit)
+        # (new arrays: the pieces' own are shared by every map)
+        vx = np.maximum(vx_unit, 0)
         vx *= fdx**2
-        vy = np.maximum(vy_unit, 0, out=vy_unit)
+        vy = np.maximum(vy_unit, 0)
         vy *= fdy**2
         # var = gx^2 vx + gy^2 vy + gz^2 dz^2 / 12, in place
         var = np.square(gx, out=gx)
@@ -296,7 +316,7 @@ def _finish_pieces(
         spread_gy = np.zeros(px.size)
     start = 0
     for p, (doses, weights, spreads) in zip(pending, targets, strict=True):
-        stop = start + p.px.size
+        stop = start + p.pieces.px.size
         doses[p.slot] = value[start:stop]
         weights[p.slot] = weight[start:stop]
         spreads[p.slot] = spread_gy[start:stop]

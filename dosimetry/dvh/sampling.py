@@ -92,6 +92,7 @@ from dosimetry.dvh._roi_samples import (
     _PartialSamples,
     _start_samples,
     auto_supersample,
+    release_sampling_plans,
 )
 from dosimetry.dvh._samples import DoseSamples, cumulative_volume
 from dosimetry.dvh._trilinear import trilinear
@@ -112,6 +113,7 @@ __all__ = [
     "auto_supersample",
     "cumulative_volume",
     "release_grid_caches",
+    "release_sampling_plans",
     "roi_dose_samples",
     "roi_dose_samples_batch",
     "steep_threshold_gy",
@@ -153,7 +155,9 @@ def roi_dose_samples(
     See the module docstring. ``supersample``: ``n`` (default :func:`auto_supersample`).
     ``spread=False`` gives point samples (for comparison). ``geometry`` may pass a precomputed
     :func:`~dosimetry.dvh.geometry.roi_geometry` of ``roi``; the samples are then labelled with
-    the geometry's convention (``end_cap`` is not used).
+    the geometry's convention (``end_cap`` is not used), and the part of the sampling that does
+    not depend on the dose values (the geometry's plan on the grid) is kept for the next dose map
+    on the same grid object (:func:`release_sampling_plans`; the same numbers either way).
     """
     partial = _start_samples(dose, roi, end_cap, supersample, spread, single_plane_thickness_mm, geometry, None)
     return _end_samples(partial)

@@ -1,0 +1,106 @@
+"""An ROI geometry passed to ``roi_dose_samples`` keeps its sampling plan (the dose-independent part:
+polygon moments, boundary pieces, interior voxels) and reuses it on every dose map of the same grid
+(issue 20). The samples must be exactly those of a fresh computation: on the sample patient's ROIs
+(External included), on several maps of one grid (the planned dose, an LQ-like nonlinear map
+whose steep voxels differ, a map on an equal but distinct grid object), with the automatic, an
+odd and an even supersampling factor, with and without spreads, and on a different grid (a plan
+of its own). The batch API is unchanged by it."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dosimetry.dose import DoseGrid
+from dosimetry.dvh import _roi_samples, roi_dose_samples, roi_dose_samples_batch
+from dosimetry.dvh.endcaps import DEFAULT_END_CAP
+from dosimetry.dvh.rasterise import geometry_for_grid
+from dosimetry.dvh.sampling import DoseSamples, release_grid_caches, release_sampling_plans
+from dosimetry.errors import ArgumentError
+from dosimetry.grid import RectilinearGrid
+from dosimetry.io import load_dose, load_structure_set
+
+CURRENT = Path(__file__).resolve().parents[1] / "sample_data" / "patient01" / "current"
+
+
+def _assert_same(a: DoseSamples, b: DoseSamples) -> None:
+    np.testing.assert_array_equal(a.dose_gy, b.dose_gy)
+    np.testing.assert_array_equal(a.weight_cc, b.weight_cc)
+    np.testing.assert_array_equal(a.spread_gy, b.spread_gy)
+    for name in ("volume_cc", "volume_in_grid_cc", "volume_outside_grid_cc", "end_cap", "supersample", "warnings"):
+        assert getattr(a, name) == getattr(b, name), name
+
+
+@pytest.fixture(scope="module")
+def patient() -> tuple[DoseGrid, list]:  # type: ignore[type-arg]
+    dose = load_dose(CURRENT / "RD_patient01.dcm")
+    rois = [r for r in load_structure_set(CURRENT / "RS_patient01.dcm").rois if r.closed_planar_contours]
+    return dose, rois
+
+
+def _maps(dose: DoseGrid) -> list[DoseGrid]:
+    d = dose.dose_gy
+    lq_like = d + d * d / 9.0  # nonlinear: other steep voxels than the planned dose
+    same_values = RectilinearGrid(dose.grid.x_mm.copy(), dose.grid.y_mm.copy(), dose.grid.z_mm.copy(),
+                                  dose.grid.single_slice_thickness_mm)
+    return [
+        dose,
+        dataclasses.replace(dose, dose_gy=lq_like),
+        dataclasses.replace(dose, dose_gy=0.5 * d),
+        dataclasses.replace(dose, grid=same_values, dose_gy=np.sqrt(d)),
+    ]
+
+
+@pytest.mark.parametrize(("supersample", "spread"), [(None, True), (3, True), (2, False)])
+def test_plan_reused_across_maps_gives_fresh_samples(
+    patient: tuple[DoseGrid, list], supersample: int | None, spread: bool  # type: ignore[type-arg]
+) -> None:
+    dose, rois = patient
+    maps = _maps(dose)
+    for roi in rois:
+        geometry = geometry_for_grid(roi, dose.grid, DEFAULT_END_CAP, None)
+        for dose_map in maps:
+            reused = roi_dose_samples(dose_map, roi, geometry=geometry, supersample=supersample, spread=spread)
+            fresh = roi_dose_samples(dose_map, roi, supersample=supersample, spread=spread)
+            _assert_same(reused, fresh)
+        # one plan per grid object and supersampling request, made once for all its maps
+        assert _roi_samples._PLANS[dose.grid][(id(geometry), supersample)][0] is geometry
+    for dose_map in maps:
+        release_grid_caches(dose_map)
+    release_sampling_plans(dose.grid)
+    assert dose.grid not in _roi_samples._PLANS
+
+
+def test_plan_made_again_on_another_grid(patient: tuple[DoseGrid, list]) -> None:  # type: ignore[type-arg]
+    dose, rois = patient
+    grid = dose.grid
+    shifted = RectilinearGrid(grid.x_mm + 0.7, grid.y_mm - 1.3, grid.z_mm, grid.single_slice_thickness_mm)
+    other = dataclasses.replace(dose, grid=shifted)
+    for roi in rois[:6]:
+        geometry = geometry_for_grid(roi, grid, DEFAULT_END_CAP, None)
+        roi_dose_samples(dose, roi, geometry=geometry)
+        _assert_same(roi_dose_samples(other, roi, geometry=geometry), roi_dose_samples(other, roi, geometry=None))
+        assert (id(geometry), None) in _roi_samples._PLANS[shifted]
+    release_sampling_plans(shifted)
+    release_sampling_plans(grid)
+
+
+def test_plans_do_not_change_the_batch(patient: tuple[DoseGrid, list]) -> None:  # type: ignore[type-arg]
+    dose, rois = patient
+    for item, roi in zip(roi_dose_samples_batch(dose, rois), rois, strict=True):
+        assert item.samples is not None
+        geometry = geometry_for_grid(roi, dose.grid, DEFAULT_END_CAP, None)
+        roi_dose_samples(dose, roi, geometry=geometry)  # a plan made first
+        _assert_same(item.samples, roi_dose_samples(dose, roi, geometry=geometry))
+
+
+def test_bad_supersample_still_raises_with_a_cached_plan(patient: tuple[DoseGrid, list]) -> None:  # type: ignore[type-arg]
+    dose, rois = patient
+    geometry = geometry_for_grid(rois[0], dose.grid, DEFAULT_END_CAP, None)
+    roi_dose_samples(dose, rois[0], geometry=geometry)
+    for bad in (0, 9, 2.5, True):
+        with pytest.raises(ArgumentError, match="supersample"):
+            roi_dose_samples(dose, rois[0], geometry=geometry, supersample=bad)  # type: ignore[arg-type]
