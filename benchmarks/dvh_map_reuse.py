@@ -7,7 +7,8 @@ grid).
 Each run is a fresh process started in a checkout with ``PYTHONPATH`` set to it; it prints the CPU
 time (``time.process_time``: user + system) of the geometries (``geometry``: shape model and
 rasterisation of every ROI), the sampling on the first map (``first map``) and on the other maps
-(``other maps``), and the sample count (the same in every checkout). Runs alternate between the
+(``other maps``), the sample count and a SHA-256 of every sample array (dose, weight, spread of
+every ROI on every map, in order): the same in every checkout when no number moved. Runs alternate between the
 checkouts; the table gives the median and the smallest of each figure. On a shared machine compare
 CPU, not wall time, and byte-compile both checkouts first (``python -m compileall -q dosimetry``).
 
@@ -25,9 +26,10 @@ import statistics
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 _CHILD = r"""
-import json, sys, time
+import hashlib, json, sys, time
 from dosimetry import load_patient
 from dosimetry.dvh import roi_dose_samples
 from dosimetry.dvh.sampling import release_grid_caches
@@ -52,8 +54,10 @@ for roi in rois:
 out["geometry"] = time.process_time() - c0
 first = other = 0.0
 count = 0
+digest = hashlib.sha256()
 for i, (quantity, get) in enumerate(map_getters(maps).items()):
     dose = get()
+    kept = []
     c0 = time.process_time()
     for roi in rois:
         geometry = geometries.get(roi.name)
@@ -61,8 +65,13 @@ for i, (quantity, get) in enumerate(map_getters(maps).items()):
             continue
         samples = roi_dose_samples(dose, roi, geometry=geometry)
         count += samples.dose_gy.size
+        kept.append(samples)
     release_grid_caches(dose)
     spent = time.process_time() - c0
+    for samples in kept:  # outside the timing
+        for array in (samples.dose_gy, samples.weight_cc, samples.spread_gy):
+            digest.update(array.tobytes())
+    kept.clear()
     if i == 0:
         first += spent
     else:
@@ -72,17 +81,18 @@ out["first map"] = first
 out["other maps"] = other
 out["maps"] = len(map_getters(maps))
 out["samples"] = count
+out["sha256"] = digest.hexdigest()[:16]
 print(json.dumps(out))
 """
 
 
-def _run(checkout: Path, case: str) -> dict[str, float]:
+def _run(checkout: Path, case: str) -> dict[str, Any]:
     env = dict(os.environ, PYTHONPATH=str(checkout))
     done = subprocess.run(
         [sys.executable, "-c", _CHILD, case],
         env=env, cwd=checkout, capture_output=True, text=True, check=True,
     )
-    result: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
 
 
@@ -93,18 +103,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args(argv)
     checkouts = [(c.split("=", 1)[0], Path(c.split("=", 1)[1]).resolve()) for c in args.checkout]
-    runs: dict[str, list[dict[str, float]]] = {name: [] for name, _ in checkouts}
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name, _ in checkouts}
     for _ in range(args.repeat):
         for name, path in checkouts:
             runs[name].append(_run(path, args.case))
     keys = ("geometry", "first map", "other maps")
-    print(f"{'checkout':<10}" + "".join(f"{k + ' med/min (s)':>26}" for k in keys) + f"{'maps':>6}{'samples':>12}")
+    print(f"{'checkout':<10}" + "".join(f"{k + ' med/min (s)':>26}" for k in keys) + f"{'maps':>6}{'samples':>12}  sha256 of every sample array")
     for name, _ in checkouts:
         cells = "".join(
             f"{statistics.median(r[k] for r in runs[name]):>13.3f}/{min(r[k] for r in runs[name]):<12.3f}" for k in keys
         )
         last = runs[name][-1]
-        print(f"{name:<10}{cells}{int(last['maps']):>6}{int(last['samples']):>12}")
+        digests = sorted({r["sha256"] for r in runs[name]})
+        print(f"{name:<10}{cells}{int(last['maps']):>6}{int(last['samples']):>12}  {' '.join(digests)}")
     return 0
 
 

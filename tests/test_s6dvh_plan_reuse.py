@@ -3,8 +3,9 @@ polygon moments, boundary pieces, interior voxels) and reuses it on every dose m
 (issue 20). The samples must be exactly those of a fresh computation: on the sample patient's ROIs
 (External included), on several maps of one grid (the planned dose, an LQ-like nonlinear map
 whose steep voxels differ, a map on an equal but distinct grid object), with the automatic, an
-odd and an even supersampling factor, with and without spreads, and on a different grid (a plan
-of its own). The batch API is unchanged by it."""
+odd and an even supersampling factor, with and without spreads, on a different grid (a plan of
+its own) and for ROIs reaching past the outermost voxel centres (their prepared boundary pieces
+take the border nodes' range). The batch API is unchanged by it."""
 
 from __future__ import annotations
 
@@ -16,12 +17,14 @@ import pytest
 
 from dosimetry.dose import DoseGrid
 from dosimetry.dvh import _roi_samples, roi_dose_samples, roi_dose_samples_batch
+from dosimetry.dvh._boundary import _PreparedPieces
 from dosimetry.dvh.endcaps import DEFAULT_END_CAP
 from dosimetry.dvh.rasterise import geometry_for_grid
 from dosimetry.dvh.sampling import DoseSamples, release_grid_caches, release_sampling_plans
 from dosimetry.errors import ArgumentError
 from dosimetry.grid import RectilinearGrid
 from dosimetry.io import load_dose, load_structure_set
+from tests.dvh_helpers import box_roi, dose_from, uniform_grid
 
 CURRENT = Path(__file__).resolve().parents[1] / "sample_data" / "patient01" / "current"
 
@@ -104,3 +107,27 @@ def test_bad_supersample_still_raises_with_a_cached_plan(patient: tuple[DoseGrid
     for bad in (0, 9, 2.5, True):
         with pytest.raises(ArgumentError, match="supersample"):
             roi_dose_samples(dose, rois[0], geometry=geometry, supersample=bad)  # type: ignore[arg-type]
+
+
+def test_pieces_beyond_the_outermost_centres() -> None:
+    """An ROI reaching past the grid's outermost voxel centres (and out of the grid): its pieces
+    there take their dose range from the border nodes; reused plans give the fresh samples."""
+    grid = uniform_grid((0.0, 0.0, 0.0), (2.5, 2.5, 3.0), (6, 8, 9))
+    maps = [
+        dose_from(grid, lambda x, y, z: 1.0 + 0.3 * x + 0.05 * y * y - 0.2 * z),
+        dose_from(grid, lambda x, y, z: np.exp(-((x - 9.0) ** 2 + (y - 8.0) ** 2) / 40.0) * (1.0 + 0.1 * z)),
+    ]
+    rois = [
+        box_roi(-3.0, 7.3, -2.0, 6.1, [-2.0, 1.0, 4.0, 7.0], name="corner"),
+        box_roi(12.2, 24.0, 10.4, 21.0, [9.0, 12.0, 15.0, 18.0], name="far corner", number=2),
+    ]
+    for roi in rois:
+        geometry = geometry_for_grid(roi, grid, DEFAULT_END_CAP, None)
+        for dose in maps:
+            for supersample in (None, 4):
+                reused = roi_dose_samples(dose, roi, geometry=geometry, supersample=supersample)
+                assert reused.dose_gy.size
+                _assert_same(reused, roi_dose_samples(dose, roi, supersample=supersample))
+        prepared = _roi_samples._PLANS[grid][(id(geometry), None)][1]
+        assert prepared.slices is not None and isinstance(prepared.slices.pieces, _PreparedPieces)
+        assert prepared.slices.pieces.beyond_rows.size > 0

@@ -20,6 +20,7 @@ from dosimetry.dvh._boundary import (
     _PendingPieces,
     _piece_geometry,
     _PieceGeometry,
+    _PreparedPieces,
     _piece_samples,
     _plane_stats,
     _PlaneStats,
@@ -116,7 +117,7 @@ class _SlicePlan:
     start: tuple[int, int]
     shape: tuple[int, int]
     interior: npt.NDArray[np.bool_] | None
-    pieces: _PieceGeometry | None
+    pieces: _PieceGeometry | _PreparedPieces | None
 
 
 @dataclass(frozen=True, eq=False)
@@ -137,8 +138,9 @@ class _RoiPlan:
 #: reason (issue 20, benchmarks/dvh_map_reuse.py on the clinical-size case): ``analyze`` samples
 #: each ROI on up to 7 dose maps of one grid with the same geometry; the plan (polygon moments on
 #: the fine grid, the boundary pieces' centroids and variances, the interior voxels) was 2/3 of the
-#: sampling CPU and is the same on every map: the 6 maps after the first 2.2 -> 1.0 s. The plans of
-#: the 40 ROIs hold 22 MiB (the External 13). Weak-keyed on the grid: they go with the patient's
+#: sampling CPU and is the same on every map: the 6 maps after the first 2.2 -> 1.0 s (0.9 s with
+#: the boundary pieces prepared, :func:`~dosimetry.dvh._boundary._prepared`). The plans of the 40
+#: ROIs hold 34 MiB. Weak-keyed on the grid: they go with the patient's
 #: grid (every map of a patient shares its planned dose's grid object), not with the geometries,
 #: which :func:`~dosimetry.dvh.rasterise.geometry_for_grid` keeps longer (an LRU over patients).
 _PLANS: weakref.WeakKeyDictionary[RectilinearGrid, dict[tuple[int, int | None], tuple[RoiGeometry, _RoiPlan]]] = (
@@ -176,7 +178,7 @@ def _start_samples(
     requested = _checked_supersample(supersample)
     grid = dose.grid
     if geometry is None:
-        plan = _roi_plan(grid, geometry_for_grid(roi, grid, convention, single_plane_thickness_mm), convention, requested)
+        plan = _roi_plan(grid, geometry_for_grid(roi, grid, convention, single_plane_thickness_mm), convention, requested, False)
     else:
         # the samples are the geometry's, whatever ``end_cap`` says; its plan is reused on every
         # map of the same grid
@@ -186,15 +188,17 @@ def _start_samples(
         if entry is not None and entry[0] is geometry:
             plan = entry[1]
         else:
-            plan = _roi_plan(grid, geometry, geometry.end_cap, requested)
+            plan = _roi_plan(grid, geometry, geometry.end_cap, requested, True)
             per_grid[key] = (geometry, plan)
     return _plan_samples(dose, roi, plan, spread, defer)
 
 
 def _roi_plan(
-    grid: RectilinearGrid, geometry: RoiGeometry, convention: EndCapConvention, supersample: int | None
+    grid: RectilinearGrid, geometry: RoiGeometry, convention: EndCapConvention, supersample: int | None, reused: bool
 ) -> _RoiPlan:
-    """The dose-independent part of an ROI's samples on ``grid`` (``supersample`` already checked)."""
+    """The dose-independent part of an ROI's samples on ``grid`` (``supersample`` already checked;
+    ``reused``: the plan is kept for other maps, its boundary pieces are then prepared for them,
+    :class:`~dosimetry.dvh._boundary._PreparedPieces`)."""
     if supersample is None:
         n_steep = auto_supersample(grid)
         # boundary voxels finer for narrow ROIs; steep interior voxels keep the grid's factor so
@@ -219,7 +223,7 @@ def _roi_plan(
         k_first = max(int(np.searchsorted(ze, z_lo, side="right")) - 1, 0)
         k_last = min(int(np.searchsorted(ze, z_hi, side="left")), grid.z_mm.size)
         if k_last > k_first:
-            slices = _slice_plan(grid, stats, geometry.slabs, (k_first, k_last), (y0, x0), (ny, nx), n)
+            slices = _slice_plan(grid, stats, geometry.slabs, (k_first, k_last), (y0, x0), (ny, nx), n, reused)
     return _RoiPlan(geometry, convention, n, n_steep, irregular, slices)
 
 
@@ -286,9 +290,11 @@ def _slice_plan(
     start: tuple[int, int],
     shape: tuple[int, int],
     n: int,
+    prepare: bool,
 ) -> _SlicePlan:
     """The dose-independent part of the samples of dose slices k_range[0] .. k_range[1] - 1 (all at
-    once, no per-slice loop); ``n`` fine pixels per axis in boundary voxels."""
+    once, no per-slice loop); ``n`` fine pixels per axis in boundary voxels; ``prepare``: see
+    :func:`~dosimetry.dvh._boundary._piece_geometry`."""
     ze = grid.z_edges_mm
     k_first, k_last = k_range
     y0, x0 = start
@@ -334,7 +340,7 @@ def _slice_plan(
     half_gap[piece_half[~valid]] = True
     pieces = _piece_geometry(
         grid, stats, partial, cuts, plane, piece_k, vp, k_first, n_slices, (x_origin, y_origin), n,
-        (half_edges, piece_half, half_gap),
+        (half_edges, piece_half, half_gap), prepare,
     )
     if np.any(interior):
         interior.flags.writeable = False
