@@ -28,7 +28,7 @@ from dosimetry.dvh._boundary import (
 from dosimetry.dvh._samples import DoseSamples
 from dosimetry.dvh._steep import _covered_voxel_samples
 from dosimetry.dvh._voxel_stats import (
-    _interior_samples,
+    _interior_voxel_samples,
 )
 from dosimetry.dvh.endcaps import EndCapConvention, SlabStack
 from dosimetry.dvh.geometry import RoiGeometry
@@ -116,8 +116,37 @@ class _SlicePlan:
     k_last: int
     start: tuple[int, int]
     shape: tuple[int, int]
-    interior: npt.NDArray[np.bool_] | None
+    interior: _InteriorPlan | None
     pieces: _PieceGeometry | _PreparedPieces | None
+
+
+@dataclass(frozen=True, eq=False)
+class _InteriorPlan:
+    """An ROI's interior voxels (every z piece of them covered entirely) on its slices: the
+    bounding box of them on the grid (``window``: explicit start and stop on each axis), their
+    mask over it and each one's volume (cc), in C order (read-only arrays)."""
+
+    window: tuple[slice, slice, slice]
+    mask: npt.NDArray[np.bool_]
+    weight_cc: FloatArray
+
+
+def _interior_plan(grid: RectilinearGrid, interior: npt.NDArray[np.bool_], corner: tuple[int, int, int]) -> _InteriorPlan:
+    """:class:`_InteriorPlan` of the voxels of ``interior`` (not all false; its first voxel is the
+    grid voxel ``corner``, (k, j, i)). The box is cut to them: each voxel's one-sample model
+    depends on its 27-neighbourhood only, so a smaller window gives the same numbers."""
+    box = []
+    for axis in range(3):
+        hit = np.flatnonzero(interior.any(axis=tuple(a for a in range(3) if a != axis)))
+        box.append((int(hit[0]), int(hit[-1]) + 1))
+    (k0, k1), (j0, j1), (i0, i1) = box
+    mask = np.ascontiguousarray(interior[k0:k1, j0:j1, i0:i1])
+    k, j, i = corner
+    vox_cc = grid.voxel_volume_cc()
+    weight = np.broadcast_to(vox_cc[k + k0 : k + k1, None, None], mask.shape)[mask]
+    mask.flags.writeable = False
+    weight.flags.writeable = False
+    return _InteriorPlan((slice(k + k0, k + k1), slice(j + j0, j + j1), slice(i + i0, i + i1)), mask, weight)
 
 
 @dataclass(frozen=True, eq=False)
@@ -342,10 +371,8 @@ def _slice_plan(
         grid, stats, partial, cuts, plane, piece_k, vp, k_first, n_slices, (x_origin, y_origin), n,
         (half_edges, piece_half, half_gap), prepare,
     )
-    if np.any(interior):
-        interior.flags.writeable = False
-        return _SlicePlan(k_first, k_last, start, shape, interior, pieces)
-    return _SlicePlan(k_first, k_last, start, shape, None, pieces)
+    inner = _interior_plan(grid, interior, (k_first, y0, x0)) if np.any(interior) else None
+    return _SlicePlan(k_first, k_last, start, shape, inner, pieces)
 
 
 def _sample_slices(
@@ -360,28 +387,26 @@ def _sample_slices(
 ) -> None:
     """Samples of the slices of ``plan`` on ``dose``: interior voxels, boundary pieces, then steep
     interior voxels (``n_steep`` fine pixels per axis)."""
-    grid = dose.grid
-    k_first, k_last = plan.k_first, plan.k_last
-    y0, x0 = plan.start
-    ny, nx = plan.shape
     # interior voxels: one sample at the voxel's trilinear mean, unless the dose varies steeply
     # across the voxel: then it is sub-sampled exactly as a boundary voxel (dose-only criterion, so
     # every ROI covering the voxel sees the same samples)
+    inner = plan.interior
     steep = None
-    if plan.interior is not None:
-        window = (slice(k_first, k_last), slice(y0, y0 + ny), slice(x0, x0 + nx))
-        centre, clipped, steep_window = _interior_samples(dose, window)
-        steep = plan.interior & steep_window
-        interior = plan.interior & ~steep
-        if np.any(interior):
-            vox_cc = grid.voxel_volume_cc()
-            doses.append(centre[interior])
-            weights.append(np.broadcast_to(vox_cc[k_first:k_last, None, None], interior.shape)[interior])
-            if spread:
-                spreads.append(clipped[interior])
-            else:
-                spreads.append(np.zeros(int(interior.sum())))
+    if inner is not None:
+        centre, clipped, steep = _interior_voxel_samples(dose, inner.window, inner.mask)
+        if np.any(steep):
+            flat = ~steep
+            centre, clipped, weight = centre[flat], clipped[flat], inner.weight_cc[flat]
+        else:
+            steep, weight = None, inner.weight_cc
+        if centre.size:
+            doses.append(centre)
+            weights.append(weight)
+            spreads.append(clipped if spread else np.zeros(centre.size))
     if plan.pieces is not None:
         _piece_samples(dose, plan.pieces, spread, doses, weights, spreads, defer)
-    if steep is not None and np.any(steep):
-        _covered_voxel_samples(dose, steep, k_first, (y0, x0), n_steep, spread, doses, weights, spreads)
+    if inner is not None and steep is not None:
+        steep_mask = np.zeros(inner.mask.shape, dtype=bool)
+        steep_mask[inner.mask] = steep
+        k, j, i = (w.start for w in inner.window)
+        _covered_voxel_samples(dose, steep_mask, k, (j, i), n_steep, spread, doses, weights, spreads)

@@ -93,6 +93,38 @@ def _interior_samples(dose: DoseGrid, window: Window) -> tuple[FloatArray, Float
     return centre, spread, steep
 
 
+def _interior_voxel_samples(
+    dose: DoseGrid, window: Window, mask: npt.NDArray[np.bool_]
+) -> tuple[FloatArray, FloatArray, npt.NDArray[np.bool_]]:
+    """:func:`_interior_samples` of the voxels of ``mask`` (the window's shape) only, in C order:
+    their trilinear voxel means, clipped spreads and whether they are steep, the same numbers.
+    The filter runs on each block of z slices holding some of them (a voxel's mean, raw spread and
+    range depend on its 27-neighbourhood only); the clipping and the steep test, element by
+    element, on those voxels only. Measured reason (issue 20, benchmarks/dvh_map_reuse.py, the
+    clinical-size case): the External's window is 80 % of the one-sample model's time on every map
+    and half of its voxels are not interior; with the windows cut to the interior voxels' bounding
+    box (the caller) 0.078 -> 0.064 s CPU per map for the 40 ROIs."""
+    threshold_gy = steep_threshold_gy(dose)
+    j_range, i_range = (window[1].start, window[1].stop), (window[2].start, window[2].stop)
+    centres: list[FloatArray] = []
+    spreads: list[FloatArray] = []
+    steeps: list[npt.NDArray[np.bool_]] = []
+    for k0, k1 in _window_blocks(window):
+        block_mask = mask[k0 - window[0].start : k1 - window[0].start]
+        if not block_mask.any():
+            continue
+        block_centre, raw, lo, hi = _block_voxel_stats(dose, (k0, k1), j_range, i_range, True)
+        centre, lo, hi = block_centre[block_mask], lo[block_mask], hi[block_mask]
+        centres.append(centre)
+        spreads.append(_clipped_spread(centre, raw[block_mask], lo, hi))
+        steeps.append((hi - lo) > threshold_gy)
+    if not centres:
+        return np.zeros(0), np.zeros(0), np.zeros(0, dtype=bool)
+    if len(centres) == 1:
+        return centres[0], spreads[0], steeps[0]
+    return np.concatenate(centres), np.concatenate(spreads), np.concatenate(steeps)
+
+
 def whole_grid(dose: DoseGrid) -> Window:
     """The window of every voxel of ``dose``'s grid."""
     nz, ny, nx = dose.grid.shape_zyx
