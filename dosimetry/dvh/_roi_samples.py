@@ -27,9 +27,7 @@ from dosimetry.dvh._boundary import (
 )
 from dosimetry.dvh._samples import DoseSamples
 from dosimetry.dvh._steep import _covered_voxel_samples
-from dosimetry.dvh._voxel_stats import (
-    _interior_voxel_samples,
-)
+from dosimetry.dvh._voxel_stats import VoxelBlock, _interior_voxel_samples, voxel_blocks
 from dosimetry.dvh.endcaps import EndCapConvention, SlabStack
 from dosimetry.dvh.geometry import RoiGeometry
 from dosimetry.dvh.rasterise import (
@@ -124,10 +122,13 @@ class _SlicePlan:
 class _InteriorPlan:
     """An ROI's interior voxels (every z piece of them covered entirely) on its slices: the
     bounding box of them on the grid (``window``: explicit start and stop on each axis), their
-    mask over it and each one's volume (cc), in C order (read-only arrays)."""
+    mask over it, the same voxels in blocks of z slices for the one-sample model
+    (:func:`~dosimetry.dvh._voxel_stats.voxel_blocks`) and each one's volume (cc), in C order
+    (read-only arrays)."""
 
     window: tuple[slice, slice, slice]
     mask: npt.NDArray[np.bool_]
+    blocks: tuple[VoxelBlock, ...]
     weight_cc: FloatArray
 
 
@@ -146,7 +147,8 @@ def _interior_plan(grid: RectilinearGrid, interior: npt.NDArray[np.bool_], corne
     weight = np.broadcast_to(vox_cc[k + k0 : k + k1, None, None], mask.shape)[mask]
     mask.flags.writeable = False
     weight.flags.writeable = False
-    return _InteriorPlan((slice(k + k0, k + k1), slice(j + j0, j + j1), slice(i + i0, i + i1)), mask, weight)
+    blocks = voxel_blocks(mask, (k + k0, j + j0, i + i0))
+    return _InteriorPlan((slice(k + k0, k + k1), slice(j + j0, j + j1), slice(i + i0, i + i1)), mask, blocks, weight)
 
 
 @dataclass(frozen=True, eq=False)
@@ -393,7 +395,7 @@ def _sample_slices(
     inner = plan.interior
     steep = None
     if inner is not None:
-        centre, clipped, steep = _interior_voxel_samples(dose, inner.window, inner.mask)
+        centre, clipped, steep = _interior_voxel_samples(dose, inner.blocks)
         if np.any(steep):
             flat = ~steep
             centre, clipped, weight = centre[flat], clipped[flat], inner.weight_cc[flat]
