@@ -221,7 +221,8 @@ def _prepared(
 ) -> _PreparedPieces:
     """:class:`_PreparedPieces` of pieces (``n`` even). Measured reason (issue 20,
     benchmarks/dvh_map_reuse.py, clinical-size case, median of 5): the 6 maps after the first
-    1.07 -> 0.90 s CPU, for 34 MiB of plans (the 40 ROIs') instead of 22."""
+    1.07 -> 0.90 s CPU, for 34 MiB of plans (the 40 ROIs') instead of 22 (31 since
+    :class:`_AxisInverse`)."""
     steps = _grid_steps(grid)
     base, cell, t, inv_arrays = _locate_cells(grid, steps, *centre_mm)
     inv = tuple(_axis_inverse(array, step) for array, step in zip(inv_arrays, steps, strict=True))
