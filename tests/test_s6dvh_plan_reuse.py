@@ -131,3 +131,21 @@ def test_pieces_beyond_the_outermost_centres() -> None:
         prepared = _roi_samples._PLANS[grid][(id(geometry), None)][1]
         assert prepared.slices is not None and isinstance(prepared.slices.pieces, _PreparedPieces)
         assert prepared.slices.pieces.beyond_rows.size > 0
+
+
+def test_keep_plan_false_keeps_no_new_plan(patient: tuple[DoseGrid, list]) -> None:  # type: ignore[type-arg]
+    """A geometry sampled on one map only (the convention sensitivity) keeps no plan, uses one
+    already kept, and gives the same samples either way."""
+    dose, rois = patient
+    grid = dose.grid
+    release_sampling_plans(grid)
+    roi = rois[0]
+    geometry = geometry_for_grid(roi, grid, DEFAULT_END_CAP, None)
+    once = roi_dose_samples(dose, roi, geometry=geometry, keep_plan=False)
+    assert grid not in _roi_samples._PLANS or (id(geometry), None) not in _roi_samples._PLANS[grid]
+    _assert_same(once, roi_dose_samples(dose, roi))
+    kept = roi_dose_samples(dose, roi, geometry=geometry)
+    plan = _roi_samples._PLANS[grid][(id(geometry), None)][1]
+    _assert_same(roi_dose_samples(dose, roi, geometry=geometry, keep_plan=False), kept)
+    assert _roi_samples._PLANS[grid][(id(geometry), None)][1] is plan
+    release_sampling_plans(grid)

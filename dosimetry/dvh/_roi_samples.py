@@ -206,6 +206,7 @@ def _start_samples(
     single_plane_thickness_mm: float | None,
     geometry: RoiGeometry | None,
     defer: list[tuple[_PendingPieces, tuple[list[FloatArray], list[FloatArray], list[FloatArray]]]] | None,
+    keep_plan: bool = True,
 ) -> _PartialSamples:
     convention = EndCapConvention.parse(end_cap)
     requested = _checked_supersample(supersample)
@@ -214,15 +215,16 @@ def _start_samples(
         plan = _roi_plan(grid, geometry_for_grid(roi, grid, convention, single_plane_thickness_mm), convention, requested, False)
     else:
         # the samples are the geometry's, whatever ``end_cap`` says; its plan is reused on every
-        # map of the same grid
-        per_grid = _PLANS.setdefault(grid, {})
+        # map of the same grid (``keep_plan`` false: a plan already kept is used, a new one is not kept)
+        per_grid = _PLANS.get(grid, {})
         key = (id(geometry), requested)
         entry = per_grid.get(key)
         if entry is not None and entry[0] is geometry:
             plan = entry[1]
         else:
-            plan = _roi_plan(grid, geometry, geometry.end_cap, requested, True)
-            per_grid[key] = (geometry, plan)
+            plan = _roi_plan(grid, geometry, geometry.end_cap, requested, keep_plan)
+            if keep_plan:
+                _PLANS.setdefault(grid, {})[key] = (geometry, plan)
     return _plan_samples(dose, roi, plan, spread, defer)
 
 

@@ -149,6 +149,7 @@ def roi_dose_samples(
     spread: bool = True,
     single_plane_thickness_mm: float | None = None,
     geometry: RoiGeometry | None = None,
+    keep_plan: bool = True,
 ) -> DoseSamples:
     """Dose samples and volume weights (cc) covering ``roi`` inside the dose grid.
 
@@ -157,9 +158,13 @@ def roi_dose_samples(
     :func:`~dosimetry.dvh.geometry.roi_geometry` of ``roi``; the samples are then labelled with
     the geometry's convention (``end_cap`` is not used), and the part of the sampling that does
     not depend on the dose values (the geometry's plan on the grid) is kept for the next dose map
-    on the same grid object (:func:`release_sampling_plans`; the same numbers either way).
+    on the same grid object (:func:`release_sampling_plans`; the same numbers either way);
+    ``keep_plan=False`` (a geometry sampled on one map only) uses a plan already kept but keeps
+    no new one.
     """
-    partial = _start_samples(dose, roi, end_cap, supersample, spread, single_plane_thickness_mm, geometry, None)
+    partial = _start_samples(
+        dose, roi, end_cap, supersample, spread, single_plane_thickness_mm, geometry, None, keep_plan
+    )
     return _end_samples(partial)
 
 
