@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 
 from dosimetry.dose import DoseGrid
-from dosimetry.dvh import _roi_samples, roi_dose_samples, roi_dose_samples_batch
+from dosimetry.dvh import _roi_samples, compute_dvh, roi_dose_samples, roi_dose_samples_batch
+from dosimetry.dvh.curve import dvh_from_samples
 from dosimetry.dvh._boundary import _PreparedPieces
 from dosimetry.dvh.endcaps import DEFAULT_END_CAP
 from dosimetry.dvh.rasterise import geometry_for_grid
@@ -149,3 +150,30 @@ def test_keep_plan_false_keeps_no_new_plan(patient: tuple[DoseGrid, list]) -> No
     _assert_same(roi_dose_samples(dose, roi, geometry=geometry, keep_plan=False), kept)
     assert _roi_samples._PLANS[grid][(id(geometry), None)][1] is plan
     release_sampling_plans(grid)
+
+
+def test_sampling_without_a_geometry_uses_a_kept_plan(patient: tuple[DoseGrid, list]) -> None:  # type: ignore[type-arg]
+    """roi_dose_samples / compute_dvh without a geometry (the recovery comparison, the indices)
+    use the plan kept for the memoised geometry on the grid, keep none of their own, and give the
+    samples they give with no plan kept; the batch ignores kept plans."""
+    dose, rois = patient
+    grid = dose.grid
+    other = dataclasses.replace(dose, dose_gy=dose.dose_gy * 1.3 + 0.1)
+    release_sampling_plans(grid)
+    fresh = {roi.name: roi_dose_samples(other, roi) for roi in rois}
+    assert grid not in _roi_samples._PLANS
+    for roi in rois:
+        roi_dose_samples(dose, roi, geometry=geometry_for_grid(roi, grid, DEFAULT_END_CAP, None))  # keeps a plan
+    kept = dict(_roi_samples._PLANS[grid])
+    for roi in rois:
+        _assert_same(roi_dose_samples(other, roi), fresh[roi.name])
+        dvh = compute_dvh(other, roi)
+        expected = dvh_from_samples(fresh[roi.name], roi_name=roi.name, roi_number=roi.number)
+        np.testing.assert_array_equal(dvh.cumulative_cc, expected.cumulative_cc)
+        assert (dvh.mean_gy, dvh.median_gy, dvh.max_gy) == (expected.mean_gy, expected.median_gy, expected.max_gy)
+    assert _roi_samples._PLANS[grid] == kept
+    for item, roi in zip(roi_dose_samples_batch(other, rois), rois, strict=True):
+        assert item.samples is not None
+        _assert_same(item.samples, fresh[roi.name])
+    release_sampling_plans(grid)
+

@@ -212,7 +212,14 @@ def _start_samples(
     requested = _checked_supersample(supersample)
     grid = dose.grid
     if geometry is None:
-        plan = _roi_plan(grid, geometry_for_grid(roi, grid, convention, single_plane_thickness_mm), convention, requested, False)
+        # the memoised geometry (the one a caller passing it gets): a plan kept for it on this grid
+        # is used (not in a batch, whose pieces are finished together), a new one is not kept
+        geometry = geometry_for_grid(roi, grid, convention, single_plane_thickness_mm)
+        entry = _PLANS.get(grid, {}).get((id(geometry), requested)) if defer is None else None
+        if entry is not None and entry[0] is geometry and entry[1].convention is convention:
+            plan = entry[1]
+        else:
+            plan = _roi_plan(grid, geometry, convention, requested, False)
     else:
         # the samples are the geometry's, whatever ``end_cap`` says; its plan is reused on every
         # map of the same grid (``keep_plan`` false: a plan already kept is used, a new one is not kept)
