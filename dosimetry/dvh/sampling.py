@@ -160,7 +160,9 @@ def roi_dose_samples(
     not depend on the dose values (the geometry's plan on the grid) is kept for the next dose map
     on the same grid object (:func:`release_sampling_plans`; the same numbers either way);
     ``keep_plan=False`` (a geometry sampled on one map only) uses a plan already kept but keeps
-    no new one.
+    no new one. Without ``geometry`` the ROI's memoised geometry
+    (:func:`~dosimetry.dvh.rasterise.geometry_for_grid`) is sampled, with the plan kept for it on
+    this grid when there is one (none is kept).
     """
     partial = _start_samples(
         dose, roi, end_cap, supersample, spread, single_plane_thickness_mm, geometry, None, keep_plan
