@@ -25,6 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from dosimetry.dose import DoseGrid
+from dosimetry.grid import RectilinearGrid
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -34,13 +35,17 @@ _AXIS_STEPS: weakref.WeakKeyDictionary[DoseGrid, tuple[float, float, float]] = w
 
 
 def _axis_steps(dose: DoseGrid) -> tuple[float, float, float]:
-    """:func:`_uniform_step` of the z, y and x axes of a dose grid, computed once per grid."""
+    """:func:`_grid_steps` of a dose grid's grid, computed once per dose grid."""
     steps = _AXIS_STEPS.get(dose)
     if steps is None:
-        grid = dose.grid
-        steps = (_uniform_step(grid.z_mm), _uniform_step(grid.y_mm), _uniform_step(grid.x_mm))
+        steps = _grid_steps(dose.grid)
         _AXIS_STEPS[dose] = steps
     return steps
+
+
+def _grid_steps(grid: RectilinearGrid) -> tuple[float, float, float]:
+    """:func:`_uniform_step` of the z, y and x axes of a grid."""
+    return (_uniform_step(grid.z_mm), _uniform_step(grid.y_mm), _uniform_step(grid.x_mm))
 
 
 def _uniform_step(coords: FloatArray) -> float:
@@ -90,9 +95,25 @@ def _trilinear_cells_range(
     per-grid table of cell ranges it replaces cost two passes over the whole grid, 0.45 s on a
     10.5 M voxel grid, for a few hundred thousand points; a minimum is exact, so the numbers are
     the table's)."""
-    grid = dose.grid
+    base, cell, t, inv = _locate_cells(dose.grid, _axis_steps(dose), x_mm, y_mm, z_mm)
+    value, gx, gy, gz, corners = _interpolate_cells(dose, base, t, inv, corner_range=corner_range)
+    return value, gx, gy, gz, base, cell, corners
+
+
+#: Where points lie in the trilinear interpolant of a grid: per point the flat index of its cell's
+#: lowest corner, that corner's index along z, y and x, the fractions t along z, y, x within the
+#: cell and the inverse cell widths (0 where the dose is held constant beyond the outermost centres).
+_Located = tuple[IntArray, tuple[IntArray, IntArray, IntArray], tuple[FloatArray, FloatArray, FloatArray], tuple[FloatArray, FloatArray, FloatArray]]
+
+
+def _locate_cells(
+    grid: RectilinearGrid, steps: tuple[float, float, float], x_mm: FloatArray, y_mm: FloatArray, z_mm: FloatArray
+) -> _Located:
+    """The part of :func:`_trilinear_cells_range` that depends on the points and the grid only
+    (``steps``: :func:`_axis_steps`), not on the dose values: kept by a caller that samples the same
+    points on several dose maps of one grid."""
     parts = []
-    for coords, p, step in zip((grid.z_mm, grid.y_mm, grid.x_mm), (z_mm, y_mm, x_mm), _axis_steps(dose), strict=True):
+    for coords, p, step in zip((grid.z_mm, grid.y_mm, grid.x_mm), (z_mm, y_mm, x_mm), steps, strict=True):
         m = coords.size
         if m == 1:
             parts.append((np.zeros(p.size, np.int64), np.zeros(p.size), np.zeros(p.size)))
@@ -115,10 +136,25 @@ def _trilinear_cells_range(
             inv = np.where((p > coords[0]) & (p < coords[-1]), 1.0 / (coords[i0 + 1] - coords[i0]), 0.0)
         parts.append((i0, t, inv))
     (z0, tz, iz), (y0, ty, iy), (x0, tx, ix) = parts
-    flat = dose.dose_gy.reshape(-1)
     _, ny, nx = grid.shape_zyx
-    ox, oy, oz = _corner_offsets(dose)
     base = (z0 * ny + y0) * nx + x0
+    return base, (z0, y0, x0), (tz, ty, tx), (iz, iy, ix)
+
+
+def _interpolate_cells(
+    dose: DoseGrid,
+    base: IntArray,
+    t: tuple[FloatArray, FloatArray, FloatArray],
+    inv: tuple[FloatArray, FloatArray, FloatArray],
+    *,
+    corner_range: bool,
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, tuple[FloatArray, FloatArray] | None]:
+    """The part of :func:`_trilinear_cells_range` that reads the dose values, at points located
+    by :func:`_locate_cells` (``base``, ``t``, ``inv``: its arrays, which are not modified)."""
+    tz, ty, tx = t
+    iz, iy, ix = inv
+    flat = dose.dose_gy.reshape(-1)
+    ox, oy, oz = _corner_offsets(dose)
     c000 = flat.take(base)
     c001 = flat.take(base + ox)
     c010 = flat.take(base + oy)
@@ -171,7 +207,7 @@ def _trilinear_cells_range(
     gx = np.multiply(omz, dx0, out=dx0)
     gx += np.multiply(tz, dx1, out=dx1)
     gx *= ix
-    return value, gx, gy, gz, base, (z0, y0, x0), corners
+    return value, gx, gy, gz, corners
 
 
 def _bracket(dose: DoseGrid, centre_mm: tuple[FloatArray, FloatArray, FloatArray], half_mm: tuple[float, float, FloatArray | float]) -> list[tuple[IntArray, IntArray]]:
@@ -239,7 +275,18 @@ def _cell_range(
     there) only that plane's nodes count. The range of the trilinear dose over any box inside
     that cell."""
     lo, hi = corners
-    grid = dose.grid
+    rows, idx = _beyond_cells(dose.grid, centre_mm, cell)
+    if rows.size:
+        lo[rows], hi[rows] = _corner_range(dose, idx)
+    return lo, hi
+
+
+def _beyond_cells(
+    grid: RectilinearGrid, centre_mm: tuple[FloatArray, FloatArray, FloatArray], cell: tuple[IntArray, IntArray, IntArray]
+) -> tuple[IntArray, list[tuple[IntArray, IntArray]]]:
+    """The part of :func:`_cell_range` that depends on the points and the grid only: the points at
+    or beyond an outermost centre plane along some axis and, for those, the index boxes whose
+    nodes bound their dose (:func:`_corner_range`)."""
     axes = list(zip((grid.z_mm, grid.y_mm, grid.x_mm), centre_mm[::-1], cell, strict=True))
     beyond = None
     for coords, p, _ in axes:
@@ -247,8 +294,8 @@ def _cell_range(
             out = (p <= coords[0]) | (p >= coords[-1])
             beyond = out if beyond is None else beyond | out
     rows = np.flatnonzero(beyond) if beyond is not None else np.zeros(0, dtype=np.int64)
+    idx: list[tuple[IntArray, IntArray]] = []
     if rows.size:
-        idx = []
         for coords, p, first in axes:
             p_rows, first_rows = p[rows], first[rows]
             if coords.size == 1:
@@ -257,8 +304,7 @@ def _cell_range(
             low = p_rows <= coords[0]
             high = p_rows >= coords[-1]
             idx.append((np.where(high, coords.size - 1, first_rows), np.where(low, 0, np.where(high, coords.size - 1, first_rows + 1))))
-        lo[rows], hi[rows] = _corner_range(dose, idx)
-    return lo, hi
+    return rows, idx
 
 
 def _sample_dose(

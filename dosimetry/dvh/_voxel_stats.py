@@ -11,6 +11,7 @@ here depends on the dose grid only and is computed element by element (from each
 from __future__ import annotations
 
 import weakref
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -93,6 +94,71 @@ def _interior_samples(dose: DoseGrid, window: Window) -> tuple[FloatArray, Float
     return centre, spread, steep
 
 
+@dataclass(frozen=True, eq=False)
+class VoxelBlock:
+    """Some voxels of a grid within a few z slices: the box holding them (``k_range``, ``j_range``,
+    ``i_range``: first and stop index on each axis) and their mask over it (read-only)."""
+
+    k_range: tuple[int, int]
+    j_range: tuple[int, int]
+    i_range: tuple[int, int]
+    mask: npt.NDArray[np.bool_]
+
+
+def voxel_blocks(mask: npt.NDArray[np.bool_], corner: tuple[int, int, int]) -> tuple[VoxelBlock, ...]:
+    """The voxels of ``mask`` (a box of the grid whose first voxel is ``corner``, (k, j, i)) in
+    blocks of :data:`INTERIOR_BLOCK_SLICES` z slices, each cut to the box of its own voxels (a body's
+    section changes along z: on the clinical-size case the External's blocks hold 27 % fewer
+    voxels than its whole box). Blocks without a voxel are left out; the blocks' voxels in order,
+    each block's in C order, are the mask's in C order."""
+    blocks = []
+    k, j, i = corner
+    for first in range(0, mask.shape[0], INTERIOR_BLOCK_SLICES):
+        part = mask[first : first + INTERIOR_BLOCK_SLICES]
+        rows = np.flatnonzero(part.any(axis=(0, 2)))
+        if rows.size == 0:
+            continue
+        slices = np.flatnonzero(part.any(axis=(1, 2)))
+        cols = np.flatnonzero(part.any(axis=(0, 1)))
+        k0, k1 = int(slices[0]), int(slices[-1]) + 1
+        j0, j1 = int(rows[0]), int(rows[-1]) + 1
+        i0, i1 = int(cols[0]), int(cols[-1]) + 1
+        box = np.ascontiguousarray(part[k0:k1, j0:j1, i0:i1])
+        box.flags.writeable = False
+        blocks.append(VoxelBlock((k + first + k0, k + first + k1), (j + j0, j + j1), (i + i0, i + i1), box))
+    return tuple(blocks)
+
+
+def _interior_voxel_samples(
+    dose: DoseGrid, blocks: tuple[VoxelBlock, ...]
+) -> tuple[FloatArray, FloatArray, npt.NDArray[np.bool_]]:
+    """:func:`_interior_samples` of the voxels of ``blocks`` (:func:`voxel_blocks`) only, in their
+    order: their trilinear voxel means, clipped spreads and whether they are steep, the same
+    numbers. The filter runs on each block's box (a voxel's mean, raw spread and range depend on
+    its 27-neighbourhood only); the clipping and the steep test, element by element, on the
+    voxels of the block only. Measured reason (issue 20, clinical-size case): the External's window
+    is 80 % of the one-sample model's time on every map and half of its voxels are not interior;
+    for the 40 ROIs, the model 0.078 -> 0.064 s CPU per map with the voxels of a bounding box
+    (in-process A/B, min of 5); with the blocks cut to their own voxels (27 % fewer) on top,
+    benchmarks/dvh_map_reuse.py's 6 maps after the first 0.82 -> 0.73 s (median of 5)."""
+    threshold_gy = steep_threshold_gy(dose)
+    centres: list[FloatArray] = []
+    spreads: list[FloatArray] = []
+    steeps: list[npt.NDArray[np.bool_]] = []
+    for block in blocks:
+        block_centre, raw, lo, hi = _block_voxel_stats(dose, block.k_range, block.j_range, block.i_range, True)
+        mask = block.mask
+        centre, lo, hi = block_centre[mask], lo[mask], hi[mask]
+        centres.append(centre)
+        spreads.append(_clipped_spread(centre, raw[mask], lo, hi))
+        steeps.append((hi - lo) > threshold_gy)
+    if not centres:
+        return np.zeros(0), np.zeros(0), np.zeros(0, dtype=bool)
+    if len(centres) == 1:
+        return centres[0], spreads[0], steeps[0]
+    return np.concatenate(centres), np.concatenate(spreads), np.concatenate(steeps)
+
+
 def whole_grid(dose: DoseGrid) -> Window:
     """The window of every voxel of ``dose``'s grid."""
     nz, ny, nx = dose.grid.shape_zyx
@@ -123,7 +189,14 @@ def _block_voxel_stats(
         index.append(idx)
         coords.append(axis_mm[idx])
         edges.append((axis_edges[first:last], axis_mm[first:last], axis_edges[first + 1 : last + 1]))
-    block = dose.dose_gy[np.ix_(*index)]
+    if all(first >= 1 and last < size for (first, last), size in zip((k_range, j_range, i_range), dose.dose_gy.shape, strict=True)):
+        # away from the grid's border the halo is a plain slice: copied contiguous, the same values
+        # as the gather (which repeats border values), in a third of its time
+        block = np.ascontiguousarray(
+            dose.dose_gy[k_range[0] - 1 : k_range[1] + 1, j_range[0] - 1 : j_range[1] + 1, i_range[0] - 1 : i_range[1] + 1]
+        )
+    else:
+        block = dose.dose_gy[np.ix_(*index)]
     centre = block[1:-1, 1:-1, 1:-1]
     # 27-neighbourhood range and trilinear voxel mean, one axis at a time
     lo = block

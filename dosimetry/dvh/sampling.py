@@ -92,6 +92,7 @@ from dosimetry.dvh._roi_samples import (
     _PartialSamples,
     _start_samples,
     auto_supersample,
+    release_sampling_plans,
 )
 from dosimetry.dvh._samples import DoseSamples, cumulative_volume
 from dosimetry.dvh._trilinear import trilinear
@@ -112,6 +113,7 @@ __all__ = [
     "auto_supersample",
     "cumulative_volume",
     "release_grid_caches",
+    "release_sampling_plans",
     "roi_dose_samples",
     "roi_dose_samples_batch",
     "steep_threshold_gy",
@@ -147,15 +149,24 @@ def roi_dose_samples(
     spread: bool = True,
     single_plane_thickness_mm: float | None = None,
     geometry: RoiGeometry | None = None,
+    keep_plan: bool = True,
 ) -> DoseSamples:
     """Dose samples and volume weights (cc) covering ``roi`` inside the dose grid.
 
     See the module docstring. ``supersample``: ``n`` (default :func:`auto_supersample`).
     ``spread=False`` gives point samples (for comparison). ``geometry`` may pass a precomputed
     :func:`~dosimetry.dvh.geometry.roi_geometry` of ``roi``; the samples are then labelled with
-    the geometry's convention (``end_cap`` is not used).
+    the geometry's convention (``end_cap`` is not used), and the part of the sampling that does
+    not depend on the dose values (the geometry's plan on the grid) is kept for the next dose map
+    on the same grid object (:func:`release_sampling_plans`; the same numbers either way);
+    ``keep_plan=False`` (a geometry sampled on one map only) uses a plan already kept but keeps
+    no new one. Without ``geometry`` the ROI's memoised geometry
+    (:func:`~dosimetry.dvh.rasterise.geometry_for_grid`) is sampled, with the plan kept for it on
+    this grid when there is one (none is kept).
     """
-    partial = _start_samples(dose, roi, end_cap, supersample, spread, single_plane_thickness_mm, geometry, None)
+    partial = _start_samples(
+        dose, roi, end_cap, supersample, spread, single_plane_thickness_mm, geometry, None, keep_plan
+    )
     return _end_samples(partial)
 
 

@@ -89,7 +89,10 @@ def convention_sensitivity(
             try:
                 if dvh is None:
                     geometry = geometry_for_grid(roi, dose.grid, convention, None)
-                    samples = roi_dose_samples(dose, roi, end_cap=convention, supersample=supersample, geometry=geometry)
+                    # one map: a sampling plan kept for other maps (the DVH stage's) is used, none kept here
+                    samples = roi_dose_samples(
+                        dose, roi, end_cap=convention, supersample=supersample, geometry=geometry, keep_plan=False
+                    )
                     dvh = dvh_from_samples(samples, roi_name=roi.name, roi_number=roi.number, bin_width_gy=bin_width_gy)
             except GeometryError as exc:
                 errors.append(f"{convention.value}: {exc}")
