@@ -41,7 +41,6 @@ from enum import StrEnum
 import numpy as np
 import numpy.typing as npt
 import SimpleITK as sitk
-from scipy import ndimage
 
 from dosimetry.errors import ConsistencyError, GeometryError
 from dosimetry.grid import RectilinearGrid
@@ -92,6 +91,8 @@ def grid_index(reg: DeformableRegistration, points_mm: FloatArray) -> FloatArray
 def displacement_at(reg: DeformableRegistration, points_mm: FloatArray) -> tuple[FloatArray, BoolArray]:
     """The grid's displacement (mm) at Registered-RCS points (trilinear, border held) and the mask of
     points more than half a grid voxel beyond the outer vectors."""
+    from scipy import ndimage  # only a deformable registration needs it: not imported by every analyze
+
     index = grid_index(reg, points_mm)
     nx, ny, nz = reg.grid_dimensions_xyz
     size = np.array([nx, ny, nz], dtype=np.float64)

@@ -32,7 +32,6 @@ from dataclasses import dataclass, replace
 import numpy as np
 import numpy.typing as npt
 import SimpleITK as sitk
-from scipy import ndimage
 
 from dosimetry.align import align_prior_dose
 from dosimetry.align.deformable import (
@@ -167,6 +166,8 @@ def _roi_points(roi: Roi) -> FloatArray:
 
 def _surface_distance_mm(a: npt.NDArray[np.bool_], b: npt.NDArray[np.bool_], spacing_mm: float) -> float:
     """Symmetric mean surface distance between two binary masks on one grid."""
+    from scipy import ndimage  # only the registration check needs it: not imported by every analyze
+
     surf_a = a & ~ndimage.binary_erosion(a)
     surf_b = b & ~ndimage.binary_erosion(b)
     if not surf_a.any() or not surf_b.any():
