@@ -1,11 +1,12 @@
-"""``dosimetry analyze`` imports scipy's interpolate and ndimage packages only where a run uses them.
+"""``dosimetry analyze`` imports scipy's interpolate and ndimage packages and SimpleITK only where a run uses them.
 
 scipy.interpolate (with the scipy.linalg/optimize/sparse/fft/spatial packages it pulls in) is needed by
 a prior grid with non-uniform z (:mod:`dosimetry.align.resample`), scipy.ndimage by a deformable
 registration (:mod:`dosimetry.align.deformable`), the registration check
 (:mod:`dosimetry.patient.registration_quality`) and per-organ recovery models
-(:mod:`dosimetry.patient.recovery`). Importing those modules must not import them (issue 20: start-up
-CPU of every analyze).
+(:mod:`dosimetry.patient.recovery`), SimpleITK by a prior course (alignment, registration). Importing
+those modules must not import them (issue 20: start-up CPU of every analyze), and an analyze without a
+prior course never imports SimpleITK.
 
 Oracles: ``sys.modules`` of a fresh interpreter after the imports, and, in a fresh interpreter running
 ``dosimetry analyze`` on the sample patient, the dosimetry module whose code first imported each
@@ -38,6 +39,8 @@ MODULES_WITHOUT_THEM = (
     "dosimetry.align.deformable",
     "dosimetry.patient.registration_quality",
     "dosimetry.patient.recovery",
+    "dosimetry.align.register",
+    "dosimetry.patient.deformable",
 )
 
 
@@ -49,12 +52,27 @@ def _run_python(code: str) -> str:
     return result.stdout
 
 
-def test_importing_the_analyze_modules_imports_neither_scipy_interpolate_nor_ndimage() -> None:
+def test_importing_the_analyze_modules_imports_neither_scipy_interpolate_nor_ndimage_nor_simpleitk() -> None:
     imports = "".join(f"import {name}\n" for name in MODULES_WITHOUT_THEM)
+    watched = (*LAZY, "SimpleITK")
     out = _run_python(
-        "import json, sys\n" + imports + f"print(json.dumps(sorted(k for k in sys.modules if k.startswith({LAZY!r}))))\n"
+        "import json, sys\n" + imports + f"print(json.dumps(sorted(k for k in sys.modules if k.startswith({watched!r}))))\n"
     )
     assert json.loads(out) == []
+
+
+def test_analyze_without_a_prior_course_imports_no_simpleitk(tmp_path: Path) -> None:
+    code = (
+        "import contextlib, io, json, sys\n"
+        "import dosimetry.cli.main as m\n"
+        "with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):\n"
+        f"    code = m.main(['analyze', {str(SAMPLE_PATIENT / 'current')!r}, '--no-prior', '--out', {str(tmp_path / 'out')!r}])\n"
+        "print(json.dumps([code, sorted(k for k in sys.modules if k.startswith('SimpleITK'))]))\n"
+    )
+    exit_code, modules = json.loads(_run_python(code))
+    assert exit_code == 0
+    assert (tmp_path / "out" / "results.json").is_file()
+    assert modules == []
 
 
 def test_analyze_of_the_sample_patient_imports_them_only_from_the_modules_that_use_them(tmp_path: Path) -> None:
