@@ -6,7 +6,7 @@ registration (:mod:`dosimetry.align.deformable`), the registration check
 (:mod:`dosimetry.patient.registration_quality`) and per-organ recovery models
 (:mod:`dosimetry.patient.recovery`), SimpleITK by a prior course (alignment, registration). Importing
 those modules must not import them (issue 20: start-up CPU of every analyze), and an analyze without a
-prior course never imports SimpleITK.
+prior course never imports SimpleITK. PyYAML is needed only by a YAML protocol or name mapping file.
 
 Oracles: ``sys.modules`` of a fresh interpreter after the imports, and, in a fresh interpreter running
 ``dosimetry analyze`` on the sample patient, the dosimetry module whose code first imported each
@@ -52,22 +52,22 @@ def _run_python(code: str) -> str:
     return result.stdout
 
 
-def test_importing_the_analyze_modules_imports_neither_scipy_interpolate_nor_ndimage_nor_simpleitk() -> None:
-    imports = "".join(f"import {name}\n" for name in MODULES_WITHOUT_THEM)
-    watched = (*LAZY, "SimpleITK")
+def test_importing_the_analyze_modules_imports_neither_scipy_interpolate_nor_ndimage_nor_simpleitk_nor_yaml() -> None:
+    imports = "".join(f"import {name}\n" for name in (*MODULES_WITHOUT_THEM, "dosimetry.constraints.protocol", "dosimetry.constraints.naming"))
+    watched = (*LAZY, "SimpleITK", "yaml")
     out = _run_python(
         "import json, sys\n" + imports + f"print(json.dumps(sorted(k for k in sys.modules if k.startswith({watched!r}))))\n"
     )
     assert json.loads(out) == []
 
 
-def test_analyze_without_a_prior_course_imports_no_simpleitk(tmp_path: Path) -> None:
+def test_analyze_without_a_prior_course_or_protocol_imports_neither_simpleitk_nor_yaml(tmp_path: Path) -> None:
     code = (
         "import contextlib, io, json, sys\n"
         "import dosimetry.cli.main as m\n"
         "with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):\n"
         f"    code = m.main(['analyze', {str(SAMPLE_PATIENT / 'current')!r}, '--no-prior', '--out', {str(tmp_path / 'out')!r}])\n"
-        "print(json.dumps([code, sorted(k for k in sys.modules if k.startswith('SimpleITK'))]))\n"
+        "print(json.dumps([code, sorted(k for k in sys.modules if k.startswith(('SimpleITK', 'yaml')))]))\n"
     )
     exit_code, modules = json.loads(_run_python(code))
     assert exit_code == 0
