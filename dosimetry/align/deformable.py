@@ -37,15 +37,19 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
-import SimpleITK as sitk
-from scipy import ndimage
 
 from dosimetry.errors import ConsistencyError, GeometryError
 from dosimetry.grid import RectilinearGrid
 from dosimetry.io.registration_reader import DeformableRegistration
+
+if TYPE_CHECKING:
+    # Imported in the functions that use it (0.1-0.2 s CPU): an analyze without a prior course,
+    # --no-prior, never needs SimpleITK (issue 20, start-up CPU).
+    import SimpleITK as sitk
 
 logger = logging.getLogger(__name__)
 
@@ -92,6 +96,8 @@ def grid_index(reg: DeformableRegistration, points_mm: FloatArray) -> FloatArray
 def displacement_at(reg: DeformableRegistration, points_mm: FloatArray) -> tuple[FloatArray, BoolArray]:
     """The grid's displacement (mm) at Registered-RCS points (trilinear, border held) and the mask of
     points more than half a grid voxel beyond the outer vectors."""
+    from scipy import ndimage  # only a deformable registration needs it: not imported by every analyze
+
     index = grid_index(reg, points_mm)
     nx, ny, nz = reg.grid_dimensions_xyz
     size = np.array([nx, ny, nz], dtype=np.float64)
@@ -196,6 +202,8 @@ def displacement_field(
     """The current -> prior mapping as an ITK displacement-field image (vectors ``p_prior - p_current``,
     mm) on a uniform grid covering ``grid``, and the mask (field z, y, x) of points outside the
     deformation grid. Computed one plane at a time (bounded memory)."""
+    import SimpleITK as sitk
+
     (nx, ny, nz), origin, spacing = field_geometry(grid)
     vectors = np.empty((nz, ny, nx, 3), dtype=np.float64)
     outside = np.empty((nz, ny, nx), dtype=np.bool_)
@@ -236,6 +244,8 @@ def jacobian_stats(field_image: sitk.Image, mask: BoolArray | None = None) -> Ja
     """Statistics of the Jacobian determinant of ``x -> x + u(x)`` (SimpleITK
     DisplacementFieldJacobianDeterminant, central differences); ``folding_voxels`` counts
     determinants <= 0 (the mapping folds space there). ``mask`` (z, y, x) restricts the voxels."""
+    import SimpleITK as sitk
+
     det = sitk.GetArrayFromImage(sitk.DisplacementFieldJacobianDeterminant(field_image))
     values = det[mask] if mask is not None else det.ravel()
     if values.size == 0:

@@ -48,16 +48,20 @@ import logging
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
-import SimpleITK as sitk
 
 from dosimetry.errors import ArgumentError, GeometryError, OutputError
 from dosimetry.grid import RectilinearGrid
 from dosimetry.io.registration_reader import DeformableRegistration
 from dosimetry.io.registration_writer import ds_exact
+
+if TYPE_CHECKING:
+    # Imported in the functions that use it (0.1-0.2 s CPU): an analyze without a prior course,
+    # --no-prior, never needs SimpleITK (issue 20, start-up CPU).
+    import SimpleITK as sitk
 
 logger = logging.getLogger(__name__)
 
@@ -110,6 +114,8 @@ class ComputedRegistration:
 
     def composite(self) -> sitk.CompositeTransform:
         """``p_prior = R(p + d(p))`` (ITK applies the last-added transform first)."""
+        import SimpleITK as sitk
+
         composite = sitk.CompositeTransform(3)
         composite.AddTransform(self.rigid)
         composite.AddTransform(sitk.DisplacementFieldTransform(sitk.Image(self.field)))
@@ -133,6 +139,8 @@ def euler_matrix(transform: sitk.Euler3DTransform) -> FloatArray:
 
 def ct_image(hu: npt.NDArray[np.floating[Any]], grid: RectilinearGrid, window: tuple[float, float]) -> sitk.Image:
     """A float32 SimpleITK image of a canonical CT volume (z, y, x) on a uniform grid, clipped to ``window``."""
+    import SimpleITK as sitk
+
     if not grid.z_is_uniform:
         raise GeometryError("the CT slices are not evenly spaced; registration needs a uniform CT grid")
     image = sitk.GetImageFromArray(np.clip(hu, *window).astype(np.float32))
@@ -144,11 +152,15 @@ def ct_image(hu: npt.NDArray[np.floating[Any]], grid: RectilinearGrid, window: t
 
 def _coarsen(image: sitk.Image, min_spacing_mm: float) -> sitk.Image:
     """Average whole blocks of voxels so each axis's spacing is at least about ``min_spacing_mm``."""
+    import SimpleITK as sitk
+
     factors = [max(1, int(np.floor(min_spacing_mm / s + 1e-6))) for s in image.GetSpacing()]
     return sitk.BinShrink(image, factors) if max(factors) > 1 else image
 
 
 def _rigid_method(parameters: RegistrationParameters) -> sitk.ImageRegistrationMethod:
+    import SimpleITK as sitk
+
     method = sitk.ImageRegistrationMethod()
     method.SetMetricAsMattesMutualInformation(numberOfHistogramBins=parameters.histogram_bins)
     method.SetMetricSamplingStrategy(method.RANDOM)
@@ -166,6 +178,8 @@ def _rigid_method(parameters: RegistrationParameters) -> sitk.ImageRegistrationM
 
 def _demons(fixed: sitk.Image, moving: sitk.Image, parameters: RegistrationParameters) -> sitk.Image:
     """Multi-level demons displacement field on the fixed image's grid (float64 vectors, mm)."""
+    import SimpleITK as sitk
+
     field: sitk.Image | None = None
     for shrink in parameters.demons_shrink_factors:
         factors = [max(1, min(shrink, n // 4)) for n in fixed.GetSize()]  # keep at least 4 voxels per axis
@@ -196,6 +210,8 @@ def register_deformable(
     parameters: RegistrationParameters | None = None,
 ) -> ComputedRegistration:
     """Register the prior CT (moving) to the current CT (fixed): rigid, then demons (module docstring)."""
+    import SimpleITK as sitk
+
     params = parameters or RegistrationParameters()
     start = time.perf_counter()
     fixed = _coarsen(ct_image(current_hu, current_grid, params.hu_window), params.min_spacing_mm)
@@ -224,6 +240,8 @@ def register_deformable(
 def to_deformable_registration(computed: ComputedRegistration) -> DeformableRegistration:
     """The DICOM form (registered = current, source = prior): pre identity, grid vectors d(p) sampled
     every ``grid_spacing_mm`` over the current CT, post the rigid matrix."""
+    import SimpleITK as sitk
+
     grid = computed.current_grid
     step = computed.parameters.grid_spacing_mm
     (x0, x1), (y0, y1), (z0, z1) = grid.bounds_mm()
@@ -249,6 +267,8 @@ def to_deformable_registration(computed: ComputedRegistration) -> DeformableRegi
 def write_itk_transform(computed: ComputedRegistration, path: Path) -> Path:
     """Write the composite transform (current -> prior points) with ``SimpleITK.WriteTransform``
     (``.h5``: HDF5 holds the displacement field)."""
+    import SimpleITK as sitk
+
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         sitk.WriteTransform(computed.composite(), str(path))

@@ -37,11 +37,10 @@ import logging
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
-import SimpleITK as sitk
-from scipy.interpolate import RegularGridInterpolator
 
 from dosimetry.dose import DoseGrid
 from dosimetry.errors import ArgumentError, ConsistencyError
@@ -50,6 +49,11 @@ from dosimetry.io.registration_reader import DeformableRegistration
 from dosimetry.registration import RigidRegistration
 from dosimetry.align.deformable import JacobianStats, direction_for, displacement_field, jacobian_stats
 from dosimetry.align.transforms import current_to_prior_transform, describe_transform, load_itk_transform
+
+if TYPE_CHECKING:
+    # Imported in the functions that use it (0.1-0.2 s CPU): an analyze without a prior course,
+    # --no-prior, never needs SimpleITK (issue 20, start-up CPU).
+    import SimpleITK as sitk
 
 logger = logging.getLogger(__name__)
 
@@ -88,6 +92,8 @@ def _z_spacing(grid: RectilinearGrid) -> float:
 
 
 def _image_from_dose(dose_gy: FloatArray, grid: RectilinearGrid) -> sitk.Image:
+    import SimpleITK as sitk
+
     image = sitk.GetImageFromArray(np.ascontiguousarray(dose_gy, dtype=np.float64))
     image.SetOrigin((float(grid.x_mm[0]), float(grid.y_mm[0]), float(grid.z_mm[0])))
     image.SetSpacing((grid.spacing_x_mm, grid.spacing_y_mm, _z_spacing(grid)))
@@ -98,6 +104,8 @@ def _image_from_dose(dose_gy: FloatArray, grid: RectilinearGrid) -> sitk.Image:
 def _resample_sitk(
     prior_image: sitk.Image, target: RectilinearGrid, transform: sitk.Transform
 ) -> tuple[FloatArray, npt.NDArray[np.bool_]]:
+    import SimpleITK as sitk
+
     nz, ny, nx = target.shape_zyx
     spacing_xy = (target.spacing_x_mm, target.spacing_y_mm)
     resampler = sitk.ResampleImageFilter()
@@ -149,6 +157,11 @@ def _resample_rectilinear(
     prior: DoseGrid, target: RectilinearGrid, transform: sitk.Transform
 ) -> tuple[FloatArray, npt.NDArray[np.bool_]]:
     """Trilinear interpolation on a prior grid with non-uniform z (one output plane at a time)."""
+    import SimpleITK as sitk
+    # Imported here, not at the top: scipy.interpolate (with scipy.special/linalg/optimize/sparse/spatial
+    # it pulls in) was ~0.3-0.7 s CPU of every analyze start-up, and only a non-uniform prior grid needs it.
+    from scipy.interpolate import RegularGridInterpolator
+
     src = prior.grid
     interpolator = RegularGridInterpolator(
         (src.z_mm, src.y_mm, src.x_mm), prior.dose_gy, method="linear", bounds_error=False, fill_value=None
@@ -192,6 +205,8 @@ def resample_dose_with_transform(
     """Linear resampling of ``prior`` onto ``target``; ``transform`` maps target points to prior
     points (ITK convention; identity when None). Returns the dose (0 outside the prior grid) and
     the mask of target voxels outside the prior grid."""
+    import SimpleITK as sitk
+
     if transform is None:
         transform = sitk.Transform(3, sitk.sitkIdentity)
     src = prior.grid
@@ -204,6 +219,8 @@ def outside_displacement_field(transform: sitk.Transform, grid: RectilinearGrid)
     """Mask of ``grid`` voxels whose centre lies outside the domain of a displacement-field transform
     (ITK maps such points with zero displacement, as the identity, without telling); None for any
     other transform. The domain is ITK's: continuous index in [-0.5, size - 0.5) on each axis."""
+    import SimpleITK as sitk
+
     if not isinstance(transform, sitk.DisplacementFieldTransform):
         return None
     fixed = np.asarray(transform.GetFixedParameters(), dtype=np.float64)  # size, origin, spacing, direction
@@ -243,6 +260,8 @@ def align_prior_dose(
     deformable: DeformableRegistration | None = None,
 ) -> AlignedDose:
     """Bring ``prior`` onto ``current_grid`` (see the module docstring for the rules)."""
+    import SimpleITK as sitk
+
     _check_exclusive(registration, transform, assume_same_position, deformable)
     warnings: list[str] = []
     prior_frame = prior.frame_of_reference_uid
@@ -343,6 +362,8 @@ def resample_values_with_transform(
 ) -> tuple[FloatArray, npt.NDArray[np.bool_]]:
     """:func:`resample_dose_with_transform` for any voxel values on a uniform ``grid`` (e.g. an ROI's
     occupancy): linear, 0 outside ``grid``; returns the values and the outside mask."""
+    import SimpleITK as sitk
+
     if not grid.z_is_uniform:
         raise ArgumentError("resample_values_with_transform needs a grid with uniform z spacing")
     if transform is None:

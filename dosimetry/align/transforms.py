@@ -22,19 +22,26 @@ the current (fixed) space: ``p_prior = p_current + u(p_current)``.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
-import SimpleITK as sitk
 
 from dosimetry.errors import ConsistencyError, GeometryError, InputFileError
 from dosimetry.registration import RigidRegistration
+
+if TYPE_CHECKING:
+    # Imported in the functions that use it (0.1-0.2 s CPU): an analyze without a prior course,
+    # --no-prior, never needs SimpleITK (issue 20, start-up CPU).
+    import SimpleITK as sitk
 
 DISPLACEMENT_FIELD_SUFFIXES = (".nii", ".nii.gz", ".mha", ".mhd", ".nrrd")
 
 
 def affine_transform(matrix_4x4: npt.ArrayLike) -> sitk.AffineTransform:
     """A SimpleITK affine transform computing ``p -> A p + t`` for a homogeneous 4x4 matrix."""
+    import SimpleITK as sitk
+
     m = np.asarray(matrix_4x4, dtype=np.float64)
     transform = sitk.AffineTransform(3)
     transform.SetMatrix([float(v) for v in m[:3, :3].ravel()])
@@ -75,6 +82,8 @@ def current_to_prior_transform(
 
 def load_itk_transform(path: Path | str) -> sitk.Transform:
     """Read a transform file or displacement-field image (see the module docstring)."""
+    import SimpleITK as sitk
+
     source = Path(path)
     if not source.is_file():
         raise InputFileError(f"transform file {source} does not exist or is not a file")

@@ -36,8 +36,6 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
-import yaml
-
 from dosimetry.constraints.tables import Organ
 from dosimetry.errors import ConstraintError, InputFileError
 
@@ -208,6 +206,8 @@ def _line_of(text: str, needle: str) -> int | None:
 
 def load_name_mapping(path: str | Path) -> NameMapper:
     """Read a user mapping file (``.yaml``/``.yml`` or ``.toml``); see the module docstring."""
+    import yaml  # imported where used (12 ms CPU): only a YAML protocol or mapping file needs it
+
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")

@@ -45,14 +45,15 @@ import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import yaml
+from typing import TYPE_CHECKING, Any
 
 from dosimetry.constraints.metrics import Constraint, parse_constraint
 from dosimetry.quantities import DoseBasis
 from dosimetry.errors import ConstraintError, DosimetryError, InputFileError
 from dosimetry.radiobiology.recovery import ConstantResidual, RecoveryModel, RecoverySelection, parse_recovery_model
+
+if TYPE_CHECKING:
+    import yaml
 
 DEFAULT_QUANTITY = DoseBasis.EQD2_CUMULATIVE
 _TOP_KEYS = frozenset({"name", "quantity", "constraints", "description", "recovery"})
@@ -88,6 +89,8 @@ class _Located:
 
 
 def _yaml_tree(node: yaml.Node) -> _Located:
+    import yaml  # imported where used (12 ms CPU): only a YAML protocol or mapping file needs it
+
     line = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
         mapping: dict[str, tuple[_Located, _Located]] = {}
@@ -198,6 +201,8 @@ def _recovery(located: _Located, source: str) -> RecoverySelection:
 def parse_protocol_text(text: str, source: str, fmt: str) -> Protocol:
     """Parse protocol ``text`` in format ``fmt`` ("yaml" or "toml"); ``source`` names it in errors."""
     if fmt == "yaml":
+        import yaml  # imported where used (12 ms CPU): only a YAML protocol or mapping file needs it
+
         try:
             node = yaml.compose(text, Loader=yaml.SafeLoader)
         except yaml.YAMLError as exc:

@@ -25,7 +25,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.ndimage import binary_dilation
 
 from dosimetry.constraints.naming import NameMapper
 from dosimetry.constraints.tables import Organ
@@ -133,6 +132,8 @@ def recovery_assignment(
                 mask |= rasterise_roi(roi, grid).occupancy > 0.0
             except DosimetryError as exc:
                 warnings.append(f"recovery model {model.label} for {key!r}: ROI {roi.name!r} not rasterised, default model used there: {exc}")
+        from scipy.ndimage import binary_dilation  # only per-organ recovery models need it: not imported by every analyze
+
         overrides.append((model, binary_dilation(mask, structure=np.ones((3, 3, 3), dtype=bool))))
     months = None if interval is None else interval.months
     if months is not None:

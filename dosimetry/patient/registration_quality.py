@@ -28,11 +28,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
-import SimpleITK as sitk
-from scipy import ndimage
 
 from dosimetry.align import align_prior_dose
 from dosimetry.align.deformable import (
@@ -59,6 +58,11 @@ from dosimetry.quantities import DoseBasis, DoseQuantity
 from dosimetry.radiobiology import CourseDose
 from dosimetry.radiobiology.recovery import DEFAULT_RESIDUAL
 from dosimetry.structures import Roi
+
+if TYPE_CHECKING:
+    # Imported in the functions that use it (0.1-0.2 s CPU): an analyze without a prior course,
+    # --no-prior, never needs SimpleITK (issue 20, start-up CPU).
+    import SimpleITK as sitk
 
 logger = logging.getLogger(__name__)
 
@@ -132,6 +136,8 @@ class RegistrationUncertainty:
 
 # ---------------------------------------------------------------------------- mappings
 def _deformable_transform(maps: PatientMaps, grid: RectilinearGrid) -> sitk.Transform | None:
+    import SimpleITK as sitk
+
     reg = maps.deformable_registration
     if reg is None or maps.prior is None:
         return None
@@ -142,6 +148,8 @@ def _deformable_transform(maps: PatientMaps, grid: RectilinearGrid) -> sitk.Tran
 
 
 def _rigid_transform(maps: PatientMaps) -> sitk.Transform | None:
+    import SimpleITK as sitk
+
     if maps.prior is None:
         return None
     cur, pri = maps.current.dose.frame_of_reference_uid, maps.prior.dose.frame_of_reference_uid
@@ -167,6 +175,8 @@ def _roi_points(roi: Roi) -> FloatArray:
 
 def _surface_distance_mm(a: npt.NDArray[np.bool_], b: npt.NDArray[np.bool_], spacing_mm: float) -> float:
     """Symmetric mean surface distance between two binary masks on one grid."""
+    from scipy import ndimage  # only the registration check needs it: not imported by every analyze
+
     surf_a = a & ~ndimage.binary_erosion(a)
     surf_b = b & ~ndimage.binary_erosion(b)
     if not surf_a.any() or not surf_b.any():
@@ -207,6 +217,8 @@ def _overlap(
 
 def mapping_quality(maps: PatientMaps, roi_names: tuple[str, ...], rois: dict[str, Roi], mapper: NameMapper) -> tuple[tuple[OrganMappingQuality, ...], tuple[str, ...]]:
     """Per-organ Jacobian and contour overlap (module docstring); notes on what could not be computed."""
+    import SimpleITK as sitk
+
     notes: list[str] = []
     prior_rois: dict[str, Roi] = {}
     if maps.prior is not None:
@@ -310,6 +322,8 @@ def _checks_for_prior(
 
 def _shifted(dose: DoseGrid, shift_mm: tuple[float, float, float]) -> DoseGrid:
     """The dose moved by ``shift_mm``: shifted(p) = dose(p - shift); 0 where it comes from outside."""
+    import SimpleITK as sitk
+
     transform = sitk.TranslationTransform(3, [-v for v in shift_mm])
     values, _ = resample_values_with_transform(np.asarray(dose.dose_gy), dose.grid, dose.grid, transform)
     return replace(dose, dose_gy=values, description=f"{dose.description}; shifted by {shift_mm} mm")
