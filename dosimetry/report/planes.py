@@ -22,7 +22,6 @@ from enum import StrEnum
 
 import numpy as np
 import numpy.typing as npt
-from scipy.interpolate import RegularGridInterpolator
 
 from dosimetry.dose import DoseGrid
 from dosimetry.dvh.endcaps import DEFAULT_END_CAP, EndCapConvention
@@ -192,6 +191,8 @@ def _dose_at(dose: DoseGrid, z: FloatArray, y: FloatArray, x: FloatArray) -> Flo
             c = np.array([c[0] - 0.5, c[0] + 0.5])
             values = np.repeat(values, 2, axis=axis)
         axes.append(c)
+    from scipy.interpolate import RegularGridInterpolator  # 0.1 s of imports only where a plane is sampled (issue 20)
+
     interpolator = RegularGridInterpolator(tuple(axes), values, bounds_error=False, fill_value=0.0)
     points = np.stack(np.broadcast_arrays(z, y, x), axis=-1)
     result = interpolator(points)
