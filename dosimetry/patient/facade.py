@@ -35,6 +35,7 @@ from dosimetry.constraints.protocol import Protocol, load_protocol
 from dosimetry.dose import DoseGrid
 from dosimetry.dvh import Dvh
 from dosimetry.dvh.endcaps import DEFAULT_END_CAP, EndCapConvention
+from dosimetry.dvh.sampling import release_sampling_plans
 from dosimetry.errors import ArgumentError, DosimetryError, OutputError
 from dosimetry.io.atomic_files import write_text
 from dosimetry.patient.deformable import RegisterMode, parse_register, write_registration_outputs
@@ -552,20 +553,24 @@ class Patient:
     ) -> AnalysisResults:
         from dosimetry.patient.schema import validate
         from dosimetry.report.builder import build_report
-        from dosimetry.report.figure_sections import overlay_map_keys
 
         if not (0 < dvh_csv_step_gy <= 10):
             raise ArgumentError(f"dvh_csv_step_gy must be in (0, 10] Gy, got {dvh_csv_step_gy}")
         out_dir = Path(out_dir)
         check_output_outside(self.folders, out_dir)
         early = self._early_overlays(renderer)
-        # the maps the analysis computes are written without computing them again, and the cumulative
-        # EQD2 the report's overlays look into is held for them (HoldingSpool: measured reason there).
-        # Not the current EQD2 too: measured (clinical case) holding both raised the main process's
-        # peak from 714 to 853 MB, the cumulative alone to 774-786 MB; the report computes the current
-        # EQD2 again (one LQ map, about 0.07 s).
-        with map_spool(self._maps, out_dir, hold=overlay_map_keys(self._maps)[1:]) as spool:
+        # the maps the analysis computes are written without computing them again. None is held for
+        # the report's overlays (HoldingSpool could): measured (clinical case, every process of the run
+        # summed, benchmarks/analyze_side_by_side.py and a psutil sampler) holding the cumulative EQD2
+        # raised the main process's peak from 730 to 811 MiB in the re-irradiation steps after the DVH
+        # stage and the run's from 1132 to 1212 MiB, over issue 20's 1.2 GB, to save the report about
+        # 0.35 s of CPU; the report computes the cumulative EQD2 again, and the current EQD2 slab by
+        # slab (figure_sections.overlap_voxel).
+        with map_spool(self._maps, out_dir, hold=()) as spool:
             results = self.results(protocol, mapping, dvh_csv_step_gy=dvh_csv_step_gy)
+            # the DVH engine's sampling plans (31 MiB on the clinical case) are not needed by the
+            # report; an ROI sampled again makes its plan again (the same numbers)
+            release_sampling_plans(self._maps.current.dose.grid)
             spool.seal()  # what the report computes is neither encoded nor held (the export computes what the analysis did not)
             computed_maps = spool.take_held()
             analysed = results

@@ -38,7 +38,7 @@ from dosimetry.io.rtdose_writer import EncodedDose, encode_dose
 from dosimetry.plan import Plan
 from dosimetry.radiobiology.lq import check_alpha_beta
 from dosimetry.radiobiology import CourseDose, CumulativeMap, LqMap, DoseQuantity, SummationMethod, accumulate, lq_map
-from dosimetry.radiobiology.maps import lq_map_preview
+from dosimetry.radiobiology.maps import FloatArray, lq_map_preview, lq_map_slabs
 from dosimetry.radiobiology.summation import accumulate_preview
 from dosimetry.io.registration_reader import DeformableRegistration
 from dosimetry.radiobiology.course import Course, course_registrations, load_course
@@ -159,6 +159,13 @@ class LqMapSet(Mapping[str, LqMap]):
             self.spool.keep(key, computed.dose, lambda: lq_map_text(computed))
         return computed
 
+    def slabs(self, key: str) -> Iterator[FloatArray]:
+        """The values of the map ``key`` one z slab at a time, without the whole map
+        (:func:`~dosimetry.radiobiology.maps.lq_map_slabs` with this set's arguments: the same numbers
+        as ``self[key].dose.dose_gy[z]``; each slab a scratch buffer the next one overwrites)."""
+        quantity, ab = self._specs[key]
+        return lq_map_slabs(self._dose, quantity=quantity, alpha_beta_gy=ab, plan=self._plan)
+
     def warnings_of(self, key: str) -> tuple[str, ...]:
         """The map's warnings (as :attr:`LqMap.warnings`), computing no map (unless one overflows);
         the first key's description is kept too.
@@ -193,6 +200,14 @@ class LqMapSet(Mapping[str, LqMap]):
 
     def __len__(self) -> int:
         return len(self._specs)
+
+
+def lq_slabs(lq: Mapping[str, LqMap], key: str) -> Iterator[FloatArray]:
+    """The LQ map ``key`` of ``lq`` (a patient's :attr:`PatientMaps.lq`) one z slab at a time:
+    :meth:`LqMapSet.slabs` (without the whole map), else the slabs of the map ``lq[key]``."""
+    if isinstance(lq, LqMapSet):
+        return lq.slabs(key)
+    return iter(lq[key].dose.dose_gy)
 
 
 class CumulativeMapSet(Mapping[str, CumulativeMap]):

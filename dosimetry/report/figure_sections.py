@@ -8,6 +8,7 @@ centroid, 95/85/70/30 % of the prescription in red/orange/yellow/blue (protocol 
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -17,7 +18,7 @@ import numpy as np
 from dosimetry.dvh import rasterise_roi
 from dosimetry.errors import DosimetryError
 from dosimetry.io import load_ct_series
-from dosimetry.patient.maps import lq_key
+from dosimetry.patient.maps import lq_key, lq_slabs
 from dosimetry.patient.verdict import constraint_value_text
 from dosimetry.quantities import DoseQuantity
 from dosimetry.radiobiology.alpha_beta import RoiRole
@@ -253,32 +254,40 @@ def overlap_voxel(maps: PatientMaps, computed: Mapping[str, DoseGrid] | None = N
     A map in ``computed`` (grids by map key) is taken from there instead of computed."""
     if maps.prior is None:
         return None
-    current = _quantity_map(maps, "eqd2_current", computed)
+    key = lq_key(DoseQuantity.EQD2, maps.alpha_beta_late_gy)
     cumulative = _quantity_map(maps, "eqd2_cumulative", computed)
-    if current is None or cumulative is None:
+    if key not in maps.lq or cumulative is None:
         return None
-    now = np.asarray(current.dose_gy)
     cum = np.asarray(cumulative.dose_gy)
-    # In blocks of slabs through one small buffer: the whole-grid overlap and difference were two grid
-    # copies (160 MB on a 256 x 256 x 160 grid) at the report's memory peak. Same sums per slab (the
-    # same reduction over each slab's contiguous y, x), same argmax.
-    sums = np.empty(now.shape[0])
+    # In blocks of slabs through small buffers: the whole-grid overlap and difference were two grid
+    # copies (160 MB on a 256 x 256 x 160 grid) at the report's memory peak, and the current EQD2 is
+    # made slab by slab (LqMapSet.slabs, the same numbers) unless it is at hand: measured (issue 20,
+    # clinical case) the whole current map was 84 MB of the main process's peak while a render
+    # process held the overlays' CT. Same sums per slab (the same reduction over each slab's
+    # contiguous y, x), same argmax.
+    held = computed.get(key) if computed else None
+    slabs = iter(np.asarray(held.dose_gy)) if held is not None else lq_slabs(maps.lq, key)
+    sums = np.empty(cum.shape[0])
     largest = -np.inf
-    buffer = np.empty((min(_OVERLAP_SLABS, now.shape[0]), *now.shape[1:]))
-    for start in range(0, now.shape[0], _OVERLAP_SLABS):
-        block = buffer[: min(_OVERLAP_SLABS, now.shape[0] - start)]
+    now = np.empty((min(_OVERLAP_SLABS, cum.shape[0]), *cum.shape[1:]))
+    buffer = np.empty_like(now)
+    for start in range(0, cum.shape[0], _OVERLAP_SLABS):
+        block = buffer[: min(_OVERLAP_SLABS, cum.shape[0] - start)]
         stop = start + block.shape[0]
-        np.subtract(cum[start:stop], now[start:stop], out=block)
-        np.minimum(now[start:stop], block, out=block)
+        for z in range(start, stop):
+            now[z - start] = next(slabs)
+        np.subtract(cum[start:stop], now[: block.shape[0]], out=block)
+        np.minimum(now[: block.shape[0]], block, out=block)
         sums[start:stop] = block.sum(axis=(1, 2))
         largest = max(largest, float(block.max()))
     if not largest > 0:
         return None
     k = int(np.argmax(sums))
-    overlap_k = np.minimum(now[k], cum[k] - now[k])
+    now_k = np.asarray(held.dose_gy)[k] if held is not None else next(itertools.islice(lq_slabs(maps.lq, key), k, None))
+    overlap_k = np.minimum(now_k, cum[k] - now_k)
     j, i = np.unravel_index(int(np.argmax(overlap_k)), overlap_k.shape)
     value = float(overlap_k[j, i])
-    point = _voxel_mm(current.grid, (k, int(j), int(i)))
+    point = _voxel_mm(cumulative.grid, (k, int(j), int(i)))
     return point, f"largest prior/current overlap: min(current EQD2, r x prior EQD2) = {value:.2f} Gy at this voxel"
 
 
