@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from dosimetry.constraints.partial_volume import Status as ConstraintStatus
 from dosimetry.patient import AnalysisResults, load_patient, resolve_folders
+from dosimetry.patient.background import without_background_maps
 from pipelines.analysis import AnalysisParameters, ConstraintRow, CourseRow, MetricRow, PatientInputs, PatientResult, RoiRow
 
 if TYPE_CHECKING:
@@ -137,20 +138,23 @@ def full_analysis(inputs: PatientInputs, parameters: AnalysisParameters, out_dir
         recovery = _recovery(parameters, extra) if has_prior else None
         interval = extra.get("interval_months")
         thresholds = [float(v) for v in str(extra.get("overlap_threshold_gy") or "10,10").split(",")]
-        patient = load_patient(
-            folder,
-            assume_same_position=bool(extra.get("assume_same_position", False)) and has_prior,
-            residual=parameters.residual_fraction if has_prior and recovery is None else None,
-            recovery=recovery,
-            interval_months=float(interval) if has_prior and isinstance(interval, (int, float)) else None,
-            reirradiation_thresholds_gy=(thresholds[0], thresholds[1]),
-            alpha_beta_late_gy=parameters.alpha_beta_late_gy,
-            alpha_beta_tumour_gy=parameters.alpha_beta_tumour_gy,
-            end_cap=parameters.end_cap,
-        )
-        # report_workers=0: a batch runs one analysis per core already; render processes beside each
-        # would oversubscribe the cores and escape the worker's per-patient memory figure
-        results = patient.write(Path(out_dir), parameters.protocol_path, report_workers=0)
+        # without_background_maps: every map made in the worker's thread (dosimetry.patient.background:
+        # a batch runs one analysis per core already, as report_workers=0 below says for the report)
+        with without_background_maps():
+            patient = load_patient(
+                folder,
+                assume_same_position=bool(extra.get("assume_same_position", False)) and has_prior,
+                residual=parameters.residual_fraction if has_prior and recovery is None else None,
+                recovery=recovery,
+                interval_months=float(interval) if has_prior and isinstance(interval, (int, float)) else None,
+                reirradiation_thresholds_gy=(thresholds[0], thresholds[1]),
+                alpha_beta_late_gy=parameters.alpha_beta_late_gy,
+                alpha_beta_tumour_gy=parameters.alpha_beta_tumour_gy,
+                end_cap=parameters.end_cap,
+            )
+            # report_workers=0: a batch runs one analysis per core already; render processes beside each
+            # would oversubscribe the cores and escape the worker's per-patient memory figure
+            results = patient.write(Path(out_dir), parameters.protocol_path, report_workers=0)
     return patient_result(results)
 
 

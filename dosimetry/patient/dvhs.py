@@ -31,6 +31,7 @@ from dosimetry.dvh.curve import dvh_from_samples
 from dosimetry.dvh.endcaps import DEFAULT_END_CAP, EndCapConvention
 from dosimetry.dvh.rasterise import geometry_for_grid
 from dosimetry.errors import ArgumentError, GeometryError, MetricError
+from dosimetry.patient.background import background_maps_allowed
 from dosimetry.patient.grid_tables import GridTables
 from dosimetry.patient.maps import PatientMaps
 from dosimetry.patient.records import MetricRow
@@ -151,6 +152,8 @@ class _MapsAhead:
         self._pending: dict[str, Future[DoseGrid]] = {}
 
     def start(self, quantity: str) -> None:
+        if not background_maps_allowed():  # made by get(), in the calling thread (dosimetry.patient.background)
+            return
         if quantity not in self._pending:
             context = contextvars.copy_context()
             self._pending[quantity] = self._pool.submit(context.run, self._getters[quantity])

@@ -32,6 +32,7 @@ import numpy as np
 from dosimetry.dvh import Dvh, compute_dvh, evaluate_metric
 from dosimetry.dvh.endcaps import DEFAULT_END_CAP, EndCapConvention
 from dosimetry.errors import ArgumentError, DosimetryError
+from dosimetry.patient.background import background_maps_allowed
 from dosimetry.patient.grid_tables import GridTables
 from dosimetry.patient.maps import PatientMaps
 from dosimetry.quantities import DoseBasis, DoseQuantity
@@ -165,9 +166,10 @@ def _classify(
     # taken when it is needed, raising there what making it raised (measured reason, issue 20,
     # clinical grid: 0.05-0.08 s CPU of this step on the otherwise idle second core). It was made at
     # that point before too, with the ratio map and its tables still held: the same peak.
+    # (in the calling thread under dosimetry.patient.background.without_background_maps: a batch worker)
     make_prior = maps.prior_lq_maker(DoseQuantity.EQD2, maps.alpha_beta_late_gy)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="dosimetry-map") as pool:
-        prior_made = pool.submit(contextvars.copy_context().run, make_prior)
+        prior_made = pool.submit(contextvars.copy_context().run, make_prior) if background_maps_allowed() else None
         for roi in candidates:
             try:
                 overlap = compute_dvh(both, roi, bin_width_gy=bin_width_gy, end_cap=end_cap)
@@ -176,7 +178,9 @@ def _classify(
                 failed[roi.name] = exc
         # the current course mostly from the DVH stage's curves (not sampled again), so the prior map's
         # tables are still held for the next step (the re-irradiation limits sample the same prior map)
-        prior = maps.prior_lq_dose(DoseQuantity.EQD2, maps.alpha_beta_late_gy, tables, made=prior_made.result)
+        prior = maps.prior_lq_dose(
+            DoseQuantity.EQD2, maps.alpha_beta_late_gy, tables, made=None if prior_made is None else prior_made.result,
+        )
     for label in ("prior", "current"):
         for roi in candidates:
             if roi.name in failed:
