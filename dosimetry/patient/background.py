@@ -6,9 +6,10 @@ re-irradiation type samples its organs (:mod:`dosimetry.patient.reirradiation_ty
 whole-array arithmetic releases the GIL, so the second core does the arithmetic. Where an analysis
 already runs on every core beside others (a batch's workers), the thread gains nothing and takes CPU
 from the neighbouring worker: measured (``benchmarks/batch_clinical.py --patients 20``, 2 cores) one
-worker used 1.11 cores and two workers 1.78, so two workers gave 1.58x the throughput of one. Batch
-workers therefore run their analysis under :func:`without_background_maps` (as they draw their
-reports in-process, ``report_workers=0``). The maps and every number are the same either way (the
+worker used 1.11 cores and two workers 1.78, so two workers gave 1.58x the throughput of one (9.5
+patients a minute). Batch workers therefore run their analysis under :func:`without_background_maps`
+(as they draw their reports in-process, ``report_workers=0``): then 1.91x, 10.65 patients a minute
+(Dask 1.93x, 10.73). The maps and every number are the same either way (the
 same functions, called once each, in the same order).
 
 The setting is a :class:`contextvars.ContextVar`, so it holds for the code run in its ``with``
