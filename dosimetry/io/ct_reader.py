@@ -15,9 +15,10 @@ files that are DICOM but not CT Image are not used, as documented, and not liste
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -226,14 +227,10 @@ def ct_series_from_headers(
     )
 
 
-def load_ct_volume(series: CtSeries) -> npt.NDArray[np.float64]:
-    """The series' voxel values in HU (RescaleSlope/Intercept applied), canonical (z, y, x).
-
-    Each slice is scaled into one preallocated float64 volume (the same arithmetic, stored value x
-    slope + intercept): the list of scaled slices and their stacked copy were two volumes at once
-    (168 MB for 160 slices of 256 x 256; issue 20)."""
-    volume: npt.NDArray[np.float64] | None = None
-    for k, p in enumerate(series.slice_paths):
+def _stored_slices(series: CtSeries) -> Iterator[tuple[Path, npt.NDArray[Any], float, float]]:
+    """Each slice of ``series`` in its order: (path, the decoded stored values, RescaleSlope,
+    RescaleIntercept), the slope 1 and the intercept 0 when absent; errors name the file."""
+    for p in series.slice_paths:
         ds = read_dicom(p)
         try:
             pixels = ds.pixel_array
@@ -245,15 +242,80 @@ def load_ct_volume(series: CtSeries) -> npt.NDArray[np.float64]:
         slope = 1.0 if slope is None else slope
         intercept = optional_float(ds, "RescaleIntercept", p)
         intercept = 0.0 if intercept is None else intercept
+        yield p, pixels, slope, intercept
+
+
+def _check_slice_shape(path: Path, pixels: npt.NDArray[Any], expected: tuple[int, ...]) -> None:
+    if pixels.shape != expected:
+        raise DicomContentError(
+            f"{path}: {tag_label('PixelData')} decodes to {pixels.shape}, expected {expected} as the series' first slice"
+        )
+
+
+def load_ct_volume(series: CtSeries) -> npt.NDArray[np.float64]:
+    """The series' voxel values in HU (RescaleSlope/Intercept applied), canonical (z, y, x).
+
+    Each slice is scaled into one preallocated float64 volume (the same arithmetic, stored value x
+    slope + intercept): the list of scaled slices and their stacked copy were two volumes at once
+    (168 MB for 160 slices of 256 x 256; issue 20)."""
+    volume: npt.NDArray[np.float64] | None = None
+    for k, (p, pixels, slope, intercept) in enumerate(_stored_slices(series)):
         if volume is None:
             volume = np.empty((len(series.slice_paths), *pixels.shape), dtype=np.float64)
-        if pixels.shape != volume.shape[1:]:
-            raise DicomContentError(
-                f"{p}: {tag_label('PixelData')} decodes to {pixels.shape}, expected {volume.shape[1:]} as the series' first slice"
-            )
+        _check_slice_shape(p, pixels, volume.shape[1:])
         plane = volume[k]
         plane[...] = pixels  # the float64 values of astype(np.float64)
         plane *= slope
         plane += intercept
     assert volume is not None  # a CtSeries has at least one slice
     return series.layout.apply(volume)
+
+
+@dataclass(frozen=True, eq=False)
+class StoredCtVolume:
+    """A CT series as its stored values (canonical (z, y, x), the decoded slices' integer type) and
+    each slice's RescaleSlope and RescaleIntercept (float64 arrays broadcastable to that shape);
+    :meth:`hu` gives the HU of any part of it, the numbers :func:`load_ct_volume` gives there.
+
+    Measured reason (issue 20, clinical case, 256 x 256 x 160 int16 slices): the report's overlays
+    draw at most a few planes of the CT, and the float64 volume of :func:`load_ct_volume` held 80 MiB
+    in the render process building them (its whole run, and the run's summed memory peak); the
+    stored values hold 20 MiB."""
+
+    stored_zyx: npt.NDArray[Any]
+    slope_zyx: npt.NDArray[np.float64]
+    intercept_zyx: npt.NDArray[np.float64]
+
+    @property
+    def shape_zyx(self) -> tuple[int, int, int]:
+        z, y, x = self.stored_zyx.shape
+        return int(z), int(y), int(x)
+
+    def hu(self, index: Any) -> npt.NDArray[np.float64]:
+        """The HU values of ``stored_zyx[index]`` (a basic index: integers and slices) as a new
+        float64 array: the stored values converted to float64, times the slope, plus the intercept
+        (element by element the operations of :func:`load_ct_volume`, hence the same numbers)."""
+        shape = self.stored_zyx.shape
+        out = np.array(self.stored_zyx[index], dtype=np.float64)
+        out *= np.broadcast_to(self.slope_zyx, shape)[index]
+        out += np.broadcast_to(self.intercept_zyx, shape)[index]
+        return out
+
+
+def load_ct_stored(series: CtSeries) -> StoredCtVolume:
+    """The series as :class:`StoredCtVolume` (what :func:`load_ct_volume` reads, the same errors);
+    a slice decoding to another type than the first promotes the volume to a type holding both."""
+    volume: npt.NDArray[Any] | None = None
+    slopes = np.empty(len(series.slice_paths))
+    intercepts = np.empty(len(series.slice_paths))
+    for k, (p, pixels, slope, intercept) in enumerate(_stored_slices(series)):
+        if volume is None:
+            volume = np.empty((len(series.slice_paths), *pixels.shape), dtype=pixels.dtype)
+        _check_slice_shape(p, pixels, volume.shape[1:])
+        if not np.can_cast(pixels.dtype, volume.dtype, casting="safe"):
+            volume = volume.astype(np.promote_types(volume.dtype, pixels.dtype))
+        volume[k] = pixels
+        slopes[k], intercepts[k] = slope, intercept
+    assert volume is not None  # a CtSeries has at least one slice
+    layout = series.layout
+    return StoredCtVolume(layout.apply(volume), layout.apply(slopes.reshape(-1, 1, 1)), layout.apply(intercepts.reshape(-1, 1, 1)))

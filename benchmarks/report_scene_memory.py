@@ -1,0 +1,137 @@
+"""The memory of ``dosimetry analyze``'s report render processes, checkouts side by side (issue 20).
+
+Each run is a fresh ``dosimetry analyze CASE --out TMP`` of one checkout (``PYTHONPATH`` set to it),
+whose resident set and that of each of its child processes (the report's render processes) are
+sampled every 20 ms with psutil. Printed per run: the summed peak of every process and when, the
+main process and each render process at that moment, and each render process's own peak; then the
+medians per checkout. The runs alternate between the checkouts (A/B/A/B) so that a change of the
+machine's load hits both alike.
+
+The overlays' CT scene is built in the first render process during the analysis only when the
+machine seems to have a spare core (:func:`dosimetry.report.overlay_scene.spare_core`, the 1-minute
+load average); on a shared machine that may say no, and the scene is then built in the main process
+after the analysis. ``--early`` (the default) makes every run take the early path whatever the load
+(``BUSY_LOAD_PER_CORE`` set to infinity in the run's process before the command runs), so that the
+render process holding the scene is what is measured; ``--as-is`` leaves the choice to the load.
+
+Run: ``.venv/bin/python benchmarks/report_scene_memory.py CASE --checkout base=/tmp/base
+--checkout branch=. [--repeat 3] [--no-prior]`` (the clinical-size case:
+``benchmarks/clinical_scale.py`` generates ``/tmp/dosimetry_clinical/clinical01``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+#: Run in the measured process: ``dosimetry analyze`` (the arguments after the script's name),
+#: with the early overlay scene forced when the first argument is ``early``.
+_RUN = r"""
+import sys
+if sys.argv[1] == "early":
+    from dosimetry.report import overlay_scene
+    overlay_scene.BUSY_LOAD_PER_CORE = float("inf")
+from dosimetry.cli.main import main
+sys.exit(main(sys.argv[2:]))
+"""
+
+_SAMPLE_S = 0.02
+
+
+@dataclass(frozen=True)
+class Run:
+    wall_s: float
+    peak_sum_mib: float
+    peak_at_s: float
+    at_peak_mib: tuple[float, ...]  # the main process, then each render process, at the summed peak
+    render_peaks_mib: tuple[float, ...]  # each render process's own peak
+    returncode: int
+
+    @property
+    def render_at_peak_mib(self) -> float:
+        return sum(self.at_peak_mib[1:])
+
+
+def run_once(checkout: Path, case: Path, out: Path, *, early: bool, no_prior: bool) -> Run:
+    env = dict(os.environ, PYTHONPATH=str(checkout))
+    command = [sys.executable, "-c", _RUN, "early" if early else "as-is", "analyze", str(case), "--out", str(out)]
+    if no_prior:
+        command.append("--no-prior")
+    started = time.monotonic()
+    process = subprocess.Popen(command, env=env, cwd=checkout, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    root = psutil.Process(process.pid)
+    samples: list[tuple[float, float, dict[int, float]]] = []  # (time, main, child pid -> MiB)
+    while process.poll() is None:
+        try:
+            main_mib = root.memory_info().rss / 2**20
+            children = {}
+            for child in root.children(recursive=True):
+                try:
+                    children[child.pid] = child.memory_info().rss / 2**20
+                except psutil.Error:
+                    pass
+            samples.append((time.monotonic() - started, main_mib, children))
+        except psutil.Error:
+            pass
+        time.sleep(_SAMPLE_S)
+    wall = time.monotonic() - started
+    _, stderr = process.communicate()
+    if process.returncode not in (0, 2):  # 2: the analysis ran and found violations
+        raise SystemExit(f"{checkout}: analyze failed ({process.returncode}): {stderr.decode(errors='replace')[-2000:]}")
+    order = list(dict.fromkeys(pid for _, _, children in samples for pid in children))  # render processes by start
+    peak = max(samples, key=lambda s: s[1] + sum(s[2].values()))
+    at_peak = (peak[1], *(peak[2].get(pid, 0.0) for pid in order))
+    render_peaks = tuple(max(s[2].get(pid, 0.0) for s in samples) for pid in order)
+    return Run(wall, sum(at_peak), peak[0], at_peak, render_peaks, process.returncode)
+
+
+def _mib(values: tuple[float, ...]) -> str:
+    return "[" + ", ".join(f"{v:.0f}" for v in values) + "]"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("case", type=Path)
+    parser.add_argument("--checkout", action="append", required=True, metavar="LABEL=PATH")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--no-prior", action="store_true", help="pass --no-prior to analyze (a case with current/ only)")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--early", dest="early", action="store_true", default=True,
+                      help="force the early overlay scene in the render process (default)")
+    mode.add_argument("--as-is", dest="early", action="store_false", help="let the load average decide (spare_core)")
+    args = parser.parse_args()
+    checkouts = [(c.split("=", 1)[0], Path(c.split("=", 1)[1]).resolve()) for c in args.checkout]
+    scratch = Path(tempfile.mkdtemp(prefix="report_scene_memory_"))
+    runs: dict[str, list[Run]] = {label: [] for label, _ in checkouts}
+    for k in range(args.repeat):
+        for label, path in checkouts:
+            load = os.getloadavg()[0]
+            run = run_once(path, args.case, scratch / f"{label}_{k}", early=args.early, no_prior=args.no_prior)
+            runs[label].append(run)
+            print(f"run {k + 1} {label:<8} load {load:4.1f}: wall {run.wall_s:5.2f} s, summed peak {run.peak_sum_mib:5.0f} MiB at "
+                  f"{run.peak_at_s:5.2f} s = main + render {_mib(run.at_peak_mib)} (render processes {run.render_at_peak_mib:.0f}); "
+                  f"render processes' own peaks {_mib(run.render_peaks_mib)}", flush=True)
+    print(f"\nmedians ({'early scene forced' if args.early else 'early scene as the load decides'}):")
+    print(f"{'checkout':<10} {'summed peak':>12} {'main at it':>11} {'render at it':>13} {'render 1 peak':>14} {'render 2 peak':>14}")
+    for label, results in runs.items():
+        def median(values: list[float]) -> float:
+            return statistics.median(values) if values else float("nan")
+
+        print(f"{label:<10} {median([r.peak_sum_mib for r in results]):12.0f} {median([r.at_peak_mib[0] for r in results]):11.0f} "
+              f"{median([r.render_at_peak_mib for r in results]):13.0f} "
+              f"{median([r.render_peaks_mib[0] for r in results if len(r.render_peaks_mib) > 0]):14.0f} "
+              f"{median([r.render_peaks_mib[1] for r in results if len(r.render_peaks_mib) > 1]):14.0f}")
+    print(f"(outputs in {scratch})")
+
+
+if __name__ == "__main__":
+    main()
