@@ -196,14 +196,17 @@ def test_messages_carry_arrays_out_of_band_unchanged() -> None:
     fortran = np.asfortranarray(rng.normal(size=(7, 9)))
     strided = c_order[:, :, 3]  # not contiguous: pickled in band
     small = np.arange(5, dtype=np.int16)
-    message = (3, {"a": c_order, "f": fortran, "s": strided, "i": small, "text": "x"}, None)
+    empty = np.zeros((0, 0, 0))  # an empty box (BoxedOccupancy)
+    frozen = np.arange(12.0).reshape(3, 4)
+    frozen.flags.writeable = False  # as a DoseGrid's array
+    message = (3, {"a": c_order, "f": fortran, "s": strided, "i": small, "e": empty, "r": frozen, "text": "x"}, None)
     stream = io.BytesIO()
     render_process._write_message(stream, message)
     render_process._write_message(stream, (4, b"png bytes", None, 0.5))
     stream.seek(0)
     number, got, rc = render_process._read_message(stream)
     assert number == 3 and rc is None and got["text"] == "x"
-    for key, array in (("a", c_order), ("f", fortran), ("s", strided), ("i", small)):
+    for key, array in (("a", c_order), ("f", fortran), ("s", strided), ("i", small), ("e", empty), ("r", frozen)):
         assert got[key].dtype == array.dtype and got[key].shape == array.shape and np.array_equal(got[key], array)
     assert render_process._read_message(stream) == (4, b"png bytes", None, 0.5)
     assert render_process._read_message(stream) is render_process._EOF
