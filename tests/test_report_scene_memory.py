@@ -1,8 +1,9 @@
 """The overlays' scene with less memory in the render process (issue 20): the same numbers.
 
-* the stored CT (:func:`~dosimetry.io.ct_reader.load_ct_stored`) gives, plane by plane, the HU of
-  :func:`~dosimetry.io.load_ct_volume` bit for bit, with per-slice slopes and intercepts that are not
-  trivial, in two orientations; and the same errors;
+* the stored CT (:func:`~dosimetry.io.ct_reader.load_ct_stored`), an axial plane read from its slice
+  (:func:`~dosimetry.io.ct_reader.load_ct_axial_hu`) and the scene's CT (:class:`SceneCt`) give the
+  HU of :func:`~dosimetry.io.load_ct_volume` bit for bit, with per-slice slopes and intercepts that
+  are not trivial, in two orientations; and the same errors;
 * the dose on a plane sampled from its block (:func:`~dosimetry.report.planes.dose_block`) is the
   dose sampled from the whole grid by scipy's ``RegularGridInterpolator`` (the code before), bit for
   bit, for planes on, between and beside the dose planes; the hand-written trilinear interpolation is
@@ -23,10 +24,10 @@ import pydicom
 import pytest
 
 from dosimetry.dose import DoseGrid, DoseSummationType, DoseType
-from dosimetry.errors import DicomContentError, DosimetryError
+from dosimetry.errors import ArgumentError, DicomContentError, DosimetryError
 from dosimetry.grid import RectilinearGrid
 from dosimetry.io import load_ct_series, load_ct_volume
-from dosimetry.io.ct_reader import load_ct_stored
+from dosimetry.io.ct_reader import load_ct_axial_hu, load_ct_stored
 from dosimetry.patient import load_patient
 from dosimetry.report import render_process
 from dosimetry.report.figure_sections import drawable_rois, hottest_voxels, overlay_ct_series
@@ -34,11 +35,12 @@ from dosimetry.report.overlay_scene import (
     BuildScene,
     DrawScenePlane,
     OverlayScene,
+    SceneCt,
     SceneInputs,
     StartScene,
     centre_title,
 )
-from dosimetry.report.planes import PlaneAxis, _dose_at, ct_plane, dose_block
+from dosimetry.report.planes import PlaneAxis, _dose_at, ct_plane, dose_block, plane_index
 from dosimetry.report.render_process import draw
 from tests import dicom_factory as f
 
@@ -249,3 +251,37 @@ def test_a_scene_built_as_in_a_render_process_draws_the_main_process_pngs() -> N
         assert DrawScenePlane(fid, 0, PlaneAxis.AXIAL, 60.0, "Gy", at, title, label, block).run(state) == expected
         with pytest.raises(DosimetryError, match="no dose for the axial plane"):
             scene.plane_job(fid, PlaneAxis.AXIAL, (at[0], at[1], at[2] + 40.0), title, label, 60.0, "Gy")
+
+
+@pytest.mark.parametrize("orientation", ["HFS", "FFS"])
+def test_an_axial_plane_read_from_its_slice_is_the_volume_plane(tmp_path: Path, orientation: str) -> None:
+    _ct_with_rescales(tmp_path, orientation)
+    series = load_ct_series(tmp_path)
+    volume = load_ct_volume(series)
+    for k in range(volume.shape[0]):
+        assert np.array_equal(load_ct_axial_hu(series, k), volume[k])
+    with pytest.raises(ArgumentError, match="no axial plane 4"):
+        load_ct_axial_hu(series, 4)
+
+
+def test_the_scene_ct_gives_the_volume_planes(tmp_path: Path) -> None:
+    _ct_with_rescales(tmp_path, "FFS")
+    series = load_ct_series(tmp_path)
+    volume = load_ct_volume(series)
+    kept = [(PlaneAxis.AXIAL, 2), (PlaneAxis.SAGITTAL, 5), (PlaneAxis.CORONAL, 1)]
+    ct = SceneCt.of(series, load_ct_stored(series), kept)
+    assert set(ct.planes) == set(kept) and ct.shape_zyx == volume.shape
+    for axis, size in ((PlaneAxis.AXIAL, volume.shape[0]), (PlaneAxis.SAGITTAL, volume.shape[2]), (PlaneAxis.CORONAL, volume.shape[1])):
+        for index in range(size):
+            assert np.array_equal(ct.plane_hu(axis, index), volume[plane_index(axis, index)])
+
+
+def test_an_axial_slice_of_another_size_is_a_content_error(tmp_path: Path) -> None:
+    paths = f.make_ct_series(tmp_path, rows=6, columns=8)
+    series = load_ct_series(tmp_path)
+    for path in paths:
+        ds = pydicom.dcmread(path)
+        ds.Rows, ds.PixelData = 4, ds.pixel_array[:4].tobytes()
+        ds.save_as(path)
+    with pytest.raises(DicomContentError, match=r"decodes to \(4, 8\), expected the series' slice size"):
+        load_ct_axial_hu(series, 1)

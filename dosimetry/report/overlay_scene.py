@@ -34,12 +34,14 @@ from dosimetry.errors import DosimetryError
 from dosimetry.report.figure_data import OverlayContour, OverlayMarker
 from dosimetry.report.planes import (
     BoxedOccupancy,
+    FloatArray,
     DoseBlock,
     PlaneAxis,
     ct_plane,
     dose_block,
     may_cross,
     nearest_index,
+    plane_index,
     plane_unavailable,
 )
 from dosimetry.report.render_process import FigureJob, draw
@@ -47,7 +49,7 @@ from dosimetry.report.render_process import FigureJob, draw
 if TYPE_CHECKING:
     from dosimetry.dose import DoseGrid
     from dosimetry.dvh.endcaps import EndCapConvention
-    from dosimetry.io.ct_reader import CtSeries
+    from dosimetry.io.ct_reader import CtSeries, StoredCtVolume
     from dosimetry.report.render_process import RenderProcesses
     from dosimetry.structures import Roi
 
@@ -112,15 +114,49 @@ def centre_title(axis: PlaneAxis, point: tuple[float, float, float], centre_from
     return f"{axis.value.capitalize()} plane through the {centre_from or 'dose maximum'}, {coordinate} = {value:.1f} mm"
 
 
+@dataclass(frozen=True, eq=False)
+class SceneCt:
+    """The CT of a scene (:class:`~dosimetry.report.planes.CtSource`): the HU of the planes through
+    the centre, made when the CT is read, and of any other axial plane read from its slice when
+    asked for (:func:`~dosimetry.io.ct_reader.load_ct_axial_hu`; another sagittal or coronal plane:
+    the whole series read again). The same numbers as planes of the HU volume. Measured reason
+    (issue 20, clinical case): the scene's CT, stored values of 256 x 256 x 160 slices, held 20 MiB
+    in the render process for the run to draw three planes through the centre and a few axial planes."""
+
+    series: CtSeries
+    planes: dict[tuple[PlaneAxis, int], FloatArray]  # the planes kept: (axis, index) -> HU
+
+    @classmethod
+    def of(cls, series: CtSeries, stored: StoredCtVolume, keep: Iterable[tuple[PlaneAxis, int]]) -> SceneCt:
+        """The CT of ``series`` read as ``stored``, keeping the planes ``keep`` ((axis, index) pairs)."""
+        return cls(series, {(axis, index): stored.hu(plane_index(axis, index)) for axis, index in keep})
+
+    @property
+    def shape_zyx(self) -> tuple[int, int, int]:
+        return self.series.grid.shape_zyx
+
+    def plane_hu(self, axis: PlaneAxis, index: int) -> FloatArray:
+        from dosimetry.io.ct_reader import load_ct_axial_hu, load_ct_stored
+
+        axis = PlaneAxis(axis)
+        kept = self.planes.get((axis, index))
+        if kept is not None:
+            return kept
+        if axis is PlaneAxis.AXIAL:
+            return load_ct_axial_hu(self.series, index)
+        return load_ct_stored(self.series).hu(plane_index(axis, index))
+
+
 class OverlayScene:
     """The CT volume, the centre of the planes and the ROI outlines (each kept as its box) of one
     report's overlays. Targets first (the first of each kind gives its centroid, the planes' centre),
     then only the ROIs whose bounds can reach a drawn plane (:meth:`extend`; measured reason: the
     code this came from, :func:`~dosimetry.report.figure_sections.overlay_section`).
 
-    The CT is kept as its stored values (:func:`~dosimetry.io.ct_reader.load_ct_stored`, each plane's
-    HU made when drawn: the numbers of the HU volume). In a render process the scene keeps the dose
-    of the three centre planes only (:meth:`release_dose`); a later plane's dose comes with its job
+    Of the CT the scene keeps the HU of the three planes through the centre (:class:`SceneCt`; an
+    axial plane through another voxel is read from its slice when drawn: the numbers of the HU
+    volume). In a render process the scene keeps the dose of the three centre planes only
+    (:meth:`release_dose`); a later plane's dose comes with its job
     (:func:`~dosimetry.report.planes.dose_block`). Measured reason (issue 20, clinical case,
     ``benchmarks/report_scene_memory.py``): the render process building the scene held the float64
     CT and the whole planned dose, 160 MiB, from its start to the end of the run."""
@@ -162,10 +198,12 @@ class OverlayScene:
         from dosimetry.io.ct_reader import load_ct_stored
 
         try:
-            self.ct = load_ct_stored(self.series)
+            stored = load_ct_stored(self.series)
         except DosimetryError as exc:
             self.summary = SceneSummary(error=str(exc))
             return self.summary
+        self.ct = SceneCt.of(self.series, stored, [self._plane_key(axis, self.point) for axis in CENTRE_AXES])
+        del stored
         self._undecided = {n for n in range(len(self.drawable)) if n not in self.boxes and n not in self.failures}
         self.extend({nearest_index(self.series.grid.z_mm, self.point[2])})
         self.summary = SceneSummary(None, self.point, self.where, self.centre_from, tuple(sorted(self.failures.items())))

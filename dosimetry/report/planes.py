@@ -20,7 +20,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -32,9 +32,6 @@ from dosimetry.errors import ArgumentError
 from dosimetry.grid import RectilinearGrid
 from dosimetry.structures import Roi
 
-if TYPE_CHECKING:
-    from dosimetry.io.ct_reader import StoredCtVolume
-
 FloatArray = npt.NDArray[np.float64]
 
 
@@ -42,6 +39,28 @@ class PlaneAxis(StrEnum):
     AXIAL = "axial"
     SAGITTAL = "sagittal"
     CORONAL = "coronal"
+
+
+def plane_index(axis: PlaneAxis, index: int) -> tuple[int | slice, ...]:
+    """The index of the plane ``index`` of ``axis`` in a (z, y, x) array (what :meth:`CtPlane.take` takes)."""
+    axis = PlaneAxis(axis)
+    if axis is PlaneAxis.AXIAL:
+        return (index,)
+    if axis is PlaneAxis.SAGITTAL:
+        return (slice(None), slice(None), index)
+    return (slice(None), index)
+
+
+class CtSource(Protocol):
+    """A CT that gives the HU of a plane on request (:func:`ct_plane`), e.g. the overlays' scene's
+    (:class:`~dosimetry.report.overlay_scene.SceneCt`), instead of a whole HU volume."""
+
+    @property
+    def shape_zyx(self) -> tuple[int, int, int]: ...
+
+    def plane_hu(self, axis: PlaneAxis, index: int) -> FloatArray:
+        """The HU of the plane ``index`` of ``axis`` (:func:`plane_index`): a 2-D float64 array."""
+        ...
 
 
 @dataclass(frozen=True, eq=False)
@@ -308,25 +327,24 @@ def plane_unavailable(ct_grid: RectilinearGrid, axis: PlaneAxis, point_mm: tuple
 
 
 def ct_plane(
-    ct_hu_zyx: FloatArray | StoredCtVolume, ct_grid: RectilinearGrid, dose: DoseGrid | DoseBlock, axis: PlaneAxis,
+    ct_hu_zyx: FloatArray | CtSource, ct_grid: RectilinearGrid, dose: DoseGrid | DoseBlock, axis: PlaneAxis,
     point_mm: tuple[float, float, float],
 ) -> CtPlane:
     """The CT plane of ``axis`` through ``point_mm`` (x, y, z) with the dose interpolated onto it.
-    ``ct_hu_zyx``: the HU volume, or the stored CT (:class:`~dosimetry.io.ct_reader.StoredCtVolume`:
-    the plane's HU made from it, the same numbers); ``dose``: the dose grid, or the
-    :func:`dose_block` of it for this plane (the same dose on the plane)."""
+    ``ct_hu_zyx``: the HU volume, or a :class:`CtSource` giving the plane's HU; ``dose``: the dose
+    grid, or the :func:`dose_block` of it for this plane (the same dose on the plane)."""
     if isinstance(ct_hu_zyx, np.ndarray):
-        stored: StoredCtVolume | None = None
         ct = np.asarray(ct_hu_zyx, dtype=np.float64)
         shape: tuple[int, ...] = ct.shape
+        source: CtSource | None = None
     else:
-        stored, ct, shape = ct_hu_zyx, np.empty((0, 0, 0)), ct_hu_zyx.shape_zyx
+        ct, shape, source = np.empty((0, 0, 0)), ct_hu_zyx.shape_zyx, ct_hu_zyx
     if shape != ct_grid.shape_zyx:
         raise ArgumentError(f"CT array {shape} does not match its grid {ct_grid.shape_zyx}")
     block = dose if isinstance(dose, DoseBlock) else dose_block(dose, ct_grid, axis, point_mm)
 
-    def hu(index: tuple[int | slice, ...]) -> FloatArray:
-        return stored.hu(index) if stored is not None else ct[index]
+    def hu(axis: PlaneAxis, index: int) -> FloatArray:
+        return source.plane_hu(axis, index) if source is not None else ct[plane_index(axis, index)]
 
     g = ct_grid
     x, y, z = point_mm
@@ -337,7 +355,7 @@ def ct_plane(
         yy, xx = np.meshgrid(g.y_mm, g.x_mm, indexing="ij")
         dose_plane = _dose_at(block, np.full_like(yy, g.z_mm[k]), yy, xx)
         return CtPlane(
-            axis, float(g.z_mm[k]), k, hu((k,)), dose_plane,
+            axis, float(g.z_mm[k]), k, hu(axis, k), dose_plane,
             (float(xe[0]), float(xe[-1]), float(ye[-1]), float(ye[0])),
             ("x [mm] (patient right → left)", "y [mm] (anterior at top)"), True,
         )
@@ -346,7 +364,7 @@ def ct_plane(
         zz, yy = np.meshgrid(g.z_mm, g.y_mm, indexing="ij")
         dose_plane = _dose_at(block, zz, yy, np.full_like(zz, g.x_mm[i]))
         return CtPlane(
-            axis, float(g.x_mm[i]), i, hu((slice(None), slice(None), i)), dose_plane,
+            axis, float(g.x_mm[i]), i, hu(axis, i), dose_plane,
             (float(ye[0]), float(ye[-1]), float(ze[0]), float(ze[-1])),
             ("y [mm] (anterior → posterior)", "z [mm] (superior at top)"), False,
         )
@@ -354,7 +372,7 @@ def ct_plane(
     zz, xx = np.meshgrid(g.z_mm, g.x_mm, indexing="ij")
     dose_plane = _dose_at(block, zz, np.full_like(zz, g.y_mm[j]), xx)
     return CtPlane(
-        axis, float(g.y_mm[j]), j, hu((slice(None), j)), dose_plane,
+        axis, float(g.y_mm[j]), j, hu(axis, j), dose_plane,
         (float(xe[0]), float(xe[-1]), float(ze[0]), float(ze[-1])),
         ("x [mm] (patient right → left)", "z [mm] (superior at top)"), False,
     )
