@@ -77,6 +77,10 @@ def run_once(checkout: Path, case: Path, out: Path, *, scene: str, no_prior: boo
     process = subprocess.Popen(command, env=env, cwd=checkout, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     root = psutil.Process(process.pid)
     samples: list[tuple[float, float, dict[int, float]]] = []  # (time, main, child pid -> MiB)
+    # A child counts in the sums from its start; its own peak only once it runs the render process's
+    # code (between fork and exec a child shows the main process's resident pages).
+    serving: set[int] = set()
+    own: dict[int, float] = {}
     while process.poll() is None:
         try:
             main_mib = root.memory_info().rss / 2**20
@@ -84,6 +88,10 @@ def run_once(checkout: Path, case: Path, out: Path, *, scene: str, no_prior: boo
             for child in root.children(recursive=True):
                 try:
                     children[child.pid] = child.memory_info().rss / 2**20
+                    if child.pid not in serving and "serve()" in " ".join(child.cmdline()):
+                        serving.add(child.pid)
+                    if child.pid in serving:
+                        own[child.pid] = max(own.get(child.pid, 0.0), children[child.pid])
                 except psutil.Error:
                     pass
             samples.append((time.monotonic() - started, main_mib, children))
@@ -96,10 +104,11 @@ def run_once(checkout: Path, case: Path, out: Path, *, scene: str, no_prior: boo
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if process.returncode not in (0, 2):  # 2: the analysis ran and found violations
         raise SystemExit(f"{checkout}: analyze failed ({process.returncode}): {stderr.decode(errors='replace')[-2000:]}")
-    order = list(dict.fromkeys(pid for _, _, children in samples for pid in children))  # render processes by start
+    started_pids = list(dict.fromkeys(pid for _, _, children in samples for pid in children))
+    order = [pid for pid in started_pids if pid in serving] + [pid for pid in started_pids if pid not in serving]  # render processes by start first
     peak = max(samples, key=lambda s: s[1] + sum(s[2].values()))
     at_peak = (peak[1], *(peak[2].get(pid, 0.0) for pid in order))
-    render_peaks = tuple(max(s[2].get(pid, 0.0) for s in samples) for pid in order)
+    render_peaks = tuple(own[pid] for pid in order if pid in serving)
     return Run(wall, sum(at_peak), peak[0], at_peak, render_peaks, cpu, process.returncode)
 
 
