@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -122,6 +123,7 @@ def main() -> None:
     parser.add_argument("--checkout", action="append", required=True, metavar="LABEL=PATH")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--no-prior", action="store_true", help="pass --no-prior to analyze (a case with current/ only)")
+    parser.add_argument("--keep", action="store_true", help="keep the runs' output folders (else each is removed after its run)")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--early", dest="scene", action="store_const", const="early", default="early",
                       help="the overlay scene built early in a render process, whatever the load (default)")
@@ -135,7 +137,10 @@ def main() -> None:
     for k in range(args.repeat):
         for label, path in checkouts:
             load = os.getloadavg()[0]
-            run = run_once(path, args.case, scratch / f"{label}_{k}", scene=args.scene, no_prior=args.no_prior)
+            out = scratch / f"{label}_{k}"
+            run = run_once(path, args.case, out, scene=args.scene, no_prior=args.no_prior)
+            if not args.keep:
+                shutil.rmtree(out)  # about 250 MiB per clinical run
             runs[label].append(run)
             print(f"run {k + 1} {label:<8} load {load:4.1f}: wall {run.wall_s:5.2f} s, CPU {run.cpu_s:5.2f} s, summed peak {run.peak_sum_mib:5.0f} MiB at "
                   f"{run.peak_at_s:5.2f} s = main + render {_mib(run.at_peak_mib)} (render processes {run.render_at_peak_mib:.0f}); "
@@ -150,7 +155,10 @@ def main() -> None:
               f"{median([r.render_at_peak_mib for r in results]):13.0f} "
               f"{median([r.render_peaks_mib[0] for r in results if len(r.render_peaks_mib) > 0]):14.0f} "
               f"{median([r.render_peaks_mib[1] for r in results if len(r.render_peaks_mib) > 1]):14.0f}")
-    print(f"(outputs in {scratch})")
+    if args.keep:
+        print(f"(outputs in {scratch})")
+    else:
+        scratch.rmdir()
 
 
 if __name__ == "__main__":

@@ -9,8 +9,9 @@ from :class:`SceneInputs` (the CT series, the planned dose, the ROIs to outline)
 (:class:`StartScene`, then :class:`BuildScene`), which then also draw the three planes through the
 target centroid (:class:`DrawScenePlane`); the section later asks them for the ROIs crossing the
 hottest-voxel and overlap planes (:class:`ExtendScene`) and for those planes, each sent with the
-block of the planned dose it samples (a render process keeps the centre planes' dose only). Without render processes (``report_workers=0``)
-or without an early start, the section builds the same scene in the main process
+block of the planned dose it samples (a render process keeps the centre planes' dose only).
+Without render processes (``report_workers=0``) or without an early start, the section builds
+the same scene in the main process
 (:func:`dosimetry.report.figure_sections.overlay_section`). The PNGs are the same bytes either way:
 the same scene code, the same drawing function on the same arrays.
 
@@ -34,8 +35,8 @@ from dosimetry.errors import DosimetryError
 from dosimetry.report.figure_data import OverlayContour, OverlayMarker
 from dosimetry.report.planes import (
     BoxedOccupancy,
-    FloatArray,
     DoseBlock,
+    FloatArray,
     PlaneAxis,
     ct_plane,
     dose_block,
@@ -148,7 +149,7 @@ class SceneCt:
 
 
 class OverlayScene:
-    """The CT volume, the centre of the planes and the ROI outlines (each kept as its box) of one
+    """The CT planes, the centre of the planes and the ROI outlines (each kept as its box) of one
     report's overlays. Targets first (the first of each kind gives its centroid, the planes' centre),
     then only the ROIs whose bounds can reach a drawn plane (:meth:`extend`; measured reason: the
     code this came from, :func:`~dosimetry.report.figure_sections.overlay_section`).
