@@ -285,3 +285,9 @@ def test_an_axial_slice_of_another_size_is_a_content_error(tmp_path: Path) -> No
         ds.save_as(path)
     with pytest.raises(DicomContentError, match=r"decodes to \(4, 8\), expected the series' slice size"):
         load_ct_axial_hu(series, 1)
+
+
+def test_malloc_trim_is_found_or_none() -> None:
+    trim = render_process._malloc_trim()
+    if trim is not None:  # glibc
+        trim()

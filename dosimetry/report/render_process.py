@@ -182,7 +182,7 @@ def _malloc_trim() -> Callable[[], object] | None:
 
     try:
         function: Callable[[int], object] = ctypes.CDLL(None).malloc_trim
-    except (AttributeError, OSError):
+    except (AttributeError, OSError, TypeError):  # no such function, no C library to load (TypeError: Windows' CDLL(None))
         return None
     return lambda: function(0)
 
