@@ -15,9 +15,10 @@ files that are DICOM but not CT Image are not used, as documented, and not liste
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -226,6 +227,36 @@ def ct_series_from_headers(
     )
 
 
+def _read_slice(path: Path) -> tuple[npt.NDArray[Any], float, float]:
+    """One slice: (the decoded stored values, RescaleSlope, RescaleIntercept), the slope 1 and the
+    intercept 0 when absent; errors name the file."""
+    ds = read_dicom(path)
+    try:
+        pixels = ds.pixel_array
+    except (ValueError, RuntimeError, NotImplementedError, AttributeError) as exc:
+        raise UnsupportedDataError(f"{path}: cannot decode {tag_label('PixelData')}: {one_line(exc)}") from None
+    slope = optional_float(ds, "RescaleSlope", path)
+    if slope == 0.0:
+        raise DicomContentError(f"{path}: {tag_label('RescaleSlope')} is 0, expected a non-zero number (HU = stored value x slope + intercept)")
+    slope = 1.0 if slope is None else slope
+    intercept = optional_float(ds, "RescaleIntercept", path)
+    intercept = 0.0 if intercept is None else intercept
+    return pixels, slope, intercept
+
+
+def _stored_slices(series: CtSeries) -> Iterator[tuple[Path, npt.NDArray[Any], float, float]]:
+    """Each slice of ``series`` in its order: (path, :func:`_read_slice`)."""
+    for p in series.slice_paths:
+        yield (p, *_read_slice(p))
+
+
+def _check_slice_shape(path: Path, pixels: npt.NDArray[Any], expected: tuple[int, ...]) -> None:
+    if pixels.shape != expected:
+        raise DicomContentError(
+            f"{path}: {tag_label('PixelData')} decodes to {pixels.shape}, expected {expected} as the series' first slice"
+        )
+
+
 def load_ct_volume(series: CtSeries) -> npt.NDArray[np.float64]:
     """The series' voxel values in HU (RescaleSlope/Intercept applied), canonical (z, y, x).
 
@@ -233,27 +264,91 @@ def load_ct_volume(series: CtSeries) -> npt.NDArray[np.float64]:
     slope + intercept): the list of scaled slices and their stacked copy were two volumes at once
     (168 MB for 160 slices of 256 x 256; issue 20)."""
     volume: npt.NDArray[np.float64] | None = None
-    for k, p in enumerate(series.slice_paths):
-        ds = read_dicom(p)
-        try:
-            pixels = ds.pixel_array
-        except (ValueError, RuntimeError, NotImplementedError, AttributeError) as exc:
-            raise UnsupportedDataError(f"{p}: cannot decode {tag_label('PixelData')}: {one_line(exc)}") from None
-        slope = optional_float(ds, "RescaleSlope", p)
-        if slope == 0.0:
-            raise DicomContentError(f"{p}: {tag_label('RescaleSlope')} is 0, expected a non-zero number (HU = stored value x slope + intercept)")
-        slope = 1.0 if slope is None else slope
-        intercept = optional_float(ds, "RescaleIntercept", p)
-        intercept = 0.0 if intercept is None else intercept
+    for k, (p, pixels, slope, intercept) in enumerate(_stored_slices(series)):
         if volume is None:
             volume = np.empty((len(series.slice_paths), *pixels.shape), dtype=np.float64)
-        if pixels.shape != volume.shape[1:]:
-            raise DicomContentError(
-                f"{p}: {tag_label('PixelData')} decodes to {pixels.shape}, expected {volume.shape[1:]} as the series' first slice"
-            )
+        _check_slice_shape(p, pixels, volume.shape[1:])
         plane = volume[k]
         plane[...] = pixels  # the float64 values of astype(np.float64)
         plane *= slope
         plane += intercept
     assert volume is not None  # a CtSeries has at least one slice
     return series.layout.apply(volume)
+
+
+@dataclass(frozen=True, eq=False)
+class StoredCtVolume:
+    """A CT series as its stored values (canonical (z, y, x), the decoded slices' integer type) and
+    each slice's RescaleSlope and RescaleIntercept (float64 arrays broadcastable to that shape);
+    :meth:`hu` gives the HU of any part of it, the numbers :func:`load_ct_volume` gives there.
+
+    Measured reason (issue 20, clinical case, 256 x 256 x 160 int16 slices): the report's overlays
+    draw at most a few planes of the CT, and the float64 volume of :func:`load_ct_volume` held 80 MiB
+    in the render process building them (its whole run, and the run's summed memory peak); the
+    stored values hold 20 MiB."""
+
+    stored_zyx: npt.NDArray[Any]
+    slope_zyx: npt.NDArray[np.float64]
+    intercept_zyx: npt.NDArray[np.float64]
+
+    @property
+    def shape_zyx(self) -> tuple[int, int, int]:
+        z, y, x = self.stored_zyx.shape
+        return int(z), int(y), int(x)
+
+    def hu(self, index: Any) -> npt.NDArray[np.float64]:
+        """The HU values of ``stored_zyx[index]`` (a basic index: integers and slices) as a new
+        float64 array: the stored values converted to float64, times the slope, plus the intercept
+        (element by element the operations of :func:`load_ct_volume`, hence the same numbers)."""
+        shape = self.stored_zyx.shape
+        out = np.array(self.stored_zyx[index], dtype=np.float64)
+        out *= np.broadcast_to(self.slope_zyx, shape)[index]
+        out += np.broadcast_to(self.intercept_zyx, shape)[index]
+        return out
+
+
+def load_ct_stored(series: CtSeries) -> StoredCtVolume:
+    """The series as :class:`StoredCtVolume` (what :func:`load_ct_volume` reads, the same errors);
+    a slice decoding to another type than the first promotes the volume to a type holding both."""
+    volume: npt.NDArray[Any] | None = None
+    slopes = np.empty(len(series.slice_paths))
+    intercepts = np.empty(len(series.slice_paths))
+    for k, (p, pixels, slope, intercept) in enumerate(_stored_slices(series)):
+        if volume is None:
+            volume = np.empty((len(series.slice_paths), *pixels.shape), dtype=pixels.dtype)
+        _check_slice_shape(p, pixels, volume.shape[1:])
+        if not np.can_cast(pixels.dtype, volume.dtype, casting="safe"):
+            volume = volume.astype(np.promote_types(volume.dtype, pixels.dtype))
+        volume[k] = pixels
+        slopes[k], intercepts[k] = slope, intercept
+    assert volume is not None  # a CtSeries has at least one slice
+    layout = series.layout
+    return StoredCtVolume(layout.apply(volume), layout.apply(slopes.reshape(-1, 1, 1)), layout.apply(intercepts.reshape(-1, 1, 1)))
+
+
+def load_ct_axial_hu(series: CtSeries, index: int) -> npt.NDArray[np.float64]:
+    """The HU of the canonical axial plane ``index`` (``load_ct_volume(series)[index]``, the same
+    numbers: that slice's stored values as float64, times its slope, plus its intercept), reading
+    only that slice's file when the series' slices are the axial planes (else the whole series).
+    Measured reason (issue 20, clinical case): the overlays drawn after the analysis are axial
+    planes through a few voxels; keeping the series' stored values for them held 20 MiB in the
+    render process during the run's summed memory peak; reading one slice takes a few milliseconds."""
+    n = len(series.slice_paths)
+    if not 0 <= index < n:
+        raise ArgumentError(f"CT series {series.series_instance_uid}: no axial plane {index} (it has {n}: 0 to {n - 1})")
+    order = series.layout.apply(np.arange(n).reshape(n, 1, 1))  # the file each canonical plane comes from
+    if order.shape != (n, 1, 1):  # the slices are not axial planes
+        return load_ct_stored(series).hu((index,))
+    path = series.slice_paths[int(order[index, 0, 0])]
+    pixels, slope, intercept = _read_slice(path)
+    plane = series.layout.apply(pixels[np.newaxis])
+    expected = (1, *series.grid.shape_zyx[1:])
+    if plane.shape != expected:
+        raise DicomContentError(
+            f"{path}: {tag_label('PixelData')} decodes to {pixels.shape}, expected the series' slice size "
+            f"({series.grid.shape_zyx[1]} x {series.grid.shape_zyx[2]} in (y, x))"
+        )
+    out = np.array(plane[0], dtype=np.float64)
+    out *= slope
+    out += intercept
+    return out

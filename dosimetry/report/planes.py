@@ -17,8 +17,10 @@ ROI on the CT grid (:func:`dosimetry.dvh.rasterise_roi`).
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -37,6 +39,28 @@ class PlaneAxis(StrEnum):
     AXIAL = "axial"
     SAGITTAL = "sagittal"
     CORONAL = "coronal"
+
+
+def plane_index(axis: PlaneAxis, index: int) -> tuple[int | slice, ...]:
+    """The index of the plane ``index`` of ``axis`` in a (z, y, x) array (what :meth:`CtPlane.take` takes)."""
+    axis = PlaneAxis(axis)
+    if axis is PlaneAxis.AXIAL:
+        return (index,)
+    if axis is PlaneAxis.SAGITTAL:
+        return (slice(None), slice(None), index)
+    return (slice(None), index)
+
+
+class CtSource(Protocol):
+    """A CT that gives the HU of a plane on request (:func:`ct_plane`), e.g. the overlays' scene's
+    (:class:`~dosimetry.report.overlay_scene.SceneCt`), instead of a whole HU volume."""
+
+    @property
+    def shape_zyx(self) -> tuple[int, int, int]: ...
+
+    def plane_hu(self, axis: PlaneAxis, index: int) -> FloatArray:
+        """The HU of the plane ``index`` of ``axis`` (:func:`plane_index`): a 2-D float64 array."""
+        ...
 
 
 @dataclass(frozen=True, eq=False)
@@ -180,23 +204,101 @@ def occupancy_centroid_mm(grid: RectilinearGrid, occupancy_zyx: FloatArray) -> t
     return x, y, z
 
 
-def _dose_at(dose: DoseGrid, z: FloatArray, y: FloatArray, x: FloatArray) -> FloatArray:
+@dataclass(frozen=True, eq=False)
+class DoseBlock:
+    """The part of a dose grid the interpolation onto one CT plane reads: the grid's coordinates
+    (``z_mm``, ``y_mm``, ``x_mm``) with those along the plane's normal cut to the planes around it,
+    and the dose there (``dose_gy``, (z, y, x)). Made by :func:`dose_block`.
+
+    Measured reason (issue 20, clinical case): the render process drawing the overlays held the
+    whole planned dose (80 MiB as float64) for the run to sample a few planes of it; a block is
+    at most 5 dose planes (2.6 MiB on a 256 x 256 grid)."""
+
+    z_mm: FloatArray
+    y_mm: FloatArray
+    x_mm: FloatArray
+    dose_gy: FloatArray
+
+
+#: Dose grid planes kept on each side of the one below a CT plane (:func:`dose_block`): the
+#: interpolation reads the planes below and above it; one more on each side keeps the interval it
+#: finds the same as in the whole grid also for a CT plane exactly on a dose plane.
+_BLOCK_MARGIN = 2
+
+
+def plane_coordinate_mm(ct_grid: RectilinearGrid, axis: PlaneAxis, point_mm: tuple[float, float, float]) -> float:
+    """The coordinate along the plane's normal of the CT plane :func:`ct_plane` draws through ``point_mm``."""
+    x, y, z = point_mm
+    axis = PlaneAxis(axis)
+    if axis is PlaneAxis.AXIAL:
+        return float(ct_grid.z_mm[nearest_index(ct_grid.z_mm, z)])
+    if axis is PlaneAxis.SAGITTAL:
+        return float(ct_grid.x_mm[nearest_index(ct_grid.x_mm, x)])
+    return float(ct_grid.y_mm[nearest_index(ct_grid.y_mm, y)])
+
+
+def dose_block(dose: DoseGrid, ct_grid: RectilinearGrid, axis: PlaneAxis, point_mm: tuple[float, float, float]) -> DoseBlock:
+    """The :class:`DoseBlock` of ``dose`` that :func:`ct_plane` on ``ct_grid`` through ``point_mm``
+    interpolates from (its own copy: the whole grid need not be kept). The dose on the plane is the
+    same as from the whole grid, bit for bit: the same trilinear interpolation finds the same interval
+    of the same coordinates (the planes below and above the CT plane are in the block, with
+    :data:`_BLOCK_MARGIN` more on each side unless the grid ends there) and weighs the same values;
+    a CT plane outside the dose grid is outside the block too (the block then reaches the grid's end)."""
+    axis = PlaneAxis(axis)
+    normal = {PlaneAxis.AXIAL: 0, PlaneAxis.CORONAL: 1, PlaneAxis.SAGITTAL: 2}[axis]
     g = dose.grid
-    axes = []
+    coords = [np.asarray(c, dtype=np.float64) for c in (g.z_mm, g.y_mm, g.x_mm)]
+    along = coords[normal]
+    below = int(np.searchsorted(along, plane_coordinate_mm(ct_grid, axis, point_mm), side="right")) - 1
+    lo, hi = max(0, below - _BLOCK_MARGIN), min(along.size, below + 2 + _BLOCK_MARGIN)
+    cut = [slice(None)] * 3
+    cut[normal] = slice(lo, hi)
+    coords[normal] = along[lo:hi].copy()
+    values = np.array(np.asarray(dose.dose_gy, dtype=np.float64)[tuple(cut)], dtype=np.float64, order="C")
+    return DoseBlock(coords[0], coords[1], coords[2], values)
+
+
+def _dose_at(dose: DoseBlock, z: FloatArray, y: FloatArray, x: FloatArray) -> FloatArray:
+    """The dose of ``dose`` trilinearly interpolated at the points (``z``, ``y``, ``x``: arrays of one
+    shape), 0 outside the grid: scipy's ``RegularGridInterpolator(method="linear", bounds_error=False,
+    fill_value=0.0)`` (scipy 1.17), in its operations and their order, hence its numbers (tested
+    against it, ``tests/test_report_scene_memory.py``): per axis the interval i with
+    c[i] <= p < c[i + 1] (clipped to the grid's first and last), the distance (p - c[i]) / (c[i + 1] - c[i]),
+    then the sum of the 8 corners' values times their weights' product, corner after corner.
+
+    Measured reason (issue 20, clinical case): importing scipy.interpolate added 14 MiB (and about
+    0.1 s CPU) to the render process drawing the overlays, whose resident memory counts in the run's
+    summed peak; nothing else there imports it."""
     values = np.asarray(dose.dose_gy, dtype=np.float64)
-    # RegularGridInterpolator needs at least two points per axis: repeat a single slice.
-    for coords, axis in ((g.z_mm, 0), (g.y_mm, 1), (g.x_mm, 2)):
+    axes = []
+    # a single slice is repeated half a millimetre either side (as two points are needed per axis)
+    for coords, axis in ((dose.z_mm, 0), (dose.y_mm, 1), (dose.x_mm, 2)):
         c = np.asarray(coords, dtype=np.float64)
         if c.size == 1:
             c = np.array([c[0] - 0.5, c[0] + 0.5])
             values = np.repeat(values, 2, axis=axis)
+        if not np.all(np.diff(c) > 0):
+            raise ArgumentError(f"dose block: the coordinates along axis {axis} are not strictly ascending")
         axes.append(c)
-    from scipy.interpolate import RegularGridInterpolator  # 0.1 s of imports only where a plane is sampled (issue 20)
-
-    interpolator = RegularGridInterpolator(tuple(axes), values, bounds_error=False, fill_value=0.0)
-    points = np.stack(np.broadcast_arrays(z, y, x), axis=-1)
-    result = interpolator(points)
-    return np.nan_to_num(result, nan=0.0)
+    points = np.broadcast_arrays(np.asarray(z, dtype=np.float64), np.asarray(y, dtype=np.float64), np.asarray(x, dtype=np.float64))
+    shape = points[0].shape
+    lower: list[npt.NDArray[np.intp]] = []
+    distances: list[FloatArray] = []
+    outside = np.zeros(points[0].size, dtype=bool)
+    for p, c in zip((q.reshape(-1) for q in points), axes, strict=True):
+        i = np.clip(np.searchsorted(c, p, side="right") - 1, 0, c.size - 2)
+        lower.append(i)
+        distances.append((p - c[i]) / (c[i + 1] - c[i]))
+        outside |= (p < c[0]) | (p > c[-1])
+    below = [1 - d for d in distances]
+    result = np.array([0.0])
+    for corner in itertools.product((0, 1), repeat=3):
+        weight = np.array([1.0])
+        for axis, upper in enumerate(corner):
+            weight = weight * (distances[axis] if upper else below[axis])
+        result = result + values[lower[0] + corner[0], lower[1] + corner[1], lower[2] + corner[2]] * weight
+    result[outside] = 0.0
+    return np.nan_to_num(result.reshape(shape), nan=0.0)
 
 
 def plane_unavailable(ct_grid: RectilinearGrid, axis: PlaneAxis, point_mm: tuple[float, float, float]) -> str | None:
@@ -225,12 +327,25 @@ def plane_unavailable(ct_grid: RectilinearGrid, axis: PlaneAxis, point_mm: tuple
 
 
 def ct_plane(
-    ct_hu_zyx: FloatArray, ct_grid: RectilinearGrid, dose: DoseGrid, axis: PlaneAxis, point_mm: tuple[float, float, float]
+    ct_hu_zyx: FloatArray | CtSource, ct_grid: RectilinearGrid, dose: DoseGrid | DoseBlock, axis: PlaneAxis,
+    point_mm: tuple[float, float, float],
 ) -> CtPlane:
-    """The CT plane of ``axis`` through ``point_mm`` (x, y, z) with the dose interpolated onto it."""
-    ct = np.asarray(ct_hu_zyx, dtype=np.float64)
-    if ct.shape != ct_grid.shape_zyx:
-        raise ArgumentError(f"CT array {ct.shape} does not match its grid {ct_grid.shape_zyx}")
+    """The CT plane of ``axis`` through ``point_mm`` (x, y, z) with the dose interpolated onto it.
+    ``ct_hu_zyx``: the HU volume, or a :class:`CtSource` giving the plane's HU; ``dose``: the dose
+    grid, or the :func:`dose_block` of it for this plane (the same dose on the plane)."""
+    if isinstance(ct_hu_zyx, np.ndarray):
+        ct = np.asarray(ct_hu_zyx, dtype=np.float64)
+        shape: tuple[int, ...] = ct.shape
+        source: CtSource | None = None
+    else:
+        ct, shape, source = np.empty((0, 0, 0)), ct_hu_zyx.shape_zyx, ct_hu_zyx
+    if shape != ct_grid.shape_zyx:
+        raise ArgumentError(f"CT array {shape} does not match its grid {ct_grid.shape_zyx}")
+    block = dose if isinstance(dose, DoseBlock) else dose_block(dose, ct_grid, axis, point_mm)
+
+    def hu(axis: PlaneAxis, index: int) -> FloatArray:
+        return source.plane_hu(axis, index) if source is not None else ct[plane_index(axis, index)]
+
     g = ct_grid
     x, y, z = point_mm
     xe, ye, ze = g.x_edges_mm, g.y_edges_mm, g.z_edges_mm
@@ -238,26 +353,26 @@ def ct_plane(
     if axis is PlaneAxis.AXIAL:
         k = nearest_index(g.z_mm, z)
         yy, xx = np.meshgrid(g.y_mm, g.x_mm, indexing="ij")
-        dose_plane = _dose_at(dose, np.full_like(yy, g.z_mm[k]), yy, xx)
+        dose_plane = _dose_at(block, np.full_like(yy, g.z_mm[k]), yy, xx)
         return CtPlane(
-            axis, float(g.z_mm[k]), k, ct[k], dose_plane,
+            axis, float(g.z_mm[k]), k, hu(axis, k), dose_plane,
             (float(xe[0]), float(xe[-1]), float(ye[-1]), float(ye[0])),
             ("x [mm] (patient right → left)", "y [mm] (anterior at top)"), True,
         )
     if axis is PlaneAxis.SAGITTAL:
         i = nearest_index(g.x_mm, x)
         zz, yy = np.meshgrid(g.z_mm, g.y_mm, indexing="ij")
-        dose_plane = _dose_at(dose, zz, yy, np.full_like(zz, g.x_mm[i]))
+        dose_plane = _dose_at(block, zz, yy, np.full_like(zz, g.x_mm[i]))
         return CtPlane(
-            axis, float(g.x_mm[i]), i, ct[:, :, i], dose_plane,
+            axis, float(g.x_mm[i]), i, hu(axis, i), dose_plane,
             (float(ye[0]), float(ye[-1]), float(ze[0]), float(ze[-1])),
             ("y [mm] (anterior → posterior)", "z [mm] (superior at top)"), False,
         )
     j = nearest_index(g.y_mm, y)
     zz, xx = np.meshgrid(g.z_mm, g.x_mm, indexing="ij")
-    dose_plane = _dose_at(dose, zz, np.full_like(zz, g.y_mm[j]), xx)
+    dose_plane = _dose_at(block, zz, np.full_like(zz, g.y_mm[j]), xx)
     return CtPlane(
-        axis, float(g.y_mm[j]), j, ct[:, j, :], dose_plane,
+        axis, float(g.y_mm[j]), j, hu(axis, j), dose_plane,
         (float(xe[0]), float(xe[-1]), float(ze[0]), float(ze[-1])),
         ("x [mm] (patient right → left)", "z [mm] (superior at top)"), False,
     )
