@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
+import time
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +25,7 @@ CURRENT = Path(__file__).resolve().parents[1] / "sample_data" / "patient01" / "c
 RD = CURRENT / "RD_patient01.dcm"
 RS = CURRENT / "RS_patient01.dcm"
 
-needs_fork = pytest.mark.skipif(not _fork.can_fork(), reason="no fork here (one core, other threads, or not POSIX)")
+needs_fork = pytest.mark.skipif(not _fork.can_fork(), reason="no fork here (not Linux, one core, or other threads)")
 
 
 def _assert_same(shared: tuple[BatchDvh, ...], plain: tuple[BatchDvh, ...]) -> None:
@@ -42,6 +44,15 @@ def _assert_same(shared: tuple[BatchDvh, ...], plain: tuple[BatchDvh, ...]) -> N
         np.testing.assert_array_equal(a.dvh.edge_mass_cc, b.dvh.edge_mass_cc)
 
 
+def _wait_for(flag: Path) -> None:
+    """Until the child has taken its first ROI (the test's own synchronisation, not a timing)."""
+    for _ in range(6000):
+        if flag.exists():
+            return
+        time.sleep(0.01)
+    pytest.fail("the forked child took no ROI in 60 s")
+
+
 @needs_fork
 @pytest.mark.parametrize("end_cap", ["half-slab", "shape"])
 def test_shared_equals_one_batch(end_cap: str, caplog: pytest.LogCaptureFixture) -> None:
@@ -58,15 +69,20 @@ def test_shared_equals_one_batch(end_cap: str, caplog: pytest.LogCaptureFixture)
 
 
 @needs_fork
-def test_failing_child_leaves_its_rois_here(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+def test_failing_child_leaves_its_rois_here(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
     dose = load_dose(RD)
     rois = list(load_structure_set(RS).rois)[:6]
     parent = os.getpid()
     real = _fork.compute_dvhs
+    started = tmp_path / "child_started"
 
     def failing_in_child(*args, **kwargs):  # type: ignore[no-untyped-def]
         if os.getpid() != parent:
+            started.touch()
             raise MemoryError("simulated failure of the forked process")
+        _wait_for(started)
         return real(*args, **kwargs)
 
     monkeypatch.setattr(_fork, "compute_dvhs", failing_in_child)
@@ -119,3 +135,30 @@ def test_command_json_same_with_and_without_fork(end_cap: str, tmp_path: Path, m
     shared = (tmp_path / "shared.json").read_bytes()
     assert shared == (tmp_path / "alone.json").read_bytes()
     assert len(json.loads(shared)["structures"]) == 18
+
+
+@needs_fork
+def test_killed_child_leaves_its_rois_here(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
+    """The child killed in its first ROI (as by the kernel's out-of-memory killer); this process
+    waits until the child has taken it."""
+    dose = load_dose(RD)
+    rois = list(load_structure_set(RS).rois)[:6]
+    parent = os.getpid()
+    real = _fork.compute_dvhs
+    started = tmp_path / "child_started"
+
+    def killed_in_child(*args, **kwargs):  # type: ignore[no-untyped-def]
+        if os.getpid() != parent:
+            started.touch()
+            os.kill(os.getpid(), signal.SIGKILL)
+        else:
+            _wait_for(started)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(_fork, "compute_dvhs", killed_in_child)
+    with caplog.at_level(logging.WARNING, logger="dosimetry.dvh._fork"):
+        shared = _fork.compute_dvhs_shared(dose, rois, bin_width_gy=0.01, end_cap="half-slab", supersample=None)
+    _assert_same(shared, real(dose, rois, bin_width_gy=0.01, end_cap="half-slab"))
+    assert any("exit code -9" in r.getMessage() for r in caplog.records)

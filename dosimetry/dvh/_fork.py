@@ -16,10 +16,10 @@ The work is shared through a pipe holding the ROI indices (largest ROIs first, b
 each process takes the next index with one 4-byte read (the kernel serialises the reads of a pipe),
 so neither waits while the other has work. An ROI the child did not send back (it failed with an
 error other than GeometryError, or ended early) is computed here afterwards, which raises that
-error here as before. Used only where forking is safe: POSIX ``fork``, two or more usable cores, and
-no other thread running in this process (a fork copies no other thread, and a lock another thread
-held would stay locked in the child); otherwise, and for a single ROI, the ROIs are computed here
-in one :func:`~dosimetry.dvh.compute.compute_dvhs` call.
+error here as before. Used only where forking is safe and useful (:func:`can_fork`: Linux, two or
+more usable cores, no other thread running in this process: a fork copies no other thread, and a
+lock another thread held would stay locked in the child); otherwise, and for a single ROI, the ROIs
+are computed here in one :func:`~dosimetry.dvh.compute.compute_dvhs` call.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ import os
 import pickle
 import signal
 import struct
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -51,17 +52,11 @@ _INDEX = struct.Struct("<i")
 _Outcome = tuple[Dvh | None, GeometryError | None]
 
 
-def usable_cores() -> int:
-    """Cores this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
-
-
 def can_fork() -> bool:
-    """Whether :func:`compute_dvhs_shared` forks here (see the module docstring)."""
-    return hasattr(os, "fork") and usable_cores() >= 2 and threading.active_count() == 1
+    """Whether :func:`compute_dvhs_shared` forks here: on Linux (elsewhere system libraries such as
+    macOS's Accelerate are not known to be safe in a forked child), with two or more cores this
+    process may run on, and no other Python thread running."""
+    return sys.platform.startswith("linux") and len(os.sched_getaffinity(0)) >= 2 and threading.active_count() == 1
 
 
 def _before_fork(dose: DoseGrid, convention: EndCapConvention) -> None:
@@ -135,6 +130,8 @@ def compute_dvhs_shared(
                     received.append(pickle.load(stream))
                 except EOFError:
                     return
+                except Exception:  # noqa: BLE001 - a record cut short by a child that ended mid-write: its ROIs are computed here
+                    return
 
     reader = threading.Thread(target=receive, name="dvh-fork-results", daemon=True)
     reader.start()
@@ -149,7 +146,7 @@ def compute_dvhs_shared(
         os.close(tasks_r)
         if not finished:  # an error here: the child's work is not needed
             os.kill(pid, signal.SIGKILL)
-        _, status = os.waitpid(pid, 0)
+        _, wait_status = os.waitpid(pid, 0)
         reader.join()
     own_s = time.process_time() - start_s
     child_s = None
@@ -163,7 +160,8 @@ def compute_dvhs_shared(
     missing = [i for i in range(len(rois)) if i not in outcomes]
     if missing:
         logger.warning(
-            "the forked DVH process ended with status %d before sending %d ROI(s); they are computed here", status, len(missing)
+            "the forked DVH process ended with exit code %d before sending %d ROI(s); they are computed here",
+            os.waitstatus_to_exitcode(wait_status), len(missing),
         )
         for i in missing:
             outcomes[i] = one(i)
