@@ -166,13 +166,21 @@ def evaluate_rois(
     bin_width_gy: float,
     end_cap: EndCapConvention,
     supersample: int | None,
+    shared: bool = False,
 ) -> list[dict[str, Any]]:
     """The JSON entries of several ROIs, in their order, from one
     :func:`~dosimetry.dvh.compute.compute_dvhs` call (the same numbers as one
-    :func:`~dosimetry.dvh.compute.compute_dvh` per ROI)."""
-    from dosimetry.dvh import compute_dvhs
+    :func:`~dosimetry.dvh.compute.compute_dvh` per ROI); ``shared``: the ROIs are shared with a
+    forked process where that is safe (:func:`dosimetry.dvh._fork.compute_dvhs_shared`, the same
+    numbers)."""
+    if shared:
+        from dosimetry.dvh._fork import compute_dvhs_shared
 
-    outcomes = compute_dvhs(dose, rois, bin_width_gy=bin_width_gy, end_cap=end_cap, supersample=supersample)
+        outcomes = compute_dvhs_shared(dose, rois, bin_width_gy=bin_width_gy, end_cap=end_cap, supersample=supersample)
+    else:
+        from dosimetry.dvh import compute_dvhs
+
+        outcomes = compute_dvhs(dose, rois, bin_width_gy=bin_width_gy, end_cap=end_cap, supersample=supersample)
     return [_entry(outcome.roi, outcome.dvh, outcome.error, metrics, prescription_gy) for outcome in outcomes]
 
 
@@ -291,6 +299,8 @@ def run(args: argparse.Namespace) -> int:
         bin_width_gy=args.bin_width,
         end_cap=end_cap,
         supersample=args.supersample,
+        # with --compare-tps/--convention-spread the geometries are reused from this process's cache
+        shared=not (getattr(args, "compare_tps", False) or getattr(args, "convention_spread", False)),
     )
     result = {
         "dose": _dose_info(dose, args.dose),
