@@ -39,6 +39,8 @@ POINTS: tuple[tuple[str, str], ...] = (
     ("dosimetry.patient.facade", "build_patient_maps"),
     ("dosimetry.patient.facade", "Patient._early_overlays"),
     ("dosimetry.patient.facade", "compute_patient_dvhs"),
+    ("dosimetry.patient.dvhs", "_MapsAhead.get"),
+    ("dosimetry.patient.indices", "TargetIndicesRun.on_map"),
     ("dosimetry.patient.facade", "Patient.check"),
     ("dosimetry.patient.facade", "with_convention_spreads"),
     ("dosimetry.patient.facade", "Patient.recovery"),
