@@ -27,7 +27,10 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, Generic, TypeVar
 from pathlib import Path
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
+
+import numpy as np
+import numpy.typing as npt
 
 from dosimetry.align import align_prior_dose
 from dosimetry.align.resample import AlignedDose
@@ -41,7 +44,8 @@ from dosimetry.radiobiology import CourseDose, CumulativeMap, LqMap, DoseQuantit
 from dosimetry.radiobiology.maps import FloatArray, lq_map_preview, lq_map_slabs
 from dosimetry.radiobiology.summation import accumulate_preview
 from dosimetry.io.registration_reader import DeformableRegistration
-from dosimetry.radiobiology.course import Course, course_registrations, load_course
+from dosimetry.io.dose_reader import read_dose_header
+from dosimetry.radiobiology.course import Course, course_dose, course_registrations, load_course
 from dosimetry.radiobiology.export import MapFileText, cumulative_map_text, lq_map_text
 from dosimetry.radiobiology.interval import CourseInterval
 from dosimetry.radiobiology.recovery import DEFAULT_RESIDUAL, ConstantResidual, RecoverySelection
@@ -89,6 +93,70 @@ class _LastMap(Generic[_M]):
         self._key, self._cls, self._dose = key, type(computed), weakref.ref(computed.dose)
         self._fields = {f.name: getattr(computed, f.name) for f in fields(computed) if f.init and f.name != "dose"}
         return computed
+
+
+class PriorDoseFromFiles(DoseGrid):
+    """The prior course's own dose (its grid, type, UIDs and warnings) once it is aligned, its pixels
+    not held: :attr:`dose_gy` reads them again from the course's RT Dose files with the loader's
+    function (:func:`~dosimetry.radiobiology.course.course_dose`: the same files, the same numbers),
+    and gives the same array again while something else still holds it (a weak reference).
+
+    Measured reason (issue 20, clinical 256 x 256 x 160 case, ``benchmarks/analyze_main_memory.py``):
+    after the alignment nothing of ``analyze`` reads the prior course's pixels unless a deformable
+    registration is applied (then the registration check aligns them again with the rigid
+    registration, and :func:`build_patient_maps` keeps them), yet they were 80 MiB of the main
+    process's memory from the loading to the end of the run, at its peak. The course's other
+    fields are as loaded. Built by :meth:`release` only (not by the constructor): a changed file is a
+    :class:`~dosimetry.errors.ConsistencyError` naming it."""
+
+    _dose_paths: tuple[Path, ...]
+    _plan: Plan
+    _where: str
+
+    @classmethod
+    def release(cls, course: Course) -> PriorDoseFromFiles:
+        """``course.dose`` without its pixels, read again from ``course.dose_paths`` when asked for."""
+        dose = course.dose
+        released = object.__new__(cls)
+        for f in fields(DoseGrid):
+            if f.name != "dose_gy":
+                object.__setattr__(released, f.name, getattr(dose, f.name))
+        object.__setattr__(released, "_dose_paths", course.dose_paths)
+        object.__setattr__(released, "_plan", course.plan)
+        object.__setattr__(released, "_where", str(course.folder))
+        released.__dict__["_pixels"] = None
+        return released
+
+    @property  # type: ignore[override]
+    def dose_gy(self) -> npt.NDArray[np.float64]:
+        pixels = self.__dict__.get("_pixels")
+        held = pixels() if isinstance(pixels, weakref.ref) else pixels
+        if held is not None:
+            return held  # type: ignore[no-any-return]
+        logger.debug("reading the prior dose of %s again from %s", self._where, [p.name for p in self._dose_paths])
+        dose = course_dose([read_dose_header(p) for p in self._dose_paths], self._plan, where=self._where).dose
+        if dose.grid.shape_zyx != self.grid.shape_zyx or dose.sop_instance_uid != self.sop_instance_uid:
+            raise ConsistencyError(
+                f"the prior dose {', '.join(str(p) for p in self._dose_paths)} changed since it was loaded "
+                f"(SOP Instance UID {dose.sop_instance_uid!r}, grid {dose.grid.shape_zyx}; loaded "
+                f"{self.sop_instance_uid!r}, {self.grid.shape_zyx})"
+            )
+        self.__dict__["_pixels"] = weakref.ref(dose.dose_gy)
+        return dose.dose_gy
+
+    @dose_gy.setter
+    def dose_gy(self, value: npt.NDArray[np.float64]) -> None:
+        # DoseGrid's constructor (dataclasses.replace of a released dose): the pixels given are held
+        self.__dict__["_pixels"] = value
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        if isinstance(state.get("_pixels"), weakref.ref):
+            state["_pixels"] = None  # read again after unpickling
+        return state
+
+    def __repr__(self) -> str:  # the dataclass's would read the pixels
+        return f"{type(self).__name__}(sop_instance_uid={self.sop_instance_uid!r}, grid shape {self.grid.shape_zyx}, from {self._where})"
 
 
 @dataclass(frozen=True)
@@ -454,6 +522,10 @@ def build_patient_maps(
             prior.dose, current.dose.grid, frame, registration=registration, assume_same_position=assume_same_position,
             deformable=deformable,
         )
+        if deformable is None:
+            # no step reads the prior course's own pixels again (registration_quality aligns them
+            # again with the rigid registration only when a deformable one is applied)
+            prior = replace(prior, dose=PriorDoseFromFiles.release(prior))
         warnings += [f"prior: {w}" for w in prior.warnings]
         interval = resolve_interval(current, prior, recovery, interval_months)
         rois = tuple({r.name: r for r in reversed(structure_set.rois)}.values())[::-1]
