@@ -162,3 +162,41 @@ def test_killed_child_leaves_its_rois_here(
         shared = _fork.compute_dvhs_shared(dose, rois, bin_width_gy=0.01, end_cap="half-slab", supersample=None)
     _assert_same(shared, real(dose, rois, bin_width_gy=0.01, end_cap="half-slab"))
     assert any("exit code -9" in r.getMessage() for r in caplog.records)
+
+
+@needs_fork
+def test_stuck_child_is_stopped_and_its_rois_computed_here(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
+    """A child that never finishes its ROI (as one stuck on a lock the fork copied held) does not make
+    the command hang: after the wait limit it is stopped, its ROIs are computed here (same numbers),
+    and a warning says so."""
+    dose = load_dose(RD)
+    rois = list(load_structure_set(RS).rois)[:6]
+    parent = os.getpid()
+    real = _fork.compute_dvhs
+    started = tmp_path / "child_started"
+
+    def stuck_in_child(*args, **kwargs):  # type: ignore[no-untyped-def]
+        if os.getpid() != parent:
+            started.touch()
+            time.sleep(3600)
+        else:
+            _wait_for(started)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(_fork, "compute_dvhs", stuck_in_child)
+    monkeypatch.setattr(_fork, "child_wait_limit_s", lambda own_share_s: 0.5)
+    with caplog.at_level(logging.WARNING, logger="dosimetry.dvh._fork"):
+        shared = _fork.compute_dvhs_shared(dose, rois, bin_width_gy=0.01, end_cap="half-slab", supersample=None)
+    _assert_same(shared, real(dose, rois, bin_width_gy=0.01, end_cap="half-slab"))
+    messages = [r.getMessage() for r in caplog.records]
+    assert any("still running" in m and "stopped" in m for m in messages)
+    assert any("exit code -9" in m for m in messages)
+    with pytest.raises(ChildProcessError):  # the child was waited for
+        os.waitpid(-1, os.WNOHANG)
+
+
+def test_child_wait_limit() -> None:
+    assert _fork.child_wait_limit_s(0.2) == _fork.CHILD_WAIT_MIN_S
+    assert _fork.child_wait_limit_s(30.0) == 30.0 * _fork.CHILD_WAIT_FACTOR

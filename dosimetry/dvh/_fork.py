@@ -20,7 +20,8 @@ The work is shared through a pipe holding the ROI indices (largest ROIs first, b
 each process takes the next index with one 4-byte read (the kernel serialises the reads of a pipe),
 so neither waits while the other has work. An ROI the child did not send back (it failed with an
 error other than GeometryError, or ended early) is computed here afterwards, which raises that
-error here as before. Used only where forking is safe and useful (:func:`can_fork`: Linux, two or
+error here as before. Once this process has finished its share it waits for the child a bounded time
+(:func:`child_wait_limit_s`), then stops it and computes its ROIs here, with a warning. Used only where forking is safe and useful (:func:`can_fork`: Linux, two or
 more usable cores, no other thread running in this process: a fork copies no other thread, and a
 lock another thread held would stay locked in the child); otherwise, and for a single ROI, the ROIs
 are computed here in one :func:`~dosimetry.dvh.compute.compute_dvhs` call.
@@ -54,6 +55,18 @@ MAX_SHARED_ROIS = 1024
 _INDEX = struct.Struct("<i")
 
 _Outcome = tuple[Dvh | None, GeometryError | None]
+
+#: How long this process waits for the child once it has finished its own share of the ROIs: the
+#: child then has at most the ROIs it already took (largest first, so the later ones are smaller),
+#: which should take no longer than this process's whole share; ten times that, and at least a
+#: minute, before the child is stopped and its ROIs are computed here.
+CHILD_WAIT_FACTOR = 10.0
+CHILD_WAIT_MIN_S = 60.0
+
+
+def child_wait_limit_s(own_share_s: float) -> float:
+    """Seconds to wait for the child after this process spent ``own_share_s`` on its share."""
+    return max(CHILD_WAIT_MIN_S, CHILD_WAIT_FACTOR * own_share_s)
 
 
 def can_fork() -> bool:
@@ -142,13 +155,25 @@ def compute_dvhs_shared(
     outcomes: dict[int, _Outcome] = {}
     finished = False
     start_s = time.process_time()
+    start_wall_s = time.monotonic()
     try:
         while (i := _next_index(tasks_r)) is not None:
             outcomes[i] = one(i)
         finished = True
     finally:
         os.close(tasks_r)
-        if not finished:  # an error here: the child's work is not needed
+        if finished:
+            # the child has at most the ROIs it took before the pipe ran dry left: bounded, so that a
+            # child stuck in a system library (a lock a fork copied held) cannot make the command hang
+            limit_s = child_wait_limit_s(time.monotonic() - start_wall_s)
+            reader.join(timeout=limit_s)
+            if reader.is_alive():
+                logger.warning(
+                    "the forked DVH process was still running %.0f s after this process finished its share; "
+                    "it was stopped and its ROIs are computed here", limit_s,
+                )
+                os.kill(pid, signal.SIGKILL)
+        else:  # an error here: the child's work is not needed
             os.kill(pid, signal.SIGKILL)
         _, wait_status = os.waitpid(pid, 0)
         reader.join()
