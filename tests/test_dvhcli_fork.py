@@ -10,6 +10,7 @@ import logging
 import os
 import signal
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -53,6 +54,32 @@ def _wait_for(flag: Path) -> None:
     pytest.fail("the forked child took no ROI in 60 s")
 
 
+def _shared_with_child_doing(
+    in_child: Callable[[], None], monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, tmp_path: Path
+) -> list[str]:
+    """compute_dvhs_shared of the sample patient's first 6 ROIs with ``in_child`` run by the child
+    when it takes its first ROI (this process waits until it has); asserts the outcomes equal one batch's and returns the warnings logged."""
+    dose = load_dose(RD)
+    rois = list(load_structure_set(RS).rois)[:6]
+    parent = os.getpid()
+    real = _fork.compute_dvhs
+    started = tmp_path / "child_started"
+
+    def patched(*args, **kwargs):  # type: ignore[no-untyped-def]
+        if os.getpid() != parent:
+            started.touch()
+            in_child()
+        else:
+            _wait_for(started)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(_fork, "compute_dvhs", patched)
+    with caplog.at_level(logging.WARNING, logger="dosimetry.dvh._fork"):
+        shared = _fork.compute_dvhs_shared(dose, rois, bin_width_gy=0.01, end_cap="half-slab", supersample=None)
+    _assert_same(shared, real(dose, rois, bin_width_gy=0.01, end_cap="half-slab"))
+    return [r.getMessage() for r in caplog.records]
+
+
 @needs_fork
 @pytest.mark.parametrize("end_cap", ["half-slab", "shape"])
 def test_shared_equals_one_batch(end_cap: str, caplog: pytest.LogCaptureFixture) -> None:
@@ -72,24 +99,11 @@ def test_shared_equals_one_batch(end_cap: str, caplog: pytest.LogCaptureFixture)
 def test_failing_child_leaves_its_rois_here(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, tmp_path: Path
 ) -> None:
-    dose = load_dose(RD)
-    rois = list(load_structure_set(RS).rois)[:6]
-    parent = os.getpid()
-    real = _fork.compute_dvhs
-    started = tmp_path / "child_started"
+    def fail() -> None:
+        raise MemoryError("simulated failure of the forked process")
 
-    def failing_in_child(*args, **kwargs):  # type: ignore[no-untyped-def]
-        if os.getpid() != parent:
-            started.touch()
-            raise MemoryError("simulated failure of the forked process")
-        _wait_for(started)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(_fork, "compute_dvhs", failing_in_child)
-    with caplog.at_level(logging.WARNING, logger="dosimetry.dvh._fork"):
-        shared = _fork.compute_dvhs_shared(dose, rois, bin_width_gy=0.01, end_cap="half-slab", supersample=None)
-    _assert_same(shared, real(dose, rois, bin_width_gy=0.01, end_cap="half-slab"))
-    assert any("computed here" in r.getMessage() for r in caplog.records)
+    messages = _shared_with_child_doing(fail, monkeypatch, caplog, tmp_path)
+    assert any("computed here" in m for m in messages)
 
 
 @needs_fork
@@ -141,27 +155,9 @@ def test_command_json_same_with_and_without_fork(end_cap: str, tmp_path: Path, m
 def test_killed_child_leaves_its_rois_here(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, tmp_path: Path
 ) -> None:
-    """The child killed in its first ROI (as by the kernel's out-of-memory killer); this process
-    waits until the child has taken it."""
-    dose = load_dose(RD)
-    rois = list(load_structure_set(RS).rois)[:6]
-    parent = os.getpid()
-    real = _fork.compute_dvhs
-    started = tmp_path / "child_started"
-
-    def killed_in_child(*args, **kwargs):  # type: ignore[no-untyped-def]
-        if os.getpid() != parent:
-            started.touch()
-            os.kill(os.getpid(), signal.SIGKILL)
-        else:
-            _wait_for(started)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(_fork, "compute_dvhs", killed_in_child)
-    with caplog.at_level(logging.WARNING, logger="dosimetry.dvh._fork"):
-        shared = _fork.compute_dvhs_shared(dose, rois, bin_width_gy=0.01, end_cap="half-slab", supersample=None)
-    _assert_same(shared, real(dose, rois, bin_width_gy=0.01, end_cap="half-slab"))
-    assert any("exit code -9" in r.getMessage() for r in caplog.records)
+    """The child killed in its first ROI (as by the kernel's out-of-memory killer)."""
+    messages = _shared_with_child_doing(lambda: os.kill(os.getpid(), signal.SIGKILL), monkeypatch, caplog, tmp_path)
+    assert any("exit code -9" in m for m in messages)
 
 
 @needs_fork
@@ -171,26 +167,8 @@ def test_stuck_child_is_stopped_and_its_rois_computed_here(
     """A child that never finishes its ROI (as one stuck on a lock the fork copied held) does not make
     the command hang: after the wait limit it is stopped, its ROIs are computed here (same numbers),
     and a warning says so."""
-    dose = load_dose(RD)
-    rois = list(load_structure_set(RS).rois)[:6]
-    parent = os.getpid()
-    real = _fork.compute_dvhs
-    started = tmp_path / "child_started"
-
-    def stuck_in_child(*args, **kwargs):  # type: ignore[no-untyped-def]
-        if os.getpid() != parent:
-            started.touch()
-            time.sleep(3600)
-        else:
-            _wait_for(started)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(_fork, "compute_dvhs", stuck_in_child)
     monkeypatch.setattr(_fork, "child_wait_limit_s", lambda own_share_s: 0.5)
-    with caplog.at_level(logging.WARNING, logger="dosimetry.dvh._fork"):
-        shared = _fork.compute_dvhs_shared(dose, rois, bin_width_gy=0.01, end_cap="half-slab", supersample=None)
-    _assert_same(shared, real(dose, rois, bin_width_gy=0.01, end_cap="half-slab"))
-    messages = [r.getMessage() for r in caplog.records]
+    messages = _shared_with_child_doing(lambda: time.sleep(3600), monkeypatch, caplog, tmp_path)
     assert any("still running" in m and "stopped" in m for m in messages)
     assert any("exit code -9" in m for m in messages)
     with pytest.raises(ChildProcessError):  # the child was waited for

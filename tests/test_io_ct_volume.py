@@ -14,6 +14,7 @@ import pytest
 
 from dosimetry.errors import DicomContentError
 from dosimetry.io import load_ct_series, load_ct_volume
+from dosimetry.io.ct_reader import load_ct_stored
 from tests import dicom_factory as f
 
 
@@ -37,11 +38,12 @@ def test_volume_equals_the_stacked_formula(tmp_path: Path, orientation: str) -> 
     assert np.array_equal(volume, expected)
 
 
-def test_slice_of_another_size_is_a_content_error(tmp_path: Path) -> None:
+@pytest.mark.parametrize("loader", [load_ct_volume, load_ct_stored], ids=["volume", "stored"])
+def test_slice_of_another_size_is_a_content_error(tmp_path: Path, loader: object) -> None:
     paths = f.make_ct_series(tmp_path, rows=6, columns=8)
     series = load_ct_series(tmp_path)
     ds = pydicom.dcmread(paths[1])
     ds.Rows, ds.PixelData = 4, ds.pixel_array[:4].tobytes()
     ds.save_as(paths[1])
     with pytest.raises(DicomContentError, match=r"decodes to \(4, 8\), expected \(6, 8\)"):
-        load_ct_volume(series)
+        loader(series)  # type: ignore[operator]
