@@ -53,6 +53,17 @@ def test_negative_dose_is_refused_and_not_spooled(patient: Path, tmp_path: Path)
     assert spool.get("NEG") is None
 
 
+def test_a_sealed_spool_encodes_nothing_more(patient: Path, tmp_path: Path) -> None:  # noqa: F811
+    """What the report computes after the analysis is left to the export: a sealed spool keeps no
+    map (oracle: the spool's own lookup, empty for the key)."""
+    dose = dosimetry.load_patient(patient).patient_maps.current.dose
+    spool = MapSpool(tmp_path)
+    spool.seal()
+    spool.keep("LATE", dose, lambda: pytest.fail("the text of a map that is not spooled is not needed"))  # type: ignore[arg-type,return-value]
+    assert spool.get("LATE") is None
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_written_maps_equal_maps_exported_from_recomputed_grids(
     patient: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch  # noqa: F811
 ) -> None:

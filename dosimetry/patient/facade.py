@@ -560,19 +560,18 @@ class Patient:
         check_output_outside(self.folders, out_dir)
         early = self._early_overlays(renderer)
         # the maps the analysis computes are written without computing them again. None is held for
-        # the report's overlays (HoldingSpool could): measured (clinical case, every process of the run
+        # the report's overlays: measured (clinical case, every process of the run
         # summed, benchmarks/analyze_side_by_side.py and a psutil sampler) holding the cumulative EQD2
         # raised the main process's peak from 730 to 811 MiB in the re-irradiation steps after the DVH
         # stage and the run's from 1132 to 1212 MiB, over issue 20's 1.2 GB, to save the report about
         # 0.35 s of CPU; the report computes the cumulative EQD2 again, and the current EQD2 slab by
         # slab (figure_sections.overlap_voxel).
-        with map_spool(self._maps, out_dir, hold=()) as spool:
+        with map_spool(self._maps, out_dir) as spool:
             results = self.results(protocol, mapping, dvh_csv_step_gy=dvh_csv_step_gy)
             # the DVH engine's sampling plans (31 MiB on the clinical case) are not needed by the
             # report; an ROI sampled again makes its plan again (the same numbers)
             release_sampling_plans(self._maps.current.dose.grid)
-            spool.seal()  # what the report computes is neither encoded nor held (the export computes what the analysis did not)
-            computed_maps = spool.take_held()
+            spool.seal()  # what the report computes is not encoded (the export computes what the analysis did not)
             analysed = results
 
             @functools.cache
@@ -585,7 +584,7 @@ class Patient:
             # before the report sent its first figure.
             document = results.to_dict()
             del document["outputs"]
-            page = build_report(document, self._maps, self.dvhs(), renderer=renderer, computed_maps=computed_maps,
+            page = build_report(document, self._maps, self.dvhs(), renderer=renderer,
                                 early_overlays=early, outputs=lambda: [record_dict(o) for o in files()])
             results = replace(results, outputs=files())  # written by now, unless no section asked
         results = replace(results, warnings=tuple(dict.fromkeys((*results.warnings, *page.warnings))))

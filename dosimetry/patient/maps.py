@@ -178,9 +178,15 @@ class MapSpool:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self._maps: dict[str, SpooledMap] = {}
+        self._sealed = False
+
+    def seal(self) -> None:
+        """Encode nothing more (the maps computed from now on, e.g. by the report, are left to
+        :func:`~dosimetry.patient.writers.export_maps`, which computes what the spool does not hold)."""
+        self._sealed = True
 
     def keep(self, key: str, dose: DoseGrid, text: Callable[[], MapFileText]) -> None:
-        if key in self._maps:
+        if self._sealed or key in self._maps:
             return
         try:
             encoded = encode_dose(dose, self.folder / f"{key}.pixels")

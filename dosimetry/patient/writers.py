@@ -17,7 +17,7 @@ import io
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -26,14 +26,12 @@ import numpy as np
 from dosimetry.errors import OutputError
 from dosimetry.io.csv_cells import csv_writer
 from dosimetry.patient.dvhs import PatientDvhs
-from dosimetry.dose import DoseGrid
 from dosimetry.patient.maps import CumulativeMapSet, LqMapSet, MapSpool, PatientMaps
 from dosimetry.patient.records import MetricRow, OutputRecord
 from dosimetry.roi_warnings import warnings_by_roi
 from dosimetry.radiobiology.export import (
     export_cumulative_map,
     export_lq_map,
-    MapFileText,
     export_map_file,
     identity_from_dicom,
 )
@@ -112,46 +110,11 @@ def export_maps(
     return tuple(outputs)
 
 
-class HoldingSpool(MapSpool):
-    """A :class:`MapSpool` that also holds the grids of the maps named ``hold`` as the analysis
-    computes them (the last computation of each), for the report to take (:meth:`take_held`).
-
-    Measured reason (issue 20, clinical 256 x 256 x 160 grid): the report's overlays (the hottest
-    voxel of each failing organ, the largest prior/current overlap) computed the cumulative EQD2 (one
-    accumulation, about 0.35 s CPU of the main process after the analysis) again, to get the values
-    the analysis had computed. A held map is the same grid the analysis used; it is held from its
-    last computation on (84 MB on that grid: ``Patient.write`` holds that one map only)."""
-
-    def __init__(self, folder: Path, hold: Iterable[str] = ()) -> None:
-        super().__init__(folder)
-        self._hold = frozenset(hold)
-        self._held: dict[str, DoseGrid] = {}
-        self._sealed = False
-
-    def seal(self) -> None:
-        """Encode and hold nothing more (the maps computed from now on, e.g. by the report, are left
-        to :func:`export_maps`, which computes what the spool does not hold)."""
-        self._sealed = True
-
-    def keep(self, key: str, dose: DoseGrid, text: Callable[[], MapFileText]) -> None:
-        if self._sealed:
-            return
-        if key in self._hold:
-            self._held[key] = dose  # a later computation of the same map replaces it (the same values)
-        super().keep(key, dose, text)
-
-    def take_held(self) -> dict[str, DoseGrid]:
-        """The held grids by key (given once: the spool holds them no longer)."""
-        held, self._held = self._held, {}
-        return held
-
-
 @contextmanager
-def map_spool(maps: PatientMaps, out_dir: Path, *, hold: Iterable[str] = ()) -> Iterator[HoldingSpool]:
+def map_spool(maps: PatientMaps, out_dir: Path) -> Iterator[MapSpool]:
     """Creates ``out_dir`` if needed (OutputError when it cannot) and, while open, encodes the maps
     the analysis computes into a private folder of it for :func:`export_maps`
-    (as :meth:`PatientMaps.spooling`) and holds those named ``hold`` (:class:`HoldingSpool`); the
-    folder is removed at exit, and ``out_dir`` too when this created it and the block failed (it is then empty)."""
+    (as :meth:`PatientMaps.spooling`); the folder is removed at exit, and ``out_dir`` too when this created it and the block failed (it is then empty)."""
     created = not out_dir.exists()
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -159,7 +122,7 @@ def map_spool(maps: PatientMaps, out_dir: Path, *, hold: Iterable[str] = ()) -> 
     except OSError as exc:
         raise OutputError(f"cannot create the output folder {out_dir}: {exc}") from exc
     failed = True
-    spool = HoldingSpool(folder, hold)
+    spool = MapSpool(folder)
     # what PatientMaps.spooling does, with this spool (spooling makes its own MapSpool)
     sets = [m for m in (maps.lq, maps.cumulative) if isinstance(m, (LqMapSet, CumulativeMapSet))]
     try:

@@ -41,7 +41,6 @@ from dosimetry.report.registration import registration_sections
 from dosimetry.report.reirradiation import reirradiation_sections
 
 if TYPE_CHECKING:
-    from dosimetry.dose import DoseGrid
     from dosimetry.patient.dvhs import PatientDvhs
     from dosimetry.patient.maps import PatientMaps
     from dosimetry.report.overlay_scene import EarlyOverlays
@@ -60,17 +59,15 @@ class Page:
 class ReportContext:
     """What a section is built from: the ``results.json`` document (every number shown is the same
     as there), the patient's maps and DVHs, a list collecting problems met while drawing, and where
-    the figures are drawn (``renderer``; None: in this process as the sections ask for them), and maps
-    the analysis computed (``computed_maps``, grids by map key: the overlays take them instead of
-    computing them again, and let go of them once used), and the overlays' CT scene when it was started
-    in the render processes before the analysis (``early_overlays``)."""
+    the figures are drawn (``renderer``; None: in this process as the sections ask for them), and the
+    overlays' CT scene when it was started in the render processes before the analysis
+    (``early_overlays``)."""
 
     results: dict[str, Any]
     maps: PatientMaps
     dvhs: PatientDvhs
     drawing_warnings: list[str] = field(default_factory=list)
     renderer: FigureRenderer | None = None
-    computed_maps: dict[str, DoseGrid] = field(default_factory=dict)
     early_overlays: EarlyOverlays | None = None
 
 
@@ -86,7 +83,7 @@ SECTIONS: list[tuple[str, SectionBuilder]] = [
     ("indices", lambda ctx: sections.indices_section(ctx.results)),
     ("dvh", lambda ctx: figure_sections.dvh_section(ctx.maps, ctx.dvhs, ctx.results, ctx.renderer)),
     ("overlays", lambda ctx: figure_sections.overlay_section(ctx.maps, ctx.dvhs, ctx.results, ctx.drawing_warnings, ctx.renderer,
-                                                                   ctx.computed_maps, ctx.early_overlays)),
+                                                                   ctx.early_overlays)),
     ("metrics", lambda ctx: sections.metrics_section(ctx.results, ctx.maps, ctx.dvhs)),
     ("planning-system", lambda ctx: [s for s in (planning_system_section(ctx.results), convention_sensitivity_section(ctx.results)) if s]),
     ("signoff", lambda ctx: sections.signoff_section(ctx.results)),
@@ -172,22 +169,18 @@ class _LateOutputs(dict[str, Any]):
 
 def build_report(
     results: dict[str, Any], maps: PatientMaps, dvhs: PatientDvhs, *, renderer: FigureRenderer | None = None,
-    computed_maps: dict[str, DoseGrid] | None = None, early_overlays: EarlyOverlays | None = None,
+    early_overlays: EarlyOverlays | None = None,
     outputs: Callable[[], list[dict[str, Any]]] | None = None,
 ) -> Page:
     """The report page from the results.json document and the patient's maps and DVHs;
     ``Page.warnings`` are the problems met while drawing (already on the page). ``renderer``: where
     the figures are drawn (:class:`~dosimetry.report.render_process.RenderProcesses`; None: here, one
-    after the other); the PNGs are the same bytes either way. ``computed_maps``: grids the analysis
-    computed, by map key (:func:`~dosimetry.report.figure_sections.overlay_map_keys`; the same values
-    the report would compute), handed over: the report empties the dict once it has used them.
-    ``early_overlays``: the overlays' CT scene started in the render processes before the analysis
+    after the other); the PNGs are the same bytes either way. ``early_overlays``: the overlays' CT scene started in the render processes before the analysis
     (:func:`~dosimetry.report.overlay_scene.start_early_overlays`). ``outputs``: gives ``results["outputs"]``
     (absent from ``results`` then) when a section first reads it (:class:`_LateOutputs`)."""
     if outputs is not None:
         results = _LateOutputs(results, outputs)
-    ctx = ReportContext(results, maps, dvhs, renderer=renderer, computed_maps={} if computed_maps is None else computed_maps,
-                        early_overlays=early_overlays)
+    ctx = ReportContext(results, maps, dvhs, renderer=renderer, early_overlays=early_overlays)
     built = []
     for name, builder in SECTIONS:
         section = builder(ctx)

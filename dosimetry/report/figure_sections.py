@@ -44,7 +44,6 @@ from dosimetry.report.render_process import FigureJob, FigureRenderer, draw
 from dosimetry.structures import Roi
 
 if TYPE_CHECKING:
-    from dosimetry.dose import DoseGrid
     from dosimetry.io.ct_reader import CtSeries
     from dosimetry.patient.dvhs import PatientDvhs
     from dosimetry.patient.maps import PatientMaps
@@ -150,26 +149,13 @@ def _target_kind(roi: Any) -> str | None:
     return prefix if prefix in TARGET_COLOURS else None
 
 
-def overlay_map_keys(maps: PatientMaps) -> tuple[str, str]:
-    """The maps the overlays look into besides the planned dose (the hottest voxels, the overlap):
-    the current course's and the cumulative EQD2 at the late alpha/beta. ``Patient.write`` hands the
-    grids the analysis computed of them to the report (``computed``), which then computes neither again."""
-    return lq_key(DoseQuantity.EQD2, maps.alpha_beta_late_gy), maps.eqd2_late_cumulative_key
-
-
-def _quantity_map(maps: PatientMaps, quantity: str, computed: Mapping[str, DoseGrid] | None = None) -> Any:
-    """The dose map (on the current dose grid) a constraint quantity is evaluated on, or None; a map
-    in ``computed`` (grids by map key, as computed by the analysis) is taken from there."""
-    computed = computed or {}
+def _quantity_map(maps: PatientMaps, quantity: str) -> Any:
+    """The dose map (on the current dose grid) a constraint quantity is evaluated on, or None."""
     if quantity == "eqd2_cumulative":
-        if maps.eqd2_late_cumulative_key in computed:
-            return computed[maps.eqd2_late_cumulative_key]
         m = maps.cumulative.get(maps.eqd2_late_cumulative_key)
         return None if m is None else m.dose
     if quantity == "eqd2_current":
         key = lq_key(DoseQuantity.EQD2, maps.alpha_beta_late_gy)
-        if key in computed:
-            return computed[key]
         lq = maps.lq.get(key)
         return None if lq is None else lq.dose
     if quantity == "dose_current":
@@ -196,14 +182,12 @@ def checked_text(row: dict[str, Any]) -> str:
 
 def hottest_voxels(
     maps: PatientMaps, dvhs: PatientDvhs, results: dict[str, Any], warnings: list[str], *, held: list[Any] | None = None,
-    computed: Mapping[str, DoseGrid] | None = None,
 ) -> list[tuple[str, tuple[float, float, float], str]]:
     """(figure id, point (x, y, z) mm, label) of the hottest voxel of every failing organ on the quantity it failed on.
 
     Each quantity's map is asked for once (organs failing on different quantities no longer make it
     compute a map again); ``held``, when given, receives those maps so that the caller can keep them
-    for :func:`overlap_voxel` (the map sets give a map again while its grid is held); a map in
-    ``computed`` (grids by map key) is taken from there instead of computed."""
+    for :func:`overlap_voxel` (the map sets give a map again while its grid is held)."""
     rois = {roi.name: roi for roi in dvhs.rois}
     out: list[tuple[str, tuple[float, float, float], str]] = []
     seen: set[str] = set()
@@ -213,7 +197,7 @@ def hottest_voxels(
             continue
         seen.add(r["roi"])
         if r["quantity"] not in doses:
-            doses[r["quantity"]] = _quantity_map(maps, r["quantity"], computed)
+            doses[r["quantity"]] = _quantity_map(maps, r["quantity"])
             if held is not None:
                 held.append(doses[r["quantity"]])
         dose = doses[r["quantity"]]
@@ -248,25 +232,23 @@ def _quantity_name(results: dict[str, Any], maps: PatientMaps) -> str:
 _OVERLAP_SLABS = 16
 
 
-def overlap_voxel(maps: PatientMaps, computed: Mapping[str, DoseGrid] | None = None) -> tuple[tuple[float, float, float], str] | None:
+def overlap_voxel(maps: PatientMaps) -> tuple[tuple[float, float, float], str] | None:
     """Where prior and current dose overlap most: the axial slice with the largest sum of
-    min(current EQD2, r x prior EQD2), at its voxel of largest overlap. None without a prior course.
-    A map in ``computed`` (grids by map key) is taken from there instead of computed."""
+    min(current EQD2, r x prior EQD2), at its voxel of largest overlap. None without a prior course."""
     if maps.prior is None:
         return None
     key = lq_key(DoseQuantity.EQD2, maps.alpha_beta_late_gy)
-    cumulative = _quantity_map(maps, "eqd2_cumulative", computed)
+    cumulative = _quantity_map(maps, "eqd2_cumulative")
     if key not in maps.lq or cumulative is None:
         return None
     cum = np.asarray(cumulative.dose_gy)
     # In blocks of slabs through small buffers: the whole-grid overlap and difference were two grid
     # copies (160 MB on a 256 x 256 x 160 grid) at the report's memory peak, and the current EQD2 is
-    # made slab by slab (LqMapSet.slabs, the same numbers) unless it is at hand: measured (issue 20,
+    # made slab by slab (LqMapSet.slabs, the same numbers): measured (issue 20,
     # clinical case) the whole current map was 84 MB of the main process's peak while a render
     # process held the overlays' CT. Same sums per slab (the same reduction over each slab's
     # contiguous y, x), same argmax.
-    held = computed.get(key) if computed else None
-    slabs = iter(np.asarray(held.dose_gy)) if held is not None else lq_slabs(maps.lq, key)
+    slabs = lq_slabs(maps.lq, key)
     sums = np.empty(cum.shape[0])
     largest = -np.inf
     now = np.empty((min(_OVERLAP_SLABS, cum.shape[0]), *cum.shape[1:]))
@@ -283,7 +265,7 @@ def overlap_voxel(maps: PatientMaps, computed: Mapping[str, DoseGrid] | None = N
     if not largest > 0:
         return None
     k = int(np.argmax(sums))
-    now_k = np.asarray(held.dose_gy)[k] if held is not None else next(itertools.islice(lq_slabs(maps.lq, key), k, None))
+    now_k = next(itertools.islice(lq_slabs(maps.lq, key), k, None))
     overlap_k = np.minimum(now_k, cum[k] - now_k)
     j, i = np.unravel_index(int(np.argmax(overlap_k)), overlap_k.shape)
     value = float(overlap_k[j, i])
@@ -329,13 +311,11 @@ def overlay_reference(course: Mapping[str, Any]) -> tuple[float | None, str]:
 
 def overlay_section(
     maps: PatientMaps, dvhs: PatientDvhs, results: dict[str, Any], warnings: list[str], renderer: FigureRenderer | None = None,
-    computed: dict[str, DoseGrid] | None = None, early: EarlyOverlays | None = None,
+    early: EarlyOverlays | None = None,
 ) -> Section:
     """Three planes through the target centroid, then an axial slice through the hottest voxel of every
     failing organ and one through the largest prior/current overlap, each at full width with its colour bar;
-    figures drawn by ``renderer`` (None: here). ``computed``: maps of :func:`overlay_map_keys` the
-    analysis computed (grids by key), used instead of computing them again and emptied once used
-    (the report's memory peak is with the CT, read after). ``early``: the CT scene built and the
+    figures drawn by ``renderer`` (None: here). ``early``: the CT scene built and the
     centre planes drawn in the render processes since before the analysis
     (:func:`~dosimetry.report.overlay_scene.start_early_overlays`), used when it was started from
     the inputs and prescription used here; else the scene is built here (the same figures)."""
@@ -352,11 +332,9 @@ def overlay_section(
     # maps the hottest voxels had just used, one accumulation (about 0.2 s) and one LQ map more; the
     # overlap holds both maps anyway, so keeping them from one step to the next adds no peak.
     held: list[Any] = []
-    hottest = hottest_voxels(maps, dvhs, results, hottest_warnings, held=held, computed=computed)
-    overlap = overlap_voxel(maps, computed)
-    del held
-    if computed is not None:
-        computed.clear()  # the maps are not held with the CT
+    hottest = hottest_voxels(maps, dvhs, results, hottest_warnings, held=held)
+    overlap = overlap_voxel(maps)
+    del held  # the maps are not held with the CT
     try:
         series = overlay_ct_series(maps)
     except DosimetryError as exc:
